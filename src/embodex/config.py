@@ -1,0 +1,34 @@
+"""Settings read from the environment in one place.
+
+Read through functions, not module constants, so tests (and long-lived processes) that
+change the environment see the change.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["cache_dir", "debug_enabled", "home_dir", "keys_dir"]
+
+
+def home_dir() -> Path:
+    """``EMBODEX_HOME`` (default ``~/.embodex``): keys, ledgers, caches."""
+    env = os.environ.get("EMBODEX_HOME")
+    return Path(env).expanduser() if env else Path.home() / ".embodex"
+
+
+def keys_dir() -> Path:
+    """Where private keys and identity files live."""
+    return home_dir() / "keys"
+
+
+def cache_dir() -> Path:
+    """``EMBODEX_CACHE`` (default ``$EMBODEX_HOME/cache``): downloaded shards."""
+    env = os.environ.get("EMBODEX_CACHE")
+    return Path(env).expanduser() if env else home_dir() / "cache"
+
+
+def debug_enabled() -> bool:
+    """``EMBODEX_DEBUG=1`` makes the CLI show tracebacks."""
+    return os.environ.get("EMBODEX_DEBUG", "") not in ("", "0", "false", "no")

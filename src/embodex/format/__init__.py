@@ -1,0 +1,49 @@
+"""The embodex dataset format: models, writer, reader, verification (specs/format.md)."""
+
+from .episode import Episode
+from .models import (
+    FORMAT_VERSION,
+    SCENE_TYPES,
+    Camera,
+    DatasetMeta,
+    DatasetStats,
+    Embodiment,
+    EpisodeMeta,
+    Extrinsics,
+    Feature,
+    FeatureStats,
+    FileEntry,
+    Intrinsics,
+    Manifest,
+    Provenance,
+    Segment,
+)
+from .reader import Dataset, EpisodeView, ImageSequence, open_dataset
+from .verify import VerifyReport, verify_dataset
+from .writer import DatasetWriter
+
+__all__ = [
+    "FORMAT_VERSION",
+    "SCENE_TYPES",
+    "Camera",
+    "Dataset",
+    "DatasetMeta",
+    "DatasetStats",
+    "DatasetWriter",
+    "Embodiment",
+    "Episode",
+    "EpisodeMeta",
+    "EpisodeView",
+    "Extrinsics",
+    "Feature",
+    "FeatureStats",
+    "FileEntry",
+    "ImageSequence",
+    "Intrinsics",
+    "Manifest",
+    "Provenance",
+    "Segment",
+    "VerifyReport",
+    "open_dataset",
+    "verify_dataset",
+]

@@ -1,0 +1,135 @@
+"""``Episode``: one recording in memory, as handed to the writer."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import SchemaError
+from .images import encode_image
+from .models import DatasetMeta, EpisodeMeta
+
+__all__ = ["Episode", "episode_meta_from_row"]
+
+ImageInput = Sequence[bytes] | np.ndarray
+
+
+@dataclass
+class Episode:
+    """One episode's frames.
+
+    ``timestamp_ns``: int64 real capture times, one per frame. ``features``: name → array of
+    shape ``(frames, D)``. ``images``: camera → either a sequence of encoded bytes (stored
+    as given, never re-encoded) or a raw array ``(frames, H, W, 3)`` uint8 / ``(frames, H, W)``
+    uint16 that the writer encodes. ``image_timestamps_ns``: optional camera → capture times.
+    """
+
+    meta: EpisodeMeta
+    timestamp_ns: np.ndarray
+    features: Mapping[str, np.ndarray]
+    images: Mapping[str, ImageInput] = field(default_factory=dict)
+    image_timestamps_ns: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+    @property
+    def num_frames(self) -> int:
+        return int(len(self.timestamp_ns))
+
+    def validated(self, meta: DatasetMeta) -> Episode:
+        """Check the episode against the dataset schema; return it with images encoded.
+
+        Raises ``SchemaError`` naming the episode and what is wrong.
+        """
+        eid = self.meta.episode_id
+        n = self.num_frames
+        if n == 0:
+            raise SchemaError(f"episode {eid} has no frames", hint="Drop empty recordings.")
+        ts = np.asarray(self.timestamp_ns)
+        if ts.dtype.kind not in "iu":
+            raise SchemaError(
+                f"episode {eid}: timestamp_ns must be integer nanoseconds, got {ts.dtype}",
+                hint="Convert capture times to int64 nanoseconds since the Unix epoch.",
+            )
+        ts = ts.astype(np.int64, copy=False)
+        steps = np.diff(ts)
+        if steps.size and (steps <= 0).any():
+            bad = int(np.argmax(steps <= 0)) + 1
+            raise SchemaError(
+                f"episode {eid}: timestamps go backwards or repeat at frame {bad} "
+                f"({int(ts[bad - 1])} -> {int(ts[bad])} ns)",
+                hint="Fix the recorder clock or re-time the recording before packaging.",
+            )
+        unknown = set(self.features) - set(meta.features)
+        if unknown:
+            raise SchemaError(
+                f"episode {eid}: unknown feature(s) {sorted(unknown)}",
+                hint=f"Declare them in the dataset features (known: {sorted(meta.features)}).",
+            )
+        features: dict[str, np.ndarray] = {}
+        for name, spec in meta.features.items():
+            if name not in self.features:
+                raise SchemaError(
+                    f"episode {eid}: feature {name!r} is missing",
+                    hint="Every declared feature needs a value for every frame.",
+                )
+            arr = np.asarray(self.features[name])
+            if arr.ndim == 1 and spec.shape[0] == 1:
+                arr = arr[:, None]
+            if arr.shape != (n, spec.shape[0]):
+                raise SchemaError(
+                    f"episode {eid}: feature {name!r} has shape {arr.shape}, expected "
+                    f"({n}, {spec.shape[0]}) — its frame count must match the {n} timestamps",
+                    hint="Align the streams so every frame has one value of every feature.",
+                )
+            features[name] = np.ascontiguousarray(arr, dtype=spec.dtype)
+        cams = {c.name: c for c in meta.cameras}
+        unknown_cams = set(self.images) - set(cams)
+        if unknown_cams:
+            raise SchemaError(
+                f"episode {eid}: unknown camera(s) {sorted(unknown_cams)}",
+                hint=f"Declare them in the dataset cameras (known: {sorted(cams)}).",
+            )
+        images: dict[str, list[bytes]] = {}
+        for name, frames in self.images.items():
+            cam = cams[name]
+            if len(frames) != n:
+                raise SchemaError(
+                    f"episode {eid}: camera {name!r} has {len(frames)} frames, "
+                    f"the episode has {n} timestamps",
+                    hint="Drop or pad frames so the camera and joint streams align.",
+                )
+            if isinstance(frames, np.ndarray):
+                images[name] = [encode_image(f, cam.encoding) for f in frames]
+            else:
+                images[name] = [bytes(b) if not isinstance(b, bytes) else b for b in frames]
+        image_ts: dict[str, np.ndarray] = {}
+        for name, cam_ts in self.image_timestamps_ns.items():
+            if name not in cams:
+                raise SchemaError(f"episode {eid}: timestamps for unknown camera {name!r}")
+            arr = np.asarray(cam_ts, dtype=np.int64)
+            if arr.shape != (n,):
+                raise SchemaError(
+                    f"episode {eid}: camera {name!r} has {arr.shape[0]} timestamps, expected {n}"
+                )
+            image_ts[name] = arr
+        for seg in self.meta.segments:
+            if seg.end_frame <= seg.start_frame:
+                raise SchemaError(
+                    f"episode {eid}: segment {seg.skill!r} ends ({seg.end_frame}) before it "
+                    f"starts ({seg.start_frame})",
+                    hint="Segments are half-open frame ranges [start_frame, end_frame).",
+                )
+        return Episode(self.meta, ts, features, images, image_ts)
+
+
+def episode_meta_from_row(row: dict[str, Any]) -> EpisodeMeta:
+    """Rebuild the producer's ``EpisodeMeta`` from an ``episodes.arrow`` row."""
+    fields = set(EpisodeMeta.model_fields)
+    data = {k: v for k, v in row.items() if k in fields and k != "extra"}
+    data["extra"] = json.loads(row.get("extra") or "{}")
+    data["objects"] = data.get("objects") or []
+    data["segments"] = data.get("segments") or []
+    return EpisodeMeta.model_validate(data)

@@ -1,0 +1,99 @@
+"""File names of a dataset directory and the commit protocol that keeps it readable.
+
+Metadata files (``embodex.json``, ``episodes.arrow``, ``stats.json``, ``manifest.json``) are
+replaced together through a journal directory: the writer stages all of them in
+``.embodex/txn/``, renames that directory to ``.embodex/commit/`` (the commit point, one
+atomic rename), then moves each file into place and removes the journal. Readers resolve
+each metadata file through ``.embodex/commit/`` first, so from the commit point on they see
+the new state, before it they see the old one. Frame shards are new files with new names,
+unreferenced until a commit names them, so they never need replacing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from pathlib import Path
+
+from ..fsutil import fsync_dir
+
+__all__ = [
+    "COMMIT_DIR",
+    "CONTROL_DIR",
+    "DATA_DIR",
+    "EPISODES_FILE",
+    "LOCK_FILE",
+    "MANIFEST_FILE",
+    "META_FILE",
+    "METADATA_FILES",
+    "STATS_FILE",
+    "TXN_DIR",
+    "apply_commit",
+    "recover",
+    "resolve",
+    "shard_name",
+]
+
+META_FILE = "embodex.json"
+EPISODES_FILE = "episodes.arrow"
+STATS_FILE = "stats.json"
+MANIFEST_FILE = "manifest.json"
+METADATA_FILES = (META_FILE, EPISODES_FILE, STATS_FILE, MANIFEST_FILE)
+DATA_DIR = "data"
+CONTROL_DIR = ".embodex"
+TXN_DIR = f"{CONTROL_DIR}/txn"
+COMMIT_DIR = f"{CONTROL_DIR}/commit"
+LOCK_FILE = f"{CONTROL_DIR}/lock"
+PARTIAL_SUFFIX = ".partial"
+
+
+def shard_name(seq: int) -> str:
+    return f"{DATA_DIR}/shard-{seq:06d}.arrow"
+
+
+def resolve(root: Path, name: str) -> Path:
+    """Where a reader finds metadata file ``name`` now (the committed-but-unapplied copy wins)."""
+    staged = root / COMMIT_DIR / name
+    return staged if staged.exists() else root / name
+
+
+def apply_commit(root: Path) -> None:
+    """Move a committed journal's files into place; idempotent, safe to re-run after a crash."""
+    commit = root / COMMIT_DIR
+    if not commit.is_dir():
+        return
+    for name in METADATA_FILES:
+        src = commit / name
+        if src.exists():
+            os.replace(src, root / name)
+    fsync_dir(root)
+    shutil.rmtree(commit)
+    fsync_dir(root / CONTROL_DIR)
+
+
+def recover(root: Path, referenced_shards: set[str] | None) -> list[str]:
+    """Bring a dataset directory back to its last committed state (writer lock held).
+
+    Finishes a committed journal, drops an uncommitted one, and deletes shards and partial
+    files that no committed state references. Returns the paths removed.
+    """
+    removed: list[str] = []
+    apply_commit(root)
+    txn = root / TXN_DIR
+    if txn.exists():
+        shutil.rmtree(txn)
+        removed.append(TXN_DIR)
+    data = root / DATA_DIR
+    if data.is_dir():
+        for entry in sorted(data.iterdir()):
+            rel = f"{DATA_DIR}/{entry.name}"
+            ours = entry.name.startswith("shard-")
+            orphan = referenced_shards is not None and rel not in referenced_shards
+            if ours and (entry.name.endswith(PARTIAL_SUFFIX) or orphan):
+                with contextlib.suppress(FileNotFoundError):
+                    entry.unlink()
+                removed.append(rel)
+        if removed:
+            fsync_dir(data)
+    return removed

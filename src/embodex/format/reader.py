@@ -1,0 +1,417 @@
+"""``open_dataset``: memory-mapped, verified access to a dataset directory."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from functools import cached_property
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..canonical import sha256_bytes, sha256_file
+from ..errors import (
+    CorruptDatasetError,
+    DatasetNotFoundError,
+    SchemaError,
+    UnsupportedFormatError,
+)
+from . import layout
+from .episode import Episode, episode_meta_from_row
+from .images import decode_image
+from .models import FORMAT_VERSION, DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .stats import merge_feature_stats
+
+__all__ = ["Dataset", "EpisodeView", "ImageSequence", "compute_dataset_stats", "open_dataset"]
+
+_OPEN_RETRIES = 5
+
+
+def open_dataset(path: str | Path) -> Dataset:
+    """Open the dataset at ``path`` (a directory holding ``embodex.json``).
+
+    The metadata files are checked against ``manifest.json`` (size and sha256) before they
+    are parsed; frame shards are memory-mapped lazily and size-checked when first touched
+    (``Dataset.verify()`` hashes them). Raises ``DatasetNotFoundError``,
+    ``CorruptDatasetError`` or ``UnsupportedFormatError``.
+
+    Example::
+
+        ds = open_dataset("deliveries/acme")
+        kitchen = ds.select(scene_type="restaurant", success=True)
+        frames = kitchen.episode(0).frames()
+    """
+    root = Path(path)
+    if not layout.resolve(root, layout.META_FILE).exists():
+        raise DatasetNotFoundError(f"{root} is not an embodex dataset (no {layout.META_FILE})")
+    last: Exception | None = None
+    # A writer may commit while we read; a size or hash mismatch then means "read again".
+    for _ in range(_OPEN_RETRIES):
+        try:
+            return Dataset._open(root)
+        except (FileNotFoundError, CorruptDatasetError) as exc:
+            last = exc
+    if isinstance(last, CorruptDatasetError):
+        raise last
+    raise CorruptDatasetError(f"{root}: metadata file missing ({last})")
+
+
+def compute_dataset_stats(meta: DatasetMeta, episodes: pa.Table) -> DatasetStats:
+    """Merge the per-episode statistics of ``episodes`` into ``stats.json`` form."""
+    features = {}
+    stats_col = episodes.column("stats").to_pylist() if episodes.num_rows else []
+    for name, spec in meta.features.items():
+        rows = [r[name] for r in stats_col if r is not None and r.get(name) is not None]
+        features[name] = merge_feature_stats(rows, spec.shape[0])
+    frames = int(pc.sum(episodes.column("frame_count")).as_py() or 0) if episodes.num_rows else 0
+    return DatasetStats(episodes=episodes.num_rows, frames=frames, features=features)
+
+
+class _Shard:
+    """One memory-mapped frame shard with the row offset of each record batch."""
+
+    def __init__(self, path: Path, expected_size: int | None) -> None:
+        if not path.exists():
+            raise CorruptDatasetError(f"frame shard {path} is missing")
+        size = path.stat().st_size
+        if expected_size is not None and size != expected_size:
+            raise CorruptDatasetError(
+                f"frame shard {path} is {size} bytes, the manifest says {expected_size} "
+                "(truncated or replaced)"
+            )
+        try:
+            self.source = pa.memory_map(str(path))
+            self.table = pa.ipc.open_file(self.source).read_all()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptDatasetError(f"frame shard {path} is unreadable: {exc}") from exc
+        self.path = path
+
+    def rows(self, start: int, count: int, columns: Sequence[str]) -> pa.Table:
+        return self.table.select(list(columns)).slice(start, count)
+
+
+def _fixed_list_to_numpy(col: pa.ChunkedArray, width: int) -> np.ndarray:
+    arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    flat = arr.flatten()
+    out = flat.to_numpy(zero_copy_only=False)
+    return out.reshape(len(arr), width)
+
+
+class ImageSequence(Sequence[np.ndarray]):
+    """A camera's frames in one episode; each item is decoded only when asked for."""
+
+    def __init__(self, column: pa.ChunkedArray, encoding: str) -> None:
+        self._col = column
+        self.encoding = encoding
+
+    def __len__(self) -> int:
+        return len(self._col)
+
+    def encoded(self, i: int) -> bytes | None:
+        value = self._col[i].as_py()
+        return value if value is None else bytes(value)
+
+    @overload
+    def __getitem__(self, i: int) -> np.ndarray: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[np.ndarray]: ...
+    def __getitem__(self, i: int | slice) -> np.ndarray | Sequence[np.ndarray]:
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        data = self.encoded(i)
+        if data is None:
+            raise KeyError(f"frame {i} has no image")
+        return decode_image(data, self.encoding)
+
+    def all_encoded(self) -> list[bytes | None]:
+        return [None if b is None else bytes(b) for b in self._col.to_pylist()]
+
+
+class EpisodeView:
+    """One episode of an open dataset: metadata from the episode table, frames on demand."""
+
+    def __init__(self, dataset: Dataset, row: dict[str, Any]) -> None:
+        self._ds = dataset
+        self.row = row
+        self.index: int = row["episode_index"]
+        self.episode_id: str = row["episode_id"]
+        self.frame_count: int = row["frame_count"]
+
+    @cached_property
+    def meta(self) -> EpisodeMeta:
+        return episode_meta_from_row(self.row)
+
+    @property
+    def duration_s(self) -> float:
+        return float(self.row["duration_s"])
+
+    def _rows(self, columns: Sequence[str]) -> pa.Table:
+        shard = self._ds._shard(self.row["shard"])
+        return shard.rows(self.row["row_start"], self.frame_count, columns)
+
+    @property
+    def timestamp_ns(self) -> np.ndarray:
+        return self._rows(["timestamp_ns"]).column(0).to_numpy()
+
+    def feature(self, name: str) -> np.ndarray:
+        """The ``(frames, D)`` array of one feature."""
+        spec = self._ds.meta.features.get(name)
+        if spec is None:
+            raise SchemaError(
+                f"feature {name!r} is not in dataset {self._ds.meta.name}",
+                hint=f"Known features: {', '.join(self._ds.meta.features)}.",
+            )
+        return _fixed_list_to_numpy(self._rows([name]).column(0), spec.shape[0])
+
+    def frames(self, features: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+        """``timestamp_ns``, ``frame_index`` and the chosen features as numpy arrays."""
+        names = list(features) if features is not None else list(self._ds.meta.features)
+        out = {
+            "timestamp_ns": self.timestamp_ns,
+            "frame_index": np.arange(self.frame_count, dtype=np.int32),
+        }
+        for name in names:
+            out[name] = self.feature(name)
+        return out
+
+    def images(self, camera: str) -> ImageSequence:
+        """The camera's frames, decoded lazily one at a time."""
+        cam = self._camera(camera)
+        return ImageSequence(self._rows([cam.column]).column(0), cam.encoding)
+
+    def image_timestamps_ns(self, camera: str) -> np.ndarray | None:
+        """Capture times of the camera's frames, or None when the recorder gave none."""
+        cam = self._camera(camera)
+        col = self._rows([cam.timestamp_column]).column(0)
+        if col.null_count == len(col):
+            return None
+        return col.to_numpy(zero_copy_only=False)
+
+    def _camera(self, camera: str) -> Any:
+        try:
+            return self._ds.meta.camera(camera)
+        except KeyError:
+            raise SchemaError(
+                f"camera {camera!r} is not in dataset {self._ds.meta.name}",
+                hint=f"Known cameras: {', '.join(c.name for c in self._ds.meta.cameras)}.",
+            ) from None
+
+    def to_episode(self) -> Episode:
+        """The whole episode in memory, images still encoded (for copying between datasets)."""
+        images: dict[str, list[bytes]] = {}
+        image_ts: dict[str, np.ndarray] = {}
+        for cam in self._ds.meta.cameras:
+            frames = self.images(cam.name).all_encoded()
+            if all(f is not None for f in frames):
+                images[cam.name] = [f for f in frames if f is not None]
+            ts = self.image_timestamps_ns(cam.name)
+            if ts is not None:
+                image_ts[cam.name] = ts
+        return Episode(
+            meta=self.meta,
+            timestamp_ns=self.timestamp_ns,
+            features={name: self.feature(name) for name in self._ds.meta.features},
+            images=images,
+            image_timestamps_ns=image_ts,
+        )
+
+    def __repr__(self) -> str:
+        return f"EpisodeView({self.episode_id!r}, frames={self.frame_count})"
+
+
+class Dataset:
+    """An open dataset, or a selection of its episodes (views share the memory maps)."""
+
+    def __init__(
+        self,
+        root: Path,
+        meta: DatasetMeta,
+        manifest: Manifest,
+        episodes: pa.Table,
+        shards: dict[str, _Shard] | None = None,
+        stats: DatasetStats | None = None,
+    ) -> None:
+        self.root = root
+        self.meta = meta
+        self.manifest = manifest
+        self.episodes = episodes
+        self._shards = shards if shards is not None else {}
+        self._stats = stats
+        self._file_sizes = {f.path: f.size for f in manifest.files}
+        ids = episodes.column("episode_id").to_pylist()
+        self._by_id = {eid: i for i, eid in enumerate(ids)}
+
+    @classmethod
+    def _open(cls, root: Path) -> Dataset:
+        manifest = Manifest.model_validate_json(
+            layout.resolve(root, layout.MANIFEST_FILE).read_bytes()
+        )
+        entries = {f.path: f for f in manifest.files}
+        raw: dict[str, bytes] = {}
+        for name in (layout.META_FILE, layout.STATS_FILE):
+            data = layout.resolve(root, name).read_bytes()
+            _check_entry(root, name, entries, len(data), lambda d=data: sha256_bytes(d))
+            raw[name] = data
+        ep_path = layout.resolve(root, layout.EPISODES_FILE)
+        _check_entry(
+            root, layout.EPISODES_FILE, entries, ep_path.stat().st_size,
+            lambda: sha256_file(ep_path),
+        )
+        meta_json = json.loads(raw[layout.META_FILE])
+        _check_version(root, str(meta_json.get("format_version", "")))
+        try:
+            meta = DatasetMeta.model_validate(meta_json)
+        except ValueError as exc:
+            raise SchemaError(f"{root}/{layout.META_FILE} is invalid: {exc}") from exc
+        stats = DatasetStats.model_validate_json(raw[layout.STATS_FILE])
+        try:
+            episodes = pa.ipc.open_file(pa.memory_map(str(ep_path))).read_all()
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise CorruptDatasetError(f"{ep_path} is unreadable: {exc}") from exc
+        return cls(root, meta, manifest, episodes, stats=stats)
+
+    # -- episodes ----------------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return int(self.episodes.num_rows)
+
+    def __iter__(self) -> Iterator[EpisodeView]:
+        for row in self.episodes.to_pylist():
+            yield EpisodeView(self, row)
+
+    @property
+    def episode_ids(self) -> list[str]:
+        return list(self._by_id)
+
+    @property
+    def num_frames(self) -> int:
+        return int(pc.sum(self.episodes.column("frame_count")).as_py() or 0) if len(self) else 0
+
+    @property
+    def hours(self) -> float:
+        return float(pc.sum(self.episodes.column("duration_s")).as_py() or 0.0) / 3600 if len(self) else 0.0
+
+    @property
+    def digest(self) -> str:
+        """The dataset digest from the manifest (identifies the whole dataset's content)."""
+        return self.manifest.digest
+
+    def episode(self, key: str | int) -> EpisodeView:
+        """An episode by id (str) or by position in this view (int)."""
+        if isinstance(key, str):
+            pos = self._by_id.get(key)
+            if pos is None:
+                raise SchemaError(
+                    f"episode {key} is not in dataset {self.meta.name}",
+                    hint="List the ids with `embodex inspect DATASET --episodes`.",
+                )
+        else:
+            pos = key if key >= 0 else len(self) + key
+            if not 0 <= pos < len(self):
+                raise IndexError(f"episode position {key} out of range ({len(self)} episodes)")
+        return EpisodeView(self, self.episodes.slice(pos, 1).to_pylist()[0])
+
+    def select(self, episode_ids: Sequence[str] | None = None, **equals: Any) -> Dataset:
+        """The episodes matching every condition, as a view (no frame is read).
+
+        Each keyword names a column of the episode table (scene_type, skill, success,
+        robot_model, operator_id, ...); a list, tuple or set value matches any member.
+        """
+        mask = pa.array(np.ones(len(self), dtype=bool))
+        for name, value in equals.items():
+            if name not in self.episodes.column_names:
+                raise SchemaError(
+                    f"cannot select on {name!r}: no such episode field",
+                    hint=f"Fields: {', '.join(self.episodes.column_names)}.",
+                )
+            col = self.episodes.column(name)
+            if isinstance(value, list | tuple | set | frozenset):
+                cond = pc.is_in(col, value_set=pa.array(list(value), type=col.type))
+            elif value is None:
+                cond = pc.is_null(col)
+            else:
+                cond = pc.equal(col, pa.scalar(value, type=col.type))
+            mask = pc.and_kleene(mask, pc.fill_null(cond, False))
+        if episode_ids is not None:
+            unknown = set(episode_ids) - set(self._by_id)
+            if unknown:
+                raise SchemaError(f"unknown episode ids: {sorted(unknown)[:5]}")
+            cond = pc.is_in(self.episodes.column("episode_id"), value_set=pa.array(list(episode_ids)))
+            mask = pc.and_kleene(mask, cond)
+        return self._view(self.episodes.filter(mask))
+
+    def filter(self, expression: pc.Expression) -> Dataset:
+        """Select with a pyarrow compute expression over the episode table."""
+        return self._view(self.episodes.filter(expression))
+
+    def _view(self, episodes: pa.Table) -> Dataset:
+        return Dataset(self.root, self.meta, self.manifest, episodes, shards=self._shards)
+
+    @property
+    def is_view(self) -> bool:
+        return self._stats is None
+
+    @property
+    def stats(self) -> DatasetStats:
+        """Feature statistics of the episodes in this view (stats.json for the whole set)."""
+        if self._stats is None:
+            self._stats = compute_dataset_stats(self.meta, self.episodes)
+        return self._stats
+
+    # -- frames ------------------------------------------------------------------------
+
+    def _shard(self, name: str) -> _Shard:
+        shard = self._shards.get(name)
+        if shard is None:
+            if name not in self._file_sizes:
+                raise CorruptDatasetError(f"{self.root}: shard {name} is not in the manifest")
+            shard = _Shard(self.root / name, self._file_sizes[name])
+            self._shards[name] = shard
+        return shard
+
+    def shard_table(self, name: str) -> pa.Table:
+        """The memory-mapped Arrow table of one frame shard."""
+        return self._shard(name).table
+
+    def verify(self, *, hashes: bool = True) -> Any:
+        """Check hashes, schema and bookkeeping; see :func:`embodex.format.verify_dataset`."""
+        from .verify import verify_dataset
+
+        return verify_dataset(self, hashes=hashes)
+
+    @property
+    def shard_names(self) -> list[str]:
+        return sorted(p for p in self._file_sizes if p.startswith(layout.DATA_DIR + "/"))
+
+    def __repr__(self) -> str:
+        return (
+            f"Dataset({self.meta.name!r}, episodes={len(self)}, frames={self.num_frames}, "
+            f"hours={self.hours:.2f})"
+        )
+
+
+def _check_entry(
+    root: Path, name: str, entries: dict[str, Any], size: int, digest: Any
+) -> None:
+    entry = entries.get(name)
+    if entry is None:
+        raise CorruptDatasetError(f"{root}/{layout.MANIFEST_FILE} does not list {name}")
+    if entry.size != size or entry.sha256 != digest():
+        raise CorruptDatasetError(
+            f"{root}/{name} does not match its manifest entry (size or sha256 differ)"
+        )
+
+
+def _check_version(root: Path, version: str) -> None:
+    try:
+        major = int(version.split(".")[0])
+    except ValueError:
+        raise SchemaError(f"{root}/{layout.META_FILE}: bad format_version {version!r}") from None
+    ours = int(FORMAT_VERSION.split(".")[0])
+    if major != ours:
+        raise UnsupportedFormatError(
+            f"{root} uses format {version}; this embodex reads {ours}.x"
+        )

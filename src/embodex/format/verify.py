@@ -1,0 +1,158 @@
+"""Full verification of a dataset: hashes, schema and frame/episode bookkeeping."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from ..canonical import sha256_file
+from ..errors import CorruptDatasetError, VerificationError
+from . import layout
+from .reader import Dataset, compute_dataset_stats, open_dataset
+from .schema import episodes_schema, frames_schema
+from .writer import dataset_digest
+
+__all__ = ["VerifyReport", "verify_dataset"]
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify_dataset`` checked and every problem it found."""
+
+    path: str
+    digest: str
+    files: int = 0
+    bytes: int = 0
+    episodes: int = 0
+    frames: int = 0
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+
+def verify_dataset(
+    path: str | Path | Dataset,
+    *,
+    hashes: bool = True,
+    raise_on_error: bool = True,
+    on_bytes: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Check every file's size and sha256, the schemas and the bookkeeping.
+
+    Raises ``VerificationError`` listing every problem (unless ``raise_on_error=False``, when
+    the problems are only in the report). ``on_bytes`` is called with each file's size as it
+    is hashed, for progress bars.
+    """
+    ds = path if isinstance(path, Dataset) else open_dataset(path)
+    root = ds.root
+    report = VerifyReport(path=str(root), digest=ds.digest)
+    problems = report.problems
+
+    # 1. files against the manifest
+    for entry in ds.manifest.files:
+        p = layout.resolve(root, entry.path) if "/" not in entry.path else root / entry.path
+        if not p.exists():
+            problems.append(f"{entry.path}: missing")
+            continue
+        size = p.stat().st_size
+        if size != entry.size:
+            problems.append(f"{entry.path}: {size} bytes, manifest says {entry.size}")
+        elif hashes and sha256_file(p) != entry.sha256:
+            problems.append(f"{entry.path}: sha256 does not match the manifest")
+        report.files += 1
+        report.bytes += size
+        if on_bytes is not None:
+            on_bytes(size)
+    if dataset_digest(ds.manifest.files) != ds.manifest.digest:
+        problems.append("manifest.json: digest does not match its file list")
+    listed = {e.path for e in ds.manifest.files}
+    data_dir = root / layout.DATA_DIR
+    if data_dir.is_dir():
+        for extra in sorted(data_dir.iterdir()):
+            rel = f"{layout.DATA_DIR}/{extra.name}"
+            if rel not in listed:
+                report.notes.append(f"{rel}: not in the manifest (left by an interrupted write)")
+
+    # 2. schemas
+    if not ds.episodes.schema.equals(episodes_schema(ds.meta), check_metadata=False):
+        problems.append("episodes.arrow: schema differs from the one embodex.json implies")
+    expected_frames = frames_schema(ds.meta)
+
+    # 3. bookkeeping
+    ep = ds.episodes
+    report.episodes = ep.num_rows
+    indices = ep.column("episode_index").to_numpy()
+    if not np.array_equal(np.sort(indices), np.arange(len(indices))):
+        problems.append("episodes.arrow: episode_index is not 0..N-1")
+    ids = ep.column("episode_id")
+    if pc.count_distinct(ids).as_py() != len(ids):
+        problems.append("episodes.arrow: episode_id values are not unique")
+    by_shard: dict[str, list[dict[str, int]]] = {}
+    for row in ep.select(["episode_index", "episode_id", "shard", "row_start", "frame_count",
+                          "start_time_ns", "end_time_ns"]).to_pylist():
+        by_shard.setdefault(row["shard"], []).append(row)
+    for shard_name, rows in sorted(by_shard.items()):
+        if shard_name not in listed:
+            problems.append(f"{shard_name}: named by episodes but not in the manifest")
+            continue
+        try:
+            table = ds.shard_table(shard_name)
+        except CorruptDatasetError as exc:
+            problems.append(str(exc))
+            continue
+        if not table.schema.equals(expected_frames, check_metadata=False):
+            problems.append(f"{shard_name}: schema differs from the one embodex.json implies")
+            continue
+        _check_shard(shard_name, table, rows, problems)
+        report.frames += sum(r["frame_count"] for r in rows)
+    unused = {p for p in listed if p.startswith(layout.DATA_DIR + "/")} - set(by_shard)
+    for name in sorted(unused):
+        report.notes.append(f"{name}: listed but holds no episode")
+
+    # 4. derived statistics
+    if not ds.is_view:
+        recomputed = compute_dataset_stats(ds.meta, ep)
+        if recomputed.frames != ds.stats.frames or recomputed.episodes != ds.stats.episodes:
+            problems.append("stats.json: frame or episode count disagrees with episodes.arrow")
+
+    if problems and raise_on_error:
+        raise VerificationError(problems)
+    return report
+
+
+def _check_shard(
+    name: str, table: pa.Table, rows: list[dict[str, int]], problems: list[str]
+) -> None:
+    ep_col = table.column("episode_index").to_numpy()
+    fi_col = table.column("frame_index").to_numpy()
+    ts_col = table.column("timestamp_ns").to_numpy()
+    covered = 0
+    for row in sorted(rows, key=lambda r: r["row_start"]):
+        lo, n = row["row_start"], row["frame_count"]
+        eid = row["episode_id"]
+        if lo != covered:
+            problems.append(f"{name}: rows {covered}..{lo} belong to no episode, or overlap ({eid})")
+        if lo + n > table.num_rows:
+            problems.append(f"{name}: episode {eid} rows {lo}..{lo + n} past the shard's end")
+            covered = lo + n
+            continue
+        if not (ep_col[lo : lo + n] == row["episode_index"]).all():
+            problems.append(f"{name}: episode {eid}: frames carry another episode_index")
+        if not np.array_equal(fi_col[lo : lo + n], np.arange(n)):
+            problems.append(f"{name}: episode {eid}: frame_index is not 0..{n - 1}")
+        ts = ts_col[lo : lo + n]
+        if n > 1 and not (np.diff(ts) > 0).all():
+            problems.append(f"{name}: episode {eid}: timestamps are not strictly increasing")
+        if n and (int(ts[0]) != row["start_time_ns"] or int(ts[-1]) != row["end_time_ns"]):
+            problems.append(f"{name}: episode {eid}: start/end times disagree with its frames")
+        covered = lo + n
+    if covered != table.num_rows:
+        problems.append(f"{name}: {table.num_rows - covered} trailing rows belong to no episode")

@@ -1,0 +1,439 @@
+"""``DatasetWriter``: create or append to a dataset, one episode at a time, crash-safe."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..canonical import canonical_json, digest_json, sha256_file, to_pretty_json
+from ..errors import DatasetExistsError, DatasetLockedError, SchemaError
+from ..fsutil import FileLock, atomic_write_bytes, fsync_dir
+from . import layout
+from .episode import Episode
+from .models import DatasetMeta, FileEntry, Manifest
+from .schema import episodes_schema, feature_arrow_type, frames_schema
+from .stats import episode_feature_stats
+
+__all__ = ["DEFAULT_SHARD_BYTES", "DatasetWriter"]
+
+DEFAULT_SHARD_BYTES = 256 * 1024 * 1024
+#: Image bytes per record batch; keeps int32 binary offsets far from their 2 GiB limit.
+BATCH_BYTES = 64 * 1024 * 1024
+
+
+class _ShardHasher:
+    """Hashes a shard file while it is being written, in a background thread.
+
+    hashlib releases the GIL on large updates, so on two cores hashing overlaps with
+    encoding and writing the next episode instead of costing a second pass at finalize.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self._path = path
+        self._hash = hashlib.sha256()
+        self._done = 0
+        self._target = 0
+        self._closed = False
+        self._cond = threading.Condition()
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="embodex-hash", daemon=True)
+        self._thread.start()
+
+    def advance(self, upto: int) -> None:
+        with self._cond:
+            self._target = max(self._target, upto)
+            self._cond.notify()
+
+    def _run(self) -> None:
+        try:
+            with open(self._path, "rb") as f:
+                while True:
+                    with self._cond:
+                        while self._done >= self._target and not self._closed:
+                            self._cond.wait()
+                        target, closed = self._target, self._closed
+                    if self._done >= target and closed:
+                        return
+                    f.seek(self._done)
+                    while self._done < target:
+                        chunk = f.read(min(8 << 20, target - self._done))
+                        if not chunk:
+                            raise OSError(f"{self._path} shrank while hashing")
+                        self._hash.update(chunk)
+                        self._done += len(chunk)
+        except BaseException as exc:  # surfaced in finish()
+            self._error = exc
+
+    def finish(self, size: int) -> str:
+        self.advance(size)
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._hash.hexdigest()
+
+
+class _OpenShard:
+    def __init__(self, root: Path, seq: int, schema: pa.Schema) -> None:
+        self.name = layout.shard_name(seq)
+        self.final = root / self.name
+        self.partial = root / (self.name + layout.PARTIAL_SUFFIX)
+        self.sink = pa.OSFile(str(self.partial), "wb")
+        self.writer = pa.ipc.new_file(self.sink, schema)
+        self.hasher = _ShardHasher(self.partial)
+        self.rows = 0
+
+    def written(self) -> int:
+        return int(self.sink.tell())
+
+    def close(self) -> FileEntry:
+        self.writer.close()
+        size = int(self.sink.tell())
+        fd = os.open(self.partial, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        self.sink.close()
+        digest = self.hasher.finish(size)
+        os.replace(self.partial, self.final)
+        fsync_dir(self.final.parent)
+        return FileEntry(path=self.name, size=size, sha256=digest)
+
+    def abort(self) -> None:
+        try:
+            self.writer.close()
+            self.sink.close()
+        finally:
+            self.hasher.finish(0)
+            self.partial.unlink(missing_ok=True)
+
+
+class DatasetWriter:
+    """Write episodes into a dataset directory; ``finalize()`` publishes them atomically.
+
+    Create a new dataset with ``DatasetWriter(path, meta)``; add to an existing one with
+    ``DatasetWriter(path, append=True)`` (old shards are never rewritten). Memory is bounded
+    by one episode. Until ``finalize()`` returns, readers (and a crash) see the previous
+    finalized state; ``finalize()`` may be called repeatedly to checkpoint. Used as a
+    context manager, it finalizes on success and discards the unfinalized part on error.
+
+    Example::
+
+        with DatasetWriter("out/ds", meta) as w:
+            for ep in episodes:
+                w.add_episode(ep)
+
+    Raises ``DatasetExistsError``, ``DatasetLockedError`` and ``SchemaError``.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        meta: DatasetMeta | None = None,
+        *,
+        append: bool = False,
+        shard_bytes: int = DEFAULT_SHARD_BYTES,
+        wait_for_lock: bool = False,
+    ) -> None:
+        self.root = Path(path)
+        self.shard_bytes = shard_bytes
+        exists = (self.root / layout.META_FILE).exists() or (
+            self.root / layout.COMMIT_DIR / layout.META_FILE
+        ).exists()
+        if exists and not append:
+            raise DatasetExistsError(f"{self.root} already holds a dataset")
+        if not exists and meta is None:
+            raise SchemaError(
+                f"{self.root} holds no dataset and no metadata was given",
+                hint="Pass the DatasetMeta (with its licence) to create a new dataset.",
+            )
+        if (
+            not exists
+            and self.root.is_dir()
+            and any(self.root.iterdir())
+            and not (self.root / layout.CONTROL_DIR).is_dir()
+        ):
+            raise DatasetExistsError(
+                f"{self.root} is not empty and is not an embodex dataset",
+                hint="Choose a new or empty output directory; embodex never writes over files.",
+            )
+        self.root.mkdir(parents=True, exist_ok=True)
+        (self.root / layout.CONTROL_DIR).mkdir(exist_ok=True)
+        (self.root / layout.DATA_DIR).mkdir(exist_ok=True)
+        self._lock = FileLock(self.root / layout.LOCK_FILE)
+        if not self._lock.acquire(blocking=wait_for_lock):
+            raise DatasetLockedError(f"another process is writing {self.root}")
+        try:
+            self._load_state(meta if not exists else None)
+            if exists and meta is not None:
+                self._check_compatible(meta)
+        except BaseException:
+            self._lock.release()
+            raise
+        self._frames_schema = frames_schema(self.meta)
+        self._episodes_schema = episodes_schema(self.meta)
+        self._shard: _OpenShard | None = None
+        self._closed = False
+
+    # -- state -------------------------------------------------------------------------
+
+    def _load_state(self, new_meta: DatasetMeta | None) -> None:
+        layout.apply_commit(self.root)
+        self._committed_files: dict[str, FileEntry] = {}
+        self._rows: list[dict[str, Any]] = []
+        self._old_episodes: pa.Table | None = None
+        if new_meta is not None:
+            self.meta = new_meta
+            layout.recover(self.root, referenced_shards=set())
+        else:
+            self.meta = DatasetMeta.model_validate_json(
+                (self.root / layout.META_FILE).read_bytes()
+            )
+            manifest = Manifest.model_validate_json((self.root / layout.MANIFEST_FILE).read_bytes())
+            self._committed_files = {f.path: f for f in manifest.files}
+            shards = {p for p in self._committed_files if p.startswith(layout.DATA_DIR + "/")}
+            layout.recover(self.root, referenced_shards=shards)
+            with pa.memory_map(str(self.root / layout.EPISODES_FILE)) as src:
+                self._old_episodes = pa.ipc.open_file(src).read_all()
+        old = self._old_episodes
+        self._ids: set[str] = set(old.column("episode_id").to_pylist()) if old is not None else set()
+        self._next_index = old.num_rows if old is not None else 0
+        seqs = [
+            int(p.split("-")[1].split(".")[0])
+            for p in self._committed_files
+            if p.startswith(layout.DATA_DIR + "/shard-")
+        ]
+        self._next_seq = max(seqs) + 1 if seqs else 0
+        self._pending_files: dict[str, FileEntry] = {}
+
+    def _check_compatible(self, meta: DatasetMeta) -> None:
+        if meta.schema_fingerprint() != self.meta.schema_fingerprint():
+            raise SchemaError(
+                f"{self.root}: the new episodes' features, cameras or fps differ from the dataset's",
+                hint="Package them into a separate dataset, or convert them to this schema first.",
+            )
+
+    @property
+    def num_episodes(self) -> int:
+        """Episodes in the dataset including those not yet finalized."""
+        return self._next_index
+
+    # -- writing -----------------------------------------------------------------------
+
+    def add_episode(self, episode: Episode) -> int:
+        """Append one episode; returns its ``episode_index``.
+
+        Raises ``SchemaError`` if the episode does not fit the dataset schema or its id is
+        already in the dataset (ids are unique and stable across deliveries).
+        """
+        self._check_open()
+        ep = episode.validated(self.meta)
+        eid = ep.meta.episode_id
+        if eid in self._ids:
+            raise SchemaError(
+                f"episode id {eid} is already in {self.root}",
+                hint="Episode ids are global and stable: give a re-recording a new id.",
+            )
+        index = self._next_index
+        shard = self._current_shard()
+        row_start = shard.rows
+        n = ep.num_frames
+        for lo, hi in _batch_ranges(ep, n):
+            shard.writer.write_batch(self._frames_batch(ep, index, lo, hi))
+        shard.rows += n
+        shard.hasher.advance(shard.written())
+        self._rows.append(self._episode_row(ep, index, shard.name, row_start))
+        self._ids.add(eid)
+        self._next_index += 1
+        if shard.written() >= self.shard_bytes:
+            self._close_shard()
+        return index
+
+    def add_episodes(self, episodes: Iterable[Episode]) -> None:
+        for ep in episodes:
+            self.add_episode(ep)
+
+    def _current_shard(self) -> _OpenShard:
+        if self._shard is None:
+            self._shard = _OpenShard(self.root, self._next_seq, self._frames_schema)
+            self._next_seq += 1
+        return self._shard
+
+    def _close_shard(self) -> None:
+        if self._shard is not None:
+            entry = self._shard.close()
+            self._pending_files[entry.path] = entry
+            self._shard = None
+
+    def _frames_batch(self, ep: Episode, index: int, lo: int, hi: int) -> pa.RecordBatch:
+        n = hi - lo
+        cols: list[pa.Array] = [
+            pa.array(np.full(n, index, dtype=np.int64)),
+            pa.array(np.arange(lo, hi, dtype=np.int32)),
+            pa.array(ep.timestamp_ns[lo:hi]),
+        ]
+        for name, spec in self.meta.feature_items():
+            values = ep.features[name][lo:hi]
+            flat = pa.array(np.ascontiguousarray(values).reshape(-1))
+            cols.append(pa.FixedSizeListArray.from_arrays(flat, type=feature_arrow_type(spec)))
+        for cam in self.meta.cameras:
+            frames = ep.images.get(cam.name)
+            cols.append(pa.array(frames[lo:hi] if frames is not None else [None] * n, pa.binary()))
+            cam_ts = ep.image_timestamps_ns.get(cam.name)
+            cols.append(pa.array(cam_ts[lo:hi] if cam_ts is not None else [None] * n, pa.int64()))
+        return pa.RecordBatch.from_arrays(cols, schema=self._frames_schema)
+
+    def _episode_row(self, ep: Episode, index: int, shard: str, row_start: int) -> dict[str, Any]:
+        m = ep.meta
+        ts = ep.timestamp_ns
+        start, end = int(ts[0]), int(ts[-1])
+        duration = (end - start) / 1e9 + 1.0 / self.meta.fps
+        row = m.model_dump(exclude={"extra", "segments"})
+        row.update(
+            episode_index=index,
+            shard=shard,
+            row_start=row_start,
+            frame_count=ep.num_frames,
+            start_time_ns=start,
+            end_time_ns=end,
+            duration_s=duration,
+            segments=[s.model_dump() for s in m.segments],
+            stats={name: episode_feature_stats(arr) for name, arr in ep.features.items()},
+            extra=canonical_json(m.extra).decode(),
+        )
+        return row
+
+    # -- committing --------------------------------------------------------------------
+
+    def finalize(self) -> str:
+        """Publish every episode added so far, atomically. Returns the dataset digest."""
+        self._check_open()
+        self._close_shard()
+        episodes = self._episodes_table()
+        from .reader import compute_dataset_stats  # the reader owns stats merging
+
+        stats = compute_dataset_stats(self.meta, episodes)
+        txn = self.root / layout.TXN_DIR
+        if txn.exists():
+            shutil.rmtree(txn)
+        txn.mkdir(parents=True)
+        meta_bytes = to_pretty_json(self.meta.model_dump(mode="json"))
+        stats_bytes = to_pretty_json(stats.model_dump(mode="json"))
+        episodes_path = txn / layout.EPISODES_FILE
+        with pa.OSFile(str(episodes_path), "wb") as sink:
+            with pa.ipc.new_file(sink, self._episodes_schema) as w:
+                w.write_table(episodes)
+        _fsync_file(episodes_path)
+        atomic_write_bytes(txn / layout.META_FILE, meta_bytes)
+        atomic_write_bytes(txn / layout.STATS_FILE, stats_bytes)
+        files = dict(self._committed_files)
+        files.update(self._pending_files)
+        for name in (layout.META_FILE, layout.STATS_FILE, layout.EPISODES_FILE):
+            p = txn / name
+            files[name] = FileEntry(path=name, size=p.stat().st_size, sha256=sha256_file(p))
+        entries = sorted(files.values(), key=lambda e: e.path)
+        digest = dataset_digest(entries)
+        manifest = Manifest(files=entries, digest=digest)
+        atomic_write_bytes(txn / layout.MANIFEST_FILE, to_pretty_json(manifest.model_dump(mode="json")))
+        fsync_dir(txn)
+        os.replace(txn, self.root / layout.COMMIT_DIR)  # the commit point
+        fsync_dir(self.root / layout.CONTROL_DIR)
+        layout.apply_commit(self.root)
+        self._committed_files = files
+        self._pending_files = {}
+        self._old_episodes = episodes
+        self._rows = []
+        return digest
+
+    def _episodes_table(self) -> pa.Table:
+        new = pa.Table.from_pylist(self._rows, schema=self._episodes_schema)
+        if self._old_episodes is None:
+            return new
+        return pa.concat_tables([self._old_episodes.cast(self._episodes_schema), new])
+
+    def abort(self) -> None:
+        """Discard everything added since the last finalize and release the lock."""
+        if self._closed:
+            return
+        try:
+            if self._shard is not None:
+                self._shard.abort()
+                self._shard = None
+            for entry in self._pending_files.values():
+                (self.root / entry.path).unlink(missing_ok=True)
+            self._pending_files = {}
+            self._rows = []
+        finally:
+            self._release()
+
+    def close(self) -> str:
+        """Finalize and release the lock."""
+        try:
+            return self.finalize()
+        finally:
+            self._release()
+
+    def _release(self) -> None:
+        self._closed = True
+        self._lock.release()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SchemaError("this DatasetWriter is closed", hint="Open a new DatasetWriter.")
+
+    def __enter__(self) -> DatasetWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+
+def dataset_digest(entries: Iterable[FileEntry]) -> str:
+    """The dataset digest: sha256 of the canonical JSON of the sorted file list."""
+    files = sorted((e.model_dump() for e in entries), key=lambda d: str(d["path"]))
+    return digest_json({"files": files})
+
+
+def _batch_ranges(ep: Episode, n: int) -> list[tuple[int, int]]:
+    if not ep.images:
+        return [(0, n)]
+    sizes = np.zeros(n, dtype=np.int64)
+    for frames in ep.images.values():
+        sizes += np.fromiter((len(b) for b in frames), dtype=np.int64, count=n)
+    ranges: list[tuple[int, int]] = []
+    lo, acc = 0, 0
+    for i in range(n):
+        if acc and acc + int(sizes[i]) > BATCH_BYTES:
+            ranges.append((lo, i))
+            lo, acc = i, 0
+        acc += int(sizes[i])
+    ranges.append((lo, n))
+    return ranges
+
+
+def _fsync_file(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
