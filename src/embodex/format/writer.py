@@ -149,33 +149,32 @@ class DatasetWriter:
     ) -> None:
         self.root = Path(path)
         self.shard_bytes = shard_bytes
-        exists = (self.root / layout.META_FILE).exists() or (
-            self.root / layout.COMMIT_DIR / layout.META_FILE
-        ).exists()
-        if exists and not append:
-            raise DatasetExistsError(f"{self.root} already holds a dataset")
-        if not exists and meta is None:
-            raise SchemaError(
-                f"{self.root} holds no dataset and no metadata was given",
-                hint="Pass the DatasetMeta (with its licence) to create a new dataset.",
-            )
         if (
-            not exists
-            and self.root.is_dir()
-            and any(self.root.iterdir())
+            self.root.is_dir()
             and not (self.root / layout.CONTROL_DIR).is_dir()
+            and any(self.root.iterdir())
         ):
             raise DatasetExistsError(
                 f"{self.root} is not empty and is not an embodex dataset",
                 hint="Choose a new or empty output directory; embodex never writes over files.",
             )
-        self.root.mkdir(parents=True, exist_ok=True)
-        (self.root / layout.CONTROL_DIR).mkdir(exist_ok=True)
-        (self.root / layout.DATA_DIR).mkdir(exist_ok=True)
+        (self.root / layout.CONTROL_DIR).mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(self.root / layout.LOCK_FILE)
         if not self._lock.acquire(blocking=wait_for_lock):
             raise DatasetLockedError(f"another process is writing {self.root}")
         try:
+            # Checked under the lock: a writer that just finished may have committed.
+            exists = (self.root / layout.META_FILE).exists() or (
+                self.root / layout.COMMIT_DIR / layout.META_FILE
+            ).exists()
+            if exists and not append:
+                raise DatasetExistsError(f"{self.root} already holds a dataset")
+            if not exists and meta is None:
+                raise SchemaError(
+                    f"{self.root} holds no dataset and no metadata was given",
+                    hint="Pass the DatasetMeta (with its licence) to create a new dataset.",
+                )
+            (self.root / layout.DATA_DIR).mkdir(exist_ok=True)
             self._load_state(meta if not exists else None)
             if exists and meta is not None:
                 self._check_compatible(meta)

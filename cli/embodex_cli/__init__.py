@@ -1,0 +1,1 @@
+"""The ``embodex`` command line: thin commands over the embodex SDK."""

@@ -1,0 +1,73 @@
+"""Entry point: the command group and the one place errors become messages and exit codes."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from embodex import __version__
+from embodex.config import debug_enabled
+from embodex.errors import EmbodexError
+
+from . import commands_format
+
+EXIT_FAILURE = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="embodex")
+def cli() -> None:
+    """embodex: package, check, sign, deliver and load embodied-AI training data.
+
+    Set EMBODEX_DEBUG=1 to see tracebacks. Every command has --help with an example.
+
+    \b
+    Example:
+      embodex synth demo/ds --episodes 20 --seed 1
+      embodex inspect demo/ds
+    """
+
+
+commands_format.register(cli)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the CLI; map every error to one line on stderr and a non-zero exit code."""
+    try:
+        cli.main(args=argv, prog_name="embodex", standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
+    except EmbodexError as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        click.echo(f"error: {exc.one_line()}", err=True)
+        sys.exit(EXIT_FAILURE)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except OSError as exc:
+        if debug_enabled():
+            traceback.print_exc()
+        where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
+        click.echo(
+            f"error: {exc.strerror or exc}{where} — check the path, permissions and free disk space",
+            err=True,
+        )
+        sys.exit(EXIT_FAILURE)
+    except Exception as exc:
+        if debug_enabled():
+            raise
+        click.echo(
+            f"error: internal error {type(exc).__name__}: {exc} — "
+            "run again with EMBODEX_DEBUG=1 and report the traceback",
+            err=True,
+        )
+        sys.exit(EXIT_FAILURE)

@@ -1,0 +1,59 @@
+"""Generate the JSON Schemas in specs/schemas/ from the code's models.
+
+``python -m embodex.schemas specs/schemas`` rewrites them; a test fails when the committed
+files drift from the models.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+
+__all__ = ["SCHEMAS", "render_schemas", "write_schemas"]
+
+#: file name -> model. Later layers add their documents here.
+SCHEMAS: dict[str, type[BaseModel]] = {
+    "dataset.schema.json": DatasetMeta,
+    "episode.schema.json": EpisodeMeta,
+    "manifest.schema.json": Manifest,
+    "stats.schema.json": DatasetStats,
+}
+
+
+def _schema(name: str, model: type[BaseModel]) -> dict[str, Any]:
+    schema = model.model_json_schema(mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": f"https://embodex.dev/schemas/{name}",
+        **schema,
+    }
+
+
+def render_schemas() -> dict[str, str]:
+    """File name -> JSON text of every schema."""
+    return {
+        name: json.dumps(_schema(name, model), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+        for name, model in SCHEMAS.items()
+    }
+
+
+def write_schemas(directory: str | Path) -> list[Path]:
+    out = Path(directory)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in render_schemas().items():
+        path = out / name
+        path.write_text(text, encoding="utf-8")
+        written.append(path)
+    return written
+
+
+if __name__ == "__main__":
+    for p in write_schemas(sys.argv[1] if len(sys.argv) > 1 else "specs/schemas"):
+        print(p)
