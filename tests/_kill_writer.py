@@ -15,8 +15,9 @@ root = Path(sys.argv[1])
 start = int(sys.argv[2])
 meta = synth_meta(image_size=32, cameras=("head",))
 exists = (root / "embodex.json").exists()
-writer = DatasetWriter(root, None if exists else meta, append=exists, shard_bytes=200_000,
-                       wait_for_lock=True)
+writer = DatasetWriter(
+    root, None if exists else meta, append=exists, shard_bytes=200_000, wait_for_lock=True
+)
 i = start
 while True:
     writer.add_episode(synth_episode(meta, i, seed=99, duration_s=(0.3, 0.6)))

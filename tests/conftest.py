@@ -14,7 +14,9 @@ SHORT = (1.0, 2.0)  # seconds per synthetic episode: enough frames, fast tests
 
 
 @pytest.fixture(autouse=True)
-def _isolated_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+def _isolated_home(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
     home = tmp_path_factory.mktemp("embodex-home")
     monkeypatch.setenv("EMBODEX_HOME", str(home))
     monkeypatch.delenv("EMBODEX_CACHE", raising=False)

@@ -20,8 +20,12 @@ HELPER = Path(__file__).with_name("_kill_writer.py")
 
 def _run_and_kill(root: Path, start: int, delay: float) -> list[int]:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-    proc = subprocess.Popen([sys.executable, str(HELPER), str(root), str(start)],
-                            stdout=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(
+        [sys.executable, str(HELPER), str(root), str(start)],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
     time.sleep(delay)
     proc.send_signal(signal.SIGKILL)
     out, _ = proc.communicate(timeout=30)
@@ -59,7 +63,9 @@ def test_sigkill_at_random_moments_never_breaks_the_dataset(tmp_path: Path) -> N
 
 
 @pytest.mark.parametrize("crash_at", range(12))
-def test_crash_at_every_step_of_finalize(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_at: int) -> None:
+def test_crash_at_every_step_of_finalize(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, crash_at: int
+) -> None:
     """Simulate a power cut at each file operation of a commit: readers see old or new."""
     import embodex.format.layout as layout_mod
     import embodex.format.writer as writer_mod

@@ -74,19 +74,27 @@ def test_frame_counts_that_disagree(tmp_path: Path, small_meta: DatasetMeta) -> 
         w.add_episode(ep)
     ep = _ep(small_meta)
     ep.images = {**ep.images, "head": list(ep.images["head"])[:-1]}
-    with DatasetWriter(tmp_path / "b", small_meta) as w, pytest.raises(SchemaError, match="camera 'head' has"):
+    with (
+        DatasetWriter(tmp_path / "b", small_meta) as w,
+        pytest.raises(SchemaError, match="camera 'head' has"),
+    ):
         w.add_episode(ep)
 
 
 def test_duplicate_episode_id_across_appends(tmp_path: Path, small_meta: DatasetMeta) -> None:
     with DatasetWriter(tmp_path / "ds", small_meta) as w:
         w.add_episode(_ep(small_meta))
-    with DatasetWriter(tmp_path / "ds", append=True) as w, pytest.raises(SchemaError, match="already in"):
+    with (
+        DatasetWriter(tmp_path / "ds", append=True) as w,
+        pytest.raises(SchemaError, match="already in"),
+    ):
         w.add_episode(_ep(small_meta))
     assert len(open_dataset(tmp_path / "ds")) == 1
 
 
-def test_existing_dataset_and_foreign_directory_are_not_overwritten(tmp_path: Path, small_meta: DatasetMeta) -> None:
+def test_existing_dataset_and_foreign_directory_are_not_overwritten(
+    tmp_path: Path, small_meta: DatasetMeta
+) -> None:
     with DatasetWriter(tmp_path / "ds", small_meta) as w:
         w.add_episode(_ep(small_meta))
     with pytest.raises(DatasetExistsError):

@@ -35,8 +35,11 @@ def _meta(dims: dict[str, int], cameras: int) -> DatasetMeta:
         name="prop",
         licence="CC-BY-4.0",
         provenance=Provenance(centre_id="c1", centre_name="Centre One"),
-        embodiments=[Embodiment(model="r", dof=dof, joint_names=[f"j{i}" for i in range(dof)],
-                                units=["rad"] * dof)],
+        embodiments=[
+            Embodiment(
+                model="r", dof=dof, joint_names=[f"j{i}" for i in range(dof)], units=["rad"] * dof
+            )
+        ],
         cameras=[Camera(name=f"cam{i}", width=8, height=6, encoding="png") for i in range(cameras)],
         features={name: Feature(shape=[d]) for name, d in dims.items()},
         fps=30.0,
@@ -69,8 +72,10 @@ def episodes_strategy(draw: st.DrawFn, meta: DatasetMeta, count: int) -> list[Ep
         segs = []
         if n >= 2:
             cut = draw(st.integers(min_value=1, max_value=n - 1))
-            segs = [Segment(start_frame=0, end_frame=cut, skill="a", text="первый 第一"),
-                    Segment(start_frame=cut, end_frame=n, skill="b")]
+            segs = [
+                Segment(start_frame=0, end_frame=cut, skill="a", text="первый 第一"),
+                Segment(start_frame=cut, end_frame=n, skill="b"),
+            ]
         em = EpisodeMeta(
             episode_id=f"ep-{k}-{seed}",
             scene_type=draw(st.sampled_from(["factory", "home", None])),
@@ -85,11 +90,19 @@ def episodes_strategy(draw: st.DrawFn, meta: DatasetMeta, count: int) -> list[Ep
     return out
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(data=st.data())
 def test_roundtrip_property(tmp_path_factory: pytest.TempPathFactory, data: st.DataObject) -> None:
-    dims = data.draw(st.dictionaries(st.sampled_from(["state", "action", "effort"]),
-                                     st.integers(1, 9), min_size=1, max_size=3))
+    dims = data.draw(
+        st.dictionaries(
+            st.sampled_from(["state", "action", "effort"]),
+            st.integers(1, 9),
+            min_size=1,
+            max_size=3,
+        )
+    )
     meta = _meta(dims, cameras=data.draw(st.integers(0, 2)))
     first = data.draw(episodes_strategy(meta, data.draw(st.integers(1, 4))))
     second = data.draw(episodes_strategy(meta, data.draw(st.integers(0, 3))))
@@ -120,7 +133,9 @@ def test_roundtrip_property(tmp_path_factory: pytest.TempPathFactory, data: st.D
         for cam in meta.cameras:
             seq = view.images(cam.name)
             assert seq.all_encoded() == list(src.images[cam.name])
-            np.testing.assert_array_equal(seq[0], np.asarray(Image.open(io.BytesIO(src.images[cam.name][0]))))
+            np.testing.assert_array_equal(
+                seq[0], np.asarray(Image.open(io.BytesIO(src.images[cam.name][0])))
+            )
         assert view.image_timestamps_ns(meta.cameras[0].name) is None if meta.cameras else True
 
 
@@ -156,7 +171,9 @@ def test_single_episode_quantiles_are_exact(tmp_path: Path, small_meta: DatasetM
     with DatasetWriter(tmp_path / "ds", small_meta) as w:
         w.add_episode(ep)
     s = open_dataset(tmp_path / "ds").stats.features["state"]
-    np.testing.assert_allclose(s.q99, np.quantile(ep.features["state"].astype(np.float64), 0.99, axis=0))
+    np.testing.assert_allclose(
+        s.q99, np.quantile(ep.features["state"].astype(np.float64), 0.99, axis=0)
+    )
 
 
 def test_select_by_metadata_reads_no_frames(tmp_path: Path, small_meta: DatasetMeta) -> None:
@@ -168,7 +185,9 @@ def test_select_by_metadata_reads_no_frames(tmp_path: Path, small_meta: DatasetM
     assert {e.episode_id for e in ok} == {e.meta.episode_id for e in eps if e.meta.success}
     scene = eps[0].meta.scene_type
     both = ds.select(scene_type=scene, success=[True, False])
-    expected = {e.meta.episode_id for e in eps if e.meta.scene_type == scene and e.meta.success is not None}
+    expected = {
+        e.meta.episode_id for e in eps if e.meta.scene_type == scene and e.meta.success is not None
+    }
     assert set(both.episode_ids) == expected
     assert ds._shards == {}, "selecting by metadata opened a frame shard"
     assert ok.hours == pytest.approx(sum(e.duration_s for e in ok) / 3600)

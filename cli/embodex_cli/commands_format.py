@@ -44,11 +44,21 @@ def _parse_range(text: str) -> tuple[float, float]:
 @click.option("--image-size", type=click.IntRange(16, 1024), default=96, show_default=True)
 @click.option("--depth/--no-depth", default=False, help="Add a 16-bit depth camera.")
 @click.option("--append", is_flag=True, help="Add episodes to an existing dataset.")
-@click.option("--first-index", type=click.IntRange(min=0), default=0, help="Index of the first episode.")
+@click.option(
+    "--first-index", type=click.IntRange(min=0), default=0, help="Index of the first episode."
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def synth(
-    out: Path, episodes: int, seed: int, layout: str, duration: str, image_size: int,
-    depth: bool, append: bool, first_index: int, as_json: bool,
+    out: Path,
+    episodes: int,
+    seed: int,
+    layout: str,
+    duration: str,
+    image_size: int,
+    depth: bool,
+    append: bool,
+    first_index: int,
+    as_json: bool,
 ) -> None:
     """Generate realistic synthetic humanoid episodes (for demos, tests and benchmarks).
 
@@ -68,11 +78,23 @@ def synth(
     else:
         meta = synth_meta(image_size=image_size, depth=depth)
         with progress("synthesising", episodes, enabled=not as_json) as bar:
-            ds = synth_dataset(out, episodes, seed=seed, meta=meta, duration_s=span,
-                               append=append, first_index=first_index,
-                               on_episode=lambda _ep: bar.update())
-        result = {"layout": "embodex", "path": str(out), "episodes": len(ds),
-                  "hours": ds.hours, "digest": ds.digest}
+            ds = synth_dataset(
+                out,
+                episodes,
+                seed=seed,
+                meta=meta,
+                duration_s=span,
+                append=append,
+                first_index=first_index,
+                on_episode=lambda _ep: bar.update(),
+            )
+        result = {
+            "layout": "embodex",
+            "path": str(out),
+            "episodes": len(ds),
+            "hours": ds.hours,
+            "digest": ds.digest,
+        }
     if as_json:
         echo_json(result)
     else:
@@ -82,16 +104,30 @@ def synth(
 @click.command()
 @click.argument("src", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("out", type=click.Path(path_type=Path))
-@click.option("--from", "source_format", type=click.Choice(["agibot"]), required=True,
-              help="Layout of the raw recordings.")
-@click.option("--meta", "sidecar", type=click.Path(path_type=Path, exists=True, dir_okay=False),
-              help="YAML with what the recordings lack: licence, provenance, scenes, operators.")
+@click.option(
+    "--from",
+    "source_format",
+    type=click.Choice(["agibot"]),
+    required=True,
+    help="Layout of the raw recordings.",
+)
+@click.option(
+    "--meta",
+    "sidecar",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="YAML with what the recordings lack: licence, provenance, scenes, operators.",
+)
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
 @click.option("--append", is_flag=True, help="Add to an existing dataset.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def package(
-    src: Path, out: Path, source_format: str, sidecar: Path | None, skip_bad: bool,
-    append: bool, as_json: bool,
+    src: Path,
+    out: Path,
+    source_format: str,
+    sidecar: Path | None,
+    skip_bad: bool,
+    append: bool,
+    as_json: bool,
 ) -> None:
     """Package raw recordings into an embodex dataset.
 
@@ -106,12 +142,23 @@ def package(
     from embodex.format.importers.agibot import import_agibot
 
     with progress("packaging", None, enabled=not as_json) as bar:
-        report = import_agibot(src, out, sidecar=sidecar, skip_bad=skip_bad, append=append,
-                               on_episode=lambda _eid: bar.update())
+        report = import_agibot(
+            src,
+            out,
+            sidecar=sidecar,
+            skip_bad=skip_bad,
+            append=append,
+            on_episode=lambda _eid: bar.update(),
+        )
     if as_json:
-        echo_json({"dataset": str(report.dataset), "episodes": report.episodes,
-                   "frames": report.frames,
-                   "skipped": [{"episode": e, "reason": r} for e, r in report.skipped]})
+        echo_json(
+            {
+                "dataset": str(report.dataset),
+                "episodes": report.episodes,
+                "frames": report.frames,
+                "skipped": [{"episode": e, "reason": r} for e, r in report.skipped],
+            }
+        )
         return
     click.echo(f"packaged {report.episodes} episodes ({report.frames} frames) into {out}")
     for episode, reason in report.skipped:
@@ -134,9 +181,13 @@ def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
     """
     ds = open_dataset(dataset)
     summary = summarize(ds)
-    rows = ds.episodes.select(
-        ["episode_id", "scene_type", "skill", "frame_count", "duration_s", "success"]
-    ).to_pylist() if list_episodes else []
+    rows = (
+        ds.episodes.select(
+            ["episode_id", "scene_type", "skill", "frame_count", "duration_s", "success"]
+        ).to_pylist()
+        if list_episodes
+        else []
+    )
     if as_json:
         if list_episodes:
             summary["episode_list"] = rows
@@ -146,32 +197,73 @@ def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
     rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
     click.echo(f"{s['name']}  ({s['path']})")
     click.echo(f"  licence {s['licence']} · centre {s['centre']} · format {s['format_version']}")
-    click.echo(f"  {s['episodes']} episodes · {s['frames']:,} frames · {fmt_hours(s['hours'])} · "
-               f"{s['fps']:g} fps · success {rate} · {s['operators']} operators")
+    click.echo(
+        f"  {s['episodes']} episodes · {s['frames']:,} frames · {fmt_hours(s['hours'])} · "
+        f"{s['fps']:g} fps · success {rate} · {s['operators']} operators"
+    )
     click.echo(f"  {fmt_bytes(s['size_bytes'])} in {s['shards']} shards · digest {s['digest']}")
     if s["recorded_from"]:
         click.echo(f"  recorded {s['recorded_from']} .. {s['recorded_to']}")
     click.echo("")
-    click.echo(table(["scene type", "episodes", "hours"],
-                     [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s["by_scene_type"].items()]))
+    click.echo(
+        table(
+            ["scene type", "episodes", "hours"],
+            [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s["by_scene_type"].items()],
+        )
+    )
     click.echo("")
-    click.echo(table(["skill", "episodes", "hours"],
-                     [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s["by_skill"].items()]))
+    click.echo(
+        table(
+            ["skill", "episodes", "hours"],
+            [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s["by_skill"].items()],
+        )
+    )
     click.echo("")
     skills = sorted(s["by_skill"])
     click.echo("hours by scene type (rows) and skill (columns)")
-    click.echo(table(["scene type", *skills],
-                     [[scene, *(fmt_hours(cells.get(k, 0.0)) for k in skills)]
-                      for scene, cells in s["hours_by_scene_and_skill"].items()]))
+    click.echo(
+        table(
+            ["scene type", *skills],
+            [
+                [scene, *(fmt_hours(cells.get(k, 0.0)) for k in skills)]
+                for scene, cells in s["hours_by_scene_and_skill"].items()
+            ],
+        )
+    )
     click.echo("")
-    click.echo(table(["camera", "kind", "size", "encoding", "calibrated"],
-                     [[c["name"], c["kind"], f"{c['width']}x{c['height']}", c["encoding"],
-                       "yes" if c["calibrated"] else "no"] for c in s["cameras"]]))
+    click.echo(
+        table(
+            ["camera", "kind", "size", "encoding", "calibrated"],
+            [
+                [
+                    c["name"],
+                    c["kind"],
+                    f"{c['width']}x{c['height']}",
+                    c["encoding"],
+                    "yes" if c["calibrated"] else "no",
+                ]
+                for c in s["cameras"]
+            ],
+        )
+    )
     if list_episodes:
         click.echo("")
-        click.echo(table(["episode", "scene type", "skill", "frames", "seconds", "success"],
-                         [[r["episode_id"], r["scene_type"], r["skill"], r["frame_count"],
-                           f"{r['duration_s']:.1f}", r["success"]] for r in rows]))
+        click.echo(
+            table(
+                ["episode", "scene type", "skill", "frames", "seconds", "success"],
+                [
+                    [
+                        r["episode_id"],
+                        r["scene_type"],
+                        r["skill"],
+                        r["frame_count"],
+                        f"{r['duration_s']:.1f}",
+                        r["success"],
+                    ]
+                    for r in rows
+                ],
+            )
+        )
 
 
 @click.command()
@@ -190,18 +282,29 @@ def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
     ds = open_dataset(dataset)
     total = sum(f.size for f in ds.manifest.files)
     with progress("verifying", total, enabled=not as_json) as bar:
-        report = verify_dataset(ds, hashes=not no_hashes, raise_on_error=False,
-                                on_bytes=bar.update)
+        report = verify_dataset(ds, hashes=not no_hashes, raise_on_error=False, on_bytes=bar.update)
     if as_json:
-        echo_json({"ok": report.ok, "path": report.path, "digest": report.digest,
-                   "files": report.files, "bytes": report.bytes, "episodes": report.episodes,
-                   "frames": report.frames, "problems": report.problems, "notes": report.notes})
+        echo_json(
+            {
+                "ok": report.ok,
+                "path": report.path,
+                "digest": report.digest,
+                "files": report.files,
+                "bytes": report.bytes,
+                "episodes": report.episodes,
+                "frames": report.frames,
+                "problems": report.problems,
+                "notes": report.notes,
+            }
+        )
     else:
         for note in report.notes:
             click.echo(f"note: {note}", err=True)
         if report.ok:
-            click.echo(f"ok: {report.episodes} episodes, {report.frames:,} frames, "
-                       f"{report.files} files ({fmt_bytes(report.bytes)}) match {report.digest}")
+            click.echo(
+                f"ok: {report.episodes} episodes, {report.frames:,} frames, "
+                f"{report.files} files ({fmt_bytes(report.bytes)}) match {report.digest}"
+            )
         else:
             for problem in report.problems:
                 click.echo(f"problem: {problem}", err=True)

@@ -58,7 +58,8 @@ def main(argv: list[str] | None = None) -> None:
             traceback.print_exc()
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
         click.echo(
-            f"error: {exc.strerror or exc}{where} — check the path, permissions and free disk space",
+            f"error: {exc.strerror or exc}{where} — "
+            "check the path, permissions and free disk space",
             err=True,
         )
         sys.exit(EXIT_FAILURE)

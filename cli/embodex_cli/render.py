@@ -33,9 +33,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     """A plain aligned text table (numbers right-aligned)."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
     widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    numeric = [
-        all(_is_number(r[i]) for r in rows) and bool(rows) for i in range(len(headers))
-    ]
+    numeric = [all(_is_number(r[i]) for r in rows) and bool(rows) for i in range(len(headers))]
     lines = []
     for j, row in enumerate(cells):
         parts = [
@@ -74,5 +72,6 @@ def progress(label: str, length: int | None, *, enabled: bool = True) -> Iterato
     if not enabled or not sys.stderr.isatty():
         yield _Progress(None)
         return
+    bar: Any
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
         yield _Progress(bar)

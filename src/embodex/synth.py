@@ -47,8 +47,15 @@ __all__ = [
 
 ROBOT_MODEL = "embodex-humanoid-h2"
 FPS = 30.0
-_ARM = ["shoulder_pitch", "shoulder_roll", "shoulder_yaw", "elbow", "wrist_yaw", "wrist_pitch",
-        "wrist_roll"]
+_ARM = [
+    "shoulder_pitch",
+    "shoulder_roll",
+    "shoulder_yaw",
+    "elbow",
+    "wrist_yaw",
+    "wrist_pitch",
+    "wrist_roll",
+]
 JOINT_NAMES: tuple[str, ...] = (
     *(f"left_{j}" for j in _ARM),
     *(f"right_{j}" for j in _ARM),
@@ -89,46 +96,118 @@ class SkillSpec:
 
 #: The 23 training scenes of a humanoid collection centre (the reference case).
 SCENES: tuple[SceneSpec, ...] = (
-    SceneSpec("S01", "supermarket", "Shelf restocking aisle", "fluorescent", ("bottle", "box"), (200, 190, 160)),
-    SceneSpec("S02", "supermarket", "Checkout counter", "fluorescent", ("bag", "can"), (190, 200, 170)),
-    SceneSpec("S03", "supermarket", "Fresh produce stand", "daylight", ("apple", "tray"), (170, 200, 150)),
-    SceneSpec("S04", "restaurant", "Dining table service", "warm", ("plate", "cup"), (210, 170, 140)),
-    SceneSpec("S05", "restaurant", "Dish return station", "warm", ("plate", "bowl"), (200, 160, 150)),
+    SceneSpec(
+        "S01",
+        "supermarket",
+        "Shelf restocking aisle",
+        "fluorescent",
+        ("bottle", "box"),
+        (200, 190, 160),
+    ),
+    SceneSpec(
+        "S02", "supermarket", "Checkout counter", "fluorescent", ("bag", "can"), (190, 200, 170)
+    ),
+    SceneSpec(
+        "S03", "supermarket", "Fresh produce stand", "daylight", ("apple", "tray"), (170, 200, 150)
+    ),
+    SceneSpec(
+        "S04", "restaurant", "Dining table service", "warm", ("plate", "cup"), (210, 170, 140)
+    ),
+    SceneSpec(
+        "S05", "restaurant", "Dish return station", "warm", ("plate", "bowl"), (200, 160, 150)
+    ),
     SceneSpec("S06", "restaurant", "Bar counter", "dim", ("glass", "cup"), (150, 120, 110)),
-    SceneSpec("S07", "factory", "Parts sorting line", "industrial", ("bolt", "bin"), (150, 160, 170)),
-    SceneSpec("S08", "factory", "Assembly workbench", "industrial", ("gear", "shaft"), (140, 150, 160)),
-    SceneSpec("S09", "factory", "Quality inspection table", "industrial", ("part", "gauge"), (160, 170, 180)),
+    SceneSpec(
+        "S07", "factory", "Parts sorting line", "industrial", ("bolt", "bin"), (150, 160, 170)
+    ),
+    SceneSpec(
+        "S08", "factory", "Assembly workbench", "industrial", ("gear", "shaft"), (140, 150, 160)
+    ),
+    SceneSpec(
+        "S09",
+        "factory",
+        "Quality inspection table",
+        "industrial",
+        ("part", "gauge"),
+        (160, 170, 180),
+    ),
     SceneSpec("S10", "home", "Kitchen counter", "daylight", ("cup", "kettle"), (220, 210, 190)),
     SceneSpec("S11", "home", "Bedroom laundry", "daylight", ("shirt", "towel"), (215, 200, 205)),
     SceneSpec("S12", "home", "Living room tidy-up", "warm", ("remote", "book"), (205, 195, 180)),
-    SceneSpec("S13", "office", "Desk organisation", "fluorescent", ("folder", "pen"), (190, 195, 205)),
+    SceneSpec(
+        "S13", "office", "Desk organisation", "fluorescent", ("folder", "pen"), (190, 195, 205)
+    ),
     SceneSpec("S14", "office", "Pantry", "fluorescent", ("mug", "capsule"), (185, 190, 200)),
-    SceneSpec("S15", "warehouse", "Picking station", "industrial", ("tote", "parcel"), (170, 165, 150)),
+    SceneSpec(
+        "S15", "warehouse", "Picking station", "industrial", ("tote", "parcel"), (170, 165, 150)
+    ),
     SceneSpec("S16", "warehouse", "Packing table", "industrial", ("box", "tape"), (175, 170, 155)),
     SceneSpec("S17", "lab", "Bench sample handling", "daylight", ("tube", "rack"), (225, 230, 235)),
-    SceneSpec("S18", "hospital", "Ward supply cart", "fluorescent", ("tray", "bottle"), (225, 225, 215)),
+    SceneSpec(
+        "S18", "hospital", "Ward supply cart", "fluorescent", ("tray", "bottle"), (225, 225, 215)
+    ),
     SceneSpec("S19", "hotel", "Room service trolley", "warm", ("towel", "cup"), (210, 190, 170)),
-    SceneSpec("S20", "pharmacy", "Medicine shelf", "fluorescent", ("box", "bottle"), (230, 220, 220)),
-    SceneSpec("S21", "laundry", "Folding station", "daylight", ("shirt", "trousers"), (200, 210, 225)),
-    SceneSpec("S22", "school", "Classroom desk", "daylight", ("book", "pencil_case"), (215, 215, 195)),
-    SceneSpec("S23", "kitchen", "Commercial kitchen line", "industrial", ("pan", "plate"), (180, 175, 170)),
+    SceneSpec(
+        "S20", "pharmacy", "Medicine shelf", "fluorescent", ("box", "bottle"), (230, 220, 220)
+    ),
+    SceneSpec(
+        "S21", "laundry", "Folding station", "daylight", ("shirt", "trousers"), (200, 210, 225)
+    ),
+    SceneSpec(
+        "S22", "school", "Classroom desk", "daylight", ("book", "pencil_case"), (215, 215, 195)
+    ),
+    SceneSpec(
+        "S23", "kitchen", "Commercial kitchen line", "industrial", ("pan", "plate"), (180, 175, 170)
+    ),
 )
 
 SKILLS: tuple[SkillSpec, ...] = (
-    SkillSpec("hold_cup", "Pick up the cup and hold it steady.", "拿起杯子并保持稳定。",
-              ("reach", "grasp", "lift", "hold"), "right"),
-    SkillSpec("grasp_plate", "Grasp the plate and place it on the rack.", "抓起盘子放到架子上。",
-              ("reach", "grasp", "lift", "place", "release"), "right"),
-    SkillSpec("fold_clothes", "Fold the shirt on the table.", "把桌上的衣服叠好。",
-              ("reach", "grasp", "fold", "smooth", "release"), "both"),
-    SkillSpec("pick_place", "Put the item into the basket.", "把物品放进篮子里。",
-              ("reach", "grasp", "move", "place"), "left"),
+    SkillSpec(
+        "hold_cup",
+        "Pick up the cup and hold it steady.",
+        "拿起杯子并保持稳定。",
+        ("reach", "grasp", "lift", "hold"),
+        "right",
+    ),
+    SkillSpec(
+        "grasp_plate",
+        "Grasp the plate and place it on the rack.",
+        "抓起盘子放到架子上。",
+        ("reach", "grasp", "lift", "place", "release"),
+        "right",
+    ),
+    SkillSpec(
+        "fold_clothes",
+        "Fold the shirt on the table.",
+        "把桌上的衣服叠好。",
+        ("reach", "grasp", "fold", "smooth", "release"),
+        "both",
+    ),
+    SkillSpec(
+        "pick_place",
+        "Put the item into the basket.",
+        "把物品放进篮子里。",
+        ("reach", "grasp", "move", "place"),
+        "left",
+    ),
     SkillSpec("open_drawer", "Open the drawer.", "打开抽屉。", ("reach", "grasp", "pull"), "right"),
-    SkillSpec("wipe_table", "Wipe the table surface.", "擦拭桌面。", ("reach", "wipe", "retract"), "left"),
-    SkillSpec("pour_water", "Pour water from the kettle into the cup.", "把水壶里的水倒进杯子。",
-              ("reach", "grasp", "pour", "place"), "right"),
-    SkillSpec("hand_over", "Hand the object from one hand to the other.", "把物体从一只手递到另一只手。",
-              ("grasp", "transfer", "release"), "both"),
+    SkillSpec(
+        "wipe_table", "Wipe the table surface.", "擦拭桌面。", ("reach", "wipe", "retract"), "left"
+    ),
+    SkillSpec(
+        "pour_water",
+        "Pour water from the kettle into the cup.",
+        "把水壶里的水倒进杯子。",
+        ("reach", "grasp", "pour", "place"),
+        "right",
+    ),
+    SkillSpec(
+        "hand_over",
+        "Hand the object from one hand to the other.",
+        "把物体从一只手递到另一只手。",
+        ("grasp", "transfer", "release"),
+        "both",
+    ),
 )
 
 FAILURE_CAUSES = ("object_dropped", "grasp_missed", "timeout", "collision")
@@ -150,30 +229,64 @@ def synth_meta(
     for cam in cameras:
         size = image_size if cam == "head" else max(32, image_size * 2 // 3)
         f = size * 0.9
-        cams.append(Camera(name=cam, kind="color", width=size, height=size, encoding="jpeg",
-                           intrinsics=Intrinsics(fx=f, fy=f, cx=size / 2, cy=size / 2)))
+        cams.append(
+            Camera(
+                name=cam,
+                kind="color",
+                width=size,
+                height=size,
+                encoding="jpeg",
+                intrinsics=Intrinsics(fx=f, fy=f, cx=size / 2, cy=size / 2),
+            )
+        )
     if depth:
         size = max(32, image_size // 2)
-        cams.append(Camera(name="head_depth", kind="depth", width=size, height=size,
-                           encoding="png16", depth_unit="mm",
-                           intrinsics=Intrinsics(fx=size * 0.9, fy=size * 0.9, cx=size / 2,
-                                                 cy=size / 2)))
+        cams.append(
+            Camera(
+                name="head_depth",
+                kind="depth",
+                width=size,
+                height=size,
+                encoding="png16",
+                depth_unit="mm",
+                intrinsics=Intrinsics(fx=size * 0.9, fy=size * 0.9, cx=size / 2, cy=size / 2),
+            )
+        )
     names = list(JOINT_NAMES)
     return DatasetMeta(
         name=name,
         licence=licence,
         description="Synthetic humanoid teleoperation demonstrations generated by embodex.synth.",
-        provenance=Provenance(centre_id=centre_id, centre_name=centre_name, site="Wuhan",
-                              contact="data@example.org"),
-        embodiments=[Embodiment(model=ROBOT_MODEL, dof=len(names), joint_names=names,
-                                units=list(UNITS), position_lower=LOWER.tolist(),
-                                position_upper=UPPER.tolist(), velocity_limit=VELOCITY.tolist())],
+        provenance=Provenance(
+            centre_id=centre_id, centre_name=centre_name, site="Wuhan", contact="data@example.org"
+        ),
+        embodiments=[
+            Embodiment(
+                model=ROBOT_MODEL,
+                dof=len(names),
+                joint_names=names,
+                units=list(UNITS),
+                position_lower=LOWER.tolist(),
+                position_upper=UPPER.tolist(),
+                velocity_limit=VELOCITY.tolist(),
+            )
+        ],
         cameras=cams,
         features={
-            "state": Feature(shape=[len(names)], unit="rad", names=names, role="state",
-                             description="Measured joint positions."),
-            "action": Feature(shape=[len(names)], unit="rad", names=names, role="action",
-                              description="Commanded joint positions from teleoperation."),
+            "state": Feature(
+                shape=[len(names)],
+                unit="rad",
+                names=names,
+                role="state",
+                description="Measured joint positions.",
+            ),
+            "action": Feature(
+                shape=[len(names)],
+                unit="rad",
+                names=names,
+                role="action",
+                description="Commanded joint positions from teleoperation.",
+            ),
         },
         fps=FPS,
     )
@@ -203,7 +316,7 @@ def _trajectory(rng: np.random.Generator, n: int, phases: int, skill: SkillSpec)
     closed = False
     for k, phase in enumerate(skill.phases):
         closed = (closed or phase == "grasp") and phase != "release"
-        grip[bounds[k]:bounds[k + 1]] = 0.85 if closed else 0.05
+        grip[bounds[k] : bounds[k + 1]] = 0.85 if closed else 0.05
     grip = np.convolve(grip, np.ones(9) / 9, mode="same")
     grip[:4], grip[-4:] = grip[4], grip[-5]
     for g, side in zip(GRIPPERS, ("left", "right"), strict=True):
@@ -219,7 +332,7 @@ def _render(
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32) / size
     base = np.empty((size, size, 3), dtype=np.float32)
     base[:] = colour
-    base[int(size * 0.65):] *= 0.7  # the table
+    base[int(size * 0.65) :] *= 0.7  # the table
     off = 7 * arm
     px = 0.5 + 0.35 * np.sin(state[:, off + 0] - state[:, off + 2] * 0.5)
     py = 0.45 + 0.3 * np.cos(state[:, off + 3]) * np.cos(state[:, off + 1])
@@ -277,8 +390,12 @@ def synth_episode(
         image_ts[cam.name] = ts + int(0.004e9) + rng.integers(-1_000_000, 1_000_000, size=n)
     bounds = np.linspace(0, n, len(skill.phases) + 1).astype(int)
     segments = [
-        Segment(start_frame=int(bounds[k]), end_frame=int(bounds[k + 1]), skill=phase,
-                text=f"{phase} ({skill.skill})")
+        Segment(
+            start_frame=int(bounds[k]),
+            end_frame=int(bounds[k + 1]),
+            skill=phase,
+            text=f"{phase} ({skill.skill})",
+        )
         for k, phase in enumerate(skill.phases)
     ]
     success = bool(rng.random() < success_rate)
@@ -313,7 +430,11 @@ def synth_episode(
 
 
 def synth_episodes(
-    meta: DatasetMeta, count: int, *, seed: int = 0, first_index: int = 0,
+    meta: DatasetMeta,
+    count: int,
+    *,
+    seed: int = 0,
+    first_index: int = 0,
     duration_s: tuple[float, float] = (8.0, 20.0),
 ) -> Iterator[Episode]:
     """``count`` episodes, lazily (memory holds one at a time)."""
@@ -335,8 +456,9 @@ def synth_dataset(
     """Write ``episodes`` synthetic episodes to ``path`` and open the result."""
     meta = meta or synth_meta()
     with DatasetWriter(path, None if append else meta, append=append) as writer:
-        for ep in synth_episodes(meta, episodes, seed=seed, first_index=first_index,
-                                 duration_s=duration_s):
+        for ep in synth_episodes(
+            meta, episodes, seed=seed, first_index=first_index, duration_s=duration_s
+        ):
             writer.add_episode(ep)
             if callable(on_episode):
                 on_episode(ep)

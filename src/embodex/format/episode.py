@@ -36,7 +36,7 @@ class Episode:
 
     @property
     def num_frames(self) -> int:
-        return int(len(self.timestamp_ns))
+        return len(self.timestamp_ns)
 
     def validated(self, meta: DatasetMeta) -> Episode:
         """Check the episode against the dataset schema; return it with images encoded.
@@ -103,8 +103,10 @@ class Episode:
                 )
             if isinstance(frames, np.ndarray):
                 images[name] = [encode_image(f, cam.encoding) for f in frames]
+            elif isinstance(frames, list):
+                images[name] = frames  # pa.array(..., pa.binary()) type-checks each item
             else:
-                images[name] = [bytes(b) if not isinstance(b, bytes) else b for b in frames]
+                images[name] = [bytes(b) for b in frames]
         image_ts: dict[str, np.ndarray] = {}
         for name, cam_ts in self.image_timestamps_ns.items():
             if name not in cams:

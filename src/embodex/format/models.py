@@ -95,7 +95,9 @@ class Embodiment(_Model):
         if len(set(self.joint_names)) != len(self.joint_names):
             raise ValueError("joint_names must be unique")
         if self.position_lower is not None and self.position_upper is not None:
-            for i, (lo, hi) in enumerate(zip(self.position_lower, self.position_upper, strict=True)):
+            for i, (lo, hi) in enumerate(
+                zip(self.position_lower, self.position_upper, strict=True)
+            ):
                 if not lo < hi:
                     raise ValueError(f"joint {self.joint_names[i]}: lower limit {lo} >= upper {hi}")
         return self
@@ -227,7 +229,9 @@ class DatasetMeta(_Model):
     def schema_fingerprint(self) -> dict[str, Any]:
         """The parts that shape the frame shards: equal fingerprints can share a dataset."""
         return {
-            "features": {k: v.model_dump(include={"dtype", "shape"}) for k, v in self.features.items()},
+            "features": {
+                k: v.model_dump(include={"dtype", "shape"}) for k, v in self.features.items()
+            },
             "cameras": [c.model_dump(include={"name", "kind", "encoding"}) for c in self.cameras],
             "fps": self.fps,
         }

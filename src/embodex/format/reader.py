@@ -96,7 +96,7 @@ class _Shard:
 def _fixed_list_to_numpy(col: pa.ChunkedArray, width: int) -> np.ndarray:
     arr = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
     flat = arr.flatten()
-    out = flat.to_numpy(zero_copy_only=False)
+    out: np.ndarray = flat.to_numpy(zero_copy_only=False)
     return out.reshape(len(arr), width)
 
 
@@ -154,7 +154,8 @@ class EpisodeView:
 
     @property
     def timestamp_ns(self) -> np.ndarray:
-        return self._rows(["timestamp_ns"]).column(0).to_numpy()
+        out: np.ndarray = self._rows(["timestamp_ns"]).column(0).to_numpy()
+        return out
 
     def feature(self, name: str) -> np.ndarray:
         """The ``(frames, D)`` array of one feature."""
@@ -188,7 +189,8 @@ class EpisodeView:
         col = self._rows([cam.timestamp_column]).column(0)
         if col.null_count == len(col):
             return None
-        return col.to_numpy(zero_copy_only=False)
+        out: np.ndarray = col.to_numpy(zero_copy_only=False)
+        return out
 
     def _camera(self, camera: str) -> Any:
         try:
@@ -257,7 +259,10 @@ class Dataset:
             raw[name] = data
         ep_path = layout.resolve(root, layout.EPISODES_FILE)
         _check_entry(
-            root, layout.EPISODES_FILE, entries, ep_path.stat().st_size,
+            root,
+            layout.EPISODES_FILE,
+            entries,
+            ep_path.stat().st_size,
             lambda: sha256_file(ep_path),
         )
         meta_json = json.loads(raw[layout.META_FILE])
@@ -292,7 +297,11 @@ class Dataset:
 
     @property
     def hours(self) -> float:
-        return float(pc.sum(self.episodes.column("duration_s")).as_py() or 0.0) / 3600 if len(self) else 0.0
+        return (
+            float(pc.sum(self.episodes.column("duration_s")).as_py() or 0.0) / 3600
+            if len(self)
+            else 0.0
+        )
 
     @property
     def digest(self) -> str:
@@ -339,7 +348,9 @@ class Dataset:
             unknown = set(episode_ids) - set(self._by_id)
             if unknown:
                 raise SchemaError(f"unknown episode ids: {sorted(unknown)[:5]}")
-            cond = pc.is_in(self.episodes.column("episode_id"), value_set=pa.array(list(episode_ids)))
+            cond = pc.is_in(
+                self.episodes.column("episode_id"), value_set=pa.array(list(episode_ids))
+            )
             mask = pc.and_kleene(mask, cond)
         return self._view(self.episodes.filter(mask))
 
@@ -393,9 +404,7 @@ class Dataset:
         )
 
 
-def _check_entry(
-    root: Path, name: str, entries: dict[str, Any], size: int, digest: Any
-) -> None:
+def _check_entry(root: Path, name: str, entries: dict[str, Any], size: int, digest: Any) -> None:
     entry = entries.get(name)
     if entry is None:
         raise CorruptDatasetError(f"{root}/{layout.MANIFEST_FILE} does not list {name}")
@@ -412,6 +421,4 @@ def _check_version(root: Path, version: str) -> None:
         raise SchemaError(f"{root}/{layout.META_FILE}: bad format_version {version!r}") from None
     ours = int(FORMAT_VERSION.split(".")[0])
     if major != ours:
-        raise UnsupportedFormatError(
-            f"{root} uses format {version}; this embodex reads {ours}.x"
-        )
+        raise UnsupportedFormatError(f"{root} uses format {version}; this embodex reads {ours}.x")

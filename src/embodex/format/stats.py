@@ -12,7 +12,9 @@ of episodes are merged from these rows alone, without reading a frame:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import warnings
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,7 +30,19 @@ __all__ = [
 ]
 
 QUANTILE_LEVELS: tuple[float, ...] = (
-    0.0, 0.01, 0.02, 0.05, 0.10, 0.25, 0.50, 0.75, 0.90, 0.95, 0.98, 0.99, 1.0,
+    0.0,
+    0.01,
+    0.02,
+    0.05,
+    0.10,
+    0.25,
+    0.50,
+    0.75,
+    0.90,
+    0.95,
+    0.98,
+    0.99,
+    1.0,
 )
 _LEVELS = np.asarray(QUANTILE_LEVELS)
 
@@ -50,20 +64,20 @@ def stats_arrow_type() -> pa.StructType:
 
 def episode_feature_stats(values: np.ndarray) -> dict[str, list[Any]]:
     """Statistics of one episode's ``(frames, D)`` array, ignoring non-finite values."""
-    x = np.asarray(values, dtype=np.float64)
+    x = np.asarray(values)
     if x.ndim == 1:
         x = x[:, None]
     d = x.shape[1]
     finite = np.isfinite(x)
     count = finite.sum(axis=0)
     if finite.all():
-        mean = x.mean(axis=0)
-        std = x.std(axis=0)
-        lo = x.min(axis=0)
-        hi = x.max(axis=0)
-        q = np.quantile(x, _LEVELS, axis=0)
+        mean = x.mean(axis=0, dtype=np.float64)
+        std = x.std(axis=0, dtype=np.float64)
+        srt = np.sort(x, axis=0)
+        lo, hi = srt[0].astype(np.float64), srt[-1].astype(np.float64)
+        q = _sorted_quantiles(srt.astype(np.float64, copy=False))
     else:
-        masked = np.where(finite, x, np.nan)
+        masked = np.where(finite, x.astype(np.float64), np.nan)
         with np.errstate(all="ignore"), _quiet_nan_warnings():
             mean = np.nanmean(masked, axis=0)
             std = np.nanstd(masked, axis=0)
@@ -80,16 +94,21 @@ def episode_feature_stats(values: np.ndarray) -> dict[str, list[Any]]:
     }
 
 
-class _quiet_nan_warnings:
-    def __enter__(self) -> None:
-        import warnings
+def _sorted_quantiles(srt: np.ndarray) -> np.ndarray:
+    """Linear-interpolated quantiles at _LEVELS of column-sorted data (numpy's default)."""
+    pos = _LEVELS * (len(srt) - 1)
+    lo = np.floor(pos).astype(int)
+    hi = np.minimum(lo + 1, len(srt) - 1)
+    frac = (pos - lo)[:, None]
+    return np.asarray(srt[lo] * (1 - frac) + srt[hi] * frac)
 
-        self._ctx = warnings.catch_warnings()
-        self._ctx.__enter__()
+
+@contextlib.contextmanager
+def _quiet_nan_warnings() -> Iterator[None]:
+    # all-NaN columns are expected here (QC reports them); numpy's warning is noise
+    with warnings.catch_warnings():
         warnings.simplefilter("ignore", RuntimeWarning)
-
-    def __exit__(self, *exc: object) -> None:
-        self._ctx.__exit__(*exc)
+        yield
 
 
 def _column(rows: list[Mapping[str, Any]], key: str) -> np.ndarray:
@@ -116,7 +135,9 @@ def merge_feature_stats(rows: list[Mapping[str, Any]], dim: int) -> FeatureStats
     q99 = _mixture_quantile(q, n, 0.99, lo, hi)
 
     def out(a: np.ndarray) -> list[float | None]:
-        return [float(v) if t > 0 and np.isfinite(v) else None for v, t in zip(a, total, strict=True)]
+        return [
+            float(v) if t > 0 and np.isfinite(v) else None for v, t in zip(a, total, strict=True)
+        ]
 
     return FeatureStats(
         count=int(total.max()) if total.size else 0,
@@ -129,46 +150,53 @@ def merge_feature_stats(rows: list[Mapping[str, Any]], dim: int) -> FeatureStats
     )
 
 
-def _mixture_cdf(q: np.ndarray, w: np.ndarray, x: np.ndarray) -> np.ndarray:
+def _mixture_cdf(
+    q: np.ndarray, w: np.ndarray, x: np.ndarray, grid: tuple[np.ndarray, ...]
+) -> np.ndarray:
     """Weighted mixture of piecewise-linear CDFs at ``x``.
 
     q: (E, L, D) quantile knots, w: (E, D) weights summing to 1 per dimension, x: (D,).
     """
-    below = q <= x[None, None, :]  # (E, L, D)
-    k = below.sum(axis=1)  # number of knots <= x, (E, D)
-    e_idx, d_idx = np.indices(k.shape)
-    lo_k = np.clip(k - 1, 0, len(_LEVELS) - 1)
-    hi_k = np.clip(k, 0, len(_LEVELS) - 1)
+    last = len(_LEVELS) - 1
+    k = (q <= x[None, None, :]).sum(axis=1)  # knots <= x, (E, D)
+    lo_k = np.clip(k - 1, 0, last)
+    hi_k = np.clip(k, 0, last)
+    e_idx, d_idx = grid
     q_lo = q[e_idx, lo_k, d_idx]
     q_hi = q[e_idx, hi_k, d_idx]
-    l_lo = _LEVELS[lo_k]
-    l_hi = _LEVELS[hi_k]
     span = q_hi - q_lo
     with np.errstate(invalid="ignore", divide="ignore"):
         frac = np.where(span > 0, (x[None, :] - q_lo) / span, 0.0)
-    cdf = l_lo + np.clip(frac, 0.0, 1.0) * (l_hi - l_lo)
-    cdf = np.where(k == 0, 0.0, np.where(k >= len(_LEVELS), 1.0, cdf))
+    cdf = _LEVELS[lo_k] + np.clip(frac, 0.0, 1.0) * (_LEVELS[hi_k] - _LEVELS[lo_k])
+    cdf = np.where(k == 0, 0.0, np.where(k > last, 1.0, cdf))
     return np.asarray((w * cdf).sum(axis=0))
 
 
 def _mixture_quantile(
     q: np.ndarray, n: np.ndarray, p: float, lo: np.ndarray, hi: np.ndarray
 ) -> np.ndarray:
+    level = QUANTILE_LEVELS.index(p)
     if q.shape[0] == 1:
-        return np.asarray(q[0, QUANTILE_LEVELS.index(p)])
+        return np.asarray(q[0, level])
     total = n.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         w = np.where(total > 0, n / total, 0.0)
     valid = np.isfinite(q).all(axis=1)  # (E, D)
     w = np.where(valid, w, 0.0)
     q = np.nan_to_num(q)
-    a = np.where(np.isfinite(lo), lo, 0.0).astype(np.float64)
-    b = np.where(np.isfinite(hi), hi, 0.0).astype(np.float64)
-    for _ in range(60):
+    # Every episode's CDF passes through (q_i(p), p), so the mixture's p-quantile lies
+    # between the smallest and the largest of them: a tight start for the bisection.
+    at_p = np.where(valid, q[:, level, :], np.nan)
+    with _quiet_nan_warnings():
+        a = np.nan_to_num(np.nanmin(at_p, axis=0))
+        b = np.nan_to_num(np.nanmax(at_p, axis=0))
+    tol = 1e-7 * np.maximum(np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0), 1e-12)
+    grid = np.indices(w.shape)
+    for _ in range(48):
+        if np.all(b - a <= tol):
+            break
         mid = (a + b) / 2
-        below = _mixture_cdf(q, w, mid) < p
+        below = _mixture_cdf(q, w, mid, grid) < p
         a = np.where(below, mid, a)
         b = np.where(below, b, mid)
-        if np.all(b - a <= 1e-12 * np.maximum(1.0, np.abs(b))):
-            break
     return (a + b) / 2

@@ -20,8 +20,17 @@ def _iso(ns: int) -> str:
 def summarize(ds: Dataset) -> dict[str, Any]:
     """A JSON-ready summary of a dataset (or view); reads the episode table, never frames."""
     cols = ds.episodes.select(
-        ["scene_type", "skill", "duration_s", "frame_count", "robot_model", "operator_id",
-         "success", "start_time_ns", "end_time_ns"]
+        [
+            "scene_type",
+            "skill",
+            "duration_s",
+            "frame_count",
+            "robot_model",
+            "operator_id",
+            "success",
+            "start_time_ns",
+            "end_time_ns",
+        ]
     ).to_pydict()
     by_scene: dict[str, dict[str, float]] = defaultdict(lambda: {"episodes": 0, "hours": 0.0})
     by_skill: dict[str, dict[str, float]] = defaultdict(lambda: {"episodes": 0, "hours": 0.0})
@@ -60,8 +69,14 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "recorded_from": _iso(min(cols["start_time_ns"])) if len(ds) else None,
         "recorded_to": _iso(max(cols["end_time_ns"])) if len(ds) else None,
         "cameras": [
-            {"name": c.name, "kind": c.kind, "width": c.width, "height": c.height,
-             "encoding": c.encoding, "calibrated": c.intrinsics is not None}
+            {
+                "name": c.name,
+                "kind": c.kind,
+                "width": c.width,
+                "height": c.height,
+                "encoding": c.encoding,
+                "calibrated": c.intrinsics is not None,
+            }
             for c in ds.meta.cameras
         ],
         "features": {

@@ -96,8 +96,17 @@ def verify_dataset(
     if pc.count_distinct(ids).as_py() != len(ids):
         problems.append("episodes.arrow: episode_id values are not unique")
     by_shard: dict[str, list[dict[str, int]]] = {}
-    for row in ep.select(["episode_index", "episode_id", "shard", "row_start", "frame_count",
-                          "start_time_ns", "end_time_ns"]).to_pylist():
+    for row in ep.select(
+        [
+            "episode_index",
+            "episode_id",
+            "shard",
+            "row_start",
+            "frame_count",
+            "start_time_ns",
+            "end_time_ns",
+        ]
+    ).to_pylist():
         by_shard.setdefault(row["shard"], []).append(row)
     for shard_name, rows in sorted(by_shard.items()):
         if shard_name not in listed:
@@ -139,7 +148,9 @@ def _check_shard(
         lo, n = row["row_start"], row["frame_count"]
         eid = row["episode_id"]
         if lo != covered:
-            problems.append(f"{name}: rows {covered}..{lo} belong to no episode, or overlap ({eid})")
+            problems.append(
+                f"{name}: rows {covered}..{lo} belong to no episode, or overlap ({eid})"
+            )
         if lo + n > table.num_rows:
             problems.append(f"{name}: episode {eid} rows {lo}..{lo + n} past the shard's end")
             covered = lo + n

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import hashlib
+import mmap
 import os
 import shutil
 import threading
@@ -16,7 +19,7 @@ import pyarrow as pa
 
 from ..canonical import canonical_json, digest_json, sha256_file, to_pretty_json
 from ..errors import DatasetExistsError, DatasetLockedError, SchemaError
-from ..fsutil import FileLock, atomic_write_bytes, fsync_dir
+from ..fsutil import FileLock, fsync_dir
 from . import layout
 from .episode import Episode
 from .models import DatasetMeta, FileEntry, Manifest
@@ -28,6 +31,27 @@ __all__ = ["DEFAULT_SHARD_BYTES", "DatasetWriter"]
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024
 #: Image bytes per record batch; keeps int32 binary offsets far from their 2 GiB limit.
 BATCH_BYTES = 64 * 1024 * 1024
+
+
+def _load_sync_file_range() -> Any:
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+        fn = libc.sync_file_range
+    except (OSError, AttributeError):
+        return None
+    fn.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    fn.restype = ctypes.c_int
+    return fn
+
+
+_SYNC_FILE_RANGE = _load_sync_file_range()
+_SYNC_FILE_RANGE_WRITE = 2  # start writeback, do not wait
+
+
+def _start_writeback(fd: int, offset: int, length: int) -> None:
+    """Ask Linux to start writing a range to disk without waiting (no-op elsewhere)."""
+    if _SYNC_FILE_RANGE is not None and length > 0:
+        _SYNC_FILE_RANGE(fd, offset, length, _SYNC_FILE_RANGE_WRITE)
 
 
 class _ShardHasher:
@@ -63,13 +87,15 @@ class _ShardHasher:
                         target, closed = self._target, self._closed
                     if self._done >= target and closed:
                         return
-                    f.seek(self._done)
-                    while self._done < target:
-                        chunk = f.read(min(8 << 20, target - self._done))
-                        if not chunk:
-                            raise OSError(f"{self._path} shrank while hashing")
-                        self._hash.update(chunk)
-                        self._done += len(chunk)
+                    if target > self._done:
+                        # hash straight from the page cache: no copy into Python bytes
+                        with (
+                            mmap.mmap(f.fileno(), target, access=mmap.ACCESS_READ) as m,
+                            memoryview(m) as view,
+                        ):
+                            self._hash.update(view[self._done : target])
+                        self._done = target
+
         except BaseException as exc:  # surfaced in finish()
             self._error = exc
 
@@ -93,9 +119,18 @@ class _OpenShard:
         self.writer = pa.ipc.new_file(self.sink, schema)
         self.hasher = _ShardHasher(self.partial)
         self.rows = 0
+        self._synced = 0
 
     def written(self) -> int:
         return int(self.sink.tell())
+
+    def flushed(self) -> None:
+        """After each episode: hash the new bytes and start writing them to disk, both in
+        the background, so closing the shard has only the tail left to wait for."""
+        end = self.written()
+        _start_writeback(self.sink.fileno(), self._synced, end - self._synced)
+        self._synced = end
+        self.hasher.advance(end)
 
     def close(self) -> FileEntry:
         self.writer.close()
@@ -197,9 +232,7 @@ class DatasetWriter:
             self.meta = new_meta
             layout.recover(self.root, referenced_shards=set())
         else:
-            self.meta = DatasetMeta.model_validate_json(
-                (self.root / layout.META_FILE).read_bytes()
-            )
+            self.meta = DatasetMeta.model_validate_json((self.root / layout.META_FILE).read_bytes())
             manifest = Manifest.model_validate_json((self.root / layout.MANIFEST_FILE).read_bytes())
             self._committed_files = {f.path: f for f in manifest.files}
             shards = {p for p in self._committed_files if p.startswith(layout.DATA_DIR + "/")}
@@ -207,7 +240,9 @@ class DatasetWriter:
             with pa.memory_map(str(self.root / layout.EPISODES_FILE)) as src:
                 self._old_episodes = pa.ipc.open_file(src).read_all()
         old = self._old_episodes
-        self._ids: set[str] = set(old.column("episode_id").to_pylist()) if old is not None else set()
+        self._ids: set[str] = (
+            set(old.column("episode_id").to_pylist()) if old is not None else set()
+        )
         self._next_index = old.num_rows if old is not None else 0
         seqs = [
             int(p.split("-")[1].split(".")[0])
@@ -220,7 +255,8 @@ class DatasetWriter:
     def _check_compatible(self, meta: DatasetMeta) -> None:
         if meta.schema_fingerprint() != self.meta.schema_fingerprint():
             raise SchemaError(
-                f"{self.root}: the new episodes' features, cameras or fps differ from the dataset's",
+                f"{self.root}: the new episodes' features, cameras or fps differ from "
+                "the dataset's",
                 hint="Package them into a separate dataset, or convert them to this schema first.",
             )
 
@@ -252,7 +288,7 @@ class DatasetWriter:
         for lo, hi in _batch_ranges(ep, n):
             shard.writer.write_batch(self._frames_batch(ep, index, lo, hi))
         shard.rows += n
-        shard.hasher.advance(shard.written())
+        shard.flushed()
         self._rows.append(self._episode_row(ep, index, shard.name, row_start))
         self._ids.add(eid)
         self._next_index += 1
@@ -331,12 +367,16 @@ class DatasetWriter:
         meta_bytes = to_pretty_json(self.meta.model_dump(mode="json"))
         stats_bytes = to_pretty_json(stats.model_dump(mode="json"))
         episodes_path = txn / layout.EPISODES_FILE
-        with pa.OSFile(str(episodes_path), "wb") as sink:
-            with pa.ipc.new_file(sink, self._episodes_schema) as w:
-                w.write_table(episodes)
+        with (
+            pa.OSFile(str(episodes_path), "wb") as sink,
+            pa.ipc.new_file(sink, self._episodes_schema) as w,
+        ):
+            w.write_table(episodes)
         _fsync_file(episodes_path)
-        atomic_write_bytes(txn / layout.META_FILE, meta_bytes)
-        atomic_write_bytes(txn / layout.STATS_FILE, stats_bytes)
+        # Inside the journal plain fsynced writes suffice: the directory rename below is
+        # what makes them visible, all together.
+        _write_durable(txn / layout.META_FILE, meta_bytes)
+        _write_durable(txn / layout.STATS_FILE, stats_bytes)
         files = dict(self._committed_files)
         files.update(self._pending_files)
         for name in (layout.META_FILE, layout.STATS_FILE, layout.EPISODES_FILE):
@@ -345,7 +385,7 @@ class DatasetWriter:
         entries = sorted(files.values(), key=lambda e: e.path)
         digest = dataset_digest(entries)
         manifest = Manifest(files=entries, digest=digest)
-        atomic_write_bytes(txn / layout.MANIFEST_FILE, to_pretty_json(manifest.model_dump(mode="json")))
+        _write_durable(txn / layout.MANIFEST_FILE, to_pretty_json(manifest.model_dump(mode="json")))
         fsync_dir(txn)
         os.replace(txn, self.root / layout.COMMIT_DIR)  # the commit point
         fsync_dir(self.root / layout.CONTROL_DIR)
@@ -414,20 +454,31 @@ def dataset_digest(entries: Iterable[FileEntry]) -> str:
 
 
 def _batch_ranges(ep: Episode, n: int) -> list[tuple[int, int]]:
+    """Row ranges whose image bytes stay under BATCH_BYTES (one range for most episodes)."""
     if not ep.images:
+        return [(0, n)]
+    if sum(sum(map(len, frames)) for frames in ep.images.values()) <= BATCH_BYTES:
         return [(0, n)]
     sizes = np.zeros(n, dtype=np.int64)
     for frames in ep.images.values():
-        sizes += np.fromiter((len(b) for b in frames), dtype=np.int64, count=n)
+        sizes += np.fromiter(map(len, frames), dtype=np.int64, count=n)
+    ends = np.cumsum(sizes)
     ranges: list[tuple[int, int]] = []
-    lo, acc = 0, 0
-    for i in range(n):
-        if acc and acc + int(sizes[i]) > BATCH_BYTES:
-            ranges.append((lo, i))
-            lo, acc = i, 0
-        acc += int(sizes[i])
-    ranges.append((lo, n))
+    lo = 0
+    while lo < n:
+        base = int(ends[lo - 1]) if lo else 0
+        hi = int(np.searchsorted(ends, base + BATCH_BYTES, side="right"))
+        hi = max(hi, lo + 1)  # a single frame larger than a batch still gets one
+        ranges.append((lo, hi))
+        lo = hi
     return ranges
+
+
+def _write_durable(path: Path, data: bytes) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
 
 
 def _fsync_file(path: Path) -> None:

@@ -1,0 +1,102 @@
+"""The dataset commands as a user runs them: output, --json, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from embodex_cli.main import cli, main
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """Run through main() — the real entry point with its error mapping."""
+    try:
+        main(args)
+        code = 0
+    except SystemExit as exc:
+        code = int(exc.code or 0)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _all_commands(group: click.Group, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:
+    found = []
+    for name, cmd in group.commands.items():
+        path = (*prefix, name)
+        found.append(path)
+        if isinstance(cmd, click.Group):
+            found.extend(_all_commands(cmd, path))
+    return found
+
+
+def test_every_command_has_help_with_an_example() -> None:
+    runner = CliRunner()
+    commands = _all_commands(cli)
+    assert {("synth",), ("package",), ("inspect",), ("verify",)} <= set(commands)
+    for path in commands:
+        result = runner.invoke(cli, [*path, "--help"])
+        assert result.exit_code == 0, path
+        assert "Example" in result.output, f"`embodex {' '.join(path)} --help` has no example"
+
+
+def test_synth_inspect_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ds = tmp_path / "ds"
+    code, out, _ = run(
+        ["synth", str(ds), "-n", "5", "--seed", "2", "--duration", "1-2", "--image-size", "32"],
+        capsys,
+    )
+    assert code == 0 and "wrote 5 episodes" in out
+    code, out, _ = run(["inspect", str(ds)], capsys)
+    assert code == 0
+    assert "scene type" in out and "hours by scene type" in out and "skill" in out
+    code, out, _ = run(["inspect", str(ds), "--json", "--episodes"], capsys)
+    summary = json.loads(out)
+    assert summary["episodes"] == 5 and len(summary["episode_list"]) == 5
+    hours = sum(v["hours"] for v in summary["by_scene_type"].values())
+    assert hours == pytest.approx(summary["hours"])
+    assert sum(
+        sum(v.values()) for v in summary["hours_by_scene_and_skill"].values()
+    ) == pytest.approx(hours)
+    code, out, _ = run(["verify", str(ds), "--json"], capsys)
+    report = json.loads(out)
+    assert code == 0 and report["ok"] and report["episodes"] == 5
+
+
+def test_verify_fails_with_one_line_and_exit_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ds = tmp_path / "ds"
+    run(["synth", str(ds), "-n", "2", "--duration", "1-1", "--image-size", "32"], capsys)
+    shard = next((ds / "data").glob("shard-*.arrow"))
+    data = bytearray(shard.read_bytes())
+    data[-200] ^= 1
+    shard.write_bytes(bytes(data))
+    code, _, err = run(["verify", str(ds)], capsys)
+    assert code == 1
+    assert "sha256 does not match" in err
+    last = err.strip().splitlines()[-1]
+    assert last.startswith("error: verification failed") and "Traceback" not in err
+
+
+def test_errors_are_one_line_without_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = run(["inspect", str(tmp_path / "nothing")], capsys)
+    assert code == 1
+    assert err.count("\n") == 1 and "not an embodex dataset" in err and "—" in err
+    code, _, err = run(["synth", str(tmp_path / "x"), "--duration", "abc"], capsys)
+    assert code == 2 and "MIN-MAX" in err
+    code, _, err = run(["synth", str(tmp_path / "y"), "--episodes", "0"], capsys)
+    assert code == 2
+
+
+def test_debug_shows_traceback(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("EMBODEX_DEBUG", "1")
+    code, _, err = run(["inspect", str(tmp_path / "nothing")], capsys)
+    assert code == 1 and "Traceback" in err
