@@ -195,9 +195,7 @@ def main() -> int:
     )
     few = result["rss_after_open_1k_eps_10_frames_mib"]
     many = result["rss_after_open_1k_eps_1000_frames_mib"]
-    print(
-        f"memory after open, 1k episodes: {few:.1f} MiB (10 frames each), {many:.1f} MiB (1000)"
-    )
+    print(f"memory after open, 1k episodes: {few:.1f} MiB (10 frames each), {many:.1f} MiB (1000)")
     return 0
 
 

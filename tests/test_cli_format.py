@@ -100,3 +100,38 @@ def test_debug_shows_traceback(
     monkeypatch.setenv("EMBODEX_DEBUG", "1")
     code, _, err = run(["inspect", str(tmp_path / "nothing")], capsys)
     assert code == 1 and "Traceback" in err
+
+
+def test_package_agibot_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from embodex.synth_raw import write_agibot_sample
+
+    raw = write_agibot_sample(tmp_path / "raw", episodes=3, seed=4, defects={"corrupt_mp4": 1})
+    sidecar = raw / "embodex-sidecar.yaml"
+    code, _, err = run(
+        ["package", str(raw), str(tmp_path / "a"), "--from", "agibot", "--meta", str(sidecar)],
+        capsys,
+    )
+    assert code == 1
+    line = err.strip().splitlines()[-1]
+    assert line.startswith("error: ") and ".mp4" in line and "--skip-bad" in line
+    assert not (tmp_path / "a" / "embodex.json").exists(), "a failed package published data"
+
+    code, out, err = run(
+        [
+            "package",
+            str(raw),
+            str(tmp_path / "b"),
+            "--from",
+            "agibot",
+            "--meta",
+            str(sidecar),
+            "--skip-bad",
+            "--json",
+        ],
+        capsys,
+    )
+    assert code == 0
+    result = json.loads(out)
+    assert result["episodes"] == 2 and len(result["skipped"]) == 1
+    code, out, _ = run(["verify", str(tmp_path / "b")], capsys)
+    assert code == 0 and out.startswith("ok: 2 episodes")

@@ -66,6 +66,8 @@ def _defect_episodes(defects: Mapping[str, Any] | None, episodes: int) -> dict[s
         if name not in AGIBOT_DEFECTS:
             known = ", ".join([*AGIBOT_DEFECTS, *_GLOBAL_DEFECTS])
             raise ValueError(f"unknown defect {name!r}; known: {known}")
+        if isinstance(value, bool):
+            raise ValueError(f"defect {name}: give the episode index (or indices) to break")
         chosen = {value} if isinstance(value, int) else set(value)
         if any(not 0 <= i < episodes for i in chosen):
             raise ValueError(f"defect {name}: episode indices must be in 0..{episodes - 1}")
@@ -81,7 +83,7 @@ def _write_video(path: Path, frames: np.ndarray, fps: int, codec: str) -> None:
             raise ValueError(f"{codec} is not a video codec")
         stream.width, stream.height = int(frames.shape[2]), int(frames.shape[1])
         stream.pix_fmt = "yuv420p"
-        # one encoder thread: multi-threaded encoders need not give the same bytes twice
+        # one thread: a multi-threaded encoder need not give the same bytes twice
         stream.codec_context.thread_count = 1
         for img in frames:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
@@ -170,7 +172,7 @@ def write_agibot_sample(
     size: tuple[int, int] = (64, 48),
     depth: bool = True,
     with_timestamps: bool = True,
-    codec: str = "h264",
+    codec: str = "mpeg4",
     task_name: str | None = None,
     defects: Mapping[str, int | Sequence[int] | bool] | None = None,
 ) -> Path:
@@ -178,15 +180,16 @@ def write_agibot_sample(
 
     ``size`` is (width, height) of every camera; ``frames`` the range of frames per episode.
     ``cameras`` are video stems (``head_color``...). Without ``with_timestamps`` the h5 has no
-    ``timestamp`` dataset (older exports). ``codec`` is any PyAV encoder (``h264``,
-    ``mpeg4``, ``libsvtav1``; the real release is AV1). ``task_name`` replaces the English
+    ``timestamp`` dataset (older exports). ``codec`` is any PyAV encoder: the default
+    ``mpeg4`` gives the same bytes on every run (libx264 here does not, even on one
+    thread); the real release is AV1 (``libsvtav1``). ``task_name`` replaces the English
     task name (pass Chinese text to test language detection).
 
     ``defects`` maps a name of :data:`AGIBOT_DEFECTS` to the episode index (or indices) to
     break; ``{"no_licence": True}`` leaves the licence out of the sidecar. The sidecar
     ``embodex-sidecar.yaml`` holds licence, provenance, robot, the gripper mm range, scene
     and operator; writing a second task into the same root adds to it. Same arguments, same
-    recordings (except the MP4 container's encoder tag).
+    bytes.
     """
     root = Path(root)
     width, height = size

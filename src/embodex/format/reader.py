@@ -28,6 +28,7 @@ from .stats import merge_feature_stats
 __all__ = ["Dataset", "EpisodeView", "ImageSequence", "compute_dataset_stats", "open_dataset"]
 
 _OPEN_RETRIES = 5
+_OUR_MINOR = int(FORMAT_VERSION.split(".")[1])
 
 
 def open_dataset(path: str | Path) -> Dataset:
@@ -266,10 +267,15 @@ class Dataset:
             lambda: sha256_file(ep_path),
         )
         meta_json = json.loads(raw[layout.META_FILE])
-        _check_version(root, str(meta_json.get("format_version", "")))
+        version = str(meta_json.get("format_version", ""))
+        _check_version(root, version)
         try:
             meta = DatasetMeta.model_validate(meta_json)
         except ValueError as exc:
+            if version.split(".")[-1].isdigit() and int(version.split(".")[-1]) > _OUR_MINOR:
+                raise UnsupportedFormatError(
+                    f"{root} uses format {version} features this embodex cannot read"
+                ) from exc
             raise SchemaError(f"{root}/{layout.META_FILE} is invalid: {exc}") from exc
         stats = DatasetStats.model_validate_json(raw[layout.STATS_FILE])
         try:

@@ -191,7 +191,8 @@ def _mixture_quantile(
         a = np.nan_to_num(np.nanmin(at_p, axis=0))
         b = np.nan_to_num(np.nanmax(at_p, axis=0))
     tol = 1e-7 * np.maximum(np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0), 1e-12)
-    grid = np.indices(w.shape)
+    ix = np.indices(w.shape)
+    grid: tuple[np.ndarray, ...] = (ix[0], ix[1])
     for _ in range(48):
         if np.all(b - a <= tol):
             break
@@ -199,4 +200,5 @@ def _mixture_quantile(
         below = _mixture_cdf(q, w, mid, grid) < p
         a = np.where(below, mid, a)
         b = np.where(below, b, mid)
-    return (a + b) / 2
+    out: np.ndarray = (a + b) / 2
+    return out

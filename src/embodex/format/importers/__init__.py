@@ -1,0 +1,5 @@
+"""Importers from raw recording layouts into embodex datasets."""
+
+from .agibot import SIDECAR_FILE, ImportReport, import_agibot, load_sidecar
+
+__all__ = ["SIDECAR_FILE", "ImportReport", "import_agibot", "load_sidecar"]
