@@ -13,6 +13,9 @@ from embodex.errors import EmbodexError
 
 from . import commands_format
 
+# Each command module exposes register(cli); one line per module keeps merges trivial.
+COMMAND_MODULES = (commands_format,)
+
 EXIT_FAILURE = 1
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -32,7 +35,8 @@ def cli() -> None:
     """
 
 
-commands_format.register(cli)
+for _module in COMMAND_MODULES:
+    _module.register(cli)
 
 
 def main(argv: list[str] | None = None) -> None:
