@@ -26,4 +26,8 @@ step "5. Verify every hash, schema and frame count"
 embodex verify "$OUT/centre/dataset"
 embodex verify "$OUT/centre/more"
 
+step "6. Train: a short behaviour-cloning run loading the data through embodex.train"
+# --qc all: no QC verdicts here yet; after `embodex qc run`, --qc pass keeps passing episodes only.
+python examples/train_bc.py "$OUT/centre/more" --steps 150 --workers 2 --qc all --log-every 50
+
 printf '\nDemo finished: outputs in %s/\n' "$OUT"
