@@ -44,6 +44,7 @@ schemas: $(STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) benchmarks/packaging.py
+	$(PY) benchmarks/loader.py
 
 clean:
 	rm -rf $(VENV) demo-output .bench

@@ -180,6 +180,7 @@ class EpisodeDataset:
                         win.contiguous,
                     )
                 )
+        self._decode = spec.decode_images
         self._image_plan: list[tuple[str, str, np.ndarray | None]] = []
         for cam_name in spec.cameras:
             cam = meta.camera(cam_name)
@@ -357,7 +358,18 @@ class EpisodeDataset:
                 out[name] = values[np.clip(idx, 0, n - 1)]
         for key, encoding, offsets in self._image_plan:
             column = ep.images[key]
-            if offsets is None:
+            piece = column.single
+            if offsets is None and piece is not None and encoding == "jpeg" and self._decode:
+                # the common case inline: one JPEG slice of the mapped buffer, decoded
+                o = piece.offsets
+                if piece.valid is None or piece.valid[t]:
+                    try:
+                        out[key] = simplejpeg.decode_jpeg(piece.data[o[t] : o[t + 1]], "RGB")
+                        continue
+                    except Exception:
+                        pass  # _image raises the full error
+                out[key] = self._image(column, t, k, key, encoding)
+            elif offsets is None:
                 out[key] = self._image(column, t, k, key, encoding)
             else:
                 idx = offsets + t
@@ -384,7 +396,7 @@ class EpisodeDataset:
             return data.copy()
         try:
             if encoding == "jpeg":
-                return np.asarray(simplejpeg.decode_jpeg(data, colorspace="RGB"))
+                return np.asarray(simplejpeg.decode_jpeg(data, "RGB"))
             return decode_image(data.tobytes(), encoding)
         except Exception as exc:  # the decoder's own error types vary
             raise CorruptDatasetError(

@@ -111,11 +111,12 @@ class ImageColumn:
     def __init__(self, pieces: list[_BinaryPiece]) -> None:
         self._pieces = pieces
         self._firsts = [p.first for p in pieces]
-        self._single = pieces[0] if len(pieces) == 1 else None
+        #: the only piece when the episode lies in one record batch (the usual case)
+        self.single: _BinaryPiece | None = pieces[0] if len(pieces) == 1 else None
 
     def encoded(self, t: int) -> np.ndarray | None:
         """The encoded bytes of frame ``t`` as a uint8 view, or None for a missing image."""
-        p = self._single or self._pieces[bisect_right(self._firsts, t) - 1]
+        p = self.single or self._pieces[bisect_right(self._firsts, t) - 1]
         k = t - p.first
         if p.valid is not None and not p.valid[k]:
             return None
