@@ -306,13 +306,16 @@ class _MemoryProbe(Dataset[dict[str, Any]]):
 
 
 def memory_probe(root: Path, samples: int) -> dict[str, Any]:
-    """Run in a fresh interpreter (``--memory-probe``), so workers inherit nothing else."""
+    """Run in a fresh interpreter (``--memory-probe``). Workers are spawned: a forked worker's
+    private memory is dominated by copy-on-write copies of whatever its parent had (Python's
+    garbage collector touches every inherited object), which measures the parent, not us."""
     ds = load(root, features=["state", "action"], cameras=[CAMERA], horizon=HORIZON, qc="all")
     loader = DataLoader(
         _MemoryProbe(ds.torch()),
         batch_size=64,
         shuffle=True,
         num_workers=2,
+        multiprocessing_context="spawn",
         generator=torch.Generator().manual_seed(0),
     )
     first: dict[int, int] = {}

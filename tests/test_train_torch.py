@@ -63,7 +63,7 @@ def test_pickle_is_small_and_holds_no_frames(ds: EpisodeDataset) -> None:
     blob = pickle.dumps(ds.torch())
     assert len(blob) < 20_000
     again = pickle.loads(blob).ds
-    assert again._open == {} and again._access == {}
+    assert again._open == {} and not any(again._entries)
     assert np.array_equal(again[7]["action"], ds[7]["action"])
 
 
@@ -75,7 +75,7 @@ def test_memory_maps_reopened_after_fork(ds: EpisodeDataset) -> None:
     pid = os.fork()
     if pid == 0:  # child: inherited maps must be gone, then reopened on use
         try:
-            ok = not ds._open and not ds._access
+            ok = not ds._open and not any(ds._entries)
             ds[1]
             ok = ok and next(iter(ds._open.values())) is not parent_table
             os.write(write, b"1" if ok else b"0")

@@ -3,8 +3,9 @@
 Sample ``i`` is frame ``t`` of one selected episode. ``ds[i]`` touches only the requested
 columns: a numpy slice of each feature's window (padded at the episode edges with the
 first or last frame, flagged in ``<key>_is_pad``) and one decoded image per camera. Frame
-to episode lookup is one bisection over per-episode offsets computed at open; each
-episode's column views are built once and cached.
+to episode lookup is one bisection over per-episode offsets computed at open; where each
+episode's columns lie in the mapped shards is worked out once per episode and process
+(see ``samples.py`` and ``shards.py``).
 """
 
 from __future__ import annotations
@@ -19,14 +20,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
-import simplejpeg
 
 from ..canonical import sha256_file
-from ..errors import CorruptDatasetError, LoaderConfigError
+from ..errors import CorruptDatasetError
 from ..format import Dataset, DatasetStats, open_dataset
-from ..format.images import decode_image
 from ..format.reader import compute_dataset_stats
-from .shards import ImageColumn, ShardTable
+from .samples import SampleReader
 from .source import Source
 from .windows import Window
 
@@ -38,8 +37,6 @@ if TYPE_CHECKING:
 
 __all__ = ["EpisodeDataset", "LoadSpec"]
 
-#: episodes whose column views stay cached per process (bounds memory on huge datasets)
-_ACCESS_CACHE = 4096
 _LIVE: weakref.WeakSet[EpisodeDataset] = weakref.WeakSet()
 
 
@@ -49,11 +46,6 @@ def _reopen_after_fork() -> None:
 
 
 os.register_at_fork(after_in_child=_reopen_after_fork)
-
-
-#: (feature, width, window offsets or None, pad key, all-False mask, first offset,
-#: last offset + 1, offsets consecutive): what __getitem__ does for one feature
-_NumericStep = tuple[str, int, np.ndarray | None, str, np.ndarray, int, int, bool]
 
 
 @dataclass(frozen=True)
@@ -66,37 +58,7 @@ class LoadSpec:
     decode_images: bool = True
 
 
-class _Episode:
-    """Column views of one selected episode in its memory-mapped shard."""
-
-    __slots__ = ("images", "n", "numeric", "subtask_ends", "subtask_texts", "timestamps")
-
-    def __init__(
-        self,
-        n: int,
-        numeric: dict[str, np.ndarray],
-        timestamps: np.ndarray,
-        images: dict[str, ImageColumn],
-        segments: list[dict[str, Any]],
-    ) -> None:
-        self.n = n
-        self.numeric = numeric
-        self.timestamps = timestamps
-        self.images = images
-        # frame t is in the segment whose [start, end) holds it; gaps give ""
-        segs = sorted(segments, key=lambda s: s["start_frame"])
-        self.subtask_ends = [int(s["start_frame"]) for s in segs]
-        self.subtask_texts = [(s, s.get("text") or s.get("skill") or "") for s in segs]
-
-    def subtask(self, t: int) -> str:
-        k = bisect_right(self.subtask_ends, t) - 1
-        if k < 0:
-            return ""
-        seg, text = self.subtask_texts[k]
-        return str(text) if t < int(seg["end_frame"]) else ""
-
-
-class EpisodeDataset:
+class EpisodeDataset(SampleReader):
     """The frames of the selected episodes, one sample per frame.
 
     Build it with :func:`embodex.train.load`. ``len(ds)`` is the number of frames; ``ds[i]``
@@ -134,64 +96,56 @@ class EpisodeDataset:
     def _set_dataset(self, dataset: Dataset) -> None:
         self.dataset = dataset
         self.meta = dataset.meta
-        table = (
-            dataset.episodes.take(pa.array(self._positions))
-            if len(self._positions)
-            else (dataset.episodes.slice(0, 0))
+        total = dataset.episodes.num_rows
+        self._all = len(self._positions) == total and bool(
+            (self._positions == np.arange(total)).all()
         )
-        self.episodes: pa.Table = table
-        self._ep_index: list[int] = table.column("episode_index").to_pylist()
-        self._ep_id: list[str] = table.column("episode_id").to_pylist()
-        self._shard: list[str] = table.column("shard").to_pylist()
-        self._row: list[int] = table.column("row_start").to_pylist()
-        self._count: list[int] = table.column("frame_count").to_pylist()
-        en = table.column("instruction_en").to_pylist()
-        zh = table.column("instruction_zh").to_pylist()
+        self._ep_index: list[int] = self._column("episode_index").to_pylist()
+        self._ep_id: list[str] = self._column("episode_id").to_pylist()
+        self._shard: list[str] = self._column("shard").to_pylist()
+        self._row: list[int] = self._column("row_start").to_pylist()
+        self._count: list[int] = self._column("frame_count").to_pylist()
+        en = self._column("instruction_en").to_pylist()
+        zh = self._column("instruction_zh").to_pylist()
         self._instruction = [e or z or "" for e, z in zip(en, zh, strict=True)]
-        self._segments = table.column("segments")
+        self._flatten_segments(self._column("segments"))
         starts = np.zeros(len(self._count) + 1, dtype=np.int64)
         np.cumsum(self._count, out=starts[1:])
         self._starts_np = starts
         self._starts: list[int] = starts.tolist()
         self._n = int(starts[-1])
         self._sizes = {f.path: f.size for f in dataset.manifest.files}
-        self._build_plan()
+        self._decode = self.spec.decode_images
+        self._build_plan(self.spec.features, self.spec.cameras, dict(self.spec.windows))
         self._drop_open_files()
 
-    def _build_plan(self) -> None:
-        meta, spec = self.meta, self.spec
-        self._numeric_plan: list[_NumericStep] = []
-        for name in spec.features:
-            width = meta.features[name].shape[0]
-            win = spec.windows.get(name)
-            if win is None:
-                self._numeric_plan.append((name, width, None, "", np.zeros(0, bool), 0, 0, False))
-            else:
-                nopad = np.zeros(len(win.offsets), dtype=bool)
-                self._numeric_plan.append(
-                    (
-                        name,
-                        width,
-                        win.offsets,
-                        f"{name}_is_pad",
-                        nopad,
-                        win.first,
-                        win.last + 1,
-                        win.contiguous,
-                    )
-                )
-        self._decode = spec.decode_images
-        self._image_plan: list[tuple[str, str, np.ndarray | None]] = []
-        for cam_name in spec.cameras:
-            cam = meta.camera(cam_name)
-            key = cam.column
-            win = spec.windows.get(key)
-            self._image_plan.append((key, cam.encoding, None if win is None else win.offsets))
+    def _column(self, name: str) -> pa.ChunkedArray:
+        """A column of the episode table for the selected episodes (the mapped column itself
+        when all are selected: per-episode statistics are never copied to build the index)."""
+        column = self.dataset.episodes.column(name)
+        return column if self._all else column.take(pa.array(self._positions))
 
-    def _drop_open_files(self) -> None:
-        """Forget memory maps and views; they are reopened lazily (after fork, per worker)."""
-        self._open: dict[str, ShardTable] = {}
-        self._access: dict[int, _Episode] = {}
+    @property
+    def episodes(self) -> pa.Table:
+        """The selected rows of the episode table (a copy unless every episode is selected)."""
+        table = self.dataset.episodes
+        return table if self._all else table.take(pa.array(self._positions))
+
+    def _flatten_segments(self, segments: pa.ChunkedArray) -> None:
+        """Sub-task segments of all selected episodes as flat lists (sorted by start within
+        each episode), so a sample finds its sub-task with one bounded bisection."""
+        self._seg_bounds = [0]
+        self._seg_start: list[int] = []
+        self._seg_end: list[int] = []
+        self._seg_text: list[str] = []
+        texts: dict[str, str] = {}  # one str object per distinct text
+        for segs in segments.to_pylist():
+            for seg in sorted(segs or [], key=lambda g: g["start_frame"]):
+                self._seg_start.append(int(seg["start_frame"]))
+                self._seg_end.append(int(seg["end_frame"]))
+                text = seg.get("text") or seg.get("skill") or ""
+                self._seg_text.append(texts.setdefault(text, text))
+            self._seg_bounds.append(len(self._seg_start))
 
     def __getstate__(self) -> dict[str, Any]:
         # Only what identifies the selection travels to spawned workers: the source (a path
@@ -266,33 +220,6 @@ class EpisodeDataset:
 
     # -- files -------------------------------------------------------------------------
 
-    def _table(self, name: str) -> ShardTable:
-        shard = self._open.get(name)
-        if shard is None:
-            size = self._sizes.get(name)
-            if size is None:
-                raise CorruptDatasetError(f"{self.source.url}: shard {name} is not in the manifest")
-            shard = ShardTable(self.source.shard_path(name), name, size)
-            self._open[name] = shard
-        return shard
-
-    def _episode(self, k: int) -> _Episode:
-        ep = self._access.get(k)
-        if ep is not None:
-            return ep
-        shard = self._table(self._shard[k])
-        row, n = self._row[k], self._count[k]
-        numeric = {
-            name: shard.numeric(name, row, n, width) for name, width, *_ in self._numeric_plan
-        }
-        images = {key: shard.images(key, row, n) for key, _, _ in self._image_plan}
-        ts = shard.scalars("timestamp_ns", row, n)
-        ep = _Episode(n, numeric, ts, images, self._segments[k].as_py() or [])
-        if len(self._access) >= _ACCESS_CACHE:
-            self._access.clear()
-        self._access[k] = ep
-        return ep
-
     def shard_names(self) -> list[str]:
         """The frame shards the selected episodes live in, in storage order."""
         return sorted(set(self._shard))
@@ -332,77 +259,7 @@ class EpisodeDataset:
             for name in names:
                 one(name)
 
-    # -- samples -----------------------------------------------------------------------
-
-    def __getitem__(self, i: int) -> dict[str, Any]:
-        n_all = self._n
-        if i < 0:
-            i += n_all
-        if not 0 <= i < n_all:
-            raise IndexError(f"sample {i} out of range ({n_all} frames)")
-        k = bisect_right(self._starts, i) - 1
-        t = i - self._starts[k]
-        ep = self._access.get(k) or self._episode(k)
-        n = ep.n
-        out: dict[str, Any] = {}
-        for name, _w, offsets, pad_key, nopad, lo, hi, contiguous in self._numeric_plan:
-            values = ep.numeric[name]
-            if offsets is None:
-                out[name] = values[t].copy()
-            elif contiguous and t + lo >= 0 and t + hi <= n:
-                out[name] = values[t + lo : t + hi].copy()
-                out[pad_key] = nopad.copy()
-            else:
-                idx = offsets + t
-                out[pad_key] = (idx < 0) | (idx >= n)
-                out[name] = values[np.clip(idx, 0, n - 1)]
-        for key, encoding, offsets in self._image_plan:
-            column = ep.images[key]
-            piece = column.single
-            if offsets is None and piece is not None and encoding == "jpeg" and self._decode:
-                # the common case inline: one JPEG slice of the mapped buffer, decoded
-                o = piece.offsets
-                if piece.valid is None or piece.valid[t]:
-                    try:
-                        out[key] = simplejpeg.decode_jpeg(piece.data[o[t] : o[t + 1]], "RGB")
-                        continue
-                    except Exception:
-                        pass  # _image raises the full error
-                out[key] = self._image(column, t, k, key, encoding)
-            elif offsets is None:
-                out[key] = self._image(column, t, k, key, encoding)
-            else:
-                idx = offsets + t
-                out[f"{key}_is_pad"] = (idx < 0) | (idx >= n)
-                frames = [self._image(column, int(j), k, key, encoding) for j in idx.clip(0, n - 1)]
-                out[key] = np.stack(frames) if self.spec.decode_images else frames
-        out["episode_index"] = np.int64(self._ep_index[k])
-        out["frame_index"] = np.int64(t)
-        out["timestamp_ns"] = ep.timestamps[t]
-        out["index"] = np.int64(i)
-        out["episode_id"] = self._ep_id[k]
-        out["instruction"] = self._instruction[k]
-        out["subtask"] = ep.subtask(t)
-        return out
-
-    def _image(self, column: ImageColumn, t: int, k: int, key: str, encoding: str) -> np.ndarray:
-        data = column.encoded(t)
-        if data is None:
-            raise LoaderConfigError(
-                f"episode {self._ep_id[k]} has no {key} image at frame {t}",
-                hint="Load cameras= that every selected episode recorded, or filter episodes.",
-            )
-        if not self.spec.decode_images:
-            return data.copy()
-        try:
-            if encoding == "jpeg":
-                return np.asarray(simplejpeg.decode_jpeg(data, "RGB"))
-            return decode_image(data.tobytes(), encoding)
-        except Exception as exc:  # the decoder's own error types vary
-            raise CorruptDatasetError(
-                f"frame shard {self._shard[k]}: episode {self._ep_id[k]} frame {t} {key} does "
-                f"not decode as {encoding} ({exc})"
-            ) from exc
+    # -- samples (__getitem__ is SampleReader's) ----------------------------------------
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
         for i in range(self._n):

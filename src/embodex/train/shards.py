@@ -1,12 +1,12 @@
-"""Zero-copy numpy views of one episode's columns in a memory-mapped frame shard.
+"""Memory-mapped frame shards and where each episode's values lie in them.
 
-A shard is an Arrow IPC file of record batches; an episode's rows are contiguous and lie in
-one batch, or (when its images exceed the writer's batch size) in a few consecutive ones.
-For the one-batch case a numeric feature is a ``(frames, D)`` view straight into the
-memory map and an image column is its offsets and data buffers, so reading a window is one
-numpy slice and reading an image is one slice of bytes. Episodes spread over several
-batches get their numeric columns concatenated (a copy of that episode only, a few hundred
-KB) and their image pieces kept side by side.
+A shard is an Arrow IPC file: record batches whose buffers sit in the file uncompressed.
+Once the file is mapped, a fixed-size-list column of one batch is a run of values at a
+known offset of the mapping, so one typed numpy view of the whole file (per dtype) serves
+every batch: frame ``t`` of an episode is ``view[base + t * D : base + (t + 1) * D]``.
+Building an episode's *entry* — the base of each column, per record batch it spans —
+costs one ``get_batch`` per batch, once per episode and process; an entry is a few ints,
+so memory grows with the number of episodes touched, not with frames or bytes.
 """
 
 from __future__ import annotations
@@ -20,7 +20,56 @@ import pyarrow as pa
 
 from ..errors import CorruptDatasetError
 
-__all__ = ["ImageColumn", "ShardTable"]
+__all__ = ["ImageEntry", "NumericEntry", "ShardTable"]
+
+
+@dataclass(frozen=True, slots=True)
+class NumericEntry:
+    """Where one column of one episode lies: ``view[base + row * width ...]``.
+
+    ``firsts`` is None when the episode lies in one record batch (``base`` an int); otherwise
+    ``base`` and ``firsts`` are arrays: the piece starting at frame ``firsts[p]`` has its
+    frame-0 element at ``base[p]``."""
+
+    view: np.ndarray
+    base: int | np.ndarray
+    firsts: np.ndarray | None
+
+    def rows(self, rows: np.ndarray, width: int) -> np.ndarray:
+        """``(len(rows), width)`` values of the given frames (any order, any pieces)."""
+        if self.firsts is None:
+            elem = self.base + rows * width
+        else:
+            p = np.searchsorted(self.firsts, rows, side="right") - 1
+            elem = np.asarray(self.base)[p] + (rows - self.firsts[p]) * width
+        out: np.ndarray = self.view[elem[:, None] + np.arange(width)]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class ImageEntry:
+    """Where one camera column of one episode lies: int32 offsets and the bytes."""
+
+    offsets: np.ndarray  # int32 view
+    data: np.ndarray  # uint8 view
+    obase: int | np.ndarray
+    dbase: int | np.ndarray
+    firsts: np.ndarray | None
+    valid: np.ndarray | None  # bool per frame; None when no image is missing
+
+    def encoded(self, t: int) -> np.ndarray | None:
+        """The encoded bytes of frame ``t`` (a uint8 view), or None for a missing image."""
+        if self.valid is not None and not self.valid[t]:
+            return None
+        if self.firsts is None:
+            o = self.obase + t
+            d = self.dbase
+        else:
+            p = bisect_right(self.firsts.tolist(), t) - 1
+            o = int(np.asarray(self.obase)[p]) + t - int(self.firsts[p])
+            d = int(np.asarray(self.dbase)[p])
+        out: np.ndarray = self.data[d + self.offsets[o] : d + self.offsets[o + 1]]
+        return out
 
 
 class ShardTable:
@@ -37,88 +86,134 @@ class ShardTable:
                 f"(truncated or replaced: {path})"
             )
         try:
-            self.table = pa.ipc.open_file(pa.memory_map(str(path))).read_all()
+            source = pa.memory_map(str(path))
+            self._whole = source.read_buffer(size)  # zero copy: the mapping itself
+            source.seek(0)
+            self.reader = pa.ipc.open_file(source)
+            # batch row counts only: keeping every batch (one per episode) would hold a few
+            # KB of Arrow metadata per episode in every worker
+            lengths = [
+                self.reader.get_batch(b).num_rows for b in range(self.reader.num_record_batches)
+            ]
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptDatasetError(f"frame shard {name} is unreadable ({path}): {exc}") from exc
         self.name = name
         self.path = path
-        lengths = [len(c) for c in self.table.column(0).chunks]
-        self.starts = [0, *np.cumsum(lengths).tolist()]
+        self.size = size
+        self.starts = [0, *np.cumsum(lengths, dtype=np.int64).tolist()]
+        self._views: dict[str, np.ndarray] = {}
+        self._table: pa.Table | None = None
 
-    def _pieces(self, column: str, row: int, count: int) -> list[tuple[int, pa.Array]]:
-        """(first frame, array slice) for each batch the rows ``[row, row+count)`` touch."""
-        try:
-            chunks = self.table.column(column).chunks
-        except KeyError:
-            raise CorruptDatasetError(f"frame shard {self.name} has no column {column!r}") from None
+    @property
+    def table(self) -> pa.Table:
+        """The whole shard as a (memory-mapped, zero-copy) table; built on first use."""
+        if self._table is None:
+            self._table = self.reader.read_all()
+        return self._table
+
+    def view(self, dtype: str) -> np.ndarray:
+        """The whole mapped file as a 1-D array of ``dtype`` (zero copy)."""
+        v = self._views.get(dtype)
+        if v is None:
+            item = np.dtype(dtype).itemsize
+            v = np.frombuffer(self._whole, dtype=dtype, count=self.size // item)
+            self._views[dtype] = v
+        return v
+
+    def batches(self, row: int, count: int) -> list[tuple[int, int, pa.RecordBatch]]:
+        """(first frame, first row in the batch, batch) for each record batch the rows
+        ``[row, row + count)`` touch: one for most episodes."""
         if row < 0 or row + count > self.starts[-1]:
             raise CorruptDatasetError(
                 f"frame shard {self.name} has {self.starts[-1]} rows, the episode table "
                 f"expects rows {row}..{row + count - 1}"
             )
-        out: list[tuple[int, pa.Array]] = []
+        out = []
         b = bisect_right(self.starts, row) - 1
         done = 0
         while done < count:
             local = row + done - self.starts[b]
-            take = min(count - done, self.starts[b + 1] - self.starts[b] - local)
-            out.append((done, chunks[b].slice(local, take)))
-            done += take
+            out.append((done, local, self.reader.get_batch(b)))
+            done += self.starts[b + 1] - self.starts[b] - local
             b += 1
         return out
 
-    def numeric(self, column: str, row: int, count: int, width: int) -> np.ndarray:
-        """``(count, width)`` values of a fixed-size-list column (a view when in one batch)."""
-        pieces = self._pieces(column, row, count)
-        views = [_fixed_list_view(arr, width) for _, arr in pieces]
-        return views[0] if len(views) == 1 else np.concatenate(views)
+    def _column(self, batch: pa.RecordBatch, column: str) -> pa.Array:
+        try:
+            return batch.column(column)
+        except KeyError:
+            raise CorruptDatasetError(f"frame shard {self.name} has no column {column!r}") from None
 
-    def scalars(self, column: str, row: int, count: int) -> np.ndarray:
-        """``(count,)`` values of a primitive column such as ``timestamp_ns``."""
-        pieces = self._pieces(column, row, count)
-        views = [arr.to_numpy(zero_copy_only=False) for _, arr in pieces]
-        return views[0] if len(views) == 1 else np.concatenate(views)
-
-    def images(self, column: str, row: int, count: int) -> ImageColumn:
-        return ImageColumn([_binary_piece(lo, arr) for lo, arr in self._pieces(column, row, count)])
-
-
-def _fixed_list_view(arr: pa.Array, width: int) -> np.ndarray:
-    flat = arr.flatten()  # honours the slice offset; zero copy
-    values: np.ndarray = flat.to_numpy(zero_copy_only=True)
-    return values.reshape(len(arr), width)
-
-
-@dataclass(frozen=True)
-class _BinaryPiece:
-    first: int  # frame index (within the episode) of this piece's row 0
-    offsets: np.ndarray  # int32, len rows + 1
-    data: np.ndarray  # uint8 view of the values buffer
-    valid: np.ndarray | None  # bool per row; None when no nulls
-
-
-def _binary_piece(first: int, arr: pa.Array) -> _BinaryPiece:
-    bufs = arr.buffers()
-    offsets = np.frombuffer(bufs[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
-    data = np.frombuffer(bufs[2], dtype=np.uint8) if bufs[2] is not None else np.zeros(0, np.uint8)
-    valid = arr.is_valid().to_numpy(zero_copy_only=False) if arr.null_count else None
-    return _BinaryPiece(first, offsets, data, valid)
-
-
-class ImageColumn:
-    """One camera's encoded frames for one episode; ``encoded(t)`` slices the mapped bytes."""
-
-    def __init__(self, pieces: list[_BinaryPiece]) -> None:
-        self._pieces = pieces
-        self._firsts = [p.first for p in pieces]
-        #: the only piece when the episode lies in one record batch (the usual case)
-        self.single: _BinaryPiece | None = pieces[0] if len(pieces) == 1 else None
-
-    def encoded(self, t: int) -> np.ndarray | None:
-        """The encoded bytes of frame ``t`` as a uint8 view, or None for a missing image."""
-        p = self.single or self._pieces[bisect_right(self._firsts, t) - 1]
-        k = t - p.first
-        if p.valid is not None and not p.valid[k]:
+    def _elem(self, buf: pa.Buffer | None, item: int) -> int | None:
+        """Element index of ``buf`` in the typed view, or None when it is not in the map."""
+        if buf is None:
             return None
-        out: np.ndarray = p.data[p.offsets[k] : p.offsets[k + 1]]
-        return out
+        rel = buf.address - self._whole.address
+        if rel < 0 or rel + buf.size > self.size or rel % item:
+            return None
+        return int(rel // item)
+
+    def numeric(
+        self, pieces: list[tuple[int, int, pa.RecordBatch]], column: str, dtype: str, width: int
+    ) -> NumericEntry:
+        """Entry of a fixed-size-list column (``width`` > 0) or a primitive one (0)."""
+        item = np.dtype(dtype).itemsize
+        view = self.view(dtype)
+        bases = []
+        for _, local, batch in pieces:
+            arr = self._column(batch, column)
+            if width:
+                child = arr.values
+                elem = self._elem(child.buffers()[1], item)
+                start = child.offset + (arr.offset + local) * width
+            else:
+                elem = self._elem(arr.buffers()[1], item)
+                start = arr.offset + local
+            if elem is None:
+                return self._copied(pieces, column, width)
+            bases.append(elem + start)
+        if len(pieces) == 1:
+            return NumericEntry(view, bases[0], None)
+        firsts = np.array([p[0] for p in pieces], dtype=np.int64)
+        return NumericEntry(view, np.array(bases, dtype=np.int64), firsts)
+
+    def _copied(
+        self, pieces: list[tuple[int, int, pa.RecordBatch]], column: str, width: int
+    ) -> NumericEntry:
+        # Not reached with files written by embodex (their buffers are mapped in place);
+        # kept so that an unexpected layout is slower, never wrong.
+        parts = []
+        for _, local, batch in pieces:
+            arr = self._column(batch, column).slice(local)
+            flat = arr.flatten() if width else arr
+            parts.append(flat.to_numpy(zero_copy_only=False))
+        return NumericEntry(np.concatenate(parts), 0, None)
+
+    def image(
+        self, pieces: list[tuple[int, int, pa.RecordBatch]], column: str, count: int
+    ) -> ImageEntry:
+        obases, dbases, valids = [], [], []
+        any_missing = False
+        for first, local, batch in pieces:
+            arr = self._column(batch, column)
+            bufs = arr.buffers()
+            o = self._elem(bufs[1], 4)
+            d = self._elem(bufs[2], 1) if bufs[2] is not None else 0
+            if o is None or d is None:
+                raise CorruptDatasetError(
+                    f"frame shard {self.name}: {column} is not mapped in place"
+                )
+            obases.append(o + arr.offset + local)
+            dbases.append(d)
+            take = min(count - first, len(arr) - local)
+            if arr.null_count:
+                any_missing = True
+                valids.append(arr.slice(local, take).is_valid().to_numpy(zero_copy_only=False))
+            else:
+                valids.append(np.ones(take, dtype=bool))
+        valid = np.concatenate(valids) if any_missing else None
+        offsets, data = self.view("int32"), self.view("uint8")
+        if len(pieces) == 1:
+            return ImageEntry(offsets, data, obases[0], dbases[0], None, valid)
+        firsts = np.array([p[0] for p in pieces], dtype=np.int64)
+        return ImageEntry(offsets, data, np.array(obases), np.array(dbases), firsts, valid)
