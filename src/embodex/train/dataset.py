@@ -209,6 +209,35 @@ class EpisodeDataset(SampleReader):
             }
         return out
 
+    def summary(self) -> dict[str, Any]:
+        """What a training run would see: source, selection, frames, one sample's keys with
+        shapes and dtypes, windows, and the selection's normalisation statistics."""
+        sample = self[0]
+        keys = {
+            key: {"shape": list(np.shape(v)), "dtype": str(np.asarray(v).dtype)}
+            if not isinstance(v, str)
+            else {"shape": [], "dtype": "str"}
+            for key, v in sample.items()
+        }
+        stats = self.stats
+        return {
+            "source": self.source.url,
+            "digest": self.dataset.digest,
+            "episodes": self.num_episodes,
+            "frames": len(self),
+            "hours": float(sum(self._column("duration_s").to_pylist())) / 3600,
+            "selection": dict(self.report),
+            "features": list(self.spec.features),
+            "cameras": list(self.spec.cameras),
+            "windows": {k: w.offsets.tolist() for k, w in self.spec.windows.items()},
+            "sample": keys,
+            "stats": {
+                name: fs.model_dump(include={"mean", "std", "q01", "q99"})
+                for name, fs in stats.features.items()
+                if name in self.spec.features
+            },
+        }
+
     def locate(self, i: int) -> tuple[int, int]:
         """(selected-episode position, frame index) of sample ``i``."""
         if i < 0:

@@ -128,6 +128,10 @@ class EpisodeIterable:
         counts = np.asarray(self.ds._count, dtype=np.int64)[order]
         ends = np.cumsum(counts)  # position in the epoch's sequence where each episode ends
         first = int(np.searchsorted(ends, lo, side="right"))
+        last = int(np.searchsorted(ends, hi, side="left"))
+        # streamed datasets: download this consumer's shards in the order it will read them
+        names = [self.ds._shard[int(k)] for k in order[first : last + 1]]
+        self.ds.source.prefetch(list(dict.fromkeys(names)))
         starts = self.ds._starts
         pos = int(ends[first - 1]) if first else 0
         for j in range(first, len(order)):

@@ -140,22 +140,22 @@ class SampleReader:
         numeric, ts, images = entry
         out: dict[str, Any] = {}
         for col, step in zip(numeric, self._numeric_plan):  # noqa: B905 - equal by construction
-            name, w, _dtype, offsets, pad_key, nopad, lo, hi, contiguous = step
+            name, _w, _dtype, offsets, pad_key, nopad, lo, hi, contiguous = step
             if col.firsts is None:
-                base = col.base
+                r = col.base + t
                 if offsets is None:
-                    out[name] = col.view[base + t * w : base + t * w + w].copy()
+                    out[name] = col.view[r].copy()
                     continue
                 if contiguous and t + lo >= 0 and t + hi <= n:
-                    a = base + (t + lo) * w
-                    out[name] = col.view[a : a + (hi - lo) * w].reshape(hi - lo, w).copy()
+                    out[name] = col.view[r + lo : r + hi].copy()
                     out[pad_key] = nopad.copy()
                     continue
-            rows = (offsets if offsets is not None else np.zeros(1, np.int64)) + t
-            if offsets is not None:
-                out[pad_key] = (rows < 0) | (rows >= n)
-            values = col.rows(np.clip(rows, 0, n - 1), w)
-            out[name] = values if offsets is not None else values[0]
+            if offsets is None:
+                out[name] = col.rows(np.array([t]))[0]
+                continue
+            rows = offsets + t
+            out[pad_key] = (rows < 0) | (rows >= n)
+            out[name] = col.rows(np.clip(rows, 0, n - 1))
         for cam, (key, encoding, offsets) in zip(images, self._image_plan):  # noqa: B905
             if offsets is None:
                 out[key] = self._image(cam, t, k, key, encoding)
@@ -167,7 +167,7 @@ class SampleReader:
         out["episode_index"] = np.int64(self._ep_index[k])
         out["frame_index"] = np.int64(t)
         out["timestamp_ns"] = (
-            ts.view[ts.base + t] if ts.firsts is None else ts.rows(np.array([t]), 1)[0, 0]
+            ts.view[ts.base + t] if ts.firsts is None else ts.rows(np.array([t]))[0]
         )
         out["index"] = np.int64(i)
         out["episode_id"] = self._ep_id[k]

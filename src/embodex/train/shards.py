@@ -25,24 +25,28 @@ __all__ = ["ImageEntry", "NumericEntry", "ShardTable"]
 
 @dataclass(frozen=True, slots=True)
 class NumericEntry:
-    """Where one column of one episode lies: ``view[base + row * width ...]``.
+    """Where one column of one episode lies: frame ``t`` is ``view[base + t]``.
 
-    ``firsts`` is None when the episode lies in one record batch (``base`` an int); otherwise
-    ``base`` and ``firsts`` are arrays: the piece starting at frame ``firsts[p]`` has its
-    frame-0 element at ``base[p]``."""
+    ``view`` is a ``(rows, width)`` view of the mapped file (a 1-D one for primitive columns
+    such as ``timestamp_ns``). An episode spread over several record batches has
+    ``firsts`` (the first frame of each piece) and ``pieces`` ((view, base) per piece)."""
 
     view: np.ndarray
-    base: int | np.ndarray
-    firsts: np.ndarray | None
+    base: int
+    firsts: np.ndarray | None = None
+    pieces: tuple[tuple[np.ndarray, int], ...] = ()
 
-    def rows(self, rows: np.ndarray, width: int) -> np.ndarray:
-        """``(len(rows), width)`` values of the given frames (any order, any pieces)."""
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        """The values of the given frames (any order, any pieces), as a new array."""
         if self.firsts is None:
-            elem = self.base + rows * width
-        else:
-            p = np.searchsorted(self.firsts, rows, side="right") - 1
-            elem = np.asarray(self.base)[p] + (rows - self.firsts[p]) * width
-        out: np.ndarray = self.view[elem[:, None] + np.arange(width)]
+            out: np.ndarray = self.view[self.base + rows]
+            return out
+        p = np.searchsorted(self.firsts, rows, side="right") - 1
+        out = np.empty((len(rows), *self.view.shape[1:]), dtype=self.view.dtype)
+        for q in np.unique(p).tolist():
+            sel = p == q
+            view, base = self.pieces[q]
+            out[sel] = view[base + rows[sel] - int(self.firsts[q])]
         return out
 
 
@@ -153,13 +157,23 @@ class ShardTable:
             return None
         return int(rel // item)
 
+    def rows_view(self, dtype: str, width: int, residue: int) -> np.ndarray:
+        """The mapped file as ``(rows, width)`` values of ``dtype`` starting at element
+        ``residue``: each column piece lies in the view whose residue matches its start."""
+        key = f"{dtype}/{width}/{residue}"
+        v = self._views.get(key)
+        if v is None:
+            flat = self.view(dtype)[residue:]
+            v = flat[: len(flat) // width * width].reshape(-1, width)
+            self._views[key] = v
+        return v
+
     def numeric(
         self, pieces: list[tuple[int, int, pa.RecordBatch]], column: str, dtype: str, width: int
     ) -> NumericEntry:
         """Entry of a fixed-size-list column (``width`` > 0) or a primitive one (0)."""
         item = np.dtype(dtype).itemsize
-        view = self.view(dtype)
-        bases = []
+        located: list[tuple[np.ndarray, int]] = []
         for _, local, batch in pieces:
             arr = self._column(batch, column)
             if width:
@@ -171,11 +185,15 @@ class ShardTable:
                 start = arr.offset + local
             if elem is None:
                 return self._copied(pieces, column, width)
-            bases.append(elem + start)
-        if len(pieces) == 1:
-            return NumericEntry(view, bases[0], None)
+            e = elem + start
+            if width:
+                located.append((self.rows_view(dtype, width, e % width), e // width))
+            else:
+                located.append((self.view(dtype), e))
+        if len(located) == 1:
+            return NumericEntry(*located[0])
         firsts = np.array([p[0] for p in pieces], dtype=np.int64)
-        return NumericEntry(view, np.array(bases, dtype=np.int64), firsts)
+        return NumericEntry(located[0][0], located[0][1], firsts, tuple(located))
 
     def _copied(
         self, pieces: list[tuple[int, int, pa.RecordBatch]], column: str, width: int
@@ -187,7 +205,8 @@ class ShardTable:
             arr = self._column(batch, column).slice(local)
             flat = arr.flatten() if width else arr
             parts.append(flat.to_numpy(zero_copy_only=False))
-        return NumericEntry(np.concatenate(parts), 0, None)
+        values = np.concatenate(parts)
+        return NumericEntry(values.reshape(-1, width) if width else values, 0)
 
     def image(
         self, pieces: list[tuple[int, int, pa.RecordBatch]], column: str, count: int
