@@ -24,8 +24,36 @@ import simplejpeg
 from embodex.format import open_dataset
 
 
-class Gather:
+class _Baseline:
+    """Pickles as its constructor arguments and reopens its files in the new process."""
+
+    _ARGS: tuple[str, ...] = ()
+    starts: list[int]
+    lens: list[int]
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: self.__dict__[k] for k in self._ARGS}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._open()
+
+    def __len__(self) -> int:
+        return self.starts[-1]
+
+    def _locate(self, i: int) -> tuple[int, int, int]:
+        """(episode, frame, episode length) of sample ``i``."""
+        e = bisect_right(self.starts, i) - 1
+        return e, i - self.starts[e], self.lens[e]
+
+
+class Gather(_Baseline):
     """Hand-written pyarrow memory-map gather over the dataset's shards."""
+
+    _ARGS = ("root", "horizon", "camera")
 
     def __init__(self, root: Path, horizon: int, camera: str | None) -> None:
         self.root, self.horizon, self.camera = root, horizon, camera
@@ -56,20 +84,8 @@ class Gather:
         self.starts = [0, *np.cumsum(self.lens).tolist()]
         self.steps = np.arange(self.horizon)
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"root": self.root, "horizon": self.horizon, "camera": self.camera}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._open()
-
-    def __len__(self) -> int:
-        return self.starts[-1]
-
     def __getitem__(self, i: int) -> dict[str, Any]:
-        e = bisect_right(self.starts, i) - 1
-        t = i - self.starts[e]
-        n = self.lens[e]
+        e, t, n = self._locate(i)
         idx = t + self.steps
         out: dict[str, Any] = {"state": self.state[e][t].copy()}
         if t + self.horizon <= n:
@@ -86,8 +102,7 @@ class Gather:
         return out
 
     def jpeg(self, i: int) -> bytes:
-        e = bisect_right(self.starts, i) - 1
-        t = i - self.starts[e]
+        e, t, _n = self._locate(i)
         off = self.offsets[e]
         return bytes(self.data[e][off[t] : off[t + 1]])
 
@@ -136,8 +151,10 @@ def save_hf_copy(root: Path, dest: Path, camera: str) -> None:
     hf.save_to_disk(str(dest))
 
 
-class HFRandomAccess:
+class HFRandomAccess(_Baseline):
     """Random access to the HF copy with ``with_format("numpy")``, only needed columns."""
+
+    _ARGS = ("path", "lens", "horizon", "camera")
 
     def __init__(self, path: Path, lens: list[int], horizon: int, camera: bool) -> None:
         self.path, self.lens, self.horizon, self.camera = path, lens, horizon, camera
@@ -151,20 +168,8 @@ class HFRandomAccess:
         self.img = hf.select_columns(["image"]).with_format("numpy")
         self.starts = [0, *np.cumsum(self.lens).tolist()]
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: self.__dict__[k] for k in ("path", "lens", "horizon", "camera")}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(state)
-        self._open()
-
-    def __len__(self) -> int:
-        return self.starts[-1]
-
     def __getitem__(self, i: int) -> dict[str, Any]:
-        e = bisect_right(self.starts, i) - 1
-        t = i - self.starts[e]
-        n = self.lens[e]
+        e, _t, n = self._locate(i)
         end = self.starts[e] + n
         out: dict[str, Any] = {"state": self.sa[i]["state"]}
         chunk = self.sa[i : min(i + self.horizon, end)]["action"]
@@ -175,5 +180,4 @@ class HFRandomAccess:
         out["action_is_pad"] = np.arange(self.horizon) >= have
         if self.camera:
             out["image"] = self.img[i]["image"]
-        del t
         return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -31,6 +32,15 @@ def write_train_dataset(
         for ep in synth_episodes(meta, episodes, seed=seed, duration_s=(1.0, 2.0)):
             w.add_episode(ep)
     return path
+
+
+def module_dataset(factory: pytest.TempPathFactory, name: str, **kwargs: Any) -> Path:
+    """``write_train_dataset`` for a module-scoped fixture (which cannot use monkeypatch)."""
+    mp = pytest.MonkeyPatch()
+    try:
+        return write_train_dataset(factory.mktemp(name) / "ds", mp, **kwargs)
+    finally:
+        mp.undo()
 
 
 def write_qc_manifest(root: Path, verdicts: dict[str, str], *, digest: str | None = None) -> None:

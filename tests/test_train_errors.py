@@ -17,16 +17,12 @@ from embodex.errors import (
 from embodex.format import open_dataset
 from embodex.train import load
 
-from ._train_data import write_qc_manifest, write_train_dataset
+from ._train_data import module_dataset, write_qc_manifest
 
 
 @pytest.fixture(scope="module")
 def pristine(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    mp = pytest.MonkeyPatch()
-    try:
-        return write_train_dataset(tmp_path_factory.mktemp("errs") / "ds", mp, episodes=4)
-    finally:
-        mp.undo()
+    return module_dataset(tmp_path_factory, "errs", episodes=4)
 
 
 @pytest.fixture

@@ -13,16 +13,12 @@ from embodex.errors import LoaderConfigError
 from embodex.format import open_dataset
 from embodex.train import load
 
-from ._train_data import write_train_dataset
+from ._train_data import module_dataset
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    mp = pytest.MonkeyPatch()
-    try:
-        return write_train_dataset(tmp_path_factory.mktemp("hf") / "ds", mp, episodes=5)
-    finally:
-        mp.undo()
+    return module_dataset(tmp_path_factory, "hf", episodes=5)
 
 
 def _buffer_ranges(table: pa.Table, *, values_only: bool = False) -> list[tuple[int, int]]:

@@ -14,16 +14,12 @@ from embodex.format.images import decode_image
 from embodex.format.stats import episode_feature_stats, merge_feature_stats
 from embodex.train import load
 
-from ._train_data import write_qc_manifest, write_train_dataset
+from ._train_data import module_dataset, write_qc_manifest
 
 
 @pytest.fixture(scope="module")
 def train_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    mp = pytest.MonkeyPatch()
-    try:
-        return write_train_dataset(tmp_path_factory.mktemp("train") / "ds", mp)
-    finally:
-        mp.undo()
+    return module_dataset(tmp_path_factory, "train")
 
 
 def test_fixture_has_several_shards_and_split_episodes(train_root: Path) -> None:

@@ -17,16 +17,12 @@ from embodex.errors import CorruptDatasetError, DatasetNotFoundError, QCManifest
 from embodex.format import open_dataset
 from embodex.train import load
 
-from ._train_data import upload_dataset, write_qc_manifest, write_train_dataset
+from ._train_data import module_dataset, upload_dataset, write_qc_manifest
 
 
 @pytest.fixture(scope="module")
 def local(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    mp = pytest.MonkeyPatch()
-    try:
-        return write_train_dataset(tmp_path_factory.mktemp("s3src") / "ds", mp, episodes=6)
-    finally:
-        mp.undo()
+    return module_dataset(tmp_path_factory, "s3src", episodes=6)
 
 
 def _wait_until(cond, timeout: float = 20.0) -> bool:  # type: ignore[no-untyped-def]

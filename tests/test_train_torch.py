@@ -14,16 +14,12 @@ from torch.utils.data import DataLoader
 
 from embodex.train import EpisodeDataset, load
 
-from ._train_data import write_train_dataset
+from ._train_data import module_dataset
 
 
 @pytest.fixture(scope="module")
 def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    mp = pytest.MonkeyPatch()
-    try:
-        return write_train_dataset(tmp_path_factory.mktemp("torch") / "ds", mp, episodes=8)
-    finally:
-        mp.undo()
+    return module_dataset(tmp_path_factory, "torch", episodes=8)
 
 
 @pytest.fixture(scope="module")
