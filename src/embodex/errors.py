@@ -173,7 +173,7 @@ class PayloadError(TrustError):
     """A payload breaks the signing rules (floats, non-canonical JSON, unknown type)."""
 
     default_hint = (
-        "Write money and other fractional numbers as decimal strings (\"12.50\") and times as "
+        'Write money and other fractional numbers as decimal strings ("12.50") and times as '
         "ISO 8601 strings; see specs/signing.md."
     )
 

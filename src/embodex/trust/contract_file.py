@@ -145,6 +145,11 @@ class VerifiedContract:
     def pending_amendment(self) -> bool:
         return self.latest is not self.contract
 
+    def require_not_ended(self) -> None:
+        """Raise :class:`ContractStateError` when the contract is TERMINATED or COMPLETED."""
+        if self.state in (ContractState.TERMINATED, ContractState.COMPLETED):
+            self.require_in_force()
+
     def require_in_force(self) -> None:
         """Raise :class:`ContractStateError` unless the contract is AGREED or ACTIVE."""
         if self.state in IN_FORCE:
@@ -306,14 +311,15 @@ def verify_contract_file(
     trusted: Sequence[Identity] | None = None,
     *,
     at: date | None = None,
-    require_in_force: bool = False,
+    reject_ended: bool = False,
 ) -> VerifiedContract:
     """Read and verify a signed contract file.
 
     ``trusted`` defaults to every identity in the local key store; ``at`` (default today in
     the contract's time zone) fixes the date the state is computed for. With
-    ``require_in_force`` an expired, terminated or not-yet-agreed contract raises
-    :class:`ContractStateError`.
+    ``reject_ended`` an expired (COMPLETED) or TERMINATED contract raises
+    :class:`ContractStateError`; call ``require_in_force()`` on the result to also refuse one
+    that is not agreed yet.
 
     Example::
 
@@ -322,6 +328,6 @@ def verify_contract_file(
     """
     p = Path(path)
     verified = verify_contract_document(read_contract_file(p), trusted, at=at, path=p)
-    if require_in_force:
-        verified.require_in_force()
+    if reject_ended:
+        verified.require_not_ended()
     return verified

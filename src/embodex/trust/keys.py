@@ -49,6 +49,7 @@ __all__ = [
     "Signer",
     "export_identity",
     "generate_key",
+    "import_identity",
     "key_id_for",
     "key_is_encrypted",
     "list_keys",
@@ -332,6 +333,29 @@ def load_identity(name_or_path: str | Path) -> Identity:
     if not identity_path.is_file():
         raise KeyNotFoundError(f"no identity named {name!r} in {identity_path.parent}")
     return _identity_from_file(identity_path)
+
+
+def import_identity(path: str | Path) -> Identity:
+    """Store another party's identity file in the key store, so its signatures are trusted.
+
+    Raises :class:`KeyExistsError` when a different key already uses that name (importing
+    the same identity again is a no-op), :class:`TrustError` for a malformed file.
+    """
+    identity = _identity_from_file(Path(path))
+    _, identity_path = _paths(identity.name)
+    identity_path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(identity_path.parent / ".lock").held():
+        if identity_path.exists():
+            existing = _identity_from_file(identity_path)
+            if existing == identity:
+                return identity
+            raise KeyExistsError(
+                f"the key store already holds a different key named {identity.name!r} "
+                f"({existing.key_id}, not {identity.key_id})",
+                hint="Check the key id with its owner; `embodex keys show NAME` shows yours.",
+            )
+        atomic_write_bytes(identity_path, identity.to_json_bytes(), mode=0o644)
+    return identity
 
 
 def export_identity(name: str) -> bytes:
