@@ -246,11 +246,12 @@ def _open_previous(env: Envelope, successor: Contract) -> tuple[Contract, tuple[
 
 
 def _open_termination(env: Envelope, latest: Contract, digests: set[str]) -> Termination:
+    parties = {i.key_id for i in latest.parties.signing()}
+    if not parties >= set(env.keyids):
+        raise SignatureError("the termination is signed by a key that is not a party")
     verified = verify_signatures(
         env, latest.parties.signing(), payload_type=PAYLOAD_TYPES["termination"]
     )
-    if verified.untrusted_keyids:
-        raise SignatureError("the termination is signed by a key that is not a party")
     term = model_from_payload(Termination, parse_payload(verified.payload), "termination")
     if term.issued_by not in {i.key_id for i in verified.signers}:
         raise SignatureError("the termination is not signed by the party it names as issuer")

@@ -107,15 +107,13 @@ class Scope(TrustModel):
 
 
 class Volume(TrustModel):
-    total_hours: Hours = Field(description="Hours of accepted data over the whole term.")
-    min_hours_per_delivery: Hours = Field(description="Each delivery holds at least this much.")
+    total_hours: Dec = Field(gt=0, description="Hours of accepted data over the whole term.")
+    min_hours_per_delivery: Dec = Field(
+        gt=0, description="Each delivery holds at least this many hours."
+    )
 
     @model_validator(mode="after")
-    def _positive(self) -> Volume:
-        if self.total_hours <= 0:
-            raise ValueError("volume.total_hours must be positive")
-        if self.min_hours_per_delivery <= 0:
-            raise ValueError("volume.min_hours_per_delivery must be positive")
+    def _consistent(self) -> Volume:
         if self.min_hours_per_delivery > self.total_hours:
             raise ValueError("volume.min_hours_per_delivery exceeds volume.total_hours")
         return self
