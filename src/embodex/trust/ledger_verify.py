@@ -105,7 +105,9 @@ def verify_ledger(path: str | Path, identities: Iterable[Identity]) -> LedgerRep
             )
         )
     digests = [line_digest(line) for line in lines]
-    where = {d: i for i, d in enumerate(digests)}
+    where: dict[str, int] = {}
+    for i, d in enumerate(digests):
+        where.setdefault(d, i)
     entries: list[LedgerEntry | None] = []
     edited: set[int] = set()
     for i, line in enumerate(lines):
@@ -160,6 +162,14 @@ def _check_links(
             prev_seq += 1
             continue
         n, seq = i + 1, entry.seq
+        if where[digests[i]] != i:
+            report.problems.append(
+                LedgerProblem(
+                    "duplicated", f"line {n} repeats line {where[digests[i]] + 1}", n, seq
+                )
+            )
+            edited.add(i)
+            continue
         expected = GENESIS if i == 0 else digests[i - 1]
         if entry.prev == expected and seq == prev_seq + 1:
             prev_seq = seq
@@ -252,8 +262,7 @@ def _check_head(
         report.problems.append(LedgerProblem("head", "the signed head is malformed"))
         return
     report.head_seq = head.seq
-    last = next((e for e in reversed(entries) if e is not None), None)
-    last_seq = last.seq if last else 0
+    last_seq = max((e.seq for e in entries if e is not None), default=0)
     if head.seq > last_seq:
         report.problems.append(
             LedgerProblem(
