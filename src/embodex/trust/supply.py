@@ -161,7 +161,10 @@ def supply_status(
                 overdue.append(number)
             continue
         accepted[period.number] += receipt.accepted_hours
-        rejected_total += batch.hours - receipt.accepted_hours
+        rejected_ids = {r.episode_id for r in receipt.rejected}
+        rejected_total += sum(
+            (e.hours for e in batch.episodes if e.episode_id in rejected_ids), Decimal(0)
+        )
         counted = sum((e.hours for e in batch.episodes if e.episode_id in accepted_ids), Decimal(0))
         if counted != receipt.accepted_hours:
             notes.append(
