@@ -221,3 +221,15 @@ def test_duplicated_and_moved_entries_are_named(tmp_path: Path) -> None:
     _write(ledger, [*lines[1:], lines[0]])  # first entry moved to the end
     kinds = _problems(ledger)
     assert kinds == [("reordered", 2), ("reordered", 1)]
+
+
+def test_append_reads_only_the_tail(tmp_path: Path) -> None:
+    ledger = Ledger(tmp_path / "l.jsonl")
+    for i in range(12):
+        ledger.append(CENTRE, "notice-sent", digest_json({"i": i}), note="n" * (50 * i))
+    lines = _lines(ledger)
+    for chunk in (7, 100, 1000, 1 << 20):
+        assert ledger._tail(chunk) == (lines[-1], 0)
+    with open(ledger.path, "ab") as f:
+        f.write(b'{"seq":13')
+    assert ledger._tail(64) == (lines[-1], len(b'{"seq":13'))

@@ -198,12 +198,16 @@ class Ledger:
         i.e. when entries were cut off or the last one was changed.
         """
         with FileLock(self.lock_path).held():
-            complete, tail = self.lines()
-            if tail:
-                self._drop_torn_tail(len(tail))
-            last = complete[-1] if complete else None
-            last_entry = parse_entry(last) if last is not None else None
-            self._check_head(len(complete), last)
+            last, torn = self._tail()
+            if torn:
+                self._drop_torn_tail(torn)
+            try:
+                last_entry = parse_entry(last) if last is not None else None
+            except PayloadError as exc:
+                raise LedgerError(
+                    f"the last entry of {self.path} is not a ledger entry: {exc.message}"
+                ) from None
+            self._check_head(last_entry.seq if last_entry else 0, last)
             try:
                 entry = LedgerEntry(
                     seq=(last_entry.seq + 1) if last_entry else 1,
@@ -231,6 +235,28 @@ class Ledger:
             atomic_write_bytes(self.head_path, env.to_json_bytes())
         return entry
 
+    def _tail(self, chunk: int = 64 * 1024) -> tuple[bytes | None, int]:
+        """The last complete line and the length of an unterminated tail, reading only the
+        end of the file (appends stay O(1) however long the ledger grows)."""
+        if not self.path.exists():
+            return None, 0
+        with open(self.path, "rb") as f:
+            pos = f.seek(0, os.SEEK_END)
+            buf = b""
+            while pos > 0:
+                step = min(chunk, pos)
+                pos -= step
+                f.seek(pos)
+                buf = f.read(step) + buf
+                end = buf.rfind(b"\n")
+                if end != -1 and (pos == 0 or buf.rfind(b"\n", 0, end) != -1):
+                    break
+        end = buf.rfind(b"\n")
+        torn = len(buf) - end - 1
+        if end == -1:
+            return None, len(buf)
+        return buf[buf.rfind(b"\n", 0, end) + 1 : end], torn
+
     def _drop_torn_tail(self, size: int) -> None:
         # An unterminated last line is a write cut short by a crash: the append that made
         # it never returned and the head never named it, so it is not part of the ledger.
@@ -239,12 +265,12 @@ class Ledger:
             f.flush()
             os.fsync(f.fileno())
 
-    def _check_head(self, count: int, last: bytes | None) -> None:
+    def _check_head(self, last_seq: int, last: bytes | None) -> None:
         env = self.read_head()
         if env is None:
-            if count > 1:
+            if last_seq > 1:
                 raise LedgerError(
-                    f"{self.path} has {count} entries but its signed head "
+                    f"{self.path} ends at entry {last_seq} but its signed head "
                     f"{self.head_path.name} is missing: entries may have been cut off",
                     hint="Run `embodex ledger verify`; restore the head from a backup.",
                 )
@@ -253,22 +279,22 @@ class Ledger:
             head = LedgerHead.model_validate(parse_payload(base64.b64decode(env.payload)))
         except (PayloadError, ValidationError, ValueError):
             raise LedgerError(f"ledger head {self.head_path} is malformed") from None
-        behind_by_one_ok = head.seq == count - 1  # crash between line and head write
-        if head.seq > count:
+        behind_by_one_ok = head.seq == last_seq - 1  # crash between line and head write
+        if head.seq > last_seq:
             raise LedgerError(
-                f"{self.path} ends at entry {count} but its signed head names entry {head.seq}: "
+                f"{self.path} ends at entry {last_seq} but its signed head names entry {head.seq}: "
                 "entries were cut off the end",
                 hint="Restore the ledger from a backup; run `embodex ledger verify`.",
             )
-        if head.seq == count and last is not None and head.entry != line_digest(last):
+        if head.seq == last_seq and last is not None and head.entry != line_digest(last):
             raise LedgerError(
                 f"the last entry of {self.path} is not the one its signed head names: "
                 "it was changed",
                 hint="Run `embodex ledger verify`.",
             )
-        if head.seq < count and not behind_by_one_ok:
+        if head.seq < last_seq and not behind_by_one_ok:
             raise LedgerError(
-                f"{self.path} has {count - head.seq} entries after its signed head",
+                f"{self.path} has {last_seq - head.seq} entries after its signed head",
                 hint="Run `embodex ledger verify`.",
             )
 
