@@ -178,3 +178,7 @@ def test_import_trusts_a_counterparty_once() -> None:
 def test_identity_round_trips_through_json() -> None:
     ident = Signer.ephemeral("x", "reviewer").identity
     assert Identity.model_validate_json(ident.to_json_bytes()) == ident
+
+
+def test_key_id_example_from_the_spec() -> None:
+    assert key_id_for(b"\x00" * 32) == "ed25519:66687aadf862bd776c8fc18b8e9f8e20"
