@@ -303,23 +303,38 @@ def _action_result(action: Any, as_json: bool) -> None:
     )
 
 
+def _action_options(command: Any) -> Any:
+    """--key, --trust, --at, --no-ledger and --json: what every signing action takes."""
+    for option in reversed(
+        (
+            click.option("--key", "key", required=True, help="Name of your signing key."),
+            _trust_opt,
+            _at_opt,
+            click.option("--no-ledger", is_flag=True, help="Do not record it in your ledger."),
+            _json_opt,
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _run_action(sdk_function: Any, opts: dict[str, Any], **arguments: Any) -> None:
+    """Call one SDK contract action with the common options, then render its result."""
+    action = sdk_function(
+        signer=_signer(opts["key"]),
+        trusted=_trusted(opts["trust"]),
+        at=_day(opts["at"]),
+        record=not opts["no_ledger"],
+        **arguments,
+    )
+    _action_result(action, opts["as_json"])
+
+
 @contract.command("sign")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--key", "key", required=True, help="Name of your signing key.")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write the signed file.")
-@_trust_opt
-@_at_opt
-@click.option("--no-ledger", is_flag=True, help="Do not record the event in your ledger.")
-@_json_opt
-def contract_sign(
-    file: Path,
-    key: str,
-    out: Path | None,
-    trust: tuple[str, ...],
-    at: Any,
-    no_ledger: bool,
-    as_json: bool,
-) -> None:
+@_action_options
+def contract_sign(file: Path, out: Path | None, **opts: Any) -> None:
     """Sign a YAML draft (an offer, written to NAME.signed.json) or countersign a signed file.
 
     \b
@@ -329,15 +344,7 @@ def contract_sign(
     """
     from embodex.trust import sign_contract
 
-    action = sign_contract(
-        file,
-        _signer(key),
-        out=out,
-        trusted=_trusted(trust),
-        at=_day(at),
-        record=not no_ledger,
-    )
-    _action_result(action, as_json)
+    _run_action(sign_contract, opts, source=file, out=out)
 
 
 @contract.command("verify")
@@ -400,22 +407,9 @@ def contract_show(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) ->
     required=True,
     help="YAML of the whole new version (version and replaces are filled in).",
 )
-@click.option("--key", "key", required=True, help="Name of your signing key.")
 @click.option("--out", type=click.Path(path_type=Path), help="Where to write the amendment.")
-@_trust_opt
-@_at_opt
-@click.option("--no-ledger", is_flag=True, help="Do not record the event in your ledger.")
-@_json_opt
-def contract_amend(
-    file: Path,
-    changes: Path,
-    key: str,
-    out: Path | None,
-    trust: tuple[str, ...],
-    at: Any,
-    no_ledger: bool,
-    as_json: bool,
-) -> None:
+@_action_options
+def contract_amend(file: Path, changes: Path, out: Path | None, **opts: Any) -> None:
     """Offer an amendment: a new version signed by you; the other party signs it to agree.
 
     \b
@@ -425,37 +419,15 @@ def contract_amend(
     """
     from embodex.trust import amend_contract
 
-    action = amend_contract(
-        file,
-        changes,
-        _signer(key),
-        out=out,
-        trusted=_trusted(trust),
-        at=_day(at),
-        record=not no_ledger,
-    )
-    _action_result(action, as_json)
+    _run_action(amend_contract, opts, path=file, changes=changes, out=out)
 
 
 @contract.command("terminate")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@click.option("--key", "key", required=True, help="Name of your signing key.")
 @click.option("--reason", required=True, help="Why the contract ends (recorded and signed).")
 @click.option("--effective", type=_DATE, help="Date it ends (default: today).")
-@_trust_opt
-@_at_opt
-@click.option("--no-ledger", is_flag=True, help="Do not record the event in your ledger.")
-@_json_opt
-def contract_terminate(
-    file: Path,
-    key: str,
-    reason: str,
-    effective: Any,
-    trust: tuple[str, ...],
-    at: Any,
-    no_ledger: bool,
-    as_json: bool,
-) -> None:
+@_action_options
+def contract_terminate(file: Path, reason: str, effective: Any, **opts: Any) -> None:
     """Terminate an agreed contract with a signed notice and a reason.
 
     \b
@@ -465,16 +437,7 @@ def contract_terminate(
     """
     from embodex.trust import terminate_contract
 
-    action = terminate_contract(
-        file,
-        _signer(key),
-        reason,
-        effective=_day(effective),
-        trusted=_trusted(trust),
-        at=_day(at),
-        record=not no_ledger,
-    )
-    _action_result(action, as_json)
+    _run_action(terminate_contract, opts, path=file, reason=reason, effective=_day(effective))
 
 
 # --------------------------------------------------------------------------- ledger

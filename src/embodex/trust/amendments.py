@@ -16,12 +16,17 @@ from ..canonical import digest_json
 from ..errors import ContractError, ContractStateError
 from .contract_file import (
     ContractFile,
-    default_trusted,
     verify_contract_document,
     verify_contract_file,
     write_contract_file,
 )
-from .contract_sign import ContractAction, record_event, require_party
+from .contract_sign import (
+    ContractAction,
+    record_event,
+    refuse_existing,
+    require_party,
+    trust_for,
+)
 from .contract_yaml import contract_data_from_yaml, contract_from_data
 from .documents import sign_model
 from .keys import Identity, Signer
@@ -54,7 +59,7 @@ def amend_contract(
         amend_contract("contract.signed.json", "contract-v2.yaml", load_signer("hubei-centre"))
     """
     src = Path(path)
-    trust = [signer.identity, *(trusted if trusted is not None else default_trusted())]
+    trust = trust_for(signer, trusted)
     current = verify_contract_file(src, trust, at=at)
     if current.pending_amendment or len(current.latest_signers) < 2:
         raise ContractStateError(
@@ -91,8 +96,7 @@ def amend_contract(
         raise ContractError(f"{changes_path} changes nothing in version {old.version}")
     require_party(new, signer)
     target = Path(out) if out else src.with_name(f"{new.contract_id}-v{new.version}.signed.json")
-    if target.exists():
-        raise ContractError(f"{target} already exists", hint="Pass --out with a new file name.")
+    refuse_existing(target)
     document = ContractFile(
         envelope=sign_model("contract", new, signer),
         previous=[*current.document.previous, current.document.envelope],
@@ -136,7 +140,7 @@ def terminate_contract(
                            "repeated late deliveries (periods 3-5)")
     """
     src = Path(path)
-    trust = [signer.identity, *(trusted if trusted is not None else default_trusted())]
+    trust = trust_for(signer, trusted)
     current = verify_contract_file(src, trust, at=at)
     if current.termination is not None:
         raise ContractStateError(

@@ -14,6 +14,7 @@ QC manifest fields read (all decimal strings; floats are refused by the signing 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -96,62 +97,82 @@ def batch_period(contract: Contract, batch: BatchSummary) -> Period | None:
     return period_for(periods, batch.delivered_at)
 
 
+def _grouped(
+    batch: BatchSummary,
+    rule: str,
+    key: Callable[[EpisodeSummary], str | None],
+    describe: Callable[[str, int], str],
+    threshold: str,
+) -> list[Violation]:
+    """One violation per distinct bad value (``key`` is None for a good episode)."""
+    bad: dict[str, list[str]] = defaultdict(list)
+    for ep in batch.episodes:
+        value = key(ep)
+        if value is not None:
+            bad[value].append(ep.episode_id)
+    return [
+        Violation(
+            rule=rule,
+            message=describe(value, len(ids)),
+            episode_ids=ids,
+            measured=value,
+            threshold=threshold,
+        )
+        for value, ids in sorted(bad.items())
+    ]
+
+
+def _outside(attr: str, allowed: set[str]) -> Callable[[EpisodeSummary], str | None]:
+    def key(ep: EpisodeSummary) -> str | None:
+        value = getattr(ep, attr)
+        return None if value in allowed else str(value)
+
+    return key
+
+
+def _out_of_scope(label: str) -> Callable[[str, int], str]:
+    def describe(value: str, n: int) -> str:
+        what = f"no {label}" if value == "None" else f"{label} {value!r}"
+        return f"{n} episode(s) with {what}, outside the contract's scope"
+
+    return describe
+
+
 def _scope_violations(contract: Contract, batch: BatchSummary) -> list[Violation]:
     scope = contract.scope
-    checks: list[tuple[str, str, set[str] | None]] = [
-        ("scope.skills", "skill", set(scope.skills)),
-        ("scope.scene_types", "scene_type", set(scope.scene_types)),
-        ("scope.scene_ids", "scene_id", set(scope.scene_ids) if scope.scene_ids else None),
-        ("scope.robot_models", "robot_model", set(scope.robot_models)),
+    checks: list[tuple[str, str, list[str] | None]] = [
+        ("scope.skills", "skill", scope.skills),
+        ("scope.scene_types", "scene_type", scope.scene_types),
+        ("scope.scene_ids", "scene_id", scope.scene_ids),
+        ("scope.robot_models", "robot_model", scope.robot_models),
     ]
     out = []
     for rule, attr, allowed in checks:
         if allowed is None:
             continue
-        bad: dict[str, list[str]] = defaultdict(list)
-        for ep in batch.episodes:
-            value = getattr(ep, attr)
-            if value not in allowed:
-                bad[str(value)].append(ep.episode_id)
-        for value, ids in sorted(bad.items()):
-            what = "no " + attr.replace("_", " ") if value == "None" else f"{attr} {value!r}"
-            out.append(
-                Violation(
-                    rule=rule,
-                    message=f"{len(ids)} episode(s) with {what}, outside the contract's scope",
-                    episode_ids=ids,
-                    measured=value,
-                    threshold=", ".join(sorted(allowed)),
-                )
-            )
-    missing: dict[str, list[str]] = defaultdict(list)
-    wrong_fps: dict[str, list[str]] = defaultdict(list)
-    for ep in batch.episodes:
-        lacking = sorted(set(scope.required_cameras) - set(ep.cameras))
-        if lacking:
-            missing[", ".join(lacking)].append(ep.episode_id)
-        if ep.fps != scope.fps:
-            wrong_fps[dec_str(ep.fps)].append(ep.episode_id)
-    for cams, ids in sorted(missing.items()):
-        out.append(
-            Violation(
-                rule="scope.required_cameras",
-                message=f"{len(ids)} episode(s) lack camera(s) {cams}",
-                episode_ids=ids,
-                measured=cams,
-                threshold=", ".join(scope.required_cameras),
-            )
+        label = attr.replace("_", " ")
+        out += _grouped(
+            batch,
+            rule,
+            _outside(attr, set(allowed)),
+            _out_of_scope(label),
+            ", ".join(sorted(allowed)),
         )
-    for fps, ids in sorted(wrong_fps.items()):
-        out.append(
-            Violation(
-                rule="scope.fps",
-                message=f"{len(ids)} episode(s) at {fps} fps, contract says {scope.fps}",
-                episode_ids=ids,
-                measured=fps,
-                threshold=str(scope.fps),
-            )
-        )
+    required = set(scope.required_cameras)
+    out += _grouped(
+        batch,
+        "scope.required_cameras",
+        lambda ep: ", ".join(sorted(required - set(ep.cameras))) or None,
+        lambda v, n: f"{n} episode(s) lack camera(s) {v}",
+        ", ".join(scope.required_cameras),
+    )
+    out += _grouped(
+        batch,
+        "scope.fps",
+        lambda ep: None if ep.fps == scope.fps else dec_str(ep.fps),
+        lambda v, n: f"{n} episode(s) at {v} fps, contract says {scope.fps}",
+        str(scope.fps),
+    )
     return out
 
 

@@ -31,7 +31,14 @@ from .keys import Identity, Signer
 from .ledger import Ledger, LedgerEntry, ledger_path
 from .lifecycle import ContractState
 
-__all__ = ["ContractAction", "record_event", "require_party", "sign_contract"]
+__all__ = [
+    "ContractAction",
+    "record_event",
+    "refuse_existing",
+    "require_party",
+    "sign_contract",
+    "trust_for",
+]
 
 
 @dataclass(frozen=True)
@@ -74,7 +81,12 @@ def record_event(
     return Ledger(ledger or ledger_path(signer.name)).append(signer, event, ref, note=note)
 
 
-def _refuse_existing(out: Path) -> None:
+def trust_for(signer: Signer, trusted: Sequence[Identity] | None) -> list[Identity]:
+    """The keys a signer's action trusts: its own, plus ``trusted`` (default: the key store)."""
+    return [signer.identity, *(trusted if trusted is not None else default_trusted())]
+
+
+def refuse_existing(out: Path) -> None:
     if out.exists():
         raise ContractError(
             f"{out} already exists", hint="Pass --out with a new file name, or remove it."
@@ -104,7 +116,7 @@ def sign_contract(
         sign_contract("contract.signed.json", load_signer("agibot"))       # AGREED
     """
     src = Path(source)
-    trust = [signer.identity, *(trusted if trusted is not None else default_trusted())]
+    trust = trust_for(signer, trusted)
     if not is_signed_contract_file(src):
         contract = load_contract_yaml(src)
         if contract.version != 1:
@@ -116,7 +128,7 @@ def sign_contract(
         require_party(contract, signer)
         _require_open(contract, at or contract_today(contract))
         target = Path(out) if out else src.with_name(f"{src.stem}.signed.json")
-        _refuse_existing(target)
+        refuse_existing(target)
         document = ContractFile(envelope=sign_model("contract", contract, signer))
         verified = verify_contract_document(document, trust, at=at, path=target)
         event = "contract-offered"
@@ -135,7 +147,7 @@ def sign_contract(
         _require_open(latest, current.at)
         target = Path(out) if out else src
         if target != src:
-            _refuse_existing(target)
+            refuse_existing(target)
         document = current.document.model_copy(
             update={"envelope": add_signature(current.document.envelope, signer)}
         )
