@@ -14,6 +14,14 @@ from typing import Any
 from pydantic import BaseModel
 
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .trust.checking import BatchSummary
+from .trust.contract_file import ContractFile
+from .trust.contract_model import Contract
+from .trust.envelope import Envelope
+from .trust.keys import Identity
+from .trust.ledger import LedgerEntry
+from .trust.lifecycle import Termination
+from .trust.receipts import Receipt
 
 __all__ = ["SCHEMAS", "render_schemas", "write_schemas"]
 
@@ -23,6 +31,15 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "episode.schema.json": EpisodeMeta,
     "manifest.schema.json": Manifest,
     "stats.schema.json": DatasetStats,
+    # trust (issue 4)
+    "batch-summary.schema.json": BatchSummary,
+    "contract.schema.json": Contract,
+    "contract-file.schema.json": ContractFile,
+    "envelope.schema.json": Envelope,
+    "identity.schema.json": Identity,
+    "ledger-entry.schema.json": LedgerEntry,
+    "receipt.schema.json": Receipt,
+    "termination.schema.json": Termination,
 }
 
 
