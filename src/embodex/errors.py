@@ -16,6 +16,8 @@ __all__ = [
     "EmbodexError",
     "FormatError",
     "ImportSourceError",
+    "InteropError",
+    "MissingExtraError",
     "SchemaError",
     "UnsupportedFormatError",
     "VerificationError",
@@ -119,3 +121,24 @@ class ImportSourceError(EmbodexError):
         super().__init__(prefix + message, hint=hint)
         self.path = path
         self.episode = episode
+
+
+# -- interop (LeRobot, Hugging Face, MCAP, Rerun) ------------------------------------------
+
+
+class InteropError(EmbodexError):
+    """A conversion to or from another ecosystem's format cannot be done as asked."""
+
+    default_hint = "See specs/interop.md for what each conversion supports."
+
+
+class MissingExtraError(InteropError):
+    """An optional dependency needed for this conversion is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"this needs the Python package {package!r}, which is not installed",
+            hint=f"pip install 'embodex[{extra}]'",
+        )
+        self.package = package
+        self.extra = extra

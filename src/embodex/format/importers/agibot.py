@@ -98,16 +98,15 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import av
 import h5py
 import numpy as np
-import yaml
 from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
 from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
 from .. import layout
@@ -125,6 +124,12 @@ from ..models import (
 )
 from ..reader import open_dataset
 from ..writer import DatasetWriter
+from .common import ImportReport
+from .sidecar import Operator as _Operator
+from .sidecar import Overrides as _Overrides
+from .sidecar import Scene as _Scene
+from .sidecar import Strict as _Strict
+from .sidecar import load_sidecar, parse_sidecar, require_licence
 
 __all__ = [
     "DEPTH_CAMERA",
@@ -188,53 +193,7 @@ _SKIP_HINT = "or pass skip_bad=True (--skip-bad) to package the other episodes."
 _COUNT_HINT = "The streams of this recording are not aligned; re-export it, " + _SKIP_HINT
 
 
-@dataclass
-class ImportReport:
-    """What ``import_agibot`` did.
-
-    ``skipped`` holds ``(episode id, one-line reason)`` for every episode left out with
-    ``skip_bad=True``; ``notes`` holds things worth knowing that were not errors (episode
-    folders no task_info names, videos that are not imported).
-    """
-
-    dataset: Path
-    episodes: int = 0
-    frames: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
 # -- sidecar ---------------------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    # extra="forbid": a misspelt key must fail loudly, not be ignored.
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Scene(_Strict):
-    scene_id: str | None = None
-    scene_type: str | None = Field(default=None, pattern=_SLUG)
-    site: str | None = None
-    lighting: str | None = None
-    objects: list[str] | None = None
-
-
-class _Operator(_Strict):
-    id: str | None = None
-    level: str | None = None
-
-
-class _Overrides(_Strict):
-    scene: _Scene | None = None
-    operator: _Operator | None = None
-    robot_serial: str | None = None
-    success: bool | None = None
-    failure_cause: str | None = None
-    skill: str | None = None
-    instruction_en: str | None = None
-    instruction_zh: str | None = None
-    start_time_ns: int | None = None
 
 
 class _Robot(_Strict):
@@ -292,16 +251,9 @@ class _Sidecar(_Strict):
 
     def overrides(self, task: str, episode: str) -> _Overrides:
         """Defaults, then the task's, then the episode's settings; later ones win."""
-        out: dict[str, Any] = {}
-        layers = [self.defaults, self.tasks.get(task), self.episodes.get(episode)]
-        for layer in layers:
-            if layer is None:
-                continue
-            for key, value in layer.model_dump(exclude_none=True).items():
-                if key in ("scene", "operator") and key in out:
-                    out[key] = {**out[key], **value}
-                else:
-                    out[key] = value
+        layers = (self.defaults, self.tasks.get(task), self.episodes.get(episode))
+        layered = _Overrides.layered(*layers)
+        out = layered.model_dump(exclude_none=True)
         if "skill" not in out:
             if isinstance(self.skill, str):
                 out["skill"] = self.skill
@@ -310,60 +262,12 @@ class _Sidecar(_Strict):
         return _Overrides.model_validate(out)
 
 
-def load_sidecar(path: str | Path | None) -> dict[str, Any]:
-    """Read a sidecar YAML file into a dict (``{}`` for ``None`` or an empty file).
-
-    Only the YAML is checked here; ``import_agibot`` checks the keys. Raises ``ConfigError``
-    when the file is missing, is not YAML or is not a mapping.
-    """
-    if path is None:
-        return {}
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"sidecar {p} does not exist",
-            hint=f"Check the path, or write one (see {__name__} for its keys).",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"sidecar {p} cannot be read: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"sidecar {p} is not valid YAML: {first}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"sidecar {p} must be a YAML mapping, not a {type(data).__name__}",
-            hint="Write it as `key: value` lines, e.g. `licence: CC-BY-4.0`.",
-        )
-    return {str(k): v for k, v in data.items()}
-
-
 def _parse_sidecar(raw: Mapping[str, Any], where: str) -> _Sidecar:
     data = dict(raw)
     if "licence" not in data and "license" in data:
         data["licence"] = data.pop("license")
-    if not data.get("licence"):
-        raise ConfigError(
-            f"no licence given ({where})",
-            hint="Add `licence: <SPDX id or proprietary:<ref>>` to the sidecar YAML, e.g. "
-            "`licence: CC-BY-NC-SA-4.0`; embodex never guesses a licence.",
-        )
-    try:
-        sidecar = _Sidecar.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(
-            f"sidecar {where}: {loc}: {first['msg']}{more}",
-            hint=f"Fix that key of the sidecar YAML; the keys are listed in {__name__}.",
-        ) from None
+    require_licence(data.get("licence"), where)
+    sidecar = parse_sidecar(_Sidecar, data, where, __name__)
     for stem in sidecar.cameras or []:
         if not re.fullmatch(_SLUG, camera_name(stem)) or camera_name(stem) == DEPTH_CAMERA:
             raise ConfigError(
