@@ -108,8 +108,7 @@ import numpy as np
 from PIL import Image
 from pydantic import Field, ValidationError, field_validator
 
-from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
-from .. import layout
+from ...errors import ConfigError, ImportSourceError
 from ..episode import Episode
 from ..images import encode_image
 from ..models import (
@@ -124,7 +123,7 @@ from ..models import (
 )
 from ..reader import open_dataset
 from ..writer import DatasetWriter
-from .common import ImportReport
+from .common import ImportReport, existing_episode_ids
 from .sidecar import Operator as _Operator
 from .sidecar import Overrides as _Overrides
 from .sidecar import Scene as _Scene
@@ -1016,31 +1015,17 @@ def _load_episode(
 
 
 def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
-    """Ids already in ``out``; checks up front what the writer would reject later."""
-    if not (out / layout.META_FILE).exists():
-        return set()
-    if not append:
-        raise DatasetExistsError(f"{out} already holds a dataset")
-    ds = open_dataset(out)
-    if ds.meta.licence != meta.licence:
-        raise ConfigError(
-            f"{out} is licensed {ds.meta.licence}, the sidecar says {meta.licence}",
-            hint="A dataset has one licence: import into a new dataset instead.",
-        )
-    old_range = ds.meta.extra.get("agibot", {}).get("effector_state_range_mm")
-    new_range = meta.extra["agibot"]["effector_state_range_mm"]
-    if old_range is not None and list(old_range) != list(new_range):
-        raise ConfigError(
-            f"{out} maps gripper mm over {old_range}, the sidecar says {new_range}",
-            hint="Use the same effector_state_range_mm as the earlier import.",
-        )
-    if ds.meta.schema_fingerprint() != meta.schema_fingerprint():
-        raise SchemaError(
-            f"{out}: these episodes' features, cameras or fps differ from the dataset's",
-            hint="Import them into a separate dataset, or set the sidecar's `cameras` and "
-            "`depth` to match the dataset.",
-        )
-    return set(ds.episode_ids)
+    """Ids already in ``out``; also checks the gripper mapping matches the earlier import."""
+    ids = existing_episode_ids(out, append, meta)
+    if ids:
+        old = open_dataset(out).meta.extra.get("agibot", {}).get("effector_state_range_mm")
+        new_range = meta.extra["agibot"]["effector_state_range_mm"]
+        if old is not None and list(old) != list(new_range):
+            raise ConfigError(
+                f"{out} maps gripper mm over {old}, the sidecar says {new_range}",
+                hint="Use the same effector_state_range_mm as the earlier import.",
+            )
+    return ids
 
 
 def import_agibot(
