@@ -36,10 +36,11 @@ def _parse_range(text: str) -> tuple[float, float]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option(
     "--layout",
-    type=click.Choice(["embodex", "agibot"]),
+    type=click.Choice(["embodex", "agibot", "mcap"]),
     default="embodex",
     show_default=True,
-    help="embodex: a packaged dataset; agibot: raw recordings in the AgiBot World layout.",
+    help="embodex: a packaged dataset; agibot: raw recordings in the AgiBot World layout; "
+    "mcap: ROS 2 MCAP recordings with topics.yaml.",
 )
 @click.option("--duration", default="8-20", show_default=True, help="Episode length, MIN-MAX s.")
 @click.option("--image-size", type=click.IntRange(16, 1024), default=96, show_default=True)
@@ -67,6 +68,7 @@ def synth(
     Example:
       embodex synth demo/ds --episodes 20 --seed 1
       embodex synth demo/raw --layout agibot --episodes 4
+      embodex synth demo/bags --layout mcap --episodes 3
     """
     from embodex.synth import synth_dataset, synth_meta
 
@@ -76,6 +78,12 @@ def synth(
 
         root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth)
         result: dict[str, Any] = {"layout": "agibot", "path": str(root), "episodes": episodes}
+    elif layout == "mcap":
+        from embodex.synth_mcap import write_mcap_sample
+
+        lo, hi = span
+        root = write_mcap_sample(out, episodes=episodes, seed=seed, duration_s=(lo + hi) / 2)
+        result = {"layout": "mcap", "path": str(root), "episodes": episodes}
     else:
         meta = synth_meta(image_size=image_size, depth=depth)
         with progress("synthesising", episodes, enabled=not as_json) as bar:

@@ -329,8 +329,8 @@ def _foreign_plan(
     cams: list[_Cam] = []
     for key, ft in info["features"].items():
         dtype, shape = ft.get("dtype"), list(ft.get("shape") or [])
-        if key in v3.DEFAULT_FEATURES or key == "subtask_index":
-            continue
+        if key in v3.DEFAULT_FEATURES or key == "subtask_index" or key.startswith("embodex."):
+            continue  # bookkeeping; embodex.* are capture times, used as such
         if dtype in ("image", "video"):
             vinfo = ft.get("info") or {}
             if vinfo.get("video.is_depth_map") or (len(shape) == 3 and shape[2] != 3):
@@ -410,7 +410,7 @@ def _notes(plan: _Plan) -> list[str]:
     left = sorted(k for k in plan.info["features"] if k not in used)
     if left:
         notes.append(f"features not imported (not 1-D numeric or depth): {', '.join(left)}")
-    if not plan.own:
+    if v3.REAL_TIME_FEATURE not in plan.info["features"]:
         notes.append(
             "LeRobot timestamps are frame_index / fps: frame times are synthesised "
             "(timestamps_synthesized = true)"
@@ -522,7 +522,7 @@ def _load_episode(
 def _times(
     plan: _Plan, sc: CommonSidecar, row: dict[str, Any], table: pa.Table, label: str
 ) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    if plan.own and v3.REAL_TIME_FEATURE in table.column_names:
+    if v3.REAL_TIME_FEATURE in table.column_names:
         cams = {}
         for cam in plan.cams:
             key = v3.image_time_feature(cam.camera.name)
@@ -565,7 +565,7 @@ def _episode_meta(
         "instruction_zh": task if task and _CJK.search(task) else None,
         "robot_model": plan.meta.embodiments[0].model,
         "segments": _segments(plan, table, n),
-        "timestamps_synthesized": True,
+        "timestamps_synthesized": v3.REAL_TIME_FEATURE not in plan.info["features"],
         "extra": {"lerobot": {"episode_index": index, "tasks": task_list}},
     }
     fields.update(overrides_fields(sc.overrides(str(index))))
