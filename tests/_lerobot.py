@@ -47,4 +47,4 @@ def load_with_lerobot(root: Path, out: Path, *extra: str) -> tuple[dict[str, np.
     return data, meta
 
 
-__all__ = ["load_with_lerobot", "lerobot_python"]
+__all__ = ["lerobot_python", "load_with_lerobot"]

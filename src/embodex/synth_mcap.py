@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .format.images import encode_image
 from .synth import JOINT_NAMES, SCENES, SKILLS, synth_episode, synth_meta
 
 __all__ = ["COMPRESSED_IMAGE_MSGDEF", "JOINT_STATE_MSGDEF", "write_mcap_sample"]
@@ -109,11 +108,9 @@ def write_mcap_sample(
                 cam_t = t0 + int(2e6) + (np.arange(frames_n) * 1e9 / camera_hz).astype(np.int64)
                 cam_t = cam_t + rng.integers(-500_000, 500_000, size=frames_n)
                 source = ep.images[cam]
+                assert isinstance(source, list)  # synth colour cameras are JPEG bytes
                 for k in range(frames_n):
-                    i = min(int(round(k * joint_hz / camera_hz)), n - 1)
-                    data = (
-                        source[i] if isinstance(source, list) else encode_image(source[i], "jpeg")
-                    )
+                    data = source[min(round(k * joint_hz / camera_hz), n - 1)]
                     messages.append(
                         (int(cam_t[k]), f"/camera/{cam}/image/compressed", img_schema, {
                             "header": {"stamp": _stamp(int(cam_t[k])), "frame_id": cam},
@@ -124,7 +121,7 @@ def write_mcap_sample(
             for stamp, topic, schema, msg in messages:
                 delay = int(rng.integers(200_000, 3_000_000))  # transport delay before logging
                 writer.write_message(topic, schema, msg, log_time=stamp + delay, publish_time=stamp)
-            writer.finish()
+            writer.finish()  # type: ignore[no-untyped-call]
     scene, skill = SCENES[0], SKILLS[0]
     topic_map = {
         "fps": camera_hz,

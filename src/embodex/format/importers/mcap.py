@@ -394,7 +394,7 @@ def _dataset_meta(
                 kind="depth" if enc == "png16" else "color",
                 width=w,
                 height=h,
-                encoding=enc,  # type: ignore[arg-type]
+                encoding=enc,
                 depth_unit="mm" if enc == "png16" else None,
             )
         )
