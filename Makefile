@@ -44,7 +44,7 @@ LR_VENV := .venv-lerobot
 LR_STAMP := $(LR_VENV)/.installed
 lerobot-venv: $(LR_STAMP)
 
-$(LR_STAMP): scripts/lerobot_venv.sh
+$(LR_STAMP): scripts/lerobot_venv.sh pyproject.toml
 	bash scripts/lerobot_venv.sh $(LR_VENV) $(PYTHON)
 
 schemas: $(STAMP)

@@ -43,6 +43,9 @@ step "pip install --no-deps accelerate psutil safetensors" "${PIP[@]}" --no-deps
     "accelerate>=1.10,<2" psutil safetensors
 step "pip install --no-deps torchvision==0.28.0" "${PIP[@]}" --no-deps "torchvision==0.28.0"
 here=$(cd "$(dirname "$0")/.." && pwd)
+# embodex itself too, so examples/lerobot_roundtrip.py runs where LeRobot is (as a user would).
+step "pip install embodex[lerobot] into the LeRobot venv" "${PIP[@]}" --no-build-isolation \
+    -e "$here[lerobot]"
 step "importing LeRobotDataset" "$VENV/bin/python" "$here/tests/lerobot_probe.py" --self-check
 touch "$VENV/.installed"
 echo "lerobot venv built in $(( $(date +%s) - start )) s ($(du -sh "$VENV" | cut -f1))"

@@ -18,9 +18,10 @@ without it.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -352,6 +353,18 @@ def _qc_text(qc: dict[str, Any] | None) -> str:
 # -- export ------------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """No ``datasets`` progress bars: the CLI draws its own, and --json must stay clean."""
+    enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if enabled:
+            datasets.enable_progress_bars()
+
+
 def export_hf(
     dataset: str | Path | Dataset,
     out: str | Path,
@@ -375,7 +388,11 @@ def export_hf(
         raise InteropError(f"{ds.root}: no episodes to export", hint="Select at least one episode.")
     out = Path(out)
     report = ExportReport(path=out)
-    with staged_output(out) as root, tempfile.TemporaryDirectory(dir=out.parent) as tmp:
+    with (
+        _quiet_datasets(),
+        staged_output(out) as root,
+        tempfile.TemporaryDirectory(dir=out.parent) as tmp,
+    ):
         frames = to_hf_dataset(
             ds, cameras=cameras, cache_file=Path(tmp) / "frames.arrow", on_episode=on_episode
         )
