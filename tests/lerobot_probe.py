@@ -4,7 +4,12 @@ Runs inside .venv-lerobot (scripts/lerobot_venv.sh), never in the main venv: the
 it in a subprocess and compare its output with the embodex source dataset.
 
     python tests/lerobot_probe.py --self-check
-    python tests/lerobot_probe.py ROOT OUT.npz [--delta]
+    python tests/lerobot_probe.py ROOT OUT.npz [--delta] [--pyav-decoder]
+
+``--pyav-decoder`` replaces LeRobot's video frame decoder (torchcodec, or torchvision's
+VideoReader; neither works on this CPU-only machine: PyPI's torchcodec links CUDA torch and
+torchvision 0.28 has no VideoReader) with a PyAV one. Everything else stays LeRobot's: which
+file, which time span (from_timestamp + timestamp), the tolerance check, the item layout.
 
 OUT.npz holds, for every frame in LeRobot's order, each feature LeRobot returns (images as
 uint8 HWC, as LeRobot's float CHW in [0, 1] times 255, rounded), plus ``task`` strings and
@@ -32,8 +37,38 @@ def _torchvision_ops() -> None:
     globals()["_TV_LIB"] = lib  # keep the library object alive
 
 
+def _use_pyav_decoder() -> None:
+    import av
+    import numpy as np
+    import torch
+    from lerobot.datasets import lerobot_dataset
+
+    cache: dict[str, list[tuple[float, object]]] = {}
+
+    def decode(path: object, timestamps: list[float], tolerance_s: float, backend: object = None):
+        key = str(path)
+        if key not in cache:
+            with av.open(key) as container:
+                cache[key] = [
+                    (float(f.time), f.to_ndarray(format="rgb24")) for f in container.decode(video=0)
+                ]
+        frames = cache[key]
+        times = np.array([t for t, _ in frames])
+        out = []
+        for ts in timestamps:
+            i = int(np.argmin(np.abs(times - ts)))
+            if abs(times[i] - ts) > tolerance_s:  # LeRobot's own rule for video queries
+                raise AssertionError(f"no frame within {tolerance_s}s of {ts} in {key}")
+            out.append(torch.from_numpy(frames[i][1]).permute(2, 0, 1).float() / 255.0)
+        return torch.stack(out)
+
+    lerobot_dataset.decode_video_frames = decode
+
+
 def main(argv: list[str]) -> int:
     _torchvision_ops()
+    if "--pyav-decoder" in argv:
+        _use_pyav_decoder()
     import numpy as np
     import torch
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
@@ -42,6 +77,7 @@ def main(argv: list[str]) -> int:
         print("lerobot dataset import ok", LeRobotDataset.__name__)
         return 0
     root, out = argv[0], argv[1]
+    argv = argv[2:]
     ds = LeRobotDataset("local/embodex-export", root=root)
     arrays: dict[str, list[object]] = {}
     tasks: list[str] = []
