@@ -13,13 +13,8 @@ from huggingface_hub import DatasetCard
 
 from embodex.errors import InteropError
 from embodex.format import Dataset
-from embodex.format.exporters.hf import (
-    dataset_card,
-    export_hf,
-    hf_licence,
-    size_category,
-    to_hf_dataset,
-)
+from embodex.format.exporters.card import dataset_card, hf_licence, size_category
+from embodex.format.exporters.hf import export_hf, to_hf_dataset
 from embodex.synth import synth_dataset, synth_meta
 from embodex_cli.main import cli
 

@@ -520,7 +520,7 @@ def _write_index_table(path: Path, names: dict[str, int], column: str) -> None:
 
 def _write_card(root: Path, ds: Dataset, frames: int, notes: list[str]) -> None:
     try:
-        from .hf import dataset_card
+        from .card import dataset_card
     except MissingExtraError:
         notes.append("no README.md dataset card: huggingface_hub is not installed")
         return

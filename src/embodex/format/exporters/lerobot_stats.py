@@ -46,7 +46,11 @@ def image_stats(frames: Sequence[np.ndarray], count: int) -> Stats:
 
     ``count`` is the episode's frame count (what LeRobot records), not the sample size.
     """
-    pixels = np.concatenate([f.reshape(-1, 3) for f in frames]).astype(np.float64) / 255.0
+    # Like LeRobot, look at a downsampled picture: statistics of ~64x64 pixels per frame
+    # are as good and cost a fraction of the full frame's quantiles.
+    step = -(-max(frames[0].shape[:2]) // 64)  # ceil: at most 64 pixels a side
+    pixels = np.concatenate([f[::step, ::step].reshape(-1, 3) for f in frames])
+    pixels = pixels.astype(np.float64) / 255.0
     out = vector_stats(pixels)
     shaped: Stats = {k: v.reshape(3, 1, 1) for k, v in out.items() if k != "count"}
     shaped["count"] = np.array([count], dtype=np.int64)
