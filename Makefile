@@ -20,7 +20,13 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q -e '.[dev]'
 	touch $@
 
-demo: $(STAMP)
+# DEMO_EXPORT=1 make demo: also the interop step (LeRobot, Hugging Face, MCAP, Rerun).
+INTEROP_STAMP := $(VENV)/.installed-interop
+$(INTEROP_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[interop]'
+	touch $@
+
+demo: $(STAMP) $(if $(filter 1,$(DEMO_EXPORT)),$(INTEROP_STAMP))
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
 test: $(DEV_STAMP) lint typecheck pytest

@@ -32,6 +32,8 @@ def load_in_lerobot(source: Dataset, root: Path) -> str:
         from lerobot.datasets.lerobot_dataset import LeRobotDataset
     except ImportError as exc:
         return f"LeRobot is not installed here ({exc.name}): skipped loading it in LeRobot"
+    except RuntimeError as exc:  # e.g. a torchvision build that does not match torch
+        return f"LeRobot cannot be imported here ({exc}): skipped loading it in LeRobot"
     lr = LeRobotDataset("local/embodex-roundtrip", root=root)
     assert len(lr) == source.num_frames, (len(lr), source.num_frames)
     state = np.concatenate([v.feature("state") for v in source])
