@@ -122,8 +122,7 @@ from ..models import (
     Segment,
 )
 from ..reader import open_dataset
-from ..writer import DatasetWriter
-from .common import ImportReport, existing_episode_ids
+from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
 from .sidecar import Operator as _Operator
 from .sidecar import Overrides as _Overrides
 from .sidecar import Scene as _Scene
@@ -1070,45 +1069,19 @@ def import_agibot(
     meta = _dataset_meta(sc, plan)
     existing = _existing(out, append, meta)
 
-    writer: DatasetWriter | None = None
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, min(4, len(plan.cameras)))) as pool:
-            for s in sources:
-                try:
-                    if s.embodex_id in existing:
-                        raise ImportSourceError(
-                            "is already in the dataset",
-                            path=str(out),
-                            episode=s.embodex_id,
-                            hint="Episode ids are stable, so it was imported before; " + _SKIP_HINT,
-                        )
-                    episode = _load_episode(s, plan, meta, sc, pool)
-                except ImportSourceError as exc:
-                    if not skip_bad:
-                        raise
-                    report.skipped.append((s.embodex_id, " ".join(exc.message.split())))
-                    continue
-                if writer is None:
-                    # Opened only now, so a run where every episode fails leaves no folder.
-                    writer = DatasetWriter(out, meta, append=append)
-                writer.add_episode(episode)
-                report.episodes += 1
-                report.frames += episode.num_frames
-                if on_episode is not None:
-                    on_episode(s.embodex_id)
-        if writer is None:
-            first = (
-                f"; first: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else ""
-            )
-            raise ImportSourceError(
-                f"no episode could be imported ({len(sources)} listed, "
-                f"{len(report.skipped)} skipped{first})",
-                path=str(src),
-                hint="Fix the recordings listed in the report, then import again.",
-            )
-        writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    workers = max(1, min(4, len(plan.cameras)))
+    with (
+        EpisodeSink(out, report, append=append, on_episode=on_episode) as sink,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        for s in sources:
+            try:
+                if s.embodex_id in existing:
+                    raise already_imported(out, s.embodex_id, _SKIP_HINT)
+                episode = _load_episode(s, plan, meta, sc, pool)
+            except ImportSourceError as exc:
+                sink.skip(s.embodex_id, exc, skip_bad)
+                continue
+            sink.add(meta, episode)
+        sink.finish(src, listed=len(sources))
     return report

@@ -1,16 +1,19 @@
-"""What every importer shares: the report it returns and the output-folder checks."""
+"""What every importer shares: the report, the output checks, the episode sink."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import ConfigError, DatasetExistsError, SchemaError
+from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
 from .. import layout
+from ..episode import Episode
 from ..models import DatasetMeta
 from ..reader import open_dataset
+from ..writer import DatasetWriter
 
-__all__ = ["ImportReport", "existing_episode_ids"]
+__all__ = ["EpisodeSink", "ImportReport", "already_imported", "existing_episode_ids"]
 
 
 @dataclass
@@ -51,3 +54,80 @@ def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]
             hint="Import them into a separate dataset, or set the sidecar so they match.",
         )
     return set(ds.episode_ids)
+
+
+class EpisodeSink:
+    """Where an importer puts its episodes: published together, or not at all.
+
+    The writer is opened on the first good episode (a run where every episode fails
+    leaves no folder behind) and publishes at :meth:`finish`; leaving the ``with`` block
+    on an error aborts it, so nothing new is published. Use::
+
+        with EpisodeSink(out, report, append=append, on_episode=cb) as sink:
+            for source in sources:
+                try:
+                    episode = load(source)
+                except ImportSourceError as exc:
+                    sink.skip(source_id, exc, skip_bad)
+                    continue
+                sink.add(meta, episode)
+            sink.finish(src, listed=len(sources))
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        report: ImportReport,
+        *,
+        append: bool,
+        on_episode: Callable[[str], None] | None,
+    ) -> None:
+        self.out = out
+        self.report = report
+        self.append = append
+        self.on_episode = on_episode
+        self._writer: DatasetWriter | None = None
+
+    def __enter__(self) -> EpisodeSink:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None and self._writer is not None:
+            self._writer.abort()
+
+    def add(self, meta: DatasetMeta, episode: Episode) -> None:
+        if self._writer is None:
+            self._writer = DatasetWriter(self.out, meta, append=self.append)
+        self._writer.add_episode(episode)
+        self.report.episodes += 1
+        self.report.frames += episode.num_frames
+        if self.on_episode is not None:
+            self.on_episode(episode.meta.episode_id)
+
+    def skip(self, episode: str, exc: ImportSourceError, skip_bad: bool) -> None:
+        """Record a bad episode with its one-line reason, or re-raise without ``skip_bad``."""
+        if not skip_bad:
+            raise exc
+        self.report.skipped.append((episode, " ".join(exc.message.split())))
+
+    def finish(self, src: Path, listed: int) -> None:
+        """Publish; ``ImportSourceError`` when no episode could be imported."""
+        if self._writer is None:
+            skipped = self.report.skipped
+            first = f"; first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+            raise ImportSourceError(
+                f"no episode could be imported ({listed} listed, {len(skipped)} skipped{first})",
+                path=str(src),
+                hint="Fix the recordings listed in the report, then import again.",
+            )
+        self._writer.close()
+
+
+def already_imported(out: Path, episode_id: str, skip_hint: str) -> ImportSourceError:
+    """The error for an episode whose id the dataset at ``out`` already holds."""
+    return ImportSourceError(
+        "is already in the dataset",
+        path=str(out),
+        episode=episode_id,
+        hint="Episode ids are stable, so it was imported before; " + skip_hint,
+    )

@@ -52,13 +52,11 @@ from ..models import (
     Segment,
 )
 from ..video import VideoSpanReader
-from ..writer import DatasetWriter
-from .common import ImportReport, existing_episode_ids
-from .sidecar import CommonSidecar, load_sidecar, overrides_fields, parse_sidecar, require_licence
+from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
+from .sidecar import CommonSidecar, overrides_fields, require_licence, resolve_common_sidecar
 
 __all__ = ["import_lerobot"]
 
-SIDECAR_FILE = "embodex-sidecar.yaml"
 _NUMERIC = {"float32", "float64", "int32", "int64", "int16", "int8", "uint8", "uint16"}
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 _SKIP_HINT = "or pass skip_bad=True (--skip-bad) to import the other episodes."
@@ -107,50 +105,26 @@ def import_lerobot(
                                 sidecar={"licence": "MIT"})
     """
     src, out = Path(src), Path(out)
-    sc = _resolve_sidecar(src, sidecar)
+    sc = resolve_common_sidecar(src, sidecar, __name__)
     plan = _plan(src, sc)
     report = ImportReport(dataset=out)
     report.notes.extend(_notes(plan))
     existing = existing_episode_ids(out, append, plan.meta)
     episodes = _episode_rows(src)
-    writer: DatasetWriter | None = None
     readers: dict[tuple[str, int, int], VideoSpanReader] = {}
     data = _DataFiles(src, plan.info)
     try:
-        for row in episodes:
-            try:
-                episode = _load_episode(src, plan, sc, row, data, readers)
-                if episode.meta.episode_id in existing:
-                    raise ImportSourceError(
-                        "is already in the dataset",
-                        path=str(out),
-                        episode=episode.meta.episode_id,
-                        hint="Episode ids are stable, so it was imported before; " + _SKIP_HINT,
-                    )
-            except ImportSourceError as exc:
-                if not skip_bad:
-                    raise
-                report.skipped.append((f"episode {row['episode_index']}", exc.one_line()))
-                continue
-            if writer is None:
-                writer = DatasetWriter(out, plan.meta, append=append)
-            writer.add_episode(episode)
-            report.episodes += 1
-            report.frames += episode.num_frames
-            if on_episode is not None:
-                on_episode(episode.meta.episode_id)
-        if writer is None:
-            raise ImportSourceError(
-                f"no episode could be imported ({len(episodes)} listed, "
-                f"{len(report.skipped)} skipped)",
-                path=str(src),
-                hint="Fix the episodes listed in the report, then import again.",
-            )
-        writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+        with EpisodeSink(out, report, append=append, on_episode=on_episode) as sink:
+            for row in episodes:
+                try:
+                    episode = _load_episode(src, plan, sc, row, data, readers)
+                    if episode.meta.episode_id in existing:
+                        raise already_imported(out, episode.meta.episode_id, _SKIP_HINT)
+                except ImportSourceError as exc:
+                    sink.skip(f"lerobot episode {row['episode_index']}", exc, skip_bad)
+                    continue
+                sink.add(plan.meta, episode)
+            sink.finish(src, listed=len(episodes))
     finally:
         for reader in readers.values():
             reader.close()
@@ -158,18 +132,6 @@ def import_lerobot(
 
 
 # -- metadata ------------------------------------------------------------------------------
-
-
-def _resolve_sidecar(src: Path, sidecar: str | Path | Mapping[str, Any] | None) -> CommonSidecar:
-    if isinstance(sidecar, Mapping):
-        raw, where = dict(sidecar), "sidecar mapping"
-    elif sidecar is not None:
-        raw, where = load_sidecar(sidecar), str(sidecar)
-    elif (src / SIDECAR_FILE).is_file():
-        raw, where = load_sidecar(src / SIDECAR_FILE), str(src / SIDECAR_FILE)
-    else:
-        raw, where = {}, "no sidecar given"
-    return parse_sidecar(CommonSidecar, raw, where, __name__)
 
 
 def _read_json(path: Path) -> dict[str, Any]:

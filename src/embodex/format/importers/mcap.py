@@ -52,20 +52,18 @@ from ...errors import ConfigError, ImportSourceError, MissingExtraError
 from ..episode import Episode
 from ..images import image_size
 from ..models import Camera, DatasetMeta, Embodiment, EpisodeMeta, Feature, Provenance
-from ..writer import DatasetWriter
-from .common import ImportReport, existing_episode_ids
+from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
 from .sidecar import (
     CommonSidecar,
     Strict,
     load_sidecar,
     overrides_fields,
-    parse_sidecar,
     require_licence,
+    resolve_common_sidecar,
 )
 
 __all__ = ["TopicMap", "import_mcap", "load_topic_map"]
 
-SIDECAR_FILE = "embodex-sidecar.yaml"
 _SKIP_HINT = "or pass skip_bad=True (--skip-bad) to import the other recordings."
 _PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -242,6 +240,22 @@ def _encoding(data: bytes) -> str | None:
     return None
 
 
+def _check_gap(
+    offsets: np.ndarray, tol: int, topic: str, what: str, path: Path, label: str
+) -> None:
+    """``ImportSourceError`` when a stream's nearest sample is farther than ``tol`` ns."""
+    far = np.abs(offsets) > tol
+    if far.any():
+        k = int(np.argmax(far))
+        raise ImportSourceError(
+            f"{topic} has no message within {tol / 1e6:g} ms of {what} {k} "
+            f"(nearest {abs(int(offsets[k])) / 1e6:.1f} ms away)",
+            path=str(path),
+            episode=label,
+            hint="The recording has a gap; raise tolerance_ms in the map, " + _SKIP_HINT,
+        )
+
+
 @dataclass
 class _Aligned:
     times: np.ndarray
@@ -271,32 +285,14 @@ def _align(
     tol = tmap.tolerance_ns()
     ref_t, _ = ordered[tmap.reference_topic()]
     ref_idx = _nearest(ref_t, grid)
-    off = np.abs(ref_t[ref_idx] - grid)
-    if (off > tol).any():
-        k = int(np.argmax(off > tol))
-        raise ImportSourceError(
-            f"{tmap.reference_topic()} has no message within {tol / 1e6:g} ms of frame time "
-            f"+{(grid[k] - start) / 1e9:.3f} s (nearest {off[k] / 1e6:.1f} ms away)",
-            path=str(path),
-            episode=label,
-            hint="The recording has a gap; raise tolerance_ms in the map, " + _SKIP_HINT,
-        )
+    _check_gap(ref_t[ref_idx] - grid, tol, tmap.reference_topic(), "frame time", path, label)
     keep = np.concatenate([[True], np.diff(ref_idx) > 0])
     ref_idx = ref_idx[keep]
     times = ref_t[ref_idx]
     picks: dict[str, np.ndarray] = {}
     for topic, (t, _) in ordered.items():
         idx = ref_idx if topic == tmap.reference_topic() else _nearest(t, times)
-        gap = np.abs(t[idx] - times)
-        if (gap > tol).any():
-            k = int(np.argmax(gap > tol))
-            raise ImportSourceError(
-                f"{topic} has no message within {tol / 1e6:g} ms of frame {k} "
-                f"(nearest {gap[k] / 1e6:.1f} ms away)",
-                path=str(path),
-                episode=label,
-                hint="The recording has a gap; raise tolerance_ms in the map, " + _SKIP_HINT,
-            )
+        _check_gap(t[idx] - times, tol, topic, "frame", path, label)
         picks[topic] = idx
     features = {}
     for name, ft in tmap.features.items():
@@ -338,16 +334,8 @@ def _stem(src: Path, path: Path) -> str:
 
 def _resolve_sidecar(src: Path, sidecar: str | Path | Mapping[str, Any] | None) -> CommonSidecar:
     folder = src if src.is_dir() else src.parent
-    if isinstance(sidecar, Mapping):
-        raw, where = dict(sidecar), "sidecar mapping"
-    elif sidecar is not None:
-        raw, where = load_sidecar(sidecar), str(sidecar)
-    elif (folder / SIDECAR_FILE).is_file():
-        raw, where = load_sidecar(folder / SIDECAR_FILE), str(folder / SIDECAR_FILE)
-    else:
-        raw, where = {}, "no sidecar given"
-    sc = parse_sidecar(CommonSidecar, raw, where, __name__)
-    require_licence(sc.licence, where)
+    sc = resolve_common_sidecar(folder, sidecar, __name__)
+    require_licence(sc.licence, "sidecar (--meta)")
     return sc
 
 
@@ -467,16 +455,17 @@ def import_mcap(
     tmap = load_topic_map(topic_map)
     sc = _resolve_sidecar(src, sidecar)
     report = ImportReport(dataset=out)
-    writer: DatasetWriter | None = None
     meta: DatasetMeta | None = None
     existing: set[str] = set()
     prefix = sc.episode_id_prefix
-    try:
-        for path in _files(src):
+    files = _files(src)
+    with EpisodeSink(out, report, append=append, on_episode=on_episode) as sink:
+        for path in files:
             stem = _stem(src, path)
-            local = f"mcap-{stem}"
-            eid = f"{prefix or (sc.provenance.centre_id if sc.provenance else '')}:{local}"
-            eid = eid.lstrip(":")
+            owner = (
+                prefix if prefix is not None else (sc.provenance.centre_id if sc.provenance else "")
+            )
+            eid = f"{owner}:mcap-{stem}" if owner else f"mcap-{stem}"
             try:
                 streams = _read(path, tmap, eid)
                 joints = _joints(tmap, streams, eid)
@@ -485,41 +474,18 @@ def import_mcap(
                     meta = _dataset_meta(tmap, sc, joints, aligned, src)
                     existing = existing_episode_ids(out, append, meta)
                 if eid in existing:
-                    raise ImportSourceError(
-                        "is already in the dataset",
-                        path=str(out),
-                        episode=eid,
-                        hint="Episode ids are stable, so it was imported before; " + _SKIP_HINT,
-                    )
+                    raise already_imported(out, eid, _SKIP_HINT)
                 episode = _episode(aligned, tmap, sc, meta, stem, eid, path, src)
             except ImportSourceError as exc:
-                if not skip_bad:
-                    raise
-                report.skipped.append((eid, exc.one_line()))
+                sink.skip(eid, exc, skip_bad)
                 continue
-            if writer is None:
-                writer = DatasetWriter(out, meta, append=append)
-            writer.add_episode(episode)
-            report.episodes += 1
-            report.frames += episode.num_frames
+            sink.add(meta, episode)
             if aligned.dropped:
                 report.notes.append(
                     f"{eid}: {aligned.dropped} grid points fell on an already used "
                     f"{tmap.reference_topic()} message (reference slower than {tmap.fps:g} Hz?)"
                 )
-            if on_episode is not None:
-                on_episode(eid)
-        if writer is None:
-            raise ImportSourceError(
-                f"no recording could be imported ({len(report.skipped)} skipped)",
-                path=str(src),
-                hint="Fix the recordings listed in the report, then import again.",
-            )
-        writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+        sink.finish(src, listed=len(files))
     return report
 
 

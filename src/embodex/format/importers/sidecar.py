@@ -27,7 +27,11 @@ __all__ = [
     "load_sidecar",
     "overrides_fields",
     "parse_sidecar",
+    "resolve_common_sidecar",
 ]
+
+#: The sidecar looked for beside the recordings when none is given.
+SIDECAR_FILE = "embodex-sidecar.yaml"
 
 _SLUG = r"^[a-z][a-z0-9_]*$"
 M = TypeVar("M", bound=BaseModel)
@@ -198,3 +202,18 @@ def require_licence(licence: str | None, where: str) -> str:
             "e.g. `licence: CC-BY-NC-SA-4.0`; embodex never guesses a licence.",
         )
     return licence
+
+
+def resolve_common_sidecar(
+    folder: Path, sidecar: str | Path | Mapping[str, Any] | None, keys_doc: str
+) -> CommonSidecar:
+    """The sidecar given (path or mapping), else ``folder/embodex-sidecar.yaml``, else empty."""
+    if isinstance(sidecar, Mapping):
+        raw, where = dict(sidecar), "sidecar mapping"
+    elif sidecar is not None:
+        raw, where = load_sidecar(sidecar), str(sidecar)
+    elif (folder / SIDECAR_FILE).is_file():
+        raw, where = load_sidecar(folder / SIDECAR_FILE), str(folder / SIDECAR_FILE)
+    else:
+        raw, where = {}, "no sidecar given"
+    return parse_sidecar(CommonSidecar, raw, where, keys_doc)
