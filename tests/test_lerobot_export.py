@@ -124,6 +124,12 @@ def test_video_round_trip(source: Dataset, tmp_path: Path, codec: str) -> None:
         assert np.abs(src - got).mean() < 8  # lossy, but the same pictures
         # each frame is closer to its own source frame than to its neighbour's
         assert np.abs(src[1:] - got[1:]).mean() < np.abs(src[:-1] - got[1:]).mean()
+    video = out / "videos/observation.images.head/chunk-000/file-000.mp4"
+    video.write_bytes(video.read_bytes()[:300])  # truncated download
+    with pytest.raises(ImportSourceError, match="no episode could be imported"):
+        import_lerobot(out, tmp_path / "broken", skip_bad=True)
+    with pytest.raises(ImportSourceError, match=r"cannot decode video|video span holds"):
+        import_lerobot(out, tmp_path / "broken2")
 
 
 def _as_plain_lerobot(exported: Path, dest: Path) -> Path:

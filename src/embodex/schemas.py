@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .format.importers.mcap import TopicMap
+from .format.importers.sidecar import CommonSidecar
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
 
 __all__ = ["SCHEMAS", "render_schemas", "write_schemas"]
@@ -23,6 +25,9 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "episode.schema.json": EpisodeMeta,
     "manifest.schema.json": Manifest,
     "stats.schema.json": DatasetStats,
+    # interop: the files users write for `embodex package --from lerobot|mcap`
+    "import-sidecar.schema.json": CommonSidecar,
+    "mcap-topic-map.schema.json": TopicMap,
 }
 
 

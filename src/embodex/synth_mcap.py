@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import yaml
 
+from .errors import MissingExtraError
 from .synth import JOINT_NAMES, SCENES, SKILLS, synth_episode, synth_meta
 
 __all__ = ["COMPRESSED_IMAGE_MSGDEF", "JOINT_STATE_MSGDEF", "write_mcap_sample"]
@@ -61,7 +62,10 @@ def write_mcap_sample(
     Trajectories come from :func:`embodex.synth.synth_episode` (sampled at ``joint_hz``),
     so they look like real teleoperation. Returns ``out``.
     """
-    from mcap_ros2.writer import Writer
+    try:
+        from mcap_ros2.writer import Writer
+    except ImportError:
+        raise MissingExtraError("mcap-ros2-support", "mcap") from None
 
     root = Path(out)
     root.mkdir(parents=True, exist_ok=True)

@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -585,20 +586,24 @@ def _frames(
     path = src / str(plan.info.get("video_path") or v3.VIDEO_PATH).format(
         video_key=cam.key, chunk_index=chunk, file_index=file
     )
-    reader = readers.get((cam.key, chunk, file))
-    if reader is None:
-        if not path.is_file():
-            raise ImportSourceError("video file is missing", path=str(path), episode=label)
-        for key in [k for k in readers if k[0] == cam.key]:
-            readers.pop(key).close()  # one open file per camera
-        reader = readers[(cam.key, chunk, file)] = VideoSpanReader(path, float(plan.info["fps"]))
     try:
+        reader = readers.get((cam.key, chunk, file))
+        if reader is None:
+            if not path.is_file():
+                raise ImportSourceError("video file is missing", path=str(path), episode=label)
+            for key in [k for k in readers if k[0] == cam.key]:
+                readers.pop(key).close()  # one open file per camera
+            reader = VideoSpanReader(path, float(plan.info["fps"]))
+            readers[(cam.key, chunk, file)] = reader
         frames = reader.take(
             float(row[f"{prefix}/from_timestamp"]), float(row[f"{prefix}/to_timestamp"])
         )
-    except Exception as exc:  # PyAV raises its own error tree for corrupt files
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
         raise ImportSourceError(
-            f"cannot decode video: {exc}", path=str(path), episode=label
+            f"cannot decode video: {exc}",
+            path=str(path),
+            episode=label,
+            hint="Download the file again, " + _SKIP_HINT,
         ) from exc
     if len(frames) != n:
         raise ImportSourceError(
