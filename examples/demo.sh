@@ -63,4 +63,21 @@ centre ledger verify hubei-centre
 buyer ledger show agibot
 buyer ledger verify agibot
 
+if [ "${DEMO_EXPORT:-0}" = 1 ]; then
+    step "11. Interop: ROS 2 MCAP in; LeRobot, Hugging Face and Rerun out"
+    embodex synth "$OUT/bags" --layout mcap --episodes 2 --duration 3-3
+    embodex package "$OUT/bags" "$OUT/centre/ros2" --from mcap --map "$OUT/bags/topics.yaml" \
+        --meta "$OUT/bags/embodex-sidecar.yaml"
+    embodex export lerobot "$OUT/centre/dataset" "$OUT/exports/lerobot"
+    embodex export lerobot "$OUT/centre/dataset" "$OUT/exports/lerobot-av1" --video
+    embodex package "$OUT/exports/lerobot" "$OUT/exports/lerobot-back" --from lerobot
+    embodex export hf "$OUT/centre/dataset" "$OUT/exports/hf"
+    python -c "import datasets, sys; print(datasets.load_from_disk(sys.argv[1]))" "$OUT/exports/hf"
+    embodex view "$OUT/centre/dataset" 0 -o "$OUT/exports/episode0.rrd"
+    echo "load the LeRobot export with: LeRobotDataset('local/demo', root='$OUT/exports/lerobot')"
+else
+    echo
+    echo "(DEMO_EXPORT=1 make demo adds the interop step: MCAP in; LeRobot, Hugging Face, Rerun out)"
+fi
+
 printf '\nDemo finished: outputs in %s/\n' "$OUT"

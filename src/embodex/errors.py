@@ -18,10 +18,12 @@ __all__ = [
     "EmbodexError",
     "FormatError",
     "ImportSourceError",
+    "InteropError",
     "KeyExistsError",
     "KeyNotFoundError",
     "KeyPermissionError",
     "LedgerError",
+    "MissingExtraError",
     "PassphraseError",
     "PayloadError",
     "SchemaError",
@@ -194,3 +196,24 @@ class LedgerError(TrustError):
     """A ledger cannot be read or appended to safely (tampered, locked, malformed)."""
 
     default_hint = "Run `embodex ledger verify` to see which entry is wrong."
+
+
+# -- interop (LeRobot, Hugging Face, MCAP, Rerun) ------------------------------------------
+
+
+class InteropError(EmbodexError):
+    """A conversion to or from another ecosystem's format cannot be done as asked."""
+
+    default_hint = "See specs/interop.md for what each conversion supports."
+
+
+class MissingExtraError(InteropError):
+    """An optional dependency needed for this conversion is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"this needs the Python package {package!r}, which is not installed",
+            hint=f"pip install 'embodex[{extra}]'",
+        )
+        self.package = package
+        self.extra = extra

@@ -13,6 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .format.importers.mcap import TopicMap
+from .format.importers.sidecar import CommonSidecar
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
 from .trust.checking import BatchSummary
 from .trust.contract_file import ContractFile
@@ -40,6 +42,9 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "ledger-entry.schema.json": LedgerEntry,
     "receipt.schema.json": Receipt,
     "termination.schema.json": Termination,
+    # interop: the files users write for `embodex package --from lerobot|mcap`
+    "import-sidecar.schema.json": CommonSidecar,
+    "mcap-topic-map.schema.json": TopicMap,
 }
 
 

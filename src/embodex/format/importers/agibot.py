@@ -104,12 +104,10 @@ from typing import Any
 import numpy as np
 from pydantic import ValidationError
 
-from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
-from .. import layout
+from ...errors import ConfigError, ImportSourceError
 from ..episode import Episode
 from ..models import Camera, DatasetMeta, Embodiment, EpisodeMeta, Feature, Segment
 from ..reader import open_dataset
-from ..writer import DatasetWriter
 from .agibot_layout import (
     COUNT_HINT,
     DEPTH_CAMERA,
@@ -129,16 +127,9 @@ from .agibot_media import (
     read_intrinsics,
 )
 from .agibot_proprio import has_velocity, load_proprio
-from .agibot_sidecar import (
-    SIDECAR_FILE,
-    Limits,
-    Operator,
-    Scene,
-    Sidecar,
-    load_sidecar,
-    resolve_sidecar,
-)
-from .report import ImportReport
+from .agibot_sidecar import Limits, Sidecar, resolve_sidecar
+from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
+from .sidecar import SIDECAR_FILE, Operator, Scene, load_sidecar
 
 __all__ = [
     "DEPTH_CAMERA",
@@ -580,31 +571,17 @@ def _load_episode(
 
 
 def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
-    """Ids already in ``out``; checks up front what the writer would reject later."""
-    if not (out / layout.META_FILE).exists():
-        return set()
-    if not append:
-        raise DatasetExistsError(f"{out} already holds a dataset")
-    ds = open_dataset(out)
-    if ds.meta.licence != meta.licence:
-        raise ConfigError(
-            f"{out} is licensed {ds.meta.licence}, the sidecar says {meta.licence}",
-            hint="A dataset has one licence: import into a new dataset instead.",
-        )
-    old_range = ds.meta.extra.get("agibot", {}).get("effector_state_range_mm")
-    new_range = meta.extra["agibot"]["effector_state_range_mm"]
-    if old_range is not None and list(old_range) != list(new_range):
-        raise ConfigError(
-            f"{out} maps gripper mm over {old_range}, the sidecar says {new_range}",
-            hint="Use the same effector_state_range_mm as the earlier import.",
-        )
-    if ds.meta.schema_fingerprint() != meta.schema_fingerprint():
-        raise SchemaError(
-            f"{out}: these episodes' features, cameras or fps differ from the dataset's",
-            hint="Import them into a separate dataset, or set the sidecar's `cameras` and "
-            "`depth` to match the dataset.",
-        )
-    return set(ds.episode_ids)
+    """Ids already in ``out``; also checks the gripper mapping matches the earlier import."""
+    ids = existing_episode_ids(out, append, meta)
+    if ids:
+        old = open_dataset(out).meta.extra.get("agibot", {}).get("effector_state_range_mm")
+        new_range = meta.extra["agibot"]["effector_state_range_mm"]
+        if old is not None and list(old) != list(new_range):
+            raise ConfigError(
+                f"{out} maps gripper mm over {old}, the sidecar says {new_range}",
+                hint="Use the same effector_state_range_mm as the earlier import.",
+            )
+    return ids
 
 
 def import_agibot(
@@ -649,45 +626,19 @@ def import_agibot(
     meta = _dataset_meta(sc, plan)
     existing = _existing(out, append, meta)
 
-    writer: DatasetWriter | None = None
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, min(4, len(plan.cameras)))) as pool:
-            for s in sources:
-                try:
-                    if s.embodex_id in existing:
-                        raise ImportSourceError(
-                            "is already in the dataset",
-                            path=str(out),
-                            episode=s.embodex_id,
-                            hint="Episode ids are stable, so it was imported before; " + SKIP_HINT,
-                        )
-                    episode = _load_episode(s, plan, meta, sc, pool)
-                except ImportSourceError as exc:
-                    if not skip_bad:
-                        raise
-                    report.skipped.append((s.embodex_id, " ".join(exc.message.split())))
-                    continue
-                if writer is None:
-                    # Opened only now, so a run where every episode fails leaves no folder.
-                    writer = DatasetWriter(out, meta, append=append)
-                writer.add_episode(episode)
-                report.episodes += 1
-                report.frames += episode.num_frames
-                if on_episode is not None:
-                    on_episode(s.embodex_id)
-        if writer is None:
-            first = (
-                f"; first: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else ""
-            )
-            raise ImportSourceError(
-                f"no episode could be imported ({len(sources)} listed, "
-                f"{len(report.skipped)} skipped{first})",
-                path=str(src),
-                hint="Fix the recordings listed in the report, then import again.",
-            )
-        writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    workers = max(1, min(4, len(plan.cameras)))
+    with (
+        EpisodeSink(out, report, append=append, on_episode=on_episode) as sink,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        for s in sources:
+            try:
+                if s.embodex_id in existing:
+                    raise already_imported(out, s.embodex_id, SKIP_HINT)
+                episode = _load_episode(s, plan, meta, sc, pool)
+            except ImportSourceError as exc:
+                sink.skip(s.embodex_id, exc, skip_bad)
+                continue
+            sink.add(meta, episode)
+        sink.finish(src, listed=len(sources))
     return report

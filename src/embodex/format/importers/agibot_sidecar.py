@@ -1,6 +1,9 @@
 """The AgiBot importer's sidecar: what the raw layout lacks (licence, provenance, overrides).
 
-Its keys are documented in :mod:`embodex.format.importers.agibot`.
+Built on the shared sidecar models of :mod:`embodex.format.importers.sidecar` (per-episode
+``Overrides``, YAML loading, licence and key checks); this module adds the AgiBot keys
+(``fps``, ``cameras``, ``depth``, ``effector_state_range_mm``, ``limits``, ``skill``,
+per-task settings). Its keys are documented in :mod:`embodex.format.importers.agibot`.
 """
 
 from __future__ import annotations
@@ -10,29 +13,20 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, field_validator
 
 from ...errors import ConfigError
 from ..models import Provenance
 from .agibot_layout import DEPTH_CAMERA, camera_name
+from .sidecar import Overrides, Strict, parse_sidecar, read_sidecar, require_licence
 
 __all__ = [
     "DEFAULT_EFFECTOR_RANGE_MM",
     "DEFAULT_ROBOT_MODEL",
-    "SIDECAR_FILE",
     "Limits",
-    "Operator",
-    "Overrides",
-    "Scene",
     "Sidecar",
-    "load_sidecar",
-    "parse_sidecar",
     "resolve_sidecar",
 ]
-
-#: The sidecar looked for in the source folder when none is given.
-SIDECAR_FILE = "embodex-sidecar.yaml"
 
 DEFAULT_EFFECTOR_RANGE_MM = (0.0, 120.0)
 #: Robot type the LeRobot AgiBot port uses for these recordings.
@@ -45,42 +39,12 @@ _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 _KEYS_DOC = "embodex.format.importers.agibot"
 
 
-class _Strict(BaseModel):
-    # extra="forbid": a misspelt key must fail loudly, not be ignored.
-    model_config = ConfigDict(extra="forbid")
-
-
-class Scene(_Strict):
-    scene_id: str | None = None
-    scene_type: str | None = Field(default=None, pattern=_SLUG)
-    site: str | None = None
-    lighting: str | None = None
-    objects: list[str] | None = None
-
-
-class Operator(_Strict):
-    id: str | None = None
-    level: str | None = None
-
-
-class Overrides(_Strict):
-    scene: Scene | None = None
-    operator: Operator | None = None
-    robot_serial: str | None = None
-    success: bool | None = None
-    failure_cause: str | None = None
-    skill: str | None = None
-    instruction_en: str | None = None
-    instruction_zh: str | None = None
-    start_time_ns: int | None = None
-
-
-class _Robot(_Strict):
+class _Robot(Strict):
     model: str = Field(default=DEFAULT_ROBOT_MODEL, min_length=1)
     serial: str | None = None
 
 
-class Limits(_Strict):
+class Limits(Strict):
     lower: list[float] | None = None
     upper: list[float] | None = None
     velocity: list[float] | None = None
@@ -90,7 +54,7 @@ def _default_provenance() -> Provenance:
     return Provenance(centre_id="agibot-world", centre_name="AgiBot World")
 
 
-class Sidecar(_Strict):
+class Sidecar(Strict):
     licence: str = Field(min_length=1)
     name: str = Field(default="agibot-world", min_length=1)
     description: str | None = None
@@ -130,16 +94,8 @@ class Sidecar(_Strict):
 
     def overrides(self, task: str, episode: str) -> Overrides:
         """Defaults, then the task's, then the episode's settings; later ones win."""
-        out: dict[str, Any] = {}
-        layers = [self.defaults, self.tasks.get(task), self.episodes.get(episode)]
-        for layer in layers:
-            if layer is None:
-                continue
-            for key, value in layer.model_dump(exclude_none=True).items():
-                if key in ("scene", "operator") and key in out:
-                    out[key] = {**out[key], **value}
-                else:
-                    out[key] = value
+        layers = (self.defaults, self.tasks.get(task), self.episodes.get(episode))
+        out = Overrides.layered(*layers).model_dump(exclude_none=True)
         if "skill" not in out:
             if isinstance(self.skill, str):
                 out["skill"] = self.skill
@@ -148,60 +104,10 @@ class Sidecar(_Strict):
         return Overrides.model_validate(out)
 
 
-def load_sidecar(path: str | Path | None) -> dict[str, Any]:
-    """Read a sidecar YAML file into a dict (``{}`` for ``None`` or an empty file).
-
-    Only the YAML is checked here; ``import_agibot`` checks the keys. Raises ``ConfigError``
-    when the file is missing, is not YAML or is not a mapping.
-    """
-    if path is None:
-        return {}
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"sidecar {p} does not exist",
-            hint=f"Check the path, or write one (see {_KEYS_DOC} for its keys).",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"sidecar {p} cannot be read: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"sidecar {p} is not valid YAML: {first}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"sidecar {p} must be a YAML mapping, not a {type(data).__name__}",
-            hint="Write it as `key: value` lines, e.g. `licence: CC-BY-4.0`.",
-        )
-    return {str(k): v for k, v in data.items()}
-
-
-def parse_sidecar(raw: Mapping[str, Any], where: str) -> Sidecar:
-    data = dict(raw)
-    if "licence" not in data and "license" in data:
-        data["licence"] = data.pop("license")
-    if not data.get("licence"):
-        raise ConfigError(
-            f"no licence given ({where})",
-            hint="Add `licence: <SPDX id or proprietary:<ref>>` to the sidecar YAML, e.g. "
-            "`licence: CC-BY-NC-SA-4.0`; embodex never guesses a licence.",
-        )
-    try:
-        sidecar = Sidecar.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(
-            f"sidecar {where}: {loc}: {first['msg']}{more}",
-            hint=f"Fix that key of the sidecar YAML; the keys are listed in {_KEYS_DOC}.",
-        ) from None
+def _parse(raw: Mapping[str, Any], where: str) -> Sidecar:
+    # The licence is checked first so a sidecar without one gets the fix, not a key error.
+    require_licence(raw.get("licence") if "licence" in raw else raw.get("license"), where)
+    sidecar = parse_sidecar(Sidecar, raw, where, _KEYS_DOC)
     for stem in sidecar.cameras or []:
         if not re.fullmatch(_SLUG, camera_name(stem)) or camera_name(stem) == DEPTH_CAMERA:
             raise ConfigError(
@@ -218,11 +124,9 @@ def parse_sidecar(raw: Mapping[str, Any], where: str) -> Sidecar:
 
 
 def resolve_sidecar(src: Path, sidecar: str | Path | Mapping[str, Any] | None) -> Sidecar:
-    if isinstance(sidecar, Mapping):
-        return parse_sidecar(sidecar, "sidecar mapping")
-    if sidecar is not None:
-        return parse_sidecar(load_sidecar(sidecar), str(sidecar))
-    default = src / SIDECAR_FILE
-    if default.is_file():
-        return parse_sidecar(load_sidecar(default), str(default))
-    return parse_sidecar({}, f"no sidecar given and no {default}")
+    """The sidecar given (path or mapping), else ``src/embodex-sidecar.yaml``, checked.
+
+    Raises ``ConfigError`` (no licence, an unknown or bad key, a camera stem or episode id
+    prefix that makes no valid name).
+    """
+    return _parse(*read_sidecar(src, sidecar))
