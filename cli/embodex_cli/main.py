@@ -11,10 +11,10 @@ from embodex import __version__
 from embodex.config import debug_enabled
 from embodex.errors import EmbodexError
 
-from . import commands_format
+from . import commands_format, commands_qc
 
 # Each command module exposes register(cli); one line per module keeps merges trivial.
-COMMAND_MODULES = (commands_format,)
+COMMAND_MODULES = (commands_format, commands_qc)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

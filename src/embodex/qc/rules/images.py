@@ -210,9 +210,13 @@ def _episode(
         assert d.size is not None
         if d.size != (cam.width, cam.height):
             wrong_size.append((i, d.size))
+        is_flat = False
         for kind, p in (("black", black), ("white", white)):
             if p is not None and _is_flat(d, cam, kind, p):  # type: ignore[arg-type]
                 flat[kind].append(i)
+                is_flat = True
+        if is_flat:
+            continue  # a black or white picture is their finding, not also "frozen"
         j = i + gap
         if frozen is not None and j < n:
             if moved is not None and moved[start + i] <= frozen.min_motion:
