@@ -14,6 +14,8 @@ from typing import Any
 from pydantic import BaseModel
 
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .qc.manifest import QCManifest
+from .qc.reviewlog import ReviewEntry
 
 __all__ = ["SCHEMAS", "render_schemas", "write_schemas"]
 
@@ -23,6 +25,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "episode.schema.json": EpisodeMeta,
     "manifest.schema.json": Manifest,
     "stats.schema.json": DatasetStats,
+    "qc-manifest.schema.json": QCManifest,
+    "qc-review.schema.json": ReviewEntry,
 }
 
 

@@ -140,7 +140,10 @@ def check_rows(
                         subject=lang,
                     )
         if seg is not None:
-            for problem, frames in _segment_problems(r.get("segments") or [], n):
+            for problem, (a, b) in _segment_problems(r.get("segments") or [], n):
+                # the frames concerned, clipped to the episode
+                a = min(max(a, 0), n - 1)
+                frames = (a, max(min(b, n), a + 1))
                 out.add("episode.segments", eid, seg.severity, problem, frames=frames)
         if uid is not None:
             if counts[eid] > 1 and eid in seen:
