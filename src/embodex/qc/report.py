@@ -39,20 +39,35 @@ def _pct(rate: str | None) -> str:
 
 
 def _h(hours: str) -> str:
-    return f"{float(hours):,.2f}"
+    """Hours for people: minutes below a tenth of an hour."""
+    h = float(hours)
+    return f"{h:,.2f} h" if h >= 0.1 or h == 0 else f"{h * 60:,.1f} min"
 
 
-def _hours_chart(title: str, groups: dict[str, GroupStats]) -> str:
+def _hours_chart(title: str, groups: dict[str, GroupStats], total: float) -> str:
     names = list(groups)
+    scale, unit = (1.0, "h") if total >= 1 else (60.0, "min")
     return hbar_chart(
         title,
         names,
         [
-            ("PASS", VERDICT_COLOURS["PASS"], [float(groups[n].hours_passed) for n in names]),
-            ("WARN", VERDICT_COLOURS["WARN"], [float(groups[n].hours_warned) for n in names]),
-            ("FAIL", VERDICT_COLOURS["FAIL"], [float(groups[n].hours_failed) for n in names]),
+            (
+                "PASS",
+                VERDICT_COLOURS["PASS"],
+                [scale * float(groups[n].hours_passed) for n in names],
+            ),
+            (
+                "WARN",
+                VERDICT_COLOURS["WARN"],
+                [scale * float(groups[n].hours_warned) for n in names],
+            ),
+            (
+                "FAIL",
+                VERDICT_COLOURS["FAIL"],
+                [scale * float(groups[n].hours_failed) for n in names],
+            ),
         ],
-        unit="h",
+        unit=unit,
     )
 
 
@@ -106,7 +121,7 @@ def _scorecard(
         [
             title,
             "episodes",
-            "hours",
+            "recorded",
             "pass",
             "warn",
             "fail",
@@ -160,10 +175,10 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
 
     cards = [
         (str(o.episodes), "episodes"),
-        (_h(o.hours), "hours"),
-        (f"{o.passed} · {_h(o.hours_passed)} h", "PASS"),
-        (f"{o.warned} · {_h(o.hours_warned)} h", "WARN"),
-        (f"{o.failed} · {_h(o.hours_failed)} h", "FAIL"),
+        (_h(o.hours), "recorded"),
+        (f"{o.passed} · {_h(o.hours_passed)}", "PASS"),
+        (f"{o.warned} · {_h(o.hours_warned)}", "WARN"),
+        (f"{o.failed} · {_h(o.hours_failed)}", "FAIL"),
         (_pct(o.pass_rate), "pass rate (PASS+WARN)"),
         (_pct(o.success_rate), "task success"),
         (str(reviewed), "reviewed by people"),
@@ -275,8 +290,9 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
             warning,
             f'<div class="cards">{card_html}</div>',
             "<h2>Hours by scene type and skill</h2>",
-            f'<div class="grid">{_hours_chart("Hours by scene type", agg.by_scene_type)}'
-            f"{_hours_chart('Hours by skill', agg.by_skill)}</div>",
+            f'<div class="grid">'
+            f"{_hours_chart('Hours by scene type', agg.by_scene_type, float(o.hours))}"
+            f"{_hours_chart('Hours by skill', agg.by_skill, float(o.hours))}</div>",
             "<h2>Rules</h2>",
             f'<div class="grid">{rule_chart}<div><h3>Top failure reasons</h3>{top}</div></div>',
             table(
