@@ -40,6 +40,7 @@ schemas: $(STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) benchmarks/packaging.py
+	$(PY) benchmarks/qc.py
 
 clean:
 	rm -rf $(VENV) demo-output .bench

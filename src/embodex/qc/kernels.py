@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-__all__ = ["first_true", "runs", "seg_percentiles", "seg_reduce"]
+__all__ = ["quantiles", "runs", "seg_percentiles", "seg_reduce"]
 
 
 def seg_reduce(
@@ -42,6 +42,22 @@ def seg_reduce(
     return out
 
 
+def quantiles(x: np.ndarray, qs: Sequence[float]) -> np.ndarray:
+    """Percentiles ``qs`` (0-100) of the non-empty 1-D ``x``, interpolated linearly as
+    ``np.percentile`` does, from one ``np.partition`` (several times cheaper per call)."""
+    n = x.size
+    pos = [q / 100.0 * (n - 1) for q in qs]
+    lo = [int(p) for p in pos]
+    hi = [min(i + 1, n - 1) for i in lo]
+    part = np.partition(x, sorted(set(lo + hi)))
+    return np.array(
+        [
+            float(part[a]) * (1.0 - (p - a)) + float(part[b]) * (p - a)
+            for p, a, b in zip(pos, lo, hi, strict=True)
+        ]
+    )
+
+
 def seg_percentiles(
     x: np.ndarray, starts: np.ndarray, stops: np.ndarray, qs: Sequence[float]
 ) -> np.ndarray:
@@ -58,7 +74,7 @@ def seg_percentiles(
             seg = seg[np.isfinite(seg)]
             if seg.size == 0:
                 continue
-        out[e] = np.percentile(seg, qs)
+        out[e] = quantiles(seg, qs)
     return out
 
 
@@ -67,9 +83,3 @@ def runs(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     padded = np.concatenate(([False], mask, [False]))
     edges = np.flatnonzero(padded[1:] != padded[:-1])
     return edges[0::2], edges[1::2]
-
-
-def first_true(mask: np.ndarray) -> int | None:
-    """Index of the first True in a 1-D mask, or None."""
-    i = int(np.argmax(mask)) if mask.size else 0
-    return i if mask.size and mask[i] else None

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..chunk import Chunk
-from ..kernels import runs, seg_percentiles, seg_reduce
+from ..kernels import quantiles, runs, seg_percentiles, seg_reduce
 from .base import Flag, Graded, RuleSpec
 from .context import Plan
 
@@ -367,7 +367,7 @@ def _dead_and_tracking(plan: Plan, c: Chunk) -> None:
         if sp - st <= L:
             continue
         err = np.abs(sm[:, st + L : sp] - am[:, st : sp - L]).max(axis=0)
-        p95[e] = float(np.percentile(err, 95))
+        p95[e] = float(quantiles(err, [95.0])[0])
         g = trk.grade(p95[e])
         if g:
             j = int(np.argmax(np.abs(sm[:, st + L : sp] - am[:, st : sp - L]).max(axis=1)))
