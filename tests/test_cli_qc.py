@@ -135,8 +135,18 @@ def test_review_flow_end_to_end(
     )
     assert code == 0 and "WARN -> PASS" in out
     code, _, err = run(
-        ["review", "set", str(root), jitter, "--verdict", "reject", "--reason", "nope",
-         "--reviewer", "rev-007"],  # fmt: skip
+        [
+            "review",
+            "set",
+            str(root),
+            jitter,
+            "--verdict",
+            "reject",
+            "--reason",
+            "nope",
+            "--reviewer",
+            "rev-007",
+        ],
         capsys,
     )
     assert code == 1 and "unknown reason code" in err and err.count("\n") == 1
@@ -155,8 +165,18 @@ def test_review_flow_end_to_end(
         if eid is None:
             break
         code, _, _ = run(
-            ["review", "set", str(root), eid, "--verdict", "accept", "--reason", "meets_spec",
-             "--reviewer", "rev-008"],  # fmt: skip
+            [
+                "review",
+                "set",
+                str(root),
+                eid,
+                "--verdict",
+                "accept",
+                "--reason",
+                "meets_spec",
+                "--reviewer",
+                "rev-008",
+            ],
             capsys,
         )
         assert code == 0

@@ -84,7 +84,7 @@ def test_manifest_shape_schema_and_no_floats(batch: tuple[Path, dict[str, str]])
 
 
 def test_aggregates_add_up_exactly(batch: tuple[Path, dict[str, str]]) -> None:
-    root, labels = batch
+    root, _labels = batch
     manifest = write_qc(root, run_qc(root))
     agg = manifest.aggregates
     o = agg.overall
@@ -97,9 +97,9 @@ def test_aggregates_add_up_exactly(batch: tuple[Path, dict[str, str]]) -> None:
         assert sum(Decimal(g.hours) for g in groups.values()) == total  # to the last digit
         assert sum(g.episodes for g in groups.values()) == o.episodes
         for g in groups.values():
-            assert Decimal(g.pass_rate) == (
-                Decimal(g.passed + g.warned) / g.episodes
-            ).quantize(Decimal("0.0001"))
+            assert Decimal(g.pass_rate) == (Decimal(g.passed + g.warned) / g.episodes).quantize(
+                Decimal("0.0001")
+            )
     assert "(unknown)" in agg.by_operator  # the missing_metadata episode has no operator
     labelled = [e for e in manifest.episodes if e.success is not None]
     assert len(labelled) == o.episodes - 1  # missing_success
@@ -113,7 +113,7 @@ def test_aggregates_add_up_exactly(batch: tuple[Path, dict[str, str]]) -> None:
 
 def test_success_rate_is_null_without_labels(tmp_path: Path) -> None:
     root = tmp_path / "ds"
-    _, labels = write_defective_dataset(
+    _, _labels = write_defective_dataset(
         root,
         meta=synth_meta(image_size=32, cameras=("head",)),
         clean=0,
@@ -156,9 +156,7 @@ def test_rewriting_keeps_only_the_named_sidecars(batch: tuple[Path, dict[str, st
     second = write_qc(root, run_qc(root, stricter))
     assert second.findings.path != first.findings.path
     arrows = sorted(p.name for p in (root / "qc").glob("*.arrow"))
-    assert arrows == sorted(
-        [Path(second.findings.path).name, Path(second.metrics.path).name]
-    )
+    assert arrows == sorted([Path(second.findings.path).name, Path(second.metrics.path).name])
     assert load_qc_profile(root).digest == stricter.digest != default_profile().digest
 
 

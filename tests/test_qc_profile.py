@@ -69,9 +69,11 @@ def test_a_file_extending_the_default_overrides_a_few_values(tmp_path: Path) -> 
         ("extends: humanoid-30fps\nrules:\n  timing.gap: {warn: 300, fail: 200}\n", "fail"),
         ("extends: humanoid-30fps\nrules:\n  timing.gap: {warn: fast}\n", "timing.gap.warn"),
         ("extends: humanoid-30fps\nnominal_fps: -1\n", "nominal_fps"),
-        ("id: x\nversion: 1\nnominal_fps: 30\nimages: {sample_frames: 8}\n"
-         "review: {pass_sample_rate: 0.1, min_pass_per_operator: 1}\nrules: {}\n",
-         "not configured"),  # fmt: skip
+        (
+            "id: x\nversion: 1\nnominal_fps: 30\nimages: {sample_frames: 8}\n"
+            "review: {pass_sample_rate: 0.1, min_pass_per_operator: 1}\nrules: {}\n",
+            "not configured",
+        ),
         ("extends: no-such-profile\n", "no built-in QC profile"),
         ("[1, 2]\n", "mapping"),
         ("rules: {a: [\n", "not valid YAML"),

@@ -120,6 +120,8 @@ def test_review_page_renders_in_headless_chromium(
     page = write_review_page(root, next(e for e, k in labels.items() if k == "idle_head"), tmp_path)
     dom = _browser(tmp_path, "--dump-dom", page.as_uri())
     assert dom.returncode == 0, dom.stderr[-2000:]
-    attrs = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom.stdout)[1]))
+    attrs = dict(
+        re.findall(r'data-([a-z-]+)="([^"]*)"', re.search(r"<body([^>]*)>", dom.stdout)[1])
+    )
     assert attrs["rendered"] == "yes" and attrs["images-loaded"] == attrs["images"] != "0"
     assert int(attrs["charts"]) >= 3 and "motion.idle_ends" in dom.stdout

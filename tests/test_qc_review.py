@@ -57,9 +57,11 @@ def test_queue_holds_warns_then_a_sample_of_each_operators_passes(
     manifest = load_qc_manifest(root)
     queue = review_queue(root)
     warns = [q.episode_id for q in queue if q.why == "warn"]
-    assert warns == [
-        e.episode_id for e in manifest.episodes if e.auto_verdict == "WARN"
-    ] == [_kind(labels, "jitter"), _kind(labels, "missing_instruction")]
+    assert (
+        warns
+        == [e.episode_id for e in manifest.episodes if e.auto_verdict == "WARN"]
+        == [_kind(labels, "jitter"), _kind(labels, "missing_instruction")]
+    )
     assert queue[: len(warns)] == [q for q in queue if q.why == "warn"]  # WARNs come first
     assert _kind(labels, "nan") not in {q.episode_id for q in queue}  # FAILs are labelled
     passes: dict[str, list[str]] = {}

@@ -58,9 +58,10 @@ def test_each_defect_is_caught_by_its_rule(
     for f in hits:
         if "warn" in RULES[f.rule].params.model_fields:
             assert f.measured is not None and f.threshold is not None
-            assert f.measured > f.threshold or (f.measured < f.threshold and f.rule.startswith(
-                ("episode.duration", "batch.duration")
-            ))
+            assert f.measured > f.threshold or (
+                f.measured < f.threshold
+                and f.rule.startswith(("episode.duration", "batch.duration"))
+            )
 
 
 def test_clean_episodes_of_the_defect_batch_pass(
@@ -91,6 +92,8 @@ def test_defects_pinpoint_the_frames(defect_run: tuple[QCResult, dict[str, str]]
     assert 2.0 < head.measured <= 3.1  # 3 s of standing still were inserted
     tail = next(f for f in by_kind["idle_tail"].findings if f.rule == "motion.idle_ends")
     assert tail.subject == "end" and tail.frame_end == by_kind["idle_tail"].frame_count
+    short = next(f for f in by_kind["too_short"].findings if f.rule == "episode.duration")
+    assert (short.severity, short.threshold) == ("warn", 3.0) and short.measured < 3.0
     dup = next(f for f in by_kind["duplicate"].findings if f.rule == "batch.duplicate")
     assert dup.subject is not None and "exact" in dup.message
     near = next(f for f in by_kind["near_duplicate"].findings if f.rule == "batch.duplicate")
@@ -276,3 +279,15 @@ def test_inject_keeps_the_source_intact_and_is_deterministic() -> None:
         inject(ep, "gremlins", meta)
     episodes, labels = defective_batch(meta, clean=2, kinds=["nan", "duplicate"], seed=1)
     assert len(episodes) == 4 and sorted(labels.values()) == ["duplicate", "nan"]
+
+
+def test_every_rule_is_tested_with_an_injected_defect() -> None:
+    # rules whose defect is not an episode-level kind have their own test above
+    own_tests = {
+        "integrity.readable": test_unreadable_shard_fails_its_episodes_and_keeps_the_others,
+        "integrity.schema": test_schema_and_bookkeeping_errors_fail,
+        "integrity.calibration": test_missing_calibration_warns_on_every_episode,
+        "episode.unique_id": test_required_streams_and_known_ids,
+        "episode.duration": test_defects_pinpoint_the_frames,  # the too_short episode
+    }
+    assert {d.rule for d in DEFECTS.values()} | set(own_tests) == set(RULES)
