@@ -25,13 +25,18 @@ from embodex.qc import default_profile, run_qc
 from embodex.synth import synth_dataset, synth_meta
 
 
-def read_columns(root: Path) -> int:
-    """The baseline: read the columns QC needs from every shard into numpy, nothing else."""
+def _columns(root: Path) -> tuple[list[str], list[str]]:
+    """The columns QC reads for its numeric rules, and the dataset's shards."""
     ds = open_dataset(root)
     names = ["episode_index", "frame_index", "timestamp_ns", "action", "state"]
-    names += [c.timestamp_column for c in ds.meta.cameras]
+    return names + [c.timestamp_column for c in ds.meta.cameras], ds.shard_names
+
+
+def read_columns(root: Path) -> int:
+    """The baseline: read the columns QC needs from every shard into numpy, nothing else."""
+    names, shards = _columns(root)
     touched = 0
-    for shard in ds.shard_names:
+    for shard in shards:
         with pa.OSFile(str(root / shard)) as f:
             reader = pa.ipc.open_file(f)
             fields = [reader.schema.get_field_index(n) for n in names]
@@ -49,11 +54,9 @@ def read_columns(root: Path) -> int:
 
 def map_columns(root: Path) -> float:
     """A second baseline: memory-map the shards (as QC does) and touch every value once."""
-    ds = open_dataset(root)
-    names = ["episode_index", "frame_index", "timestamp_ns", "action", "state"]
-    names += [c.timestamp_column for c in ds.meta.cameras]
+    names, shards = _columns(root)
     total = 0.0
-    for shard in ds.shard_names:
+    for shard in shards:
         table = pa.ipc.open_file(pa.memory_map(str(root / shard))).read_all()
         for name in names:
             col = table.column(name).combine_chunks()

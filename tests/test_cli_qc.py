@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from embodex.qc import default_profile
-from embodex.qc.defects import write_defective_dataset
 from embodex.synth import synth_dataset, synth_meta
 from embodex_cli.main import main
+from tests.qc_helpers import Batch, defect_batch, private_copy
 
 
 def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
@@ -25,23 +24,15 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("cli") / "batch"
-    _, labels = write_defective_dataset(
-        root,
-        meta=synth_meta(image_size=32, cameras=("head",)),
-        clean=6,
-        kinds=["nan", "jitter"],
-        seed=5,
-        duration_s=(5, 6),
+def source(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+    return defect_batch(
+        tmp_path_factory, clean=6, kinds=["nan", "jitter"], seed=5, duration_s=(5, 6)
     )
-    return root, labels
 
 
 @pytest.fixture
-def batch(source: tuple[Path, dict[str, str]], tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    shutil.copytree(source[0], tmp_path / "batch")
-    return tmp_path / "batch", source[1]
+def batch(source: Batch, tmp_path: Path) -> Batch:
+    return private_copy(source, tmp_path)
 
 
 def test_qc_run_passes_clean_data(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

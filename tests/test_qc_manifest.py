@@ -27,26 +27,20 @@ from embodex.qc.manifest import (
     write_qc,
 )
 from embodex.synth import synth_dataset, synth_meta
+from tests.qc_helpers import Batch, defect_batch, private_copy
 
 SCHEMA = Path(__file__).resolve().parents[1] / "specs" / "schemas" / "qc-manifest.schema.json"
 KINDS = ["nan", "jitter", "missing_success", "idle_head", "duplicate", "missing_metadata"]
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("qc") / "batch"
-    meta = synth_meta(image_size=32, cameras=("head",))
-    _, labels = write_defective_dataset(
-        root, meta=meta, clean=8, kinds=KINDS, seed=2, duration_s=(6, 8)
-    )
-    return root, labels
+def source(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+    return defect_batch(tmp_path_factory, clean=8, kinds=KINDS, seed=2, duration_s=(6, 8))
 
 
 @pytest.fixture
-def batch(source: tuple[Path, dict[str, str]], tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    root = tmp_path / "batch"
-    shutil.copytree(source[0], root)
-    return root, source[1]
+def batch(source: Batch, tmp_path: Path) -> Batch:
+    return private_copy(source, tmp_path)
 
 
 def _floats(value: Any, where: str = "$") -> list[str]:

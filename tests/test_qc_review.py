@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 import math
 import multiprocessing
-import shutil
 from pathlib import Path
 
 import pytest
 
 from embodex.errors import QCManifestError, ReviewError
 from embodex.qc import run_qc
-from embodex.qc.defects import write_defective_dataset
 from embodex.qc.manifest import load_qc_manifest, write_qc
 from embodex.qc.review import (
     list_reviews,
@@ -23,27 +21,21 @@ from embodex.qc.review import (
     write_review_page,
 )
 from embodex.qc.reviewlog import LOG_FILE, append_review, read_log
-from embodex.synth import synth_meta
+from tests.qc_helpers import Batch, defect_batch, private_copy
 
 KINDS = ["jitter", "missing_instruction", "nan"]
 
 
 @pytest.fixture(scope="module")
-def source(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, str]]:
-    root = tmp_path_factory.mktemp("qc") / "batch"
-    meta = synth_meta(image_size=32, cameras=("head",))
-    _, labels = write_defective_dataset(
-        root, meta=meta, clean=24, kinds=KINDS, seed=4, duration_s=(4, 5)
-    )
+def source(tmp_path_factory: pytest.TempPathFactory) -> Batch:
+    root, labels = defect_batch(tmp_path_factory, clean=24, kinds=KINDS, seed=4, duration_s=(4, 5))
     write_qc(root, run_qc(root))
     return root, labels
 
 
 @pytest.fixture
-def batch(source: tuple[Path, dict[str, str]], tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    root = tmp_path / "batch"
-    shutil.copytree(source[0], root)
-    return root, source[1]
+def batch(source: Batch, tmp_path: Path) -> Batch:
+    return private_copy(source, tmp_path)
 
 
 def _kind(labels: dict[str, str], kind: str) -> str:

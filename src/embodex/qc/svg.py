@@ -36,6 +36,16 @@ def _fmt(v: float) -> str:
     return f"{v:.3g}"
 
 
+def _legend(items: Sequence[tuple[str, str]], x: float, y: float) -> str:
+    """Colour swatches with labels in a row starting at (x, baseline y)."""
+    out = []
+    for label, colour in items:
+        out.append(f'<rect x="{x:.0f}" y="{y - 10:.0f}" width="12" height="12" fill="{colour}"/>')
+        out.append(f'<text x="{x + 16:.0f}" y="{y:.0f}">{escape(label)}</text>')
+        x += 24 + 8 * len(label)
+    return "".join(out)
+
+
 def hbar_chart(
     title: str,
     categories: Sequence[str],
@@ -75,12 +85,9 @@ def hbar_chart(
             f'<text x="{x + 4:.1f}" y="{y + 15}" fill="#444">'
             f"{_fmt(totals[i])} {escape(unit)}</text>"
         )
-    ly = top + row_h * len(categories) + 20
-    lx = label_w
-    for label, colour, _ in stacks:
-        parts.append(f'<rect x="{lx}" y="{ly - 10}" width="12" height="12" fill="{colour}"/>')
-        parts.append(f'<text x="{lx + 16}" y="{ly}">{escape(label)}</text>')
-        lx += 24 + 8 * len(label)
+    parts.append(
+        _legend([(s[0], s[1]) for s in stacks], label_w, top + row_h * len(categories) + 20)
+    )
     parts.append("</svg>")
     return "".join(parts)
 
@@ -136,11 +143,8 @@ def histogram(
             f"{_fmt(lo + frac * (hi - lo))} {escape(unit)}</text>"
         )
     parts.append(f'<text x="{left - 6}" y="{top + 10}" text-anchor="end">{peak}</text>')
-    lx = width - right - sum(30 + 8 * len(g[0]) for g in groups)
-    for label, colour, _ in groups:
-        parts.append(f'<rect x="{lx}" y="{6}" width="12" height="12" fill="{colour}"/>')
-        parts.append(f'<text x="{lx + 16}" y="{16}">{escape(label)}</text>')
-        lx += 30 + 8 * len(label)
+    items = [(g[0], g[1]) for g in groups]
+    parts.append(_legend(items, width - right - sum(24 + 8 * len(g[0]) for g in groups), 16))
     parts.append("</svg>")
     return "".join(parts)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TypeVar
 
-from .base import Findings, RuleParams
+from .base import Findings, Graded, RuleParams
 
 __all__ = ["Plan"]
 
@@ -33,3 +33,31 @@ class Plan:
         p = self.params_by_rule[rule]
         assert isinstance(p, kind), (rule, type(p), kind)
         return p
+
+    def grade(
+        self,
+        rule: str,
+        p: Graded,
+        episode_id: str,
+        value: float,
+        message: str,
+        *,
+        frames: tuple[int, int] | None = None,
+        subject: str | None = None,
+    ) -> bool:
+        """Grade ``value`` with ``p``; when it crosses a threshold, add the finding with the
+        measured value and the crossed threshold. True when added."""
+        g = p.grade(value)
+        if not g:
+            return False
+        self.out.add(
+            rule,
+            episode_id,
+            g[0],
+            message,
+            measured=value,
+            threshold=g[1],
+            frames=frames,
+            subject=subject,
+        )
+        return True

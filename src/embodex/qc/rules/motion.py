@@ -105,32 +105,25 @@ def _idle(plan: Plan, c: Chunk) -> None:
     for e in range(len(c)):
         n_e = int(c.counts[e])
         if frac_on and windows[e] > 0:
-            g = idle_p.grade(float(fraction[e]))
-            if g:
-                plan.out.add(
-                    "motion.idle",
-                    c.ids[e],
-                    g[0],
-                    f"the robot is idle {fraction[e]:.0%} of the episode",
-                    measured=float(fraction[e]),
-                    threshold=g[1],
-                    frames=(0, n_e),
-                )
+            plan.grade(
+                "motion.idle",
+                idle_p,
+                c.ids[e],
+                float(fraction[e]),
+                f"the robot is idle {fraction[e]:.0%} of the episode",
+                frames=(0, n_e),
+            )
         if ends_p is None or windows[e] <= 0:
             continue
         for where, secs in (("start", head[e]), ("end", tail[e])):
-            g = ends_p.grade(float(secs))
-            if not g:
-                continue
             k = min(n_e, round(secs * fps))
             frames = (0, k) if where == "start" else (n_e - k, n_e)
-            plan.out.add(
+            plan.grade(
                 "motion.idle_ends",
+                ends_p,
                 c.ids[e],
-                g[0],
+                float(secs),
                 f"idle for {secs:.1f} s at the {where}: trim frames {frames[0]}..{frames[1] - 1}",
-                measured=float(secs),
-                threshold=g[1],
                 frames=frames,
                 subject=where,
             )

@@ -249,60 +249,42 @@ def _grade_joint_max(
     return np.asarray(worst)
 
 
+#: rule -> (metric name, difference order, message); graded on the largest |value| over
+#: the joints with the rule's units
+_SPIKES = {
+    "numeric.jump": (
+        "max_step",
+        1,
+        "{joint} jumps {value:.3f} between frames {frame} and the next",
+    ),
+    "numeric.acceleration": (
+        "max_acceleration",
+        2,
+        "{joint} accelerates at {value:.0f}/s² around frame {frame}",
+    ),
+}
+
+
 def _derivatives(plan: Plan, c: Chunk) -> None:
     kin = c.kin
-    jump = plan.get("numeric.jump", UnitGraded)
-    if jump is not None:
-        mask = c.joint_mask(jump.units)
-        per = kin.seg_max_abs(kin.dq, 1)
-        worst = _grade_joint_max(
-            plan,
-            c,
-            "numeric.jump",
-            jump,
-            per,
-            mask,
-            kin.dq,
-            1,
-            None,
-            "{joint} jumps {value:.3f} between frames {frame} and the next",
-        )
-        c.metric("max_step", worst)
+    for rule, (metric, k, text) in _SPIKES.items():
+        p = plan.get(rule, UnitGraded)
+        if p is not None:
+            x = kin.dq if k == 1 else kin.acc
+            per = kin.seg_max_abs(x, k)
+            mask = c.joint_mask(p.units)
+            c.metric(metric, _grade_joint_max(plan, c, rule, p, per, mask, x, k, None, text))
     vel = plan.get("numeric.velocity", Graded)
     limit = c.embodiment.velocity_limit
     if vel is not None and limit is not None and len(limit) == kin.dq.shape[0]:
         vlim = np.asarray(limit, dtype=np.float64)
         per = kin.seg_max_abs(kin.vel, 1) / vlim[:, None]
+        every = np.ones(len(vlim), dtype=bool)
+        text = "{joint} moves at {value:.2f}x its velocity limit at frame {frame}"
         worst = _grade_joint_max(
-            plan,
-            c,
-            "numeric.velocity",
-            vel,
-            per,
-            np.ones(len(vlim), dtype=bool),
-            kin.vel,
-            1,
-            vlim,
-            "{joint} moves at {value:.2f}x its velocity limit at frame {frame}",
+            plan, c, "numeric.velocity", vel, per, every, kin.vel, 1, vlim, text
         )
         c.metric("max_velocity_ratio", worst)
-    acc = plan.get("numeric.acceleration", UnitGraded)
-    if acc is not None:
-        mask = c.joint_mask(acc.units)
-        per = kin.seg_max_abs(kin.acc, 2)
-        worst = _grade_joint_max(
-            plan,
-            c,
-            "numeric.acceleration",
-            acc,
-            per,
-            mask,
-            kin.acc,
-            2,
-            None,
-            "{joint} accelerates at {value:.0f}/s² around frame {frame}",
-        )
-        c.metric("max_acceleration", worst)
     jerk = plan.get("numeric.jerk", UnitGraded)
     if jerk is not None:
         mask = c.joint_mask(jerk.units)
@@ -314,17 +296,14 @@ def _derivatives(plan: Plan, c: Chunk) -> None:
             c.metric("jerk_median", pct[:, 0])
             c.metric("jerk_p95", pct[:, 1])
             for e in range(len(c)):
-                g = jerk.grade(float(pct[e, 1]))
-                if g:
-                    plan.out.add(
-                        "numeric.jerk",
-                        c.ids[e],
-                        g[0],
-                        f"jerk p95 {pct[e, 1]:.0f} rad/s³ (median {pct[e, 0]:.0f}): shaky motion",
-                        measured=float(pct[e, 1]),
-                        threshold=g[1],
-                        frames=(0, int(c.counts[e])),
-                    )
+                plan.grade(
+                    "numeric.jerk",
+                    jerk,
+                    c.ids[e],
+                    float(pct[e, 1]),
+                    f"jerk p95 {pct[e, 1]:.0f} rad/s³ (median {pct[e, 0]:.0f}): shaky motion",
+                    frames=(0, int(c.counts[e])),
+                )
 
 
 def _dead_and_tracking(plan: Plan, c: Chunk) -> None:

@@ -74,39 +74,12 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
 
     mono = plan.get("timing.monotonic", Flag)
     if mono is not None:
-        bad = (diffs <= 0).astype(np.int64)
-        counts = seg_reduce(np.add, bad, starts, stops, 0)
-        for e in np.flatnonzero(counts > 0).tolist():
-            where = np.flatnonzero(bad[starts[e] : stops[e]]) + 1
-            plan.out.add(
-                "timing.monotonic",
-                c.ids[e],
-                mono.severity,
-                f"frame times go backwards or repeat {int(counts[e])} time(s), first at frame "
-                f"{int(where[0])}",
-                measured=int(counts[e]),
-                threshold=0,
-                frames=(int(where[0]) - 1, int(where[-1]) + 1),
-            )
+        _backwards(plan, c, mono, diffs <= 0, "frame times", None)
         for cam, times in c.cam_ts.items():
-            if times is None:
-                continue
-            cd = np.diff(times.values)
-            cbad = ((cd <= 0) & times.valid[1:] & times.valid[:-1]).astype(np.int64)
-            ccounts = seg_reduce(np.add, cbad, starts, stops, 0)
-            for e in np.flatnonzero(ccounts > 0).tolist():
-                where = np.flatnonzero(cbad[starts[e] : stops[e]]) + 1
-                plan.out.add(
-                    "timing.monotonic",
-                    c.ids[e],
-                    mono.severity,
-                    f"camera {cam} capture times go backwards or repeat {int(ccounts[e])} "
-                    f"time(s), first at frame {int(where[0])}",
-                    measured=int(ccounts[e]),
-                    threshold=0,
-                    frames=(int(where[0]) - 1, int(where[-1]) + 1),
-                    subject=cam,
-                )
+            if times is not None:
+                cd = np.diff(times.values)
+                bad = (cd <= 0) & times.valid[1:] & times.valid[:-1]
+                _backwards(plan, c, mono, bad, f"camera {cam} capture times", cam)
 
     synth = plan.get("timing.synthesized", Flag)
     if synth is not None:
@@ -127,18 +100,15 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
     if rate_p is not None:
         dev = np.abs(rate / plan.nominal_fps - 1.0)
         for e in np.flatnonzero(n > 1).tolist():
-            g = rate_p.grade(float(dev[e]))
-            if g:
-                plan.out.add(
-                    "timing.rate",
-                    c.ids[e],
-                    g[0],
-                    f"effective rate {rate[e]:.2f} fps is {dev[e]:.1%} off the nominal "
-                    f"{plan.nominal_fps:g} fps (tolerance {g[1]:.1%})",
-                    measured=float(dev[e]),
-                    threshold=g[1],
-                    frames=(0, int(n[e])),
-                )
+            plan.grade(
+                "timing.rate",
+                rate_p,
+                c.ids[e],
+                float(dev[e]),
+                f"effective rate {rate[e]:.2f} fps is {dev[e]:.1%} off the nominal "
+                f"{plan.nominal_fps:g} fps",
+                frames=(0, int(n[e])),
+            )
 
     drop_p = plan.require("timing.dropped", Dropped)
     is_gap = diffs > drop_p.gap_factor * period_ns
@@ -148,38 +118,32 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
     c.metric("dropped_frames", missing)
     c.metric("drop_fraction", drop_fraction)
     if plan.get("timing.dropped", Dropped) is not None:
-        for e in range(len(c)):
-            g = drop_p.grade(float(drop_fraction[e]))
-            if g:
-                where = np.flatnonzero(is_gap[starts[e] : stops[e]])
-                plan.out.add(
-                    "timing.dropped",
-                    c.ids[e],
-                    g[0],
-                    f"about {int(missing[e])} frames missing in {where.size} gap(s) "
-                    f"({drop_fraction[e]:.1%} of the episode)",
-                    measured=float(drop_fraction[e]),
-                    threshold=g[1],
-                    frames=(int(where[0]), int(where[-1]) + 2),
-                )
+        for e in np.flatnonzero(missing > 0).tolist():
+            where = np.flatnonzero(is_gap[starts[e] : stops[e]])
+            plan.grade(
+                "timing.dropped",
+                drop_p,
+                c.ids[e],
+                float(drop_fraction[e]),
+                f"about {int(missing[e])} frames missing in {where.size} gap(s) "
+                f"({drop_fraction[e]:.1%} of the episode)",
+                frames=(int(where[0]), int(where[-1]) + 2),
+            )
 
     max_gap = seg_reduce(np.maximum, diffs.astype(np.float64), starts, stops, 0.0) * ms
     c.metric("max_gap_ms", max_gap)
     gap_p = plan.get("timing.gap", Graded)
     if gap_p is not None:
         for e in range(len(c)):
-            g = gap_p.grade(float(max_gap[e]))
-            if g:
-                i = int(np.argmax(diffs[starts[e] : stops[e]]))
-                plan.out.add(
-                    "timing.gap",
-                    c.ids[e],
-                    g[0],
-                    f"{max_gap[e]:.0f} ms between frames {i} and {i + 1}",
-                    measured=float(max_gap[e]),
-                    threshold=g[1],
-                    frames=(i, i + 2),
-                )
+            i = int(np.argmax(diffs[starts[e] : stops[e]])) if stops[e] > starts[e] else 0
+            plan.grade(
+                "timing.gap",
+                gap_p,
+                c.ids[e],
+                float(max_gap[e]),
+                f"{max_gap[e]:.0f} ms between frames {i} and {i + 1}",
+                frames=(i, i + 2),
+            )
 
     # jitter: std of the regular intervals (gaps are the dropped-frames rule's business)
     regular = (~is_gap).astype(np.float64)
@@ -194,17 +158,14 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
     jit_p = plan.get("timing.jitter", Graded)
     if jit_p is not None:
         for e in np.flatnonzero(cnt > 1).tolist():
-            g = jit_p.grade(float(jitter[e]))
-            if g:
-                plan.out.add(
-                    "timing.jitter",
-                    c.ids[e],
-                    g[0],
-                    f"frame intervals vary by {jitter[e]:.2f} ms (std) around {mean[e]:.2f} ms",
-                    measured=float(jitter[e]),
-                    threshold=g[1],
-                    frames=(0, int(n[e])),
-                )
+            plan.grade(
+                "timing.jitter",
+                jit_p,
+                c.ids[e],
+                float(jitter[e]),
+                f"frame intervals vary by {jitter[e]:.2f} ms (std) around {mean[e]:.2f} ms",
+                frames=(0, int(n[e])),
+            )
 
     sync_p = plan.get("timing.sync", Sync)
     worst_sync = np.zeros(len(c))
@@ -244,3 +205,24 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
                     subject=cam,
                 )
     c.metric("sync_p95_ms", worst_sync)
+
+
+def _backwards(
+    plan: Plan, c: Chunk, p: Flag, bad: np.ndarray, what: str, subject: str | None
+) -> None:
+    """Report episodes with intervals that are not positive (``bad`` over frame diffs)."""
+    starts, stops = c.starts, np.maximum(c.stops - 1, c.starts)
+    counts = seg_reduce(np.add, bad.astype(np.int64), starts, stops, 0)
+    for e in np.flatnonzero(counts > 0).tolist():
+        where = np.flatnonzero(bad[starts[e] : stops[e]]) + 1
+        plan.out.add(
+            "timing.monotonic",
+            c.ids[e],
+            p.severity,
+            f"{what} go backwards or repeat {int(counts[e])} time(s), first at frame "
+            f"{int(where[0])}",
+            measured=int(counts[e]),
+            threshold=0,
+            frames=(int(where[0]) - 1, int(where[-1]) + 1),
+            subject=subject,
+        )
