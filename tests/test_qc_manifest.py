@@ -24,6 +24,7 @@ from embodex.qc.manifest import (
     load_metrics,
     load_qc_manifest,
     load_qc_profile,
+    profile_path,
     write_qc,
 )
 from embodex.synth import synth_dataset, synth_meta
@@ -152,6 +153,28 @@ def test_rewriting_keeps_only_the_named_sidecars(batch: tuple[Path, dict[str, st
     arrows = sorted(p.name for p in (root / "qc").glob("*.arrow"))
     assert arrows == sorted([Path(second.findings.path).name, Path(second.metrics.path).name])
     assert load_qc_profile(root).digest == stricter.digest != default_profile().digest
+    assert [p.name for p in (root / "qc").glob("profile-*.json")] == [
+        Path(profile_path(stricter.digest)).name
+    ]
+
+
+def test_a_crash_before_the_manifest_is_replaced_leaves_the_old_one_whole(
+    batch: tuple[Path, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    root, _ = batch
+    first = run_qc(root)
+    old = write_qc(root, first)
+
+    def crash(*_args: object, **_kwargs: object) -> None:
+        raise KeyboardInterrupt("killed")
+
+    monkeypatch.setattr("embodex.qc.manifest._finish", crash)
+    stricter = default_profile().with_overrides({"timing.jitter.warn": 0.01})
+    with pytest.raises(KeyboardInterrupt):
+        write_qc(root, run_qc(root, stricter))  # new sidecars and profile written, no manifest
+    assert load_qc_manifest(root) == old
+    assert load_findings(root).to_pylist() == [f.as_dict() for f in first.findings]
+    assert load_qc_profile(root).digest == default_profile().digest
 
 
 def test_a_stale_result_is_refused(tmp_path: Path) -> None:

@@ -45,12 +45,20 @@ __all__ = [
     "load_metrics",
     "load_qc_manifest",
     "load_qc_profile",
+    "profile_path",
     "write_qc",
 ]
 
 QC_DIR = "qc"
 MANIFEST_FILE = f"{QC_DIR}/manifest.json"
-PROFILE_FILE = f"{QC_DIR}/profile.json"
+
+
+def profile_path(digest: str) -> str:
+    """Where the profile with this digest is kept: ``qc/profile-<first 16 hex>.json`` (named
+    by content, so rewriting never touches the file an older manifest relies on)."""
+    return f"{QC_DIR}/profile-{digest.removeprefix('sha256:')[:16]}.json"
+
+
 LOCK_FILE = f"{QC_DIR}/.lock"
 
 DecimalStr = Annotated[str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$")]
@@ -257,9 +265,12 @@ def _build(
 
 def _finish(root: Path, manifest: QCManifest) -> QCManifest:
     atomic_write_bytes(root / MANIFEST_FILE, manifest.to_json_bytes(), mode=0o644)
-    keep = {manifest.findings.path, manifest.metrics.path}
-    for old in (root / QC_DIR).glob("*.arrow"):
-        if f"{QC_DIR}/{old.name}" not in keep and re.match(r"(findings|metrics)-", old.name):
+    keep = {manifest.findings.path, manifest.metrics.path, profile_path(manifest.profile.digest)}
+    for old in (root / QC_DIR).iterdir():
+        named = re.fullmatch(
+            r"(findings|metrics)-[0-9a-f]{16}\.arrow|profile-[0-9a-f]{16}\.json", old.name
+        )
+        if named and f"{QC_DIR}/{old.name}" not in keep:
             old.unlink(missing_ok=True)  # superseded; the new manifest no longer names it
     return manifest
 
@@ -307,7 +318,11 @@ def write_qc(dataset: str | Path, result: object) -> QCManifest:
     }
     with FileLock(root / LOCK_FILE).held():
         # the exact profile, so reviewers and buyers can re-run with the same thresholds
-        atomic_write_bytes(root / PROFILE_FILE, to_pretty_json(result.profile.content), mode=0o644)
+        atomic_write_bytes(
+            root / profile_path(result.profile.digest),
+            to_pretty_json(result.profile.content),
+            mode=0o644,
+        )
         findings = _publish(root, "findings", result.findings_table())
         metrics = _publish(root, "metrics", result.metrics_table())
         manifest = _build(
@@ -372,9 +387,9 @@ def load_qc_manifest(dataset: str | Path) -> QCManifest:
 
 
 def load_qc_profile(dataset: str | Path, manifest: QCManifest | None = None) -> Profile:
-    """The profile QC ran with (``qc/profile.json``), checked against the manifest's digest."""
+    """The profile QC ran with (``qc/profile-*.json``), checked against the manifest's digest."""
     manifest = manifest or load_qc_manifest(dataset)
-    path = Path(dataset) / PROFILE_FILE
+    path = Path(dataset) / profile_path(manifest.profile.digest)
     try:
         profile = Profile.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as exc:
