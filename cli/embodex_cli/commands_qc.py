@@ -8,7 +8,17 @@ from typing import Any
 
 import click
 
+from embodex.qc.reviewlog import REASONS
+
 from .render import echo_json, fmt_hours, progress, table
+
+_REASONS_HELP = (
+    "; ".join(
+        f"{'/'.join(verdicts)}: {', '.join(c for c, (v, _) in REASONS.items() if v == verdicts)}"
+        for verdicts in dict.fromkeys(v for v, _ in REASONS.values())
+    )
+    + " (other needs --note)."
+)
 
 
 def register(cli: click.Group) -> None:
@@ -387,9 +397,7 @@ def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
     "--reason",
     required=True,
     metavar="CODE",
-    help="meets_spec, warning_acceptable (accept); task_not_completed, wrong_task, "
-    "unsafe_motion, operator_error, sensor_fault, image_quality, idle_or_incomplete, "
-    "label_error, privacy, duplicate (reject); other (either, needs --note).",
+    help=_REASONS_HELP,
 )
 @click.option("--note", help="Free text for the record.")
 @click.option("--reviewer", required=True, metavar="ID", help="Your pseudonymous reviewer id.")

@@ -267,10 +267,14 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
         )
         for e in manifest.episodes
     ]
-    top = table(
-        ["rule", "episodes failed"],
-        [(t.rule, t.episodes) for t in agg.top_failures],
-        numeric=(1,),
+    top = (
+        table(
+            ["rule", "episodes failed"],
+            [(t.rule, t.episodes) for t in agg.top_failures],
+            numeric=(1,),
+        )
+        if agg.top_failures
+        else '<p class="meta">No episode fails.</p>'
     )
     warning = (
         '<p class="meta" style="color:#a00">The dataset changed since this QC ran: run '
