@@ -41,6 +41,7 @@ schemas: $(STAMP)
 bench: $(DEV_STAMP)
 	$(PY) benchmarks/packaging.py
 	$(PY) benchmarks/qc.py
+	$(PY) benchmarks/trust.py
 
 clean:
 	rm -rf $(VENV) demo-output .bench

@@ -43,4 +43,44 @@ step "8. QC report: one self-contained HTML file with plots"
 embodex qc report "$OUT/centre/dataset" -o "$OUT/qc-report.html"
 embodex qc report "$OUT/centre/more" -o "$OUT/more-qc-report.html"
 
+# Trust: each party works in its own EMBODEX_HOME, as on two machines; the buyer's key is
+# encrypted (the passphrase comes from EMBODEX_KEY_PASSPHRASE here; people get a prompt).
+centre() { EMBODEX_HOME="$OUT/centre-home" embodex "$@"; }
+buyer() { EMBODEX_HOME="$OUT/buyer-home" EMBODEX_KEY_PASSPHRASE=demo-passphrase embodex "$@"; }
+
+step "9. Keys: the centre and the buyer each generate an Ed25519 identity and swap public keys"
+centre keys generate hubei-centre --role centre
+buyer keys generate agibot --role buyer
+centre keys export hubei-centre > "$OUT/hubei-centre.pub.json"
+buyer keys export agibot > "$OUT/agibot.pub.json"
+buyer keys import "$OUT/hubei-centre.pub.json"
+centre keys import "$OUT/agibot.pub.json"
+centre keys list
+
+step "10. Contract: the centre drafts it from the reference template and signs (OFFERED)"
+QC_DIGEST=$(python -c 'import json, sys; print(json.load(sys.stdin)["profile"]["digest"])' \
+  < "$OUT/more-qc.json")   # the QC profile both sides agree on (humanoid-30fps)
+centre contract init --template hubei-agibot --centre hubei-centre --buyer agibot \
+  --qc-profile-digest "$QC_DIGEST" > "$OUT/contract.yaml"
+centre contract sign "$OUT/contract.yaml" --key hubei-centre
+
+step "11. The buyer verifies the offer, reads it and countersigns (AGREED/ACTIVE)"
+buyer contract show "$OUT/contract.signed.json"
+buyer contract sign "$OUT/contract.signed.json" --key agibot
+centre contract verify "$OUT/contract.signed.json"
+buyer contract verify "$OUT/contract.signed.json" --json > "$OUT/contract.verify.json"
+
+step "12. Amend: the centre offers version 2 (a new price), the buyer agrees"
+sed 's/per_accepted_hour: "600.00"/per_accepted_hour: "620.00"/' "$OUT/contract.yaml" > "$OUT/contract-v2.yaml"
+centre contract amend "$OUT/contract.signed.json" --changes "$OUT/contract-v2.yaml" \
+  --key hubei-centre --out "$OUT/contract-v2.signed.json"
+buyer contract sign "$OUT/contract-v2.signed.json" --key agibot
+buyer contract show "$OUT/contract-v2.signed.json" | grep -E "state|price|history"
+
+step "13. Ledgers: each party's signed hash chain of what it did"
+centre ledger show hubei-centre
+centre ledger verify hubei-centre
+buyer ledger show agibot
+buyer ledger verify agibot
+
 printf '\nDemo finished: outputs in %s/\n' "$OUT"

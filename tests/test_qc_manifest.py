@@ -232,3 +232,21 @@ def test_apply_reviews_without_a_log_changes_nothing(batch: tuple[Path, dict[str
     manifest = write_qc(root, run_qc(root))
     again = apply_reviews(root)
     assert again.episodes == manifest.episodes and again.aggregates == manifest.aggregates
+
+
+def test_the_trust_layer_signs_and_verifies_the_manifest(
+    batch: tuple[Path, dict[str, str]],
+) -> None:
+    from embodex.errors import SignatureError
+    from embodex.trust import Signer, sign_qc_manifest, verify_qc_manifest
+
+    root, _ = batch
+    write_qc(root, run_qc(root))
+    raw = json.loads((root / MANIFEST_FILE).read_text())
+    centre = Signer.ephemeral("hubei-centre", "centre")
+    envelope = sign_qc_manifest(raw, centre)  # refuses floats: the manifest has none
+    assert verify_qc_manifest(envelope, centre.identity) == raw
+    forged = envelope.model_dump(mode="json")
+    other = Signer.ephemeral("hubei-centre", "centre")
+    with pytest.raises(SignatureError):
+        verify_qc_manifest(forged, other.identity)

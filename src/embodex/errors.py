@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ContractError",
+    "ContractStateError",
     "CorruptDatasetError",
     "DatasetExistsError",
     "DatasetLockedError",
@@ -16,12 +18,20 @@ __all__ = [
     "EmbodexError",
     "FormatError",
     "ImportSourceError",
+    "KeyExistsError",
+    "KeyNotFoundError",
+    "KeyPermissionError",
+    "LedgerError",
+    "PassphraseError",
+    "PayloadError",
     "ProfileError",
     "QCError",
     "QCFailedError",
     "QCManifestError",
     "ReviewError",
     "SchemaError",
+    "SignatureError",
+    "TrustError",
     "UnsupportedFormatError",
     "VerificationError",
 ]
@@ -169,3 +179,68 @@ class ReviewError(QCError):
     """A manual review cannot be recorded (unknown episode, bad reason code...)."""
 
     default_hint = "See `embodex review set --help` for the verdicts and reason codes."
+
+
+# --- trust: keys, signatures, contracts, ledger (issue 4) ---
+
+
+class TrustError(EmbodexError):
+    """Keys, signatures, contracts or the ledger: something cannot be trusted or used."""
+
+
+class KeyNotFoundError(TrustError):
+    """No key or identity file of that name."""
+
+    default_hint = "Run `embodex keys list` to see the keys, or `embodex keys generate NAME`."
+
+
+class KeyExistsError(TrustError):
+    """Generating a key under a name that is already taken."""
+
+    default_hint = "Choose another name; embodex never overwrites a key."
+
+
+class KeyPermissionError(TrustError):
+    """A private key file is readable by other users."""
+
+
+class PassphraseError(TrustError):
+    """The key is encrypted and the passphrase is missing or wrong."""
+
+    default_hint = "Set EMBODEX_KEY_PASSPHRASE to the key's passphrase (or type it at the prompt)."
+
+
+class SignatureError(TrustError):
+    """A signed document does not verify: tampered, wrong key, wrong type, missing signer."""
+
+    default_hint = (
+        "Do not use this document; ask its sender for a fresh copy and check you trust the "
+        "right public keys (`embodex keys list`)."
+    )
+
+
+class PayloadError(TrustError):
+    """A payload breaks the signing rules (floats, non-canonical JSON, unknown type)."""
+
+    default_hint = (
+        'Write money and other fractional numbers as decimal strings ("12.50") and times as '
+        "ISO 8601 strings; see specs/signing.md."
+    )
+
+
+class ContractError(TrustError):
+    """A contract is invalid (unknown field, inconsistent dates, a float for money...)."""
+
+    default_hint = "Fix the contract file; specs/contract.md lists every field and rule."
+
+
+class ContractStateError(ContractError):
+    """The contract is not in a state that allows this (expired, terminated, not agreed)."""
+
+    default_hint = "Run `embodex contract show FILE` to see its state and who signed it."
+
+
+class LedgerError(TrustError):
+    """A ledger cannot be read or appended to safely (tampered, locked, malformed)."""
+
+    default_hint = "Run `embodex ledger verify` to see which entry is wrong."

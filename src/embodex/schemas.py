@@ -16,6 +16,14 @@ from pydantic import BaseModel
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
 from .qc.manifest import QCManifest
 from .qc.reviewlog import ReviewEntry
+from .trust.checking import BatchSummary
+from .trust.contract_file import ContractFile
+from .trust.contract_model import Contract
+from .trust.envelope import Envelope
+from .trust.keys import Identity
+from .trust.ledger import LedgerEntry
+from .trust.lifecycle import Termination
+from .trust.receipts import Receipt
 
 __all__ = ["SCHEMAS", "render_schemas", "write_schemas"]
 
@@ -27,6 +35,15 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "stats.schema.json": DatasetStats,
     "qc-manifest.schema.json": QCManifest,
     "qc-review.schema.json": ReviewEntry,
+    # trust (issue 4)
+    "batch-summary.schema.json": BatchSummary,
+    "contract.schema.json": Contract,
+    "contract-file.schema.json": ContractFile,
+    "envelope.schema.json": Envelope,
+    "identity.schema.json": Identity,
+    "ledger-entry.schema.json": LedgerEntry,
+    "receipt.schema.json": Receipt,
+    "termination.schema.json": Termination,
 }
 
 
