@@ -9,18 +9,8 @@ import pytest
 
 from embodex.qc import default_profile
 from embodex.synth import synth_dataset, synth_meta
-from embodex_cli.main import main
 from tests.qc_helpers import Batch, defect_batch, private_copy
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    try:
-        main(args)
-        code = 0
-    except SystemExit as exc:
-        code = int(exc.code or 0)
-    out, err = capsys.readouterr()
-    return code, out, err
+from tests.test_cli_format import run
 
 
 @pytest.fixture(scope="module")
