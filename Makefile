@@ -58,6 +58,7 @@ schemas: $(STAMP)
 
 bench: $(DEV_STAMP)
 	$(PY) benchmarks/packaging.py
+	$(PY) benchmarks/qc.py
 	$(PY) benchmarks/trust.py
 
 clean:

@@ -42,7 +42,12 @@ def _parse_range(text: str) -> tuple[float, float]:
     help="embodex: a packaged dataset; agibot: raw recordings in the AgiBot World layout; "
     "mcap: ROS 2 MCAP recordings with topics.yaml.",
 )
-@click.option("--duration", default="8-20", show_default=True, help="Episode length, MIN-MAX s.")
+@click.option(
+    "--duration",
+    default="8-20",
+    show_default=True,
+    help="Episode length, MIN-MAX s (agibot layout: only when given; else 1.2-1.8 s).",
+)
 @click.option("--image-size", type=click.IntRange(16, 1024), default=96, show_default=True)
 @click.option("--depth/--no-depth", default=False, help="Add a 16-bit depth camera.")
 @click.option("--append", is_flag=True, help="Add episodes to an existing dataset.")
@@ -76,7 +81,11 @@ def synth(
     if layout == "agibot":
         from embodex.synth_raw import write_agibot_sample
 
-        root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth)
+        frames: dict[str, Any] = {}
+        source = click.get_current_context().get_parameter_source("duration")
+        if source is click.core.ParameterSource.COMMANDLINE:  # else the sample's short default
+            frames["frames"] = (round(span[0] * 30), round(span[1] * 30))
+        root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth, **frames)
         result: dict[str, Any] = {"layout": "agibot", "path": str(root), "episodes": episodes}
     elif layout == "mcap":
         from embodex.synth_mcap import write_mcap_sample

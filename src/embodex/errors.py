@@ -26,6 +26,11 @@ __all__ = [
     "MissingExtraError",
     "PassphraseError",
     "PayloadError",
+    "ProfileError",
+    "QCError",
+    "QCFailedError",
+    "QCManifestError",
+    "ReviewError",
     "SchemaError",
     "SignatureError",
     "TrustError",
@@ -131,6 +136,51 @@ class ImportSourceError(EmbodexError):
         super().__init__(prefix + message, hint=hint)
         self.path = path
         self.episode = episode
+
+
+# --- quality control (embodex.qc) ---------------------------------------------------------
+
+
+class QCError(EmbodexError):
+    """Quality control could not run or its results are unusable."""
+
+    default_hint = "Run `embodex qc run DATASET` again; see specs/qc.md."
+
+
+class ProfileError(QCError, ConfigError):
+    """A QC profile file or override is invalid (unknown rule, bad threshold...)."""
+
+    default_hint = (
+        "Fix the profile: see specs/qc.md for every rule and parameter, or print the default "
+        "with `embodex qc profile`."
+    )
+
+
+class QCManifestError(QCError):
+    """The QC manifest of a dataset is missing, unreadable, stale or damaged."""
+
+    default_hint = "Run `embodex qc run DATASET` to (re)create qc/manifest.json."
+
+
+class QCFailedError(QCError):
+    """QC ran and at least one episode FAILs (the CLI exits 1 so scripts can gate on it)."""
+
+    default_hint = (
+        "Failed episodes are kept and labelled; see `embodex qc show DATASET EPISODE` or "
+        "`embodex qc report DATASET`."
+    )
+
+    def __init__(self, failed: int, total: int, *, top: str | None = None) -> None:
+        self.failed = failed
+        self.total = total
+        top_text = f" (most common: {top})" if top else ""
+        super().__init__(f"{failed} of {total} episodes FAIL quality control{top_text}")
+
+
+class ReviewError(QCError):
+    """A manual review cannot be recorded (unknown episode, bad reason code...)."""
+
+    default_hint = "See `embodex review set --help` for the verdicts and reason codes."
 
 
 # --- trust: keys, signatures, contracts, ledger (issue 4) ---

@@ -16,6 +16,8 @@ from pydantic import BaseModel
 from .format.importers.mcap import TopicMap
 from .format.importers.sidecar import CommonSidecar
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .qc.manifest import QCManifest
+from .qc.reviewlog import ReviewEntry
 from .trust.checking import BatchSummary
 from .trust.contract_file import ContractFile
 from .trust.contract_model import Contract
@@ -33,6 +35,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "episode.schema.json": EpisodeMeta,
     "manifest.schema.json": Manifest,
     "stats.schema.json": DatasetStats,
+    "qc-manifest.schema.json": QCManifest,
+    "qc-review.schema.json": ReviewEntry,
     # trust (issue 4)
     "batch-summary.schema.json": BatchSummary,
     "contract.schema.json": Contract,
