@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest schemas bench clean
+.PHONY: demo test lint typecheck pytest schemas bench clean lerobot-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,13 @@ $(DEV_STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q -e '.[dev,torch]'
 	touch $@
 
-demo: $(STAMP)
+# DEMO_EXPORT=1 make demo: also the interop step (LeRobot, Hugging Face, MCAP, Rerun).
+INTEROP_STAMP := $(VENV)/.installed-interop
+$(INTEROP_STAMP): pyproject.toml | $(PY)
+	$(PIP) install -q -e '.[interop]'
+	touch $@
+
+demo: $(STAMP) $(if $(filter 1,$(DEMO_EXPORT)),$(INTEROP_STAMP))
 	PATH="$(CURDIR)/$(VENV)/bin:$$PATH" bash examples/demo.sh
 
 test: $(DEV_STAMP) lint typecheck pytest
@@ -36,15 +42,29 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(DEV_STAMP)
+pytest: $(DEV_STAMP) lerobot-venv
 	$(VENV)/bin/pytest
+
+# LeRobot's own loader, for the interop tests (tests/test_lerobot_real.py). Its own venv:
+# lerobot 0.4.4 pins huggingface_hub<0.36 and an old CUDA torch, so it goes in with --no-deps
+# beside the CPU torch on this machine's disk plus the few pure-Python packages its dataset
+# code imports. When it cannot be built (no CPU torch wheel, no registry) the target still
+# succeeds and the tests skip with the reason from .venv-lerobot/FAILED.
+LR_VENV := .venv-lerobot
+LR_STAMP := $(LR_VENV)/.installed
+lerobot-venv: $(LR_STAMP)
+
+$(LR_STAMP): scripts/lerobot_venv.sh pyproject.toml
+	bash scripts/lerobot_venv.sh $(LR_VENV) $(PYTHON)
 
 schemas: $(STAMP)
 	$(PY) -m embodex.schemas specs/schemas
 
 bench: $(DEV_STAMP)
 	$(PY) benchmarks/packaging.py
+	$(PY) benchmarks/qc.py
+	$(PY) benchmarks/trust.py
 	$(PY) benchmarks/loader.py
 
 clean:
-	rm -rf $(VENV) demo-output .bench
+	rm -rf $(VENV) $(LR_VENV) demo-output .bench

@@ -1,5 +1,5 @@
-"""Runs inside the LeRobot venv (see _lerobot.py): times LeRobotDataset on an exported dataset
-and prints one JSON object. Not importable from embodex's venv.
+"""Runs inside LeRobot's venv (.venv-lerobot, ``make lerobot-venv``): times LeRobotDataset on
+a dataset exported with ``embodex export lerobot`` and prints one JSON object.
 
 Usage: python _lerobot_worker.py ROOT --horizon 50 --samples 200 --batches 6
        python _lerobot_worker.py --check

@@ -1,9 +1,10 @@
 """Training loader speed, as ratios against baselines measured in the same run on the same data.
 
 Compared: (a) embodex.train; (b) Hugging Face ``datasets`` random access over the same frames;
-(c) LeRobot's ``LeRobotDataset`` on the same data exported to its v3.0 format (in its own
-venv, built on first use in .bench/lerobot-venv; reported as unavailable when it does not
-install); (d) a hand-written pyarrow memory-map gather, the practical limit.
+(c) LeRobot's ``LeRobotDataset`` on the same data exported with ``embodex export lerobot``
+(in LeRobot's own venv, .venv-lerobot from ``make lerobot-venv``, built when missing; reported
+as unavailable, with the reason, when it cannot be installed); (d) a hand-written pyarrow
+memory-map gather, the practical limit.
 
 Workloads: random samples of state + a 50-step action chunk; the same plus one JPEG camera
 decoded (also against decoding those JPEGs alone); a sequential epoch; a DataLoader with 2
@@ -14,7 +15,7 @@ Targets (issue 6): state + chunk >= 50 % of (d) and >= 20x (b); with one JPEG ca
 of decoding the JPEGs alone; open 10k episodes well under 1 s; worker memory independent of
 dataset size.
 
-Usage: python benchmarks/loader.py [--episodes 70] [--reps 3] [--no-lerobot] [--out .bench]
+Usage: python benchmarks/loader.py [--episodes 70] [--reps 3] [--no-lerobot] [--out .bench/loader]
 """
 
 from __future__ import annotations
@@ -40,10 +41,10 @@ from torch.utils.data import DataLoader, Dataset
 # benchmarks/ goes to the END of sys.path: its packaging.py would shadow the packaging library
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
-from _lerobot import ensure_venv, export_v3  # noqa: E402
 from _loader_baselines import Gather, HFRandomAccess, save_hf_copy  # noqa: E402
 
 from embodex.format import DatasetWriter, Episode, open_dataset  # noqa: E402
+from embodex.format.exporters.lerobot import export_lerobot  # noqa: E402
 from embodex.synth import synth_dataset, synth_episodes, synth_meta  # noqa: E402
 from embodex.train import load  # noqa: E402
 
@@ -231,19 +232,33 @@ def _stream_rate(stream: Any, n: int) -> float:
     return n / (time.perf_counter() - start)
 
 
+def lerobot_python(venv: Path) -> tuple[Path | None, str]:
+    """The python of LeRobot's venv (``make lerobot-venv``, built here when missing), or None
+    and the reason it could not be built."""
+    if not (venv / ".installed").exists():
+        print(f"LeRobot: building {venv} (scripts/lerobot_venv.sh, a few minutes) ...")
+        script = Path(__file__).resolve().parents[1] / "scripts" / "lerobot_venv.sh"
+        subprocess.run(["bash", str(script), str(venv), "python3"], check=False)
+    failed = venv / "FAILED"
+    if failed.exists():
+        return None, failed.read_text().strip()
+    py = venv / "bin" / "python"
+    return (py, f"lerobot 0.4.4 in {venv}") if py.exists() else (None, f"{venv} is incomplete")
+
+
 def bench_lerobot(root: Path, out: Path, venv: Path, enabled: bool) -> dict[str, Any]:
     if not enabled:
         return {"status": "skipped (--no-lerobot)"}
-    print("LeRobot: preparing its venv (first run builds it: a few minutes) ...")
-    py, status = ensure_venv(venv, out / "lerobot-venv.log")
+    py, status = lerobot_python(venv)
     if py is None:
-        return {"status": f"LeRobot did not install here: {status}"}
+        return {"status": f"LeRobot is not installed here: {status}"}
     export = out / "lerobot-v3"
     if not (export / "meta" / "info.json").exists():
-        print("exporting the dataset to LeRobot v3.0 ...")
-        export_v3(root, export, CAMERA)
+        print("exporting the dataset to LeRobot v3.0 (embodex export lerobot) ...")
+        export_lerobot(root, export)
     print("LeRobot: timing LeRobotDataset ...")
     worker = Path(__file__).with_name("_lerobot_worker.py")
+    # -P: benchmarks/ (whose packaging.py shadows the packaging library) stays off sys.path
     proc = subprocess.run(
         [str(py), "-P", str(worker), str(export), "--horizon", str(HORIZON)],
         capture_output=True,
@@ -254,7 +269,7 @@ def bench_lerobot(root: Path, out: Path, venv: Path, enabled: bool) -> dict[str,
         tail = proc.stderr.strip().splitlines()[-1:] or ["?"]
         return {"status": f"LeRobot failed on the exported data: {tail[0]}"}
     result: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    result["status"] = f"lerobot 0.4.4 ({status})"
+    result["status"] = status
     return result
 
 
@@ -461,7 +476,7 @@ def main() -> int:
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
     ap.add_argument("--out", type=Path, default=Path(".bench/loader"))
     ap.add_argument("--no-lerobot", action="store_true")
-    ap.add_argument("--lerobot-venv", type=Path, default=Path(".bench/lerobot-venv"))
+    ap.add_argument("--lerobot-venv", type=Path, default=Path(".venv-lerobot"))
     ap.add_argument("--memory-probe", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--probe-samples", type=int, default=20_000, help=argparse.SUPPRESS)
     args = ap.parse_args()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The end-to-end flow on local folders, no server: what `make demo` runs.
 # A collection centre's raw recordings (AgiBot World layout) are packaged into an embodex
-# dataset, inspected and verified.
+# dataset, inspected, verified, quality-checked and reviewed.
 set -euo pipefail
 OUT=${DEMO_OUT:-demo-output}
 rm -rf "$OUT"
@@ -10,7 +10,7 @@ mkdir -p "$OUT"
 step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 step "1. Record: synthesise a day of raw teleoperation recordings (AgiBot World layout)"
-embodex synth "$OUT/raw" --layout agibot --episodes 6 --seed 7 --depth
+embodex synth "$OUT/raw" --layout agibot --episodes 6 --seed 7 --depth --duration 8-12
 
 step "2. Package them into an embodex dataset (licence and provenance from the sidecar)"
 embodex package "$OUT/raw" "$OUT/centre/dataset" --from agibot --meta "$OUT/raw/embodex-sidecar.yaml"
@@ -26,8 +26,81 @@ step "5. Verify every hash, schema and frame count"
 embodex verify "$OUT/centre/dataset"
 embodex verify "$OUT/centre/more"
 
-step "6. Train: a short behaviour-cloning run loading the data through embodex.train"
-# --qc all: no QC verdicts here yet; after `embodex qc run`, --qc pass keeps passing episodes only.
-python examples/train_bc.py "$OUT/centre/more" --steps 150 --workers 2 --qc all --log-every 50
+step "6. Quality control: every rule of the humanoid-30fps profile (exit 1 if any episode FAILs)"
+embodex qc run "$OUT/centre/dataset"
+embodex qc run "$OUT/centre/more" --json > "$OUT/more-qc.json"
+
+step "7. Manual review: the next episode in the queue, a decision, the log"
+embodex review next "$OUT/centre/dataset" -o "$OUT/review"
+EPISODE=$(embodex review next "$OUT/centre/dataset" --json -o "$OUT/review" \
+  | python -c 'import json, sys; print(json.load(sys.stdin)["next"])')
+embodex review set "$OUT/centre/dataset" "$EPISODE" --verdict accept \
+  --reason warning_acceptable --reviewer rev-001 --note "depth is registered to the head camera"
+embodex review list "$OUT/centre/dataset"
+embodex qc show "$OUT/centre/dataset" "$EPISODE"
+
+step "8. QC report: one self-contained HTML file with plots"
+embodex qc report "$OUT/centre/dataset" -o "$OUT/qc-report.html"
+embodex qc report "$OUT/centre/more" -o "$OUT/more-qc-report.html"
+
+# Trust: each party works in its own EMBODEX_HOME, as on two machines; the buyer's key is
+# encrypted (the passphrase comes from EMBODEX_KEY_PASSPHRASE here; people get a prompt).
+centre() { EMBODEX_HOME="$OUT/centre-home" embodex "$@"; }
+buyer() { EMBODEX_HOME="$OUT/buyer-home" EMBODEX_KEY_PASSPHRASE=demo-passphrase embodex "$@"; }
+
+step "9. Keys: the centre and the buyer each generate an Ed25519 identity and swap public keys"
+centre keys generate hubei-centre --role centre
+buyer keys generate agibot --role buyer
+centre keys export hubei-centre > "$OUT/hubei-centre.pub.json"
+buyer keys export agibot > "$OUT/agibot.pub.json"
+buyer keys import "$OUT/hubei-centre.pub.json"
+centre keys import "$OUT/agibot.pub.json"
+centre keys list
+
+step "10. Contract: the centre drafts it from the reference template and signs (OFFERED)"
+QC_DIGEST=$(python -c 'import json, sys; print(json.load(sys.stdin)["profile"]["digest"])' \
+  < "$OUT/more-qc.json")   # the QC profile both sides agree on (humanoid-30fps)
+centre contract init --template hubei-agibot --centre hubei-centre --buyer agibot \
+  --qc-profile-digest "$QC_DIGEST" > "$OUT/contract.yaml"
+centre contract sign "$OUT/contract.yaml" --key hubei-centre
+
+step "11. The buyer verifies the offer, reads it and countersigns (AGREED/ACTIVE)"
+buyer contract show "$OUT/contract.signed.json"
+buyer contract sign "$OUT/contract.signed.json" --key agibot
+centre contract verify "$OUT/contract.signed.json"
+buyer contract verify "$OUT/contract.signed.json" --json > "$OUT/contract.verify.json"
+
+step "12. Amend: the centre offers version 2 (a new price), the buyer agrees"
+sed 's/per_accepted_hour: "600.00"/per_accepted_hour: "620.00"/' "$OUT/contract.yaml" > "$OUT/contract-v2.yaml"
+centre contract amend "$OUT/contract.signed.json" --changes "$OUT/contract-v2.yaml" \
+  --key hubei-centre --out "$OUT/contract-v2.signed.json"
+buyer contract sign "$OUT/contract-v2.signed.json" --key agibot
+buyer contract show "$OUT/contract-v2.signed.json" | grep -E "state|price|history"
+
+step "13. Ledgers: each party's signed hash chain of what it did"
+centre ledger show hubei-centre
+centre ledger verify hubei-centre
+buyer ledger show agibot
+buyer ledger verify agibot
+
+if [ "${DEMO_EXPORT:-0}" = 1 ]; then
+    step "11. Interop: ROS 2 MCAP in; LeRobot, Hugging Face and Rerun out"
+    embodex synth "$OUT/bags" --layout mcap --episodes 2 --duration 3-3
+    embodex package "$OUT/bags" "$OUT/centre/ros2" --from mcap --map "$OUT/bags/topics.yaml" \
+        --meta "$OUT/bags/embodex-sidecar.yaml"
+    embodex export lerobot "$OUT/centre/dataset" "$OUT/exports/lerobot"
+    embodex export lerobot "$OUT/centre/dataset" "$OUT/exports/lerobot-av1" --video
+    embodex package "$OUT/exports/lerobot" "$OUT/exports/lerobot-back" --from lerobot
+    embodex export hf "$OUT/centre/dataset" "$OUT/exports/hf"
+    python -c "import datasets, sys; print(datasets.load_from_disk(sys.argv[1]))" "$OUT/exports/hf"
+    embodex view "$OUT/centre/dataset" 0 -o "$OUT/exports/episode0.rrd"
+    echo "load the LeRobot export with: LeRobotDataset('local/demo', root='$OUT/exports/lerobot')"
+else
+    echo
+    echo "(DEMO_EXPORT=1 make demo adds the interop step: MCAP in; LeRobot, Hugging Face, Rerun out)"
+fi
+
+step "14. Train: a short behaviour-cloning run loading the QC-passed episodes through embodex.train"
+python examples/train_bc.py "$OUT/centre/more" --steps 150 --workers 2 --qc pass --log-every 50
 
 printf '\nDemo finished: outputs in %s/\n' "$OUT"

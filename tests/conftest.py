@@ -27,6 +27,8 @@ def _isolated_home(
     monkeypatch.setenv("EMBODEX_HOME", str(home))
     monkeypatch.delenv("EMBODEX_CACHE", raising=False)
     monkeypatch.delenv("EMBODEX_DEBUG", raising=False)
+    monkeypatch.delenv("EMBODEX_KEY_PASSPHRASE", raising=False)
+    monkeypatch.delenv("EMBODEX_LEDGER_DIR", raising=False)
     yield
 
 

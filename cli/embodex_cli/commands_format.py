@@ -8,6 +8,7 @@ from typing import Any
 import click
 
 from embodex.format import open_dataset, verify_dataset
+from embodex.format.importers import IMPORTERS
 from embodex.format.summary import summarize
 
 from .render import echo_json, fmt_bytes, fmt_hours, progress, table
@@ -35,12 +36,18 @@ def _parse_range(text: str) -> tuple[float, float]:
 @click.option("--seed", type=int, default=0, show_default=True, help="Same seed, same bytes.")
 @click.option(
     "--layout",
-    type=click.Choice(["embodex", "agibot"]),
+    type=click.Choice(["embodex", "agibot", "mcap"]),
     default="embodex",
     show_default=True,
-    help="embodex: a packaged dataset; agibot: raw recordings in the AgiBot World layout.",
+    help="embodex: a packaged dataset; agibot: raw recordings in the AgiBot World layout; "
+    "mcap: ROS 2 MCAP recordings with topics.yaml.",
 )
-@click.option("--duration", default="8-20", show_default=True, help="Episode length, MIN-MAX s.")
+@click.option(
+    "--duration",
+    default="8-20",
+    show_default=True,
+    help="Episode length, MIN-MAX s (agibot layout: only when given; else 1.2-1.8 s).",
+)
 @click.option("--image-size", type=click.IntRange(16, 1024), default=96, show_default=True)
 @click.option("--depth/--no-depth", default=False, help="Add a 16-bit depth camera.")
 @click.option("--append", is_flag=True, help="Add episodes to an existing dataset.")
@@ -66,6 +73,7 @@ def synth(
     Example:
       embodex synth demo/ds --episodes 20 --seed 1
       embodex synth demo/raw --layout agibot --episodes 4
+      embodex synth demo/bags --layout mcap --episodes 3
     """
     from embodex.synth import synth_dataset, synth_meta
 
@@ -73,8 +81,18 @@ def synth(
     if layout == "agibot":
         from embodex.synth_raw import write_agibot_sample
 
-        root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth)
+        frames: dict[str, Any] = {}
+        source = click.get_current_context().get_parameter_source("duration")
+        if source is click.core.ParameterSource.COMMANDLINE:  # else the sample's short default
+            frames["frames"] = (round(span[0] * 30), round(span[1] * 30))
+        root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth, **frames)
         result: dict[str, Any] = {"layout": "agibot", "path": str(root), "episodes": episodes}
+    elif layout == "mcap":
+        from embodex.synth_mcap import write_mcap_sample
+
+        lo, hi = span
+        root = write_mcap_sample(out, episodes=episodes, seed=seed, duration_s=(lo + hi) / 2)
+        result = {"layout": "mcap", "path": str(root), "episodes": episodes}
     else:
         meta = synth_meta(image_size=image_size, depth=depth)
         with progress("synthesising", episodes, enabled=not as_json) as bar:
@@ -102,20 +120,28 @@ def synth(
 
 
 @click.command()
-@click.argument("src", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("src", type=click.Path(path_type=Path, exists=True))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option(
     "--from",
     "source_format",
-    type=click.Choice(["agibot"]),
+    type=click.Choice(sorted(IMPORTERS)),
     required=True,
-    help="Layout of the raw recordings.",
+    help="Source: "
+    + "; ".join(f"{name}: {imp.description}" for name, imp in sorted(IMPORTERS.items()))
+    + ".",
 )
 @click.option(
     "--meta",
     "sidecar",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="YAML with what the recordings lack: licence, provenance, scenes, operators.",
+)
+@click.option(
+    "--map",
+    "topic_map",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="mcap only: YAML mapping ROS 2 topics to features and cameras.",
 )
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
 @click.option("--append", is_flag=True, help="Add to an existing dataset.")
@@ -125,27 +151,32 @@ def package(
     out: Path,
     source_format: str,
     sidecar: Path | None,
+    topic_map: Path | None,
     skip_bad: bool,
     append: bool,
     as_json: bool,
 ) -> None:
-    """Package raw recordings into an embodex dataset.
+    """Package raw recordings (or another ecosystem's dataset) into an embodex dataset.
 
-    Metadata the recordings lack (licence, centre, scenes, operators, robot serials) comes
-    from the --meta YAML; see specs/format.md. Exits non-zero when an episode is bad, unless
-    --skip-bad, which packages the rest and lists what it left out.
+    Metadata the source lacks (licence, centre, scenes, operators, robot serials) comes
+    from the --meta YAML; see specs/format.md and specs/interop.md. Exits non-zero when an
+    episode is bad, unless --skip-bad, which packages the rest and lists what it left out.
 
     \b
     Example:
       embodex package raw/ datasets/week01 --from agibot --meta raw/embodex-sidecar.yaml
+      embodex package lerobot-ds/ datasets/imported --from lerobot --meta centre.yaml
+      embodex package bags/ datasets/day1 --from mcap --map topics.yaml --meta centre.yaml
     """
-    from embodex.format.importers.agibot import import_agibot
+    from embodex.format.importers import import_recordings
 
     with progress("packaging", None, enabled=not as_json) as bar:
-        report = import_agibot(
+        report = import_recordings(
+            source_format,
             src,
             out,
             sidecar=sidecar,
+            topic_map=topic_map,
             skip_bad=skip_bad,
             append=append,
             on_episode=lambda _eid: bar.update(),
@@ -157,10 +188,13 @@ def package(
                 "episodes": report.episodes,
                 "frames": report.frames,
                 "skipped": [{"episode": e, "reason": r} for e, r in report.skipped],
+                "notes": report.notes,
             }
         )
         return
     click.echo(f"packaged {report.episodes} episodes ({report.frames} frames) into {out}")
+    for note in report.notes:
+        click.echo(f"note: {note}", err=True)
     for episode, reason in report.skipped:
         click.echo(f"skipped {episode}: {reason}", err=True)
 

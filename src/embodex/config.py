@@ -9,7 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["cache_dir", "debug_enabled", "home_dir", "keys_dir"]
+__all__ = [
+    "cache_dir",
+    "debug_enabled",
+    "home_dir",
+    "key_passphrase",
+    "keys_dir",
+    "ledger_dir",
+]
 
 
 def home_dir() -> Path:
@@ -32,3 +39,18 @@ def cache_dir() -> Path:
 def debug_enabled() -> bool:
     """``EMBODEX_DEBUG=1`` makes the CLI show tracebacks."""
     return os.environ.get("EMBODEX_DEBUG", "") not in ("", "0", "false", "no")
+
+
+# --- trust (issue 4) ---
+
+
+def key_passphrase() -> str | None:
+    """``EMBODEX_KEY_PASSPHRASE``: the passphrase of encrypted private keys (None when unset)."""
+    value = os.environ.get("EMBODEX_KEY_PASSPHRASE")
+    return value if value else None
+
+
+def ledger_dir() -> Path:
+    """``EMBODEX_LEDGER_DIR`` (default ``$EMBODEX_HOME/ledger``): one ledger file per party."""
+    env = os.environ.get("EMBODEX_LEDGER_DIR")
+    return Path(env).expanduser() if env else home_dir() / "ledger"

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = [
     "ConfigError",
+    "ContractError",
+    "ContractStateError",
     "CorruptDatasetError",
     "DatasetExistsError",
     "DatasetLockedError",
@@ -16,12 +18,27 @@ __all__ = [
     "EmbodexError",
     "FormatError",
     "ImportSourceError",
+    "InteropError",
+    "KeyExistsError",
+    "KeyNotFoundError",
+    "KeyPermissionError",
+    "LedgerError",
     "LoaderConfigError",
+    "MissingExtraError",
     "ObjectNotFoundError",
+    "PassphraseError",
+    "PayloadError",
+    "ProfileError",
+    "QCError",
+    "QCFailedError",
+    "QCManifestError",
     "QCManifestMissingError",
+    "ReviewError",
     "SchemaError",
+    "SignatureError",
     "StorageError",
     "StorageIntegrityError",
+    "TrustError",
     "UnsafeKeyError",
     "UnsupportedFormatError",
     "VerificationError",
@@ -125,6 +142,137 @@ class ImportSourceError(EmbodexError):
         super().__init__(prefix + message, hint=hint)
         self.path = path
         self.episode = episode
+
+
+# --- quality control (embodex.qc) ---------------------------------------------------------
+
+
+class QCError(EmbodexError):
+    """Quality control could not run or its results are unusable."""
+
+    default_hint = "Run `embodex qc run DATASET` again; see specs/qc.md."
+
+
+class ProfileError(QCError, ConfigError):
+    """A QC profile file or override is invalid (unknown rule, bad threshold...)."""
+
+    default_hint = (
+        "Fix the profile: see specs/qc.md for every rule and parameter, or print the default "
+        "with `embodex qc profile`."
+    )
+
+
+class QCManifestError(QCError):
+    """The QC manifest of a dataset is missing, unreadable, stale or damaged."""
+
+    default_hint = "Run `embodex qc run DATASET` to (re)create qc/manifest.json."
+
+
+class QCFailedError(QCError):
+    """QC ran and at least one episode FAILs (the CLI exits 1 so scripts can gate on it)."""
+
+    default_hint = (
+        "Failed episodes are kept and labelled; see `embodex qc show DATASET EPISODE` or "
+        "`embodex qc report DATASET`."
+    )
+
+    def __init__(self, failed: int, total: int, *, top: str | None = None) -> None:
+        self.failed = failed
+        self.total = total
+        top_text = f" (most common: {top})" if top else ""
+        super().__init__(f"{failed} of {total} episodes FAIL quality control{top_text}")
+
+
+class ReviewError(QCError):
+    """A manual review cannot be recorded (unknown episode, bad reason code...)."""
+
+    default_hint = "See `embodex review set --help` for the verdicts and reason codes."
+
+
+# --- trust: keys, signatures, contracts, ledger (issue 4) ---
+
+
+class TrustError(EmbodexError):
+    """Keys, signatures, contracts or the ledger: something cannot be trusted or used."""
+
+
+class KeyNotFoundError(TrustError):
+    """No key or identity file of that name."""
+
+    default_hint = "Run `embodex keys list` to see the keys, or `embodex keys generate NAME`."
+
+
+class KeyExistsError(TrustError):
+    """Generating a key under a name that is already taken."""
+
+    default_hint = "Choose another name; embodex never overwrites a key."
+
+
+class KeyPermissionError(TrustError):
+    """A private key file is readable by other users."""
+
+
+class PassphraseError(TrustError):
+    """The key is encrypted and the passphrase is missing or wrong."""
+
+    default_hint = "Set EMBODEX_KEY_PASSPHRASE to the key's passphrase (or type it at the prompt)."
+
+
+class SignatureError(TrustError):
+    """A signed document does not verify: tampered, wrong key, wrong type, missing signer."""
+
+    default_hint = (
+        "Do not use this document; ask its sender for a fresh copy and check you trust the "
+        "right public keys (`embodex keys list`)."
+    )
+
+
+class PayloadError(TrustError):
+    """A payload breaks the signing rules (floats, non-canonical JSON, unknown type)."""
+
+    default_hint = (
+        'Write money and other fractional numbers as decimal strings ("12.50") and times as '
+        "ISO 8601 strings; see specs/signing.md."
+    )
+
+
+class ContractError(TrustError):
+    """A contract is invalid (unknown field, inconsistent dates, a float for money...)."""
+
+    default_hint = "Fix the contract file; specs/contract.md lists every field and rule."
+
+
+class ContractStateError(ContractError):
+    """The contract is not in a state that allows this (expired, terminated, not agreed)."""
+
+    default_hint = "Run `embodex contract show FILE` to see its state and who signed it."
+
+
+class LedgerError(TrustError):
+    """A ledger cannot be read or appended to safely (tampered, locked, malformed)."""
+
+    default_hint = "Run `embodex ledger verify` to see which entry is wrong."
+
+
+# -- interop (LeRobot, Hugging Face, MCAP, Rerun) ------------------------------------------
+
+
+class InteropError(EmbodexError):
+    """A conversion to or from another ecosystem's format cannot be done as asked."""
+
+    default_hint = "See specs/interop.md for what each conversion supports."
+
+
+class MissingExtraError(InteropError):
+    """An optional dependency needed for this conversion is not installed."""
+
+    def __init__(self, package: str, extra: str) -> None:
+        super().__init__(
+            f"this needs the Python package {package!r}, which is not installed",
+            hint=f"pip install 'embodex[{extra}]'",
+        )
+        self.package = package
+        self.extra = extra
 
 
 # -- storage backends (embodex.delivery.storage) ----------------------------------------

@@ -13,7 +13,19 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .format.importers.mcap import TopicMap
+from .format.importers.sidecar import CommonSidecar
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .qc.manifest import QCManifest
+from .qc.reviewlog import ReviewEntry
+from .trust.checking import BatchSummary
+from .trust.contract_file import ContractFile
+from .trust.contract_model import Contract
+from .trust.envelope import Envelope
+from .trust.keys import Identity
+from .trust.ledger import LedgerEntry
+from .trust.lifecycle import Termination
+from .trust.receipts import Receipt
 
 __all__ = ["SCHEMAS", "render_schemas", "write_schemas"]
 
@@ -23,6 +35,20 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "episode.schema.json": EpisodeMeta,
     "manifest.schema.json": Manifest,
     "stats.schema.json": DatasetStats,
+    "qc-manifest.schema.json": QCManifest,
+    "qc-review.schema.json": ReviewEntry,
+    # trust (issue 4)
+    "batch-summary.schema.json": BatchSummary,
+    "contract.schema.json": Contract,
+    "contract-file.schema.json": ContractFile,
+    "envelope.schema.json": Envelope,
+    "identity.schema.json": Identity,
+    "ledger-entry.schema.json": LedgerEntry,
+    "receipt.schema.json": Receipt,
+    "termination.schema.json": Termination,
+    # interop: the files users write for `embodex package --from lerobot|mcap`
+    "import-sidecar.schema.json": CommonSidecar,
+    "mcap-topic-map.schema.json": TopicMap,
 }
 
 

@@ -297,13 +297,21 @@ def _min_jerk(n: int) -> np.ndarray:
     return np.asarray(10 * s**3 - 15 * s**4 + 6 * s**5)
 
 
-def _trajectory(rng: np.random.Generator, n: int, phases: int, skill: SkillSpec) -> np.ndarray:
-    """Joint positions (n, 20): minimum-jerk moves between key poses, one per phase."""
+def _trajectory(
+    rng: np.random.Generator, n: int, phases: int, skill: SkillSpec, fps: float
+) -> np.ndarray:
+    """Joint positions (n, 20): minimum-jerk moves between key poses, one per phase.
+
+    Each move is capped so its peak speed (1.875 x distance / phase time for a minimum-jerk
+    move) stays under half the joint's velocity limit, as a real teleoperated arm does;
+    grippers close and open over about 0.6 s, inside their limit too.
+    """
     centre = (LOWER + UPPER) / 2
     half = (UPPER - LOWER) / 2 * 0.5
+    cap = 0.5 * VELOCITY * (n / phases / fps) / 1.875
     keys = [centre + rng.uniform(-1, 1, size=len(LOWER)) * half]
     for _ in range(phases):
-        step = rng.normal(0, 0.25, size=len(LOWER)) * half
+        step = np.clip(rng.normal(0, 0.25, size=len(LOWER)) * half, -cap, cap)
         keys.append(np.clip(keys[-1] + step, LOWER + 0.1 * half, UPPER - 0.1 * half))
     bounds = np.linspace(0, n, phases + 1).astype(int)
     traj = np.empty((n, len(LOWER)))
@@ -317,8 +325,11 @@ def _trajectory(rng: np.random.Generator, n: int, phases: int, skill: SkillSpec)
     for k, phase in enumerate(skill.phases):
         closed = (closed or phase == "grasp") and phase != "release"
         grip[bounds[k] : bounds[k + 1]] = 0.85 if closed else 0.05
-    grip = np.convolve(grip, np.ones(9) / 9, mode="same")
-    grip[:4], grip[-4:] = grip[4], grip[-5]
+    width = min(max(9, int(fps * 0.6)), n) - 1 | 1  # odd, about 0.6 s, at most n
+    edge = width // 2
+    grip = np.convolve(grip, np.ones(width) / width, mode="same")
+    if n > 2 * edge:
+        grip[:edge], grip[-edge:] = grip[edge], grip[-edge - 1]
     for g, side in zip(GRIPPERS, ("left", "right"), strict=True):
         traj[:, g] = grip if skill.arm in (side, "both") else 0.05
     return traj
@@ -364,7 +375,7 @@ def synth_episode(
     skill = skill or SKILLS[int(rng.integers(len(SKILLS)))]
     fps = meta.fps
     n = max(len(skill.phases) * 6, int(rng.uniform(*duration_s) * fps))
-    state = _trajectory(rng, n, len(skill.phases), skill)
+    state = _trajectory(rng, n, len(skill.phases), skill, fps)
     lead = 3
     action = np.concatenate([state[lead:], np.repeat(state[-1:], lead, axis=0)])
     action = action + rng.normal(0, 0.002, size=action.shape)
@@ -386,7 +397,9 @@ def synth_episode(
             depth = np.full((n, cam.height, cam.width), 900, dtype=np.uint16)
             depth += (np.arange(cam.height, dtype=np.uint16) * 4)[None, :, None]
             depth += (state[:, 3] * 50).astype(np.uint16)[:, None, None]
-            images[cam.name] = depth
+            # sensor noise (a separate stream, so the other draws keep their values)
+            noise = np.random.default_rng([seed, index, 7]).integers(0, 4, size=depth.shape)
+            images[cam.name] = depth + noise.astype(np.uint16)
         image_ts[cam.name] = ts + int(0.004e9) + rng.integers(-1_000_000, 1_000_000, size=n)
     bounds = np.linspace(0, n, len(skill.phases) + 1).astype(int)
     segments = [

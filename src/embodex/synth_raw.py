@@ -290,10 +290,12 @@ def write_agibot_sample(
             ddir.mkdir(parents=True, exist_ok=True)
             rows = (np.arange(height, dtype=np.int32) * 6)[:, None]
             cols = (np.arange(width, dtype=np.int32) * 2)[None, :]
+            noise = np.random.default_rng([seed, task_id, i, 7])  # sensor noise, own stream
             for k in range(n):
                 if "depth_mismatch" in bad and k == n - 1:
                     break
                 mm = 800 + rows + cols + int(200 * np.sin(state[k, 10]))
+                mm = mm + noise.integers(0, 4, size=mm.shape)
                 Image.fromarray(mm.astype(np.uint16)).save(ddir / f"head_depth_{k:06d}.png")
 
         # -- calibration

@@ -1,5 +1,6 @@
 """The embodex dataset format: models, writer, reader, verification (specs/format.md)."""
 
+from .copy import copy_episodes
 from .episode import Episode
 from .models import (
     FORMAT_VERSION,
@@ -44,6 +45,7 @@ __all__ = [
     "Provenance",
     "Segment",
     "VerifyReport",
+    "copy_episodes",
     "open_dataset",
     "verify_dataset",
 ]

@@ -153,6 +153,10 @@ class EpisodeView:
         shard = self._ds._shard(self.row["shard"])
         return shard.rows(self.row["row_start"], self.frame_count, columns)
 
+    def arrow(self, columns: Sequence[str]) -> pa.Table:
+        """The episode's rows of these frame-shard columns (zero-copy slice of the shard)."""
+        return self._rows(columns)
+
     @property
     def timestamp_ns(self) -> np.ndarray:
         out: np.ndarray = self._rows(["timestamp_ns"]).column(0).to_numpy()

@@ -9,7 +9,7 @@ import mmap
 import os
 import shutil
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -21,8 +21,8 @@ from ..canonical import canonical_json, digest_json, sha256_file, to_pretty_json
 from ..errors import DatasetExistsError, DatasetLockedError, SchemaError
 from ..fsutil import FileLock, fsync_dir
 from . import layout
-from .episode import Episode
-from .models import DatasetMeta, FileEntry, Manifest
+from .episode import Episode, episode_meta_from_row
+from .models import DatasetMeta, EpisodeMeta, FileEntry, Manifest
 from .schema import episodes_schema, feature_arrow_type, frames_schema
 from .stats import episode_feature_stats
 
@@ -251,6 +251,7 @@ class DatasetWriter:
         ]
         self._next_seq = max(seqs) + 1 if seqs else 0
         self._pending_files: dict[str, FileEntry] = {}
+        self._updates: dict[str, dict[str, Any]] = {}
 
     def _check_compatible(self, meta: DatasetMeta) -> None:
         if meta.schema_fingerprint() != self.meta.schema_fingerprint():
@@ -394,13 +395,65 @@ class DatasetWriter:
         self._pending_files = {}
         self._old_episodes = episodes
         self._rows = []
+        self._updates = {}
         return digest
+
+    def update_episodes(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
+        """Change metadata of episodes already in the dataset (published at ``finalize``).
+
+        ``updates`` maps episode id -> ``EpisodeMeta`` fields to replace (not
+        ``episode_id``); ``extra`` is merged key by key. Frames are never touched. Raises
+        ``SchemaError`` for an unknown episode or field, or a value the model rejects.
+        """
+        self._check_open()
+        fields = set(EpisodeMeta.model_fields) - {"episode_id"}
+        for eid, changes in updates.items():
+            if eid not in self._ids:
+                raise SchemaError(f"episode {eid} is not in {self.root}")
+            unknown = set(changes) - fields
+            if unknown:
+                raise SchemaError(
+                    f"cannot update {sorted(unknown)} of episode {eid}",
+                    hint=f"Updatable fields: {', '.join(sorted(fields))}.",
+                )
+            try:  # validate the values now, not at finalize
+                EpisodeMeta.model_validate({"episode_id": eid, **changes})
+            except ValueError as exc:
+                raise SchemaError(f"episode {eid}: invalid update: {exc}") from exc
+            pending = self._updates.setdefault(eid, {})
+            for key, value in changes.items():
+                if key == "extra":
+                    pending.setdefault("extra", {}).update(value)
+                else:
+                    pending[key] = value
+
+    def _apply_updates(self, table: pa.Table) -> pa.Table:
+        if not self._updates:
+            return table
+        rows = table.to_pylist()
+        for row in rows:
+            changes = self._updates.get(row["episode_id"])
+            if not changes:
+                continue
+            meta = episode_meta_from_row(row)
+            data = meta.model_dump()
+            for key, value in changes.items():
+                data[key] = {**data["extra"], **value} if key == "extra" else value
+            try:
+                updated = EpisodeMeta.model_validate(data)
+            except ValueError as exc:
+                raise SchemaError(f"episode {row['episode_id']}: invalid update: {exc}") from exc
+            row.update(updated.model_dump(exclude={"extra", "segments"}))
+            row["segments"] = [seg.model_dump() for seg in updated.segments]
+            row["extra"] = canonical_json(updated.extra).decode()
+        return pa.Table.from_pylist(rows, schema=self._episodes_schema)
 
     def _episodes_table(self) -> pa.Table:
         new = pa.Table.from_pylist(self._rows, schema=self._episodes_schema)
         if self._old_episodes is None:
-            return new
-        return pa.concat_tables([self._old_episodes.cast(self._episodes_schema), new])
+            return self._apply_updates(new)
+        old = self._old_episodes.cast(self._episodes_schema)
+        return self._apply_updates(pa.concat_tables([old, new]))
 
     def abort(self) -> None:
         """Discard everything added since the last finalize and release the lock."""
@@ -414,6 +467,7 @@ class DatasetWriter:
                 (self.root / entry.path).unlink(missing_ok=True)
             self._pending_files = {}
             self._rows = []
+            self._updates = {}
         finally:
             self._release()
 

@@ -93,38 +93,43 @@ that go backwards, an unknown camera, already in the dataset when appending) rai
 
 from __future__ import annotations
 
-import io
 import json
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
-import h5py
 import numpy as np
-import yaml
-from PIL import Image
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import ValidationError
 
-from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
-from .. import layout
+from ...errors import ConfigError, ImportSourceError
 from ..episode import Episode
-from ..images import encode_image
-from ..models import (
-    Camera,
-    DatasetMeta,
-    Embodiment,
-    EpisodeMeta,
-    Feature,
-    Intrinsics,
-    Provenance,
-    Segment,
-)
+from ..models import Camera, DatasetMeta, Embodiment, EpisodeMeta, Feature, Segment
 from ..reader import open_dataset
-from ..writer import DatasetWriter
+from .agibot_layout import (
+    COUNT_HINT,
+    DEPTH_CAMERA,
+    JOINT_NAMES,
+    KNOWN_CAMERAS,
+    SKIP_HINT,
+    UNITS,
+    camera_name,
+)
+from .agibot_media import (
+    Video,
+    decode_video,
+    intrinsics_file,
+    load_depth,
+    probe_depth,
+    probe_video,
+    read_intrinsics,
+)
+from .agibot_proprio import has_velocity, load_proprio
+from .agibot_sidecar import Limits, Sidecar, resolve_sidecar
+from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
+from .sidecar import SIDECAR_FILE, Operator, Scene, load_sidecar
 
 __all__ = [
     "DEPTH_CAMERA",
@@ -138,265 +143,13 @@ __all__ = [
     "load_sidecar",
 ]
 
-#: The sidecar looked for in the source folder when none is given.
-SIDECAR_FILE = "embodex-sidecar.yaml"
 SOURCE_FORMAT = "agibot-world-raw"
 
-#: Video stems of the AgiBot World cameras (gripper, dexterous-hand and fisheye variants).
-KNOWN_CAMERAS: tuple[str, ...] = (
-    "head_color",
-    "hand_left_color",
-    "hand_right_color",
-    "head_center_fisheye_color",
-    "head_left_fisheye_color",
-    "head_right_fisheye_color",
-    "back_left_fisheye_color",
-    "back_right_fisheye_color",
-    "hand_left_fisheye_color",
-    "hand_right_fisheye_color",
-)
-DEPTH_CAMERA = "head_depth"
-
-_ARM_JOINTS = 7
-#: The state / action vector, in order.
-JOINT_NAMES: tuple[str, ...] = (
-    *(f"left_arm_joint{i}" for i in range(1, _ARM_JOINTS + 1)),
-    *(f"right_arm_joint{i}" for i in range(1, _ARM_JOINTS + 1)),
-    "left_gripper",
-    "right_gripper",
-    "head_yaw",
-    "head_pitch",
-    "waist_pitch",
-    "waist_lift",
-)
-UNITS: tuple[str, ...] = (*(["rad"] * 2 * _ARM_JOINTS), "1", "1", "rad", "rad", "rad", "m")
-#: h5 groups in state-vector order, with their widths.
-_GROUPS: tuple[tuple[str, int], ...] = (("joint", 14), ("effector", 2), ("head", 2), ("waist", 2))
-_EFFECTOR = slice(14, 16)
-
-DEFAULT_EFFECTOR_RANGE_MM = (0.0, 120.0)
-#: Robot type the LeRobot AgiBot port uses for these recordings.
-DEFAULT_ROBOT_MODEL = "AgiBot_A2D"
-
-_SLUG = r"^[a-z][a-z0-9_]*$"
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 _PLAIN_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_DEPTH_RE = re.compile(r"head_depth_(\d+)\.png")
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-
-_SKIP_HINT = "or pass skip_bad=True (--skip-bad) to package the other episodes."
-_COUNT_HINT = "The streams of this recording are not aligned; re-export it, " + _SKIP_HINT
-
-
-@dataclass
-class ImportReport:
-    """What ``import_agibot`` did.
-
-    ``skipped`` holds ``(episode id, one-line reason)`` for every episode left out with
-    ``skip_bad=True``; ``notes`` holds things worth knowing that were not errors (episode
-    folders no task_info names, videos that are not imported).
-    """
-
-    dataset: Path
-    episodes: int = 0
-    frames: int = 0
-    skipped: list[tuple[str, str]] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-
-
-# -- sidecar ---------------------------------------------------------------------------
-
-
-class _Strict(BaseModel):
-    # extra="forbid": a misspelt key must fail loudly, not be ignored.
-    model_config = ConfigDict(extra="forbid")
-
-
-class _Scene(_Strict):
-    scene_id: str | None = None
-    scene_type: str | None = Field(default=None, pattern=_SLUG)
-    site: str | None = None
-    lighting: str | None = None
-    objects: list[str] | None = None
-
-
-class _Operator(_Strict):
-    id: str | None = None
-    level: str | None = None
-
-
-class _Overrides(_Strict):
-    scene: _Scene | None = None
-    operator: _Operator | None = None
-    robot_serial: str | None = None
-    success: bool | None = None
-    failure_cause: str | None = None
-    skill: str | None = None
-    instruction_en: str | None = None
-    instruction_zh: str | None = None
-    start_time_ns: int | None = None
-
-
-class _Robot(_Strict):
-    model: str = Field(default=DEFAULT_ROBOT_MODEL, min_length=1)
-    serial: str | None = None
-
-
-class _Limits(_Strict):
-    lower: list[float] | None = None
-    upper: list[float] | None = None
-    velocity: list[float] | None = None
-
-
-def _default_provenance() -> Provenance:
-    return Provenance(centre_id="agibot-world", centre_name="AgiBot World")
-
-
-class _Sidecar(_Strict):
-    licence: str = Field(min_length=1)
-    name: str = Field(default="agibot-world", min_length=1)
-    description: str | None = None
-    provenance: Provenance = Field(default_factory=_default_provenance)
-    robot: _Robot = Field(default_factory=_Robot)
-    fps: float = Field(default=30.0, gt=0)
-    start_time_ns: int = 0
-    episode_id_prefix: str | None = None
-    cameras: list[str] | None = None
-    depth: bool = True
-    effector_state_range_mm: tuple[float, float] = DEFAULT_EFFECTOR_RANGE_MM
-    limits: _Limits | None = None
-    skill: str | dict[str, str] | None = None
-    defaults: _Overrides = Field(default_factory=_Overrides)
-    tasks: dict[str, _Overrides] = Field(default_factory=dict)
-    episodes: dict[str, _Overrides] = Field(default_factory=dict)
-
-    @field_validator("skill", "tasks", "episodes", mode="before")
-    @classmethod
-    def _str_keys(cls, value: Any) -> Any:
-        # YAML reads `327:` as an int key; ids are matched as strings.
-        if isinstance(value, Mapping):
-            return {str(k): v for k, v in value.items()}
-        return value
-
-    @field_validator("effector_state_range_mm")
-    @classmethod
-    def _range(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not value[0] < value[1]:
-            raise ValueError("must be [lo, hi] with lo < hi")
-        return value
-
-    def prefix(self) -> str:
-        if self.episode_id_prefix is not None:
-            return self.episode_id_prefix
-        return self.provenance.centre_id
-
-    def overrides(self, task: str, episode: str) -> _Overrides:
-        """Defaults, then the task's, then the episode's settings; later ones win."""
-        out: dict[str, Any] = {}
-        layers = [self.defaults, self.tasks.get(task), self.episodes.get(episode)]
-        for layer in layers:
-            if layer is None:
-                continue
-            for key, value in layer.model_dump(exclude_none=True).items():
-                if key in ("scene", "operator") and key in out:
-                    out[key] = {**out[key], **value}
-                else:
-                    out[key] = value
-        if "skill" not in out:
-            if isinstance(self.skill, str):
-                out["skill"] = self.skill
-            elif self.skill is not None and task in self.skill:
-                out["skill"] = self.skill[task]
-        return _Overrides.model_validate(out)
-
-
-def load_sidecar(path: str | Path | None) -> dict[str, Any]:
-    """Read a sidecar YAML file into a dict (``{}`` for ``None`` or an empty file).
-
-    Only the YAML is checked here; ``import_agibot`` checks the keys. Raises ``ConfigError``
-    when the file is missing, is not YAML or is not a mapping.
-    """
-    if path is None:
-        return {}
-    p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"sidecar {p} does not exist",
-            hint=f"Check the path, or write one (see {__name__} for its keys).",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"sidecar {p} cannot be read: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"sidecar {p} is not valid YAML: {first}") from exc
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise ConfigError(
-            f"sidecar {p} must be a YAML mapping, not a {type(data).__name__}",
-            hint="Write it as `key: value` lines, e.g. `licence: CC-BY-4.0`.",
-        )
-    return {str(k): v for k, v in data.items()}
-
-
-def _parse_sidecar(raw: Mapping[str, Any], where: str) -> _Sidecar:
-    data = dict(raw)
-    if "licence" not in data and "license" in data:
-        data["licence"] = data.pop("license")
-    if not data.get("licence"):
-        raise ConfigError(
-            f"no licence given ({where})",
-            hint="Add `licence: <SPDX id or proprietary:<ref>>` to the sidecar YAML, e.g. "
-            "`licence: CC-BY-NC-SA-4.0`; embodex never guesses a licence.",
-        )
-    try:
-        sidecar = _Sidecar.model_validate(data)
-    except ValidationError as exc:
-        errors = exc.errors()
-        first = errors[0]
-        loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
-        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
-        raise ConfigError(
-            f"sidecar {where}: {loc}: {first['msg']}{more}",
-            hint=f"Fix that key of the sidecar YAML; the keys are listed in {__name__}.",
-        ) from None
-    for stem in sidecar.cameras or []:
-        if not re.fullmatch(_SLUG, camera_name(stem)) or camera_name(stem) == DEPTH_CAMERA:
-            raise ConfigError(
-                f"sidecar {where}: cameras: {stem!r} does not make a camera name",
-                hint="List video file stems such as head_color (lower case, digits, '_').",
-            )
-    prefix = sidecar.prefix()
-    if prefix and not _ID_RE.fullmatch(f"{prefix}:agibot-1-1"):
-        raise ConfigError(
-            f"sidecar {where}: episode id prefix {prefix!r} is not a valid id",
-            hint="Use letters, digits and . _ - (set episode_id_prefix or provenance.centre_id).",
-        )
-    return sidecar
-
-
-def _resolve_sidecar(src: Path, sidecar: str | Path | Mapping[str, Any] | None) -> _Sidecar:
-    if isinstance(sidecar, Mapping):
-        return _parse_sidecar(sidecar, "sidecar mapping")
-    if sidecar is not None:
-        return _parse_sidecar(load_sidecar(sidecar), str(sidecar))
-    default = src / SIDECAR_FILE
-    if default.is_file():
-        return _parse_sidecar(load_sidecar(default), str(default))
-    return _parse_sidecar({}, f"no sidecar given and no {default}")
 
 
 # -- discovery -------------------------------------------------------------------------
-
-
-def camera_name(stem: str) -> str:
-    """The embodex camera name of a video stem: ``hand_left_color`` -> ``hand_left``."""
-    base = stem[: -len("_color")] if stem.endswith("_color") else stem
-    return re.sub(r"[^a-z0-9_]", "_", base.lower())
 
 
 def _sort_key(name: str) -> tuple[int, int, str]:
@@ -514,68 +267,7 @@ class _Plan:
     allowed_stems: frozenset[str]
 
 
-def _intrinsics_file(s: _Source, name: str) -> Path | None:
-    # The release nests a second parameters/ folder; an early Alpha did not.
-    for base in (s.params / "parameters" / "camera", s.params / "camera"):
-        p = base / f"{name}_intrinsic_params.json"
-        if p.is_file():
-            return p
-    return None
-
-
-def _read_intrinsics(path: Path) -> Intrinsics:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    if not isinstance(data, dict):
-        raise ValueError("not a JSON object")
-    block = data.get("intrinsic", data)
-    if not isinstance(block, dict):
-        raise ValueError("'intrinsic' is not an object")
-    dist_keys = ("k1", "k2", "p1", "p2", "k3")
-    distortion = [float(block.get(k, 0.0)) for k in dist_keys]
-    has_dist = any(k in block for k in dist_keys)
-    return Intrinsics(
-        fx=float(block["fx"]),
-        fy=float(block["fy"]),
-        cx=float(block["ppx"]),
-        cy=float(block["ppy"]),
-        distortion_model="plumb_bob" if has_dist else None,
-        distortion=distortion if has_dist else [],
-    )
-
-
-def _probe_video(path: Path) -> tuple[int, int] | None:
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                return None
-            ctx = container.streams.video[0].codec_context
-            return int(ctx.width), int(ctx.height)
-    except (av.error.FFmpegError, OSError, ValueError):
-        return None
-
-
-def _probe_depth(folder: Path) -> tuple[int, int] | None:
-    for p in sorted(folder.glob("head_depth_*.png"))[:1]:
-        try:
-            with Image.open(p) as img:
-                return int(img.size[0]), int(img.size[1])
-        except (OSError, ValueError):
-            return None
-    return None
-
-
-def _has_velocity(path: Path) -> bool | None:
-    """True/False when readable; None when the file cannot be read (reported later)."""
-    try:
-        with h5py.File(path, "r") as f:
-            rows = f["state/joint/position"].shape[0]
-            vel = f.get("action/robot/velocity")
-            return vel is not None and rows > 0 and tuple(vel.shape) == (rows, 2)
-    except (OSError, KeyError, ValueError, TypeError):
-        return None
-
-
-def _plan(src: Path, sources: list[_Source], sc: _Sidecar, notes: list[str]) -> _Plan:
+def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _Plan:
     allowed = frozenset(KNOWN_CAMERAS) | frozenset(sc.cameras or [])
     if sc.cameras is not None:
         stems = list(dict.fromkeys(sc.cameras))
@@ -594,7 +286,7 @@ def _plan(src: Path, sources: list[_Source], sc: _Sidecar, notes: list[str]) -> 
         size = None
         for s in sources:
             path = s.obs / "videos" / f"{stem}.mp4"
-            if path.is_file() and (size := _probe_video(path)) is not None:
+            if path.is_file() and (size := probe_video(path)) is not None:
                 break
         if size is None:
             raise ImportSourceError(
@@ -605,11 +297,11 @@ def _plan(src: Path, sources: list[_Source], sc: _Sidecar, notes: list[str]) -> 
             )
         intr = None
         for s in sources:
-            ipath = _intrinsics_file(s, name)
+            ipath = intrinsics_file(s.params, name)
             if ipath is None:
                 continue
             try:
-                intr = _read_intrinsics(ipath)
+                intr = read_intrinsics(ipath)
                 break
             except (OSError, ValueError, KeyError, TypeError, ValidationError):
                 continue  # that episode reports it; the dataset takes the next good one
@@ -621,19 +313,19 @@ def _plan(src: Path, sources: list[_Source], sc: _Sidecar, notes: list[str]) -> 
     depth = None
     if sc.depth:
         for s in sources:
-            dsize = _probe_depth(s.obs / "depth")
+            dsize = probe_depth(s.obs / "depth")
             if dsize is not None:
                 depth = Camera(
                     name=DEPTH_CAMERA, kind="depth", width=dsize[0], height=dsize[1],
                     encoding="png16", depth_unit="mm",
                 )  # fmt: skip
                 break
-    flags = [f for f in (_has_velocity(s.h5) for s in sources) if f is not None]
+    flags = [f for f in (has_velocity(s.h5) for s in sources) if f is not None]
     return _Plan(cameras, depth, bool(flags) and all(flags), allowed)
 
 
-def _dataset_meta(sc: _Sidecar, plan: _Plan) -> DatasetMeta:
-    lim = sc.limits or _Limits()
+def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
+    lim = sc.limits or Limits()
     names = list(JOINT_NAMES)
     lo, hi = sc.effector_state_range_mm
     vector = (
@@ -695,221 +387,6 @@ def _dataset_meta(sc: _Sidecar, plan: _Plan) -> DatasetMeta:
 # -- one episode -------------------------------------------------------------------------
 
 
-@dataclass
-class _Proprio:
-    timestamps: np.ndarray | None
-    state: np.ndarray
-    action: np.ndarray
-    velocity: np.ndarray | None
-    filled: dict[str, str]
-
-
-def _read_proprio(f: h5py.File, s: _Source, sc: _Sidecar, velocity: bool) -> _Proprio:
-    eid, where = s.embodex_id, str(s.h5)
-
-    def bad(message: str, hint: str | None = None) -> ImportSourceError:
-        return ImportSourceError(message, path=where, episode=eid, hint=hint)
-
-    def need(key: str, width: int) -> np.ndarray:
-        d = f.get(key)
-        if not isinstance(d, h5py.Dataset):
-            raise bad(
-                f"dataset {key} is missing", "Restore the file from the release, " + _SKIP_HINT
-            )
-        arr = np.asarray(d[()], dtype=np.float64)
-        if arr.ndim != 2 or arr.shape[1] != width:
-            if key.endswith("effector/position") and arr.ndim == 2 and arr.shape[1] == 12:
-                raise bad(
-                    f"{key} has 12 values per row (a dexterous hand); only grippers are supported",
-                    "Import gripper tasks only, " + _SKIP_HINT,
-                )
-            raise bad(f"{key} has shape {arr.shape}, expected (N, {width})")
-        return arr
-
-    parts: list[np.ndarray] = []
-    n = 0
-    for group, width in _GROUPS:
-        arr = need(f"state/{group}/position", width)
-        if not parts:
-            n = len(arr)
-            if n == 0:
-                raise bad(
-                    "state/joint/position has no rows", "Drop empty recordings, " + _SKIP_HINT
-                )
-        elif len(arr) != n:
-            raise bad(
-                f"state/{group}/position has {len(arr)} rows, state/joint/position has {n}",
-                _COUNT_HINT,
-            )
-        parts.append(arr)
-    lo, hi = sc.effector_state_range_mm
-    parts[1] = (parts[1] - lo) / (hi - lo)
-    state = np.concatenate(parts, axis=1)
-
-    actions: list[np.ndarray] = []
-    filled: dict[str, str] = {}
-    col = 0
-    for group, width in _GROUPS:
-        held = state[:, col : col + width]
-        col += width
-        key = f"action/{group}/position"
-        d = f.get(key)
-        if not isinstance(d, h5py.Dataset) or d.size == 0:
-            actions.append(held.copy())
-            filled[group] = "state"
-            continue
-        values = np.asarray(d[()], dtype=np.float64)
-        if values.ndim != 2 or values.shape[1] != width:
-            raise bad(f"{key} has shape {values.shape}, expected (N, {width})")
-        rows = len(values)
-        if rows > n:
-            raise bad(f"{key} has {rows} rows, the state has {n}", _COUNT_HINT)
-        if rows == n:
-            actions.append(values)
-            continue
-        idx_d = f.get(f"action/{group}/index")
-        index = np.asarray(idx_d[()]) if isinstance(idx_d, h5py.Dataset) else None
-        if index is None or index.shape != (rows,) or index.dtype.kind not in "iu":
-            raise bad(
-                f"{key} has {rows} rows, the state has {n}, and action/{group}/index does "
-                "not say which rows they are",
-                _COUNT_HINT,
-            )
-        if rows and (index.min() < 0 or index.max() >= n or len(np.unique(index)) != rows):
-            raise bad(f"action/{group}/index has rows outside 0..{n - 1} or repeats", _COUNT_HINT)
-        # Rows the operator sent no command for keep the measured pose (AgiBot's own
-        # converters do the same); the fill is recorded in the episode's extra.
-        out = held.copy()
-        out[index.astype(np.int64)] = values
-        actions.append(out)
-        filled[group] = "scattered"
-    action = np.concatenate(actions, axis=1)
-
-    vel = None
-    if velocity:
-        vel = need("action/robot/velocity", 2)
-        if len(vel) != n:
-            raise bad(f"action/robot/velocity has {len(vel)} rows, the state has {n}", _COUNT_HINT)
-
-    ts = None
-    d = f.get("timestamp")
-    if isinstance(d, h5py.Dataset) and d.size > 0:
-        raw = np.asarray(d[()])
-        if raw.dtype.kind not in "iu":
-            raise bad(
-                f"timestamp has dtype {raw.dtype}; expected int64 nanoseconds",
-                "Convert the timestamps to int64 ns, " + _SKIP_HINT,
-            )
-        if raw.shape != (n,):
-            raise bad(f"timestamp has shape {raw.shape}, the state has {n} rows", _COUNT_HINT)
-        ts = raw.astype(np.int64)
-        steps = np.diff(ts)
-        if steps.size and (steps <= 0).any():
-            i = int(np.argmax(steps <= 0)) + 1
-            raise bad(
-                f"timestamp goes backwards or repeats at row {i} "
-                f"({int(ts[i - 1])} -> {int(ts[i])} ns)",
-                "The recorder clock jumped; re-time the recording, " + _SKIP_HINT,
-            )
-    return _Proprio(ts, state, action, vel, filled)
-
-
-@dataclass
-class _Video:
-    frames: list[bytes]
-    offsets_ns: np.ndarray | None  # PTS relative to the first frame
-
-
-def _decode_video(path: Path, cam: Camera, eid: str) -> _Video:
-    frames: list[bytes] = []
-    pts: list[int | None] = []
-    try:
-        with av.open(str(path)) as container:
-            if not container.streams.video:
-                raise ImportSourceError(
-                    "cannot decode the video: it has no video stream", path=str(path), episode=eid,
-                    hint="Restore the file from the release, " + _SKIP_HINT,
-                )  # fmt: skip
-            stream = container.streams.video[0]
-            stream.thread_type = "AUTO"
-            time_base = stream.time_base
-            for frame in container.decode(stream):
-                if (frame.width, frame.height) != (cam.width, cam.height):
-                    raise ImportSourceError(
-                        f"frames are {frame.width}x{frame.height}, camera {cam.name} is "
-                        f"{cam.width}x{cam.height} in the other episodes",
-                        path=str(path), episode=eid,
-                        hint="Import episodes with different camera sizes separately, "
-                        + _SKIP_HINT,
-                    )  # fmt: skip
-                frames.append(encode_image(frame.to_ndarray(format="rgb24"), "jpeg"))
-                pts.append(frame.pts)
-    except ImportSourceError:
-        raise
-    except (av.error.FFmpegError, OSError, ValueError) as exc:
-        raise ImportSourceError(
-            f"cannot decode the video: {exc}",
-            path=str(path),
-            episode=eid,
-            hint="The file is corrupt or truncated; download it again, " + _SKIP_HINT,
-        ) from exc
-    offsets = None
-    if frames and time_base is not None and all(p is not None for p in pts):
-        num, den = int(time_base.numerator), int(time_base.denominator)
-        first = int(pts[0] or 0)
-        # integer arithmetic: exact nanoseconds, rounded half up
-        offsets = np.array(
-            [((int(p or 0) - first) * num * 2_000_000_000 + den) // (2 * den) for p in pts],
-            dtype=np.int64,
-        )
-    return _Video(frames, offsets)
-
-
-def _load_depth(folder: Path, cam: Camera, n: int, eid: str) -> list[bytes]:
-    def bad(message: str, path: Path, hint: str | None = None) -> ImportSourceError:
-        return ImportSourceError(message, path=str(path), episode=eid, hint=hint)
-
-    files: list[tuple[int, Path]] = []
-    if folder.is_dir():
-        for p in folder.glob("head_depth_*.png"):
-            m = _DEPTH_RE.fullmatch(p.name)
-            if m:
-                files.append((int(m.group(1)), p))
-    files.sort()
-    if not files:
-        raise bad(
-            "depth frames are missing", folder, "Extract them from the release, " + _SKIP_HINT
-        )
-    if len(files) != n:
-        raise bad(f"{len(files)} depth frames, proprio_stats.h5 has {n} rows", folder, _COUNT_HINT)
-    for expect, (number, p) in enumerate(files):
-        if number != expect:
-            raise bad(f"depth frame {expect:06d} is missing (found {p.name})", folder, _COUNT_HINT)
-    out: list[bytes] = []
-    for _, p in files:
-        data = p.read_bytes()
-        try:
-            with Image.open(io.BytesIO(data)) as img:
-                img.load()
-                mode, size = img.mode, img.size
-                arr = None if mode == "I;16" else np.asarray(img)
-        except (OSError, ValueError) as exc:
-            raise bad(
-                f"cannot read the depth frame: {exc}", p, "Restore it, " + _SKIP_HINT
-            ) from exc
-        if size != (cam.width, cam.height):
-            raise bad(
-                f"depth frame is {size[0]}x{size[1]}, the dataset's is {cam.width}x{cam.height}", p
-            )
-        if arr is None:
-            out.append(data)  # already 16-bit PNG: stored as delivered
-        elif arr.ndim == 2 and arr.dtype.kind in "iu" and arr.min() >= 0 and arr.max() <= 65535:
-            out.append(encode_image(arr.astype(np.uint16), "png16"))
-        else:
-            raise bad(f"depth frame has mode {mode}; expected 16-bit millimetres", p)
-    return out
-
-
 def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
 
@@ -928,7 +405,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
             "label_info.action_config is not a list",
             path=str(s.task_file),
             episode=s.embodex_id,
-            hint="Restore the task info file, " + _SKIP_HINT,
+            hint="Restore the task info file, " + SKIP_HINT,
         )
     segments: list[Segment] = []
     clipped = dropped = 0
@@ -940,7 +417,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
                 f"label_info.action_config[{i}] has no integer start_frame / end_frame",
                 path=str(s.task_file),
                 episode=s.embodex_id,
-                hint="Fix the label, " + _SKIP_HINT,
+                hint="Fix the label, " + SKIP_HINT,
             ) from None
         if end > n:
             end, clipped = n, clipped + 1
@@ -960,7 +437,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
 
 
 def _episode_meta(
-    s: _Source, sc: _Sidecar, model: str, n: int, extra: dict[str, Any]
+    s: _Source, sc: Sidecar, model: str, n: int, extra: dict[str, Any]
 ) -> EpisodeMeta:
     ov = sc.overrides(s.task, s.episode)
     task_name = str(s.info.get("task_name") or "").strip()
@@ -972,8 +449,8 @@ def _episode_meta(
     if scene_text:
         extra["init_scene_text"] = scene_text
     segments = _segments(s, n, extra)
-    scene = ov.scene or _Scene()
-    operator = ov.operator or _Operator()
+    scene = ov.scene or Scene()
+    operator = ov.operator or Operator()
     return EpisodeMeta(
         episode_id=s.embodex_id,
         scene_id=scene.scene_id,
@@ -997,28 +474,10 @@ def _episode_meta(
 
 
 def _load_episode(
-    s: _Source, plan: _Plan, meta: DatasetMeta, sc: _Sidecar, pool: ThreadPoolExecutor
+    s: _Source, plan: _Plan, meta: DatasetMeta, sc: Sidecar, pool: ThreadPoolExecutor
 ) -> Episode:
     eid = s.embodex_id
-    if not s.h5.is_file():
-        raise ImportSourceError(
-            "proprio_stats.h5 is missing",
-            path=str(s.h5),
-            episode=eid,
-            hint="Extract the matching proprio_stats tar, " + _SKIP_HINT,
-        )
-    try:
-        with h5py.File(s.h5, "r") as f:
-            proprio = _read_proprio(f, s, sc, plan.base_velocity)
-    except ImportSourceError:
-        raise
-    except (OSError, KeyError, ValueError, TypeError) as exc:
-        raise ImportSourceError(
-            f"cannot read proprio_stats.h5: {exc}",
-            path=str(s.h5),
-            episode=eid,
-            hint="The file is corrupt or truncated; download it again, " + _SKIP_HINT,
-        ) from exc
+    proprio = load_proprio(s.h5, eid, sc.effector_state_range_mm, plan.base_velocity)
     n = len(proprio.state)
 
     vdir = s.obs / "videos"
@@ -1030,7 +489,7 @@ def _load_episode(
             path=str(present[unknown[0]]),
             episode=eid,
             hint="Declare it in the sidecar's `cameras` list to import it as a camera, remove "
-            "the file, " + _SKIP_HINT,
+            "the file, " + SKIP_HINT,
         )
     for cp in plan.cameras:
         if cp.stem not in present:
@@ -1038,13 +497,13 @@ def _load_episode(
                 f"camera video {cp.stem}.mp4 is missing",
                 path=str(vdir / f"{cp.stem}.mp4"),
                 episode=eid,
-                hint="Extract it from the observation tar, " + _SKIP_HINT,
+                hint="Extract it from the observation tar, " + SKIP_HINT,
             )
-    futures: list[Future[_Video]] = [
-        pool.submit(_decode_video, present[cp.stem], cp.camera, eid) for cp in plan.cameras
+    futures: list[Future[Video]] = [
+        pool.submit(decode_video, present[cp.stem], cp.camera, eid) for cp in plan.cameras
     ]
     try:
-        depth = _load_depth(s.obs / "depth", plan.depth, n, eid) if plan.depth else None
+        depth = load_depth(s.obs / "depth", plan.depth, n, eid) if plan.depth else None
     finally:
         wait(futures)
     videos = [fut.result() for fut in futures]  # the first failing camera raises
@@ -1059,7 +518,7 @@ def _load_episode(
                 f"{cp.stem}.mp4 has {len(video.frames)} frames, proprio_stats.h5 has {n} rows",
                 path=str(present[cp.stem]),
                 episode=eid,
-                hint=_COUNT_HINT,
+                hint=COUNT_HINT,
             )
         images[cp.camera.name] = video.frames
     if depth is not None and plan.depth is not None:
@@ -1067,17 +526,17 @@ def _load_episode(
 
     differing: dict[str, Any] = {}
     for cp in plan.cameras:
-        ipath = _intrinsics_file(s, cp.camera.name)
+        ipath = intrinsics_file(s.params, cp.camera.name)
         if ipath is None:
             continue
         try:
-            intr = _read_intrinsics(ipath)
+            intr = read_intrinsics(ipath)
         except (OSError, ValueError, KeyError, TypeError, ValidationError) as exc:
             raise ImportSourceError(
                 f"cannot read camera intrinsics: {exc}",
                 path=str(ipath),
                 episode=eid,
-                hint="Restore the file from the parameters tar, " + _SKIP_HINT,
+                hint="Restore the file from the parameters tar, " + SKIP_HINT,
             ) from exc
         if intr != cp.camera.intrinsics:
             differing[cp.camera.name] = intr.model_dump(mode="json")
@@ -1112,31 +571,17 @@ def _load_episode(
 
 
 def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
-    """Ids already in ``out``; checks up front what the writer would reject later."""
-    if not (out / layout.META_FILE).exists():
-        return set()
-    if not append:
-        raise DatasetExistsError(f"{out} already holds a dataset")
-    ds = open_dataset(out)
-    if ds.meta.licence != meta.licence:
-        raise ConfigError(
-            f"{out} is licensed {ds.meta.licence}, the sidecar says {meta.licence}",
-            hint="A dataset has one licence: import into a new dataset instead.",
-        )
-    old_range = ds.meta.extra.get("agibot", {}).get("effector_state_range_mm")
-    new_range = meta.extra["agibot"]["effector_state_range_mm"]
-    if old_range is not None and list(old_range) != list(new_range):
-        raise ConfigError(
-            f"{out} maps gripper mm over {old_range}, the sidecar says {new_range}",
-            hint="Use the same effector_state_range_mm as the earlier import.",
-        )
-    if ds.meta.schema_fingerprint() != meta.schema_fingerprint():
-        raise SchemaError(
-            f"{out}: these episodes' features, cameras or fps differ from the dataset's",
-            hint="Import them into a separate dataset, or set the sidecar's `cameras` and "
-            "`depth` to match the dataset.",
-        )
-    return set(ds.episode_ids)
+    """Ids already in ``out``; also checks the gripper mapping matches the earlier import."""
+    ids = existing_episode_ids(out, append, meta)
+    if ids:
+        old = open_dataset(out).meta.extra.get("agibot", {}).get("effector_state_range_mm")
+        new_range = meta.extra["agibot"]["effector_state_range_mm"]
+        if old is not None and list(old) != list(new_range):
+            raise ConfigError(
+                f"{out} maps gripper mm over {old}, the sidecar says {new_range}",
+                hint="Use the same effector_state_range_mm as the earlier import.",
+            )
+    return ids
 
 
 def import_agibot(
@@ -1174,52 +619,26 @@ def import_agibot(
             path=str(src),
             hint="Give the folder that holds task_info/, observations/ and proprio_stats/.",
         )
-    sc = _resolve_sidecar(src, sidecar)
+    sc = resolve_sidecar(src, sidecar)
     report = ImportReport(dataset=out)
     sources = _discover(src, sc.prefix(), report.notes)
     plan = _plan(src, sources, sc, report.notes)
     meta = _dataset_meta(sc, plan)
     existing = _existing(out, append, meta)
 
-    writer: DatasetWriter | None = None
-    try:
-        with ThreadPoolExecutor(max_workers=max(1, min(4, len(plan.cameras)))) as pool:
-            for s in sources:
-                try:
-                    if s.embodex_id in existing:
-                        raise ImportSourceError(
-                            "is already in the dataset",
-                            path=str(out),
-                            episode=s.embodex_id,
-                            hint="Episode ids are stable, so it was imported before; " + _SKIP_HINT,
-                        )
-                    episode = _load_episode(s, plan, meta, sc, pool)
-                except ImportSourceError as exc:
-                    if not skip_bad:
-                        raise
-                    report.skipped.append((s.embodex_id, " ".join(exc.message.split())))
-                    continue
-                if writer is None:
-                    # Opened only now, so a run where every episode fails leaves no folder.
-                    writer = DatasetWriter(out, meta, append=append)
-                writer.add_episode(episode)
-                report.episodes += 1
-                report.frames += episode.num_frames
-                if on_episode is not None:
-                    on_episode(s.embodex_id)
-        if writer is None:
-            first = (
-                f"; first: {report.skipped[0][0]}: {report.skipped[0][1]}" if report.skipped else ""
-            )
-            raise ImportSourceError(
-                f"no episode could be imported ({len(sources)} listed, "
-                f"{len(report.skipped)} skipped{first})",
-                path=str(src),
-                hint="Fix the recordings listed in the report, then import again.",
-            )
-        writer.close()
-    except BaseException:
-        if writer is not None:
-            writer.abort()
-        raise
+    workers = max(1, min(4, len(plan.cameras)))
+    with (
+        EpisodeSink(out, report, append=append, on_episode=on_episode) as sink,
+        ThreadPoolExecutor(max_workers=workers) as pool,
+    ):
+        for s in sources:
+            try:
+                if s.embodex_id in existing:
+                    raise already_imported(out, s.embodex_id, SKIP_HINT)
+                episode = _load_episode(s, plan, meta, sc, pool)
+            except ImportSourceError as exc:
+                sink.skip(s.embodex_id, exc, skip_bad)
+                continue
+            sink.add(meta, episode)
+        sink.finish(src, listed=len(sources))
     return report

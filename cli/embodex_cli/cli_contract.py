@@ -1,0 +1,231 @@
+"""`embodex contract …`: draft, sign, verify, show, amend, terminate."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .commands_trust import (
+    DATE,
+    at_opt,
+    day,
+    json_opt,
+    load_signer_cli,
+    trust_opt,
+    trusted_identities,
+)
+from .render import echo_json
+from .render_trust import contract_lines, short
+
+
+@click.group()
+def contract() -> None:
+    """Data service contracts: draft, sign, verify, show, amend, terminate.
+
+    \b
+    Example:
+      embodex contract init --centre hubei-centre --buyer agibot > contract.yaml
+      embodex contract sign contract.yaml --key hubei-centre
+    """
+
+
+@contract.command("init")
+@click.option(
+    "--template", default="hubei-agibot", show_default=True, help="Template to start from."
+)
+@click.option("--centre", help="Centre's key name or identity file (fills in its public key).")
+@click.option("--buyer", help="Buyer's key name or identity file (fills in its public key).")
+@click.option("--start", type=DATE, help="First day of the term (default: today).")
+@click.option("--qc-profile-digest", help="sha256:… digest of the agreed QC profile.")
+@click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file.")
+def contract_init(
+    template: str,
+    centre: str | None,
+    buyer: str | None,
+    start: Any,
+    qc_profile_digest: str | None,
+    out: Path | None,
+) -> None:
+    """Print a filled-in contract YAML to edit (humanoid data, 23 scenes, weekly deliveries).
+
+    \b
+    Example:
+      embodex contract init --template hubei-agibot --centre hubei-centre --buyer agibot \\
+          > contract.yaml
+    """
+    from embodex.fsutil import atomic_write_bytes
+    from embodex.trust import load_identity, render_template
+
+    text = render_template(
+        template,
+        centre=load_identity(centre) if centre else None,
+        buyer=load_identity(buyer) if buyer else None,
+        start=day(start),
+        qc_profile_digest=qc_profile_digest,
+    )
+    if out is None:
+        click.echo(text, nl=False)
+    else:
+        atomic_write_bytes(out, text.encode())
+        click.echo(f"wrote {out}", err=True)
+
+
+def _action_result(action: Any, as_json: bool) -> None:
+    from embodex.trust.summary import describe_contract
+
+    v = action.verified
+    if as_json:
+        echo_json(
+            {
+                "path": str(action.path),
+                "event": action.event,
+                "ledger_seq": action.ledger_entry.seq if action.ledger_entry else None,
+                "contract": describe_contract(v),
+            }
+        )
+        return
+    c = v.latest
+    who = ", ".join(v.signed_by) or "nobody"
+    click.echo(
+        f"{action.event}: {c.contract_id} v{c.version} signed by {who} -> {action.path} "
+        f"(state {v.state.value}, digest {short(c.digest)})"
+    )
+
+
+def _action_options(command: Any) -> Any:
+    """--key, --trust, --at, --no-ledger and --json: what every signing action takes."""
+    for option in reversed(
+        (
+            click.option("--key", "key", required=True, help="Name of your signing key."),
+            trust_opt,
+            at_opt,
+            click.option("--no-ledger", is_flag=True, help="Do not record it in your ledger."),
+            json_opt,
+        )
+    ):
+        command = option(command)
+    return command
+
+
+def _run_action(sdk_function: Any, opts: dict[str, Any], **arguments: Any) -> None:
+    """Call one SDK contract action with the common options, then render its result."""
+    action = sdk_function(
+        signer=load_signer_cli(opts["key"]),
+        trusted=trusted_identities(opts["trust"]),
+        at=day(opts["at"]),
+        record=not opts["no_ledger"],
+        **arguments,
+    )
+    _action_result(action, opts["as_json"])
+
+
+@contract.command("sign")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write the signed file.")
+@_action_options
+def contract_sign(file: Path, out: Path | None, **opts: Any) -> None:
+    """Sign a YAML draft (an offer, written to NAME.signed.json) or countersign a signed file.
+
+    \b
+    Example:
+      embodex contract sign contract.yaml --key hubei-centre          # OFFERED
+      embodex contract sign contract.signed.json --key agibot         # AGREED
+    """
+    from embodex.trust import sign_contract
+
+    _run_action(sign_contract, opts, source=file, out=out)
+
+
+@contract.command("verify")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@trust_opt
+@at_opt
+@json_opt
+def contract_verify(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) -> None:
+    """Verify every signature of a signed contract; exit 1 if it is expired or terminated.
+
+    \b
+    Example:
+      embodex contract verify contract.signed.json
+      embodex contract verify contract.signed.json --at 2026-06-01 --json
+    """
+    from embodex.trust import verify_contract_file
+    from embodex.trust.summary import describe_contract
+
+    verified = verify_contract_file(file, trusted_identities(trust), at=day(at), reject_ended=True)
+    if as_json:
+        echo_json(describe_contract(verified))
+        return
+    c = verified.contract
+    who = ", ".join(f"{p.role} {p.name}" for p in verified.latest_signers)
+    click.echo(
+        f"ok: {c.contract_id} v{c.version} {verified.state.value}, signed by {who}, "
+        f"digest {c.digest}"
+    )
+
+
+@contract.command("show")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@trust_opt
+@at_opt
+@json_opt
+def contract_show(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) -> None:
+    """Summarise a contract: state, who signed, term, volume, scope, price, usage.
+
+    A YAML draft is shown as DRAFT; a signed file is verified first.
+
+    \b
+    Example:
+      embodex contract show contract.signed.json
+    """
+    from embodex.trust.summary import show_contract
+
+    data = show_contract(file, trusted_identities(trust), at=day(at))
+    if as_json:
+        echo_json(data)
+        return
+    for line in contract_lines(data):
+        click.echo(line)
+
+
+@contract.command("amend")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option(
+    "--changes",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    required=True,
+    help="YAML of the whole new version (version and replaces are filled in).",
+)
+@click.option("--out", type=click.Path(path_type=Path), help="Where to write the amendment.")
+@_action_options
+def contract_amend(file: Path, changes: Path, out: Path | None, **opts: Any) -> None:
+    """Offer an amendment: a new version signed by you; the other party signs it to agree.
+
+    \b
+    Example:
+      embodex contract amend contract.signed.json --changes contract-v2.yaml --key hubei-centre
+      embodex contract sign hubei-agibot-2026-001-v2.signed.json --key agibot
+    """
+    from embodex.trust import amend_contract
+
+    _run_action(amend_contract, opts, path=file, changes=changes, out=out)
+
+
+@contract.command("terminate")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--reason", required=True, help="Why the contract ends (recorded and signed).")
+@click.option("--effective", type=DATE, help="Date it ends (default: today).")
+@_action_options
+def contract_terminate(file: Path, reason: str, effective: Any, **opts: Any) -> None:
+    """Terminate an agreed contract with a signed notice and a reason.
+
+    \b
+    Example:
+      embodex contract terminate contract.signed.json --key agibot \\
+          --reason "three missed deliveries"
+    """
+    from embodex.trust import terminate_contract
+
+    _run_action(terminate_contract, opts, path=file, reason=reason, effective=day(effective))

@@ -1,0 +1,480 @@
+"""Quality control commands: ``embodex qc run|report|show|profile`` and
+``embodex review next|set|list``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from embodex.qc.reviewlog import REASONS
+
+from .render import echo_json, fmt_hours, progress, table
+
+_REASONS_HELP = (
+    "; ".join(
+        f"{'/'.join(verdicts)}: {', '.join(c for c, (v, _) in REASONS.items() if v == verdicts)}"
+        for verdicts in dict.fromkeys(v for v, _ in REASONS.values())
+    )
+    + " (other needs --note)."
+)
+
+
+def register(cli: click.Group) -> None:
+    cli.add_command(qc)
+    cli.add_command(review)
+
+
+def _profile(spec: str | None, overrides: tuple[str, ...]) -> Any:
+    from embodex.qc import default_profile, load_profile
+    from embodex.qc.profile import parse_overrides
+
+    profile = load_profile(spec) if spec else default_profile()
+    if overrides:
+        profile = profile.with_overrides(parse_overrides(list(overrides)))
+    return profile
+
+
+_PROFILE_OPTION = click.option(
+    "--profile",
+    "profile_spec",
+    metavar="FILE|ID",
+    help="QC profile YAML (may `extends: humanoid-30fps`), or a built-in id. "
+    "Default: humanoid-30fps.",
+)
+_SET_OPTION = click.option(
+    "--set",
+    "overrides",
+    multiple=True,
+    metavar="RULE.PARAM=VALUE",
+    help="Override one threshold, e.g. --set timing.gap.fail=250 (repeatable).",
+)
+
+
+@click.group()
+def qc() -> None:
+    """Quality control: run the checks, write the report, look at one episode.
+
+    \b
+    Example:
+      embodex qc run datasets/week01
+      embodex qc report datasets/week01 -o week01-qc.html
+    """
+
+
+@qc.command("run")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@_PROFILE_OPTION
+@_SET_OPTION
+@click.option(
+    "--images",
+    type=click.Choice(["sample", "all", "none"]),
+    default="sample",
+    show_default=True,
+    help="Image checks on sampled frames, on every frame, or not at all.",
+)
+@click.option(
+    "--known-ids",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="File of episode ids delivered before (one per line), for the unique-id rule.",
+)
+@click.option("--no-write", is_flag=True, help="Only print; do not write qc/manifest.json.")
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def qc_run(
+    dataset: Path,
+    profile_spec: str | None,
+    overrides: tuple[str, ...],
+    images: str,
+    known_ids: Path | None,
+    no_write: bool,
+    as_json: bool,
+) -> None:
+    """Run every rule of a QC profile over a dataset and store the verdicts.
+
+    Writes qc/manifest.json (verdicts, reviews, aggregates; no floats, ready to sign),
+    qc/findings-*.arrow and qc/metrics-*.arrow in the dataset. Failed episodes are kept and
+    labelled, never deleted. Exits 1 when any episode FAILs, so scripts can gate on it.
+
+    \b
+    Example:
+      embodex qc run datasets/week01
+      embodex qc run datasets/week01 --profile contracts/acme-qc.yaml --json
+      embodex qc run datasets/week01 --set timing.gap.fail=250 --images all
+    """
+    from embodex.errors import QCFailedError
+    from embodex.format import open_dataset
+    from embodex.qc import run_qc
+    from embodex.qc.manifest import write_qc
+
+    profile = _profile(profile_spec, overrides)
+    ds = open_dataset(dataset)
+    known = (
+        [line.strip() for line in known_ids.read_text().splitlines() if line.strip()]
+        if known_ids
+        else None
+    )
+    with progress("checking", len(ds), enabled=not as_json) as bar:
+        result = run_qc(
+            ds,
+            profile,
+            images=images,  # type: ignore[arg-type]
+            on_episode=lambda _eid: bar.update(),
+            known_episode_ids=known,
+        )
+    manifest = None if no_write else write_qc(dataset, result)
+    final = (
+        {e.episode_id: e.verdict for e in manifest.episodes}
+        if manifest is not None
+        else {e.episode_id: e.auto_verdict for e in result.episodes}
+    )
+    counts = {"PASS": 0, "WARN": 0, "FAIL": 0}
+    hours = {"PASS": 0.0, "WARN": 0.0, "FAIL": 0.0}
+    for ep in result.episodes:
+        counts[final[ep.episode_id]] += 1
+        hours[final[ep.episode_id]] += ep.duration_s / 3600
+    top: list[dict[str, Any]] = (
+        [t.model_dump() for t in manifest.aggregates.top_failures] if manifest else []
+    )
+    if as_json:
+        echo_json(
+            {
+                "dataset": str(dataset),
+                "dataset_digest": result.dataset_digest,
+                "profile": {
+                    "id": profile.id,
+                    "version": profile.version,
+                    "digest": profile.digest,
+                },
+                "images": images,
+                "episodes": len(result.episodes),
+                "frames": result.frames,
+                "seconds": round(result.seconds, 3),
+                "counts": counts,
+                "manifest": None if manifest is None else str(Path(dataset) / "qc/manifest.json"),
+                "aggregates": None
+                if manifest is None
+                else manifest.aggregates.model_dump(mode="json"),
+                "verdicts": [
+                    {
+                        "episode_id": ep.episode_id,
+                        "auto_verdict": ep.auto_verdict,
+                        "verdict": final[ep.episode_id],
+                        "rules": ep.rules,
+                    }
+                    for ep in result.episodes
+                ],
+            }
+        )
+    else:
+        click.echo(
+            f"QC of {dataset} with profile {profile.id} v{profile.version} "
+            f"({profile.digest[:19]}…): {len(result.episodes)} episodes, "
+            f"{result.frames:,} frames in {result.seconds:.1f} s"
+        )
+        click.echo("")
+        total = max(len(result.episodes), 1)
+        click.echo(
+            table(
+                ["verdict", "episodes", "hours", "share"],
+                [
+                    [v, counts[v], fmt_hours(hours[v]), f"{100 * counts[v] / total:.1f}%"]
+                    for v in ("PASS", "WARN", "FAIL")
+                ],
+            )
+        )
+        if top:
+            click.echo("")
+            click.echo(
+                table(["top failure", "episodes"], [[t["rule"], t["episodes"]] for t in top])
+            )
+        flagged = [ep for ep in result.episodes if final[ep.episode_id] != "PASS"]
+        if flagged:
+            click.echo("")
+            rows = [
+                [ep.episode_id, final[ep.episode_id], ", ".join(ep.rules) or "review"]
+                for ep in flagged[:20]
+            ]
+            click.echo(table(["episode", "verdict", "rules"], rows))
+            if len(flagged) > 20:
+                click.echo(f"… and {len(flagged) - 20} more (see --json or the report)")
+        if manifest is not None:
+            click.echo("")
+            click.echo(f"wrote {Path(dataset) / 'qc/manifest.json'}")
+    if counts["FAIL"]:
+        first = top[0]["rule"] if top else None
+        raise QCFailedError(counts["FAIL"], len(result.episodes), top=first)
+
+
+@qc.command("report")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="HTML file to write (default DATASET/qc/report.html).",
+)
+@click.option("--worst", type=click.IntRange(0, 100), default=5, show_default=True)
+def qc_report(dataset: Path, out: Path | None, worst: int) -> None:
+    """Write the QC report: one self-contained HTML file with plots (opens offline).
+
+    Hours by scene type and skill, episodes flagged per rule, operator and robot
+    scorecards, durations, and the worst episodes with joint plots and frame strips.
+    Needs `embodex qc run` first.
+
+    \b
+    Example:
+      embodex qc report datasets/week01 -o week01-qc.html
+    """
+    from embodex.qc.report import write_report
+
+    path = write_report(dataset, out or Path(dataset) / "qc" / "report.html", worst=worst)
+    click.echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
+
+
+@qc.command("show")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("episode")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def qc_show(dataset: Path, episode: str, as_json: bool) -> None:
+    """Show one episode's verdicts, review, findings and quality metrics.
+
+    \b
+    Example:
+      embodex qc show datasets/week01 hubei-centre:0f3a9c
+    """
+    from embodex.qc.manifest import describe_episode
+
+    info = describe_episode(dataset, episode)
+    if as_json:
+        echo_json(info)
+        return
+    click.echo(
+        f"{info['episode_id']}: {info['auto_verdict']} (automatic) -> {info['verdict']} (final)"
+    )
+    click.echo(
+        f"  {info['scene_type']} · {info['skill']} · operator {info['operator_id']} · "
+        f"robot {info['robot_model']} · {float(info['hours']) * 3600:.1f} s"
+    )
+    r = info["review"]
+    if r:
+        note = f" — {r['note']}" if r["note"] else ""
+        click.echo(
+            f"  review: {r['verdict']} ({r['reason']}) by {r['reviewer']} at {r['at']}{note}"
+        )
+    else:
+        click.echo("  review: none")
+    if info["findings"]:
+        click.echo("")
+        click.echo(
+            table(
+                ["severity", "rule", "frames", "measured", "threshold", "finding"],
+                [
+                    [
+                        f["severity"].upper(),
+                        f["rule"],
+                        "-" if f["frame_start"] is None else f"{f['frame_start']}-{f['frame_end']}",
+                        "-" if f["measured"] is None else f"{f['measured']:.4g}",
+                        "-" if f["threshold"] is None else f"{f['threshold']:.4g}",
+                        f["message"],
+                    ]
+                    for f in info["findings"]
+                ],
+            )
+        )
+    else:
+        click.echo("  no automatic findings")
+    if info["metrics"]:
+        click.echo("")
+        click.echo(
+            table(
+                ["metric", "value"], [[k, f"{v:.4g}"] for k, v in sorted(info["metrics"].items())]
+            )
+        )
+
+
+@qc.command("profile")
+@click.argument("spec", required=False, metavar="[FILE|ID]")
+@_SET_OPTION
+@click.option("--json", "as_json", is_flag=True, help="Print the profile as JSON.")
+def qc_profile(spec: str | None, overrides: tuple[str, ...], as_json: bool) -> None:
+    """Print a QC profile fully resolved (every rule and threshold) with its digest.
+
+    Start your own profile from this output, or write one that `extends: humanoid-30fps`.
+
+    \b
+    Example:
+      embodex qc profile > my-profile.yaml
+      embodex qc profile contracts/acme-qc.yaml --set timing.gap.fail=250
+    """
+    profile = _profile(spec, overrides)
+    if as_json:
+        echo_json({"digest": profile.digest, "profile": profile.content})
+        return
+    click.echo(f"# digest: {profile.digest}")
+    click.echo(profile.to_yaml(), nl=False)
+
+
+@click.group()
+def review() -> None:
+    """Manual review: look at the next episode, record accept/reject, list decisions.
+
+    \b
+    Example:
+      embodex review next datasets/week01
+      embodex review set datasets/week01 centre:0042 --verdict reject \\
+          --reason operator_error --reviewer rev-007 --note "regrasps twice"
+    """
+
+
+@review.command("next")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    type=click.Path(path_type=Path, file_okay=False),
+    help="Folder for the review page (default DATASET/reviews/pages).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
+    """Show the next episode to review and write its page (frames, joint plots, findings).
+
+    The queue holds every automatic WARN, then a sample of each operator's PASSes (the
+    profile's review plan; see specs/qc.md).
+
+    \b
+    Example:
+      embodex review next datasets/week01
+    """
+    from embodex.qc.manifest import describe_episode
+    from embodex.qc.review import review_queue, write_review_page
+
+    queue = review_queue(dataset)
+    if not queue:
+        if as_json:
+            echo_json({"next": None, "waiting": 0})
+        else:
+            click.echo("nothing to review: every WARN and every sampled PASS has a decision")
+        return
+    item = queue[0]
+    page = write_review_page(dataset, item.episode_id, out or Path(dataset) / "reviews" / "pages")
+    info = describe_episode(dataset, item.episode_id)
+    if as_json:
+        echo_json(
+            {
+                "next": item.episode_id,
+                "why": item.why,
+                "operator_id": item.operator_id,
+                "auto_verdict": item.auto_verdict,
+                "page": str(page),
+                "waiting": len(queue),
+                "findings": info["findings"],
+            }
+        )
+        return
+    why = "automatic WARN" if item.why == "warn" else "sampled PASS"
+    click.echo(
+        f"next: {item.episode_id} ({why}, operator {item.operator_id or '?'}; {len(queue)} waiting)"
+    )
+    click.echo(
+        f"  {info['scene_type']} · {info['skill']} · robot {info['robot_model']} · "
+        f"{float(info['hours']) * 3600:.1f} s"
+    )
+    for f in info["findings"]:
+        click.echo(f"  {f['severity'].upper()} {f['rule']}: {f['message']}")
+    click.echo(f"  page: {page}")
+    click.echo(
+        f"  decide: embodex review set {dataset} {item.episode_id} --verdict accept|reject "
+        "--reason CODE --reviewer ID"
+    )
+
+
+@review.command("set")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("episode")
+@click.option("--verdict", type=click.Choice(["accept", "reject"]), required=True)
+@click.option(
+    "--reason",
+    required=True,
+    metavar="CODE",
+    help=_REASONS_HELP,
+)
+@click.option("--note", help="Free text for the record.")
+@click.option("--reviewer", required=True, metavar="ID", help="Your pseudonymous reviewer id.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def review_set(
+    dataset: Path,
+    episode: str,
+    verdict: str,
+    reason: str,
+    note: str | None,
+    reviewer: str,
+    as_json: bool,
+) -> None:
+    """Record a manual accept or reject (appended to the dataset's review log).
+
+    A reject makes the episode FAIL; an accept turns a WARN into PASS. An automatic FAIL
+    cannot be accepted. The QC manifest is updated at once.
+
+    \b
+    Example:
+      embodex review set datasets/week01 centre:0042 --verdict accept \\
+          --reason warning_acceptable --reviewer rev-007
+    """
+    from embodex.qc.review import record_review
+
+    entry, manifest = record_review(
+        dataset,
+        episode,
+        verdict=verdict,  # type: ignore[arg-type]
+        reason=reason,
+        reviewer=reviewer,
+        note=note,
+    )
+    final = manifest.episode(episode).verdict
+    if as_json:
+        echo_json({"entry": entry.model_dump(mode="json"), "verdict": final})
+        return
+    click.echo(
+        f"recorded: {episode} {entry.verdict} ({entry.reason}) by {entry.reviewer}; "
+        f"{entry.auto_verdict} -> {final}"
+    )
+
+
+@review.command("list")
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.option("--all", "show_all", is_flag=True, help="Every log entry, superseded ones too.")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def review_list(dataset: Path, show_all: bool, as_json: bool) -> None:
+    """List review decisions (the latest per episode) and how many wait in the queue.
+
+    \b
+    Example:
+      embodex review list datasets/week01
+      embodex review list datasets/week01 --all --json
+    """
+    from embodex.qc.review import list_reviews, review_status
+
+    entries = list_reviews(dataset)
+    if not show_all:
+        latest = {e.episode_id: e for e in entries}
+        entries = [e for e in entries if latest[e.episode_id] is e]
+    status = review_status(dataset)
+    if as_json:
+        echo_json({"status": status, "reviews": [e.model_dump(mode="json") for e in entries]})
+        return
+    if entries:
+        click.echo(
+            table(
+                ["#", "episode", "verdict", "reason", "reviewer", "at", "note"],
+                [
+                    [e.seq, e.episode_id, e.verdict, e.reason, e.reviewer, e.at, e.note or ""]
+                    for e in entries
+                ],
+            )
+        )
+        click.echo("")
+    click.echo(
+        f"{status['reviewed']} reviewed ({status['accepted']} accepted, "
+        f"{status['rejected']} rejected) · {status['waiting']} waiting in the queue"
+    )

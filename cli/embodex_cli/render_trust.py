@@ -1,0 +1,116 @@
+"""Text rendering of contracts and ledgers for people (scripts use --json)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+__all__ = ["contract_lines", "ledger_rows", "short"]
+
+
+def short(digest: str | None, n: int = 12) -> str:
+    """``sha256:0123456789ab…`` — enough to recognise, not to compare."""
+    if not digest:
+        return "-"
+    algo, _, hexpart = digest.partition(":")
+    return f"{algo}:{hexpart[:n]}…" if hexpart else digest[:n]
+
+
+def _rules(rules: list[dict[str, Any]]) -> str:
+    parts = []
+    for r in rules:
+        text = r["action"]
+        if r.get("purposes"):
+            text += " for " + ", ".join(r["purposes"])
+        if r.get("target"):
+            text += f" ({r['target']})"
+        parts.append(text)
+    return "; ".join(parts) or "-"
+
+
+def contract_lines(d: dict[str, Any]) -> list[str]:
+    """The human summary of ``show_contract``'s dict."""
+    term, vol, scope, acc, price, usage = (
+        d["term"],
+        d["volume"],
+        d["scope"],
+        d["acceptance"],
+        d["price"],
+        d["usage"],
+    )
+    signers = {s["role"] for s in d["signed_by"]}
+    lines = [
+        f"{d['contract_id']} v{d['version']}: {d['title']}",
+        f"  state        {d['state']} (as of {d['as_of']})"
+        + ("" if d["verified"] else " — unsigned draft, nothing verified"),
+        f"  digest       {d['digest']}",
+    ]
+    for role in ("centre", "buyer"):
+        p = d["parties"][role]
+        mark = "signed" if role in signers else "not signed"
+        org = f", {p['organisation']}" if p.get("organisation") else ""
+        lines.append(f"  {role:<12} {p['name']}{org} ({p['key_id']}) — {mark}")
+    lines += [
+        f"  term         {term['start']} .. {term['end']}: {term['deliveries']} deliveries, "
+        f"every {term['cadence']}, due {term['delivery_deadline']} after each period "
+        f"({term['timezone']}); buyer accepts within {term['acceptance_window_days']} days",
+        f"  volume       {vol['total_hours']} h in total, at least {vol['min_hours_per_delivery']}"
+        f" h per delivery ({vol['hours_due_per_period']} h due per period)",
+        f"  scope        skills {', '.join(scope['skills'])}; {len(scope['scene_types'])} scene "
+        f"types"
+        + (f", {len(scope['scene_ids'])} scenes" if scope.get("scene_ids") else "")
+        + f"; robots {', '.join(scope['robot_models'])}",
+        f"               cameras {', '.join(scope['required_cameras']) or '-'}; "
+        f"{scope['fps']} fps; format {scope['format_version']}",
+        f"  acceptance   QC profile {acc['qc_profile_id']} ({short(acc['qc_profile_digest'])}); "
+        f"pass rate >= {acc['min_pass_rate']}, success rate >= {acc['min_success_rate']}"
+        + "".join(
+            f", {t['metric']}"
+            + (f" >= {t['min']}" if t.get("min") is not None else "")
+            + (f" <= {t['max']}" if t.get("max") is not None else "")
+            for t in acc["thresholds"]
+        )
+        + f"; rejected episodes replaced within {acc['replacement_days']} days",
+        f"  price        {price['per_accepted_hour']} {price['currency']} per accepted hour "
+        f"({price['full_volume_amount']} {price['currency']} for the full volume); "
+        f"{price['payment_terms']}",
+        f"  permitted    {_rules(usage['permissions'])}",
+        f"  prohibited   {_rules(usage['prohibitions'])}",
+        f"  data         kept {usage['retention_days']} days; made in {usage['origin_region']}; "
+        f"may go to {', '.join(usage['allowed_regions'])}"
+        + (
+            f" (approval {usage['transfer_approval_ref']})"
+            if usage.get("transfer_approval_ref")
+            else ""
+        ),
+    ]
+    if d["history"]:
+        lines.append(
+            "  history      "
+            + ", ".join(f"v{h['version']} {short(h['digest'])}" for h in d["history"])
+        )
+    pending = d.get("pending_amendment")
+    if pending:
+        lines.append(
+            f"  amendment    v{pending['version']} {short(pending['digest'])} awaits a signature"
+            f" (signed by {', '.join(pending['signed_by'])})"
+        )
+    t = d.get("termination")
+    if t:
+        lines.append(f"  termination  effective {t['effective_date']}: {t['reason']}")
+    return lines
+
+
+def ledger_rows(entries: Sequence[Any], names: dict[str, str]) -> list[list[str]]:
+    """Rows of the ledger table (actors by key name when known)."""
+    return [
+        [
+            str(e.seq),
+            e.time.isoformat(timespec="seconds"),
+            names.get(e.actor, e.actor),
+            e.kind,
+            short(e.ref),
+            e.note or "",
+        ]
+        for e in entries
+    ]

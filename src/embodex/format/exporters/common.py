@@ -1,0 +1,66 @@
+"""What every exporter shares: the report, the source dataset, an output published whole."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import DatasetExistsError
+from ...fsutil import fsync_dir
+from ..reader import Dataset, open_dataset
+
+__all__ = ["ExportReport", "resolve_dataset", "staged_output"]
+
+
+@dataclass
+class ExportReport:
+    """What an exporter wrote: where, how many episodes and frames, and what it left out."""
+
+    path: Path
+    episodes: int = 0
+    frames: int = 0
+    files: int = 0
+    bytes: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def count_files(self) -> None:
+        files = [p for p in self.path.rglob("*") if p.is_file()]
+        self.files = len(files)
+        self.bytes = sum(p.stat().st_size for p in files)
+
+
+def resolve_dataset(dataset: str | Path | Dataset) -> Dataset:
+    """An open dataset (or view) as given, or the dataset at that path."""
+    return dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+
+
+@contextlib.contextmanager
+def staged_output(out: Path) -> Iterator[Path]:
+    """A scratch folder beside ``out`` that becomes ``out`` only when the block succeeds.
+
+    ``out`` must not exist or be an empty folder (``DatasetExistsError`` otherwise). A crash
+    or an error leaves no half-written export under ``out``; the scratch folder is removed
+    (or, after a kill, left as ``.<name>.partial-*`` beside it, never mistaken for output).
+    """
+    out = Path(out)
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise DatasetExistsError(
+            f"{out} already exists and is not empty",
+            hint="Choose a new output folder, or delete the old export first.",
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))
+    try:
+        yield scratch
+        if out.exists():
+            out.rmdir()
+        os.replace(scratch, out)
+        fsync_dir(out.parent)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise

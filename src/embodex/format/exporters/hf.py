@@ -1,0 +1,212 @@
+"""Hugging Face ``datasets`` conversion and dataset cards (``embodex export hf``).
+
+The frame table becomes a ``datasets.Dataset`` (one row per frame: ``episode_index``,
+``frame_index``, ``timestamp_ns``, each feature as a fixed-length list, each camera as an
+``Image`` with its capture time). The episode table becomes a second, small one. Both the
+exporter and ``EpisodeDataset.to_hf()`` (the loader) build on :func:`to_hf_dataset`.
+
+``export_hf(DATASET, OUT)`` writes::
+
+    OUT/                 datasets.load_from_disk(OUT)             -> the frames
+    OUT/episodes/        datasets.load_from_disk(OUT + "/episodes") -> one row per episode
+    OUT/README.md        dataset card (YAML metadata through huggingface_hub's card classes)
+    OUT/embodex.json     the embodex dataset metadata (licence, provenance, robots, cameras)
+
+Needs the ``hf`` extra (``datasets``, ``huggingface_hub``); raises ``MissingExtraError``
+without it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from ...errors import InteropError, MissingExtraError
+from ..models import Camera, DatasetMeta
+from ..reader import Dataset, EpisodeView
+from .card import dataset_card
+from .common import ExportReport, resolve_dataset, staged_output
+
+try:
+    import datasets
+except ImportError as _exc:  # pragma: no cover - exercised only without the extra
+    raise MissingExtraError(_exc.name or "datasets", "hf") from None
+
+__all__ = [
+    "EPISODES_DIR",
+    "dataset_card",
+    "episodes_to_hf",
+    "export_hf",
+    "frame_table",
+    "hf_features",
+    "to_hf_dataset",
+]
+
+EPISODES_DIR = "episodes"
+_CARD_FILE = "README.md"
+_META_FILE = "embodex.json"
+# Columns of episodes.arrow that only make sense inside the embodex layout.
+_EPISODE_DROP = ("shard", "row_start", "stats")
+
+# -- frames ------------------------------------------------------------------------------
+
+
+def hf_features(meta: DatasetMeta, cameras: Sequence[Camera] | None = None) -> datasets.Features:
+    """The ``datasets.Features`` of the frame table (all cameras unless given)."""
+    cams = list(meta.cameras) if cameras is None else list(cameras)
+    feats: dict[str, Any] = {
+        "episode_index": datasets.Value("int64"),
+        "frame_index": datasets.Value("int32"),
+        "timestamp_ns": datasets.Value("int64"),
+    }
+    for name, feat in meta.feature_items():
+        feats[name] = datasets.List(datasets.Value(feat.dtype), length=feat.shape[0])
+    for cam in cams:
+        feats[cam.column] = datasets.Image()
+        feats[cam.timestamp_column] = datasets.Value("int64")
+    return datasets.Features(feats)
+
+
+def frame_table(view: EpisodeView, features: datasets.Features) -> pa.Table:
+    """One episode's frames as an Arrow table in the layout of ``features``.
+
+    Feature columns are sliced from the memory-mapped shard (no copy); images keep their
+    stored JPEG/PNG bytes, wrapped as ``datasets.Image`` structs.
+    """
+    schema = features.arrow_schema
+    plain = [n for n in schema.names if not n.startswith("image.")]
+    table = view.arrow(plain)
+    arrays: dict[str, pa.Array | pa.ChunkedArray] = {n: table.column(n) for n in plain}
+    for name in schema.names:
+        if not name.startswith("image."):
+            continue
+        col = view.arrow([name]).column(0)
+        if name.endswith(".timestamp_ns"):
+            arrays[name] = col
+        else:
+            bytes_col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+            arrays[name] = pa.StructArray.from_arrays(
+                [bytes_col, pa.nulls(len(bytes_col), pa.string())], names=["bytes", "path"]
+            )
+    return pa.Table.from_arrays([arrays[n] for n in schema.names], schema=schema)
+
+
+def to_hf_dataset(
+    dataset: str | Path | Dataset,
+    *,
+    cameras: Sequence[str] | None = None,
+    cache_file: str | Path | None = None,
+    on_episode: Callable[[str], None] | None = None,
+) -> datasets.Dataset:
+    """The frames of ``dataset`` (a path, dataset or selection) as a ``datasets.Dataset``.
+
+    ``cameras`` limits the image columns (default: all; ``[]`` for none). With
+    ``cache_file`` the rows are streamed to that Arrow file and memory-mapped (memory stays
+    flat whatever the size); without it they are built in memory.
+
+    Example::
+
+        hf = to_hf_dataset(open_dataset("week01").select(skill="hold_cup"), cameras=["head"])
+        hf.with_format("numpy")[0]["state"]
+    """
+    ds = resolve_dataset(dataset)
+    cams = _cameras(ds.meta, cameras)
+    features = hf_features(ds.meta, cams)
+    if cache_file is None:
+        tables = []
+        for view in ds:
+            tables.append(frame_table(view, features))
+            if on_episode is not None:
+                on_episode(view.episode_id)
+        table = pa.concat_tables(tables) if tables else features.arrow_schema.empty_table()
+        return datasets.Dataset(table, info=datasets.DatasetInfo(features=features))
+    path = Path(cache_file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, features.arrow_schema) as w:
+        for view in ds:
+            w.write_table(frame_table(view, features))
+            if on_episode is not None:
+                on_episode(view.episode_id)
+    return datasets.Dataset.from_file(str(path), info=datasets.DatasetInfo(features=features))
+
+
+def _cameras(meta: DatasetMeta, names: Sequence[str] | None) -> list[Camera]:
+    if names is None:
+        return list(meta.cameras)
+    known = {c.name: c for c in meta.cameras}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InteropError(
+            f"unknown camera(s) {unknown}", hint=f"Known cameras: {', '.join(known) or 'none'}."
+        )
+    return [known[n] for n in names]
+
+
+def episodes_to_hf(dataset: str | Path | Dataset) -> datasets.Dataset:
+    """The episode table (metadata only, no statistics or shard bookkeeping) as a Dataset."""
+    ds = resolve_dataset(dataset)
+    table = ds.episodes.drop_columns([c for c in _EPISODE_DROP if c in ds.episodes.column_names])
+    return datasets.Dataset(table)
+
+
+# -- export ------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def _quiet_datasets() -> Iterator[None]:
+    """No ``datasets`` progress bars: the CLI draws its own, and --json must stay clean."""
+    enabled = datasets.is_progress_bar_enabled()
+    datasets.disable_progress_bars()
+    try:
+        yield
+    finally:
+        if enabled:
+            datasets.enable_progress_bars()
+
+
+def export_hf(
+    dataset: str | Path | Dataset,
+    out: str | Path,
+    *,
+    cameras: Sequence[str] | None = None,
+    on_episode: Callable[[str], None] | None = None,
+) -> ExportReport:
+    """Write ``dataset`` to ``out`` for ``datasets.load_from_disk`` with a dataset card.
+
+    ``out`` must not exist (or be empty); it appears only once complete. Memory stays flat:
+    frames stream through a scratch Arrow file. Raises ``DatasetExistsError``,
+    ``InteropError`` (unknown camera, nothing to export) and ``MissingExtraError``.
+
+    Example::
+
+        export_hf("datasets/week01", "exports/week01-hf")
+        frames = datasets.load_from_disk("exports/week01-hf")
+    """
+    ds = resolve_dataset(dataset)
+    if len(ds) == 0:
+        raise InteropError(f"{ds.root}: no episodes to export", hint="Select at least one episode.")
+    out = Path(out)
+    report = ExportReport(path=out)
+    with (
+        _quiet_datasets(),
+        staged_output(out) as root,
+        tempfile.TemporaryDirectory(dir=out.parent) as tmp,
+    ):
+        frames = to_hf_dataset(
+            ds, cameras=cameras, cache_file=Path(tmp) / "frames.arrow", on_episode=on_episode
+        )
+        frames.save_to_disk(str(root))  # frames at the top: load_from_disk(OUT)
+        del frames
+        episodes_to_hf(ds).save_to_disk(str(root / EPISODES_DIR))
+        (root / _META_FILE).write_text(ds.meta.model_dump_json(indent=2) + "\n", "utf-8")
+        card = dataset_card(ds, tags=["datasets"])
+        (root / _CARD_FILE).write_text(str(card), encoding="utf-8")
+    report.episodes = len(ds)
+    report.frames = ds.num_frames
+    report.count_files()
+    return report

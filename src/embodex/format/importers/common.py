@@ -1,0 +1,133 @@
+"""What every importer shares: the report, the output checks, the episode sink."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
+from .. import layout
+from ..episode import Episode
+from ..models import DatasetMeta
+from ..reader import open_dataset
+from ..writer import DatasetWriter
+
+__all__ = ["EpisodeSink", "ImportReport", "already_imported", "existing_episode_ids"]
+
+
+@dataclass
+class ImportReport:
+    """What an importer did.
+
+    ``skipped`` holds ``(episode id, one-line reason)`` for every episode left out with
+    ``skip_bad=True``; ``notes`` holds things worth knowing that were not errors (folders
+    no index names, streams or features that are not imported).
+    """
+
+    dataset: Path
+    episodes: int = 0
+    frames: int = 0
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
+    """Ids already in ``out``; checks up front what the writer would reject later.
+
+    Raises ``DatasetExistsError`` (a dataset is there and ``append`` is false),
+    ``ConfigError`` (another licence) and ``SchemaError`` (other features, cameras or fps).
+    """
+    if not (out / layout.META_FILE).exists():
+        return set()
+    if not append:
+        raise DatasetExistsError(f"{out} already holds a dataset")
+    ds = open_dataset(out)
+    if ds.meta.licence != meta.licence:
+        raise ConfigError(
+            f"{out} is licensed {ds.meta.licence}, the sidecar says {meta.licence}",
+            hint="A dataset has one licence: import into a new dataset instead.",
+        )
+    if ds.meta.schema_fingerprint() != meta.schema_fingerprint():
+        raise SchemaError(
+            f"{out}: these episodes' features, cameras or fps differ from the dataset's",
+            hint="Import them into a separate dataset, or set the sidecar so they match.",
+        )
+    return set(ds.episode_ids)
+
+
+class EpisodeSink:
+    """Where an importer puts its episodes: published together, or not at all.
+
+    The writer is opened on the first good episode (a run where every episode fails
+    leaves no folder behind) and publishes at :meth:`finish`; leaving the ``with`` block
+    on an error aborts it, so nothing new is published. Use::
+
+        with EpisodeSink(out, report, append=append, on_episode=cb) as sink:
+            for source in sources:
+                try:
+                    episode = load(source)
+                except ImportSourceError as exc:
+                    sink.skip(source_id, exc, skip_bad)
+                    continue
+                sink.add(meta, episode)
+            sink.finish(src, listed=len(sources))
+    """
+
+    def __init__(
+        self,
+        out: Path,
+        report: ImportReport,
+        *,
+        append: bool,
+        on_episode: Callable[[str], None] | None,
+    ) -> None:
+        self.out = out
+        self.report = report
+        self.append = append
+        self.on_episode = on_episode
+        self._writer: DatasetWriter | None = None
+
+    def __enter__(self) -> EpisodeSink:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None and self._writer is not None:
+            self._writer.abort()
+
+    def add(self, meta: DatasetMeta, episode: Episode) -> None:
+        if self._writer is None:
+            self._writer = DatasetWriter(self.out, meta, append=self.append)
+        self._writer.add_episode(episode)
+        self.report.episodes += 1
+        self.report.frames += episode.num_frames
+        if self.on_episode is not None:
+            self.on_episode(episode.meta.episode_id)
+
+    def skip(self, episode: str, exc: ImportSourceError, skip_bad: bool) -> None:
+        """Record a bad episode with its one-line reason, or re-raise without ``skip_bad``."""
+        if not skip_bad:
+            raise exc
+        self.report.skipped.append((episode, " ".join(exc.message.split())))
+
+    def finish(self, src: Path, listed: int) -> None:
+        """Publish; ``ImportSourceError`` when no episode could be imported."""
+        if self._writer is None:
+            skipped = self.report.skipped
+            first = f"; first: {skipped[0][0]}: {skipped[0][1]}" if skipped else ""
+            raise ImportSourceError(
+                f"no episode could be imported ({listed} listed, {len(skipped)} skipped{first})",
+                path=str(src),
+                hint="Fix the recordings listed in the report, then import again.",
+            )
+        self._writer.close()
+
+
+def already_imported(out: Path, episode_id: str, skip_hint: str) -> ImportSourceError:
+    """The error for an episode whose id the dataset at ``out`` already holds."""
+    return ImportSourceError(
+        "is already in the dataset",
+        path=str(out),
+        episode=episode_id,
+        hint="Episode ids are stable, so it was imported before; " + skip_hint,
+    )

@@ -1,0 +1,226 @@
+"""Manual review: which episodes people look at, and recording their decisions.
+
+The queue holds every automatic WARN not yet reviewed, then a sample of each operator's
+PASS episodes (the sampling plan in specs/qc.md), round-robin over operators so every
+operator is covered early. Decisions go to the append-only log (:mod:`.reviewlog`) and the
+QC manifest is rewritten with the new final verdicts.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+from typing import Literal
+
+from ..errors import ReviewError
+from ..format import open_dataset
+from ..fsutil import atomic_write_bytes
+from .aggregates import UNKNOWN
+from .htmlkit import badge, episode_section, page, table
+from .manifest import (
+    QCManifest,
+    apply_reviews,
+    load_findings,
+    load_qc_manifest,
+    load_qc_profile,
+)
+from .reviewlog import REASONS, ReviewEntry, append_review, latest_reviews, read_log
+
+__all__ = [
+    "QueueItem",
+    "list_reviews",
+    "record_review",
+    "review_queue",
+    "review_status",
+    "sampled_passes",
+    "write_review_page",
+]
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """An episode waiting for a reviewer, and why it was chosen."""
+
+    episode_id: str
+    why: Literal["warn", "sample"]
+    operator_id: str | None
+    auto_verdict: str
+
+
+def _rank(salt: str, episode_id: str) -> str:
+    return hashlib.sha256(f"{salt}\n{episode_id}".encode()).hexdigest()
+
+
+def sampled_passes(
+    manifest: QCManifest,
+    rate: float,
+    minimum: int,
+    rejected_operators: set[str] | frozenset[str] = frozenset(),
+) -> dict[str, list[str]]:
+    """Per operator, the PASS episodes the sampling plan sends to review, in review order.
+
+    Each operator with n PASS episodes gets max(minimum, ceil(rate x n)) of them (all when
+    fewer), doubled (tightened) for an operator with a manual reject on record. The choice
+    ranks episodes by sha256(dataset digest, episode id): fixed for a dataset, not
+    predictable before it is packaged.
+    """
+    by_op: dict[str, list[str]] = {}
+    for ep in manifest.episodes:
+        if ep.auto_verdict == "PASS":
+            by_op.setdefault(ep.operator_id or UNKNOWN, []).append(ep.episode_id)
+    out = {}
+    for op, ids in sorted(by_op.items()):
+        r = min(1.0, rate * (2 if op in rejected_operators else 1))
+        k = min(len(ids), max(minimum, math.ceil(r * len(ids))))
+        out[op] = sorted(ids, key=lambda e: _rank(manifest.dataset_digest, e))[:k]
+    return out
+
+
+def review_queue(dataset: str | Path) -> list[QueueItem]:
+    """Episodes still to review, in order: WARNs first, then sampled PASSes."""
+    manifest = load_qc_manifest(dataset)
+    profile = load_qc_profile(dataset, manifest)
+    done = latest_reviews(dataset)
+    ops = {e.episode_id: e.operator_id for e in manifest.episodes}
+    rejected = {ops.get(eid) or UNKNOWN for eid, r in done.items() if r.verdict == "reject"}
+    queue = [
+        QueueItem(e.episode_id, "warn", e.operator_id, e.auto_verdict)
+        for e in manifest.episodes
+        if e.auto_verdict == "WARN" and e.episode_id not in done
+    ]
+    samples = sampled_passes(
+        manifest, profile.review.pass_sample_rate, profile.review.min_pass_per_operator, rejected
+    )
+    pending = {op: [e for e in ids if e not in done] for op, ids in samples.items()}
+    while any(pending.values()):
+        for op in sorted(pending):
+            if pending[op]:
+                eid = pending[op].pop(0)
+                queue.append(QueueItem(eid, "sample", ops.get(eid), "PASS"))
+    return queue
+
+
+def record_review(
+    dataset: str | Path,
+    episode_id: str,
+    *,
+    verdict: Literal["accept", "reject"],
+    reason: str,
+    reviewer: str,
+    note: str | None = None,
+) -> tuple[ReviewEntry, QCManifest]:
+    """Append a decision to the review log and update the QC manifest's verdicts.
+
+    Raises ``ReviewError`` for an unknown episode or reason code, a reason that does not go
+    with the verdict, a bad reviewer id, or an accept of an automatic FAIL (those stand:
+    change the profile instead); ``QCManifestError`` when QC has not run.
+
+    Example::
+
+        record_review("datasets/week01", "centre:0042", verdict="reject",
+                      reason="operator_error", reviewer="rev-007", note="regrasps twice")
+    """
+    manifest = load_qc_manifest(dataset)
+    known = {e.episode_id: e for e in manifest.episodes}
+    ep = known.get(episode_id)
+    if ep is None:
+        raise ReviewError(
+            f"episode {episode_id} is not in the QC manifest of {dataset}",
+            hint="Pick one from `embodex review next DATASET` or `embodex review list DATASET`.",
+        )
+    if verdict == "accept" and ep.auto_verdict == "FAIL":
+        raise ReviewError(
+            f"episode {episode_id} FAILs automatic QC ({', '.join(ep.rules)}); a review cannot "
+            "accept it",
+            hint="Fix or replace the episode, or change the threshold in the QC profile "
+            "(the contract references its digest).",
+        )
+    entry = append_review(
+        dataset,
+        episode_id=episode_id,
+        verdict=verdict,
+        reason=reason,
+        reviewer=reviewer,
+        note=note,
+        dataset_digest=manifest.dataset_digest,
+        auto_verdict=ep.auto_verdict,
+    )
+    return entry, apply_reviews(dataset)
+
+
+def review_status(dataset: str | Path) -> dict[str, int]:
+    """How many episodes are reviewed, accepted, rejected, and still waiting in the queue."""
+    done = latest_reviews(dataset)
+    return {
+        "reviewed": len(done),
+        "accepted": sum(1 for r in done.values() if r.verdict == "accept"),
+        "rejected": sum(1 for r in done.values() if r.verdict == "reject"),
+        "waiting": len(review_queue(dataset)),
+    }
+
+
+def list_reviews(dataset: str | Path) -> list[ReviewEntry]:
+    """Every decision in the log, oldest first (later ones supersede earlier ones)."""
+    return read_log(dataset)
+
+
+def write_review_page(dataset: str | Path, episode_id: str, out_dir: str | Path) -> Path:
+    """Write ``review-<episode>.html``: summary, findings, joint plots and frame strips.
+
+    Returns the file's path.
+    """
+    root = Path(dataset)
+    manifest = load_qc_manifest(root)
+    ev = manifest.episode(episode_id)
+    ds = open_dataset(root)
+    view = ds.episode(episode_id)
+    findings = [
+        f for f in load_findings(root, manifest).to_pylist() if f["episode_id"] == episode_id
+    ]
+    m = view.meta
+    facts = [
+        ("scene", f"{m.scene_type or '—'} ({m.scene_id or '—'})"),
+        ("skill", m.skill),
+        ("instruction", m.instruction_en or m.instruction_zh),
+        ("operator", f"{m.operator_id or '—'} (level {m.operator_level or '—'})"),
+        ("robot", f"{m.robot_model or '—'} {m.robot_serial or ''}"),
+        ("frames", f"{view.frame_count} ({view.duration_s:.1f} s)"),
+        ("success label", m.success),
+        ("segments", ", ".join(f"{s.skill} [{s.start_frame}, {s.end_frame})" for s in m.segments)),
+    ]
+    review = (
+        f"reviewed: {ev.review.verdict} ({ev.review.reason}) by {ev.review.reviewer}"
+        if ev.review
+        else "not reviewed yet"
+    )
+    header = (
+        f"<h2>{escape(episode_id)} {badge(ev.auto_verdict)} → {badge(ev.verdict)}</h2>"
+        f'<p class="meta">{escape(review)}</p>' + table(["", ""], facts)
+    )
+    reasons = table(
+        ["reason code", "verdict", "meaning"],
+        [(code, "/".join(v), text) for code, (v, text) in REASONS.items()],
+    )
+    cmd = (
+        f"embodex review set {root} {episode_id} --verdict accept|reject --reason CODE "
+        "--reviewer YOUR-ID [--note TEXT]"
+    )
+    body = (
+        f"<h1>Review: {escape(ds.meta.name)}</h1>"
+        f'<p class="meta">dataset {escape(manifest.dataset_digest)} · QC profile '
+        f"{escape(manifest.profile.id)} v{manifest.profile.version} · page written "
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC</p>"
+        + episode_section(ds, episode_id, findings, header, strip_frames=10)
+        + f"<h2>Record the decision</h2><p><code>{escape(cmd)}</code></p>"
+        + reasons
+    )
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in episode_id)
+    path = out / f"review-{safe}.html"
+    atomic_write_bytes(path, page(f"Review {episode_id}", body).encode("utf-8"), mode=0o644)
+    return path

@@ -1,0 +1,194 @@
+"""The append-only manual review log: ``reviews/log.jsonl`` in the dataset directory.
+
+One line per decision, RFC 8785 canonical JSON, each naming the reviewer and chained to the
+previous line by its sha256 (``prev``), so an edited or deleted line is detected. Appends
+happen under a file lock and are fsynced; a line torn by a crash (no trailing newline) is
+ignored on read and cut off by the next append. The latest line for an episode is its
+review; earlier ones stay as history.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..canonical import canonical_json, sha256_bytes
+from ..errors import ReviewError
+from ..fsutil import FileLock, fsync_dir
+
+__all__ = [
+    "LOG_FILE",
+    "REASONS",
+    "REVIEWER_PATTERN",
+    "ReviewEntry",
+    "append_review",
+    "latest_reviews",
+    "read_log",
+]
+
+LOG_FILE = "reviews/log.jsonl"
+LOCK_FILE = "reviews/.lock"
+REVIEWER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
+MAX_NOTE = 2000
+
+ReviewVerdict = Literal["accept", "reject"]
+
+#: Reason code -> (verdicts it may go with, what it means). ``other`` needs a note.
+REASONS: dict[str, tuple[tuple[ReviewVerdict, ...], str]] = {
+    "meets_spec": (("accept",), "Meets the specification; no problem seen."),
+    "warning_acceptable": (("accept",), "The automatic warnings were checked and are acceptable."),
+    "task_not_completed": (("reject",), "The task was not completed as instructed."),
+    "wrong_task": (("reject",), "A different task, scene or object than the labels say."),
+    "unsafe_motion": (("reject",), "Collision, dangerous or erratic motion."),
+    "operator_error": (("reject",), "Fumbling, retries or hesitation: a poor demonstration."),
+    "sensor_fault": (("reject",), "Joint or camera data is faulty (glitches, frozen, dark)."),
+    "image_quality": (("reject",), "Blur, occlusion, exposure or framing spoil the images."),
+    "idle_or_incomplete": (("reject",), "Too much idle time, or the recording is cut short."),
+    "label_error": (("reject",), "Success label, instruction or segments are wrong."),
+    "privacy": (("reject",), "A face or personal data is visible."),
+    "duplicate": (("reject",), "Repeats another episode."),
+    "other": (("accept", "reject"), "Anything else; a note is required."),
+}
+
+
+class ReviewEntry(BaseModel):
+    """One manual review decision, as stored in the log."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    kind: Literal["embodex.review"] = "embodex.review"
+    version: Literal[1] = 1
+    seq: int = Field(ge=1, description="1 for the first line, +1 for each next one.")
+    prev: str | None = Field(
+        pattern=r"^sha256:[0-9a-f]{64}$", description="sha256 of the previous line's bytes."
+    )
+    episode_id: str
+    verdict: ReviewVerdict
+    reason: str
+    note: str | None = None
+    reviewer: str = Field(pattern=REVIEWER_PATTERN)
+    at: str = Field(description="ISO-8601 UTC time of the decision.")
+    dataset_digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    auto_verdict: Literal["PASS", "WARN", "FAIL"] = Field(
+        description="The automatic verdict the reviewer saw."
+    )
+
+
+def _log(root: Path) -> Path:
+    return root / LOG_FILE
+
+
+def _read_lines(path: Path) -> tuple[list[bytes], int]:
+    """Complete lines and the byte length they cover (a torn tail is left out)."""
+    if not path.exists():
+        return [], 0
+    data = path.read_bytes()
+    end = data.rfind(b"\n") + 1
+    return [line for line in data[:end].split(b"\n") if line], end
+
+
+def read_log(dataset: str | Path) -> list[ReviewEntry]:
+    """Every complete entry, oldest first. Raises ``ReviewError`` when the chain is broken
+    (a line edited, removed or reordered)."""
+    path = _log(Path(dataset))
+    lines, _ = _read_lines(path)
+    out: list[ReviewEntry] = []
+    prev: str | None = None
+    for k, line in enumerate(lines, start=1):
+        try:
+            entry = ReviewEntry.model_validate_json(line)
+        except ValidationError as exc:
+            raise ReviewError(
+                f"{path} line {k} is not a valid review entry ({exc.errors()[0]['msg']})",
+                hint="The log is append-only: restore it from a backup; never edit it by hand.",
+            ) from None
+        if entry.seq != k or entry.prev != prev:
+            raise ReviewError(
+                f"{path} line {k} does not follow line {k - 1} (edited, removed or reordered)",
+                hint="The log is append-only: restore it from a backup; never edit it by hand.",
+            )
+        prev = "sha256:" + sha256_bytes(line)
+        out.append(entry)
+    return out
+
+
+def latest_reviews(dataset: str | Path) -> dict[str, ReviewEntry]:
+    """The current review of each reviewed episode (its latest entry)."""
+    return {e.episode_id: e for e in read_log(dataset)}
+
+
+def validate_decision(verdict: str, reason: str, note: str | None, reviewer: str) -> None:
+    """Raise ``ReviewError`` unless the verdict, reason code, note and reviewer id are valid."""
+    if verdict not in ("accept", "reject"):
+        raise ReviewError(f"verdict must be accept or reject, not {verdict!r}")
+    allowed = REASONS.get(reason)
+    if allowed is None:
+        raise ReviewError(
+            f"unknown reason code {reason!r}",
+            hint=f"Use one of: {', '.join(REASONS)}.",
+        )
+    if verdict not in allowed[0]:
+        fitting = [r for r, (v, _) in REASONS.items() if verdict in v]
+        raise ReviewError(
+            f"reason {reason!r} does not go with {verdict}",
+            hint=f"For {verdict} use one of: {', '.join(fitting)}.",
+        )
+    if reason == "other" and not (note or "").strip():
+        raise ReviewError("reason 'other' needs a --note saying what is wrong")
+    if note is not None and len(note) > MAX_NOTE:
+        raise ReviewError(f"the note has {len(note)} characters; at most {MAX_NOTE}")
+    if not re.fullmatch(REVIEWER_PATTERN, reviewer or ""):
+        raise ReviewError(
+            f"reviewer id {reviewer!r} is not valid",
+            hint="Use a pseudonymous id of letters, digits and . _ @ - (e.g. rev-007).",
+        )
+
+
+def append_review(
+    dataset: str | Path,
+    *,
+    episode_id: str,
+    verdict: ReviewVerdict,
+    reason: str,
+    reviewer: str,
+    dataset_digest: str,
+    auto_verdict: Literal["PASS", "WARN", "FAIL"],
+    note: str | None = None,
+) -> ReviewEntry:
+    """Append one decision to the log (locked, fsynced) and return it."""
+    validate_decision(verdict, reason, note, reviewer)
+    root = Path(dataset)
+    path = _log(root)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with FileLock(root / LOCK_FILE).held():
+        existing = read_log(root)
+        lines, covered = _read_lines(path)
+        if path.exists() and path.stat().st_size != covered:
+            os.truncate(path, covered)  # drop a line torn by a crash
+        entry = ReviewEntry(
+            seq=len(existing) + 1,
+            prev=("sha256:" + sha256_bytes(lines[-1])) if lines else None,
+            episode_id=episode_id,
+            verdict=verdict,
+            reason=reason,
+            note=note.strip() if note else None,
+            reviewer=reviewer,
+            at=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            dataset_digest=dataset_digest,
+            auto_verdict=auto_verdict,
+        )
+        created = not path.exists()
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            os.write(fd, canonical_json(entry.model_dump(mode="json")) + b"\n")
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        if created:
+            fsync_dir(path.parent)
+    return entry

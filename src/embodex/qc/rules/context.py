@@ -1,0 +1,63 @@
+"""What the runner hands to rule families: the profile's typed parameters and a sink."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TypeVar
+
+from .base import Findings, Graded, RuleParams
+
+__all__ = ["Plan"]
+
+P = TypeVar("P", bound=RuleParams)
+
+
+@dataclass
+class Plan:
+    """The enabled rules of a profile with their typed parameters, and where findings go."""
+
+    params_by_rule: dict[str, RuleParams]
+    out: Findings
+    nominal_fps: float
+
+    def get(self, rule: str, kind: type[P]) -> P | None:
+        """The rule's parameters, or None when the profile switches it off."""
+        p = self.params_by_rule.get(rule)
+        if p is None or not p.enabled:
+            return None
+        assert isinstance(p, kind), (rule, type(p), kind)
+        return p
+
+    def require(self, rule: str, kind: type[P]) -> P:
+        """The rule's parameters even when it is off (a shared definition other rules use)."""
+        p = self.params_by_rule[rule]
+        assert isinstance(p, kind), (rule, type(p), kind)
+        return p
+
+    def grade(
+        self,
+        rule: str,
+        p: Graded,
+        episode_id: str,
+        value: float,
+        message: str,
+        *,
+        frames: tuple[int, int] | None = None,
+        subject: str | None = None,
+    ) -> bool:
+        """Grade ``value`` with ``p``; when it crosses a threshold, add the finding with the
+        measured value and the crossed threshold. True when added."""
+        g = p.grade(value)
+        if not g:
+            return False
+        self.out.add(
+            rule,
+            episode_id,
+            g[0],
+            message,
+            measured=value,
+            threshold=g[1],
+            frames=frames,
+            subject=subject,
+        )
+        return True

@@ -1,0 +1,294 @@
+"""Images: frames decode, keep their resolution, and are not black, white or frozen.
+
+By default only ``images.sample_frames`` evenly spaced frames per camera and episode are
+checked, each with the frame ``gap_s`` later (for "frozen"), so the cost grows with the
+sample, not with the episode's length; ``images="all"`` checks every frame.
+
+"Frozen" compares frames half a second apart and counts them only when the joints moved in
+between: compressed video of a still scene legitimately repeats frames, a stuck camera
+repeats them while the arms move.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import simplejpeg
+from PIL import Image
+
+from ...format.models import Camera
+from ..chunk import Chunk
+from .base import Flag, Graded, RuleSpec
+from .context import Plan
+
+__all__ = ["SPECS", "check_chunk", "sample_indices"]
+
+
+class Level(Graded):
+    level: float
+    max_std: float
+
+
+class Frozen(Graded):
+    max_mean_abs_diff: float
+    gap_s: float
+    min_motion: float
+
+
+SPECS = [
+    RuleSpec("images.decodable", Flag, "frames", "Every checked frame decodes.", "images"),
+    RuleSpec(
+        "images.resolution",
+        Flag,
+        "frames",
+        "Every checked frame has the camera's declared width and height.",
+        "images",
+    ),
+    RuleSpec(
+        "images.black",
+        Level,
+        "ratio",
+        "Share of checked frames that are black: mean grey level <= level and std <= "
+        "max_std (depth: >= 95 % of pixels without depth).",
+        "images",
+    ),
+    RuleSpec(
+        "images.white",
+        Level,
+        "ratio",
+        "Share of checked frames that are white: mean grey level >= level and std <= max_std.",
+        "images",
+    ),
+    RuleSpec(
+        "images.frozen",
+        Frozen,
+        "ratio",
+        "Share of checked frames identical to the frame gap_s later (same bytes, or mean "
+        "absolute grey difference <= max_mean_abs_diff) although a joint moved more than "
+        "min_motion rad in between: the camera stopped while the robot did not.",
+        "images",
+    ),
+]
+
+
+def sample_indices(n: int, k: int, gap: int = 1) -> np.ndarray:
+    """``k`` frame indices spread evenly over ``[0, n-1-gap]`` (each is paired with the frame
+    ``gap`` later); all of them when ``k`` covers the range."""
+    last = max(n - 1 - gap, 0)
+    if n < 1:
+        return np.zeros(0, dtype=np.int64)
+    if k > last:
+        return np.arange(last + 1, dtype=np.int64)
+    return np.unique(np.rint(np.linspace(0, last, k)).astype(np.int64))
+
+
+@dataclass
+class _Decoded:
+    grey: np.ndarray | None  # float32 grey levels (colour) or depth values
+    size: tuple[int, int] | None  # (width, height)
+    error: str | None
+
+
+def _decode(data: bytes | None, cam: Camera) -> _Decoded:
+    if data is None:
+        return _Decoded(None, None, "no image")
+    try:
+        if cam.encoding == "jpeg":
+            arr = np.asarray(simplejpeg.decode_jpeg(data, colorspace="GRAY"))[:, :, 0]
+        else:
+            with Image.open(io.BytesIO(data)) as img:
+                img.load()
+                if cam.encoding == "png16":
+                    arr = np.asarray(img, dtype=np.uint16)
+                else:
+                    arr = np.asarray(img.convert("L"))
+    except Exception as exc:  # any decoder error means the frame is unusable
+        return _Decoded(None, None, f"{type(exc).__name__}: {exc}"[:200])
+    return _Decoded(arr.astype(np.float32), (int(arr.shape[1]), int(arr.shape[0])), None)
+
+
+Kind = Literal["black", "white"]
+
+
+def _is_flat(d: _Decoded, cam: Camera, kind: Kind, p: Level) -> bool:
+    g = d.grey
+    if g is None or g.size == 0:
+        return False
+    if cam.kind == "depth":
+        return kind == "black" and float((g == 0).mean()) >= 0.95
+    mean = float(g.mean())
+    if (mean > p.level) if kind == "black" else (mean < p.level):
+        return False
+    return float(g.std()) <= p.max_std  # only for the rare dark or bright frame
+
+
+def check_chunk(plan: Plan, c: Chunk, sample_frames: int, all_frames: bool) -> None:
+    dec = plan.get("images.decodable", Flag)
+    res = plan.get("images.resolution", Flag)
+    black = plan.get("images.black", Level)
+    white = plan.get("images.white", Level)
+    frozen = plan.get("images.frozen", Frozen)
+    if not any((dec, res, black, white, frozen)):
+        return
+    gap = max(1, round((frozen.gap_s if frozen is not None else 0.5) * plan.nominal_fps))
+    moved = _motion(c, gap)
+    for cam in c.meta.cameras:
+        if cam.column not in c.table.column_names:
+            continue
+        col = c.table.column(cam.column)
+        picks = [
+            np.arange(int(n)) if all_frames else sample_indices(int(n), sample_frames, gap)
+            for n in c.counts
+        ]
+        # one take per camera per chunk: each sampled frame and the one gap frames later
+        wanted = np.unique(
+            np.concatenate(
+                [
+                    np.concatenate([p, np.minimum(p + gap, int(n) - 1)]) + int(s)
+                    for p, n, s in zip(picks, c.counts, c.starts, strict=True)
+                ]
+            )
+        )
+        blobs = col.take(wanted).to_pylist()
+        by_row = dict(zip(wanted.tolist(), blobs, strict=True))
+        for e, pick in enumerate(picks):
+            _episode(plan, c, e, cam, pick, gap, moved, by_row, dec, res, black, white, frozen)
+
+
+def _motion(c: Chunk, gap: int) -> np.ndarray | None:
+    """Per chunk frame t, how far (rad) the most active joint moves from t to t + gap."""
+    if c.state is None:
+        return None
+    mask = c.joint_mask(["rad"])
+    s = c.state[mask] if mask.any() else c.state
+    n = s.shape[1]
+    out = np.zeros(n, dtype=np.float32)
+    if n > gap:
+        out[: n - gap] = np.abs(s[:, gap:] - s[:, :-gap]).max(axis=0)
+    return out
+
+
+def _episode(
+    plan: Plan,
+    c: Chunk,
+    e: int,
+    cam: Camera,
+    pick: np.ndarray,
+    gap: int,
+    moved: np.ndarray | None,
+    by_row: dict[int, bytes | None],
+    dec: Flag | None,
+    res: Flag | None,
+    black: Level | None,
+    white: Level | None,
+    frozen: Frozen | None,
+) -> None:
+    start, n = int(c.starts[e]), int(c.counts[e])
+    cache: dict[int, _Decoded] = {}
+
+    def get(i: int) -> _Decoded:
+        if i not in cache:
+            cache[i] = _decode(by_row.get(start + i), cam)
+        return cache[i]
+
+    undecodable: list[int] = []
+    wrong_size: list[tuple[int, tuple[int, int]]] = []
+    flat: dict[str, list[int]] = {"black": [], "white": []}
+    still: list[int] = []
+    checked = 0
+    for i in pick.tolist():
+        d = get(i)
+        if by_row.get(start + i) is None:
+            continue  # a missing image is integrity.streams' finding
+        checked += 1
+        if d.error is not None:
+            undecodable.append(i)
+            continue
+        assert d.size is not None
+        if d.size != (cam.width, cam.height):
+            wrong_size.append((i, d.size))
+        is_flat = False
+        for kind, p in (("black", black), ("white", white)):
+            if p is not None and _is_flat(d, cam, kind, p):  # type: ignore[arg-type]
+                flat[kind].append(i)
+                is_flat = True
+        if is_flat:
+            continue  # a black or white picture is their finding, not also "frozen"
+        j = i + gap
+        if frozen is not None and j < n:
+            if moved is not None and moved[start + i] <= frozen.min_motion:
+                continue  # nothing moved: an unchanged picture is expected
+            later = by_row.get(start + j)
+            if later is not None and later == by_row.get(start + i):
+                still.append(i)
+            else:
+                nxt = get(j)
+                if (
+                    nxt.grey is not None
+                    and d.grey is not None
+                    and nxt.grey.shape == d.grey.shape
+                    and float(np.abs(nxt.grey - d.grey).mean()) <= frozen.max_mean_abs_diff
+                ):
+                    still.append(i)
+    if not checked:
+        return
+    eid = c.ids[e]
+    if dec is not None and undecodable:
+        plan.out.add(
+            "images.decodable",
+            eid,
+            dec.severity,
+            f"camera {cam.name}: {len(undecodable)} of {checked} checked frames do not decode "
+            f"({get(undecodable[0]).error})",
+            measured=len(undecodable),
+            threshold=0,
+            frames=(undecodable[0], undecodable[-1] + 1),
+            subject=cam.name,
+        )
+    if res is not None and wrong_size:
+        i, (w, h) = wrong_size[0]
+        plan.out.add(
+            "images.resolution",
+            eid,
+            res.severity,
+            f"camera {cam.name}: {len(wrong_size)} of {checked} checked frames are {w}x{h}, "
+            f"declared {cam.width}x{cam.height} (first at frame {i})",
+            measured=len(wrong_size),
+            threshold=0,
+            frames=(i, wrong_size[-1][0] + 1),
+            subject=cam.name,
+        )
+    for kind, p, hits in (("black", black, flat["black"]), ("white", white, flat["white"])):
+        if p is None or not hits:
+            continue
+        share = len(hits) / checked
+        g = p.grade(share)
+        if g:
+            plan.out.add(
+                f"images.{kind}",
+                eid,
+                g[0],
+                f"camera {cam.name}: {len(hits)} of {checked} checked frames are {kind}",
+                measured=share,
+                threshold=g[1],
+                frames=(hits[0], hits[-1] + 1),
+                subject=cam.name,
+            )
+    if frozen is not None and still:
+        share = len(still) / checked
+        g = frozen.grade(share)
+        if g:
+            plan.out.add(
+                "images.frozen",
+                eid,
+                g[0],
+                f"camera {cam.name}: {len(still)} of {checked} checked frames are unchanged "
+                f"{gap} frames later although the joints moved",
+                measured=share,
+                threshold=g[1],
+                frames=(still[0], min(still[-1] + gap, n - 1) + 1),
+                subject=cam.name,
+            )

@@ -1,0 +1,275 @@
+"""``run_qc``: every rule of a profile over a dataset, one pass over the frames."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+
+from ..canonical import sha256_file
+from ..errors import CorruptDatasetError, QCError
+from ..format import Dataset, open_dataset
+from ..format.models import DatasetMeta
+from .chunk import load_chunk, plan_chunks
+from .findings import Finding, Verdict, auto_verdict, findings_table
+from .profile import Profile, default_profile
+from .rules import RULES, Findings, Plan, batch, episode, integrity, motion, numeric
+from .rules import images as image_rules
+from .rules import timing as timing_rules
+
+__all__ = ["EpisodeResult", "ImagesMode", "QCResult", "run_qc"]
+
+ImagesMode = Literal["sample", "all", "none"]
+
+#: Episode-table columns QC reads (never the per-episode statistics).
+_ROW_COLUMNS = (
+    "episode_index",
+    "episode_id",
+    "shard",
+    "row_start",
+    "frame_count",
+    "duration_s",
+    "scene_id",
+    "scene_type",
+    "site",
+    "lighting",
+    "robot_model",
+    "robot_serial",
+    "operator_id",
+    "operator_level",
+    "skill",
+    "instruction_en",
+    "instruction_zh",
+    "segments",
+    "success",
+    "failure_cause",
+    "timestamps_synthesized",
+)
+
+
+@dataclass
+class EpisodeResult:
+    """One episode's QC outcome: its findings, its automatic verdict and quality metrics."""
+
+    episode_id: str
+    episode_index: int
+    frame_count: int
+    duration_s: float
+    scene_type: str | None
+    skill: str | None
+    operator_id: str | None
+    robot_model: str | None
+    success: bool | None
+    findings: list[Finding] = field(default_factory=list)
+    metrics: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def auto_verdict(self) -> Verdict:
+        return auto_verdict(self.findings)
+
+    @property
+    def rules(self) -> list[str]:
+        """Ids of the rules with findings, in rule order."""
+        hit = {f.rule for f in self.findings}
+        return [r for r in RULES if r in hit]
+
+
+@dataclass
+class QCResult:
+    """What ``run_qc`` found. ``write_qc`` stores it as the dataset's QC manifest."""
+
+    dataset_path: str
+    dataset_name: str
+    dataset_digest: str
+    profile: Profile
+    images: ImagesMode
+    episodes: list[EpisodeResult]
+    created_at: str
+    seconds: float
+    frames: int
+
+    @property
+    def findings(self) -> list[Finding]:
+        return [f for ep in self.episodes for f in ep.findings]
+
+    def counts(self) -> dict[str, int]:
+        out = {"PASS": 0, "WARN": 0, "FAIL": 0}
+        for ep in self.episodes:
+            out[ep.auto_verdict] += 1
+        return out
+
+    @property
+    def failed(self) -> list[str]:
+        return [ep.episode_id for ep in self.episodes if ep.auto_verdict == "FAIL"]
+
+    def episode(self, episode_id: str) -> EpisodeResult:
+        for ep in self.episodes:
+            if ep.episode_id == episode_id:
+                return ep
+        raise KeyError(episode_id)
+
+    def findings_table(self) -> pa.Table:
+        return findings_table(self.findings)
+
+    def metrics_table(self) -> pa.Table:
+        names = sorted({k for ep in self.episodes for k in ep.metrics})
+        cols: dict[str, Any] = {"episode_id": pa.array([e.episode_id for e in self.episodes])}
+        for name in names:
+            cols[name] = pa.array(
+                [ep.metrics.get(name, float("nan")) for ep in self.episodes], pa.float64()
+            )
+        return pa.table(cols)
+
+
+def _role_feature(meta: DatasetMeta, role: str) -> str | None:
+    dof = meta.embodiments[0].dof
+    for name, f in meta.feature_items():
+        if f.role == role and f.shape[0] == dof:
+            return name
+    return None
+
+
+def run_qc(
+    dataset: Dataset | str | Path,
+    profile: Profile | None = None,
+    *,
+    images: ImagesMode = "sample",
+    on_episode: Callable[[str], None] | None = None,
+    known_episode_ids: Iterable[str] | None = None,
+) -> QCResult:
+    """Run every enabled rule of ``profile`` (default: ``humanoid-30fps``) over ``dataset``.
+
+    ``images``: ``"sample"`` checks ``profile.images.sample_frames`` frames per camera and
+    episode, ``"all"`` every frame, ``"none"`` skips the image rules. ``on_episode`` is
+    called with each episode id once its frames are checked (progress bars).
+    ``known_episode_ids``: ids delivered before, for the unique-id rule. Episodes that fail
+    are reported, never dropped. Raises ``QCError`` for a bad ``images`` value and the
+    dataset errors of ``open_dataset``.
+
+    Example::
+
+        result = run_qc("datasets/week01")
+        print(result.counts())            # {'PASS': 41, 'WARN': 2, 'FAIL': 1}
+        manifest = write_qc("datasets/week01", result)
+    """
+    if images not in ("sample", "all", "none"):
+        raise QCError(f"images must be 'sample', 'all' or 'none', not {images!r}")
+    t0 = time.perf_counter()
+    created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    profile = profile or default_profile()
+    meta = ds.meta
+    cols = [c for c in _ROW_COLUMNS if c in ds.episodes.column_names]
+    rows: list[dict[str, Any]] = ds.episodes.select(cols).to_pylist()
+    sink = Findings({rid: spec.unit for rid, spec in RULES.items()})
+    plan = Plan({r: profile.params(r) for r in RULES}, sink, profile.nominal_fps)
+    metrics: dict[str, dict[str, float]] = {r["episode_id"]: {} for r in rows}
+
+    integrity.check_dataset(plan, meta, rows)
+    episode.check_rows(plan, rows, known_episode_ids)
+
+    state_name = _role_feature(meta, "state")
+    action_name = _role_feature(meta, "action")
+    embodiment_of = {e.model: i for i, e in enumerate(meta.embodiments)}
+    readable = plan.require("integrity.readable", integrity.Readable)
+    pose_units = plan.require("batch.final_pose_outlier", batch.PoseOutlier).units
+    inputs = batch.BatchInputs()
+    sizes = {f.path: f for f in ds.manifest.files}
+    bad_shards: dict[str, str | None] = {}
+    for shard_name, emb, chunk_rows in plan_chunks(rows, embodiment_of):
+        if shard_name not in bad_shards:
+            bad_shards[shard_name] = _open_shard(ds, shard_name, sizes, readable.verify_hashes)
+            if bad_shards[shard_name] is None:
+                table = ds.shard_table(shard_name)
+                shard_rows = [r for r in rows if r["shard"] == shard_name]
+                if not integrity.check_shard_schema(
+                    plan, meta, table.schema, shard_name, shard_rows
+                ):
+                    bad_shards[shard_name] = "schema"
+        why = bad_shards[shard_name]
+        if why is not None:
+            if why != "schema":
+                integrity.report_unreadable(plan, chunk_rows, shard_name, why)
+            _tick(on_episode, chunk_rows)
+            continue
+        chunk = load_chunk(
+            meta,
+            meta.embodiments[emb],
+            ds.shard_table(shard_name),
+            chunk_rows,
+            state_name,
+            action_name,
+            1.0 / profile.nominal_fps,
+        )
+        with np.errstate(all="ignore"):
+            integrity.check_chunk(plan, chunk)
+            timing_rules.check_chunk(plan, chunk)
+            numeric.check_chunk(plan, chunk)
+            motion.check_chunk(plan, chunk)
+        if images != "none":
+            image_rules.check_chunk(plan, chunk, profile.images.sample_frames, images == "all")
+        inputs.add_chunk(chunk, pose_units)
+        for name, values in chunk.metrics.items():
+            for e, eid in enumerate(chunk.ids):
+                metrics[eid][name] = float(values[e])
+        _tick(on_episode, chunk_rows)
+    batch.check_batch(plan, inputs, rows)
+
+    by_id: dict[str, list[Finding]] = {r["episode_id"]: [] for r in rows}
+    order = {rid: k for k, rid in enumerate(RULES)}
+    for f in sorted(
+        sink.items, key=lambda f: (order[f.rule], -1 if f.frame_start is None else f.frame_start)
+    ):
+        by_id[f.episode_id].append(f)
+    results = [
+        EpisodeResult(
+            episode_id=r["episode_id"],
+            episode_index=int(r["episode_index"]),
+            frame_count=int(r["frame_count"]),
+            duration_s=float(r["duration_s"]),
+            scene_type=r.get("scene_type"),
+            skill=r.get("skill"),
+            operator_id=r.get("operator_id"),
+            robot_model=r.get("robot_model"),
+            success=r.get("success"),
+            findings=by_id[r["episode_id"]],
+            metrics=metrics[r["episode_id"]],
+        )
+        for r in rows
+    ]
+    return QCResult(
+        dataset_path=str(ds.root),
+        dataset_name=meta.name,
+        dataset_digest=ds.digest,
+        profile=profile,
+        images=images,
+        episodes=results,
+        created_at=created,
+        seconds=time.perf_counter() - t0,
+        frames=int(sum(int(r["frame_count"]) for r in rows)),
+    )
+
+
+def _tick(on_episode: Callable[[str], None] | None, rows: list[dict[str, Any]]) -> None:
+    if on_episode is not None:
+        for r in rows:
+            on_episode(r["episode_id"])
+
+
+def _open_shard(ds: Dataset, name: str, files: dict[str, Any], verify: bool) -> str | None:
+    """None when the shard opens (and matches its hash when asked), else why not."""
+    try:
+        ds.shard_table(name)
+    except CorruptDatasetError as exc:
+        return exc.message
+    if verify:
+        entry = files.get(name)
+        if entry is None or sha256_file(ds.root / name) != entry.sha256:
+            return "its sha256 does not match the manifest"
+    return None

@@ -1,0 +1,99 @@
+"""Contracts as people write them: YAML in, a validated :class:`Contract` out.
+
+YAML turns ``12.5`` into a float, which would make money inexact; the loader finds every
+float in the document and says where, so the writer can quote it (``"12.5"``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from ..errors import ContractError
+from .contract_model import Contract
+from .documents import describe_validation_error
+
+__all__ = [
+    "PLACEHOLDER",
+    "contract_data_from_yaml",
+    "contract_from_data",
+    "contract_from_yaml",
+    "find_float",
+    "load_contract_yaml",
+]
+
+#: Marks what `contract init` could not fill in (the parties' keys without --centre/--buyer).
+PLACEHOLDER = "REPLACE-ME"
+
+
+def find_float(value: Any, path: str = "") -> tuple[str, float] | None:
+    """The dotted path and value of the first float inside ``value``, or None."""
+    if isinstance(value, float):
+        return path or "(top)", value
+    if isinstance(value, dict):
+        for key, item in value.items():
+            found = find_float(item, f"{path}.{key}" if path else str(key))
+            if found:
+                return found
+    if isinstance(value, list):
+        for i, item in enumerate(value):
+            found = find_float(item, f"{path}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def contract_data_from_yaml(text: str, source: str = "contract") -> dict[str, Any]:
+    """Parse contract YAML into a dict, refusing floats and unfilled placeholders.
+
+    Raises :class:`ContractError` naming the field at fault.
+    """
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise ContractError(f"{source}:{where} is not valid YAML") from None
+    if not isinstance(data, dict):
+        raise ContractError(f"{source} is not a YAML mapping of contract fields")
+    found = find_float(data)
+    if found:
+        path, value = found
+        raise ContractError(
+            f"{source}: {path} is {value!r}, a float; contracts hold exact decimals",
+            hint=f'Quote it: {path.rsplit(".", 1)[-1]}: "{value!r}".',
+        )
+    if PLACEHOLDER in text:
+        raise ContractError(
+            f"{source} still has {PLACEHOLDER} placeholders (the parties' public keys)",
+            hint="Run `embodex contract init --centre CENTRE_KEY --buyer BUYER_KEY`, or paste "
+            "each party's `embodex keys export NAME` output.",
+        )
+    return data
+
+
+def contract_from_data(data: dict[str, Any], source: str = "contract") -> Contract:
+    """Validate a contract dict. Raises :class:`ContractError` with the field at fault."""
+    try:
+        return Contract.model_validate(data)
+    except ValidationError as exc:
+        raise ContractError(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def contract_from_yaml(text: str, source: str = "contract") -> Contract:
+    """Parse and validate contract YAML. Raises :class:`ContractError` with the field at fault.
+
+    Example::
+
+        contract = contract_from_yaml(Path("contract.yaml").read_text())
+    """
+    return contract_from_data(contract_data_from_yaml(text, source), source)
+
+
+def load_contract_yaml(path: str | Path) -> Contract:
+    """:func:`contract_from_yaml` of a file."""
+    p = Path(path)
+    return contract_from_yaml(p.read_text(encoding="utf-8"), source=str(p))

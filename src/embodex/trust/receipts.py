@@ -1,0 +1,164 @@
+"""Acceptance receipts: the buyer's signed word on one batch.
+
+A receipt names the contract (by digest), the batch (by number and manifest digest), which
+episodes were accepted and which rejected with a reason, the measured QC values against the
+contract's thresholds, the violations found, the accepted hours, and when rejected episodes
+must be replaced. Accepted hours times the price is what the centre invoices.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any, Literal
+
+from pydantic import Field, model_validator
+
+from ..errors import ContractError, SignatureError
+from .checking import BatchSummary, Violation, check_batch, measure_qc
+from .contract_file import VerifiedContract
+from .contract_model import Contract
+from .documents import open_model, sign_model
+from .envelope import Envelope
+from .keys import KEY_ID_PATTERN, Identity, Signer
+from .types import Digest, Hours, Identifier, IsoDate, NonEmpty, Timestamp, TrustModel, dec_str
+
+__all__ = [
+    "Measurement",
+    "Receipt",
+    "RejectedEpisode",
+    "build_receipt",
+    "open_receipt",
+    "sign_receipt",
+]
+
+
+class RejectedEpisode(TrustModel):
+    episode_id: Identifier
+    reason: NonEmpty
+
+
+class Measurement(TrustModel):
+    """A measured QC aggregate next to the contract's bound for it."""
+
+    metric: str
+    value: str | None = Field(description="Decimal string; null when the manifest lacks it.")
+    threshold: str
+    ok: bool
+
+
+class Receipt(TrustModel):
+    """The buyer's acceptance receipt for one batch (signed as a ``receipt`` envelope)."""
+
+    kind: Literal["embodex.receipt"] = "embodex.receipt"
+    contract_id: Identifier
+    contract_digest: Digest
+    batch_number: int = Field(ge=1)
+    batch_manifest_digest: Digest
+    accepted: list[Identifier]
+    rejected: list[RejectedEpisode] = Field(default_factory=list)
+    accepted_hours: Hours
+    measurements: list[Measurement] = Field(default_factory=list)
+    violations: list[Violation] = Field(default_factory=list)
+    replacement_due: IsoDate | None = Field(
+        default=None, description="Rejected episodes must be replaced by this date."
+    )
+    issued_at: Timestamp
+    issued_by: str = Field(pattern=KEY_ID_PATTERN)
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> Receipt:
+        rejected = [r.episode_id for r in self.rejected]
+        both = set(self.accepted) & set(rejected)
+        if both:
+            raise ValueError(f"episode {sorted(both)[0]} is both accepted and rejected")
+        if len(set(self.accepted)) != len(self.accepted) or len(set(rejected)) != len(rejected):
+            raise ValueError("an episode is listed twice")
+        return self
+
+
+def build_receipt(
+    contract: Contract | VerifiedContract,
+    batch: BatchSummary,
+    *,
+    batch_manifest_digest: str,
+    rejected: Mapping[str, str],
+    qc_manifest: dict[str, Any] | None,
+    issued_by: Identity | Signer,
+    issued_at: datetime | None = None,
+    note: str | None = None,
+) -> Receipt:
+    """Compute a receipt: accepted = every episode not in ``rejected`` (id -> reason).
+
+    Accepted hours are summed exactly from the batch; measurements and violations come from
+    the QC manifest and :func:`check_batch`. Raises :class:`ContractError` when ``rejected``
+    names an episode that is not in the batch.
+
+    Example::
+
+        receipt = build_receipt(verified, summary, batch_manifest_digest=digest,
+                                rejected={"c:0007": "object dropped"}, qc_manifest=qc,
+                                issued_by=buyer_signer)
+        envelope = sign_receipt(receipt, buyer_signer)
+    """
+    violations = check_batch(contract, batch, qc_manifest)
+    c = contract.contract if isinstance(contract, VerifiedContract) else contract
+    ids = {e.episode_id for e in batch.episodes}
+    unknown = sorted(set(rejected) - ids)
+    if unknown:
+        raise ContractError(
+            f"rejected episode {unknown[0]} is not in batch {batch.batch_number}",
+            hint="Reject only episodes the batch delivered.",
+        )
+    when = issued_at or datetime.now(UTC).replace(microsecond=0)
+    accepted = [e for e in batch.episodes if e.episode_id not in rejected]
+    identity = issued_by.identity if isinstance(issued_by, Signer) else issued_by
+    return Receipt(
+        contract_id=c.contract_id,
+        contract_digest=c.digest,
+        batch_number=batch.batch_number,
+        batch_manifest_digest=batch_manifest_digest,
+        accepted=[e.episode_id for e in accepted],
+        rejected=[RejectedEpisode(episode_id=i, reason=r) for i, r in sorted(rejected.items())],
+        accepted_hours=sum((e.hours for e in accepted), Decimal(0)),
+        measurements=[
+            Measurement(
+                metric=m.metric,
+                value=None if m.value is None else dec_str(m.value),
+                threshold=m.bound,
+                ok=m.ok,
+            )
+            for m in measure_qc(c, qc_manifest)
+        ],
+        violations=violations,
+        replacement_due=(
+            when.date() + timedelta(days=c.acceptance.replacement_days) if rejected else None
+        ),
+        issued_at=when,
+        issued_by=identity.key_id,
+        note=note,
+    )
+
+
+def sign_receipt(receipt: Receipt, signer: Signer) -> Envelope:
+    """Sign a receipt; ``signer`` must be the key named in ``issued_by``."""
+    if signer.key_id != receipt.issued_by:
+        raise SignatureError(
+            f"receipt names issuer {receipt.issued_by} but {signer.name} ({signer.key_id}) "
+            "is signing it",
+            hint="Sign with the issuer's key.",
+        )
+    return sign_model("receipt", receipt, signer)
+
+
+def open_receipt(envelope: Envelope | dict[str, Any] | bytes, buyer: Identity) -> Receipt:
+    """Verify a receipt envelope against the buyer's identity and parse it.
+
+    Raises :class:`SignatureError` or :class:`PayloadError`.
+    """
+    receipt = open_model("receipt", Receipt, envelope, [buyer], required_keyids=[buyer.key_id])
+    if receipt.issued_by != buyer.key_id:
+        raise SignatureError("the receipt names another issuer than the key that signed it")
+    return receipt

@@ -1,0 +1,119 @@
+"""A contract summarised for people and scripts (``embodex contract show`` / ``verify``).
+
+A YAML draft is summarised as DRAFT (validated, but nothing about it is trusted); a signed
+file is verified first and its summary says who signed, the state and the history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from .contract_file import VerifiedContract, is_signed_contract_file, verify_contract_file
+from .contract_model import Contract
+from .contract_yaml import load_contract_yaml
+from .keys import Identity
+from .lifecycle import ContractState
+from .types import dec_str
+
+__all__ = ["describe_contract", "show_contract"]
+
+
+def _terms(c: Contract) -> dict[str, Any]:
+    periods = c.periods()
+    per_period = c.hours_due_per_period()[0][1]
+    return {
+        "contract_id": c.contract_id,
+        "version": c.version,
+        "replaces": c.replaces,
+        "title": c.title,
+        "digest": c.digest,
+        "parties": {
+            role: {
+                "name": p.name,
+                "organisation": p.organisation,
+                "key_id": p.key_id,
+            }
+            for role, p in (("centre", c.parties.centre), ("buyer", c.parties.buyer))
+        },
+        "reviewers": [p.name for p in c.parties.reviewers],
+        "term": {
+            "start": c.schedule.start_date.isoformat(),
+            "end": c.schedule.end_date.isoformat(),
+            "cadence": c.schedule.cadence,
+            "deliveries": len(periods),
+            "delivery_deadline": c.schedule.delivery_deadline,
+            "acceptance_window_days": c.schedule.acceptance_window_days,
+            "timezone": c.schedule.timezone,
+        },
+        "volume": {
+            "total_hours": dec_str(c.volume.total_hours),
+            "min_hours_per_delivery": dec_str(c.volume.min_hours_per_delivery),
+            "hours_due_per_period": dec_str(per_period),
+        },
+        "scope": c.scope.model_dump(mode="json"),
+        "acceptance": c.acceptance.model_dump(mode="json"),
+        "price": {
+            **c.price.model_dump(mode="json"),
+            "full_volume_amount": dec_str(c.price.per_accepted_hour * c.volume.total_hours),
+        },
+        "usage": c.usage.model_dump(mode="json"),
+    }
+
+
+def describe_contract(verified: VerifiedContract) -> dict[str, Any]:
+    """JSON-safe summary of a verified contract: terms in force, state, signers, history."""
+    out = _terms(verified.contract)
+    out["state"] = verified.state.value
+    out["as_of"] = verified.at.isoformat()
+    out["signed_by"] = [
+        {"role": p.role, "name": p.name, "key_id": p.key_id} for p in verified.latest_signers
+    ]
+    out["verified"] = True
+    out["history"] = [{"version": c.version, "digest": c.digest} for c in verified.history]
+    out["pending_amendment"] = (
+        {
+            "version": verified.latest.version,
+            "digest": verified.latest.digest,
+            "signed_by": [p.role for p in verified.latest_signers],
+        }
+        if verified.pending_amendment
+        else None
+    )
+    t = verified.termination
+    out["termination"] = (
+        None
+        if t is None
+        else {
+            "effective_date": t.effective_date.isoformat(),
+            "reason": t.reason,
+            "issued_by": t.issued_by,
+            "issued_at": t.issued_at.isoformat(),
+        }
+    )
+    if verified.path is not None:
+        out["path"] = str(verified.path)
+    return out
+
+
+def show_contract(
+    path: str | Path, trusted: Sequence[Identity] | None = None, *, at: date | None = None
+) -> dict[str, Any]:
+    """Summarise a YAML draft (state DRAFT, unverified) or verify and summarise a signed file."""
+    p = Path(path)
+    if is_signed_contract_file(p):
+        return describe_contract(verify_contract_file(p, trusted, at=at))
+    draft = _terms(load_contract_yaml(p))
+    draft.update(
+        state=ContractState.DRAFT.value,
+        as_of=(at or date.today()).isoformat(),
+        signed_by=[],
+        verified=False,
+        history=[],
+        pending_amendment=None,
+        termination=None,
+        path=str(p),
+    )
+    return draft

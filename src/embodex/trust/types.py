@@ -1,0 +1,110 @@
+"""Field types shared by the signed documents: exact decimals, dates, digests.
+
+Every number that may be fractional (money, hours, rates) is a :class:`~decimal.Decimal`
+that travels as a decimal string; a float is refused with an error that says to quote it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Annotated, Any
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    WithJsonSchema,
+)
+
+__all__ = [
+    "DIGEST_PATTERN",
+    "Dec",
+    "Digest",
+    "Hours",
+    "Identifier",
+    "IsoDate",
+    "Money",
+    "NonEmpty",
+    "Rate",
+    "Slug",
+    "Timestamp",
+    "TrustModel",
+    "dec_str",
+]
+
+DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+_DECIMAL_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
+
+
+class TrustModel(BaseModel):
+    """Base of the trust documents: unknown fields are errors."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def dec_str(value: Decimal) -> str:
+    """A Decimal as plain decimal text (never exponent form): ``Decimal('1E+3')`` -> ``'1000'``."""
+    return format(value, "f")
+
+
+def _to_decimal(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("expected a decimal string, got a boolean")
+    if isinstance(value, float):
+        raise ValueError(
+            f'{value!r} is a float; write it as a quoted decimal string ("{value!r}") '
+            "so that it stays exact"
+        )
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, str):
+        if not _DECIMAL_RE.match(value.strip()):
+            raise ValueError(f'{value!r} is not a decimal number like "12.50"')
+        try:
+            return Decimal(value.strip())
+        except InvalidOperation:
+            raise ValueError(f"{value!r} is not a decimal number") from None
+    return value
+
+
+_DEC_SCHEMA = {"type": "string", "pattern": _DECIMAL_RE.pattern}
+
+#: An exact decimal, written as a string in JSON and YAML (ints accepted on input).
+Dec = Annotated[
+    Decimal,
+    BeforeValidator(_to_decimal),
+    PlainSerializer(dec_str, return_type=str),
+    WithJsonSchema(_DEC_SCHEMA),
+]
+Hours = Annotated[Dec, Field(ge=0, description='Hours as a decimal string, e.g. "12.5".')]
+Money = Annotated[Dec, Field(gt=0, description='An amount as a decimal string, e.g. "600.00".')]
+Rate = Annotated[Dec, Field(ge=0, le=1, description="A fraction in [0, 1] as a decimal string.")]
+
+
+def _to_date(value: Any) -> Any:
+    if isinstance(value, datetime):
+        raise ValueError("expected a date (YYYY-MM-DD), got a date and time")
+    if isinstance(value, date):
+        return value
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        return value
+    raise ValueError(f"{value!r} is not a date like 2025-01-06")
+
+
+#: A calendar date, ISO 8601 ``YYYY-MM-DD``.
+IsoDate = Annotated[
+    date,
+    BeforeValidator(_to_date),
+    WithJsonSchema({"type": "string", "format": "date"}),
+]
+#: A point in time with its UTC offset, ISO 8601.
+Timestamp = AwareDatetime
+Digest = Annotated[str, Field(pattern=DIGEST_PATTERN, description="sha256:<64 hex>")]
+Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")]
+NonEmpty = Annotated[str, Field(min_length=1)]

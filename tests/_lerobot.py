@@ -1,0 +1,50 @@
+"""Finding LeRobot's own venv (.venv-lerobot, built by `make lerobot-venv`) for the tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV = Path(os.environ.get("EMBODEX_LEROBOT_VENV", ROOT / ".venv-lerobot"))
+PROBE = Path(__file__).with_name("lerobot_probe.py")
+
+
+def lerobot_python() -> Path:
+    """The venv's python, or skip the test saying exactly why LeRobot is not there."""
+    failed = VENV / "FAILED"
+    if failed.is_file():
+        pytest.skip(f"LeRobot could not be installed: {failed.read_text().strip()}")
+    python = VENV / "bin" / "python"
+    if not python.is_file():
+        pytest.skip(f"no LeRobot venv at {VENV}: run `make lerobot-venv` (make test does)")
+    return python
+
+
+def load_with_lerobot(root: Path, out: Path, *extra: str) -> tuple[dict[str, np.ndarray], Any]:
+    """Run LeRobot's LeRobotDataset on ``root`` in its venv; its arrays and metadata."""
+    python = lerobot_python()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
+    env["HF_HUB_OFFLINE"] = "1"
+    env["HF_HOME"] = str(out.parent / "hf-home")
+    proc = subprocess.run(
+        [str(python), str(PROBE), str(root), str(out), *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 0, f"LeRobot failed to load {root}:\n{proc.stderr[-4000:]}"
+    data = dict(np.load(out))
+    meta = json.loads(bytes(data.pop("meta_json")).decode())
+    return data, meta
+
+
+__all__ = ["lerobot_python", "load_with_lerobot"]
