@@ -182,3 +182,29 @@ def test_subset_stats_from_per_episode_stats(train_root: Path) -> None:
     assert norm["mean"].dtype == np.float32 and norm["q99"].shape == (20,)
     direct = merge_feature_stats([episode_feature_stats(frames)], 20)
     np.testing.assert_allclose(got.q99, direct.q99, atol=0.05)
+
+
+def test_qc_filter_from_a_real_qc_run(tmp_path: Path) -> None:
+    """The tolerant reader against the manifest `embodex qc run` writes (the QC package is
+    used here only to produce it; the loader never imports it)."""
+    from embodex.qc import load_qc_manifest, run_qc, write_qc
+    from embodex.qc.defects import write_defective_dataset
+    from embodex.synth import synth_meta
+
+    root = tmp_path / "batch"
+    _, labels = write_defective_dataset(
+        root,
+        meta=synth_meta(image_size=32, cameras=("head",)),
+        clean=3,
+        kinds=["nan", "tremor"],
+        duration_s=(4, 6),
+    )
+    write_qc(root, run_qc(root, images="none"))
+    verdicts = {e.episode_id: e.verdict for e in load_qc_manifest(root).episodes}
+    nan_episode = next(eid for eid, kind in labels.items() if kind == "nan")
+    assert verdicts[nan_episode] == "FAIL"
+    order = open_dataset(root).episode_ids
+    for qc, keep in (("pass", {"PASS"}), ("pass+warn", {"PASS", "WARN"})):
+        want = [e for e in order if verdicts[e] in keep]
+        assert load(root, qc=qc).episode_ids == want
+    assert sorted(verdicts.values()) == ["FAIL", "PASS", "PASS", "PASS", "WARN"]
