@@ -21,45 +21,61 @@ def root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return module_dataset(tmp_path_factory, "hf", episodes=5)
 
 
-def _buffer_ranges(table: pa.Table, *, values_only: bool = False) -> list[tuple[int, int]]:
-    """Address ranges of the table's buffers; ``values_only`` skips validity bitmaps (which
-    ``datasets`` adds, 1 bit per row, when it marks the columns nullable)."""
+def _mapped_ranges(paths: list[Path]) -> list[tuple[int, int]]:
+    """Address ranges where these files are memory-mapped in this process."""
+    names = {str(p.resolve()) for p in paths}
     out = []
-    for col in table.columns:
-        for chunk in col.chunks:
-            bufs = chunk.buffers()[1:] if values_only else chunk.buffers()
-            out += [(b.address, b.address + b.size) for b in bufs if b is not None and b.size]
+    with open("/proc/self/maps") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) >= 6 and parts[5] in names:
+                lo, hi = (int(x, 16) for x in parts[0].split("-"))
+                out.append((lo, hi))
     return out
+
+
+def _frame_buffers(table: pa.Table) -> list[pa.Buffer]:
+    """The buffers holding frame values: feature values, image bytes and their offsets."""
+    out = []
+    for name, col in zip(table.column_names, table.columns, strict=True):
+        for chunk in col.chunks:
+            if isinstance(chunk, pa.FixedSizeListArray):
+                out.append(chunk.values.buffers()[1])
+            elif isinstance(chunk, pa.StructArray):  # datasets.Image: {bytes, path}
+                out += chunk.field("bytes").buffers()[1:]
+            elif name.startswith("image."):
+                out += chunk.buffers()[1:]
+    return [b for b in out if b is not None and b.size]
 
 
 def test_to_hf_copies_no_frames(root: Path) -> None:
     chosen = open_dataset(root).episode_ids[1:4]
     ds = load(root, qc="all", cameras=["head"], episodes=chosen)
-    ds[0]  # map the shards
-    maps = [ds._table(name) for name in ds.shard_names()]
-    spans = [r for m in maps for r in _buffer_ranges(m.table)]
     before = pa.total_allocated_bytes()
     hf = ds.to_hf()
     assert isinstance(hf, datasets.Dataset)
-    assert pa.total_allocated_bytes() - before < 64 * 1024  # bookkeeping only, no frames
-    table = hf.data.table
-    data_bytes = 0
-    for lo, hi in _buffer_ranges(table, values_only=True):
-        assert any(a <= lo and hi <= b for a, b in spans), "a buffer outside the memory maps"
-        data_bytes += hi - lo
-    assert data_bytes > 100_000  # the images are there, mapped, not copied
+    allocated = pa.total_allocated_bytes() - before
+    assert allocated < 16 * len(ds)  # validity bitmaps and empty image paths, no frame
+    maps = _mapped_ranges(sorted((root / "data").glob("shard-*.arrow")))
+    assert maps
+    buffers = _frame_buffers(hf.data.table)
+    for buf in buffers:
+        lo, hi = buf.address, buf.address + buf.size
+        assert any(a <= lo and hi <= b for a, b in maps), "a frame buffer outside the maps"
+    assert sum(b.size for b in buffers) > 100_000  # the images are there, mapped
     assert hf.num_rows == len(ds)
     assert hf.column_names == [
         "episode_index", "frame_index", "timestamp_ns", "action", "state", "image.head",
+        "image.head.timestamp_ns",
     ]  # fmt: skip
     rows = hf.with_format("numpy")
     for i in (0, 7, len(ds) - 1):
         want = ds[i]
         got = rows[i]
         assert np.array_equal(got["state"], want["state"])
+        assert np.array_equal(got["image.head"], want["image.head"])  # HF decodes it
         assert got["frame_index"] == want["frame_index"]
         assert got["episode_index"] == want["episode_index"]
-    assert pa.total_allocated_bytes() - before < 1024 * 1024
 
 
 def test_to_hf_columns(root: Path) -> None:

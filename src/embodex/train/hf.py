@@ -1,19 +1,17 @@
 """``EpisodeDataset.to_hf()``: a Hugging Face ``datasets.Dataset`` over the mapped shards.
 
-The frames of the selected episodes are zero-copy slices of the memory-mapped shard tables,
-concatenated (which only lists the slices) and wrapped in ``datasets``' in-memory table
-type, which holds a pyarrow table as is. No frame is copied or written to the HF cache.
+Built on the HF exporter's :func:`embodex.format.exporters.hf.to_hf_dataset` (so the loader
+and ``embodex export hf`` agree on the layout: features as fixed-length lists, cameras as
+``datasets.Image`` holding the stored bytes), in memory: every column is a zero-copy slice
+of the memory-mapped shards, so no frame is copied and nothing is written to disk.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import pyarrow as pa
-
-from ..errors import LoaderConfigError
+from ..errors import LoaderConfigError, MissingExtraError
 
 if TYPE_CHECKING:
     from .dataset import EpisodeDataset
@@ -24,33 +22,28 @@ _BOOKKEEPING = ("episode_index", "frame_index", "timestamp_ns")
 
 
 def hf_columns(ds: EpisodeDataset) -> list[str]:
-    """The loaded columns: bookkeeping, features and the encoded images of chosen cameras."""
-    cams = [ds.meta.camera(c).column for c in ds.spec.cameras]
-    return [*_BOOKKEEPING, *ds.spec.features, *cams]
+    """The loaded columns: bookkeeping, features, and the chosen cameras' images."""
+    cams = [ds.meta.camera(c) for c in ds.spec.cameras]
+    images = [col for c in cams for col in (c.column, c.timestamp_column)]
+    return [*_BOOKKEEPING, *ds.spec.features, *images]
 
 
 def to_hf_dataset(ds: EpisodeDataset, *, columns: Sequence[str] | None = None) -> Any:
-    """See :meth:`EpisodeDataset.to_hf`. Raises ``LoaderConfigError`` for unknown columns."""
+    """See :meth:`EpisodeDataset.to_hf`. Raises ``LoaderConfigError`` for unknown columns
+    and ``MissingExtraError`` without the ``hf`` extra."""
     try:
-        import datasets
-        from datasets.table import InMemoryTable
-    except ImportError as exc:  # pragma: no cover - exercised only without the extra
+        from ..format.exporters import hf as exporter
+    except MissingExtraError as exc:  # pragma: no cover - exercised only without the extra
         raise LoaderConfigError(
-            "to_hf() needs the Hugging Face datasets package",
-            hint="pip install 'embodex[hf]'.",
+            "to_hf() needs the Hugging Face datasets package", hint="pip install 'embodex[hf]'."
         ) from exc
-    cols = list(columns) if columns is not None else hf_columns(ds)
-    pieces: list[pa.Table] = []
-    for k in range(ds.num_episodes):
-        table = ds._table(ds._shard[k]).table
-        missing = [c for c in cols if c not in table.column_names]
-        if missing:
-            raise LoaderConfigError(
-                f"to_hf(columns=...) names {missing[0]!r}, which is not a frame column",
-                hint=f"Frame columns: {', '.join(table.column_names)}.",
-            )
-        pieces.append(table.select(cols).slice(ds._row[k], ds._count[k]))
-    frames = pa.concat_tables(pieces)  # lists the slices' chunks; copies nothing
-    key = f"{ds.dataset.digest}|{cols}|".encode() + ds._positions.tobytes()
-    fingerprint = hashlib.sha256(key).hexdigest()[:32]
-    return datasets.Dataset(InMemoryTable(frames), fingerprint=fingerprint)
+    selection = ds.dataset.select(episode_ids=ds.episode_ids)
+    frames = exporter.to_hf_dataset(selection, cameras=list(ds.spec.cameras))
+    wanted = list(columns) if columns is not None else hf_columns(ds)
+    missing = [c for c in wanted if c not in frames.column_names]
+    if missing:
+        raise LoaderConfigError(
+            f"to_hf(columns=...) names {missing[0]!r}, which is not a frame column",
+            hint=f"Frame columns: {', '.join(frames.column_names)}.",
+        )
+    return frames.select_columns(wanted)
