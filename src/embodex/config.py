@@ -16,6 +16,7 @@ __all__ = [
     "key_passphrase",
     "keys_dir",
     "ledger_dir",
+    "outbox_dir",
 ]
 
 
@@ -54,3 +55,11 @@ def ledger_dir() -> Path:
     """``EMBODEX_LEDGER_DIR`` (default ``$EMBODEX_HOME/ledger``): one ledger file per party."""
     env = os.environ.get("EMBODEX_LEDGER_DIR")
     return Path(env).expanduser() if env else home_dir() / "ledger"
+
+
+# --- delivery (issue 5) ---
+
+
+def outbox_dir() -> Path:
+    """``$EMBODEX_HOME/outbox``: a centre's staged batches and publish state, per channel."""
+    return home_dir() / "outbox"

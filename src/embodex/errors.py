@@ -8,6 +8,7 @@ Every error carries the facts (a path, an episode id, a key id...) in its messag
 from __future__ import annotations
 
 __all__ = [
+    "ChannelError",
     "ConfigError",
     "ContractError",
     "ContractStateError",
@@ -15,8 +16,10 @@ __all__ = [
     "DatasetExistsError",
     "DatasetLockedError",
     "DatasetNotFoundError",
+    "DeliveryError",
     "EmbodexError",
     "FormatError",
+    "FrozenChannelError",
     "ImportSourceError",
     "InteropError",
     "KeyExistsError",
@@ -29,12 +32,15 @@ __all__ = [
     "PassphraseError",
     "PayloadError",
     "ProfileError",
+    "PullLockedError",
     "QCError",
     "QCFailedError",
     "QCManifestError",
     "QCManifestMissingError",
     "ReviewError",
+    "RollbackError",
     "SchemaError",
+    "ScopeError",
     "SignatureError",
     "StorageError",
     "StorageIntegrityError",
@@ -321,3 +327,54 @@ class QCManifestMissingError(LoaderConfigError):
     """A QC filter was asked for but the dataset has no QC manifest."""
 
     default_hint = "Run `embodex qc run DATASET` first, or pass qc='all' to load every episode."
+
+
+# -- delivery: channels, publish, pull, receipts, supply (issue 5) ----------------------
+
+
+class DeliveryError(EmbodexError):
+    """A delivery over a channel cannot go on (publish, pull, receipts, notices, supply)."""
+
+    default_hint = "See specs/channel.md; run the command again to resume where it stopped."
+
+
+class ChannelError(DeliveryError):
+    """The channel's content cannot be trusted: bad head, broken batch chain, unsafe names."""
+
+    default_hint = (
+        "Do not use this channel's data; ask the centre to check the channel "
+        "(`embodex channel show URL --contract FILE`)."
+    )
+
+
+class RollbackError(ChannelError):
+    """The channel shows an older state than one already seen (an old head replayed)."""
+
+    default_hint = (
+        "Someone replayed an old head or restored an old copy of the channel: nothing was "
+        "installed; tell the centre and pull again once the channel is current."
+    )
+
+
+class FrozenChannelError(ChannelError):
+    """The channel head has expired: the channel may be frozen at an old state."""
+
+    default_hint = (
+        "Ask the centre to run `embodex channel refresh URL --contract FILE --key NAME` "
+        "(it re-signs the head); pull again afterwards."
+    )
+
+
+class PullLockedError(DeliveryError):
+    """Another pull is running into the same directory."""
+
+    default_hint = "Wait for the other pull to finish, or pass --wait to queue behind it."
+
+
+class ScopeError(DeliveryError):
+    """Episodes to publish lie outside the contract's scope."""
+
+    default_hint = (
+        "Leave them out (--exclude-out-of-scope), fix their metadata, or amend the contract's "
+        "scope."
+    )

@@ -26,7 +26,7 @@ import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -214,6 +214,28 @@ class Storage(ABC):
                 last = exc
                 have = part.stat().st_size if part.exists() else 0
         raise StorageError(f"{self._where(key)}: download kept failing ({last})")
+
+    def put_group(
+        self,
+        files: Sequence[tuple[str, Path]],
+        documents: Sequence[tuple[str, bytes]],
+        *,
+        message: str = "",
+        workers: int = 8,
+        attempts: int = 3,
+        on_file: Callable[[str, int], None] | None = None,
+    ) -> None:
+        """Store one publication: ``files`` (key, local path), then ``documents`` (key, bytes)
+        in order, so a document never appears before the files it names.
+
+        The default uploads the files in parallel with retries, then puts each document.
+        A backend with commits (a Hub repository) overrides this to make the whole group one
+        commit described by ``message``. ``on_file(key, size)`` is called as each is stored.
+        Raises ``StorageError`` after ``attempts`` tries of one object.
+        """
+        from .transfer import upload_group
+
+        upload_group(self, files, documents, workers=workers, attempts=attempts, on_file=on_file)
 
     def _where(self, key: str) -> str:
         return f"{self.url.rstrip('/')}/{key}"

@@ -60,6 +60,7 @@ LEDGER_KINDS: tuple[str, ...] = (
     "batch-received",
     "receipt-issued",
     "notice-sent",
+    "receipt-countersigned",  # delivery: the centre acknowledged a buyer's receipt
 )
 
 

@@ -1,0 +1,246 @@
+"""`embodex channel refresh|show|notice|revoke` and `embodex receipt countersign`."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .commands_delivery import WHEN, channel_options, hours, json_opt, no_ledger_opt, ttl_opt
+from .commands_trust import load_signer_cli
+from .render import echo_json, table
+from .render_trust import short
+
+
+@click.group()
+def channel() -> None:
+    """A delivery channel: show it, refresh its head, send notices, revoke a batch.
+
+    \b
+    Example:
+      embodex channel show --channel s3://acme/deliveries --contract contract.signed.json
+      embodex channel refresh --channel s3://acme/deliveries --contract contract.signed.json \\
+          --key hubei-centre
+    """
+
+
+def _ts(value: datetime | None) -> str:
+    return value.isoformat() if value else "-"
+
+
+@channel.command("show")
+@channel_options(key=False)
+@json_opt
+def channel_show(url: str, contract: Path, at: datetime | None, as_json: bool) -> None:
+    """Verify a channel and list its head, batches (with receipts) and notices.
+
+    \b
+    Example:
+      embodex channel show --channel deliveries/channel --contract contract.signed.json
+    """
+    from embodex.delivery import describe_channel
+
+    view = describe_channel(url, contract, now=at)
+    if as_json:
+        echo_json(view.model_dump(mode="json"))
+        return
+    if view.channel_id is None:
+        click.echo(f"{view.url}: nothing published yet (contract {view.contract_id})")
+        return
+    fresh = "valid" if view.head_fresh else "EXPIRED — the centre must run `channel refresh`"
+    click.echo(
+        f"{view.url}: channel {view.channel_id} of contract {view.contract_id}\n"
+        f"  head         sequence {view.head_sequence}, signed {_ts(view.head_issued_at)}, "
+        f"until {_ts(view.head_expires_at)} ({fresh})\n"
+        f"  batches      {view.latest_batch} ({hours(view.hours)})"
+    )
+    rows = [
+        [
+            b.number,
+            b.published_at.date().isoformat(),
+            b.episodes,
+            hours(b.hours),
+            "-" if not b.receipt else f"{b.accepted} ok / {b.rejected} rejected",
+            "yes" if b.countersigned else "no",
+            f"REVOKED: {b.revoked}" if b.revoked else "",
+        ]
+        for b in view.batches
+    ]
+    if rows:
+        click.echo(
+            table(
+                ["batch", "published", "episodes", "hours", "receipt", "countersigned", ""],
+                rows,
+            )
+        )
+    for n in view.notices:
+        click.echo(f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}")
+
+
+@channel.command("refresh")
+@channel_options(key=True)
+@ttl_opt
+@json_opt
+def channel_refresh(
+    url: str, contract: Path, key: str, at: datetime | None, ttl: timedelta, as_json: bool
+) -> None:
+    """Re-sign the channel's head with a new expiry (run it daily, e.g. from cron).
+
+    Buyers refuse an expired head, so a channel nobody refreshes looks frozen to them.
+
+    \b
+    Example:
+      embodex channel refresh --channel s3://acme/deliveries --contract contract.signed.json \\
+          --key hubei-centre --ttl 2d
+    """
+    from embodex.delivery import refresh_channel
+
+    update = refresh_channel(url, contract, load_signer_cli(key), ttl=ttl, now=at)
+    if as_json:
+        echo_json(update.head.model_dump(mode="json"))
+        return
+    h = update.head
+    click.echo(f"head sequence {h.sequence} (batch {h.batch}) valid until {_ts(h.expires_at)}")
+
+
+def _notice_result(result: Any, as_json: bool) -> None:
+    n = result.notice
+    if as_json:
+        echo_json({"notice": n.model_dump(mode="json"), "digest": result.digest})
+        return
+    click.echo(
+        f"notice {n.number} ({n.type}) signed and published; head sequence "
+        f"{result.head.head.sequence} ({short(result.digest)})"
+    )
+
+
+@channel.command("notice")
+@channel_options(key=True)
+@click.option(
+    "--type", "kind", required=True, type=click.Choice(["delay", "schema_change"]),
+    help="What the notice announces (to revoke a batch use `channel revoke`).",
+)  # fmt: skip
+@click.option("--reason", required=True, help="What happened and why (sent to the buyer).")
+@click.option("--batch", type=click.IntRange(1), help="The batch it is about, if any.")
+@click.option("--period", type=click.IntRange(1), help="Delay: the delivery period delayed.")
+@click.option("--expected-by", type=WHEN, help="Delay: when the delivery is now expected.")
+@ttl_opt
+@no_ledger_opt
+@json_opt
+def channel_notice(
+    url: str,
+    contract: Path,
+    key: str,
+    at: datetime | None,
+    kind: str,
+    reason: str,
+    batch: int | None,
+    period: int | None,
+    expected_by: datetime | None,
+    ttl: timedelta,
+    no_ledger: bool,
+    as_json: bool,
+) -> None:
+    """Send the buyer a signed notice: a delivery delay or a schema change.
+
+    \b
+    Example:
+      embodex channel notice --channel s3://acme/deliveries --contract contract.signed.json \\
+          --key hubei-centre --type delay --period 7 --expected-by 2026-02-25 \\
+          --reason "robot H2-00017 is in repair"
+    """
+    from embodex.delivery import send_notice
+
+    result = send_notice(
+        url, contract, load_signer_cli(key), type=kind, reason=reason, batch=batch,
+        period=period, expected_by=expected_by.date() if expected_by else None, ttl=ttl,
+        now=at, record=not no_ledger,
+    )  # fmt: skip
+    _notice_result(result, as_json)
+
+
+@channel.command("revoke")
+@channel_options(key=True)
+@click.option("--batch", required=True, type=click.IntRange(1), help="The batch to withdraw.")
+@click.option("--reason", required=True, help="Why (mandatory; the buyer sees it).")
+@ttl_opt
+@no_ledger_opt
+@json_opt
+def channel_revoke(
+    url: str,
+    contract: Path,
+    key: str,
+    at: datetime | None,
+    batch: int,
+    reason: str,
+    ttl: timedelta,
+    no_ledger: bool,
+    as_json: bool,
+) -> None:
+    """Revoke a published batch: the buyer's next pull marks its episodes as withdrawn.
+
+    \b
+    Example:
+      embodex channel revoke --channel s3://acme/deliveries --contract contract.signed.json \\
+          --key hubei-centre --batch 3 --reason "operator consent withdrawn"
+    """
+    from embodex.delivery import revoke_batch
+
+    result = revoke_batch(
+        url, contract, load_signer_cli(key), batch, reason, ttl=ttl, now=at,
+        record=not no_ledger,
+    )  # fmt: skip
+    _notice_result(result, as_json)
+
+
+@click.group()
+def receipt() -> None:
+    """Receipts: the buyer's signed acceptance of each batch.
+
+    \b
+    Example:
+      embodex receipt countersign --channel s3://acme/deliveries \\
+          --contract contract.signed.json --key hubei-centre
+    """
+
+
+@receipt.command("countersign")
+@channel_options(key=True)
+@click.option("--batch", "batches", multiple=True, type=click.IntRange(1), help="Only these.")
+@no_ledger_opt
+@json_opt
+def receipt_countersign(
+    url: str,
+    contract: Path,
+    key: str,
+    at: datetime | None,
+    batches: tuple[int, ...],
+    no_ledger: bool,
+    as_json: bool,
+) -> None:
+    """Verify the buyer's receipts on the channel and add the centre's signature.
+
+    \b
+    Example:
+      embodex receipt countersign --channel s3://acme/deliveries \\
+          --contract contract.signed.json --key hubei-centre --batch 3
+    """
+    from embodex.delivery import countersign_receipts
+
+    done = countersign_receipts(
+        url, contract, load_signer_cli(key), batches=list(batches) or None, now=at,
+        record=not no_ledger,
+    )  # fmt: skip
+    if as_json:
+        echo_json([d.__dict__ for d in done])
+        return
+    if not done:
+        click.echo("no receipts to countersign yet")
+    for d in done:
+        state = "already countersigned" if d.already else "countersigned"
+        click.echo(
+            f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "
+            f"{short(d.digest)})"
+        )

@@ -1,0 +1,190 @@
+"""`embodex supply status|plan`: delivered versus contracted hours, and what is left to do."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .commands_delivery import channel_options, hours, json_opt
+from .render import echo_json, table
+
+
+@click.group()
+def supply() -> None:
+    """Continuous supply: the status per period, and the centre's collection plan.
+
+    \b
+    Example:
+      embodex supply status --contract contract.signed.json --channel s3://acme/deliveries
+      embodex supply plan --contract contract.signed.json --channel s3://acme/deliveries
+    """
+
+
+def _money(value: Any, currency: str) -> str:
+    return f"{value:,.2f} {currency}"
+
+
+def _status_lines(r: Any) -> list[str]:
+    s = r.status
+    rate = f"{float(s.acceptance_rate) * 100:.1f} %" if s.acceptance_rate is not None else "-"
+    lines = [
+        f"{s.contract_id} as of {s.as_of}: {r.url} (head sequence {r.head_sequence}"
+        + ("" if r.head_fresh or r.head_sequence == 0 else ", EXPIRED")
+        + ")",
+        f"  contracted   {hours(s.contracted_hours)}; due to date {hours(s.due_to_date_hours)}",
+        f"  delivered    {hours(s.delivered_hours)}: accepted {hours(s.accepted_hours)}, "
+        f"rejected {hours(s.rejected_hours)}, awaiting a receipt {hours(s.pending_hours)}",
+        f"  acceptance   {rate}; shortfall to date {hours(s.shortfall_to_date_hours)}",
+        f"  amount due   {_money(s.amount_due, s.currency)} "
+        f"({hours(s.accepted_hours)} × {s.price_per_accepted_hour} {s.currency})",
+    ]
+    if r.revoked_accepted_hours:
+        lines.append(
+            f"  revoked      {hours(r.revoked_accepted_hours)} accepted then revoked: net "
+            f"{hours(r.net_accepted_hours)}, {_money(r.net_amount_due, s.currency)}"
+        )
+    if s.late_batches:
+        lines.append(f"  late         batches {', '.join(map(str, s.late_batches))}")
+    if s.missing_periods:
+        lines.append(f"  missing      periods {', '.join(map(str, s.missing_periods))}")
+    if s.overdue_receipts:
+        lines.append(
+            f"  overdue      receipts for batches {', '.join(map(str, s.overdue_receipts))}"
+        )
+    return lines
+
+
+def _period_rows(s: Any) -> list[list[Any]]:
+    shown = [p for p in s.periods if p.status != "upcoming"]
+    upcoming = [p for p in s.periods if p.status == "upcoming"]
+    shown += upcoming[:1]
+    return [
+        [
+            p.number,
+            f"{p.start}..{p.end}",
+            p.status,
+            hours(p.hours_due),
+            hours(p.delivered_hours),
+            hours(p.accepted_hours),
+            ",".join(map(str, p.batches)) or "-",
+        ]
+        for p in shown
+    ]
+
+
+@supply.command("status")
+@channel_options(key=False)
+@json_opt
+def supply_status(url: str, contract: Path, at: datetime | None, as_json: bool) -> None:
+    """Hours due, delivered and accepted per period, scene type and skill; amount due.
+
+    Reads the channel (every batch manifest, receipt and notice verified) and the contract:
+    late or missing deliveries, receipts overdue, acceptance rate, revoked batches.
+
+    \b
+    Example:
+      embodex supply status --contract contract.signed.json --channel s3://acme/deliveries
+      embodex supply status --contract contract.signed.json --channel deliveries/ch --json
+    """
+    from embodex.delivery import channel_supply
+
+    report = channel_supply(url, contract, now=at)
+    if as_json:
+        echo_json(report.model_dump(mode="json"))
+        return
+    s = report.status
+    for line in _status_lines(report):
+        click.echo(line)
+    click.echo()
+    click.echo(
+        table(
+            ["period", "dates", "status", "due", "delivered", "accepted", "batches"],
+            _period_rows(s),
+        )
+    )
+    for title, groups in (("scene type", s.by_scene_type), ("skill", s.by_skill)):
+        click.echo()
+        click.echo(
+            table(
+                [title, "delivered", "accepted"],
+                [[k, hours(v.delivered_hours), hours(v.accepted_hours)] for k, v in groups.items()],
+            )
+        )
+    for n in report.notices:
+        click.echo(f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}")
+    for note in s.notes:
+        click.echo(f"note: {note}")
+
+
+@supply.command("plan")
+@channel_options(key=False)
+@click.option(
+    "--dataset", type=click.Path(path_type=Path, exists=True, file_okay=False),
+    help="Your dataset: episodes recorded but not delivered count as ready.",
+)  # fmt: skip
+@json_opt
+def supply_plan(
+    url: str, contract: Path, at: datetime | None, dataset: Path | None, as_json: bool
+) -> None:
+    """What the centre still has to collect, per scene type and skill, to meet the contract.
+
+    The contract fixes total hours, not quotas per scene: the plan spreads the total evenly
+    over the scene types and skills in scope and subtracts what was accepted, what awaits a
+    receipt and (with --dataset) what is recorded but not delivered.
+
+    \b
+    Example:
+      embodex supply plan --contract contract.signed.json --channel s3://acme/deliveries \\
+          --dataset centre/all
+    """
+    from embodex.delivery import supply_plan as sdk_plan
+
+    plan = sdk_plan(url, contract, dataset=dataset, now=at)
+    if as_json:
+        echo_json(plan.model_dump(mode="json"))
+        return
+    click.echo(
+        f"{plan.contract_id} as of {plan.as_of}: {hours(plan.accepted_hours)} accepted, "
+        f"{hours(plan.pending_hours)} awaiting receipts, {hours(plan.ready_hours)} ready, of "
+        f"{hours(plan.contracted_hours)}"
+    )
+    click.echo(
+        f"  to collect   {hours(plan.to_collect_hours)} over {plan.periods_left} periods"
+        + (
+            f" ({hours(plan.hours_per_period_needed)} per period)"
+            if plan.hours_per_period_needed is not None
+            else ""
+        )
+    )
+    if plan.next_period is not None:
+        click.echo(
+            f"  next         period {plan.next_period}: {hours(plan.next_hours_due)} due before "
+            f"{plan.next_deadline.isoformat() if plan.next_deadline else '-'}"
+        )
+    for r in plan.replacements:
+        click.echo(
+            f"  replace      {r.episodes} episodes ({hours(r.hours)}) of batch {r.batch} by {r.due}"
+        )
+    for d in plan.delays:
+        click.echo(f"  delay        notice {d.number}: {d.reason}")
+    for title, rows in (("scene type", plan.by_scene_type), ("skill", plan.by_skill)):
+        click.echo()
+        click.echo(
+            table(
+                [title, "target", "accepted", "pending", "ready", "to collect"],
+                [
+                    [
+                        r.name,
+                        hours(r.target_hours),
+                        hours(r.accepted_hours),
+                        hours(r.pending_hours),
+                        hours(r.ready_hours),
+                        hours(r.to_collect_hours),
+                    ]
+                    for r in rows
+                ],
+            )
+        )

@@ -1,0 +1,359 @@
+"""Delivery commands: ``embodex publish``, ``embodex pull``, ``embodex channel …``,
+``embodex receipt countersign``, ``embodex supply status|plan``.
+
+This module registers them and holds what they share: the channel/contract/key options,
+``--at``, durations, the progress display.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .commands_trust import load_signer_cli
+from .render import echo_json, fmt_bytes, fmt_hours
+
+_DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def register(cli: click.Group) -> None:
+    from .cli_channel import channel, receipt
+    from .cli_supply import supply
+
+    for command in (publish, pull, channel, receipt, supply):
+        cli.add_command(command)
+
+
+class Duration(click.ParamType):  # type: ignore[type-arg]
+    """``90s``, ``10m``, ``2h``, ``3d``, ``1w``."""
+
+    name = "DURATION"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, timedelta):
+            return value
+        m = _DURATION.match(str(value).strip())
+        if not m or float(m.group(1)) <= 0:
+            self.fail(f"{value!r} is not a duration like 90s, 10m, 2h, 3d or 1w", param, ctx)
+        return timedelta(seconds=float(m.group(1)) * _UNITS[m.group(2)])
+
+
+class When(click.ParamType):  # type: ignore[type-arg]
+    """A date (``2026-01-12``, midnight UTC) or an ISO 8601 time (``2026-01-12T18:00:00+08:00``)."""
+
+    name = "TIME"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        text = str(value).strip().replace("Z", "+00:00")
+        try:
+            if len(text) == 10:
+                d = date.fromisoformat(text)
+                return datetime(d.year, d.month, d.day, tzinfo=UTC)
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            self.fail(f"{value!r} is not a date or an ISO 8601 time", param, ctx)
+        when = when if when.tzinfo else when.replace(tzinfo=UTC)
+        return when.astimezone(UTC).replace(microsecond=0)
+
+
+DURATION = Duration()
+WHEN = When()
+
+
+def channel_options(*, key: bool) -> Callable[[Any], Any]:
+    """--channel URL, --contract FILE, [--key NAME], --at TIME."""
+
+    def wrap(command: Any) -> Any:
+        options = [
+            click.option(
+                "--channel", "url", required=True, metavar="URL",
+                help="The channel: a folder, file:// or s3://bucket/prefix URL.",
+            ),
+            click.option(
+                "--contract", "contract", required=True, metavar="FILE",
+                type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                help="The signed contract file (both parties' signatures).",
+            ),
+        ]  # fmt: skip
+        if key:
+            options.append(
+                click.option("--key", "key", required=True, help="Name of your signing key.")
+            )
+        at_help = "Act as of this time instead of now (demos, backfills, audits)."
+        options.append(click.option("--at", "at", type=WHEN, default=None, help=at_help))
+        for option in reversed(options):
+            command = option(command)
+        return command
+
+    return wrap
+
+
+json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+workers_opt = click.option(
+    "--workers", type=click.IntRange(1, 64), default=8, show_default=True,
+    help="Files moved in parallel.",
+)  # fmt: skip
+retries_opt = click.option(
+    "--retries", "attempts", type=click.IntRange(1, 20), default=3, show_default=True,
+    help="Attempts per file before giving up (a re-run resumes).",
+)  # fmt: skip
+ttl_opt = click.option(
+    "--ttl", type=DURATION, default="3d", show_default=True,
+    help="How long the new channel head stays valid (renew with `channel refresh`).",
+)  # fmt: skip
+no_ledger_opt = click.option("--no-ledger", is_flag=True, help="Do not record it in your ledger.")
+
+
+def qc_profile(spec: str | None) -> Any:
+    from embodex.qc import load_profile
+
+    return load_profile(spec) if spec else None
+
+
+class Bars:
+    """Progress bars on stderr, one per batch or one for a publish (terminals only)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+
+    def start(self, label: str, total: int) -> None:
+        self.close()
+        if self.enabled:
+            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self._bar.__enter__()
+
+    def add(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+def hours(value: Any) -> str:
+    return fmt_hours(float(value))
+
+
+# -- publish -------------------------------------------------------------------------------
+
+
+@click.command()
+@click.argument("dataset", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@channel_options(key=True)
+@click.option("--profile", "profile_spec", metavar="FILE|ID", help="The agreed QC profile.")
+@click.option(
+    "--episode", "episodes", multiple=True, metavar="ID",
+    help="Publish only these episodes (repeatable; default: all not delivered before).",
+)  # fmt: skip
+@click.option(
+    "--exclude-out-of-scope", is_flag=True,
+    help="Leave out episodes outside the contract's scope instead of refusing.",
+)  # fmt: skip
+@click.option("--period", type=click.IntRange(1), help="Delivery period the batch is for.")
+@ttl_opt
+@workers_opt
+@retries_opt
+@no_ledger_opt
+@json_opt
+def publish(
+    dataset: Path,
+    url: str,
+    contract: Path,
+    key: str,
+    at: datetime | None,
+    profile_spec: str | None,
+    episodes: tuple[str, ...],
+    exclude_out_of_scope: bool,
+    period: int | None,
+    ttl: timedelta,
+    workers: int,
+    attempts: int,
+    no_ledger: bool,
+    as_json: bool,
+) -> None:
+    """Publish the episodes of DATASET not delivered before as the channel's next batch.
+
+    Checks the contract first (in force, your key is its centre, episodes in scope), runs
+    the contract's QC profile on the batch, then uploads data, QC, the signed batch manifest
+    and the head — in that order, in parallel, with retries. Run it again after a crash:
+    it finishes or cleans up the interrupted batch and never delivers an episode twice.
+
+    \b
+    Example:
+      embodex publish centre/all --channel s3://acme/deliveries \\
+          --contract contract.signed.json --key hubei-centre
+    """
+    from embodex.delivery import publish as sdk_publish
+
+    bars = Bars(not as_json)
+    result = sdk_publish(
+        dataset,
+        url,
+        contract,
+        load_signer_cli(key),
+        profile=qc_profile(profile_spec),
+        episode_ids=list(episodes) or None,
+        exclude_out_of_scope=exclude_out_of_scope,
+        period=period,
+        ttl=ttl,
+        now=at,
+        workers=workers,
+        attempts=attempts,
+        record=not no_ledger,
+        on_start=lambda files, size: bars.start(f"uploading {files} files", size),
+        on_file=lambda _key, size: bars.add(size),
+    )
+    bars.close()
+    if as_json:
+        echo_json(result.to_dict())
+        return
+    for line in result.recovered:
+        click.echo(f"recovered: {line}")
+    for eid, why in result.excluded.items():
+        click.echo(f"left out (out of scope): {eid}: {why}")
+    if result.number is None:
+        click.echo(f"nothing new to publish on {result.url} (head sequence {result.head_sequence})")
+        return
+    click.echo(
+        f"published batch {result.number} to {result.url}: {len(result.episodes)} episodes, "
+        f"{hours(result.hours)}, {result.files} files ({fmt_bytes(result.bytes)}); head "
+        f"sequence {result.head_sequence}, valid until "
+        f"{result.expires_at.isoformat() if result.expires_at else '-'}"
+    )
+    for v in result.warnings:
+        click.echo(f"warning: {v.rule}: {v.message}", err=True)
+
+
+# -- pull ----------------------------------------------------------------------------------
+
+
+def _pull_lines(report: Any) -> list[str]:
+    lines = []
+    for n in report.notices:
+        what = f" (batch {n.batch})" if n.batch else f" (period {n.period})" if n.period else ""
+        lines.append(f"notice {n.number}: {n.type}{what}: {n.reason}")
+    for b in report.batches:
+        text = (
+            f"batch {b.number}: {b.outcome}: {b.accepted} of {b.episodes} episodes accepted "
+            f"({hours(b.accepted_hours)})"
+        )
+        if b.rejected:
+            top = next(iter(b.reasons))
+            text += f", {b.rejected} rejected ({hours(b.rejected_hours)}) — {top}"
+        text += f"; {fmt_bytes(b.bytes)} downloaded"
+        if b.reused_files:
+            text += f", {b.reused_files} files kept from before"
+        lines.append(text)
+        lines.append(f"  receipt {b.receipt}")
+    for batch, ids in report.revoked.items():
+        lines.append(f"revoked batch {batch}: {len(ids)} episodes marked in {report.dataset}")
+    if report.message:
+        lines.append(report.message)
+    if report.dataset_episodes:
+        lines.append(
+            f"{report.dataset}: {report.dataset_episodes} episodes, "
+            f'{fmt_hours(report.dataset_hours)} — train with embodex.train.load("{report.dataset}")'
+        )
+    return lines
+
+
+@click.command()
+@channel_options(key=True)
+@click.option(
+    "--into", required=True, type=click.Path(path_type=Path, file_okay=False),
+    help="Your store: DIR/dataset is what training reads.",
+)  # fmt: skip
+@click.option("--watch", is_flag=True, help="Keep pulling every --interval until interrupted.")
+@click.option("--interval", type=DURATION, default="10m", show_default=True)
+@click.option("--polls", type=click.IntRange(1), help="With --watch: stop after N polls.")
+@click.option("--wait", is_flag=True, help="Queue behind a running pull instead of refusing.")
+@click.option("--profile", "profile_spec", metavar="FILE|ID", help="The agreed QC profile.")
+@workers_opt
+@retries_opt
+@no_ledger_opt
+@json_opt
+def pull(
+    url: str,
+    contract: Path,
+    key: str,
+    at: datetime | None,
+    into: Path,
+    watch: bool,
+    interval: timedelta,
+    polls: int | None,
+    wait: bool,
+    profile_spec: str | None,
+    workers: int,
+    attempts: int,
+    no_ledger: bool,
+    as_json: bool,
+) -> None:
+    """Pull new batches from a channel: verify, download, re-check, decide, install, receipt.
+
+    The head must be signed by the contract's centre, not older than one seen before and not
+    expired. Each new batch is verified against its signed manifest file by file, checked
+    with the contract's QC profile here, accepted or rejected episode by episode, installed
+    into DIR/dataset (rejected episodes into DIR/quarantine/) and answered with a signed
+    receipt on the channel and in your ledger. Killed half-way, it resumes.
+
+    \b
+    Example:
+      embodex pull --channel s3://acme/deliveries --contract contract.signed.json \\
+          --key agibot --into deliveries/acme
+      embodex pull --channel s3://acme/deliveries --contract contract.signed.json \\
+          --key agibot --into deliveries/acme --watch --interval 10m
+    """
+    from embodex.delivery import pull as sdk_pull
+    from embodex.delivery import watch as sdk_watch
+
+    if watch and at is not None:
+        raise click.UsageError("--at cannot be combined with --watch (it polls in real time)")
+    signer = load_signer_cli(key)
+    bars = Bars(not as_json)
+    options: dict[str, Any] = {
+        "workers": workers,
+        "attempts": attempts,
+        "wait": wait,
+        "profile": qc_profile(profile_spec),
+        "record": not no_ledger,
+        "on_batch": lambda n, total: bars.start(f"batch {n}", total),
+        "on_bytes": bars.add,
+    }
+
+    def show(report: Any) -> None:
+        bars.close()
+        if as_json:
+            echo_json(report.to_dict())
+        else:
+            for line in _pull_lines(report):
+                click.echo(line)
+
+    if not watch:
+        show(sdk_pull(url, contract, signer, into, now=at, **options))
+        return
+
+    def error(exc: Exception) -> None:
+        bars.close()
+        text = exc.one_line() if hasattr(exc, "one_line") else str(exc)
+        click.echo(f"warning: {text} (retrying in {interval})", err=True)
+
+    try:
+        sdk_watch(
+            url, contract, signer, into, interval=interval.total_seconds(), polls=polls,
+            on_report=show, on_error=error, **options,
+        )  # fmt: skip
+    except KeyboardInterrupt:
+        bars.close()
+        click.echo("stopped watching", err=True)

@@ -1,0 +1,119 @@
+"""The buyer's local store: the dataset training reads, quarantine, receipts, pull state.
+
+``DIR`` (``embodex pull --into DIR``) holds::
+
+    DIR/dataset/              the accepted episodes of every batch: an embodex dataset with
+                              the buyer's QC manifest (what embodex.train.load reads)
+    DIR/quarantine/000003/    the rejected episodes of batch 3 (a dataset, with the buyer's QC)
+    DIR/receipts/000003.json  the signed receipt of batch 3 (the buyer's copy)
+    DIR/notices/000001.json   the verified notices of the channel
+    DIR/.pull/state.json      what the pulls saw and did (rollback checks, resume points)
+    DIR/.pull/lock            held by a running pull
+    DIR/.pull/incoming/000004/  batch 4 while it downloads and is checked
+
+Every file is written atomically; the dataset only ever changes by atomic commits, so it
+is loadable at every moment, also while a pull runs or after one was killed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..errors import DeliveryError, PullLockedError
+from ..fsutil import FileLock, atomic_write_bytes
+
+__all__ = ["BatchProgress", "BuyerStore", "PullState"]
+
+Stage = Literal["downloading", "decided", "installed"]
+
+
+class BatchProgress(BaseModel):
+    """The batch a pull is working on, and how far it got."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    number: int = Field(ge=1)
+    manifest_digest: str
+    stage: Stage = "downloading"
+    receipt_digest: str | None = None
+    receipt_stored: bool = False
+
+
+class PullState(BaseModel):
+    """``.pull/state.json``: the newest channel state seen and the pull's resume point."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["embodex.pull-state"] = "embodex.pull-state"
+    channel_id: str | None = None
+    contract_id: str | None = None
+    head_sequence: int = 0
+    head_digest: str | None = None
+    head_batch: int = Field(default=0, description="Highest batch number a head named.")
+    head_notice: int = 0
+    last_batch: int = Field(default=0, description="Batches 1..last_batch are done.")
+    last_manifest_digest: str | None = None
+    last_notice: int = 0
+    last_notice_digest: str | None = None
+    current: BatchProgress | None = None
+    revoked: dict[int, int] = Field(
+        default_factory=dict, description="Batch -> notice number that revoked it."
+    )
+    marked: list[int] = Field(
+        default_factory=list, description="Revoked batches marked in the local dataset."
+    )
+
+
+class BuyerStore:
+    """The folders of a buyer's store (see the module docstring)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.dataset = self.root / "dataset"
+        self.control = self.root / ".pull"
+        self.state_path = self.control / "state.json"
+
+    def quarantine(self, number: int) -> Path:
+        return self.root / "quarantine" / f"{number:06d}"
+
+    def receipt(self, number: int) -> Path:
+        return self.root / "receipts" / f"{number:06d}.json"
+
+    def notice(self, number: int) -> Path:
+        return self.root / "notices" / f"{number:06d}.json"
+
+    def incoming(self, number: int) -> Path:
+        return self.control / "incoming" / f"{number:06d}"
+
+    @contextlib.contextmanager
+    def locked(self, *, wait: bool = False) -> Iterator[None]:
+        """Hold the store's pull lock; :class:`PullLockedError` when another pull has it."""
+        lock = FileLock(self.control / "lock")
+        if not lock.acquire(blocking=wait):
+            raise PullLockedError(f"another pull is running into {self.root}")
+        try:
+            yield
+        finally:
+            lock.release()
+
+    def load_state(self) -> PullState:
+        try:
+            data = self.state_path.read_bytes()
+        except FileNotFoundError:
+            return PullState()
+        try:
+            return PullState.model_validate_json(data)
+        except ValidationError as exc:
+            raise DeliveryError(
+                f"{self.state_path} is damaged ({exc.errors()[0]['msg']})",
+                hint="Restore it from a backup; without it rollbacks of the channel cannot be "
+                "detected.",
+            ) from None
+
+    def save_state(self, state: PullState) -> None:
+        atomic_write_bytes(self.state_path, state.model_dump_json(indent=2).encode())

@@ -1,0 +1,126 @@
+"""The centre's side of a channel: a lock, the batch being published, copies of what was.
+
+``$EMBODEX_HOME/outbox/<sha256(url)[:16]>/`` holds
+
+* ``lock`` — held by every publish, notice and refresh to this channel from this machine;
+* ``pending.json`` — the batch being published (its number, episodes and which files are
+  already stored), so a re-run after a crash finishes it instead of starting over;
+* ``<n>/`` — the staged batch (its dataset with the centre's QC, the signed QC manifest);
+* ``published/<n>.json`` — the manifest envelope of every batch published, the local record
+  (named by the ledger's ``batch-published`` entries) of which episodes were delivered.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from ..config import outbox_dir
+from ..errors import DeliveryError
+from ..fsutil import FileLock, atomic_write_bytes
+from .documents import CHANNEL_ID_PATTERN
+
+__all__ = ["Outbox", "PendingBatch"]
+
+
+class PendingBatch(BaseModel):
+    """A batch whose publication started and has not finished."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["embodex.pending-batch"] = "embodex.pending-batch"
+    url: str
+    channel_id: str = Field(pattern=CHANNEL_ID_PATTERN)
+    number: int = Field(ge=1)
+    episode_ids: list[str]
+    dataset_digest: str | None = None
+    qc_manifest_digest: str | None = None
+    uploaded: list[str] = Field(default_factory=list, description="Keys already stored.")
+
+
+class Outbox:
+    """The outbox folder of one channel URL (see the module docstring)."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.root = outbox_dir() / hashlib.sha256(url.encode()).hexdigest()[:16]
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the channel's publish lock; raise :class:`DeliveryError` when taken."""
+        lock = FileLock(self.root / "lock")
+        if not lock.acquire(blocking=False):
+            raise DeliveryError(
+                f"another publish, notice or refresh for {self.url} is running on this machine",
+                hint="Wait for it to finish, then run again.",
+            )
+        try:
+            atomic_write_bytes(self.root / "url", self.url.encode())
+            yield
+        finally:
+            lock.release()
+
+    # -- the pending batch -------------------------------------------------------------------
+
+    @property
+    def _pending_path(self) -> Path:
+        return self.root / "pending.json"
+
+    def pending(self) -> PendingBatch | None:
+        try:
+            data = self._pending_path.read_bytes()
+        except FileNotFoundError:
+            return None
+        try:
+            return PendingBatch.model_validate_json(data)
+        except ValidationError:
+            # A damaged record is dropped: the staged files are rebuilt and any objects it
+            # stored are cleaned from the channel before the batch number is used again.
+            return None
+
+    def save_pending(self, pending: PendingBatch) -> None:
+        atomic_write_bytes(self._pending_path, pending.model_dump_json(indent=2).encode())
+
+    def clear_pending(self) -> None:
+        pending = self.pending()
+        self._pending_path.unlink(missing_ok=True)
+        if pending is not None:
+            shutil.rmtree(self.stage_dir(pending.number), ignore_errors=True)
+
+    def stage_dir(self, number: int) -> Path:
+        return self.root / f"{number:06d}"
+
+    # -- what was published ------------------------------------------------------------------
+
+    def record_published(self, number: int, manifest_envelope: bytes) -> None:
+        atomic_write_bytes(self.root / "published" / f"{number:06d}.json", manifest_envelope)
+
+    def published(self) -> dict[int, bytes]:
+        """Number -> manifest envelope of every batch this machine published here."""
+        folder = self.root / "published"
+        if not folder.is_dir():
+            return {}
+        out = {}
+        for p in sorted(folder.glob("*.json")):
+            try:
+                out[int(p.stem)] = p.read_bytes()
+            except ValueError:
+                continue
+        return out
+
+    def check_ahead(self, channel_batch: int) -> None:
+        """Refuse when this machine published batches the channel no longer shows."""
+        mine = max(self.published(), default=0)
+        if mine > channel_batch:
+            raise DeliveryError(
+                f"you published batch {mine} to {self.url}, but its head names batch "
+                f"{channel_batch}: the channel was rolled back or replaced",
+                hint=f"Restore the channel (your copies are in {self.root / 'published'}) "
+                "before publishing again.",
+            )

@@ -1,0 +1,167 @@
+"""A channel at a glance: its head, batches (with receipts), notices — all verified.
+
+``embodex channel show`` prints :func:`describe_channel`; the supply reports build on
+:func:`read_snapshot`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+
+from pydantic import Field
+
+from ..trust import Identity, VerifiedContract
+from ..trust.types import Hours, IsoDate, Timestamp, TrustModel
+from .channel import Channel, HeadRead, open_channel, utc_now
+from .documents import BatchManifest, Notice
+from .receipts import ChannelReceipt, read_receipts
+
+__all__ = [
+    "BatchLine",
+    "ChannelOverview",
+    "ChannelSnapshot",
+    "NoticeLine",
+    "batch_lines",
+    "describe_channel",
+    "notice_lines",
+    "read_snapshot",
+]
+
+
+@dataclass
+class ChannelSnapshot:
+    """Every verified document of a channel at one moment."""
+
+    channel: Channel
+    head: HeadRead | None
+    manifests: list[tuple[BatchManifest, str]]
+    receipts: dict[int, ChannelReceipt]
+    notices: list[Notice]
+
+    def revoked(self) -> dict[int, Notice]:
+        return {n.batch: n for n in self.notices if n.type == "revocation" and n.batch}
+
+
+def read_snapshot(channel: Channel) -> ChannelSnapshot:
+    """Read and verify the head, every batch manifest (chained), receipt and notice."""
+    got = channel.read_head()
+    if got is None:
+        return ChannelSnapshot(channel, None, [], {}, [])
+    head = got.head
+    manifests = [(m, d) for m, d, _ in channel.read_chain(head.channel_id, head.batch)]
+    notices = [n for n, _, _ in channel.read_notices(head.channel_id, head.notice)]
+    return ChannelSnapshot(channel, got, manifests, read_receipts(channel, head.batch), notices)
+
+
+class BatchLine(TrustModel):
+    """One batch as the supply report lists it."""
+
+    number: int
+    published_at: Timestamp
+    period: int | None
+    episodes: int
+    hours: Hours
+    receipt: bool
+    accepted: int | None = None
+    rejected: int | None = None
+    accepted_hours: Hours | None = None
+    countersigned: bool = False
+    revoked: str | None = Field(default=None, description="The revocation's reason.")
+
+
+class NoticeLine(TrustModel):
+    number: int
+    type: str
+    reason: str
+    batch: int | None
+    period: int | None
+    expected_by: IsoDate | None
+    issued_at: Timestamp
+
+
+def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
+    revoked = snap.revoked()
+    out = []
+    for m, _ in snap.manifests:
+        r = snap.receipts.get(m.number)
+        out.append(
+            BatchLine(
+                number=m.number,
+                published_at=m.published_at,
+                period=m.period,
+                episodes=len(m.episodes),
+                hours=m.hours,
+                receipt=r is not None,
+                accepted=len(r.receipt.accepted) if r else None,
+                rejected=len(r.receipt.rejected) if r else None,
+                accepted_hours=r.receipt.accepted_hours if r else None,
+                countersigned=r.countersigned if r else False,
+                revoked=revoked[m.number].reason if m.number in revoked else None,
+            )
+        )
+    return out
+
+
+def notice_lines(snap: ChannelSnapshot) -> list[NoticeLine]:
+    return [
+        NoticeLine(
+            number=n.number,
+            type=n.type,
+            reason=n.reason,
+            batch=n.batch,
+            period=n.period,
+            expected_by=n.expected_by,
+            issued_at=n.issued_at,
+        )
+        for n in snap.notices
+    ]
+
+
+class ChannelOverview(TrustModel):
+    """``embodex channel show``."""
+
+    url: str
+    contract_id: str
+    channel_id: str | None
+    head_sequence: int
+    head_issued_at: Timestamp | None
+    head_expires_at: Timestamp | None
+    head_fresh: bool
+    latest_batch: int
+    hours: Hours
+    batches: list[BatchLine]
+    notices: list[NoticeLine]
+
+
+def describe_channel(
+    url: str | Path,
+    contract: str | Path | VerifiedContract,
+    *,
+    now: datetime | None = None,
+    trusted: list[Identity] | None = None,
+) -> ChannelOverview:
+    """Verify and summarise a channel. Raises the channel readers' errors.
+
+    Example::
+
+        print(describe_channel("s3://acme/deliveries", "contract.signed.json").batches)
+    """
+    now = now or utc_now()
+    snap = read_snapshot(open_channel(url, contract, trusted=trusted, at=now))
+    head = snap.head.head if snap.head else None
+    return ChannelOverview(
+        url=snap.channel.url,
+        contract_id=snap.channel.contract.contract_id,
+        channel_id=head.channel_id if head else None,
+        head_sequence=head.sequence if head else 0,
+        head_issued_at=head.issued_at if head else None,
+        head_expires_at=head.expires_at if head else None,
+        head_fresh=bool(head and head.expires_at > now),
+        latest_batch=head.batch if head else 0,
+        hours=sum((m.hours for m, _ in snap.manifests), Decimal(0)),
+        batches=batch_lines(snap),
+        notices=notice_lines(snap),
+    )

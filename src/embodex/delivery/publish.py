@@ -1,0 +1,473 @@
+"""``publish``: the centre delivers the episodes not delivered before as the next batch.
+
+Order of writes (specs/channel.md): the batch's data and QC files (in parallel, with
+retries), the signed QC manifest, the signed batch manifest, then the head naming it. A
+reader never sees half a batch: nothing names a batch before its manifest is stored, and
+the manifest is stored after every file it names.
+
+A publish interrupted at any point is finished or cleaned up by the next run:
+
+* a manifest stored without its head → the head is written (the batch is complete);
+* files stored without a manifest → the run resumes from the outbox's record of them, or
+  deletes objects nothing records before the batch number is used;
+* the episodes of an interrupted batch stay reserved for it, so none is delivered twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from ..errors import DeliveryError, ScopeError
+from ..format import Dataset, open_dataset
+from ..qc import Profile, default_profile
+from ..trust import Identity, Ledger, Signer, VerifiedContract, ledger_path
+from ..trust.checking import BatchSummary, Violation, check_batch
+from ..trust.types import dec_str
+from .channel import Channel, HeadRead, open_channel, utc_now
+from .documents import (
+    HEAD_KEY,
+    BatchManifest,
+    batch_prefix,
+    doc_digest,
+    manifest_key,
+    qc_key,
+)
+from .heads import DEFAULT_HEAD_TTL, issue_head, new_channel_id, require_centre
+from .outbox import Outbox, PendingBatch
+from .staging import (
+    StagedBatch,
+    batch_episodes,
+    batch_files,
+    build_manifest,
+    episode_summaries,
+    load_staged,
+    preview_violations,
+    stage_batch,
+)
+from .transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
+
+__all__ = ["PublishResult", "publish"]
+
+
+@dataclass
+class PublishResult:
+    """What a publish did. ``number`` is None when there was nothing new to deliver."""
+
+    url: str
+    channel_id: str
+    number: int | None = None
+    manifest_digest: str | None = None
+    episodes: list[str] = field(default_factory=list)
+    hours: Decimal = Decimal(0)
+    files: int = 0
+    bytes: int = 0
+    warnings: list[Violation] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)
+    recovered: list[str] = field(default_factory=list)
+    head_sequence: int = 0
+    expires_at: datetime | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "channel_id": self.channel_id,
+            "batch": self.number,
+            "manifest_digest": self.manifest_digest,
+            "episodes": self.episodes,
+            "hours": dec_str(self.hours),
+            "files": self.files,
+            "bytes": self.bytes,
+            "warnings": [v.model_dump(mode="json") for v in self.warnings],
+            "excluded": self.excluded,
+            "recovered": self.recovered,
+            "head_sequence": self.head_sequence,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+        }
+
+
+@dataclass
+class _Channel:
+    """The verified state of the channel at the start of a publish."""
+
+    head: HeadRead | None
+    channel_id: str
+    last: int = 0
+    last_digest: str | None = None
+    delivered: dict[str, int] = field(default_factory=dict)
+
+    def add(self, manifest: BatchManifest, digest: str) -> None:
+        self.last, self.last_digest = manifest.number, digest
+        for eid in manifest.episode_ids:
+            self.delivered[eid] = manifest.number
+
+
+def _contract_profile(channel: Channel, profile: Profile | None) -> Profile:
+    wanted = channel.contract.acceptance.qc_profile_digest
+    chosen = profile or default_profile()
+    if chosen.digest != wanted:
+        raise DeliveryError(
+            f"QC profile {chosen.id} v{chosen.version} ({chosen.digest}) is not the one the "
+            f"contract names ({channel.contract.acceptance.qc_profile_id}, {wanted})",
+            hint="Pass the agreed profile with --profile FILE.",
+        )
+    return chosen
+
+
+def _read_state(ch: Channel, outbox: Outbox) -> _Channel:
+    head = ch.read_head()
+    if head is not None:
+        state = _Channel(head=head, channel_id=head.head.channel_id)
+        for manifest, digest, _ in ch.read_chain(state.channel_id, head.head.batch):
+            state.add(manifest, digest)
+        return state
+    pending = outbox.pending()
+    return _Channel(head=None, channel_id=pending.channel_id if pending else new_channel_id())
+
+
+def _ledger(signer: Signer, record: bool, kind: str, ref: str, note: str) -> None:
+    if record:
+        Ledger(ledger_path(signer.name)).append(signer, kind, ref, note=note)
+
+
+def _put_head(
+    ch: Channel,
+    state: _Channel,
+    signer: Signer,
+    now: datetime,
+    ttl: timedelta,
+    manifest: BatchManifest,
+    digest: str,
+    data: bytes,
+    outbox: Outbox,
+    record: bool,
+) -> None:
+    """Name a stored batch in a new head, then record it (ledger, outbox)."""
+    update = issue_head(
+        state.head.head if state.head else None,
+        channel_id=state.channel_id,
+        channel=ch,
+        signer=signer,
+        now=max(now, manifest.published_at),
+        ttl=ttl,
+        batch=(manifest.number, digest),
+    )
+    ch.store.put_bytes(HEAD_KEY, update.data)
+    state.head = HeadRead(head=update.head, digest=update.digest, data=update.data)
+    _after_publish(ch, state, signer, manifest, digest, data, outbox, record)
+
+
+def _after_publish(
+    ch: Channel,
+    state: _Channel,
+    signer: Signer,
+    manifest: BatchManifest,
+    digest: str,
+    data: bytes,
+    outbox: Outbox,
+    record: bool,
+) -> None:
+    state.add(manifest, digest)
+    outbox.record_published(manifest.number, data)
+    note = (
+        f"{state.channel_id} batch {manifest.number}: {len(manifest.episodes)} episodes, "
+        f"{dec_str(manifest.hours)} h"
+    )
+    _ledger(signer, record, "batch-published", digest, note)
+    pending = outbox.pending()
+    if pending is not None and pending.number <= manifest.number:
+        outbox.clear_pending()
+
+
+def _recover(
+    ch: Channel,
+    state: _Channel,
+    outbox: Outbox,
+    signer: Signer,
+    now: datetime,
+    ttl: timedelta,
+    record: bool,
+) -> list[str]:
+    """Finish or clean up what an interrupted publish left (see the module docstring)."""
+    done: list[str] = []
+    n = state.last + 1
+    if ch.store.exists(manifest_key(n)):
+        # a new channel takes the id its first batch was signed with
+        manifest, digest, data = ch.read_manifest(n, state.channel_id if state.head else None)
+        state.channel_id = manifest.channel_id
+        if manifest.previous != state.last_digest:
+            raise DeliveryError(
+                f"batch {n} on {ch.url} does not follow batch {n - 1}",
+                hint=f"Remove {ch.where(batch_prefix(n))}/ if it is not yours, then publish.",
+            )
+        _put_head(ch, state, signer, now, ttl, manifest, digest, data, outbox, record)
+        done.append(f"finished batch {n}, whose head an interrupted publish did not write")
+        n += 1
+    outbox.check_ahead(state.last)
+    pending = outbox.pending()
+    if pending is not None and (
+        pending.url != ch.url or pending.channel_id != state.channel_id or pending.number != n
+    ):
+        outbox.clear_pending()
+        pending = None
+    ours = set(pending.uploaded) if pending else set()
+    stray = [
+        o.key
+        for o in ch.store.list(batch_prefix(n) + "/")
+        if o.key.removeprefix(batch_prefix(n) + "/") not in ours
+    ]
+    for key in stray:
+        ch.store.delete(key)
+    if stray:
+        done.append(f"removed {len(stray)} object(s) of batch {n} left by an interrupted publish")
+    return done
+
+
+def _candidates(src: Dataset, state: _Channel, episode_ids: list[str] | None) -> list[str]:
+    if episode_ids is None:
+        return [e for e in src.episode_ids if e not in state.delivered]
+    known = set(src.episode_ids)
+    unknown = [e for e in episode_ids if e not in known]
+    if unknown:
+        raise DeliveryError(f"episode {unknown[0]} is not in {src.root}")
+    again = [e for e in episode_ids if e in state.delivered]
+    if again:
+        raise DeliveryError(
+            f"episode {again[0]} was delivered in batch {state.delivered[again[0]]}"
+            + (f" (and {len(again) - 1} more)" if len(again) > 1 else ""),
+            hint="An episode is delivered once; record a new episode to replace it.",
+        )
+    return list(dict.fromkeys(episode_ids))
+
+
+def _scope_filter(
+    ch: Channel, src: Dataset, ids: list[str], number: int, now: datetime, exclude: bool
+) -> tuple[list[str], dict[str, str]]:
+    """Refuse (or, with ``exclude``, leave out) episodes outside the contract's scope."""
+    summary = BatchSummary(
+        batch_number=number,
+        delivered_at=now,
+        episodes=episode_summaries(batch_episodes(src, ids), src.meta.fps),
+    )
+    out: dict[str, str] = {}
+    for v in check_batch(ch.contract, summary, None):
+        if v.rule.startswith("scope."):
+            for eid in v.episode_ids:
+                out.setdefault(eid, f"{v.rule}: {v.message}")
+    if out and not exclude:
+        first = next(iter(out))
+        raise ScopeError(
+            f"{len(out)} of {len(ids)} episode(s) to publish are outside the contract's scope, "
+            f"e.g. {first} ({out[first]})"
+        )
+    return [e for e in ids if e not in out], out
+
+
+def publish(
+    dataset: str | Path | Dataset,
+    channel: str | Path,
+    contract: str | Path | VerifiedContract,
+    signer: Signer,
+    *,
+    profile: Profile | None = None,
+    episode_ids: list[str] | None = None,
+    exclude_out_of_scope: bool = False,
+    period: int | None = None,
+    replacement_for: int | None = None,
+    ttl: timedelta = DEFAULT_HEAD_TTL,
+    now: datetime | None = None,
+    workers: int = DEFAULT_WORKERS,
+    attempts: int = DEFAULT_ATTEMPTS,
+    trusted: list[Identity] | None = None,
+    record: bool = True,
+    on_start: Callable[[int, int], None] | None = None,
+    on_file: Callable[[str, int], None] | None = None,
+) -> PublishResult:
+    """Publish the episodes of ``dataset`` not delivered before as the channel's next batch.
+
+    Checks first: the contract is in force and ``signer`` is its centre; the episodes are in
+    scope (else :class:`ScopeError`, or leave them out with ``exclude_out_of_scope``); the QC
+    profile is the contract's (default: the built-in one, when the contract names it). Then
+    stages the batch (copy, QC, signed QC manifest), uploads it in order and records it in
+    the centre's ledger. Contract checks the buyer will make (pass rate, success rate,
+    deadline, minimum hours) come back as ``warnings``. ``on_start(files, bytes)`` and
+    ``on_file(key, size)`` report progress. A re-run after a crash finishes or cleans up
+    the interrupted batch.
+
+    Raises :class:`DeliveryError`, :class:`ScopeError`, ``ContractStateError``,
+    ``StorageError`` (after ``attempts`` tries; run again to resume).
+
+    Example::
+
+        result = publish("centre/week07", "s3://acme/deliveries", "contract.signed.json",
+                         load_signer("hubei-centre"))
+        print(result.number, result.hours, [w.message for w in result.warnings])
+    """
+    now = now or utc_now()
+    ch = open_channel(channel, contract, trusted=trusted, at=now)
+    ch.verified.require_in_force()
+    require_centre(ch, signer)
+    profile = _contract_profile(ch, profile)
+    src = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    outbox = Outbox(ch.url)
+    with outbox.locked():
+        state = _read_state(ch, outbox)
+        result = PublishResult(url=ch.url, channel_id=state.channel_id)
+        result.recovered = _recover(ch, state, outbox, signer, now, ttl, record)
+        number = state.last + 1
+        pending = outbox.pending()
+        if pending is not None:
+            staged = _resume_staged(outbox, pending, src, profile, signer, state)
+            ids = pending.episode_ids
+            result.recovered.append(f"resumed batch {number} ({len(ids)} episodes)")
+        else:
+            ids, result.excluded = _scope_filter(
+                ch, src, _candidates(src, state, episode_ids), number, now, exclude_out_of_scope
+            )
+            if not ids:
+                _finish_result(result, state)
+                return result
+            staged = stage_batch(
+                src,
+                ids,
+                outbox.stage_dir(number),
+                profile=profile,
+                signer=signer,
+                known_episode_ids=state.delivered,
+            )
+            pending = PendingBatch(
+                url=ch.url,
+                channel_id=state.channel_id,
+                number=number,
+                episode_ids=ids,
+                dataset_digest=staged.dataset.digest,
+                qc_manifest_digest=staged.qc_digest,
+            )
+            outbox.save_pending(pending)
+        _upload(
+            ch, state, outbox, pending, staged, signer, now, ttl, period, replacement_for,
+            workers, attempts, record, (on_start, on_file), result,
+        )  # fmt: skip
+        _finish_result(result, state)
+        return result
+
+
+def _resume_staged(
+    outbox: Outbox,
+    pending: PendingBatch,
+    src: Dataset,
+    profile: Profile,
+    signer: Signer,
+    state: _Channel,
+) -> StagedBatch:
+    """The staged files of an interrupted batch, rebuilt when they are gone or changed."""
+    root = outbox.stage_dir(pending.number)
+    try:
+        staged = load_staged(root)
+        if staged.dataset.digest == pending.dataset_digest:
+            return staged
+    except DeliveryError:
+        pass
+    if pending.uploaded:
+        # Objects already stored came from the old staging: they would not match the new
+        # one. They are deleted when the batch is staged afresh.
+        raise DeliveryError(
+            f"the staged files of batch {pending.number} in {root} are gone or changed",
+            hint=f"Delete {outbox.root / 'pending.json'} to start the batch again; objects "
+            "already uploaded are then removed by the next publish.",
+        )
+    staged = stage_batch(
+        src, pending.episode_ids, root, profile=profile, signer=signer,
+        known_episode_ids=state.delivered,
+    )  # fmt: skip
+    pending.dataset_digest = staged.dataset.digest
+    pending.qc_manifest_digest = staged.qc_digest
+    outbox.save_pending(pending)
+    return staged
+
+
+def _upload(
+    ch: Channel,
+    state: _Channel,
+    outbox: Outbox,
+    pending: PendingBatch,
+    staged: StagedBatch,
+    signer: Signer,
+    now: datetime,
+    ttl: timedelta,
+    period: int | None,
+    replacement_for: int | None,
+    workers: int,
+    attempts: int,
+    record: bool,
+    progress: tuple[Callable[[int, int], None] | None, Callable[[str, int], None] | None],
+    result: PublishResult,
+) -> None:
+    on_start, on_file = progress
+    n = pending.number
+    prefix = batch_prefix(n)
+    files = batch_files(staged)
+    manifest, data = build_manifest(
+        staged,
+        files,
+        contract=ch.contract,
+        channel_id=state.channel_id,
+        number=n,
+        previous=state.last_digest,
+        published_at=now,
+        period=period,
+        replacement_for=replacement_for,
+        signer=signer,
+    )
+    digest = doc_digest(manifest)
+    head = issue_head(
+        state.head.head if state.head else None,
+        channel_id=state.channel_id,
+        channel=ch,
+        signer=signer,
+        now=manifest.published_at,
+        ttl=ttl,
+        batch=(n, digest),
+    )
+    todo = [(f"{prefix}/{rel}", path) for rel, path in files if rel not in pending.uploaded]
+    lock = threading.Lock()
+    if on_start is not None:
+        on_start(len(todo), sum(p.stat().st_size for _, p in todo))
+
+    def stored(key: str, size: int) -> None:
+        rel = key.removeprefix(prefix + "/")
+        with lock:
+            if rel != key and rel not in pending.uploaded:
+                pending.uploaded.append(rel)
+                outbox.save_pending(pending)
+            result.files += 1
+            result.bytes += size
+        if on_file is not None:
+            on_file(key, size)
+
+    ch.store.put_group(
+        todo,
+        [(qc_key(n), staged.qc_envelope), (manifest_key(n), data), (HEAD_KEY, head.data)],
+        message=f"batch {n}: {len(manifest.episodes)} episodes, {dec_str(manifest.hours)} h",
+        workers=workers,
+        attempts=attempts,
+        on_file=stored,
+    )
+    state.head = HeadRead(head=head.head, digest=head.digest, data=head.data)
+    _after_publish(ch, state, signer, manifest, digest, data, outbox, record)
+    result.number = n
+    result.manifest_digest = digest
+    result.episodes = manifest.episode_ids
+    result.hours = manifest.hours
+    result.warnings = preview_violations(ch.contract, manifest, staged.qc)
+
+
+def _finish_result(result: PublishResult, state: _Channel) -> None:
+    if state.head is not None:
+        result.head_sequence = state.head.head.sequence
+        result.expires_at = state.head.head.expires_at

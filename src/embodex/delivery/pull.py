@@ -1,0 +1,587 @@
+"""``pull``: the buyer fetches new batches, checks them, decides, installs, signs receipts.
+
+For each run (specs/channel.md §5), under the store's lock:
+
+1. the head: signed by the contract's centre, the same channel as before, a sequence and
+   batch number never lower than seen (rollback), not expired (freeze);
+2. new notices, verified and chained; revocations are applied to the local dataset;
+3. for each new batch in order: its manifest verified and chained to the previous one;
+   its files downloaded in parallel (resuming partial files, never fetching a finished
+   one again), each checked for size and sha256 before anything reads it;
+4. the contract's QC profile re-run locally and compared with the centre's QC manifest;
+5. the decision (:mod:`.decide`): accept, accept in part or reject, episode by episode;
+6. accepted episodes installed atomically into ``DIR/dataset``, rejected ones quarantined;
+7. the signed receipt written to ``DIR/receipts``, the channel and the buyer's ledger.
+
+The state file records each step, so a pull killed at any moment resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from ..canonical import digest_json
+from ..errors import (
+    ChannelError,
+    DeliveryError,
+    FrozenChannelError,
+    PullLockedError,
+    RollbackError,
+    StorageError,
+    StorageIntegrityError,
+)
+from ..format import Manifest, open_dataset
+from ..format.layout import MANIFEST_FILE
+from ..fsutil import atomic_write_bytes
+from ..qc import Profile, QCManifest, default_profile, load_qc_manifest, run_qc, write_qc
+from ..qc.manifest import profile_path
+from ..trust import (
+    Envelope,
+    Identity,
+    Receipt,
+    Signer,
+    VerifiedContract,
+    build_receipt,
+    open_receipt,
+    sign_receipt,
+    verify_qc_manifest,
+)
+from ..trust.types import dec_str
+from .buyer_store import BatchProgress, BuyerStore, PullState
+from .channel import Channel, HeadRead, check_fresh, open_channel, utc_now
+from .decide import Decision, decide, reasons_summary, reject_all
+from .documents import BatchManifest, Notice, batch_prefix, open_document, receipt_key
+from .install import install_batch, mark_revoked
+from .receipts import append_once
+from .staging import batch_episodes
+from .transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS, Download, download_files, with_retries
+
+__all__ = ["BatchReport", "PullReport", "pull", "require_buyer", "watch"]
+
+
+@dataclass
+class BatchReport:
+    """One batch a pull finished."""
+
+    number: int
+    outcome: str
+    episodes: int
+    accepted: int
+    rejected: int
+    accepted_hours: Decimal
+    rejected_hours: Decimal
+    reasons: dict[str, int]
+    receipt: Path
+    bytes: int = 0
+    files: int = 0
+    reused_files: int = 0
+    disagreements: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "batch": self.number,
+            "outcome": self.outcome,
+            "episodes": self.episodes,
+            "accepted": self.accepted,
+            "rejected": self.rejected,
+            "accepted_hours": dec_str(self.accepted_hours),
+            "rejected_hours": dec_str(self.rejected_hours),
+            "reasons": self.reasons,
+            "receipt": str(self.receipt),
+            "bytes_downloaded": self.bytes,
+            "files_downloaded": self.files,
+            "files_reused": self.reused_files,
+            "qc_disagreements": self.disagreements,
+        }
+
+
+@dataclass
+class PullReport:
+    """What a pull did."""
+
+    url: str
+    into: Path
+    channel_id: str | None = None
+    head_sequence: int = 0
+    expires_at: datetime | None = None
+    batches: list[BatchReport] = field(default_factory=list)
+    notices: list[Notice] = field(default_factory=list)
+    revoked: dict[int, list[str]] = field(default_factory=dict)
+    dataset_episodes: int = 0
+    dataset_hours: float = 0.0
+    message: str | None = None
+
+    @property
+    def dataset(self) -> Path:
+        return self.into / "dataset"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "into": str(self.into),
+            "dataset": str(self.dataset),
+            "channel_id": self.channel_id,
+            "head_sequence": self.head_sequence,
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "batches": [b.to_dict() for b in self.batches],
+            "notices": [n.model_dump(mode="json") for n in self.notices],
+            "revoked": {str(k): v for k, v in self.revoked.items()},
+            "dataset_episodes": self.dataset_episodes,
+            "dataset_hours": round(self.dataset_hours, 6),
+            "message": self.message,
+        }
+
+
+def require_buyer(channel: Channel, signer: Signer) -> None:
+    """Raise :class:`DeliveryError` unless ``signer`` is the contract's buyer key."""
+    buyer = channel.buyer
+    if signer.key_id != buyer.key_id:
+        raise DeliveryError(
+            f"key {signer.name!r} ({signer.key_id}) is not the buyer of contract "
+            f"{channel.contract.contract_id}, which names {buyer.name!r} ({buyer.key_id})",
+            hint="Pull and sign receipts with the buyer's key (--key NAME).",
+        )
+
+
+def _check_head(got: HeadRead, state: PullState, channel: Channel, now: datetime) -> None:
+    """Same channel, nothing older than seen before (rollback), not expired (freeze)."""
+    head = got.head
+    where = channel.where("head.json")
+    if state.channel_id is not None and head.channel_id != state.channel_id:
+        raise ChannelError(
+            f"{where} is channel {head.channel_id}, but this store was filled from channel "
+            f"{state.channel_id}",
+            hint="Check the URL, or pull this channel into a new directory.",
+        )
+    seen = f"sequence {state.head_sequence} (batch {state.head_batch}) was seen before"
+    if head.sequence < state.head_sequence:
+        raise RollbackError(
+            f"{where} has sequence {head.sequence} (batch {head.batch}), but {seen}: an old "
+            "head was replayed"
+        )
+    if head.sequence == state.head_sequence and got.digest != state.head_digest:
+        raise RollbackError(f"{where} is a different head with the same sequence {head.sequence}")
+    if head.batch < state.head_batch or head.notice < state.head_notice:
+        raise RollbackError(
+            f"{where} names batch {head.batch} and notice {head.notice}, but batch "
+            f"{state.head_batch} and notice {state.head_notice} were named before: the channel "
+            "was rolled back"
+        )
+    check_fresh(got, now, where)
+
+
+def _profile(channel: Channel, incoming: Path, override: Profile | None) -> Profile:
+    """The contract's QC profile: given, shipped with the batch, or built in — by digest."""
+    wanted = channel.contract.acceptance.qc_profile_digest
+    shipped = incoming / profile_path(wanted)
+    candidates: list[Callable[[], Profile]] = []
+    if override is not None:
+        candidates.append(lambda: override)
+    if shipped.exists():
+        candidates.append(lambda: Profile.model_validate_json(shipped.read_bytes()))
+    candidates.append(default_profile)
+    for make in candidates:
+        try:
+            profile = make()
+        except ValueError:
+            continue
+        if profile.digest == wanted:
+            return profile
+    raise DeliveryError(
+        f"the contract's QC profile {wanted} is not available here",
+        hint="Pass the agreed profile with --profile FILE.",
+    )
+
+
+def _dest(incoming: Path, path: str) -> Path:
+    dest = incoming.joinpath(*PurePosixPath(path).parts)
+    if not dest.resolve().is_relative_to(incoming.resolve()):
+        raise ChannelError(f"file name {path!r} escapes the download folder")
+    return dest
+
+
+def _verify_dataset(manifest: BatchManifest, incoming: Path) -> None:
+    """The downloaded dataset is exactly what the signed batch manifest describes."""
+    listed = {f.path: f for f in manifest.files}
+    ds_root = incoming / "dataset"
+    inner = Manifest.model_validate_json((ds_root / MANIFEST_FILE).read_bytes())
+    if inner.digest != manifest.dataset_digest:
+        raise StorageIntegrityError(
+            f"the batch's dataset has digest {inner.digest}, the manifest names "
+            f"{manifest.dataset_digest}"
+        )
+    for entry in inner.files:
+        got = listed.get(f"dataset/{entry.path}")
+        if got is None or (got.size, got.sha256) != (entry.size, entry.sha256):
+            raise StorageIntegrityError(
+                f"dataset file {entry.path} is not the one the batch manifest lists"
+            )
+    ds = open_dataset(ds_root)
+    if batch_episodes(ds) != manifest.episodes:
+        raise StorageIntegrityError(
+            "the batch manifest does not describe the episodes in its dataset"
+        )
+
+
+def _centre_qc(channel: Channel, manifest: BatchManifest, incoming: Path) -> QCManifest:
+    data = (incoming / "qc.json").read_bytes()
+    doc = verify_qc_manifest(data, channel.centre)
+    if digest_json(doc) != manifest.qc_manifest_digest:
+        raise StorageIntegrityError("the centre's QC manifest is not the one the batch names")
+    return QCManifest.model_validate(doc)
+
+
+class _Puller:
+    """One pull run: the channel, the store, the state, the options."""
+
+    def __init__(
+        self,
+        channel: Channel,
+        store: BuyerStore,
+        signer: Signer,
+        now: datetime,
+        *,
+        workers: int,
+        attempts: int,
+        record: bool,
+        profile: Profile | None,
+        on_batch: Callable[[int, int], None] | None,
+        on_bytes: Callable[[int], None] | None,
+    ) -> None:
+        self.ch = channel
+        self.store = store
+        self.signer = signer
+        self.now = now
+        self.workers = workers
+        self.attempts = attempts
+        self.record = record
+        self.profile = profile
+        self.on_batch = on_batch
+        self.on_bytes = on_bytes
+        self.state = store.load_state()
+
+    def save(self) -> None:
+        self.store.save_state(self.state)
+
+    # -- notices ----------------------------------------------------------------------------
+
+    def notices(self, got: HeadRead, report: PullReport) -> None:
+        st = self.state
+        head = got.head
+        for notice, digest, data in self.ch.read_notices(
+            head.channel_id, head.notice, after=st.last_notice, previous=st.last_notice_digest
+        ):
+            atomic_write_bytes(self.store.notice(notice.number), data)
+            if notice.type == "revocation" and notice.batch is not None:
+                st.revoked[notice.batch] = notice.number
+            st.last_notice, st.last_notice_digest = notice.number, digest
+            self.save()
+            report.notices.append(notice)
+        self.apply_revocations(report)
+
+    def _notice(self, number: int) -> Notice:
+        data = self.store.notice(number).read_bytes()
+        return open_document("notice", Notice, data, self.ch.centre, str(self.store.notice(number)))
+
+    def apply_revocations(self, report: PullReport) -> None:
+        st = self.state
+        for batch, number in sorted(st.revoked.items()):
+            if batch > st.last_batch or batch in st.marked:
+                continue
+            notice = self._notice(number)
+            marked = mark_revoked(
+                self.store,
+                batch,
+                notice.episodes,
+                notice=number,
+                reason=notice.reason,
+                reviewer=self.signer.name,
+                at=self.now,
+            )
+            if marked:
+                report.revoked[batch] = marked
+            st.marked.append(batch)
+            self.save()
+
+    # -- batches ----------------------------------------------------------------------------
+
+    def batch(self, manifest: BatchManifest, digest: str, data: bytes) -> BatchReport:
+        st = self.state
+        n = manifest.number
+        progress = st.current
+        if progress is not None and progress.number == n and progress.manifest_digest != digest:
+            raise RollbackError(
+                f"batch {n} on {self.ch.url} is not the manifest this store started to pull "
+                "before: the channel's history was rewritten"
+            )
+        if progress is None or progress.number != n:
+            progress = BatchProgress(number=n, manifest_digest=digest)
+            st.current = progress
+            self.save()
+        incoming = self.store.incoming(n)
+        incoming.mkdir(parents=True, exist_ok=True)
+        report = BatchReport(
+            number=n, outcome="", episodes=len(manifest.episodes), accepted=0, rejected=0,
+            accepted_hours=Decimal(0), rejected_hours=Decimal(0), reasons={},
+            receipt=self.store.receipt(n),
+        )  # fmt: skip
+        buyer_qc: QCManifest | None = None
+        if progress.stage == "downloading":
+            decision, buyer_qc = self._fetch_and_decide(manifest, incoming, report)
+            receipt_env = self._receipt(manifest, digest, decision, buyer_qc)
+            atomic_write_bytes(self.store.receipt(n), receipt_env.to_json_bytes())
+            progress.stage = "decided"
+            progress.receipt_digest = digest_json(
+                open_receipt(receipt_env, self.signer.identity).model_dump(mode="json")
+            )
+            self.save()
+            append_once(
+                self.signer, "batch-received", digest,
+                f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes",
+                record=self.record,
+            )  # fmt: skip
+        receipt = self._stored_receipt(n)
+        if progress.stage == "decided":
+            self._install(manifest, incoming, receipt, buyer_qc)
+            progress.stage = "installed"
+            self.save()
+        self._send_receipt(n, receipt, progress)
+        st.last_batch, st.last_manifest_digest, st.current = n, digest, None
+        self.save()
+        shutil.rmtree(incoming, ignore_errors=True)
+        self._fill(report, manifest, receipt)
+        return report
+
+    def _fetch_and_decide(
+        self, manifest: BatchManifest, incoming: Path, report: BatchReport
+    ) -> tuple[Decision, QCManifest | None]:
+        n = manifest.number
+        revoked = self.state.revoked.get(n)
+        if revoked is not None:
+            reason = self._notice(revoked).reason
+            return reject_all(manifest, f"revoked by the centre: {reason}"), None
+        prefix = batch_prefix(n)
+        items = [
+            Download(f"{prefix}/{f.path}", _dest(incoming, f.path), f.size, f.sha256)
+            for f in manifest.files
+        ]
+        if self.on_batch is not None:
+            self.on_batch(n, sum(f.size for f in manifest.files))
+        try:
+            stats = download_files(
+                self.ch.store, items, workers=self.workers, attempts=self.attempts,
+                on_bytes=self.on_bytes,
+            )  # fmt: skip
+            report.bytes, report.files, report.reused_files = (
+                stats.bytes,
+                stats.files,
+                stats.reused_files,
+            )
+            _verify_dataset(manifest, incoming)
+            centre_qc = _centre_qc(self.ch, manifest, incoming)
+        except StorageIntegrityError as exc:
+            # Nothing of a batch that does not match its signed manifest is kept.
+            shutil.rmtree(incoming, ignore_errors=True)
+            incoming.mkdir(parents=True, exist_ok=True)
+            return reject_all(manifest, f"integrity: {exc.message}"), None
+        ds_root = incoming / "dataset"
+        profile = _profile(self.ch, incoming, self.profile)
+        known = (
+            open_dataset(self.store.dataset).episode_ids
+            if (self.store.dataset / "embodex.json").exists()
+            else []
+        )
+        buyer_qc = write_qc(ds_root, run_qc(ds_root, profile, known_episode_ids=known))
+        decision = decide(self.ch.verified, manifest, buyer_qc, centre_qc)
+        report.disagreements = len(decision.disagreements)
+        return decision, buyer_qc
+
+    def _receipt(
+        self,
+        manifest: BatchManifest,
+        digest: str,
+        decision: Decision,
+        buyer_qc: QCManifest | None,
+    ) -> Envelope:
+        receipt = build_receipt(
+            self.ch.verified,
+            manifest.summary(),
+            batch_manifest_digest=digest,
+            rejected=decision.rejected,
+            qc_manifest=buyer_qc.model_dump(mode="json") if buyer_qc is not None else None,
+            issued_by=self.signer,
+            issued_at=self.now,
+            note=decision.note(),
+        )
+        return sign_receipt(receipt, self.signer)
+
+    def _stored_receipt(self, n: int) -> Receipt:
+        return open_receipt(self.store.receipt(n).read_bytes(), self.signer.identity)
+
+    def _install(
+        self,
+        manifest: BatchManifest,
+        incoming: Path,
+        receipt: Receipt,
+        buyer_qc: QCManifest | None,
+    ) -> None:
+        ds_root = incoming / "dataset"
+        if not (ds_root / "qc" / "manifest.json").exists():
+            return  # nothing was downloaded or kept (integrity, revocation): nothing to install
+        qc = buyer_qc or load_qc_manifest(ds_root)
+        install_batch(
+            self.store,
+            manifest.number,
+            ds_root,
+            qc,
+            receipt.accepted,
+            [r.episode_id for r in receipt.rejected],
+        )
+
+    def _send_receipt(self, n: int, receipt: Receipt, progress: BatchProgress) -> None:
+        if not progress.receipt_stored:
+            data = self.store.receipt(n).read_bytes()
+            with_retries(
+                lambda: self.ch.store.put_bytes(receipt_key(n), data), attempts=self.attempts
+            )
+            progress.receipt_stored = True
+            self.save()
+        ref = digest_json(receipt.model_dump(mode="json"))
+        append_once(
+            self.signer, "receipt-issued", ref,
+            f"batch {n}: {len(receipt.accepted)} accepted, {len(receipt.rejected)} rejected",
+            record=self.record,
+        )  # fmt: skip
+
+    def _fill(self, report: BatchReport, manifest: BatchManifest, receipt: Receipt) -> None:
+        hours = {e.episode_id: e.hours for e in manifest.episodes}
+        rejected = {r.episode_id: r.reason for r in receipt.rejected}
+        report.accepted = len(receipt.accepted)
+        report.rejected = len(rejected)
+        report.accepted_hours = receipt.accepted_hours
+        report.rejected_hours = sum((hours[e] for e in rejected), Decimal(0))
+        report.reasons = reasons_summary(rejected)
+        report.outcome = (
+            "accepted" if not rejected else "rejected" if not receipt.accepted else "partial"
+        )
+
+
+def pull(
+    channel: str | Path,
+    contract: str | Path | VerifiedContract,
+    signer: Signer,
+    into: str | Path,
+    *,
+    now: datetime | None = None,
+    workers: int = DEFAULT_WORKERS,
+    attempts: int = DEFAULT_ATTEMPTS,
+    wait: bool = False,
+    profile: Profile | None = None,
+    trusted: list[Identity] | None = None,
+    record: bool = True,
+    on_batch: Callable[[int, int], None] | None = None,
+    on_bytes: Callable[[int], None] | None = None,
+) -> PullReport:
+    """Pull every new batch of ``channel`` into the buyer's store ``into`` (see module doc).
+
+    ``signer`` is the buyer's key named in the contract. ``on_batch(number, bytes)`` and
+    ``on_bytes(n)`` report progress. ``wait`` queues behind a running pull instead of
+    refusing. Raises :class:`PullLockedError`, :class:`RollbackError`,
+    :class:`FrozenChannelError`, :class:`ChannelError`, :class:`SignatureError`,
+    :class:`DeliveryError` and ``StorageError`` (after ``attempts`` tries; run again to
+    resume: finished files are kept).
+
+    Example::
+
+        report = pull("s3://acme/deliveries", "contract.signed.json", load_signer("agibot"),
+                      "deliveries/acme")
+        for b in report.batches:
+            print(b.number, b.outcome, b.accepted_hours)
+        ds = embodex.train.load("deliveries/acme/dataset", horizon=50)
+    """
+    now = now or utc_now()
+    ch = open_channel(channel, contract, trusted=trusted, at=now)
+    require_buyer(ch, signer)
+    store = BuyerStore(into)
+    report = PullReport(url=ch.url, into=store.root)
+    with store.locked(wait=wait):
+        run = _Puller(
+            ch, store, signer, now, workers=workers, attempts=attempts, record=record,
+            profile=profile, on_batch=on_batch, on_bytes=on_bytes,
+        )  # fmt: skip
+        got = ch.read_head()
+        if got is None:
+            report.message = "nothing published on this channel yet"
+            return report
+        st = run.state
+        _check_head(got, st, ch, now)
+        head = got.head
+        st.channel_id, st.contract_id = head.channel_id, head.contract_id
+        st.head_sequence, st.head_digest = head.sequence, got.digest
+        st.head_batch, st.head_notice = head.batch, head.notice
+        run.save()
+        report.channel_id, report.head_sequence = head.channel_id, head.sequence
+        report.expires_at = head.expires_at
+        run.notices(got, report)
+        chain = ch.read_chain(
+            head.channel_id, head.batch, after=st.last_batch, previous=st.last_manifest_digest
+        )
+        for manifest, digest, data in chain:
+            report.batches.append(run.batch(manifest, digest, data))
+        run.apply_revocations(report)
+        if (store.dataset / "embodex.json").exists():
+            ds = open_dataset(store.dataset)
+            report.dataset_episodes, report.dataset_hours = len(ds), ds.hours
+        if not report.batches:
+            report.message = f"up to date: batch {head.batch} is the latest"
+    return report
+
+
+def watch(
+    channel: str | Path,
+    contract: str | Path | VerifiedContract,
+    signer: Signer,
+    into: str | Path,
+    *,
+    interval: float,
+    polls: int | None = None,
+    on_report: Callable[[PullReport], None] | None = None,
+    on_error: Callable[[Exception], None] | None = None,
+    sleep: Callable[[float], None] = time.sleep,
+    **options: Any,
+) -> int:
+    """Pull every ``interval`` seconds until interrupted (or ``polls`` times): continuous
+    supply. Returns the number of polls made.
+
+    Errors that may clear by themselves — the store busy, the channel unreachable or its
+    head expired — go to ``on_error`` and the watch goes on; anything that says the
+    channel cannot be trusted (rollback, bad signature, broken chain) stops it by raising.
+    ``options`` are passed to :func:`pull`.
+
+    Example::
+
+        watch(url, "contract.signed.json", load_signer("agibot"), "deliveries/acme",
+              interval=600, on_report=lambda r: print(r.message or r.batches))
+    """
+    done = 0
+    while polls is None or done < polls:
+        try:
+            report = pull(channel, contract, signer, into, **options)
+        except (StorageError, FrozenChannelError, PullLockedError) as exc:
+            if on_error is None:
+                raise
+            on_error(exc)
+        else:
+            if on_report is not None:
+                on_report(report)
+        done += 1
+        if polls is None or done < polls:
+            sleep(interval)
+    return done

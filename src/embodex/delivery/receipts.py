@@ -1,0 +1,175 @@
+"""Receipts on the channel: the buyer's signed word on each batch, countersigned by the centre.
+
+The buyer writes ``receipts/<n>.json`` (a ``receipt`` envelope, trust.Receipt) after it
+decided on batch ``n``; the centre verifies it and adds its own signature over the same
+bytes (:func:`countersign_receipts`), acknowledging what it will invoice. Reading a receipt
+verifies the buyer's signature first and refuses one signed by any other key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from ..errors import ChannelError, ObjectNotFoundError, SignatureError
+from ..trust import (
+    Envelope,
+    Identity,
+    Ledger,
+    Receipt,
+    Signer,
+    VerifiedContract,
+    add_signature,
+    ledger_path,
+    open_receipt,
+)
+from ..trust.envelope import PAYLOAD_TYPES, verify_signatures
+from .channel import Channel, open_channel, utc_now
+from .documents import doc_digest, receipt_key
+from .heads import require_centre
+from .outbox import Outbox
+
+__all__ = [
+    "ChannelReceipt",
+    "append_once",
+    "countersign_receipts",
+    "read_receipt",
+    "read_receipts",
+]
+
+
+@dataclass(frozen=True)
+class ChannelReceipt:
+    """A verified receipt found on the channel."""
+
+    receipt: Receipt
+    envelope: Envelope
+    digest: str
+    countersigned: bool
+
+
+def read_receipt(channel: Channel, number: int) -> ChannelReceipt | None:
+    """Receipt ``number`` from the channel, verified (None when there is none).
+
+    Raises :class:`SignatureError` when it is not signed by the contract's buyer or a
+    signature on it (the centre's countersignature included) does not verify, and
+    :class:`ChannelError` when it is about another contract or batch.
+    """
+    key = receipt_key(number)
+    where = channel.where(key)
+    try:
+        data = channel.store.get_bytes(key)
+    except ObjectNotFoundError:
+        return None
+    try:
+        envelope = Envelope.parse(data)
+        receipt = open_receipt(envelope, channel.buyer)
+        verified = verify_signatures(
+            envelope, [channel.buyer, channel.centre], payload_type=PAYLOAD_TYPES["receipt"]
+        )
+    except SignatureError as exc:
+        raise SignatureError(
+            f"{where} is not validly signed by buyer {channel.buyer.name} "
+            f"({channel.buyer.key_id}): {exc.message}",
+            hint="Ignore this receipt: it was altered or signed by another key. Ask the buyer "
+            "to pull again (it rewrites its receipts).",
+        ) from None
+    if receipt.contract_digest not in channel.contract_digests or receipt.batch_number != number:
+        raise ChannelError(f"{where} is a receipt for another contract or batch")
+    centre_signed = any(i.key_id == channel.centre.key_id for i in verified.signers)
+    return ChannelReceipt(receipt, envelope, doc_digest(receipt), centre_signed)
+
+
+def read_receipts(channel: Channel, upto: int) -> dict[int, ChannelReceipt]:
+    """Every verified receipt for batches ``1..upto`` present on the channel."""
+    out = {}
+    for n in range(1, upto + 1):
+        got = read_receipt(channel, n)
+        if got is not None:
+            out[n] = got
+    return out
+
+
+def append_once(signer: Signer, kind: str, ref: str, note: str, *, record: bool) -> None:
+    """Append a ledger entry unless the signer's ledger already has ``kind`` for ``ref``
+    (so a step redone after a crash is recorded once)."""
+    if not record:
+        return
+    ledger = Ledger(ledger_path(signer.name))
+    if any(e.kind == kind and e.ref == ref for e in ledger.entries()):
+        return
+    ledger.append(signer, kind, ref, note=note)
+
+
+@dataclass(frozen=True)
+class Countersigned:
+    """What :func:`countersign_receipts` did for one batch."""
+
+    batch: int
+    digest: str
+    accepted: int
+    rejected: int
+    already: bool
+
+
+def countersign_receipts(
+    url: str | Path,
+    contract: str | Path | VerifiedContract,
+    signer: Signer,
+    *,
+    batches: list[int] | None = None,
+    now: datetime | None = None,
+    trusted: list[Identity] | None = None,
+    record: bool = True,
+) -> list[Countersigned]:
+    """Add the centre's signature to the buyer's receipts on the channel.
+
+    Each receipt is verified first (buyer's signature, this contract, a batch the head
+    names, the batch manifest's digest); one that fails raises and nothing more is signed.
+    ``batches`` limits it to those numbers (default: every receipt present).
+    Raises :class:`SignatureError`, :class:`ChannelError`, :class:`DeliveryError`.
+
+    Example::
+
+        countersign_receipts("s3://acme/deliveries", "contract.signed.json",
+                             load_signer("hubei-centre"))
+    """
+    channel = open_channel(url, contract, trusted=trusted, at=now or utc_now())
+    require_centre(channel, signer)
+    out = []
+    with Outbox(channel.url).locked():
+        got = channel.read_head()
+        if got is None:
+            raise ChannelError(f"{channel.url} has no head: nothing was published yet")
+        head = got.head
+        numbers = batches if batches is not None else list(range(1, head.batch + 1))
+        for n in numbers:
+            if not 1 <= n <= head.batch:
+                raise ChannelError(f"batch {n} is not on {channel.url} (latest is {head.batch})")
+            found = read_receipt(channel, n)
+            if found is None:
+                if batches is not None:
+                    raise ChannelError(f"the buyer has not written a receipt for batch {n} yet")
+                continue
+            _, manifest_digest, _ = channel.read_manifest(n, head.channel_id)
+            if found.receipt.batch_manifest_digest != manifest_digest:
+                raise ChannelError(
+                    f"the receipt for batch {n} names another manifest than the one published"
+                )
+            r = found.receipt
+            item = Countersigned(n, found.digest, len(r.accepted), len(r.rejected), True)
+            if not found.countersigned:
+                signed = add_signature(found.envelope, signer)
+                channel.store.put_bytes(receipt_key(n), signed.to_json_bytes())
+                append_once(
+                    signer,
+                    "receipt-countersigned",
+                    found.digest,
+                    f"{head.channel_id} batch {n}: {len(r.accepted)} accepted, "
+                    f"{len(r.rejected)} rejected",
+                    record=record,
+                )
+                item = Countersigned(n, found.digest, len(r.accepted), len(r.rejected), False)
+            out.append(item)
+    return out

@@ -1,0 +1,68 @@
+"""Shared builders for the delivery tests: real keys, a signed contract, centre datasets."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import yaml
+
+from embodex.format import Dataset, DatasetWriter, open_dataset
+from embodex.qc import default_profile
+from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta
+from embodex.trust import Signer, generate_key, load_signer, render_template, sign_contract
+
+START = date(2026, 1, 5)  # a Monday: weekly periods start here
+BEFORE = date(2026, 1, 1)
+SHORT = (1.0, 2.0)
+META = synth_meta(image_size=32)
+
+
+def at(day: int, hour: int = 10) -> datetime:
+    """``day`` days after START, at ``hour`` UTC (Asia/Shanghai is UTC+8)."""
+    return datetime(START.year, START.month, START.day, hour, tzinfo=UTC) + timedelta(days=day)
+
+
+def parties() -> tuple[Signer, Signer]:
+    generate_key("hubei-centre", "centre")
+    generate_key("agibot", "buyer")
+    return load_signer("hubei-centre"), load_signer("agibot")
+
+
+def contract(
+    tmp_path: Path,
+    *,
+    min_pass_rate: str = "0.5",
+    min_success_rate: str = "0.0",
+    skills: list[str] | None = None,
+    total_hours: str = "1.0",
+) -> tuple[Path, Signer, Signer]:
+    """A contract both parties signed before START, in scope for the synthetic episodes."""
+    centre, buyer = parties()
+    text = render_template(
+        centre=centre.identity,
+        buyer=buyer.identity,
+        start=START,
+        qc_profile_digest=default_profile().digest,
+    )
+    doc = yaml.safe_load(text)
+    doc["scope"]["skills"] = skills or [s.skill for s in SKILLS]
+    doc["volume"] = {"total_hours": total_hours, "min_hours_per_delivery": "0.001"}
+    doc["acceptance"]["min_pass_rate"] = min_pass_rate
+    doc["acceptance"]["min_success_rate"] = min_success_rate
+    draft = tmp_path / "contract.yaml"
+    draft.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
+    offered = sign_contract(draft, centre, at=BEFORE).path
+    sign_contract(offered, buyer, at=BEFORE)
+    return offered, centre, buyer
+
+
+def centre_dataset(path: Path, count: int, *, first: int = 0, seed: int = 5) -> Dataset:
+    """``count`` more clean synthetic episodes in the centre's dataset at ``path``."""
+    exists = (path / "embodex.json").exists()
+    with DatasetWriter(path, None if exists else META, append=exists) as w:
+        for i in range(first, first + count):
+            scene = SCENES[i % len(SCENES)]
+            skill = SKILLS[i % 3]
+            w.add_episode(synth_episode(META, i, seed=seed, scene=scene, skill=skill, duration_s=SHORT))
+    return open_dataset(path)
