@@ -9,6 +9,7 @@ import yaml
 
 from embodex.format import Dataset, DatasetWriter, open_dataset
 from embodex.qc import default_profile
+from embodex.qc.defects import inject
 from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta
 from embodex.trust import Signer, generate_key, load_signer, render_template, sign_contract
 
@@ -16,6 +17,14 @@ START = date(2026, 1, 5)  # a Monday: weekly periods start here
 BEFORE = date(2026, 1, 1)
 SHORT = (1.0, 2.0)
 META = synth_meta(image_size=32)
+#: The default profile, loosened for the 1-2 s test episodes; the test contracts name it.
+PROFILE = default_profile().with_overrides(
+    {
+        "episode.duration.warn_min_s": 0.5,
+        "episode.duration.fail_min_s": 0.2,
+        "episode.horizon.action_horizon_frames": 10,
+    }
+)
 
 
 def at(day: int, hour: int = 10) -> datetime:
@@ -43,7 +52,7 @@ def contract(
         centre=centre.identity,
         buyer=buyer.identity,
         start=START,
-        qc_profile_digest=default_profile().digest,
+        qc_profile_digest=PROFILE.digest,
     )
     doc = yaml.safe_load(text)
     doc["scope"]["skills"] = skills or [s.skill for s in SKILLS]
@@ -57,12 +66,26 @@ def contract(
     return offered, centre, buyer
 
 
-def centre_dataset(path: Path, count: int, *, first: int = 0, seed: int = 5) -> Dataset:
-    """``count`` more clean synthetic episodes in the centre's dataset at ``path``."""
+def centre_dataset(
+    path: Path,
+    count: int,
+    *,
+    first: int = 0,
+    seed: int = 5,
+    defects: dict[int, str] | None = None,
+    skill: str | None = None,
+) -> Dataset:
+    """``count`` more synthetic episodes (indices ``first``..) in the centre's dataset at
+    ``path``; ``defects`` maps an index to a defect kind of embodex.qc.defects."""
     exists = (path / "embodex.json").exists()
+    skills = {s.skill: s for s in SKILLS}
     with DatasetWriter(path, None if exists else META, append=exists) as w:
         for i in range(first, first + count):
-            scene = SCENES[i % len(SCENES)]
-            skill = SKILLS[i % 3]
-            w.add_episode(synth_episode(META, i, seed=seed, scene=scene, skill=skill, duration_s=SHORT))
+            ep = synth_episode(
+                META, i, seed=seed, scene=SCENES[i % len(SCENES)],
+                skill=skills[skill] if skill else SKILLS[i % 3], duration_s=SHORT,
+            )  # fmt: skip
+            if defects and i in defects:
+                ep = inject(ep, defects[i], META, seed=i)
+            w.add_episode(ep)
     return open_dataset(path)
