@@ -71,7 +71,7 @@ def channel_show(url: str, contract: Path, at: datetime | None, as_json: bool) -
     if rows:
         click.echo(
             table(
-                ["batch", "published", "episodes", "hours", "receipt", "countersigned", ""],
+                ["batch", "published", "episodes", "hours", "receipt", "countersigned", "note"],
                 rows,
             )
         )

@@ -166,7 +166,7 @@ def supply_plan(
         )
     for r in plan.replacements:
         click.echo(
-            f"  replace      {r.episodes} episodes ({hours(r.hours)}) of batch {r.batch} by {r.due}"
+            f"  replace      {r.episodes} episode(s) ({hours(r.hours)}) of batch {r.batch} by {r.due}"
         )
     for d in plan.delays:
         click.echo(f"  delay        notice {d.number}: {d.reason}")

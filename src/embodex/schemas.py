@@ -13,6 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .delivery.documents import BatchManifest, ChannelHead, Notice
 from .format.importers.mcap import TopicMap
 from .format.importers.sidecar import CommonSidecar
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
@@ -46,6 +47,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "ledger-entry.schema.json": LedgerEntry,
     "receipt.schema.json": Receipt,
     "termination.schema.json": Termination,
+    # delivery (issue 5): the channel's signed documents
+    "batch-manifest.schema.json": BatchManifest,
+    "channel-head.schema.json": ChannelHead,
+    "notice.schema.json": Notice,
     # interop: the files users write for `embodex package --from lerobot|mcap`
     "import-sidecar.schema.json": CommonSidecar,
     "mcap-topic-map.schema.json": TopicMap,

@@ -1,0 +1,118 @@
+"""publish, pull, channel, receipt and supply commands as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from embodex.delivery import pull, watch
+from embodex.errors import FrozenChannelError
+
+from ._delivery import PROFILE, at, centre_dataset, contract
+from .test_cli_format import run
+
+T = {day: at(day).isoformat() for day in range(0, 30)}
+
+
+def _one_line_error(code: int, err: str) -> str:
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1, (code, err)
+    assert lines[0].startswith("error: ") and " — " in lines[0], err
+    return lines[0]
+
+
+def test_the_trade_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    terms, _, _ = contract(tmp_path, min_pass_rate="0.9")
+    src, store, ch = tmp_path / "centre", tmp_path / "buyer", str(tmp_path / "channel")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(json.dumps(PROFILE.content))
+    centre_dataset(src, 5, defects={4: "nan"})
+    common = ["--channel", ch, "--contract", str(terms)]
+    centre = [*common, "--key", "hubei-centre"]
+    buyer = [*common, "--key", "agibot"]
+
+    code, out, err = run(
+        ["publish", str(src), *centre, "--profile", str(profile), "--at", T[5], "--json"], capsys
+    )
+    assert code == 0, err
+    published = json.loads(out)
+    assert published["batch"] == 1 and len(published["episodes"]) == 5
+    assert any(w["rule"] == "acceptance.min_pass_rate" for w in published["warnings"])
+
+    code, out, err = run(["pull", *buyer, "--into", str(store), "--at", T[6]], capsys)
+    assert code == 0, err
+    assert "batch 1: rejected: 0 of 5 episodes accepted" in out
+    assert "acceptance.min_pass_rate" in out  # 4 of 5 pass, the contract wants 0.9
+
+    code, out, _ = run(["pull", *buyer, "--into", str(store), "--at", T[6], "--json"], capsys)
+    assert code == 0 and json.loads(out)["message"].startswith("up to date")
+
+    code, out, _ = run(["channel", "show", *common, "--at", T[6]], capsys)
+    assert code == 0 and "sequence 1" in out and "0 ok / 5 rejected" in out
+    code, out, _ = run(["channel", "show", *common, "--at", T[6], "--json"], capsys)
+    assert json.loads(out)["batches"][0]["rejected"] == 5
+
+    code, out, _ = run(["channel", "refresh", *centre, "--at", T[7], "--ttl", "1d"], capsys)
+    assert code == 0 and "head sequence 2 (batch 1) valid until 2026-01-13T10:00:00" in out
+    code, out, _ = run(
+        ["channel", "notice", *centre, "--at", T[7], "--type", "delay", "--period", "2",
+         "--expected-by", "2026-01-20", "--reason", "robot in repair"], capsys,
+    )  # fmt: skip
+    assert code == 0 and "notice 1 (delay)" in out
+    code, out, _ = run(["receipt", "countersign", *centre, "--at", T[7]], capsys)
+    assert code == 0 and "batch 1: countersigned (0 accepted, 5 rejected" in out
+
+    code, out, _ = run(["supply", "status", *common, "--at", T[7]], capsys)
+    assert code == 0
+    assert "contracted   1.00 h" in out and "amount due   0.00 CNY" in out
+    assert "notice 1" in out and "robot in repair" in out
+    code, out, _ = run(["supply", "status", *common, "--at", T[7], "--json"], capsys)
+    status = json.loads(out)
+    assert status["status"]["accepted_hours"] == "0" and status["batches"][0]["countersigned"]
+    code, out, _ = run(["supply", "plan", *common, "--at", T[7], "--dataset", str(src)], capsys)
+    assert code == 0 and "to collect" in out and "replace      5 episode(s)" in out
+
+    code, out, _ = run(
+        ["channel", "revoke", *centre, "--at", T[8], "--batch", "1", "--reason", "consent"],
+        capsys,
+    )
+    assert code == 0 and "notice 2 (revocation)" in out
+
+    # errors: one line, a hint, exit 1 (2 for usage)
+    line = _one_line_error(*run(["pull", *centre, "--into", str(store), "--at", T[8]], capsys)[::2])
+    assert "is not the buyer" in line
+    line = _one_line_error(*run(["pull", *buyer, "--into", str(store), "--at", T[12]], capsys)[::2])
+    assert "expired" in line and "channel refresh" in line
+    code, _, err = run(["pull", *buyer, "--into", str(store), "--at", "yesterday"], capsys)
+    assert code == 2 and "not a date" in err
+    line = _one_line_error(
+        *run(["channel", "revoke", *centre, "--batch", "1", "--reason", " "], capsys)[::2]
+    )
+    assert "needs a reason" in line
+    code, _, err = run(["pull", *buyer, "--into", str(store), "--watch", "--at", T[8]], capsys)
+    assert code == 2 and "--watch" in err
+
+
+def test_pull_watch_keeps_polling_through_transient_errors(tmp_path: Path) -> None:
+    from embodex.delivery import publish
+
+    terms, centre, buyer = contract(tmp_path)
+    src, url, store = tmp_path / "centre", str(tmp_path / "channel"), tmp_path / "buyer"
+    centre_dataset(src, 2)
+    publish(src, url, terms, centre, profile=PROFILE, now=at(5))
+    reports, errors, sleeps = [], [], []
+    polls = watch(
+        url, terms, buyer, store, interval=600, polls=2, now=at(5, 12),
+        on_report=reports.append, on_error=errors.append, sleep=sleeps.append,
+    )  # fmt: skip
+    assert polls == 2 and sleeps == [600]
+    assert [len(r.batches) for r in reports] == [1, 0] and not errors
+    # an expired head is reported and the watch goes on; a rollback would stop it
+    polls = watch(
+        url, terms, buyer, store, interval=1, polls=2, now=at(9),
+        on_report=reports.append, on_error=errors.append, sleep=sleeps.append,
+    )  # fmt: skip
+    assert polls == 2 and len(errors) == 2 and isinstance(errors[0], FrozenChannelError)
+    assert pull(url, terms, buyer, store, now=at(5, 13)).batches == []
