@@ -45,14 +45,16 @@ def contract(
     min_success_rate: str = "0.0",
     skills: list[str] | None = None,
     total_hours: str = "1.0",
+    profile_digest: str | None = None,
 ) -> tuple[Path, Signer, Signer]:
-    """A contract both parties signed before START, in scope for the synthetic episodes."""
+    """A contract both parties signed before START, in scope for the synthetic episodes
+    (QC profile: PROFILE unless ``profile_digest`` names another)."""
     centre, buyer = parties()
     text = render_template(
         centre=centre.identity,
         buyer=buyer.identity,
         start=START,
-        qc_profile_digest=PROFILE.digest,
+        qc_profile_digest=profile_digest or PROFILE.digest,
     )
     doc = yaml.safe_load(text)
     doc["scope"]["skills"] = skills or [s.skill for s in SKILLS]
