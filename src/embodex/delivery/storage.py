@@ -166,13 +166,13 @@ class Storage(ABC):
                 return dest
             for attempt in range(2):
                 try:
-                    self._fetch_into(key, part, size, progress)
+                    digest = self._fetch_into(key, part, size, progress)
                     got_size = part.stat().st_size
                     if size is not None and got_size != size:
                         raise StorageIntegrityError(
                             f"{self._where(key)} is {got_size} bytes, expected {size}"
                         )
-                    if sha256 is not None and _sha256_file(part) != sha256:
+                    if sha256 is not None and digest != sha256:
                         raise StorageIntegrityError(
                             f"{self._where(key)} does not match its sha256 (expected {sha256})"
                         )
@@ -188,26 +188,31 @@ class Storage(ABC):
 
     def _fetch_into(
         self, key: str, part: Path, size: int | None, progress: Callable[[int], None] | None
-    ) -> None:
-        """Append the missing tail of ``key`` to ``part``, resuming after dropped streams."""
+    ) -> str:
+        """Append the missing tail of ``key`` to ``part``, resuming after dropped streams;
+        return the sha256 (hex) of the whole file, hashed as the bytes arrive (one pass)."""
         have = part.stat().st_size if part.exists() else 0
         if size is not None and have > size:
             part.unlink()
             have = 0
         last: Exception | None = None
         for _ in range(_RESUME_ATTEMPTS):
+            # What is on disk is hashed again at each (re)start: after a failed write the
+            # file, not what was handed to it, is the truth.
+            h = _sha256_of(part) if have else hashlib.sha256()
             if size is not None and have == size:
-                return
+                return h.hexdigest()
             try:
                 with open(part, "ab") as out:
                     for chunk in self._stream(key, have):
                         out.write(chunk)
+                        h.update(chunk)
                         have += len(chunk)
                         if progress is not None:
                             progress(len(chunk))
                     out.flush()
                     os.fsync(out.fileno())
-                return
+                return h.hexdigest()
             except (ObjectNotFoundError, StorageIntegrityError, UnsafeKeyError):
                 raise
             except (OSError, StorageError) as exc:  # a dropped connection: resume from `have`
@@ -251,11 +256,15 @@ def _matches(path: Path, size: int | None, sha256: str | None) -> bool:
 
 
 def _sha256_file(path: Path) -> str:
+    return _sha256_of(path).hexdigest()
+
+
+def _sha256_of(path: Path) -> hashlib._Hash:
     h = hashlib.sha256()
     with open(path, "rb") as f:
         while chunk := f.read(8 * _CHUNK):
             h.update(chunk)
-    return h.hexdigest()
+    return h
 
 
 class FileStorage(Storage):
