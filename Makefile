@@ -65,6 +65,7 @@ bench: $(DEV_STAMP)
 	$(PY) benchmarks/qc.py
 	$(PY) benchmarks/trust.py
 	$(PY) benchmarks/loader.py
+	$(PY) benchmarks/delivery.py
 
 clean:
 	rm -rf $(VENV) $(LR_VENV) demo-output .bench

@@ -83,6 +83,8 @@ class BatchReport:
     files: int = 0
     reused_files: int = 0
     disagreements: int = 0
+    #: seconds spent downloading and hash-checking, re-running QC, installing (this run)
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -99,6 +101,7 @@ class BatchReport:
             "files_downloaded": self.files,
             "files_reused": self.reused_files,
             "qc_disagreements": self.disagreements,
+            "seconds": {k: round(v, 3) for k, v in self.seconds.items()},
         }
 
 
@@ -349,7 +352,9 @@ class _Puller:
             )  # fmt: skip
         receipt = self._stored_receipt(n)
         if progress.stage == "decided":
+            t2 = time.perf_counter()
             self._install(manifest, incoming, receipt, buyer_qc)
+            report.seconds["install"] = time.perf_counter() - t2
             progress.stage = "installed"
             self.save()
         self._send_receipt(n, receipt, progress)
@@ -374,6 +379,7 @@ class _Puller:
         ]
         if self.on_batch is not None:
             self.on_batch(n, sum(f.size for f in manifest.files))
+        t0 = time.perf_counter()
         try:
             stats = download_files(
                 self.ch.store, items, workers=self.workers, attempts=self.attempts,
@@ -386,6 +392,7 @@ class _Puller:
             )
             _verify_dataset(manifest, incoming)
             centre_qc = _centre_qc(self.ch, manifest, incoming)
+            report.seconds["download"] = time.perf_counter() - t0
         except StorageIntegrityError as exc:
             # Nothing of a batch that does not match its signed manifest is kept.
             shutil.rmtree(incoming, ignore_errors=True)
@@ -398,8 +405,10 @@ class _Puller:
             if (self.store.dataset / "embodex.json").exists()
             else []
         )
+        t1 = time.perf_counter()
         buyer_qc = write_qc(ds_root, run_qc(ds_root, profile, known_episode_ids=known))
         decision = decide(self.ch.verified, manifest, buyer_qc, centre_qc)
+        report.seconds["qc"] = time.perf_counter() - t1
         report.disagreements = len(decision.disagreements)
         return decision, buyer_qc
 

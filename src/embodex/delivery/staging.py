@@ -37,6 +37,9 @@ __all__ = [
     "stage_batch",
 ]
 
+#: Shard size of a batch's dataset: several shards per batch download in parallel.
+SHARD_BYTES = 64 * 1024 * 1024
+
 _EPISODE_COLUMNS = (
     "episode_id",
     "skill",
@@ -126,7 +129,9 @@ def stage_batch(
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
-    dataset = copy_episodes(source, root / "dataset", episode_ids, on_episode=on_episode)
+    dataset = copy_episodes(
+        source, root / "dataset", episode_ids, on_episode=on_episode, shard_bytes=SHARD_BYTES
+    )
     result = run_qc(dataset, profile, known_episode_ids=known_episode_ids)
     qc = write_qc(dataset.root, result)
     envelope = sign_qc_manifest(qc.model_dump(mode="json"), signer).to_json_bytes()

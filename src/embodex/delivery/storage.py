@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import re
 import shutil
 import tempfile
@@ -139,15 +140,18 @@ class Storage(ABC):
         size: int | None = None,
         sha256: str | None = None,
         progress: Callable[[int], None] | None = None,
+        durable: bool = True,
     ) -> Path:
         """Download ``key`` to ``dest``, resumably, verified before it appears.
 
         Bytes are appended to ``<dest>.incomplete`` (a download cut off earlier continues
-        where it stopped); once the object is complete its size and sha256 are checked
-        against ``size`` and ``sha256`` when given, and only then is it renamed to
-        ``dest``. Concurrent downloads of the same ``dest`` (threads or processes) are
-        serialised by a lock file, and the second finds the file done. ``progress`` is
-        called with each chunk's byte count.
+        where it stopped) and hashed as they arrive; once the object is complete its size
+        and sha256 are checked against ``size`` and ``sha256`` when given, and only then is
+        it renamed to ``dest``. Concurrent downloads of the same ``dest`` (threads or
+        processes) are serialised by a lock file, and the second finds the file done.
+        ``progress`` is called with each chunk's byte count. ``durable=False`` skips the
+        fsyncs of the file and of its folder: for callers that check the hash again before
+        trusting a file found after a restart (a power cut can leave it unwritten).
 
         Raises ``StorageIntegrityError`` (size or hash differ; the partial file is
         removed), ``ObjectNotFoundError`` or ``StorageError``.
@@ -166,7 +170,7 @@ class Storage(ABC):
                 return dest
             for attempt in range(2):
                 try:
-                    digest = self._fetch_into(key, part, size, progress)
+                    digest = self._fetch_into(key, part, size, progress, durable)
                     got_size = part.stat().st_size
                     if size is not None and got_size != size:
                         raise StorageIntegrityError(
@@ -182,15 +186,23 @@ class Storage(ABC):
                     if attempt == 0:
                         continue  # a stale partial file from another object: start clean once
                     raise
-                replace_durably(part, dest)
+                if durable:
+                    replace_durably(part, dest)
+                else:
+                    os.replace(part, dest)
                 return dest
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _fetch_into(
-        self, key: str, part: Path, size: int | None, progress: Callable[[int], None] | None
+        self,
+        key: str,
+        part: Path,
+        size: int | None,
+        progress: Callable[[int], None] | None,
+        durable: bool = True,
     ) -> str:
         """Append the missing tail of ``key`` to ``part``, resuming after dropped streams;
-        return the sha256 (hex) of the whole file, hashed as the bytes arrive (one pass)."""
+        return the sha256 (hex) of the whole file, hashed as the bytes arrive."""
         have = part.stat().st_size if part.exists() else 0
         if size is not None and have > size:
             part.unlink()
@@ -199,25 +211,31 @@ class Storage(ABC):
         for _ in range(_RESUME_ATTEMPTS):
             # What is on disk is hashed again at each (re)start: after a failed write the
             # file, not what was handed to it, is the truth.
-            h = _sha256_of(part) if have else hashlib.sha256()
+            hasher = _BackgroundHash(_sha256_of(part) if have else hashlib.sha256())
             if size is not None and have == size:
-                return h.hexdigest()
+                return hasher.finish()
             try:
                 with open(part, "ab") as out:
                     for chunk in self._stream(key, have):
                         out.write(chunk)
-                        h.update(chunk)
+                        hasher.update(chunk)
                         have += len(chunk)
                         if progress is not None:
                             progress(len(chunk))
                     out.flush()
-                    os.fsync(out.fileno())
-                return h.hexdigest()
+                    if durable:
+                        os.fsync(out.fileno())
+                return hasher.finish()
             except (ObjectNotFoundError, StorageIntegrityError, UnsafeKeyError):
+                hasher.finish()
                 raise
             except (OSError, StorageError) as exc:  # a dropped connection: resume from `have`
+                hasher.finish()
                 last = exc
                 have = part.stat().st_size if part.exists() else 0
+            except BaseException:
+                hasher.finish()
+                raise
         raise StorageError(f"{self._where(key)}: download kept failing ({last})")
 
     def put_group(
@@ -253,6 +271,31 @@ def _matches(path: Path, size: int | None, sha256: str | None) -> bool:
     if size is not None and path.stat().st_size != size:
         return False
     return sha256 is None or _sha256_file(path) == sha256
+
+
+class _BackgroundHash:
+    """sha256 on a thread of its own, fed chunk by chunk: hashing overlaps the network and
+    the disk (hashlib releases the GIL), so verifying costs no extra pass and little time."""
+
+    def __init__(self, h: hashlib._Hash) -> None:
+        self._h = h
+        self._queue: queue.Queue[bytes | None] = queue.Queue(maxsize=16)
+        self._thread = threading.Thread(target=self._run, name="embodex-sha256", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (chunk := self._queue.get()) is not None:
+            self._h.update(chunk)
+
+    def update(self, chunk: bytes) -> None:
+        self._queue.put(chunk)
+
+    def finish(self) -> str:
+        """Wait for every chunk fed so far; the hex digest. Safe to call more than once."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        return self._h.hexdigest()
 
 
 def _sha256_file(path: Path) -> str:
@@ -414,9 +457,10 @@ class S3Storage(Storage):
     def upload_file(self, key: str, src: str | Path) -> None:
         from boto3.s3.transfer import TransferConfig
 
-        # Multipart above 64 MiB, parts retried by the transfer manager; the object appears
-        # only when CompleteMultipartUpload succeeds, so a cut upload leaves nothing visible.
-        config = TransferConfig(multipart_threshold=64 * _CHUNK, multipart_chunksize=64 * _CHUNK)
+        # Multipart above 16 MiB in 8 MiB parts sent in parallel (a 64 MiB shard goes up as 8
+        # concurrent parts), each retried by the transfer manager; the object appears only
+        # when CompleteMultipartUpload succeeds, so a cut upload leaves nothing visible.
+        config = TransferConfig(multipart_threshold=16 * _CHUNK, multipart_chunksize=8 * _CHUNK)
         self._call(
             key,
             lambda: self.client.upload_file(str(src), self.bucket, self._key(key), Config=config),

@@ -141,9 +141,16 @@ def download_files(
             if on_bytes is not None:
                 on_bytes(item.size)
             return
+        # durable=False: no fsync per file. A file found after a restart is hashed again
+        # before use (``_complete`` above), so a power cut cannot slip a bad file in.
         with_retries(
             lambda: store.download_file(
-                item.key, item.dest, size=item.size, sha256=item.sha256, progress=progress
+                item.key,
+                item.dest,
+                size=item.size,
+                sha256=item.sha256,
+                progress=progress,
+                durable=False,
             ),
             attempts=attempts,
             backoff=backoff,

@@ -9,7 +9,7 @@ from ..errors import SchemaError
 from .episode import Episode
 from .models import DatasetMeta
 from .reader import Dataset, open_dataset
-from .writer import DatasetWriter
+from .writer import DEFAULT_SHARD_BYTES, DatasetWriter
 
 __all__ = ["copy_episodes"]
 
@@ -23,13 +23,15 @@ def copy_episodes(
     meta: DatasetMeta | None = None,
     transform: Callable[[Episode], Episode] | None = None,
     on_episode: Callable[[str], None] | None = None,
+    shard_bytes: int | None = None,
 ) -> Dataset:
     """Write the chosen episodes of ``source`` (all when ``episode_ids`` is None) to ``dest``.
 
     Encoded images are copied as stored, never re-encoded. ``meta`` overrides the dataset
     metadata of a new ``dest`` (same frame schema required); ``transform`` may change each
     episode on the way (e.g. its metadata). With ``append=True`` the episodes are added to an
-    existing ``dest``. The copy is published atomically: on any error ``dest`` keeps its
+    existing ``dest``. ``shard_bytes`` sets the writer's shard size (smaller shards move in
+    parallel over a network). The copy is published atomically: on any error ``dest`` keeps its
     previous state. Raises ``SchemaError`` for unknown ids or an incompatible ``dest``.
 
     Example::
@@ -47,7 +49,12 @@ def copy_episodes(
             "the new metadata changes the frame schema of the copied episodes",
             hint="Keep features, cameras and fps as in the source.",
         )
-    with DatasetWriter(dest, None if append else new_meta, append=append) as writer:
+    with DatasetWriter(
+        dest,
+        None if append else new_meta,
+        append=append,
+        shard_bytes=shard_bytes or DEFAULT_SHARD_BYTES,
+    ) as writer:
         for eid in ids:
             episode = src.episode(eid).to_episode()
             if transform is not None:

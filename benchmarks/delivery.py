@@ -1,0 +1,328 @@
+"""Delivery speed against an S3 endpoint, with plain boto3 as the baseline in the same run.
+
+Measured on the same endpoint and objects, with the same number of parallel transfers:
+
+* publish — the upload phase of ``embodex.delivery.publish`` (batch files, QC, signed
+  manifest and head) versus boto3 ``upload_file`` of the same staged files;
+* pull — the download phase of ``embodex.delivery.pull`` (parallel, resumable, every file
+  hash-checked against the signed manifest, the dataset checked against it) versus boto3
+  downloads of the same objects without any check (the faster of ``get_object`` streamed to
+  a file and ``download_file``);
+* batch n+1 — the bytes a pull of batch 2 moves, against the size of batch 2's files.
+
+The pull's other work (re-running the contract's QC on the batch, installing it) is
+reported beside, not folded into the ratio: it is checking, not transfer.
+
+Usage:
+    python benchmarks/delivery.py [--episodes 48] [--image-size 128] [--workers 8] [--runs 3]
+
+Endpoint: EMBODEX_BENCH_S3_ENDPOINT with the AWS_* credentials, else a moto server this script
+starts on a free loopback port.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from embodex.delivery import open_storage, publish, pull  # noqa: E402
+from embodex.delivery.staging import batch_files, stage_batch  # noqa: E402
+from embodex.format import DatasetWriter, open_dataset  # noqa: E402
+from embodex.qc import default_profile  # noqa: E402
+from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta  # noqa: E402
+from embodex.trust import generate_key, load_signer, render_template, sign_contract  # noqa: E402
+
+START = date(2026, 1, 5)
+
+
+@contextmanager
+def s3_endpoint() -> Iterator[str]:
+    external = os.environ.get("EMBODEX_BENCH_S3_ENDPOINT")
+    if external:
+        os.environ["AWS_ENDPOINT_URL"] = external
+        yield external
+        return
+    from tests.conftest import _free_port, _wait_listening
+
+    port = _free_port()
+    exe = Path(sys.executable).with_name("moto_server")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+    proc = subprocess.Popen(
+        [*cmd, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, proc)
+        url = f"http://127.0.0.1:{port}"
+        os.environ.update(
+            AWS_ENDPOINT_URL=url,
+            AWS_ACCESS_KEY_ID="bench",
+            AWS_SECRET_ACCESS_KEY="bench",
+            AWS_DEFAULT_REGION="us-east-1",
+        )
+        yield f"{url} (moto_server)"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def at(days: int, hour: int = 10) -> datetime:
+    return datetime(START.year, START.month, START.day, hour, tzinfo=UTC) + timedelta(days=days)
+
+
+def make_contract(work: Path) -> Path:
+    generate_key("centre", "centre")
+    generate_key("buyer", "buyer")
+    centre, buyer = load_signer("centre"), load_signer("buyer")
+    doc = yaml.safe_load(
+        render_template(
+            centre=centre.identity,
+            buyer=buyer.identity,
+            start=START,
+            qc_profile_digest=default_profile().digest,
+        )
+    )
+    doc["scope"]["skills"] = [s.skill for s in SKILLS]
+    doc["volume"] = {"total_hours": "100", "min_hours_per_delivery": "0.01"}
+    draft = work / "contract.yaml"
+    draft.write_text(yaml.safe_dump(doc, sort_keys=False))
+    offered = sign_contract(draft, centre, at=START - timedelta(days=3)).path
+    sign_contract(offered, buyer, at=START - timedelta(days=3))
+    return offered
+
+
+def make_episodes(path: Path, count: int, first: int, image_size: int) -> None:
+    meta = synth_meta(image_size=image_size)
+    exists = (path / "embodex.json").exists()
+    with DatasetWriter(path, None if exists else meta, append=exists) as w:
+        for i in range(first, first + count):
+            w.add_episode(
+                synth_episode(
+                    meta,
+                    i,
+                    seed=3,
+                    scene=SCENES[i % len(SCENES)],
+                    skill=SKILLS[i % 3],
+                    duration_s=(8.0, 12.0),
+                )
+            )
+
+
+def rate(nbytes: int, seconds: float) -> float:
+    return nbytes / seconds / 1e6 if seconds > 0 else float("inf")
+
+
+def boto3_upload(
+    client: Any, bucket: str, prefix: str, files: list[tuple[str, Path]], w: int, size: int
+) -> float:
+    """MB/s of boto3 ``upload_file`` of the files on ``w`` threads (the config embodex uses:
+    multipart above 16 MiB in 8 MiB parts)."""
+    from boto3.s3.transfer import TransferConfig
+
+    config = TransferConfig(multipart_threshold=16 << 20, multipart_chunksize=8 << 20)
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(w) as pool:
+        list(
+            pool.map(
+                lambda kp: client.upload_file(
+                    str(kp[1]), bucket, f"{prefix}/{kp[0]}", Config=config
+                ),
+                files,
+            )
+        )
+    return rate(size, time.perf_counter() - t0)
+
+
+def boto3_download(
+    client: Any, bucket: str, keys: list[str], dest: Path, w: int, size: int
+) -> float:
+    """MB/s of the faster of two plain boto3 downloads of ``keys`` on ``w`` threads:
+    ``get_object`` streamed to a file, and ``download_file`` (ranged parts). No checks."""
+
+    def stream(key: str) -> None:
+        body = client.get_object(Bucket=bucket, Key=key)["Body"]
+        with open(dest / key.replace("/", "_"), "wb") as out:
+            while chunk := body.read(1 << 20):
+                out.write(chunk)
+
+    def managed(key: str) -> None:
+        client.download_file(bucket, key, str(dest / key.replace("/", "_")))
+
+    best = 0.0
+    for fn in (stream, managed):
+        shutil.rmtree(dest, ignore_errors=True)
+        dest.mkdir(parents=True)
+        t0 = time.perf_counter()
+        with ThreadPoolExecutor(w) as pool:
+            list(pool.map(fn, keys))
+        best = max(best, rate(size, time.perf_counter() - t0))
+    return best
+
+
+def _alternate(tasks: list[Callable[[], float]], run: int) -> tuple[float, float]:
+    """Run both timings, the second first on odd runs; results in the given order."""
+    if run % 2:
+        second = tasks[1]()
+        return tasks[0](), second
+    first = tasks[0]()
+    return first, tasks[1]()
+
+
+def time_publish(src: Path, url: str, terms: Path, centre: Any, workers: int, work: Path) -> float:
+    """MB/s of publish's upload phase (files, QC, manifest, head), from its callbacks."""
+    marks: dict[str, float] = {}
+    sent = [0]
+
+    def started(_files: int, _bytes: int) -> None:
+        marks["start"] = time.perf_counter()
+
+    def stored(_key: str, n: int) -> None:
+        marks["end"] = time.perf_counter()
+        sent[0] += n
+
+    publish(src, url, terms, centre, now=at(5), workers=workers, on_start=started,
+            on_file=stored, record=False)  # fmt: skip
+    shutil.rmtree(work / "home" / "outbox", ignore_errors=True)  # the next run starts afresh
+    return rate(sent[0], marks["end"] - marks["start"])
+
+
+def time_pull(
+    url: str,
+    terms: Path,
+    buyer: Any,
+    store: Path,
+    workers: int,
+    qc_s: list[float],
+    install_s: list[float],
+) -> float:
+    """MB/s of pull's download phase (hash-checked files, dataset checked against the
+    signed manifest); the QC re-run and install times go to ``qc_s`` and ``install_s``."""
+    report = pull(url, terms, buyer, store, now=at(5, 12), workers=workers, record=False)
+    (b,) = report.batches
+    qc_s.append(b.seconds["qc"])
+    install_s.append(b.seconds["install"])
+    return rate(b.bytes, b.seconds["download"])
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--episodes", type=int, default=48, help="episodes per batch")
+    p.add_argument("--image-size", type=int, default=128)
+    p.add_argument("--workers", type=int, default=8)
+    p.add_argument("--runs", type=int, default=5, help="repetitions (medians are reported)")
+    args = p.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="embodex-bench-delivery-"))
+    os.environ["EMBODEX_HOME"] = str(work / "home")
+    try:
+        with s3_endpoint() as endpoint:
+            return run(args, work, endpoint)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path, endpoint: str) -> int:
+    import boto3
+
+    client = boto3.session.Session().client("s3")
+    bucket = os.environ.get("EMBODEX_BENCH_S3_BUCKET") or f"embodex-bench-{uuid.uuid4().hex[:8]}"
+    if not os.environ.get("EMBODEX_BENCH_S3_BUCKET"):
+        client.create_bucket(Bucket=bucket)
+    terms = make_contract(work)
+    centre, buyer = load_signer("centre"), load_signer("buyer")
+    src = work / "centre"
+    t0 = time.perf_counter()
+    make_episodes(src, args.episodes, 0, args.image_size)
+    print(f"endpoint {endpoint}; {args.workers} parallel transfers; {args.runs} runs")
+    print(f"batch 1: {args.episodes} episodes written in {time.perf_counter() - t0:.1f} s")
+
+    # the staged batch, as publish stages it, for the boto3 upload baseline
+    staged = stage_batch(
+        open_dataset(src), open_dataset(src).episode_ids, work / "stage", profile=default_profile(),
+        signer=centre,
+    )  # fmt: skip
+    files = batch_files(staged)
+    size = sum(path.stat().st_size for _, path in files)
+    print(f"batch size {size / 1e6:.1f} MB in {len(files)} files")
+
+    up: list[tuple[float, float]] = []  # (embodex, boto3) MB/s, per run
+    down: list[tuple[float, float]] = []
+    qc_s: list[float] = []
+    install_s: list[float] = []
+    moved = (0, 0)
+    for r in range(args.runs):
+        url = f"s3://{bucket}/run{r}"
+        store = work / f"buyer{r}"
+        tasks_up = [
+            partial(time_publish, src, url, terms, centre, args.workers, work),
+            partial(boto3_upload, client, bucket, f"base{r}", files, args.workers, size),
+        ]
+        # alternate who goes first, so caches and warm-up favour neither
+        o_up, b_up = _alternate(tasks_up, r)
+        up.append((o_up, b_up))
+        keys = [f"run{r}/{o.key}" for o in open_storage(url).list("batches/000001/")]
+        tasks_down = [
+            partial(time_pull, url, terms, buyer, store, args.workers, qc_s, install_s),
+            partial(boto3_download, client, bucket, keys, work / "b", args.workers, size),
+        ]
+        o_down, b_down = _alternate(tasks_down, r)
+        down.append((o_down, b_down))
+        if r == 0:  # batch n+1 moves batch n+1's bytes only
+            make_episodes(src, max(2, args.episodes // 4), args.episodes, args.image_size)
+            publish(src, url, terms, centre, now=at(12), workers=args.workers, record=False)
+            second = pull(
+                url, terms, buyer, store, now=at(12, 12), workers=args.workers, record=False
+            )
+            listed = {o.key: o.size for o in open_storage(url).list("batches/000002/")}
+            listed.pop("batches/000002/manifest.json")
+            moved = (second.batches[0].bytes, sum(listed.values()))
+        shutil.rmtree(store, ignore_errors=True)
+
+    print()
+    head = f"{'MB/s, median of runs':32} {'embodex':>10} {'boto3':>10} {'ratio':>7}"
+    print(f"{head}  (ratio: median of the per-run ratios)")
+    for name, pairs, what in (
+        ("publish upload", up, "boto3 upload_file"),
+        ("pull download + verify", down, "boto3, faster of stream/download_file"),
+    ):
+        ours = statistics.median(o for o, _ in pairs)
+        base = statistics.median(b for _, b in pairs)
+        ratio = statistics.median(o / b for o, b in pairs)
+        verdict = "target >= 0.80 met" if ratio >= 0.8 else "BELOW the 0.80 target"
+        print(f"{name:32} {ours:10.1f} {base:10.1f} {ratio:7.2f}  {what}; {verdict}")
+        print(f"{'':32} per run: " + ", ".join(f"{o / b:.2f}" for o, b in pairs))
+    print(
+        f"batch 2 pull moved {moved[0]:,} bytes; batch 2's files are {moved[1]:,} bytes "
+        f"(ratio {moved[0] / moved[1]:.3f})"
+    )
+    transfer = size / 1e6 / statistics.median(o for o, _ in down)
+    qc, install = statistics.median(qc_s), statistics.median(install_s)
+    print(
+        f"pull, besides the transfer ({transfer:.2f} s): QC re-run {qc:.2f} s, "
+        f"install {install:.2f} s for {args.episodes} episodes"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
