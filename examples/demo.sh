@@ -148,6 +148,9 @@ centre receipt countersign --channel "$CH" --contract "$TERMS" --key hubei-centr
 centre supply plan --channel "$CH" --contract "$TERMS" --dataset "$OUT/centre/recordings" \
   --at "$W3C"
 centre channel show --channel "$CH" --contract "$TERMS" --at "$W3C"
+buyer supply status --channel "$CH" --contract "$TERMS" --at "$W3C" \
+  --html "$OUT/supply-status.html" --json > "$OUT/supply-status.json"
+echo "the supply status as a page with charts: $OUT/supply-status.html"
 
 step "20. Train: a short behaviour-cloning run on the PULLED data (QC-passed, accepted episodes)"
 python examples/train_bc.py "$OUT/buyer/dataset" --steps 150 --workers 2 --qc pass --log-every 50

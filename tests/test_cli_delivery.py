@@ -68,8 +68,12 @@ def test_the_trade_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert code == 0
     assert "contracted   1.00 h" in out and "amount due   0.00 CNY" in out
     assert "notice 1" in out and "robot in repair" in out
-    code, out, _ = run(["supply", "status", *common, "--at", T[7], "--json"], capsys)
+    html = tmp_path / "supply.html"
+    code, out, _ = run(
+        ["supply", "status", *common, "--at", T[7], "--json", "--html", str(html)], capsys
+    )
     status = json.loads(out)
+    assert "<svg" in html.read_text()
     assert status["status"]["accepted_hours"] == "0" and status["batches"][0]["countersigned"]
     code, out, _ = run(["supply", "plan", *common, "--at", T[7], "--dataset", str(src)], capsys)
     assert code == 0 and "to collect" in out and "replace      5 episode(s)" in out

@@ -77,8 +77,14 @@ def _period_rows(s: Any) -> list[list[Any]]:
 
 @supply.command("status")
 @channel_options(key=False)
+@click.option(
+    "--html", "html", type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the status as one self-contained HTML page with charts.",
+)  # fmt: skip
 @json_opt
-def supply_status(url: str, contract: Path, at: datetime | None, as_json: bool) -> None:
+def supply_status(
+    url: str, contract: Path, at: datetime | None, html: Path | None, as_json: bool
+) -> None:
     """Hours due, delivered and accepted per period, scene type and skill; amount due.
 
     Reads the channel (every batch manifest, receipt and notice verified) and the contract:
@@ -87,11 +93,16 @@ def supply_status(url: str, contract: Path, at: datetime | None, as_json: bool) 
     \b
     Example:
       embodex supply status --contract contract.signed.json --channel s3://acme/deliveries
-      embodex supply status --contract contract.signed.json --channel deliveries/ch --json
+      embodex supply status --contract contract.signed.json --channel deliveries/ch \\
+          --html supply.html
     """
     from embodex.delivery import channel_supply
+    from embodex.delivery.report import write_supply_report
 
     report = channel_supply(url, contract, now=at)
+    if html is not None:
+        write_supply_report(report, html)
+        click.echo(f"wrote {html}", err=True)
     if as_json:
         echo_json(report.model_dump(mode="json"))
         return
@@ -165,9 +176,8 @@ def supply_plan(
             f"{plan.next_deadline.isoformat() if plan.next_deadline else '-'}"
         )
     for r in plan.replacements:
-        click.echo(
-            f"  replace      {r.episodes} episode(s) ({hours(r.hours)}) of batch {r.batch} by {r.due}"
-        )
+        what = f"{r.episodes} episode(s) ({hours(r.hours)}) of batch {r.batch}"
+        click.echo(f"  replace      {what} by {r.due}")
     for d in plan.delays:
         click.echo(f"  delay        notice {d.number}: {d.reason}")
     for title, rows in (("scene type", plan.by_scene_type), ("skill", plan.by_skill)):
