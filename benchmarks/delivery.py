@@ -26,7 +26,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -61,18 +60,11 @@ def s3_endpoint() -> Iterator[str]:
         os.environ["AWS_ENDPOINT_URL"] = external
         yield external
         return
-    from tests.conftest import _free_port, _wait_listening
+    from tests.conftest import _free_port, start_moto
 
     port = _free_port()
-    exe = Path(sys.executable).with_name("moto_server")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
-    proc = subprocess.Popen(
-        [*cmd, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_moto(port)
     try:
-        _wait_listening(port, proc)
         url = f"http://127.0.0.1:{port}"
         os.environ.update(
             AWS_ENDPOINT_URL=url,

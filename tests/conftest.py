@@ -63,6 +63,23 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 3
     raise RuntimeError(f"moto_server did not listen on port {port} within {timeout} s")
 
 
+def start_moto(port: int) -> subprocess.Popen[bytes]:
+    """moto's standalone S3 server in its own process on ``port``, once it listens."""
+    exe = Path(sys.executable).with_name("moto_server")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+    proc = subprocess.Popen(
+        [*cmd, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, proc)
+    except BaseException:
+        proc.kill()
+        raise
+    return proc
+
+
 @pytest.fixture(scope="session")
 def s3_endpoint() -> Iterator[dict[str, str]]:
     """An S3 endpoint and credentials: moto_server on a free loopback port, or the store
@@ -77,16 +94,9 @@ def s3_endpoint() -> Iterator[dict[str, str]]:
             "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
         }
         return
-    exe = Path(sys.executable).with_name("moto_server")
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
     port = _free_port()
-    proc = subprocess.Popen(
-        [*cmd, "-H", "127.0.0.1", "-p", str(port)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    proc = start_moto(port)
     try:
-        _wait_listening(port, proc)
         yield {
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
             "AWS_ACCESS_KEY_ID": "testing",

@@ -23,7 +23,7 @@ from embodex.train import load
 from embodex.trust import Ledger, ledger_path
 
 from ._delivery import PROFILE, at, centre_dataset, contract
-from .conftest import _free_port, _wait_listening
+from .conftest import _free_port, start_moto
 
 HELPER = Path(__file__).with_name("_kill_puller.py")
 SHARD = "dataset/data/shard-000000.arrow"
@@ -178,13 +178,7 @@ class _Moto:
         return f"http://127.0.0.1:{self.port}"
 
     def start(self) -> None:
-        exe = Path(sys.executable).with_name("moto_server")
-        cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
-        self.proc = subprocess.Popen(
-            [*cmd, "-H", "127.0.0.1", "-p", str(self.port)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        _wait_listening(self.port, self.proc)
+        self.proc = start_moto(self.port)
 
     def stop(self) -> None:
         if self.proc is not None and self.proc.poll() is None:

@@ -41,19 +41,9 @@ def _status_lines(r: Any) -> list[str]:
         f"  amount due   {_money(s.amount_due, s.currency)} "
         f"({hours(s.accepted_hours)} × {s.price_per_accepted_hour} {s.currency})",
     ]
-    if r.revoked_accepted_hours:
-        lines.append(
-            f"  revoked      {hours(r.revoked_accepted_hours)} accepted then revoked: net "
-            f"{hours(r.net_accepted_hours)}, {_money(r.net_amount_due, s.currency)}"
-        )
-    if s.late_batches:
-        lines.append(f"  late         batches {', '.join(map(str, s.late_batches))}")
-    if s.missing_periods:
-        lines.append(f"  missing      periods {', '.join(map(str, s.missing_periods))}")
-    if s.overdue_receipts:
-        lines.append(
-            f"  overdue      receipts for batches {', '.join(map(str, s.overdue_receipts))}"
-        )
+    from embodex.delivery.supply import supply_alerts
+
+    lines += [f"  {label:<12} {text}" for label, text in supply_alerts(r)]
     return lines
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from ..errors import ChannelError, FrozenChannelError, ObjectNotFoundError
-from ..trust import Identity, VerifiedContract, verify_contract_file
+from ..errors import ChannelError, DeliveryError, FrozenChannelError, ObjectNotFoundError
+from ..trust import Identity, Signer, VerifiedContract, verify_contract_file
 from ..trust.contract_file import default_trusted
 from ..trust.lifecycle import ContractState
 from .documents import (
@@ -81,6 +81,22 @@ class Channel:
 
     def where(self, key: str) -> str:
         return f"{self.url.rstrip('/')}/{key}"
+
+    def require(self, signer: Signer, role: str) -> None:
+        """Raise :class:`DeliveryError` unless ``signer`` is the contract's ``role`` key
+        (``centre``: publishes and signs channel documents; ``buyer``: pulls, receipts)."""
+        party = self.centre if role == "centre" else self.buyer
+        if signer.key_id != party.key_id:
+            does = (
+                "publish and sign channel documents"
+                if role == "centre"
+                else "pull and sign receipts"
+            )
+            raise DeliveryError(
+                f"key {signer.name!r} ({signer.key_id}) is not the {role} of contract "
+                f"{self.contract.contract_id}, which names {party.name!r} ({party.key_id})",
+                hint=f"Use the {role}'s key (--key NAME): it alone may {does}.",
+            )
 
     # -- documents -------------------------------------------------------------------------
 

@@ -41,6 +41,7 @@ __all__ = [
     "Notice",
     "batch_prefix",
     "doc_digest",
+    "episode_summaries",
     "manifest_key",
     "notice_key",
     "open_document",
@@ -191,20 +192,25 @@ class BatchManifest(TrustModel):
             period=self.period,
             replacement_for=self.replacement_for,
             dataset_digest=self.dataset_digest,
-            episodes=[
-                EpisodeSummary(
-                    episode_id=e.episode_id,
-                    skill=e.skill,
-                    scene_type=e.scene_type,
-                    scene_id=e.scene_id,
-                    robot_model=e.robot_model,
-                    hours=e.hours,
-                    cameras=e.cameras,
-                    fps=self.fps,
-                )
-                for e in self.episodes
-            ],
+            episodes=episode_summaries(self.episodes, self.fps),
         )
+
+
+def episode_summaries(episodes: Sequence[BatchEpisode], fps: Decimal) -> list[EpisodeSummary]:
+    """The contract's view of batch episodes (trust.check_batch, supply_status)."""
+    return [
+        EpisodeSummary(
+            episode_id=e.episode_id,
+            skill=e.skill,
+            scene_type=e.scene_type,
+            scene_id=e.scene_id,
+            robot_model=e.robot_model,
+            hours=e.hours,
+            cameras=e.cameras,
+            fps=fps,
+        )
+        for e in episodes
+    ]
 
 
 class Notice(TrustModel):

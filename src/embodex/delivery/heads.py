@@ -24,7 +24,6 @@ __all__ = [
     "issue_head",
     "new_channel_id",
     "refresh_channel",
-    "require_centre",
 ]
 
 #: How long a head stays valid unless the centre says otherwise.
@@ -34,17 +33,6 @@ DEFAULT_HEAD_TTL = timedelta(days=3)
 def new_channel_id() -> str:
     """A fresh random channel id (``ch-`` + 24 hex characters)."""
     return f"ch-{uuid.uuid4().hex[:24]}"
-
-
-def require_centre(channel: Channel, signer: Signer) -> None:
-    """Raise :class:`DeliveryError` unless ``signer`` is the contract's centre key."""
-    centre = channel.centre
-    if signer.key_id != centre.key_id:
-        raise DeliveryError(
-            f"key {signer.name!r} ({signer.key_id}) is not the centre of contract "
-            f"{channel.contract.contract_id}, which names {centre.name!r} ({centre.key_id})",
-            hint="Publish and sign channel documents with the centre's key (--key NAME).",
-        )
 
 
 @dataclass(frozen=True)
@@ -130,7 +118,7 @@ def refresh_channel(
 
     now = now or utc_now()
     channel = open_channel(url, contract, trusted=trusted, at=now)
-    require_centre(channel, signer)
+    channel.require(signer, "centre")
     with Outbox(channel.url).locked():
         got: HeadRead | None = channel.read_head()
         if got is None:

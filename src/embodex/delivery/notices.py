@@ -17,7 +17,7 @@ from ..errors import ChannelError, DeliveryError
 from ..trust import Identity, Ledger, Signer, VerifiedContract, ledger_path, sign_model
 from .channel import open_channel, utc_now
 from .documents import HEAD_KEY, NOTICE_TYPES, Notice, doc_digest, notice_key
-from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head, require_centre
+from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head
 from .outbox import Outbox
 
 __all__ = ["NoticeResult", "revoke_batch", "send_notice"]
@@ -64,7 +64,7 @@ def send_notice(
         raise DeliveryError("a notice needs a reason", hint='Pass --reason "…".')
     now = now or utc_now()
     channel = open_channel(url, contract, trusted=trusted, at=now)
-    require_centre(channel, signer)
+    channel.require(signer, "centre")
     with Outbox(channel.url).locked():
         got = channel.read_head()
         if got is None:

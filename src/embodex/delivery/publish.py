@@ -35,17 +35,18 @@ from .documents import (
     BatchManifest,
     batch_prefix,
     doc_digest,
+    episode_summaries,
     manifest_key,
     qc_key,
 )
-from .heads import DEFAULT_HEAD_TTL, issue_head, new_channel_id, require_centre
+from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head, new_channel_id
 from .outbox import Outbox, PendingBatch
 from .staging import (
     StagedBatch,
     batch_episodes,
     batch_files,
     build_manifest,
-    episode_summaries,
+    fps_of,
     load_staged,
     preview_violations,
     stage_batch,
@@ -130,102 +131,188 @@ def _read_state(ch: Channel, outbox: Outbox) -> _Channel:
     return _Channel(head=None, channel_id=pending.channel_id if pending else new_channel_id())
 
 
-def _ledger(signer: Signer, record: bool, kind: str, ref: str, note: str) -> None:
-    if record:
-        Ledger(ledger_path(signer.name)).append(signer, kind, ref, note=note)
+@dataclass
+class _Options:
+    """What a publish was asked to do beyond the defaults."""
+
+    ttl: timedelta
+    period: int | None
+    replacement_for: int | None
+    workers: int
+    attempts: int
+    record: bool
+    on_start: Callable[[int, int], None] | None
+    on_file: Callable[[str, int], None] | None
 
 
-def _put_head(
-    ch: Channel,
-    state: _Channel,
-    signer: Signer,
-    now: datetime,
-    ttl: timedelta,
-    manifest: BatchManifest,
-    digest: str,
-    data: bytes,
-    outbox: Outbox,
-    record: bool,
-) -> None:
-    """Name a stored batch in a new head, then record it (ledger, outbox)."""
-    update = issue_head(
-        state.head.head if state.head else None,
-        channel_id=state.channel_id,
-        channel=ch,
-        signer=signer,
-        now=max(now, manifest.published_at),
-        ttl=ttl,
-        batch=(manifest.number, digest),
-    )
-    ch.store.put_bytes(HEAD_KEY, update.data)
-    state.head = HeadRead(head=update.head, digest=update.digest, data=update.data)
-    _after_publish(ch, state, signer, manifest, digest, data, outbox, record)
+class _Publisher:
+    """One publish run: the channel and its verified state, the outbox, the key, the time."""
 
+    def __init__(
+        self, ch: Channel, outbox: Outbox, signer: Signer, now: datetime, opts: _Options
+    ) -> None:
+        self.ch, self.outbox, self.signer, self.now, self.opts = ch, outbox, signer, now, opts
+        self.state = _read_state(ch, outbox)
 
-def _after_publish(
-    ch: Channel,
-    state: _Channel,
-    signer: Signer,
-    manifest: BatchManifest,
-    digest: str,
-    data: bytes,
-    outbox: Outbox,
-    record: bool,
-) -> None:
-    state.add(manifest, digest)
-    outbox.record_published(manifest.number, data)
-    note = (
-        f"{state.channel_id} batch {manifest.number}: {len(manifest.episodes)} episodes, "
-        f"{dec_str(manifest.hours)} h"
-    )
-    _ledger(signer, record, "batch-published", digest, note)
-    pending = outbox.pending()
-    if pending is not None and pending.number <= manifest.number:
-        outbox.clear_pending()
+    def next_head(self, manifest: BatchManifest, digest: str, when: datetime) -> HeadUpdate:
+        """The head after the current one, naming ``manifest`` as the latest batch."""
+        st = self.state
+        return issue_head(
+            st.head.head if st.head else None,
+            channel_id=st.channel_id,
+            channel=self.ch,
+            signer=self.signer,
+            now=when,
+            ttl=self.opts.ttl,
+            batch=(manifest.number, digest),
+        )
 
-
-def _recover(
-    ch: Channel,
-    state: _Channel,
-    outbox: Outbox,
-    signer: Signer,
-    now: datetime,
-    ttl: timedelta,
-    record: bool,
-) -> list[str]:
-    """Finish or clean up what an interrupted publish left (see the module docstring)."""
-    done: list[str] = []
-    n = state.last + 1
-    if ch.store.exists(manifest_key(n)):
-        # a new channel takes the id its first batch was signed with
-        manifest, digest, data = ch.read_manifest(n, state.channel_id if state.head else None)
-        state.channel_id = manifest.channel_id
-        if manifest.previous != state.last_digest:
-            raise DeliveryError(
-                f"batch {n} on {ch.url} does not follow batch {n - 1}",
-                hint=f"Remove {ch.where(batch_prefix(n))}/ if it is not yours, then publish.",
+    def published(
+        self, manifest: BatchManifest, digest: str, data: bytes, head: HeadUpdate
+    ) -> None:
+        """Record a batch the channel now names: state, outbox copy, ledger, pending cleared."""
+        st = self.state
+        st.head = HeadRead(head=head.head, digest=head.digest, data=head.data)
+        st.add(manifest, digest)
+        self.outbox.record_published(manifest.number, data)
+        if self.opts.record:
+            note = (
+                f"{st.channel_id} batch {manifest.number}: {len(manifest.episodes)} episodes, "
+                f"{dec_str(manifest.hours)} h"
             )
-        _put_head(ch, state, signer, now, ttl, manifest, digest, data, outbox, record)
-        done.append(f"finished batch {n}, whose head an interrupted publish did not write")
-        n += 1
-    outbox.check_ahead(state.last)
-    pending = outbox.pending()
-    if pending is not None and (
-        pending.url != ch.url or pending.channel_id != state.channel_id or pending.number != n
-    ):
-        outbox.clear_pending()
-        pending = None
-    ours = set(pending.uploaded) if pending else set()
-    stray = [
-        o.key
-        for o in ch.store.list(batch_prefix(n) + "/")
-        if o.key.removeprefix(batch_prefix(n) + "/") not in ours
-    ]
-    for key in stray:
-        ch.store.delete(key)
-    if stray:
-        done.append(f"removed {len(stray)} object(s) of batch {n} left by an interrupted publish")
-    return done
+            Ledger(ledger_path(self.signer.name)).append(
+                self.signer, "batch-published", digest, note=note
+            )
+        pending = self.outbox.pending()
+        if pending is not None and pending.number <= manifest.number:
+            self.outbox.clear_pending()
+
+    def recover(self) -> list[str]:
+        """Finish or clean up what an interrupted publish left (see the module docstring)."""
+        ch, st, outbox = self.ch, self.state, self.outbox
+        done: list[str] = []
+        n = st.last + 1
+        if ch.store.exists(manifest_key(n)):
+            # a new channel takes the id its first batch was signed with
+            manifest, digest, data = ch.read_manifest(n, st.channel_id if st.head else None)
+            st.channel_id = manifest.channel_id
+            if manifest.previous != st.last_digest:
+                raise DeliveryError(
+                    f"batch {n} on {ch.url} does not follow batch {n - 1}",
+                    hint=f"Remove {ch.where(batch_prefix(n))}/ if it is not yours, then publish.",
+                )
+            head = self.next_head(manifest, digest, max(self.now, manifest.published_at))
+            ch.store.put_bytes(HEAD_KEY, head.data)
+            self.published(manifest, digest, data, head)
+            done.append(f"finished batch {n}, whose head an interrupted publish did not write")
+            n += 1
+        outbox.check_ahead(st.last)
+        pending = outbox.pending()
+        if pending is not None and (
+            pending.url != ch.url or pending.channel_id != st.channel_id or pending.number != n
+        ):
+            outbox.clear_pending()
+            pending = None
+        ours = set(pending.uploaded) if pending else set()
+        prefix = batch_prefix(n) + "/"
+        stray = [o.key for o in ch.store.list(prefix) if o.key.removeprefix(prefix) not in ours]
+        for key in stray:
+            ch.store.delete(key)
+        if stray:
+            done.append(
+                f"removed {len(stray)} object(s) of batch {n} left by an interrupted publish"
+            )
+        return done
+
+    def resume_staged(self, pending: PendingBatch, src: Dataset, profile: Profile) -> StagedBatch:
+        """The staged files of an interrupted batch, rebuilt when they are gone or changed."""
+        root = self.outbox.stage_dir(pending.number)
+        try:
+            staged = load_staged(root)
+            if staged.dataset.digest == pending.dataset_digest:
+                return staged
+        except DeliveryError:
+            pass
+        if pending.uploaded:
+            # Objects already stored came from the old staging and would not match a new
+            # one: the user decides to start the batch over.
+            raise DeliveryError(
+                f"the staged files of batch {pending.number} in {root} are gone or changed",
+                hint=f"Delete {self.outbox.root / 'pending.json'} to start the batch again; "
+                "objects already uploaded are then removed by the next publish.",
+            )
+        staged = self.stage(src, pending.episode_ids, profile)
+        pending.dataset_digest = staged.dataset.digest
+        pending.qc_manifest_digest = staged.qc_digest
+        self.outbox.save_pending(pending)
+        return staged
+
+    def stage(self, src: Dataset, ids: list[str], profile: Profile) -> StagedBatch:
+        return stage_batch(
+            src,
+            ids,
+            self.outbox.stage_dir(self.state.last + 1),
+            profile=profile,
+            signer=self.signer,
+            known_episode_ids=self.state.delivered,
+        )
+
+    def upload(self, pending: PendingBatch, staged: StagedBatch, result: PublishResult) -> None:
+        """Files, QC, manifest, head — as one group — then record the batch."""
+        ch, st, opts = self.ch, self.state, self.opts
+        n = pending.number
+        prefix = batch_prefix(n)
+        files = batch_files(staged)
+        manifest, data = build_manifest(
+            staged,
+            files,
+            contract=ch.contract,
+            channel_id=st.channel_id,
+            number=n,
+            previous=st.last_digest,
+            published_at=self.now,
+            period=opts.period,
+            replacement_for=opts.replacement_for,
+            signer=self.signer,
+        )
+        digest = doc_digest(manifest)
+        head = self.next_head(manifest, digest, manifest.published_at)
+        todo = [(f"{prefix}/{rel}", path) for rel, path in files if rel not in pending.uploaded]
+        lock = threading.Lock()
+        if opts.on_start is not None:
+            opts.on_start(len(todo), sum(p.stat().st_size for _, p in todo))
+
+        def stored(key: str, size: int) -> None:
+            rel = key.removeprefix(prefix + "/")
+            with lock:
+                if rel != key and rel not in pending.uploaded:
+                    pending.uploaded.append(rel)
+                    self.outbox.save_pending(pending)
+                result.files += 1
+                result.bytes += size
+            if opts.on_file is not None:
+                opts.on_file(key, size)
+
+        ch.store.put_group(
+            todo,
+            [(qc_key(n), staged.qc_envelope), (manifest_key(n), data), (HEAD_KEY, head.data)],
+            message=f"batch {n}: {len(manifest.episodes)} episodes, {dec_str(manifest.hours)} h",
+            workers=opts.workers,
+            attempts=opts.attempts,
+            on_file=stored,
+        )
+        self.published(manifest, digest, data, head)
+        result.number = n
+        result.manifest_digest = digest
+        result.episodes = manifest.episode_ids
+        result.hours = manifest.hours
+        result.warnings = preview_violations(ch.contract, manifest, staged.qc)
+
+    def finish(self, result: PublishResult) -> PublishResult:
+        if self.state.head is not None:
+            result.head_sequence = self.state.head.head.sequence
+            result.expires_at = self.state.head.head.expires_at
+        return result
 
 
 def _candidates(src: Dataset, state: _Channel, episode_ids: list[str] | None) -> list[str]:
@@ -252,7 +339,7 @@ def _scope_filter(
     summary = BatchSummary(
         batch_number=number,
         delivered_at=now,
-        episodes=episode_summaries(batch_episodes(src, ids), src.meta.fps),
+        episodes=episode_summaries(batch_episodes(src, ids), fps_of(src)),
     )
     out: dict[str, str] = {}
     for v in check_batch(ch.contract, summary, None):
@@ -311,163 +398,37 @@ def publish(
     now = now or utc_now()
     ch = open_channel(channel, contract, trusted=trusted, at=now)
     ch.verified.require_in_force()
-    require_centre(ch, signer)
+    ch.require(signer, "centre")
     profile = _contract_profile(ch, profile)
     src = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    opts = _Options(ttl, period, replacement_for, workers, attempts, record, on_start, on_file)
     outbox = Outbox(ch.url)
     with outbox.locked():
-        state = _read_state(ch, outbox)
-        result = PublishResult(url=ch.url, channel_id=state.channel_id)
-        result.recovered = _recover(ch, state, outbox, signer, now, ttl, record)
-        number = state.last + 1
+        run = _Publisher(ch, outbox, signer, now, opts)
+        result = PublishResult(url=ch.url, channel_id=run.state.channel_id)
+        result.recovered = run.recover()
+        result.channel_id = run.state.channel_id
+        number = run.state.last + 1
         pending = outbox.pending()
         if pending is not None:
-            staged = _resume_staged(outbox, pending, src, profile, signer, state)
-            ids = pending.episode_ids
-            result.recovered.append(f"resumed batch {number} ({len(ids)} episodes)")
+            staged = run.resume_staged(pending, src, profile)
+            result.recovered.append(f"resumed batch {number} ({len(pending.episode_ids)} episodes)")
         else:
+            candidates = _candidates(src, run.state, episode_ids)
             ids, result.excluded = _scope_filter(
-                ch, src, _candidates(src, state, episode_ids), number, now, exclude_out_of_scope
+                ch, src, candidates, number, now, exclude_out_of_scope
             )
             if not ids:
-                _finish_result(result, state)
-                return result
-            staged = stage_batch(
-                src,
-                ids,
-                outbox.stage_dir(number),
-                profile=profile,
-                signer=signer,
-                known_episode_ids=state.delivered,
-            )
+                return run.finish(result)
+            staged = run.stage(src, ids, profile)
             pending = PendingBatch(
                 url=ch.url,
-                channel_id=state.channel_id,
+                channel_id=run.state.channel_id,
                 number=number,
                 episode_ids=ids,
                 dataset_digest=staged.dataset.digest,
                 qc_manifest_digest=staged.qc_digest,
             )
             outbox.save_pending(pending)
-        _upload(
-            ch, state, outbox, pending, staged, signer, now, ttl, period, replacement_for,
-            workers, attempts, record, (on_start, on_file), result,
-        )  # fmt: skip
-        _finish_result(result, state)
-        return result
-
-
-def _resume_staged(
-    outbox: Outbox,
-    pending: PendingBatch,
-    src: Dataset,
-    profile: Profile,
-    signer: Signer,
-    state: _Channel,
-) -> StagedBatch:
-    """The staged files of an interrupted batch, rebuilt when they are gone or changed."""
-    root = outbox.stage_dir(pending.number)
-    try:
-        staged = load_staged(root)
-        if staged.dataset.digest == pending.dataset_digest:
-            return staged
-    except DeliveryError:
-        pass
-    if pending.uploaded:
-        # Objects already stored came from the old staging: they would not match the new
-        # one. They are deleted when the batch is staged afresh.
-        raise DeliveryError(
-            f"the staged files of batch {pending.number} in {root} are gone or changed",
-            hint=f"Delete {outbox.root / 'pending.json'} to start the batch again; objects "
-            "already uploaded are then removed by the next publish.",
-        )
-    staged = stage_batch(
-        src, pending.episode_ids, root, profile=profile, signer=signer,
-        known_episode_ids=state.delivered,
-    )  # fmt: skip
-    pending.dataset_digest = staged.dataset.digest
-    pending.qc_manifest_digest = staged.qc_digest
-    outbox.save_pending(pending)
-    return staged
-
-
-def _upload(
-    ch: Channel,
-    state: _Channel,
-    outbox: Outbox,
-    pending: PendingBatch,
-    staged: StagedBatch,
-    signer: Signer,
-    now: datetime,
-    ttl: timedelta,
-    period: int | None,
-    replacement_for: int | None,
-    workers: int,
-    attempts: int,
-    record: bool,
-    progress: tuple[Callable[[int, int], None] | None, Callable[[str, int], None] | None],
-    result: PublishResult,
-) -> None:
-    on_start, on_file = progress
-    n = pending.number
-    prefix = batch_prefix(n)
-    files = batch_files(staged)
-    manifest, data = build_manifest(
-        staged,
-        files,
-        contract=ch.contract,
-        channel_id=state.channel_id,
-        number=n,
-        previous=state.last_digest,
-        published_at=now,
-        period=period,
-        replacement_for=replacement_for,
-        signer=signer,
-    )
-    digest = doc_digest(manifest)
-    head = issue_head(
-        state.head.head if state.head else None,
-        channel_id=state.channel_id,
-        channel=ch,
-        signer=signer,
-        now=manifest.published_at,
-        ttl=ttl,
-        batch=(n, digest),
-    )
-    todo = [(f"{prefix}/{rel}", path) for rel, path in files if rel not in pending.uploaded]
-    lock = threading.Lock()
-    if on_start is not None:
-        on_start(len(todo), sum(p.stat().st_size for _, p in todo))
-
-    def stored(key: str, size: int) -> None:
-        rel = key.removeprefix(prefix + "/")
-        with lock:
-            if rel != key and rel not in pending.uploaded:
-                pending.uploaded.append(rel)
-                outbox.save_pending(pending)
-            result.files += 1
-            result.bytes += size
-        if on_file is not None:
-            on_file(key, size)
-
-    ch.store.put_group(
-        todo,
-        [(qc_key(n), staged.qc_envelope), (manifest_key(n), data), (HEAD_KEY, head.data)],
-        message=f"batch {n}: {len(manifest.episodes)} episodes, {dec_str(manifest.hours)} h",
-        workers=workers,
-        attempts=attempts,
-        on_file=stored,
-    )
-    state.head = HeadRead(head=head.head, digest=head.digest, data=head.data)
-    _after_publish(ch, state, signer, manifest, digest, data, outbox, record)
-    result.number = n
-    result.manifest_digest = digest
-    result.episodes = manifest.episode_ids
-    result.hours = manifest.hours
-    result.warnings = preview_violations(ch.contract, manifest, staged.qc)
-
-
-def _finish_result(result: PublishResult, state: _Channel) -> None:
-    if state.head is not None:
-        result.head_sequence = state.head.head.sequence
-        result.expires_at = state.head.head.expires_at
+        run.upload(pending, staged, result)
+        return run.finish(result)

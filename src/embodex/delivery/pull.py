@@ -63,7 +63,7 @@ from .receipts import append_once
 from .staging import batch_episodes
 from .transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS, Download, download_files, with_retries
 
-__all__ = ["BatchReport", "PullReport", "pull", "require_buyer", "watch"]
+__all__ = ["BatchReport", "PullReport", "pull", "watch"]
 
 
 @dataclass
@@ -140,17 +140,6 @@ class PullReport:
             "dataset_hours": round(self.dataset_hours, 6),
             "message": self.message,
         }
-
-
-def require_buyer(channel: Channel, signer: Signer) -> None:
-    """Raise :class:`DeliveryError` unless ``signer`` is the contract's buyer key."""
-    buyer = channel.buyer
-    if signer.key_id != buyer.key_id:
-        raise DeliveryError(
-            f"key {signer.name!r} ({signer.key_id}) is not the buyer of contract "
-            f"{channel.contract.contract_id}, which names {buyer.name!r} ({buyer.key_id})",
-            hint="Pull and sign receipts with the buyer's key (--key NAME).",
-        )
 
 
 def _check_head(got: HeadRead, state: PullState, channel: Channel, now: datetime) -> None:
@@ -517,7 +506,7 @@ def pull(
     """
     now = now or utc_now()
     ch = open_channel(channel, contract, trusted=trusted, at=now)
-    require_buyer(ch, signer)
+    ch.require(signer, "buyer")
     store = BuyerStore(into)
     report = PullReport(url=ch.url, into=store.root)
     with store.locked(wait=wait):

@@ -27,7 +27,6 @@ from ..trust import (
 from ..trust.envelope import PAYLOAD_TYPES, verify_signatures
 from .channel import Channel, open_channel, utc_now
 from .documents import doc_digest, receipt_key
-from .heads import require_centre
 from .outbox import Outbox
 
 __all__ = [
@@ -136,7 +135,7 @@ def countersign_receipts(
                              load_signer("hubei-centre"))
     """
     channel = open_channel(url, contract, trusted=trusted, at=now or utc_now())
-    require_centre(channel, signer)
+    channel.require(signer, "centre")
     out = []
     with Outbox(channel.url).locked():
         got = channel.read_head()

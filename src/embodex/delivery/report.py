@@ -10,8 +10,7 @@ from pathlib import Path
 from ..fsutil import atomic_write_bytes
 from ..qc.htmlkit import Raw, page, table
 from ..qc.svg import hbar_chart
-from ..trust.types import dec_str
-from .supply import SupplyReport
+from .supply import SupplyReport, supply_alerts
 
 __all__ = ["render_supply_report", "write_supply_report"]
 
@@ -114,19 +113,7 @@ def render_supply_report(report: SupplyReport) -> str:
         [n.number, n.issued_at.isoformat(), n.type, n.batch, n.period, n.expected_by, n.reason]
         for n in report.notices
     ]
-    problems = []
-    if s.late_batches:
-        problems.append(f"late batches: {', '.join(map(str, s.late_batches))}")
-    if s.missing_periods:
-        problems.append(f"missing periods: {', '.join(map(str, s.missing_periods))}")
-    if s.overdue_receipts:
-        problems.append(f"receipts overdue: batches {', '.join(map(str, s.overdue_receipts))}")
-    if report.revoked_accepted_hours:
-        problems.append(
-            f"{dec_str(report.revoked_accepted_hours)} accepted hours revoked: amount due net "
-            f"of them {report.net_amount_due:,.2f} {s.currency} "
-            f"(gross {s.amount_due:,.2f})"
-        )
+    problems = [f"{label}: {text}" for label, text in supply_alerts(report)]
     fresh = "valid" if report.head_fresh else "expired — the channel may be frozen"
     body = (
         f"<h1>Supply status — {escape(s.contract_id)}</h1>"

@@ -23,7 +23,7 @@ from ..qc import Profile, QCManifest, load_qc_manifest, run_qc, write_qc
 from ..qc.aggregates import hours_of
 from ..qc.manifest import profile_path
 from ..trust import Contract, Signer, sign_model, sign_qc_manifest
-from ..trust.checking import BatchSummary, EpisodeSummary, Violation, check_batch
+from ..trust.checking import BatchSummary, Violation, check_batch
 from .documents import BatchEpisode, BatchFile, BatchManifest
 
 __all__ = [
@@ -31,7 +31,7 @@ __all__ = [
     "batch_episodes",
     "batch_files",
     "build_manifest",
-    "episode_summaries",
+    "fps_of",
     "load_staged",
     "preview_violations",
     "stage_batch",
@@ -79,22 +79,9 @@ def batch_episodes(ds: Dataset, episode_ids: Iterable[str] | None = None) -> lis
     ]
 
 
-def episode_summaries(episodes: Sequence[BatchEpisode], fps: float) -> list[EpisodeSummary]:
-    """The contract's view of episodes (for scope checks before anything is staged)."""
-    rate = Decimal(repr(float(fps)))
-    return [
-        EpisodeSummary(
-            episode_id=e.episode_id,
-            skill=e.skill,
-            scene_type=e.scene_type,
-            scene_id=e.scene_id,
-            robot_model=e.robot_model,
-            hours=e.hours,
-            cameras=e.cameras,
-            fps=rate,
-        )
-        for e in episodes
-    ]
+def fps_of(ds: Dataset) -> Decimal:
+    """The dataset's nominal fps as the exact decimal batch manifests carry."""
+    return Decimal(repr(float(ds.meta.fps)))
 
 
 @dataclass(frozen=True)
@@ -211,7 +198,7 @@ def build_manifest(
         dataset_digest=ds.digest,
         qc_manifest_digest=staged.qc_digest,
         qc_profile_digest=staged.qc.profile.digest,
-        fps=Decimal(repr(float(ds.meta.fps))),
+        fps=fps_of(ds),
         format_version=ds.meta.format_version,
         hours=sum((e.hours for e in episodes), Decimal(0)),
         episodes=episodes,

@@ -26,7 +26,7 @@ from ..trust import Identity, VerifiedContract
 from ..trust import supply_status as trust_supply_status
 from ..trust.periods import zone
 from ..trust.supply import SupplyStatus
-from ..trust.types import Dec, Hours, IsoDate, Timestamp, TrustModel
+from ..trust.types import Dec, Hours, IsoDate, Timestamp, TrustModel, dec_str
 from .channel import Channel, open_channel, utc_now
 from .overview import (
     BatchLine,
@@ -44,6 +44,7 @@ __all__ = [
     "SupplyPlan",
     "SupplyReport",
     "channel_supply",
+    "supply_alerts",
     "supply_plan",
 ]
 
@@ -62,6 +63,30 @@ class SupplyReport(TrustModel):
     revoked_accepted_hours: Hours
     net_accepted_hours: Hours = Field(description="Accepted hours less revoked ones.")
     net_amount_due: Dec = Field(description="net_accepted_hours × price, exact.")
+
+
+def supply_alerts(report: SupplyReport) -> list[tuple[str, str]]:
+    """What needs attention, as (label, text): revoked hours, late batches, missing periods,
+    receipts overdue. Shared by the text and HTML renderings."""
+    s = report.status
+    out = []
+    if report.revoked_accepted_hours:
+        out.append(
+            (
+                "revoked",
+                f"{dec_str(report.revoked_accepted_hours)} h accepted then revoked: net "
+                f"{dec_str(report.net_accepted_hours)} h, "
+                f"{report.net_amount_due:,.2f} {s.currency} due",
+            )
+        )
+    for label, what, numbers in (
+        ("late", "batches", s.late_batches),
+        ("missing", "periods", s.missing_periods),
+        ("overdue", "receipts for batches", s.overdue_receipts),
+    ):
+        if numbers:
+            out.append((label, f"{what} {', '.join(map(str, numbers))}"))
+    return out
 
 
 def _today(channel: Channel, now: datetime) -> date:

@@ -37,6 +37,7 @@ __all__ = [
     "ProfileRef",
     "QCManifest",
     "ReviewRecord",
+    "aggregates_of",
     "apply_reviews",
     "compare_manifests",
     "describe_episode",
@@ -207,6 +208,23 @@ def _publish(root: Path, stem: str, table: pa.Table) -> FileRef:
     return FileRef(path=rel, size=len(data), sha256=digest)
 
 
+def aggregates_of(
+    episodes: Sequence[EpisodeVerdict], failing: Mapping[str, Sequence[str]]
+) -> Aggregates:
+    """The manifest's aggregates over ``episodes``; ``failing`` maps each FAIL episode to the
+    rules (and ``review.<reason>``) that failed it, for ``top_failures``."""
+    return Aggregates.model_validate(
+        {
+            "overall": group_stats(episodes),
+            "by_scene_type": grouped(episodes, [e.scene_type for e in episodes]),
+            "by_skill": grouped(episodes, [e.skill for e in episodes]),
+            "by_operator": grouped(episodes, [e.operator_id for e in episodes]),
+            "by_robot": grouped(episodes, [e.robot_model for e in episodes]),
+            "top_failures": top_failures(failing),
+        }
+    )
+
+
 def _build(
     *,
     profile: ProfileRef,
@@ -240,16 +258,7 @@ def _build(
             if record is not None and record.verdict == "reject":
                 reasons.append(f"review.{record.reason}")
             fails[eid] = reasons
-    aggregates = Aggregates.model_validate(
-        {
-            "overall": group_stats(episodes),
-            "by_scene_type": grouped(episodes, [e.scene_type for e in episodes]),
-            "by_skill": grouped(episodes, [e.skill for e in episodes]),
-            "by_operator": grouped(episodes, [e.operator_id for e in episodes]),
-            "by_robot": grouped(episodes, [e.robot_model for e in episodes]),
-            "top_failures": top_failures(fails),
-        }
-    )
+    aggregates = aggregates_of(episodes, fails)
     return QCManifest(
         profile=profile,
         dataset_digest=dataset_digest,

@@ -18,15 +18,14 @@ import pyarrow.compute as pc
 from ..errors import QCManifestError
 from ..format import open_dataset
 from ..fsutil import FileLock, atomic_write_bytes
-from .aggregates import group_stats, grouped, top_failures
 from .manifest import (
     LOCK_FILE,
-    Aggregates,
     EpisodeVerdict,
     QCManifest,
     ReviewRecord,
     _finish,
     _publish,
+    aggregates_of,
     final_verdict,
     load_findings,
     load_metrics,
@@ -94,16 +93,7 @@ def combine_qc(
             )
         )
     failing = _failing_rules(findings, episodes)
-    aggregates = Aggregates.model_validate(
-        {
-            "overall": group_stats(episodes),
-            "by_scene_type": grouped(episodes, [e.scene_type for e in episodes]),
-            "by_skill": grouped(episodes, [e.skill for e in episodes]),
-            "by_operator": grouped(episodes, [e.operator_id for e in episodes]),
-            "by_robot": grouped(episodes, [e.robot_model for e in episodes]),
-            "top_failures": top_failures(failing),
-        }
-    )
+    aggregates = aggregates_of(episodes, failing)
     images = {m.images for _, m in parts}
     newest = max(parts, key=lambda p: p[1].created_at)[1]
     with FileLock(root / LOCK_FILE).held():
