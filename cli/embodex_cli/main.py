@@ -11,10 +11,16 @@ from embodex import __version__
 from embodex.config import debug_enabled
 from embodex.errors import EmbodexError
 
-from . import commands_format, commands_interop, commands_qc, commands_trust
+from . import commands_format, commands_interop, commands_market, commands_qc, commands_trust
 
 # Each command module exposes register(cli); one line per module keeps merges trivial.
-COMMAND_MODULES = (commands_format, commands_qc, commands_trust, commands_interop)
+COMMAND_MODULES = (
+    commands_format,
+    commands_qc,
+    commands_trust,
+    commands_interop,
+    commands_market,
+)
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -30,11 +30,17 @@ from ..trust.types import Digest, Hours, IsoDate, TrustModel
 from .demand import Demand, DemandItem
 from .listing import DatasetEntry, Holding, Listing
 
-__all__ = ["MAX_WEEKS", "MatchLine", "MatchResult", "MatchTotals", "match_demand"]
+__all__ = ["MAX_WEEKS", "MatchLine", "MatchResult", "MatchTotals", "match_demand", "tidy"]
 
 #: How far ahead matching looks for a completion date (ten years of weeks).
 MAX_WEEKS = 520
 ZERO = Decimal(0)
+
+
+def tidy(value: Decimal) -> Decimal:
+    """The same number without trailing zeros (``40.000000`` -> ``40``), never in exponent
+    form: sums of hours with six decimals stay readable and exact."""
+    return Decimal(format(value.normalize(), "f"))
 
 
 class MatchLine(TrustModel):
@@ -171,7 +177,7 @@ def match_demand(listing: Listing, demand: Demand) -> MatchResult:
     )
     out: list[MatchLine] = []
     for i, item in enumerate(items):
-        short = item.hours - stock[i].from_stock - by_horizon[i]
+        short = tidy(item.hours - stock[i].from_stock - by_horizon[i])
         status: Literal["in_stock", "collect", "shortfall"] = (
             "in_stock" if need[i] == 0 else ("collect" if short == 0 else "shortfall")
         )
@@ -185,7 +191,7 @@ def match_demand(listing: Listing, demand: Demand) -> MatchResult:
                 in_stock=stock[i].in_stock,
                 available_now=stock[i].available_now,
                 from_stock=stock[i].from_stock,
-                to_collect=need[i],
+                to_collect=tidy(need[i]),
                 scenes=scenes_of[i],
                 capacity_hours_per_week=sum((listing.capacity(s) for s in scenes_of[i]), ZERO),
                 collected_by_horizon=by_horizon[i],
@@ -246,7 +252,7 @@ def _collect(
 
 def _totals(lines: list[MatchLine]) -> MatchTotals:
     def total(field: str) -> Decimal:
-        return sum((getattr(line, field) for line in lines), ZERO)
+        return tidy(sum((getattr(line, field) for line in lines), ZERO))
 
     dates = [line.ready_by for line in lines]
     return MatchTotals(

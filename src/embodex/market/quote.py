@@ -37,7 +37,7 @@ from ..trust.periods import make_periods, parse_duration
 from ..trust.types import Dec, Digest, Hours, IsoDate, NonEmpty, TrustModel
 from .demand import Budget, Demand
 from .listing import CentreInfo, Listing, ProfileRef
-from .matching import MatchLine, MatchResult, match_demand
+from .matching import MatchLine, MatchResult, match_demand, tidy
 from .prices import LicenceOffer, PriceSheet, VolumeTier
 
 __all__ = [
@@ -212,7 +212,7 @@ def _unit_factors(
         Factor(name="cameras", label=f"{cameras} cameras", value=sheet.camera_multiplier(cameras)),
         Factor(name="exclusivity",
                label="exclusive licence" if licence.exclusive else "non-exclusive licence",
-               value=sheet.exclusivity if licence.exclusive else Decimal(1)),
+               value=sheet.exclusivity if licence.exclusive else Decimal("1.00")),
     ]  # fmt: skip
 
 
@@ -250,7 +250,7 @@ def _quote_line(m: MatchLine, sheet: PriceSheet, licence: LicenceOffer, cameras:
         scene_type=m.scene_type,
         customised=m.customised,
         hours_wanted=m.hours_wanted,
-        hours_quoted=m.from_stock + m.collected_by_horizon,
+        hours_quoted=tidy(m.from_stock + m.collected_by_horizon),
         shortfall=m.shortfall,
         ready_by=m.ready_by,
         parts=parts,
@@ -361,7 +361,7 @@ def build_quote(
     match = match_demand(listing, demand)
     cameras = _camera_count(listing, demand)
     lines = [_quote_line(m, sheet, licence, cameras) for m in match.lines]
-    hours = sum((line.hours_quoted for line in lines), ZERO)
+    hours = tidy(sum((line.hours_quoted for line in lines), ZERO))
     if hours == 0:
         raise DemandError(
             "the centre can deliver none of the hours asked for by the horizon",
