@@ -4,7 +4,8 @@ For each demand item (one skill × scene type pair, in file order, specs/catalog
 
 1. **Stock.** Holdings of that skill and scene type whose dataset and verdict meet the
    demand's filters (QC verdict, robot models, cameras, fps, QC profile, scene ids) are
-   *eligible*; the item takes what earlier items left of them, up to the hours wanted.
+   *available now*; the item takes them up to the hours wanted. (Items are distinct skill ×
+   scene type pairs, so no two items draw on the same holding.)
 2. **Collection.** The rest must be collected in the scenes of that scene type (and scene
    ids, when the line names them). Week by week from the demand's start (not before the
    centre's ``capacity_available_from``), each scene's weekly capacity is shared out to the
@@ -51,8 +52,7 @@ class MatchLine(TrustModel):
     scene_type: str
     customised: bool
     hours_wanted: Hours
-    in_stock: Hours = Field(description="Eligible hours the catalogue holds for this pair.")
-    available_now: Hours = Field(description="What earlier lines left of them.")
+    available_now: Hours = Field(description="Eligible hours the catalogue holds for this pair.")
     from_stock: Hours
     to_collect: Hours
     scenes: list[str] = Field(description="Scene ids that can collect this pair.")
@@ -119,17 +119,16 @@ def _week_end(start: date, k: int) -> date:
 class _Stock:
     """What one item found in stock."""
 
-    in_stock: Decimal = ZERO
     available_now: Decimal = ZERO
     from_stock: Decimal = ZERO
     excluded: dict[str, Decimal] = field(default_factory=lambda: defaultdict(Decimal))
     datasets: set[int] = field(default_factory=set)
 
 
-def _take_stock(listing: Listing, demand: Demand, item: DemandItem, left: list[Decimal]) -> _Stock:
-    """Draw ``item``'s hours from the eligible holdings (``left``: hours not yet taken)."""
+def _take_stock(listing: Listing, demand: Demand, item: DemandItem) -> _Stock:
+    """Draw ``item``'s hours from the eligible holdings, in listing order."""
     found = _Stock()
-    for h_idx, h in enumerate(listing.holdings):
+    for h in listing.holdings:
         if (h.skill, h.scene_type) != (item.skill, item.scene_type):
             continue
         if item.scene_ids is not None and h.scene_id not in item.scene_ids:
@@ -138,11 +137,9 @@ def _take_stock(listing: Listing, demand: Demand, item: DemandItem, left: list[D
         if why is not None:
             found.excluded[why] += h.hours
             continue
-        found.in_stock += h.hours
-        found.available_now += left[h_idx]
-        take = min(left[h_idx], item.hours - found.from_stock)
+        found.available_now += h.hours
+        take = min(h.hours, item.hours - found.from_stock)
         if take > 0:
-            left[h_idx] -= take
             found.from_stock += take
             found.datasets.add(h.dataset)
     return found
@@ -158,8 +155,7 @@ def match_demand(listing: Listing, demand: Demand) -> MatchResult:
             print(line.skill, line.scene_type, line.from_stock, line.ready_by, line.shortfall)
     """
     items = demand.items()
-    left = [h.hours for h in listing.holdings]
-    stock = [_take_stock(listing, demand, item, left) for item in items]
+    stock = [_take_stock(listing, demand, item) for item in items]
     need = [item.hours - st.from_stock for item, st in zip(items, stock, strict=True)]
     scenes_of = [
         [
@@ -188,7 +184,6 @@ def match_demand(listing: Listing, demand: Demand) -> MatchResult:
                 scene_type=item.scene_type,
                 customised=item.customised,
                 hours_wanted=item.hours,
-                in_stock=stock[i].in_stock,
                 available_now=stock[i].available_now,
                 from_stock=stock[i].from_stock,
                 to_collect=tidy(need[i]),
