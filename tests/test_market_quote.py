@@ -197,3 +197,24 @@ def test_price_sheets(tmp_path: Path) -> None:
                 {"min_hours": "5", "discount": "0.2"},
             ]
         )
+
+
+def test_documents_validate_against_their_schemas(centre: Signer) -> None:
+    import jsonschema
+    import yaml
+
+    specs = Path(__file__).resolve().parents[1] / "specs" / "schemas"
+    examples = Path(__file__).resolve().parents[1] / "examples" / "market"
+
+    def schema(name: str) -> dict[str, object]:
+        return json.loads((specs / f"{name}.schema.json").read_text())  # type: ignore[no-any-return]
+
+    q, _ = build_quote(listing(centre), demand(), now=NOW)
+    jsonschema.validate(q.model_dump(mode="json"), schema("quote"))
+    jsonschema.validate(listing(centre).payload(), schema("listing"))
+    jsonschema.validate(default_price_sheet().model_dump(mode="json"), schema("price-sheet"))
+    capacity = yaml.safe_load((examples / "capacity.yaml").read_text())
+    jsonschema.validate(capacity, schema("capacity"))
+    wrong = dict(capacity, hours_per_week={"S04": 8.5})  # a float where hours go
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(wrong, schema("capacity"))
