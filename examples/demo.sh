@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The end-to-end flow on local folders, no server: what `make demo` runs.
 # A collection centre's raw recordings (AgiBot World layout) are packaged into an embodex
-# dataset, inspected, verified, quality-checked and reviewed.
+# dataset, inspected, verified, quality-checked and reviewed; the centre lists them in a signed
+# catalogue with a sample pack; a buyer browses it, checks the sample, matches a demand, gets
+# a quote, and both sign the contract drafted from that quote.
 set -euo pipefail
 OUT=${DEMO_OUT:-demo-output}
 rm -rf "$OUT"
@@ -13,6 +15,10 @@ step "1. Record: synthesise a day of raw teleoperation recordings (AgiBot World 
 embodex synth "$OUT/raw" --layout agibot --episodes 6 --seed 7 --depth --duration 8-12
 
 step "2. Package them into an embodex dataset (licence and provenance from the sidecar)"
+# the centre names itself in the sidecar (the synthetic one names a placeholder centre)
+sed -i.orig -e 's/centre_id: sample-centre/centre_id: hubei-humanoid-centre/' \
+  -e 's/centre_name: Sample Collection Centre/centre_name: Hubei Humanoid Robot Innovation Centre/' \
+  -e 's/site: Shanghai/site: Wuhan/' "$OUT/raw/embodex-sidecar.yaml"
 embodex package "$OUT/raw" "$OUT/centre/dataset" --from agibot --meta "$OUT/raw/embodex-sidecar.yaml"
 
 step "3. Add a batch of synthetic episodes from other scenes"
@@ -57,34 +63,51 @@ buyer keys import "$OUT/hubei-centre.pub.json"
 centre keys import "$OUT/agibot.pub.json"
 centre keys list
 
-step "10. Contract: the centre drafts it from the reference template and signs (OFFERED)"
-QC_DIGEST=$(python -c 'import json, sys; print(json.load(sys.stdin)["profile"]["digest"])' \
-  < "$OUT/more-qc.json")   # the QC profile both sides agree on (humanoid-30fps)
-centre contract init --template hubei-agibot --centre hubei-centre --buyer agibot \
-  --qc-profile-digest "$QC_DIGEST" > "$OUT/contract.yaml"
+step "10. Catalogue: the centre lists what it holds and can collect (signed; no frames)"
+centre catalog build "$OUT/centre/dataset" "$OUT/centre/more" -o "$OUT/catalog" \
+  --key hubei-centre --capacity examples/market/capacity.yaml
+centre catalog sample "$OUT/centre/more" -o "$OUT/catalog/sample" --key hubei-centre --per-cell 1
+
+step "11. The buyer browses the catalogue (signatures verified first) and tries the sample pack"
+buyer catalog show "$OUT/catalog"
+cp -r "$OUT/catalog/sample" "$OUT/buyer-sample"      # the buyer's copy of the sample pack
+buyer catalog provenance "$OUT/buyer-sample"         # every hash, the signed chain, the mark
+python -c "import embodex, sys; ds = embodex.open_dataset(sys.argv[1]); \
+print(ds, '| licence', ds.meta.licence, '| first id', ds.episode_ids[0])" "$OUT/buyer-sample"
+
+step "12. The buyer states a demand, matches it and gets a transparent quote"
+START=$(date +%F)
+HORIZON=$(python -c 'import datetime as d; print(d.date.today() + d.timedelta(weeks=26, days=-1))')
+sed -e "s/^start: .*/start: $START/" -e "s/^horizon: .*/horizon: $HORIZON/" \
+  examples/market/demand.yaml > "$OUT/demand.yaml"
+buyer catalog match "$OUT/catalog" "$OUT/demand.yaml"
+buyer quote "$OUT/catalog" "$OUT/demand.yaml" -o "$OUT/quote.json"
+
+step "13. Contract: the centre drafts it from the accepted quote and signs (OFFERED)"
+centre contract init --from-quote "$OUT/quote.json" --buyer agibot -o "$OUT/contract.yaml"
 centre contract sign "$OUT/contract.yaml" --key hubei-centre
 
-step "11. The buyer verifies the offer, reads it and countersigns (AGREED/ACTIVE)"
+step "14. The buyer verifies the offer, reads it and countersigns (AGREED/ACTIVE)"
 buyer contract show "$OUT/contract.signed.json"
 buyer contract sign "$OUT/contract.signed.json" --key agibot
 centre contract verify "$OUT/contract.signed.json"
 buyer contract verify "$OUT/contract.signed.json" --json > "$OUT/contract.verify.json"
 
-step "12. Amend: the centre offers version 2 (a new price), the buyer agrees"
-sed 's/per_accepted_hour: "600.00"/per_accepted_hour: "620.00"/' "$OUT/contract.yaml" > "$OUT/contract-v2.yaml"
+step "15. Amend: the centre offers version 2 (a new price), the buyer agrees"
+sed -E "s/^(  per_accepted_hour: ).*/\1'900.00'/" "$OUT/contract.yaml" > "$OUT/contract-v2.yaml"
 centre contract amend "$OUT/contract.signed.json" --changes "$OUT/contract-v2.yaml" \
   --key hubei-centre --out "$OUT/contract-v2.signed.json"
 buyer contract sign "$OUT/contract-v2.signed.json" --key agibot
 buyer contract show "$OUT/contract-v2.signed.json" | grep -E "state|price|history"
 
-step "13. Ledgers: each party's signed hash chain of what it did"
+step "16. Ledgers: each party's signed hash chain of what it did"
 centre ledger show hubei-centre
 centre ledger verify hubei-centre
 buyer ledger show agibot
 buyer ledger verify agibot
 
 if [ "${DEMO_EXPORT:-0}" = 1 ]; then
-    step "11. Interop: ROS 2 MCAP in; LeRobot, Hugging Face and Rerun out"
+    step "17. Interop: ROS 2 MCAP in; LeRobot, Hugging Face and Rerun out"
     embodex synth "$OUT/bags" --layout mcap --episodes 2 --duration 3-3
     embodex package "$OUT/bags" "$OUT/centre/ros2" --from mcap --map "$OUT/bags/topics.yaml" \
         --meta "$OUT/bags/embodex-sidecar.yaml"

@@ -195,7 +195,7 @@ def match_lines(m: MatchResult) -> list[str]:
                 "skill",
                 "scene type",
                 "wanted",
-                "in stock",
+                "available",
                 "from stock",
                 "to collect",
                 "capacity",
