@@ -60,6 +60,7 @@ bench: $(DEV_STAMP)
 	$(PY) benchmarks/packaging.py
 	$(PY) benchmarks/qc.py
 	$(PY) benchmarks/trust.py
+	$(PY) benchmarks/market.py
 
 clean:
 	rm -rf $(VENV) $(LR_VENV) demo-output .bench

@@ -185,8 +185,9 @@ def test_broken_provenance_chains_are_refused(
 def test_provenance_records_collection_processing_and_qc(
     datasets: list[Path], centre: Signer
 ) -> None:
-    envelopes = ensure_dataset_provenance(datasets[0], centre)
-    chain = verify_chain(envelopes, centre.identity)
+    chain = ensure_dataset_provenance(datasets[0], centre)
+    envelopes = chain.envelopes
+    assert verify_chain(envelopes, centre.identity).head == chain.head
     assert [s.statement for s in chain.statements] == ["collection", "processing", "qc"]
     collection = chain.statements[0].collection
     assert collection is not None and len(collection.episodes) == 10
@@ -202,7 +203,7 @@ def test_provenance_records_collection_processing_and_qc(
     assert qc.passed + qc.warned + qc.failed == 10
     # stored beside the dataset, reused while nothing changes
     assert (datasets[0] / CHAIN_FILE).exists()
-    again = ensure_dataset_provenance(datasets[0], centre)
+    again = ensure_dataset_provenance(datasets[0], centre).envelopes
     assert [e.payload for e in again] == [e.payload for e in envelopes]
 
 

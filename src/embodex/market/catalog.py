@@ -228,9 +228,8 @@ def build_catalog(
             )
         chain = ensure_dataset_provenance(path, signer)
         rel = f"provenance/{ds.digest.removeprefix('sha256:')[:16]}.json"
-        chains[rel] = chain
-        head = verify_chain(chain, signer.identity).head
-        entries.append(_dataset_entry(ds, manifest, rel, head))
+        chains[rel] = chain.envelopes
+        entries.append(_dataset_entry(ds, manifest, rel, chain.head))
         holdings.extend(_holdings(i, ds, manifest))
         if on_dataset is not None:
             on_dataset(str(path))
@@ -262,8 +261,8 @@ def build_catalog(
         qc_profiles=sorted(profiles.values(), key=lambda r: r.digest),
     )
     envelope = sign_payload(PAYLOAD_TYPES["listing"], listing.payload(), signer)
-    for rel, chain in chains.items():
-        write_chain_file(root / rel, chain)
+    for rel, envelopes in chains.items():
+        write_chain_file(root / rel, envelopes)
     atomic_write_bytes(root / IDENTITY_FILE, signer.identity.to_json_bytes(), mode=0o644)
     atomic_write_bytes(root / LISTING_FILE, envelope.to_json_bytes(), mode=0o644)
     return listing

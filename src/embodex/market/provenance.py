@@ -27,15 +27,16 @@ from typing import Any, Literal
 from pydantic import Field, ValidationError, model_validator
 
 from .. import __version__
-from ..canonical import digest_json, to_pretty_json
+from ..canonical import digest_json, sha256_bytes, to_pretty_json
 from ..errors import ProvenanceError, SignatureError
 from ..format import Dataset, open_dataset
 from ..fsutil import atomic_write_bytes
 from ..qc.aggregates import hours_of
 from ..qc.manifest import QCManifest, load_qc_manifest
 from ..trust.documents import model_from_payload
-from ..trust.envelope import PAYLOAD_TYPES, Envelope, open_envelope, sign_payload
+from ..trust.envelope import PAYLOAD_TYPES, Envelope, sign_payload, verify_envelope
 from ..trust.keys import KEY_ID_PATTERN, Identity, Signer
+from ..trust.payload import parse_payload
 from ..trust.types import Digest, Hours, Identifier, NonEmpty, TrustModel
 
 __all__ = [
@@ -337,8 +338,9 @@ def write_chain_file(path: str | Path, chain: Sequence[Envelope]) -> None:
     atomic_write_bytes(path, data, mode=0o644)
 
 
-def ensure_dataset_provenance(dataset: str | Path, signer: Signer) -> list[Envelope]:
-    """The dataset's chain from ``provenance/chain.json``, (re)made when it is missing or stale.
+def ensure_dataset_provenance(dataset: str | Path, signer: Signer) -> ProvenanceChain:
+    """The dataset's verified chain from ``provenance/chain.json``, (re)made when it is
+    missing or stale.
 
     A stored chain is reused when it verifies with ``signer``'s key and names the dataset's
     current digest and QC manifest; otherwise a new one is signed and written atomically.
@@ -358,12 +360,12 @@ def ensure_dataset_provenance(dataset: str | Path, signer: Signer) -> list[Envel
                 and qc.manifest_digest == digest_json(manifest.model_dump(mode="json"))
                 and len(chain.statements) == 3
             ):
-                return chain.envelopes
+                return chain
         except (ProvenanceError, SignatureError):
             pass  # stale or from another key: sign a fresh one below
     envelopes = dataset_statements(ds, manifest, signer)
     write_chain_file(path, envelopes)
-    return envelopes
+    return verify_chain(envelopes, signer.identity)
 
 
 @dataclass(frozen=True)
@@ -373,11 +375,12 @@ class ProvenanceChain:
     statements: list[Statement]
     envelopes: list[Envelope]
     centre: Identity
+    digests: list[str]  # of each statement (sha256 of its canonical payload bytes)
 
     @property
     def head(self) -> str:
         """Digest of the last statement: it authenticates every link before it."""
-        return self.statements[-1].digest
+        return self.digests[-1]
 
     @property
     def dataset(self) -> DatasetRef:
@@ -411,8 +414,8 @@ class ProvenanceChain:
             "dataset": self.dataset.model_dump(mode="json"),
             "head": self.head,
             "links": [
-                {"statement": s.statement, "digest": s.digest, "issued_at": s.issued_at}
-                for s in self.statements
+                {"statement": s.statement, "digest": d, "issued_at": s.issued_at}
+                for s, d in zip(self.statements, self.digests, strict=True)
             ],
             "collected": {
                 "site": collection.site,
@@ -457,16 +460,20 @@ def verify_chain(
         raise ProvenanceError(f"a provenance chain has 3 or 4 statements, not {len(envelopes)}")
     statements: list[Statement] = []
     parsed: list[Envelope] = []
+    digests: list[str] = []
     for i, raw in enumerate(envelopes):
         env = Envelope.parse(raw)
-        payload = open_envelope(
+        data = verify_envelope(
             env, [centre], payload_type=PAYLOAD_TYPES["provenance"], required_keyids=[centre.key_id]
         )
+        payload = parse_payload(data)  # canonical: its sha256 is the statement's digest
+        if not isinstance(payload, dict):
+            raise ProvenanceError(f"provenance statement {i + 1} is not a JSON object")
         st = model_from_payload(Statement, payload, f"provenance statement {i + 1}")
         expected = ORDER[i]
         if st.statement != expected:
             raise ProvenanceError(f"statement {i + 1} is {st.statement!r}, expected {expected!r}")
-        want_previous = statements[-1].digest if statements else None
+        want_previous = digests[-1] if digests else None
         if st.previous != want_previous:
             raise ProvenanceError(
                 f"the {st.statement} statement does not link to the statement before it "
@@ -491,4 +498,5 @@ def verify_chain(
                 )
         statements.append(st)
         parsed.append(env)
-    return ProvenanceChain(statements=statements, envelopes=parsed, centre=centre)
+        digests.append("sha256:" + sha256_bytes(data))
+    return ProvenanceChain(statements=statements, envelopes=parsed, centre=centre, digests=digests)

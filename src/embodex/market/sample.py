@@ -256,7 +256,7 @@ def build_sample_pack(
         raise DatasetExistsError(f"{target} already exists", hint="Choose a new output folder.")
     src = open_dataset(source)
     manifest = load_qc_manifest(source)
-    source_chain = verify_chain(ensure_dataset_provenance(source, signer), signer.identity)
+    source_chain = ensure_dataset_provenance(source, signer)
     selection = choose_sample(src, manifest, per_cell=per_cell, max_episodes=max_episodes)
     if not selection.episode_ids:
         raise SamplePackError(
