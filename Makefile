@@ -13,11 +13,15 @@ $(PY):
 	$(PIP) install -q --upgrade pip
 
 $(STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q -e .
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[torch]'
 	touch $@
 
+# torch first, pinned to the CPU build held locally: a bare `torch` requirement would pull a
+# multi-GB CUDA build. The dev extras then see it installed and leave it alone.
 $(DEV_STAMP): pyproject.toml | $(PY)
-	$(PIP) install -q -e '.[dev]'
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[dev,torch]'
 	touch $@
 
 # DEMO_EXPORT=1 make demo: also the interop step (LeRobot, Hugging Face, MCAP, Rerun).
@@ -61,6 +65,7 @@ bench: $(DEV_STAMP)
 	$(PY) benchmarks/qc.py
 	$(PY) benchmarks/trust.py
 	$(PY) benchmarks/market.py
+	$(PY) benchmarks/loader.py
 
 clean:
 	rm -rf $(VENV) $(LR_VENV) demo-output .bench

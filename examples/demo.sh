@@ -66,22 +66,24 @@ centre keys list
 step "10. Catalogue: the centre lists what it holds and can collect (signed; no frames)"
 centre catalog build "$OUT/centre/dataset" "$OUT/centre/more" -o "$OUT/catalog" \
   --key hubei-centre --capacity examples/market/capacity.yaml
-centre catalog sample "$OUT/centre/more" -o "$OUT/catalog/sample" --key hubei-centre --per-cell 1
+centre catalog sample "$OUT/centre/more" -o "$OUT/catalog/sample" --key hubei-centre \
+  --per-cell 1 --max 6
+OFFERS="$OUT/channel/hubei-offers"   # a channel: a folder here, s3://bucket/prefix in practice
+centre catalog publish "$OUT/catalog" "$OFFERS" --key hubei-centre
 
-step "11. The buyer browses the catalogue (signatures verified first) and tries the sample pack"
-buyer catalog show "$OUT/catalog"
-cp -r "$OUT/catalog/sample" "$OUT/buyer-sample"      # the buyer's copy of the sample pack
-buyer catalog provenance "$OUT/buyer-sample"         # every hash, the signed chain, the mark
-python -c "import embodex, sys; ds = embodex.open_dataset(sys.argv[1]); \
-print(ds, '| licence', ds.meta.licence, '| first id', ds.episode_ids[0])" "$OUT/buyer-sample"
+step "11. The buyer browses the catalogue (signatures verified first) and pulls the sample pack"
+buyer catalog show "$OFFERS"
+buyer catalog pull "$OFFERS" -o "$OUT/buyer-sample"   # every file and signature checked
+buyer catalog provenance "$OUT/buyer-sample"         # the signed chain, recording to sample
+buyer load "$OUT/buyer-sample" --horizon 30 --qc pass+warn   # through the training loader
 
 step "12. The buyer states a demand, matches it and gets a transparent quote"
 START=$(date +%F)
 HORIZON=$(python -c 'import datetime as d; print(d.date.today() + d.timedelta(weeks=26, days=-1))')
 sed -e "s/^start: .*/start: $START/" -e "s/^horizon: .*/horizon: $HORIZON/" \
   examples/market/demand.yaml > "$OUT/demand.yaml"
-buyer catalog match "$OUT/catalog" "$OUT/demand.yaml"
-buyer quote "$OUT/catalog" "$OUT/demand.yaml" -o "$OUT/quote.json"
+buyer catalog match "$OFFERS" "$OUT/demand.yaml"
+buyer quote "$OFFERS" "$OUT/demand.yaml" -o "$OUT/quote.json"
 
 step "13. Contract: the centre drafts it from the accepted quote and signs (OFFERED)"
 centre contract init --from-quote "$OUT/quote.json" --buyer agibot -o "$OUT/contract.yaml"
@@ -122,5 +124,8 @@ else
     echo
     echo "(DEMO_EXPORT=1 make demo adds the interop step: MCAP in; LeRobot, Hugging Face, Rerun out)"
 fi
+
+step "18. Train: a short behaviour-cloning run loading the QC-passed episodes through embodex.train"
+python examples/train_bc.py "$OUT/centre/more" --steps 150 --workers 2 --qc pass --log-every 50
 
 printf '\nDemo finished: outputs in %s/\n' "$OUT"

@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -34,3 +40,92 @@ def small_meta() -> DatasetMeta:
 @pytest.fixture
 def small_dataset(tmp_path: Path, small_meta: DatasetMeta) -> Dataset:
     return synth_dataset(tmp_path / "ds", 6, seed=7, meta=small_meta, duration_s=SHORT)
+
+
+# -- S3: moto's standalone server in its own process (never in-process patching) ----------
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"moto_server exited with {proc.returncode}")
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+            if s.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"moto_server did not listen on port {port} within {timeout} s")
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[dict[str, str]]:
+    """An S3 endpoint and credentials: moto_server on a free loopback port, or the store
+    named by EMBODEX_TEST_S3_ENDPOINT (with the AWS_* credentials already in the environment).
+    """
+    external = os.environ.get("EMBODEX_TEST_S3_ENDPOINT")
+    if external:
+        yield {
+            "AWS_ENDPOINT_URL": external,
+            "AWS_ACCESS_KEY_ID": os.environ.get("AWS_ACCESS_KEY_ID", ""),
+            "AWS_SECRET_ACCESS_KEY": os.environ.get("AWS_SECRET_ACCESS_KEY", ""),
+            "AWS_DEFAULT_REGION": os.environ.get("AWS_DEFAULT_REGION", "us-east-1"),
+        }
+        return
+    exe = Path(sys.executable).with_name("moto_server")
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "moto.server"]
+    port = _free_port()
+    proc = subprocess.Popen(
+        [*cmd, "-H", "127.0.0.1", "-p", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, proc)
+        yield {
+            "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture(scope="session")
+def _s3_session_bucket(s3_endpoint: dict[str, str]) -> str:
+    """One bucket for the session (EMBODEX_TEST_S3_BUCKET, or created on the endpoint)."""
+    import boto3
+
+    bucket = os.environ.get("EMBODEX_TEST_S3_BUCKET") or f"embodex-test-{uuid.uuid4().hex[:12]}"
+    client = boto3.session.Session().client(
+        "s3",
+        endpoint_url=s3_endpoint["AWS_ENDPOINT_URL"],
+        aws_access_key_id=s3_endpoint["AWS_ACCESS_KEY_ID"],
+        aws_secret_access_key=s3_endpoint["AWS_SECRET_ACCESS_KEY"],
+        region_name=s3_endpoint["AWS_DEFAULT_REGION"],
+    )
+    if not os.environ.get("EMBODEX_TEST_S3_BUCKET"):
+        client.create_bucket(Bucket=bucket)
+    return bucket
+
+
+@pytest.fixture
+def s3_url(
+    s3_endpoint: dict[str, str], _s3_session_bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> str:
+    """``s3://bucket/<fresh prefix>`` on the test endpoint, AWS_* variables set for the test."""
+    for name, value in s3_endpoint.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    return f"s3://{_s3_session_bucket}/t-{uuid.uuid4().hex[:12]}"

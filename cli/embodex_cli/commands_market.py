@@ -29,10 +29,10 @@ _EXISTING_FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
 _key_opt = click.option("--key", required=True, help="Name of the centre's signing key.")
 
 
-def _open(source: Path, trust: tuple[str, ...]) -> Any:
-    from embodex.market import open_catalog
+def _open(source: str, trust: tuple[str, ...]) -> Any:
+    from embodex.market import open_catalog_url
 
-    return open_catalog(source, trusted_identities(trust))
+    return open_catalog_url(source, trusted_identities(trust))
 
 
 @click.group()
@@ -106,11 +106,12 @@ def catalog_build(
 
 
 @catalog.command("show")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source")
 @trust_opt
 @json_opt
-def catalog_show(source: Path, trust: tuple[str, ...], as_json: bool) -> None:
-    """Browse a catalogue: verify its signatures, then tables by skill and scene with hours.
+def catalog_show(source: str, trust: tuple[str, ...], as_json: bool) -> None:
+    """Browse a catalogue (a folder or a channel URL): verify it, then tables by skill and
+    scene with hours.
 
     The centre's identity must be trusted: import it (after checking the key id with the
     centre) with `embodex keys import CATALOG/identity.json`, or pass --trust.
@@ -118,7 +119,7 @@ def catalog_show(source: Path, trust: tuple[str, ...], as_json: bool) -> None:
     \b
     Example:
       embodex catalog show catalog
-      embodex catalog show catalog --json
+      embodex catalog show s3://hubei-data/offers --json
     """
     cat = _open(source, trust)
     if as_json:
@@ -139,11 +140,11 @@ def catalog_show(source: Path, trust: tuple[str, ...], as_json: bool) -> None:
 
 
 @catalog.command("match")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source")
 @click.argument("demand", type=_EXISTING_FILE)
 @trust_opt
 @json_opt
-def catalog_match(source: Path, demand: Path, trust: tuple[str, ...], as_json: bool) -> None:
+def catalog_match(source: str, demand: Path, trust: tuple[str, ...], as_json: bool) -> None:
     """Match a demand file against a catalogue: stock now, to collect by when, shortfall.
 
     Exits 1 when some hours cannot be ready by the demand's horizon.
@@ -234,7 +235,7 @@ def catalog_provenance(
     from embodex.market.catalog import LISTING_FILE
 
     if (source / LISTING_FILE).exists():
-        chains = list(_open(source, trust).chains.values())
+        chains = list(_open(str(source), trust).chains.values())
         origins = {}
     else:
         pack = verify_sample_pack(source, trusted_identities(trust))
@@ -271,6 +272,59 @@ def _origin(chains: list[Any], episode_id: str) -> dict[str, Any]:
     )
 
 
+@catalog.command("publish")
+@click.argument("source", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.argument("url")
+@_key_opt
+@json_opt
+def catalog_publish(source: Path, url: str, key: str, as_json: bool) -> None:
+    """Publish a catalogue folder and its sample pack on a channel (folder or s3:// URL).
+
+    The catalogue and the pack are verified first; the pack's files go up first, then a
+    signed manifest of them, the provenance chains, and the listing last.
+
+    \b
+    Example:
+      embodex catalog publish catalog s3://hubei-data/offers --key hubei-centre
+    """
+    from embodex.market import publish_catalog
+
+    signer = load_signer_cli(key)
+    with progress("publishing", None, enabled=not as_json) as bar:
+        report = publish_catalog(source, url, signer, on_file=lambda _f: bar.update())
+    if as_json:
+        echo_json(vars(report))
+        return
+    click.echo(
+        f"published {source} at {report.url}: {report.files} files, {report.bytes:,} bytes"
+        + (", with the sample pack" if report.sample else ", no sample pack")
+        + (f"; removed {report.removed} stale sample files" if report.removed else "")
+    )
+
+
+@catalog.command("pull")
+@click.argument("url")
+@click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="New folder.")
+@trust_opt
+@json_opt
+def catalog_pull(url: str, out: Path, trust: tuple[str, ...], as_json: bool) -> None:
+    """Pull the sample pack published with a catalogue, verifying every byte and signature.
+
+    \b
+    Example:
+      embodex catalog pull s3://hubei-data/offers -o samples/hubei
+      embodex load samples/hubei --horizon 30 --qc pass+warn
+    """
+    from embodex.market import pull_sample
+
+    pack = pull_sample(url, out, trusted_identities(trust))
+    if as_json:
+        echo_json(pack.describe())
+        return
+    for line in sample_lines(pack):
+        click.echo(line)
+
+
 @catalog.command("prices")
 def catalog_prices() -> None:
     """Print the built-in price sheet YAML, to copy, edit and pass to `catalog build --prices`.
@@ -285,13 +339,13 @@ def catalog_prices() -> None:
 
 
 @click.command("quote")
-@click.argument("source", type=click.Path(path_type=Path))
+@click.argument("source")
 @click.argument("demand", type=_EXISTING_FILE)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write the quote JSON here.")
 @trust_opt
 @json_opt
 def quote(
-    source: Path, demand: Path, out: Path | None, trust: tuple[str, ...], as_json: bool
+    source: str, demand: Path, out: Path | None, trust: tuple[str, ...], as_json: bool
 ) -> None:
     """Price a demand against a catalogue, showing every term of the arithmetic.
 

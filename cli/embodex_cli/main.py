@@ -11,7 +11,14 @@ from embodex import __version__
 from embodex.config import debug_enabled
 from embodex.errors import EmbodexError
 
-from . import commands_format, commands_interop, commands_market, commands_qc, commands_trust
+from . import (
+    commands_format,
+    commands_interop,
+    commands_market,
+    commands_qc,
+    commands_train,
+    commands_trust,
+)
 
 # Each command module exposes register(cli); one line per module keeps merges trivial.
 COMMAND_MODULES = (
@@ -19,6 +26,7 @@ COMMAND_MODULES = (
     commands_qc,
     commands_trust,
     commands_interop,
+    commands_train,
     commands_market,
 )
 

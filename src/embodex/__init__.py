@@ -18,6 +18,7 @@ from .format import (
     open_dataset,
     verify_dataset,
 )
+from .train import load
 
 __version__ = "0.1.0"
 
@@ -34,6 +35,7 @@ __all__ = [
     "Provenance",
     "Segment",
     "__version__",
+    "load",
     "open_dataset",
     "verify_dataset",
 ]

@@ -25,8 +25,10 @@ __all__ = [
     "KeyNotFoundError",
     "KeyPermissionError",
     "LedgerError",
+    "LoaderConfigError",
     "MarketError",
     "MissingExtraError",
+    "ObjectNotFoundError",
     "PassphraseError",
     "PayloadError",
     "PriceSheetError",
@@ -35,12 +37,16 @@ __all__ = [
     "QCError",
     "QCFailedError",
     "QCManifestError",
+    "QCManifestMissingError",
     "QuoteError",
     "ReviewError",
     "SamplePackError",
     "SchemaError",
     "SignatureError",
+    "StorageError",
+    "StorageIntegrityError",
     "TrustError",
+    "UnsafeKeyError",
     "UnsupportedFormatError",
     "VerificationError",
 ]
@@ -274,6 +280,54 @@ class MissingExtraError(InteropError):
         )
         self.package = package
         self.extra = extra
+
+
+# -- storage backends (embodex.delivery.storage) ----------------------------------------
+
+
+class StorageError(EmbodexError):
+    """A storage backend (local folder, S3) failed or refused a request."""
+
+    default_hint = (
+        "Check the URL, the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "
+        "AWS_ENDPOINT_URL for non-AWS stores) and the network; run again to resume."
+    )
+
+
+class ObjectNotFoundError(StorageError):
+    """The key does not exist in the store."""
+
+    default_hint = "Check the URL and key; list the prefix to see what is there."
+
+
+class UnsafeKeyError(StorageError):
+    """A storage key that could escape its root (``..``, absolute, empty segments)."""
+
+    default_hint = "Use relative keys with '/' separators and no '.' or '..' segments."
+
+
+class StorageIntegrityError(StorageError):
+    """A downloaded object does not have the size or sha256 it was promised to have."""
+
+    default_hint = (
+        "The stored copy is damaged or was replaced: ask the sender to upload it again; "
+        "nothing was kept from the bad download."
+    )
+
+
+# -- training loader (embodex.train) -----------------------------------------------------
+
+
+class LoaderConfigError(ConfigError):
+    """An argument of ``embodex.train.load`` does not fit the dataset."""
+
+    default_hint = "Check the argument named above against `embodex inspect DATASET`."
+
+
+class QCManifestMissingError(LoaderConfigError):
+    """A QC filter was asked for but the dataset has no QC manifest."""
+
+    default_hint = "Run `embodex qc run DATASET` first, or pass qc='all' to load every episode."
 
 
 # --- market: catalogue, sample packs, demand, matching, quotes, provenance (issue 8) ---

@@ -21,6 +21,7 @@ from .market.demand import Demand
 from .market.listing import Listing
 from .market.prices import PriceSheet
 from .market.provenance import ChainFile, Statement
+from .market.publish import SampleManifest
 from .market.quote import Quote
 from .qc.manifest import QCManifest
 from .qc.reviewlog import ReviewEntry
@@ -63,6 +64,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "quote.schema.json": Quote,
     "provenance-statement.schema.json": Statement,
     "provenance-chain.schema.json": ChainFile,
+    "sample-manifest.schema.json": SampleManifest,
 }
 
 

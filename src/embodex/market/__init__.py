@@ -32,6 +32,7 @@ from .provenance import (
     read_chain_file,
     verify_chain,
 )
+from .publish import PublishReport, open_catalog_url, publish_catalog, pull_sample
 from .quote import Quote, build_quote, check_arithmetic, load_quote, write_quote
 from .sample import SamplePack, build_sample_pack, choose_sample, verify_sample_pack
 from .watermark import burn_mark, has_mark
@@ -48,6 +49,7 @@ __all__ = [
     "MatchResult",
     "PriceSheet",
     "ProvenanceChain",
+    "PublishReport",
     "Quote",
     "SamplePack",
     "SceneInfo",
@@ -71,7 +73,10 @@ __all__ = [
     "load_quote",
     "match_demand",
     "open_catalog",
+    "open_catalog_url",
     "parse_demand",
+    "publish_catalog",
+    "pull_sample",
     "read_catalog",
     "read_chain_file",
     "verify_chain",

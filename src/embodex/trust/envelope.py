@@ -57,6 +57,7 @@ PAYLOAD_TYPES: dict[str, str] = {
     # market (issue 8): catalogue listings and provenance statements, signed by the centre
     "listing": "application/vnd.embodex.listing+json",
     "provenance": "application/vnd.embodex.provenance+json",
+    "sample-manifest": "application/vnd.embodex.sample-manifest+json",
 }
 
 

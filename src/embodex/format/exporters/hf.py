@@ -89,9 +89,16 @@ def frame_table(view: EpisodeView, features: datasets.Features) -> pa.Table:
         if name.endswith(".timestamp_ns"):
             arrays[name] = col
         else:
-            bytes_col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
-            arrays[name] = pa.StructArray.from_arrays(
-                [bytes_col, pa.nulls(len(bytes_col), pa.string())], names=["bytes", "path"]
+            # wrap each chunk (an episode may span record batches): the struct holds the
+            # mapped bytes column itself, combining chunks would copy the images
+            arrays[name] = pa.chunked_array(
+                [
+                    pa.StructArray.from_arrays(
+                        [chunk, pa.nulls(len(chunk), pa.string())], names=["bytes", "path"]
+                    )
+                    for chunk in col.chunks
+                ],
+                type=schema.field(name).type,
             )
     return pa.Table.from_arrays([arrays[n] for n in schema.names], schema=schema)
 

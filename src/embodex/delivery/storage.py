@@ -1,0 +1,526 @@
+"""Storage backends chosen by URL scheme: local folders and S3-compatible object stores.
+
+``open_storage(url)`` looks the scheme up in ``SCHEMES``: a plain path or ``file://`` gives
+:class:`FileStorage`, ``s3://bucket/prefix`` gives :class:`S3Storage`. Every backend offers
+the same small interface over *keys* (relative ``/``-separated paths below the URL):
+``get_bytes``, ``get_range``, ``put_bytes``, ``upload_file``, ``download_file``, ``list``,
+``exists``, ``size``, ``delete``.
+
+S3 endpoint and credentials come from the standard AWS variables (``AWS_ENDPOINT_URL``,
+``AWS_ACCESS_KEY_ID``, ``AWS_SECRET_ACCESS_KEY``, ``AWS_DEFAULT_REGION``, profiles...), so
+any S3-compatible store works. boto3 is imported lazily, and clients are never pickled:
+a backend handed to a DataLoader worker (fork or spawn) makes its own client there.
+
+Downloads are resumable and verified: bytes go to ``<dest>.incomplete`` (continued from
+where a previous attempt stopped), and only a file with the promised size and sha256 is
+renamed to ``dest``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import re
+import shutil
+import tempfile
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlparse
+
+from ..errors import (
+    ObjectNotFoundError,
+    StorageError,
+    StorageIntegrityError,
+    UnsafeKeyError,
+)
+from ..fsutil import FileLock, atomic_write_bytes, fsync_dir, replace_durably
+
+__all__ = [
+    "SCHEMES",
+    "FileStorage",
+    "ObjectInfo",
+    "S3Storage",
+    "Storage",
+    "join_key",
+    "open_storage",
+    "validate_key",
+]
+
+_CHUNK = 1024 * 1024
+_DRIVE = re.compile(r"^[A-Za-z]:(/|$)")  # "C:/x" is absolute on Windows
+_RESUME_ATTEMPTS = 5
+INCOMPLETE_SUFFIX = ".incomplete"
+
+
+@dataclass(frozen=True)
+class ObjectInfo:
+    """One stored object: its key (relative to the storage URL) and size in bytes."""
+
+    key: str
+    size: int
+
+
+def validate_key(key: str) -> str:
+    """Return ``key`` if it is a safe relative key, else raise ``UnsafeKeyError``.
+
+    Safe: non-empty, ``/``-separated, not absolute, no ``.``/``..``/empty segments, no
+    backslashes or NUL bytes (which some stores and file systems treat as separators).
+    """
+    if not isinstance(key, str) or not key:
+        raise UnsafeKeyError(f"storage key {key!r} is empty")
+    if key.startswith("/") or "\\" in key or "\x00" in key or _DRIVE.match(key):
+        raise UnsafeKeyError(f"storage key {key!r} is absolute or has forbidden characters")
+    for part in key.split("/"):
+        if part in ("", ".", ".."):
+            raise UnsafeKeyError(f"storage key {key!r} has a {part or 'empty'!r} segment")
+    return key
+
+
+def join_key(*parts: str) -> str:
+    """Join key segments with ``/``, skipping empty ones (``join_key("a/", "b")`` = ``a/b``)."""
+    return "/".join(p.strip("/") for p in parts if p.strip("/"))
+
+
+class Storage(ABC):
+    """A place holding objects under keys. Subclasses implement the primitive operations."""
+
+    #: the URL this storage was opened from
+    url: str
+
+    @abstractmethod
+    def get_bytes(self, key: str) -> bytes:
+        """The whole object. Raises ``ObjectNotFoundError``, ``StorageError``."""
+
+    @abstractmethod
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        """``length`` bytes from offset ``start`` (fewer at the end of the object)."""
+
+    @abstractmethod
+    def put_bytes(self, key: str, data: bytes) -> None:
+        """Store ``data`` under ``key``; readers see the old object or the new one."""
+
+    @abstractmethod
+    def upload_file(self, key: str, src: str | Path) -> None:
+        """Store the file ``src`` under ``key`` (multipart with retries on S3)."""
+
+    @abstractmethod
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        """Every object whose key starts with ``prefix``, sorted by key."""
+
+    @abstractmethod
+    def size(self, key: str) -> int:
+        """Size in bytes. Raises ``ObjectNotFoundError``."""
+
+    @abstractmethod
+    def delete(self, key: str) -> None:
+        """Remove the object (no error when it is already gone)."""
+
+    @abstractmethod
+    def _stream(self, key: str, start: int) -> Iterator[bytes]:
+        """The object's bytes from offset ``start``, in chunks."""
+
+    def exists(self, key: str) -> bool:
+        try:
+            self.size(key)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def download_file(
+        self,
+        key: str,
+        dest: str | Path,
+        *,
+        size: int | None = None,
+        sha256: str | None = None,
+        progress: Callable[[int], None] | None = None,
+    ) -> Path:
+        """Download ``key`` to ``dest``, resumably, verified before it appears.
+
+        Bytes are appended to ``<dest>.incomplete`` (a download cut off earlier continues
+        where it stopped); once the object is complete its size and sha256 are checked
+        against ``size`` and ``sha256`` when given, and only then is it renamed to
+        ``dest``. Concurrent downloads of the same ``dest`` (threads or processes) are
+        serialised by a lock file, and the second finds the file done. ``progress`` is
+        called with each chunk's byte count.
+
+        Raises ``StorageIntegrityError`` (size or hash differ; the partial file is
+        removed), ``ObjectNotFoundError`` or ``StorageError``.
+
+        Example::
+
+            store = open_storage("s3://bucket/deliveries/acme")
+            store.download_file("data/shard-000000.arrow", "cache/shard", size=n, sha256=h)
+        """
+        validate_key(key)
+        dest = Path(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        part = dest.with_name(dest.name + INCOMPLETE_SUFFIX)
+        with FileLock(dest.with_name(dest.name + ".lock")).held():
+            if dest.exists() and _matches(dest, size, sha256):
+                return dest
+            for attempt in range(2):
+                try:
+                    self._fetch_into(key, part, size, progress)
+                    got_size = part.stat().st_size
+                    if size is not None and got_size != size:
+                        raise StorageIntegrityError(
+                            f"{self._where(key)} is {got_size} bytes, expected {size}"
+                        )
+                    if sha256 is not None and _sha256_file(part) != sha256:
+                        raise StorageIntegrityError(
+                            f"{self._where(key)} does not match its sha256 (expected {sha256})"
+                        )
+                except StorageIntegrityError:
+                    with contextlib.suppress(FileNotFoundError):
+                        part.unlink()
+                    if attempt == 0:
+                        continue  # a stale partial file from another object: start clean once
+                    raise
+                replace_durably(part, dest)
+                return dest
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _fetch_into(
+        self, key: str, part: Path, size: int | None, progress: Callable[[int], None] | None
+    ) -> None:
+        """Append the missing tail of ``key`` to ``part``, resuming after dropped streams."""
+        have = part.stat().st_size if part.exists() else 0
+        if size is not None and have > size:
+            part.unlink()
+            have = 0
+        last: Exception | None = None
+        for _ in range(_RESUME_ATTEMPTS):
+            if size is not None and have == size:
+                return
+            try:
+                with open(part, "ab") as out:
+                    for chunk in self._stream(key, have):
+                        out.write(chunk)
+                        have += len(chunk)
+                        if progress is not None:
+                            progress(len(chunk))
+                    out.flush()
+                    os.fsync(out.fileno())
+                return
+            except (ObjectNotFoundError, StorageIntegrityError, UnsafeKeyError):
+                raise
+            except (OSError, StorageError) as exc:  # a dropped connection: resume from `have`
+                last = exc
+                have = part.stat().st_size if part.exists() else 0
+        raise StorageError(f"{self._where(key)}: download kept failing ({last})")
+
+    def _where(self, key: str) -> str:
+        return f"{self.url.rstrip('/')}/{key}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.url!r})"
+
+
+def _matches(path: Path, size: int | None, sha256: str | None) -> bool:
+    if size is not None and path.stat().st_size != size:
+        return False
+    return sha256 is None or _sha256_file(path) == sha256
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(8 * _CHUNK):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+class FileStorage(Storage):
+    """Objects as files below a root directory (a plain path or a ``file://`` URL)."""
+
+    def __init__(self, root: str | Path) -> None:
+        self.root = Path(root)
+        self.url = self.root.as_uri() if self.root.is_absolute() else str(self.root)
+
+    def _path(self, key: str) -> Path:
+        return self.root / PurePosixPath(validate_key(key))
+
+    def get_bytes(self, key: str) -> bytes:
+        try:
+            return self._path(key).read_bytes()
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFoundError(f"{self._where(key)} does not exist") from None
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        try:
+            with open(self._path(key), "rb") as f:
+                f.seek(start)
+                return f.read(length)
+        except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFoundError(f"{self._where(key)} does not exist") from None
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        atomic_write_bytes(self._path(key), data)
+
+    def upload_file(self, key: str, src: str | Path) -> None:
+        dest = self._path(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
+        try:
+            with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
+                shutil.copyfileobj(inp, out, 8 * _CHUNK)
+                out.flush()
+                os.fsync(out.fileno())
+            replace_durably(tmp, dest)
+        except BaseException:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+            raise
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        if prefix:
+            validate_key(prefix.rstrip("/") or "x")
+        out: list[ObjectInfo] = []
+        if not self.root.is_dir():
+            return out
+        for dirpath, _dirs, files in os.walk(self.root):
+            for name in files:
+                full = Path(dirpath) / name
+                key = full.relative_to(self.root).as_posix()
+                if key.startswith(prefix) and not name.endswith(".tmp"):
+                    out.append(ObjectInfo(key, full.stat().st_size))
+        return sorted(out, key=lambda o: o.key)
+
+    def size(self, key: str) -> int:
+        path = self._path(key)
+        if not path.is_file():
+            raise ObjectNotFoundError(f"{self._where(key)} does not exist")
+        return path.stat().st_size
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+            fsync_dir(path.parent)
+
+    def _stream(self, key: str, start: int) -> Iterator[bytes]:
+        path = self._path(key)
+        if not path.is_file():
+            raise ObjectNotFoundError(f"{self._where(key)} does not exist")
+        with open(path, "rb") as f:
+            f.seek(start)
+            while chunk := f.read(_CHUNK):
+                yield chunk
+
+
+class S3Storage(Storage):
+    """Objects in an S3 bucket below a prefix (``s3://bucket/prefix``).
+
+    The client is built on first use in each process from the standard AWS environment
+    (``AWS_ENDPOINT_URL`` points it at MinIO, Ceph, moto or any S3-compatible store) and is
+    dropped when the object is pickled.
+    """
+
+    def __init__(self, bucket: str, prefix: str = "") -> None:
+        if not bucket:
+            raise StorageError("an s3:// URL needs a bucket name", hint="Use s3://BUCKET/PREFIX.")
+        self.bucket = bucket
+        self.prefix = prefix.strip("/")
+        if self.prefix:
+            validate_key(self.prefix)
+        self.url = f"s3://{bucket}/{self.prefix}" if self.prefix else f"s3://{bucket}"
+        self._client: Any = None
+        self._client_pid = -1
+        self._lock = threading.Lock()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"bucket": self.bucket, "prefix": self.prefix, "url": self.url}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__(state["bucket"], state["prefix"])  # type: ignore[misc]
+
+    @property
+    def client(self) -> Any:
+        # One client per process: a client inherited through fork shares its sockets.
+        if self._client is None or self._client_pid != os.getpid():
+            with self._lock:
+                if self._client is None or self._client_pid != os.getpid():
+                    self._client = _make_s3_client()
+                    self._client_pid = os.getpid()
+        return self._client
+
+    def _key(self, key: str) -> str:
+        return join_key(self.prefix, validate_key(key))
+
+    def _call(self, key: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:
+            raise _map_s3_error(exc, self._where(key)) from exc
+
+    def get_bytes(self, key: str) -> bytes:
+        obj = self._key(key)
+        resp = self._call(key, lambda: self.client.get_object(Bucket=self.bucket, Key=obj))
+        return bytes(self._call(key, resp["Body"].read))
+
+    def get_range(self, key: str, start: int, length: int) -> bytes:
+        if length <= 0:
+            return b""
+        rng = f"bytes={start}-{start + length - 1}"
+        resp = self._call(
+            key,
+            lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=rng),
+        )
+        return bytes(self._call(key, resp["Body"].read))
+
+    def put_bytes(self, key: str, data: bytes) -> None:
+        # A PUT is atomic in S3: readers see the old object or the new one.
+        self._call(
+            key, lambda: self.client.put_object(Bucket=self.bucket, Key=self._key(key), Body=data)
+        )
+
+    def upload_file(self, key: str, src: str | Path) -> None:
+        from boto3.s3.transfer import TransferConfig
+
+        # Multipart above 64 MiB, parts retried by the transfer manager; the object appears
+        # only when CompleteMultipartUpload succeeds, so a cut upload leaves nothing visible.
+        config = TransferConfig(multipart_threshold=64 * _CHUNK, multipart_chunksize=64 * _CHUNK)
+        self._call(
+            key,
+            lambda: self.client.upload_file(str(src), self.bucket, self._key(key), Config=config),
+        )
+
+    def list(self, prefix: str = "") -> list[ObjectInfo]:
+        if prefix:
+            validate_key(prefix.rstrip("/") or "x")
+        full = join_key(self.prefix, prefix)
+        if prefix.endswith("/") or (not prefix and self.prefix):
+            full += "/"
+        base = len(self.prefix) + 1 if self.prefix else 0
+        out: list[ObjectInfo] = []
+        paginator = self.client.get_paginator("list_objects_v2")
+        pages = self._call(
+            prefix, lambda: list(paginator.paginate(Bucket=self.bucket, Prefix=full))
+        )
+        for page in pages:
+            for obj in page.get("Contents", []):
+                out.append(ObjectInfo(obj["Key"][base:], int(obj["Size"])))
+        return sorted(out, key=lambda o: o.key)
+
+    def size(self, key: str) -> int:
+        resp = self._call(
+            key, lambda: self.client.head_object(Bucket=self.bucket, Key=self._key(key))
+        )
+        return int(resp["ContentLength"])
+
+    def delete(self, key: str) -> None:
+        self._call(key, lambda: self.client.delete_object(Bucket=self.bucket, Key=self._key(key)))
+
+    def _stream(self, key: str, start: int) -> Iterator[bytes]:
+        kwargs: dict[str, Any] = {"Bucket": self.bucket, "Key": self._key(key)}
+        if start:
+            kwargs["Range"] = f"bytes={start}-"
+        resp = self._call(key, lambda: self.client.get_object(**kwargs))
+        body = resp["Body"]
+        try:
+            while True:
+                chunk = self._call(key, lambda: body.read(_CHUNK))
+                if not chunk:
+                    return
+                yield chunk
+        finally:
+            body.close()
+
+
+def _make_s3_client() -> Any:
+    try:
+        import boto3
+        from botocore.config import Config
+    except ImportError as exc:  # pragma: no cover - boto3 is a main dependency
+        raise StorageError(
+            "s3:// URLs need boto3", hint="pip install boto3 (it is an embodex dependency)."
+        ) from exc
+    config = Config(
+        retries={"mode": "standard"},  # attempts: AWS_MAX_ATTEMPTS, else 3
+        connect_timeout=10,
+        read_timeout=60,
+        s3={"addressing_style": "path"} if os.environ.get("AWS_ENDPOINT_URL") else {},
+    )
+    return boto3.session.Session().client("s3", config=config)
+
+
+def _map_s3_error(exc: Exception, where: str) -> Exception:
+    """botocore's exceptions as embodex errors naming the object."""
+    if isinstance(exc, StorageError):
+        return exc
+    code = ""
+    response = getattr(exc, "response", None)
+    if isinstance(response, dict):
+        code = str(response.get("Error", {}).get("Code", ""))
+    name = type(exc).__name__
+    if code in ("404", "NoSuchKey", "NotFound"):
+        return ObjectNotFoundError(f"{where} does not exist")
+    if code == "NoSuchBucket":
+        return ObjectNotFoundError(
+            f"{where}: the bucket does not exist", hint="Check the bucket name and the endpoint."
+        )
+    if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
+        return StorageError(
+            f"{where}: access denied ({code})",
+            hint="Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy.",
+        )
+    if name in ("NoCredentialsError", "PartialCredentialsError"):
+        return StorageError(
+            f"{where}: no S3 credentials found",
+            hint="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile).",
+        )
+    if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"):
+        return StorageError(
+            f"{where}: cannot reach the S3 endpoint ({exc})",
+            hint="Check AWS_ENDPOINT_URL and the network, then run again (downloads resume).",
+        )
+    return StorageError(f"{where}: {name}: {exc}")
+
+
+def _open_file(url: str) -> Storage:
+    if url.startswith("file://"):
+        parsed = urlparse(url)
+        if parsed.netloc not in ("", "localhost"):
+            raise StorageError(f"file URL {url!r} names a remote host", hint="Use file:///path.")
+        return FileStorage(unquote(parsed.path))
+    return FileStorage(url)
+
+
+def _open_s3(url: str) -> Storage:
+    parsed = urlparse(url)
+    return S3Storage(parsed.netloc, unquote(parsed.path))
+
+
+#: URL scheme -> backend factory; a plain path has the scheme "".
+SCHEMES: dict[str, Callable[[str], Storage]] = {
+    "": _open_file,
+    "file": _open_file,
+    "s3": _open_s3,
+}
+
+
+def open_storage(url: str | Path) -> Storage:
+    """The backend for ``url``: a path or ``file://`` URL, or ``s3://bucket/prefix``.
+
+    Raises ``StorageError`` for a scheme with no backend.
+
+    Example::
+
+        store = open_storage("s3://acme-data/deliveries/week01")
+        manifest = store.get_bytes("manifest.json")
+    """
+    text = str(url)
+    scheme = urlparse(text).scheme if "://" in text else ""
+    factory = SCHEMES.get(scheme.lower())
+    if factory is None:
+        raise StorageError(
+            f"no storage backend for {scheme}:// URLs ({text})",
+            hint=f"Use a local path or one of: {', '.join(s + '://' for s in SCHEMES if s)}.",
+        )
+    return factory(text)

@@ -1,0 +1,339 @@
+"""``EpisodeDataset``: map-style, frame-level access to the selected episodes.
+
+Sample ``i`` is frame ``t`` of one selected episode. ``ds[i]`` touches only the requested
+columns: a numpy slice of each feature's window (padded at the episode edges with the
+first or last frame, flagged in ``<key>_is_pad``) and one decoded image per camera. Frame
+to episode lookup is one bisection over per-episode offsets computed at open; where each
+episode's columns lie in the mapped shards is worked out once per episode and process
+(see ``samples.py`` and ``shards.py``).
+"""
+
+from __future__ import annotations
+
+import os
+import weakref
+from bisect import bisect_right
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pyarrow as pa
+
+from ..canonical import sha256_file
+from ..errors import CorruptDatasetError
+from ..format import Dataset, DatasetStats, open_dataset
+from ..format.reader import compute_dataset_stats
+from .samples import SampleReader
+from .source import Source
+from .windows import Window
+
+if TYPE_CHECKING:
+    import datasets
+
+    from .iterable import EpisodeIterable
+    from .torch_adapter import TorchEpisodeDataset
+
+__all__ = ["EpisodeDataset", "LoadSpec"]
+
+_LIVE: weakref.WeakSet[EpisodeDataset] = weakref.WeakSet()
+
+
+def _reopen_after_fork() -> None:
+    for ds in list(_LIVE):
+        ds._drop_open_files()
+
+
+os.register_at_fork(after_in_child=_reopen_after_fork)
+
+
+@dataclass(frozen=True)
+class LoadSpec:
+    """What each sample holds: features, cameras, windows and image decoding."""
+
+    features: tuple[str, ...]
+    cameras: tuple[str, ...]
+    windows: Mapping[str, Window] = field(default_factory=dict)
+    decode_images: bool = True
+
+
+class EpisodeDataset(SampleReader):
+    """The frames of the selected episodes, one sample per frame.
+
+    Build it with :func:`embodex.train.load`. ``len(ds)`` is the number of frames; ``ds[i]``
+    is a dict of numpy arrays (and a few strings):
+
+    * each feature: ``(D,)``, or ``(k, D)`` with a window, plus ``<feature>_is_pad`` ``(k,)``;
+    * ``image.<camera>``: ``(H, W, 3)`` uint8 (``(H, W)`` uint16 for depth), decoded, or the
+      encoded bytes as a uint8 array with ``decode_images=False``;
+    * ``episode_index``, ``frame_index``, ``timestamp_ns``, ``index`` (int64);
+    * ``episode_id``, ``instruction`` (English, else Chinese) and ``subtask`` (the text of
+      the sub-task segment holding the frame) as ``str``.
+
+    Adapters: :meth:`torch` (a ``torch.utils.data.Dataset``), :meth:`iterable` (sharded,
+    shuffled, exactly-once streams for distributed training) and :meth:`to_hf` (a
+    ``datasets.Dataset`` over the same memory-mapped Arrow data).
+    """
+
+    def __init__(
+        self,
+        source: Source,
+        dataset: Dataset,
+        positions: np.ndarray,
+        spec: LoadSpec,
+        report: dict[str, int] | None = None,
+    ) -> None:
+        self.source = source
+        self.spec = spec
+        self.report = dict(report or {})
+        self._positions = np.asarray(positions, dtype=np.int64)
+        self._set_dataset(dataset)
+        _LIVE.add(self)
+
+    # -- set-up ------------------------------------------------------------------------
+
+    def _set_dataset(self, dataset: Dataset) -> None:
+        self.dataset = dataset
+        self.meta = dataset.meta
+        total = dataset.episodes.num_rows
+        self._all = len(self._positions) == total and bool(
+            (self._positions == np.arange(total)).all()
+        )
+        self._ep_index: list[int] = self._column("episode_index").to_pylist()
+        self._ep_id: list[str] = self._column("episode_id").to_pylist()
+        self._shard: list[str] = self._column("shard").to_pylist()
+        self._row: list[int] = self._column("row_start").to_pylist()
+        self._count: list[int] = self._column("frame_count").to_pylist()
+        en = self._column("instruction_en").to_pylist()
+        zh = self._column("instruction_zh").to_pylist()
+        self._instruction = [e or z or "" for e, z in zip(en, zh, strict=True)]
+        self._flatten_segments(self._column("segments"))
+        starts = np.zeros(len(self._count) + 1, dtype=np.int64)
+        np.cumsum(self._count, out=starts[1:])
+        self._starts_np = starts
+        self._starts: list[int] = starts.tolist()
+        self._n = int(starts[-1])
+        self._sizes = {f.path: f.size for f in dataset.manifest.files}
+        self._decode = self.spec.decode_images
+        self._build_plan(self.spec.features, self.spec.cameras, dict(self.spec.windows))
+        self._drop_open_files()
+
+    def _column(self, name: str) -> pa.ChunkedArray:
+        """A column of the episode table for the selected episodes (the mapped column itself
+        when all are selected: per-episode statistics are never copied to build the index)."""
+        column = self.dataset.episodes.column(name)
+        return column if self._all else column.take(pa.array(self._positions))
+
+    @property
+    def episodes(self) -> pa.Table:
+        """The selected rows of the episode table (a copy unless every episode is selected)."""
+        table = self.dataset.episodes
+        return table if self._all else table.take(pa.array(self._positions))
+
+    def _flatten_segments(self, segments: pa.ChunkedArray) -> None:
+        """Sub-task segments of all selected episodes as flat lists (sorted by start within
+        each episode), so a sample finds its sub-task with one bounded bisection."""
+        self._seg_bounds = [0]
+        self._seg_start: list[int] = []
+        self._seg_end: list[int] = []
+        self._seg_text: list[str] = []
+        texts: dict[str, str] = {}  # one str object per distinct text
+        for segs in segments.to_pylist():
+            for seg in sorted(segs or [], key=lambda g: g["start_frame"]):
+                self._seg_start.append(int(seg["start_frame"]))
+                self._seg_end.append(int(seg["end_frame"]))
+                text = seg.get("text") or seg.get("skill") or ""
+                self._seg_text.append(texts.setdefault(text, text))
+            self._seg_bounds.append(len(self._seg_start))
+
+    def __getstate__(self) -> dict[str, Any]:
+        # Only what identifies the selection travels to spawned workers: the source (a path
+        # or URL and its manifest entries), the episode positions and the spec. The worker
+        # reopens the dataset (metadata checked against the manifest) and maps shards itself.
+        return {
+            "source": self.source,
+            "spec": self.spec,
+            "report": self.report,
+            "positions": self._positions,
+        }
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.source = state["source"]
+        self.spec = state["spec"]
+        self.report = state["report"]
+        self._positions = state["positions"]
+        self._set_dataset(open_dataset(self.source.root))
+        _LIVE.add(self)
+
+    # -- sizes and metadata ------------------------------------------------------------
+
+    def __len__(self) -> int:
+        return self._n
+
+    @property
+    def num_episodes(self) -> int:
+        return len(self._count)
+
+    @property
+    def episode_ids(self) -> list[str]:
+        return list(self._ep_id)
+
+    @property
+    def frame_counts(self) -> list[int]:
+        return list(self._count)
+
+    @property
+    def episode_starts(self) -> np.ndarray:
+        """Sample index of each selected episode's first frame (length episodes + 1)."""
+        return self._starts_np.copy()
+
+    @property
+    def stats(self) -> DatasetStats:
+        """Statistics of the selected episodes only, merged from their per-episode stats."""
+        cached: DatasetStats | None = getattr(self, "_stats", None)
+        if cached is None:
+            cached = compute_dataset_stats(self.meta, self.episodes)
+            self._stats = cached
+        return cached
+
+    def norm_stats(self) -> dict[str, dict[str, np.ndarray]]:
+        """``{feature: {mean, std, min, max, q01, q99}}`` as float32 arrays, for normalising."""
+        out: dict[str, dict[str, np.ndarray]] = {}
+        for name, fs in self.stats.features.items():
+            out[name] = {
+                k: np.asarray(
+                    [np.nan if v is None else v for v in getattr(fs, k)], dtype=np.float32
+                )
+                for k in ("mean", "std", "min", "max", "q01", "q99")
+            }
+        return out
+
+    def summary(self) -> dict[str, Any]:
+        """What a training run would see: source, selection, frames, one sample's keys with
+        shapes and dtypes, windows, and the selection's normalisation statistics."""
+        sample = self[0]
+        keys = {
+            key: {"shape": list(np.shape(v)), "dtype": str(np.asarray(v).dtype)}
+            if not isinstance(v, str)
+            else {"shape": [], "dtype": "str"}
+            for key, v in sample.items()
+        }
+        stats = self.stats
+        return {
+            "source": self.source.url,
+            "digest": self.dataset.digest,
+            "episodes": self.num_episodes,
+            "frames": len(self),
+            "hours": float(sum(self._column("duration_s").to_pylist())) / 3600,
+            "selection": dict(self.report),
+            "features": list(self.spec.features),
+            "cameras": list(self.spec.cameras),
+            "windows": {k: w.offsets.tolist() for k, w in self.spec.windows.items()},
+            "sample": keys,
+            "stats": {
+                name: fs.model_dump(include={"mean", "std", "q01", "q99"})
+                for name, fs in stats.features.items()
+                if name in self.spec.features
+            },
+        }
+
+    def locate(self, i: int) -> tuple[int, int]:
+        """(selected-episode position, frame index) of sample ``i``."""
+        if i < 0:
+            i += self._n
+        if not 0 <= i < self._n:
+            raise IndexError(f"sample {i} out of range ({self._n} frames)")
+        k = bisect_right(self._starts, i) - 1
+        return k, i - self._starts[k]
+
+    # -- files -------------------------------------------------------------------------
+
+    def shard_names(self) -> list[str]:
+        """The frame shards the selected episodes live in, in storage order."""
+        return sorted(set(self._shard))
+
+    def check_shards(self, *, hashes: bool = False, threads: int = 4) -> None:
+        """Check every selected shard's size (and sha256 with ``hashes``) before training.
+
+        Streamed shards are verified when downloaded; this downloads them all. Raises
+        ``CorruptDatasetError`` naming the first shard that does not match.
+        """
+        entries = {f.path: f for f in self.dataset.manifest.files}
+
+        def one(name: str) -> None:
+            path = self.source.shard_path(name)
+            entry = entries.get(name)
+            if entry is None:
+                raise CorruptDatasetError(f"{self.source.url}: shard {name} is not in the manifest")
+            try:
+                size = path.stat().st_size
+            except FileNotFoundError:
+                raise CorruptDatasetError(f"frame shard {name} is missing ({path})") from None
+            if size != entry.size:
+                raise CorruptDatasetError(
+                    f"frame shard {name} is {size} bytes, the manifest says {entry.size} "
+                    f"(truncated or replaced: {path})"
+                )
+            if hashes and sha256_file(path) != entry.sha256:
+                raise CorruptDatasetError(
+                    f"frame shard {name} does not match its sha256 in the manifest ({path})"
+                )
+
+        names = self.shard_names()
+        if hashes and len(names) > 1:
+            with ThreadPoolExecutor(max(1, threads)) as pool:  # hashlib releases the GIL
+                list(pool.map(one, names))
+        else:
+            for name in names:
+                one(name)
+
+    # -- samples (__getitem__ is SampleReader's) ----------------------------------------
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for i in range(self._n):
+            yield self[i]
+
+    # -- adapters ----------------------------------------------------------------------
+
+    def torch(self) -> TorchEpisodeDataset:
+        """A ``torch.utils.data.Dataset`` of tensors (works with DataLoader workers, fork or
+        spawn). Needs the ``torch`` extra."""
+        from .torch_adapter import TorchEpisodeDataset
+
+        return TorchEpisodeDataset(self)
+
+    def iterable(
+        self,
+        *,
+        shuffle_buffer: int = 10_000,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+    ) -> EpisodeIterable:
+        """A deterministic stream for data-parallel training; see :class:`EpisodeIterable`."""
+        from .iterable import EpisodeIterable
+
+        return EpisodeIterable(
+            self,
+            shuffle_buffer=shuffle_buffer,
+            seed=seed,
+            rank=rank,
+            world_size=world_size,
+            shuffle=shuffle,
+        )
+
+    def to_hf(self, *, columns: Sequence[str] | None = None) -> datasets.Dataset:
+        """A ``datasets.Dataset`` of the selected frames over the same memory-mapped Arrow
+        buffers (no frame is copied). Needs the ``hf`` extra."""
+        from .hf import to_hf_dataset
+
+        return to_hf_dataset(self, columns=columns)
+
+    def __repr__(self) -> str:
+        return (
+            f"EpisodeDataset({self.meta.name!r}, episodes={self.num_episodes}, "
+            f"frames={self._n}, features={list(self.spec.features)}, "
+            f"cameras={list(self.spec.cameras)})"
+        )

@@ -1,0 +1,179 @@
+"""``EpisodeIterable``: deterministic, exactly-once streams for data-parallel training.
+
+One epoch is one pass over every selected frame. With ``shuffle`` the order is drawn from
+``(seed, epoch)`` alone, so every rank computes the same global order without talking:
+
+1. shards in a random order, and the episodes of each shard in a random order (each
+   consumer then reads a few shards front to back, which keeps streamed downloads and the
+   page cache effective), the frames of each episode in a random order;
+2. that sequence of N frames cut into ``world_size`` contiguous parts whose sizes differ
+   by at most one (so ranks run the same number of steps, give or take one sample), and
+   each rank's part cut the same way among its DataLoader workers;
+3. each consumer's part passed through a shuffle buffer of ``shuffle_buffer`` frames,
+   seeded by ``(seed, epoch, rank, worker)``, which mixes frames across episodes.
+
+The union over ranks and workers is every frame exactly once, whatever ``world_size`` and
+number of workers. Memory is the shuffle buffer plus one episode's frame order.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import LoaderConfigError
+
+if TYPE_CHECKING:
+    from .dataset import EpisodeDataset
+    from .torch_adapter import TorchEpisodeIterable
+
+__all__ = ["EpisodeIterable", "worker_slot"]
+
+
+def worker_slot() -> tuple[int, int]:
+    """(worker id, number of workers) inside a torch DataLoader worker, else (0, 1)."""
+    torch = sys.modules.get("torch")  # never import torch just to ask
+    if torch is None:
+        return 0, 1
+    info = torch.utils.data.get_worker_info()
+    return (0, 1) if info is None else (int(info.id), int(info.num_workers))
+
+
+def _part(lo: int, hi: int, index: int, parts: int) -> tuple[int, int]:
+    size = hi - lo
+    return lo + size * index // parts, lo + size * (index + 1) // parts
+
+
+class EpisodeIterable:
+    """Iterate over this rank's share of an epoch (see the module doc for the order).
+
+    Call :meth:`set_epoch` before each epoch, as with PyTorch's ``DistributedSampler``.
+    Inside a ``DataLoader`` worker the share is split further among the workers; use
+    :meth:`torch` to get a ``torch.utils.data.IterableDataset``.
+
+    Example::
+
+        stream = ds.iterable(shuffle_buffer=20_000, seed=0, rank=rank, world_size=world)
+        loader = DataLoader(stream.torch(), batch_size=64, num_workers=4)
+        for epoch in range(10):
+            stream.set_epoch(epoch)
+            for batch in loader: ...
+    """
+
+    def __init__(
+        self,
+        ds: EpisodeDataset,
+        *,
+        shuffle_buffer: int = 10_000,
+        seed: int = 0,
+        rank: int = 0,
+        world_size: int = 1,
+        shuffle: bool = True,
+    ) -> None:
+        if world_size < 1 or not 0 <= rank < world_size:
+            raise LoaderConfigError(
+                f"rank={rank} world_size={world_size}: need 0 <= rank < world_size",
+                hint="Pass torch.distributed.get_rank() and get_world_size().",
+            )
+        if shuffle_buffer < 0:
+            raise LoaderConfigError(f"shuffle_buffer={shuffle_buffer} must be >= 0")
+        self.ds = ds
+        self.shuffle_buffer = shuffle_buffer
+        self.seed = seed
+        self.rank = rank
+        self.world_size = world_size
+        self.shuffle = shuffle
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = int(epoch)
+
+    def _rank_range(self) -> tuple[int, int]:
+        return _part(0, len(self.ds), self.rank, self.world_size)
+
+    def __len__(self) -> int:
+        """Frames this rank yields per epoch (all its workers together)."""
+        lo, hi = self._rank_range()
+        return hi - lo
+
+    def _episode_order(self) -> np.ndarray:
+        """Selected-episode positions in this epoch's order (identical on every rank)."""
+        k = np.arange(self.ds.num_episodes)
+        if not self.shuffle:
+            return k
+        rng = np.random.default_rng([self.seed, self.epoch])
+        shards = self.ds._shard
+        names = sorted(set(shards))
+        shard_pos = dict(zip(names, rng.permutation(len(names)).tolist(), strict=True))
+        shard_key = np.array([shard_pos[s] for s in shards])
+        episode_key = rng.permutation(len(k))
+        return k[np.lexsort((episode_key, shard_key))]
+
+    def indices(self, worker: int = 0, num_workers: int = 1) -> Iterator[int]:
+        """Sample indices this (rank, worker) yields this epoch, in order."""
+        stream = self._ordered(worker, num_workers)
+        if self.shuffle and self.shuffle_buffer > 1:
+            rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker, num_workers])
+            stream = _buffer_shuffle(stream, self.shuffle_buffer, rng)
+        return stream
+
+    def _ordered(self, worker: int, num_workers: int) -> Iterator[int]:
+        lo, hi = _part(*self._rank_range(), worker, num_workers)
+        if lo >= hi:
+            return
+        order = self._episode_order()
+        counts = np.asarray(self.ds._count, dtype=np.int64)[order]
+        ends = np.cumsum(counts)  # position in the epoch's sequence where each episode ends
+        first = int(np.searchsorted(ends, lo, side="right"))
+        last = int(np.searchsorted(ends, hi, side="left"))
+        # streamed datasets: download this consumer's shards in the order it will read them
+        names = [self.ds._shard[int(k)] for k in order[first : last + 1]]
+        self.ds.source.prefetch(list(dict.fromkeys(names)))
+        starts = self.ds._starts
+        pos = int(ends[first - 1]) if first else 0
+        for j in range(first, len(order)):
+            if pos >= hi:
+                return
+            k = int(order[j])
+            n = int(counts[j])
+            frames = np.arange(n)
+            if self.shuffle:
+                frames = np.random.default_rng([self.seed, self.epoch, 1 + k]).permutation(n)
+            a, b = max(lo - pos, 0), min(hi - pos, n)
+            base = starts[k]
+            yield from (base + frames[a:b]).tolist()
+            pos += n
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        worker, num_workers = worker_slot()
+        ds = self.ds
+        for i in self.indices(worker, num_workers):
+            yield ds[i]
+
+    def torch(self) -> TorchEpisodeIterable:
+        """A ``torch.utils.data.IterableDataset`` of tensors splitting the stream among
+        DataLoader workers. Needs the ``torch`` extra."""
+        from .torch_adapter import TorchEpisodeIterable
+
+        return TorchEpisodeIterable(self)
+
+
+def _buffer_shuffle(stream: Iterator[int], size: int, rng: np.random.Generator) -> Iterator[int]:
+    """Classic shuffle buffer: fill ``size`` items, then emit a random one per new item."""
+    buf: list[int] = []
+    draws: list[int] = []
+    for item in stream:
+        if len(buf) < size:
+            buf.append(item)
+            continue
+        if not draws:
+            draws = rng.integers(0, size, 4096).tolist()
+        j = draws.pop()
+        out, buf[j] = buf[j], item
+        yield out
+    order = rng.permutation(len(buf)).tolist()
+    for j in order:
+        yield buf[j]

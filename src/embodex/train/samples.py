@@ -1,0 +1,202 @@
+"""Building one sample: the hot path of ``EpisodeDataset.__getitem__``.
+
+Per sample: one bisection to find the episode, then per requested column one slice of a
+typed view of the mapped shard (a window inside the episode) or a small gather (a window
+at its edge, padded with the first or last frame), and per camera one slice of bytes
+handed to the JPEG decoder. Everything else — where each column of each episode lies — is
+computed once per episode and process (``ShardTable``), so per-sample Python work stays at
+a few small operations.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_right
+from typing import Any
+
+import numpy as np
+import simplejpeg
+
+from ..errors import CorruptDatasetError, LoaderConfigError
+from ..format import DatasetMeta
+from ..format.images import decode_image
+from .shards import ImageEntry, NumericEntry, ShardTable
+from .source import Source
+from .windows import Window
+
+__all__ = ["SampleReader"]
+
+#: (key, width, dtype, window offsets or None, pad key, all-False mask, first offset,
+#: last offset + 1, offsets consecutive)
+_NumericStep = tuple[str, int, str, np.ndarray | None, str, np.ndarray, int, int, bool]
+#: (key, encoding, window offsets or None)
+_ImageStep = tuple[str, str, np.ndarray | None]
+#: per episode: (numeric entries in plan order, timestamp entry, image entries in plan order)
+_Entry = tuple[tuple[NumericEntry, ...], NumericEntry, tuple[ImageEntry, ...]]
+
+
+class SampleReader:
+    """Mixin holding the per-process state and the code that turns an index into a sample.
+
+    The host class sets, before calling :meth:`_build_plan`: ``meta``, ``source``,
+    ``_sizes`` (manifest sizes), ``_shard``, ``_row``, ``_count`` (per selected episode),
+    ``_starts`` (cumulative frame counts), ``_n``, ``_ep_index``, ``_ep_id``,
+    ``_instruction`` and the flattened segments ``_seg_bounds``, ``_seg_start``,
+    ``_seg_end``, ``_seg_text``.
+    """
+
+    meta: DatasetMeta
+    source: Source
+    _sizes: dict[str, int]
+    _shard: list[str]
+    _row: list[int]
+    _count: list[int]
+    _starts: list[int]
+    _n: int
+    _ep_index: list[int]
+    _ep_id: list[str]
+    _instruction: list[str]
+    _seg_bounds: list[int]
+    _seg_start: list[int]
+    _seg_end: list[int]
+    _seg_text: list[str]
+    _decode: bool
+
+    def _build_plan(
+        self, features: tuple[str, ...], cameras: tuple[str, ...], windows: dict[str, Window]
+    ) -> None:
+        self._numeric_plan: list[_NumericStep] = []
+        for name in features:
+            spec = self.meta.features[name]
+            width = spec.shape[0]
+            win = windows.get(name)
+            step: _NumericStep
+            if win is None:
+                step = (name, width, spec.dtype, None, "", np.zeros(0, bool), 0, 0, False)
+            else:
+                nopad = np.zeros(len(win.offsets), dtype=bool)
+                step = (
+                    name,
+                    width,
+                    spec.dtype,
+                    win.offsets,
+                    f"{name}_is_pad",
+                    nopad,
+                    win.first,
+                    win.last + 1,
+                    win.contiguous,
+                )
+            self._numeric_plan.append(step)
+        self._image_plan: list[_ImageStep] = []
+        for cam_name in cameras:
+            cam = self.meta.camera(cam_name)
+            win = windows.get(cam.column)
+            self._image_plan.append(
+                (cam.column, cam.encoding, None if win is None else win.offsets)
+            )
+
+    def _drop_open_files(self) -> None:
+        """Forget memory maps and entries; they are rebuilt lazily (after fork, per worker)."""
+        self._open: dict[str, ShardTable] = {}
+        self._entries: list[_Entry | None] = [None] * len(self._count)
+
+    # -- files and entries ---------------------------------------------------------------
+
+    def _table(self, name: str) -> ShardTable:
+        shard = self._open.get(name)
+        if shard is None:
+            size = self._sizes.get(name)
+            if size is None:
+                raise CorruptDatasetError(f"{self.source.url}: shard {name} is not in the manifest")
+            shard = ShardTable(self.source.shard_path(name), name, size)
+            self._open[name] = shard
+        return shard
+
+    def _entry(self, k: int) -> _Entry:
+        shard = self._table(self._shard[k])
+        n = self._count[k]
+        pieces = shard.batches(self._row[k], n)
+        numeric = tuple(
+            shard.numeric(pieces, name, dtype, width)
+            for name, width, dtype, *_ in self._numeric_plan
+        )
+        ts = shard.numeric(pieces, "timestamp_ns", "int64", 0)
+        images = tuple(shard.image(pieces, key, n) for key, _, _ in self._image_plan)
+        entry = (numeric, ts, images)
+        self._entries[k] = entry
+        return entry
+
+    # -- samples -------------------------------------------------------------------------
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        n_all = self._n
+        if i < 0:
+            i += n_all
+        if not 0 <= i < n_all:
+            raise IndexError(f"sample {i} out of range ({n_all} frames)")
+        k = bisect_right(self._starts, i) - 1
+        t = i - self._starts[k]
+        entry = self._entries[k] or self._entry(k)
+        n = self._count[k]
+        numeric, ts, images = entry
+        out: dict[str, Any] = {}
+        for col, step in zip(numeric, self._numeric_plan):  # noqa: B905 - equal by construction
+            name, _w, _dtype, offsets, pad_key, nopad, lo, hi, contiguous = step
+            if col.firsts is None:
+                r = col.base + t
+                if offsets is None:
+                    out[name] = col.view[r].copy()
+                    continue
+                if contiguous and t + lo >= 0 and t + hi <= n:
+                    out[name] = col.view[r + lo : r + hi].copy()
+                    out[pad_key] = nopad.copy()
+                    continue
+            if offsets is None:
+                out[name] = col.rows(np.array([t]))[0]
+                continue
+            rows = offsets + t
+            out[pad_key] = (rows < 0) | (rows >= n)
+            out[name] = col.rows(np.clip(rows, 0, n - 1))
+        for cam, (key, encoding, offsets) in zip(images, self._image_plan):  # noqa: B905
+            if offsets is None:
+                out[key] = self._image(cam, t, k, key, encoding)
+            else:
+                rows = offsets + t
+                out[f"{key}_is_pad"] = (rows < 0) | (rows >= n)
+                frames = [self._image(cam, int(j), k, key, encoding) for j in rows.clip(0, n - 1)]
+                out[key] = np.stack(frames) if self._decode else frames
+        out["episode_index"] = np.int64(self._ep_index[k])
+        out["frame_index"] = np.int64(t)
+        out["timestamp_ns"] = (
+            ts.view[ts.base + t] if ts.firsts is None else ts.rows(np.array([t]))[0]
+        )
+        out["index"] = np.int64(i)
+        out["episode_id"] = self._ep_id[k]
+        out["instruction"] = self._instruction[k]
+        lo_s, hi_s = self._seg_bounds[k], self._seg_bounds[k + 1]
+        j = bisect_right(self._seg_start, t, lo_s, hi_s) - 1
+        out["subtask"] = self._seg_text[j] if j >= lo_s and t < self._seg_end[j] else ""
+        return out
+
+    def _image(self, cam: ImageEntry, t: int, k: int, key: str, encoding: str) -> Any:
+        if cam.firsts is None and cam.valid is None:  # the usual case, inline
+            o = cam.obase + t
+            data = cam.data[cam.dbase + cam.offsets[o] : cam.dbase + cam.offsets[o + 1]]
+        else:
+            found = cam.encoded(t)
+            if found is None:
+                raise LoaderConfigError(
+                    f"episode {self._ep_id[k]} has no {key} image at frame {t}",
+                    hint="Load cameras= that every selected episode recorded, or filter episodes.",
+                )
+            data = found
+        if not self._decode:
+            return data.copy()
+        try:
+            if encoding == "jpeg":
+                return simplejpeg.decode_jpeg(data, "RGB")
+            return decode_image(data.tobytes(), encoding)
+        except Exception as exc:  # the decoders' error types vary
+            raise CorruptDatasetError(
+                f"frame shard {self._shard[k]}: episode {self._ep_id[k]} frame {t} {key} does "
+                f"not decode as {encoding} ({exc})"
+            ) from exc
