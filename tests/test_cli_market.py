@@ -152,8 +152,9 @@ def test_browsing_needs_a_trusted_untampered_listing(
     code, out, err = run(["catalog", "show", str(cat)], capsys)
     assert code == 1 and out == "" and "does not verify" in err
     assert len(err.strip().splitlines()) == 1
-    code, _, err = run(["catalog", "show", str(tmp_path)], capsys)
-    assert code == 1 and "is not a catalogue" in err
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(["catalog", "show", str(tmp_path / "empty")], capsys)
+    assert code == 1 and "catalog/listing.json is missing" in err
 
 
 def test_prices_template_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from ..errors import DemandError
 from ..trust.periods import parse_duration, zone
@@ -31,6 +31,22 @@ from ..trust.types import (
 from .yamlfile import load_yaml_model, parse_yaml_model
 
 __all__ = ["Budget", "Demand", "DemandItem", "DemandLine", "MinQC", "load_demand", "parse_demand"]
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)
+    return value
+
+
+def _zone(value: str) -> str:
+    zone(value)
+    return value
+
+
+#: An ISO 8601 date duration (``P1W``, ``P2D``, ``P1M``), checked as contracts check it.
+IsoDuration = Annotated[str, AfterValidator(_duration)]
+#: An IANA time zone name (``Asia/Shanghai``).
+TimeZoneName = Annotated[str, AfterValidator(_zone)]
 
 
 class DemandLine(TrustModel):
@@ -104,24 +120,12 @@ class Demand(TrustModel):
     licence: Slug | None = Field(default=None, description="An offered licence id.")
     start: IsoDate
     horizon: IsoDate = Field(description="Last day by which all hours must be delivered.")
-    cadence: str = "P1W"
-    delivery_deadline: str = "P2D"
+    cadence: IsoDuration = "P1W"
+    delivery_deadline: IsoDuration = "P2D"
     acceptance_window_days: int = Field(default=7, ge=1, le=365)
     replacement_days: int = Field(default=14, ge=0, le=365)
-    timezone: str = "UTC"
+    timezone: TimeZoneName = "UTC"
     budget: Budget | None = None
-
-    @field_validator("cadence", "delivery_deadline")
-    @classmethod
-    def _duration(cls, v: str) -> str:
-        parse_duration(v)
-        return v
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, v: str) -> str:
-        zone(v)
-        return v
 
     @model_validator(mode="after")
     def _dates(self) -> Demand:

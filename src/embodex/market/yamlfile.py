@@ -7,13 +7,12 @@ hold quoted decimal strings, and the loader names the first float it finds.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import EmbodexError
-from ..trust.contract_yaml import find_float
+from ..trust.contract_yaml import yaml_mapping
 from ..trust.documents import describe_validation_error
 
 __all__ = ["load_yaml_model", "parse_yaml_model"]
@@ -23,21 +22,9 @@ M = TypeVar("M", bound=BaseModel)
 
 def parse_yaml_model(text: str, model: type[M], *, source: str, error: type[EmbodexError]) -> M:
     """Parse YAML ``text`` as ``model``; raises ``error`` naming the field at fault."""
-    try:
-        data: Any = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise error(f"{source}:{where} is not valid YAML") from None
-    if not isinstance(data, dict):
-        raise error(f"{source} is not a YAML mapping")
-    found = find_float(data)
-    if found:
-        path, value = found
-        raise error(
-            f"{source}: {path} is {value!r}, a float; amounts and multipliers are exact decimals",
-            hint=f'Quote it: {path.rsplit(".", 1)[-1]}: "{value!r}".',
-        )
+    data = yaml_mapping(
+        text, source, error=error, what="fields", exact="amounts and multipliers are exact decimals"
+    )
     try:
         return model.model_validate(data)
     except ValidationError as exc:
