@@ -64,6 +64,7 @@ bench: $(DEV_STAMP)
 	$(PY) benchmarks/packaging.py
 	$(PY) benchmarks/qc.py
 	$(PY) benchmarks/trust.py
+	$(PY) benchmarks/market.py
 	$(PY) benchmarks/loader.py
 	$(PY) benchmarks/delivery.py
 

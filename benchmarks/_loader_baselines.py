@@ -101,10 +101,12 @@ class Gather(_Baseline):
             )
         return out
 
-    def jpeg(self, i: int) -> bytes:
+    def jpeg_view(self, i: int) -> np.ndarray:
+        """The encoded JPEG of sample ``i``: a view of the mapped bytes (what decoders get)."""
         e, t, _n = self._locate(i)
         off = self.offsets[e]
-        return bytes(self.data[e][off[t] : off[t + 1]])
+        out: np.ndarray = self.data[e][off[t] : off[t + 1]]
+        return out
 
 
 def save_hf_copy(root: Path, dest: Path, camera: str) -> None:

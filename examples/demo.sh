@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The end-to-end flow on local folders, no server: what `make demo` runs.
 # A collection centre's raw recordings (AgiBot World layout) are packaged into an embodex
-# dataset, inspected, verified, quality-checked and reviewed; centre and buyer sign a
-# contract; the centre delivers three weekly batches over a channel, the buyer pulls them
-# with receipts, checks the supply and trains on what it accepted.
+# dataset, inspected, verified, quality-checked and reviewed; the centre lists them in a signed
+# catalogue with a sample pack; a buyer browses it, checks the sample, matches a demand, gets
+# a quote, and both sign the contract drafted from that quote; the centre then delivers three
+# weekly batches over a channel, the buyer pulls them with receipts, checks the supply and
+# trains on what it accepted.
 set -euo pipefail
 OUT=${DEMO_OUT:-demo-output}
 rm -rf "$OUT"
@@ -15,6 +17,10 @@ step "1. Record: synthesise a day of raw teleoperation recordings (AgiBot World 
 embodex synth "$OUT/raw" --layout agibot --episodes 6 --seed 7 --depth --duration 8-12
 
 step "2. Package them into an embodex dataset (licence and provenance from the sidecar)"
+# the centre names itself in the sidecar (the synthetic one names a placeholder centre)
+sed -i.orig -e 's/centre_id: sample-centre/centre_id: hubei-humanoid-centre/' \
+  -e 's/centre_name: Sample Collection Centre/centre_name: Hubei Humanoid Robot Innovation Centre/' \
+  -e 's/site: Shanghai/site: Wuhan/' "$OUT/raw/embodex-sidecar.yaml"
 embodex package "$OUT/raw" "$OUT/centre/dataset" --from agibot --meta "$OUT/raw/embodex-sidecar.yaml"
 
 step "3. Add a batch of synthetic episodes from other scenes"
@@ -59,39 +65,53 @@ buyer keys import "$OUT/hubei-centre.pub.json"
 centre keys import "$OUT/agibot.pub.json"
 centre keys list
 
-step "10. Contract: the centre drafts it from the reference template and signs (OFFERED)"
-QC_DIGEST=$(python -c 'import json, sys; print(json.load(sys.stdin)["profile"]["digest"])' \
-  < "$OUT/more-qc.json")   # the QC profile both sides agree on (humanoid-30fps)
-centre contract init --template hubei-agibot --centre hubei-centre --buyer agibot \
-  --qc-profile-digest "$QC_DIGEST" > "$OUT/contract.yaml"
-# a pilot the demo can fill in seconds: 2 h over the year, deliveries from 0.02 h, and 90 %
-# of a batch must pass QC
-sed -i -e 's/total_hours: "2000"/total_hours: "2"/' \
-  -e 's/min_hours_per_delivery: "20"/min_hours_per_delivery: "0.02"/' \
-  -e 's/min_pass_rate: "0.95"/min_pass_rate: "0.90"/' "$OUT/contract.yaml"
+step "10. Catalogue: the centre lists what it holds and can collect (signed; no frames)"
+centre catalog build "$OUT/centre/dataset" "$OUT/centre/more" -o "$OUT/catalog" \
+  --key hubei-centre --capacity examples/market/capacity.yaml
+centre catalog sample "$OUT/centre/more" -o "$OUT/catalog/sample" --key hubei-centre \
+  --per-cell 1 --max 6
+OFFERS="$OUT/channel/hubei-offers"   # a channel: a folder here, s3://bucket/prefix in practice
+centre catalog publish "$OUT/catalog" "$OFFERS" --key hubei-centre
+
+step "11. The buyer browses the catalogue (signatures verified first) and pulls the sample pack"
+buyer catalog show "$OFFERS"
+buyer catalog pull "$OFFERS" -o "$OUT/buyer-sample"   # every file and signature checked
+buyer catalog provenance "$OUT/buyer-sample"         # the signed chain, recording to sample
+buyer load "$OUT/buyer-sample" --horizon 30 --qc pass+warn   # through the training loader
+
+step "12. The buyer states a demand, matches it and gets a transparent quote"
+START=$(date +%F)
+HORIZON=$(python -c 'import datetime as d; print(d.date.today() + d.timedelta(weeks=26, days=-1))')
+sed -e "s/^start: .*/start: $START/" -e "s/^horizon: .*/horizon: $HORIZON/" \
+  examples/market/demand.yaml > "$OUT/demand.yaml"
+buyer catalog match "$OFFERS" "$OUT/demand.yaml"
+buyer quote "$OFFERS" "$OUT/demand.yaml" -o "$OUT/quote.json"
+
+step "13. Contract: the centre drafts it from the accepted quote and signs (OFFERED)"
+centre contract init --from-quote "$OUT/quote.json" --buyer agibot -o "$OUT/contract.yaml"
 centre contract sign "$OUT/contract.yaml" --key hubei-centre
 
-step "11. The buyer verifies the offer, reads it and countersigns (AGREED/ACTIVE)"
+step "14. The buyer verifies the offer, reads it and countersigns (AGREED/ACTIVE)"
 buyer contract show "$OUT/contract.signed.json"
 buyer contract sign "$OUT/contract.signed.json" --key agibot
 centre contract verify "$OUT/contract.signed.json"
 buyer contract verify "$OUT/contract.signed.json" --json > "$OUT/contract.verify.json"
 
-step "12. Amend: the centre offers version 2 (a new price), the buyer agrees"
-sed 's/per_accepted_hour: "600.00"/per_accepted_hour: "620.00"/' "$OUT/contract.yaml" > "$OUT/contract-v2.yaml"
+step "15. Amend: the centre offers version 2 (a new price), the buyer agrees"
+sed -E "s/^(  per_accepted_hour: ).*/\1'900.00'/" "$OUT/contract.yaml" > "$OUT/contract-v2.yaml"
 centre contract amend "$OUT/contract.signed.json" --changes "$OUT/contract-v2.yaml" \
   --key hubei-centre --out "$OUT/contract-v2.signed.json"
 buyer contract sign "$OUT/contract-v2.signed.json" --key agibot
 buyer contract show "$OUT/contract-v2.signed.json" | grep -E "state|price|history"
 
-step "13. Ledgers: each party's signed hash chain of what it did"
+step "16. Ledgers: each party's signed hash chain of what it did"
 centre ledger show hubei-centre
 centre ledger verify hubei-centre
 buyer ledger show agibot
 buyer ledger verify agibot
 
 if [ "${DEMO_EXPORT:-0}" = 1 ]; then
-    step "11. Interop: ROS 2 MCAP in; LeRobot, Hugging Face and Rerun out"
+    step "17. Interop: ROS 2 MCAP in; LeRobot, Hugging Face and Rerun out"
     embodex synth "$OUT/bags" --layout mcap --episodes 2 --duration 3-3
     embodex package "$OUT/bags" "$OUT/centre/ros2" --from mcap --map "$OUT/bags/topics.yaml" \
         --meta "$OUT/bags/embodex-sidecar.yaml"
@@ -109,7 +129,7 @@ fi
 
 # Delivery: three weeks of continuous supply over a channel on a local folder. The demo
 # fast-forwards through the contract's first weeks with --at (real runs leave it out).
-CH="$OUT/channel"
+CH="$OUT/channel/hubei-agibot-deliveries"   # a folder here; s3://bucket/prefix in practice
 TERMS="$OUT/contract-v2.signed.json"
 read -r W1 W1B W2 W2B W3 W3N W3B W3C < <(python - "$OUT/contract.verify.json" <<'PY'
 import json, sys
@@ -124,26 +144,26 @@ PY
 centre_day() { EMBODEX_HOME="$OUT/centre-home" python examples/centre_publish.py \
   --dataset "$OUT/centre/recordings" --channel "$CH" --contract "$TERMS" --key hubei-centre "$@"; }
 
-step "14. Week 1: the centre packages a day of recordings, checks them, publishes batch 1"
+step "18. Week 1: the centre packages a day of recordings, checks them, publishes batch 1"
 centre_day --day 1 --at "$W1"
 
-step "15. The buyer pulls: head and manifest verified, files hash-checked, QC re-run, receipt signed"
+step "19. The buyer pulls: head and manifest verified, files hash-checked, QC re-run, receipt signed"
 buyer pull --channel "$CH" --contract "$TERMS" --key agibot --into "$OUT/buyer" --at "$W1B"
 
-step "16. Week 2 has a sensor glitch: accepted in part, the bad episode quarantined"
+step "20. Week 2 has a sensor glitch: accepted in part, the bad episode quarantined"
 centre_day --day 2 --defect nan --at "$W2"
 buyer pull --channel "$CH" --contract "$TERMS" --key agibot --into "$OUT/buyer" --at "$W2B"
 
-step "17. Week 3: batch 3, and a signed notice that week 4 will be late"
+step "21. Week 3: batch 3, and a signed notice that week 4 will be late"
 centre_day --day 3 --at "$W3"
 centre channel notice --channel "$CH" --contract "$TERMS" --key hubei-centre --at "$W3N" \
   --type delay --period 4 --reason "robot H2-00017 is in repair; week 4 arrives two days late"
 
-step "18. The buyer's delivery run (examples/buyer_pull.sh): pull, then delivered vs contracted hours"
+step "22. The buyer's delivery run (examples/buyer_pull.sh): pull, then delivered vs contracted hours"
 EMBODEX_HOME="$OUT/buyer-home" EMBODEX_KEY_PASSPHRASE=demo-passphrase \
   bash examples/buyer_pull.sh "$CH" "$TERMS" agibot "$OUT/buyer" "$W3B"
 
-step "19. The centre countersigns the receipts and plans what is left to collect"
+step "23. The centre countersigns the receipts and plans what is left to collect"
 centre receipt countersign --channel "$CH" --contract "$TERMS" --key hubei-centre --at "$W3C"
 centre supply plan --channel "$CH" --contract "$TERMS" --dataset "$OUT/centre/recordings" \
   --at "$W3C"
@@ -152,7 +172,7 @@ buyer supply status --channel "$CH" --contract "$TERMS" --at "$W3C" \
   --html "$OUT/supply-status.html" --json > "$OUT/supply-status.json"
 echo "the supply status as a page with charts: $OUT/supply-status.html"
 
-step "20. Train: a short behaviour-cloning run on the PULLED data (QC-passed, accepted episodes)"
+step "24. Train: a short behaviour-cloning run on the PULLED data (QC-passed, accepted episodes)"
 python examples/train_bc.py "$OUT/buyer/dataset" --steps 150 --workers 2 --qc pass --log-every 50
 
 printf '\nDemo finished: outputs in %s/\n' "$OUT"

@@ -119,9 +119,12 @@ def test_qc_manifest_read_from_the_store(local: Path, s3_url: str, tmp_path: Pat
     assert load(s3_url, cache_dir=tmp_path / "cache").episode_ids == ids[::2]
 
 
-def test_streamed_dataset_in_dataloader_workers(local: Path, s3_url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_streamed_dataset_in_dataloader_workers(
+    local: Path, s3_url: str, tmp_path: Path, context: str
+) -> None:
     upload_dataset(local, s3_url)
     ds = load(s3_url, qc="all", cameras=["head"], cache_dir=tmp_path / "cache", prefetch=1)
-    loader = DataLoader(ds.torch(), batch_size=32, num_workers=2, multiprocessing_context="fork")
+    loader = DataLoader(ds.torch(), batch_size=32, num_workers=2, multiprocessing_context=context)
     seen = [i for batch in loader for i in batch["index"].tolist()]
     assert seen == list(range(len(ds)))

@@ -39,6 +39,12 @@ def contract() -> None:
 @click.option("--buyer", help="Buyer's key name or identity file (fills in its public key).")
 @click.option("--start", type=DATE, help="First day of the term (default: today).")
 @click.option("--qc-profile-digest", help="sha256:… digest of the agreed QC profile.")
+@click.option(
+    "--from-quote",
+    "from_quote",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Draft from an accepted quote (`embodex quote … -o quote.json`) instead of a template.",
+)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file.")
 def contract_init(
     template: str,
@@ -46,25 +52,39 @@ def contract_init(
     buyer: str | None,
     start: Any,
     qc_profile_digest: str | None,
+    from_quote: Path | None,
     out: Path | None,
 ) -> None:
     """Print a filled-in contract YAML to edit (humanoid data, 23 scenes, weekly deliveries).
+
+    With --from-quote every field comes from the quote: scope, volume, schedule, price per
+    accepted hour, acceptance with the QC profile digest, and the licence's usage terms.
 
     \b
     Example:
       embodex contract init --template hubei-agibot --centre hubei-centre --buyer agibot \\
           > contract.yaml
+      embodex contract init --from-quote quote.json --buyer agibot -o contract.yaml
     """
     from embodex.fsutil import atomic_write_bytes
     from embodex.trust import load_identity, render_template
 
-    text = render_template(
-        template,
-        centre=load_identity(centre) if centre else None,
-        buyer=load_identity(buyer) if buyer else None,
-        start=day(start),
-        qc_profile_digest=qc_profile_digest,
-    )
+    centre_id = load_identity(centre) if centre else None
+    buyer_id = load_identity(buyer) if buyer else None
+    if from_quote is not None:
+        if start is not None or qc_profile_digest is not None:
+            raise click.UsageError("--start and --qc-profile-digest come from the quote")
+        from embodex.market import contract_from_quote
+
+        text = contract_from_quote(from_quote, buyer=buyer_id, centre=centre_id)
+    else:
+        text = render_template(
+            template,
+            centre=centre_id,
+            buyer=buyer_id,
+            start=day(start),
+            qc_profile_digest=qc_profile_digest,
+        )
     if out is None:
         click.echo(text, nl=False)
     else:

@@ -15,6 +15,7 @@ from . import (
     commands_delivery,
     commands_format,
     commands_interop,
+    commands_market,
     commands_qc,
     commands_train,
     commands_trust,
@@ -28,6 +29,7 @@ COMMAND_MODULES = (
     commands_interop,
     commands_train,
     commands_delivery,
+    commands_market,
 )
 
 EXIT_FAILURE = 1

@@ -8,6 +8,7 @@ Every error carries the facts (a path, an episode id, a key id...) in its messag
 from __future__ import annotations
 
 __all__ = [
+    "CatalogError",
     "ChannelError",
     "ConfigError",
     "ContractError",
@@ -17,6 +18,7 @@ __all__ = [
     "DatasetLockedError",
     "DatasetNotFoundError",
     "DeliveryError",
+    "DemandError",
     "EmbodexError",
     "FormatError",
     "FrozenChannelError",
@@ -27,18 +29,23 @@ __all__ = [
     "KeyPermissionError",
     "LedgerError",
     "LoaderConfigError",
+    "MarketError",
     "MissingExtraError",
     "ObjectNotFoundError",
     "PassphraseError",
     "PayloadError",
+    "PriceSheetError",
     "ProfileError",
+    "ProvenanceError",
     "PullLockedError",
     "QCError",
     "QCFailedError",
     "QCManifestError",
     "QCManifestMissingError",
+    "QuoteError",
     "ReviewError",
     "RollbackError",
+    "SamplePackError",
     "SchemaError",
     "ScopeError",
     "SignatureError",
@@ -378,3 +385,56 @@ class ScopeError(DeliveryError):
         "Leave them out (--exclude-out-of-scope), fix their metadata, or amend the contract's "
         "scope."
     )
+
+
+# --- market: catalogue, sample packs, demand, matching, quotes, provenance (issue 8) ---
+
+
+class MarketError(EmbodexError):
+    """A catalogue, sample pack, demand, quote or provenance chain cannot be used."""
+
+    default_hint = "See specs/catalog.md."
+
+
+class CatalogError(MarketError):
+    """A catalogue is missing, malformed, stale, or does not match what it names."""
+
+    default_hint = (
+        "Ask the centre for a fresh catalogue (`embodex catalog build`); see specs/catalog.md."
+    )
+
+
+class PriceSheetError(MarketError, ConfigError):
+    """A price sheet or capacity file is invalid (a float for money, an unknown field...)."""
+
+    default_hint = (
+        'Fix the file: money and multipliers are quoted decimal strings ("1.15"); '
+        "see specs/catalog.md for every field."
+    )
+
+
+class DemandError(MarketError, ConfigError):
+    """A demand file is invalid or asks for something the catalogue cannot price."""
+
+    default_hint = "Fix the demand file; specs/catalog.md lists every field (examples/market/)."
+
+
+class QuoteError(MarketError):
+    """A quote file is malformed, or its arithmetic does not add up (edited by hand)."""
+
+    default_hint = "Compute the quote again with `embodex quote CATALOG DEMAND -o quote.json`."
+
+
+class ProvenanceError(MarketError):
+    """A provenance chain is broken: a missing link, a wrong order, another dataset."""
+
+    default_hint = (
+        "Do not rely on this data's provenance; ask the centre for the original catalogue "
+        "or sample pack."
+    )
+
+
+class SamplePackError(MarketError):
+    """A sample pack cannot be built or does not check out (watermark, provenance)."""
+
+    default_hint = "Run `embodex qc run DATASET` first; see specs/catalog.md for sample packs."

@@ -17,6 +17,13 @@ from .delivery.documents import BatchManifest, ChannelHead, Notice
 from .format.importers.mcap import TopicMap
 from .format.importers.sidecar import CommonSidecar
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .market.capacity import Capacity
+from .market.demand import Demand
+from .market.listing import Listing
+from .market.prices import PriceSheet
+from .market.provenance import ChainFile, Statement
+from .market.publish import SampleManifest
+from .market.quote import Quote
 from .qc.manifest import QCManifest
 from .qc.reviewlog import ReviewEntry
 from .trust.checking import BatchSummary
@@ -54,6 +61,15 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     # interop: the files users write for `embodex package --from lerobot|mcap`
     "import-sidecar.schema.json": CommonSidecar,
     "mcap-topic-map.schema.json": TopicMap,
+    # market (issue 8): catalogue documents and the files buyers and centres write
+    "listing.schema.json": Listing,
+    "price-sheet.schema.json": PriceSheet,
+    "capacity.schema.json": Capacity,
+    "demand.schema.json": Demand,
+    "quote.schema.json": Quote,
+    "provenance-statement.schema.json": Statement,
+    "provenance-chain.schema.json": ChainFile,
+    "sample-manifest.schema.json": SampleManifest,
 }
 
 

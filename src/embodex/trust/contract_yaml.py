@@ -12,7 +12,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from ..errors import ContractError
+from ..errors import ContractError, EmbodexError
 from .contract_model import Contract
 from .documents import describe_validation_error
 
@@ -23,6 +23,7 @@ __all__ = [
     "contract_from_yaml",
     "find_float",
     "load_contract_yaml",
+    "yaml_mapping",
 ]
 
 #: Marks what `contract init` could not fill in (the parties' keys without --centre/--buyer).
@@ -46,26 +47,42 @@ def find_float(value: Any, path: str = "") -> tuple[str, float] | None:
     return None
 
 
-def contract_data_from_yaml(text: str, source: str = "contract") -> dict[str, Any]:
-    """Parse contract YAML into a dict, refusing floats and unfilled placeholders.
+def yaml_mapping(
+    text: str,
+    source: str,
+    *,
+    error: type[EmbodexError] = ContractError,
+    what: str = "contract fields",
+    exact: str = "contracts hold exact decimals",
+) -> dict[str, Any]:
+    """Parse YAML ``text`` into a mapping, refusing floats (named by their dotted path).
 
-    Raises :class:`ContractError` naming the field at fault.
+    Raises ``error`` (default :class:`ContractError`) saying what is wrong and where.
     """
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ContractError(f"{source}:{where} is not valid YAML") from None
+        raise error(f"{source}:{where} is not valid YAML") from None
     if not isinstance(data, dict):
-        raise ContractError(f"{source} is not a YAML mapping of contract fields")
+        raise error(f"{source} is not a YAML mapping of {what}")
     found = find_float(data)
     if found:
         path, value = found
-        raise ContractError(
-            f"{source}: {path} is {value!r}, a float; contracts hold exact decimals",
+        raise error(
+            f"{source}: {path} is {value!r}, a float; {exact}",
             hint=f'Quote it: {path.rsplit(".", 1)[-1]}: "{value!r}".',
         )
+    return data
+
+
+def contract_data_from_yaml(text: str, source: str = "contract") -> dict[str, Any]:
+    """Parse contract YAML into a dict, refusing floats and unfilled placeholders.
+
+    Raises :class:`ContractError` naming the field at fault.
+    """
+    data = yaml_mapping(text, source)
     if PLACEHOLDER in text:
         raise ContractError(
             f"{source} still has {PLACEHOLDER} placeholders (the parties' public keys)",

@@ -54,6 +54,10 @@ PAYLOAD_TYPES: dict[str, str] = {
     "channel-head": "application/vnd.embodex.channel-head+json",
     "ledger-entry": "application/vnd.embodex.ledger-entry+json",
     "ledger-head": "application/vnd.embodex.ledger-head+json",
+    # market (issue 8): catalogue listings and provenance statements, signed by the centre
+    "listing": "application/vnd.embodex.listing+json",
+    "provenance": "application/vnd.embodex.provenance+json",
+    "sample-manifest": "application/vnd.embodex.sample-manifest+json",
 }
 
 

@@ -1,0 +1,361 @@
+"""Text rendering of catalogues, matches, quotes, sample packs and provenance for people.
+
+Numbers stay Decimals all the way to the screen (no float formatting of money or hours).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from embodex.market import Catalog, MatchResult, Quote, SamplePack
+from embodex.market.matching import tidy
+from embodex.market.quote import Factor, QuotePart
+
+from .render import table
+from .render_trust import short
+
+__all__ = [
+    "catalog_lines",
+    "hours",
+    "match_lines",
+    "money",
+    "provenance_lines",
+    "quote_lines",
+    "sample_lines",
+]
+
+
+def hours(value: Decimal) -> str:
+    """Hours for people: ``12.50 h``, or minutes below 0.1 h (``4.3 min``)."""
+    if value == 0:
+        return "0 h"
+    if value < Decimal("0.1"):
+        return f"{value * 60:,.1f} min"
+    return f"{value:,.2f} h"
+
+
+def money(value: Decimal, currency: str = "") -> str:
+    text = f"{value:,.2f}"
+    return f"{text} {currency}".rstrip()
+
+
+def _factor(f: Factor) -> str:
+    return f"{f.value} ({f.label})"
+
+
+def catalog_lines(catalog: Catalog) -> list[str]:
+    """The buyer's view of a verified catalogue: who, what, how much, at what price."""
+    li = catalog.listing
+    t = li.totals()
+    c = li.centre
+    deliverable = t["overall"]["PASS"] + t["overall"]["WARN"]
+    lines = [
+        f"{c.centre_name} ({c.centre_id}{', ' + c.site if c.site else ''}) — catalogue "
+        f"#{li.sequence}, issued {li.issued_at}, valid until {li.valid_until}",
+        f"  verified     listing signed by {c.identity.name} ({c.identity.key_id}); "
+        f"{len(catalog.chains)} provenance chain(s) check out",
+        f"  holds        {t['overall']['episodes']} episodes, {hours(t['overall']['hours'])} "
+        f"({hours(deliverable)} deliverable: QC PASS or WARN) in {len(li.datasets)} dataset(s)",
+        "  QC profiles  "
+        + "; ".join(f"{p.id} v{p.version} {short(p.digest)}" for p in li.qc_profiles),
+        "",
+        "Hours by scene type (QC verdict; capacity in deliverable hours per week):",
+    ]
+    capacity: dict[str, Decimal] = {}
+    for s in li.scenes:
+        capacity[s.scene.scene_type] = (
+            capacity.get(s.scene.scene_type, Decimal(0)) + s.capacity_hours_per_week
+        )
+    scene_types = sorted(set(t["by_scene_type"]) | {k for k, v in capacity.items() if v})
+    rows = []
+    for st in scene_types:
+        g = t["by_scene_type"].get(
+            st,
+            {
+                "episodes": 0,
+                "hours": Decimal(0),
+                "PASS": Decimal(0),
+                "WARN": Decimal(0),
+                "FAIL": Decimal(0),
+            },
+        )
+        rows.append(
+            [
+                st,
+                g["episodes"],
+                hours(g["hours"]),
+                hours(g["PASS"]),
+                hours(g["WARN"]),
+                hours(g["FAIL"]),
+                hours(capacity.get(st, Decimal(0))) + "/wk",
+            ]
+        )
+    headers = ["scene type", "episodes", "hours", "PASS", "WARN", "FAIL", "capacity"]
+    lines.append(table(headers, rows))
+    lines += ["", "Hours by skill:"]
+    lines.append(
+        table(
+            ["skill", "episodes", "hours", "PASS", "WARN", "FAIL"],
+            [
+                [
+                    k,
+                    g["episodes"],
+                    hours(g["hours"]),
+                    hours(g["PASS"]),
+                    hours(g["WARN"]),
+                    hours(g["FAIL"]),
+                ]
+                for k, g in t["by_skill"].items()
+            ],
+        )
+    )
+    cross = t["deliverable_hours_by_skill_and_scene_type"]
+    if cross:
+        cols = sorted({st for v in cross.values() for st in v})
+        lines += ["", "Deliverable hours, skill × scene type:"]
+        lines.append(
+            table(
+                ["skill", *cols],
+                [[sk, *(hours(v[c]) if c in v else "-" for c in cols)] for sk, v in cross.items()],
+            )
+        )
+    lines += ["", "Robots, cameras and rates:"]
+    for d in li.datasets:
+        cams = ", ".join(
+            f"{cam.name} {cam.width}x{cam.height} {cam.kind} @ {cam.rate_hz} Hz"
+            + ("" if cam.calibrated else " (uncalibrated)")
+            for cam in d.cameras
+        )
+        lines.append(
+            f"  {d.name}: {', '.join(d.robot_models) or '-'}; {cams}; licence {d.licence}; "
+            f"digest {short(d.digest)}"
+        )
+    lines += ["", "Scenes (the centre's catalogue of scenes):"]
+    lines.append(
+        table(
+            ["scene", "type", "description", "in stock", "capacity"],
+            [
+                [
+                    s.scene.scene_id,
+                    s.scene.scene_type,
+                    s.scene.description or "-",
+                    hours(s.stock_hours),
+                    hours(s.capacity_hours_per_week) + "/wk",
+                ]
+                for s in li.scenes
+            ],
+        )
+    )
+    p = li.prices
+    lines += [
+        "",
+        f"Prices ({p.currency}): {money(p.base_per_accepted_hour)} per accepted hour before "
+        f"multipliers; exclusivity ×{p.exclusivity}; customised collection "
+        f"×{p.customised_collection}" + (f"; valid until {p.valid_until}" if p.valid_until else ""),
+        "  cameras      "
+        + ", ".join(f"≥{tier.min_cameras}: ×{tier.multiplier}" for tier in p.cameras),
+        "  volume       "
+        + (
+            ", ".join(f"≥{v.min_hours} h: -{v.discount * 100}%" for v in p.volume_discounts)
+            or "none"
+        ),
+        "  licences     " + "; ".join(f"{lic.id} ({lic.title})" for lic in p.licences),
+    ]
+    return lines
+
+
+def match_lines(m: MatchResult) -> list[str]:
+    """Per demand line: stock now, hours to collect and by when, shortfall."""
+    lines = [
+        f"{m.demand_title}: {m.start} .. {m.horizon} ({m.weeks_to_horizon} whole weeks; "
+        f"collection from {m.collection_from})",
+        "",
+    ]
+    rows = [
+        [
+            line.line,
+            line.skill,
+            line.scene_type,
+            hours(line.hours_wanted),
+            hours(line.available_now),
+            hours(line.from_stock),
+            hours(line.to_collect),
+            hours(line.capacity_hours_per_week) + "/wk",
+            str(line.ready_by or "never"),
+            hours(line.shortfall),
+            line.status,
+        ]
+        for line in m.lines
+    ]
+    lines.append(
+        table(
+            [
+                "line",
+                "skill",
+                "scene type",
+                "wanted",
+                "available",
+                "from stock",
+                "to collect",
+                "capacity",
+                "ready by",
+                "shortfall",
+                "status",
+            ],
+            rows,
+        )
+    )
+    excluded = [
+        f"  line {line.line} {line.skill} × {line.scene_type}: "
+        + ", ".join(f"{hours(h)} ({why})" for why, h in line.excluded.items())
+        for line in m.lines
+        if line.excluded
+    ]
+    if excluded:
+        lines += ["", "Stock left out by the demand's filters:", *excluded]
+    tot = m.totals
+    lines += [
+        "",
+        f"total: {hours(tot.hours_wanted)} wanted, {hours(tot.from_stock)} from stock, "
+        f"{hours(tot.to_collect)} to collect ({hours(tot.collected_by_horizon)} by the horizon); "
+        + (
+            f"all ready by {tot.ready_by}"
+            if tot.shortfall == 0
+            else f"SHORTFALL {hours(tot.shortfall)} at the horizon"
+        ),
+    ]
+    return lines
+
+
+def _part(part: QuotePart, currency: str) -> list[str]:
+    terms = " × ".join(_factor(f) for f in part.factors)
+    exact, unit = tidy(part.unit_price_exact), money(part.unit_price)
+    return [
+        f"    {part.source:<11}{terms}",
+        f"               = {exact} → {unit} {currency}/h (to cents, half up); "
+        f"{part.hours} h × {unit} = {money(part.amount, currency)}",
+    ]
+
+
+def quote_lines(q: Quote) -> list[str]:
+    """Every term of the quote's arithmetic, line by line."""
+    cur = q.currency
+    lines = [
+        f"Quote {q.quote_id} from {q.centre.centre_name} for {q.demand.title!r} "
+        f"(listing {short(q.listing_digest)} #{q.listing_sequence}; valid until {q.valid_until})",
+        f"  licence      {q.licence.id}: {q.licence.title}",
+        f"  QC           profile {q.qc_profile.id} v{q.qc_profile.version} "
+        f"{short(q.qc_profile.digest)}",
+        "",
+    ]
+    for line in q.lines:
+        note = f", shortfall {line.shortfall} h" if line.shortfall else ""
+        lines.append(
+            f"line {line.line}: {line.skill} × {line.scene_type}"
+            + (" (customised)" if line.customised else "")
+            + f" — {line.hours_wanted} h wanted, {line.hours_quoted} h quoted{note}"
+            + (f", ready by {line.ready_by}" if line.ready_by else "")
+        )
+        for part in line.parts:
+            lines += _part(part, cur)
+        lines.append(f"    line total {money(line.amount, cur)}")
+    lines += ["", f"subtotal     {money(q.subtotal, cur)} for {q.hours} h"]
+    if q.volume_tier is not None:
+        lines.append(
+            f"discount     {money(q.subtotal)} × {q.volume_tier.discount} (volume ≥ "
+            f"{q.volume_tier.min_hours} h) = -{money(q.discount, cur)} (to cents, half up)"
+        )
+    else:
+        lines.append("discount     none (below the first volume tier)")
+    lines.append(f"TOTAL        {money(q.total, cur)}")
+    first, last = q.deliveries[0], q.deliveries[-1]
+    n = len(q.deliveries)
+    lines.append(
+        f"deliveries   {n} × every {q.demand.cadence} from {first.start}: "
+        + (
+            f"{first.hours} h / {money(first.amount, cur)} each"
+            + (f", the last {last.hours} h / {money(last.amount, cur)}" if n > 1 else "")
+        )
+    )
+    lines.append(
+        f"contract     {money(q.blended_per_accepted_hour or Decimal(0), cur)} per accepted hour"
+        f" (total / hours, to cents): {money(q.contract_value, cur)} at {q.hours} h"
+    )
+    if q.shortfall:
+        lines.append(f"shortfall    {q.shortfall} h cannot be delivered by {q.demand.horizon}")
+    if q.budget is not None and q.budget_left is not None:
+        state = "within budget" if q.budget_left >= 0 else "OVER BUDGET"
+        lines.append(
+            f"budget       {money(q.budget.amount, cur)}: {state} "
+            f"({money(q.budget_left, cur)} left)"
+        )
+    return lines
+
+
+def provenance_lines(d: dict[str, Any]) -> list[str]:
+    """A verified provenance chain (``ProvenanceChain.describe()``)."""
+    col, qc = d["collected"], d["qc"]
+    lines = [
+        f"{d['dataset']['name']} {short(d['dataset']['digest'])} — chain head {short(d['head'])}, "
+        f"signed by {d['centre']['centre_name']} ({d['centre']['key_id']})",
+        f"  collected    {col['episodes']} episodes at {col['site'] or '-'}, "
+        f"{col['from']} .. {col['to']}",
+        f"  robots       {', '.join(col['robot_serials']) or '-'}",
+        f"  operators    {', '.join(col['operators']) or '-'}",
+    ]
+    for step in d["steps"]:
+        details = ", ".join(f"{k} {v}" for k, v in step["details"].items())
+        lines.append(
+            f"  {step['step']:<12} {step['episodes']} episodes by {step['tool']}; {details}"
+        )
+    lines.append(
+        f"  qc           {qc['profile_id']} v{qc['profile_version']} "
+        f"{short(qc['profile_digest'])}: "
+        f"{qc['passed']} PASS, {qc['warned']} WARN, {qc['failed']} FAIL "
+        f"(manifest {short(qc['manifest_digest'])})"
+    )
+    if "sample" in d:
+        s = d["sample"]
+        lines.append(
+            f"  sample       {len(s['episodes'])} episodes of {s['source']['name']}, licence "
+            f"{s['licence']}; watermark: {s['watermark']}"
+        )
+    lines.append("  links        " + " → ".join(link["statement"] for link in d["links"]))
+    return lines
+
+
+def sample_lines(pack: SamplePack) -> list[str]:
+    d = pack.describe()
+    lines = [
+        f"sample pack {pack.path}: {len(pack.episodes)} episodes, digest "
+        f"{short(pack.dataset_digest)}, provenance head {short(pack.provenance.head)}",
+    ]
+    if "cells" in d:
+        lines.append(
+            table(
+                ["skill × scene type", "episodes"],
+                [[cell, len(ids)] for cell, ids in d["cells"].items()],
+            )
+        )
+        for key, label in (
+            ("cells_without_deliverable_episodes", "no deliverable episode (all FAIL)"),
+            ("cells_left_out", "left out by --max"),
+        ):
+            if d[key]:
+                lines.append(f"{label}: {', '.join(d[key])}")
+    rows = []
+    for e in d["episodes"]:
+        o = e["origin"]
+        rows.append(
+            [
+                e["episode_id"],
+                o["scene_id"] or "-",
+                o["skill"] or "-",
+                o["robot_serial"] or "-",
+                f"{o['operator_id']} ({o['operator_level']})",
+                o["recorded_from"],
+            ]
+        )
+    lines.append(table(["episode", "scene", "skill", "robot", "operator", "recorded"], rows))
+    return lines

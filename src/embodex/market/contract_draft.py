@@ -1,0 +1,134 @@
+"""A contract draft from an accepted quote: the trust layer's contract YAML, ready to sign.
+
+Every field comes from the quote (specs/catalog.md §5): scope from the demand and the data
+the quote draws on, volume from the quoted hours, the schedule from the demand, acceptance
+from the demand's minimum QC and the QC profile the data is certified against, the price
+per accepted hour from the quote's blended price, and usage from the licence offered.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ..errors import QuoteError
+from ..format.models import FORMAT_VERSION
+from ..trust.contract_yaml import PLACEHOLDER, contract_from_yaml
+from ..trust.keys import Identity
+from ..trust.types import dec_str
+from .quote import Quote, load_quote
+
+__all__ = ["contract_from_quote", "draft_contract"]
+
+
+def _party(ident: Identity | None, role: str, name: str | None, organisation: str | None) -> Any:
+    if ident is None:
+        out = {"name": name or f"{role}-key", "role": role}
+        out |= {"public_key": PLACEHOLDER, "key_id": PLACEHOLDER}
+    else:
+        out = ident.model_dump(mode="json")
+    if organisation:
+        out["organisation"] = organisation
+    return out
+
+
+def draft_contract(
+    quote: Quote,
+    *,
+    buyer: Identity | None = None,
+    centre: Identity | None = None,
+    today: date | None = None,
+) -> str:
+    """The contract YAML for ``quote`` (parties: the quote's centre and ``buyer``).
+
+    Without ``buyer`` the buyer's key is left as ``REPLACE-ME`` (the trust loader refuses to
+    sign until it is filled in). Raises :class:`QuoteError` when the quote has expired, when
+    ``centre`` is not the quote's centre, or when ``buyer`` is not a buyer key.
+
+    Example::
+
+        text = draft_contract(load_quote("quote.json"), buyer=load_identity("agibot"))
+        Path("contract.yaml").write_text(text)
+    """
+    day = today or datetime.now(UTC).date()
+    if day > quote.valid_until:
+        raise QuoteError(
+            f"quote {quote.quote_id} expired on {quote.valid_until}",
+            hint="Ask for a fresh quote: `embodex quote CATALOG DEMAND -o quote.json`.",
+        )
+    listed = quote.centre.identity
+    if centre is not None and centre.key_id != listed.key_id:
+        raise QuoteError(
+            f"the quote is from centre key {listed.key_id} ({listed.name}), not {centre.key_id}",
+            hint="Draft with the centre that issued the catalogue, or leave --centre out.",
+        )
+    if buyer is not None and buyer.role != "buyer":
+        raise QuoteError(f"{buyer.name!r} is a {buyer.role} key, not a buyer key")
+    if quote.blended_per_accepted_hour is None:
+        raise QuoteError(f"quote {quote.quote_id} prices no hours")
+    demand = quote.demand
+    data: dict[str, Any] = {
+        "kind": "embodex.contract",
+        "contract_id": f"{quote.centre.centre_id}-{quote.quote_id}",
+        "version": 1,
+        "title": f"{demand.title} (quote {quote.quote_id})",
+        "parties": {
+            "centre": _party(listed, "centre", None, quote.centre.centre_name),
+            "buyer": _party(buyer, "buyer", demand.buyer.name, demand.buyer.organisation),
+            "reviewers": [],
+        },
+        "scope": {**quote.scope.model_dump(mode="json"), "format_version": FORMAT_VERSION},
+        "volume": {
+            "total_hours": dec_str(quote.hours),
+            "min_hours_per_delivery": dec_str(min(d.hours for d in quote.deliveries)),
+        },
+        "schedule": {
+            "start_date": demand.start.isoformat(),
+            "end_date": demand.horizon.isoformat(),
+            "cadence": demand.cadence,
+            "delivery_deadline": demand.delivery_deadline,
+            "acceptance_window_days": demand.acceptance_window_days,
+            "timezone": demand.timezone,
+        },
+        "acceptance": {
+            "qc_profile_id": quote.qc_profile.id,
+            "qc_profile_digest": quote.qc_profile.digest,
+            "min_pass_rate": dec_str(demand.min_qc.min_pass_rate),
+            "min_success_rate": dec_str(demand.min_qc.min_success_rate),
+            "thresholds": [],
+            "replacement_days": demand.replacement_days,
+        },
+        "price": {
+            "per_accepted_hour": dec_str(quote.blended_per_accepted_hour),
+            "currency": quote.currency,
+            "payment_terms": quote.payment_terms,
+        },
+        "usage": quote.licence.usage.model_dump(mode="json"),
+    }
+    header = (
+        "# embodex data service contract (specs/contract.md), drafted from quote "
+        f"{quote.quote_id}\n"
+        f"# of {quote.created_at} against listing {quote.listing_digest}.\n"
+        f"# Quote total {dec_str(quote.total)} {quote.currency} for {dec_str(quote.hours)} h; "
+        f"the price per accepted hour is the\n# quote's blended price (total / hours, to cents): "
+        f"{dec_str(quote.contract_value)} {quote.currency} at the quoted hours.\n"
+        "# `embodex contract sign contract.yaml --key CENTRE` turns it into the signed JSON.\n"
+    )
+    text = header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True, width=100)
+    if buyer is not None:
+        contract_from_yaml(text, source=f"contract drafted from quote {quote.quote_id}")
+    return text
+
+
+def contract_from_quote(
+    path: str | Path,
+    *,
+    buyer: Identity | None = None,
+    centre: Identity | None = None,
+    today: date | None = None,
+) -> str:
+    """:func:`draft_contract` of a quote file (its arithmetic checked first)."""
+    return draft_contract(load_quote(path), buyer=buyer, centre=centre, today=today)

@@ -1,0 +1,469 @@
+"""Transparent quotes: every term of the price arithmetic, exact, line by line.
+
+For each demand item the quote prices the hours the centre can deliver by the horizon (stock
+plus collection; a shortfall is not priced) in up to two parts (specs/catalog.md §4):
+
+* the **unit price** is ``base × scene complexity × skill difficulty × cameras ×
+  exclusivity`` (× customised collection, for collected hours of a customised line), computed
+  exactly and then rounded to the currency's cents (half up);
+* the part's **amount** is ``hours × unit price``, rounded to cents (half up).
+
+The subtotal is the sum of the amounts; the **volume discount** of the highest tier the
+quoted hours reach is ``subtotal × rate`` rounded to cents (half up); the **total** is the
+subtotal minus the discount. Deliveries split hours (to 0.001 h, rounded down) and money (to
+cents, rounded down) evenly over the periods of the schedule, the last taking the rest, so
+they add up exactly. The contract's single price per accepted hour is the **blended** price
+``total / hours`` rounded to cents (half up); the quote shows the contract value at that
+price next to the total. No float is ever involved.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, Inexact, localcontext
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError
+
+from ..canonical import digest_json, to_pretty_json
+from ..errors import DemandError, QuoteError
+from ..fsutil import atomic_write_bytes
+from ..trust.documents import describe_validation_error
+from ..trust.periods import make_periods, parse_duration
+from ..trust.types import Dec, Digest, Hours, IsoDate, NonEmpty, TrustModel
+from .demand import Budget, Demand
+from .listing import CentreInfo, Listing, ProfileRef
+from .matching import MatchLine, MatchResult, match_demand, tidy
+from .prices import LicenceOffer, PriceSheet, VolumeTier
+
+__all__ = [
+    "CENT",
+    "Delivery",
+    "Factor",
+    "Quote",
+    "QuoteLine",
+    "QuotePart",
+    "QuoteScope",
+    "build_quote",
+    "check_arithmetic",
+    "load_quote",
+    "round_money",
+    "write_quote",
+]
+
+CENT = Decimal("0.01")
+MILLI_HOUR = Decimal("0.001")
+ZERO = Decimal(0)
+Amount = Annotated[Dec, Field(ge=0, description='Money as a decimal string, e.g. "1234.50".')]
+
+
+@contextmanager
+def _exact() -> Iterator[None]:
+    """Arithmetic that raises instead of rounding silently (products of short decimals)."""
+    with localcontext() as ctx:
+        ctx.prec = 200
+        ctx.traps[Inexact] = True
+        yield
+
+
+def round_money(value: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
+    """``value`` to cents (half up unless told otherwise)."""
+    return value.quantize(CENT, rounding=rounding)
+
+
+def _divide(a: Decimal, b: Decimal | int, step: Decimal, rounding: str) -> Decimal:
+    """``a / b`` rounded once to ``step``: the quotient is truncated far below ``step`` first,
+    which decides ``rounding`` exactly as the true quotient would."""
+    with localcontext() as ctx:
+        ctx.prec = 200
+        ctx.rounding = ROUND_DOWN
+        q = a / b
+    return q.quantize(step, rounding=rounding)
+
+
+def _times(a: Decimal, b: Decimal) -> Decimal:
+    with _exact():
+        return a * b
+
+
+def _product(values: Sequence[Decimal]) -> Decimal:
+    out = Decimal(1)
+    with _exact():
+        for v in values:
+            out *= v
+    return out
+
+
+class Factor(TrustModel):
+    """One term of a unit price: what it is, why it applies, its value."""
+
+    name: Literal[
+        "base",
+        "scene_complexity",
+        "skill_difficulty",
+        "cameras",
+        "exclusivity",
+        "customised_collection",
+    ]
+    label: NonEmpty
+    value: Dec
+
+
+class QuotePart(TrustModel):
+    """Hours from stock, or hours to collect, at one unit price."""
+
+    source: Literal["stock", "collection"]
+    hours: Hours
+    factors: list[Factor] = Field(min_length=1)
+    unit_price_exact: Dec = Field(description="The product of the factors, unrounded.")
+    unit_price: Amount = Field(description="unit_price_exact to cents, half up.")
+    amount: Amount = Field(description="hours × unit_price to cents, half up.")
+
+
+class QuoteLine(TrustModel):
+    line: int
+    skill: str
+    scene_type: str
+    customised: bool
+    hours_wanted: Hours
+    hours_quoted: Hours = Field(description="Deliverable by the horizon: stock + collected.")
+    shortfall: Hours
+    ready_by: IsoDate | None
+    parts: list[QuotePart]
+    amount: Amount
+
+
+class Delivery(TrustModel):
+    number: int = Field(ge=1)
+    start: IsoDate
+    end: IsoDate
+    hours: Hours
+    amount: Amount
+
+
+class QuoteScope(TrustModel):
+    """What a contract made from this quote covers."""
+
+    skills: list[str]
+    scene_types: list[str]
+    scene_ids: list[str] | None
+    robot_models: list[str]
+    required_cameras: list[str]
+    fps: int
+
+
+class Quote(TrustModel):
+    """``kind: embodex.quote``: a priced answer to a demand (see the module docstring)."""
+
+    kind: Literal["embodex.quote"] = "embodex.quote"
+    version: Literal[1] = 1
+    quote_id: str
+    created_at: str
+    valid_until: IsoDate
+    listing_digest: Digest
+    listing_sequence: int
+    centre: CentreInfo
+    demand: Demand
+    demand_digest: Digest
+    currency: str
+    payment_terms: NonEmpty
+    licence: LicenceOffer
+    cameras: int = Field(ge=0, description="Camera count the cameras factor is taken at.")
+    lines: list[QuoteLine] = Field(min_length=1)
+    hours: Hours
+    shortfall: Hours
+    subtotal: Amount
+    volume_tier: VolumeTier | None
+    discount: Amount
+    total: Amount
+    deliveries: list[Delivery] = Field(min_length=1)
+    blended_per_accepted_hour: Amount | None = Field(
+        description="total / hours to cents, half up: the contract's price per accepted hour."
+    )
+    contract_value: Amount = Field(description="blended price × hours, to cents, half up.")
+    budget: Budget | None
+    budget_left: Dec | None = Field(description="budget − total; negative when over budget.")
+    scope: QuoteScope
+    qc_profile: ProfileRef
+
+    @property
+    def digest(self) -> str:
+        return digest_json(self.model_dump(mode="json"))
+
+    @property
+    def within_budget(self) -> bool | None:
+        return None if self.budget_left is None else self.budget_left >= 0
+
+
+def _unit_factors(
+    sheet: PriceSheet, licence: LicenceOffer, skill: str, scene_type: str, cameras: int
+) -> list[Factor]:
+    return [
+        Factor(name="base", label=f"base per accepted hour ({sheet.currency})",
+               value=sheet.base_per_accepted_hour),
+        Factor(name="scene_complexity", label=f"scene type {scene_type}",
+               value=sheet.scene_multiplier(scene_type)),
+        Factor(name="skill_difficulty", label=f"skill {skill}",
+               value=sheet.skill_multiplier(skill)),
+        Factor(name="cameras", label=f"{cameras} cameras", value=sheet.camera_multiplier(cameras)),
+        Factor(name="exclusivity",
+               label="exclusive licence" if licence.exclusive else "non-exclusive licence",
+               value=sheet.exclusivity if licence.exclusive else Decimal("1.00")),
+    ]  # fmt: skip
+
+
+def _part(
+    source: Literal["stock", "collection"], hours: Decimal, factors: list[Factor]
+) -> QuotePart:
+    exact = _product([f.value for f in factors])
+    unit = round_money(exact)
+    return QuotePart(
+        source=source,
+        hours=hours,
+        factors=factors,
+        unit_price_exact=exact,
+        unit_price=unit,
+        amount=round_money(_times(hours, unit)),
+    )
+
+
+def _quote_line(m: MatchLine, sheet: PriceSheet, licence: LicenceOffer, cameras: int) -> QuoteLine:
+    factors = _unit_factors(sheet, licence, m.skill, m.scene_type, cameras)
+    parts = []
+    if m.from_stock > 0:
+        parts.append(_part("stock", m.from_stock, factors))
+    if m.collected_by_horizon > 0:
+        extra = (
+            [Factor(name="customised_collection", label="customised collection",
+                    value=sheet.customised_collection)]
+            if m.customised
+            else []
+        )  # fmt: skip
+        parts.append(_part("collection", m.collected_by_horizon, factors + extra))
+    return QuoteLine(
+        line=m.line,
+        skill=m.skill,
+        scene_type=m.scene_type,
+        customised=m.customised,
+        hours_wanted=m.hours_wanted,
+        hours_quoted=tidy(m.from_stock + m.collected_by_horizon),
+        shortfall=m.shortfall,
+        ready_by=m.ready_by,
+        parts=parts,
+        amount=sum((p.amount for p in parts), ZERO),
+    )
+
+
+def _split(total: Decimal, n: int, step: Decimal) -> list[Decimal]:
+    """``total`` over ``n`` shares rounded down to ``step``; the last takes the rest."""
+    share = _divide(total, n, step, ROUND_DOWN)
+    return [share] * (n - 1) + [total - share * (n - 1)]
+
+
+def _deliveries(demand: Demand, hours: Decimal, total: Decimal) -> list[Delivery]:
+    periods = make_periods(
+        demand.start,
+        demand.horizon,
+        parse_duration(demand.cadence),
+        parse_duration(demand.delivery_deadline),
+        demand.timezone,
+    )
+    hour_shares = _split(hours, len(periods), MILLI_HOUR)
+    money_shares = _split(total, len(periods), CENT)
+    return [
+        Delivery(number=p.number, start=p.start, end=p.end, hours=h, amount=a)
+        for p, h, a in zip(periods, hour_shares, money_shares, strict=True)
+    ]
+
+
+def _camera_count(listing: Listing, demand: Demand) -> int:
+    if demand.required_cameras:
+        return len(demand.required_cameras)
+    common = set.intersection(*({c.name for c in d.cameras} for d in listing.datasets))
+    return len(common)
+
+
+def _scope(listing: Listing, demand: Demand, match: MatchResult) -> QuoteScope:
+    used = sorted({i for line in match.lines for i in line.datasets}) or list(
+        range(len(listing.datasets))
+    )
+    if demand.fps is not None:
+        fps = demand.fps
+    else:
+        rates = {listing.datasets[i].fps for i in used}
+        if len(rates) != 1 or rates != {Decimal(int(next(iter(rates))))}:
+            raise DemandError(
+                f"the data comes at frame rates {sorted(str(r) for r in rates)}: a contract "
+                "names one whole rate",
+                hint="Add `fps: 30` (say) to the demand.",
+            )
+        fps = int(next(iter(rates)))
+    robots = demand.robot_models or sorted(
+        {r for i in used for r in listing.datasets[i].robot_models}
+    )
+    scene_ids = sorted({s for line in demand.lines for s in line.scene_ids or []}) or None
+    if scene_ids is not None and any(line.scene_ids is None for line in demand.lines):
+        scene_ids = None  # one line takes any scene: the contract cannot narrow to ids
+    return QuoteScope(
+        skills=list(dict.fromkeys(line.skill for line in match.lines)),
+        scene_types=list(dict.fromkeys(line.scene_type for line in match.lines)),
+        scene_ids=scene_ids,
+        robot_models=robots,
+        required_cameras=list(demand.required_cameras),
+        fps=fps,
+    )
+
+
+def _profile(listing: Listing, demand: Demand, match: MatchResult) -> ProfileRef:
+    wanted = demand.min_qc.profile_digest
+    if wanted is not None:
+        for p in listing.qc_profiles:
+            if p.digest == wanted:
+                return p
+        raise DemandError(
+            f"the catalogue certifies no data against QC profile {wanted}",
+            hint="Offered profiles: " + ", ".join(p.digest for p in listing.qc_profiles) + ".",
+        )
+    # The profile of the datasets the stock comes from (most hours first).
+    hours: dict[str, Decimal] = {}
+    for line in match.lines:
+        for i in line.datasets:
+            d = listing.datasets[i].qc.profile_digest
+            hours[d] = hours.get(d, ZERO) + line.from_stock
+    best = max(hours, key=lambda d: (hours[d], d)) if hours else listing.qc_profiles[0].digest
+    return next(p for p in listing.qc_profiles if p.digest == best)
+
+
+def build_quote(
+    listing: Listing, demand: Demand, *, now: datetime | None = None
+) -> tuple[Quote, MatchResult]:
+    """Match ``demand`` against ``listing`` and price it (see the module docstring).
+
+    Raises :class:`DemandError` (unknown licence, budget in another currency, nothing the
+    centre can deliver, frame rates that differ) and ``PriceSheetError``.
+
+    Example::
+
+        quote, match = build_quote(open_catalog("catalog").listing, load_demand("demand.yaml"))
+        print(quote.total, quote.currency)
+    """
+    sheet = listing.prices
+    licence = sheet.licence(demand.licence)
+    if demand.budget is not None and demand.budget.currency != sheet.currency:
+        raise DemandError(
+            f"the budget is in {demand.budget.currency}, the centre prices in {sheet.currency}",
+            hint=f"State the budget in {sheet.currency}.",
+        )
+    match = match_demand(listing, demand)
+    cameras = _camera_count(listing, demand)
+    lines = [_quote_line(m, sheet, licence, cameras) for m in match.lines]
+    hours = tidy(sum((line.hours_quoted for line in lines), ZERO))
+    if hours == 0:
+        raise DemandError(
+            "the centre can deliver none of the hours asked for by the horizon",
+            hint="See `embodex catalog match CATALOG DEMAND` for what is excluded and why.",
+        )
+    subtotal = sum((line.amount for line in lines), ZERO)
+    tier = sheet.volume_tier(hours)
+    discount = round_money(_times(subtotal, tier.discount)) if tier else ZERO
+    total = subtotal - discount
+    blended = _divide(total, hours, CENT, ROUND_HALF_UP)
+    created = (now or datetime.now(UTC)).replace(microsecond=0)
+    valid = min(d for d in (listing.valid_until, sheet.valid_until) if d is not None)
+    demand_digest = digest_json(demand.model_dump(mode="json"))
+    stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        Quote(
+            quote_id="Q-" + digest_json([listing.digest, demand_digest, stamp])[7:19],
+            created_at=stamp,
+            valid_until=valid,
+            listing_digest=listing.digest,
+            listing_sequence=listing.sequence,
+            centre=listing.centre,
+            demand=demand,
+            demand_digest=demand_digest,
+            currency=sheet.currency,
+            payment_terms=sheet.payment_terms,
+            licence=licence,
+            cameras=cameras,
+            lines=lines,
+            hours=hours,
+            shortfall=match.totals.shortfall,
+            subtotal=subtotal,
+            volume_tier=tier,
+            discount=discount,
+            total=total,
+            deliveries=_deliveries(demand, hours, total),
+            blended_per_accepted_hour=blended,
+            contract_value=round_money(_times(blended, hours)),
+            budget=demand.budget,
+            budget_left=None if demand.budget is None else demand.budget.amount - total,
+            scope=_scope(listing, demand, match),
+            qc_profile=_profile(listing, demand, match),
+        ),
+        match,
+    )
+
+
+def check_arithmetic(quote: Quote) -> None:
+    """Recompute every figure of ``quote`` from its hours and factors.
+
+    Raises :class:`QuoteError` naming the first figure that does not add up (a quote edited
+    by hand, or by a program that rounds differently).
+    """
+
+    def expect(what: str, stated: Decimal | None, computed: Decimal | None) -> None:
+        if stated != computed:
+            raise QuoteError(f"quote {quote.quote_id}: {what} is {stated}, computed {computed}")
+
+    for line in quote.lines:
+        where = f"line {line.line} ({line.skill} × {line.scene_type})"
+        for part in line.parts:
+            exact = _product([f.value for f in part.factors])
+            expect(f"{where} {part.source} unit price (exact)", part.unit_price_exact, exact)
+            expect(f"{where} {part.source} unit price", part.unit_price, round_money(exact))
+            amount = round_money(_times(part.hours, part.unit_price))
+            expect(f"{where} {part.source} amount", part.amount, amount)
+        expect(f"{where} amount", line.amount, sum((p.amount for p in line.parts), ZERO))
+        expect(f"{where} hours", line.hours_quoted, sum((p.hours for p in line.parts), ZERO))
+    hours = sum((line.hours_quoted for line in quote.lines), ZERO)
+    expect("hours", quote.hours, hours)
+    subtotal = sum((line.amount for line in quote.lines), ZERO)
+    expect("subtotal", quote.subtotal, subtotal)
+    rate = quote.volume_tier.discount if quote.volume_tier else ZERO
+    expect("discount", quote.discount, round_money(_times(subtotal, rate)))
+    expect("total", quote.total, subtotal - quote.discount)
+    expect("delivery hours", sum((d.hours for d in quote.deliveries), ZERO), quote.hours)
+    expect("delivery amounts", sum((d.amount for d in quote.deliveries), ZERO), quote.total)
+    blended = _divide(quote.total, hours, CENT, ROUND_HALF_UP) if hours else None
+    expect("blended price per accepted hour", quote.blended_per_accepted_hour, blended)
+    if blended is not None:
+        expect("contract value", quote.contract_value, round_money(_times(blended, hours)))
+    if quote.budget is not None:
+        expect("budget left", quote.budget_left, quote.budget.amount - quote.total)
+
+
+def write_quote(path: str | Path, quote: Quote) -> None:
+    """Write the quote as pretty JSON (atomically)."""
+    atomic_write_bytes(path, to_pretty_json(quote.model_dump(mode="json")))
+
+
+def load_quote(path: str | Path) -> Quote:
+    """Read a quote file and check its arithmetic. Raises :class:`QuoteError`."""
+    p = Path(path)
+    try:
+        data = json.loads(p.read_bytes())
+    except FileNotFoundError:
+        raise QuoteError(f"{p} does not exist") from None
+    except (OSError, ValueError) as exc:
+        raise QuoteError(f"{p} is not a JSON quote ({exc})") from None
+    try:
+        quote = Quote.model_validate(data)
+    except ValidationError as exc:
+        raise QuoteError(f"{p}: {describe_validation_error(exc)}") from None
+    check_arithmetic(quote)
+    return quote

@@ -1,0 +1,41 @@
+"""Files people write for the market (price sheets, capacity, demands): YAML in, a model out.
+
+YAML reads ``1.15`` as a float, which would make money inexact; like contracts, these files
+hold quoted decimal strings, and the loader names the first float it finds.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..errors import EmbodexError
+from ..trust.contract_yaml import yaml_mapping
+from ..trust.documents import describe_validation_error
+
+__all__ = ["load_yaml_model", "parse_yaml_model"]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def parse_yaml_model(text: str, model: type[M], *, source: str, error: type[EmbodexError]) -> M:
+    """Parse YAML ``text`` as ``model``; raises ``error`` naming the field at fault."""
+    data = yaml_mapping(
+        text, source, error=error, what="fields", exact="amounts and multipliers are exact decimals"
+    )
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise error(f"{source}: {describe_validation_error(exc)}") from None
+
+
+def load_yaml_model(path: str | Path, model: type[M], *, error: type[EmbodexError]) -> M:
+    """:func:`parse_yaml_model` of a file (``error`` also when the file cannot be read)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"cannot read {p}: {exc}") from None
+    return parse_yaml_model(text, model, source=str(p), error=error)

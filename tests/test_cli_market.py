@@ -1,0 +1,164 @@
+"""The market commands as a user runs them: output, --json, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from embodex.market import load_price_sheet, load_quote
+from embodex.trust import load_contract_yaml
+
+from ._market import qc_dataset
+from .test_cli_format import run
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "market"
+DEMAND = """\
+kind: embodex.demand
+title: CLI pilot
+buyer: {name: agibot, organisation: AgiBot}
+lines:
+  - {skills: [hold_cup, pick_place], scene_types: [restaurant, home], hours: "12"}
+  - {skills: [fold_clothes], scene_types: [laundry], hours: "5", customised: true}
+required_cameras: [head, hand_left]
+start: 2026-01-05
+horizon: 2026-03-01
+budget: {amount: "80000", currency: CNY}
+"""
+
+
+@pytest.fixture(scope="module")
+def datasets(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
+    root = tmp_path_factory.mktemp("cli-market")
+    qc_dataset(root / "a", episodes=8, seed=21)
+    qc_dataset(root / "b", episodes=6, seed=22)
+    return [root / "a", root / "b"]
+
+
+def test_centre_to_contract_from_the_cli(
+    datasets: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)[0] == 0
+    assert run(["keys", "generate", "agibot", "--role", "buyer"], capsys)[0] == 0
+    cat = tmp_path / "catalog"
+    code, out, err = run(
+        ["catalog", "build", *map(str, datasets), "-o", str(cat), "--key", "hubei-centre",
+         "--capacity", str(EXAMPLES / "capacity.yaml")],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "catalogue #1 of 2 dataset(s), 14 episodes" in out
+    code, out, _ = run(["catalog", "show", str(cat)], capsys)
+    assert code == 0
+    assert "verified     listing signed by hubei-centre" in out
+    for heading in ("Hours by scene type", "Hours by skill", "skill × scene type", "Scenes"):
+        assert heading in out
+    assert "S04    restaurant   Dining table service" in out
+    code, out, _ = run(["catalog", "show", str(cat), "--json"], capsys)
+    shown = json.loads(out)
+    assert shown["verified"] is True and shown["totals"]["overall"]["episodes"] == 14
+    assert len(shown["provenance"]) == 2
+
+    demand = tmp_path / "demand.yaml"
+    demand.write_text(DEMAND)
+    code, out, _ = run(["catalog", "match", str(cat), str(demand)], capsys)
+    assert code == 0 and "all ready by" in out
+    code, out, _ = run(["catalog", "match", str(cat), str(demand), "--json"], capsys)
+    matched = json.loads(out)
+    assert matched["feasible"] is True and len(matched["lines"]) == 5
+    short = tmp_path / "short.yaml"
+    short.write_text(DEMAND.replace('hours: "5"', 'hours: "500"'))
+    code, out, err = run(["catalog", "match", str(cat), str(short)], capsys)
+    assert code == 1 and "SHORTFALL" in out
+    assert err.startswith("error: ") and "cannot be ready by 2026-03-01" in err
+    assert len(err.strip().splitlines()) == 1
+
+    quote = tmp_path / "quote.json"
+    code, out, err = run(["quote", str(cat), str(demand), "-o", str(quote)], capsys)
+    assert code == 0 and "TOTAL" in out and "per accepted hour" in out
+    assert "within budget" in out and f"wrote {quote}" in err
+    q = load_quote(quote)
+    assert q.total > 0 and q.hours == 4 * 12 + 5
+    code, out, _ = run(["quote", str(cat), str(demand), "--json"], capsys)
+    assert json.loads(out)["total"] == str(q.total)
+
+    contract = tmp_path / "contract.yaml"
+    code, _, err = run(
+        ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o",
+         str(contract)],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    drafted = load_contract_yaml(contract)
+    assert drafted.price.per_accepted_hour == q.blended_per_accepted_hour
+    assert drafted.acceptance.qc_profile_digest == q.qc_profile.digest
+    code, _, err = run(
+        ["contract", "init", "--from-quote", str(quote), "--start", "2026-01-01"], capsys
+    )
+    assert code == 2 and "come from the quote" in err
+    sign = ["contract", "sign", str(contract), "--key", "hubei-centre", "--at", "2026-01-02"]
+    code, _, err = run(sign, capsys)
+    assert code == 0, err
+
+
+def test_sample_pack_and_provenance_from_the_cli(
+    datasets: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)
+    pack = tmp_path / "pack"
+    code, out, err = run(
+        ["catalog", "sample", str(datasets[0]), "-o", str(pack), "--key", "hubei-centre",
+         "--per-cell", "1", "--max", "3"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert "3 episodes" in out and "QC report" in out and "left out by --max" in out
+    code, out, _ = run(["catalog", "provenance", str(pack)], capsys)
+    assert code == 0
+    assert "links        collection → processing → qc → sample" in out
+    ids = json.loads(run(["catalog", "provenance", str(pack), "--json"], capsys)[1])
+    episode = ids[0]["sample"]["episodes"][0]["episode_id"]
+    code, out, _ = run(["catalog", "provenance", str(pack), "--episode", episode, "--json"], capsys)
+    origin = json.loads(out)
+    assert code == 0 and origin["operator_id"].startswith("op-") and origin["site"] == "Wuhan"
+    code, _, err = run(["catalog", "provenance", str(pack), "--episode", "nope"], capsys)
+    assert code == 1 and "in no provenance chain" in err
+    code, _, err = run(["catalog", "sample", str(datasets[0]), "-o", str(pack), "--key",
+                        "hubei-centre"], capsys)  # fmt: skip
+    assert code == 1 and err.startswith("error: ") and "already exists" in err
+
+
+def test_browsing_needs_a_trusted_untampered_listing(
+    datasets: list[Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)
+    cat = tmp_path / "catalog"
+    assert run(["catalog", "build", str(datasets[1]), "-o", str(cat), "--key",
+                "hubei-centre"], capsys)[0] == 0  # fmt: skip
+    monkeypatch.setenv("EMBODEX_HOME", str(tmp_path / "buyer-home"))  # another machine
+    code, _, err = run(["catalog", "show", str(cat)], capsys)
+    assert code == 1 and "do not trust" in err and "keys import" in err
+    code, out, _ = run(["catalog", "show", str(cat), "--trust", str(cat / "identity.json")], capsys)
+    assert code == 0 and "verified" in out
+    run(["keys", "import", str(cat / "identity.json")], capsys)
+    listing = cat / "listing.json"
+    env = json.loads(listing.read_text())
+    env["signatures"][0]["sig"] = "A" + env["signatures"][0]["sig"][1:]
+    listing.write_text(json.dumps(env))
+    code, out, err = run(["catalog", "show", str(cat)], capsys)
+    assert code == 1 and out == "" and "does not verify" in err
+    assert len(err.strip().splitlines()) == 1
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(["catalog", "show", str(tmp_path / "empty")], capsys)
+    assert code == 1 and "catalog/listing.json is missing" in err
+
+
+def test_prices_template_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(["catalog", "prices"], capsys)
+    path = tmp_path / "prices.yaml"
+    path.write_text(out)
+    assert code == 0 and load_price_sheet(path).base_per_accepted_hour == 600

@@ -1,0 +1,85 @@
+"""A contract draft from a quote validates with the trust layer and signs as any contract."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from embodex.errors import ContractError, QuoteError
+from embodex.market import build_quote, contract_from_quote, draft_contract, write_quote
+from embodex.trust import (
+    Signer,
+    contract_from_yaml,
+    generate_key,
+    load_contract_yaml,
+    load_signer,
+    sign_contract,
+)
+from embodex.trust.contract_file import verify_contract_file
+
+from ._market import PROFILE, demand, listing
+
+DAY = date(2026, 1, 2)  # before the term: the quote is valid, the contract can be agreed
+
+
+@pytest.fixture
+def parties() -> tuple[Signer, Signer]:
+    generate_key("hubei-centre", "centre")
+    generate_key("agibot", "buyer")
+    return load_signer("hubei-centre"), load_signer("agibot")
+
+
+def test_draft_from_quote_validates_and_signs(
+    parties: tuple[Signer, Signer], tmp_path: Path
+) -> None:
+    centre, buyer = parties
+    quote, _ = build_quote(listing(centre), demand(), now=datetime(2026, 1, 2, tzinfo=UTC))
+    path = tmp_path / "quote.json"
+    write_quote(path, quote)
+    text = contract_from_quote(path, buyer=buyer.identity, today=DAY)
+    contract = contract_from_yaml(text)
+    assert contract.parties.centre.key_id == centre.key_id
+    assert contract.parties.buyer.key_id == buyer.key_id
+    assert contract.scope.skills == ["hold_cup", "fold_clothes", "grasp_plate"]
+    assert contract.scope.scene_types == ["restaurant", "home"]
+    assert contract.scope.robot_models == ["R1"] and contract.scope.fps == 30
+    assert contract.scope.required_cameras == ["head", "hand_left", "hand_right"]
+    assert contract.volume.total_hours == Decimal(17)
+    assert contract.volume.min_hours_per_delivery == Decimal("4.250")
+    assert contract.price.per_accepted_hour == Decimal("584.95")
+    assert contract.price.currency == "CNY"
+    assert contract.acceptance.qc_profile_digest == PROFILE
+    assert contract.acceptance.min_pass_rate == Decimal("0.95")
+    assert (contract.schedule.start_date, contract.schedule.end_date) == (
+        date(2026, 1, 5),
+        date(2026, 1, 31),
+    )
+    assert len(contract.periods()) == len(quote.deliveries) == 4
+    assert contract.usage.retention_days == 365 and contract.usage.allowed_regions == ["CN"]
+    assert quote.quote_id in contract.contract_id
+    draft = tmp_path / "contract.yaml"
+    draft.write_text(text)
+    assert load_contract_yaml(draft) == contract
+    offered = sign_contract(draft, centre, at=DAY, record=False).path
+    sign_contract(offered, buyer, at=DAY, record=False)
+    verified = verify_contract_file(offered, at=DAY)
+    assert verified.state.value == "AGREED" and verified.contract.digest == contract.digest
+
+
+def test_draft_refusals(parties: tuple[Signer, Signer], tmp_path: Path) -> None:
+    centre, buyer = parties
+    quote, _ = build_quote(listing(centre), demand(), now=datetime(2026, 1, 2, tzinfo=UTC))
+    # no buyer key yet: placeholders the trust loader refuses to sign
+    text = draft_contract(quote, today=DAY)
+    with pytest.raises(ContractError, match="REPLACE-ME"):
+        contract_from_yaml(text)
+    with pytest.raises(QuoteError, match="expired"):
+        draft_contract(quote, buyer=buyer.identity, today=date(2027, 1, 1))
+    stranger = Signer.ephemeral("other-centre", "centre")
+    with pytest.raises(QuoteError, match="not " + stranger.key_id):
+        draft_contract(quote, buyer=buyer.identity, centre=stranger.identity, today=DAY)
+    with pytest.raises(QuoteError, match="not a buyer key"):
+        draft_contract(quote, buyer=centre.identity, today=DAY)
