@@ -127,8 +127,10 @@ else
     echo "(DEMO_EXPORT=1 make demo adds the interop step: MCAP in; LeRobot, Hugging Face, Rerun out)"
 fi
 
-# Delivery: three weeks of continuous supply over a channel on a local folder. The demo
-# fast-forwards through the contract's first weeks with --at (real runs leave it out).
+# Delivery: three weeks of continuous supply over a channel on a local folder, under the
+# contract signed above. The demo fast-forwards through its first weeks with --at (real runs
+# leave it out). Its batches hold minutes of data, so publish warns that each falls short of
+# the contract's hours per delivery, and the supply status shows the shortfall.
 CH="$OUT/channel/hubei-agibot-deliveries"   # a folder here; s3://bucket/prefix in practice
 TERMS="$OUT/contract-v2.signed.json"
 read -r W1 W1B W2 W2B W3 W3N W3B W3C < <(python - "$OUT/contract.verify.json" <<'PY'
