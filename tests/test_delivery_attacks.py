@@ -260,3 +260,20 @@ def test_a_replaced_channel_is_refused(trade: dict[str, Any]) -> None:
     with pytest.raises(ChannelError, match="this store was filled from channel"):
         pull(url, terms, buyer, store, now=at(6, 12))
     _untouched_except_state(store, before)
+
+
+def test_a_receipt_for_another_batch_is_refused(trade: dict[str, Any]) -> None:
+    url, terms, buyer, store = trade["url"], trade["terms"], trade["buyer"], trade["store"]
+    pull(url, terms, buyer, store, now=at(5, 12))
+    centre_dataset(trade["src"], 2, first=4)
+    publish(trade["src"], url, terms, trade["centre"], profile=PROFILE, now=at(6))
+    pull(url, terms, buyer, store, now=at(6, 12))
+    channel = open_storage(url)
+    # batch 1's genuine receipt, renumbered and re-signed by the buyer, lands on batch 2
+    first = open_receipt(channel.get_bytes(receipt_key(1)), buyer.identity)
+    moved = first.model_copy(update={"batch_number": 2})
+    channel.put_bytes(receipt_key(2), sign_receipt(moved, buyer).to_json_bytes())
+    with pytest.raises(ChannelError, match="names another manifest"):
+        channel_supply(url, terms, now=at(6, 13))
+    with pytest.raises(ChannelError, match="another manifest"):
+        countersign_receipts(url, terms, trade["centre"], now=at(6, 13))

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pydantic import Field
 
+from ..errors import ChannelError
 from ..trust import Identity, VerifiedContract
 from ..trust.types import Hours, IsoDate, Timestamp, TrustModel
 from .channel import Channel, HeadRead, open_channel, utc_now
@@ -53,7 +54,17 @@ def read_snapshot(channel: Channel) -> ChannelSnapshot:
     head = got.head
     manifests = [(m, d) for m, d, _ in channel.read_chain(head.channel_id, head.batch)]
     notices = [n for n, _, _ in channel.read_notices(head.channel_id, head.notice)]
-    return ChannelSnapshot(channel, got, manifests, read_receipts(channel, head.batch), notices)
+    receipts = read_receipts(channel, head.batch)
+    for m, digest in manifests:
+        r = receipts.get(m.number)
+        if r is not None and r.receipt.batch_manifest_digest != digest:
+            raise ChannelError(
+                f"the receipt for batch {m.number} names another manifest "
+                f"({r.receipt.batch_manifest_digest}) than the one published ({digest})",
+                hint="Ignore it: a receipt from elsewhere was copied here. Ask the buyer to "
+                "pull again.",
+            )
+    return ChannelSnapshot(channel, got, manifests, receipts, notices)
 
 
 class BatchLine(TrustModel):
