@@ -2,8 +2,10 @@
 
 ``DIR`` (``embodex pull --into DIR``) holds::
 
-    DIR/dataset/              the accepted episodes of every batch: an embodex dataset with
-                              the buyer's QC manifest (what embodex.train.load reads)
+    DIR/dataset               the accepted episodes of every batch: an embodex dataset with
+                              the buyer's QC manifest (what embodex.train.load reads); a
+                              link to the current generation
+    DIR/generations/000007/   the dataset's generations: each change builds a new one
     DIR/quarantine/000003/    the rejected episodes of batch 3 (a dataset, with the buyer's QC)
     DIR/receipts/000003.json  the signed receipt of batch 3 (the buyer's copy)
     DIR/notices/000001.json   the verified notices of the channel
@@ -11,8 +13,9 @@
     DIR/.pull/lock            held by a running pull
     DIR/.pull/incoming/000004/  batch 4 while it downloads and is checked
 
-Every file is written atomically; the dataset only ever changes by atomic commits, so it
-is loadable at every moment, also while a pull runs or after one was killed.
+Every file is written atomically; the dataset only ever changes by switching the link to a
+complete new generation (:mod:`.generations`), so it is loadable — episodes and QC manifest
+in agreement — at every moment, also while a pull runs or after one was killed.
 """
 
 from __future__ import annotations
