@@ -41,6 +41,7 @@ from .documents import (
 )
 from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head, new_channel_id
 from .outbox import Outbox, PendingBatch
+from .records import published_note, reconcile
 from .staging import (
     StagedBatch,
     batch_episodes,
@@ -176,12 +177,9 @@ class _Publisher:
         st.add(manifest, digest)
         self.outbox.record_published(manifest.number, data)
         if self.opts.record:
-            note = (
-                f"{st.channel_id} batch {manifest.number}: {len(manifest.episodes)} episodes, "
-                f"{dec_str(manifest.hours)} h"
-            )
-            Ledger(ledger_path(self.signer.name)).append(
-                self.signer, "batch-published", digest, note=note
+            note = published_note(st.channel_id, manifest)
+            Ledger(ledger_path(self.signer.name)).append_missing(
+                self.signer, [("batch-published", digest, note)]
             )
         pending = self.outbox.pending()
         if pending is not None and pending.number <= manifest.number:
@@ -190,7 +188,9 @@ class _Publisher:
     def recover(self) -> list[str]:
         """Finish or clean up what an interrupted publish left (see the module docstring)."""
         ch, st, outbox = self.ch, self.state, self.outbox
-        done: list[str] = []
+        done = reconcile(
+            ch, outbox, self.signer, st.head.head if st.head else None, record=self.opts.record
+        )
         n = st.last + 1
         if ch.store.exists(manifest_key(n)):
             # a new channel takes the id its first batch was signed with
@@ -424,6 +424,7 @@ def publish(
             pending = PendingBatch(
                 url=ch.url,
                 channel_id=run.state.channel_id,
+                contract_id=ch.contract.contract_id,
                 number=number,
                 episode_ids=ids,
                 dataset_digest=staged.dataset.digest,

@@ -334,11 +334,13 @@ class _Puller:
                 open_receipt(receipt_env, self.signer.identity).model_dump(mode="json")
             )
             self.save()
-            append_once(
-                self.signer, "batch-received", digest,
-                f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes",
-                record=self.record,
-            )  # fmt: skip
+        # on every pass, not only the one that decided: a pull killed after saving the
+        # decision and before this entry makes up for it when it resumes
+        append_once(
+            self.signer, "batch-received", digest,
+            f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes",
+            record=self.record,
+        )  # fmt: skip
         receipt = self._stored_receipt(n)
         if progress.stage == "decided":
             t2 = time.perf_counter()

@@ -93,12 +93,8 @@ def read_receipts(channel: Channel, upto: int) -> dict[int, ChannelReceipt]:
 def append_once(signer: Signer, kind: str, ref: str, note: str, *, record: bool) -> None:
     """Append a ledger entry unless the signer's ledger already has ``kind`` for ``ref``
     (so a step redone after a crash is recorded once)."""
-    if not record:
-        return
-    ledger = Ledger(ledger_path(signer.name))
-    if any(e.kind == kind and e.ref == ref for e in ledger.entries()):
-        return
-    ledger.append(signer, kind, ref, note=note)
+    if record:
+        Ledger(ledger_path(signer.name)).append_missing(signer, [(kind, ref, note)])
 
 
 @dataclass(frozen=True)
@@ -157,18 +153,19 @@ def countersign_receipts(
                     f"the receipt for batch {n} names another manifest than the one published"
                 )
             r = found.receipt
-            item = Countersigned(n, found.digest, len(r.accepted), len(r.rejected), True)
             if not found.countersigned:
                 signed = add_signature(found.envelope, signer)
                 channel.store.put_bytes(receipt_key(n), signed.to_json_bytes())
-                append_once(
-                    signer,
-                    "receipt-countersigned",
-                    found.digest,
-                    f"{head.channel_id} batch {n}: {len(r.accepted)} accepted, "
-                    f"{len(r.rejected)} rejected",
-                    record=record,
-                )
-                item = Countersigned(n, found.digest, len(r.accepted), len(r.rejected), False)
-            out.append(item)
+            # also when it was countersigned already: a run killed between the two writes
+            # left the ledger without the entry
+            append_once(
+                signer,
+                "receipt-countersigned",
+                found.digest,
+                f"{head.channel_id} batch {n}: {len(r.accepted)} accepted, "
+                f"{len(r.rejected)} rejected",
+                record=record,
+            )
+            already = found.countersigned
+            out.append(Countersigned(n, found.digest, len(r.accepted), len(r.rejected), already))
     return out

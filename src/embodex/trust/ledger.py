@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -199,41 +201,83 @@ class Ledger:
         i.e. when entries were cut off or the last one was changed.
         """
         with FileLock(self.lock_path).held():
-            last, torn = self._tail()
-            if torn:
-                self._drop_torn_tail(torn)
+            return self._append_locked(signer, kind, ref, note=note, time=time)
+
+    def append_missing(
+        self, signer: Signer, events: Sequence[tuple[str, str, str | None]]
+    ) -> list[LedgerEntry]:
+        """Append each ``(kind, ref, note)`` the ledger does not hold yet (same kind and ref),
+        in order, under one lock: a step redone after a crash is recorded once. Returns the
+        entries appended. Raises as :meth:`append`.
+
+        Example::
+
+            ledger.append_missing(signer, [("batch-published", digest, "batch 3")])
+        """
+        with FileLock(self.lock_path).held():
+            have = self.events()
+            out = []
+            for kind, ref, note in events:
+                if (kind, ref) not in have:
+                    out.append(self._append_locked(signer, kind, ref, note=note, time=None))
+                    have.add((kind, ref))
+            return out
+
+    def events(self) -> set[tuple[str, str]]:
+        """(kind, ref) of every complete entry: a light scan, not a verification."""
+        out: set[tuple[str, str]] = set()
+        for line in self.lines()[0]:
             try:
-                last_entry = parse_entry(last) if last is not None else None
-            except PayloadError as exc:
-                raise LedgerError(
-                    f"the last entry of {self.path} is not a ledger entry: {exc.message}"
-                ) from None
-            self._check_head(last_entry.seq if last_entry else 0, last)
-            try:
-                entry = LedgerEntry(
-                    seq=(last_entry.seq + 1) if last_entry else 1,
-                    prev=line_digest(last) if last is not None else GENESIS,
-                    time=time or _now(),
-                    actor=signer.key_id,
-                    kind=kind,
-                    ref=ref,
-                    note=note,
-                    sig="",
-                )
-            except ValidationError as exc:
-                raise LedgerError(
-                    f"bad ledger entry: {describe_validation_error(exc)}",
-                    hint="Pass an event kind from LEDGER_KINDS and a sha256:<hex> digest.",
-                ) from None
-            sig = base64.b64encode(signer.sign(entry.signed_bytes())).decode()
-            entry = entry.model_copy(update={"sig": sig})
-            line = entry.line()
-            self._write_line(line + b"\n")
-            head = LedgerHead(
-                ledger=self.path.name, seq=entry.seq, entry=line_digest(line), time=entry.time
+                doc = json.loads(line)
+                out.add((str(doc["kind"]), str(doc["ref"])))
+            except (ValueError, KeyError, TypeError):
+                continue  # not an entry: the append below refuses a damaged tail
+        return out
+
+    def _append_locked(
+        self,
+        signer: Signer,
+        kind: str,
+        ref: str,
+        *,
+        note: str | None,
+        time: datetime | None,
+    ) -> LedgerEntry:
+        last, torn = self._tail()
+        if torn:
+            self._drop_torn_tail(torn)
+        try:
+            last_entry = parse_entry(last) if last is not None else None
+        except PayloadError as exc:
+            raise LedgerError(
+                f"the last entry of {self.path} is not a ledger entry: {exc.message}"
+            ) from None
+        self._check_head(last_entry.seq if last_entry else 0, last)
+        try:
+            entry = LedgerEntry(
+                seq=(last_entry.seq + 1) if last_entry else 1,
+                prev=line_digest(last) if last is not None else GENESIS,
+                time=time or _now(),
+                actor=signer.key_id,
+                kind=kind,
+                ref=ref,
+                note=note,
+                sig="",
             )
-            env = sign_payload(PAYLOAD_TYPES["ledger-head"], head.model_dump(mode="json"), signer)
-            atomic_write_bytes(self.head_path, env.to_json_bytes())
+        except ValidationError as exc:
+            raise LedgerError(
+                f"bad ledger entry: {describe_validation_error(exc)}",
+                hint="Pass an event kind from LEDGER_KINDS and a sha256:<hex> digest.",
+            ) from None
+        sig = base64.b64encode(signer.sign(entry.signed_bytes())).decode()
+        entry = entry.model_copy(update={"sig": sig})
+        line = entry.line()
+        self._write_line(line + b"\n")
+        head = LedgerHead(
+            ledger=self.path.name, seq=entry.seq, entry=line_digest(line), time=entry.time
+        )
+        env = sign_payload(PAYLOAD_TYPES["ledger-head"], head.model_dump(mode="json"), signer)
+        atomic_write_bytes(self.head_path, env.to_json_bytes())
         return entry
 
     def _tail(self, chunk: int = 64 * 1024) -> tuple[bytes | None, int]:
