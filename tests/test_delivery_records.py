@@ -10,6 +10,7 @@ import pytest
 
 from embodex.delivery import countersign_receipts, open_storage, publish, pull, send_notice
 from embodex.delivery.outbox import Outbox
+from embodex.errors import DeliveryError
 from embodex.trust import Ledger, ledger_path, verify_ledger
 
 from ._delivery import PROFILE, at, centre_dataset, contract
@@ -143,3 +144,38 @@ def test_append_missing_appends_each_event_once(tmp_path: Path) -> None:
         ("notice-sent", a),
         ("batch-published", b),
     ]
+
+
+def test_an_episode_is_delivered_once_per_contract_across_channels(tmp_path: Path) -> None:
+    terms, centre, buyer = contract(tmp_path)
+    src = tmp_path / "centre"
+    url_a, url_b = str(tmp_path / "channel-a"), str(tmp_path / "channel-b")
+    centre_dataset(src, 3)
+    a = publish(src, url_a, terms, centre, profile=PROFILE, now=at(5))
+    # the same dataset to a second channel of the same contract: nothing new to send
+    b = publish(src, url_b, terms, centre, profile=PROFILE, now=at(5, 1))
+    assert b.number is None and b.episodes == []
+    centre_dataset(src, 2, first=3)
+    b = publish(src, url_b, terms, centre, profile=PROFILE, now=at(6))
+    assert b.number == 1 and sorted(b.episodes) == sorted(set(b.episodes) - set(a.episodes))
+    assert len(b.episodes) == 2
+    with pytest.raises(DeliveryError, match=r"batch 1 of channel file://.*channel-a"):
+        publish(src, url_b, terms, centre, profile=PROFILE, now=at(7), episode_ids=[a.episodes[0]])
+    # and back: channel A does not get channel B's episodes either
+    assert publish(src, url_a, terms, centre, profile=PROFILE, now=at(7)).number is None
+    # the buyer pulling both channels receives each episode once
+    got_a = pull(url_a, terms, buyer, tmp_path / "buyer-a", now=at(7, 12)).batches
+    got_b = pull(url_b, terms, buyer, tmp_path / "buyer-b", now=at(7, 12)).batches
+    assert sum(x.episodes for x in got_a + got_b) == 5
+
+
+def test_another_contract_may_carry_the_same_episodes(tmp_path: Path) -> None:
+    terms, centre, _ = contract(tmp_path)
+    src = tmp_path / "centre"
+    centre_dataset(src, 2)
+    publish(src, str(tmp_path / "channel-a"), terms, centre, profile=PROFILE, now=at(5))
+    other = tmp_path / "other"
+    other.mkdir()
+    terms2, _, _ = contract(other, contract_id="hubei-agibot-2026-002")
+    again = publish(src, str(tmp_path / "channel-b"), terms2, centre, profile=PROFILE, now=at(5))
+    assert again.number == 1 and len(again.episodes) == 2

@@ -40,7 +40,7 @@ from .documents import (
     qc_key,
 )
 from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head, new_channel_id
-from .outbox import Outbox, PendingBatch
+from .outbox import Outbox, PendingBatch, delivered_under
 from .records import published_note, reconcile
 from .staging import (
     StagedBatch,
@@ -315,19 +315,32 @@ class _Publisher:
         return result
 
 
-def _candidates(src: Dataset, state: _Channel, episode_ids: list[str] | None) -> list[str]:
+def _candidates(
+    src: Dataset,
+    state: _Channel,
+    episode_ids: list[str] | None,
+    elsewhere: dict[str, tuple[str, int]],
+) -> list[str]:
+    """The episodes to publish: not delivered on this channel nor, under the same contract,
+    on another one (``elsewhere``: episode -> (url, batch), from this machine's outboxes)."""
     if episode_ids is None:
-        return [e for e in src.episode_ids if e not in state.delivered]
+        return [e for e in src.episode_ids if e not in state.delivered and e not in elsewhere]
     known = set(src.episode_ids)
     unknown = [e for e in episode_ids if e not in known]
     if unknown:
         raise DeliveryError(f"episode {unknown[0]} is not in {src.root}")
-    again = [e for e in episode_ids if e in state.delivered]
+    again = [e for e in episode_ids if e in state.delivered or e in elsewhere]
     if again:
+        first = again[0]
+        if first in state.delivered:
+            where = f"batch {state.delivered[first]}"
+        else:
+            url, batch = elsewhere[first]
+            where = f"batch {batch} of channel {url}"
         raise DeliveryError(
-            f"episode {again[0]} was delivered in batch {state.delivered[again[0]]}"
+            f"episode {first} was delivered under this contract in {where}"
             + (f" (and {len(again) - 1} more)" if len(again) > 1 else ""),
-            hint="An episode is delivered once; record a new episode to replace it.",
+            hint="An episode is delivered once per contract; record a new episode to replace it.",
         )
     return list(dict.fromkeys(episode_ids))
 
@@ -377,6 +390,10 @@ def publish(
 ) -> PublishResult:
     """Publish the episodes of ``dataset`` not delivered before as the channel's next batch.
 
+    "Delivered before" is per contract: episodes this machine published (or is publishing)
+    under the same contract on another channel are left out too (an explicit
+    ``episode_ids`` naming one raises :class:`DeliveryError`).
+
     Checks first: the contract is in force and ``signer`` is its centre; the episodes are in
     scope (else :class:`ScopeError`, or leave them out with ``exclude_out_of_scope``); the QC
     profile is the contract's (default: the built-in one, when the contract names it). Then
@@ -414,7 +431,8 @@ def publish(
             staged = run.resume_staged(pending, src, profile)
             result.recovered.append(f"resumed batch {number} ({len(pending.episode_ids)} episodes)")
         else:
-            candidates = _candidates(src, run.state, episode_ids)
+            elsewhere = delivered_under(ch.contract.contract_id, besides=ch.url)
+            candidates = _candidates(src, run.state, episode_ids, elsewhere)
             ids, result.excluded = _scope_filter(
                 ch, src, candidates, number, now, exclude_out_of_scope
             )
