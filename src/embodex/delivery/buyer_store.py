@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -30,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import DeliveryError, PullLockedError
 from ..fsutil import FileLock, atomic_write_bytes
 
-__all__ = ["BatchProgress", "BuyerStore", "PullState"]
+__all__ = ["BatchProgress", "BatchSeen", "BuyerStore", "PullState"]
 
 Stage = Literal["downloading", "decided", "installed"]
 
@@ -47,6 +48,22 @@ class BatchProgress(BaseModel):
     receipt_stored: bool = False
 
 
+class BatchSeen(BaseModel):
+    """When the buyer first saw a batch, and what shows it was not there before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_seen: datetime = Field(description="This buyer's clock at the pull that first saw it.")
+    head_before: datetime | None = Field(
+        default=None,
+        description="issued_at of the newest head seen before, which did not name the batch.",
+    )
+    pulled_before: datetime | None = Field(
+        default=None,
+        description="This buyer's clock at the last pull before, whose head did not name it.",
+    )
+
+
 class PullState(BaseModel):
     """``.pull/state.json``: the newest channel state seen and the pull's resume point."""
 
@@ -59,6 +76,10 @@ class PullState(BaseModel):
     head_digest: str | None = None
     head_batch: int = Field(default=0, description="Highest batch number a head named.")
     head_notice: int = 0
+    head_issued_at: datetime | None = None
+    checked_at: datetime | None = Field(
+        default=None, description="This buyer's clock when the last pull checked the head."
+    )
     last_batch: int = Field(default=0, description="Batches 1..last_batch are done.")
     last_manifest_digest: str | None = None
     last_notice: int = 0
@@ -69,6 +90,9 @@ class PullState(BaseModel):
     )
     marked: list[int] = Field(
         default_factory=list, description="Revoked batches marked in the local dataset."
+    )
+    seen: dict[int, BatchSeen] = Field(
+        default_factory=dict, description="Batch -> when it was first seen (deadlines)."
     )
 
 

@@ -81,6 +81,14 @@ class BatchLine(TrustModel):
     accepted_hours: Hours | None = None
     countersigned: bool = False
     revoked: str | None = Field(default=None, description="The revocation's reason.")
+    delivered_at: Timestamp | None = Field(
+        default=None,
+        description="The delivery time the receipt judged the schedule by (later than "
+        "published_at when the buyer saw evidence of backdating).",
+    )
+    first_seen_at: Timestamp | None = Field(
+        default=None, description="When the buyer's pulls first saw the batch (its receipt)."
+    )
 
 
 class NoticeLine(TrustModel):
@@ -111,6 +119,8 @@ def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
                 accepted_hours=r.receipt.accepted_hours if r else None,
                 countersigned=r.countersigned if r else False,
                 revoked=revoked[m.number].reason if m.number in revoked else None,
+                delivered_at=r.receipt.delivered_at if r else None,
+                first_seen_at=r.receipt.first_seen_at if r else None,
             )
         )
     return out

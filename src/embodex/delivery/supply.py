@@ -79,6 +79,17 @@ def supply_alerts(report: SupplyReport) -> list[tuple[str, str]]:
                 f"{report.net_amount_due:,.2f} {s.currency} due",
             )
         )
+    backdated = [
+        str(b.number) for b in report.batches if b.delivered_at and b.delivered_at > b.published_at
+    ]
+    if backdated:
+        out.append(
+            (
+                "backdated",
+                f"batches {', '.join(backdated)}: on the channel later than they say (the "
+                "buyer's receipts judge them by when they appeared)",
+            )
+        )
     for label, what, numbers in (
         ("late", "batches", s.late_batches),
         ("missing", "periods", s.missing_periods),

@@ -3,7 +3,9 @@
 Hours due are the contract's total spread evenly over its periods (to 0.001 h; the last
 period takes the rounding rest). A period is ``upcoming`` before it starts, ``open`` until
 its deadline, then ``delivered``, ``late`` (a batch for it came after the deadline) or
-``missing``. Money is exact: accepted hours × price per accepted hour, as Decimals.
+``missing``. A batch's delivery time is the later of its stated ``delivered_at`` and the
+``delivered_at`` its receipt judged it by. Money is exact: accepted hours × price per
+accepted hour, as Decimals.
 """
 
 from __future__ import annotations
@@ -137,13 +139,18 @@ def supply_status(
             continue
         members[period.number].append(number)
         delivered[period.number] += batch.hours
-        if batch.replacement_for is None and batch.delivered_at >= period.deadline:
+        # lateness by the later of the batch's stated time and the time its receipt judged
+        # it by (the buyer's evidence that a batch was published later than it says)
+        when = batch.delivered_at
+        if receipt is not None and receipt.delivered_at is not None:
+            when = max(when, receipt.delivered_at)
+        if batch.replacement_for is None and when >= period.deadline:
             late_batches.append(number)
             late_periods.add(period.number)
         if batch.replacement_for is not None:
             first = by_batch.get(batch.replacement_for)
             replace_by = first.replacement_due if first is not None else None
-            if replace_by is not None and batch.delivered_at.date() > replace_by:
+            if replace_by is not None and when.date() > replace_by:
                 late_repl.append(number)
         accepted_ids = set(receipt.accepted) if receipt else set()
         for ep in batch.episodes:
