@@ -18,11 +18,10 @@ from .contract_file import (
     ContractFile,
     verify_contract_document,
     verify_contract_file,
-    write_contract_file,
 )
 from .contract_sign import (
     ContractAction,
-    record_event,
+    commit_action,
     refuse_existing,
     require_party,
     trust_for,
@@ -102,12 +101,15 @@ def amend_contract(
         previous=[*current.document.previous, current.document.envelope],
     )
     verified = verify_contract_document(document, trust, at=at, path=target)
-    write_contract_file(target, document)
-    entry = record_event(
+    entry = commit_action(
+        target,
+        document,
         signer,
-        "amendment-offered",
-        new.digest,
-        f"{new.contract_id} v{new.version} replaces v{old.version}",
+        (
+            "amendment-offered",
+            new.digest,
+            f"{new.contract_id} v{new.version} replaces v{old.version}",
+        ),
         ledger,
         record,
     )
@@ -172,15 +174,12 @@ def terminate_contract(
     )
     target = Path(out) if out else src
     verified = verify_contract_document(document, trust, at=at, path=target)
-    write_contract_file(target, document)
-    entry = record_event(
-        signer,
+    event = (
         "contract-terminated",
         digest_json(notice.model_dump(mode="json")),
         f"{contract.contract_id}: {notice.reason}",
-        ledger,
-        record,
     )
+    entry = commit_action(target, document, signer, event, ledger, record)
     return ContractAction(
         path=target, event="contract-terminated", verified=verified, ledger_entry=entry
     )

@@ -1,8 +1,9 @@
 """Signing a contract: a YAML draft becomes an offer; a countersignature makes it agreed.
 
 Every action verifies what it starts from, checks the signer is a party and the contract is
-still open, writes the new file atomically, and then records the event in the signer's
-ledger. On any error nothing is written.
+still open, checks the signer's ledger will take the event, writes the new file atomically,
+and then records the event in the ledger (putting the file back if that fails). On any
+error nothing is written.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from datetime import date
 from pathlib import Path
 
 from ..errors import ContractError, ContractStateError, SignatureError
+from ..fsutil import atomic_write_bytes
 from .contract_file import (
     ContractFile,
     VerifiedContract,
@@ -33,7 +35,7 @@ from .lifecycle import ContractState
 
 __all__ = [
     "ContractAction",
-    "record_event",
+    "commit_action",
     "refuse_existing",
     "require_party",
     "sign_contract",
@@ -72,13 +74,33 @@ def _require_open(contract: Contract, today: date) -> None:
         )
 
 
-def record_event(
-    signer: Signer, event: str, ref: str, note: str, ledger: str | Path | None, record: bool
+def commit_action(
+    target: Path,
+    document: ContractFile,
+    signer: Signer,
+    event: tuple[str, str, str],
+    ledger: str | Path | None,
+    record: bool,
 ) -> LedgerEntry | None:
-    """Append ``event`` to ``ledger`` (default: the signer's own ledger) when ``record``."""
-    if not record:
+    """Write the contract file and append ``event`` (kind, ref, note) to ``ledger`` (default:
+    the signer's own) when ``record`` — both or neither: the ledger is checked before the
+    file is written, and the file is put back as it was when the append fails anyway."""
+    book = Ledger(ledger or ledger_path(signer.name)) if record else None
+    if book is not None:
+        book.check()
+    before = target.read_bytes() if target.exists() else None
+    write_contract_file(target, document)
+    if book is None:
         return None
-    return Ledger(ledger or ledger_path(signer.name)).append(signer, event, ref, note=note)
+    kind, ref, note = event
+    try:
+        return book.append(signer, kind, ref, note=note)
+    except BaseException:
+        if before is None:
+            target.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(target, before)
+        raise
 
 
 def trust_for(signer: Signer, trusted: Sequence[Identity] | None) -> list[Identity]:
@@ -155,7 +177,8 @@ def sign_contract(
         event = "contract-agreed" if latest.version == 1 else "contract-amended"
         if len(verified.latest_signers) < 2:
             event = "contract-offered" if latest.version == 1 else "amendment-offered"
-    write_contract_file(target, document)
     c = verified.latest
-    entry = record_event(signer, event, c.digest, f"{c.contract_id} v{c.version}", ledger, record)
+    entry = commit_action(
+        target, document, signer, (event, c.digest, f"{c.contract_id} v{c.version}"), ledger, record
+    )
     return ContractAction(path=target, event=event, verified=verified, ledger_entry=entry)

@@ -203,6 +203,26 @@ class Ledger:
         with FileLock(self.lock_path).held():
             return self._append_locked(signer, kind, ref, note=note, time=time)
 
+    def check(self) -> None:
+        """Raise :class:`LedgerError` when an append would be refused now (entries cut off or
+        changed, a damaged last entry, a file or folder that cannot be written) — so a caller
+        can find out before it changes anything else. Changes nothing."""
+        with FileLock(self.lock_path).held():
+            last, _ = self._tail()
+            try:
+                last_entry = parse_entry(last) if last is not None else None
+            except PayloadError as exc:
+                raise LedgerError(
+                    f"the last entry of {self.path} is not a ledger entry: {exc.message}"
+                ) from None
+            self._check_head(last_entry.seq if last_entry else 0, last)
+            for p in (self.path, self.head_path):
+                target = p if p.exists() else p.parent
+                if not os.access(target, os.W_OK):
+                    raise LedgerError(
+                        f"{target} cannot be written", hint="Fix its permissions, then retry."
+                    )
+
     def append_missing(
         self, signer: Signer, events: Sequence[tuple[str, str, str | None]]
     ) -> list[LedgerEntry]:
