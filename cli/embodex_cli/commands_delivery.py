@@ -282,6 +282,8 @@ def _pull_lines(report: Any) -> list[str]:
         lines.append(f"  receipt {b.receipt}")
     for batch, ids in report.revoked.items():
         lines.append(f"revoked batch {batch}: {len(ids)} episodes marked in {report.dataset}")
+    for batch in report.receipts_repaired:
+        lines.append(f"receipt {batch}: the channel's copy was missing or did not verify: put back")
     if report.message:
         lines.append(report.message)
     if report.dataset_episodes:

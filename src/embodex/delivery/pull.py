@@ -11,7 +11,9 @@ For each run (specs/channel.md §5), under the store's lock:
 4. the contract's QC profile re-run locally and compared with the centre's QC manifest;
 5. the decision (:mod:`.decide`): accept, accept in part or reject, episode by episode;
 6. accepted episodes installed atomically into ``DIR/dataset``, rejected ones quarantined;
-7. the signed receipt written to ``DIR/receipts``, the channel and the buyer's ledger.
+7. the signed receipt written to ``DIR/receipts``, the channel and the buyer's ledger;
+8. every receipt of this store the channel lacks, or holds in a form that does not verify,
+   put back (one bad object on the channel must not stop the accounting for good).
 
 The state file records each step, so a pull killed at any moment resumes where it stopped.
 """
@@ -67,7 +69,7 @@ from .documents import (
     receipt_key,
 )
 from .install import install_batch, mark_revoked
-from .receipts import append_once
+from .receipts import append_once, repair_receipts
 from .staging import batch_episodes
 from .transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS, Download, download_files, with_retries
 
@@ -128,6 +130,8 @@ class PullReport:
     dataset_episodes: int = 0
     dataset_hours: float = 0.0
     message: str | None = None
+    #: batches whose receipt the channel lacked or held altered: this store's copy was put back
+    receipts_repaired: list[int] = field(default_factory=list)
 
     @property
     def dataset(self) -> Path:
@@ -147,6 +151,7 @@ class PullReport:
             "dataset_episodes": self.dataset_episodes,
             "dataset_hours": round(self.dataset_hours, 6),
             "message": self.message,
+            "receipts_repaired": self.receipts_repaired,
         }
 
 
@@ -606,6 +611,12 @@ def pull(
         for manifest, digest, data in chain:
             report.batches.append(run.batch(manifest, digest, data))
         run.apply_revocations(report)
+        local = {
+            n: store.receipt(n).read_bytes()
+            for n in range(1, st.last_batch + 1)
+            if store.receipt(n).exists()
+        }
+        report.receipts_repaired = repair_receipts(ch, local)
         if (store.dataset / "embodex.json").exists():
             ds = open_dataset(store.dataset)
             report.dataset_episodes, report.dataset_hours = len(ds), ds.hours

@@ -66,8 +66,9 @@ class SupplyReport(TrustModel):
 
 
 def supply_alerts(report: SupplyReport) -> list[tuple[str, str]]:
-    """What needs attention, as (label, text): revoked hours, late batches, missing periods,
-    receipts overdue. Shared by the text and HTML renderings."""
+    """What needs attention, as (label, text): revoked hours, backdated batches, receipts on
+    the channel that do not verify, late batches, missing periods, receipts overdue. Shared
+    by the text and HTML renderings."""
     s = report.status
     out = []
     if report.revoked_accepted_hours:
@@ -90,6 +91,9 @@ def supply_alerts(report: SupplyReport) -> list[tuple[str, str]]:
                 "buyer's receipts judge them by when they appeared)",
             )
         )
+    for b in report.batches:
+        if b.invalid_receipt:
+            out.append(("invalid", f"receipt for batch {b.number} not used: {b.invalid_receipt}"))
     for label, what, numbers in (
         ("late", "batches", s.late_batches),
         ("missing", "periods", s.missing_periods),
@@ -113,8 +117,9 @@ def channel_supply(
 ) -> SupplyReport:
     """The supply status of the contract as its channel shows it, on ``now``'s date.
 
-    Raises the verification errors of the channel readers (a receipt or document signed by
-    the wrong key is refused, not skipped) and ``StorageError``.
+    Raises the verification errors of the channel readers for the centre's documents and
+    ``StorageError``; a buyer's receipt that does not verify is not used and is reported
+    (``batches[n].invalid_receipt``, and in :func:`supply_alerts`).
 
     Example::
 
