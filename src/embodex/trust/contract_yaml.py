@@ -23,6 +23,7 @@ __all__ = [
     "contract_from_yaml",
     "find_float",
     "load_contract_yaml",
+    "strict_yaml_load",
     "yaml_mapping",
 ]
 
@@ -47,6 +48,37 @@ def find_float(value: Any, path: str = "") -> tuple[str, float] | None:
     return None
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: object, line: int, first: int) -> None:
+        super().__init__(f"{key!r} appears twice")
+        self.key, self.line, self.first = key, line, first
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (YAML says keys are
+    unique; PyYAML would silently keep the last value — e.g. a second price)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # an unhashable key: the base class reports it
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise _DuplicateKey(key, line, seen[key])
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
+
+
+def strict_yaml_load(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+
+
 def yaml_mapping(
     text: str,
     source: str,
@@ -57,10 +89,18 @@ def yaml_mapping(
 ) -> dict[str, Any]:
     """Parse YAML ``text`` into a mapping, refusing floats (named by their dotted path).
 
-    Raises ``error`` (default :class:`ContractError`) saying what is wrong and where.
+    Raises ``error`` (default :class:`ContractError`) saying what is wrong and where — also
+    for a key given twice in one mapping (which plain YAML loaders silently resolve to the
+    last value).
     """
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml_load(text)
+    except _DuplicateKey as exc:
+        raise error(
+            f"{source}: line {exc.line}: {exc.key!r} is given twice in the same mapping "
+            f"(first on line {exc.first})",
+            hint="Keep one of them: which value was meant is not for embodex to guess.",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
