@@ -35,8 +35,12 @@ def contract() -> None:
 @click.option(
     "--template", default="hubei-agibot", show_default=True, help="Template to start from."
 )
-@click.option("--centre", help="Centre's key name or identity file (fills in its public key).")
-@click.option("--buyer", help="Buyer's key name or identity file (fills in its public key).")
+@click.option(
+    "--centre", help="Centre's key name, or identity file (with a / or .json): its public key."
+)
+@click.option(
+    "--buyer", help="Buyer's key name, or identity file (with a / or .json): its public key."
+)
 @click.option("--start", type=DATE, help="First day of the term (default: today).")
 @click.option("--qc-profile-digest", help="sha256:… digest of the agreed QC profile.")
 @click.option(

@@ -51,7 +51,7 @@ trust_opt = click.option(
     "trust",
     multiple=True,
     metavar="IDENTITY",
-    help="Also trust this identity (key name or .pub.json file); repeatable.",
+    help="Also trust this identity (key name, or a file path with a / or .json); repeatable.",
 )
 at_opt = click.option(
     "--at", type=DATE, default=None, help="Judge the state as of this date (YYYY-MM-DD)."
