@@ -24,6 +24,7 @@ from .contract_sign import (
     commit_action,
     refuse_existing,
     require_party,
+    require_profile,
     trust_for,
 )
 from .contract_yaml import contract_data_from_yaml, contract_from_data
@@ -94,6 +95,7 @@ def amend_contract(
     ):
         raise ContractError(f"{changes_path} changes nothing in version {old.version}")
     require_party(new, signer)
+    require_profile(new, changes_path)
     target = Path(out) if out else src.with_name(f"{new.contract_id}-v{new.version}.signed.json")
     refuse_existing(target)
     document = ContractFile(

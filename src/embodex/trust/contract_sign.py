@@ -32,12 +32,14 @@ from .envelope import add_signature
 from .keys import Identity, Signer
 from .ledger import Ledger, LedgerEntry, ledger_path
 from .lifecycle import ContractState
+from .templates import UNSET_DIGEST
 
 __all__ = [
     "ContractAction",
     "commit_action",
     "refuse_existing",
     "require_party",
+    "require_profile",
     "sign_contract",
     "trust_for",
 ]
@@ -62,6 +64,18 @@ def require_party(contract: Contract, signer: Signer) -> None:
             f"{contract.contract_id}: it names centre {parties.centre.name!r} "
             f"({parties.centre.key_id}) and buyer {parties.buyer.name!r} ({parties.buyer.key_id})",
             hint="Sign with the centre's or the buyer's key (--key NAME).",
+        )
+
+
+def require_profile(contract: Contract, where: Path) -> None:
+    """Raise :class:`ContractError` when the contract names the all-zero QC profile digest
+    (the "fill me in" of older templates): nobody can have agreed to that profile."""
+    if contract.acceptance.qc_profile_digest == UNSET_DIGEST:
+        raise ContractError(
+            f"{where}: acceptance.qc_profile_digest is the placeholder {UNSET_DIGEST[:15]}…, "
+            "not the digest of a QC profile",
+            hint="Set it to the agreed profile's digest (`embodex qc profile` prints the "
+            "built-in one's), or draft again with `embodex contract init`.",
         )
 
 
@@ -148,6 +162,7 @@ def sign_contract(
                 "NEW.yaml --key NAME`.",
             )
         require_party(contract, signer)
+        require_profile(contract, src)
         _require_open(contract, at or contract_today(contract))
         target = Path(out) if out else src.with_name(f"{src.stem}.signed.json")
         refuse_existing(target)
@@ -158,6 +173,7 @@ def sign_contract(
         current = verify_contract_document(read_contract_file(src), trust, at=at, path=src)
         latest = current.latest
         require_party(latest, signer)
+        require_profile(latest, src)
         if signer.key_id in {p.key_id for p in current.latest_signers}:
             raise SignatureError(
                 f"{signer.name} has already signed version {latest.version} of "
