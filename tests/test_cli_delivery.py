@@ -120,3 +120,21 @@ def test_pull_watch_keeps_polling_through_transient_errors(tmp_path: Path) -> No
     )  # fmt: skip
     assert polls == 2 and len(errors) == 2 and isinstance(errors[0], FrozenChannelError)
     assert pull(url, terms, buyer, store, now=at(5, 13)).batches == []
+
+
+def test_a_mistyped_channel_folder_is_an_error_not_an_empty_channel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terms, _, _ = contract(tmp_path)
+    missing, store = tmp_path / "chanel", tmp_path / "buyer"
+    common = ["--channel", str(missing), "--contract", str(terms), "--at", T[5]]
+    code, _, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    assert "there is no channel folder" in _one_line_error(code, err)
+    assert not store.exists() and not missing.exists()
+    for args in (["supply", "status"], ["channel", "show"]):
+        code, _, err = run([*args, *common], capsys)
+        assert "there is no channel folder" in _one_line_error(code, err)
+    # an existing folder with nothing published yet is still a (young) channel
+    missing.mkdir()
+    code, out, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    assert code == 0 and "nothing published" in out, err

@@ -28,10 +28,10 @@ def _receipt(store: Path, n: int, buyer_identity: Identity) -> Receipt:
 def test_a_backdated_batch_is_judged_late_by_what_the_buyer_saw(tmp_path: Path) -> None:
     terms, centre, buyer = contract(tmp_path)
     src, url, store = tmp_path / "centre", str(tmp_path / "channel"), tmp_path / "buyer"
-    deadline = open_channel(url, terms, at=at(0)).contract.periods()[0].deadline
-    assert at(8, 15) < deadline < at(8, 17)  # period 1 ends on day 8 at 16:00 UTC
     centre_dataset(src, 2)
     publish(src, url, terms, centre, profile=PROFILE, now=at(1), period=1, ttl=WEEKS)
+    deadline = open_channel(url, terms, at=at(0)).contract.periods()[0].deadline
+    assert at(8, 15) < deadline < at(8, 17)  # period 1 ends on day 8 at 16:00 UTC
     # the buyer pulls once, after the deadline: batch 1 was on time, seen late — not late
     pull(url, terms, buyer, store, now=at(8, 17))
     r1 = _receipt(store, 1, buyer.identity)

@@ -481,7 +481,7 @@ def publish(
         print(result.number, result.hours, [w.message for w in result.warnings])
     """
     now = now or utc_now()
-    ch = open_channel(channel, contract, trusted=trusted, at=now)
+    ch = open_channel(channel, contract, trusted=trusted, at=now, create=True)
     ch.verified.require_in_force()
     ch.require(signer, "centre")
     profile = _contract_profile(ch, profile)
