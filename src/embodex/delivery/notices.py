@@ -77,15 +77,17 @@ def send_notice(
         head = got.head
         reconcile(channel, outbox, signer, head, record=record)
         episodes: list[str] = []
-        if type == "revocation":
-            if batch is None or not 1 <= batch <= head.batch:
-                raise ChannelError(
-                    f"there is no batch {batch} to revoke on {channel.url} (latest: {head.batch})"
-                )
+        if (batch is None and type == "revocation") or (
+            batch is not None and not 1 <= batch <= head.batch
+        ):
+            what = "to revoke " if type == "revocation" else ""
+            raise DeliveryError(
+                f"there is no batch {batch} {what}on {channel.url} (latest: {head.batch})",
+                hint=f"Name one of batches 1..{head.batch} (`embodex channel show` lists them).",
+            )
+        if type == "revocation" and batch is not None:
             manifest, _, _ = channel.read_manifest(batch, head.channel_id)
             episodes = manifest.episode_ids
-        elif batch is not None and not 1 <= batch <= head.batch:
-            raise ChannelError(f"there is no batch {batch} on {channel.url}")
         notice = Notice(
             channel_id=head.channel_id,
             contract_id=channel.contract.contract_id,

@@ -17,7 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import ChannelError, ObjectNotFoundError, PayloadError, SignatureError
+from ..errors import (
+    ChannelError,
+    DeliveryError,
+    ObjectNotFoundError,
+    PayloadError,
+    SignatureError,
+)
 from ..trust import (
     Envelope,
     Identity,
@@ -209,12 +215,18 @@ def countersign_receipts(
     with Outbox(channel.url).locked():
         got = channel.read_head()
         if got is None:
-            raise ChannelError(f"{channel.url} has no head: nothing was published yet")
+            raise DeliveryError(
+                f"{channel.url} has no head: nothing was published yet",
+                hint="Receipts come after the first `embodex publish` and the buyer's pull.",
+            )
         head = got.head
         numbers = batches if batches is not None else list(range(1, head.batch + 1))
         for n in numbers:
             if not 1 <= n <= head.batch:
-                raise ChannelError(f"batch {n} is not on {channel.url} (latest is {head.batch})")
+                raise DeliveryError(
+                    f"batch {n} is not on {channel.url} (latest is {head.batch})",
+                    hint=f"Name one of batches 1..{head.batch} (`embodex channel show`).",
+                )
             _, manifest_digest, _ = channel.read_manifest(n, head.channel_id)
             try:
                 found = _check_receipt(channel, n, manifest_digest)
@@ -225,7 +237,10 @@ def countersign_receipts(
                 continue
             if found is None:
                 if batches is not None:
-                    raise ChannelError(f"the buyer has not written a receipt for batch {n} yet")
+                    raise DeliveryError(
+                        f"the buyer has not written a receipt for batch {n} yet",
+                        hint="Its pull writes it; run this again afterwards.",
+                    )
                 continue
             r = found.receipt
             if not found.countersigned:

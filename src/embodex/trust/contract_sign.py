@@ -174,11 +174,17 @@ def sign_contract(
         latest = current.latest
         require_party(latest, signer)
         require_profile(latest, src)
-        if signer.key_id in {p.key_id for p in current.latest_signers}:
+        signers = {p.key_id for p in current.latest_signers}
+        if signer.key_id in signers:
+            both = len(signers) >= 2
             raise SignatureError(
                 f"{signer.name} has already signed version {latest.version} of "
-                f"{latest.contract_id}",
-                hint="Nothing to do; the other party signs next.",
+                f"{latest.contract_id}" + (" (both parties have)" if both else ""),
+                hint=(
+                    "Nothing to do: the contract is signed by both parties."
+                    if both
+                    else "Nothing to do; the other party signs next."
+                ),
             )
         if current.state is ContractState.TERMINATED:
             current.require_in_force()
