@@ -9,7 +9,8 @@ amount due). Revoked batches are netted out: their accepted hours stay in the re
 ``supply_plan`` turns that into what the centre still has to collect: hours remaining per
 scene type and skill (the contract sets a total, not quotas per scene: the plan spreads the
 total evenly over the scene types and skills in scope), hours needed per remaining period,
-episodes to replace, and — given the centre's dataset — hours recorded but not delivered.
+episodes to replace, delays and revocations, and — given the centre's dataset — hours
+recorded but not delivered.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..trust import Identity, VerifiedContract
 from ..trust import supply_status as trust_supply_status
 from ..trust.periods import zone
 from ..trust.supply import SupplyStatus
-from ..trust.types import Dec, Hours, IsoDate, Timestamp, TrustModel, dec_str
+from ..trust.types import Dec, Hours, IsoDate, Timestamp, TrustModel, dec_str, round_money
 from .channel import Channel, open_channel, utc_now
 from .overview import (
     BatchLine,
@@ -62,7 +63,10 @@ class SupplyReport(TrustModel):
     notices: list[NoticeLine]
     revoked_accepted_hours: Hours
     net_accepted_hours: Hours = Field(description="Accepted hours less revoked ones.")
-    net_amount_due: Dec = Field(description="net_accepted_hours × price, exact.")
+    net_amount_due: Dec = Field(
+        description="net_accepted_hours × price, rounded half-up to the currency's minor unit: "
+        "the amount due."
+    )
 
 
 def supply_alerts(report: SupplyReport) -> list[tuple[str, str]]:
@@ -160,7 +164,9 @@ def _report(snap: ChannelSnapshot, now: datetime) -> SupplyReport:
         notices=notice_lines(snap),
         revoked_accepted_hours=revoked_hours,
         net_accepted_hours=net,
-        net_amount_due=net * channel.contract.price.per_accepted_hour,
+        net_amount_due=round_money(
+            net * channel.contract.price.per_accepted_hour, channel.contract.price.currency
+        ),
     )
 
 
@@ -204,6 +210,11 @@ class SupplyPlan(TrustModel):
     missing_periods: list[int]
     replacements: list[Replacement]
     delays: list[NoticeLine]
+    revocations: list[NoticeLine] = Field(
+        description="Batches the centre withdrew; their accepted hours no longer count."
+    )
+    revoked_accepted_hours: Hours
+    notices: list[NoticeLine] = Field(description="Every notice on the channel.")
     by_scene_type: list[PlanRow]
     by_skill: list[PlanRow]
 
@@ -325,6 +336,9 @@ def supply_plan(
         missing_periods=status.missing_periods,
         replacements=replacements,
         delays=[n for n in report.notices if n.type == "delay"],
+        revocations=[n for n in report.notices if n.type == "revocation"],
+        revoked_accepted_hours=report.revoked_accepted_hours,
+        notices=report.notices,
         by_scene_type=_rows(
             list(c.scope.scene_types), c.volume.total_hours, acc_scene, pend_scene, ready_scene
         ),
