@@ -42,7 +42,7 @@ from .documents import (
 )
 from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head, new_channel_id
 from .outbox import Outbox, PendingBatch, delivered_under
-from .records import published_note, reconcile
+from .records import published_events, reconcile
 from .staging import (
     StagedBatch,
     batch_episodes,
@@ -181,9 +181,9 @@ class _Publisher:
         st.add(manifest, digest)
         self.outbox.record_published(manifest.number, data)
         if self.opts.record:
-            note = published_note(st.channel_id, manifest)
             Ledger(ledger_path(self.signer.name)).append_missing(
-                self.signer, [("batch-published", digest, note)]
+                self.signer,
+                published_events(st.channel_id, manifest.model_dump(mode="json"), digest),
             )
         pending = self.outbox.pending()
         if pending is not None and pending.number <= manifest.number:

@@ -8,7 +8,8 @@ the outbox lock at the start of every publish and notice, makes up what is missi
 
 * a pending batch the channel's head already names (same staged dataset): its manifest is
   copied into the outbox and the pending record cleared;
-* every batch the outbox holds a copy of gets its ``batch-published`` entry;
+* every batch the outbox holds a copy of gets its ``qc-signed`` (the centre's QC manifest
+  of the batch) and ``batch-published`` entries;
 * every notice the outbox kept (written before the notice was stored) that the channel
   holds, byte for byte, gets its ``notice-sent`` entry.
 
@@ -21,27 +22,26 @@ from typing import Any
 
 from ..errors import ObjectNotFoundError
 from ..trust import Ledger, Signer, ledger_path
-from ..trust.types import dec_str
 from .channel import Channel
-from .documents import BatchManifest, ChannelHead, notice_key
+from .documents import ChannelHead, notice_key
 from .outbox import Outbox, envelope_digest, payload_of
 
-__all__ = ["notice_note", "published_note", "reconcile"]
+__all__ = ["notice_note", "published_events", "reconcile"]
 
 
-def published_note(channel_id: str, manifest: BatchManifest) -> str:
-    """The note of a ``batch-published`` ledger entry."""
-    return (
-        f"{channel_id} batch {manifest.number}: {len(manifest.episodes)} episodes, "
-        f"{dec_str(manifest.hours)} h"
-    )
-
-
-def _published_note(doc: dict[str, Any]) -> str:
-    return (
-        f"{doc.get('channel_id')} batch {doc.get('number')}: {len(doc.get('episodes', []))} "
-        f"episodes, {doc.get('hours')} h"
-    )
+def published_events(
+    channel_id: str, manifest: dict[str, Any], digest: str
+) -> list[tuple[str, str, str | None]]:
+    """The ledger events of a published batch (its manifest as JSON, and its digest): the
+    QC manifest the centre signed for it (``qc-signed``), then ``batch-published``."""
+    n = manifest.get("number")
+    out: list[tuple[str, str, str | None]] = []
+    qc = manifest.get("qc_manifest_digest")
+    if isinstance(qc, str) and qc:
+        out.append(("qc-signed", qc, f"{channel_id} batch {n}: the centre's QC of the batch"))
+    note = f"{channel_id} batch {n}: {len(manifest.get('episodes', []))} episodes, "
+    out.append(("batch-published", digest, note + f"{manifest.get('hours')} h"))
+    return out
 
 
 def notice_note(type: str, reason: str, batch: int | None, period: int | None) -> str:
@@ -81,7 +81,7 @@ def reconcile(
     for number, data in outbox.published().items():
         if number <= head.batch and envelope_digest(data):
             doc = payload_of(data)
-            events.append(("batch-published", envelope_digest(data), _published_note(doc)))
+            events += published_events(str(doc.get("channel_id")), doc, envelope_digest(data))
     for number, data in outbox.notices().items():
         digest = envelope_digest(data)
         if not digest or number > head.notice or ("notice-sent", digest) in have:

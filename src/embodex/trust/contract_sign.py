@@ -14,7 +14,6 @@ from datetime import date
 from pathlib import Path
 
 from ..errors import ContractError, ContractStateError, SignatureError
-from ..fsutil import atomic_write_bytes
 from .contract_file import (
     ContractFile,
     VerifiedContract,
@@ -23,14 +22,13 @@ from .contract_file import (
     is_signed_contract_file,
     read_contract_file,
     verify_contract_document,
-    write_contract_file,
 )
 from .contract_model import Contract
 from .contract_yaml import load_contract_yaml
 from .documents import sign_model
 from .envelope import add_signature
 from .keys import Identity, Signer
-from .ledger import Ledger, LedgerEntry, ledger_path
+from .ledger import LedgerEntry, write_and_record
 from .lifecycle import ContractState
 from .templates import UNSET_DIGEST
 
@@ -96,25 +94,9 @@ def commit_action(
     ledger: str | Path | None,
     record: bool,
 ) -> LedgerEntry | None:
-    """Write the contract file and append ``event`` (kind, ref, note) to ``ledger`` (default:
-    the signer's own) when ``record`` — both or neither: the ledger is checked before the
-    file is written, and the file is put back as it was when the append fails anyway."""
-    book = Ledger(ledger or ledger_path(signer.name)) if record else None
-    if book is not None:
-        book.check()
-    before = target.read_bytes() if target.exists() else None
-    write_contract_file(target, document)
-    if book is None:
-        return None
-    kind, ref, note = event
-    try:
-        return book.append(signer, kind, ref, note=note)
-    except BaseException:
-        if before is None:
-            target.unlink(missing_ok=True)
-        else:
-            atomic_write_bytes(target, before)
-        raise
+    """Write the contract file and record ``event`` (kind, ref, note) in the ledger, both or
+    neither (:func:`~embodex.trust.ledger.write_and_record`)."""
+    return write_and_record(target, document.to_json_bytes(), signer, event, ledger, record)
 
 
 def trust_for(signer: Signer, trusted: Sequence[Identity] | None) -> list[Identity]:

@@ -46,6 +46,7 @@ __all__ = [
     "LedgerHead",
     "ledger_path",
     "line_digest",
+    "write_and_record",
 ]
 
 GENESIS = "sha256:" + "0" * 64
@@ -376,3 +377,39 @@ class Ledger:
             os.close(fd)
         if created:
             fsync_dir(self.path.parent)
+
+
+def write_and_record(
+    target: Path,
+    data: bytes,
+    signer: Signer,
+    event: tuple[str, str, str],
+    ledger: str | Path | None,
+    record: bool,
+) -> LedgerEntry | None:
+    """Write ``data`` to ``target`` (atomically) and append ``event`` (kind, ref, note) to
+    ``ledger`` (default: the signer's own) when ``record`` — both or neither: the ledger is
+    checked before the file is written, and the file is put back as it was (or removed) when
+    the append fails anyway. Raises :class:`LedgerError` and ``OSError``.
+
+    Example::
+
+        write_and_record(Path("c.signed.json"), data, signer,
+                         ("contract-offered", digest, "hubei-agibot-2026-001 v1"), None, True)
+    """
+    book = Ledger(ledger or ledger_path(signer.name)) if record else None
+    if book is not None:
+        book.check()
+    before = target.read_bytes() if target.exists() else None
+    atomic_write_bytes(target, data)
+    if book is None:
+        return None
+    kind, ref, note = event
+    try:
+        return book.append(signer, kind, ref, note=note)
+    except BaseException:
+        if before is None:
+            target.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(target, before)
+        raise
