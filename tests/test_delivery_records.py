@@ -11,7 +11,7 @@ import pytest
 from embodex.delivery import countersign_receipts, open_storage, publish, pull, send_notice
 from embodex.delivery.outbox import Outbox
 from embodex.errors import DeliveryError
-from embodex.trust import Ledger, ledger_path, verify_ledger
+from embodex.trust import Ledger, Signer, ledger_path, verify_ledger
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 
@@ -22,6 +22,15 @@ class _Crash(BaseException):
 
 def _kinds(party: str) -> list[tuple[str, str]]:
     return [(e.kind, e.ref) for e in Ledger(ledger_path(party)).entries()]
+
+
+def _published(tmp_path: Path) -> tuple[str, Path, Signer, Signer]:
+    """A channel with batch 1 (2 episodes) published: url, contract, centre, buyer."""
+    terms, centre, buyer = contract(tmp_path)
+    src, url = tmp_path / "centre", str(tmp_path / "channel")
+    centre_dataset(src, 2)
+    publish(src, url, terms, centre, profile=PROFILE, now=at(5))
+    return url, terms, centre, buyer
 
 
 def _crash_once_on(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
@@ -98,10 +107,7 @@ def test_publish_killed_after_the_head_records_the_batch_on_the_next_run(
 def test_notice_killed_before_its_ledger_entry_is_recorded_by_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    terms, centre, _ = contract(tmp_path)
-    src, url = tmp_path / "centre", str(tmp_path / "channel")
-    centre_dataset(src, 2)
-    publish(src, url, terms, centre, profile=PROFILE, now=at(5))
+    url, terms, centre, _ = _published(tmp_path)
     _crash_once_on(monkeypatch, "notice-sent")
     with pytest.raises(_Crash):
         send_notice(url, terms, centre, type="delay", reason="robot in repair", period=2,
@@ -116,10 +122,7 @@ def test_notice_killed_before_its_ledger_entry_is_recorded_by_the_next_run(
 def test_countersign_killed_before_its_ledger_entry_records_it_when_run_again(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    terms, centre, buyer = contract(tmp_path)
-    src, url = tmp_path / "centre", str(tmp_path / "channel")
-    centre_dataset(src, 2)
-    publish(src, url, terms, centre, profile=PROFILE, now=at(5))
+    url, terms, centre, buyer = _published(tmp_path)
     pull(url, terms, buyer, tmp_path / "buyer", now=at(5, 12))
     _crash_once_on(monkeypatch, "receipt-countersigned")
     with pytest.raises(_Crash):

@@ -21,7 +21,6 @@ from .contract_file import (
 )
 from .contract_sign import (
     ContractAction,
-    commit_action,
     refuse_existing,
     require_party,
     require_profile,
@@ -30,6 +29,7 @@ from .contract_sign import (
 from .contract_yaml import contract_data_from_yaml, contract_from_data
 from .documents import sign_model
 from .keys import Identity, Signer
+from .ledger import write_and_record
 from .lifecycle import Termination
 
 __all__ = ["amend_contract", "terminate_contract"]
@@ -103,9 +103,9 @@ def amend_contract(
         previous=[*current.document.previous, current.document.envelope],
     )
     verified = verify_contract_document(document, trust, at=at, path=target)
-    entry = commit_action(
+    entry = write_and_record(
         target,
-        document,
+        document.to_json_bytes(),
         signer,
         (
             "amendment-offered",
@@ -181,7 +181,7 @@ def terminate_contract(
         digest_json(notice.model_dump(mode="json")),
         f"{contract.contract_id}: {notice.reason}",
     )
-    entry = commit_action(target, document, signer, event, ledger, record)
+    entry = write_and_record(target, document.to_json_bytes(), signer, event, ledger, record)
     return ContractAction(
         path=target, event="contract-terminated", verified=verified, ledger_entry=entry
     )

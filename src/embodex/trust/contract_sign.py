@@ -34,7 +34,6 @@ from .templates import UNSET_DIGEST
 
 __all__ = [
     "ContractAction",
-    "commit_action",
     "refuse_existing",
     "require_party",
     "require_profile",
@@ -84,19 +83,6 @@ def _require_open(contract: Contract, today: date) -> None:
             "it can no longer be signed or amended",
             hint="Draft a new contract with new dates (`embodex contract init`).",
         )
-
-
-def commit_action(
-    target: Path,
-    document: ContractFile,
-    signer: Signer,
-    event: tuple[str, str, str],
-    ledger: str | Path | None,
-    record: bool,
-) -> LedgerEntry | None:
-    """Write the contract file and record ``event`` (kind, ref, note) in the ledger, both or
-    neither (:func:`~embodex.trust.ledger.write_and_record`)."""
-    return write_and_record(target, document.to_json_bytes(), signer, event, ledger, record)
 
 
 def trust_for(signer: Signer, trusted: Sequence[Identity] | None) -> list[Identity]:
@@ -182,7 +168,12 @@ def sign_contract(
         if len(verified.latest_signers) < 2:
             event = "contract-offered" if latest.version == 1 else "amendment-offered"
     c = verified.latest
-    entry = commit_action(
-        target, document, signer, (event, c.digest, f"{c.contract_id} v{c.version}"), ledger, record
+    entry = write_and_record(
+        target,
+        document.to_json_bytes(),
+        signer,
+        (event, c.digest, f"{c.contract_id} v{c.version}"),
+        ledger,
+        record,
     )
     return ContractAction(path=target, event=event, verified=verified, ledger_entry=entry)

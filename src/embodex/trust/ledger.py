@@ -209,14 +209,7 @@ class Ledger:
         changed, a damaged last entry, a file or folder that cannot be written) — so a caller
         can find out before it changes anything else. Changes nothing."""
         with FileLock(self.lock_path).held():
-            last, _ = self._tail()
-            try:
-                last_entry = parse_entry(last) if last is not None else None
-            except PayloadError as exc:
-                raise LedgerError(
-                    f"the last entry of {self.path} is not a ledger entry: {exc.message}"
-                ) from None
-            self._check_head(last_entry.seq if last_entry else 0, last)
+            self._checked_tail()
             for p in (self.path, self.head_path):
                 target = p if p.exists() else p.parent
                 if not os.access(target, os.W_OK):
@@ -264,16 +257,7 @@ class Ledger:
         note: str | None,
         time: datetime | None,
     ) -> LedgerEntry:
-        last, torn = self._tail()
-        if torn:
-            self._drop_torn_tail(torn)
-        try:
-            last_entry = parse_entry(last) if last is not None else None
-        except PayloadError as exc:
-            raise LedgerError(
-                f"the last entry of {self.path} is not a ledger entry: {exc.message}"
-            ) from None
-        self._check_head(last_entry.seq if last_entry else 0, last)
+        last, last_entry = self._checked_tail(drop_torn=True)
         try:
             entry = LedgerEntry(
                 seq=(last_entry.seq + 1) if last_entry else 1,
@@ -300,6 +284,21 @@ class Ledger:
         env = sign_payload(PAYLOAD_TYPES["ledger-head"], head.model_dump(mode="json"), signer)
         atomic_write_bytes(self.head_path, env.to_json_bytes())
         return entry
+
+    def _checked_tail(self, *, drop_torn: bool = False) -> tuple[bytes | None, LedgerEntry | None]:
+        """The last complete line and its entry, checked against the signed head (lock held);
+        ``drop_torn`` removes an unterminated last line first. Raises :class:`LedgerError`."""
+        last, torn = self._tail()
+        if torn and drop_torn:
+            self._drop_torn_tail(torn)
+        try:
+            last_entry = parse_entry(last) if last is not None else None
+        except PayloadError as exc:
+            raise LedgerError(
+                f"the last entry of {self.path} is not a ledger entry: {exc.message}"
+            ) from None
+        self._check_head(last_entry.seq if last_entry else 0, last)
+        return last, last_entry
 
     def _tail(self, chunk: int = 64 * 1024) -> tuple[bytes | None, int]:
         """The last complete line and the length of an unterminated tail, reading only the
