@@ -7,9 +7,9 @@ commit, so the store never changes the dataset training reads. ``DIR/dataset`` i
 symbolic link to ``DIR/generations/NNNNNN/``; a change (a batch installed, a revocation
 marked) is made in a new generation:
 
-1. ``generations/NNNNNN.partial/`` is filled from the current generation: frame shards
-   hard-linked (shards are immutable: writers only ever add new ones), every other file
-   copied, writer locks and journals left behind;
+1. ``generations/NNNNNN.partial/`` is filled from the current generation: frame shards and
+   content-named QC sidecars hard-linked (immutable: writers only ever add new ones), every
+   other file copied, writer locks and journals left behind;
 2. the change is made there (episodes appended, QC manifest rebuilt, episodes marked);
 3. every directory is fsynced, the folder renamed to ``NNNNNN``;
 4. a new link is renamed over ``DIR/dataset`` — **the switch** (one atomic rename).
@@ -58,8 +58,17 @@ def _numbers(gens: Path) -> list[int]:
     return sorted(int(p.name) for p in gens.iterdir() if p.name.isdigit())
 
 
+def _immutable(rel: str) -> bool:
+    """Files no writer changes once written (new content gets a new name): frame shards
+    (format.md §7) and the QC sidecars named by their content (qc.md)."""
+    if rel.startswith("data/shard-") and rel.endswith(".arrow"):
+        return True
+    name = rel.removeprefix("qc/")
+    return rel.startswith("qc/") and name.startswith(("findings-", "metrics-", "profile-"))
+
+
 def _clone(src: Path, dest: Path) -> None:
-    """``dest`` := a copy of dataset ``src``: shards hard-linked, the rest copied."""
+    """``dest`` := a copy of dataset ``src``: immutable files hard-linked, the rest copied."""
     for dirpath, dirnames, filenames in os.walk(src):
         rel_dir = Path(dirpath).relative_to(src)
         dirnames[:] = [d for d in dirnames if (rel_dir / d).as_posix() not in _SKIP]
@@ -69,7 +78,7 @@ def _clone(src: Path, dest: Path) -> None:
             if rel in _SKIP:
                 continue
             s, d = Path(dirpath) / name, dest / rel
-            if rel.startswith("data/shard-") and rel.endswith(".arrow"):
+            if _immutable(rel):
                 try:
                     os.link(s, d)
                     continue
