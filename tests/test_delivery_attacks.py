@@ -17,6 +17,7 @@ from embodex.config import outbox_dir
 from embodex.delivery import (
     channel_supply,
     countersign_receipts,
+    describe_channel,
     open_channel,
     open_storage,
     publish,
@@ -131,6 +132,8 @@ def test_receipt_signed_by_another_key_is_refused(trade: dict[str, Any]) -> None
     assert report.status.accepted_hours == 0 and report.status.pending_hours > 0
     assert "not validly signed" in (report.batches[0].invalid_receipt or "")
     assert any(label == "invalid" for label, _ in supply_alerts(report))
+    shown = describe_channel(url, terms, now=at(6)).batches[0]
+    assert shown.accepted is None and "not validly signed" in (shown.invalid_receipt or "")
     # an edited payload under the buyer's genuine signature fails the same way
     env = json.loads((store / "receipts" / "000001.json").read_bytes())
     payload = json.loads(base64.b64decode(env["payload"]))
