@@ -49,6 +49,7 @@ __all__ = [
     "SchemaError",
     "ScopeError",
     "SignatureError",
+    "StorageAccessError",
     "StorageError",
     "StorageIntegrityError",
     "TrustError",
@@ -438,3 +439,13 @@ class SamplePackError(MarketError):
     """A sample pack cannot be built or does not check out (watermark, provenance)."""
 
     default_hint = "Run `embodex qc run DATASET` first; see specs/catalog.md for sample packs."
+
+
+# -- Hugging Face Hub channel backend (issue 7, embodex.delivery.storage_hf) ----------------
+
+
+class StorageAccessError(StorageError):
+    """The store refused these credentials (401/403), or the object's repository is private
+    or gated for this account; retrying the same request cannot help."""
+
+    default_hint = "Check the token or credentials and the access rights to the store."
