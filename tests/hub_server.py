@@ -152,8 +152,10 @@ class Handler(BaseHTTPRequestHandler):
         self._send(exc.status, {"error": exc.message}, headers)
 
     def _body(self) -> bytes:
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n else b""
+        if not hasattr(self, "_raw"):
+            n = int(self.headers.get("Content-Length") or 0)
+            self._raw = self.rfile.read(n) if n else b""
+        return self._raw
 
     def _account(self) -> Account | None:
         auth = self.headers.get("Authorization") or ""
@@ -251,6 +253,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, routes: list[tuple[str, Any]]) -> None:
         path = urlparse(self.path).path
+        self.__dict__.pop("_raw", None)
+        self._body()  # read it all before answering, or a refusal leaves it on the connection
         for pattern, fn in routes:
             m = re.fullmatch(pattern, path)
             if m:

@@ -113,7 +113,11 @@ class HFStorage(Storage):
 
     def _call(self, key: str, fn: Callable[[], Any], *, write: bool = False) -> Any:
         try:
-            return fn()
+            if not write:
+                return fn()
+            # huggingface_hub's own upload bars would interleave with the caller's progress
+            with _hub().utils.disable_progress_bars():
+                return fn()
         except Exception as exc:
             raise self._error(exc, key, write) from exc
 
@@ -336,16 +340,15 @@ class HFStorage(Storage):
             )
         if status == 404:
             return ObjectNotFoundError(f"{where} does not exist")
-        if _is_transport_error(exc):
+        if not status and _is_transport_error(exc):
             return StorageError(
                 f"{where}: cannot reach the Hub at {self.endpoint} ({type(exc).__name__}: "
                 f"{_first_line(exc)})",
                 hint="Check HF_ENDPOINT and the network, then run again (downloads resume).",
             )
-        detail = getattr(exc, "server_message", None) or _first_line(exc)
-        return StorageError(
-            f"{where}: {type(exc).__name__}{f' {status}' if status else ''}: {detail}"
-        )
+        detail = _first_line(getattr(exc, "server_message", None) or exc)[:200]
+        code = f" {status}" if status else ""
+        return StorageError(f"{where}: {type(exc).__name__}{code}: {detail}")
 
 
 def _hub() -> Any:
@@ -360,7 +363,7 @@ def _hub() -> Any:
     return huggingface_hub
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: object) -> str:
     text = str(exc).strip()
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
 
@@ -369,7 +372,7 @@ def _is_transport_error(exc: BaseException) -> bool:
     """A connection refused, reset or timed out (httpx, httpx2, httpcore or the OS)."""
     if isinstance(exc, OSError | TimeoutError):
         return True
-    return any(
+    return any(  # by name: the HTTP client's package differs between huggingface_hub releases
         c.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2")
         and c.__name__.endswith(("Error", "Timeout"))
         and "Status" not in c.__name__
