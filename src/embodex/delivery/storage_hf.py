@@ -340,6 +340,11 @@ class HFStorage(Storage):
             )
         if status == 404:
             return ObjectNotFoundError(f"{where} does not exist")
+        if status == 405 and write:
+            return StorageAccessError(
+                f"{where}: the server at {self.endpoint} does not accept writes (405)",
+                hint="It is a read-only mirror: write through the Hub itself (HF_ENDPOINT).",
+            )
         if not status and _is_transport_error(exc):
             return StorageError(
                 f"{where}: cannot reach the Hub at {self.endpoint} ({type(exc).__name__}: "
