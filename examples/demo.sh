@@ -177,4 +177,32 @@ echo "the supply status as a page with charts: $OUT/supply-status.html"
 step "24. Train: a short behaviour-cloning run on the PULLED data (QC-passed, accepted episodes)"
 python examples/train_bc.py "$OUT/buyer/dataset" --steps 150 --workers 2 --qc pass --log-every 50
 
+if [ "${DEMO_EXPORT:-0}" = 1 ]; then
+    step "25. The same delivery through a Hugging Face Hub dataset repo: one commit per batch"
+    # No network here: tests/hub_server.py stands in for the Hub (HF_ENDPOINT); with a real
+    # account the commands are the same, with your HF_TOKEN and no HF_ENDPOINT.
+    HUB_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python tests/hub_server.py --port "$HUB_PORT" --user demo-centre-token=hubei-centre:write \
+        --user demo-buyer-token=agibot:write >/dev/null 2>&1 &
+    HUB_PID=$!
+    trap 'kill "$HUB_PID" 2>/dev/null || true' EXIT
+    export HF_ENDPOINT="http://127.0.0.1:$HUB_PORT" HF_HOME="$OUT/hf-home" HF_HUB_DISABLE_XET=1
+    python -c 'import socket, sys, time
+for _ in range(200):
+    if socket.socket().connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0: sys.exit(0)
+    time.sleep(0.05)
+sys.exit("the local Hub did not start")' "$HUB_PORT"
+    HUB=hf://datasets/hubei-centre/agibot-deliveries
+    HF_TOKEN=demo-centre-token hf repos create hubei-centre/agibot-deliveries --type dataset \
+        --private --format quiet
+    HF_TOKEN=demo-centre-token centre publish "$OUT/centre/recordings" --channel "$HUB" \
+        --contract "$TERMS" --key hubei-centre --at "$W3C"
+    HF_TOKEN=demo-buyer-token buyer pull --channel "$HUB" --contract "$TERMS" --key agibot \
+        --into "$OUT/buyer-hub" --at "$W3C"
+    HF_TOKEN=demo-centre-token python -c 'from huggingface_hub import HfApi
+for c in HfApi().list_repo_commits("hubei-centre/agibot-deliveries", repo_type="dataset"):
+    print("commit", c.commit_id[:10], c.title)'
+    kill "$HUB_PID" 2>/dev/null || true
+fi
+
 printf '\nDemo finished: outputs in %s/\n' "$OUT"
