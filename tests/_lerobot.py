@@ -9,7 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pytest
+
+from .conftest import venv_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 VENV = Path(os.environ.get("EMBODEX_LEROBOT_VENV", ROOT / ".venv-lerobot"))
@@ -18,13 +19,7 @@ PROBE = Path(__file__).with_name("lerobot_probe.py")
 
 def lerobot_python() -> Path:
     """The venv's python, or skip the test saying exactly why LeRobot is not there."""
-    failed = VENV / "FAILED"
-    if failed.is_file():
-        pytest.skip(f"LeRobot could not be installed: {failed.read_text().strip()}")
-    python = VENV / "bin" / "python"
-    if not python.is_file():
-        pytest.skip(f"no LeRobot venv at {VENV}: run `make lerobot-venv` (make test does)")
-    return python
+    return venv_tool(VENV, "python", "LeRobot", "lerobot-venv")
 
 
 def load_with_lerobot(root: Path, out: Path, *extra: str) -> tuple[dict[str, np.ndarray], Any]:

@@ -82,6 +82,18 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
     return proc
 
 
+def venv_tool(venv: Path, tool: str, what: str, target: str) -> Path:
+    """``venv/bin/tool`` of a side venv built by ``make target``, or skip the test saying
+    exactly why ``what`` is not there (the build's FAILED file, or no venv at all)."""
+    failed = venv / "FAILED"
+    if failed.is_file():
+        pytest.skip(f"{what} could not be installed: {failed.read_text().strip()}")
+    exe = venv / "bin" / tool
+    if not exe.is_file():
+        pytest.skip(f"no {what} venv at {venv}: run `make {target}` (make test does)")
+    return exe
+
+
 def stop_process(proc: subprocess.Popen[bytes]) -> None:
     proc.terminate()
     try:

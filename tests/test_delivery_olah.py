@@ -26,26 +26,16 @@ from embodex.errors import StorageAccessError
 from embodex.format import open_dataset
 
 from ._delivery import PROFILE, at, centre_dataset, contract
-from .conftest import _free_port, _wait_listening, stop_process, use_hub
+from .conftest import _free_port, _wait_listening, stop_process, use_hub, venv_tool
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV = Path(os.environ.get("EMBODEX_OLAH_VENV", ROOT / ".venv-olah"))
 
 
-def _olah_cli() -> Path:
-    failed = VENV / "FAILED"
-    if failed.exists():
-        pytest.skip(f"olah could not be installed: {failed.read_text().strip()}")
-    exe = VENV / "bin" / "olah-cli"
-    if not exe.exists():
-        pytest.skip(f"no olah venv at {VENV}: run `make olah-venv` (make test does)")
-    return exe
-
-
 @pytest.fixture(scope="module")
 def olah(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """olah in offline mode on a free loopback port; (its URL, the mirrors folder)."""
-    exe = _olah_cli()
+    exe = venv_tool(VENV, "olah-cli", "olah", "olah-venv")
     base = tmp_path_factory.mktemp("olah")
     mirrors = base / "mirrors"
     mirrors.mkdir()
