@@ -88,7 +88,9 @@ buyer catalog match "$OFFERS" "$OUT/demand.yaml"
 buyer quote "$OFFERS" "$OUT/demand.yaml" -o "$OUT/quote.json"
 
 step "13. Contract: the centre drafts it from the accepted quote and signs (OFFERED)"
-centre contract init --from-quote "$OUT/quote.json" --buyer agibot -o "$OUT/contract.yaml"
+# the quote is unsigned: it is checked against the centre's own signed listing first
+centre contract init --from-quote "$OUT/quote.json" --catalog "$OUT/catalog" --buyer agibot \
+  -o "$OUT/contract.yaml"
 centre contract sign "$OUT/contract.yaml" --key hubei-centre
 
 step "14. The buyer verifies the offer, reads it and countersigns (AGREED/ACTIVE)"

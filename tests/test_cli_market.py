@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from embodex.market import load_price_sheet, load_quote
-from embodex.trust import load_contract_yaml
+from embodex.market import build_quote, load_price_sheet, load_quote, open_catalog, write_quote
+from embodex.trust import contract_from_yaml, load_contract_yaml
 
 from ._market import qc_dataset
 from .test_cli_format import run
@@ -100,6 +102,66 @@ def test_centre_to_contract_from_the_cli(
     sign = ["contract", "sign", str(contract), "--key", "hubei-centre", "--at", "2026-01-02"]
     code, _, err = run(sign, capsys)
     assert code == 0, err
+    # the same with the catalogue named explicitly
+    code, out, err = run(
+        ["contract", "init", "--from-quote", str(quote), "--catalog", str(cat), "--buyer",
+         "agibot"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert contract_from_yaml(out).price == drafted.price
+
+
+def test_contract_from_a_forged_quote_is_refused(
+    datasets: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A quote edited to a lower price, every figure recomputed so its arithmetic adds up,
+    does not become a contract: the signed listing's price sheet gives other factors."""
+    run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)
+    run(["keys", "generate", "agibot", "--role", "buyer"], capsys)
+    cat = tmp_path / "catalog"
+    assert run(["catalog", "build", *map(str, datasets), "-o", str(cat), "--key",
+                "hubei-centre", "--capacity", str(EXAMPLES / "capacity.yaml")],
+               capsys)[0] == 0  # fmt: skip
+    demand = tmp_path / "demand.yaml"
+    demand.write_text(DEMAND)
+    quote = tmp_path / "quote.json"
+    assert run(["quote", str(cat), str(demand), "-o", str(quote)], capsys)[0] == 0
+    genuine = load_quote(quote)
+    # the forger reprices the quote from a doctored copy of the listing (base 600 -> 300)
+    listing = open_catalog(cat).listing
+    sheet = listing.prices.model_copy(update={"base_per_accepted_hour": Decimal("300.00")})
+    cheap, _ = build_quote(
+        listing.model_copy(update={"prices": sheet}),
+        genuine.demand,
+        now=datetime.strptime(genuine.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        catalog=str(cat),
+    )
+    forged = cheap.model_copy(update={"quote_id": genuine.quote_id,
+                                      "listing_digest": genuine.listing_digest})  # fmt: skip
+    write_quote(quote, forged)
+    assert load_quote(quote).total < genuine.total  # its arithmetic adds up
+    contract = tmp_path / "contract.yaml"
+    code, out, err = run(
+        ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o",
+         str(contract)],
+        capsys,
+    )  # fmt: skip
+    assert code == 1 and out == "" and not contract.exists()
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert "factors[0].value is '300.00' in the quote but '600.00' from the centre's signed" in err
+    # a catalogue rebuilt since the quote: the quote names the old listing
+    write_quote(quote, genuine)
+    assert run(["catalog", "build", str(datasets[0]), "-o", str(cat), "--key",
+                "hubei-centre"], capsys)[0] == 0  # fmt: skip
+    code, _, err = run(["contract", "init", "--from-quote", str(quote), "--buyer", "agibot"],
+                       capsys)  # fmt: skip
+    assert code == 1 and "priced against listing #1" in err and "holds listing #2" in err
+    # a catalogue nowhere to be found
+    moved = genuine.model_copy(update={"catalog": str(tmp_path / "gone")})
+    write_quote(quote, moved)
+    code, _, err = run(["contract", "init", "--from-quote", str(quote)], capsys)
+    assert code == 1 and "cannot open the catalogue" in err and "--catalog" in err
 
 
 def test_sample_pack_and_provenance_from_the_cli(

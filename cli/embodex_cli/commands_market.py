@@ -360,7 +360,9 @@ def quote(
     """
     from embodex.market import build_quote, load_demand, write_quote
 
-    result, _match = build_quote(_open(source, trust).listing, load_demand(demand))
+    result, _match = build_quote(
+        _open(source, trust).listing, load_demand(demand), catalog=str(source)
+    )
     if out is not None:
         write_quote(out, result)
     if as_json:
