@@ -42,7 +42,7 @@ def test_example_loads_in_lerobot(tmp_path: Path) -> None:
     python = lerobot_python()
     prelude = (
         f"import sys; sys.path.insert(0, {str(PROBE.parent)!r}); "
-        "import lerobot_probe; lerobot_probe._torchvision_ops(); "
+        "import lerobot_probe; lerobot_probe.torchvision_ops(); "
     )
     out = _run(str(python), tmp_path, prelude)
     assert "LeRobotDataset: " in out and "match" in out, out
