@@ -20,6 +20,7 @@ __all__ = [
     "DeliveryError",
     "DemandError",
     "EmbodexError",
+    "EpisodeIndexError",
     "FormatError",
     "FrozenChannelError",
     "ImportSourceError",
@@ -438,3 +439,15 @@ class SamplePackError(MarketError):
     """A sample pack cannot be built or does not check out (watermark, provenance)."""
 
     default_hint = "Run `embodex qc run DATASET` first; see specs/catalog.md for sample packs."
+
+
+# -- ecosystem fixes: loader, interop, market (issues 6-8) ------------------------------
+
+
+class EpisodeIndexError(SchemaError, IndexError):
+    """An episode position past the end of a dataset (also an ``IndexError``)."""
+
+    default_hint = (
+        "Positions run from 0 (-1 is the last); list the episodes with "
+        "`embodex inspect DATASET --episodes`."
+    )
