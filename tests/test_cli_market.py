@@ -54,9 +54,26 @@ def test_centre_to_contract_from_the_cli(
     code, out, _ = run(["catalog", "show", str(cat)], capsys)
     assert code == 0
     assert "verified     listing signed by hubei-centre" in out
-    for heading in ("Hours by scene type", "Hours by skill", "skill × scene type", "Scenes"):
+    for heading in ("Hours by scene type", "Hours by skill", "Hours by robot model",
+                    "skill × scene type", "Scenes"):  # fmt: skip
         assert heading in out
     assert "S04    restaurant   Dining table service" in out
+    # the transparent price sheet: every multiplier a quote may apply
+    sheet = load_price_sheet(None)
+    scene_line = next(x for x in out.splitlines() if x.startswith("  scene types  "))
+    for scene_type, factor in sheet.scene_complexity.items():
+        assert f"{scene_type} ×{factor}" in scene_line
+    assert f"any other ×{sheet.default_scene_complexity}" in scene_line
+    skill_line = next(x for x in out.splitlines() if x.startswith("  skills       "))
+    for skill, factor in sheet.skill_difficulty.items():
+        assert f"{skill} ×{factor}" in skill_line
+    # hours by robot model: one row per model, its episodes adding up to the whole
+    shown_json = json.loads(run(["catalog", "show", str(cat), "--json"], capsys)[1])
+    robots = shown_json["totals"]["by_robot"]
+    section = out.split("Hours by robot model (QC verdict):")[1].split("\n\n")[0]
+    for model, group in robots.items():
+        assert any(r.split()[:2] == [model, str(group["episodes"])] for r in section.splitlines())
+    assert sum(g["episodes"] for g in robots.values()) == 14
     code, out, _ = run(["catalog", "show", str(cat), "--json"], capsys)
     shown = json.loads(out)
     assert shown["verified"] is True and shown["totals"]["overall"]["episodes"] == 14
