@@ -116,6 +116,9 @@ def test_centre_to_contract_from_the_cli(
         ["contract", "init", "--from-quote", str(quote), "--start", "2026-01-01"], capsys
     )
     assert code == 2 and "come from the quote" in err
+    assert drafted.origin is not None and drafted.origin.quote_digest == q.digest
+    code, out, _ = run(["contract", "show", str(contract)], capsys)
+    assert f"origin       quote {q.quote_id}" in out and "of listing #1" in out
     sign = ["contract", "sign", str(contract), "--key", "hubei-centre", "--at", "2026-01-02"]
     code, _, err = run(sign, capsys)
     assert code == 0, err

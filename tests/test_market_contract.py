@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from embodex.canonical import digest_json
 from embodex.errors import ContractError, QuoteError
 from embodex.market import (
     build_quote,
@@ -27,6 +28,7 @@ from embodex.trust import (
     sign_contract,
 )
 from embodex.trust.contract_file import verify_contract_file
+from embodex.trust.contract_model import Contract, Origin
 
 from ._market import PROFILE, demand, listing, price_sheet
 
@@ -69,6 +71,14 @@ def test_draft_from_quote_validates_and_signs(
     assert len(contract.periods()) == len(quote.deliveries) == 4
     assert contract.usage.retention_days == 365 and contract.usage.allowed_regions == ["CN"]
     assert quote.quote_id in contract.contract_id
+    # the signed contract says which quote and listing it came from
+    assert contract.origin == Origin(
+        quote_id=quote.quote_id,
+        quote_digest=quote.digest,
+        listing_digest=signed.digest,
+        listing_sequence=signed.sequence,
+    )
+    assert contract.payload()["origin"]["quote_digest"] == quote.digest
     draft = tmp_path / "contract.yaml"
     draft.write_text(text)
     assert load_contract_yaml(draft) == contract
@@ -76,6 +86,12 @@ def test_draft_from_quote_validates_and_signs(
     sign_contract(offered, buyer, at=DAY, record=False)
     verified = verify_contract_file(offered, at=DAY)
     assert verified.state.value == "AGREED" and verified.contract.digest == contract.digest
+    assert verified.contract.origin == contract.origin
+    # a contract with no origin signs and hashes as before the field existed
+    without = {k: v for k, v in contract.payload().items() if k != "origin"}
+    plain = Contract.model_validate(without)
+    assert plain.origin is None and plain.payload() == without
+    assert plain.digest == digest_json(without)
 
 
 def test_draft_refusals(parties: tuple[Signer, Signer], tmp_path: Path) -> None:

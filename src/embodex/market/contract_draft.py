@@ -119,6 +119,12 @@ def draft_contract(
             "payment_terms": quote.payment_terms,
         },
         "usage": quote.licence.usage.model_dump(mode="json"),
+        "origin": {
+            "quote_id": quote.quote_id,
+            "quote_digest": quote.digest,
+            "listing_digest": quote.listing_digest,
+            "listing_sequence": quote.listing_sequence,
+        },
     }
     header = (
         "# embodex data service contract (specs/contract.md), drafted from quote "
