@@ -328,6 +328,14 @@ def provenance_lines(d: dict[str, Any]) -> list[str]:
             f"  sample       {len(s['episodes'])} episodes of {s['source']['name']}, licence "
             f"{s['licence']}; watermark: {s['watermark']}"
         )
+    if "delivery" in d:
+        dl = d["delivery"]
+        lines.append(
+            f"  delivery     batch {dl['batch']} ({dl['episodes']} episodes, "
+            f"{hours(Decimal(dl['hours']))}) published {dl['published_at']} on channel "
+            f"{dl['channel_id']} under {dl['contract_id']} to buyer {dl['buyer_key_id']}; "
+            f"manifest {short(dl['batch_manifest_digest'])}"
+        )
     lines.append("  links        " + " → ".join(link["statement"] for link in d["links"]))
     return lines
 
