@@ -237,6 +237,18 @@ def test_browsing_needs_a_trusted_untampered_listing(
     (tmp_path / "empty").mkdir()
     code, _, err = run(["catalog", "show", str(tmp_path / "empty")], capsys)
     assert code == 1 and "catalog/listing.json is missing" in err
+    # a catalogue published without a sample pack: say so, and how a centre publishes one
+    channel = tmp_path / "channel"
+    monkeypatch.setenv("EMBODEX_HOME", str(tmp_path / "centre-home"))
+    run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)
+    cat2 = tmp_path / "catalog2"
+    assert run(["catalog", "build", str(datasets[1]), "-o", str(cat2), "--key",
+                "hubei-centre"], capsys)[0] == 0  # fmt: skip
+    assert run(["catalog", "publish", str(cat2), str(channel), "--key", "hubei-centre"],
+               capsys)[0] == 0  # fmt: skip
+    code, _, err = run(["catalog", "pull", str(channel), "-o", str(tmp_path / "s")], capsys)
+    assert code == 1 and "publishes no sample pack" in err and "catalog sample" in err
+    assert "qc run" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_prices_template_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

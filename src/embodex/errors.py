@@ -334,7 +334,9 @@ class LoaderConfigError(ConfigError):
 class QCManifestMissingError(LoaderConfigError):
     """A QC filter was asked for but the dataset has no QC manifest."""
 
-    default_hint = "Run `embodex qc run DATASET` first, or pass qc='all' to load every episode."
+    default_hint = (
+        "Run `embodex qc run DATASET` first, or load every episode: qc='all' (CLI: --qc all)."
+    )
 
 
 # -- delivery: channels, publish, pull, receipts, supply (issue 5) ----------------------
@@ -438,7 +440,10 @@ class ProvenanceError(MarketError):
 class SamplePackError(MarketError):
     """A sample pack cannot be built or does not check out (watermark, provenance)."""
 
-    default_hint = "Run `embodex qc run DATASET` first; see specs/catalog.md for sample packs."
+    default_hint = (
+        "Do not rely on this sample pack: pull it again, or ask the centre to rebuild it "
+        "(`embodex catalog sample`); see specs/catalog.md §7."
+    )
 
 
 # -- ecosystem fixes: loader, interop, market (issues 6-8) ------------------------------
