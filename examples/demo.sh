@@ -100,7 +100,7 @@ buyer contract sign "$OUT/contract.signed.json" --key agibot
 centre contract verify "$OUT/contract.signed.json"
 buyer contract verify "$OUT/contract.signed.json" --json > "$OUT/contract.verify.json"
 
-step "15. Amend: the centre offers version 2 (data kept two years instead of one), the buyer agrees"
+step "15. Amend: the centre offers version 2 (data kept two years instead of five), the buyer agrees"
 # Only the retention changes: version 2 keeps the quoted price, scope, volume and the signed
 # origin (the quote and listing), so the deliveries below run under the contract drafted
 # from the accepted quote.
