@@ -30,6 +30,12 @@ budget: {amount: "80000", currency: CNY}
 """
 
 
+def _draft(quote: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`embodex contract init --from-quote QUOTE --buyer agibot -o OUT`."""
+    args = ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o", str(out)]
+    return run(args, capsys)
+
+
 @pytest.fixture(scope="module")
 def datasets(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     root = tmp_path_factory.mktemp("cli-market")
@@ -103,11 +109,7 @@ def test_centre_to_contract_from_the_cli(
     assert json.loads(out)["total"] == str(q.total)
 
     contract = tmp_path / "contract.yaml"
-    code, _, err = run(
-        ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o",
-         str(contract)],
-        capsys,
-    )  # fmt: skip
+    code, _, err = _draft(quote, contract, capsys)
     assert code == 0, err
     drafted = load_contract_yaml(contract)
     assert drafted.price.per_accepted_hour == q.blended_per_accepted_hour
@@ -162,11 +164,7 @@ def test_contract_from_a_forged_quote_is_refused(
     write_quote(quote, forged)
     assert load_quote(quote).total < genuine.total  # its arithmetic adds up
     contract = tmp_path / "contract.yaml"
-    code, out, err = run(
-        ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o",
-         str(contract)],
-        capsys,
-    )  # fmt: skip
+    code, out, err = _draft(quote, contract, capsys)
     assert code == 1 and out == "" and not contract.exists()
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
     assert "factors[0].value is '300.00' in the quote but '600.00' from the centre's signed" in err
