@@ -20,6 +20,7 @@ __all__ = [
     "DeliveryError",
     "DemandError",
     "EmbodexError",
+    "EpisodeIndexError",
     "FormatError",
     "FrozenChannelError",
     "ImportSourceError",
@@ -334,7 +335,9 @@ class LoaderConfigError(ConfigError):
 class QCManifestMissingError(LoaderConfigError):
     """A QC filter was asked for but the dataset has no QC manifest."""
 
-    default_hint = "Run `embodex qc run DATASET` first, or pass qc='all' to load every episode."
+    default_hint = (
+        "Run `embodex qc run DATASET` first, or load every episode: qc='all' (CLI: --qc all)."
+    )
 
 
 # -- delivery: channels, publish, pull, receipts, supply (issue 5) ----------------------
@@ -438,7 +441,23 @@ class ProvenanceError(MarketError):
 class SamplePackError(MarketError):
     """A sample pack cannot be built or does not check out (watermark, provenance)."""
 
-    default_hint = "Run `embodex qc run DATASET` first; see specs/catalog.md for sample packs."
+    default_hint = (
+        "Do not rely on this sample pack: pull it again, or ask the centre to rebuild it "
+        "(`embodex catalog sample`); see specs/catalog.md §7."
+    )
+
+
+# -- ecosystem fixes: loader, interop, market (issues 6-8) ------------------------------
+
+
+class EpisodeIndexError(SchemaError, IndexError):
+    """An episode position past the end of a dataset (also an ``IndexError``)."""
+
+    default_hint = (
+        "Positions run from 0 (-1 is the last); list the episodes with "
+        "`embodex inspect DATASET --episodes`."
+    )
+
 
 
 # -- Hugging Face Hub channel backend (issue 7, embodex.delivery.storage_hf) ----------------

@@ -16,6 +16,7 @@ from ..canonical import sha256_bytes, sha256_file
 from ..errors import (
     CorruptDatasetError,
     DatasetNotFoundError,
+    EpisodeIndexError,
     SchemaError,
     UnsupportedFormatError,
 )
@@ -330,7 +331,10 @@ class Dataset:
         else:
             pos = key if key >= 0 else len(self) + key
             if not 0 <= pos < len(self):
-                raise IndexError(f"episode position {key} out of range ({len(self)} episodes)")
+                raise EpisodeIndexError(
+                    f"episode position {key} is out of range: {self.meta.name} has "
+                    f"{len(self)} episode(s)"
+                )
         return EpisodeView(self, self.episodes.slice(pos, 1).to_pylist()[0])
 
     def select(self, episode_ids: Sequence[str] | None = None, **equals: Any) -> Dataset:
