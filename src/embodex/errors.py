@@ -459,7 +459,6 @@ class EpisodeIndexError(SchemaError, IndexError):
     )
 
 
-
 # -- Hugging Face Hub channel backend (issue 7, embodex.delivery.storage_hf) ----------------
 
 
