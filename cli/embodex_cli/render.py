@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -66,11 +67,47 @@ class _Progress:
             self._bar.update(n)
 
 
+class _Counter:
+    """For work whose size is not known up front: ``label: N done (R/s)`` on one line."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._done = 0
+        self._start = time.monotonic()
+        self._shown = 0.0
+
+    def update(self, n: int = 1) -> None:
+        self._done += n
+        now = time.monotonic()
+        if now - self._shown >= 0.1:  # redraw at most 10 times a second
+            self._shown = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        rate = self._done / max(now - self._start, 1e-9)
+        click.echo(f"\r{self._label}: {self._done:,} done ({rate:,.1f}/s)", err=True, nl=False)
+
+    def finish(self) -> None:
+        self._draw(time.monotonic())
+        click.echo("", err=True)
+
+
 @contextmanager
-def progress(label: str, length: int | None, *, enabled: bool = True) -> Iterator[_Progress]:
-    """A progress bar on stderr (hidden with --json or when stderr is not a terminal)."""
+def progress(label: str, length: int | None, *, enabled: bool = True) -> Iterator[Any]:
+    """A progress bar on stderr (hidden with --json or when stderr is not a terminal).
+
+    ``length=None`` (the amount of work is not known before it starts) shows a running
+    count instead of a bar. The yielded object has ``update(n=1)``.
+    """
     if not enabled or not sys.stderr.isatty():
         yield _Progress(None)
+        return
+    if length is None:
+        counter = _Counter(label)
+        try:
+            yield counter
+        finally:
+            counter.finish()
         return
     bar: Any
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
