@@ -191,6 +191,48 @@ def test_labels_scene_and_calibration(clean: tuple[Path, Dataset, ImportReport])
         )  # fmt: skip
 
 
+def test_head_depth_gets_the_head_cameras_intrinsics(
+    clean: tuple[Path, Dataset, ImportReport],
+) -> None:
+    """AgiBot's head depth is registered to head_color at the same size: same intrinsics."""
+    _, ds, report = clean
+    head, depth = ds.meta.camera("head"), ds.meta.camera("head_depth")
+    assert depth.intrinsics is not None and depth.intrinsics == head.intrinsics
+    assert ds.meta.extra["agibot"]["depth_intrinsics_from"] == "camera head (depth_aligned_to)"
+    assert not [n for n in report.notes if "head_depth" in n]
+
+
+def test_depth_intrinsics_file_or_none(tmp_path: Path) -> None:
+    small = {**TINY, "episodes": 1}
+    # its own calibration file wins over the head camera's
+    src = write_agibot_sample(tmp_path / "own", **small)
+    cal = src / "parameters" / str(TASK) / str(FIRST) / "parameters" / "camera"
+    own = {"intrinsic": {"fx": 11.0, "fy": 12.0, "ppx": 13.0, "ppy": 14.0}}
+    (cal / "head_depth_intrinsic_params.json").write_text(json.dumps(own))
+    import_agibot(src, tmp_path / "own-out")
+    meta = open_dataset(tmp_path / "own-out").meta
+    intr = meta.camera("head_depth").intrinsics
+    assert intr is not None and (intr.fx, intr.fy, intr.cx, intr.cy) == (11.0, 12.0, 13.0, 14.0)
+    assert meta.extra["agibot"]["depth_intrinsics_from"] == "head_depth_intrinsic_params.json"
+    # not registered to a camera of its size, or registration switched off: none, and said
+    for name, sidecar_change in (("other", {"cameras": ["hand_left_color"]}),
+                                 ("off", {"depth_aligned_to": None})):  # fmt: skip
+        src = write_agibot_sample(
+            tmp_path / name, **{**small, "cameras": ("head_color", "hand_left_color")}
+        )
+        sidecar = {**load_sidecar(src / SIDECAR_FILE), **sidecar_change}
+        report = import_agibot(src, tmp_path / f"{name}-out", sidecar=sidecar)
+        assert open_dataset(tmp_path / f"{name}-out").meta.camera("head_depth").intrinsics is None
+        assert any("head_depth has no intrinsics" in n for n in report.notes), report.notes
+    # a depth image of another size than the head camera cannot be registered to it
+    src = write_agibot_sample(tmp_path / "size", **small)
+    for png in (src / "observations" / str(TASK) / str(FIRST) / "depth").glob("*.png"):
+        Image.fromarray(np.full((12, 16), 900, dtype=np.uint16)).save(png)
+    report = import_agibot(src, tmp_path / "size-out")
+    assert open_dataset(tmp_path / "size-out").meta.camera("head_depth").intrinsics is None
+    assert any("16x12, camera head (depth_aligned_to) is 32x24" in n for n in report.notes)
+
+
 # -- variants of valid input --------------------------------------------------------------
 
 

@@ -42,7 +42,10 @@ Cameras: ``videos/<stem>.mp4`` becomes camera ``<stem>`` without ``_color``
 (``head_color`` -> ``head``). Frames are decoded with PyAV and stored as JPEG. The set of
 cameras is the sidecar's ``cameras`` list, or else every known camera found in any episode;
 an episode missing one of them is bad, and so is a video whose stem is neither known
-(:data:`KNOWN_CAMERAS`) nor declared. Depth PNGs become camera ``head_depth`` (png16, mm).
+(:data:`KNOWN_CAMERAS`) nor declared. Depth PNGs become camera ``head_depth`` (png16, mm);
+its intrinsics are those of ``head_depth_intrinsic_params.json`` when present, else those
+of the colour camera it is registered to (sidecar ``depth_aligned_to``, default
+``head_color``: AgiBot aligns head depth to head_color pixel for pixel) when the sizes match.
 Intrinsics come from ``<cam>_intrinsic_params.json`` (``ppx``/``ppy`` are cx/cy); where an
 episode's differ from the dataset's (those of the first episode that has them), they are
 kept in that episode's ``extra``. Extrinsics, end-effector poses, tactile videos and the
@@ -73,6 +76,7 @@ layout lacks. Only ``licence`` is required::
     episode_id_prefix: acme              # default: provenance.centre_id; "" for none
     cameras: [head_color, hand_left_color, hand_right_color]
     depth: true
+    depth_aligned_to: head_color         # depth borrows this camera's intrinsics; null: none
     effector_state_range_mm: [35, 120]
     limits: {lower: [...20], upper: [...20], velocity: [...20]}
     skill: {327: pick_place}             # by task id
@@ -106,7 +110,15 @@ from pydantic import ValidationError
 
 from ...errors import ConfigError, ImportSourceError
 from ..episode import Episode
-from ..models import Camera, DatasetMeta, Embodiment, EpisodeMeta, Feature, Segment
+from ..models import (
+    Camera,
+    DatasetMeta,
+    Embodiment,
+    EpisodeMeta,
+    Feature,
+    Intrinsics,
+    Segment,
+)
 from ..reader import open_dataset
 from .agibot_layout import (
     COUNT_HINT,
@@ -265,6 +277,7 @@ class _Plan:
     depth: Camera | None
     base_velocity: bool
     allowed_stems: frozenset[str]
+    depth_intrinsics_from: str | None = None
 
 
 def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _Plan:
@@ -311,6 +324,7 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
         )  # fmt: skip
         cameras.append(_CameraPlan(stem, cam))
     depth = None
+    depth_from: str | None = None
     if sc.depth:
         for s in sources:
             dsize = probe_depth(s.obs / "depth")
@@ -319,9 +333,51 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
                     name=DEPTH_CAMERA, kind="depth", width=dsize[0], height=dsize[1],
                     encoding="png16", depth_unit="mm",
                 )  # fmt: skip
+                intr, depth_from = _depth_intrinsics(sources, sc, cameras, dsize, notes)
+                depth = depth.model_copy(update={"intrinsics": intr})
                 break
     flags = [f for f in (has_velocity(s.h5) for s in sources) if f is not None]
-    return _Plan(cameras, depth, bool(flags) and all(flags), allowed)
+    return _Plan(cameras, depth, bool(flags) and all(flags), allowed, depth_from)
+
+
+def _depth_intrinsics(
+    sources: list[_Source],
+    sc: Sidecar,
+    cameras: list[_CameraPlan],
+    size: tuple[int, int],
+    notes: list[str],
+) -> tuple[Intrinsics | None, str | None]:
+    """The depth camera's intrinsics and where they come from: its own
+    ``head_depth_intrinsic_params.json`` when an episode has one; else those of the colour
+    camera it is registered to (sidecar ``depth_aligned_to``, default ``head_color``:
+    AgiBot's head depth is aligned to head_color, pixel for pixel), provided the sizes
+    match; else none (noted; QC then warns)."""
+    for s in sources:
+        ipath = intrinsics_file(s.params, DEPTH_CAMERA)
+        if ipath is None:
+            continue
+        try:
+            return read_intrinsics(ipath), ipath.name
+        except (OSError, ValueError, KeyError, TypeError, ValidationError):
+            continue
+    target = sc.depth_aligned_to
+    if target is None:
+        notes.append(f"{DEPTH_CAMERA} has no intrinsics file and depth_aligned_to is null")
+        return None, None
+    cam = next((c.camera for c in cameras if c.camera.name == camera_name(target)), None)
+    if cam is None or cam.intrinsics is None:
+        notes.append(
+            f"{DEPTH_CAMERA} has no intrinsics: no intrinsics file, and camera "
+            f"{camera_name(target)} (depth_aligned_to) is not imported or not calibrated"
+        )
+        return None, None
+    if (cam.width, cam.height) != size:
+        notes.append(
+            f"{DEPTH_CAMERA} has no intrinsics: it is {size[0]}x{size[1]}, camera {cam.name} "
+            f"(depth_aligned_to) is {cam.width}x{cam.height}, so it cannot be registered to it"
+        )
+        return None, None
+    return cam.intrinsics, f"camera {cam.name} (depth_aligned_to)"
 
 
 def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
@@ -377,6 +433,11 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
                 "agibot": {
                     "source_format": SOURCE_FORMAT,
                     "effector_state_range_mm": [lo, hi],
+                    **(
+                        {"depth_intrinsics_from": plan.depth_intrinsics_from}
+                        if plan.depth_intrinsics_from
+                        else {}
+                    ),
                 }
             },
         )

@@ -65,6 +65,7 @@ class Sidecar(Strict):
     episode_id_prefix: str | None = None
     cameras: list[str] | None = None
     depth: bool = True
+    depth_aligned_to: str | None = "head_color"
     effector_state_range_mm: tuple[float, float] = DEFAULT_EFFECTOR_RANGE_MM
     limits: Limits | None = None
     skill: str | dict[str, str] | None = None
