@@ -25,7 +25,7 @@ from ..fsutil import FileLock, atomic_write_bytes
 from .aggregates import group_stats, grouped, hours_of, top_failures
 from .findings import Verdict
 from .profile import Profile
-from .reviewlog import ReviewEntry, latest_reviews
+from .reviewlog import LogHead, ReviewEntry, read_log_and_head
 
 __all__ = [
     "MANIFEST_FILE",
@@ -162,6 +162,11 @@ class QCManifest(_Model):
     findings: FileRef
     metrics: FileRef
     aggregates: Aggregates
+    review_log: LogHead | None = Field(
+        default=None,
+        description="The review log's head when this manifest was written (null: no "
+        "reviews); a log shorter than this or different at this entry is refused.",
+    )
 
     def episode(self, episode_id: str) -> EpisodeVerdict:
         for ep in self.episodes:
@@ -232,15 +237,17 @@ def _build(
     images: Literal["sample", "all", "none"],
     entries: Sequence[Mapping[str, object]],
     failing_rules: Mapping[str, Sequence[str]],
-    reviews: Mapping[str, ReviewEntry],
+    reviews: Sequence[ReviewEntry],
+    review_log: LogHead | None,
     findings: FileRef,
     metrics: FileRef,
 ) -> QCManifest:
+    latest = {r.episode_id: r for r in reviews}
     episodes: list[EpisodeVerdict] = []
     fails: dict[str, list[str]] = {}
     for e in entries:
         eid = str(e["episode_id"])
-        r = reviews.get(eid)
+        r = latest.get(eid)
         record = (
             None
             if r is None
@@ -269,7 +276,16 @@ def _build(
         findings=findings,
         metrics=metrics,
         aggregates=aggregates,
+        review_log=review_log,
     )
+
+
+def _recorded_head(root: Path) -> LogHead | None:
+    """The review log head the current QC manifest recorded (None without a readable one)."""
+    try:
+        return load_qc_manifest(root).review_log
+    except QCManifestError:
+        return None
 
 
 def _finish(root: Path, manifest: QCManifest) -> QCManifest:
@@ -326,6 +342,7 @@ def write_qc(dataset: str | Path, result: object) -> QCManifest:
         for ep in result.episodes
     }
     with FileLock(root / LOCK_FILE).held():
+        reviews, head = read_log_and_head(root, expect=_recorded_head(root))
         # the exact profile, so reviewers and buyers can re-run with the same thresholds
         atomic_write_bytes(
             root / profile_path(result.profile.digest),
@@ -344,7 +361,8 @@ def write_qc(dataset: str | Path, result: object) -> QCManifest:
             images=result.images,
             entries=entries,
             failing_rules=failing,
-            reviews=latest_reviews(root),
+            reviews=reviews,
+            review_log=head,
             findings=findings,
             metrics=metrics,
         )
@@ -356,6 +374,7 @@ def apply_reviews(dataset: str | Path) -> QCManifest:
     root = Path(dataset)
     with FileLock(root / LOCK_FILE).held():
         old = load_qc_manifest(root)
+        reviews, head = read_log_and_head(root, expect=old.review_log)
         findings = load_findings(root, old)
         failing: dict[str, set[str]] = {}
         for eid, rule, sev in zip(
@@ -373,7 +392,8 @@ def apply_reviews(dataset: str | Path) -> QCManifest:
             images=old.images,
             entries=entries,
             failing_rules={k: sorted(v) for k, v in failing.items()},
-            reviews=latest_reviews(root),
+            reviews=reviews,
+            review_log=head,
             findings=old.findings,
             metrics=old.metrics,
         )

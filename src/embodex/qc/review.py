@@ -22,6 +22,7 @@ from ..fsutil import atomic_write_bytes
 from .aggregates import UNKNOWN
 from .htmlkit import badge, episode_section, page, table
 from .manifest import (
+    MANIFEST_FILE,
     QCManifest,
     apply_reviews,
     load_findings,
@@ -84,7 +85,7 @@ def review_queue(dataset: str | Path) -> list[QueueItem]:
     """Episodes still to review, in order: WARNs first, then sampled PASSes."""
     manifest = load_qc_manifest(dataset)
     profile = load_qc_profile(dataset, manifest)
-    done = latest_reviews(dataset)
+    done = latest_reviews(dataset, expect=manifest.review_log)
     ops = {e.episode_id: e.operator_id for e in manifest.episodes}
     rejected = {ops.get(eid) or UNKNOWN for eid, r in done.items() if r.verdict == "reject"}
     queue = [
@@ -148,13 +149,14 @@ def record_review(
         note=note,
         dataset_digest=manifest.dataset_digest,
         auto_verdict=ep.auto_verdict,
+        expect=manifest.review_log,
     )
     return entry, apply_reviews(dataset)
 
 
 def review_status(dataset: str | Path) -> dict[str, int]:
     """How many episodes are reviewed, accepted, rejected, and still waiting in the queue."""
-    done = latest_reviews(dataset)
+    done = latest_reviews(dataset, expect=load_qc_manifest(dataset).review_log)
     return {
         "reviewed": len(done),
         "accepted": sum(1 for r in done.values() if r.verdict == "accept"),
@@ -164,8 +166,12 @@ def review_status(dataset: str | Path) -> dict[str, int]:
 
 
 def list_reviews(dataset: str | Path) -> list[ReviewEntry]:
-    """Every decision in the log, oldest first (later ones supersede earlier ones)."""
-    return read_log(dataset)
+    """Every decision in the log, oldest first (later ones supersede earlier ones).
+
+    Checked against the head the QC manifest recorded, when there is a QC manifest."""
+    path = Path(dataset) / MANIFEST_FILE
+    head = load_qc_manifest(dataset).review_log if path.exists() else None
+    return read_log(dataset, expect=head)
 
 
 def write_review_page(dataset: str | Path, episode_id: str, out_dir: str | Path) -> Path:
