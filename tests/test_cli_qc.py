@@ -36,6 +36,19 @@ def test_qc_run_passes_clean_data(tmp_path: Path, capsys: pytest.CaptureFixture[
     data = json.loads(out)
     assert code == 0 and data["counts"] == {"PASS": 4, "WARN": 0, "FAIL": 0}
     assert data["profile"]["digest"] == default_profile().digest and data["manifest"] is None
+    # a reviewer's reject is final, also for a run that writes nothing
+    eid = data["verdicts"][0]["episode_id"]
+    code, _, err = run(["review", "set", str(root), eid, "--verdict", "reject", "--reason",
+                        "operator_error", "--reviewer", "rev-1"], capsys)  # fmt: skip
+    assert code == 0, err
+    before = (root / "qc" / "manifest.json").read_bytes()
+    code, out, err = run(["qc", "run", str(root), "--json", "--no-write"], capsys)
+    data = json.loads(out)
+    assert code != 0 and "1 of 4 episodes FAIL" in err and "review.operator_error" in err
+    assert data["counts"] == {"PASS": 3, "WARN": 0, "FAIL": 1}
+    verdict = next(v for v in data["verdicts"] if v["episode_id"] == eid)
+    assert (verdict["auto_verdict"], verdict["verdict"]) == ("PASS", "FAIL")
+    assert (root / "qc" / "manifest.json").read_bytes() == before  # nothing written
 
 
 def test_qc_run_fails_with_one_line_and_exit_1(

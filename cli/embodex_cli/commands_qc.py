@@ -79,7 +79,11 @@ def qc() -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="File of episode ids delivered before (one per line), for the unique-id rule.",
 )
-@click.option("--no-write", is_flag=True, help="Only print; do not write qc/manifest.json.")
+@click.option(
+    "--no-write",
+    is_flag=True,
+    help="Only print (recorded reviews still apply); do not write qc/manifest.json.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def qc_run(
     dataset: Path,
@@ -105,7 +109,7 @@ def qc_run(
     from embodex.errors import QCFailedError
     from embodex.format import open_dataset
     from embodex.qc import run_qc
-    from embodex.qc.manifest import write_qc
+    from embodex.qc.manifest import preview_qc, write_qc
 
     profile = _profile(profile_spec, overrides)
     ds = open_dataset(dataset)
@@ -122,20 +126,15 @@ def qc_run(
             on_episode=lambda _eid: bar.update(),
             known_episode_ids=known,
         )
-    manifest = None if no_write else write_qc(dataset, result)
-    final = (
-        {e.episode_id: e.verdict for e in manifest.episodes}
-        if manifest is not None
-        else {e.episode_id: e.auto_verdict for e in result.episodes}
-    )
+    # --no-write still applies the recorded reviews: a reviewer's reject is final either way
+    manifest = preview_qc(dataset, result) if no_write else write_qc(dataset, result)
+    final = {e.episode_id: e.verdict for e in manifest.episodes}
     counts = {"PASS": 0, "WARN": 0, "FAIL": 0}
     hours = {"PASS": 0.0, "WARN": 0.0, "FAIL": 0.0}
     for ep in result.episodes:
         counts[final[ep.episode_id]] += 1
         hours[final[ep.episode_id]] += ep.duration_s / 3600
-    top: list[dict[str, Any]] = (
-        [t.model_dump() for t in manifest.aggregates.top_failures] if manifest else []
-    )
+    top: list[dict[str, Any]] = [t.model_dump() for t in manifest.aggregates.top_failures]
     if as_json:
         echo_json(
             {
@@ -151,10 +150,8 @@ def qc_run(
                 "frames": result.frames,
                 "seconds": round(result.seconds, 3),
                 "counts": counts,
-                "manifest": None if manifest is None else str(Path(dataset) / "qc/manifest.json"),
-                "aggregates": None
-                if manifest is None
-                else manifest.aggregates.model_dump(mode="json"),
+                "manifest": None if no_write else str(Path(dataset) / "qc/manifest.json"),
+                "aggregates": manifest.aggregates.model_dump(mode="json"),
                 "verdicts": [
                     {
                         "episode_id": ep.episode_id,
@@ -198,7 +195,7 @@ def qc_run(
             click.echo(table(["episode", "verdict", "rules"], rows))
             if len(flagged) > 20:
                 click.echo(f"… and {len(flagged) - 20} more (see --json or the report)")
-        if manifest is not None:
+        if not no_write:
             click.echo("")
             click.echo(f"wrote {Path(dataset) / 'qc/manifest.json'}")
     if counts["FAIL"]:

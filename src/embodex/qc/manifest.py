@@ -46,6 +46,7 @@ __all__ = [
     "load_metrics",
     "load_qc_manifest",
     "load_qc_profile",
+    "preview_qc",
     "profile_path",
     "write_qc",
 ]
@@ -300,23 +301,19 @@ def _finish(root: Path, manifest: QCManifest) -> QCManifest:
     return manifest
 
 
-def write_qc(dataset: str | Path, result: object) -> QCManifest:
-    """Store a ``QCResult`` as the dataset's QC manifest and sidecars, applying the reviews
-    already in ``reviews/log.jsonl``. Returns the manifest.
+def _ipc_ref(stem: str, data: bytes) -> FileRef:
+    digest = sha256_bytes(data)
+    return FileRef(path=f"{QC_DIR}/{stem}-{digest[:16]}.arrow", size=len(data), sha256=digest)
 
-    Raises ``QCManifestError`` when the dataset changed since QC ran (digest differs).
 
-    Example::
-
-        manifest = write_qc("datasets/week01", run_qc("datasets/week01"))
-        print(manifest.aggregates.overall.pass_rate)
-    """
+def _manifest_of(root: Path, result: object, *, write: bool) -> QCManifest:
+    """The QC manifest of ``result`` with the reviews of the log applied; with ``write`` the
+    profile and the sidecars are stored first (call under the QC lock)."""
     from ..format import open_dataset
     from .runner import QCResult
 
     if not isinstance(result, QCResult):
         raise TypeError("write_qc needs the QCResult returned by run_qc")
-    root = Path(dataset)
     current = open_dataset(root).digest
     if current != result.dataset_digest:
         raise QCManifestError(
@@ -341,32 +338,56 @@ def write_qc(dataset: str | Path, result: object) -> QCManifest:
         ep.episode_id: sorted({f.rule for f in ep.findings if f.severity == "fail"})
         for ep in result.episodes
     }
-    with FileLock(root / LOCK_FILE).held():
-        reviews, head = read_log_and_head(root, expect=_recorded_head(root))
+    reviews, head = read_log_and_head(root, expect=_recorded_head(root))
+    tables = {"findings": result.findings_table(), "metrics": result.metrics_table()}
+    if write:
         # the exact profile, so reviewers and buyers can re-run with the same thresholds
         atomic_write_bytes(
             root / profile_path(result.profile.digest),
             to_pretty_json(result.profile.content),
             mode=0o644,
         )
-        findings = _publish(root, "findings", result.findings_table())
-        metrics = _publish(root, "metrics", result.metrics_table())
-        manifest = _build(
-            profile=ProfileRef(
-                id=result.profile.id,
-                version=result.profile.version,
-                digest=result.profile.digest,
-            ),
-            dataset_digest=result.dataset_digest,
-            images=result.images,
-            entries=entries,
-            failing_rules=failing,
-            reviews=reviews,
-            review_log=head,
-            findings=findings,
-            metrics=metrics,
-        )
-        return _finish(root, manifest)
+        refs = {stem: _publish(root, stem, table) for stem, table in tables.items()}
+    else:
+        refs = {stem: _ipc_ref(stem, _ipc_bytes(table)) for stem, table in tables.items()}
+    return _build(
+        profile=ProfileRef(
+            id=result.profile.id,
+            version=result.profile.version,
+            digest=result.profile.digest,
+        ),
+        dataset_digest=result.dataset_digest,
+        images=result.images,
+        entries=entries,
+        failing_rules=failing,
+        reviews=reviews,
+        review_log=head,
+        findings=refs["findings"],
+        metrics=refs["metrics"],
+    )
+
+
+def write_qc(dataset: str | Path, result: object) -> QCManifest:
+    """Store a ``QCResult`` as the dataset's QC manifest and sidecars, applying the reviews
+    already in ``reviews/log.jsonl``. Returns the manifest.
+
+    Raises ``QCManifestError`` when the dataset changed since QC ran (digest differs), and
+    ``ReviewError`` when the review log was tampered with.
+
+    Example::
+
+        manifest = write_qc("datasets/week01", run_qc("datasets/week01"))
+        print(manifest.aggregates.overall.pass_rate)
+    """
+    root = Path(dataset)
+    with FileLock(root / LOCK_FILE).held():
+        return _finish(root, _manifest_of(root, result, write=True))
+
+
+def preview_qc(dataset: str | Path, result: object) -> QCManifest:
+    """The manifest :func:`write_qc` would store, reviews applied, without writing anything
+    (``embodex qc run --no-write``). Raises as :func:`write_qc` does."""
+    return _manifest_of(Path(dataset), result, write=False)
 
 
 def apply_reviews(dataset: str | Path) -> QCManifest:
