@@ -34,7 +34,7 @@ step "5. Verify every hash, schema and frame count"
 embodex verify "$OUT/centre/dataset"
 embodex verify "$OUT/centre/more"
 
-step "6. Quality control: every rule of the humanoid-30fps profile (exit 1 if any episode FAILs)"
+step "6. Quality control: every rule of the humanoid-30fps profile (exit 3 if any episode FAILs)"
 embodex qc run "$OUT/centre/dataset"
 embodex qc run "$OUT/centre/more" --json > "$OUT/more-qc.json"
 

@@ -44,25 +44,25 @@ def test_qc_run_passes_clean_data(tmp_path: Path, capsys: pytest.CaptureFixture[
     before = (root / "qc" / "manifest.json").read_bytes()
     code, out, err = run(["qc", "run", str(root), "--json", "--no-write"], capsys)
     data = json.loads(out)
-    assert code != 0 and "1 of 4 episodes FAIL" in err and "review.operator_error" in err
+    assert code == 3 and "1 of 4 episodes FAIL" in err and "review.operator_error" in err
     assert data["counts"] == {"PASS": 3, "WARN": 0, "FAIL": 1}
     verdict = next(v for v in data["verdicts"] if v["episode_id"] == eid)
     assert (verdict["auto_verdict"], verdict["verdict"]) == ("PASS", "FAIL")
     assert (root / "qc" / "manifest.json").read_bytes() == before  # nothing written
 
 
-def test_qc_run_fails_with_one_line_and_exit_1(
+def test_qc_run_fails_with_one_line_and_exit_3(
     batch: tuple[Path, dict[str, str]], capsys: pytest.CaptureFixture[str]
 ) -> None:
     root, labels = batch
     code, out, err = run(["qc", "run", str(root)], capsys)
-    assert code == 1
+    assert code == 3  # QC FAIL: its own exit code, so scripts tell it from bad input (1)
     assert err.count("\n") == 1 and err.startswith("error: 1 of 8 episodes FAIL")
     assert "numeric.finite" in err and "Traceback" not in err
     nan = next(e for e, k in labels.items() if k == "nan")
     assert nan in out and "numeric.finite" in out  # the table names the failing episode
     code, out, err = run(["qc", "run", str(root), "--json"], capsys)
-    assert code == 1
+    assert code == 3
     data = json.loads(out)
     assert data["counts"] == {"PASS": 6, "WARN": 1, "FAIL": 1}
     assert data["aggregates"]["overall"]["failed"] == 1
@@ -72,6 +72,11 @@ def test_qc_run_fails_with_one_line_and_exit_1(
     off = ["--set", "numeric.finite.enabled=false", "--set", "timing.jitter.warn=null"]
     code, out, _ = run(["qc", "run", str(root), "--json", *off], capsys)
     assert code == 0 and json.loads(out)["counts"]["PASS"] == 8
+    # input QC cannot run on is an error (1), not a QC verdict
+    code, _, err = run(["qc", "run", str(root / "nowhere")], capsys)
+    assert code == 1 and err.startswith("error: ")
+    code, _, err = run(["qc", "run", str(root), "--set", "no.such.rule=1"], capsys)
+    assert code == 1 and err.startswith("error: ")
 
 
 def test_qc_show_report_and_profile(

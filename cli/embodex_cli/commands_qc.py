@@ -98,7 +98,8 @@ def qc_run(
 
     Writes qc/manifest.json (verdicts, reviews, aggregates; no floats, ready to sign),
     qc/findings-*.arrow and qc/metrics-*.arrow in the dataset. Failed episodes are kept and
-    labelled, never deleted. Exits 1 when any episode FAILs, so scripts can gate on it.
+    labelled, never deleted. Exits 3 when any episode FAILs (1 on bad input), so
+    scripts can gate on it.
 
     \b
     Example:

@@ -1,4 +1,9 @@
-"""Entry point: the command group and the one place errors become messages and exit codes."""
+"""Entry point: the command group and the one place errors become messages and exit codes.
+
+Exit codes: 0 done; 1 an error (bad input, damaged data, a check that failed); 2 a usage
+error (unknown option, bad value); 3 QC ran and an episode FAILs (``QCFailedError``);
+130 interrupted. An ``EmbodexError`` subclass picks its code with ``exit_code``.
+"""
 
 from __future__ import annotations
 
@@ -69,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
         if debug_enabled():
             traceback.print_exc()
         click.echo(f"error: {exc.one_line()}", err=True)
-        sys.exit(EXIT_FAILURE)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)

@@ -62,6 +62,8 @@ class EmbodexError(Exception):
     """Root of every error embodex raises on purpose."""
 
     default_hint = "Run the command again with EMBODEX_DEBUG=1 for details."
+    #: The CLI's exit status for this error: 1, unless a script needs to tell it apart.
+    exit_code: int = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -182,8 +184,10 @@ class QCManifestError(QCError):
 
 
 class QCFailedError(QCError):
-    """QC ran and at least one episode FAILs (the CLI exits 1 so scripts can gate on it)."""
+    """QC ran and at least one episode FAILs. The CLI exits 3 (not 1, which means the check
+    could not run: bad input, damaged data), so scripts can gate on the verdict."""
 
+    exit_code = 3
     default_hint = (
         "Failed episodes are kept and labelled; see `embodex qc show DATASET EPISODE` or "
         "`embodex qc report DATASET`."
