@@ -390,8 +390,12 @@ def test_missing_licence_fails_before_reading_anything(tmp_path: Path) -> None:
 def test_sidecar_mistakes_are_config_errors(tmp_path: Path) -> None:
     src = write_agibot_sample(tmp_path / "src", depth=False, **{**TINY, "episodes": 1})
     base = load_sidecar(src / SIDECAR_FILE)
-    with pytest.raises(ConfigError, match="licnece"):
+    with pytest.raises(ConfigError, match="licnece") as info:
         import_agibot(src, tmp_path / "o1", sidecar=base | {"licnece": "MIT"})
+    assert "specs/format.md §9.1.3" in info.value.hint  # the fix points at the spec
+    with pytest.raises(ConfigError, match="limits") as info:
+        import_agibot(src, tmp_path / "o0", sidecar=base | {"limits": {"lower": [0.0] * 3}})
+    assert "§9.1.3" in info.value.hint
     bad_scene = base | {"defaults": {"scene": {"scene_type": "Big Kitchen"}}}
     with pytest.raises(ConfigError, match="defaults.scene.scene_type"):
         import_agibot(src, tmp_path / "o2", sidecar=bad_scene)
@@ -420,3 +424,23 @@ def test_av1_videos_like_the_release(tmp_path: Path) -> None:
     assert report.episodes == 3 and len(source) == ep.frame_count
     diff = np.abs(ep.images("head")[3].astype(np.int16) - source[3].astype(np.int16)).mean()
     assert diff < 8
+
+
+def test_every_sidecar_key_is_specified() -> None:
+    """specs/format.md §9.1.3 lists every key of the AgiBot sidecar and of the episode
+    settings, and the generated schema describes every one of them."""
+    from embodex.format.importers.agibot_sidecar import Sidecar
+    from embodex.format.importers.sidecar import Overrides
+    from embodex.schemas import render_schemas
+
+    spec = (Path(__file__).resolve().parents[1] / "specs" / "format.md").read_text()
+    section = spec[spec.index("#### 9.1.3") : spec.index("#### 9.1.4")]
+    table_keys = {
+        m.split("`")[1] for m in section.splitlines() if m.startswith("| `") and "`" in m[3:]
+    }
+    assert table_keys == set(Sidecar.model_fields), table_keys ^ set(Sidecar.model_fields)
+    for key in Overrides.model_fields:
+        assert f"`{key}`" in section, key
+    schema = json.loads(render_schemas()["agibot-sidecar.schema.json"])
+    missing = [k for k, v in schema["properties"].items() if not v.get("description")]
+    assert not missing, missing

@@ -8,91 +8,29 @@ The source is the folder the AgiBot World tars extract into::
     observations/<task>/<episode>/depth/head_depth_NNNNNN.png
     parameters/<task>/<episode>/parameters/camera/<cam>_intrinsic_params.json
 
-Episodes are the entries of each ``task_info`` list; episode folders that no list names are
-left out and reported in ``ImportReport.notes``. One h5 row is one frame; every video must
-hold exactly one frame per row and the depth folder one PNG per row.
+**specs/format.md §9.1 is the normative mapping** (every h5 dataset, unit, the gripper
+scaling, times, cameras, depth, calibration, labels, every sidecar key and every error);
+this module follows it. In short: ``state`` and ``action`` are float32[20] (14 arm joints
+in rad, two grippers normalised 0 open .. 1 closed, head yaw/pitch, waist pitch and lift),
+``action.base_velocity`` is ``action/robot/velocity`` when every episode has it; the gripper
+state in mm is mapped over the sidecar's ``effector_state_range_mm``; times come from the h5
+``timestamp`` (else they are synthesised and flagged); videos become JPEG cameras named
+without ``_color``, depth PNGs camera ``head_depth`` with the intrinsics of the camera it is
+registered to; ``label_info.action_config`` entries become segments.
 
-What each embodex field holds:
+The sidecar (:class:`~embodex.format.importers.agibot_sidecar.Sidecar`, YAML, by default
+``SRC/embodex-sidecar.yaml``) supplies what the layout lacks; only ``licence`` is required::
 
-``state`` (20, float32)
-    ``state/joint/position`` (14: left arm 7, right arm 7; rad), ``state/effector/position``
-    (2: left, right gripper; see below), ``state/head/position`` (yaw, pitch; rad),
-    ``state/waist/position`` (pitch rad, lift m). Joint names and units are in the
-    embodiment (:data:`JOINT_NAMES`, :data:`UNITS`).
-``action`` (20, float32)
-    The same groups from ``action/*/position``. AgiBot writes the gripper action as 0 = open
-    .. 1 = closed. When an action group has fewer rows than the state and an
-    ``action/<group>/index`` dataset, the commands are scattered into a copy of the measured
-    state at those rows (the robot held its pose elsewhere); an empty action group is the
-    measured state throughout. Both are recorded in ``EpisodeMeta.extra["agibot"]
-    ["action_filled"]``. An action group longer than the state is an error.
-``action.base_velocity`` (2, float32)
-    ``action/robot/velocity`` (vx m/s, yaw rate rad/s); declared only when every readable
-    episode has it.
-
-Gripper units: the raw state is a reading in mm that grows as the gripper closes (values of
-about 35 open to 118 closed were reported in OpenDriveLab/AgiBot-World issue #133), while
-the action is 0..1. So the two agree, the state is mapped linearly,
-``(mm - lo) / (hi - lo)``, with ``[lo, hi]`` the sidecar's ``effector_state_range_mm``
-(default ``[0, 120]``; set it from your gripper). Values are not clipped, so the mm reading
-is recoverable; the range is stored in ``DatasetMeta.extra["agibot"]``. Dexterous-hand
-episodes (12 effector values) are rejected.
-
-Cameras: ``videos/<stem>.mp4`` becomes camera ``<stem>`` without ``_color``
-(``head_color`` -> ``head``). Frames are decoded with PyAV and stored as JPEG. The set of
-cameras is the sidecar's ``cameras`` list, or else every known camera found in any episode;
-an episode missing one of them is bad, and so is a video whose stem is neither known
-(:data:`KNOWN_CAMERAS`) nor declared. Depth PNGs become camera ``head_depth`` (png16, mm);
-its intrinsics are those of ``head_depth_intrinsic_params.json`` when present, else those
-of the colour camera it is registered to (sidecar ``depth_aligned_to``, default
-``head_color``: AgiBot aligns head depth to head_color pixel for pixel) when the sizes match.
-Intrinsics come from ``<cam>_intrinsic_params.json`` (``ppx``/``ppy`` are cx/cy); where an
-episode's differ from the dataset's (those of the first episode that has them), they are
-kept in that episode's ``extra``. Extrinsics, end-effector poses, tactile videos and the
-fisheye cameras' calibration are not imported.
-
-Time: the h5 root dataset ``timestamp`` (int64 ns) gives the frame times; each video's
-frame times are its PTS offsets added to the first h5 timestamp. Without ``timestamp`` the
-frames are timed ``start + i / fps`` (``start_time_ns`` from the sidecar, default 0), the
-cameras get no times and ``EpisodeMeta.timestamps_synthesized`` is True.
-
-Labels: ``label_info.action_config`` entries become segments ``[start_frame, end_frame)``
-(``skill``, ``action_text``); ranges past the episode end are clipped and empty ones are
-dropped, both counted in ``extra``. The episode's ``skill`` is the sidecar's (per episode,
-per task, or the ``skill`` map by task id), else the slug of ``task_name``.
-``instruction_en`` / ``instruction_zh`` come from the sidecar, else from ``task_name``
-(``english_task_name`` when present) according to its script. ``init_scene_text`` describes
-the starting scene rather than the instruction, so it goes to ``extra``.
-
-Sidecar (YAML, :data:`SIDECAR_FILE` in the source folder unless given) supplies what the
-layout lacks. Only ``licence`` is required::
-
-    licence: CC-BY-NC-SA-4.0             # required; embodex never guesses a licence
-    name: agibot-world-beta
-    provenance: {centre_id: acme, centre_name: ACME Robotics, site: Shanghai, contact: a@b.c}
+    licence: CC-BY-NC-SA-4.0
+    provenance: {centre_id: acme, centre_name: ACME Robotics, site: Shanghai}
     robot: {model: AgiBot_A2D, serial: A2D-0001}
-    fps: 30
-    start_time_ns: 0                     # only for recordings without timestamps
-    episode_id_prefix: acme              # default: provenance.centre_id; "" for none
-    cameras: [head_color, hand_left_color, hand_right_color]
-    depth: true
-    depth_aligned_to: head_color         # depth borrows this camera's intrinsics; null: none
     effector_state_range_mm: [35, 120]
-    limits: {lower: [...20], upper: [...20], velocity: [...20]}
-    skill: {327: pick_place}             # by task id
-    defaults: {scene: {scene_id, scene_type, site, lighting, objects}, operator: {id, level},
-               success: true}
-    tasks: {327: {...same keys as defaults, plus skill, instruction_en, instruction_zh}}
-    episodes: {648642: {...same keys, plus robot_serial, failure_cause, start_time_ns}}
+    defaults: {scene: {scene_id: S04, scene_type: restaurant}, operator: {id: op-7}}
 
-Episode ids are ``<prefix>:agibot-<task>-<episode>``. Without ``provenance`` the dataset is
-credited to the public AgiBot World release; set it when the recordings are your own.
-
-Errors: a sidecar problem (no licence, unknown key) is a ``ConfigError`` before anything is
-read. A bad episode (missing or corrupt h5 or video, frame counts that disagree, timestamps
-that go backwards, an unknown camera, already in the dataset when appending) raises
-``ImportSourceError`` naming the file and episode; with ``skip_bad=True`` it is listed in
-``ImportReport.skipped`` and the rest is packaged.
+Episode ids are ``<prefix>:agibot-<task>-<episode>``. A sidecar problem is a
+``ConfigError`` before any episode is packaged; a bad episode raises ``ImportSourceError``
+naming the file and episode, or with ``skip_bad=True`` is listed in
+``ImportReport.skipped`` while the rest is packaged.
 """
 
 from __future__ import annotations
@@ -401,7 +339,8 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
     except ValidationError as exc:
         raise ConfigError(
             f"sidecar limits: {exc.errors()[0]['msg']}",
-            hint=f"Give 20 values per list, in the order {', '.join(JOINT_NAMES)}.",
+            hint=f"Give 20 values per list, in the order {', '.join(JOINT_NAMES)} "
+            "(specs/format.md §9.1.3).",
         ) from None
     features = {
         "state": Feature(
@@ -442,7 +381,10 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
             },
         )
     except ValidationError as exc:
-        raise ConfigError(f"sidecar: {exc.errors()[0]['msg']}") from None
+        raise ConfigError(
+            f"sidecar: {exc.errors()[0]['msg']}",
+            hint="Fix that key of the sidecar YAML; the keys are listed in specs/format.md §9.1.3.",
+        ) from None
 
 
 # -- one episode -------------------------------------------------------------------------

@@ -3,7 +3,8 @@
 Built on the shared sidecar models of :mod:`embodex.format.importers.sidecar` (per-episode
 ``Overrides``, YAML loading, licence and key checks); this module adds the AgiBot keys
 (``fps``, ``cameras``, ``depth``, ``effector_state_range_mm``, ``limits``, ``skill``,
-per-task settings). Its keys are documented in :mod:`embodex.format.importers.agibot`.
+per-task settings). Its keys are documented in specs/format.md §9.1.3 and
+specs/schemas/agibot-sidecar.schema.json (generated from :class:`Sidecar`).
 """
 
 from __future__ import annotations
@@ -35,19 +36,27 @@ DEFAULT_ROBOT_MODEL = "AgiBot_A2D"
 _SLUG = r"^[a-z][a-z0-9_]*$"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 
-# Error hints name the module whose docstring lists the sidecar's keys.
-_KEYS_DOC = "embodex.format.importers.agibot"
+# Error hints name where the sidecar's keys are documented.
+_KEYS_DOC = "specs/format.md §9.1.3 (schema: specs/schemas/agibot-sidecar.schema.json)"
 
 
 class _Robot(Strict):
-    model: str = Field(default=DEFAULT_ROBOT_MODEL, min_length=1)
-    serial: str | None = None
+    model: str = Field(
+        default=DEFAULT_ROBOT_MODEL,
+        min_length=1,
+        description="Robot model, the embodiment's `model` and every episode's `robot_model`.",
+    )
+    serial: str | None = Field(
+        default=None, description="Robot serial of every episode (an episode may override it)."
+    )
 
 
 class Limits(Strict):
-    lower: list[float] | None = None
-    upper: list[float] | None = None
-    velocity: list[float] | None = None
+    """Joint limits in the order of the 20 state values (see specs/format.md §9.1)."""
+
+    lower: list[float] | None = Field(default=None, description="20 lower position limits.")
+    upper: list[float] | None = Field(default=None, description="20 upper position limits.")
+    velocity: list[float] | None = Field(default=None, description="20 velocity limits, unit/s.")
 
 
 def _default_provenance() -> Provenance:
@@ -55,23 +64,64 @@ def _default_provenance() -> Provenance:
 
 
 class Sidecar(Strict):
-    licence: str = Field(min_length=1)
-    name: str = Field(default="agibot-world", min_length=1)
-    description: str | None = None
-    provenance: Provenance = Field(default_factory=_default_provenance)
-    robot: _Robot = Field(default_factory=_Robot)
-    fps: float = Field(default=30.0, gt=0)
-    start_time_ns: int = 0
-    episode_id_prefix: str | None = None
-    cameras: list[str] | None = None
-    depth: bool = True
-    depth_aligned_to: str | None = "head_color"
-    effector_state_range_mm: tuple[float, float] = DEFAULT_EFFECTOR_RANGE_MM
-    limits: Limits | None = None
-    skill: str | dict[str, str] | None = None
-    defaults: Overrides = Field(default_factory=Overrides)
-    tasks: dict[str, Overrides] = Field(default_factory=dict)
-    episodes: dict[str, Overrides] = Field(default_factory=dict)
+    """The sidecar YAML of `embodex package SRC OUT --from agibot` (specs/format.md §9.1.3):
+    what the AgiBot World raw layout lacks. Unknown keys are errors."""
+
+    licence: str = Field(
+        min_length=1,
+        description="Required: an SPDX id or proprietary:<contract ref>; `license` is "
+        "accepted too. Never guessed.",
+    )
+    name: str = Field(default="agibot-world", min_length=1, description="Dataset name.")
+    description: str | None = Field(default=None, description="Dataset description.")
+    provenance: Provenance = Field(
+        default_factory=_default_provenance,
+        description="Who collected the recordings: centre_id (also the episode id prefix), "
+        "centre_name, site, contact.",
+    )
+    robot: _Robot = Field(default_factory=_Robot, description="Robot model and serial.")
+    fps: float = Field(default=30.0, gt=0, description="Nominal frame rate of the recordings.")
+    start_time_ns: int = Field(
+        default=0,
+        description="Unix ns of the first frame, for recordings without an h5 `timestamp` "
+        "(their times are synthesised and flagged).",
+    )
+    episode_id_prefix: str | None = Field(
+        default=None,
+        description="Prefix of episode ids `<prefix>:agibot-<task>-<episode>`; default "
+        'provenance.centre_id; "" for none.',
+    )
+    cameras: list[str] | None = Field(
+        default=None,
+        description="Video stems to import (head_color, ...); default every known camera "
+        "found. Declaring an unknown stem imports it.",
+    )
+    depth: bool = Field(default=True, description="Import depth/head_depth_*.png as head_depth.")
+    depth_aligned_to: str | None = Field(
+        default="head_color",
+        description="The colour camera the head depth is registered to (same size): depth "
+        "takes its intrinsics when it has no intrinsics file of its own; null for none.",
+    )
+    effector_state_range_mm: tuple[float, float] = Field(
+        default=DEFAULT_EFFECTOR_RANGE_MM,
+        description="[open, closed] gripper reading in mm, mapped to 0..1: "
+        "(mm - lo) / (hi - lo), not clipped.",
+    )
+    limits: Limits | None = Field(default=None, description="Joint limits (20 values each).")
+    skill: str | dict[str, str] | None = Field(
+        default=None,
+        description="The skill label of every episode, or a map task id -> skill; default "
+        "the slug of the task name.",
+    )
+    defaults: Overrides = Field(
+        default_factory=Overrides, description="Episode settings for every episode."
+    )
+    tasks: dict[str, Overrides] = Field(
+        default_factory=dict, description="Episode settings by task id (over defaults)."
+    )
+    episodes: dict[str, Overrides] = Field(
+        default_factory=dict, description="Episode settings by AgiBot episode id (over tasks)."
+    )
 
     @field_validator("skill", "tasks", "episodes", mode="before")
     @classmethod
