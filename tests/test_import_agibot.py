@@ -387,6 +387,26 @@ def test_missing_licence_fails_before_reading_anything(tmp_path: Path) -> None:
         import_agibot(src, tmp_path / "out", sidecar={"name": "x"})
 
 
+def test_provenance_is_required_unless_it_is_the_public_release(tmp_path: Path) -> None:
+    """Nobody's recordings are credited to AgiBot World (or get its id prefix) by default."""
+    src = write_agibot_sample(tmp_path / "src", depth=False, **{**TINY, "episodes": 1})
+    base = load_sidecar(src / SIDECAR_FILE)
+    del base["provenance"]
+    with pytest.raises(ConfigError, match="no provenance given") as info:
+        import_agibot(src, tmp_path / "out", sidecar=base)
+    line = info.value.one_line()
+    assert "provenance: {centre_id:" in line and "agibot-world-public" in line and "§9.1.3" in line
+    assert "\n" not in line and not (tmp_path / "out").exists()
+    # the public release says so explicitly
+    import_agibot(src, tmp_path / "out", sidecar=base | {"provenance": "agibot-world-public"})
+    ds = open_dataset(tmp_path / "out")
+    assert ds.meta.provenance.centre_id == "agibot-world"
+    assert ds.meta.provenance.centre_name == "AgiBot World (public release)"
+    assert ds.episode_ids == [f"agibot-world:agibot-{TASK}-{FIRST}"]
+    with pytest.raises(ConfigError, match="provenance"):
+        import_agibot(src, tmp_path / "o2", sidecar=base | {"provenance": "agibot-world"})
+
+
 def test_sidecar_mistakes_are_config_errors(tmp_path: Path) -> None:
     src = write_agibot_sample(tmp_path / "src", depth=False, **{**TINY, "episodes": 1})
     base = load_sidecar(src / SIDECAR_FILE)
@@ -412,7 +432,10 @@ def test_sidecar_mistakes_are_config_errors(tmp_path: Path) -> None:
 def test_not_an_agibot_tree(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ImportSourceError, match="task_info"):
-        import_agibot(tmp_path / "empty", tmp_path / "out", sidecar={"licence": "MIT"})
+        import_agibot(
+            tmp_path / "empty", tmp_path / "out",
+            sidecar={"licence": "MIT", "provenance": "agibot-world-public"},
+        )  # fmt: skip
 
 
 @pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="no AV1 encoder in this PyAV")

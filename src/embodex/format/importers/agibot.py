@@ -19,7 +19,8 @@ without ``_color``, depth PNGs camera ``head_depth`` with the intrinsics of the 
 registered to; ``label_info.action_config`` entries become segments.
 
 The sidecar (:class:`~embodex.format.importers.agibot_sidecar.Sidecar`, YAML, by default
-``SRC/embodex-sidecar.yaml``) supplies what the layout lacks; only ``licence`` is required::
+``SRC/embodex-sidecar.yaml``) supplies what the layout lacks; ``licence`` and ``provenance``
+are required (``provenance: agibot-world-public`` for the public release itself)::
 
     licence: CC-BY-NC-SA-4.0
     provenance: {centre_id: acme, centre_name: ACME Robotics, site: Shanghai}
@@ -363,7 +364,7 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
             name=sc.name,
             licence=sc.licence,
             description=sc.description or "Imported from the AgiBot World raw layout.",
-            provenance=sc.provenance,
+            provenance=sc.centre,
             embodiments=[embodiment],
             cameras=cameras,
             features=features,
@@ -458,7 +459,7 @@ def _episode_meta(
         episode_id=s.embodex_id,
         scene_id=scene.scene_id,
         scene_type=scene.scene_type,
-        site=scene.site or sc.provenance.site,
+        site=scene.site or sc.centre.site,
         lighting=scene.lighting,
         objects=scene.objects or [],
         robot_model=model,

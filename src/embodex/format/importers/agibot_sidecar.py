@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -24,6 +24,7 @@ from .sidecar import Overrides, Strict, parse_sidecar, read_sidecar, require_lic
 __all__ = [
     "DEFAULT_EFFECTOR_RANGE_MM",
     "DEFAULT_ROBOT_MODEL",
+    "PUBLIC_RELEASE",
     "Limits",
     "Sidecar",
     "resolve_sidecar",
@@ -59,8 +60,14 @@ class Limits(Strict):
     velocity: list[float] | None = Field(default=None, description="20 velocity limits, unit/s.")
 
 
-def _default_provenance() -> Provenance:
-    return Provenance(centre_id="agibot-world", centre_name="AgiBot World")
+#: Written as ``provenance: agibot-world-public`` for recordings that really are the public
+#: AgiBot World release; everyone else names their own centre.
+PUBLIC_RELEASE = "agibot-world-public"
+_PUBLIC_PROVENANCE = Provenance(
+    centre_id="agibot-world",
+    centre_name="AgiBot World (public release)",
+    contact="https://github.com/OpenDriveLab/AgiBot-World",
+)
 
 
 class Sidecar(Strict):
@@ -74,10 +81,11 @@ class Sidecar(Strict):
     )
     name: str = Field(default="agibot-world", min_length=1, description="Dataset name.")
     description: str | None = Field(default=None, description="Dataset description.")
-    provenance: Provenance = Field(
-        default_factory=_default_provenance,
-        description="Who collected the recordings: centre_id (also the episode id prefix), "
-        "centre_name, site, contact.",
+    provenance: Provenance | Literal["agibot-world-public"] | None = Field(
+        default=None,
+        description="Required: who collected the recordings, {centre_id (also the episode id "
+        "prefix), centre_name, site, contact}; or `agibot-world-public` for the public "
+        "AgiBot World release itself.",
     )
     robot: _Robot = Field(default_factory=_Robot, description="Robot model and serial.")
     fps: float = Field(default=30.0, gt=0, description="Nominal frame rate of the recordings.")
@@ -138,10 +146,17 @@ class Sidecar(Strict):
             raise ValueError("must be [lo, hi] with lo < hi")
         return value
 
+    @property
+    def centre(self) -> Provenance:
+        """The provenance (checked present when the sidecar is parsed)."""
+        if isinstance(self.provenance, Provenance):
+            return self.provenance
+        return _PUBLIC_PROVENANCE
+
     def prefix(self) -> str:
         if self.episode_id_prefix is not None:
             return self.episode_id_prefix
-        return self.provenance.centre_id
+        return self.centre.centre_id
 
     def overrides(self, task: str, episode: str) -> Overrides:
         """Defaults, then the task's, then the episode's settings; later ones win."""
@@ -159,6 +174,16 @@ def _parse(raw: Mapping[str, Any], where: str) -> Sidecar:
     # The licence is checked first so a sidecar without one gets the fix, not a key error.
     require_licence(raw.get("licence") if "licence" in raw else raw.get("license"), where)
     sidecar = parse_sidecar(Sidecar, raw, where, _KEYS_DOC)
+    if sidecar.provenance is None:
+        # Never credit someone's recordings to AgiBot World by default (nor prefix their
+        # episode ids with it): the centre names itself, or says it is the public release.
+        raise ConfigError(
+            f"no provenance given ({where})",
+            hint="Add `provenance: {centre_id: <your-centre>, centre_name: <Your Centre>}` "
+            f"to the sidecar YAML (--meta) for your own recordings, or `provenance: "
+            f"{PUBLIC_RELEASE}` for the public AgiBot World release; see specs/format.md "
+            "§9.1.3.",
+        )
     for stem in sidecar.cameras or []:
         if not re.fullmatch(_SLUG, camera_name(stem)) or camera_name(stem) == DEPTH_CAMERA:
             raise ConfigError(
