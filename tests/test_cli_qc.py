@@ -181,3 +181,38 @@ def test_review_flow_end_to_end(
         assert code == 0
     code, out, _ = run(["review", "next", str(root)], capsys)
     assert "nothing to review" in out
+
+
+def test_stale_manifest_is_never_used_silently(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    root = tmp_path / "ds"
+    meta = synth_meta(image_size=32, cameras=("head",))
+    synth_dataset(root, 4, seed=8, meta=meta, duration_s=(4, 5))
+    assert run(["qc", "run", str(root)], capsys)[0] == 0
+    eid = json.loads(run(["review", "next", str(root), "--json"], capsys)[1])["next"]
+    code, _, err = run(["qc", "show", str(root), eid], capsys)
+    assert code == 0 and "warning" not in err
+    # a batch is appended: the manifest now describes the older data
+    synth_dataset(root, 2, seed=9, meta=meta, duration_s=(4, 5), append=True, first_index=4)
+    for args in (["qc", "show", str(root), eid], ["qc", "report", str(root)],
+                 ["review", "next", str(root)], ["review", "list", str(root)]):  # fmt: skip
+        code, _, err = run(args, capsys)
+        assert code == 0, (args, err)
+        assert err.startswith("warning: the QC manifest of") and "is stale" in err, args
+        assert "2 of its 6 episodes were never checked" in err and "embodex qc run" in err
+        assert err.count("\n") == 1
+    info = json.loads(run(["qc", "show", str(root), eid, "--json"], capsys)[1])
+    assert "is stale" in info["stale"]
+    report = json.loads(run(["qc", "report", str(root), "--json"], capsys)[1])
+    assert "is stale" in report["stale"]
+    assert "Stale: the QC manifest" in Path(report["report"]).read_text()
+    # recording a decision on data QC never saw is refused
+    code, _, err = run(["review", "set", str(root), eid, "--verdict", "accept", "--reason",
+                        "meets_spec", "--reviewer", "rev-1"], capsys)  # fmt: skip
+    assert code == 1 and "is stale" in err and "Run `embodex qc run DATASET` first" in err
+    # QC again: current, quiet
+    assert run(["qc", "run", str(root)], capsys)[0] == 0
+    code, _, err = run(["qc", "show", str(root), eid], capsys)
+    assert code == 0 and err == ""
+    assert json.loads(run(["qc", "report", str(root), "--json"], capsys)[1])["stale"] is None

@@ -26,6 +26,15 @@ def register(cli: click.Group) -> None:
     cli.add_command(review)
 
 
+def _warn_if_stale(reason: str | None) -> None:
+    """A stale QC manifest still shows what QC saw; say so on stderr, never silently."""
+    if reason:
+        click.echo(
+            f"warning: {reason} — run `embodex qc run DATASET` to check the current data",
+            err=True,
+        )
+
+
 def _profile(spec: str | None, overrides: tuple[str, ...]) -> Any:
     from embodex.qc import default_profile, load_profile
     from embodex.qc.profile import parse_overrides
@@ -213,20 +222,29 @@ def qc_run(
     help="HTML file to write (default DATASET/qc/report.html).",
 )
 @click.option("--worst", type=click.IntRange(0, 100), default=5, show_default=True)
-def qc_report(dataset: Path, out: Path | None, worst: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print where it was written as JSON.")
+def qc_report(dataset: Path, out: Path | None, worst: int, as_json: bool) -> None:
     """Write the QC report: one self-contained HTML file with plots (opens offline).
 
     Hours by scene type and skill, episodes flagged per rule, operator and robot
     scorecards, durations, and the worst episodes with joint plots and frame strips.
-    Needs `embodex qc run` first.
+    Needs `embodex qc run` first; warns when the dataset changed since.
 
     \b
     Example:
       embodex qc report datasets/week01 -o week01-qc.html
+      embodex qc report datasets/week01 --json
     """
+    from embodex.qc.manifest import stale_reason
     from embodex.qc.report import write_report
 
     path = write_report(dataset, out or Path(dataset) / "qc" / "report.html", worst=worst)
+    stale = stale_reason(dataset)
+    if as_json:
+        size = path.stat().st_size
+        echo_json({"report": str(path), "bytes": size, "stale": stale})
+        return
+    _warn_if_stale(stale)
     click.echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
 
 
@@ -247,6 +265,7 @@ def qc_show(dataset: Path, episode: str, as_json: bool) -> None:
     if as_json:
         echo_json(info)
         return
+    _warn_if_stale(info["stale"])
     click.echo(
         f"{info['episode_id']}: {info['auto_verdict']} (automatic) -> {info['verdict']} (final)"
     )
@@ -344,13 +363,16 @@ def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
     Example:
       embodex review next datasets/week01
     """
-    from embodex.qc.manifest import describe_episode
+    from embodex.qc.manifest import describe_episode, stale_reason
     from embodex.qc.review import review_queue, write_review_page
 
     queue = review_queue(dataset)
+    stale = stale_reason(dataset)
+    if not as_json:
+        _warn_if_stale(stale)
     if not queue:
         if as_json:
-            echo_json({"next": None, "waiting": 0})
+            echo_json({"next": None, "waiting": 0, "stale": stale})
         else:
             click.echo("nothing to review: every WARN and every sampled PASS has a decision")
         return
@@ -367,6 +389,7 @@ def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
                 "page": str(page),
                 "waiting": len(queue),
                 "findings": info["findings"],
+                "stale": stale,
             }
         )
         return
@@ -451,16 +474,20 @@ def review_list(dataset: Path, show_all: bool, as_json: bool) -> None:
       embodex review list datasets/week01
       embodex review list datasets/week01 --all --json
     """
+    from embodex.qc.manifest import stale_reason
     from embodex.qc.review import list_reviews, review_status
 
     entries = list_reviews(dataset)
+    stale = stale_reason(dataset)
     if not show_all:
         latest = {e.episode_id: e for e in entries}
         entries = [e for e in entries if latest[e.episode_id] is e]
     status = review_status(dataset)
     if as_json:
-        echo_json({"status": status, "reviews": [e.model_dump(mode="json") for e in entries]})
+        reviews = [e.model_dump(mode="json") for e in entries]
+        echo_json({"status": status, "reviews": reviews, "stale": stale})
         return
+    _warn_if_stale(stale)
     if entries:
         click.echo(
             table(

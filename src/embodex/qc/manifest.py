@@ -48,6 +48,7 @@ __all__ = [
     "load_qc_profile",
     "preview_qc",
     "profile_path",
+    "stale_reason",
     "write_qc",
 ]
 
@@ -513,8 +514,28 @@ def compare_manifests(centre: QCManifest, buyer: QCManifest) -> list[str]:
     return out
 
 
+def stale_reason(dataset: str | Path, manifest: QCManifest | None = None) -> str | None:
+    """Why the QC manifest no longer describes the dataset (it changed since QC ran, e.g.
+    episodes were appended), or None when it is current. Raises ``QCManifestError`` when
+    there is no QC manifest."""
+    from ..format import open_dataset
+
+    manifest = manifest or load_qc_manifest(dataset)
+    ds = open_dataset(dataset)
+    if ds.digest == manifest.dataset_digest:
+        return None
+    known = {e.episode_id for e in manifest.episodes}
+    unchecked = sum(1 for eid in ds.episode_ids if eid not in known)
+    more = f"; {unchecked} of its {len(ds)} episodes were never checked" if unchecked else ""
+    return (
+        f"the QC manifest of {dataset} is stale: the dataset changed since QC ran "
+        f"(now {ds.digest[:19]}…, QC saw {manifest.dataset_digest[:19]}…){more}"
+    )
+
+
 def describe_episode(dataset: str | Path, episode_id: str) -> dict[str, Any]:
-    """One episode's QC outcome as JSON-ready data: verdicts, review, findings, metrics."""
+    """One episode's QC outcome as JSON-ready data: verdicts, review, findings, metrics, and
+    ``stale`` (:func:`stale_reason`: null when the manifest describes the current data)."""
     manifest = load_qc_manifest(dataset)
     ev = manifest.episode(episode_id)
     findings = load_findings(dataset, manifest)
@@ -530,4 +551,5 @@ def describe_episode(dataset: str | Path, episode_id: str) -> dict[str, Any]:
         "metrics": {k: v for k, v in mrow.items() if v is not None and v == v},
         "profile": manifest.profile.model_dump(mode="json"),
         "dataset_digest": manifest.dataset_digest,
+        "stale": stale_reason(dataset, manifest),
     }

@@ -16,7 +16,7 @@ from html import escape
 from pathlib import Path
 from typing import Literal
 
-from ..errors import ReviewError
+from ..errors import QCManifestError, ReviewError
 from ..format import open_dataset
 from ..fsutil import atomic_write_bytes
 from .aggregates import UNKNOWN
@@ -28,6 +28,7 @@ from .manifest import (
     load_findings,
     load_qc_manifest,
     load_qc_profile,
+    stale_reason,
 )
 from .reviewlog import REASONS, ReviewEntry, append_review, latest_reviews, read_log
 
@@ -118,7 +119,8 @@ def record_review(
 
     Raises ``ReviewError`` for an unknown episode or reason code, a reason that does not go
     with the verdict, a bad reviewer id, or an accept of an automatic FAIL (those stand:
-    change the profile instead); ``QCManifestError`` when QC has not run.
+    change the profile instead); ``QCManifestError`` when QC has not run or its manifest is
+    stale (the dataset changed since).
 
     Example::
 
@@ -126,6 +128,10 @@ def record_review(
                       reason="operator_error", reviewer="rev-007", note="regrasps twice")
     """
     manifest = load_qc_manifest(dataset)
+    stale = stale_reason(dataset, manifest)
+    if stale is not None:
+        # a decision is about what QC saw; on changed data it would judge the wrong thing
+        raise QCManifestError(stale, hint="Run `embodex qc run DATASET` first, then review.")
     known = {e.episode_id: e for e in manifest.episodes}
     ep = known.get(episode_id)
     if ep is None:
