@@ -137,21 +137,28 @@ def stats_arrays(stats: pa.ChunkedArray | pa.Array, name: str, dim: int) -> dict
     """Feature ``name``'s per-episode statistics from the ``stats`` column, as ``(E, D)``
     arrays (``quantiles``: ``(E, L*D)``), read straight from Arrow without Python rows.
     Episodes without statistics for ``name`` are left out."""
-    col = stats.combine_chunks() if isinstance(stats, pa.ChunkedArray) else stats
-    if len(col) == 0:
-        return {k: np.zeros((0, dim)) for k in _KEYS}
-    field = col.field(name)
-    keep = np.asarray(pc.and_(col.is_valid(), field.is_valid()), dtype=bool)
-    out: dict[str, np.ndarray] = {}
-    for key in _KEYS:
-        values = field.field(key).filter(pa.array(keep))
-        width = dim * len(_LEVELS) if key == "quantiles" else dim
-        flat = values.flatten().to_numpy(zero_copy_only=False).astype(np.float64)
-        lengths = values.value_lengths().to_numpy(zero_copy_only=False)
-        if len(lengths) and (lengths != width).any():
-            raise ValueError(f"statistics of {name!r}: {key} lists are not {width} long")
-        out[key] = flat.reshape(len(values), width)
-    return out
+    chunks = stats.chunks if isinstance(stats, pa.ChunkedArray) else [stats]
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _KEYS}
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        field = chunk.field(name)
+        if chunk.null_count or field.null_count:  # only then is a copy needed
+            field = field.filter(pc.and_(chunk.is_valid(), field.is_valid()))
+        for key in _KEYS:
+            values = field.field(key)
+            width = dim * len(_LEVELS) if key == "quantiles" else dim
+            lengths = values.value_lengths().to_numpy(zero_copy_only=False)
+            if len(lengths) and (lengths != width).any():
+                raise ValueError(f"statistics of {name!r}: {key} lists are not {width} long")
+            flat = values.flatten().to_numpy(zero_copy_only=False)
+            parts[key].append(flat.astype(np.float64, copy=False).reshape(len(values), width))
+    return {
+        k: np.concatenate(v)
+        if v
+        else np.zeros((0, dim * (len(_LEVELS) if k == "quantiles" else 1)))
+        for k, v in parts.items()
+    }
 
 
 def merge_stats_arrays(a: Mapping[str, np.ndarray], dim: int) -> FeatureStats:

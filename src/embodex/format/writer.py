@@ -37,6 +37,8 @@ BATCH_BYTES = 64 * 1024 * 1024
 #: takes the GIL from the writing thread, which costs far more than it saves when the
 #: machine has no idle core.
 HASH_STEP = 8 * 1024 * 1024
+#: Episode rows not yet finalized are kept as Python dicts this many at a time, then as Arrow.
+ROWS_PER_TABLE = 64
 
 
 def _load_sync_file_range() -> Any:
@@ -247,6 +249,7 @@ class DatasetWriter:
         layout.apply_commit(self.root)
         self._committed_files: dict[str, FileEntry] = {}
         self._rows: list[dict[str, Any]] = []
+        self._row_tables: list[pa.Table] = []
         self._old_episodes: pa.Table | None = None
         if new_meta is not None:
             self.meta = new_meta
@@ -312,6 +315,10 @@ class DatasetWriter:
         shard.rows += n
         shard.flushed()
         self._rows.append(self._episode_row(ep, index, shard.name, row_start))
+        if len(self._rows) >= ROWS_PER_TABLE:
+            # Python dicts of per-episode stats cost ~25 KB an episode; as Arrow ~6 KB
+            self._row_tables.append(pa.Table.from_pylist(self._rows, schema=self._episodes_schema))
+            self._rows = []
         self._ids.add(eid)
         self._next_index += 1
         if shard.written() >= self.shard_bytes:
@@ -389,9 +396,15 @@ class DatasetWriter:
     def finalize(self) -> str:
         """Publish every episode added so far, atomically. Returns the dataset digest."""
         self._check_open()
+        txn = self.root / layout.TXN_DIR
+        if txn.exists():
+            shutil.rmtree(txn)
+        txn.mkdir(parents=True)
         # The open shard is sealed (fsync, hash, rename) in a worker while the metadata is
         # built; the metadata files are then fsynced concurrently, so the filesystem can
-        # commit them in one journal transaction instead of one each.
+        # commit them in one journal transaction instead of one each. Inside the journal
+        # plain fsynced writes suffice: the directory rename below is what makes them
+        # visible, all together.
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="embodex-commit") as pool:
             sealing: Future[FileEntry] | None = None
             if self._shard is not None:
@@ -399,26 +412,29 @@ class DatasetWriter:
                 sealing = pool.submit(self._shard.seal)
                 self._shard = None
             try:
-                episodes, blobs = self._metadata_blobs()
+                episodes, blobs = self._write_metadata(txn)
             finally:
                 if sealing is not None:  # on error too: abort() must see the shard to delete it
                     entry = sealing.result()
                     self._pending_files[entry.path] = entry
             files = dict(self._committed_files)
             files.update(self._pending_files)
+            ep_path = txn / layout.EPISODES_FILE
+            files[layout.EPISODES_FILE] = FileEntry(
+                path=layout.EPISODES_FILE,
+                size=ep_path.stat().st_size,
+                sha256=_sha256_mapped(ep_path),
+            )
             for name, data in blobs.items():
                 files[name] = FileEntry(path=name, size=len(data), sha256=sha256_bytes(data))
             entries = sorted(files.values(), key=lambda e: e.path)
             digest = dataset_digest(entries)
             manifest = Manifest(files=entries, digest=digest)
             blobs[layout.MANIFEST_FILE] = to_pretty_json(manifest.model_dump(mode="json"))
-            txn = self.root / layout.TXN_DIR
-            if txn.exists():
-                shutil.rmtree(txn)
-            txn.mkdir(parents=True)
-            # Inside the journal plain fsynced writes suffice: the directory rename below is
-            # what makes them visible, all together.
-            list(pool.map(lambda item: _write_durable(txn / item[0], item[1]), blobs.items()))
+            jobs = [pool.submit(_fsync_path, ep_path)]
+            jobs += [pool.submit(_write_durable, txn / name, data) for name, data in blobs.items()]
+            for job in jobs:
+                job.result()
         fsync_dir(txn)
         os.replace(txn, self.root / layout.COMMIT_DIR)  # the commit point
         fsync_dir(self.root / layout.CONTROL_DIR)
@@ -427,20 +443,23 @@ class DatasetWriter:
         self._pending_files = {}
         self._old_episodes = episodes
         self._rows = []
+        self._row_tables = []
         self._updates = {}
         return digest
 
-    def _metadata_blobs(self) -> tuple[pa.Table, dict[str, bytes]]:
-        """The episode table and the bytes of episodes.arrow, embodex.json and stats.json."""
+    def _write_metadata(self, txn: Path) -> tuple[pa.Table, dict[str, bytes]]:
+        """Write ``episodes.arrow`` into ``txn`` (not yet fsynced); return the episode table
+        and the bytes of ``embodex.json`` and ``stats.json``."""
         from .reader import compute_dataset_stats  # the reader owns stats merging
 
         episodes = self._episodes_table()
         stats = compute_dataset_stats(self.meta, episodes)
-        sink = pa.BufferOutputStream()
-        with pa.ipc.new_file(sink, self._episodes_schema) as w:
+        with (
+            pa.OSFile(str(txn / layout.EPISODES_FILE), "wb") as sink,
+            pa.ipc.new_file(sink, self._episodes_schema) as w,
+        ):
             w.write_table(episodes)
         return episodes, {
-            layout.EPISODES_FILE: sink.getvalue().to_pybytes(),
             layout.META_FILE: to_pretty_json(self.meta.model_dump(mode="json")),
             layout.STATS_FILE: to_pretty_json(stats.model_dump(mode="json")),
         }
@@ -496,7 +515,9 @@ class DatasetWriter:
         return pa.Table.from_pylist(rows, schema=self._episodes_schema)
 
     def _episodes_table(self) -> pa.Table:
-        new = pa.Table.from_pylist(self._rows, schema=self._episodes_schema)
+        new = pa.concat_tables(
+            [*self._row_tables, pa.Table.from_pylist(self._rows, schema=self._episodes_schema)]
+        )
         if self._old_episodes is None:
             return self._apply_updates(new)
         old = self._old_episodes.cast(self._episodes_schema)
@@ -514,6 +535,7 @@ class DatasetWriter:
                 (self.root / entry.path).unlink(missing_ok=True)
             self._pending_files = {}
             self._rows = []
+            self._row_tables = []
             self._updates = {}
         finally:
             self._release()
@@ -582,3 +604,21 @@ def _write_durable(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+def _fsync_path(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _sha256_mapped(path: Path) -> str:
+    """sha256 of a file hashed straight from the page cache (no read buffer)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                h.update(m)
+    return h.hexdigest()
