@@ -87,11 +87,17 @@ def test_qc_show_report_and_profile(
     nan = next(e for e, k in labels.items() if k == "nan")
     code, out, _ = run(["qc", "show", str(root), nan], capsys)
     assert code == 0 and "FAIL (automatic)" in out and "numeric.finite" in out
-    code, out, _ = run(["qc", "show", str(root), nan, "--json"], capsys)
-    info = json.loads(out)
+    code, out2, _ = run(["qc", "show", str(root), nan, "--json"], capsys)
+    info = json.loads(out2)
     assert info["verdict"] == "FAIL" and info["findings"][0]["rule"] == "numeric.finite"
+    # frame ranges read the same everywhere: half-open, and the heading says so
+    f = info["findings"][0]
+    shown = f"[{f['frame_start']}, {f['frame_end']})"
+    assert "frames [from, to)" in out and shown in out
     code, out, _ = run(["qc", "report", str(root), "-o", str(tmp_path / "r.html")], capsys)
     assert code == 0 and (tmp_path / "r.html").stat().st_size > 10_000
+    html = (tmp_path / "r.html").read_text()
+    assert "frames [from, to)" in html and shown in html
     code, out, _ = run(["qc", "profile"], capsys)
     assert code == 0 and out.startswith(f"# digest: {default_profile().digest}")
     (tmp_path / "p.yaml").write_text(out)  # the printed profile loads back, same digest

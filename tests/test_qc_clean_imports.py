@@ -3,7 +3,10 @@ from a LeRobot v3.0 dataset pass every rule of the default profile with no findi
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+
+import pytest
 
 from embodex.format import open_dataset
 from embodex.format.exporters.lerobot import export_lerobot
@@ -11,6 +14,8 @@ from embodex.format.importers import import_recordings
 from embodex.qc import default_profile, run_qc
 from embodex.synth import synth_dataset, synth_meta
 from embodex.synth_raw import write_agibot_sample
+
+from .test_cli_format import run
 
 
 def _findings(dataset: Path) -> list[str]:
@@ -33,3 +38,19 @@ def test_clean_lerobot_import_has_no_findings(tmp_path: Path) -> None:
     export_lerobot(open_dataset(tmp_path / "ds"), tmp_path / "lerobot")
     import_recordings("lerobot", tmp_path / "lerobot", tmp_path / "back")
     assert _findings(tmp_path / "back") == []
+
+
+def test_default_agibot_sample_from_the_cli_passes_qc(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`embodex synth --layout agibot` with its defaults writes realistic 8-20 s episodes,
+    so the sample packages and passes QC as is (it used to write 1.2-1.8 s ones)."""
+    raw, ds = tmp_path / "raw", tmp_path / "ds"
+    code, _, err = run(["synth", str(raw), "--layout", "agibot", "-n", "2", "--seed", "3"], capsys)
+    assert code == 0, err
+    assert run(["package", str(raw), str(ds), "--from", "agibot"], capsys)[0] == 0
+    durations = open_dataset(ds).episodes.column("duration_s").to_pylist()
+    assert all(8 <= d <= 20.1 for d in durations), durations
+    code, out, err = run(["qc", "run", str(ds), "--json", "--no-write"], capsys)
+    assert code == 0, err
+    assert json.loads(out)["counts"] == {"PASS": 2, "WARN": 0, "FAIL": 0}

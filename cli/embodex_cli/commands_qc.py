@@ -259,6 +259,7 @@ def qc_show(dataset: Path, episode: str, as_json: bool) -> None:
     Example:
       embodex qc show datasets/week01 hubei-centre:0f3a9c
     """
+    from embodex.qc.findings import FRAMES_HEADING, frame_range
     from embodex.qc.manifest import describe_episode
 
     info = describe_episode(dataset, episode)
@@ -285,12 +286,12 @@ def qc_show(dataset: Path, episode: str, as_json: bool) -> None:
         click.echo("")
         click.echo(
             table(
-                ["severity", "rule", "frames", "measured", "threshold", "finding"],
+                ["severity", "rule", FRAMES_HEADING, "measured", "threshold", "finding"],
                 [
                     [
                         f["severity"].upper(),
                         f["rule"],
-                        "-" if f["frame_start"] is None else f"{f['frame_start']}-{f['frame_end']}",
+                        frame_range(f["frame_start"], f["frame_end"]),
                         "-" if f["measured"] is None else f"{f['measured']:.4g}",
                         "-" if f["threshold"] is None else f"{f['threshold']:.4g}",
                         f["message"],

@@ -68,7 +68,8 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
+        # one line like every other error (click's own takes three), with where to look
+        click.echo(f"error: {_click_error_line(exc)}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except EmbodexError as exc:
         if debug_enabled():
@@ -97,3 +98,11 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(EXIT_FAILURE)
+
+
+def _click_error_line(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, click.UsageError):
+        where = exc.ctx.command_path if exc.ctx is not None else "embodex"
+        return f"{message} — see `{where} --help`"
+    return message

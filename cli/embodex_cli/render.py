@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-__all__ = ["echo_json", "fmt_bytes", "fmt_hours", "progress", "table"]
+__all__ = ["echo_json", "fmt_bytes", "fmt_hours", "plural", "progress", "table"]
 
 
 def echo_json(value: Any) -> None:
@@ -19,7 +19,18 @@ def echo_json(value: Any) -> None:
 
 
 def fmt_hours(hours: float) -> str:
-    return f"{hours:,.2f} h" if hours >= 0.1 else f"{hours * 60:,.1f} min"
+    """A duration given in hours, in the unit people read best: h, min or s (the unit is
+    always printed, so columns of mixed sizes stay unambiguous)."""
+    if hours >= 0.1:
+        return f"{hours:,.2f} h"
+    if hours * 60 >= 1:
+        return f"{hours * 60:,.1f} min"
+    return f"{hours * 3600:,.1f} s"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 episode``, ``2 episodes``: the count with the noun agreeing."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def fmt_bytes(n: float) -> str:
@@ -50,7 +61,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _is_number(v: Any) -> bool:
     if isinstance(v, int | float):
         return True
-    s = str(v).replace(",", "").replace(" h", "").replace(" min", "").replace("%", "")
+    s = str(v).replace(",", "")
+    for unit in (" h", " min", " s", "%"):
+        s = s.removesuffix(unit)
     try:
         float(s)
     except ValueError:

@@ -107,7 +107,10 @@ class DatasetNotFoundError(FormatError):
 class DatasetExistsError(FormatError):
     """Creating a dataset where one already exists."""
 
-    default_hint = "Choose a new output directory, or pass append=True / --append to add to it."
+    default_hint = (
+        "Choose a new output directory, or add to this dataset: --append on the command "
+        "line, append=True from Python."
+    )
 
 
 class DatasetLockedError(FormatError):
