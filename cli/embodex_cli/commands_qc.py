@@ -183,7 +183,7 @@ def qc_run(
         total = max(len(result.episodes), 1)
         click.echo(
             table(
-                ["verdict", "episodes", "hours", "share"],
+                ["verdict", "episodes", "recorded", "share"],
                 [
                     [v, counts[v], fmt_hours(hours[v]), f"{100 * counts[v] / total:.1f}%"]
                     for v in ("PASS", "WARN", "FAIL")
