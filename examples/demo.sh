@@ -35,16 +35,16 @@ step "5. Verify every hash, schema and frame count"
 embodex verify "$OUT/centre/dataset"
 embodex verify "$OUT/centre/more"
 
-step "6. Quality control: every rule of the humanoid-30fps profile (exit 1 if any episode FAILs)"
+step "6. Quality control: every rule of the humanoid-30fps profile (exit 3 if any episode FAILs)"
 embodex qc run "$OUT/centre/dataset"
 embodex qc run "$OUT/centre/more" --json > "$OUT/more-qc.json"
 
-step "7. Manual review: the next episode in the queue, a decision, the log"
+step "7. Manual review: a sample of each operator's PASSes is spot-checked; a decision, the log"
 embodex review next "$OUT/centre/dataset" -o "$OUT/review"
 EPISODE=$(embodex review next "$OUT/centre/dataset" --json -o "$OUT/review" \
   | python -c 'import json, sys; print(json.load(sys.stdin)["next"])')
 embodex review set "$OUT/centre/dataset" "$EPISODE" --verdict accept \
-  --reason warning_acceptable --reviewer rev-001 --note "depth is registered to the head camera"
+  --reason meets_spec --reviewer rev-001 --note "spot check: clean grasp, steady camera"
 embodex review list "$OUT/centre/dataset"
 embodex qc show "$OUT/centre/dataset" "$EPISODE"
 

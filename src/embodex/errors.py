@@ -64,6 +64,8 @@ class EmbodexError(Exception):
     """Root of every error embodex raises on purpose."""
 
     default_hint = "Run the command again with EMBODEX_DEBUG=1 for details."
+    #: The CLI's exit status for this error: 1, unless a script needs to tell it apart.
+    exit_code: int = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -107,7 +109,10 @@ class DatasetNotFoundError(FormatError):
 class DatasetExistsError(FormatError):
     """Creating a dataset where one already exists."""
 
-    default_hint = "Choose a new output directory, or pass append=True / --append to add to it."
+    default_hint = (
+        "Choose a new output directory, or add to this dataset: --append on the command "
+        "line, append=True from Python."
+    )
 
 
 class DatasetLockedError(FormatError):
@@ -184,8 +189,10 @@ class QCManifestError(QCError):
 
 
 class QCFailedError(QCError):
-    """QC ran and at least one episode FAILs (the CLI exits 1 so scripts can gate on it)."""
+    """QC ran and at least one episode FAILs. The CLI exits 3 (not 1, which means the check
+    could not run: bad input, damaged data), so scripts can gate on the verdict."""
 
+    exit_code = 3
     default_hint = (
         "Failed episodes are kept and labelled; see `embodex qc show DATASET EPISODE` or "
         "`embodex qc report DATASET`."
