@@ -6,7 +6,7 @@ PIP := $(PY) -m pip
 STAMP := $(VENV)/.installed
 DEV_STAMP := $(VENV)/.installed-dev
 
-.PHONY: demo test lint typecheck pytest schemas bench clean lerobot-venv
+.PHONY: demo test lint typecheck pytest schemas bench clean lerobot-venv olah-venv
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -42,7 +42,7 @@ lint: $(DEV_STAMP)
 typecheck: $(DEV_STAMP)
 	$(VENV)/bin/mypy
 
-pytest: $(DEV_STAMP) lerobot-venv
+pytest: $(DEV_STAMP) lerobot-venv olah-venv
 	$(VENV)/bin/pytest
 
 # LeRobot's own loader, for the interop tests (tests/test_lerobot_real.py). Its own venv:
@@ -57,6 +57,15 @@ lerobot-venv: $(LR_STAMP)
 $(LR_STAMP): scripts/lerobot_venv.sh pyproject.toml
 	bash scripts/lerobot_venv.sh $(LR_VENV) $(PYTHON)
 
+# olah, a Hub mirror from PyPI, for the hf:// read-path test (tests/test_delivery_olah.py).
+# Its own venv: its dependencies pin an older psutil than rerun-sdk needs. Like the LeRobot
+# venv it never fails the build; the test skips with the reason from .venv-olah/FAILED.
+OLAH_VENV := .venv-olah
+olah-venv: $(OLAH_VENV)/.installed
+
+$(OLAH_VENV)/.installed: scripts/olah_venv.sh
+	bash scripts/olah_venv.sh $(OLAH_VENV) $(PYTHON)
+
 schemas: $(STAMP)
 	$(PY) -m embodex.schemas specs/schemas
 
@@ -69,4 +78,4 @@ bench: $(DEV_STAMP)
 	$(PY) benchmarks/delivery.py
 
 clean:
-	rm -rf $(VENV) $(LR_VENV) demo-output .bench
+	rm -rf $(VENV) $(LR_VENV) $(OLAH_VENV) demo-output .bench

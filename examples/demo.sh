@@ -4,8 +4,9 @@
 # dataset, inspected, verified, quality-checked and reviewed; the centre lists them in a signed
 # catalogue with a sample pack; a buyer browses it, checks the sample, matches a demand, gets
 # a quote, and both sign the contract drafted from that quote; the centre then delivers three
-# weekly batches over a channel, the buyer pulls them with receipts, checks the supply and
-# trains on what it accepted.
+# weekly batches over a channel under that contract, the buyer pulls them with receipts,
+# checks the supply and each batch's provenance, and trains on what it accepted
+# (DEMO_EXPORT=1: and exports the pulled data to LeRobot and Hugging Face).
 set -euo pipefail
 OUT=${DEMO_OUT:-demo-output}
 rm -rf "$OUT"
@@ -34,16 +35,16 @@ step "5. Verify every hash, schema and frame count"
 embodex verify "$OUT/centre/dataset"
 embodex verify "$OUT/centre/more"
 
-step "6. Quality control: every rule of the humanoid-30fps profile (exit 1 if any episode FAILs)"
+step "6. Quality control: every rule of the humanoid-30fps profile (exit 3 if any episode FAILs)"
 embodex qc run "$OUT/centre/dataset"
 embodex qc run "$OUT/centre/more" --json > "$OUT/more-qc.json"
 
-step "7. Manual review: the next episode in the queue, a decision, the log"
+step "7. Manual review: a sample of each operator's PASSes is spot-checked; a decision, the log"
 embodex review next "$OUT/centre/dataset" -o "$OUT/review"
 EPISODE=$(embodex review next "$OUT/centre/dataset" --json -o "$OUT/review" \
   | python -c 'import json, sys; print(json.load(sys.stdin)["next"])')
 embodex review set "$OUT/centre/dataset" "$EPISODE" --verdict accept \
-  --reason warning_acceptable --reviewer rev-001 --note "depth is registered to the head camera"
+  --reason meets_spec --reviewer rev-001 --note "spot check: clean grasp, steady camera"
 embodex review list "$OUT/centre/dataset"
 embodex qc show "$OUT/centre/dataset" "$EPISODE"
 
@@ -88,7 +89,9 @@ buyer catalog match "$OFFERS" "$OUT/demand.yaml"
 buyer quote "$OFFERS" "$OUT/demand.yaml" -o "$OUT/quote.json"
 
 step "13. Contract: the centre drafts it from the accepted quote and signs (OFFERED)"
-centre contract init --from-quote "$OUT/quote.json" --buyer agibot -o "$OUT/contract.yaml"
+# the quote is unsigned: it is checked against the centre's own signed listing first
+centre contract init --from-quote "$OUT/quote.json" --catalog "$OUT/catalog" --buyer agibot \
+  -o "$OUT/contract.yaml"
 centre contract sign "$OUT/contract.yaml" --key hubei-centre
 
 step "14. The buyer verifies the offer, reads it and countersigns (AGREED/ACTIVE)"
@@ -97,12 +100,25 @@ buyer contract sign "$OUT/contract.signed.json" --key agibot
 centre contract verify "$OUT/contract.signed.json"
 buyer contract verify "$OUT/contract.signed.json" --json > "$OUT/contract.verify.json"
 
-step "15. Amend: the centre offers version 2 (a new price), the buyer agrees"
-sed -E "s/^(  per_accepted_hour: ).*/\1'900.00'/" "$OUT/contract.yaml" > "$OUT/contract-v2.yaml"
+step "15. Amend: the centre offers version 2 (data kept two years instead of five), the buyer agrees"
+# Only the retention changes: version 2 keeps the quoted price, scope, volume and the signed
+# origin (the quote and listing), so the deliveries below run under the contract drafted
+# from the accepted quote.
+sed -E "s/^(  retention_days: ).*/\1730/" "$OUT/contract.yaml" > "$OUT/contract-v2.yaml"
 centre contract amend "$OUT/contract.signed.json" --changes "$OUT/contract-v2.yaml" \
   --key hubei-centre --out "$OUT/contract-v2.signed.json"
 buyer contract sign "$OUT/contract-v2.signed.json" --key agibot
-buyer contract show "$OUT/contract-v2.signed.json" | grep -E "state|price|history"
+buyer contract show "$OUT/contract-v2.signed.json" | grep -E "state|price|data |origin|history"
+EMBODEX_HOME="$OUT/buyer-home" python - "$OUT/quote.json" "$OUT/contract-v2.signed.json" <<'PY'
+import json, sys
+from embodex.market import load_quote
+from embodex.trust import verify_contract_file
+quote, contract = load_quote(sys.argv[1]), verify_contract_file(sys.argv[2]).contract
+assert contract.price.per_accepted_hour == quote.blended_per_accepted_hour
+assert contract.origin is not None and contract.origin.quote_digest == quote.digest
+print(f"version {contract.version} in force: {contract.price.per_accepted_hour} "
+      f"{contract.price.currency} per accepted hour, as quoted in {quote.quote_id}")
+PY
 
 step "16. Ledgers: each party's signed hash chain of what it did"
 centre ledger show hubei-centre
@@ -110,29 +126,12 @@ centre ledger verify hubei-centre
 buyer ledger show agibot
 buyer ledger verify agibot
 
-if [ "${DEMO_EXPORT:-0}" = 1 ]; then
-    step "17. Interop: ROS 2 MCAP in; LeRobot, Hugging Face and Rerun out"
-    embodex synth "$OUT/bags" --layout mcap --episodes 2 --duration 3-3
-    embodex package "$OUT/bags" "$OUT/centre/ros2" --from mcap --map "$OUT/bags/topics.yaml" \
-        --meta "$OUT/bags/embodex-sidecar.yaml"
-    embodex export lerobot "$OUT/centre/dataset" "$OUT/exports/lerobot"
-    embodex export lerobot "$OUT/centre/dataset" "$OUT/exports/lerobot-av1" --video
-    embodex package "$OUT/exports/lerobot" "$OUT/exports/lerobot-back" --from lerobot
-    embodex export hf "$OUT/centre/dataset" "$OUT/exports/hf"
-    python -c "import datasets, sys; print(datasets.load_from_disk(sys.argv[1]))" "$OUT/exports/hf"
-    embodex view "$OUT/centre/dataset" 0 -o "$OUT/exports/episode0.rrd"
-    echo "load the LeRobot export with: LeRobotDataset('local/demo', root='$OUT/exports/lerobot')"
-else
-    echo
-    echo "(DEMO_EXPORT=1 make demo adds the interop step: MCAP in; LeRobot, Hugging Face, Rerun out)"
-fi
-
 # Delivery: three weeks of continuous supply over a channel on a local folder, under the
 # contract signed above. The demo fast-forwards through its first weeks with --at (real runs
 # leave it out). Its batches hold minutes of data, so publish warns that each falls short of
 # the contract's hours per delivery, and the supply status shows the shortfall.
 CH="$OUT/channel/hubei-agibot-deliveries"   # a folder here; s3://bucket/prefix in practice
-TERMS="$OUT/contract-v2.signed.json"
+TERMS="$OUT/contract-v2.signed.json"   # version 2 of the contract drafted from the quote
 read -r W1 W1B W2 W2B W3 W3N W3B W3C < <(python - "$OUT/contract.verify.json" <<'PY'
 import json, sys
 from datetime import date, datetime, timedelta, timezone
@@ -174,7 +173,48 @@ buyer supply status --channel "$CH" --contract "$TERMS" --at "$W3C" \
   --html "$OUT/supply-status.html" --json > "$OUT/supply-status.json"
 echo "the supply status as a page with charts: $OUT/supply-status.html"
 
-step "24. Train: a short behaviour-cloning run on the PULLED data (QC-passed, accepted episodes)"
+step "24. Provenance from recording to delivery: the centre signs each batch's chain, the buyer checks it"
+centre catalog record-delivery "$OUT/centre/recordings" --channel "$CH" --contract "$TERMS" \
+  --key hubei-centre --at "$W3C"
+buyer catalog provenance "$CH" --contract "$TERMS" --batch 2 --at "$W3C"
+
+step "25. Train: a short behaviour-cloning run on the PULLED data (QC-passed, accepted episodes)"
 python examples/train_bc.py "$OUT/buyer/dataset" --steps 150 --workers 2 --qc pass --log-every 50
+
+if [ "${DEMO_EXPORT:-0}" = 1 ]; then
+    step "26. Interop: ROS 2 MCAP recordings in at the centre; the PULLED data out to LeRobot, Hugging Face, Rerun"
+    embodex synth "$OUT/bags" --layout mcap --episodes 2 --duration 3-3
+    embodex package "$OUT/bags" "$OUT/centre/ros2" --from mcap --map "$OUT/bags/topics.yaml" \
+        --meta "$OUT/bags/embodex-sidecar.yaml"
+    bash examples/export_pulled.sh "$OUT/buyer/dataset" "$OUT/exports"
+    step "27. The same delivery through a Hugging Face Hub dataset repo: one commit per batch"
+    # No network here: tests/hub_server.py stands in for the Hub (HF_ENDPOINT); with a real
+    # account the commands are the same, with your HF_TOKEN and no HF_ENDPOINT.
+    HUB_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    python tests/hub_server.py --port "$HUB_PORT" --user demo-centre-token=hubei-centre:write \
+        --user demo-buyer-token=agibot:write >/dev/null 2>&1 &
+    HUB_PID=$!
+    trap 'kill "$HUB_PID" 2>/dev/null || true' EXIT
+    export HF_ENDPOINT="http://127.0.0.1:$HUB_PORT" HF_HOME="$OUT/hf-home" HF_HUB_DISABLE_XET=1
+    python -c 'import socket, sys, time
+for _ in range(200):
+    if socket.socket().connect_ex(("127.0.0.1", int(sys.argv[1]))) == 0: sys.exit(0)
+    time.sleep(0.05)
+sys.exit("the local Hub did not start")' "$HUB_PORT"
+    HUB=hf://datasets/hubei-centre/agibot-deliveries
+    HF_TOKEN=demo-centre-token hf repos create hubei-centre/agibot-deliveries --type dataset \
+        --private --format quiet 2>&1 | sed '/skill is not installed/d'
+    HF_TOKEN=demo-centre-token centre publish "$OUT/centre/recordings" --channel "$HUB" \
+        --contract "$TERMS" --key hubei-centre --at "$W3C"
+    HF_TOKEN=demo-buyer-token buyer pull --channel "$HUB" --contract "$TERMS" --key agibot \
+        --into "$OUT/buyer-hub" --at "$W3C"
+    HF_TOKEN=demo-centre-token python -c 'from huggingface_hub import HfApi
+for c in HfApi().list_repo_commits("hubei-centre/agibot-deliveries", repo_type="dataset"):
+    print("commit", c.commit_id[:10], c.title)'
+    kill "$HUB_PID" 2>/dev/null || true
+else
+    echo
+    echo "(DEMO_EXPORT=1 make demo adds the interop step: MCAP in; the pulled data out to LeRobot, Hugging Face, Rerun; and the delivery over a local Hugging Face Hub)"
+fi
 
 printf '\nDemo finished: outputs in %s/\n' "$OUT"

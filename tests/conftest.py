@@ -51,16 +51,18 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+def _wait_listening(
+    port: int, proc: subprocess.Popen[bytes], timeout: float = 30.0, name: str = "moto_server"
+) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"moto_server exited with {proc.returncode}")
+            raise RuntimeError(f"{name} exited with {proc.returncode}")
         with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
                 return
         time.sleep(0.05)
-    raise RuntimeError(f"moto_server did not listen on port {port} within {timeout} s")
+    raise RuntimeError(f"{name} did not listen on port {port} within {timeout} s")
 
 
 def start_moto(port: int) -> subprocess.Popen[bytes]:
@@ -78,6 +80,27 @@ def start_moto(port: int) -> subprocess.Popen[bytes]:
         proc.kill()
         raise
     return proc
+
+
+def venv_tool(venv: Path, tool: str, what: str, target: str) -> Path:
+    """``venv/bin/tool`` of a side venv built by ``make target``, or skip the test saying
+    exactly why ``what`` is not there (the build's FAILED file, or no venv at all)."""
+    failed = venv / "FAILED"
+    if failed.is_file():
+        pytest.skip(f"{what} could not be installed: {failed.read_text().strip()}")
+    exe = venv / "bin" / tool
+    if not exe.is_file():
+        pytest.skip(f"no {what} venv at {venv}: run `make {target}` (make test does)")
+    return exe
+
+
+def stop_process(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="session")
@@ -104,12 +127,7 @@ def s3_endpoint() -> Iterator[dict[str, str]]:
             "AWS_DEFAULT_REGION": "us-east-1",
         }
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
 
 
 @pytest.fixture(scope="session")
@@ -139,3 +157,63 @@ def s3_url(
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return f"s3://{_s3_session_bucket}/t-{uuid.uuid4().hex[:12]}"
+
+
+# -- Hugging Face Hub: tests/hub_server.py in its own process (see its docstring) -------------
+
+#: accounts of the test Hub: token -> (account, role); the centre's organisation owns repos
+HUB_TOKENS = {
+    "centre": ("hf-centre-token", "hubei-centre", "write"),
+    "buyer": ("hf-buyer-token", "agibot", "write"),
+    "outsider": ("hf-outsider-token", "outsider", "read"),
+}
+
+
+@pytest.fixture(scope="session")
+def hub_endpoint() -> Iterator[str]:
+    """The test Hub's URL: tests/hub_server.py on a free loopback port, in its own process."""
+    port = _free_port()
+    users = [f"--user={tok}={name}:{role}" for tok, name, role in HUB_TOKENS.values()]
+    server = Path(__file__).with_name("hub_server.py")
+    proc = subprocess.Popen(
+        [sys.executable, str(server), "--port", str(port), *users],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        _wait_listening(port, proc, name="hub_server")
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        stop_process(proc)
+
+
+def use_hub(monkeypatch: pytest.MonkeyPatch, endpoint: str, who: str | None) -> None:
+    """Point huggingface_hub at ``endpoint`` with ``who``'s token (None: no token at all)."""
+    import huggingface_hub.constants
+
+    monkeypatch.setenv("HF_ENDPOINT", endpoint)
+    if who is None:
+        monkeypatch.delenv("HF_TOKEN", raising=False)
+    else:
+        monkeypatch.setenv("HF_TOKEN", HUB_TOKENS[who][0])
+    # the test Hub speaks LFS, not Xet (read once at import, hence the constant too)
+    monkeypatch.setenv("HF_HUB_DISABLE_XET", "1")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_DISABLE_XET", True)
+
+
+@pytest.fixture
+def hf_url(
+    hub_endpoint: str, monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> str:
+    """``hf://datasets/hubei-centre/<fresh repo>``: a private dataset repo the centre created
+    on the test Hub; HF_ENDPOINT and the centre's HF_TOKEN set for the test."""
+    from huggingface_hub import HfApi
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path_factory.mktemp("hf-home")))  # no real login
+    monkeypatch.delenv("HUGGING_FACE_HUB_TOKEN", raising=False)
+    use_hub(monkeypatch, hub_endpoint, "centre")
+    repo = f"hubei-centre/deliveries-{uuid.uuid4().hex[:10]}"
+    HfApi(endpoint=hub_endpoint, token=HUB_TOKENS["centre"][0]).create_repo(
+        repo, repo_type="dataset", private=True
+    )
+    return f"hf://datasets/{repo}"

@@ -25,7 +25,7 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a missing file must fail, never download
 
 
-def _torchvision_ops() -> None:
+def torchvision_ops() -> None:
     # PyPI's torchvision is a CUDA build whose C++ ops cannot load beside the CPU torch; its
     # Python side then fails on import registering fake kernels for ops that do not exist.
     # Declaring the two op schemas first lets the pure-Python transforms LeRobot uses import.
@@ -66,7 +66,7 @@ def _use_pyav_decoder() -> None:
 
 
 def main(argv: list[str]) -> int:
-    _torchvision_ops()
+    torchvision_ops()
     if "--pyav-decoder" in argv:
         _use_pyav_decoder()
     import numpy as np

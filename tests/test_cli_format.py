@@ -9,6 +9,7 @@ import click
 import pytest
 from click.testing import CliRunner
 
+from embodex.format import open_dataset
 from embodex_cli.main import cli, main
 
 
@@ -52,7 +53,7 @@ def test_synth_inspect_verify(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert code == 0 and "wrote 5 episodes" in out
     code, out, _ = run(["inspect", str(ds)], capsys)
     assert code == 0
-    assert "scene type" in out and "hours by scene type" in out and "skill" in out
+    assert "scene type" in out and "time recorded by scene type" in out and "skill" in out
     code, out, _ = run(["inspect", str(ds), "--json", "--episodes"], capsys)
     summary = json.loads(out)
     assert summary["episodes"] == 5 and len(summary["episode_list"]) == 5
@@ -75,11 +76,18 @@ def test_verify_fails_with_one_line_and_exit_1(
     data = bytearray(shard.read_bytes())
     data[-200] ^= 1
     shard.write_bytes(bytes(data))
+    # inspect reads metadata only: it does not see the damage (its --help says so)
+    code, out, _ = run(["inspect", str(ds)], capsys)
+    assert code == 0 and "2 episodes" in out
     code, _, err = run(["verify", str(ds)], capsys)
     assert code == 1
-    assert "sha256 does not match" in err
+    ids = open_dataset(ds).episode_ids
+    assert f"sha256 does not match the manifest (holds episodes {ids[0]}, {ids[1]})" in err
+    assert f"damaged episodes (2): {ids[0]}, {ids[1]}" in err
     last = err.strip().splitlines()[-1]
     assert last.startswith("error: verification failed") and "Traceback" not in err
+    report = json.loads(run(["verify", str(ds), "--json"], capsys)[1])
+    assert report["damaged_episodes"] == ids
 
 
 def test_errors_are_one_line_without_traceback(
@@ -88,10 +96,36 @@ def test_errors_are_one_line_without_traceback(
     code, _, err = run(["inspect", str(tmp_path / "nothing")], capsys)
     assert code == 1
     assert err.count("\n") == 1 and "not an embodex dataset" in err and "—" in err
-    code, _, err = run(["synth", str(tmp_path / "x"), "--duration", "abc"], capsys)
-    assert code == 2 and "MIN-MAX" in err
-    code, _, err = run(["synth", str(tmp_path / "y"), "--episodes", "0"], capsys)
-    assert code == 2
+    # usage errors: one line too, with where to look, exit 2
+    for args, text in (
+        (["synth", str(tmp_path / "x"), "--duration", "abc"], "MIN-MAX"),
+        (["synth", str(tmp_path / "y"), "--episodes", "0"], "--episodes"),
+        (["synth", str(tmp_path / "y"), "--bogus"], "No such option '--bogus'"),
+        (["qc", "run"], "Missing argument 'DATASET'"),
+    ):
+        code, out, err = run(args, capsys)
+        assert code == 2 and out == "", args
+        assert err.count("\n") == 1 and err.startswith("error: ") and text in err, err
+        assert f"see `embodex {args[0]}" in err and "--help`" in err
+    again = ["synth", str(tmp_path / "z"), "-n", "1", "--duration", "1-1"]
+    assert run(again, capsys)[0] == 0
+    code, _, err = run(again, capsys)
+    assert code == 1 and "already holds a dataset" in err
+    assert "--append on the command line, append=True from Python" in err
+
+
+def test_synth_append_and_inspect_words(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ds = tmp_path / "ds"
+    args = ["synth", str(ds), "--duration", "1-2", "--image-size", "16"]
+    code, out, _ = run([*args, "-n", "1"], capsys)
+    assert code == 0 and "wrote 1 episode to" in out
+    code, out, _ = run([*args, "-n", "2", "--append", "--first-index", "1", "--json"], capsys)
+    assert (json.loads(out)["episodes"], json.loads(out)["in_dataset"]) == (2, 3)
+    code, out, _ = run([*args, "-n", "2", "--append", "--first-index", "3"], capsys)
+    assert "wrote 2 episodes to" in out and "5 episodes in it now" in out
+    code, out, _ = run(["inspect", str(ds)], capsys)
+    assert "5 episodes ·" in out and " s ·" in out  # seconds, not "0.1 min"
+    assert "recorded" in out and "hours" not in out.split("\n\n")[1]
 
 
 def test_debug_shows_traceback(

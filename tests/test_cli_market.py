@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from embodex.market import load_price_sheet, load_quote
-from embodex.trust import load_contract_yaml
+from embodex.market import build_quote, load_price_sheet, load_quote, open_catalog, write_quote
+from embodex.trust import contract_from_yaml, load_contract_yaml
 
 from ._market import qc_dataset
 from .test_cli_format import run
@@ -26,6 +28,12 @@ start: 2026-01-05
 horizon: 2026-03-01
 budget: {amount: "80000", currency: CNY}
 """
+
+
+def _draft(quote: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    """`embodex contract init --from-quote QUOTE --buyer agibot -o OUT`."""
+    args = ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o", str(out)]
+    return run(args, capsys)
 
 
 @pytest.fixture(scope="module")
@@ -52,9 +60,26 @@ def test_centre_to_contract_from_the_cli(
     code, out, _ = run(["catalog", "show", str(cat)], capsys)
     assert code == 0
     assert "verified     listing signed by hubei-centre" in out
-    for heading in ("Hours by scene type", "Hours by skill", "skill × scene type", "Scenes"):
+    for heading in ("Hours by scene type", "Hours by skill", "Hours by robot model",
+                    "skill × scene type", "Scenes"):  # fmt: skip
         assert heading in out
     assert "S04    restaurant   Dining table service" in out
+    # the transparent price sheet: every multiplier a quote may apply
+    sheet = load_price_sheet(None)
+    scene_line = next(x for x in out.splitlines() if x.startswith("  scene types  "))
+    for scene_type, factor in sheet.scene_complexity.items():
+        assert f"{scene_type} ×{factor}" in scene_line
+    assert f"any other ×{sheet.default_scene_complexity}" in scene_line
+    skill_line = next(x for x in out.splitlines() if x.startswith("  skills       "))
+    for skill, factor in sheet.skill_difficulty.items():
+        assert f"{skill} ×{factor}" in skill_line
+    # hours by robot model: one row per model, its episodes adding up to the whole
+    shown_json = json.loads(run(["catalog", "show", str(cat), "--json"], capsys)[1])
+    robots = shown_json["totals"]["by_robot"]
+    section = out.split("Hours by robot model (QC verdict):")[1].split("\n\n")[0]
+    for model, group in robots.items():
+        assert any(r.split()[:2] == [model, str(group["episodes"])] for r in section.splitlines())
+    assert sum(g["episodes"] for g in robots.values()) == 14
     code, out, _ = run(["catalog", "show", str(cat), "--json"], capsys)
     shown = json.loads(out)
     assert shown["verified"] is True and shown["totals"]["overall"]["episodes"] == 14
@@ -84,11 +109,7 @@ def test_centre_to_contract_from_the_cli(
     assert json.loads(out)["total"] == str(q.total)
 
     contract = tmp_path / "contract.yaml"
-    code, _, err = run(
-        ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o",
-         str(contract)],
-        capsys,
-    )  # fmt: skip
+    code, _, err = _draft(quote, contract, capsys)
     assert code == 0, err
     drafted = load_contract_yaml(contract)
     assert drafted.price.per_accepted_hour == q.blended_per_accepted_hour
@@ -97,9 +118,68 @@ def test_centre_to_contract_from_the_cli(
         ["contract", "init", "--from-quote", str(quote), "--start", "2026-01-01"], capsys
     )
     assert code == 2 and "come from the quote" in err
+    assert drafted.origin is not None and drafted.origin.quote_digest == q.digest
+    code, out, _ = run(["contract", "show", str(contract)], capsys)
+    assert f"origin       quote {q.quote_id}" in out and "of listing #1" in out
     sign = ["contract", "sign", str(contract), "--key", "hubei-centre", "--at", "2026-01-02"]
     code, _, err = run(sign, capsys)
     assert code == 0, err
+    # the same with the catalogue named explicitly
+    code, out, err = run(
+        ["contract", "init", "--from-quote", str(quote), "--catalog", str(cat), "--buyer",
+         "agibot"],
+        capsys,
+    )  # fmt: skip
+    assert code == 0, err
+    assert contract_from_yaml(out).price == drafted.price
+
+
+def test_contract_from_a_forged_quote_is_refused(
+    datasets: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A quote edited to a lower price, every figure recomputed so its arithmetic adds up,
+    does not become a contract: the signed listing's price sheet gives other factors."""
+    run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)
+    run(["keys", "generate", "agibot", "--role", "buyer"], capsys)
+    cat = tmp_path / "catalog"
+    assert run(["catalog", "build", *map(str, datasets), "-o", str(cat), "--key",
+                "hubei-centre", "--capacity", str(EXAMPLES / "capacity.yaml")],
+               capsys)[0] == 0  # fmt: skip
+    demand = tmp_path / "demand.yaml"
+    demand.write_text(DEMAND)
+    quote = tmp_path / "quote.json"
+    assert run(["quote", str(cat), str(demand), "-o", str(quote)], capsys)[0] == 0
+    genuine = load_quote(quote)
+    # the forger reprices the quote from a doctored copy of the listing (base 600 -> 300)
+    listing = open_catalog(cat).listing
+    sheet = listing.prices.model_copy(update={"base_per_accepted_hour": Decimal("300.00")})
+    cheap, _ = build_quote(
+        listing.model_copy(update={"prices": sheet}),
+        genuine.demand,
+        now=datetime.strptime(genuine.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC),
+        catalog=str(cat),
+    )
+    forged = cheap.model_copy(update={"quote_id": genuine.quote_id,
+                                      "listing_digest": genuine.listing_digest})  # fmt: skip
+    write_quote(quote, forged)
+    assert load_quote(quote).total < genuine.total  # its arithmetic adds up
+    contract = tmp_path / "contract.yaml"
+    code, out, err = _draft(quote, contract, capsys)
+    assert code == 1 and out == "" and not contract.exists()
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+    assert "factors[0].value is '300.00' in the quote but '600.00' from the centre's signed" in err
+    # a catalogue rebuilt since the quote: the quote names the old listing
+    write_quote(quote, genuine)
+    assert run(["catalog", "build", str(datasets[0]), "-o", str(cat), "--key",
+                "hubei-centre"], capsys)[0] == 0  # fmt: skip
+    code, _, err = run(["contract", "init", "--from-quote", str(quote), "--buyer", "agibot"],
+                       capsys)  # fmt: skip
+    assert code == 1 and "priced against listing #1" in err and "holds listing #2" in err
+    # a catalogue nowhere to be found
+    moved = genuine.model_copy(update={"catalog": str(tmp_path / "gone")})
+    write_quote(quote, moved)
+    code, _, err = run(["contract", "init", "--from-quote", str(quote)], capsys)
+    assert code == 1 and "cannot open the catalogue" in err and "--catalog" in err
 
 
 def test_sample_pack_and_provenance_from_the_cli(
@@ -155,6 +235,18 @@ def test_browsing_needs_a_trusted_untampered_listing(
     (tmp_path / "empty").mkdir()
     code, _, err = run(["catalog", "show", str(tmp_path / "empty")], capsys)
     assert code == 1 and "catalog/listing.json is missing" in err
+    # a catalogue published without a sample pack: say so, and how a centre publishes one
+    channel = tmp_path / "channel"
+    monkeypatch.setenv("EMBODEX_HOME", str(tmp_path / "centre-home"))
+    run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)
+    cat2 = tmp_path / "catalog2"
+    assert run(["catalog", "build", str(datasets[1]), "-o", str(cat2), "--key",
+                "hubei-centre"], capsys)[0] == 0  # fmt: skip
+    assert run(["catalog", "publish", str(cat2), str(channel), "--key", "hubei-centre"],
+               capsys)[0] == 0  # fmt: skip
+    code, _, err = run(["catalog", "pull", str(channel), "-o", str(tmp_path / "s")], capsys)
+    assert code == 1 and "publishes no sample pack" in err and "catalog sample" in err
+    assert "qc run" not in err and len(err.strip().splitlines()) == 1
 
 
 def test_prices_template_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

@@ -59,6 +59,9 @@ def test_load_with_qc_and_where(
 def test_load_errors_are_one_line(root: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = run(["load", str(root)], capsys)
     assert code == 1 and "embodex qc run" in err and len(err.strip().splitlines()) == 1
+    assert "--qc all" in err  # the CLI's own wording next to the Python one
+    code, _, err = run(["load", str(root), "--qc", "all", "--horizon", "100000"], capsys)
+    assert code == 1 and "--horizon" in err
     code, _, err = run(["load", str(root), "--qc", "all", "-f", "joints"], capsys)
     assert code == 1 and "feature 'joints' does not exist" in err
     code, _, err = run(["load", str(root), "--qc", "all", "--where", "colour=red"], capsys)

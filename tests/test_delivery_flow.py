@@ -1,5 +1,6 @@
-"""The whole trade over a channel, on a local folder and on S3 (moto's server): weekly
-batches published, pulled, judged, installed, receipted, countersigned, accounted, revoked."""
+"""The whole trade over a channel, on a local folder, on S3 (moto's server) and on a Hugging
+Face Hub dataset repo (tests/hub_server.py): weekly batches published, pulled, judged,
+installed, receipted, countersigned, accounted, revoked."""
 
 from __future__ import annotations
 
@@ -29,11 +30,11 @@ from embodex.trust import Ledger, ledger_path, open_receipt
 from ._delivery import PROFILE, at, centre_dataset, contract
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", "s3", "hf"])
 def channel_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "file":
         return str(tmp_path / "channel")
-    return str(request.getfixturevalue("s3_url"))
+    return str(request.getfixturevalue(f"{request.param}_url"))
 
 
 def _loads(store: Path) -> int:

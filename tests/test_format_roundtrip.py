@@ -202,3 +202,70 @@ def test_images_decode_lazily_one_at_a_time(small_dataset) -> None:  # type: ign
     assert img.std() > 1, "synthetic frame is flat"
     ts = view.image_timestamps_ns("head")
     assert ts is not None and abs(int(ts[0]) - int(view.timestamp_ns[0])) < 10_000_000
+
+
+def _mixture_cdf(episodes: list[np.ndarray], x: float, *, left: bool = False) -> float:
+    """The oracle: count-weighted mixture of each episode's piecewise-linear CDF through
+    its stored quantile knots (right-continuous; ``left`` gives the limit from the left)."""
+    levels = np.asarray(QUANTILE_LEVELS)
+    total = sum(len(e) for e in episodes)
+    acc = 0.0
+    for e in episodes:
+        knots = np.quantile(e, levels)
+        below = knots < x if left else knots <= x
+        k = int(below.sum())
+        if k == 0:
+            f = 0.0
+        elif k == len(levels):
+            f = 1.0
+        else:
+            lo, hi = knots[k - 1], knots[k]
+            f = levels[k - 1] + (levels[k] - levels[k - 1]) * (x - lo) / (hi - lo)
+        acc += len(e) / total * f
+    return acc
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    episodes=st.integers(2, 12),
+    discrete=st.booleans(),
+)
+def test_merged_quantiles_invert_the_mixture_exactly(
+    seed: int, episodes: int, discrete: bool
+) -> None:
+    """q01/q99 are where the mixture CDF crosses 1 % / 99 %: exact, ties (a gripper's
+    open/closed values) included."""
+    from embodex.format.stats import episode_feature_stats, merge_feature_stats
+
+    rng = np.random.default_rng(seed)
+    eps = []
+    for _ in range(episodes):
+        n = int(rng.integers(1, 300))
+        if discrete:
+            eps.append(rng.integers(0, 3, size=n).astype(np.float32))
+        else:
+            eps.append((rng.normal(size=n) * rng.uniform(0.1, 3) + rng.normal()).astype(np.float32))
+    merged = merge_feature_stats([episode_feature_stats(e) for e in eps], 1)
+    data = [e.astype(np.float64) for e in eps]
+    for p, got in ((0.01, merged.q01[0]), (0.99, merged.q99[0])):
+        assert got is not None
+        # the smallest x with F(x) >= p: F reaches p at x, and not before it
+        assert _mixture_cdf(data, got) >= p - 1e-9, (p, got)
+        assert _mixture_cdf(data, got, left=True) <= p + 1e-9, (p, got)
+
+
+def test_batches_are_cut_by_image_bytes_also_past_2_gib(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Episodes whose frames exceed 2 GiB come back from pyarrow as int32-offset chunks;
+    batches are cut across chunk boundaries by bytes (modelled with small numbers here)."""
+    import pyarrow as pa
+
+    from embodex.format import writer as writer_module
+
+    monkeypatch.setattr(writer_module, "BATCH_BYTES", 100)
+    frames = [bytes(30)] * 7 + [bytes(250)] + [bytes(30)] * 2
+    chunked = pa.chunked_array([pa.array(frames[:4], pa.binary()), pa.array(frames[4:])])
+    ts = pa.array(range(10), pa.int64())
+    ranges = writer_module._batch_ranges([chunked, ts], 10)
+    assert ranges == [(0, 3), (3, 6), (6, 7), (7, 8), (8, 10)]
+    assert writer_module._batch_ranges([pa.array(frames[:3], pa.binary())], 3) == [(0, 3)]

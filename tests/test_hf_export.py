@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import datasets
@@ -15,6 +16,10 @@ from embodex.errors import InteropError
 from embodex.format import Dataset
 from embodex.format.exporters.card import dataset_card, hf_licence, size_category
 from embodex.format.exporters.hf import export_hf, to_hf_dataset
+from embodex.format.exporters.lerobot import export_lerobot
+from embodex.qc import run_qc
+from embodex.qc.defects import write_defective_dataset
+from embodex.qc.manifest import QCManifest, write_qc
 from embodex.synth import synth_dataset, synth_meta
 from embodex_cli.main import cli
 
@@ -61,23 +66,74 @@ def test_export_loads_with_datasets(source: Dataset, tmp_path: Path) -> None:
     assert json.loads((out / "embodex.json").read_text())["licence"] == "CC-BY-NC-4.0"
 
 
-def test_card_has_qc_summary_and_licence_mapping(source: Dataset) -> None:
+@pytest.fixture(scope="module")
+def checked(tmp_path_factory: pytest.TempPathFactory) -> tuple[Dataset, QCManifest]:
+    """A dataset with a real QC manifest: clean episodes and two defective ones (FAIL)."""
+    meta = synth_meta(image_size=32, cameras=("head",))
+    ds, _labels = write_defective_dataset(
+        tmp_path_factory.mktemp("hf-qc") / "ds", meta=meta, clean=3,
+        kinds=["nan", "beyond_limit"], duration_s=(2.0, 3.0),
+    )  # fmt: skip
+    return ds, write_qc(ds.root, run_qc(ds.root))
+
+
+_FIGURES = ("episodes", "hours", "passed", "warned", "failed", "hours_passed", "hours_warned",
+            "hours_failed", "pass_rate", "success_rate")  # fmt: skip
+
+
+def test_card_qc_figures_are_the_qc_manifest_aggregates(
+    checked: tuple[Dataset, QCManifest], tmp_path: Path
+) -> None:
+    ds, manifest = checked
+    overall = manifest.aggregates.overall.model_dump(mode="json")
+    assert overall["failed"] >= 1 and overall["passed"] + overall["warned"] >= 1  # non-trivial
+    qc = dataset_card(ds).data["embodex"]["qc"]
+    assert {k: qc[k] for k in _FIGURES} == {k: overall[k] for k in _FIGURES}
+    assert qc["covers"] == "all episodes" and qc["matches_this_dataset"] is True
+    assert qc["profile"] == f"{manifest.profile.id} v{manifest.profile.version}"
+    assert qc["profile_digest"] == manifest.profile.digest
+    assert qc["top_failures"] == [
+        f"{t.rule} ({t.episodes})" for t in manifest.aggregates.top_failures
+    ]
+    # the exporters write that card: Hugging Face and LeRobot share the code
+    export_hf(ds, tmp_path / "hf")
+    export_lerobot(ds, tmp_path / "lerobot")
+    for out in (tmp_path / "hf", tmp_path / "lerobot"):
+        card = DatasetCard.load(out / "README.md")
+        assert card.data["embodex"]["qc"]["failed"] == overall["failed"]
+        assert f"| FAIL | {overall['failed']} | {overall['hours_failed']} |" in card.text
+        assert f"pass rate (PASS + WARN) {overall['pass_rate']}" in card.text
+
+
+def test_card_qc_figures_of_a_selection(checked: tuple[Dataset, QCManifest]) -> None:
+    ds, manifest = checked
+    failed = set(manifest.failed)
+    chosen = [i for i in ds.episode_ids if i in failed][:1] + [
+        i for i in ds.episode_ids if i not in failed
+    ][:2]
+    qc = dataset_card(ds.select(episode_ids=chosen)).data["embodex"]["qc"]
+    rows = [manifest.episode(i) for i in chosen]
+    hours = {v: sum((Decimal(r.hours) for r in rows if r.verdict == v), Decimal(0))
+             for v in ("PASS", "WARN", "FAIL")}  # fmt: skip
+    assert qc["covers"] == f"3 exported of {len(ds)} checked episodes"
+    assert (qc["episodes"], qc["failed"], qc["passed"] + qc["warned"]) == (3, 1, 2)
+    assert Decimal(qc["hours_failed"]) == hours["FAIL"]
+    assert Decimal(qc["hours"]) == sum(hours.values(), Decimal(0))
+    assert qc["pass_rate"] == "0.6667" and "top_failures" not in qc
+
+
+def test_card_qc_errors_and_licence_mapping(source: Dataset) -> None:
     qc = source.root / "qc"
     qc.mkdir(exist_ok=True)
-    manifest = {"dataset_digest": source.digest, "summary": {"pass": 2, "warn": 1, "fail": 0}}
-    (qc / "manifest.json").write_text(json.dumps(manifest))
+    (qc / "manifest.json").write_text(json.dumps({"summary": {"pass": 2}}))  # not a manifest
     try:
         card = dataset_card(source)
     finally:
         (qc / "manifest.json").unlink()
     assert card.data["embodex"]["qc"] == {
-        "pass": 2,
-        "warn": 1,
-        "fail": 0,
-        "dataset_digest": source.digest,
-        "matches_this_dataset": True,
+        "error": "qc/manifest.json is not a QC manifest (specs/qc.md)"
     }
-    assert "pass: 2" in card.text
+    assert "QC results unavailable" in card.text
     assert hf_licence("MIT") == {"license": "mit"}
     assert hf_licence("proprietary:contract-17") == {
         "license": "other",

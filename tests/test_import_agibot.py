@@ -191,6 +191,48 @@ def test_labels_scene_and_calibration(clean: tuple[Path, Dataset, ImportReport])
         )  # fmt: skip
 
 
+def test_head_depth_gets_the_head_cameras_intrinsics(
+    clean: tuple[Path, Dataset, ImportReport],
+) -> None:
+    """AgiBot's head depth is registered to head_color at the same size: same intrinsics."""
+    _, ds, report = clean
+    head, depth = ds.meta.camera("head"), ds.meta.camera("head_depth")
+    assert depth.intrinsics is not None and depth.intrinsics == head.intrinsics
+    assert ds.meta.extra["agibot"]["depth_intrinsics_from"] == "camera head (depth_aligned_to)"
+    assert not [n for n in report.notes if "head_depth" in n]
+
+
+def test_depth_intrinsics_file_or_none(tmp_path: Path) -> None:
+    small = {**TINY, "episodes": 1}
+    # its own calibration file wins over the head camera's
+    src = write_agibot_sample(tmp_path / "own", **small)
+    cal = src / "parameters" / str(TASK) / str(FIRST) / "parameters" / "camera"
+    own = {"intrinsic": {"fx": 11.0, "fy": 12.0, "ppx": 13.0, "ppy": 14.0}}
+    (cal / "head_depth_intrinsic_params.json").write_text(json.dumps(own))
+    import_agibot(src, tmp_path / "own-out")
+    meta = open_dataset(tmp_path / "own-out").meta
+    intr = meta.camera("head_depth").intrinsics
+    assert intr is not None and (intr.fx, intr.fy, intr.cx, intr.cy) == (11.0, 12.0, 13.0, 14.0)
+    assert meta.extra["agibot"]["depth_intrinsics_from"] == "head_depth_intrinsic_params.json"
+    # not registered to a camera of its size, or registration switched off: none, and said
+    for name, sidecar_change in (("other", {"cameras": ["hand_left_color"]}),
+                                 ("off", {"depth_aligned_to": None})):  # fmt: skip
+        src = write_agibot_sample(
+            tmp_path / name, **{**small, "cameras": ("head_color", "hand_left_color")}
+        )
+        sidecar = {**load_sidecar(src / SIDECAR_FILE), **sidecar_change}
+        report = import_agibot(src, tmp_path / f"{name}-out", sidecar=sidecar)
+        assert open_dataset(tmp_path / f"{name}-out").meta.camera("head_depth").intrinsics is None
+        assert any("head_depth has no intrinsics" in n for n in report.notes), report.notes
+    # a depth image of another size than the head camera cannot be registered to it
+    src = write_agibot_sample(tmp_path / "size", **small)
+    for png in (src / "observations" / str(TASK) / str(FIRST) / "depth").glob("*.png"):
+        Image.fromarray(np.full((12, 16), 900, dtype=np.uint16)).save(png)
+    report = import_agibot(src, tmp_path / "size-out")
+    assert open_dataset(tmp_path / "size-out").meta.camera("head_depth").intrinsics is None
+    assert any("16x12, camera head (depth_aligned_to) is 32x24" in n for n in report.notes)
+
+
 # -- variants of valid input --------------------------------------------------------------
 
 
@@ -345,11 +387,35 @@ def test_missing_licence_fails_before_reading_anything(tmp_path: Path) -> None:
         import_agibot(src, tmp_path / "out", sidecar={"name": "x"})
 
 
+def test_provenance_is_required_unless_it_is_the_public_release(tmp_path: Path) -> None:
+    """Nobody's recordings are credited to AgiBot World (or get its id prefix) by default."""
+    src = write_agibot_sample(tmp_path / "src", depth=False, **{**TINY, "episodes": 1})
+    base = load_sidecar(src / SIDECAR_FILE)
+    del base["provenance"]
+    with pytest.raises(ConfigError, match="no provenance given") as info:
+        import_agibot(src, tmp_path / "out", sidecar=base)
+    line = info.value.one_line()
+    assert "provenance: {centre_id:" in line and "agibot-world-public" in line and "§9.1.3" in line
+    assert "\n" not in line and not (tmp_path / "out").exists()
+    # the public release says so explicitly
+    import_agibot(src, tmp_path / "out", sidecar=base | {"provenance": "agibot-world-public"})
+    ds = open_dataset(tmp_path / "out")
+    assert ds.meta.provenance.centre_id == "agibot-world"
+    assert ds.meta.provenance.centre_name == "AgiBot World (public release)"
+    assert ds.episode_ids == [f"agibot-world:agibot-{TASK}-{FIRST}"]
+    with pytest.raises(ConfigError, match="provenance"):
+        import_agibot(src, tmp_path / "o2", sidecar=base | {"provenance": "agibot-world"})
+
+
 def test_sidecar_mistakes_are_config_errors(tmp_path: Path) -> None:
     src = write_agibot_sample(tmp_path / "src", depth=False, **{**TINY, "episodes": 1})
     base = load_sidecar(src / SIDECAR_FILE)
-    with pytest.raises(ConfigError, match="licnece"):
+    with pytest.raises(ConfigError, match="licnece") as info:
         import_agibot(src, tmp_path / "o1", sidecar=base | {"licnece": "MIT"})
+    assert "specs/format.md §9.1.3" in info.value.hint  # the fix points at the spec
+    with pytest.raises(ConfigError, match="limits") as info:
+        import_agibot(src, tmp_path / "o0", sidecar=base | {"limits": {"lower": [0.0] * 3}})
+    assert "§9.1.3" in info.value.hint
     bad_scene = base | {"defaults": {"scene": {"scene_type": "Big Kitchen"}}}
     with pytest.raises(ConfigError, match="defaults.scene.scene_type"):
         import_agibot(src, tmp_path / "o2", sidecar=bad_scene)
@@ -366,7 +432,10 @@ def test_sidecar_mistakes_are_config_errors(tmp_path: Path) -> None:
 def test_not_an_agibot_tree(tmp_path: Path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(ImportSourceError, match="task_info"):
-        import_agibot(tmp_path / "empty", tmp_path / "out", sidecar={"licence": "MIT"})
+        import_agibot(
+            tmp_path / "empty", tmp_path / "out",
+            sidecar={"licence": "MIT", "provenance": "agibot-world-public"},
+        )  # fmt: skip
 
 
 @pytest.mark.skipif("libsvtav1" not in av.codecs_available, reason="no AV1 encoder in this PyAV")
@@ -378,3 +447,23 @@ def test_av1_videos_like_the_release(tmp_path: Path) -> None:
     assert report.episodes == 3 and len(source) == ep.frame_count
     diff = np.abs(ep.images("head")[3].astype(np.int16) - source[3].astype(np.int16)).mean()
     assert diff < 8
+
+
+def test_every_sidecar_key_is_specified() -> None:
+    """specs/format.md §9.1.3 lists every key of the AgiBot sidecar and of the episode
+    settings, and the generated schema describes every one of them."""
+    from embodex.format.importers.agibot_sidecar import Sidecar
+    from embodex.format.importers.sidecar import Overrides
+    from embodex.schemas import render_schemas
+
+    spec = (Path(__file__).resolve().parents[1] / "specs" / "format.md").read_text()
+    section = spec[spec.index("#### 9.1.3") : spec.index("#### 9.1.4")]
+    table_keys = {
+        m.split("`")[1] for m in section.splitlines() if m.startswith("| `") and "`" in m[3:]
+    }
+    assert table_keys == set(Sidecar.model_fields), table_keys ^ set(Sidecar.model_fields)
+    for key in Overrides.model_fields:
+        assert f"`{key}`" in section, key
+    schema = json.loads(render_schemas()["agibot-sidecar.schema.json"])
+    missing = [k for k, v in schema["properties"].items() if not v.get("description")]
+    assert not missing, missing

@@ -1,4 +1,5 @@
-"""Proof with LeRobot itself: our export loads in LeRobot's own ``LeRobotDataset``.
+"""Proof with LeRobot itself: our export loads in LeRobot's own ``LeRobotDataset``, and a
+dataset written by LeRobot's own writer imports into embodex with the frames LeRobot reads.
 
 LeRobot lives in its own venv (.venv-lerobot, `make lerobot-venv`; see
 scripts/lerobot_venv.sh for why). When it could not be installed these tests skip with the
@@ -12,11 +13,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from embodex.format import Dataset
+from embodex.format import Dataset, open_dataset
 from embodex.format.exporters.lerobot import export_lerobot
+from embodex.format.importers.lerobot import import_lerobot
 from embodex.synth import synth_dataset, synth_meta
 
-from ._lerobot import lerobot_python, load_with_lerobot
+from ._lerobot import lerobot_python, load_with_lerobot, write_with_lerobot
 from .conftest import SHORT
 
 
@@ -87,3 +89,60 @@ def test_lerobot_reads_our_video_export(source: Dataset, tmp_path: Path, codec: 
     assert theirs.shape == ours.shape
     assert np.abs(theirs - ours).mean() < 8  # lossy video, same pictures, same frames
     assert np.abs(theirs[1:] - ours[1:]).mean() < np.abs(theirs[1:] - ours[:-1]).mean()
+
+
+SIDECAR = {
+    "licence": "Apache-2.0",
+    "name": "so100-lerobot",
+    "provenance": {"centre_id": "lab-x", "centre_name": "Lab X", "site": "Paris"},
+}
+
+
+def test_a_dataset_written_by_lerobot_imports_with_the_frames_lerobot_reads(
+    tmp_path: Path,
+) -> None:
+    """LeRobotDataset.create + add_frame + save_episode + finalize (an image camera stored as
+    PNG, a video camera encoded by LeRobot), then `--from lerobot`: the embodex dataset holds
+    what was written, frame for frame, and what LeRobotDataset reads back."""
+    lerobot_python()
+    root = tmp_path / "written"
+    written = write_with_lerobot(root, tmp_path / "written.npz")
+    theirs, meta = load_with_lerobot(root, tmp_path / "read.npz", "--pyav-decoder")
+    assert meta["len"] == len(written["state"]) == 33 and meta["num_episodes"] == 3
+    assert meta["camera_keys"] == ["observation.images.head", "observation.images.wrist"]
+    # LeRobot reads back what it was given (its own round trip, the reference)
+    np.testing.assert_array_equal(theirs["observation.state"], written["state"])
+    np.testing.assert_array_equal(theirs["observation.images.head"], written["head"])
+
+    report = import_lerobot(root, tmp_path / "embodex", sidecar=SIDECAR)
+    assert report.episodes == 3 and report.frames == 33
+    ds = open_dataset(tmp_path / "embodex")
+    ds.verify()
+    assert ds.meta.fps == 15 and [c.name for c in ds.meta.cameras] == ["head", "wrist"]
+    assert ds.meta.embodiments[0].joint_names == [f"joint_{i}" for i in range(6)]
+    assert [v.frame_count for v in ds] == [10, 11, 12]
+    ours = {
+        "state": np.concatenate([v.feature("state") for v in ds]),
+        "action": np.concatenate([v.feature("action") for v in ds]),
+        "head": np.concatenate([np.stack(v.images("head")[:]) for v in ds]),
+        "wrist": np.concatenate([np.stack(v.images("wrist")[:]) for v in ds]).astype(int),
+    }
+    for key, lerobot_key in (("state", "observation.state"), ("action", "action")):
+        np.testing.assert_array_equal(ours[key], theirs[lerobot_key])
+        np.testing.assert_array_equal(ours[key], written[key])
+    # the image camera: LeRobot's PNG bytes, kept as stored: exactly the pixels
+    np.testing.assert_array_equal(ours["head"], theirs["observation.images.head"])
+    # the video camera: decoded with PyAV and kept as JPEG (lossy twice): the same pictures
+    # in the same order as LeRobot decodes them (nearer its frame than the neighbour's)
+    lr_wrist = theirs["observation.images.wrist"].astype(int)
+    assert ours["wrist"].shape == lr_wrist.shape == (33, 64, 64, 3)
+    same = np.abs(ours["wrist"] - lr_wrist).mean(axis=(1, 2, 3))
+    shifted = np.abs(ours["wrist"][1:] - lr_wrist[:-1]).mean(axis=(1, 2, 3))
+    assert same.max() < 3 and (same[1:] < shifted).all(), (same, shifted)  # ~1 vs ~5
+    # tasks become instructions; LeRobot timestamps are frame_index / fps: synthesised
+    assert [v.meta.instruction_en for v in ds] == written["tasks"]
+    lengths = (10, 11, 12)
+    expected = [t for t, n in zip(written["tasks"], lengths, strict=True) for _ in range(n)]
+    assert meta["tasks"] == expected
+    assert all(v.meta.timestamps_synthesized for v in ds)
+    assert np.allclose(np.diff(ds.episode(0).timestamp_ns), 1e9 / 15, atol=1)

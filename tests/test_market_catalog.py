@@ -17,6 +17,7 @@ from embodex.errors import (
     QCManifestError,
     SignatureError,
 )
+from embodex.format import DatasetWriter, open_dataset
 from embodex.market import (
     build_catalog,
     default_price_sheet,
@@ -26,9 +27,9 @@ from embodex.market import (
     read_chain_file,
     verify_chain,
 )
-from embodex.market.provenance import CHAIN_FILE, write_chain_file
+from embodex.market.provenance import CHAIN_FILE, processing_steps, write_chain_file
 from embodex.qc import load_qc_manifest
-from embodex.synth import synth_dataset, synth_meta
+from embodex.synth import synth_dataset, synth_episodes, synth_meta
 from embodex.trust import Signer, generate_key, load_signer
 
 from ._market import qc_dataset
@@ -205,6 +206,21 @@ def test_provenance_records_collection_processing_and_qc(
     assert (datasets[0] / CHAIN_FILE).exists()
     again = ensure_dataset_provenance(datasets[0], centre).envelopes
     assert [e.payload for e in again] == [e.payload for e in envelopes]
+
+
+def test_trimmed_episodes_add_a_trim_step(tmp_path: Path) -> None:
+    """Data trimmed by another tool that records ``extra.trim`` shows a trim step."""
+    meta = synth_meta(image_size=32, cameras=("head",))
+    episodes = list(synth_episodes(meta, 3, seed=4, duration_s=(1.0, 1.5)))
+    episodes[1].meta = episodes[1].meta.model_copy(
+        update={"extra": {**episodes[1].meta.extra, "trim": {"head": 5, "tail": 3}}}
+    )
+    with DatasetWriter(tmp_path / "ds", meta) as w:
+        for ep in episodes:
+            w.add_episode(ep)
+    steps = processing_steps(open_dataset(tmp_path / "ds"))
+    assert [s.step for s in steps] == ["synthesise", "trim", "package"]
+    assert steps[1].episodes == 1
 
 
 def test_catalogue_build_errors(datasets: list[Path], centre: Signer, tmp_path: Path) -> None:

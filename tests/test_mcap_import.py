@@ -20,6 +20,8 @@ from embodex.format.importers.mcap import import_mcap
 from embodex.synth_mcap import COMPRESSED_IMAGE_MSGDEF, JOINT_STATE_MSGDEF
 from embodex_cli.main import cli
 
+from .test_cli_format import run
+
 T0 = 1_800_000_000_000_000_000
 JOINTS = ["j0", "j1", "j2"]
 SIDECAR = {"licence": "CC-BY-4.0", "provenance": {"centre_id": "lab", "centre_name": "Lab"}}
@@ -200,3 +202,20 @@ def test_cli_synth_and_package(tmp_path: Path) -> None:
             "mcap", raw, tmp_path / "ds", topic_map=raw / "topics.yaml", append=True, skip_bad=True
         )
     assert len(open_dataset(tmp_path / "ds")) == 2
+
+
+def test_cli_package_without_the_map_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    raw = tmp_path / "raw"
+    synth_mcap_dir = ["synth", str(raw), "--layout", "mcap", "--episodes", "1", "--duration", "1-1"]
+    assert run(synth_mcap_dir, capsys)[0] == 0
+    code, _, err = run(["package", str(raw), str(tmp_path / "ds"), "--from", "mcap"], capsys)
+    assert code == 1 and len(err.strip().splitlines()) == 1 and "internal error" not in err
+    assert "--from mcap needs topic_map (--map)" in err
+    code, _, err = run(["package", str(raw), str(tmp_path / "ds"), "--from", "agibot", "--map",
+                        str(raw / "topics.yaml")], capsys)  # fmt: skip
+    assert code == 1 and "--from agibot does not take topic_map (--map)" in err
+    assert not (tmp_path / "ds").exists()
+    with pytest.raises(ConfigError, match="needs topic_map"):
+        import_recordings("mcap", raw, tmp_path / "ds")

@@ -168,6 +168,35 @@ def test_log_is_chained_and_tampering_is_detected(batch: tuple[Path, dict[str, s
     assert len(read_log(root)) == 3
     record_review(root, eid, verdict="reject", reason="privacy", reviewer="rev-4")
     assert [e.reviewer for e in read_log(root)] == ["rev-1", "rev-2", "rev-3", "rev-4"]
+    # the chain cannot see the last line changed: the head in the QC manifest does
+    head = load_qc_manifest(root).review_log
+    assert head is not None and head.entries == 4
+    good = log.read_bytes()
+    log.write_bytes(good.replace(b'"reviewer":"rev-4"', b'"reviewer":"rev-8"'))
+    assert len(read_log(root)) == 4  # the chain alone is fooled
+    for reader in (
+        lambda: read_log(root, expect=head),
+        lambda: list_reviews(root),
+        lambda: review_queue(root),
+        lambda: write_qc(root, run_qc(root)),
+        lambda: record_review(root, eid, verdict="reject", reason="privacy", reviewer="rev-5"),
+    ):
+        with pytest.raises(ReviewError, match="line 4 differs from the entry the QC manifest"):
+            reader()
+    log.write_bytes(b"".join(x + b"\n" for x in good.splitlines()[:3]))  # last line deleted
+    with pytest.raises(ReviewError, match="has 3 entries, the QC manifest recorded 4"):
+        list_reviews(root)
+    log.write_bytes(b"")  # or the whole log
+    with pytest.raises(ReviewError, match="has 0 entries"):
+        review_status(root)
+    log.write_bytes(good)
+    assert len(list_reviews(root)) == 4
+    # entries appended after the manifest was written (a crash before its rewrite) are fine
+    append_review(root, episode_id=eid, verdict="reject", reason="privacy", reviewer="rev-6",
+                  dataset_digest=load_qc_manifest(root).dataset_digest, auto_verdict="WARN",
+                  expect=head)  # fmt: skip
+    assert load_qc_manifest(root).review_log == head
+    assert [e.reviewer for e in list_reviews(root)][-1] == "rev-6"
     # editing a line breaks the chain
     edited = log.read_bytes().replace(b'"reviewer":"rev-2"', b'"reviewer":"rev-9"')
     log.write_bytes(edited)

@@ -98,6 +98,13 @@ def test_defects_pinpoint_the_frames(defect_run: tuple[QCResult, dict[str, str]]
     assert dup.subject is not None and "exact" in dup.message
     near = next(f for f in by_kind["near_duplicate"].findings if f.rule == "batch.duplicate")
     assert "near" in near.message and near.measured < 0.005
+    # spike messages carry the joint's unit
+    acc = next(
+        f for f in by_kind["acceleration_spike"].findings if f.rule == "numeric.acceleration"
+    )
+    assert " rad/s² around frame" in acc.message, acc.message
+    jump = next(f for f in by_kind["jump"].findings if f.rule == "numeric.jump")
+    assert " rad between frames" in jump.message, jump.message
 
 
 @pytest.fixture(scope="module")

@@ -13,6 +13,8 @@ from embodex.format import Dataset
 from embodex.format.exporters.rerun import export_rerun, rrd_entities
 from embodex_cli.main import cli
 
+from .test_cli_format import run
+
 
 def test_rrd_holds_joints_cameras_and_segments(small_dataset: Dataset, tmp_path: Path) -> None:
     view = small_dataset.episode(2)
@@ -42,3 +44,20 @@ def test_cli_view(small_dataset: Dataset, tmp_path: Path) -> None:
     with pytest.raises(SchemaError, match="not in dataset"):
         export_rerun(small_dataset, "no:such", tmp_path / "x.rrd")
     assert not (tmp_path / "x.rrd").exists()
+
+
+def test_cli_view_of_a_position_out_of_range(
+    small_dataset: Dataset, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    n = len(small_dataset)
+    for position in (str(n), "99"):
+        code, out, err = run(["view", str(small_dataset.root), "-o", str(tmp_path / "x.rrd"),
+                              position], capsys)  # fmt: skip
+        assert code == 1 and out == "" and len(err.strip().splitlines()) == 1
+        assert err.startswith("error: ") and "internal error" not in err
+        assert f"episode position {position} is out of range" in err and f"has {n} episode" in err
+    code, _, err = run(["view", str(small_dataset.root), "-o", str(tmp_path / "x.rrd"), "--",
+                        "-1"], capsys)  # fmt: skip
+    assert code == 0, err  # the last episode
+    with pytest.raises(IndexError):  # still an IndexError for Python callers
+        small_dataset.episode(-n - 1)

@@ -1,4 +1,5 @@
-"""Storage backends: the same behaviour from a local folder and from S3 (moto's server)."""
+"""Storage backends: the same behaviour from a local folder, from S3 (moto's server) and from
+a Hugging Face Hub dataset repo (tests/hub_server.py, driven by huggingface_hub itself)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,12 @@ from embodex.errors import (
 )
 
 
-@pytest.fixture(params=["file", "s3"])
+@pytest.fixture(params=["file", "s3", "hf"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Storage]:
     if request.param == "file":
         yield open_storage(tmp_path / "store")
     else:
-        yield open_storage(request.getfixturevalue("s3_url"))
+        yield open_storage(request.getfixturevalue(f"{request.param}_url"))
 
 
 def test_open_storage_by_scheme(tmp_path: Path) -> None:

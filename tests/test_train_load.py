@@ -4,6 +4,9 @@ selection, QC filtering and subset statistics."""
 from __future__ import annotations
 
 import itertools
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +16,8 @@ from embodex.format import open_dataset
 from embodex.format.images import decode_image
 from embodex.format.stats import episode_feature_stats, merge_feature_stats
 from embodex.train import load
+from embodex.train import samples as samples_module
+from embodex.train.shards import ShardTable
 
 from ._train_data import module_dataset, write_qc_manifest
 
@@ -76,6 +81,44 @@ def test_only_requested_keys_and_encoded_images(train_root: Path) -> None:
     assert s["image.head"].tobytes() == ref.images("head").encoded(3)
     none = load(train_root, qc="all", features=["state"], cameras=[])
     assert not any(k.startswith("image.") for k in none[0])
+
+
+def test_only_requested_columns_are_touched_and_one_image_decoded(
+    train_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Count what a sample costs: the shard columns read, the JPEG decodes per camera."""
+    touched: list[str] = []
+    real_column = ShardTable._column
+
+    def column(self: ShardTable, batch: object, name: str) -> object:
+        touched.append(name)
+        return real_column(self, batch, name)  # type: ignore[arg-type]
+
+    decoded: list[int] = []
+    real_decode = samples_module.simplejpeg.decode_jpeg
+
+    def decode(data: object, *args: object, **kwargs: object) -> object:
+        decoded.append(1)
+        return real_decode(data, *args, **kwargs)
+
+    monkeypatch.setattr(ShardTable, "_column", column)
+    monkeypatch.setattr(samples_module.simplejpeg, "decode_jpeg", decode)
+    ds = load(train_root, qc="all", features=["action"], cameras=["head"], history=3, horizon=8)
+    picks = np.random.default_rng(1).choice(len(ds), 40, replace=False).tolist()
+    for i in picks:
+        before = len(decoded)
+        s = ds[i]
+        assert len(decoded) - before == 1  # one image of the one camera, whatever the windows
+        assert s["action"].shape == (8, 20)
+    # the requested feature, the capture times and the one camera: nothing else
+    assert set(touched) == {"action", "timestamp_ns", "image.head"}
+    touched.clear()
+    both = load(train_root, qc="all", features=["state"], cameras=["head", "hand_left"])
+    decoded.clear()
+    for i in picks:
+        both[i]
+    assert len(decoded) == 2 * len(picks)
+    assert set(touched) == {"state", "timestamp_ns", "image.head", "image.hand_left"}
 
 
 def _episode_bounds(ds_len: list[int]) -> list[tuple[int, int]]:
@@ -208,3 +251,51 @@ def test_qc_filter_from_a_real_qc_run(tmp_path: Path) -> None:
         want = [e for e in order if verdicts[e] in keep]
         assert load(root, qc=qc).episode_ids == want
     assert sorted(verdicts.values()) == ["FAIL", "PASS", "PASS", "PASS", "WARN"]
+
+
+def test_loading_works_without_torch(train_root: Path, tmp_path: Path) -> None:
+    """torch is an optional extra: with `import torch` failing, everything but .torch() works."""
+    blocker = tmp_path / "no-torch"
+    blocker.mkdir()
+    (blocker / "sitecustomize.py").write_text(
+        "import importlib.abc, sys\n"
+        "class _NoTorch(importlib.abc.MetaPathFinder):\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'torch' or name.startswith('torch.'):\n"
+        "            raise ImportError('torch is blocked for this test')\n"
+        "        return None\n"
+        "sys.meta_path.insert(0, _NoTorch())\n"
+    )
+    code = f"""
+import sys
+try:
+    import torch
+except ImportError:
+    pass
+else:
+    sys.exit("torch imported: the blocker did not work")
+import embodex
+from embodex.errors import LoaderConfigError
+ds = embodex.load({str(train_root)!r}, qc="all", cameras=["head"], horizon=4)
+s = ds[3]
+assert s["action"].shape == (4, 20) and s["image.head"].shape == (32, 32, 3)
+stream = ds.iterable(seed=1, shuffle_buffer=8)
+assert sorted(stream.indices()) == list(range(len(ds)))
+next(iter(stream))
+assert ds.norm_stats()
+try:
+    ds.torch()
+except LoaderConfigError as exc:
+    assert "embodex[torch]" in exc.hint
+else:
+    sys.exit(".torch() worked without torch")
+assert "torch" not in sys.modules
+print("ok without torch")
+"""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(blocker), *sys.path])}
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120,
+        check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-3000:] + proc.stdout
+    assert "ok without torch" in proc.stdout

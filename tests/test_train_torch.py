@@ -147,6 +147,53 @@ def test_iterable_through_dataloader_workers(ds: EpisodeDataset, context: str) -
     assert sorted(seen) == list(range(len(ds)))
 
 
+def _interleaved(parts: list[list[int]], batch: int) -> list[int]:
+    """What a DataLoader yields from per-worker streams: batches taken round-robin."""
+    batches = [[p[i : i + batch] for i in range(0, len(p), batch)] for p in parts]
+    out: list[int] = []
+    for k in range(max(len(b) for b in batches)):
+        for b in batches:
+            if k < len(b):
+                out += b[k]
+    return out
+
+
+@pytest.mark.parametrize("context", ["fork", "spawn"])
+def test_persistent_workers_follow_set_epoch(ds: EpisodeDataset, context: str) -> None:
+    """Workers that live across epochs read the epoch set in the main process."""
+    stream = ds.iterable(seed=4, shuffle_buffer=16)
+    loader = DataLoader(
+        stream.torch(),
+        batch_size=16,
+        num_workers=2,
+        persistent_workers=True,
+        multiprocessing_context=context,
+    )
+    orders = []
+    for epoch in range(3):
+        stream.set_epoch(epoch)
+        order = [i for batch in loader for i in batch["index"].tolist()]
+        assert sorted(order) == list(range(len(ds)))  # every frame once per epoch
+        expected = _interleaved([list(stream.indices(w, 2)) for w in range(2)], 16)
+        assert order == expected, f"epoch {epoch} came in another epoch's order"
+        orders.append(order)
+    assert orders[0] != orders[1] != orders[2] != orders[0]
+
+
+def test_the_stream_itself_in_a_dataloader_points_to_torch(ds: EpisodeDataset) -> None:
+    from embodex.errors import LoaderConfigError
+
+    stream = ds.iterable(seed=1)
+    with pytest.raises(LoaderConfigError, match="cannot be indexed") as info:
+        next(iter(DataLoader(stream, batch_size=4)))  # type: ignore[arg-type]
+    assert "stream.torch()" in info.value.hint
+    stream.set_epoch(3)
+    copy = pickle.loads(pickle.dumps(stream))  # an ordinary pickle keeps the epoch
+    assert copy.epoch == 3 and list(copy.indices()) == list(stream.indices())
+    copy.set_epoch(4)
+    assert stream.epoch == 3  # and is no longer shared with the original
+
+
 def test_rank_and_buffer_validation(ds: EpisodeDataset) -> None:
     from embodex.errors import LoaderConfigError
 

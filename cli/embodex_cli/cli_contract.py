@@ -49,6 +49,12 @@ def contract() -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="Draft from an accepted quote (`embodex quote … -o quote.json`) instead of a template.",
 )
+@click.option(
+    "--catalog",
+    help="With --from-quote: the catalogue (folder or channel URL) whose signed listing the "
+    "quote must match (default: where the quote was priced from).",
+)
+@trust_opt
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file.")
 def contract_init(
     template: str,
@@ -57,18 +63,24 @@ def contract_init(
     start: Any,
     qc_profile_digest: str | None,
     from_quote: Path | None,
+    catalog: str | None,
+    trust: tuple[str, ...],
     out: Path | None,
 ) -> None:
     """Print a filled-in contract YAML to edit (humanoid data, 23 scenes, weekly deliveries).
 
     With --from-quote every field comes from the quote: scope, volume, schedule, price per
     accepted hour, acceptance with the QC profile digest, and the licence's usage terms.
+    The quote is not signed, so it is checked first against the centre's signed listing
+    (--catalog, verified against your key store and --trust): it must name that listing
+    and every factor and figure must be what its price sheet gives.
 
     \b
     Example:
       embodex contract init --template hubei-agibot --centre hubei-centre --buyer agibot \\
           > contract.yaml
-      embodex contract init --from-quote quote.json --buyer agibot -o contract.yaml
+      embodex contract init --from-quote quote.json --catalog catalog --buyer agibot \\
+          -o contract.yaml
     """
     from embodex.fsutil import atomic_write_bytes
     from embodex.trust import load_identity, render_template
@@ -80,8 +92,16 @@ def contract_init(
             raise click.UsageError("--start and --qc-profile-digest come from the quote")
         from embodex.market import contract_from_quote
 
-        text = contract_from_quote(from_quote, buyer=buyer_id, centre=centre_id)
+        text = contract_from_quote(
+            from_quote,
+            catalog=catalog,
+            trusted=trusted_identities(trust),
+            buyer=buyer_id,
+            centre=centre_id,
+        )
     else:
+        if catalog is not None:
+            raise click.UsageError("--catalog goes with --from-quote")
         text = render_template(
             template,
             centre=centre_id,

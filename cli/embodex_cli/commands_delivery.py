@@ -76,7 +76,8 @@ def channel_options(*, key: bool) -> Callable[[Any], Any]:
         options = [
             click.option(
                 "--channel", "url", required=True, metavar="URL",
-                help="The channel: a folder, file:// or s3://bucket/prefix URL.",
+                help="The channel: a folder, file://, s3://BUCKET/PREFIX or "
+                "hf://datasets/OWNER/REPO (HF_ENDPOINT, HF_TOKEN) URL.",
             ),
             click.option(
                 "--contract", "contract", required=True, metavar="FILE",
@@ -203,6 +204,9 @@ def publish(
       embodex publish centre/all --channel s3://acme/deliveries \\
           --contract contract.signed.json --key hubei-centre --dry-run
       embodex publish centre/all --channel s3://acme/deliveries \\
+          --contract contract.signed.json --key hubei-centre
+      HF_TOKEN=hf_... embodex publish centre/all \\
+          --channel hf://datasets/hubei-centre/agibot-deliveries \\
           --contract contract.signed.json --key hubei-centre
     """
     from embodex.delivery import publish as sdk_publish
@@ -339,6 +343,8 @@ def pull(
           --key agibot --into deliveries/acme
       embodex pull --channel s3://acme/deliveries --contract contract.signed.json \\
           --key agibot --into deliveries/acme --watch --interval 10m
+      HF_TOKEN=hf_... embodex pull --channel hf://datasets/hubei-centre/agibot-deliveries \\
+          --contract contract.signed.json --key agibot --into deliveries/hubei
     """
     from embodex.delivery import pull as sdk_pull
     from embodex.delivery import watch as sdk_watch

@@ -11,7 +11,7 @@ from embodex.format import open_dataset, verify_dataset
 from embodex.format.importers import IMPORTERS
 from embodex.format.summary import summarize
 
-from .render import echo_json, fmt_bytes, fmt_hours, progress, table
+from .render import echo_json, fmt_bytes, fmt_hours, plural, progress, table
 
 
 def register(cli: click.Group) -> None:
@@ -46,7 +46,7 @@ def _parse_range(text: str) -> tuple[float, float]:
     "--duration",
     default="8-20",
     show_default=True,
-    help="Episode length, MIN-MAX s (agibot layout: only when given; else 1.2-1.8 s).",
+    help="Episode length, MIN-MAX seconds (mcap layout: their mean, for every episode).",
 )
 @click.option("--image-size", type=click.IntRange(16, 1024), default=96, show_default=True)
 @click.option("--depth/--no-depth", default=False, help="Add a 16-bit depth camera.")
@@ -81,11 +81,8 @@ def synth(
     if layout == "agibot":
         from embodex.synth_raw import write_agibot_sample
 
-        frames: dict[str, Any] = {}
-        source = click.get_current_context().get_parameter_source("duration")
-        if source is click.core.ParameterSource.COMMANDLINE:  # else the sample's short default
-            frames["frames"] = (round(span[0] * 30), round(span[1] * 30))
-        root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth, **frames)
+        frames = (round(span[0] * 30), round(span[1] * 30))  # the sample records at 30 fps
+        root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth, frames=frames)
         result: dict[str, Any] = {"layout": "agibot", "path": str(root), "episodes": episodes}
     elif layout == "mcap":
         from embodex.synth_mcap import write_mcap_sample
@@ -109,14 +106,16 @@ def synth(
         result = {
             "layout": "embodex",
             "path": str(out),
-            "episodes": len(ds),
+            "episodes": episodes,
+            "in_dataset": len(ds),
             "hours": ds.hours,
             "digest": ds.digest,
         }
     if as_json:
         echo_json(result)
-    else:
-        click.echo(f"wrote {result['episodes']} episodes to {out} ({layout} layout)")
+        return
+    total = f"; {plural(result['in_dataset'], 'episode')} in it now" if append else ""
+    click.echo(f"wrote {plural(episodes, 'episode')} to {out} ({layout} layout{total})")
 
 
 @click.command()
@@ -206,7 +205,9 @@ def package(
 def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
     """Show what a dataset holds: episodes, hours per scene type and skill, cameras, size.
 
-    Reads only metadata, never frames, so it is instant on any size of dataset.
+    Reads only metadata (hash-checked), never frames, so it is instant on any size of
+    dataset — and it does not notice a damaged or truncated frame shard: `embodex verify`
+    checks those.
 
     \b
     Example:
@@ -232,29 +233,32 @@ def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
     click.echo(f"{s['name']}  ({s['path']})")
     click.echo(f"  licence {s['licence']} · centre {s['centre']} · format {s['format_version']}")
     click.echo(
-        f"  {s['episodes']} episodes · {s['frames']:,} frames · {fmt_hours(s['hours'])} · "
-        f"{s['fps']:g} fps · success {rate} · {s['operators']} operators"
+        f"  {plural(s['episodes'], 'episode')} · {plural(s['frames'], 'frame')} · "
+        f"{fmt_hours(s['hours'])} · {s['fps']:g} fps · success {rate} · "
+        f"{plural(s['operators'], 'operator')}"
     )
-    click.echo(f"  {fmt_bytes(s['size_bytes'])} in {s['shards']} shards · digest {s['digest']}")
+    click.echo(
+        f"  {fmt_bytes(s['size_bytes'])} in {plural(s['shards'], 'shard')} · digest {s['digest']}"
+    )
     if s["recorded_from"]:
         click.echo(f"  recorded {s['recorded_from']} .. {s['recorded_to']}")
     click.echo("")
     click.echo(
         table(
-            ["scene type", "episodes", "hours"],
+            ["scene type", "episodes", "recorded"],
             [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s["by_scene_type"].items()],
         )
     )
     click.echo("")
     click.echo(
         table(
-            ["skill", "episodes", "hours"],
+            ["skill", "episodes", "recorded"],
             [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s["by_skill"].items()],
         )
     )
     click.echo("")
     skills = sorted(s["by_skill"])
-    click.echo("hours by scene type (rows) and skill (columns)")
+    click.echo("time recorded by scene type (rows) and skill (columns)")
     click.echo(
         table(
             ["scene type", *skills],
@@ -307,7 +311,8 @@ def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
 def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
     """Check every file's sha256, the schemas and the frame/episode bookkeeping.
 
-    Exits 1 and lists every problem when anything is wrong.
+    Exits 1 and lists every problem when anything is wrong, with the episodes whose frames
+    are in a damaged shard (`--json`: damaged_episodes).
 
     \b
     Example:
@@ -328,6 +333,7 @@ def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
                 "episodes": report.episodes,
                 "frames": report.frames,
                 "problems": report.problems,
+                "damaged_episodes": report.damaged_episodes,
                 "notes": report.notes,
             }
         )
@@ -342,6 +348,12 @@ def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
         else:
             for problem in report.problems:
                 click.echo(f"problem: {problem}", err=True)
+            if report.damaged_episodes:
+                click.echo(
+                    f"damaged episodes ({len(report.damaged_episodes)}): "
+                    + ", ".join(report.damaged_episodes),
+                    err=True,
+                )
     if not report.ok:
         from embodex.errors import VerificationError
 

@@ -172,12 +172,13 @@ def export_hf_cmd(
 def view(dataset: Path, episode: str, output: Path, as_json: bool) -> None:
     """Write one episode as a Rerun recording: joint plots, camera frames, sub-tasks.
 
-    EPISODE is an episode id or a position (0 = first). Needs the rerun extra
-    (pip install 'embodex[rerun]').
+    EPISODE is an episode id or a position (0 = first; a negative position counts from the
+    end and goes after `--`). Needs the rerun extra (pip install 'embodex[rerun]').
 
     \b
     Example:
       embodex view datasets/week01 0 -o episode0.rrd && rerun episode0.rrd
+      embodex view datasets/week01 -o last.rrd -- -1
     """
     from embodex.format.exporters.rerun import export_rerun
 

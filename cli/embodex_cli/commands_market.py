@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from .commands_delivery import WHEN, channel_options
 from .commands_trust import json_opt, load_signer_cli, trust_opt, trusted_identities
 from .render import echo_json, progress
 from .render_market import (
@@ -215,30 +216,57 @@ def catalog_sample(
 
 
 @catalog.command("provenance")
-@click.argument("source", type=click.Path(path_type=Path, exists=True))
+@click.argument("source")
 @click.option("--episode", help="Show where and how this episode was recorded.")
+@click.option(
+    "--contract", type=_EXISTING_FILE,
+    help="SOURCE is a delivery channel: check its batches' chains under this signed contract.",
+)  # fmt: skip
+@click.option("--batch", type=click.IntRange(1), help="With --contract: only this batch.")
+@click.option("--at", "at", type=WHEN, default=None, help="With --contract: as of this time.")
 @trust_opt
 @json_opt
 def catalog_provenance(
-    source: Path, episode: str | None, trust: tuple[str, ...], as_json: bool
+    source: str,
+    episode: str | None,
+    contract: Path | None,
+    batch: int | None,
+    at: Any,
+    trust: tuple[str, ...],
+    as_json: bool,
 ) -> None:
-    """Verify and show the provenance chains of a sample pack or of a catalogue.
+    """Verify and show the provenance chains of a sample pack, a catalogue, or (with
+    --contract) the batches delivered on a channel: recording to delivery.
 
-    For a sample pack, every hash, the chain and the watermark are checked first.
+    For a sample pack, every hash, the chain and the watermark are checked first. For a
+    channel, each batch's chain must name the batch manifest the channel's signed head
+    leads to (its dataset, QC manifest and digest), the contract and the buyer.
 
     \b
     Example:
       embodex catalog provenance sample/
       embodex catalog provenance sample/ --episode sample:hubei-humanoid-centre:0a1b2c --json
+      embodex catalog provenance s3://acme/deliveries --contract contract.signed.json
     """
     from embodex.market import verify_sample_pack
     from embodex.market.catalog import LISTING_FILE
 
-    if (source / LISTING_FILE).exists():
-        chains = list(_open(str(source), trust).chains.values())
-        origins = {}
+    origins: dict[str, str] = {}
+    if contract is not None:
+        from embodex.market.delivery_chain import verify_delivery
+
+        delivered = verify_delivery(
+            source, contract, batch=batch, trusted=trusted_identities(trust), at=at
+        )
+        chains = [d.chain for d in delivered]
+    elif batch is not None or at is not None:
+        raise click.UsageError("--batch and --at go with --contract (a delivery channel)")
+    elif not Path(source).exists():
+        raise click.BadParameter(f"{source} does not exist", param_hint="SOURCE")
+    elif (Path(source) / LISTING_FILE).exists():
+        chains = list(_open(source, trust).chains.values())
     else:
-        pack = verify_sample_pack(source, trusted_identities(trust))
+        pack = verify_sample_pack(Path(source), trusted_identities(trust))
         chains = [pack.provenance]
         origins = {e.episode_id: e.source_episode_id for e in pack.episodes}
     if episode is not None:
@@ -270,6 +298,40 @@ def _origin(chains: list[Any], episode_id: str) -> dict[str, Any]:
         f"episode {episode_id} is in no provenance chain here",
         hint="List the episodes with `embodex catalog provenance PATH --json`.",
     )
+
+
+@catalog.command("record-delivery")
+@click.argument("dataset", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@channel_options(key=True)
+@click.option("--batch", type=click.IntRange(1), help="Only this batch (default: every batch).")
+@json_opt
+def catalog_record_delivery(
+    dataset: Path, url: str, contract: Path, key: str, at: Any, batch: int | None, as_json: bool
+) -> None:
+    """Sign the provenance chain of delivered batches and put it on the channel (centre).
+
+    DATASET is the dataset the batches were published from. Each batch's chain — where and
+    by whom its episodes were recorded, how they were processed and selected, its QC, and
+    the delivery (channel, contract, buyer, the signed batch manifest's digest) — goes to
+    provenance/batches/<n>.json on the channel; the buyer checks it with
+    `embodex catalog provenance CHANNEL --contract C`.
+
+    \b
+    Example:
+      embodex catalog record-delivery centre/all --channel s3://acme/deliveries \\
+          --contract contract.signed.json --key hubei-centre
+    """
+    from embodex.market.delivery_chain import record_delivery
+
+    recorded = record_delivery(dataset, url, contract, load_signer_cli(key), batch=batch, at=at)
+    if as_json:
+        echo_json([d.describe() for d in recorded])
+        return
+    for d in recorded:
+        click.echo(
+            f"batch {d.batch}: {len(d.manifest.episodes)} episodes, chain head "
+            f"{d.chain.head} -> {d.where}"
+        )
 
 
 @catalog.command("publish")
@@ -360,7 +422,9 @@ def quote(
     """
     from embodex.market import build_quote, load_demand, write_quote
 
-    result, _match = build_quote(_open(source, trust).listing, load_demand(demand))
+    result, _match = build_quote(
+        _open(source, trust).listing, load_demand(demand), catalog=str(source)
+    )
     if out is not None:
         write_quote(out, result)
     if as_json:

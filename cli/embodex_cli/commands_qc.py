@@ -26,6 +26,15 @@ def register(cli: click.Group) -> None:
     cli.add_command(review)
 
 
+def _warn_if_stale(reason: str | None) -> None:
+    """A stale QC manifest still shows what QC saw; say so on stderr, never silently."""
+    if reason:
+        click.echo(
+            f"warning: {reason} — run `embodex qc run DATASET` to check the current data",
+            err=True,
+        )
+
+
 def _profile(spec: str | None, overrides: tuple[str, ...]) -> Any:
     from embodex.qc import default_profile, load_profile
     from embodex.qc.profile import parse_overrides
@@ -79,7 +88,11 @@ def qc() -> None:
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="File of episode ids delivered before (one per line), for the unique-id rule.",
 )
-@click.option("--no-write", is_flag=True, help="Only print; do not write qc/manifest.json.")
+@click.option(
+    "--no-write",
+    is_flag=True,
+    help="Only print (recorded reviews still apply); do not write qc/manifest.json.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def qc_run(
     dataset: Path,
@@ -94,7 +107,8 @@ def qc_run(
 
     Writes qc/manifest.json (verdicts, reviews, aggregates; no floats, ready to sign),
     qc/findings-*.arrow and qc/metrics-*.arrow in the dataset. Failed episodes are kept and
-    labelled, never deleted. Exits 1 when any episode FAILs, so scripts can gate on it.
+    labelled, never deleted. Exits 3 when any episode FAILs (1 on bad input), so
+    scripts can gate on it.
 
     \b
     Example:
@@ -105,7 +119,7 @@ def qc_run(
     from embodex.errors import QCFailedError
     from embodex.format import open_dataset
     from embodex.qc import run_qc
-    from embodex.qc.manifest import write_qc
+    from embodex.qc.manifest import preview_qc, write_qc
 
     profile = _profile(profile_spec, overrides)
     ds = open_dataset(dataset)
@@ -122,20 +136,15 @@ def qc_run(
             on_episode=lambda _eid: bar.update(),
             known_episode_ids=known,
         )
-    manifest = None if no_write else write_qc(dataset, result)
-    final = (
-        {e.episode_id: e.verdict for e in manifest.episodes}
-        if manifest is not None
-        else {e.episode_id: e.auto_verdict for e in result.episodes}
-    )
+    # --no-write still applies the recorded reviews: a reviewer's reject is final either way
+    manifest = preview_qc(dataset, result) if no_write else write_qc(dataset, result)
+    final = {e.episode_id: e.verdict for e in manifest.episodes}
     counts = {"PASS": 0, "WARN": 0, "FAIL": 0}
     hours = {"PASS": 0.0, "WARN": 0.0, "FAIL": 0.0}
     for ep in result.episodes:
         counts[final[ep.episode_id]] += 1
         hours[final[ep.episode_id]] += ep.duration_s / 3600
-    top: list[dict[str, Any]] = (
-        [t.model_dump() for t in manifest.aggregates.top_failures] if manifest else []
-    )
+    top: list[dict[str, Any]] = [t.model_dump() for t in manifest.aggregates.top_failures]
     if as_json:
         echo_json(
             {
@@ -151,10 +160,8 @@ def qc_run(
                 "frames": result.frames,
                 "seconds": round(result.seconds, 3),
                 "counts": counts,
-                "manifest": None if manifest is None else str(Path(dataset) / "qc/manifest.json"),
-                "aggregates": None
-                if manifest is None
-                else manifest.aggregates.model_dump(mode="json"),
+                "manifest": None if no_write else str(Path(dataset) / "qc/manifest.json"),
+                "aggregates": manifest.aggregates.model_dump(mode="json"),
                 "verdicts": [
                     {
                         "episode_id": ep.episode_id,
@@ -176,7 +183,7 @@ def qc_run(
         total = max(len(result.episodes), 1)
         click.echo(
             table(
-                ["verdict", "episodes", "hours", "share"],
+                ["verdict", "episodes", "recorded", "share"],
                 [
                     [v, counts[v], fmt_hours(hours[v]), f"{100 * counts[v] / total:.1f}%"]
                     for v in ("PASS", "WARN", "FAIL")
@@ -198,7 +205,7 @@ def qc_run(
             click.echo(table(["episode", "verdict", "rules"], rows))
             if len(flagged) > 20:
                 click.echo(f"… and {len(flagged) - 20} more (see --json or the report)")
-        if manifest is not None:
+        if not no_write:
             click.echo("")
             click.echo(f"wrote {Path(dataset) / 'qc/manifest.json'}")
     if counts["FAIL"]:
@@ -215,20 +222,29 @@ def qc_run(
     help="HTML file to write (default DATASET/qc/report.html).",
 )
 @click.option("--worst", type=click.IntRange(0, 100), default=5, show_default=True)
-def qc_report(dataset: Path, out: Path | None, worst: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Print where it was written as JSON.")
+def qc_report(dataset: Path, out: Path | None, worst: int, as_json: bool) -> None:
     """Write the QC report: one self-contained HTML file with plots (opens offline).
 
     Hours by scene type and skill, episodes flagged per rule, operator and robot
     scorecards, durations, and the worst episodes with joint plots and frame strips.
-    Needs `embodex qc run` first.
+    Needs `embodex qc run` first; warns when the dataset changed since.
 
     \b
     Example:
       embodex qc report datasets/week01 -o week01-qc.html
+      embodex qc report datasets/week01 --json
     """
+    from embodex.qc.manifest import stale_reason
     from embodex.qc.report import write_report
 
     path = write_report(dataset, out or Path(dataset) / "qc" / "report.html", worst=worst)
+    stale = stale_reason(dataset)
+    if as_json:
+        size = path.stat().st_size
+        echo_json({"report": str(path), "bytes": size, "stale": stale})
+        return
+    _warn_if_stale(stale)
     click.echo(f"wrote {path} ({path.stat().st_size / 1024:,.0f} KiB)")
 
 
@@ -243,12 +259,14 @@ def qc_show(dataset: Path, episode: str, as_json: bool) -> None:
     Example:
       embodex qc show datasets/week01 hubei-centre:0f3a9c
     """
+    from embodex.qc.findings import FRAMES_HEADING, frame_range
     from embodex.qc.manifest import describe_episode
 
     info = describe_episode(dataset, episode)
     if as_json:
         echo_json(info)
         return
+    _warn_if_stale(info["stale"])
     click.echo(
         f"{info['episode_id']}: {info['auto_verdict']} (automatic) -> {info['verdict']} (final)"
     )
@@ -268,12 +286,12 @@ def qc_show(dataset: Path, episode: str, as_json: bool) -> None:
         click.echo("")
         click.echo(
             table(
-                ["severity", "rule", "frames", "measured", "threshold", "finding"],
+                ["severity", "rule", FRAMES_HEADING, "measured", "threshold", "finding"],
                 [
                     [
                         f["severity"].upper(),
                         f["rule"],
-                        "-" if f["frame_start"] is None else f"{f['frame_start']}-{f['frame_end']}",
+                        frame_range(f["frame_start"], f["frame_end"]),
                         "-" if f["measured"] is None else f"{f['measured']:.4g}",
                         "-" if f["threshold"] is None else f"{f['threshold']:.4g}",
                         f["message"],
@@ -346,13 +364,16 @@ def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
     Example:
       embodex review next datasets/week01
     """
-    from embodex.qc.manifest import describe_episode
+    from embodex.qc.manifest import describe_episode, stale_reason
     from embodex.qc.review import review_queue, write_review_page
 
     queue = review_queue(dataset)
+    stale = stale_reason(dataset)
+    if not as_json:
+        _warn_if_stale(stale)
     if not queue:
         if as_json:
-            echo_json({"next": None, "waiting": 0})
+            echo_json({"next": None, "waiting": 0, "stale": stale})
         else:
             click.echo("nothing to review: every WARN and every sampled PASS has a decision")
         return
@@ -369,6 +390,7 @@ def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
                 "page": str(page),
                 "waiting": len(queue),
                 "findings": info["findings"],
+                "stale": stale,
             }
         )
         return
@@ -453,16 +475,20 @@ def review_list(dataset: Path, show_all: bool, as_json: bool) -> None:
       embodex review list datasets/week01
       embodex review list datasets/week01 --all --json
     """
+    from embodex.qc.manifest import stale_reason
     from embodex.qc.review import list_reviews, review_status
 
     entries = list_reviews(dataset)
+    stale = stale_reason(dataset)
     if not show_all:
         latest = {e.episode_id: e for e in entries}
         entries = [e for e in entries if latest[e.episode_id] is e]
     status = review_status(dataset)
     if as_json:
-        echo_json({"status": status, "reviews": [e.model_dump(mode="json") for e in entries]})
+        reviews = [e.model_dump(mode="json") for e in entries]
+        echo_json({"status": status, "reviews": reviews, "stale": stale})
         return
+    _warn_if_stale(stale)
     if entries:
         click.echo(
             table(

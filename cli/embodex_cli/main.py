@@ -1,4 +1,9 @@
-"""Entry point: the command group and the one place errors become messages and exit codes."""
+"""Entry point: the command group and the one place errors become messages and exit codes.
+
+Exit codes: 0 done; 1 an error (bad input, damaged data, a check that failed); 2 a usage
+error (unknown option, bad value); 3 QC ran and an episode FAILs (``QCFailedError``);
+130 interrupted. An ``EmbodexError`` subclass picks its code with ``exit_code``.
+"""
 
 from __future__ import annotations
 
@@ -63,13 +68,14 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except click.ClickException as exc:
-        exc.show()
+        # one line like every other error (click's own takes three), with where to look
+        click.echo(f"error: {_click_error_line(exc)}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
     except EmbodexError as exc:
         if debug_enabled():
             traceback.print_exc()
         click.echo(f"error: {exc.one_line()}", err=True)
-        sys.exit(EXIT_FAILURE)
+        sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -92,3 +98,11 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(EXIT_FAILURE)
+
+
+def _click_error_line(exc: click.ClickException) -> str:
+    message = " ".join(exc.format_message().split())
+    if isinstance(exc, click.UsageError):
+        where = exc.ctx.command_path if exc.ctx is not None else "embodex"
+        return f"{message} — see `{where} --help`"
+    return message

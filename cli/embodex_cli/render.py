@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
 import click
 
-__all__ = ["echo_json", "fmt_bytes", "fmt_hours", "progress", "table"]
+__all__ = ["echo_json", "fmt_bytes", "fmt_hours", "plural", "progress", "table"]
 
 
 def echo_json(value: Any) -> None:
@@ -18,7 +19,18 @@ def echo_json(value: Any) -> None:
 
 
 def fmt_hours(hours: float) -> str:
-    return f"{hours:,.2f} h" if hours >= 0.1 else f"{hours * 60:,.1f} min"
+    """A duration given in hours, in the unit people read best: h, min or s (the unit is
+    always printed, so columns of mixed sizes stay unambiguous)."""
+    if hours >= 0.1:
+        return f"{hours:,.2f} h"
+    if hours * 60 >= 1:
+        return f"{hours * 60:,.1f} min"
+    return f"{hours * 3600:,.1f} s"
+
+
+def plural(n: int, word: str) -> str:
+    """``1 episode``, ``2 episodes``: the count with the noun agreeing."""
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
 
 
 def fmt_bytes(n: float) -> str:
@@ -49,7 +61,9 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 def _is_number(v: Any) -> bool:
     if isinstance(v, int | float):
         return True
-    s = str(v).replace(",", "").replace(" h", "").replace(" min", "").replace("%", "")
+    s = str(v).replace(",", "")
+    for unit in (" h", " min", " s", "%"):
+        s = s.removesuffix(unit)
     try:
         float(s)
     except ValueError:
@@ -66,11 +80,47 @@ class _Progress:
             self._bar.update(n)
 
 
+class _Counter:
+    """For work whose size is not known up front: ``label: N done (R/s)`` on one line."""
+
+    def __init__(self, label: str) -> None:
+        self._label = label
+        self._done = 0
+        self._start = time.monotonic()
+        self._shown = 0.0
+
+    def update(self, n: int = 1) -> None:
+        self._done += n
+        now = time.monotonic()
+        if now - self._shown >= 0.1:  # redraw at most 10 times a second
+            self._shown = now
+            self._draw(now)
+
+    def _draw(self, now: float) -> None:
+        rate = self._done / max(now - self._start, 1e-9)
+        click.echo(f"\r{self._label}: {self._done:,} done ({rate:,.1f}/s)", err=True, nl=False)
+
+    def finish(self) -> None:
+        self._draw(time.monotonic())
+        click.echo("", err=True)
+
+
 @contextmanager
-def progress(label: str, length: int | None, *, enabled: bool = True) -> Iterator[_Progress]:
-    """A progress bar on stderr (hidden with --json or when stderr is not a terminal)."""
+def progress(label: str, length: int | None, *, enabled: bool = True) -> Iterator[Any]:
+    """A progress bar on stderr (hidden with --json or when stderr is not a terminal).
+
+    ``length=None`` (the amount of work is not known before it starts) shows a running
+    count instead of a bar. The yielded object has ``update(n=1)``.
+    """
     if not enabled or not sys.stderr.isatty():
         yield _Progress(None)
+        return
+    if length is None:
+        counter = _Counter(label)
+        try:
+            yield counter
+        finally:
+            counter.finish()
         return
     bar: Any
     with click.progressbar(length=length, label=label, file=sys.stderr) as bar:

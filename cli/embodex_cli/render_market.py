@@ -93,23 +93,18 @@ def catalog_lines(catalog: Catalog) -> list[str]:
         )
     headers = ["scene type", "episodes", "hours", "PASS", "WARN", "FAIL", "capacity"]
     lines.append(table(headers, rows))
-    lines += ["", "Hours by skill:"]
-    lines.append(
-        table(
-            ["skill", "episodes", "hours", "PASS", "WARN", "FAIL"],
-            [
+    for title, label, key in (("skill", "skill", "by_skill"),
+                              ("robot model", "robot", "by_robot")):  # fmt: skip
+        lines += ["", f"Hours by {title} (QC verdict):"]
+        lines.append(
+            table(
+                [label, "episodes", "hours", "PASS", "WARN", "FAIL"],
                 [
-                    k,
-                    g["episodes"],
-                    hours(g["hours"]),
-                    hours(g["PASS"]),
-                    hours(g["WARN"]),
-                    hours(g["FAIL"]),
-                ]
-                for k, g in t["by_skill"].items()
-            ],
+                    [k, g["episodes"], *(hours(g[v]) for v in ("hours", "PASS", "WARN", "FAIL"))]
+                    for k, g in t[key].items()
+                ],
+            )
         )
-    )
     cross = t["deliverable_hours_by_skill_and_scene_type"]
     if cross:
         cols = sorted({st for v in cross.values() for st in v})
@@ -153,6 +148,8 @@ def catalog_lines(catalog: Catalog) -> list[str]:
         f"Prices ({p.currency}): {money(p.base_per_accepted_hour)} per accepted hour before "
         f"multipliers; exclusivity ×{p.exclusivity}; customised collection "
         f"×{p.customised_collection}" + (f"; valid until {p.valid_until}" if p.valid_until else ""),
+        "  scene types  " + _multipliers(p.scene_complexity, p.default_scene_complexity),
+        "  skills       " + _multipliers(p.skill_difficulty, p.default_skill_difficulty),
         "  cameras      "
         + ", ".join(f"≥{tier.min_cameras}: ×{tier.multiplier}" for tier in p.cameras),
         "  volume       "
@@ -163,6 +160,16 @@ def catalog_lines(catalog: Catalog) -> list[str]:
         "  licences     " + "; ".join(f"{lic.id} ({lic.title})" for lic in p.licences),
     ]
     return lines
+
+
+def _multipliers(table_: dict[str, Decimal], default: Decimal) -> str:
+    """``restaurant ×1.15, home ×1.00; any other ×1.00`` (highest first, then by name)."""
+    listed = sorted(table_.items(), key=lambda kv: (-kv[1], kv[0]))
+    return (
+        ", ".join(f"{k} ×{v}" for k, v in listed)
+        + ("; " if listed else "")
+        + (f"any other ×{default}")
+    )
 
 
 def match_lines(m: MatchResult) -> list[str]:
@@ -320,6 +327,14 @@ def provenance_lines(d: dict[str, Any]) -> list[str]:
         lines.append(
             f"  sample       {len(s['episodes'])} episodes of {s['source']['name']}, licence "
             f"{s['licence']}; watermark: {s['watermark']}"
+        )
+    if "delivery" in d:
+        dl = d["delivery"]
+        lines.append(
+            f"  delivery     batch {dl['batch']} ({dl['episodes']} episodes, "
+            f"{hours(Decimal(dl['hours']))}) published {dl['published_at']} on channel "
+            f"{dl['channel_id']} under {dl['contract_id']} to buyer {dl['buyer_key_id']}; "
+            f"manifest {short(dl['batch_manifest_digest'])}"
         )
     lines.append("  links        " + " → ".join(link["statement"] for link in d["links"]))
     return lines

@@ -84,6 +84,12 @@ def contract_lines(d: dict[str, Any]) -> list[str]:
             else ""
         ),
     ]
+    origin = d.get("origin")
+    if origin:
+        lines.append(
+            f"  origin       quote {origin['quote_id']} ({short(origin['quote_digest'])}) of "
+            f"listing #{origin['listing_sequence']} ({short(origin['listing_digest'])})"
+        )
     if d["history"]:
         lines.append(
             "  history      "

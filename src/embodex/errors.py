@@ -20,6 +20,7 @@ __all__ = [
     "DeliveryError",
     "DemandError",
     "EmbodexError",
+    "EpisodeIndexError",
     "FormatError",
     "FrozenChannelError",
     "ImportSourceError",
@@ -49,6 +50,7 @@ __all__ = [
     "SchemaError",
     "ScopeError",
     "SignatureError",
+    "StorageAccessError",
     "StorageError",
     "StorageIntegrityError",
     "TrustError",
@@ -62,6 +64,8 @@ class EmbodexError(Exception):
     """Root of every error embodex raises on purpose."""
 
     default_hint = "Run the command again with EMBODEX_DEBUG=1 for details."
+    #: The CLI's exit status for this error: 1, unless a script needs to tell it apart.
+    exit_code: int = 1
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -105,7 +109,10 @@ class DatasetNotFoundError(FormatError):
 class DatasetExistsError(FormatError):
     """Creating a dataset where one already exists."""
 
-    default_hint = "Choose a new output directory, or pass append=True / --append to add to it."
+    default_hint = (
+        "Choose a new output directory, or add to this dataset: --append on the command "
+        "line, append=True from Python."
+    )
 
 
 class DatasetLockedError(FormatError):
@@ -182,8 +189,10 @@ class QCManifestError(QCError):
 
 
 class QCFailedError(QCError):
-    """QC ran and at least one episode FAILs (the CLI exits 1 so scripts can gate on it)."""
+    """QC ran and at least one episode FAILs. The CLI exits 3 (not 1, which means the check
+    could not run: bad input, damaged data), so scripts can gate on the verdict."""
 
+    exit_code = 3
     default_hint = (
         "Failed episodes are kept and labelled; see `embodex qc show DATASET EPISODE` or "
         "`embodex qc report DATASET`."
@@ -333,7 +342,9 @@ class LoaderConfigError(ConfigError):
 class QCManifestMissingError(LoaderConfigError):
     """A QC filter was asked for but the dataset has no QC manifest."""
 
-    default_hint = "Run `embodex qc run DATASET` first, or pass qc='all' to load every episode."
+    default_hint = (
+        "Run `embodex qc run DATASET` first, or load every episode: qc='all' (CLI: --qc all)."
+    )
 
 
 # -- delivery: channels, publish, pull, receipts, supply (issue 5) ----------------------
@@ -437,4 +448,29 @@ class ProvenanceError(MarketError):
 class SamplePackError(MarketError):
     """A sample pack cannot be built or does not check out (watermark, provenance)."""
 
-    default_hint = "Run `embodex qc run DATASET` first; see specs/catalog.md for sample packs."
+    default_hint = (
+        "Do not rely on this sample pack: pull it again, or ask the centre to rebuild it "
+        "(`embodex catalog sample`); see specs/catalog.md §7."
+    )
+
+
+# -- ecosystem fixes: loader, interop, market (issues 6-8) ------------------------------
+
+
+class EpisodeIndexError(SchemaError, IndexError):
+    """An episode position past the end of a dataset (also an ``IndexError``)."""
+
+    default_hint = (
+        "Positions run from 0 (-1 is the last); list the episodes with "
+        "`embodex inspect DATASET --episodes`."
+    )
+
+
+# -- Hugging Face Hub channel backend (issue 7, embodex.delivery.storage_hf) ----------------
+
+
+class StorageAccessError(StorageError):
+    """The store refused these credentials (401/403), or the object's repository is private
+    or gated for this account; retrying the same request cannot help."""
+
+    default_hint = "Check the token or credentials and the access rights to the store."

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from .delivery.documents import BatchManifest, ChannelHead, Notice
+from .format.importers.agibot_sidecar import Sidecar as AgibotSidecar
 from .format.importers.mcap import TopicMap
 from .format.importers.sidecar import CommonSidecar
 from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
@@ -60,6 +61,7 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "notice.schema.json": Notice,
     # interop: the files users write for `embodex package --from lerobot|mcap`
     "import-sidecar.schema.json": CommonSidecar,
+    "agibot-sidecar.schema.json": AgibotSidecar,
     "mcap-topic-map.schema.json": TopicMap,
     # market (issue 8): catalogue documents and the files buyers and centres write
     "listing.schema.json": Listing,

@@ -1,6 +1,8 @@
-"""Delivery: channels between a centre and a buyer, on local folders or S3 (specs/channel.md).
+"""Delivery: channels between a centre and a buyer, on local folders, S3 or Hugging Face Hub
+dataset repos (specs/channel.md).
 
-* storage — backends by URL scheme (:func:`open_storage`: paths, ``file://``, ``s3://``)
+* storage — backends by URL scheme (:func:`open_storage`: paths, ``file://``, ``s3://``,
+  ``hf://datasets/OWNER/REPO`` through :class:`HFStorage`, one commit per publication)
 * documents — the signed channel head, batch manifests and notices
 * publish — the centre delivers new episodes as the next batch (:func:`publish`)
 * pull — the buyer verifies, downloads, re-checks, decides, installs, signs receipts
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from .pull import BatchReport, PullReport, pull, watch
     from .receipts import countersign_receipts, read_receipt
     from .storage import FileStorage, ObjectInfo, S3Storage, Storage, open_storage, validate_key
+    from .storage_hf import HFStorage
     from .supply import SupplyPlan, SupplyReport, channel_supply, supply_plan
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "ChannelHead",
     "ChannelOverview",
     "FileStorage",
+    "HFStorage",
     "Notice",
     "ObjectInfo",
     "PublishResult",
@@ -77,6 +81,7 @@ _WHERE: dict[str, str] = {
     "ChannelOverview": "overview",
     "DEFAULT_HEAD_TTL": "heads",
     "FileStorage": "storage",
+    "HFStorage": "storage_hf",
     "Notice": "documents",
     "ObjectInfo": "storage",
     "PublishResult": "publish",

@@ -1,8 +1,10 @@
-"""Storage backends chosen by URL scheme: local folders and S3-compatible object stores.
+"""Storage backends chosen by URL scheme: local folders, S3-compatible stores, the HF Hub.
 
 ``open_storage(url)`` looks the scheme up in ``SCHEMES``: a plain path or ``file://`` gives
-:class:`FileStorage`, ``s3://bucket/prefix`` gives :class:`S3Storage`. Every backend offers
-the same small interface over *keys* (relative ``/``-separated paths below the URL):
+:class:`FileStorage`, ``s3://bucket/prefix`` gives :class:`S3Storage`, and
+``hf://datasets/owner/repo[/prefix]`` a Hugging Face Hub dataset repo
+(:class:`~embodex.delivery.storage_hf.HFStorage`, one commit per ``put_group``). Every
+backend offers the same small interface over *keys* (relative ``/``-separated paths below the URL):
 ``get_bytes``, ``get_range``, ``put_bytes``, ``upload_file``, ``download_file``, ``list``,
 ``exists``, ``size``, ``delete``.
 
@@ -35,6 +37,7 @@ from urllib.parse import unquote, urlparse
 
 from ..errors import (
     ObjectNotFoundError,
+    StorageAccessError,
     StorageError,
     StorageIntegrityError,
     UnsafeKeyError,
@@ -226,7 +229,7 @@ class Storage(ABC):
                     if durable:
                         os.fsync(out.fileno())
                 return hasher.finish()
-            except (ObjectNotFoundError, StorageIntegrityError, UnsafeKeyError):
+            except (ObjectNotFoundError, StorageAccessError, StorageIntegrityError, UnsafeKeyError):
                 hasher.finish()
                 raise
             except (OSError, StorageError) as exc:  # a dropped connection: resume from `have`
@@ -572,16 +575,24 @@ def _open_s3(url: str) -> Storage:
     return S3Storage(parsed.netloc, unquote(parsed.path))
 
 
+def _open_hf(url: str) -> Storage:
+    from .storage_hf import open_hf  # huggingface_hub is imported on first use only
+
+    return open_hf(url)
+
+
 #: URL scheme -> backend factory; a plain path has the scheme "".
 SCHEMES: dict[str, Callable[[str], Storage]] = {
     "": _open_file,
     "file": _open_file,
     "s3": _open_s3,
+    "hf": _open_hf,
 }
 
 
 def open_storage(url: str | Path) -> Storage:
-    """The backend for ``url``: a path or ``file://`` URL, or ``s3://bucket/prefix``.
+    """The backend for ``url``: a path or ``file://`` URL, ``s3://bucket/prefix`` or
+    ``hf://datasets/owner/repo[@revision][/prefix]``.
 
     Raises ``StorageError`` for a scheme with no backend.
 

@@ -17,7 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from ..errors import ObjectNotFoundError, StorageError, StorageIntegrityError, UnsafeKeyError
+from ..errors import (
+    ObjectNotFoundError,
+    StorageAccessError,
+    StorageError,
+    StorageIntegrityError,
+    UnsafeKeyError,
+)
 
 if TYPE_CHECKING:
     from .storage import Storage
@@ -36,7 +42,8 @@ __all__ = [
 T = TypeVar("T")
 DEFAULT_WORKERS = 8
 DEFAULT_ATTEMPTS = 3
-_PERMANENT = (ObjectNotFoundError, StorageIntegrityError, UnsafeKeyError)
+# what a retry cannot fix: raised at once
+_PERMANENT = (ObjectNotFoundError, StorageAccessError, StorageIntegrityError, UnsafeKeyError)
 
 
 def with_retries(

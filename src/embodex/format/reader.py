@@ -16,6 +16,7 @@ from ..canonical import sha256_bytes, sha256_file
 from ..errors import (
     CorruptDatasetError,
     DatasetNotFoundError,
+    EpisodeIndexError,
     SchemaError,
     UnsupportedFormatError,
 )
@@ -23,7 +24,7 @@ from . import layout
 from .episode import Episode, episode_meta_from_row
 from .images import decode_image
 from .models import FORMAT_VERSION, DatasetMeta, DatasetStats, EpisodeMeta, Manifest
-from .stats import merge_feature_stats
+from .stats import merge_stats_arrays, stats_arrays
 
 __all__ = ["Dataset", "EpisodeView", "ImageSequence", "compute_dataset_stats", "open_dataset"]
 
@@ -63,10 +64,15 @@ def open_dataset(path: str | Path) -> Dataset:
 def compute_dataset_stats(meta: DatasetMeta, episodes: pa.Table) -> DatasetStats:
     """Merge the per-episode statistics of ``episodes`` into ``stats.json`` form."""
     features = {}
-    stats_col = episodes.column("stats").to_pylist() if episodes.num_rows else []
+    stats_col = episodes.column("stats")
     for name, spec in meta.features.items():
-        rows = [r[name] for r in stats_col if r is not None and r.get(name) is not None]
-        features[name] = merge_feature_stats(rows, spec.shape[0])
+        try:
+            arrays = stats_arrays(stats_col, name, spec.shape[0])
+        except (ValueError, KeyError, pa.ArrowInvalid) as exc:
+            raise CorruptDatasetError(
+                f"the per-episode statistics of {name!r} in episodes.arrow are malformed ({exc})"
+            ) from exc
+        features[name] = merge_stats_arrays(arrays, spec.shape[0])
     frames = int(pc.sum(episodes.column("frame_count")).as_py() or 0) if episodes.num_rows else 0
     return DatasetStats(episodes=episodes.num_rows, frames=frames, features=features)
 
@@ -330,7 +336,10 @@ class Dataset:
         else:
             pos = key if key >= 0 else len(self) + key
             if not 0 <= pos < len(self):
-                raise IndexError(f"episode position {key} out of range ({len(self)} episodes)")
+                raise EpisodeIndexError(
+                    f"episode position {key} is out of range: {self.meta.name} has "
+                    f"{len(self)} episode(s)"
+                )
         return EpisodeView(self, self.episodes.slice(pos, 1).to_pylist()[0])
 
     def select(self, episode_ids: Sequence[str] | None = None, **equals: Any) -> Dataset:

@@ -6,8 +6,9 @@ of episodes are merged from these rows alone, without reading a frame:
 
 * mean and std with Chan's parallel formula (exact up to float rounding);
 * min and max exactly;
-* q01 and q99 by inverting the mixture of the episodes' piecewise-linear CDFs, which the
-  stored levels pin down exactly at 1 % and 99 % for every single episode.
+* q01 and q99 by inverting, exactly, the count-weighted mixture of the episodes'
+  piecewise-linear CDFs (one sweep over the sorted knots), which the stored levels pin
+  down exactly at 1 % and 99 % for every single episode.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from .models import FeatureStats
 
@@ -26,6 +28,8 @@ __all__ = [
     "QUANTILE_LEVELS",
     "episode_feature_stats",
     "merge_feature_stats",
+    "merge_stats_arrays",
+    "stats_arrays",
     "stats_arrow_type",
 ]
 
@@ -68,16 +72,20 @@ def episode_feature_stats(values: np.ndarray) -> dict[str, list[Any]]:
     if x.ndim == 1:
         x = x[:, None]
     d = x.shape[1]
-    finite = np.isfinite(x)
-    count = finite.sum(axis=0)
+    # One float64 copy with each dimension contiguous: sorting rows of it is about twice
+    # as fast as sorting the columns of x, and min, max and quantiles then come for free.
+    srt = np.array(x.T, dtype=np.float64, order="C")
+    finite = np.isfinite(srt)
     if finite.all():
-        mean = x.mean(axis=0, dtype=np.float64)
-        std = x.std(axis=0, dtype=np.float64)
-        srt = np.sort(x, axis=0)
-        lo, hi = srt[0].astype(np.float64), srt[-1].astype(np.float64)
-        q = _sorted_quantiles(srt.astype(np.float64, copy=False))
+        count = np.full(d, srt.shape[1], dtype=np.int64)
+        mean = srt.mean(axis=1)
+        std = np.sqrt(np.square(srt - mean[:, None]).mean(axis=1))
+        srt.sort(axis=1)
+        lo, hi = srt[:, 0], srt[:, -1]
+        q = _sorted_quantiles(srt.T)
     else:
-        masked = np.where(finite, x.astype(np.float64), np.nan)
+        count = finite.sum(axis=1)
+        masked = np.where(finite, srt, np.nan).T
         with np.errstate(all="ignore"), _quiet_nan_warnings():
             mean = np.nanmean(masked, axis=0)
             std = np.nanstd(masked, axis=0)
@@ -111,32 +119,69 @@ def _quiet_nan_warnings() -> Iterator[None]:
         yield
 
 
+_KEYS = ("count", "mean", "std", "min", "max", "quantiles")
+
+
 def _column(rows: list[Mapping[str, Any]], key: str) -> np.ndarray:
     return np.asarray([r[key] for r in rows], dtype=np.float64)
 
 
 def merge_feature_stats(rows: list[Mapping[str, Any]], dim: int) -> FeatureStats:
     """Merge per-episode statistics (as produced by :func:`episode_feature_stats`)."""
-    none = [None] * dim
     if not rows:
+        return merge_stats_arrays({k: np.zeros((0, dim)) for k in _KEYS}, dim)
+    return merge_stats_arrays({k: _column(rows, k) for k in _KEYS}, dim)
+
+
+def stats_arrays(stats: pa.ChunkedArray | pa.Array, name: str, dim: int) -> dict[str, np.ndarray]:
+    """Feature ``name``'s per-episode statistics from the ``stats`` column, as ``(E, D)``
+    arrays (``quantiles``: ``(E, L*D)``), read straight from Arrow without Python rows.
+    Episodes without statistics for ``name`` are left out."""
+    chunks = stats.chunks if isinstance(stats, pa.ChunkedArray) else [stats]
+    parts: dict[str, list[np.ndarray]] = {k: [] for k in _KEYS}
+    for chunk in chunks:
+        if len(chunk) == 0:
+            continue
+        field = chunk.field(name)
+        if chunk.null_count or field.null_count:  # only then is a copy needed
+            field = field.filter(pc.and_(chunk.is_valid(), field.is_valid()))
+        for key in _KEYS:
+            values = field.field(key)
+            width = dim * len(_LEVELS) if key == "quantiles" else dim
+            lengths = values.value_lengths().to_numpy(zero_copy_only=False)
+            if len(lengths) and (lengths != width).any():
+                raise ValueError(f"statistics of {name!r}: {key} lists are not {width} long")
+            flat = values.flatten().to_numpy(zero_copy_only=False)
+            parts[key].append(flat.astype(np.float64, copy=False).reshape(len(values), width))
+    return {
+        k: np.concatenate(v)
+        if v
+        else np.zeros((0, dim * (len(_LEVELS) if k == "quantiles" else 1)))
+        for k, v in parts.items()
+    }
+
+
+def merge_stats_arrays(a: Mapping[str, np.ndarray], dim: int) -> FeatureStats:
+    """Merge per-episode statistics given as arrays (see :func:`stats_arrays`)."""
+    none = [None] * dim
+    n = a["count"]  # (E, D)
+    if len(n) == 0:
         return FeatureStats(count=0, mean=none, std=none, min=none, max=none, q01=none, q99=none)
-    n = _column(rows, "count")  # (E, D)
-    mean = np.nan_to_num(_column(rows, "mean"))
-    std = np.nan_to_num(_column(rows, "std"))
+    mean = np.nan_to_num(a["mean"])
+    std = np.nan_to_num(a["std"])
     total = n.sum(axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         gmean = (n * mean).sum(axis=0) / total
         m2 = (n * (std**2 + (mean - gmean) ** 2)).sum(axis=0)
         gstd = np.sqrt(m2 / total)
-    lo = np.where(n > 0, _column(rows, "min"), np.inf).min(axis=0)
-    hi = np.where(n > 0, _column(rows, "max"), -np.inf).max(axis=0)
-    q = _column(rows, "quantiles").reshape(len(rows), len(_LEVELS), dim)
-    q01 = _mixture_quantile(q, n, 0.01, lo, hi)
-    q99 = _mixture_quantile(q, n, 0.99, lo, hi)
+    lo = np.where(n > 0, a["min"], np.inf).min(axis=0)
+    hi = np.where(n > 0, a["max"], -np.inf).max(axis=0)
+    q = a["quantiles"].reshape(len(n), len(_LEVELS), dim)
+    q01, q99 = _mixture_quantiles(q, n, (0.01, 0.99))
 
-    def out(a: np.ndarray) -> list[float | None]:
+    def out(v: np.ndarray) -> list[float | None]:
         return [
-            float(v) if t > 0 and np.isfinite(v) else None for v, t in zip(a, total, strict=True)
+            float(x) if t > 0 and np.isfinite(x) else None for x, t in zip(v, total, strict=True)
         ]
 
     return FeatureStats(
@@ -150,55 +195,57 @@ def merge_feature_stats(rows: list[Mapping[str, Any]], dim: int) -> FeatureStats
     )
 
 
-def _mixture_cdf(
-    q: np.ndarray, w: np.ndarray, x: np.ndarray, grid: tuple[np.ndarray, ...]
-) -> np.ndarray:
-    """Weighted mixture of piecewise-linear CDFs at ``x``.
+def _mixture_quantiles(
+    q: np.ndarray, n: np.ndarray, levels: tuple[float, ...]
+) -> tuple[np.ndarray, ...]:
+    """The ``levels``-quantiles of the count-weighted mixture of the episodes'
+    piecewise-linear CDFs, per dimension; ``q``: (E, L, D) knots, ``n``: (E, D) counts.
 
-    q: (E, L, D) quantile knots, w: (E, D) weights summing to 1 per dimension, x: (D,).
+    Exact, by one sweep over every knot: between neighbouring knots (of any episode) the
+    mixture CDF is linear, so it is evaluated at the sorted knots and inverted on the
+    segment where it crosses p. A repeated knot (an episode's value held over several
+    levels) is a jump of the CDF. Cost O(E·L log(E·L)) per dimension.
     """
-    last = len(_LEVELS) - 1
-    k = (q <= x[None, None, :]).sum(axis=1)  # knots <= x, (E, D)
-    lo_k = np.clip(k - 1, 0, last)
-    hi_k = np.clip(k, 0, last)
-    e_idx, d_idx = grid
-    q_lo = q[e_idx, lo_k, d_idx]
-    q_hi = q[e_idx, hi_k, d_idx]
-    span = q_hi - q_lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        frac = np.where(span > 0, (x[None, :] - q_lo) / span, 0.0)
-    cdf = _LEVELS[lo_k] + np.clip(frac, 0.0, 1.0) * (_LEVELS[hi_k] - _LEVELS[lo_k])
-    cdf = np.where(k == 0, 0.0, np.where(k > last, 1.0, cdf))
-    return np.asarray((w * cdf).sum(axis=0))
-
-
-def _mixture_quantile(
-    q: np.ndarray, n: np.ndarray, p: float, lo: np.ndarray, hi: np.ndarray
-) -> np.ndarray:
-    level = QUANTILE_LEVELS.index(p)
-    if q.shape[0] == 1:
-        return np.asarray(q[0, level])
-    total = n.sum(axis=0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        w = np.where(total > 0, n / total, 0.0)
-    valid = np.isfinite(q).all(axis=1)  # (E, D)
-    w = np.where(valid, w, 0.0)
-    q = np.nan_to_num(q)
-    # Every episode's CDF passes through (q_i(p), p), so the mixture's p-quantile lies
-    # between the smallest and the largest of them: a tight start for the bisection.
-    at_p = np.where(valid, q[:, level, :], np.nan)
-    with _quiet_nan_warnings():
-        a = np.nan_to_num(np.nanmin(at_p, axis=0))
-        b = np.nan_to_num(np.nanmax(at_p, axis=0))
-    tol = 1e-7 * np.maximum(np.nan_to_num(hi - lo, posinf=0.0, neginf=0.0), 1e-12)
-    ix = np.indices(w.shape)
-    grid: tuple[np.ndarray, ...] = (ix[0], ix[1])
-    for _ in range(48):
-        if np.all(b - a <= tol):
-            break
-        mid = (a + b) / 2
-        below = _mixture_cdf(q, w, mid, grid) < p
-        a = np.where(below, mid, a)
-        b = np.where(below, b, mid)
-    out: np.ndarray = (a + b) / 2
-    return out
+    dims = q.shape[2]
+    outs = tuple(np.full(dims, np.nan) for _ in levels)
+    mass_per_segment = np.diff(_LEVELS)
+    for d in range(dims):
+        valid = (n[:, d] > 0) & np.isfinite(q[:, :, d]).all(axis=1)
+        if not valid.any():
+            continue
+        knots = q[valid, :, d]
+        if len(knots) == 1:  # one episode: its stored level is the answer, exactly
+            for out, p in zip(outs, levels, strict=True):
+                out[d] = knots[0, QUANTILE_LEVELS.index(p)]
+            continue
+        w = n[valid, d] / n[valid, d].sum()
+        width = np.diff(knots, axis=1)
+        mass = w[:, None] * mass_per_segment[None, :]  # (e, L-1): each segment's share
+        rising = width > 0
+        slope = np.zeros_like(mass)
+        np.divide(mass, width, out=slope, where=rising)
+        # One event per knot: the slope changes by (segment after - segment before); a
+        # segment of zero width puts its mass on the knot as a jump.
+        e = len(knots)
+        dslope = np.zeros((e, len(_LEVELS)))
+        dslope[:, :-1] += slope
+        dslope[:, 1:] -= slope
+        jump = np.zeros((e, len(_LEVELS)))
+        jump[:, :-1] = np.where(rising, 0.0, mass)
+        order = np.argsort(knots, axis=None)
+        pos = knots.reshape(-1)[order]
+        first = np.flatnonzero(np.concatenate(([True], pos[1:] != pos[:-1])))
+        at = pos[first]
+        slope_after = np.cumsum(np.add.reduceat(dslope.reshape(-1)[order], first))
+        jumps = np.add.reduceat(jump.reshape(-1)[order], first)
+        # cdf[m]: the mixture CDF at knot m (right-continuous: jumps there included)
+        cdf = np.cumsum(jumps)
+        cdf[1:] += np.cumsum(slope_after[:-1] * np.diff(at))
+        for out, p in zip(outs, levels, strict=True):
+            m = min(int(np.searchsorted(cdf, p - 1e-12, side="left")), len(at) - 1)
+            if m > 0 and cdf[m] - jumps[m] >= p and slope_after[m - 1] > 0:
+                x = at[m - 1] + (p - cdf[m - 1]) / slope_after[m - 1]
+                out[d] = min(max(x, at[m - 1]), at[m])
+            else:
+                out[d] = at[m]
+    return outs

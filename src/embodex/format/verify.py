@@ -32,6 +32,8 @@ class VerifyReport:
     frames: int = 0
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: ids of the episodes whose frames are in a damaged, missing or unreadable shard
+    damaged_episodes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -55,18 +57,29 @@ def verify_dataset(
     root = ds.root
     report = VerifyReport(path=str(root), digest=ds.digest)
     problems = report.problems
+    shard_col = ds.episodes.column("shard").to_pylist()
+    in_shard: dict[str, list[str]] = {}
+    for eid, shard in zip(ds.episodes.column("episode_id").to_pylist(), shard_col, strict=True):
+        in_shard.setdefault(shard, []).append(eid)
+    damaged: set[str] = set()
+
+    def bad_file(name: str, problem: str) -> None:
+        """A problem with a file; for a shard, name the episodes whose frames it holds."""
+        ids = in_shard.get(name, [])
+        damaged.update(ids)
+        problems.append(f"{name}: {problem}{_episodes_note(ids)}")
 
     # 1. files against the manifest
     for entry in ds.manifest.files:
         p = layout.resolve(root, entry.path) if "/" not in entry.path else root / entry.path
         if not p.exists():
-            problems.append(f"{entry.path}: missing")
+            bad_file(entry.path, "missing")
             continue
         size = p.stat().st_size
         if size != entry.size:
-            problems.append(f"{entry.path}: {size} bytes, manifest says {entry.size}")
+            bad_file(entry.path, f"{size} bytes, manifest says {entry.size}")
         elif hashes and sha256_file(p) != entry.sha256:
-            problems.append(f"{entry.path}: sha256 does not match the manifest")
+            bad_file(entry.path, "sha256 does not match the manifest")
         report.files += 1
         report.bytes += size
         if on_bytes is not None:
@@ -115,7 +128,9 @@ def verify_dataset(
         try:
             table = ds.shard_table(shard_name)
         except CorruptDatasetError as exc:
-            problems.append(str(exc))
+            ids = in_shard.get(shard_name, [])
+            damaged.update(ids)
+            problems.append(f"{exc}{_episodes_note(ids)}")
             continue
         if not table.schema.equals(expected_frames, check_metadata=False):
             problems.append(f"{shard_name}: schema differs from the one embodex.json implies")
@@ -132,9 +147,18 @@ def verify_dataset(
         if recomputed.frames != ds.stats.frames or recomputed.episodes != ds.stats.episodes:
             problems.append("stats.json: frame or episode count disagrees with episodes.arrow")
 
+    report.damaged_episodes = [eid for eid in ds.episode_ids if eid in damaged]
     if problems and raise_on_error:
         raise VerificationError(problems)
     return report
+
+
+def _episodes_note(ids: list[str], show: int = 5) -> str:
+    if not ids:
+        return ""
+    more = f" and {len(ids) - show} more" if len(ids) > show else ""
+    word = "episode" if len(ids) == 1 else "episodes"
+    return f" (holds {word} {', '.join(ids[:show])}{more})"
 
 
 def _check_shard(

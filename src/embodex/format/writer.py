@@ -10,14 +10,16 @@ import os
 import shutil
 import threading
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
-from ..canonical import canonical_json, digest_json, sha256_file, to_pretty_json
+from ..canonical import canonical_json, digest_json, sha256_bytes, to_pretty_json
 from ..errors import DatasetExistsError, DatasetLockedError, SchemaError
 from ..fsutil import FileLock, fsync_dir
 from . import layout
@@ -31,6 +33,12 @@ __all__ = ["DEFAULT_SHARD_BYTES", "DatasetWriter"]
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024
 #: Image bytes per record batch; keeps int32 binary offsets far from their 2 GiB limit.
 BATCH_BYTES = 64 * 1024 * 1024
+#: The background hasher is woken per this many new bytes, not per episode: each wake-up
+#: takes the GIL from the writing thread, which costs far more than it saves when the
+#: machine has no idle core.
+HASH_STEP = 8 * 1024 * 1024
+#: Episode rows not yet finalized are kept as Python dicts this many at a time, then as Arrow.
+ROWS_PER_TABLE = 64
 
 
 def _load_sync_file_range() -> Any:
@@ -55,10 +63,13 @@ def _start_writeback(fd: int, offset: int, length: int) -> None:
 
 
 class _ShardHasher:
-    """Hashes a shard file while it is being written, in a background thread.
+    """Hashes a shard file while it is being written, in a background thread, and then
+    asks the kernel to start writing the hashed range to disk.
 
     hashlib releases the GIL on large updates, so on two cores hashing overlaps with
-    encoding and writing the next episode instead of costing a second pass at finalize.
+    encoding and writing the next episode instead of costing a second pass at finalize;
+    starting writeback here keeps that syscall off the writing thread too, and leaves
+    closing the shard only the tail to fsync.
     """
 
     def __init__(self, path: Path) -> None:
@@ -94,6 +105,7 @@ class _ShardHasher:
                             memoryview(m) as view,
                         ):
                             self._hash.update(view[self._done : target])
+                        _start_writeback(f.fileno(), self._done, target - self._done)
                         self._done = target
 
         except BaseException as exc:  # surfaced in finish()
@@ -119,21 +131,31 @@ class _OpenShard:
         self.writer = pa.ipc.new_file(self.sink, schema)
         self.hasher = _ShardHasher(self.partial)
         self.rows = 0
-        self._synced = 0
+        self._advanced = 0
 
     def written(self) -> int:
         return int(self.sink.tell())
 
     def flushed(self) -> None:
-        """After each episode: hash the new bytes and start writing them to disk, both in
-        the background, so closing the shard has only the tail left to wait for."""
+        """After each episode: once HASH_STEP new bytes have piled up, hash them and start
+        writing them to disk, both in the background, so closing the shard has only the
+        tail left to wait for."""
         end = self.written()
-        _start_writeback(self.sink.fileno(), self._synced, end - self._synced)
-        self._synced = end
-        self.hasher.advance(end)
+        if end - self._advanced >= HASH_STEP:
+            self.hasher.advance(end)
+            self._advanced = end
 
     def close(self) -> FileEntry:
+        self.end_writing()
+        return self.seal()
+
+    def end_writing(self) -> None:
+        """Write the IPC footer; no more batches."""
         self.writer.close()
+
+    def seal(self) -> FileEntry:
+        """Make the shard durable under its final name: fsync, finish the hash, rename,
+        fsync the folder. Safe to run in another thread once ``end_writing`` returned."""
         size = int(self.sink.tell())
         fd = os.open(self.partial, os.O_RDONLY)
         try:
@@ -227,6 +249,7 @@ class DatasetWriter:
         layout.apply_commit(self.root)
         self._committed_files: dict[str, FileEntry] = {}
         self._rows: list[dict[str, Any]] = []
+        self._row_tables: list[pa.Table] = []
         self._old_episodes: pa.Table | None = None
         if new_meta is not None:
             self.meta = new_meta
@@ -286,11 +309,16 @@ class DatasetWriter:
         shard = self._current_shard()
         row_start = shard.rows
         n = ep.num_frames
-        for lo, hi in _batch_ranges(ep, n):
-            shard.writer.write_batch(self._frames_batch(ep, index, lo, hi))
+        images = self._image_arrays(ep, n)
+        for lo, hi in _batch_ranges(images, n):
+            shard.writer.write_batch(self._frames_batch(ep, images, index, lo, hi))
         shard.rows += n
         shard.flushed()
         self._rows.append(self._episode_row(ep, index, shard.name, row_start))
+        if len(self._rows) >= ROWS_PER_TABLE:
+            # Python dicts of per-episode stats cost ~25 KB an episode; as Arrow ~6 KB
+            self._row_tables.append(pa.Table.from_pylist(self._rows, schema=self._episodes_schema))
+            self._rows = []
         self._ids.add(eid)
         self._next_index += 1
         if shard.written() >= self.shard_bytes:
@@ -313,7 +341,21 @@ class DatasetWriter:
             self._pending_files[entry.path] = entry
             self._shard = None
 
-    def _frames_batch(self, ep: Episode, index: int, lo: int, hi: int) -> pa.RecordBatch:
+    def _image_arrays(self, ep: Episode, n: int) -> list[Any]:
+        """Per camera, the encoded frames and their capture times as Arrow arrays (built
+        once per episode; batches are zero-copy slices of them)."""
+        arrays: list[Any] = []  # pa.Array, or pa.ChunkedArray past 2 GiB
+        for cam in self.meta.cameras:
+            frames = ep.images.get(cam.name)
+            # over 2 GiB of frames pyarrow returns int32-offset chunks: sliced per batch below
+            arrays.append(pa.array(frames if frames is not None else [None] * n, pa.binary()))
+            cam_ts = ep.image_timestamps_ns.get(cam.name)
+            arrays.append(pa.array(cam_ts if cam_ts is not None else [None] * n, pa.int64()))
+        return arrays
+
+    def _frames_batch(
+        self, ep: Episode, images: list[Any], index: int, lo: int, hi: int
+    ) -> pa.RecordBatch:
         n = hi - lo
         cols: list[pa.Array] = [
             pa.array(np.full(n, index, dtype=np.int64)),
@@ -324,11 +366,9 @@ class DatasetWriter:
             values = ep.features[name][lo:hi]
             flat = pa.array(np.ascontiguousarray(values).reshape(-1))
             cols.append(pa.FixedSizeListArray.from_arrays(flat, type=feature_arrow_type(spec)))
-        for cam in self.meta.cameras:
-            frames = ep.images.get(cam.name)
-            cols.append(pa.array(frames[lo:hi] if frames is not None else [None] * n, pa.binary()))
-            cam_ts = ep.image_timestamps_ns.get(cam.name)
-            cols.append(pa.array(cam_ts[lo:hi] if cam_ts is not None else [None] * n, pa.int64()))
+        for arr in images:
+            part = arr.slice(lo, n)
+            cols.append(part.combine_chunks() if isinstance(part, pa.ChunkedArray) else part)
         return pa.RecordBatch.from_arrays(cols, schema=self._frames_schema)
 
     def _episode_row(self, ep: Episode, index: int, shard: str, row_start: int) -> dict[str, Any]:
@@ -356,37 +396,45 @@ class DatasetWriter:
     def finalize(self) -> str:
         """Publish every episode added so far, atomically. Returns the dataset digest."""
         self._check_open()
-        self._close_shard()
-        episodes = self._episodes_table()
-        from .reader import compute_dataset_stats  # the reader owns stats merging
-
-        stats = compute_dataset_stats(self.meta, episodes)
         txn = self.root / layout.TXN_DIR
         if txn.exists():
             shutil.rmtree(txn)
         txn.mkdir(parents=True)
-        meta_bytes = to_pretty_json(self.meta.model_dump(mode="json"))
-        stats_bytes = to_pretty_json(stats.model_dump(mode="json"))
-        episodes_path = txn / layout.EPISODES_FILE
-        with (
-            pa.OSFile(str(episodes_path), "wb") as sink,
-            pa.ipc.new_file(sink, self._episodes_schema) as w,
-        ):
-            w.write_table(episodes)
-        _fsync_file(episodes_path)
-        # Inside the journal plain fsynced writes suffice: the directory rename below is
-        # what makes them visible, all together.
-        _write_durable(txn / layout.META_FILE, meta_bytes)
-        _write_durable(txn / layout.STATS_FILE, stats_bytes)
-        files = dict(self._committed_files)
-        files.update(self._pending_files)
-        for name in (layout.META_FILE, layout.STATS_FILE, layout.EPISODES_FILE):
-            p = txn / name
-            files[name] = FileEntry(path=name, size=p.stat().st_size, sha256=sha256_file(p))
-        entries = sorted(files.values(), key=lambda e: e.path)
-        digest = dataset_digest(entries)
-        manifest = Manifest(files=entries, digest=digest)
-        _write_durable(txn / layout.MANIFEST_FILE, to_pretty_json(manifest.model_dump(mode="json")))
+        # The open shard is sealed (fsync, hash, rename) in a worker while the metadata is
+        # built; the metadata files are then fsynced concurrently, so the filesystem can
+        # commit them in one journal transaction instead of one each. Inside the journal
+        # plain fsynced writes suffice: the directory rename below is what makes them
+        # visible, all together.
+        with ThreadPoolExecutor(max_workers=4, thread_name_prefix="embodex-commit") as pool:
+            sealing: Future[FileEntry] | None = None
+            if self._shard is not None:
+                self._shard.end_writing()
+                sealing = pool.submit(self._shard.seal)
+                self._shard = None
+            try:
+                episodes, blobs = self._write_metadata(txn)
+            finally:
+                if sealing is not None:  # on error too: abort() must see the shard to delete it
+                    entry = sealing.result()
+                    self._pending_files[entry.path] = entry
+            files = dict(self._committed_files)
+            files.update(self._pending_files)
+            ep_path = txn / layout.EPISODES_FILE
+            files[layout.EPISODES_FILE] = FileEntry(
+                path=layout.EPISODES_FILE,
+                size=ep_path.stat().st_size,
+                sha256=_sha256_mapped(ep_path),
+            )
+            for name, data in blobs.items():
+                files[name] = FileEntry(path=name, size=len(data), sha256=sha256_bytes(data))
+            entries = sorted(files.values(), key=lambda e: e.path)
+            digest = dataset_digest(entries)
+            manifest = Manifest(files=entries, digest=digest)
+            blobs[layout.MANIFEST_FILE] = to_pretty_json(manifest.model_dump(mode="json"))
+            jobs = [pool.submit(_fsync_path, ep_path)]
+            jobs += [pool.submit(_write_durable, txn / name, data) for name, data in blobs.items()]
+            for job in jobs:
+                job.result()
         fsync_dir(txn)
         os.replace(txn, self.root / layout.COMMIT_DIR)  # the commit point
         fsync_dir(self.root / layout.CONTROL_DIR)
@@ -395,8 +443,26 @@ class DatasetWriter:
         self._pending_files = {}
         self._old_episodes = episodes
         self._rows = []
+        self._row_tables = []
         self._updates = {}
         return digest
+
+    def _write_metadata(self, txn: Path) -> tuple[pa.Table, dict[str, bytes]]:
+        """Write ``episodes.arrow`` into ``txn`` (not yet fsynced); return the episode table
+        and the bytes of ``embodex.json`` and ``stats.json``."""
+        from .reader import compute_dataset_stats  # the reader owns stats merging
+
+        episodes = self._episodes_table()
+        stats = compute_dataset_stats(self.meta, episodes)
+        with (
+            pa.OSFile(str(txn / layout.EPISODES_FILE), "wb") as sink,
+            pa.ipc.new_file(sink, self._episodes_schema) as w,
+        ):
+            w.write_table(episodes)
+        return episodes, {
+            layout.META_FILE: to_pretty_json(self.meta.model_dump(mode="json")),
+            layout.STATS_FILE: to_pretty_json(stats.model_dump(mode="json")),
+        }
 
     def update_episodes(self, updates: Mapping[str, Mapping[str, Any]]) -> None:
         """Change metadata of episodes already in the dataset (published at ``finalize``).
@@ -449,7 +515,9 @@ class DatasetWriter:
         return pa.Table.from_pylist(rows, schema=self._episodes_schema)
 
     def _episodes_table(self) -> pa.Table:
-        new = pa.Table.from_pylist(self._rows, schema=self._episodes_schema)
+        new = pa.concat_tables(
+            [*self._row_tables, pa.Table.from_pylist(self._rows, schema=self._episodes_schema)]
+        )
         if self._old_episodes is None:
             return self._apply_updates(new)
         old = self._old_episodes.cast(self._episodes_schema)
@@ -467,6 +535,7 @@ class DatasetWriter:
                 (self.root / entry.path).unlink(missing_ok=True)
             self._pending_files = {}
             self._rows = []
+            self._row_tables = []
             self._updates = {}
         finally:
             self._release()
@@ -507,15 +576,17 @@ def dataset_digest(entries: Iterable[FileEntry]) -> str:
     return digest_json({"files": files})
 
 
-def _batch_ranges(ep: Episode, n: int) -> list[tuple[int, int]]:
+def _batch_ranges(images: list[Any], n: int) -> list[tuple[int, int]]:
     """Row ranges whose image bytes stay under BATCH_BYTES (one range for most episodes)."""
-    if not ep.images:
-        return [(0, n)]
-    if sum(sum(map(len, frames)) for frames in ep.images.values()) <= BATCH_BYTES:
+    binaries = [a for a in images if pa.types.is_binary(a.type)]
+    if sum(a.nbytes for a in binaries) <= BATCH_BYTES:
         return [(0, n)]
     sizes = np.zeros(n, dtype=np.int64)
-    for frames in ep.images.values():
-        sizes += np.fromiter(map(len, frames), dtype=np.int64, count=n)
+    for arr in binaries:
+        chunks = arr.chunks if isinstance(arr, pa.ChunkedArray) else [arr]
+        sizes += np.concatenate(
+            [pc.binary_length(c).fill_null(0).to_numpy().astype(np.int64) for c in chunks]
+        )
     ends = np.cumsum(sizes)
     ranges: list[tuple[int, int]] = []
     lo = 0
@@ -535,9 +606,19 @@ def _write_durable(path: Path, data: bytes) -> None:
         os.fsync(f.fileno())
 
 
-def _fsync_file(path: Path) -> None:
+def _fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _sha256_mapped(path: Path) -> str:
+    """sha256 of a file hashed straight from the page cache (no read buffer)."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        if os.fstat(f.fileno()).st_size:
+            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
+                h.update(m)
+    return h.hexdigest()

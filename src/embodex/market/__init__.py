@@ -13,7 +13,7 @@ The usual flow::
     build_catalog(["datasets/week01"], "catalog", centre_signer, prices=load_price_sheet(None))
     catalog = open_catalog("catalog")                 # verified against the key store
     quote, match = build_quote(catalog.listing, load_demand("demand.yaml"))
-    yaml_text = draft_contract(quote, buyer=load_identity("agibot"))
+    yaml_text = draft_contract(quote, catalog.listing, buyer=load_identity("agibot"))
 
 Spec: ``specs/catalog.md``.
 """
@@ -33,7 +33,7 @@ from .provenance import (
     verify_chain,
 )
 from .publish import PublishReport, open_catalog_url, publish_catalog, pull_sample
-from .quote import Quote, build_quote, check_arithmetic, load_quote, write_quote
+from .quote import Quote, build_quote, check_arithmetic, load_quote, verify_quote, write_quote
 from .sample import SamplePack, build_sample_pack, choose_sample, verify_sample_pack
 from .watermark import burn_mark, has_mark
 
@@ -80,6 +80,7 @@ __all__ = [
     "read_catalog",
     "read_chain_file",
     "verify_chain",
+    "verify_quote",
     "verify_sample_pack",
     "write_quote",
 ]

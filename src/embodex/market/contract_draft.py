@@ -1,25 +1,31 @@
 """A contract draft from an accepted quote: the trust layer's contract YAML, ready to sign.
 
-Every field comes from the quote (specs/catalog.md §5): scope from the demand and the data
-the quote draws on, volume from the quoted hours, the schedule from the demand, acceptance
-from the demand's minimum QC and the QC profile the data is certified against, the price
-per accepted hour from the quote's blended price, and usage from the licence offered.
+A quote is not signed, so it is first checked against the centre's signed listing it names
+(:func:`~embodex.market.quote.verify_quote`): a draft can only carry the prices the centre's
+price sheet gives. Every field then comes from the quote (specs/catalog.md §5): scope from
+the demand and the data the quote draws on, volume from the quoted hours, the schedule from
+the demand, acceptance from the demand's minimum QC and the QC profile the data is
+certified against, the price per accepted hour from the quote's blended price, and usage
+from the licence offered.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from ..errors import QuoteError
+from ..errors import CatalogError, QuoteError
 from ..format.models import FORMAT_VERSION
 from ..trust.contract_yaml import PLACEHOLDER, contract_from_yaml
 from ..trust.keys import Identity
 from ..trust.types import dec_str
-from .quote import Quote, load_quote
+from .listing import Listing
+from .publish import open_catalog_url
+from .quote import Quote, load_quote, verify_quote
 
 __all__ = ["contract_from_quote", "draft_contract"]
 
@@ -37,6 +43,7 @@ def _party(ident: Identity | None, role: str, name: str | None, organisation: st
 
 def draft_contract(
     quote: Quote,
+    listing: Listing,
     *,
     buyer: Identity | None = None,
     centre: Identity | None = None,
@@ -44,15 +51,20 @@ def draft_contract(
 ) -> str:
     """The contract YAML for ``quote`` (parties: the quote's centre and ``buyer``).
 
-    Without ``buyer`` the buyer's key is left as ``REPLACE-ME`` (the trust loader refuses to
-    sign until it is filled in). Raises :class:`QuoteError` when the quote has expired, when
+    ``listing`` is the centre's verified listing the quote was priced from: the quote must
+    be exactly what it prices (:func:`verify_quote`). Without ``buyer`` the buyer's key is
+    left as ``REPLACE-ME`` (the trust loader refuses to sign until it is filled in). Raises
+    :class:`QuoteError` when the quote does not match the listing, has expired, when
     ``centre`` is not the quote's centre, or when ``buyer`` is not a buyer key.
 
     Example::
 
-        text = draft_contract(load_quote("quote.json"), buyer=load_identity("agibot"))
+        catalog = open_catalog_url("catalog")             # signatures verified
+        text = draft_contract(load_quote("quote.json"), catalog.listing,
+                              buyer=load_identity("agibot"))
         Path("contract.yaml").write_text(text)
     """
+    verify_quote(quote, listing)
     day = today or datetime.now(UTC).date()
     if day > quote.valid_until:
         raise QuoteError(
@@ -107,6 +119,12 @@ def draft_contract(
             "payment_terms": quote.payment_terms,
         },
         "usage": quote.licence.usage.model_dump(mode="json"),
+        "origin": {
+            "quote_id": quote.quote_id,
+            "quote_digest": quote.digest,
+            "listing_digest": quote.listing_digest,
+            "listing_sequence": quote.listing_sequence,
+        },
     }
     header = (
         "# embodex data service contract (specs/contract.md), drafted from quote "
@@ -126,9 +144,40 @@ def draft_contract(
 def contract_from_quote(
     path: str | Path,
     *,
+    catalog: str | Path | None = None,
+    trusted: Sequence[Identity] | None = None,
     buyer: Identity | None = None,
     centre: Identity | None = None,
     today: date | None = None,
 ) -> str:
-    """:func:`draft_contract` of a quote file (its arithmetic checked first)."""
-    return draft_contract(load_quote(path), buyer=buyer, centre=centre, today=today)
+    """:func:`draft_contract` of a quote file, checked against the centre's signed listing.
+
+    The quote's arithmetic is checked first (:func:`load_quote`); then the catalogue at
+    ``catalog`` (a folder or channel URL; default: the one the quote records it was priced
+    from) is opened and verified against ``trusted`` (default: the key store), and the
+    quote must be exactly what its listing prices. Raises :class:`QuoteError`,
+    :class:`CatalogError` and ``SignatureError``.
+
+    Example::
+
+        text = contract_from_quote("quote.json", catalog="catalog",
+                                   buyer=load_identity("agibot"))
+    """
+    quote = load_quote(path)
+    source = catalog if catalog is not None else quote.catalog
+    if source is None:
+        raise QuoteError(
+            f"quote {quote.quote_id} does not say which catalogue it was priced from",
+            hint="Pass the catalogue with --catalog DIR_OR_URL (the quote is checked against "
+            "its signed listing).",
+        )
+    try:
+        listing = open_catalog_url(source, trusted).listing
+    except CatalogError as exc:
+        if catalog is not None:
+            raise
+        raise CatalogError(
+            f"cannot open the catalogue quote {quote.quote_id} was priced from: {exc.message}",
+            hint="Pass the centre's catalogue with --catalog DIR_OR_URL.",
+        ) from None
+    return draft_contract(quote, listing, buyer=buyer, centre=centre, today=today)

@@ -9,7 +9,10 @@ A dataset's chain has three links, in order (specs/catalog.md §6):
 3. ``qc`` — the QC manifest's digest, the profile (id, version, digest) and the verdicts.
 
 A sample pack adds a fourth, ``sample``: which source episodes it holds under which ids,
-the watermark, and the pack's own dataset and QC manifest digests. Every statement names the
+the watermark, and the pack's own dataset and QC manifest digests. A delivered batch's chain
+(:mod:`embodex.market.delivery_chain`) is about the batch's dataset and ends with
+``delivery``: the channel, contract, buyer and the digest of the signed batch manifest —
+provenance from recording to delivery. Every statement names the
 digest of the one before it (``previous``), so the last statement's digest — the chain's
 *head*, which the signed listing records — authenticates the whole chain. Each is also a
 DSSE envelope of type ``provenance`` signed by the centre, so a link can be checked alone.
@@ -43,6 +46,7 @@ __all__ = [
     "CHAIN_FILE",
     "ORDER",
     "ChainFile",
+    "DeliveryStatement",
     "EpisodeOrigin",
     "ProcessingStep",
     "ProvenanceChain",
@@ -51,14 +55,19 @@ __all__ = [
     "ensure_dataset_provenance",
     "extend_chain",
     "iso_ns",
+    "processing_steps",
+    "qc_body",
     "read_chain_file",
+    "sign_chain",
     "verify_chain",
     "write_chain_file",
 ]
 
-StatementKind = Literal["collection", "processing", "qc", "sample"]
-#: The order of the links; a sample pack's chain ends with ``sample``.
-ORDER: tuple[StatementKind, ...] = ("collection", "processing", "qc", "sample")
+StatementKind = Literal["collection", "processing", "qc", "sample", "delivery"]
+#: The order of the links; a sample pack's chain ends with ``sample``, a delivered batch's
+#: with ``delivery`` (the last two are alternatives).
+ORDER: tuple[StatementKind, ...] = ("collection", "processing", "qc", "sample", "delivery")
+_FOURTH: tuple[StatementKind, ...] = ("sample", "delivery")
 #: Where a dataset keeps its chain (a sidecar, like ``qc/``; not covered by the digest).
 CHAIN_FILE = "provenance/chain.json"
 #: Formats whose importers mark the dataset metadata (``DatasetMeta.extra[<key>]``).
@@ -142,6 +151,20 @@ class SampleStatement(TrustModel):
     episodes: list[SampleEpisode] = Field(min_length=1)
 
 
+class DeliveryStatement(TrustModel):
+    """What was delivered to whom: a published batch, named by its signed manifest's digest."""
+
+    channel_id: NonEmpty
+    contract_id: Identifier
+    contract_digest: Digest
+    buyer_key_id: str = Field(pattern=KEY_ID_PATTERN)
+    batch: int = Field(ge=1)
+    batch_manifest_digest: Digest
+    published_at: str
+    episodes: int = Field(ge=1)
+    hours: Hours
+
+
 class Statement(TrustModel):
     """One link of a provenance chain (signed as a ``provenance`` envelope)."""
 
@@ -156,6 +179,7 @@ class Statement(TrustModel):
     processing: list[ProcessingStep] | None = None
     qc: QCStatement | None = None
     sample: SampleStatement | None = None
+    delivery: DeliveryStatement | None = None
 
     @model_validator(mode="after")
     def _one_body(self) -> Statement:
@@ -224,7 +248,7 @@ def _origins(ds: Dataset) -> list[EpisodeOrigin]:
     return out
 
 
-def _steps(ds: Dataset) -> list[ProcessingStep]:
+def processing_steps(ds: Dataset) -> list[ProcessingStep]:
     """What was done to the recordings, read from the dataset's own metadata."""
     tool = f"embodex {__version__}"
     n = len(ds)
@@ -264,7 +288,7 @@ def _steps(ds: Dataset) -> list[ProcessingStep]:
     return steps
 
 
-def _qc_body(manifest: QCManifest) -> QCStatement:
+def qc_body(manifest: QCManifest) -> QCStatement:
     verdicts = [e.verdict for e in manifest.episodes]
     return QCStatement(
         manifest_digest=digest_json(manifest.model_dump(mode="json")),
@@ -295,9 +319,28 @@ def dataset_statements(
             f"the QC manifest of {ds.root} is for another dataset ({manifest.dataset_digest})",
             hint=f"Run `embodex qc run {ds.root}` again.",
         )
+    subject = DatasetRef(name=ds.meta.name, digest=ds.digest)
+    return sign_chain(
+        ds, signer, subject=subject, steps=processing_steps(ds), qc=qc_body(manifest),
+        issued_at=issued_at,
+    )  # fmt: skip
+
+
+def sign_chain(
+    ds: Dataset,
+    signer: Signer,
+    *,
+    subject: DatasetRef,
+    steps: list[ProcessingStep],
+    qc: QCStatement,
+    last: dict[str, Any] | None = None,
+    issued_at: str | None = None,
+) -> list[Envelope]:
+    """Sign collection (the episodes of ``ds``), processing (``steps``), qc (``qc``) and,
+    when given, a fourth statement (``last``: ``{"statement": kind, kind: body}``), each
+    about ``subject`` and linked to the one before."""
     centre = _centre_ref(ds, signer)
     when = issued_at or _now()
-    subject = DatasetRef(name=ds.meta.name, digest=ds.digest)
     origins = _origins(ds)
     bodies: list[dict[str, Any]] = [
         {
@@ -309,8 +352,9 @@ def dataset_statements(
                 episodes=origins,
             ),
         },
-        {"statement": "processing", "processing": _steps(ds)},
-        {"statement": "qc", "qc": _qc_body(manifest)},
+        {"statement": "processing", "processing": steps},
+        {"statement": "qc", "qc": qc},
+        *([last] if last is not None else []),
     ]
     chain: list[Envelope] = []
     previous: str | None = None
@@ -431,7 +475,8 @@ class ProvenanceChain:
             "qc": self.statement("qc").qc.model_dump(mode="json"),  # type: ignore[union-attr]
         }
         if len(self.statements) == 4:
-            out["sample"] = self.statements[3].model_dump(mode="json")["sample"]
+            last = self.statements[3]
+            out[last.statement] = last.model_dump(mode="json")[last.statement]
         return out
 
 
@@ -446,9 +491,10 @@ def verify_chain(
     """Verify every link's signature (by ``centre``) before parsing it, then the links.
 
     Checks: each envelope is a ``provenance`` document signed by ``centre``; the statements
-    come in the order collection, processing, qc[, sample]; the first has no ``previous``
-    and each other names the digest of the one before; all name the centre's key; the first
-    three are about the same dataset, and a sample statement's source is that dataset.
+    come in the order collection, processing, qc[, sample or delivery]; the first has no
+    ``previous`` and each other names the digest of the one before; all name the centre's
+    key; the first three (and a delivery statement) are about the same dataset, and a sample
+    statement's source is that dataset.
     Raises :class:`SignatureError` or :class:`ProvenanceError`.
 
     Example::
@@ -470,9 +516,10 @@ def verify_chain(
         if not isinstance(payload, dict):
             raise ProvenanceError(f"provenance statement {i + 1} is not a JSON object")
         st = model_from_payload(Statement, payload, f"provenance statement {i + 1}")
-        expected = ORDER[i]
-        if st.statement != expected:
-            raise ProvenanceError(f"statement {i + 1} is {st.statement!r}, expected {expected!r}")
+        expected = ORDER[i : i + 1] if i < 3 else _FOURTH
+        if st.statement not in expected:
+            want = " or ".join(repr(k) for k in expected)
+            raise ProvenanceError(f"statement {i + 1} is {st.statement!r}, expected {want}")
         want_previous = digests[-1] if digests else None
         if st.previous != want_previous:
             raise ProvenanceError(
@@ -481,7 +528,11 @@ def verify_chain(
             )
         if st.centre.key_id != centre.key_id:
             raise ProvenanceError(f"the {st.statement} statement names another centre key")
-        if i < 3 and statements and st.dataset != statements[0].dataset:
+        if (
+            (i < 3 or st.delivery is not None)
+            and statements
+            and (st.dataset != statements[0].dataset)
+        ):
             raise ProvenanceError(f"the {st.statement} statement is about another dataset")
         if st.sample is not None:
             if st.sample.source != statements[0].dataset:

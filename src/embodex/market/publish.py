@@ -225,7 +225,11 @@ def pull_sample(
     try:
         raw = read(SAMPLE_MANIFEST)
     except CatalogError:
-        raise SamplePackError(f"{source} publishes no sample pack") from None
+        raise SamplePackError(
+            f"{source} publishes no sample pack",
+            hint="Check the URL; a centre publishes one with `embodex catalog sample DATASET "
+            "-o CATALOG/sample` then `embodex catalog publish CATALOG URL`.",
+        ) from None
     manifest = open_model(
         "sample-manifest", SampleManifest, raw, [catalog.centre],
         required_keyids=[catalog.centre.key_id],

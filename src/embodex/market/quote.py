@@ -25,7 +25,7 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, Inexact, localcontext
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError
 
@@ -52,6 +52,7 @@ __all__ = [
     "check_arithmetic",
     "load_quote",
     "round_money",
+    "verify_quote",
     "write_quote",
 ]
 
@@ -189,6 +190,12 @@ class Quote(TrustModel):
     budget_left: Dec | None = Field(description="budget − total; negative when over budget.")
     scope: QuoteScope
     qc_profile: ProfileRef
+    catalog: str | None = Field(
+        default=None,
+        description="Where the quote was priced from (the catalogue folder or channel URL "
+        "given to `embodex quote`): where `contract init --from-quote` looks for the listing "
+        "by default. Not trusted: the listing found there must be the one the quote names.",
+    )
 
     @property
     def digest(self) -> str:
@@ -339,9 +346,15 @@ def _profile(listing: Listing, demand: Demand, match: MatchResult) -> ProfileRef
 
 
 def build_quote(
-    listing: Listing, demand: Demand, *, now: datetime | None = None
+    listing: Listing,
+    demand: Demand,
+    *,
+    now: datetime | None = None,
+    catalog: str | None = None,
 ) -> tuple[Quote, MatchResult]:
     """Match ``demand`` against ``listing`` and price it (see the module docstring).
+
+    ``catalog`` is recorded in the quote as where the listing came from (a folder or URL).
 
     Raises :class:`DemandError` (unknown licence, budget in another currency, nothing the
     centre can deliver, frame rates that differ) and ``PriceSheetError``.
@@ -404,6 +417,7 @@ def build_quote(
             budget_left=None if demand.budget is None else demand.budget.amount - total,
             scope=_scope(listing, demand, match),
             qc_profile=_profile(listing, demand, match),
+            catalog=catalog,
         ),
         match,
     )
@@ -445,6 +459,70 @@ def check_arithmetic(quote: Quote) -> None:
         expect("contract value", quote.contract_value, round_money(_times(blended, hours)))
     if quote.budget is not None:
         expect("budget left", quote.budget_left, quote.budget.amount - quote.total)
+
+
+def _first_difference(stated: Any, computed: Any, where: str = "") -> tuple[str, Any, Any] | None:
+    """The first path (``lines[0].parts[1].amount``) where two JSON values differ, or None."""
+    if isinstance(stated, dict) and isinstance(computed, dict):
+        for key in list(dict.fromkeys([*computed, *stated])):
+            found = _first_difference(
+                stated.get(key), computed.get(key), f"{where}.{key}" if where else key
+            )
+            if found is not None:
+                return found
+        return None
+    if isinstance(stated, list) and isinstance(computed, list):
+        for i in range(max(len(stated), len(computed))):
+            a = stated[i] if i < len(stated) else None  # None: the item is missing there
+            b = computed[i] if i < len(computed) else None
+            found = _first_difference(a, b, f"{where}[{i}]")
+            if found is not None:
+                return found
+        return None
+    return None if stated == computed else (where, stated, computed)
+
+
+def verify_quote(quote: Quote, listing: Listing) -> None:
+    """Check that ``quote`` is exactly what ``listing`` prices for the quote's demand.
+
+    ``listing`` must be one the caller verified (``open_catalog_url``: signed by the centre
+    it names). The quote must name that listing's digest and centre, and rebuilding the
+    quote from the listing's signed price sheet, stock and capacity (for the demand the
+    quote embeds, at the quote's ``created_at``) must give every figure, factor, scope and
+    date the quote states. So a quote whose arithmetic adds up but whose factors were
+    edited (a lower base price, a friendlier multiplier) is refused.
+
+    Raises :class:`QuoteError` naming the listing or the first field that differs, and
+    ``DemandError`` when the embedded demand no longer matches the listing.
+
+    Example::
+
+        verify_quote(load_quote("quote.json"), open_catalog_url("catalog").listing)
+    """
+    if quote.listing_digest != listing.digest:
+        raise QuoteError(
+            f"quote {quote.quote_id} was priced against listing #{quote.listing_sequence} "
+            f"({quote.listing_digest}); the catalogue holds listing #{listing.sequence} "
+            f"({listing.digest})",
+            hint="Ask for a fresh quote against the current catalogue (`embodex quote CATALOG "
+            "DEMAND`), or pass --catalog with the catalogue the quote was priced from.",
+        )
+    try:
+        created = datetime.strptime(quote.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        raise QuoteError(
+            f"quote {quote.quote_id}: created_at {quote.created_at!r} is not YYYY-MM-DDTHH:MM:SSZ"
+        ) from None
+    expected, _ = build_quote(listing, quote.demand, now=created, catalog=quote.catalog)
+    diff = _first_difference(quote.model_dump(mode="json"), expected.model_dump(mode="json"))
+    if diff is not None:
+        where, stated, computed = diff
+        raise QuoteError(
+            f"quote {quote.quote_id}: {where} is {stated!r} in the quote but {computed!r} from "
+            "the centre's signed listing",
+            hint="The quote was edited after it was made: ask for a fresh one "
+            "(`embodex quote CATALOG DEMAND -o quote.json`).",
+        )
 
 
 def write_quote(path: str | Path, quote: Quote) -> None:

@@ -101,9 +101,9 @@ def choose_sample(
 ) -> SampleSelection:
     """Pick the episodes of a sample pack (rules in the module docstring)."""
     if per_cell < 1:
-        raise SamplePackError("per_cell must be at least 1")
+        raise SamplePackError("per_cell must be at least 1", hint="Pass a positive number.")
     if max_episodes is not None and max_episodes < 1:
-        raise SamplePackError("max_episodes must be at least 1")
+        raise SamplePackError("max_episodes must be at least 1", hint="Pass a positive number.")
     rows = ds.episodes.select(["episode_id", "skill", "scene_type", "duration_s"]).to_pylist()
     verdict = {e.episode_id: e.verdict for e in manifest.episodes}
     by_cell: dict[Cell, dict[str, list[tuple[float, str]]]] = defaultdict(

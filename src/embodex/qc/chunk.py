@@ -127,6 +127,10 @@ class Chunk:
         names = self.embodiment.joint_names
         return names[j] if j < len(names) else f"joint {j}"
 
+    def joint_unit(self, j: int) -> str:
+        """The unit of joint ``j`` (rad when the embodiment does not say)."""
+        return self.units[j] if j < len(self.units) else "rad"
+
     def metric(self, name: str, values: np.ndarray) -> None:
         """Record a per-episode quality metric (stored in the QC metrics table)."""
         self.metrics[name] = np.asarray(values, dtype=np.float64)

@@ -15,14 +15,28 @@ import pyarrow as pa
 
 __all__ = [
     "FINDINGS_SCHEMA",
+    "FRAMES_HEADING",
     "Finding",
     "Severity",
     "Verdict",
     "auto_verdict",
     "findings_from_table",
     "findings_table",
+    "frame_range",
     "grade",
 ]
+
+#: Column heading for :func:`frame_range` wherever findings are listed for people.
+FRAMES_HEADING = "frames [from, to)"
+
+
+def frame_range(start: int | None, end: int | None) -> str:
+    """A finding's frames as people read them, half-open like everywhere in embodex:
+    ``[98, 100)`` is frames 98 and 99; ``-`` when the finding concerns no frames."""
+    if start is None or end is None:
+        return "-"
+    return f"[{start}, {end})"
+
 
 Severity = Literal["warn", "fail"]
 Verdict = Literal["PASS", "WARN", "FAIL"]

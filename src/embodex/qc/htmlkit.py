@@ -14,6 +14,7 @@ from PIL import Image
 
 from ..format import Dataset
 from ..format.images import decode_image
+from .findings import FRAMES_HEADING, frame_range
 from .svg import VERDICT_COLOURS, line_chart
 
 __all__ = ["Raw", "badge", "episode_section", "frame_strip", "joint_plots", "page", "table"]
@@ -196,7 +197,7 @@ def episode_section(
             _num(f["measured"]),
             _num(f["threshold"]),
             f["unit"],
-            "—" if f["frame_start"] is None else f"{f['frame_start']}–{f['frame_end'] - 1}",
+            frame_range(f["frame_start"], f["frame_end"]),
         )
         for f in findings
     ]
@@ -204,7 +205,7 @@ def episode_section(
     if rows:
         parts.append(
             table(
-                ["", "rule", "finding", "measured", "threshold", "unit", "frames"],
+                ["", "rule", "finding", "measured", "threshold", "unit", FRAMES_HEADING],
                 rows,
                 numeric=(3, 4),
             )

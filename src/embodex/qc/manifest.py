@@ -25,7 +25,7 @@ from ..fsutil import FileLock, atomic_write_bytes
 from .aggregates import group_stats, grouped, hours_of, top_failures
 from .findings import Verdict
 from .profile import Profile
-from .reviewlog import ReviewEntry, latest_reviews
+from .reviewlog import LogHead, ReviewEntry, read_log_and_head
 
 __all__ = [
     "MANIFEST_FILE",
@@ -46,7 +46,9 @@ __all__ = [
     "load_metrics",
     "load_qc_manifest",
     "load_qc_profile",
+    "preview_qc",
     "profile_path",
+    "stale_reason",
     "write_qc",
 ]
 
@@ -162,6 +164,11 @@ class QCManifest(_Model):
     findings: FileRef
     metrics: FileRef
     aggregates: Aggregates
+    review_log: LogHead | None = Field(
+        default=None,
+        description="The review log's head when this manifest was written (null: no "
+        "reviews); a log shorter than this or different at this entry is refused.",
+    )
 
     def episode(self, episode_id: str) -> EpisodeVerdict:
         for ep in self.episodes:
@@ -232,15 +239,17 @@ def _build(
     images: Literal["sample", "all", "none"],
     entries: Sequence[Mapping[str, object]],
     failing_rules: Mapping[str, Sequence[str]],
-    reviews: Mapping[str, ReviewEntry],
+    reviews: Sequence[ReviewEntry],
+    review_log: LogHead | None,
     findings: FileRef,
     metrics: FileRef,
 ) -> QCManifest:
+    latest = {r.episode_id: r for r in reviews}
     episodes: list[EpisodeVerdict] = []
     fails: dict[str, list[str]] = {}
     for e in entries:
         eid = str(e["episode_id"])
-        r = reviews.get(eid)
+        r = latest.get(eid)
         record = (
             None
             if r is None
@@ -269,7 +278,16 @@ def _build(
         findings=findings,
         metrics=metrics,
         aggregates=aggregates,
+        review_log=review_log,
     )
+
+
+def _recorded_head(root: Path) -> LogHead | None:
+    """The review log head the current QC manifest recorded (None without a readable one)."""
+    try:
+        return load_qc_manifest(root).review_log
+    except QCManifestError:
+        return None
 
 
 def _finish(root: Path, manifest: QCManifest) -> QCManifest:
@@ -284,23 +302,19 @@ def _finish(root: Path, manifest: QCManifest) -> QCManifest:
     return manifest
 
 
-def write_qc(dataset: str | Path, result: object) -> QCManifest:
-    """Store a ``QCResult`` as the dataset's QC manifest and sidecars, applying the reviews
-    already in ``reviews/log.jsonl``. Returns the manifest.
+def _ipc_ref(stem: str, data: bytes) -> FileRef:
+    digest = sha256_bytes(data)
+    return FileRef(path=f"{QC_DIR}/{stem}-{digest[:16]}.arrow", size=len(data), sha256=digest)
 
-    Raises ``QCManifestError`` when the dataset changed since QC ran (digest differs).
 
-    Example::
-
-        manifest = write_qc("datasets/week01", run_qc("datasets/week01"))
-        print(manifest.aggregates.overall.pass_rate)
-    """
+def _manifest_of(root: Path, result: object, *, write: bool) -> QCManifest:
+    """The QC manifest of ``result`` with the reviews of the log applied; with ``write`` the
+    profile and the sidecars are stored first (call under the QC lock)."""
     from ..format import open_dataset
     from .runner import QCResult
 
     if not isinstance(result, QCResult):
         raise TypeError("write_qc needs the QCResult returned by run_qc")
-    root = Path(dataset)
     current = open_dataset(root).digest
     if current != result.dataset_digest:
         raise QCManifestError(
@@ -325,30 +339,56 @@ def write_qc(dataset: str | Path, result: object) -> QCManifest:
         ep.episode_id: sorted({f.rule for f in ep.findings if f.severity == "fail"})
         for ep in result.episodes
     }
-    with FileLock(root / LOCK_FILE).held():
+    reviews, head = read_log_and_head(root, expect=_recorded_head(root))
+    tables = {"findings": result.findings_table(), "metrics": result.metrics_table()}
+    if write:
         # the exact profile, so reviewers and buyers can re-run with the same thresholds
         atomic_write_bytes(
             root / profile_path(result.profile.digest),
             to_pretty_json(result.profile.content),
             mode=0o644,
         )
-        findings = _publish(root, "findings", result.findings_table())
-        metrics = _publish(root, "metrics", result.metrics_table())
-        manifest = _build(
-            profile=ProfileRef(
-                id=result.profile.id,
-                version=result.profile.version,
-                digest=result.profile.digest,
-            ),
-            dataset_digest=result.dataset_digest,
-            images=result.images,
-            entries=entries,
-            failing_rules=failing,
-            reviews=latest_reviews(root),
-            findings=findings,
-            metrics=metrics,
-        )
-        return _finish(root, manifest)
+        refs = {stem: _publish(root, stem, table) for stem, table in tables.items()}
+    else:
+        refs = {stem: _ipc_ref(stem, _ipc_bytes(table)) for stem, table in tables.items()}
+    return _build(
+        profile=ProfileRef(
+            id=result.profile.id,
+            version=result.profile.version,
+            digest=result.profile.digest,
+        ),
+        dataset_digest=result.dataset_digest,
+        images=result.images,
+        entries=entries,
+        failing_rules=failing,
+        reviews=reviews,
+        review_log=head,
+        findings=refs["findings"],
+        metrics=refs["metrics"],
+    )
+
+
+def write_qc(dataset: str | Path, result: object) -> QCManifest:
+    """Store a ``QCResult`` as the dataset's QC manifest and sidecars, applying the reviews
+    already in ``reviews/log.jsonl``. Returns the manifest.
+
+    Raises ``QCManifestError`` when the dataset changed since QC ran (digest differs), and
+    ``ReviewError`` when the review log was tampered with.
+
+    Example::
+
+        manifest = write_qc("datasets/week01", run_qc("datasets/week01"))
+        print(manifest.aggregates.overall.pass_rate)
+    """
+    root = Path(dataset)
+    with FileLock(root / LOCK_FILE).held():
+        return _finish(root, _manifest_of(root, result, write=True))
+
+
+def preview_qc(dataset: str | Path, result: object) -> QCManifest:
+    """The manifest :func:`write_qc` would store, reviews applied, without writing anything
+    (``embodex qc run --no-write``). Raises as :func:`write_qc` does."""
+    return _manifest_of(Path(dataset), result, write=False)
 
 
 def apply_reviews(dataset: str | Path) -> QCManifest:
@@ -356,6 +396,7 @@ def apply_reviews(dataset: str | Path) -> QCManifest:
     root = Path(dataset)
     with FileLock(root / LOCK_FILE).held():
         old = load_qc_manifest(root)
+        reviews, head = read_log_and_head(root, expect=old.review_log)
         findings = load_findings(root, old)
         failing: dict[str, set[str]] = {}
         for eid, rule, sev in zip(
@@ -373,7 +414,8 @@ def apply_reviews(dataset: str | Path) -> QCManifest:
             images=old.images,
             entries=entries,
             failing_rules={k: sorted(v) for k, v in failing.items()},
-            reviews=latest_reviews(root),
+            reviews=reviews,
+            review_log=head,
             findings=old.findings,
             metrics=old.metrics,
         )
@@ -472,8 +514,28 @@ def compare_manifests(centre: QCManifest, buyer: QCManifest) -> list[str]:
     return out
 
 
+def stale_reason(dataset: str | Path, manifest: QCManifest | None = None) -> str | None:
+    """Why the QC manifest no longer describes the dataset (it changed since QC ran, e.g.
+    episodes were appended), or None when it is current. Raises ``QCManifestError`` when
+    there is no QC manifest."""
+    from ..format import open_dataset
+
+    manifest = manifest or load_qc_manifest(dataset)
+    ds = open_dataset(dataset)
+    if ds.digest == manifest.dataset_digest:
+        return None
+    known = {e.episode_id for e in manifest.episodes}
+    unchecked = sum(1 for eid in ds.episode_ids if eid not in known)
+    more = f"; {unchecked} of its {len(ds)} episodes were never checked" if unchecked else ""
+    return (
+        f"the QC manifest of {dataset} is stale: the dataset changed since QC ran "
+        f"(now {ds.digest[:19]}…, QC saw {manifest.dataset_digest[:19]}…){more}"
+    )
+
+
 def describe_episode(dataset: str | Path, episode_id: str) -> dict[str, Any]:
-    """One episode's QC outcome as JSON-ready data: verdicts, review, findings, metrics."""
+    """One episode's QC outcome as JSON-ready data: verdicts, review, findings, metrics, and
+    ``stale`` (:func:`stale_reason`: null when the manifest describes the current data)."""
     manifest = load_qc_manifest(dataset)
     ev = manifest.episode(episode_id)
     findings = load_findings(dataset, manifest)
@@ -489,4 +551,5 @@ def describe_episode(dataset: str | Path, episode_id: str) -> dict[str, Any]:
         "metrics": {k: v for k, v in mrow.items() if v is not None and v == v},
         "profile": manifest.profile.model_dump(mode="json"),
         "dataset_digest": manifest.dataset_digest,
+        "stale": stale_reason(dataset, manifest),
     }

@@ -27,6 +27,7 @@ from .manifest import (
     load_metrics,
     load_qc_manifest,
     load_qc_profile,
+    stale_reason,
 )
 from .rules import RULES
 from .svg import VERDICT_COLOURS, hbar_chart, histogram
@@ -171,7 +172,7 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
         if f["severity"] == "fail":
             fail_rules[f["episode_id"]].add(f["rule"])
     reviewed = sum(1 for e in manifest.episodes if e.review is not None)
-    stale = ds.digest != manifest.dataset_digest
+    stale = stale_reason(root, manifest)
 
     cards = [
         (str(o.episodes), "episodes"),
@@ -277,7 +278,7 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
         else '<p class="meta">No episode fails.</p>'
     )
     warning = (
-        '<p class="meta" style="color:#a00">The dataset changed since this QC ran: run '
+        f'<p class="meta stale" style="color:#a00">Stale: {escape(stale)}. Run '
         "<code>embodex qc run</code> again.</p>"
         if stale
         else ""

@@ -16,17 +16,19 @@ from html import escape
 from pathlib import Path
 from typing import Literal
 
-from ..errors import ReviewError
+from ..errors import QCManifestError, ReviewError
 from ..format import open_dataset
 from ..fsutil import atomic_write_bytes
 from .aggregates import UNKNOWN
 from .htmlkit import badge, episode_section, page, table
 from .manifest import (
+    MANIFEST_FILE,
     QCManifest,
     apply_reviews,
     load_findings,
     load_qc_manifest,
     load_qc_profile,
+    stale_reason,
 )
 from .reviewlog import REASONS, ReviewEntry, append_review, latest_reviews, read_log
 
@@ -84,7 +86,7 @@ def review_queue(dataset: str | Path) -> list[QueueItem]:
     """Episodes still to review, in order: WARNs first, then sampled PASSes."""
     manifest = load_qc_manifest(dataset)
     profile = load_qc_profile(dataset, manifest)
-    done = latest_reviews(dataset)
+    done = latest_reviews(dataset, expect=manifest.review_log)
     ops = {e.episode_id: e.operator_id for e in manifest.episodes}
     rejected = {ops.get(eid) or UNKNOWN for eid, r in done.items() if r.verdict == "reject"}
     queue = [
@@ -117,7 +119,8 @@ def record_review(
 
     Raises ``ReviewError`` for an unknown episode or reason code, a reason that does not go
     with the verdict, a bad reviewer id, or an accept of an automatic FAIL (those stand:
-    change the profile instead); ``QCManifestError`` when QC has not run.
+    change the profile instead); ``QCManifestError`` when QC has not run or its manifest is
+    stale (the dataset changed since).
 
     Example::
 
@@ -125,6 +128,10 @@ def record_review(
                       reason="operator_error", reviewer="rev-007", note="regrasps twice")
     """
     manifest = load_qc_manifest(dataset)
+    stale = stale_reason(dataset, manifest)
+    if stale is not None:
+        # a decision is about what QC saw; on changed data it would judge the wrong thing
+        raise QCManifestError(stale, hint="Run `embodex qc run DATASET` first, then review.")
     known = {e.episode_id: e for e in manifest.episodes}
     ep = known.get(episode_id)
     if ep is None:
@@ -148,13 +155,14 @@ def record_review(
         note=note,
         dataset_digest=manifest.dataset_digest,
         auto_verdict=ep.auto_verdict,
+        expect=manifest.review_log,
     )
     return entry, apply_reviews(dataset)
 
 
 def review_status(dataset: str | Path) -> dict[str, int]:
     """How many episodes are reviewed, accepted, rejected, and still waiting in the queue."""
-    done = latest_reviews(dataset)
+    done = latest_reviews(dataset, expect=load_qc_manifest(dataset).review_log)
     return {
         "reviewed": len(done),
         "accepted": sum(1 for r in done.values() if r.verdict == "accept"),
@@ -164,8 +172,12 @@ def review_status(dataset: str | Path) -> dict[str, int]:
 
 
 def list_reviews(dataset: str | Path) -> list[ReviewEntry]:
-    """Every decision in the log, oldest first (later ones supersede earlier ones)."""
-    return read_log(dataset)
+    """Every decision in the log, oldest first (later ones supersede earlier ones).
+
+    Checked against the head the QC manifest recorded, when there is a QC manifest."""
+    path = Path(dataset) / MANIFEST_FILE
+    head = load_qc_manifest(dataset).review_log if path.exists() else None
+    return read_log(dataset, expect=head)
 
 
 def write_review_page(dataset: str | Path, episode_id: str, out_dir: str | Path) -> Path:

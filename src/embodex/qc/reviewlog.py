@@ -1,7 +1,10 @@
 """The append-only manual review log: ``reviews/log.jsonl`` in the dataset directory.
 
 One line per decision, RFC 8785 canonical JSON, each naming the reviewer and chained to the
-previous line by its sha256 (``prev``), so an edited or deleted line is detected. Appends
+previous line by its sha256 (``prev``), so an edited, removed or reordered line is detected.
+The chain cannot reveal an edited or deleted *last* line, so the QC manifest records the
+log's head (:class:`LogHead`: entry count and sha256 of the last line; signed with the
+manifest) and readers given that head refuse a log that is shorter or differs there. Appends
 happen under a file lock and are fsynced; a line torn by a crash (no trailing newline) is
 ignored on read and cut off by the next append. The latest line for an episode is its
 review; earlier ones stay as history.
@@ -25,10 +28,12 @@ __all__ = [
     "LOG_FILE",
     "REASONS",
     "REVIEWER_PATTERN",
+    "LogHead",
     "ReviewEntry",
     "append_review",
     "latest_reviews",
     "read_log",
+    "read_log_and_head",
 ]
 
 LOG_FILE = "reviews/log.jsonl"
@@ -79,6 +84,21 @@ class ReviewEntry(BaseModel):
     )
 
 
+class LogHead(BaseModel):
+    """Where the review log stood when the QC manifest was written: appending later is fine,
+    a shorter log or another line at ``entries`` means entries were deleted or edited."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    entries: int = Field(ge=1, description="Entries in the log: the seq of its last line.")
+    sha256: str = Field(
+        pattern=r"^sha256:[0-9a-f]{64}$", description="sha256 of the last line's bytes."
+    )
+
+
+_TAMPERED_HINT = "The log is append-only: restore it from a backup; never edit it by hand."
+
+
 def _log(root: Path) -> Path:
     return root / LOG_FILE
 
@@ -92,9 +112,19 @@ def _read_lines(path: Path) -> tuple[list[bytes], int]:
     return [line for line in data[:end].split(b"\n") if line], end
 
 
-def read_log(dataset: str | Path) -> list[ReviewEntry]:
-    """Every complete entry, oldest first. Raises ``ReviewError`` when the chain is broken
-    (a line edited, removed or reordered)."""
+def _line_hash(line: bytes) -> str:
+    return "sha256:" + sha256_bytes(line)
+
+
+def read_log_and_head(
+    dataset: str | Path, *, expect: LogHead | None = None
+) -> tuple[list[ReviewEntry], LogHead | None]:
+    """Every complete entry, oldest first, and the log's head (None for an empty log).
+
+    Raises ``ReviewError`` when the chain is broken (a line edited, removed or reordered),
+    or, given ``expect`` (the head recorded in the QC manifest), when the log has fewer
+    entries or another line at that position (the last entries deleted or edited).
+    """
     path = _log(Path(dataset))
     lines, _ = _read_lines(path)
     out: list[ReviewEntry] = []
@@ -105,21 +135,40 @@ def read_log(dataset: str | Path) -> list[ReviewEntry]:
         except ValidationError as exc:
             raise ReviewError(
                 f"{path} line {k} is not a valid review entry ({exc.errors()[0]['msg']})",
-                hint="The log is append-only: restore it from a backup; never edit it by hand.",
+                hint=_TAMPERED_HINT,
             ) from None
         if entry.seq != k or entry.prev != prev:
             raise ReviewError(
                 f"{path} line {k} does not follow line {k - 1} (edited, removed or reordered)",
-                hint="The log is append-only: restore it from a backup; never edit it by hand.",
+                hint=_TAMPERED_HINT,
             )
-        prev = "sha256:" + sha256_bytes(line)
+        prev = _line_hash(line)
         out.append(entry)
-    return out
+    if expect is not None:
+        if len(lines) < expect.entries:
+            raise ReviewError(
+                f"{path} has {len(lines)} entries, the QC manifest recorded {expect.entries} "
+                "(entries were deleted)",
+                hint=_TAMPERED_HINT,
+            )
+        if _line_hash(lines[expect.entries - 1]) != expect.sha256:
+            raise ReviewError(
+                f"{path} line {expect.entries} differs from the entry the QC manifest "
+                "recorded (edited or replaced)",
+                hint=_TAMPERED_HINT,
+            )
+    head = LogHead(entries=len(lines), sha256=prev) if prev is not None else None
+    return out, head
 
 
-def latest_reviews(dataset: str | Path) -> dict[str, ReviewEntry]:
+def read_log(dataset: str | Path, *, expect: LogHead | None = None) -> list[ReviewEntry]:
+    """Every complete entry, oldest first; see :func:`read_log_and_head` for the checks."""
+    return read_log_and_head(dataset, expect=expect)[0]
+
+
+def latest_reviews(dataset: str | Path, *, expect: LogHead | None = None) -> dict[str, ReviewEntry]:
     """The current review of each reviewed episode (its latest entry)."""
-    return {e.episode_id: e for e in read_log(dataset)}
+    return {e.episode_id: e for e in read_log(dataset, expect=expect)}
 
 
 def validate_decision(verdict: str, reason: str, note: str | None, reviewer: str) -> None:
@@ -159,20 +208,24 @@ def append_review(
     dataset_digest: str,
     auto_verdict: Literal["PASS", "WARN", "FAIL"],
     note: str | None = None,
+    expect: LogHead | None = None,
 ) -> ReviewEntry:
-    """Append one decision to the log (locked, fsynced) and return it."""
+    """Append one decision to the log (locked, fsynced) and return it.
+
+    ``expect`` is the head the QC manifest recorded: a log cut short or edited there is
+    refused (``ReviewError``) rather than appended to."""
     validate_decision(verdict, reason, note, reviewer)
     root = Path(dataset)
     path = _log(root)
     path.parent.mkdir(parents=True, exist_ok=True)
     with FileLock(root / LOCK_FILE).held():
-        existing = read_log(root)
+        existing = read_log(root, expect=expect)
         lines, covered = _read_lines(path)
         if path.exists() and path.stat().st_size != covered:
             os.truncate(path, covered)  # drop a line torn by a crash
         entry = ReviewEntry(
             seq=len(existing) + 1,
-            prev=("sha256:" + sha256_bytes(lines[-1])) if lines else None,
+            prev=_line_hash(lines[-1]) if lines else None,
             episode_id=episode_id,
             verdict=verdict,
             reason=reason,

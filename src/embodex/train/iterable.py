@@ -8,18 +8,27 @@ One epoch is one pass over every selected frame. With ``shuffle`` the order is d
    page cache effective), the frames of each episode in a random order;
 2. that sequence of N frames cut into ``world_size`` contiguous parts whose sizes differ
    by at most one (so ranks run the same number of steps, give or take one sample), and
-   each rank's part cut the same way among its DataLoader workers;
+   each rank's part cut the same way among its DataLoader workers — the cuts fall by frame
+   count, not at episode boundaries, so a consumer gets a contiguous run of the sequence:
+   whole episodes plus, at either end of its part, a piece of an episode whose other
+   frames go to the neighbouring consumer;
 3. each consumer's part passed through a shuffle buffer of ``shuffle_buffer`` frames,
    seeded by ``(seed, epoch, rank, worker)``, which mixes frames across episodes.
 
 The union over ranks and workers is every frame exactly once, whatever ``world_size`` and
 number of workers. Memory is the shuffle buffer plus one episode's frame order.
+
+The epoch lives in shared memory: DataLoader workers that outlive an epoch
+(``persistent_workers=True``) read the value :meth:`EpisodeIterable.set_epoch` wrote in the
+main process when they start the next epoch, so every epoch gets its own order.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import sys
 from collections.abc import Iterator
+from multiprocessing.context import assert_spawning
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -42,6 +51,12 @@ def worker_slot() -> tuple[int, int]:
     return (0, 1) if info is None else (int(info.id), int(info.num_workers))
 
 
+def _shared_int(value: int) -> Any:
+    """A 64-bit integer in shared memory (inherited by forked workers, passed to spawned
+    ones when they start)."""
+    return multiprocessing.Value("q", value, lock=False)
+
+
 def _part(lo: int, hi: int, index: int, parts: int) -> tuple[int, int]:
     size = hi - lo
     return lo + size * index // parts, lo + size * (index + 1) // parts
@@ -50,9 +65,11 @@ def _part(lo: int, hi: int, index: int, parts: int) -> tuple[int, int]:
 class EpisodeIterable:
     """Iterate over this rank's share of an epoch (see the module doc for the order).
 
-    Call :meth:`set_epoch` before each epoch, as with PyTorch's ``DistributedSampler``.
-    Inside a ``DataLoader`` worker the share is split further among the workers; use
-    :meth:`torch` to get a ``torch.utils.data.IterableDataset``.
+    Call :meth:`set_epoch` before each epoch, as with PyTorch's ``DistributedSampler``
+    (persistent DataLoader workers see it too). Iterating it yields numpy samples. For a
+    ``DataLoader`` pass :meth:`torch` (a ``torch.utils.data.IterableDataset`` of tensors
+    whose share is split further among the workers): the stream itself cannot be indexed,
+    and DataLoader would index it.
 
     Example::
 
@@ -86,10 +103,39 @@ class EpisodeIterable:
         self.rank = rank
         self.world_size = world_size
         self.shuffle = shuffle
-        self.epoch = 0
+        self._epoch: Any = _shared_int(0)
+
+    @property
+    def epoch(self) -> int:
+        return int(self._epoch.value)
 
     def set_epoch(self, epoch: int) -> None:
-        self.epoch = int(epoch)
+        """The epoch whose order to yield next; seen by DataLoader workers already running
+        (persistent workers) when they start their next pass."""
+        self._epoch.value = int(epoch)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        try:
+            assert_spawning(self)  # pickled to start a worker process: share the epoch
+        except RuntimeError:
+            state["_epoch"] = self.epoch  # any other pickle: a plain number
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if isinstance(state["_epoch"], int):
+            state["_epoch"] = _shared_int(state["_epoch"])
+        self.__dict__.update(state)
+
+    def __getitem__(self, index: object) -> Any:
+        # DataLoader takes anything that is not a torch IterableDataset for a map-style
+        # dataset and indexes it: say what to pass instead of "not subscriptable".
+        raise LoaderConfigError(
+            "an EpisodeIterable is a stream and cannot be indexed (DataLoader indexes "
+            "anything that is not a torch IterableDataset)",
+            hint="Pass stream.torch() to DataLoader (tensors, split among its workers), or "
+            "iterate the stream itself for numpy samples.",
+        )
 
     def _rank_range(self) -> tuple[int, int]:
         return _part(0, len(self.ds), self.rank, self.world_size)

@@ -186,7 +186,8 @@ class SampleReader:
             if found is None:
                 raise LoaderConfigError(
                     f"episode {self._ep_id[k]} has no {key} image at frame {t}",
-                    hint="Load cameras= that every selected episode recorded, or filter episodes.",
+                    hint="Load cameras= (CLI: -c) that every selected episode recorded, or "
+                    "filter episodes.",
                 )
             data = found
         if not self._decode:

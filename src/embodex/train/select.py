@@ -59,7 +59,8 @@ def parse_qc_manifest(data: bytes | None, *, where: str, digest: str) -> dict[st
     if isinstance(named, str) and named != digest:
         raise LoaderConfigError(
             f"{where} is for dataset {named}, but this dataset is {digest} (stale QC results)",
-            hint="Run `embodex qc run DATASET` again after the dataset changed, or pass qc='all'.",
+            hint="Run `embodex qc run DATASET` again after the dataset changed, or load every "
+            "episode: qc='all' (CLI: --qc all).",
         )
     verdicts: dict[str, str] = {}
     for i, item in enumerate(episodes):
@@ -135,7 +136,7 @@ def select_episodes(
     if qc not in ("pass", "pass+warn", "all"):
         raise LoaderConfigError(
             f"qc={qc!r} is not one of 'pass', 'pass+warn', 'all'",
-            hint="qc='pass' trains on passing episodes only.",
+            hint="qc='pass' (CLI: --qc pass) trains on passing episodes only.",
         )
     n = episodes.num_rows
     keep = np.ones(n, dtype=bool)

@@ -99,7 +99,7 @@ def resolve_windows(
             known = [*features, *cameras]
             raise LoaderConfigError(
                 f"delta_timestamps names {key!r}, which is not a loaded feature or camera",
-                hint=f"Loaded keys: {', '.join(known)} (add it to features=/cameras=).",
+                hint=f"Loaded keys: {', '.join(known)} (add it to features=/cameras=; CLI: -f/-c).",
             )
         out[name] = Window(_frame_offsets(key, deltas, meta.fps))
     return out

@@ -10,9 +10,15 @@ from __future__ import annotations
 import re
 from decimal import ROUND_DOWN, Decimal
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from ..canonical import digest_json
 from .keys import Identity
@@ -23,6 +29,7 @@ __all__ = [
     "CONTRACT_KIND",
     "Acceptance",
     "Contract",
+    "Origin",
     "Parties",
     "Party",
     "PolicyRule",
@@ -254,6 +261,16 @@ class UsagePolicy(TrustModel):
         return self
 
 
+class Origin(TrustModel):
+    """The marketplace quote a contract was drafted from (specs/catalog.md §5), signed with
+    the rest of the contract: what the parties agreed to was priced from that listing."""
+
+    quote_id: NonEmpty
+    quote_digest: Digest = Field(description="sha256 of the quote's canonical JSON.")
+    listing_digest: Digest = Field(description="The centre's signed listing it was priced from.")
+    listing_sequence: int = Field(ge=1)
+
+
 class Contract(TrustModel):
     """A data service contract. The signed form is the RFC 8785 JSON of ``payload()``.
 
@@ -277,6 +294,20 @@ class Contract(TrustModel):
     acceptance: Acceptance
     price: Price
     usage: UsagePolicy
+    origin: Origin | None = Field(
+        default=None,
+        description="The quote and listing a contract drafted from a quote comes from; "
+        "absent otherwise.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _without_absent_origin(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # A contract with no origin serialises (and so signs and hashes) exactly as before
+        # the field existed.
+        data: dict[str, Any] = handler(self)
+        if data.get("origin") is None:
+            data.pop("origin", None)
+        return data
 
     @model_validator(mode="after")
     def _versioning(self) -> Contract:

@@ -60,6 +60,7 @@ def _terms(c: Contract) -> dict[str, Any]:
             "full_volume_amount": dec_str(c.price.per_accepted_hour * c.volume.total_hours),
         },
         "usage": c.usage.model_dump(mode="json"),
+        "origin": None if c.origin is None else c.origin.model_dump(mode="json"),
     }
 
 

@@ -2,14 +2,16 @@
 
 Built with ``huggingface_hub``'s card classes: licence (Hub id, or ``other`` with the
 embodex licence kept), ``task_categories: [robotics]``, size category, tags, and an
-``embodex`` block with provenance, source digest and the QC summary when
-``qc/manifest.json`` sits beside the dataset. Used by the Hugging Face and LeRobot exporters.
+``embodex`` block with provenance, source digest and the QC figures (final verdicts, hours,
+pass and success rates) when ``qc/manifest.json`` sits beside the dataset. Used by the
+Hugging Face and LeRobot exporters.
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -111,31 +113,77 @@ def size_category(rows: int) -> str:
     return "n>1B"
 
 
-def qc_summary(ds: Dataset) -> dict[str, Any] | None:
-    """The headline of ``qc/manifest.json`` beside the dataset, if QC has run.
+_GROUP_KEYS = ("episodes", "hours", "passed", "warned", "failed", "hours_passed",
+               "hours_warned", "hours_failed", "pass_rate", "success_rate")  # fmt: skip
 
-    Keeps the manifest's ``summary`` object when it has one, else its top-level scalar
-    fields; notes whether it was made for this exact content (dataset digest).
+
+def _selection_stats(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """The QC manifest's group figures (specs/qc.md §5) for a subset of its episode rows."""
+    n = {"PASS": 0, "WARN": 0, "FAIL": 0}
+    h = {"PASS": Decimal(0), "WARN": Decimal(0), "FAIL": Decimal(0)}
+    labelled = [r["success"] for r in rows if r.get("success") is not None]
+    for r in rows:
+        n[r["verdict"]] += 1
+        h[r["verdict"]] += Decimal(r["hours"])
+
+    def ratio(a: int, b: int) -> str | None:
+        return f"{Decimal(a) / Decimal(b):.4f}" if b else None
+
+    return {
+        "episodes": len(rows),
+        "hours": f"{sum(h.values(), Decimal(0)):.6f}",
+        "passed": n["PASS"],
+        "warned": n["WARN"],
+        "failed": n["FAIL"],
+        "hours_passed": f"{h['PASS']:.6f}",
+        "hours_warned": f"{h['WARN']:.6f}",
+        "hours_failed": f"{h['FAIL']:.6f}",
+        "pass_rate": ratio(n["PASS"] + n["WARN"], len(rows)),
+        "success_rate": ratio(sum(map(bool, labelled)), len(labelled)),
+    }
+
+
+def qc_summary(ds: Dataset) -> dict[str, Any] | None:
+    """The QC figures of ``qc/manifest.json`` beside the dataset, if QC has run.
+
+    The manifest's ``aggregates.overall`` (episodes and hours passed, warned, failed, pass
+    and success rates — final verdicts, reviews included) when ``ds`` is the whole dataset;
+    for a selection the same figures over the selected episodes' verdicts. Also the
+    profile, when QC ran, and whether it ran on this exact content (dataset digest).
+    Read as JSON: the format layer does not import the QC package.
     """
     path = ds.root / QC_MANIFEST
     if not path.is_file():
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
+        overall = data["aggregates"]["overall"]
+        by_id = {r["episode_id"]: r for r in data["episodes"]}
+        profile = data["profile"]
+        out: dict[str, Any] = {
+            "profile": f"{profile['id']} v{profile['version']}",
+            "profile_digest": profile["digest"],
+            "checked_at": data["created_at"],
+            "dataset_digest": data["dataset_digest"],
+            "matches_this_dataset": data["dataset_digest"] == ds.digest,
+        }
+        ids = ds.episode_ids
+        if set(ids) == set(by_id):
+            out["covers"] = "all episodes"
+            out.update({k: overall[k] for k in _GROUP_KEYS})
+            out["top_failures"] = [
+                f"{t['rule']} ({t['episodes']})" for t in data["aggregates"]["top_failures"]
+            ]
+        else:
+            rows = [by_id[i] for i in ids if i in by_id]
+            out["covers"] = f"{len(rows)} exported of {len(by_id)} checked episodes"
+            if len(rows) < len(ids):
+                out["unchecked_episodes"] = len(ids) - len(rows)
+            out.update(_selection_stats(rows))
+    except OSError as exc:
         return {"error": f"{QC_MANIFEST} unreadable: {exc}"}
-    if not isinstance(data, dict):
-        return {"error": f"{QC_MANIFEST} is not a JSON object"}
-    summary = data.get("summary")
-    out: dict[str, Any] = (
-        dict(summary)
-        if isinstance(summary, dict)
-        else {k: v for k, v in data.items() if isinstance(v, str | int | float | bool)}
-    )
-    digest = data.get("dataset_digest") or data.get("digest")
-    if isinstance(digest, str):
-        out["dataset_digest"] = digest
-        out["matches_this_dataset"] = digest == ds.digest
+    except (ValueError, KeyError, TypeError, InvalidOperation):
+        return {"error": f"{QC_MANIFEST} is not a QC manifest (specs/qc.md)"}
     return out
 
 
@@ -210,5 +258,29 @@ def dataset_card(
 def _qc_text(qc: dict[str, Any] | None) -> str:
     if qc is None:
         return "No QC report (`qc/manifest.json`) was found beside the dataset."
-    items = ", ".join(f"{k}: {v}" for k, v in qc.items())
-    return f"From `{QC_MANIFEST}`: {items}."
+    if "error" in qc:
+        return f"QC results unavailable: {qc['error']}."
+    stale = (
+        ""
+        if qc["matches_this_dataset"]
+        else " **Stale: QC ran on another version of the dataset.**"
+    )
+    rates = f"pass rate (PASS + WARN) {qc['pass_rate']}" + (
+        f", success rate {qc['success_rate']}" if qc["success_rate"] is not None else ""
+    )
+    lines = [
+        f"From `{QC_MANIFEST}` (profile {qc['profile']}, `{qc['profile_digest']}`, checked "
+        f"{qc['checked_at']}; {qc['covers']}):{stale}",
+        "",
+        "| final verdict | episodes | hours |",
+        "|---|---|---|",
+        f"| PASS | {qc['passed']} | {qc['hours_passed']} |",
+        f"| WARN | {qc['warned']} | {qc['hours_warned']} |",
+        f"| FAIL | {qc['failed']} | {qc['hours_failed']} |",
+        f"| all | {qc['episodes']} | {qc['hours']} |",
+        "",
+        rates + ".",
+    ]
+    if qc.get("top_failures"):
+        lines += ["", "Most frequent failing rules: " + ", ".join(qc["top_failures"]) + "."]
+    return "\n".join(lines)

@@ -45,7 +45,7 @@ def export_rerun(
 
     The file is written beside ``out`` and renamed into place when complete. Returns a
     summary (``path``, ``episode_id``, ``frames``, ``cameras``, ``segments``, ``bytes``).
-    Raises ``SchemaError`` for an unknown episode id and ``IndexError`` for a bad position.
+    Raises ``SchemaError`` for an unknown episode id or a position out of range.
 
     Example::
 

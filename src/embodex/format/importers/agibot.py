@@ -8,87 +8,30 @@ The source is the folder the AgiBot World tars extract into::
     observations/<task>/<episode>/depth/head_depth_NNNNNN.png
     parameters/<task>/<episode>/parameters/camera/<cam>_intrinsic_params.json
 
-Episodes are the entries of each ``task_info`` list; episode folders that no list names are
-left out and reported in ``ImportReport.notes``. One h5 row is one frame; every video must
-hold exactly one frame per row and the depth folder one PNG per row.
+**specs/format.md §9.1 is the normative mapping** (every h5 dataset, unit, the gripper
+scaling, times, cameras, depth, calibration, labels, every sidecar key and every error);
+this module follows it. In short: ``state`` and ``action`` are float32[20] (14 arm joints
+in rad, two grippers normalised 0 open .. 1 closed, head yaw/pitch, waist pitch and lift),
+``action.base_velocity`` is ``action/robot/velocity`` when every episode has it; the gripper
+state in mm is mapped over the sidecar's ``effector_state_range_mm``; times come from the h5
+``timestamp`` (else they are synthesised and flagged); videos become JPEG cameras named
+without ``_color``, depth PNGs camera ``head_depth`` with the intrinsics of the camera it is
+registered to; ``label_info.action_config`` entries become segments.
 
-What each embodex field holds:
+The sidecar (:class:`~embodex.format.importers.agibot_sidecar.Sidecar`, YAML, by default
+``SRC/embodex-sidecar.yaml``) supplies what the layout lacks; ``licence`` and ``provenance``
+are required (``provenance: agibot-world-public`` for the public release itself)::
 
-``state`` (20, float32)
-    ``state/joint/position`` (14: left arm 7, right arm 7; rad), ``state/effector/position``
-    (2: left, right gripper; see below), ``state/head/position`` (yaw, pitch; rad),
-    ``state/waist/position`` (pitch rad, lift m). Joint names and units are in the
-    embodiment (:data:`JOINT_NAMES`, :data:`UNITS`).
-``action`` (20, float32)
-    The same groups from ``action/*/position``. AgiBot writes the gripper action as 0 = open
-    .. 1 = closed. When an action group has fewer rows than the state and an
-    ``action/<group>/index`` dataset, the commands are scattered into a copy of the measured
-    state at those rows (the robot held its pose elsewhere); an empty action group is the
-    measured state throughout. Both are recorded in ``EpisodeMeta.extra["agibot"]
-    ["action_filled"]``. An action group longer than the state is an error.
-``action.base_velocity`` (2, float32)
-    ``action/robot/velocity`` (vx m/s, yaw rate rad/s); declared only when every readable
-    episode has it.
-
-Gripper units: the raw state is a reading in mm that grows as the gripper closes (values of
-about 35 open to 118 closed were reported in OpenDriveLab/AgiBot-World issue #133), while
-the action is 0..1. So the two agree, the state is mapped linearly,
-``(mm - lo) / (hi - lo)``, with ``[lo, hi]`` the sidecar's ``effector_state_range_mm``
-(default ``[0, 120]``; set it from your gripper). Values are not clipped, so the mm reading
-is recoverable; the range is stored in ``DatasetMeta.extra["agibot"]``. Dexterous-hand
-episodes (12 effector values) are rejected.
-
-Cameras: ``videos/<stem>.mp4`` becomes camera ``<stem>`` without ``_color``
-(``head_color`` -> ``head``). Frames are decoded with PyAV and stored as JPEG. The set of
-cameras is the sidecar's ``cameras`` list, or else every known camera found in any episode;
-an episode missing one of them is bad, and so is a video whose stem is neither known
-(:data:`KNOWN_CAMERAS`) nor declared. Depth PNGs become camera ``head_depth`` (png16, mm).
-Intrinsics come from ``<cam>_intrinsic_params.json`` (``ppx``/``ppy`` are cx/cy); where an
-episode's differ from the dataset's (those of the first episode that has them), they are
-kept in that episode's ``extra``. Extrinsics, end-effector poses, tactile videos and the
-fisheye cameras' calibration are not imported.
-
-Time: the h5 root dataset ``timestamp`` (int64 ns) gives the frame times; each video's
-frame times are its PTS offsets added to the first h5 timestamp. Without ``timestamp`` the
-frames are timed ``start + i / fps`` (``start_time_ns`` from the sidecar, default 0), the
-cameras get no times and ``EpisodeMeta.timestamps_synthesized`` is True.
-
-Labels: ``label_info.action_config`` entries become segments ``[start_frame, end_frame)``
-(``skill``, ``action_text``); ranges past the episode end are clipped and empty ones are
-dropped, both counted in ``extra``. The episode's ``skill`` is the sidecar's (per episode,
-per task, or the ``skill`` map by task id), else the slug of ``task_name``.
-``instruction_en`` / ``instruction_zh`` come from the sidecar, else from ``task_name``
-(``english_task_name`` when present) according to its script. ``init_scene_text`` describes
-the starting scene rather than the instruction, so it goes to ``extra``.
-
-Sidecar (YAML, :data:`SIDECAR_FILE` in the source folder unless given) supplies what the
-layout lacks. Only ``licence`` is required::
-
-    licence: CC-BY-NC-SA-4.0             # required; embodex never guesses a licence
-    name: agibot-world-beta
-    provenance: {centre_id: acme, centre_name: ACME Robotics, site: Shanghai, contact: a@b.c}
+    licence: CC-BY-NC-SA-4.0
+    provenance: {centre_id: acme, centre_name: ACME Robotics, site: Shanghai}
     robot: {model: AgiBot_A2D, serial: A2D-0001}
-    fps: 30
-    start_time_ns: 0                     # only for recordings without timestamps
-    episode_id_prefix: acme              # default: provenance.centre_id; "" for none
-    cameras: [head_color, hand_left_color, hand_right_color]
-    depth: true
     effector_state_range_mm: [35, 120]
-    limits: {lower: [...20], upper: [...20], velocity: [...20]}
-    skill: {327: pick_place}             # by task id
-    defaults: {scene: {scene_id, scene_type, site, lighting, objects}, operator: {id, level},
-               success: true}
-    tasks: {327: {...same keys as defaults, plus skill, instruction_en, instruction_zh}}
-    episodes: {648642: {...same keys, plus robot_serial, failure_cause, start_time_ns}}
+    defaults: {scene: {scene_id: S04, scene_type: restaurant}, operator: {id: op-7}}
 
-Episode ids are ``<prefix>:agibot-<task>-<episode>``. Without ``provenance`` the dataset is
-credited to the public AgiBot World release; set it when the recordings are your own.
-
-Errors: a sidecar problem (no licence, unknown key) is a ``ConfigError`` before anything is
-read. A bad episode (missing or corrupt h5 or video, frame counts that disagree, timestamps
-that go backwards, an unknown camera, already in the dataset when appending) raises
-``ImportSourceError`` naming the file and episode; with ``skip_bad=True`` it is listed in
-``ImportReport.skipped`` and the rest is packaged.
+Episode ids are ``<prefix>:agibot-<task>-<episode>``. A sidecar problem is a
+``ConfigError`` before any episode is packaged; a bad episode raises ``ImportSourceError``
+naming the file and episode, or with ``skip_bad=True`` is listed in
+``ImportReport.skipped`` while the rest is packaged.
 """
 
 from __future__ import annotations
@@ -106,7 +49,15 @@ from pydantic import ValidationError
 
 from ...errors import ConfigError, ImportSourceError
 from ..episode import Episode
-from ..models import Camera, DatasetMeta, Embodiment, EpisodeMeta, Feature, Segment
+from ..models import (
+    Camera,
+    DatasetMeta,
+    Embodiment,
+    EpisodeMeta,
+    Feature,
+    Intrinsics,
+    Segment,
+)
 from ..reader import open_dataset
 from .agibot_layout import (
     COUNT_HINT,
@@ -265,6 +216,7 @@ class _Plan:
     depth: Camera | None
     base_velocity: bool
     allowed_stems: frozenset[str]
+    depth_intrinsics_from: str | None = None
 
 
 def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _Plan:
@@ -311,6 +263,7 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
         )  # fmt: skip
         cameras.append(_CameraPlan(stem, cam))
     depth = None
+    depth_from: str | None = None
     if sc.depth:
         for s in sources:
             dsize = probe_depth(s.obs / "depth")
@@ -319,9 +272,51 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
                     name=DEPTH_CAMERA, kind="depth", width=dsize[0], height=dsize[1],
                     encoding="png16", depth_unit="mm",
                 )  # fmt: skip
+                intr, depth_from = _depth_intrinsics(sources, sc, cameras, dsize, notes)
+                depth = depth.model_copy(update={"intrinsics": intr})
                 break
     flags = [f for f in (has_velocity(s.h5) for s in sources) if f is not None]
-    return _Plan(cameras, depth, bool(flags) and all(flags), allowed)
+    return _Plan(cameras, depth, bool(flags) and all(flags), allowed, depth_from)
+
+
+def _depth_intrinsics(
+    sources: list[_Source],
+    sc: Sidecar,
+    cameras: list[_CameraPlan],
+    size: tuple[int, int],
+    notes: list[str],
+) -> tuple[Intrinsics | None, str | None]:
+    """The depth camera's intrinsics and where they come from: its own
+    ``head_depth_intrinsic_params.json`` when an episode has one; else those of the colour
+    camera it is registered to (sidecar ``depth_aligned_to``, default ``head_color``:
+    AgiBot's head depth is aligned to head_color, pixel for pixel), provided the sizes
+    match; else none (noted; QC then warns)."""
+    for s in sources:
+        ipath = intrinsics_file(s.params, DEPTH_CAMERA)
+        if ipath is None:
+            continue
+        try:
+            return read_intrinsics(ipath), ipath.name
+        except (OSError, ValueError, KeyError, TypeError, ValidationError):
+            continue
+    target = sc.depth_aligned_to
+    if target is None:
+        notes.append(f"{DEPTH_CAMERA} has no intrinsics file and depth_aligned_to is null")
+        return None, None
+    cam = next((c.camera for c in cameras if c.camera.name == camera_name(target)), None)
+    if cam is None or cam.intrinsics is None:
+        notes.append(
+            f"{DEPTH_CAMERA} has no intrinsics: no intrinsics file, and camera "
+            f"{camera_name(target)} (depth_aligned_to) is not imported or not calibrated"
+        )
+        return None, None
+    if (cam.width, cam.height) != size:
+        notes.append(
+            f"{DEPTH_CAMERA} has no intrinsics: it is {size[0]}x{size[1]}, camera {cam.name} "
+            f"(depth_aligned_to) is {cam.width}x{cam.height}, so it cannot be registered to it"
+        )
+        return None, None
+    return cam.intrinsics, f"camera {cam.name} (depth_aligned_to)"
 
 
 def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
@@ -345,7 +340,8 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
     except ValidationError as exc:
         raise ConfigError(
             f"sidecar limits: {exc.errors()[0]['msg']}",
-            hint=f"Give 20 values per list, in the order {', '.join(JOINT_NAMES)}.",
+            hint=f"Give 20 values per list, in the order {', '.join(JOINT_NAMES)} "
+            "(specs/format.md §9.1.3).",
         ) from None
     features = {
         "state": Feature(
@@ -368,7 +364,7 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
             name=sc.name,
             licence=sc.licence,
             description=sc.description or "Imported from the AgiBot World raw layout.",
-            provenance=sc.provenance,
+            provenance=sc.centre,
             embodiments=[embodiment],
             cameras=cameras,
             features=features,
@@ -377,11 +373,19 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
                 "agibot": {
                     "source_format": SOURCE_FORMAT,
                     "effector_state_range_mm": [lo, hi],
+                    **(
+                        {"depth_intrinsics_from": plan.depth_intrinsics_from}
+                        if plan.depth_intrinsics_from
+                        else {}
+                    ),
                 }
             },
         )
     except ValidationError as exc:
-        raise ConfigError(f"sidecar: {exc.errors()[0]['msg']}") from None
+        raise ConfigError(
+            f"sidecar: {exc.errors()[0]['msg']}",
+            hint="Fix that key of the sidecar YAML; the keys are listed in specs/format.md §9.1.3.",
+        ) from None
 
 
 # -- one episode -------------------------------------------------------------------------
@@ -455,7 +459,7 @@ def _episode_meta(
         episode_id=s.embodex_id,
         scene_id=scene.scene_id,
         scene_type=scene.scene_type,
-        site=scene.site or sc.provenance.site,
+        site=scene.site or sc.centre.site,
         lighting=scene.lighting,
         objects=scene.objects or [],
         robot_model=model,

@@ -1,6 +1,6 @@
 """Names shared by the AgiBot World importer's modules: cameras, the state vector, hints.
 
-How the raw layout maps onto embodex is documented in :mod:`embodex.format.importers.agibot`.
+How the raw layout maps onto embodex is specified in specs/format.md §9.1.
 """
 
 from __future__ import annotations

@@ -70,7 +70,7 @@ def read_proprio(
     """State, action (and base velocity when ``velocity``) of the open h5 file ``f``.
 
     The gripper state is mapped from mm to 0..1 over ``effector_range_mm``; short action
-    groups are scattered into the measured state (see :mod:`embodex.format.importers.agibot`).
+    groups are scattered into the measured state (specs/format.md §9.1.2).
     Raises ``ImportSourceError`` naming ``where`` and ``eid``.
     """
 

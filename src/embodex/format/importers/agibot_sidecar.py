@@ -3,7 +3,8 @@
 Built on the shared sidecar models of :mod:`embodex.format.importers.sidecar` (per-episode
 ``Overrides``, YAML loading, licence and key checks); this module adds the AgiBot keys
 (``fps``, ``cameras``, ``depth``, ``effector_state_range_mm``, ``limits``, ``skill``,
-per-task settings). Its keys are documented in :mod:`embodex.format.importers.agibot`.
+per-task settings). Its keys are documented in specs/format.md §9.1.3 and
+specs/schemas/agibot-sidecar.schema.json (generated from :class:`Sidecar`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
@@ -23,6 +24,7 @@ from .sidecar import Overrides, Strict, parse_sidecar, read_sidecar, require_lic
 __all__ = [
     "DEFAULT_EFFECTOR_RANGE_MM",
     "DEFAULT_ROBOT_MODEL",
+    "PUBLIC_RELEASE",
     "Limits",
     "Sidecar",
     "resolve_sidecar",
@@ -35,42 +37,99 @@ DEFAULT_ROBOT_MODEL = "AgiBot_A2D"
 _SLUG = r"^[a-z][a-z0-9_]*$"
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")
 
-# Error hints name the module whose docstring lists the sidecar's keys.
-_KEYS_DOC = "embodex.format.importers.agibot"
+# Error hints name where the sidecar's keys are documented.
+_KEYS_DOC = "specs/format.md §9.1.3 (schema: specs/schemas/agibot-sidecar.schema.json)"
 
 
 class _Robot(Strict):
-    model: str = Field(default=DEFAULT_ROBOT_MODEL, min_length=1)
-    serial: str | None = None
+    model: str = Field(
+        default=DEFAULT_ROBOT_MODEL,
+        min_length=1,
+        description="Robot model, the embodiment's `model` and every episode's `robot_model`.",
+    )
+    serial: str | None = Field(
+        default=None, description="Robot serial of every episode (an episode may override it)."
+    )
 
 
 class Limits(Strict):
-    lower: list[float] | None = None
-    upper: list[float] | None = None
-    velocity: list[float] | None = None
+    """Joint limits in the order of the 20 state values (see specs/format.md §9.1)."""
+
+    lower: list[float] | None = Field(default=None, description="20 lower position limits.")
+    upper: list[float] | None = Field(default=None, description="20 upper position limits.")
+    velocity: list[float] | None = Field(default=None, description="20 velocity limits, unit/s.")
 
 
-def _default_provenance() -> Provenance:
-    return Provenance(centre_id="agibot-world", centre_name="AgiBot World")
+#: Written as ``provenance: agibot-world-public`` for recordings that really are the public
+#: AgiBot World release; everyone else names their own centre.
+PUBLIC_RELEASE = "agibot-world-public"
+_PUBLIC_PROVENANCE = Provenance(
+    centre_id="agibot-world",
+    centre_name="AgiBot World (public release)",
+    contact="https://github.com/OpenDriveLab/AgiBot-World",
+)
 
 
 class Sidecar(Strict):
-    licence: str = Field(min_length=1)
-    name: str = Field(default="agibot-world", min_length=1)
-    description: str | None = None
-    provenance: Provenance = Field(default_factory=_default_provenance)
-    robot: _Robot = Field(default_factory=_Robot)
-    fps: float = Field(default=30.0, gt=0)
-    start_time_ns: int = 0
-    episode_id_prefix: str | None = None
-    cameras: list[str] | None = None
-    depth: bool = True
-    effector_state_range_mm: tuple[float, float] = DEFAULT_EFFECTOR_RANGE_MM
-    limits: Limits | None = None
-    skill: str | dict[str, str] | None = None
-    defaults: Overrides = Field(default_factory=Overrides)
-    tasks: dict[str, Overrides] = Field(default_factory=dict)
-    episodes: dict[str, Overrides] = Field(default_factory=dict)
+    """The sidecar YAML of `embodex package SRC OUT --from agibot` (specs/format.md §9.1.3):
+    what the AgiBot World raw layout lacks. Unknown keys are errors."""
+
+    licence: str = Field(
+        min_length=1,
+        description="Required: an SPDX id or proprietary:<contract ref>; `license` is "
+        "accepted too. Never guessed.",
+    )
+    name: str = Field(default="agibot-world", min_length=1, description="Dataset name.")
+    description: str | None = Field(default=None, description="Dataset description.")
+    provenance: Provenance | Literal["agibot-world-public"] | None = Field(
+        default=None,
+        description="Required: who collected the recordings, {centre_id (also the episode id "
+        "prefix), centre_name, site, contact}; or `agibot-world-public` for the public "
+        "AgiBot World release itself.",
+    )
+    robot: _Robot = Field(default_factory=_Robot, description="Robot model and serial.")
+    fps: float = Field(default=30.0, gt=0, description="Nominal frame rate of the recordings.")
+    start_time_ns: int = Field(
+        default=0,
+        description="Unix ns of the first frame, for recordings without an h5 `timestamp` "
+        "(their times are synthesised and flagged).",
+    )
+    episode_id_prefix: str | None = Field(
+        default=None,
+        description="Prefix of episode ids `<prefix>:agibot-<task>-<episode>`; default "
+        'provenance.centre_id; "" for none.',
+    )
+    cameras: list[str] | None = Field(
+        default=None,
+        description="Video stems to import (head_color, ...); default every known camera "
+        "found. Declaring an unknown stem imports it.",
+    )
+    depth: bool = Field(default=True, description="Import depth/head_depth_*.png as head_depth.")
+    depth_aligned_to: str | None = Field(
+        default="head_color",
+        description="The colour camera the head depth is registered to (same size): depth "
+        "takes its intrinsics when it has no intrinsics file of its own; null for none.",
+    )
+    effector_state_range_mm: tuple[float, float] = Field(
+        default=DEFAULT_EFFECTOR_RANGE_MM,
+        description="[open, closed] gripper reading in mm, mapped to 0..1: "
+        "(mm - lo) / (hi - lo), not clipped.",
+    )
+    limits: Limits | None = Field(default=None, description="Joint limits (20 values each).")
+    skill: str | dict[str, str] | None = Field(
+        default=None,
+        description="The skill label of every episode, or a map task id -> skill; default "
+        "the slug of the task name.",
+    )
+    defaults: Overrides = Field(
+        default_factory=Overrides, description="Episode settings for every episode."
+    )
+    tasks: dict[str, Overrides] = Field(
+        default_factory=dict, description="Episode settings by task id (over defaults)."
+    )
+    episodes: dict[str, Overrides] = Field(
+        default_factory=dict, description="Episode settings by AgiBot episode id (over tasks)."
+    )
 
     @field_validator("skill", "tasks", "episodes", mode="before")
     @classmethod
@@ -87,10 +146,17 @@ class Sidecar(Strict):
             raise ValueError("must be [lo, hi] with lo < hi")
         return value
 
+    @property
+    def centre(self) -> Provenance:
+        """The provenance (checked present when the sidecar is parsed)."""
+        if isinstance(self.provenance, Provenance):
+            return self.provenance
+        return _PUBLIC_PROVENANCE
+
     def prefix(self) -> str:
         if self.episode_id_prefix is not None:
             return self.episode_id_prefix
-        return self.provenance.centre_id
+        return self.centre.centre_id
 
     def overrides(self, task: str, episode: str) -> Overrides:
         """Defaults, then the task's, then the episode's settings; later ones win."""
@@ -108,6 +174,16 @@ def _parse(raw: Mapping[str, Any], where: str) -> Sidecar:
     # The licence is checked first so a sidecar without one gets the fix, not a key error.
     require_licence(raw.get("licence") if "licence" in raw else raw.get("license"), where)
     sidecar = parse_sidecar(Sidecar, raw, where, _KEYS_DOC)
+    if sidecar.provenance is None:
+        # Never credit someone's recordings to AgiBot World by default (nor prefix their
+        # episode ids with it): the centre names itself, or says it is the public release.
+        raise ConfigError(
+            f"no provenance given ({where})",
+            hint="Add `provenance: {centre_id: <your-centre>, centre_name: <Your Centre>}` "
+            f"to the sidecar YAML (--meta) for your own recordings, or `provenance: "
+            f"{PUBLIC_RELEASE}` for the public AgiBot World release; see specs/format.md "
+            "§9.1.3.",
+        )
     for stem in sidecar.cameras or []:
         if not re.fullmatch(_SLUG, camera_name(stem)) or camera_name(stem) == DEPTH_CAMERA:
             raise ConfigError(

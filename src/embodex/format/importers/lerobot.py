@@ -106,7 +106,7 @@ def import_lerobot(
                                 sidecar={"licence": "MIT"})
     """
     src, out = Path(src), Path(out)
-    sc = resolve_common_sidecar(src, sidecar, __name__)
+    sc = resolve_common_sidecar(src, sidecar, "specs/interop.md §3")
     plan = _plan(src, sc)
     report = ImportReport(dataset=out)
     report.notes.extend(_notes(plan))

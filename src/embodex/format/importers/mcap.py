@@ -127,7 +127,7 @@ def load_topic_map(path: str | Path | Mapping[str, Any]) -> TopicMap:
         loc = ".".join(str(p) for p in first["loc"]) or "(top level)"
         raise ConfigError(
             f"topic map {where}: {loc}: {first['msg']}",
-            hint=f"Fix that key; the keys are listed in {__name__}.",
+            hint="Fix that key; the keys are listed in specs/interop.md §5.",
         ) from None
 
 
@@ -334,7 +334,7 @@ def _stem(src: Path, path: Path) -> str:
 
 def _resolve_sidecar(src: Path, sidecar: str | Path | Mapping[str, Any] | None) -> CommonSidecar:
     folder = src if src.is_dir() else src.parent
-    sc = resolve_common_sidecar(folder, sidecar, __name__)
+    sc = resolve_common_sidecar(folder, sidecar, "specs/interop.md §5")
     require_licence(sc.licence, "sidecar (--meta)")
     return sc
 

@@ -46,30 +46,34 @@ class Strict(BaseModel):
 
 
 class Scene(Strict):
-    scene_id: str | None = None
-    scene_type: str | None = Field(default=None, pattern=_SLUG)
-    site: str | None = None
-    lighting: str | None = None
-    objects: list[str] | None = None
+    scene_id: str | None = Field(default=None, description="The centre's scene id.")
+    scene_type: str | None = Field(
+        default=None, pattern=_SLUG, description="Lower-case slug: restaurant, home, ..."
+    )
+    site: str | None = Field(default=None, description="Site; default provenance.site.")
+    lighting: str | None = Field(default=None, description="Lighting, e.g. warm, daylight.")
+    objects: list[str] | None = Field(default=None, description="Objects in the scene.")
 
 
 class Operator(Strict):
-    id: str | None = None
-    level: str | None = None
+    id: str | None = Field(default=None, description="Pseudonymous operator id (never a name).")
+    level: str | None = Field(default=None, description="Operator certification level.")
 
 
 class Overrides(Strict):
     """Per-episode settings; layered defaults → (task) → episode, later ones win."""
 
-    scene: Scene | None = None
-    operator: Operator | None = None
-    robot_serial: str | None = None
-    success: bool | None = None
-    failure_cause: str | None = None
-    skill: str | None = None
-    instruction_en: str | None = None
-    instruction_zh: str | None = None
-    start_time_ns: int | None = None
+    scene: Scene | None = Field(default=None, description="Scene fields of the episodes.")
+    operator: Operator | None = Field(default=None, description="Who teleoperated.")
+    robot_serial: str | None = Field(default=None, description="Serial of the robot used.")
+    success: bool | None = Field(default=None, description="Task success label.")
+    failure_cause: str | None = Field(default=None, description="Why the task failed.")
+    skill: str | None = Field(default=None, description="Skill label.")
+    instruction_en: str | None = Field(default=None, description="Instruction in English.")
+    instruction_zh: str | None = Field(default=None, description="Instruction in Chinese.")
+    start_time_ns: int | None = Field(
+        default=None, description="Unix ns of the first frame, for recordings without times."
+    )
 
     @classmethod
     def layered(cls, *layers: Overrides | None) -> Overrides:

@@ -240,7 +240,7 @@ def _grade_joint_max(
             rule,
             c.ids[e],
             g[0],
-            describe.format(joint=c.joint_name(j), value=worst[e], frame=i),
+            describe.format(joint=c.joint_name(j), value=worst[e], frame=i, unit=c.joint_unit(j)),
             measured=float(worst[e]),
             threshold=g[1],
             frames=(i, i + k + 1),
@@ -255,12 +255,12 @@ _SPIKES = {
     "numeric.jump": (
         "max_step",
         1,
-        "{joint} jumps {value:.3f} between frames {frame} and the next",
+        "{joint} jumps {value:.3f} {unit} between frames {frame} and the next",
     ),
     "numeric.acceleration": (
         "max_acceleration",
         2,
-        "{joint} accelerates at {value:.0f}/s² around frame {frame}",
+        "{joint} accelerates at {value:.0f} {unit}/s² around frame {frame}",
     ),
 }
 
