@@ -24,7 +24,7 @@ from embodex.format import DatasetWriter, open_dataset
 from embodex.qc import run_qc
 from embodex.qc.defects import inject
 from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta
-from embodex.trust import load_signer, verify_contract_file
+from embodex.trust import Violation, load_signer, verify_contract_file
 
 
 def package_day(
@@ -73,7 +73,15 @@ def main(argv: list[str] | None = None) -> int:
     print(f" ({', '.join(result.failed)})" if result.failed else "")
 
     now = datetime.fromisoformat(args.at.replace("Z", "+00:00")) if args.at else None
-    published = publish(args.dataset, args.channel, args.contract, load_signer(args.key), now=now)
+
+    def warn(warnings: list[Violation]) -> None:  # called before anything is uploaded
+        for w in warnings:
+            print(f"warning (before upload): {w.rule}: {w.message}", file=sys.stderr, flush=True)
+
+    signer = load_signer(args.key)
+    published = publish(
+        args.dataset, args.channel, args.contract, signer, now=now, on_warnings=warn
+    )
     if published.number is None:
         print("nothing new to publish")
         return 0
@@ -81,8 +89,6 @@ def main(argv: list[str] | None = None) -> int:
         f"published batch {published.number}: {len(published.episodes)} episodes, "
         f"{published.hours} h, {published.files} files, head sequence {published.head_sequence}"
     )
-    for warning in published.warnings:
-        print(f"warning: {warning.rule}: {warning.message}", file=sys.stderr)
     return 0
 
 

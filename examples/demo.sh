@@ -145,26 +145,26 @@ PY
 centre_day() { EMBODEX_HOME="$OUT/centre-home" python examples/centre_publish.py \
   --dataset "$OUT/centre/recordings" --channel "$CH" --contract "$TERMS" --key hubei-centre "$@"; }
 
-step "18. Week 1: the centre packages a day of recordings, checks them, publishes batch 1"
+step "17. Week 1: the centre packages a day of recordings, checks them, publishes batch 1"
 centre_day --day 1 --at "$W1"
 
-step "19. The buyer pulls: head and manifest verified, files hash-checked, QC re-run, receipt signed"
+step "18. The buyer pulls: head and manifest verified, files hash-checked, QC re-run, receipt signed"
 buyer pull --channel "$CH" --contract "$TERMS" --key agibot --into "$OUT/buyer" --at "$W1B"
 
-step "20. Week 2 has a sensor glitch: accepted in part, the bad episode quarantined"
+step "19. Week 2 has a sensor glitch: accepted in part, the bad episode quarantined"
 centre_day --day 2 --defect nan --at "$W2"
 buyer pull --channel "$CH" --contract "$TERMS" --key agibot --into "$OUT/buyer" --at "$W2B"
 
-step "21. Week 3: batch 3, and a signed notice that week 4 will be late"
+step "20. Week 3: batch 3, and a signed notice that week 4 will be late"
 centre_day --day 3 --at "$W3"
 centre channel notice --channel "$CH" --contract "$TERMS" --key hubei-centre --at "$W3N" \
   --type delay --period 4 --reason "robot H2-00017 is in repair; week 4 arrives two days late"
 
-step "22. The buyer's delivery run (examples/buyer_pull.sh): pull, then delivered vs contracted hours"
+step "21. The buyer's delivery run (examples/buyer_pull.sh): pull, then delivered vs contracted hours"
 EMBODEX_HOME="$OUT/buyer-home" EMBODEX_KEY_PASSPHRASE=demo-passphrase \
   bash examples/buyer_pull.sh "$CH" "$TERMS" agibot "$OUT/buyer" "$W3B"
 
-step "23. The centre countersigns the receipts and plans what is left to collect"
+step "22. The centre countersigns the receipts and plans what is left to collect"
 centre receipt countersign --channel "$CH" --contract "$TERMS" --key hubei-centre --at "$W3C"
 centre supply plan --channel "$CH" --contract "$TERMS" --dataset "$OUT/centre/recordings" \
   --at "$W3C"
@@ -173,21 +173,21 @@ buyer supply status --channel "$CH" --contract "$TERMS" --at "$W3C" \
   --html "$OUT/supply-status.html" --json > "$OUT/supply-status.json"
 echo "the supply status as a page with charts: $OUT/supply-status.html"
 
-step "24. Provenance from recording to delivery: the centre signs each batch's chain, the buyer checks it"
+step "23. Provenance from recording to delivery: the centre signs each batch's chain, the buyer checks it"
 centre catalog record-delivery "$OUT/centre/recordings" --channel "$CH" --contract "$TERMS" \
   --key hubei-centre --at "$W3C"
 buyer catalog provenance "$CH" --contract "$TERMS" --batch 2 --at "$W3C"
 
-step "25. Train: a short behaviour-cloning run on the PULLED data (QC-passed, accepted episodes)"
+step "24. Train: a short behaviour-cloning run on the PULLED data (QC-passed, accepted episodes)"
 python examples/train_bc.py "$OUT/buyer/dataset" --steps 150 --workers 2 --qc pass --log-every 50
 
 if [ "${DEMO_EXPORT:-0}" = 1 ]; then
-    step "26. Interop: ROS 2 MCAP recordings in at the centre; the PULLED data out to LeRobot, Hugging Face, Rerun"
+    step "25. Interop: ROS 2 MCAP recordings in at the centre; the PULLED data out to LeRobot, Hugging Face, Rerun"
     embodex synth "$OUT/bags" --layout mcap --episodes 2 --duration 3-3
     embodex package "$OUT/bags" "$OUT/centre/ros2" --from mcap --map "$OUT/bags/topics.yaml" \
         --meta "$OUT/bags/embodex-sidecar.yaml"
     bash examples/export_pulled.sh "$OUT/buyer/dataset" "$OUT/exports"
-    step "27. The same delivery through a Hugging Face Hub dataset repo: one commit per batch"
+    step "26. Week 4 through a Hugging Face Hub dataset repo: one commit per batch"
     # No network here: tests/hub_server.py stands in for the Hub (HF_ENDPOINT); with a real
     # account the commands are the same, with your HF_TOKEN and no HF_ENDPOINT.
     HUB_PORT=$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -204,8 +204,11 @@ sys.exit("the local Hub did not start")' "$HUB_PORT"
     HUB=hf://datasets/hubei-centre/agibot-deliveries
     HF_TOKEN=demo-centre-token hf repos create hubei-centre/agibot-deliveries --type dataset \
         --private --format quiet 2>&1 | sed '/skill is not installed/d'
-    HF_TOKEN=demo-centre-token centre publish "$OUT/centre/recordings" --channel "$HUB" \
-        --contract "$TERMS" --key hubei-centre --at "$W3C"
+    # Week 4 goes out over the Hub: an episode is delivered once per contract, whatever the
+    # channel, so this batch holds only the new day's recordings.
+    HF_TOKEN=demo-centre-token EMBODEX_HOME="$OUT/centre-home" python examples/centre_publish.py \
+        --dataset "$OUT/centre/recordings" --channel "$HUB" --contract "$TERMS" \
+        --key hubei-centre --day 4 --at "$W3C"
     HF_TOKEN=demo-buyer-token buyer pull --channel "$HUB" --contract "$TERMS" --key agibot \
         --into "$OUT/buyer-hub" --at "$W3C"
     HF_TOKEN=demo-centre-token python -c 'from huggingface_hub import HfApi

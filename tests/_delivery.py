@@ -7,6 +7,7 @@ from pathlib import Path
 
 import yaml
 
+from embodex.errors import KeyNotFoundError
 from embodex.format import Dataset, DatasetWriter, open_dataset
 from embodex.qc import default_profile
 from embodex.qc.defects import inject
@@ -33,8 +34,12 @@ def at(day: int, hour: int = 10) -> datetime:
 
 
 def parties() -> tuple[Signer, Signer]:
-    generate_key("hubei-centre", "centre")
-    generate_key("agibot", "buyer")
+    """The centre's and the buyer's keys (made on first use)."""
+    for name, role in (("hubei-centre", "centre"), ("agibot", "buyer")):
+        try:
+            load_signer(name)
+        except KeyNotFoundError:
+            generate_key(name, role)
     return load_signer("hubei-centre"), load_signer("agibot")
 
 
@@ -46,6 +51,7 @@ def contract(
     skills: list[str] | None = None,
     total_hours: str = "1.0",
     profile_digest: str | None = None,
+    contract_id: str | None = None,
 ) -> tuple[Path, Signer, Signer]:
     """A contract both parties signed before START, in scope for the synthetic episodes
     (QC profile: PROFILE unless ``profile_digest`` names another)."""
@@ -61,6 +67,8 @@ def contract(
     doc["volume"] = {"total_hours": total_hours, "min_hours_per_delivery": "0.001"}
     doc["acceptance"]["min_pass_rate"] = min_pass_rate
     doc["acceptance"]["min_success_rate"] = min_success_rate
+    if contract_id is not None:
+        doc["contract_id"] = contract_id
     draft = tmp_path / "contract.yaml"
     draft.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     offered = sign_contract(draft, centre, at=BEFORE).path

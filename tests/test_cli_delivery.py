@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
-from embodex.delivery import pull, watch
+from embodex.delivery import publish, pull, watch
 from embodex.errors import FrozenChannelError
 
 from ._delivery import PROFILE, at, centre_dataset, contract
@@ -120,3 +121,60 @@ def test_pull_watch_keeps_polling_through_transient_errors(tmp_path: Path) -> No
     )  # fmt: skip
     assert polls == 2 and len(errors) == 2 and isinstance(errors[0], FrozenChannelError)
     assert pull(url, terms, buyer, store, now=at(5, 13)).batches == []
+
+
+def test_a_mistyped_channel_folder_is_an_error_not_an_empty_channel(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terms, _, _ = contract(tmp_path)
+    missing, store = tmp_path / "chanel", tmp_path / "buyer"
+    common = ["--channel", str(missing), "--contract", str(terms), "--at", T[5]]
+    code, _, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    assert "there is no channel folder" in _one_line_error(code, err)
+    assert not store.exists() and not missing.exists()
+    for args in (["supply", "status"], ["channel", "show"]):
+        code, _, err = run([*args, *common], capsys)
+        assert "there is no channel folder" in _one_line_error(code, err)
+    # an existing folder with nothing published yet is still a (young) channel
+    missing.mkdir()
+    code, out, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    assert code == 0 and "nothing published" in out, err
+
+
+def test_supply_views_agree_on_revocations_and_money(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    terms, centre, buyer = contract(tmp_path)
+    src, store, ch = tmp_path / "centre", tmp_path / "buyer", str(tmp_path / "channel")
+    centre_dataset(src, 3)
+    publish(src, ch, terms, centre, profile=PROFILE, now=at(5))
+    centre_dataset(src, 2, first=3)
+    publish(src, ch, terms, centre, profile=PROFILE, now=at(6))
+    pull(ch, terms, buyer, store, now=at(6, 12))
+    common = ["--channel", ch, "--contract", str(terms), "--at", T[7]]
+    code, out, _ = run(["supply", "status", *common, "--json"], capsys)
+    before = json.loads(out)
+    gross = before["status"]["amount_due"]
+    assert code == 0 and gross == before["net_amount_due"] and len(gross.split(".")[1]) == 2
+    code, out, _ = run(
+        ["channel", "revoke", *common, "--key", "hubei-centre", "--batch", "1",
+         "--reason", "consent withdrawn"], capsys,
+    )  # fmt: skip
+    assert code == 0
+    pull(ch, terms, buyer, store, now=at(7, 12))
+    later = [*common[:-1], T[8]]
+    code, out, _ = run(["supply", "status", *later, "--json"], capsys)
+    after = json.loads(out)
+    net = after["net_amount_due"]
+    assert after["status"]["amount_due"] == gross and Decimal(net) < Decimal(gross)
+    assert len(net.split(".")[1]) == 2
+    code, out, _ = run(["supply", "status", *later], capsys)
+    (headline,) = [line for line in out.splitlines() if "amount due" in line]
+    assert f"{Decimal(net):,.2f} CNY" in headline and "net of" in headline
+    assert f"{Decimal(gross):,.2f} CNY before" in headline
+    code, out, _ = run(["supply", "plan", *later], capsys)
+    assert code == 0 and "revoked      batch 1 (notice 1): consent withdrawn" in out
+    code, out, _ = run(["supply", "plan", *later, "--json"], capsys)
+    plan = json.loads(out)
+    assert [n["batch"] for n in plan["revocations"]] == [1]
+    assert Decimal(plan["revoked_accepted_hours"]) > 0

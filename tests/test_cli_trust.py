@@ -108,6 +108,7 @@ def test_the_whole_contract_flow(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_
     code, out, _ = cli("contract", "verify", str(tmp_path / "v2.signed.json"), "--at", IN_TERM,
                        "--json")  # fmt: skip
     v = json.loads(out)
+    assert v["ok"] is True and v["state"] in ("ACTIVE", "AGREED")
     assert v["version"] == 2 and v["price"]["per_accepted_hour"] == "620.00"
     assert [h["version"] for h in v["history"]] == [1]
     # terminate, then verification fails with the reason
@@ -118,6 +119,12 @@ def test_the_whole_contract_flow(cli: Cli, monkeypatch: pytest.MonkeyPatch, tmp_
     assert code == 0 and "contract-terminated" in out
     line = cli.fails("contract", "verify", str(tmp_path / "v2.signed.json"), "--at", LATER)
     assert "terminated on 2026-03-02: three missed deliveries" in line
+    # --json still answers on stdout (exit 1): ok false, the state and the reason
+    code, out, err = cli("contract", "verify", str(tmp_path / "v2.signed.json"), "--at", LATER,
+                         "--json")  # fmt: skip
+    v = json.loads(out)
+    assert code == 1 and v["ok"] is False and v["state"] == "TERMINATED"
+    assert "three missed deliveries" in v["error"] and err.startswith("error: ")
     # ledgers: each party's events, verified
     code, out, _ = cli("ledger", "show", "agibot")
     assert code == 0 and "contract-agreed" in out and "contract-terminated" in out
@@ -216,6 +223,8 @@ def test_bad_input_gives_one_line_and_writes_nothing(
     assert "altered" in cli.fails(
         "contract", "verify", str(_flip_payload(signed, tmp_path)), "--at", BEFORE
     )
+    code, out, _ = cli("contract", "verify", str(tampered), "--at", BEFORE, "--json")
+    assert code == 1 and json.loads(out)["ok"] is False and "state" not in json.loads(out)
     # a draft is not a signed contract
     assert "not a signed contract file" in cli.fails("contract", "verify", str(draft))
 

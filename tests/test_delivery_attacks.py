@@ -17,12 +17,16 @@ from embodex.config import outbox_dir
 from embodex.delivery import (
     channel_supply,
     countersign_receipts,
+    describe_channel,
+    open_channel,
     open_storage,
     publish,
     pull,
+    read_receipt,
     refresh_channel,
 )
 from embodex.delivery.documents import HEAD_KEY, ChannelHead, manifest_key, receipt_key
+from embodex.delivery.supply import supply_alerts
 from embodex.errors import (
     ChannelError,
     DeliveryError,
@@ -112,25 +116,41 @@ def test_head_signed_by_another_key_is_refused(trade: dict[str, Any]) -> None:
 
 
 def test_receipt_signed_by_another_key_is_refused(trade: dict[str, Any]) -> None:
-    url, terms, store = trade["url"], trade["terms"], trade["store"]
-    pull(url, terms, trade["buyer"], store, now=at(5, 12))
+    url, terms, store, buyer = trade["url"], trade["terms"], trade["store"], trade["buyer"]
+    pull(url, terms, buyer, store, now=at(5, 12))
     channel = open_storage(url)
-    genuine = open_receipt(channel.get_bytes(receipt_key(1)), trade["buyer"].identity)
+    genuine = open_receipt(channel.get_bytes(receipt_key(1)), buyer.identity)
     mallory = Signer.ephemeral("mallory", "buyer")
     forged = genuine.model_copy(update={"issued_by": mallory.key_id, "accepted": []})
     channel.put_bytes(receipt_key(1), sign_receipt(forged, mallory).to_json_bytes())
+    # never used, never countersigned — reported, and the rest of the channel still reads
     with pytest.raises(SignatureError, match="not validly signed by buyer agibot"):
-        countersign_receipts(url, terms, trade["centre"], now=at(6))
-    with pytest.raises(SignatureError):
-        channel_supply(url, terms, now=at(6))
+        countersign_receipts(url, terms, trade["centre"], now=at(6), batches=[1])
+    (skipped,) = countersign_receipts(url, terms, trade["centre"], now=at(6))
+    assert skipped.problem and "not validly signed by buyer agibot" in skipped.problem
+    report = channel_supply(url, terms, now=at(6))
+    assert report.status.accepted_hours == 0 and report.status.pending_hours > 0
+    assert "not validly signed" in (report.batches[0].invalid_receipt or "")
+    assert any(label == "invalid" for label, _ in supply_alerts(report))
+    shown = describe_channel(url, terms, now=at(6)).batches[0]
+    assert shown.accepted is None and "not validly signed" in (shown.invalid_receipt or "")
     # an edited payload under the buyer's genuine signature fails the same way
     env = json.loads((store / "receipts" / "000001.json").read_bytes())
     payload = json.loads(base64.b64decode(env["payload"]))
     payload["accepted_hours"] = "999"
     env["payload"] = base64.b64encode(json.dumps(payload).encode()).decode()
     channel.put_bytes(receipt_key(1), json.dumps(env).encode())
-    with pytest.raises(SignatureError):
-        countersign_receipts(url, terms, trade["centre"], now=at(6))
+    (skipped,) = countersign_receipts(url, terms, trade["centre"], now=at(6))
+    assert skipped.problem and "does not verify" in skipped.problem
+    # the buyer's next pull puts its own receipt back; everything works again
+    assert pull(url, terms, buyer, store, now=at(6, 1)).receipts_repaired == [1]
+    assert channel.get_bytes(receipt_key(1)) == (store / "receipts" / "000001.json").read_bytes()
+    (signed,) = countersign_receipts(url, terms, trade["centre"], now=at(6, 2))
+    assert signed.problem is None and not signed.already
+    assert channel_supply(url, terms, now=at(6, 3)).status.accepted_hours == genuine.accepted_hours
+    # a countersigned copy is the same receipt: a later pull leaves it alone
+    assert pull(url, terms, buyer, store, now=at(6, 4)).receipts_repaired == []
+    assert read_receipt(open_channel(url, terms, at=at(6)), 1).countersigned  # type: ignore[union-attr]
 
 
 @pytest.mark.parametrize("name", ["../evil.bin", "dataset/../../evil.bin", "/etc/evil.bin"])
@@ -273,7 +293,12 @@ def test_a_receipt_for_another_batch_is_refused(trade: dict[str, Any]) -> None:
     first = open_receipt(channel.get_bytes(receipt_key(1)), buyer.identity)
     moved = first.model_copy(update={"batch_number": 2})
     channel.put_bytes(receipt_key(2), sign_receipt(moved, buyer).to_json_bytes())
-    with pytest.raises(ChannelError, match="names another manifest"):
-        channel_supply(url, terms, now=at(6, 13))
+    report = channel_supply(url, terms, now=at(6, 13))
+    assert "names another manifest" in (report.batches[1].invalid_receipt or "")
+    assert 2 not in [b.number for b in report.batches if b.accepted is not None]
+    done = countersign_receipts(url, terms, trade["centre"], now=at(6, 13))
+    assert [(d.batch, bool(d.problem)) for d in done] == [(1, False), (2, True)]
     with pytest.raises(ChannelError, match="another manifest"):
-        countersign_receipts(url, terms, trade["centre"], now=at(6, 13))
+        countersign_receipts(url, terms, trade["centre"], now=at(6, 13), batches=[2])
+    assert pull(url, terms, buyer, store, now=at(6, 14)).receipts_repaired == [2]
+    assert channel_supply(url, terms, now=at(6, 15)).batches[1].invalid_receipt is None

@@ -5,7 +5,7 @@ installed, receipted, countersigned, accounted, revoked."""
 from __future__ import annotations
 
 import json
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
 import pytest
@@ -111,7 +111,11 @@ def test_weekly_supply_end_to_end(channel_url: str, tmp_path: Path) -> None:
     bad_hours = next(e.hours for e in manifest2.episodes if e.episode_id == bad)
     assert s.accepted_hours == s.delivered_hours - bad_hours
     assert s.rejected_hours == bad_hours
-    assert s.amount_due == s.accepted_hours * Decimal("600.00")
+    # computed exactly, stated in cents (half up): 0.006298 h × 600.00 = 3.7788 -> 3.78
+    assert s.amount_due == (s.accepted_hours * Decimal("600.00")).quantize(
+        Decimal("0.01"), rounding=ROUND_HALF_UP
+    )
+    assert str(s.amount_due).split(".")[1].__len__() == 2
     assert [p.status for p in s.periods[:4]] == ["delivered", "delivered", "delivered", "open"]
     assert sum(v.delivered_hours for v in s.by_skill.values()) == s.delivered_hours
     assert [n.type for n in report.notices] == ["delay"]
@@ -137,7 +141,11 @@ def test_weekly_supply_end_to_end(channel_url: str, tmp_path: Path) -> None:
     after = channel_supply(channel_url, terms, now=at(22, 13))
     revoked_hours = hours[1]
     assert after.revoked_accepted_hours == revoked_hours
-    assert after.net_amount_due == (s.accepted_hours - revoked_hours) * Decimal("600.00")
+    assert after.net_amount_due == (
+        (s.accepted_hours - revoked_hours) * Decimal("600.00")
+    ).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP)
+    assert after.model_dump(mode="json")["net_amount_due"].count(".") == 1
+    assert len(after.model_dump(mode="json")["net_amount_due"].split(".")[1]) == 2
     assert describe_channel(channel_url, terms, now=at(22, 13)).batches[0].revoked
 
     # both ledgers hold the trade, each event once

@@ -24,6 +24,7 @@ from embodex.trust import (
     terminate_contract,
     verify_contract_file,
 )
+from embodex.trust.types import dec_str, round_money
 
 from ._trust import IN_TERM, agreed, batch, delivered, draft_text, episode, qc_manifest, week
 
@@ -263,7 +264,16 @@ def test_supply_status_per_period_scene_skill_and_money() -> None:
     assert status.by_skill["hold_cup"].accepted_hours == Decimal("26.0")
     dumped = status.model_dump(mode="json")
     assert canonical_json(dumped)  # JSON-safe, no floats
-    assert dumped["amount_due"] == "27000.000"
+    assert dumped["amount_due"] == "27000.00"  # stated in the currency's minor unit
+
+
+def test_money_is_rounded_half_up_to_the_minor_unit_of_its_currency() -> None:
+    assert round_money(Decimal("78.6033"), "CNY") == Decimal("78.60")
+    assert round_money(Decimal("0.125"), "CNY") == Decimal("0.13")  # half up, not to even
+    assert round_money(Decimal("0.135"), "USD") == Decimal("0.14")
+    assert round_money(Decimal("1234.5"), "JPY") == Decimal("1235")
+    assert round_money(Decimal("1.0005"), "KWD") == Decimal("1.001")
+    assert dec_str(round_money(Decimal("600") * Decimal("0.131006"), "CNY")) == "78.60"
 
 
 def test_supply_refuses_foreign_receipts() -> None:

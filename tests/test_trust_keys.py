@@ -182,3 +182,31 @@ def test_identity_round_trips_through_json() -> None:
 
 def test_key_id_example_from_the_spec() -> None:
     assert key_id_for(b"\x00" * 32) == "ed25519:66687aadf862bd776c8fc18b8e9f8e20"
+
+
+def test_a_file_named_like_a_key_neither_shadows_nor_impersonates_it(
+    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:  # type: ignore[no-untyped-def]
+    from embodex_cli.main import main
+
+    real = generate_key("hub", "centre")
+    planted = Signer.ephemeral("hub", "centre").identity
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hub").write_bytes(planted.to_json_bytes())  # ./hub: someone else's key
+    assert load_identity("hub") == real  # a bare name is a key name
+    assert load_signer("hub").identity == real
+    assert json.loads(export_identity("hub"))["key_id"] == real.key_id
+    # a path is a path: with a "/" or ".json"
+    assert load_identity("./hub") == planted
+    (tmp_path / "hub.pub.json").write_bytes(planted.to_json_bytes())
+    assert load_identity("hub.pub.json") == planted
+    with pytest.raises(KeyNotFoundError, match="identity file missing.json does not exist"):
+        load_identity("missing.json")
+    with pytest.raises(KeyNotFoundError, match="no identity named 'nobody'"):
+        (tmp_path / "nobody").write_bytes(planted.to_json_bytes())
+        load_identity("nobody")
+    try:
+        main(["keys", "show", "hub", "--json"])
+    except SystemExit as exc:
+        assert not exc.code
+    assert json.loads(capsys.readouterr().out)["key_id"] == real.key_id

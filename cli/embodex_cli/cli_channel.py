@@ -64,7 +64,12 @@ def channel_show(url: str, contract: Path, at: datetime | None, as_json: bool) -
             hours(b.hours),
             "-" if not b.receipt else f"{b.accepted} ok / {b.rejected} rejected",
             "yes" if b.countersigned else "no",
-            f"REVOKED: {b.revoked}" if b.revoked else "",
+            "; ".join(
+                [
+                    *([f"REVOKED: {b.revoked}"] if b.revoked else []),
+                    *([f"INVALID RECEIPT: {b.invalid_receipt}"] if b.invalid_receipt else []),
+                ]
+            ),
         ]
         for b in view.batches
     ]
@@ -222,6 +227,9 @@ def receipt_countersign(
 ) -> None:
     """Verify the buyer's receipts on the channel and add the centre's signature.
 
+    A receipt that does not verify is skipped and reported (the buyer's next pull puts its
+    own copy back); naming it with --batch makes it an error.
+
     \b
     Example:
       embodex receipt countersign --channel s3://acme/deliveries \\
@@ -239,6 +247,9 @@ def receipt_countersign(
     if not done:
         click.echo("no receipts to countersign yet")
     for d in done:
+        if d.problem:
+            click.echo(f"batch {d.batch}: receipt not valid, skipped: {d.problem}", err=True)
+            continue
         state = "already countersigned" if d.already else "countersigned"
         click.echo(
             f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "

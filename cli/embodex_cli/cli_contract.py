@@ -35,8 +35,12 @@ def contract() -> None:
 @click.option(
     "--template", default="hubei-agibot", show_default=True, help="Template to start from."
 )
-@click.option("--centre", help="Centre's key name or identity file (fills in its public key).")
-@click.option("--buyer", help="Buyer's key name or identity file (fills in its public key).")
+@click.option(
+    "--centre", help="Centre's key name, or identity file (with a / or .json): its public key."
+)
+@click.option(
+    "--buyer", help="Buyer's key name, or identity file (with a / or .json): its public key."
+)
 @click.option("--start", type=DATE, help="First day of the term (default: today).")
 @click.option("--qc-profile-digest", help="sha256:… digest of the agreed QC profile.")
 @click.option(
@@ -186,17 +190,29 @@ def contract_sign(file: Path, out: Path | None, **opts: Any) -> None:
 def contract_verify(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) -> None:
     """Verify every signature of a signed contract; exit 1 if it is expired or terminated.
 
+    With --json the verdict is always on stdout: the contract's summary with "ok": true, or
+    "ok": false with the error (and the state when the signatures verified) — exit 1 then.
+
     \b
     Example:
       embodex contract verify contract.signed.json
       embodex contract verify contract.signed.json --at 2026-06-01 --json
     """
+    from embodex.errors import EmbodexError
     from embodex.trust import verify_contract_file
     from embodex.trust.summary import describe_contract
 
-    verified = verify_contract_file(file, trusted_identities(trust), at=day(at), reject_ended=True)
+    verified = None
+    try:
+        verified = verify_contract_file(file, trusted_identities(trust), at=day(at))
+        verified.require_not_ended()
+    except EmbodexError as exc:
+        if as_json:
+            out = describe_contract(verified) if verified is not None else {"file": str(file)}
+            echo_json({"ok": False, "error": exc.one_line(), **out})
+        raise
     if as_json:
-        echo_json(describe_contract(verified))
+        echo_json({"ok": True, **describe_contract(verified)})
         return
     c = verified.contract
     who = ", ".join(f"{p.role} {p.name}" for p in verified.latest_signers)

@@ -16,14 +16,22 @@ def _ledger_file(party: str | None, file: Path | None) -> Path:
     from embodex.errors import LedgerError
     from embodex.trust import ledger_path
 
+    found = sorted(ledger_dir().glob("*.jsonl")) if ledger_dir().is_dir() else []
+    names = ", ".join(p.stem for p in found) or "none yet"
     if file is not None:
+        if not file.is_file():
+            raise LedgerError(f"there is no ledger file {file}", hint="Check the path.")
         return file
     if party is not None:
-        return ledger_path(party)
-    found = sorted(ledger_dir().glob("*.jsonl")) if ledger_dir().is_dir() else []
+        path = ledger_path(party)
+        if not path.is_file():
+            raise LedgerError(
+                f"there is no ledger for {party!r} in {path.parent} (ledgers here: {names})",
+                hint="Name a party with a ledger; a party's first signed event starts one.",
+            )
+        return path
     if len(found) == 1:
         return found[0]
-    names = ", ".join(p.stem for p in found) or "none yet"
     raise LedgerError(
         f"say which ledger: PARTY or --file (ledgers here: {names})",
         hint="e.g. `embodex ledger show hubei-centre`.",

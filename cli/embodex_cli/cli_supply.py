@@ -38,8 +38,15 @@ def _status_lines(r: Any) -> list[str]:
         f"  delivered    {hours(s.delivered_hours)}: accepted {hours(s.accepted_hours)}, "
         f"rejected {hours(s.rejected_hours)}, awaiting a receipt {hours(s.pending_hours)}",
         f"  acceptance   {rate}; shortfall to date {hours(s.shortfall_to_date_hours)}",
-        f"  amount due   {_money(s.amount_due, s.currency)} "
-        f"({hours(s.accepted_hours)} × {s.price_per_accepted_hour} {s.currency})",
+        f"  amount due   {_money(r.net_amount_due, s.currency)} "
+        f"({hours(r.net_accepted_hours)} × {s.price_per_accepted_hour} {s.currency}"
+        + (
+            f"; net of {hours(r.revoked_accepted_hours)} revoked, "
+            f"{_money(s.amount_due, s.currency)} before"
+            if r.revoked_accepted_hours
+            else ""
+        )
+        + ")",
     ]
     from embodex.delivery.supply import supply_alerts
 
@@ -168,8 +175,18 @@ def supply_plan(
     for r in plan.replacements:
         what = f"{r.episodes} episode(s) ({hours(r.hours)}) of batch {r.batch}"
         click.echo(f"  replace      {what} by {r.due}")
-    for d in plan.delays:
-        click.echo(f"  delay        notice {d.number}: {d.reason}")
+    for n in plan.notices:
+        if n.type == "revocation":
+            click.echo(f"  revoked      batch {n.batch} (notice {n.number}): {n.reason}")
+        elif n.type == "delay":
+            click.echo(f"  delay        notice {n.number}: {n.reason}")
+        else:
+            click.echo(f"  notice       {n.number}: {n.type}: {n.reason}")
+    if plan.revoked_accepted_hours:
+        click.echo(
+            f"  revoked      {hours(plan.revoked_accepted_hours)} accepted before, no longer "
+            "counted: collect them again"
+        )
     for title, rows in (("scene type", plan.by_scene_type), ("skill", plan.by_skill)):
         click.echo()
         click.echo(

@@ -163,6 +163,11 @@ def hours(value: Any) -> str:
     help="Leave out episodes outside the contract's scope instead of refusing.",
 )  # fmt: skip
 @click.option("--period", type=click.IntRange(1), help="Delivery period the batch is for.")
+@click.option(
+    "--dry-run", is_flag=True,
+    help="Stage and check the batch, show what would be published and the contract warnings; "
+    "upload and record nothing.",
+)  # fmt: skip
 @ttl_opt
 @workers_opt
 @retries_opt
@@ -178,6 +183,7 @@ def publish(
     episodes: tuple[str, ...],
     exclude_out_of_scope: bool,
     period: int | None,
+    dry_run: bool,
     ttl: timedelta,
     workers: int,
     attempts: int,
@@ -187,12 +193,16 @@ def publish(
     """Publish the episodes of DATASET not delivered before as the channel's next batch.
 
     Checks the contract first (in force, your key is its centre, episodes in scope), runs
-    the contract's QC profile on the batch, then uploads data, QC, the signed batch manifest
-    and the head — in that order, in parallel, with retries. Run it again after a crash:
-    it finishes or cleans up the interrupted batch and never delivers an episode twice.
+    the contract's QC profile on the batch and warns — before uploading — when the buyer's
+    checks will fail (pass rate, success rate, deadline, minimum hours); then uploads data,
+    QC, the signed batch manifest and the head — in that order, in parallel, with retries.
+    --dry-run stops after the checks. Run it again after a crash: it finishes or cleans up
+    the interrupted batch and never delivers an episode twice.
 
     \b
     Example:
+      embodex publish centre/all --channel s3://acme/deliveries \\
+          --contract contract.signed.json --key hubei-centre --dry-run
       embodex publish centre/all --channel s3://acme/deliveries \\
           --contract contract.signed.json --key hubei-centre
       HF_TOKEN=hf_... embodex publish centre/all \\
@@ -218,17 +228,27 @@ def publish(
         record=not no_ledger,
         on_start=lambda files, size: bars.start(f"uploading {files} files", size),
         on_file=lambda _key, size: bars.add(size),
+        on_warnings=None if as_json else _print_warnings,
+        dry_run=dry_run,
     )
     bars.close()
     if as_json:
         echo_json(result.to_dict())
         return
     for line in result.recovered:
-        click.echo(f"recovered: {line}")
+        click.echo(f"{'note' if dry_run else 'recovered'}: {line}")
     for eid, why in result.excluded.items():
         click.echo(f"left out (out of scope): {eid}: {why}")
     if result.number is None:
         click.echo(f"nothing new to publish on {result.url} (head sequence {result.head_sequence})")
+        return
+    if dry_run:
+        _print_warnings(result.warnings)
+        click.echo(
+            f"would publish batch {result.number} to {result.url}: {len(result.episodes)} "
+            f"episodes, {hours(result.hours)}, {result.files} files "
+            f"({fmt_bytes(result.bytes)}); dry run: nothing uploaded"
+        )
         return
     click.echo(
         f"published batch {result.number} to {result.url}: {len(result.episodes)} episodes, "
@@ -236,7 +256,10 @@ def publish(
         f"sequence {result.head_sequence}, valid until "
         f"{result.expires_at.isoformat() if result.expires_at else '-'}"
     )
-    for v in result.warnings:
+
+
+def _print_warnings(warnings: list[Any]) -> None:
+    for v in warnings:
         click.echo(f"warning: {v.rule}: {v.message}", err=True)
 
 
@@ -263,6 +286,8 @@ def _pull_lines(report: Any) -> list[str]:
         lines.append(f"  receipt {b.receipt}")
     for batch, ids in report.revoked.items():
         lines.append(f"revoked batch {batch}: {len(ids)} episodes marked in {report.dataset}")
+    for batch in report.receipts_repaired:
+        lines.append(f"receipt {batch}: the channel's copy was missing or did not verify: put back")
     if report.message:
         lines.append(report.message)
     if report.dataset_episodes:

@@ -1,4 +1,4 @@
-"""Trust commands: `embodex keys …`, `embodex contract …`, `embodex ledger …`.
+"""Trust commands: `embodex keys …`, `embodex contract …`, `embodex ledger …`, `qc sign`.
 
 This module registers the three groups (``cli_keys``, ``cli_contract``, ``cli_ledger``) and
 holds what they share: loading a signing key, the trusted identities, common options.
@@ -19,9 +19,17 @@ def register(cli: click.Group) -> None:
     from .cli_contract import contract
     from .cli_keys import keys
     from .cli_ledger import ledger
+    from .cli_qc_sign import qc_sign
 
     for group in (keys, contract, ledger):
         cli.add_command(group)
+    # `embodex qc sign` lives with the trust commands but reads as QC: it joins the `qc`
+    # group registered before this module (COMMAND_MODULES order in main.py).
+    qc = cli.commands.get("qc")
+    if isinstance(qc, click.Group):
+        qc.add_command(qc_sign)
+    else:
+        cli.add_command(qc_sign, "qc-sign")
 
 
 def load_signer_cli(name: str) -> Any:
@@ -51,7 +59,7 @@ trust_opt = click.option(
     "trust",
     multiple=True,
     metavar="IDENTITY",
-    help="Also trust this identity (key name or .pub.json file); repeatable.",
+    help="Also trust this identity (key name, or a file path with a / or .json); repeatable.",
 )
 at_opt = click.option(
     "--at", type=DATE, default=None, help="Judge the state as of this date (YYYY-MM-DD)."

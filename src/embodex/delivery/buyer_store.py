@@ -2,8 +2,10 @@
 
 ``DIR`` (``embodex pull --into DIR``) holds::
 
-    DIR/dataset/              the accepted episodes of every batch: an embodex dataset with
-                              the buyer's QC manifest (what embodex.train.load reads)
+    DIR/dataset               the accepted episodes of every batch: an embodex dataset with
+                              the buyer's QC manifest (what embodex.train.load reads); a
+                              link to the current generation
+    DIR/generations/000007/   the dataset's generations: each change builds a new one
     DIR/quarantine/000003/    the rejected episodes of batch 3 (a dataset, with the buyer's QC)
     DIR/receipts/000003.json  the signed receipt of batch 3 (the buyer's copy)
     DIR/notices/000001.json   the verified notices of the channel
@@ -11,14 +13,16 @@
     DIR/.pull/lock            held by a running pull
     DIR/.pull/incoming/000004/  batch 4 while it downloads and is checked
 
-Every file is written atomically; the dataset only ever changes by atomic commits, so it
-is loadable at every moment, also while a pull runs or after one was killed.
+Every file is written atomically; the dataset only ever changes by switching the link to a
+complete new generation (:mod:`.generations`), so it is loadable — episodes and QC manifest
+in agreement — at every moment, also while a pull runs or after one was killed.
 """
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
@@ -27,7 +31,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from ..errors import DeliveryError, PullLockedError
 from ..fsutil import FileLock, atomic_write_bytes
 
-__all__ = ["BatchProgress", "BuyerStore", "PullState"]
+__all__ = ["BatchProgress", "BatchSeen", "BuyerStore", "PullState"]
 
 Stage = Literal["downloading", "decided", "installed"]
 
@@ -44,6 +48,22 @@ class BatchProgress(BaseModel):
     receipt_stored: bool = False
 
 
+class BatchSeen(BaseModel):
+    """When the buyer first saw a batch, and what shows it was not there before."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    first_seen: datetime = Field(description="This buyer's clock at the pull that first saw it.")
+    head_before: datetime | None = Field(
+        default=None,
+        description="issued_at of the newest head seen before, which did not name the batch.",
+    )
+    pulled_before: datetime | None = Field(
+        default=None,
+        description="This buyer's clock at the last pull before, whose head did not name it.",
+    )
+
+
 class PullState(BaseModel):
     """``.pull/state.json``: the newest channel state seen and the pull's resume point."""
 
@@ -56,6 +76,10 @@ class PullState(BaseModel):
     head_digest: str | None = None
     head_batch: int = Field(default=0, description="Highest batch number a head named.")
     head_notice: int = 0
+    head_issued_at: datetime | None = None
+    checked_at: datetime | None = Field(
+        default=None, description="This buyer's clock when the last pull checked the head."
+    )
     last_batch: int = Field(default=0, description="Batches 1..last_batch are done.")
     last_manifest_digest: str | None = None
     last_notice: int = 0
@@ -66,6 +90,9 @@ class PullState(BaseModel):
     )
     marked: list[int] = Field(
         default_factory=list, description="Revoked batches marked in the local dataset."
+    )
+    seen: dict[int, BatchSeen] = Field(
+        default_factory=dict, description="Batch -> when it was first seen (deadlines)."
     )
 
 

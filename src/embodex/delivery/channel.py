@@ -27,7 +27,7 @@ from .documents import (
     notice_key,
     open_document,
 )
-from .storage import Storage, open_storage
+from .storage import FileStorage, Storage, open_storage
 
 __all__ = [
     "CLOCK_SKEW",
@@ -218,11 +218,15 @@ def open_channel(
     *,
     trusted: list[Identity] | None = None,
     at: datetime | None = None,
+    create: bool = False,
 ) -> Channel:
     """Open the channel at ``url`` under a signed contract file (verified here).
 
-    The contract must carry both parties' signatures (the keys come from it).
-    Raises the contract errors of :func:`verify_contract_file` and ``StorageError``.
+    The contract must carry both parties' signatures (the keys come from it). A local
+    channel's folder must exist unless ``create`` (publishing makes it): a mistyped path is
+    an error, not an empty channel. Raises the contract errors of
+    :func:`verify_contract_file`, :class:`ChannelError` (no such folder) and
+    ``StorageError``.
     """
     if isinstance(contract, VerifiedContract):
         verified = contract
@@ -233,4 +237,10 @@ def open_channel(
         )
     if verified.state in (ContractState.DRAFT, ContractState.OFFERED):
         verified.require_in_force()  # says who has not signed yet
-    return Channel(open_storage(url), verified)
+    store = open_storage(url)
+    if isinstance(store, FileStorage) and not create and not store.root.is_dir():
+        raise ChannelError(
+            f"there is no channel folder {store.root}",
+            hint="Check the path (the centre's first `embodex publish` creates the folder).",
+        )
+    return Channel(store, verified)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Literal
 
 from ..qc import QCManifest, compare_manifests
@@ -86,13 +87,19 @@ def decide(
     centre_qc: QCManifest,
     *,
     revoked: str | None = None,
+    delivered_at: datetime | None = None,
 ) -> Decision:
     """Decide on a downloaded, verified batch (see the module docstring).
 
-    ``revoked`` is the reason of a revocation notice naming this batch, if any.
+    ``revoked`` is the reason of a revocation notice naming this batch, if any;
+    ``delivered_at`` the time the schedule is judged by (default: the manifest's
+    ``published_at``).
     """
     qc_doc = buyer_qc.model_dump(mode="json")
-    violations = check_batch(contract, manifest.summary(), qc_doc)
+    summary = manifest.summary()
+    if delivered_at is not None:
+        summary = summary.model_copy(update={"delivered_at": delivered_at})
+    violations = check_batch(contract, summary, qc_doc)
     decision = Decision(violations=violations, total=len(manifest.episodes))
     decision.disagreements = compare_manifests(centre_qc, buyer_qc)
     reasons: dict[str, list[str]] = {eid: [] for eid in manifest.episode_ids}

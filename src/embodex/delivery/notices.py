@@ -19,6 +19,7 @@ from .channel import open_channel, utc_now
 from .documents import HEAD_KEY, NOTICE_TYPES, Notice, doc_digest, notice_key
 from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head
 from .outbox import Outbox
+from .records import notice_note, reconcile
 
 __all__ = ["NoticeResult", "revoke_batch", "send_notice"]
 
@@ -65,7 +66,8 @@ def send_notice(
     now = now or utc_now()
     channel = open_channel(url, contract, trusted=trusted, at=now)
     channel.require(signer, "centre")
-    with Outbox(channel.url).locked():
+    outbox = Outbox(channel.url)
+    with outbox.locked():
         got = channel.read_head()
         if got is None:
             raise ChannelError(
@@ -73,16 +75,19 @@ def send_notice(
                 hint="Publish a first batch (`embodex publish`) before sending notices.",
             )
         head = got.head
+        reconcile(channel, outbox, signer, head, record=record)
         episodes: list[str] = []
-        if type == "revocation":
-            if batch is None or not 1 <= batch <= head.batch:
-                raise ChannelError(
-                    f"there is no batch {batch} to revoke on {channel.url} (latest: {head.batch})"
-                )
+        if (batch is None and type == "revocation") or (
+            batch is not None and not 1 <= batch <= head.batch
+        ):
+            what = "to revoke " if type == "revocation" else ""
+            raise DeliveryError(
+                f"there is no batch {batch} {what}on {channel.url} (latest: {head.batch})",
+                hint=f"Name one of batches 1..{head.batch} (`embodex channel show` lists them).",
+            )
+        if type == "revocation" and batch is not None:
             manifest, _, _ = channel.read_manifest(batch, head.channel_id)
             episodes = manifest.episode_ids
-        elif batch is not None and not 1 <= batch <= head.batch:
-            raise ChannelError(f"there is no batch {batch} on {channel.url}")
         notice = Notice(
             channel_id=head.channel_id,
             contract_id=channel.contract.contract_id,
@@ -103,18 +108,18 @@ def send_notice(
             head, channel_id=head.channel_id, channel=channel, signer=signer, now=now, ttl=ttl,
             notice=(notice.number, digest),
         )  # fmt: skip
+        envelope = sign_model("notice", notice, signer).to_json_bytes()
+        # kept first: a crash after the notice is stored and before the ledger entry is
+        # made up for by the next run (records.reconcile)
+        outbox.record_notice(notice.number, envelope)
         channel.store.put_group(
             [],
-            [
-                (notice_key(notice.number), sign_model("notice", notice, signer).to_json_bytes()),
-                (HEAD_KEY, update.data),
-            ],
+            [(notice_key(notice.number), envelope), (HEAD_KEY, update.data)],
             message=f"notice {notice.number}: {type}",
         )
         if record:
-            what = f"batch {batch}" if batch else (f"period {period}" if period else "")
-            Ledger(ledger_path(signer.name)).append(
-                signer, "notice-sent", digest, note=f"{type} {what}: {reason.strip()}"[:500]
+            Ledger(ledger_path(signer.name)).append_missing(
+                signer, [("notice-sent", digest, notice_note(type, reason, batch, period))]
             )
     return NoticeResult(notice=notice, digest=digest, head=update)
 

@@ -7,17 +7,25 @@
   already stored), so a re-run after a crash finishes it instead of starting over;
 * ``<n>/`` — the staged batch (its dataset with the centre's QC, the signed QC manifest);
 * ``published/<n>.json`` — the manifest envelope of every batch published, the local record
-  (named by the ledger's ``batch-published`` entries) of which episodes were delivered.
+  (named by the ledger's ``batch-published`` entries) of which episodes were delivered;
+* ``notices/<n>.json`` — the envelope of every notice sent (kept before it is stored, so a
+  crash before its ledger entry is made up for by the next run).
+
+The episodes delivered under one contract are those of every outbox on this machine whose
+published (or pending) batches name that contract (:func:`delivered_under`): publishing the
+same dataset to a second channel of the contract sends only what the first did not carry.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import hashlib
+import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -26,7 +34,7 @@ from ..errors import DeliveryError
 from ..fsutil import FileLock, atomic_write_bytes
 from .documents import CHANNEL_ID_PATTERN
 
-__all__ = ["Outbox", "PendingBatch"]
+__all__ = ["Outbox", "PendingBatch", "delivered_under", "envelope_digest", "payload_of"]
 
 
 class PendingBatch(BaseModel):
@@ -37,6 +45,7 @@ class PendingBatch(BaseModel):
     kind: Literal["embodex.pending-batch"] = "embodex.pending-batch"
     url: str
     channel_id: str = Field(pattern=CHANNEL_ID_PATTERN)
+    contract_id: str | None = None
     number: int = Field(ge=1)
     episode_ids: list[str]
     dataset_digest: str | None = None
@@ -103,16 +112,14 @@ class Outbox:
 
     def published(self) -> dict[int, bytes]:
         """Number -> manifest envelope of every batch this machine published here."""
-        folder = self.root / "published"
-        if not folder.is_dir():
-            return {}
-        out = {}
-        for p in sorted(folder.glob("*.json")):
-            try:
-                out[int(p.stem)] = p.read_bytes()
-            except ValueError:
-                continue
-        return out
+        return _numbered(self.root / "published")
+
+    def record_notice(self, number: int, notice_envelope: bytes) -> None:
+        atomic_write_bytes(self.root / "notices" / f"{number:06d}.json", notice_envelope)
+
+    def notices(self) -> dict[int, bytes]:
+        """Number -> envelope of every notice this machine sent (or was about to) here."""
+        return _numbered(self.root / "notices")
 
     def check_ahead(self, channel_batch: int) -> None:
         """Refuse when this machine published batches the channel no longer shows."""
@@ -124,3 +131,63 @@ class Outbox:
                 hint=f"Restore the channel (your copies are in {self.root / 'published'}) "
                 "before publishing again.",
             )
+
+
+def _numbered(folder: Path) -> dict[int, bytes]:
+    if not folder.is_dir():
+        return {}
+    out = {}
+    for p in sorted(folder.glob("*.json")):
+        try:
+            out[int(p.stem)] = p.read_bytes()
+        except ValueError:
+            continue
+    return out
+
+
+def payload_of(envelope: bytes) -> dict[str, Any]:
+    """The payload of an envelope this machine wrote itself, decoded without verification
+    (outbox copies are the centre's own records, like its ledger). ``{}`` when unreadable."""
+    try:
+        doc = json.loads(base64.b64decode(json.loads(envelope)["payload"]))
+    except (ValueError, KeyError, TypeError):
+        return {}
+    return doc if isinstance(doc, dict) else {}
+
+
+def envelope_digest(envelope: bytes) -> str:
+    """``sha256:`` of an envelope's payload bytes — the document's digest, since payloads are
+    canonical JSON (signing.md §2). ``""`` when unreadable."""
+    try:
+        payload = base64.b64decode(json.loads(envelope)["payload"])
+    except (ValueError, KeyError, TypeError):
+        return ""
+    return "sha256:" + hashlib.sha256(payload).hexdigest() if payload else ""
+
+
+def delivered_under(contract_id: str, *, besides: str) -> dict[str, tuple[str, int]]:
+    """Episode id -> (channel URL, batch) of every episode published, or reserved by a
+    pending batch, under ``contract_id`` from this machine to channels other than
+    ``besides`` (their outboxes under ``$EMBODEX_HOME/outbox``)."""
+    out: dict[str, tuple[str, int]] = {}
+    root = outbox_dir()
+    if not root.is_dir():
+        return out
+    for folder in sorted(root.iterdir()):
+        try:
+            url = (folder / "url").read_text(encoding="utf-8")
+        except OSError:
+            continue
+        if url == besides:
+            continue
+        box = Outbox(url)
+        for number, data in box.published().items():
+            doc = payload_of(data)
+            if doc.get("contract_id") == contract_id:
+                for ep in doc.get("episodes", []):
+                    out.setdefault(str(ep.get("episode_id")), (url, number))
+        pending = box.pending()
+        if pending is not None and pending.contract_id == contract_id:
+            for eid in pending.episode_ids:
+                out.setdefault(eid, (url, pending.number))
+    return out

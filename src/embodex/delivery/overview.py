@@ -6,19 +6,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
 
-from ..errors import ChannelError
 from ..trust import Identity, VerifiedContract
 from ..trust.types import Hours, IsoDate, Timestamp, TrustModel
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import BatchManifest, Notice
-from .receipts import ChannelReceipt, read_receipts
+from .receipts import ChannelReceipt, InvalidReceipt, read_receipts
 
 __all__ = [
     "BatchLine",
@@ -41,30 +40,27 @@ class ChannelSnapshot:
     manifests: list[tuple[BatchManifest, str]]
     receipts: dict[int, ChannelReceipt]
     notices: list[Notice]
+    invalid_receipts: list[InvalidReceipt] = field(default_factory=list)
 
     def revoked(self) -> dict[int, Notice]:
         return {n.batch: n for n in self.notices if n.type == "revocation" and n.batch}
 
 
 def read_snapshot(channel: Channel) -> ChannelSnapshot:
-    """Read and verify the head, every batch manifest (chained), receipt and notice."""
+    """Read and verify the head, every batch manifest (chained), receipt and notice.
+
+    The centre's documents must all verify (else their errors are raised); a buyer's receipt
+    that does not is left out and listed in ``invalid_receipts`` (its batch counts as
+    awaiting a receipt) — one bad object must not stop the accounting.
+    """
     got = channel.read_head()
     if got is None:
         return ChannelSnapshot(channel, None, [], {}, [])
     head = got.head
     manifests = [(m, d) for m, d, _ in channel.read_chain(head.channel_id, head.batch)]
     notices = [n for n, _, _ in channel.read_notices(head.channel_id, head.notice)]
-    receipts = read_receipts(channel, head.batch)
-    for m, digest in manifests:
-        r = receipts.get(m.number)
-        if r is not None and r.receipt.batch_manifest_digest != digest:
-            raise ChannelError(
-                f"the receipt for batch {m.number} names another manifest "
-                f"({r.receipt.batch_manifest_digest}) than the one published ({digest})",
-                hint="Ignore it: a receipt from elsewhere was copied here. Ask the buyer to "
-                "pull again.",
-            )
-    return ChannelSnapshot(channel, got, manifests, receipts, notices)
+    receipts, invalid = read_receipts(channel, {m.number: d for m, d in manifests})
+    return ChannelSnapshot(channel, got, manifests, receipts, notices, invalid)
 
 
 class BatchLine(TrustModel):
@@ -81,6 +77,17 @@ class BatchLine(TrustModel):
     accepted_hours: Hours | None = None
     countersigned: bool = False
     revoked: str | None = Field(default=None, description="The revocation's reason.")
+    invalid_receipt: str | None = Field(
+        default=None, description="Why the receipt on the channel was not used (not verified)."
+    )
+    delivered_at: Timestamp | None = Field(
+        default=None,
+        description="The delivery time the receipt judged the schedule by (later than "
+        "published_at when the buyer saw evidence of backdating).",
+    )
+    first_seen_at: Timestamp | None = Field(
+        default=None, description="When the buyer's pulls first saw the batch (its receipt)."
+    )
 
 
 class NoticeLine(TrustModel):
@@ -95,6 +102,7 @@ class NoticeLine(TrustModel):
 
 def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
     revoked = snap.revoked()
+    invalid = {b.batch: b.problem for b in snap.invalid_receipts}
     out = []
     for m, _ in snap.manifests:
         r = snap.receipts.get(m.number)
@@ -111,6 +119,9 @@ def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
                 accepted_hours=r.receipt.accepted_hours if r else None,
                 countersigned=r.countersigned if r else False,
                 revoked=revoked[m.number].reason if m.number in revoked else None,
+                invalid_receipt=invalid.get(m.number),
+                delivered_at=r.receipt.delivered_at if r else None,
+                first_seen_at=r.receipt.first_seen_at if r else None,
             )
         )
     return out

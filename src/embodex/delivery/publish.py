@@ -15,6 +15,7 @@ A publish interrupted at any point is finished or cleaned up by the next run:
 
 from __future__ import annotations
 
+import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -40,7 +41,8 @@ from .documents import (
     qc_key,
 )
 from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head, new_channel_id
-from .outbox import Outbox, PendingBatch
+from .outbox import Outbox, PendingBatch, delivered_under
+from .records import published_events, reconcile
 from .staging import (
     StagedBatch,
     batch_episodes,
@@ -73,9 +75,11 @@ class PublishResult:
     recovered: list[str] = field(default_factory=list)
     head_sequence: int = 0
     expires_at: datetime | None = None
+    dry_run: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return {
+            "dry_run": self.dry_run,
             "url": self.url,
             "channel_id": self.channel_id,
             "batch": self.number,
@@ -143,6 +147,7 @@ class _Options:
     record: bool
     on_start: Callable[[int, int], None] | None
     on_file: Callable[[str, int], None] | None
+    on_warnings: Callable[[list[Violation]], None] | None = None
 
 
 class _Publisher:
@@ -176,12 +181,9 @@ class _Publisher:
         st.add(manifest, digest)
         self.outbox.record_published(manifest.number, data)
         if self.opts.record:
-            note = (
-                f"{st.channel_id} batch {manifest.number}: {len(manifest.episodes)} episodes, "
-                f"{dec_str(manifest.hours)} h"
-            )
-            Ledger(ledger_path(self.signer.name)).append(
-                self.signer, "batch-published", digest, note=note
+            Ledger(ledger_path(self.signer.name)).append_missing(
+                self.signer,
+                published_events(st.channel_id, manifest.model_dump(mode="json"), digest),
             )
         pending = self.outbox.pending()
         if pending is not None and pending.number <= manifest.number:
@@ -190,7 +192,9 @@ class _Publisher:
     def recover(self) -> list[str]:
         """Finish or clean up what an interrupted publish left (see the module docstring)."""
         ch, st, outbox = self.ch, self.state, self.outbox
-        done: list[str] = []
+        done = reconcile(
+            ch, outbox, self.signer, st.head.head if st.head else None, record=self.opts.record
+        )
         n = st.last + 1
         if ch.store.exists(manifest_key(n)):
             # a new channel takes the id its first batch was signed with
@@ -279,6 +283,9 @@ class _Publisher:
         head = self.next_head(manifest, digest, manifest.published_at)
         todo = [(f"{prefix}/{rel}", path) for rel, path in files if rel not in pending.uploaded]
         lock = threading.Lock()
+        result.warnings = self.warnings(staged, n)
+        if result.warnings and opts.on_warnings is not None:
+            opts.on_warnings(result.warnings)  # before anything is uploaded
         if opts.on_start is not None:
             opts.on_start(len(todo), sum(p.stat().st_size for _, p in todo))
 
@@ -306,7 +313,63 @@ class _Publisher:
         result.manifest_digest = digest
         result.episodes = manifest.episode_ids
         result.hours = manifest.hours
-        result.warnings = preview_violations(ch.contract, manifest, staged.qc)
+
+    def warnings(self, staged: StagedBatch, number: int) -> list[Violation]:
+        """The buyer's contract checks on the staged batch (§4.1 of specs/channel.md)."""
+        return preview_violations(
+            self.ch.contract,
+            staged,
+            number=number,
+            published_at=self.now,
+            period=self.opts.period,
+            replacement_for=self.opts.replacement_for,
+        )
+
+    def dry_run(
+        self,
+        src: Dataset,
+        episode_ids: list[str] | None,
+        profile: Profile,
+        exclude: bool,
+        result: PublishResult,
+    ) -> PublishResult:
+        """What a publish would deliver and what the buyer's checks would say about it: the
+        batch is staged in a temporary folder and checked; nothing is uploaded, recorded or
+        cleaned up on the channel, and the outbox keeps its state."""
+        ch, st, outbox = self.ch, self.state, self.outbox
+        result.dry_run = True
+        number = st.last + 1
+        if ch.store.exists(manifest_key(number)):
+            manifest, digest, _ = ch.read_manifest(number, st.channel_id if st.head else None)
+            st.add(manifest, digest)
+            result.recovered.append(
+                f"a real publish would first finish batch {number}, stored without its head"
+            )
+            number += 1
+        pending = outbox.pending()
+        if pending is not None and pending.number == number and pending.url == ch.url:
+            ids = pending.episode_ids
+            result.recovered.append(f"a real publish would resume batch {number}")
+        else:
+            elsewhere = delivered_under(ch.contract.contract_id, besides=ch.url)
+            candidates = _candidates(src, st, episode_ids, elsewhere)
+            ids, result.excluded = _scope_filter(ch, src, candidates, number, self.now, exclude)
+        if not ids:
+            return self.finish(result)
+        outbox.root.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryDirectory(prefix="dry-run-", dir=outbox.root) as tmp:
+            staged = stage_batch(
+                src, ids, Path(tmp), profile=profile, signer=self.signer,
+                known_episode_ids=st.delivered,
+            )  # fmt: skip
+            result.warnings = self.warnings(staged, number)
+            episodes = batch_episodes(staged.dataset)
+            files = batch_files(staged)
+            result.number, result.episodes = number, [e.episode_id for e in episodes]
+            result.hours = sum((e.hours for e in episodes), Decimal(0))
+            result.files = len(files) + 1  # + qc.json
+            result.bytes = sum(p.stat().st_size for _, p in files) + len(staged.qc_envelope)
+        return self.finish(result)
 
     def finish(self, result: PublishResult) -> PublishResult:
         if self.state.head is not None:
@@ -315,19 +378,32 @@ class _Publisher:
         return result
 
 
-def _candidates(src: Dataset, state: _Channel, episode_ids: list[str] | None) -> list[str]:
+def _candidates(
+    src: Dataset,
+    state: _Channel,
+    episode_ids: list[str] | None,
+    elsewhere: dict[str, tuple[str, int]],
+) -> list[str]:
+    """The episodes to publish: not delivered on this channel nor, under the same contract,
+    on another one (``elsewhere``: episode -> (url, batch), from this machine's outboxes)."""
     if episode_ids is None:
-        return [e for e in src.episode_ids if e not in state.delivered]
+        return [e for e in src.episode_ids if e not in state.delivered and e not in elsewhere]
     known = set(src.episode_ids)
     unknown = [e for e in episode_ids if e not in known]
     if unknown:
         raise DeliveryError(f"episode {unknown[0]} is not in {src.root}")
-    again = [e for e in episode_ids if e in state.delivered]
+    again = [e for e in episode_ids if e in state.delivered or e in elsewhere]
     if again:
+        first = again[0]
+        if first in state.delivered:
+            where = f"batch {state.delivered[first]}"
+        else:
+            url, batch = elsewhere[first]
+            where = f"batch {batch} of channel {url}"
         raise DeliveryError(
-            f"episode {again[0]} was delivered in batch {state.delivered[again[0]]}"
+            f"episode {first} was delivered under this contract in {where}"
             + (f" (and {len(again) - 1} more)" if len(again) > 1 else ""),
-            hint="An episode is delivered once; record a new episode to replace it.",
+            hint="An episode is delivered once per contract; record a new episode to replace it.",
         )
     return list(dict.fromkeys(episode_ids))
 
@@ -374,15 +450,24 @@ def publish(
     record: bool = True,
     on_start: Callable[[int, int], None] | None = None,
     on_file: Callable[[str, int], None] | None = None,
+    on_warnings: Callable[[list[Violation]], None] | None = None,
+    dry_run: bool = False,
 ) -> PublishResult:
     """Publish the episodes of ``dataset`` not delivered before as the channel's next batch.
+
+    "Delivered before" is per contract: episodes this machine published (or is publishing)
+    under the same contract on another channel are left out too (an explicit
+    ``episode_ids`` naming one raises :class:`DeliveryError`).
 
     Checks first: the contract is in force and ``signer`` is its centre; the episodes are in
     scope (else :class:`ScopeError`, or leave them out with ``exclude_out_of_scope``); the QC
     profile is the contract's (default: the built-in one, when the contract names it). Then
     stages the batch (copy, QC, signed QC manifest), uploads it in order and records it in
     the centre's ledger. Contract checks the buyer will make (pass rate, success rate,
-    deadline, minimum hours) come back as ``warnings``. ``on_start(files, bytes)`` and
+    deadline, minimum hours) are run on the staged batch before anything is uploaded: they
+    come back as ``warnings`` and go to ``on_warnings(violations)`` first. With ``dry_run``
+    the batch is staged and checked only: nothing is uploaded or recorded (the result says
+    what would be published, with ``dry_run=True``). ``on_start(files, bytes)`` and
     ``on_file(key, size)`` report progress. A re-run after a crash finishes or cleans up
     the interrupted batch.
 
@@ -396,16 +481,20 @@ def publish(
         print(result.number, result.hours, [w.message for w in result.warnings])
     """
     now = now or utc_now()
-    ch = open_channel(channel, contract, trusted=trusted, at=now)
+    ch = open_channel(channel, contract, trusted=trusted, at=now, create=True)
     ch.verified.require_in_force()
     ch.require(signer, "centre")
     profile = _contract_profile(ch, profile)
     src = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
-    opts = _Options(ttl, period, replacement_for, workers, attempts, record, on_start, on_file)
+    opts = _Options(
+        ttl, period, replacement_for, workers, attempts, record, on_start, on_file, on_warnings
+    )
     outbox = Outbox(ch.url)
     with outbox.locked():
         run = _Publisher(ch, outbox, signer, now, opts)
         result = PublishResult(url=ch.url, channel_id=run.state.channel_id)
+        if dry_run:
+            return run.dry_run(src, episode_ids, profile, exclude_out_of_scope, result)
         result.recovered = run.recover()
         result.channel_id = run.state.channel_id
         number = run.state.last + 1
@@ -414,7 +503,8 @@ def publish(
             staged = run.resume_staged(pending, src, profile)
             result.recovered.append(f"resumed batch {number} ({len(pending.episode_ids)} episodes)")
         else:
-            candidates = _candidates(src, run.state, episode_ids)
+            elsewhere = delivered_under(ch.contract.contract_id, besides=ch.url)
+            candidates = _candidates(src, run.state, episode_ids, elsewhere)
             ids, result.excluded = _scope_filter(
                 ch, src, candidates, number, now, exclude_out_of_scope
             )
@@ -424,6 +514,7 @@ def publish(
             pending = PendingBatch(
                 url=ch.url,
                 channel_id=run.state.channel_id,
+                contract_id=ch.contract.contract_id,
                 number=number,
                 episode_ids=ids,
                 dataset_digest=staged.dataset.digest,

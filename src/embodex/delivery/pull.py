@@ -11,7 +11,9 @@ For each run (specs/channel.md §5), under the store's lock:
 4. the contract's QC profile re-run locally and compared with the centre's QC manifest;
 5. the decision (:mod:`.decide`): accept, accept in part or reject, episode by episode;
 6. accepted episodes installed atomically into ``DIR/dataset``, rejected ones quarantined;
-7. the signed receipt written to ``DIR/receipts``, the channel and the buyer's ledger.
+7. the signed receipt written to ``DIR/receipts``, the channel and the buyer's ledger;
+8. every receipt of this store the channel lacks, or holds in a form that does not verify,
+   put back (one bad object on the channel must not stop the accounting for good).
 
 The state file records each step, so a pull killed at any moment resumes where it stopped.
 """
@@ -53,13 +55,21 @@ from ..trust import (
     sign_receipt,
     verify_qc_manifest,
 )
+from ..trust.checking import Violation
 from ..trust.types import dec_str
-from .buyer_store import BatchProgress, BuyerStore, PullState
-from .channel import Channel, HeadRead, check_fresh, open_channel, utc_now
+from .buyer_store import BatchProgress, BatchSeen, BuyerStore, PullState
+from .channel import CLOCK_SKEW, Channel, HeadRead, check_fresh, open_channel, utc_now
 from .decide import Decision, decide, reasons_summary, reject_all
-from .documents import BatchManifest, Notice, batch_prefix, open_document, receipt_key
+from .documents import (
+    BatchManifest,
+    ChannelHead,
+    Notice,
+    batch_prefix,
+    open_document,
+    receipt_key,
+)
 from .install import install_batch, mark_revoked
-from .receipts import append_once
+from .receipts import append_once, repair_receipts
 from .staging import batch_episodes
 from .transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS, Download, download_files, with_retries
 
@@ -120,6 +130,8 @@ class PullReport:
     dataset_episodes: int = 0
     dataset_hours: float = 0.0
     message: str | None = None
+    #: batches whose receipt the channel lacked or held altered: this store's copy was put back
+    receipts_repaired: list[int] = field(default_factory=list)
 
     @property
     def dataset(self) -> Path:
@@ -139,6 +151,7 @@ class PullReport:
             "dataset_episodes": self.dataset_episodes,
             "dataset_hours": round(self.dataset_hours, 6),
             "message": self.message,
+            "receipts_repaired": self.receipts_repaired,
         }
 
 
@@ -166,7 +179,60 @@ def _check_head(got: HeadRead, state: PullState, channel: Channel, now: datetime
             f"{state.head_batch} and notice {state.head_notice} were named before: the channel "
             "was rolled back"
         )
+    if state.head_issued_at is not None and head.issued_at < state.head_issued_at:
+        raise ChannelError(
+            f"{where} (sequence {head.sequence}) was issued at {head.issued_at.isoformat()}, "
+            f"before the head seen earlier ({state.head_issued_at.isoformat()}): the centre "
+            "signs heads back in time",
+            hint="Do not trust its delivery times; tell the centre.",
+        )
     check_fresh(got, now, where)
+
+
+def _note_seen(state: PullState, head: ChannelHead, now: datetime) -> None:
+    """Record, for each batch this head names for the first time, when it was first seen and
+    what the store saw before it: the newest head (its signed issue time) and the last pull
+    (this buyer's clock), neither of which showed it (specs/channel.md §5.6)."""
+    for n in range(state.head_batch + 1, head.batch + 1):
+        if n not in state.seen:
+            state.seen[n] = BatchSeen(
+                first_seen=now, head_before=state.head_issued_at, pulled_before=state.checked_at
+            )
+
+
+def _delivery_time(
+    manifest: BatchManifest, seen: BatchSeen | None
+) -> tuple[datetime, list[Violation]]:
+    """The time the schedule is judged by: the manifest's ``published_at`` (the centre's
+    word), unless the store saw the channel without the batch later than that — a head
+    signed after it, or a pull (less the clock-skew allowance) — when that time is used
+    and a ``schedule.backdated`` violation says why."""
+    if seen is None:
+        return manifest.published_at, []
+    evidence: list[tuple[datetime, str]] = []
+    if seen.head_before is not None:
+        evidence.append((seen.head_before, "a head the centre signed at {} did not name it"))
+    if seen.pulled_before is not None:
+        evidence.append((seen.pulled_before - CLOCK_SKEW, "this buyer's pull at {} did not see it"))
+    late = [(t, why) for t, why in evidence if t > manifest.published_at]
+    if not late:
+        return manifest.published_at, []
+    bound, why = max(late)
+    shown = seen.pulled_before if bound != seen.head_before else bound
+    return bound, [
+        Violation(
+            rule="schedule.backdated",
+            message=f"batch {manifest.number} says it was published at "
+            f"{manifest.published_at.isoformat()}, but {why.format(_iso(shown))}: judged as "
+            f"delivered at {bound.isoformat()}",
+            measured=manifest.published_at.isoformat(),
+            threshold=bound.isoformat(),
+        )
+    ]
+
+
+def _iso(when: datetime | None) -> str:
+    return when.isoformat() if when is not None else "?"
 
 
 def _profile(channel: Channel, incoming: Path, override: Profile | None) -> Profile:
@@ -334,11 +400,13 @@ class _Puller:
                 open_receipt(receipt_env, self.signer.identity).model_dump(mode="json")
             )
             self.save()
-            append_once(
-                self.signer, "batch-received", digest,
-                f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes",
-                record=self.record,
-            )  # fmt: skip
+        # on every pass, not only the one that decided: a pull killed after saving the
+        # decision and before this entry makes up for it when it resumes
+        append_once(
+            self.signer, "batch-received", digest,
+            f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes",
+            record=self.record,
+        )  # fmt: skip
         receipt = self._stored_receipt(n)
         if progress.stage == "decided":
             t2 = time.perf_counter()
@@ -396,7 +464,8 @@ class _Puller:
         )
         t1 = time.perf_counter()
         buyer_qc = write_qc(ds_root, run_qc(ds_root, profile, known_episode_ids=known))
-        decision = decide(self.ch.verified, manifest, buyer_qc, centre_qc)
+        when, _ = _delivery_time(manifest, self.state.seen.get(n))
+        decision = decide(self.ch.verified, manifest, buyer_qc, centre_qc, delivered_at=when)
         report.seconds["qc"] = time.perf_counter() - t1
         report.disagreements = len(decision.disagreements)
         return decision, buyer_qc
@@ -408,15 +477,19 @@ class _Puller:
         decision: Decision,
         buyer_qc: QCManifest | None,
     ) -> Envelope:
+        seen = self.state.seen.get(manifest.number)
+        when, backdated = _delivery_time(manifest, seen)
         receipt = build_receipt(
             self.ch.verified,
-            manifest.summary(),
+            manifest.summary().model_copy(update={"delivered_at": when}),
             batch_manifest_digest=digest,
             rejected=decision.rejected,
             qc_manifest=buyer_qc.model_dump(mode="json") if buyer_qc is not None else None,
             issued_by=self.signer,
             issued_at=self.now,
             note=decision.note(),
+            first_seen_at=seen.first_seen if seen is not None else None,
+            extra_violations=backdated,
         )
         return sign_receipt(receipt, self.signer)
 
@@ -515,14 +588,18 @@ def pull(
             profile=profile, on_batch=on_batch, on_bytes=on_bytes,
         )  # fmt: skip
         got = ch.read_head()
+        st = run.state
         if got is None:
+            st.checked_at = now  # a batch later claiming an earlier time was backdated
+            run.save()
             report.message = "nothing published on this channel yet"
             return report
-        st = run.state
         _check_head(got, st, ch, now)
         head = got.head
+        _note_seen(st, head, now)
         st.channel_id, st.contract_id = head.channel_id, head.contract_id
         st.head_sequence, st.head_digest = head.sequence, got.digest
+        st.head_issued_at, st.checked_at = head.issued_at, now
         st.head_batch, st.head_notice = head.batch, head.notice
         run.save()
         report.channel_id, report.head_sequence = head.channel_id, head.sequence
@@ -534,6 +611,12 @@ def pull(
         for manifest, digest, data in chain:
             report.batches.append(run.batch(manifest, digest, data))
         run.apply_revocations(report)
+        local = {
+            n: store.receipt(n).read_bytes()
+            for n in range(1, st.last_batch + 1)
+            if store.receipt(n).exists()
+        }
+        report.receipts_repaired = repair_receipts(ch, local)
         if (store.dataset / "embodex.json").exists():
             ds = open_dataset(store.dataset)
             report.dataset_episodes, report.dataset_hours = len(ds), ds.hours

@@ -4,6 +4,11 @@ The buyer writes ``receipts/<n>.json`` (a ``receipt`` envelope, trust.Receipt) a
 decided on batch ``n``; the centre verifies it and adds its own signature over the same
 bytes (:func:`countersign_receipts`), acknowledging what it will invoice. Reading a receipt
 verifies the buyer's signature first and refuses one signed by any other key.
+
+A receipt that does not verify — altered, signed by another key, about another contract,
+batch or manifest — is never used; readers of the whole channel (supply status, channel
+show, countersigning) report it as an :class:`InvalidReceipt` and go on without it, and the
+buyer's next pull puts its own copy back (:func:`repair_receipts`).
 """
 
 from __future__ import annotations
@@ -12,7 +17,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from ..errors import ChannelError, ObjectNotFoundError, SignatureError
+from ..errors import (
+    ChannelError,
+    DeliveryError,
+    ObjectNotFoundError,
+    PayloadError,
+    SignatureError,
+)
 from ..trust import (
     Envelope,
     Identity,
@@ -31,10 +42,12 @@ from .outbox import Outbox
 
 __all__ = [
     "ChannelReceipt",
+    "InvalidReceipt",
     "append_once",
     "countersign_receipts",
     "read_receipt",
     "read_receipts",
+    "repair_receipts",
 ]
 
 
@@ -71,8 +84,8 @@ def read_receipt(channel: Channel, number: int) -> ChannelReceipt | None:
         raise SignatureError(
             f"{where} is not validly signed by buyer {channel.buyer.name} "
             f"({channel.buyer.key_id}): {exc.message}",
-            hint="Ignore this receipt: it was altered or signed by another key. Ask the buyer "
-            "to pull again (it rewrites its receipts).",
+            hint="Ignore this receipt: it was altered or signed by another key. The buyer's "
+            "next pull puts its own receipt back.",
         ) from None
     if receipt.contract_digest not in channel.contract_digests or receipt.batch_number != number:
         raise ChannelError(f"{where} is a receipt for another contract or batch")
@@ -80,25 +93,84 @@ def read_receipt(channel: Channel, number: int) -> ChannelReceipt | None:
     return ChannelReceipt(receipt, envelope, doc_digest(receipt), centre_signed)
 
 
-def read_receipts(channel: Channel, upto: int) -> dict[int, ChannelReceipt]:
-    """Every verified receipt for batches ``1..upto`` present on the channel."""
-    out = {}
-    for n in range(1, upto + 1):
-        got = read_receipt(channel, n)
+@dataclass(frozen=True)
+class InvalidReceipt:
+    """A receipt on the channel that does not verify, and why (it is not used)."""
+
+    batch: int
+    problem: str
+
+
+def _check_receipt(
+    channel: Channel, number: int, manifest_digest: str | None
+) -> ChannelReceipt | None:
+    """:func:`read_receipt`, and the receipt must name ``manifest_digest`` when given."""
+    got = read_receipt(channel, number)
+    if got is not None and manifest_digest and got.receipt.batch_manifest_digest != manifest_digest:
+        raise ChannelError(
+            f"{channel.where(receipt_key(number))} names another manifest "
+            f"({got.receipt.batch_manifest_digest}) than the one published ({manifest_digest})",
+            hint="Ignore it: a receipt from elsewhere was copied here. The buyer's next pull "
+            "puts its own receipt back.",
+        )
+    return got
+
+
+def read_receipts(
+    channel: Channel, manifests: dict[int, str]
+) -> tuple[dict[int, ChannelReceipt], list[InvalidReceipt]]:
+    """The verified receipts of the batches ``manifests`` names (number -> manifest digest),
+    and the receipts present that do not verify or name another manifest (reported, not
+    used)."""
+    out: dict[int, ChannelReceipt] = {}
+    bad: list[InvalidReceipt] = []
+    for n, digest in sorted(manifests.items()):
+        try:
+            got = _check_receipt(channel, n, digest)
+        except (SignatureError, PayloadError, ChannelError) as exc:
+            bad.append(InvalidReceipt(n, exc.message))
+            continue
         if got is not None:
             out[n] = got
-    return out
+    return out, bad
+
+
+def repair_receipts(channel: Channel, local: dict[int, bytes]) -> list[int]:
+    """Put the buyer's own receipts (number -> envelope bytes) back on the channel where the
+    channel's copy is missing, does not verify, or is not the same receipt (a valid
+    countersignature by the centre is kept). Returns the batches repaired.
+
+    Example::
+
+        mine = {1: Path("store/receipts/000001.json").read_bytes()}
+        repair_receipts(open_channel(url, "contract.signed.json"), mine)
+    """
+    fixed = []
+    for n, mine in sorted(local.items()):
+        try:
+            theirs = channel.store.get_bytes(receipt_key(n))
+        except ObjectNotFoundError:
+            theirs = None
+        if theirs == mine:
+            continue
+        if theirs is not None:
+            try:
+                got = read_receipt(channel, n)
+                same = got is not None and got.envelope.payload == Envelope.parse(mine).payload
+            except (SignatureError, PayloadError, ChannelError):
+                same = False
+            if same:
+                continue  # the same receipt, countersigned
+        channel.store.put_bytes(receipt_key(n), mine)
+        fixed.append(n)
+    return fixed
 
 
 def append_once(signer: Signer, kind: str, ref: str, note: str, *, record: bool) -> None:
     """Append a ledger entry unless the signer's ledger already has ``kind`` for ``ref``
     (so a step redone after a crash is recorded once)."""
-    if not record:
-        return
-    ledger = Ledger(ledger_path(signer.name))
-    if any(e.kind == kind and e.ref == ref for e in ledger.entries()):
-        return
-    ledger.append(signer, kind, ref, note=note)
+    if record:
+        Ledger(ledger_path(signer.name)).append_missing(signer, [(kind, ref, note)])
 
 
 @dataclass(frozen=True)
@@ -110,6 +182,7 @@ class Countersigned:
     accepted: int
     rejected: int
     already: bool
+    problem: str | None = None  # the receipt does not verify: skipped
 
 
 def countersign_receipts(
@@ -125,9 +198,11 @@ def countersign_receipts(
     """Add the centre's signature to the buyer's receipts on the channel.
 
     Each receipt is verified first (buyer's signature, this contract, a batch the head
-    names, the batch manifest's digest); one that fails raises and nothing more is signed.
-    ``batches`` limits it to those numbers (default: every receipt present).
-    Raises :class:`SignatureError`, :class:`ChannelError`, :class:`DeliveryError`.
+    names, the batch manifest's digest); one that fails is not signed and comes back with
+    its ``problem`` (the buyer's next pull puts its own copy back), the others are signed.
+    ``batches`` limits it to those numbers (default: every receipt present); a receipt named
+    there that is missing or fails raises. Raises :class:`SignatureError`,
+    :class:`ChannelError`, :class:`DeliveryError`.
 
     Example::
 
@@ -140,35 +215,47 @@ def countersign_receipts(
     with Outbox(channel.url).locked():
         got = channel.read_head()
         if got is None:
-            raise ChannelError(f"{channel.url} has no head: nothing was published yet")
+            raise DeliveryError(
+                f"{channel.url} has no head: nothing was published yet",
+                hint="Receipts come after the first `embodex publish` and the buyer's pull.",
+            )
         head = got.head
         numbers = batches if batches is not None else list(range(1, head.batch + 1))
         for n in numbers:
             if not 1 <= n <= head.batch:
-                raise ChannelError(f"batch {n} is not on {channel.url} (latest is {head.batch})")
-            found = read_receipt(channel, n)
+                raise DeliveryError(
+                    f"batch {n} is not on {channel.url} (latest is {head.batch})",
+                    hint=f"Name one of batches 1..{head.batch} (`embodex channel show`).",
+                )
+            _, manifest_digest, _ = channel.read_manifest(n, head.channel_id)
+            try:
+                found = _check_receipt(channel, n, manifest_digest)
+            except (SignatureError, PayloadError, ChannelError) as exc:
+                if batches is not None:
+                    raise
+                out.append(Countersigned(n, "", 0, 0, False, problem=exc.message))
+                continue
             if found is None:
                 if batches is not None:
-                    raise ChannelError(f"the buyer has not written a receipt for batch {n} yet")
+                    raise DeliveryError(
+                        f"the buyer has not written a receipt for batch {n} yet",
+                        hint="Its pull writes it; run this again afterwards.",
+                    )
                 continue
-            _, manifest_digest, _ = channel.read_manifest(n, head.channel_id)
-            if found.receipt.batch_manifest_digest != manifest_digest:
-                raise ChannelError(
-                    f"the receipt for batch {n} names another manifest than the one published"
-                )
             r = found.receipt
-            item = Countersigned(n, found.digest, len(r.accepted), len(r.rejected), True)
             if not found.countersigned:
                 signed = add_signature(found.envelope, signer)
                 channel.store.put_bytes(receipt_key(n), signed.to_json_bytes())
-                append_once(
-                    signer,
-                    "receipt-countersigned",
-                    found.digest,
-                    f"{head.channel_id} batch {n}: {len(r.accepted)} accepted, "
-                    f"{len(r.rejected)} rejected",
-                    record=record,
-                )
-                item = Countersigned(n, found.digest, len(r.accepted), len(r.rejected), False)
-            out.append(item)
+            # also when it was countersigned already: a run killed between the two writes
+            # left the ledger without the entry
+            append_once(
+                signer,
+                "receipt-countersigned",
+                found.digest,
+                f"{head.channel_id} batch {n}: {len(r.accepted)} accepted, "
+                f"{len(r.rejected)} rejected",
+                record=record,
+            )
+            already = found.countersigned
+            out.append(Countersigned(n, found.digest, len(r.accepted), len(r.rejected), already))
     return out

@@ -105,7 +105,18 @@ def render_supply_report(report: SupplyReport) -> str:
             "—" if not b.receipt else f"{b.accepted} accepted, {b.rejected} rejected",
             _h(b.accepted_hours) if b.accepted_hours is not None else "—",
             "yes" if b.countersigned else "no",
-            b.revoked and Raw(f"<b>revoked</b>: {escape(b.revoked)}"),
+            Raw(
+                "; ".join(
+                    [
+                        *([f"<b>revoked</b>: {escape(b.revoked)}"] if b.revoked else []),
+                        *(
+                            [f"<b>invalid receipt</b>: {escape(b.invalid_receipt)}"]
+                            if b.invalid_receipt
+                            else []
+                        ),
+                    ]
+                )
+            ),
         ]
         for b in report.batches
     ]

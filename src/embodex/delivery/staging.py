@@ -24,7 +24,7 @@ from ..qc.aggregates import hours_of
 from ..qc.manifest import profile_path
 from ..trust import Contract, Signer, sign_model, sign_qc_manifest
 from ..trust.checking import BatchSummary, Violation, check_batch
-from .documents import BatchEpisode, BatchFile, BatchManifest
+from .documents import BatchEpisode, BatchFile, BatchManifest, episode_summaries
 
 __all__ = [
     "StagedBatch",
@@ -208,8 +208,24 @@ def build_manifest(
 
 
 def preview_violations(
-    contract: Contract, manifest: BatchManifest, qc: QCManifest
+    contract: Contract,
+    staged: StagedBatch,
+    *,
+    number: int,
+    published_at: datetime,
+    period: int | None,
+    replacement_for: int | None,
 ) -> list[Violation]:
-    """What the buyer's checks will find in this batch (the centre sees them as warnings)."""
-    summary: BatchSummary = manifest.summary()
-    return check_batch(contract, summary, qc.model_dump(mode="json"))
+    """What the buyer's contract checks will find in a staged batch, before anything is
+    uploaded (the centre sees them as warnings): the summary its manifest will carry, checked
+    with the centre's own QC of the batch."""
+    ds = staged.dataset
+    summary = BatchSummary(
+        batch_number=number,
+        delivered_at=published_at,
+        period=period,
+        replacement_for=replacement_for,
+        dataset_digest=ds.digest,
+        episodes=episode_summaries(batch_episodes(ds), fps_of(ds)),
+    )
+    return check_batch(contract, summary, staged.qc.model_dump(mode="json"))

@@ -9,7 +9,8 @@ amount due). Revoked batches are netted out: their accepted hours stay in the re
 ``supply_plan`` turns that into what the centre still has to collect: hours remaining per
 scene type and skill (the contract sets a total, not quotas per scene: the plan spreads the
 total evenly over the scene types and skills in scope), hours needed per remaining period,
-episodes to replace, and — given the centre's dataset — hours recorded but not delivered.
+episodes to replace, delays and revocations, and — given the centre's dataset — hours
+recorded but not delivered.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from ..trust import Identity, VerifiedContract
 from ..trust import supply_status as trust_supply_status
 from ..trust.periods import zone
 from ..trust.supply import SupplyStatus
-from ..trust.types import Dec, Hours, IsoDate, Timestamp, TrustModel, dec_str
+from ..trust.types import Dec, Hours, IsoDate, Timestamp, TrustModel, dec_str, round_money
 from .channel import Channel, open_channel, utc_now
 from .overview import (
     BatchLine,
@@ -62,12 +63,16 @@ class SupplyReport(TrustModel):
     notices: list[NoticeLine]
     revoked_accepted_hours: Hours
     net_accepted_hours: Hours = Field(description="Accepted hours less revoked ones.")
-    net_amount_due: Dec = Field(description="net_accepted_hours × price, exact.")
+    net_amount_due: Dec = Field(
+        description="net_accepted_hours × price, rounded half-up to the currency's minor unit: "
+        "the amount due."
+    )
 
 
 def supply_alerts(report: SupplyReport) -> list[tuple[str, str]]:
-    """What needs attention, as (label, text): revoked hours, late batches, missing periods,
-    receipts overdue. Shared by the text and HTML renderings."""
+    """What needs attention, as (label, text): revoked hours, backdated batches, receipts on
+    the channel that do not verify, late batches, missing periods, receipts overdue. Shared
+    by the text and HTML renderings."""
     s = report.status
     out = []
     if report.revoked_accepted_hours:
@@ -79,6 +84,20 @@ def supply_alerts(report: SupplyReport) -> list[tuple[str, str]]:
                 f"{report.net_amount_due:,.2f} {s.currency} due",
             )
         )
+    backdated = [
+        str(b.number) for b in report.batches if b.delivered_at and b.delivered_at > b.published_at
+    ]
+    if backdated:
+        out.append(
+            (
+                "backdated",
+                f"batches {', '.join(backdated)}: on the channel later than they say (the "
+                "buyer's receipts judge them by when they appeared)",
+            )
+        )
+    for b in report.batches:
+        if b.invalid_receipt:
+            out.append(("invalid", f"receipt for batch {b.number} not used: {b.invalid_receipt}"))
     for label, what, numbers in (
         ("late", "batches", s.late_batches),
         ("missing", "periods", s.missing_periods),
@@ -102,8 +121,9 @@ def channel_supply(
 ) -> SupplyReport:
     """The supply status of the contract as its channel shows it, on ``now``'s date.
 
-    Raises the verification errors of the channel readers (a receipt or document signed by
-    the wrong key is refused, not skipped) and ``StorageError``.
+    Raises the verification errors of the channel readers for the centre's documents and
+    ``StorageError``; a buyer's receipt that does not verify is not used and is reported
+    (``batches[n].invalid_receipt``, and in :func:`supply_alerts`).
 
     Example::
 
@@ -144,7 +164,9 @@ def _report(snap: ChannelSnapshot, now: datetime) -> SupplyReport:
         notices=notice_lines(snap),
         revoked_accepted_hours=revoked_hours,
         net_accepted_hours=net,
-        net_amount_due=net * channel.contract.price.per_accepted_hour,
+        net_amount_due=round_money(
+            net * channel.contract.price.per_accepted_hour, channel.contract.price.currency
+        ),
     )
 
 
@@ -188,6 +210,11 @@ class SupplyPlan(TrustModel):
     missing_periods: list[int]
     replacements: list[Replacement]
     delays: list[NoticeLine]
+    revocations: list[NoticeLine] = Field(
+        description="Batches the centre withdrew; their accepted hours no longer count."
+    )
+    revoked_accepted_hours: Hours
+    notices: list[NoticeLine] = Field(description="Every notice on the channel.")
     by_scene_type: list[PlanRow]
     by_skill: list[PlanRow]
 
@@ -309,6 +336,9 @@ def supply_plan(
         missing_periods=status.missing_periods,
         replacements=replacements,
         delays=[n for n in report.notices if n.type == "delay"],
+        revocations=[n for n in report.notices if n.type == "revocation"],
+        revoked_accepted_hours=report.revoked_accepted_hours,
+        notices=report.notices,
         by_scene_type=_rows(
             list(c.scope.scene_types), c.volume.total_hours, acc_scene, pend_scene, ready_scene
         ),

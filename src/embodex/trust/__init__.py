@@ -47,7 +47,7 @@ from .keys import (
 from .ledger import LEDGER_KINDS, Ledger, LedgerEntry, ledger_path
 from .ledger_verify import LedgerProblem, LedgerReport, verify_ledger
 from .lifecycle import ContractState, Termination
-from .qc_manifest import sign_qc_manifest, verify_qc_manifest
+from .qc_manifest import SignedQC, sign_dataset_qc, sign_qc_manifest, verify_qc_manifest
 from .receipts import Receipt, build_receipt, open_receipt, sign_receipt
 from .supply import SupplyStatus, supply_status
 from .templates import render_template
@@ -69,6 +69,7 @@ __all__ = [
     "LedgerProblem",
     "LedgerReport",
     "Receipt",
+    "SignedQC",
     "Signer",
     "SupplyStatus",
     "Termination",
@@ -96,6 +97,7 @@ __all__ = [
     "read_contract_file",
     "render_template",
     "sign_contract",
+    "sign_dataset_qc",
     "sign_model",
     "sign_payload",
     "sign_qc_manifest",

@@ -18,18 +18,18 @@ from .contract_file import (
     ContractFile,
     verify_contract_document,
     verify_contract_file,
-    write_contract_file,
 )
 from .contract_sign import (
     ContractAction,
-    record_event,
     refuse_existing,
     require_party,
+    require_profile,
     trust_for,
 )
 from .contract_yaml import contract_data_from_yaml, contract_from_data
 from .documents import sign_model
 from .keys import Identity, Signer
+from .ledger import write_and_record
 from .lifecycle import Termination
 
 __all__ = ["amend_contract", "terminate_contract"]
@@ -95,6 +95,7 @@ def amend_contract(
     ):
         raise ContractError(f"{changes_path} changes nothing in version {old.version}")
     require_party(new, signer)
+    require_profile(new, changes_path)
     target = Path(out) if out else src.with_name(f"{new.contract_id}-v{new.version}.signed.json")
     refuse_existing(target)
     document = ContractFile(
@@ -102,12 +103,15 @@ def amend_contract(
         previous=[*current.document.previous, current.document.envelope],
     )
     verified = verify_contract_document(document, trust, at=at, path=target)
-    write_contract_file(target, document)
-    entry = record_event(
+    entry = write_and_record(
+        target,
+        document.to_json_bytes(),
         signer,
-        "amendment-offered",
-        new.digest,
-        f"{new.contract_id} v{new.version} replaces v{old.version}",
+        (
+            "amendment-offered",
+            new.digest,
+            f"{new.contract_id} v{new.version} replaces v{old.version}",
+        ),
         ledger,
         record,
     )
@@ -172,15 +176,12 @@ def terminate_contract(
     )
     target = Path(out) if out else src
     verified = verify_contract_document(document, trust, at=at, path=target)
-    write_contract_file(target, document)
-    entry = record_event(
-        signer,
+    event = (
         "contract-terminated",
         digest_json(notice.model_dump(mode="json")),
         f"{contract.contract_id}: {notice.reason}",
-        ledger,
-        record,
     )
+    entry = write_and_record(target, document.to_json_bytes(), signer, event, ledger, record)
     return ContractAction(
         path=target, event="contract-terminated", verified=verified, ledger_entry=entry
     )

@@ -68,11 +68,15 @@ class ContractFile(TrustModel):
 
 
 def is_signed_contract_file(path: str | Path) -> bool:
-    """True when ``path`` holds JSON (a contract file or bare envelope), False for YAML."""
+    """True when ``path`` holds a signed contract file (JSON: a contract file or bare
+    envelope) — also a damaged one (a JSON object naming an envelope that does not parse,
+    e.g. truncated), so it is reported as such rather than as bad YAML; False for YAML."""
+    raw = Path(path).read_bytes()
     try:
-        data = json.loads(Path(path).read_bytes())
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
-        return False
+        text = raw.lstrip()
+        return text.startswith(b"{") and (b'"envelope"' in text or b'"payloadType"' in text)
     return isinstance(data, dict)
 
 
@@ -82,8 +86,20 @@ def read_contract_file(path: str | Path) -> ContractFile:
     Raises :class:`ContractError`.
     """
     p = Path(path)
+    raw = p.read_bytes()
     try:
-        data: Any = json.loads(p.read_bytes())
+        data: Any = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        if raw.lstrip().startswith(b"{"):
+            raise ContractError(
+                f"{p} is a damaged signed contract file: invalid JSON at line {exc.lineno} "
+                f"column {exc.colno} ({exc.msg})",
+                hint="It may be truncated: get an intact copy from whoever signed it.",
+            ) from None
+        raise ContractError(
+            f"{p} is not a signed contract file (JSON)",
+            hint="A YAML draft is signed first: `embodex contract sign FILE --key NAME`.",
+        ) from None
     except (ValueError, UnicodeDecodeError):
         raise ContractError(
             f"{p} is not a signed contract file (JSON)",

@@ -1,8 +1,9 @@
 """Signing a contract: a YAML draft becomes an offer; a countersignature makes it agreed.
 
 Every action verifies what it starts from, checks the signer is a party and the contract is
-still open, writes the new file atomically, and then records the event in the signer's
-ledger. On any error nothing is written.
+still open, checks the signer's ledger will take the event, writes the new file atomically,
+and then records the event in the ledger (putting the file back if that fails). On any
+error nothing is written.
 """
 
 from __future__ import annotations
@@ -21,21 +22,21 @@ from .contract_file import (
     is_signed_contract_file,
     read_contract_file,
     verify_contract_document,
-    write_contract_file,
 )
 from .contract_model import Contract
 from .contract_yaml import load_contract_yaml
 from .documents import sign_model
 from .envelope import add_signature
 from .keys import Identity, Signer
-from .ledger import Ledger, LedgerEntry, ledger_path
+from .ledger import LedgerEntry, write_and_record
 from .lifecycle import ContractState
+from .templates import UNSET_DIGEST
 
 __all__ = [
     "ContractAction",
-    "record_event",
     "refuse_existing",
     "require_party",
+    "require_profile",
     "sign_contract",
     "trust_for",
 ]
@@ -63,6 +64,18 @@ def require_party(contract: Contract, signer: Signer) -> None:
         )
 
 
+def require_profile(contract: Contract, where: Path) -> None:
+    """Raise :class:`ContractError` when the contract names the all-zero QC profile digest
+    (the "fill me in" of older templates): nobody can have agreed to that profile."""
+    if contract.acceptance.qc_profile_digest == UNSET_DIGEST:
+        raise ContractError(
+            f"{where}: acceptance.qc_profile_digest is the placeholder {UNSET_DIGEST[:15]}…, "
+            "not the digest of a QC profile",
+            hint="Set it to the agreed profile's digest (`embodex qc profile` prints the "
+            "built-in one's), or draft again with `embodex contract init`.",
+        )
+
+
 def _require_open(contract: Contract, today: date) -> None:
     if today > contract.schedule.end_date:
         raise ContractStateError(
@@ -70,15 +83,6 @@ def _require_open(contract: Contract, today: date) -> None:
             "it can no longer be signed or amended",
             hint="Draft a new contract with new dates (`embodex contract init`).",
         )
-
-
-def record_event(
-    signer: Signer, event: str, ref: str, note: str, ledger: str | Path | None, record: bool
-) -> LedgerEntry | None:
-    """Append ``event`` to ``ledger`` (default: the signer's own ledger) when ``record``."""
-    if not record:
-        return None
-    return Ledger(ledger or ledger_path(signer.name)).append(signer, event, ref, note=note)
 
 
 def trust_for(signer: Signer, trusted: Sequence[Identity] | None) -> list[Identity]:
@@ -126,6 +130,7 @@ def sign_contract(
                 "NEW.yaml --key NAME`.",
             )
         require_party(contract, signer)
+        require_profile(contract, src)
         _require_open(contract, at or contract_today(contract))
         target = Path(out) if out else src.with_name(f"{src.stem}.signed.json")
         refuse_existing(target)
@@ -136,11 +141,18 @@ def sign_contract(
         current = verify_contract_document(read_contract_file(src), trust, at=at, path=src)
         latest = current.latest
         require_party(latest, signer)
-        if signer.key_id in {p.key_id for p in current.latest_signers}:
+        require_profile(latest, src)
+        signers = {p.key_id for p in current.latest_signers}
+        if signer.key_id in signers:
+            both = len(signers) >= 2
             raise SignatureError(
                 f"{signer.name} has already signed version {latest.version} of "
-                f"{latest.contract_id}",
-                hint="Nothing to do; the other party signs next.",
+                f"{latest.contract_id}" + (" (both parties have)" if both else ""),
+                hint=(
+                    "Nothing to do: the contract is signed by both parties."
+                    if both
+                    else "Nothing to do; the other party signs next."
+                ),
             )
         if current.state is ContractState.TERMINATED:
             current.require_in_force()
@@ -155,7 +167,13 @@ def sign_contract(
         event = "contract-agreed" if latest.version == 1 else "contract-amended"
         if len(verified.latest_signers) < 2:
             event = "contract-offered" if latest.version == 1 else "amendment-offered"
-    write_contract_file(target, document)
     c = verified.latest
-    entry = record_event(signer, event, c.digest, f"{c.contract_id} v{c.version}", ledger, record)
+    entry = write_and_record(
+        target,
+        document.to_json_bytes(),
+        signer,
+        (event, c.digest, f"{c.contract_id} v{c.version}"),
+        ledger,
+        record,
+    )
     return ContractAction(path=target, event=event, verified=verified, ledger_entry=entry)

@@ -7,10 +7,10 @@ float in the document and says where, so the writer can quote it (``"12.5"``).
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from ..errors import ContractError, EmbodexError
 from .contract_model import Contract
@@ -23,6 +23,7 @@ __all__ = [
     "contract_from_yaml",
     "find_float",
     "load_contract_yaml",
+    "strict_yaml_load",
     "yaml_mapping",
 ]
 
@@ -47,6 +48,54 @@ def find_float(value: Any, path: str = "") -> tuple[str, float] | None:
     return None
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: object, line: int, first: int) -> None:
+        super().__init__(f"{key!r} appears twice")
+        self.key, self.line, self.first = key, line, first
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """The safe loader, refusing a key given twice in one mapping (YAML says keys are
+    unique; PyYAML would silently keep the last value — e.g. a second price)."""
+
+    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
+        if isinstance(node, yaml.MappingNode):
+            seen: dict[object, int] = {}
+            for key_node, _ in node.value:
+                key = self.construct_object(key_node, deep=True)
+                try:
+                    hash(key)
+                except TypeError:
+                    continue  # an unhashable key: the base class reports it
+                line = key_node.start_mark.line + 1
+                if key in seen:
+                    raise _DuplicateKey(key, line, seen[key])
+                seen[key] = line
+        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
+
+
+def strict_yaml_load(text: str) -> Any:
+    """``yaml.safe_load`` that refuses duplicate keys (raises ``yaml.YAMLError``)."""
+    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: safe
+
+
+def _annotation_at(model: type[BaseModel], path: str) -> Any:
+    """The type annotation of the field at dotted ``path`` in ``model`` (None: unknown, or
+    inside a list or mapping), with ``X | None`` unwrapped."""
+    annotation: Any = model
+    for part in path.split("."):
+        if "[" in part or not (isinstance(annotation, type) and issubclass(annotation, BaseModel)):
+            return None
+        field = annotation.model_fields.get(part)
+        if field is None:
+            return None
+        annotation = field.annotation
+        args = [a for a in get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and type(None) in get_args(annotation):
+            annotation = args[0]
+    return annotation
+
+
 def yaml_mapping(
     text: str,
     source: str,
@@ -54,13 +103,23 @@ def yaml_mapping(
     error: type[EmbodexError] = ContractError,
     what: str = "contract fields",
     exact: str = "contracts hold exact decimals",
+    model: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
     """Parse YAML ``text`` into a mapping, refusing floats (named by their dotted path).
 
-    Raises ``error`` (default :class:`ContractError`) saying what is wrong and where.
+    Raises ``error`` (default :class:`ContractError`) saying what is wrong and where — also
+    for a key given twice in one mapping (which plain YAML loaders silently resolve to the
+    last value). With ``model``, a float where the model wants a whole number says so
+    (instead of suggesting to quote it).
     """
     try:
-        data = yaml.safe_load(text)
+        data = strict_yaml_load(text)
+    except _DuplicateKey as exc:
+        raise error(
+            f"{source}: line {exc.line}: {exc.key!r} is given twice in the same mapping "
+            f"(first on line {exc.first})",
+            hint="Keep one of them: which value was meant is not for embodex to guess.",
+        ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
@@ -70,6 +129,11 @@ def yaml_mapping(
     found = find_float(data)
     if found:
         path, value = found
+        if model is not None and _annotation_at(model, path) is int:
+            raise error(
+                f"{source}: {path} is {value!r}; it must be a whole number",
+                hint=f"Write e.g. {path.rsplit('.', 1)[-1]}: {round(value)}.",
+            )
         raise error(
             f"{source}: {path} is {value!r}, a float; {exact}",
             hint=f'Quote it: {path.rsplit(".", 1)[-1]}: "{value!r}".',
@@ -82,7 +146,7 @@ def contract_data_from_yaml(text: str, source: str = "contract") -> dict[str, An
 
     Raises :class:`ContractError` naming the field at fault.
     """
-    data = yaml_mapping(text, source)
+    data = yaml_mapping(text, source, model=Contract)
     if PLACEHOLDER in text:
         raise ContractError(
             f"{source} still has {PLACEHOLDER} placeholders (the parties' public keys)",

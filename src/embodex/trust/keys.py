@@ -302,7 +302,7 @@ def load_signer(name: str, passphrase: str | None = None) -> Signer:
             f"private key file {path} is not an Ed25519 key",
             hint="embodex signs with Ed25519 only: run `embodex keys generate NAME`.",
         )
-    return Signer(key, load_identity(name))
+    return Signer(key, _stored_identity(name))
 
 
 def _identity_from_file(path: Path) -> Identity:
@@ -317,17 +317,30 @@ def _identity_from_file(path: Path) -> Identity:
         ) from None
 
 
+def _is_path(name_or_path: str | Path) -> bool:
+    """A ``Path``, or text naming a file: with a ``/`` (``./hub``) or ending in ``.json``.
+    Anything else is a key name, whatever files the current directory holds — so a file
+    called like a key can neither shadow nor impersonate it."""
+    text = str(name_or_path)
+    return isinstance(name_or_path, Path) or "/" in text or os.sep in text or text.endswith(".json")
+
+
 def load_identity(name_or_path: str | Path) -> Identity:
-    """A public identity by key name (from the key store) or by the path of an identity file.
+    """A public identity by key name (from the key store) or by the path of an identity file
+    (a ``Path``, or text with a ``/`` or ending in ``.json``: ``./hub`` for a file called
+    ``hub``).
 
     Raises :class:`KeyNotFoundError` or :class:`TrustError` (malformed file).
     """
-    as_path = Path(name_or_path)
-    if as_path.is_file():
-        return _identity_from_file(as_path)
-    name = str(name_or_path)
-    if "/" in name or name.endswith(".json"):
-        raise KeyNotFoundError(f"identity file {name} does not exist")
+    if _is_path(name_or_path):
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise KeyNotFoundError(f"identity file {path} does not exist")
+        return _identity_from_file(path)
+    return _stored_identity(str(name_or_path))
+
+
+def _stored_identity(name: str) -> Identity:
     _check_name(name)
     _, identity_path = _paths(name)
     if not identity_path.is_file():
@@ -360,7 +373,7 @@ def import_identity(path: str | Path) -> Identity:
 
 def export_identity(name: str) -> bytes:
     """The identity file of key ``name`` as pretty JSON bytes (safe to share)."""
-    return load_identity(name).to_json_bytes()
+    return _stored_identity(name).to_json_bytes()
 
 
 def list_keys() -> list[KeyInfo]:

@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import json
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -44,6 +46,7 @@ __all__ = [
     "LedgerHead",
     "ledger_path",
     "line_digest",
+    "write_and_record",
 ]
 
 GENESIS = "sha256:" + "0" * 64
@@ -199,42 +202,103 @@ class Ledger:
         i.e. when entries were cut off or the last one was changed.
         """
         with FileLock(self.lock_path).held():
-            last, torn = self._tail()
-            if torn:
-                self._drop_torn_tail(torn)
+            return self._append_locked(signer, kind, ref, note=note, time=time)
+
+    def check(self) -> None:
+        """Raise :class:`LedgerError` when an append would be refused now (entries cut off or
+        changed, a damaged last entry, a file or folder that cannot be written) — so a caller
+        can find out before it changes anything else. Changes nothing."""
+        with FileLock(self.lock_path).held():
+            self._checked_tail()
+            for p in (self.path, self.head_path):
+                target = p if p.exists() else p.parent
+                if not os.access(target, os.W_OK):
+                    raise LedgerError(
+                        f"{target} cannot be written", hint="Fix its permissions, then retry."
+                    )
+
+    def append_missing(
+        self, signer: Signer, events: Sequence[tuple[str, str, str | None]]
+    ) -> list[LedgerEntry]:
+        """Append each ``(kind, ref, note)`` the ledger does not hold yet (same kind and ref),
+        in order, under one lock: a step redone after a crash is recorded once. Returns the
+        entries appended. Raises as :meth:`append`.
+
+        Example::
+
+            ledger.append_missing(signer, [("batch-published", digest, "batch 3")])
+        """
+        with FileLock(self.lock_path).held():
+            have = self.events()
+            out = []
+            for kind, ref, note in events:
+                if (kind, ref) not in have:
+                    out.append(self._append_locked(signer, kind, ref, note=note, time=None))
+                    have.add((kind, ref))
+            return out
+
+    def events(self) -> set[tuple[str, str]]:
+        """(kind, ref) of every complete entry: a light scan, not a verification."""
+        out: set[tuple[str, str]] = set()
+        for line in self.lines()[0]:
             try:
-                last_entry = parse_entry(last) if last is not None else None
-            except PayloadError as exc:
-                raise LedgerError(
-                    f"the last entry of {self.path} is not a ledger entry: {exc.message}"
-                ) from None
-            self._check_head(last_entry.seq if last_entry else 0, last)
-            try:
-                entry = LedgerEntry(
-                    seq=(last_entry.seq + 1) if last_entry else 1,
-                    prev=line_digest(last) if last is not None else GENESIS,
-                    time=time or _now(),
-                    actor=signer.key_id,
-                    kind=kind,
-                    ref=ref,
-                    note=note,
-                    sig="",
-                )
-            except ValidationError as exc:
-                raise LedgerError(
-                    f"bad ledger entry: {describe_validation_error(exc)}",
-                    hint="Pass an event kind from LEDGER_KINDS and a sha256:<hex> digest.",
-                ) from None
-            sig = base64.b64encode(signer.sign(entry.signed_bytes())).decode()
-            entry = entry.model_copy(update={"sig": sig})
-            line = entry.line()
-            self._write_line(line + b"\n")
-            head = LedgerHead(
-                ledger=self.path.name, seq=entry.seq, entry=line_digest(line), time=entry.time
+                doc = json.loads(line)
+                out.add((str(doc["kind"]), str(doc["ref"])))
+            except (ValueError, KeyError, TypeError):
+                continue  # not an entry: the append below refuses a damaged tail
+        return out
+
+    def _append_locked(
+        self,
+        signer: Signer,
+        kind: str,
+        ref: str,
+        *,
+        note: str | None,
+        time: datetime | None,
+    ) -> LedgerEntry:
+        last, last_entry = self._checked_tail(drop_torn=True)
+        try:
+            entry = LedgerEntry(
+                seq=(last_entry.seq + 1) if last_entry else 1,
+                prev=line_digest(last) if last is not None else GENESIS,
+                time=time or _now(),
+                actor=signer.key_id,
+                kind=kind,
+                ref=ref,
+                note=note,
+                sig="",
             )
-            env = sign_payload(PAYLOAD_TYPES["ledger-head"], head.model_dump(mode="json"), signer)
-            atomic_write_bytes(self.head_path, env.to_json_bytes())
+        except ValidationError as exc:
+            raise LedgerError(
+                f"bad ledger entry: {describe_validation_error(exc)}",
+                hint="Pass an event kind from LEDGER_KINDS and a sha256:<hex> digest.",
+            ) from None
+        sig = base64.b64encode(signer.sign(entry.signed_bytes())).decode()
+        entry = entry.model_copy(update={"sig": sig})
+        line = entry.line()
+        self._write_line(line + b"\n")
+        head = LedgerHead(
+            ledger=self.path.name, seq=entry.seq, entry=line_digest(line), time=entry.time
+        )
+        env = sign_payload(PAYLOAD_TYPES["ledger-head"], head.model_dump(mode="json"), signer)
+        atomic_write_bytes(self.head_path, env.to_json_bytes())
         return entry
+
+    def _checked_tail(self, *, drop_torn: bool = False) -> tuple[bytes | None, LedgerEntry | None]:
+        """The last complete line and its entry, checked against the signed head (lock held);
+        ``drop_torn`` removes an unterminated last line first. Raises :class:`LedgerError`."""
+        last, torn = self._tail()
+        if torn and drop_torn:
+            self._drop_torn_tail(torn)
+        try:
+            last_entry = parse_entry(last) if last is not None else None
+        except PayloadError as exc:
+            raise LedgerError(
+                f"the last entry of {self.path} is not a ledger entry: {exc.message}"
+            ) from None
+        self._check_head(last_entry.seq if last_entry else 0, last)
+        return last, last_entry
 
     def _tail(self, chunk: int = 64 * 1024) -> tuple[bytes | None, int]:
         """The last complete line and the length of an unterminated tail, reading only the
@@ -312,3 +376,39 @@ class Ledger:
             os.close(fd)
         if created:
             fsync_dir(self.path.parent)
+
+
+def write_and_record(
+    target: Path,
+    data: bytes,
+    signer: Signer,
+    event: tuple[str, str, str],
+    ledger: str | Path | None,
+    record: bool,
+) -> LedgerEntry | None:
+    """Write ``data`` to ``target`` (atomically) and append ``event`` (kind, ref, note) to
+    ``ledger`` (default: the signer's own) when ``record`` — both or neither: the ledger is
+    checked before the file is written, and the file is put back as it was (or removed) when
+    the append fails anyway. Raises :class:`LedgerError` and ``OSError``.
+
+    Example::
+
+        write_and_record(Path("c.signed.json"), data, signer,
+                         ("contract-offered", digest, "hubei-agibot-2026-001 v1"), None, True)
+    """
+    book = Ledger(ledger or ledger_path(signer.name)) if record else None
+    if book is not None:
+        book.check()
+    before = target.read_bytes() if target.exists() else None
+    atomic_write_bytes(target, data)
+    if book is None:
+        return None
+    kind, ref, note = event
+    try:
+        return book.append(signer, kind, ref, note=note)
+    except BaseException:
+        if before is None:
+            target.unlink(missing_ok=True)
+        else:
+            atomic_write_bytes(target, before)
+        raise

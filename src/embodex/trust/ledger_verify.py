@@ -65,7 +65,11 @@ class LedgerReport:
         if self.problems:
             first = self.problems[0]
             more = f" (and {len(self.problems) - 1} more)" if len(self.problems) > 1 else ""
-            raise LedgerError(f"ledger {self.path}: {first.message}{more}")
+            raise LedgerError(
+                f"ledger {self.path}: {first.message}{more}",
+                hint="Each problem is listed above. Restore the ledger from a backup, or compare "
+                "it with the other party's ledger (specs/ledger.md §6).",
+            )
 
 
 def _sig_ok(entry: LedgerEntry, ident: Identity) -> bool:

@@ -8,7 +8,7 @@ must be replaced. Accepted hours times the price is what the centre invoices.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -64,6 +64,14 @@ class Receipt(TrustModel):
     replacement_due: IsoDate | None = Field(
         default=None, description="Rejected episodes must be replaced by this date."
     )
+    delivered_at: Timestamp | None = Field(
+        default=None,
+        description="The delivery time the schedule was judged by: the batch's stated time, "
+        "or later when the buyer holds signed evidence that it was published later.",
+    )
+    first_seen_at: Timestamp | None = Field(
+        default=None, description="When the buyer's pulls first saw a head naming the batch."
+    )
     issued_at: Timestamp
     issued_by: str = Field(pattern=KEY_ID_PATTERN)
     note: str | None = None
@@ -89,12 +97,15 @@ def build_receipt(
     issued_by: Identity | Signer,
     issued_at: datetime | None = None,
     note: str | None = None,
+    first_seen_at: datetime | None = None,
+    extra_violations: Sequence[Violation] = (),
 ) -> Receipt:
     """Compute a receipt: accepted = every episode not in ``rejected`` (id -> reason).
 
     Accepted hours are summed exactly from the batch; measurements and violations come from
-    the QC manifest and :func:`check_batch`. Raises :class:`ContractError` when ``rejected``
-    names an episode that is not in the batch.
+    the QC manifest and :func:`check_batch` (plus ``extra_violations`` the caller found); the
+    schedule is judged by ``batch.delivered_at``, recorded as the receipt's ``delivered_at``.
+    Raises :class:`ContractError` when ``rejected`` names an episode that is not in the batch.
 
     Example::
 
@@ -132,10 +143,12 @@ def build_receipt(
             )
             for m in measure_qc(c, qc_manifest)
         ],
-        violations=violations,
+        violations=[*violations, *extra_violations],
         replacement_due=(
             when.date() + timedelta(days=c.acceptance.replacement_days) if rejected else None
         ),
+        delivered_at=batch.delivered_at,
+        first_seen_at=first_seen_at,
         issued_at=when,
         issued_by=identity.key_id,
         note=note,

@@ -3,7 +3,10 @@
 Hours due are the contract's total spread evenly over its periods (to 0.001 h; the last
 period takes the rounding rest). A period is ``upcoming`` before it starts, ``open`` until
 its deadline, then ``delivered``, ``late`` (a batch for it came after the deadline) or
-``missing``. Money is exact: accepted hours × price per accepted hour, as Decimals.
+``missing``. A batch's delivery time is the later of its stated ``delivered_at`` and the
+``delivered_at`` its receipt judged it by. Money is computed exactly (accepted hours ×
+price per accepted hour, as Decimals) and stated rounded half-up to the currency's minor
+unit (:func:`round_money`: 2 places for CNY).
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from .checking import BatchSummary, batch_period
 from .contract_file import VerifiedContract
 from .contract_model import Contract
 from .receipts import Receipt
-from .types import Dec, Hours, IsoDate, Rate, Timestamp, TrustModel
+from .types import Dec, Hours, IsoDate, Rate, Timestamp, TrustModel, round_money
 
 __all__ = ["Breakdown", "PeriodSupply", "SupplyStatus", "supply_status"]
 
@@ -61,7 +64,9 @@ class SupplyStatus(TrustModel):
     pending_hours: Hours = Field(description="Delivered hours without a receipt yet.")
     shortfall_to_date_hours: Hours
     acceptance_rate: Rate | None = Field(description="Accepted / (accepted + rejected) hours.")
-    amount_due: Dec = Field(description="accepted_hours × price, exact.")
+    amount_due: Dec = Field(
+        description="accepted_hours × price, rounded half-up to the currency's minor unit."
+    )
     periods: list[PeriodSupply]
     by_scene_type: dict[str, Breakdown]
     by_skill: dict[str, Breakdown]
@@ -137,13 +142,18 @@ def supply_status(
             continue
         members[period.number].append(number)
         delivered[period.number] += batch.hours
-        if batch.replacement_for is None and batch.delivered_at >= period.deadline:
+        # lateness by the later of the batch's stated time and the time its receipt judged
+        # it by (the buyer's evidence that a batch was published later than it says)
+        when = batch.delivered_at
+        if receipt is not None and receipt.delivered_at is not None:
+            when = max(when, receipt.delivered_at)
+        if batch.replacement_for is None and when >= period.deadline:
             late_batches.append(number)
             late_periods.add(period.number)
         if batch.replacement_for is not None:
             first = by_batch.get(batch.replacement_for)
             replace_by = first.replacement_due if first is not None else None
-            if replace_by is not None and batch.delivered_at.date() > replace_by:
+            if replace_by is not None and when.date() > replace_by:
                 late_repl.append(number)
         accepted_ids = set(receipt.accepted) if receipt else set()
         for ep in batch.episodes:
@@ -218,7 +228,9 @@ def supply_status(
         pending_hours=pending,
         shortfall_to_date_hours=max(due_to_date - total_accepted, Decimal(0)),
         acceptance_rate=(total_accepted / judged).quantize(Decimal("0.0001")) if judged else None,
-        amount_due=total_accepted * contract.price.per_accepted_hour,
+        amount_due=round_money(
+            total_accepted * contract.price.per_accepted_hour, contract.price.currency
+        ),
         periods=periods_out,
         by_scene_type=_breakdown(scenes),
         by_skill=_breakdown(skills),

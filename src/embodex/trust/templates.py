@@ -11,6 +11,7 @@ from datetime import date, timedelta
 
 from ..errors import ConfigError
 from ..format.models import FORMAT_VERSION
+from ..qc import default_profile
 from ..synth import ROBOT_MODEL, SCENES
 from .contract_yaml import PLACEHOLDER
 from .keys import Identity
@@ -19,7 +20,7 @@ __all__ = ["TEMPLATES", "render_template"]
 
 TEMPLATES: tuple[str, ...] = ("hubei-agibot",)
 
-#: Used when no QC profile digest is given: a visible "fill me in" that still validates.
+#: The all-zero digest older templates used as a "fill me in"; signing refuses it.
 UNSET_DIGEST = "sha256:" + "0" * 64
 
 
@@ -49,7 +50,9 @@ def render_template(
     start: date | None = None,
     qc_profile_digest: str | None = None,
 ) -> str:
-    """The template's YAML text; parties filled from the identities when given.
+    """The template's YAML text; parties filled from the identities when given, the QC
+    profile by ``qc_profile_digest`` (default: the built-in profile, the one ``publish`` and
+    ``pull`` use when none is passed).
 
     Raises :class:`ConfigError` for an unknown template.
     """
@@ -61,7 +64,11 @@ def render_template(
     end = start + timedelta(weeks=52) - timedelta(days=1)
     scene_types = list(dict.fromkeys(s.scene_type for s in SCENES))
     scene_ids = [s.scene_id for s in SCENES]
-    digest = qc_profile_digest or UNSET_DIGEST
+    if qc_profile_digest is None:  # the built-in profile, which publish and pull use by default
+        builtin = default_profile()
+        profile_id, digest = builtin.id, builtin.digest
+    else:
+        profile_id, digest = "agreed-profile", qc_profile_digest
     return f"""\
 # embodex data service contract (see specs/contract.md). Humans edit this YAML;
 # `embodex contract sign contract.yaml --key NAME` turns it into the signed JSON.
@@ -94,7 +101,7 @@ schedule:
   acceptance_window_days: 7
   timezone: Asia/Shanghai
 acceptance:
-  qc_profile_id: humanoid-30fps-default
+  qc_profile_id: {profile_id}
   qc_profile_digest: "{digest}"   # the digest of the agreed QC profile
   min_pass_rate: "0.95"
   min_success_rate: "0.80"

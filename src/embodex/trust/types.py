@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import (
@@ -35,6 +35,7 @@ __all__ = [
     "Timestamp",
     "TrustModel",
     "dec_str",
+    "round_money",
 ]
 
 DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
@@ -50,6 +51,22 @@ class TrustModel(BaseModel):
 def dec_str(value: Decimal) -> str:
     """A Decimal as plain decimal text (never exponent form): ``Decimal('1E+3')`` -> ``'1000'``."""
     return format(value, "f")
+
+
+#: ISO 4217 currencies whose minor unit is not the cent (all others: 2 decimal places).
+_ZERO_DECIMALS = "BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF"
+_THREE_DECIMALS = "BHD IQD JOD KWD LYD OMR TND"
+_MINOR_UNITS = {
+    **dict.fromkeys(_ZERO_DECIMALS.split(), 0),
+    **dict.fromkeys(_THREE_DECIMALS.split(), 3),
+}
+
+
+def round_money(value: Decimal, currency: str) -> Decimal:
+    """``value`` rounded half-up to the currency's minor unit (2 places for CNY, USD, EUR…;
+    0 for JPY; 3 for KWD): how every amount due is stated. Compute exactly, round once."""
+    places = _MINOR_UNITS.get(currency.upper(), 2)
+    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
 
 
 def _to_decimal(value: Any) -> Any:

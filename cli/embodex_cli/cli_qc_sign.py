@@ -1,0 +1,50 @@
+"""`embodex qc sign`: the centre signs a dataset's QC manifest (trust, attached to `qc`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .commands_trust import json_opt, load_signer_cli
+from .render import echo_json
+
+
+@click.command("sign")
+@click.argument("dataset", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option("--key", "key", required=True, help="Name of the centre's signing key.")
+@click.option(
+    "--out", type=click.Path(path_type=Path, dir_okay=False),
+    help="Where to write the signed envelope (default: DATASET/qc/manifest.signed.json).",
+)  # fmt: skip
+@click.option("--no-ledger", is_flag=True, help="Do not record it in your ledger.")
+@json_opt
+def qc_sign(dataset: Path, key: str, out: Path | None, no_ledger: bool, as_json: bool) -> None:
+    """Sign the dataset's QC manifest with the centre's key and record it in the ledger.
+
+    The manifest must be the dataset's current one (run `embodex qc run` after any change);
+    the envelope (DSSE, specs/signing.md) is what a buyer verifies with the centre's key.
+
+    \b
+    Example:
+      embodex qc sign datasets/week07 --key hubei-centre
+    """
+    from embodex.trust import sign_dataset_qc
+
+    signed = sign_dataset_qc(dataset, load_signer_cli(key), out=out, record=not no_ledger)
+    if as_json:
+        echo_json(
+            {
+                "path": str(signed.path),
+                "qc_manifest_digest": signed.digest,
+                "dataset_digest": signed.dataset_digest,
+                "episodes": signed.episodes,
+                "ledger_seq": signed.ledger_entry.seq if signed.ledger_entry else None,
+            }
+        )
+        return
+    recorded = f"; ledger entry {signed.ledger_entry.seq}" if signed.ledger_entry else ""
+    click.echo(
+        f"signed the QC manifest of {dataset} ({signed.episodes} episodes, {signed.digest}) "
+        f"-> {signed.path}{recorded}"
+    )
