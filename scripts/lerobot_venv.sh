@@ -5,8 +5,8 @@
 # torchvision<0.26, which would pull multi-GB CUDA builds, and huggingface_hub<0.36, which
 # clashes with the main venv. So: CPU torch from the local wheel, lerobot --no-deps, the
 # pure-Python packages lerobot.datasets imports, and torchvision --no-deps (PyPI's is a CUDA
-# build; tests/lerobot_probe.py registers the two C++ op schemas it expects so its pure-Python
-# transforms import beside the CPU torch).
+# build; scripts/lerobot_tv_shim.py, installed with a .pth, declares the two C++ op schemas it
+# expects so its pure-Python transforms import beside the CPU torch).
 #
 # Never fails the build: on any error it writes the reason to $VENV/FAILED, and the tests
 # that need LeRobot skip with that reason.
@@ -43,6 +43,12 @@ step "pip install --no-deps accelerate psutil safetensors" "${PIP[@]}" --no-deps
     "accelerate>=1.10,<2" psutil safetensors
 step "pip install --no-deps torchvision==0.28.0" "${PIP[@]}" --no-deps "torchvision==0.28.0"
 here=$(cd "$(dirname "$0")/.." && pwd)
+# The torchvision workaround (scripts/lerobot_tv_shim.py) runs in every process of the venv.
+site=$("$VENV/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])') \
+    || fail "could not find the venv's site-packages"
+cp "$here/scripts/lerobot_tv_shim.py" "$site/embodex_lerobot_tv_shim.py" \
+    && echo "import embodex_lerobot_tv_shim" > "$site/embodex_lerobot_tv_shim.pth" \
+    || fail "could not install the torchvision workaround into $site"
 # embodex itself too, so examples/lerobot_roundtrip.py runs where LeRobot is (as a user would).
 step "pip install embodex[lerobot] into the LeRobot venv" "${PIP[@]}" --no-build-isolation \
     -e "$here[lerobot]"

@@ -25,18 +25,6 @@ import sys
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a missing file must fail, never download
 
 
-def torchvision_ops() -> None:
-    # PyPI's torchvision is a CUDA build whose C++ ops cannot load beside the CPU torch; its
-    # Python side then fails on import registering fake kernels for ops that do not exist.
-    # Declaring the two op schemas first lets the pure-Python transforms LeRobot uses import.
-    import torch
-
-    lib = torch.library.Library("torchvision", "DEF")
-    lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-    globals()["_TV_LIB"] = lib  # keep the library object alive
-
-
 def _use_pyav_decoder() -> None:
     import av
     import numpy as np
@@ -66,7 +54,6 @@ def _use_pyav_decoder() -> None:
 
 
 def main(argv: list[str]) -> int:
-    torchvision_ops()
     if "--pyav-decoder" in argv:
         _use_pyav_decoder()
     import numpy as np

@@ -24,8 +24,6 @@ import json
 import sys
 from pathlib import Path
 
-from lerobot_probe import torchvision_ops  # beside this file: run as a script
-
 FPS = 15
 TASKS = ["pick the cup", "place the cup", "pick the cup"]
 
@@ -43,7 +41,6 @@ def _wrist(i: int, ep: int) -> object:
 
 
 def main(argv: list[str]) -> int:
-    torchvision_ops()
     import numpy as np
     from lerobot.datasets.lerobot_dataset import LeRobotDataset
 

@@ -16,22 +16,17 @@ from embodex.format.exporters.rerun import rrd_entities
 from embodex.qc import load_qc_manifest
 
 from ._delivery import PROFILE, at, centre_dataset, contract
-from ._lerobot import PROBE, ROOT, lerobot_python
+from ._lerobot import ROOT, lerobot_python
 
 EXAMPLE = ROOT / "examples" / "lerobot_roundtrip.py"
 EXPORT_PULLED = ROOT / "examples" / "export_pulled.sh"
 
 
-def _run(python: str, tmp_path: Path, prelude: str = "") -> str:
-    # The prelude runs before the example (LeRobot's venv needs its torchvision workaround).
-    code = (
-        f"{prelude}import runpy, sys; sys.argv = sys.argv[1:]; "
-        "runpy.run_path(sys.argv[0], run_name='__main__')"
-    )
+def _run(python: str, tmp_path: Path) -> str:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTHON", "VIRTUAL_ENV"))}
     env.update(HF_HUB_OFFLINE="1", HF_HOME=str(tmp_path / "hf-home"))
     proc = subprocess.run(
-        [python, "-c", code, str(EXAMPLE), "--out", str(tmp_path / "rt"), "--episodes", "2"],
+        [python, str(EXAMPLE), "--out", str(tmp_path / "rt"), "--episodes", "2"],
         capture_output=True,
         text=True,
         env=env,
@@ -49,12 +44,8 @@ def test_example_round_trip_without_lerobot(tmp_path: Path) -> None:
 
 
 def test_example_loads_in_lerobot(tmp_path: Path) -> None:
-    python = lerobot_python()
-    prelude = (
-        f"import sys; sys.path.insert(0, {str(PROBE.parent)!r}); "
-        "import lerobot_probe; lerobot_probe.torchvision_ops(); "
-    )
-    out = _run(str(python), tmp_path, prelude)
+    """Run as a user would, in the venv scripts/lerobot_venv.sh builds: nothing added."""
+    out = _run(str(lerobot_python()), tmp_path)
     assert "LeRobotDataset: " in out and "match" in out, out
     assert "round trip ok" in out
 
