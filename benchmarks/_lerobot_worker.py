@@ -18,14 +18,9 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")  # a complete local dataset needs n
 import numpy as np
 import torch
 
-# PyPI's torchvision 0.28 is a CUDA build: its compiled ops cannot load beside CPU torch,
-# and its import then fails registering fakes for them. Declaring the two op schemas first
-# lets the pure-Python parts (the transforms LeRobot imports) load.
-_tv_lib = torch.library.Library("torchvision", "DEF")
-_tv_lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-_tv_lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
-
-from lerobot.datasets.lerobot_dataset import LeRobotDataset  # noqa: E402
+# LeRobot imports here thanks to the torchvision workaround .venv-lerobot carries
+# (scripts/lerobot_tv_shim.py)
+from lerobot.datasets.lerobot_dataset import LeRobotDataset
 
 
 def _rate(fn, indices, min_time: float) -> float:  # type: ignore[no-untyped-def]

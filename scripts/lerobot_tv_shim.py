@@ -21,15 +21,12 @@ _KEEP: list[Any] = []  # the torch library object must stay alive
 def _declare_ops() -> None:
     import torch
 
-    lib = torch.library.Library("torchvision", "DEF")
-    for schema in (
-        "nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
-        "qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor",
-    ):
-        try:
-            lib.define(schema)
-        except RuntimeError:  # already declared (a torchvision whose C++ ops do load)
-            pass
+    try:
+        lib = torch.library.Library("torchvision", "DEF")
+        lib.define("nms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+        lib.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
+    except RuntimeError:  # already declared by the process itself
+        return
     _KEEP.append(lib)
 
 
