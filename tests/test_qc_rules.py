@@ -132,11 +132,19 @@ def test_clean_data_at_other_lengths_and_seeds(tmp_path: Path) -> None:
     episodes = [
         *synth_episodes(meta, 10, seed=31, duration_s=(3.5, 6.0)),
         *synth_episodes(meta, 6, seed=32, duration_s=(30.0, 45.0), first_index=10),
+        # long takes: an operator keeps moving, so no idle start or end (motion.idle_ends)
+        *synth_episodes(meta, 6, seed=33, duration_s=(45.0, 60.0), first_index=16),
     ]
     with DatasetWriter(tmp_path / "ds", meta) as w:
         for ep in episodes:
             w.add_episode(ep)
     result = run_qc(tmp_path / "ds")
+    assert result.findings == [], [(f.rule, f.message) for f in result.findings]
+    # a batch of takes of several minutes (among short ones they are rightly outliers)
+    with DatasetWriter(tmp_path / "long", meta) as w:
+        for ep in synth_episodes(meta, 4, seed=34, duration_s=(150.0, 280.0)):
+            w.add_episode(ep)
+    result = run_qc(tmp_path / "long")
     assert result.findings == [], [(f.rule, f.message) for f in result.findings]
 
 

@@ -292,6 +292,10 @@ def synth_meta(
     )
 
 
+#: the longest single minimum-jerk move (s); the default 8-20 s episodes never reach it
+MAX_MOVE_S = 7.0
+
+
 def _min_jerk(n: int) -> np.ndarray:
     s = np.linspace(0.0, 1.0, n, endpoint=False)
     return np.asarray(10 * s**3 - 15 * s**4 + 6 * s**5)
@@ -317,8 +321,21 @@ def _trajectory(
     traj = np.empty((n, len(LOWER)))
     for k in range(phases):
         lo, hi = bounds[k], bounds[k + 1]
-        s = _min_jerk(hi - lo)[:, None]
-        traj[lo:hi] = keys[k] + (keys[k + 1] - keys[k]) * s
+        # An operator does not spend 15 s easing into one move: a long phase is several
+        # moves through waypoints, so long episodes do not start or end idle.
+        moves = max(1, int(np.ceil((hi - lo) / fps / MAX_MOVE_S)))
+        cuts = np.linspace(lo, hi, moves + 1).astype(int)
+        way = [keys[k] + (keys[k + 1] - keys[k]) * m / moves for m in range(moves + 1)]
+        if moves > 1:  # (draws only here: the default episodes stay byte for byte the same)
+            # each waypoint off the straight line by an operator-sized step, small enough that
+            # a move's peak speed stays under 3/4 of the joint's limit
+            move_cap = 0.25 * cap * (cuts[1] - cuts[0]) / (hi - lo)
+            for m in range(1, moves):
+                off = np.clip(rng.normal(0, 0.25, size=len(LOWER)) * half, -move_cap, move_cap)
+                way[m] = np.clip(way[m] + off, LOWER + 0.1 * half, UPPER - 0.1 * half)
+        for m in range(moves):
+            s = _min_jerk(cuts[m + 1] - cuts[m])[:, None]
+            traj[cuts[m] : cuts[m + 1]] = way[m] + (way[m + 1] - way[m]) * s
     # grippers: open, close for the phases after "grasp", open on "release"
     grip = np.zeros(n)
     closed = False
