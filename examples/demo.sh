@@ -24,8 +24,20 @@ sed -i.orig -e 's/centre_id: sample-centre/centre_id: hubei-humanoid-centre/' \
   -e 's/site: Shanghai/site: Wuhan/' "$OUT/raw/embodex-sidecar.yaml"
 embodex package "$OUT/raw" "$OUT/centre/dataset" --from agibot --meta "$OUT/raw/embodex-sidecar.yaml"
 
-step "3. Add a batch of synthetic episodes from other scenes"
+step "3. Add a batch of synthetic episodes from other scenes, two of them with faults"
 embodex synth "$OUT/centre/more" --episodes 12 --seed 1
+# what slips through on a real day: a joint encoder glitch and a camera that froze
+python - "$OUT/centre/more" <<'PY'
+import sys
+from embodex.format import DatasetWriter, open_dataset
+from embodex.qc.defects import inject
+from embodex.synth import synth_episode
+meta = open_dataset(sys.argv[1]).meta
+with DatasetWriter(sys.argv[1], append=True) as w:
+    for i, kind in ((12, "jump"), (13, "frozen_camera")):
+        w.add_episode(inject(synth_episode(meta, i, seed=1), kind, meta, seed=i))
+        print(f"appended episode {i} with a {kind.replace('_', ' ')} fault")
+PY
 embodex inspect "$OUT/centre/more" --json > "$OUT/more.json"
 
 step "4. Inspect: episodes, hours per scene type and skill, cameras"
@@ -37,7 +49,7 @@ embodex verify "$OUT/centre/more"
 
 step "6. Quality control: every rule of the humanoid-30fps profile (exit 3 if any episode FAILs)"
 embodex qc run "$OUT/centre/dataset"
-embodex qc run "$OUT/centre/more" --json > "$OUT/more-qc.json"
+embodex qc run "$OUT/centre/more" || [ $? -eq 3 ]   # 3: QC ran and an episode FAILs
 
 step "7. Manual review: a sample of each operator's PASSes is spot-checked; a decision, the log"
 embodex review next "$OUT/centre/dataset" -o "$OUT/review"
