@@ -569,8 +569,8 @@ class _Puller:
             for n in range(1, st.last_batch + 1)
             if store.receipt(n).exists()
         }
-        done = repair_receipts(self.ch, local, refused=self.refused)
         before = set(st.receipts_unposted)
+        done = repair_receipts(self.ch, local, unposted=before, refused=self.refused)
         report.receipts_posted = [n for n in done.put if n in before]
         report.receipts_repaired = [n for n in done.put if n not in before]
         report.receipts_unposted = done.unposted

@@ -17,6 +17,7 @@ with write access (the centre, typically) puts them on the channel for it with
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
@@ -29,6 +30,7 @@ from ..errors import (
     PayloadError,
     SignatureError,
     StorageAccessError,
+    StorageError,
 )
 from ..trust import (
     Envelope,
@@ -174,7 +176,11 @@ class ReceiptRepair:
 
 
 def repair_receipts(
-    channel: Channel, local: dict[int, bytes], *, refused: StorageAccessError | None = None
+    channel: Channel,
+    local: dict[int, bytes],
+    *,
+    unposted: Collection[int] = (),
+    refused: StorageAccessError | None = None,
 ) -> ReceiptRepair:
     """Put the buyer's own receipts (number -> envelope bytes) back on the channel where the
     channel's copy is missing, does not verify, or is not the same receipt (a valid
@@ -184,7 +190,10 @@ def repair_receipts(
     channel but not write to it) does not stop it: that receipt and every later one still
     missing are listed in ``unposted`` (no further write is tried) and the refusal is kept
     in ``refused``. Pass a refusal met earlier in the same run as ``refused`` to try no
-    write at all. Other storage errors are raised.
+    write at all. A channel copy that cannot be read (a ``StorageError``; some mirrors
+    answer a missing file with an error, not a 404) is left for a later run, except for the
+    receipts of ``unposted`` (those no pull could post before), which are written. Other
+    errors of a write are raised.
 
     Example::
 
@@ -194,8 +203,12 @@ def repair_receipts(
     """
     out = ReceiptRepair(refused=refused)
     for n, mine in sorted(local.items()):
-        if _on_channel(channel, n, mine):
-            continue
+        try:
+            if _on_channel(channel, n, mine):
+                continue
+        except StorageError:
+            if n not in unposted:
+                continue  # posted before, unreadable now: nothing to do until it can be read
         if out.refused is None:
             try:
                 channel.store.put_bytes(receipt_key(n), mine)
