@@ -268,13 +268,9 @@ def countersign_receipts(
     channel.require(signer, "centre")
     out = []
     with Outbox(channel.url).locked():
-        got = channel.read_head()
-        if got is None:
-            raise DeliveryError(
-                f"{channel.url} has no head: nothing was published yet",
-                hint="Receipts come after the first `embodex publish` and the buyer's pull.",
-            )
-        head = got.head
+        head = channel.published_head(
+            "Receipts come after the first `embodex publish` and the buyer's pull."
+        ).head
         numbers = batches if batches is not None else list(range(1, head.batch + 1))
         for n in numbers:
             if not 1 <= n <= head.batch:
@@ -415,13 +411,7 @@ def post_receipts(
                       ["from-buyer/000001.json", "from-buyer/000002.json"])
     """
     channel = open_channel(url, contract, trusted=trusted, at=now or utc_now())
-    got = channel.read_head()
-    if got is None:
-        raise DeliveryError(
-            f"{channel.url} has no head: nothing was published yet",
-            hint="Receipts answer published batches: check the channel URL.",
-        )
-    head = got.head
+    head = channel.published_head("Receipts answer published batches: check the channel URL.").head
     chosen: dict[int, tuple[Path, bytes, Receipt]] = {}
     for name in files:
         path = Path(name)
