@@ -1,4 +1,4 @@
-"""`embodex channel refresh|show|notice|revoke` and `embodex receipt countersign`."""
+"""`embodex channel refresh|show|notice|revoke` and `embodex receipt countersign|post`."""
 
 from __future__ import annotations
 
@@ -208,6 +208,8 @@ def receipt() -> None:
     Example:
       embodex receipt countersign --channel s3://acme/deliveries \\
           --contract contract.signed.json --key hubei-centre
+      embodex receipt post from-buyer/*.json --channel s3://acme/deliveries \\
+          --contract contract.signed.json
     """
 
 
@@ -254,4 +256,43 @@ def receipt_countersign(
         click.echo(
             f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "
             f"{short(d.digest)})"
+        )
+
+
+@receipt.command("post")
+@click.argument(
+    "files", nargs=-1, required=True, metavar="FILE...",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+)  # fmt: skip
+@channel_options(key=False)
+@json_opt
+def receipt_post(
+    files: tuple[Path, ...], url: str, contract: Path, at: datetime | None, as_json: bool
+) -> None:
+    """Put the buyer's receipt files on the channel for a buyer who may only read it.
+
+    A buyer with read access only (a gated Hub repo, a read-only mirror or credential) keeps
+    its receipts in DIR/receipts/ of its store. A receipt proves itself by the buyer's
+    signature, so anyone with write access — the centre — may post it. Each file must be a
+    receipt signed by the contract's buyer, under this contract, for a batch on this
+    channel; any other file is refused before anything is written. A receipt the channel
+    holds already (or countersigned) is left as it is. Then `receipt countersign`.
+
+    \b
+    Example:
+      embodex receipt post from-buyer/000001.json from-buyer/000002.json \\
+          --channel hf://datasets/hubei-centre/agibot-deliveries \\
+          --contract contract.signed.json
+    """
+    from embodex.delivery import post_receipts
+
+    done = post_receipts(url, contract, list(files), now=at)
+    if as_json:
+        echo_json([d.__dict__ for d in done])
+        return
+    for d in done:
+        state = "already on the channel" if d.already else "posted"
+        click.echo(
+            f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "
+            f"{short(d.digest)}) from {d.file}"
         )

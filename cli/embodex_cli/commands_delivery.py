@@ -1,5 +1,5 @@
 """Delivery commands: ``embodex publish``, ``embodex pull``, ``embodex channel …``,
-``embodex receipt countersign``, ``embodex supply status|plan``.
+``embodex receipt countersign|post``, ``embodex supply status|plan``.
 
 This module registers them and holds what they share: the channel/contract/key options,
 ``--at``, durations, the progress display.
@@ -288,6 +288,8 @@ def _pull_lines(report: Any) -> list[str]:
         lines.append(f"revoked batch {batch}: {len(ids)} episodes marked in {report.dataset}")
     for batch in report.receipts_repaired:
         lines.append(f"receipt {batch}: the channel's copy was missing or did not verify: put back")
+    for batch in report.receipts_posted:
+        lines.append(f"receipt {batch}: posted (an earlier pull could not)")
     if report.message:
         lines.append(report.message)
     if report.dataset_episodes:
@@ -296,6 +298,20 @@ def _pull_lines(report: Any) -> list[str]:
             f'{fmt_hours(report.dataset_hours)} — train with embodex.train.load("{report.dataset}")'
         )
     return lines
+
+
+def _unposted_warning(report: Any, url: str, contract: Path) -> str:
+    """One line: which receipts the channel refused, why, where they are, what to do."""
+    batches = report.receipts_unposted
+    count = f"{len(batches)} receipt{'s' if len(batches) > 1 else ''}"
+    folder = report.into / "receipts"
+    return (
+        f"warning: {count} (batch{'es' if len(batches) > 1 else ''} "
+        f"{', '.join(map(str, batches))}) could not be posted to the channel: "
+        f"{report.receipts_refused}; kept in {folder}/ — give this account write access to the "
+        "channel (every pull tries again), or send those files to the centre, which posts "
+        f"them with `embodex receipt post FILE... --channel {url} --contract {contract.name}`"
+    )
 
 
 @click.command()
@@ -335,7 +351,9 @@ def pull(
     expired. Each new batch is verified against its signed manifest file by file, checked
     with the contract's QC profile here, accepted or rejected episode by episode, installed
     into DIR/dataset (rejected episodes into DIR/quarantine/) and answered with a signed
-    receipt on the channel and in your ledger. Killed half-way, it resumes.
+    receipt on the channel and in your ledger. Killed half-way, it resumes. A channel this
+    account may only read (a gated Hub repo, a mirror) does not stop it: the receipts wait
+    in DIR/receipts/ (a warning says so) for a later pull or `embodex receipt post`.
 
     \b
     Example:
@@ -370,6 +388,8 @@ def pull(
         else:
             for line in _pull_lines(report):
                 click.echo(line)
+            if report.receipts_unposted:
+                click.echo(_unposted_warning(report, url, contract), err=True)
 
     if not watch:
         show(sdk_pull(url, contract, signer, into, now=at, **options))

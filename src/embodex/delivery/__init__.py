@@ -8,7 +8,7 @@ dataset repos (specs/channel.md).
 * pull — the buyer verifies, downloads, re-checks, decides, installs, signs receipts
   (:func:`pull`, :func:`watch`)
 * heads, notices, receipts — :func:`refresh_channel`, :func:`send_notice`,
-  :func:`revoke_batch`, :func:`countersign_receipts`
+  :func:`revoke_batch`, :func:`countersign_receipts`, :func:`post_receipts`
 * supply — :func:`channel_supply` (status per period) and :func:`supply_plan` (the centre's)
 
 Example::
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from .overview import ChannelOverview, describe_channel
     from .publish import PublishResult, publish
     from .pull import BatchReport, PullReport, pull, watch
-    from .receipts import countersign_receipts, read_receipt
+    from .receipts import countersign_receipts, post_receipts, read_receipt
     from .storage import FileStorage, ObjectInfo, S3Storage, Storage, open_storage, validate_key
     from .storage_hf import HFStorage
     from .supply import SupplyPlan, SupplyReport, channel_supply, supply_plan
@@ -61,6 +61,7 @@ __all__ = [
     "describe_channel",
     "open_channel",
     "open_storage",
+    "post_receipts",
     "publish",
     "pull",
     "read_receipt",
@@ -95,6 +96,7 @@ _WHERE: dict[str, str] = {
     "describe_channel": "overview",
     "open_channel": "channel",
     "open_storage": "storage",
+    "post_receipts": "receipts",
     "publish": "publish",
     "pull": "pull",
     "read_receipt": "receipts",

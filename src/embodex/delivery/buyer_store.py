@@ -94,6 +94,11 @@ class PullState(BaseModel):
     seen: dict[int, BatchSeen] = Field(
         default_factory=dict, description="Batch -> when it was first seen (deadlines)."
     )
+    receipts_unposted: list[int] = Field(
+        default_factory=list,
+        description="Batches done whose receipt the channel refused to take (this account may "
+        "only read it): kept in DIR/receipts/, posted by a later pull or `embodex receipt post`.",
+    )
 
 
 class BuyerStore:

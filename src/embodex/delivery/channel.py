@@ -125,6 +125,14 @@ class Channel:
             raise ChannelError(f"the head at {where} names another centre key ({head.centre})")
         return HeadRead(head=head, digest=doc_digest(head), data=data)
 
+    def published_head(self, hint: str) -> HeadRead:
+        """:meth:`read_head` for commands that need something published: a channel with no
+        head yet is a :class:`ChannelError` carrying ``hint`` (what to do first)."""
+        got = self.read_head()
+        if got is None:
+            raise ChannelError(f"{self.url} has no head: nothing was published yet", hint=hint)
+        return got
+
     def read_manifest(
         self, number: int, channel_id: str | None
     ) -> tuple[BatchManifest, str, bytes]:

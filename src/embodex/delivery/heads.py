@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from ..errors import ChannelError, DeliveryError
+from ..errors import DeliveryError
 from ..trust import Identity, Signer, VerifiedContract, sign_model
-from .channel import Channel, HeadRead, open_channel, utc_now
+from .channel import Channel, open_channel, utc_now
 from .documents import HEAD_KEY, ChannelHead, doc_digest
 
 __all__ = [
@@ -120,12 +120,7 @@ def refresh_channel(
     channel = open_channel(url, contract, trusted=trusted, at=now)
     channel.require(signer, "centre")
     with Outbox(channel.url).locked():
-        got: HeadRead | None = channel.read_head()
-        if got is None:
-            raise ChannelError(
-                f"{channel.url} has no head yet",
-                hint="Publish a first batch with `embodex publish`.",
-            )
+        got = channel.published_head("Publish a first batch with `embodex publish`.")
         update = issue_head(
             got.head, channel_id=got.head.channel_id, channel=channel, signer=signer, now=now,
             ttl=ttl,

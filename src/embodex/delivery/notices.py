@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
-from ..errors import ChannelError, DeliveryError
+from ..errors import DeliveryError
 from ..trust import Identity, Ledger, Signer, VerifiedContract, ledger_path, sign_model
 from .channel import open_channel, utc_now
 from .documents import HEAD_KEY, NOTICE_TYPES, Notice, doc_digest, notice_key
@@ -68,13 +68,9 @@ def send_notice(
     channel.require(signer, "centre")
     outbox = Outbox(channel.url)
     with outbox.locked():
-        got = channel.read_head()
-        if got is None:
-            raise ChannelError(
-                f"{channel.url} has no head yet",
-                hint="Publish a first batch (`embodex publish`) before sending notices.",
-            )
-        head = got.head
+        head = channel.published_head(
+            "Publish a first batch (`embodex publish`) before sending notices."
+        ).head
         reconcile(channel, outbox, signer, head, record=record)
         episodes: list[str] = []
         if (batch is None and type == "revocation") or (

@@ -15,6 +15,12 @@ For each run (specs/channel.md §5), under the store's lock:
 8. every receipt of this store the channel lacks, or holds in a form that does not verify,
    put back (one bad object on the channel must not stop the accounting for good).
 
+A channel that refuses the buyer's writes (:class:`StorageAccessError`: a gated Hub repo's
+approved users, a read-only mirror or credential) does not stop the pull: the receipt stays
+in ``DIR/receipts``, the batch is done, and the state lists it as unposted
+(``receipts_unposted``) until a later pull — or anyone with write access, through
+:func:`~embodex.delivery.receipts.post_receipts` — puts it on the channel.
+
 The state file records each step, so a pull killed at any moment resumes where it stopped.
 """
 
@@ -36,6 +42,7 @@ from ..errors import (
     FrozenChannelError,
     PullLockedError,
     RollbackError,
+    StorageAccessError,
     StorageError,
     StorageIntegrityError,
 )
@@ -132,6 +139,13 @@ class PullReport:
     message: str | None = None
     #: batches whose receipt the channel lacked or held altered: this store's copy was put back
     receipts_repaired: list[int] = field(default_factory=list)
+    #: batches whose receipt an earlier pull could not post: posted by this one
+    receipts_posted: list[int] = field(default_factory=list)
+    #: batches whose receipt the channel still lacks because it refused this account's
+    #: write; kept in ``DIR/receipts`` (every pull tries again; ``embodex receipt post``)
+    receipts_unposted: list[int] = field(default_factory=list)
+    #: the store's one-line refusal when ``receipts_unposted`` is not empty
+    receipts_refused: str | None = None
 
     @property
     def dataset(self) -> Path:
@@ -152,6 +166,9 @@ class PullReport:
             "dataset_hours": round(self.dataset_hours, 6),
             "message": self.message,
             "receipts_repaired": self.receipts_repaired,
+            "receipts_posted": self.receipts_posted,
+            "receipts_unposted": self.receipts_unposted,
+            "receipts_refused": self.receipts_refused,
         }
 
 
@@ -324,6 +341,8 @@ class _Puller:
         self.on_batch = on_batch
         self.on_bytes = on_bytes
         self.state = store.load_state()
+        #: the channel refused this account's write in this run: no further write is tried
+        self.refused: StorageAccessError | None = None
 
     def save(self) -> None:
         self.store.save_state(self.state)
@@ -519,17 +538,47 @@ class _Puller:
     def _send_receipt(self, n: int, receipt: Receipt, progress: BatchProgress) -> None:
         if not progress.receipt_stored:
             data = self.store.receipt(n).read_bytes()
-            with_retries(
-                lambda: self.ch.store.put_bytes(receipt_key(n), data), attempts=self.attempts
-            )
-            progress.receipt_stored = True
-            self.save()
+            if self.refused is None:
+                try:
+                    with_retries(
+                        lambda: self.ch.store.put_bytes(receipt_key(n), data),
+                        attempts=self.attempts,
+                    )
+                except StorageAccessError as exc:
+                    self.refused = exc  # read access only: the pull goes on without posting
+                else:
+                    progress.receipt_stored = True
+                    self.save()
+            if not progress.receipt_stored and n not in self.state.receipts_unposted:
+                # saved with the batch's end (the caller's next save, one write of the
+                # state): a pull killed before it finds the batch unfinished and tries again
+                self.state.receipts_unposted.append(n)
         ref = digest_json(receipt.model_dump(mode="json"))
         append_once(
             self.signer, "receipt-issued", ref,
             f"batch {n}: {len(receipt.accepted)} accepted, {len(receipt.rejected)} rejected",
             record=self.record,
         )  # fmt: skip
+
+    def repair(self, report: PullReport) -> None:
+        """Put on the channel every receipt of the store it lacks, or holds altered: those
+        an earlier pull could not post among them (read access only), where it may now."""
+        st, store = self.state, self.store
+        local = {
+            n: store.receipt(n).read_bytes()
+            for n in range(1, st.last_batch + 1)
+            if store.receipt(n).exists()
+        }
+        before = set(st.receipts_unposted)
+        done = repair_receipts(self.ch, local, unposted=before, refused=self.refused)
+        report.receipts_posted = [n for n in done.put if n in before]
+        report.receipts_repaired = [n for n in done.put if n not in before]
+        report.receipts_unposted = done.unposted
+        if done.refused is not None and done.unposted:
+            report.receipts_refused = done.refused.message
+        if st.receipts_unposted != done.unposted:
+            st.receipts_unposted = done.unposted
+            self.save()
 
     def _fill(self, report: BatchReport, manifest: BatchManifest, receipt: Receipt) -> None:
         hours = {e.episode_id: e.hours for e in manifest.episodes}
@@ -567,7 +616,9 @@ def pull(
     refusing. Raises :class:`PullLockedError`, :class:`RollbackError`,
     :class:`FrozenChannelError`, :class:`ChannelError`, :class:`SignatureError`,
     :class:`DeliveryError` and ``StorageError`` (after ``attempts`` tries; run again to
-    resume: finished files are kept).
+    resume: finished files are kept). A channel that refuses only the receipts
+    (:class:`StorageAccessError`: this account may read it, not write) stops nothing: see
+    ``receipts_unposted`` and ``receipts_refused`` in the report.
 
     Example::
 
@@ -611,12 +662,7 @@ def pull(
         for manifest, digest, data in chain:
             report.batches.append(run.batch(manifest, digest, data))
         run.apply_revocations(report)
-        local = {
-            n: store.receipt(n).read_bytes()
-            for n in range(1, st.last_batch + 1)
-            if store.receipt(n).exists()
-        }
-        report.receipts_repaired = repair_receipts(ch, local)
+        run.repair(report)
         if (store.dataset / "embodex.json").exists():
             ds = open_dataset(store.dataset)
             report.dataset_episodes, report.dataset_hours = len(ds), ds.hours

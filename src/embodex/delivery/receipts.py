@@ -9,12 +9,18 @@ A receipt that does not verify — altered, signed by another key, about another
 batch or manifest — is never used; readers of the whole channel (supply status, channel
 show, countersigning) report it as an :class:`InvalidReceipt` and go on without it, and the
 buyer's next pull puts its own copy back (:func:`repair_receipts`).
+
+A buyer whose account may only read the channel keeps its receipts in its store; anyone
+with write access (the centre, typically) puts them on the channel for it with
+:func:`post_receipts` — a receipt proves itself by the buyer's signature, not by who wrote it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Collection
+from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from pathlib import Path
 
 from ..errors import (
@@ -23,6 +29,8 @@ from ..errors import (
     ObjectNotFoundError,
     PayloadError,
     SignatureError,
+    StorageAccessError,
+    StorageError,
 )
 from ..trust import (
     Envelope,
@@ -39,12 +47,16 @@ from ..trust.envelope import PAYLOAD_TYPES, verify_signatures
 from .channel import Channel, open_channel, utc_now
 from .documents import doc_digest, receipt_key
 from .outbox import Outbox
+from .transfer import with_retries
 
 __all__ = [
     "ChannelReceipt",
     "InvalidReceipt",
+    "PostedReceipt",
+    "ReceiptRepair",
     "append_once",
     "countersign_receipts",
+    "post_receipts",
     "read_receipt",
     "read_receipts",
     "repair_receipts",
@@ -135,35 +147,78 @@ def read_receipts(
     return out, bad
 
 
-def repair_receipts(channel: Channel, local: dict[int, bytes]) -> list[int]:
+def _on_channel(channel: Channel, number: int, mine: bytes) -> bool:
+    """Whether the channel holds the receipt ``mine`` for batch ``number``: the same bytes,
+    or the same signed payload with the centre's countersignature added."""
+    try:
+        theirs = channel.store.get_bytes(receipt_key(number))
+    except ObjectNotFoundError:
+        return False
+    if theirs == mine:
+        return True
+    try:
+        got = read_receipt(channel, number)
+        return got is not None and got.envelope.payload == Envelope.parse(mine).payload
+    except (SignatureError, PayloadError, ChannelError):
+        return False
+
+
+@dataclass
+class ReceiptRepair:
+    """What :func:`repair_receipts` did."""
+
+    #: batches whose receipt the channel lacked or held altered: put (back) on it
+    put: list[int] = field(default_factory=list)
+    #: batches whose receipt the channel still lacks: the store refused the write
+    unposted: list[int] = field(default_factory=list)
+    #: the store's refusal (this account may only read the channel), if there was one
+    refused: StorageAccessError | None = None
+
+
+def repair_receipts(
+    channel: Channel,
+    local: dict[int, bytes],
+    *,
+    unposted: Collection[int] = (),
+    refused: StorageAccessError | None = None,
+) -> ReceiptRepair:
     """Put the buyer's own receipts (number -> envelope bytes) back on the channel where the
     channel's copy is missing, does not verify, or is not the same receipt (a valid
-    countersignature by the centre is kept). Returns the batches repaired.
+    countersignature by the centre is kept).
+
+    A store that refuses the write (:class:`StorageAccessError`: this account may read the
+    channel but not write to it) does not stop it: that receipt and every later one still
+    missing are listed in ``unposted`` (no further write is tried) and the refusal is kept
+    in ``refused``. Pass a refusal met earlier in the same run as ``refused`` to try no
+    write at all. A channel copy that cannot be read (a ``StorageError``; some mirrors
+    answer a missing file with an error, not a 404) is left for a later run, except for the
+    receipts of ``unposted`` (those no pull could post before), which are written. Other
+    errors of a write are raised.
 
     Example::
 
         mine = {1: Path("store/receipts/000001.json").read_bytes()}
-        repair_receipts(open_channel(url, "contract.signed.json"), mine)
+        done = repair_receipts(open_channel(url, "contract.signed.json"), mine)
+        print(done.put, done.unposted)
     """
-    fixed = []
+    out = ReceiptRepair(refused=refused)
     for n, mine in sorted(local.items()):
         try:
-            theirs = channel.store.get_bytes(receipt_key(n))
-        except ObjectNotFoundError:
-            theirs = None
-        if theirs == mine:
-            continue
-        if theirs is not None:
+            if _on_channel(channel, n, mine):
+                continue
+        except StorageError:
+            if n not in unposted:
+                continue  # posted before, unreadable now: nothing to do until it can be read
+        if out.refused is None:
             try:
-                got = read_receipt(channel, n)
-                same = got is not None and got.envelope.payload == Envelope.parse(mine).payload
-            except (SignatureError, PayloadError, ChannelError):
-                same = False
-            if same:
-                continue  # the same receipt, countersigned
-        channel.store.put_bytes(receipt_key(n), mine)
-        fixed.append(n)
-    return fixed
+                channel.store.put_bytes(receipt_key(n), mine)
+            except StorageAccessError as exc:
+                out.refused = exc
+            else:
+                out.put.append(n)
+                continue
+        out.unposted.append(n)
+    return out
 
 
 def append_once(signer: Signer, kind: str, ref: str, note: str, *, record: bool) -> None:
@@ -213,13 +268,9 @@ def countersign_receipts(
     channel.require(signer, "centre")
     out = []
     with Outbox(channel.url).locked():
-        got = channel.read_head()
-        if got is None:
-            raise DeliveryError(
-                f"{channel.url} has no head: nothing was published yet",
-                hint="Receipts come after the first `embodex publish` and the buyer's pull.",
-            )
-        head = got.head
+        head = channel.published_head(
+            "Receipts come after the first `embodex publish` and the buyer's pull."
+        ).head
         numbers = batches if batches is not None else list(range(1, head.batch + 1))
         for n in numbers:
             if not 1 <= n <= head.batch:
@@ -258,4 +309,140 @@ def countersign_receipts(
             )
             already = found.countersigned
             out.append(Countersigned(n, found.digest, len(r.accepted), len(r.rejected), already))
+    return out
+
+
+@dataclass(frozen=True)
+class PostedReceipt:
+    """What :func:`post_receipts` did with one receipt file."""
+
+    batch: int
+    file: str
+    digest: str
+    accepted: int
+    rejected: int
+    #: the channel held it already (the same bytes, or countersigned by the centre)
+    already: bool
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        raise DeliveryError(
+            f"cannot read receipt file {path} ({exc.strerror or exc})",
+            hint="Name the buyer's receipt files, DIR/receipts/NNNNNN.json of its store.",
+        ) from None
+
+
+def _check_file(
+    channel: Channel, channel_id: str, latest: int, path: Path
+) -> tuple[bytes, Receipt]:
+    """The bytes and receipt in ``path``, verified as the buyer's receipt for a batch of
+    this channel.
+
+    Raises :class:`SignatureError` or :class:`PayloadError` (not signed by the contract's
+    buyer, altered, not a receipt), :class:`ChannelError` (another contract or channel) and
+    :class:`DeliveryError` (a batch the channel does not have)."""
+    data = _read_file(path)
+    buyer = channel.buyer
+    try:
+        envelope = Envelope.parse(data)
+        receipt = open_receipt(envelope, buyer)
+        # a countersigned copy: the centre's signature must verify too
+        verify_signatures(envelope, [buyer, channel.centre], payload_type=PAYLOAD_TYPES["receipt"])
+    except (SignatureError, PayloadError) as exc:
+        raise type(exc)(
+            f"{path} is not a receipt validly signed by buyer {buyer.name} ({buyer.key_id}) of "
+            f"contract {channel.contract.contract_id}: {exc.message}",
+            hint="Post the buyer's receipt files as its store holds them (DIR/receipts/), "
+            "unaltered.",
+        ) from None
+    n = receipt.batch_number
+    if receipt.contract_digest not in channel.contract_digests:
+        raise ChannelError(
+            f"{path} is a receipt under contract {receipt.contract_id} "
+            f"({receipt.contract_digest}), not under {channel.contract.contract_id}",
+            hint="Post it to that contract's channel, with that contract file.",
+        )
+    if n > latest:
+        raise DeliveryError(
+            f"{path} is a receipt for batch {n}, but {channel.url} has "
+            + (f"batches 1..{latest} only" if latest else "no batch yet"),
+            hint="Check the channel URL: a receipt goes to the channel its batch came from.",
+        )
+    _, digest, _ = channel.read_manifest(n, channel_id)
+    if receipt.batch_manifest_digest != digest:
+        raise ChannelError(
+            f"{path} answers batch {n} with manifest {receipt.batch_manifest_digest}, but "
+            f"batch {n} on {channel.url} is {digest}: a receipt for another channel",
+            hint="Post it to the channel its batch came from.",
+        )
+    return data, receipt
+
+
+def post_receipts(
+    url: str | Path,
+    contract: str | Path | VerifiedContract,
+    files: list[str | Path],
+    *,
+    now: datetime | None = None,
+    trusted: list[Identity] | None = None,
+) -> list[PostedReceipt]:
+    """Put the buyer's receipt files on the channel, on the buyer's behalf.
+
+    A buyer whose account may only read the channel keeps its receipts in its store
+    (``DIR/receipts/``); receipts are self-authenticating, so anyone with write access —
+    the centre, typically — may carry them. Every file is checked first: a ``receipt``
+    envelope signed by the contract's buyer (and by the centre, when countersigned), under
+    this contract, for a batch on this channel with that batch's manifest digest; the same
+    batch twice must be the same receipt. One that fails stops the call before anything is
+    written. Then each goes to ``receipts/NNNNNN.json`` unless the channel holds it already
+    (identical, or countersigned by the centre); a copy on the channel that does not verify
+    is replaced; a different valid receipt of the buyer there is left alone, as an error.
+
+    Raises :class:`SignatureError`, :class:`PayloadError`, :class:`ChannelError`,
+    :class:`DeliveryError` (unreadable file, no such batch, another receipt on the channel)
+    and ``StorageError`` (:class:`StorageAccessError` when this account may not write).
+
+    Example::
+
+        post_receipts("hf://datasets/hubei-centre/agibot-deliveries", "contract.signed.json",
+                      ["from-buyer/000001.json", "from-buyer/000002.json"])
+    """
+    channel = open_channel(url, contract, trusted=trusted, at=now or utc_now())
+    head = channel.published_head("Receipts answer published batches: check the channel URL.").head
+    chosen: dict[int, tuple[Path, bytes, Receipt]] = {}
+    for name in files:
+        path = Path(name)
+        data, receipt = _check_file(channel, head.channel_id, head.batch, path)
+        n = receipt.batch_number
+        if n in chosen and Envelope.parse(chosen[n][1]).payload != Envelope.parse(data).payload:
+            raise DeliveryError(
+                f"{chosen[n][0]} and {path} are two different receipts for batch {n}",
+                hint="Post the one in the buyer's store (DIR/receipts/).",
+            )
+        chosen.setdefault(n, (path, data, receipt))
+    plan: list[tuple[int, bool]] = []
+    for n, (path, data, receipt) in sorted(chosen.items()):
+        try:
+            there = _check_receipt(channel, n, receipt.batch_manifest_digest)
+        except (SignatureError, PayloadError, ChannelError):
+            there = None  # not a valid receipt: replaced
+        if there is not None and there.envelope.payload != Envelope.parse(data).payload:
+            raise DeliveryError(
+                f"{channel.where(receipt_key(n))} holds another receipt of buyer "
+                f"{channel.buyer.name} for batch {n} ({there.digest}) than {path} "
+                f"({doc_digest(receipt)}): not replaced",
+                hint="Ask the buyer which one stands; its next pull with write access puts "
+                "its store's copy there.",
+            )
+        plan.append((n, _on_channel(channel, n, data)))
+    out = []
+    for n, already in plan:
+        path, data, receipt = chosen[n]
+        if not already:
+            with_retries(partial(channel.store.put_bytes, receipt_key(n), data))
+        accepted, rejected = len(receipt.accepted), len(receipt.rejected)
+        out.append(PostedReceipt(n, str(path), doc_digest(receipt), accepted, rejected, already))
     return out

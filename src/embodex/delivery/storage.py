@@ -21,6 +21,7 @@ renamed to ``dest``.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import queue
@@ -337,10 +338,32 @@ class FileStorage(Storage):
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
             raise ObjectNotFoundError(f"{self._where(key)} does not exist") from None
 
+    @contextlib.contextmanager
+    def _writing(self, key: str, source: str | Path | None = None) -> Iterator[None]:
+        """A folder this account may not write to (permissions, a read-only mount) is an
+        access error, like a 403 from a remote store: retrying cannot help. (A ``source``
+        file that cannot be read is not.)"""
+        try:
+            yield
+        except OSError as exc:
+            denied = isinstance(exc, PermissionError) or exc.errno == errno.EROFS
+            if denied and (source is None or exc.filename != str(source)):
+                raise StorageAccessError(
+                    f"{self._where(key)}: this account may not write to {self.root} "
+                    f"({exc.strerror or exc})",
+                    hint="Ask the folder's owner for write access (or use an account that has it).",
+                ) from None
+            raise
+
     def put_bytes(self, key: str, data: bytes) -> None:
-        atomic_write_bytes(self._path(key), data)
+        with self._writing(key):
+            atomic_write_bytes(self._path(key), data)
 
     def upload_file(self, key: str, src: str | Path) -> None:
+        with self._writing(key, src):
+            self._upload_file(key, src)
+
+    def _upload_file(self, key: str, src: str | Path) -> None:
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
@@ -544,7 +567,8 @@ def _map_s3_error(exc: Exception, where: str) -> Exception:
             f"{where}: the bucket does not exist", hint="Check the bucket name and the endpoint."
         )
     if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
-        return StorageError(
+        # refused credentials: retrying the same request cannot help
+        return StorageAccessError(
             f"{where}: access denied ({code})",
             hint="Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy.",
         )
