@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import pickle
 import re
+import socket
+import struct
+import threading
 from pathlib import Path
 
 import pytest
@@ -210,3 +213,48 @@ def test_unreachable_hub_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     with pytest.raises(StorageError, match="cannot reach the Hub at http://127.0.0.1") as e:
         store.get_bytes("head.json")
     assert "HF_ENDPOINT" in e.value.hint
+
+
+def _resetting_server(resets: int, body: bytes) -> tuple[str, list[int], threading.Thread]:
+    """A loopback HTTP server that resets its first ``resets`` connections at once (as a server
+    does to a pooled keep-alive connection it has closed), then answers 200 with ``body``."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+    seen: list[int] = []
+
+    def serve() -> None:
+        with srv:
+            while True:
+                conn, _ = srv.accept()
+                with conn:
+                    seen.append(1)
+                    conn.recv(65536)
+                    if len(seen) <= resets:
+                        # linger 0: close with RST, not FIN ("connection reset by peer")
+                        conn.setsockopt(
+                            socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0)
+                        )
+                        continue
+                    conn.sendall(
+                        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                        % (len(body), body)
+                    )
+                    return
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    return f"http://127.0.0.1:{srv.getsockname()[1]}", seen, t
+
+
+def test_a_reset_connection_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    endpoint, seen, t = _resetting_server(2, b'{"head": 1}')
+    use_hub(monkeypatch, endpoint, None)
+    assert open_storage("hf://datasets/a/b").get_bytes("head.json") == b'{"head": 1}'
+    assert len(seen) == 3  # two resets, then the answer
+    t.join(5)
+    endpoint, seen, _ = _resetting_server(99, b"")
+    use_hub(monkeypatch, endpoint, None)
+    with pytest.raises(StorageError, match="cannot reach the Hub"):
+        open_storage("hf://datasets/a/b").get_bytes("head.json")
+    assert len(seen) == 3  # not forever

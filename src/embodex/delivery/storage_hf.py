@@ -22,6 +22,7 @@ import contextlib
 import os
 import re
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ from ..errors import (
     StorageError,
 )
 from .storage import _CHUNK, ObjectInfo, Storage, join_key, validate_key
+
+_CONNECT_ATTEMPTS = 3  # a GET whose connection fails before the first byte
 
 __all__ = ["HFStorage", "open_hf"]
 
@@ -153,24 +156,37 @@ class HFStorage(Storage):
         hf = _hub()
         url = self._resolve_url(key)
         session = hf.utils.get_session()
-        try:
-            with session.stream(
-                "GET", url, headers=self._headers(start, end), follow_redirects=True
-            ) as resp:
-                if resp.status_code == 416:
-                    return  # asked from the end of the object: nothing more to read
-                if resp.status_code >= 400:
-                    resp.read()
-                hf.utils.hf_raise_for_status(resp)
-                skip = start if resp.status_code == 200 else 0
-                for chunk in resp.iter_bytes(_CHUNK):
-                    if skip:
-                        drop = min(skip, len(chunk))
-                        chunk, skip = chunk[drop:], skip - drop
-                    if chunk:
-                        yield chunk
-        except Exception as exc:
-            raise self._error(exc, key, False) from exc
+        yielded = False
+        for attempt in range(_CONNECT_ATTEMPTS):
+            try:
+                for chunk in self._get(session, url, start, end):
+                    yielded = True
+                    yield chunk
+                return
+            except Exception as exc:
+                # A pooled keep-alive connection the server has already closed fails at once
+                # (connection reset): ask again on a fresh one, as long as nothing was read.
+                if yielded or attempt + 1 == _CONNECT_ATTEMPTS or not _is_transport_error(exc):
+                    raise self._error(exc, key, False) from exc
+                time.sleep(0.1 * (attempt + 1))
+
+    def _get(self, session: Any, url: str, start: int, end: int | None) -> Iterator[bytes]:
+        hf = _hub()
+        with session.stream(
+            "GET", url, headers=self._headers(start, end), follow_redirects=True
+        ) as resp:
+            if resp.status_code == 416:
+                return  # asked from the end of the object: nothing more to read
+            if resp.status_code >= 400:
+                resp.read()
+            hf.utils.hf_raise_for_status(resp)
+            skip = start if resp.status_code == 200 else 0
+            for chunk in resp.iter_bytes(_CHUNK):
+                if skip:
+                    drop = min(skip, len(chunk))
+                    chunk, skip = chunk[drop:], skip - drop
+                if chunk:
+                    yield chunk
 
     def size(self, key: str) -> int:
         path = self._path(key)
