@@ -126,6 +126,7 @@ def test_provenance_of_a_sample_pack_shows_the_trim(batch: tuple[Path, dict[str,
                                                     tmp_path: Path) -> None:  # fmt: skip
     root, by_kind = batch
     result = trim_dataset(root, tmp_path / "trimmed", suggested=True)
+    assert result.trimmed.keys() == set(by_kind.values())
     write_qc(result.dataset.root, run_qc(result.dataset.root))
     generate_key("hubei-centre", "centre")
     pack = build_sample_pack(result.dataset.root, tmp_path / "sample", load_signer("hubei-centre"))
