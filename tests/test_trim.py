@@ -134,10 +134,9 @@ def test_provenance_of_a_sample_pack_shows_the_trim(batch: tuple[Path, dict[str,
     assert [s.step for s in steps] == ["synthesise", "trim", "package"]
     trim = steps[1]
     assert trim.episodes == 2 and trim.details["reasons"] == "idle_ends"
+    kept = trim.details["kept"]
     for eid, rec in result.trimmed.items():
-        assert f"{eid} [{rec.kept[0]}, {rec.kept[1]}) of {rec.original_frames}" in (
-            trim.details["kept"]
-        )
+        assert f"{eid} [{rec.kept[0]}, {rec.kept[1]}) of {rec.original_frames}" in kept
     assert trim.details["frames_removed"] == str(sum(r.removed for r in result.trimmed.values()))
     assert trim.tool.startswith("embodex ")
 
