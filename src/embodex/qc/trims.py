@@ -36,7 +36,7 @@ def suggested_trims(dataset: Dataset | str | Path) -> dict[str, Cut]:
 
     Example::
 
-        cuts = suggested_trims("datasets/week01")   # {"hubei:0007": Cut(79, None, "idle_ends")}
+        cuts = suggested_trims("datasets/week01")  # {"hubei:0007": Cut(79, 202, "idle_ends")}
     """
     ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
     root = ds.root
