@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from embodex.format import open_dataset
 from embodex.synth_raw import write_agibot_sample
 
 from .test_cli_format import run
@@ -48,6 +49,8 @@ def test_every_progress_command_works_on_a_terminal(
     step(["package", str(raw), str(ds), "--from", "agibot"])
     step(["synth", str(tmp_path / "s"), "-n", "3", "--duration", "8-9", "--image-size", "32"])
     step(["verify", str(ds)])
+    first = open_dataset(ds).episode_ids[0]
+    step(["trim", str(ds), str(tmp_path / "trimmed"), "--episode", first, "--frames", "5:40"])
     step(["qc", "run", str(ds)])
     step(["export", "lerobot", str(ds), str(tmp_path / "lr")])
     step(["export", "hf", str(ds), str(tmp_path / "hf")])

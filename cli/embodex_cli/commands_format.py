@@ -1,4 +1,4 @@
-"""Dataset commands: synth, package, inspect, verify."""
+"""Dataset commands: synth, package, inspect, verify, trim."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from .render import echo_json, fmt_bytes, fmt_hours, plural, progress, table
 
 
 def register(cli: click.Group) -> None:
-    for command in (synth, package, inspect, verify):
+    for command in (synth, package, inspect, verify, trim):
         cli.add_command(command)
 
 
@@ -358,3 +358,93 @@ def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
         from embodex.errors import VerificationError
 
         raise VerificationError(report.problems)
+
+
+def _frame_range(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> Any:
+    from embodex.errors import TrimError
+    from embodex.format.trim import parse_frame_range
+
+    try:
+        return [parse_frame_range(v) for v in values]
+    except TrimError as exc:
+        raise click.BadParameter(exc.one_line()) from None
+
+
+@click.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--suggested",
+    is_flag=True,
+    help="Trim the idle start/end QC found (motion.idle_ends) in every episode; needs a "
+    "current `embodex qc run SRC`.",
+)
+@click.option(
+    "--episode",
+    "episodes",
+    multiple=True,
+    metavar="ID",
+    help="An episode to trim, with the --frames that follows it (repeatable).",
+)
+@click.option(
+    "--frames",
+    "ranges",
+    multiple=True,
+    metavar="START:END",
+    callback=_frame_range,
+    help="Frames to keep for the matching --episode, END exclusive (76:300; 76: to the end).",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def trim(
+    src: Path,
+    out: Path,
+    suggested: bool,
+    episodes: tuple[str, ...],
+    ranges: list[tuple[int, int | None]],
+    as_json: bool,
+) -> None:
+    """Write a new dataset with episodes cut to the frames worth keeping.
+
+    Every episode of SRC goes to the new dataset OUT; trimmed ones keep only their range,
+    across every feature and camera (images copied, never re-encoded; real capture times
+    kept), with segments clipped, statistics recomputed, the same episode ids, and
+    extra.trim recording what was cut (the provenance chain shows it). SRC is never
+    changed; QC results are not carried over: run `embodex qc run OUT`.
+
+    \b
+    Example:
+      embodex qc run datasets/week01
+      embodex trim datasets/week01 datasets/week01-trimmed --suggested
+      embodex trim datasets/week01 datasets/week01-cut --episode hubei:0007 --frames 76:300
+    """
+    from embodex.qc import trim_dataset
+
+    if len(episodes) != len(ranges):
+        raise click.UsageError("give one --frames START:END after each --episode ID")
+    ds = open_dataset(src)
+    with progress("trimming", len(ds), enabled=not as_json) as bar:
+        result = trim_dataset(
+            ds,
+            out,
+            frames=list(zip(episodes, ranges, strict=True)),
+            suggested=suggested,
+            on_episode=lambda _eid: bar.update(),
+        )
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(
+        f"wrote {plural(len(result.dataset), 'episode')} to {out}: "
+        f"{plural(len(result.trimmed), 'episode')} trimmed, "
+        f"{result.frames_before - result.frames_after:,} of {result.frames_before:,} frames cut"
+    )
+    if result.trimmed:
+        click.echo(
+            table(
+                ["episode", "kept", "of", "cut", "reason"],
+                [
+                    [eid, f"{r.kept[0]}:{r.kept[1]}", r.original_frames, r.removed, r.reason]
+                    for eid, r in result.trimmed.items()
+                ],
+            )
+        )

@@ -53,6 +53,7 @@ __all__ = [
     "StorageAccessError",
     "StorageError",
     "StorageIntegrityError",
+    "TrimError",
     "TrustError",
     "UnsafeKeyError",
     "UnsupportedFormatError",
@@ -474,3 +475,16 @@ class StorageAccessError(StorageError):
     or gated for this account; retrying the same request cannot help."""
 
     default_hint = "Check the token or credentials and the access rights to the store."
+
+
+# -- trimming episodes (embodex.format.trim, `embodex trim`) --------------------------------
+
+
+class TrimError(FormatError, ConfigError):
+    """A trim cannot be done as asked: an unknown episode, an empty or out-of-range frame
+    range, two ranges for one episode, nothing to trim."""
+
+    default_hint = (
+        "Give each episode one kept range START:END inside its frames; see "
+        "`embodex trim --help` and specs/format.md §10."
+    )

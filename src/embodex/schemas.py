@@ -17,7 +17,7 @@ from .delivery.documents import BatchManifest, ChannelHead, Notice
 from .format.importers.agibot_sidecar import Sidecar as AgibotSidecar
 from .format.importers.mcap import TopicMap
 from .format.importers.sidecar import CommonSidecar
-from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .format.models import DatasetMeta, DatasetStats, EpisodeMeta, Manifest, TrimRecord
 from .market.capacity import Capacity
 from .market.demand import Demand
 from .market.listing import Listing
@@ -72,6 +72,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "provenance-statement.schema.json": Statement,
     "provenance-chain.schema.json": ChainFile,
     "sample-manifest.schema.json": SampleManifest,
+    # trimming: an episode's extra.trim (`embodex trim`)
+    "trim-record.schema.json": TrimRecord,
 }
 
 

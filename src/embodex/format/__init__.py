@@ -18,8 +18,10 @@ from .models import (
     Manifest,
     Provenance,
     Segment,
+    TrimRecord,
 )
 from .reader import Dataset, EpisodeView, ImageSequence, open_dataset
+from .trim import Cut, TrimResult, trim_episodes
 from .verify import VerifyReport, verify_dataset
 from .writer import DatasetWriter
 
@@ -27,6 +29,7 @@ __all__ = [
     "FORMAT_VERSION",
     "SCENE_TYPES",
     "Camera",
+    "Cut",
     "Dataset",
     "DatasetMeta",
     "DatasetStats",
@@ -44,8 +47,11 @@ __all__ = [
     "Manifest",
     "Provenance",
     "Segment",
+    "TrimRecord",
+    "TrimResult",
     "VerifyReport",
     "copy_episodes",
     "open_dataset",
+    "trim_episodes",
     "verify_dataset",
 ]

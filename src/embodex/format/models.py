@@ -29,6 +29,7 @@ __all__ = [
     "Manifest",
     "Provenance",
     "Segment",
+    "TrimRecord",
 ]
 
 FORMAT_VERSION = "1.0"
@@ -273,6 +274,36 @@ class EpisodeMeta(_Model):
         default=False, description="True when capture times were not recorded and were made up."
     )
     extra: dict[str, Any] = Field(default_factory=dict)
+
+
+class TrimRecord(_Model):
+    """``extra.trim`` of a trimmed episode (``embodex trim``): what the recording was and
+    what was kept."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    original_frames: int = Field(ge=1, description="Frames of the recording before trimming.")
+    kept: tuple[int, int] = Field(
+        description="The kept half-open range [start, end) in frames of the original recording."
+    )
+    reason: str = Field(min_length=1, description="Why: idle_ends (QC's suggestion), manual…")
+    tool: str = Field(min_length=1, description="The tool and version that trimmed.")
+    previous: dict[str, Any] | None = Field(
+        default=None,
+        description="An earlier extra.trim in another tool's form, kept as found.",
+    )
+
+    @model_validator(mode="after")
+    def _range(self) -> TrimRecord:
+        start, end = self.kept
+        if not 0 <= start < end <= self.original_frames:
+            raise ValueError(f"kept {list(self.kept)} is not inside 0..{self.original_frames}")
+        return self
+
+    @property
+    def removed(self) -> int:
+        """Frames cut from the original recording."""
+        return self.original_frames - (self.kept[1] - self.kept[0])
 
 
 class FileEntry(_Model):

@@ -32,7 +32,8 @@ from pydantic import Field, ValidationError, model_validator
 from .. import __version__
 from ..canonical import digest_json, sha256_bytes, to_pretty_json
 from ..errors import ProvenanceError, SignatureError
-from ..format import Dataset, open_dataset
+from ..format import Dataset, TrimRecord, open_dataset
+from ..format.trim import TRIM_KEY
 from ..fsutil import atomic_write_bytes
 from ..qc.aggregates import hours_of
 from ..qc.manifest import QCManifest, load_qc_manifest
@@ -267,16 +268,11 @@ def processing_steps(ds: Dataset) -> list[ProcessingStep]:
                 step="synthesise", tool=tool, episodes=n, details={"generator": "embodex.synth"}
             )
         )
-    trimmed = [e["trim"] for e in extras if isinstance(e.get("trim"), dict)]
+    ids = ds.episodes.column("episode_id").to_pylist()
+    trimmed = [(eid, e[TRIM_KEY]) for eid, e in zip(ids, extras, strict=True)
+               if isinstance(e.get(TRIM_KEY), dict)]  # fmt: skip
     if trimmed:
-        steps.append(
-            ProcessingStep(
-                step="trim",
-                tool=tool,
-                episodes=len(trimmed),
-                details={"recorded_in": "episode extra.trim (frames removed per episode)"},
-            )
-        )
+        steps.append(_trim_step(trimmed, tool))
     steps.append(
         ProcessingStep(
             step="package",
@@ -286,6 +282,28 @@ def processing_steps(ds: Dataset) -> list[ProcessingStep]:
         )
     )
     return steps
+
+
+def _trim_step(trimmed: list[tuple[str, dict[str, Any]]], tool: str) -> ProcessingStep:
+    """The trim step: per episode the kept range of the original frames, when ``extra.trim``
+    is in embodex's form (:class:`~embodex.format.TrimRecord`); other tools' records are
+    only counted."""
+    details = {"recorded_in": "episode extra.trim (frames removed per episode)"}
+    records: list[tuple[str, TrimRecord]] = []
+    for eid, raw in trimmed:
+        try:
+            records.append((eid, TrimRecord.model_validate(raw)))
+        except ValidationError:
+            continue
+    if records:
+        details["frames_removed"] = str(sum(r.removed for _, r in records))
+        details["reasons"] = ", ".join(sorted({r.reason for _, r in records}))
+        details["kept"] = "; ".join(
+            f"{eid} [{r.kept[0]}, {r.kept[1]}) of {r.original_frames}" for eid, r in records
+        )
+        tools = sorted({r.tool for _, r in records})
+        tool = ", ".join(tools) if len(records) == len(trimmed) else tool
+    return ProcessingStep(step="trim", tool=tool, episodes=len(trimmed), details=details)
 
 
 def qc_body(manifest: QCManifest) -> QCStatement:

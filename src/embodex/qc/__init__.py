@@ -29,6 +29,7 @@ from .review import list_reviews, record_review, review_queue, review_status, wr
 from .reviewlog import REASONS, ReviewEntry
 from .rules import RULES, RuleSpec
 from .runner import EpisodeResult, QCResult, run_qc
+from .trims import suggested_trims, trim_dataset
 
 __all__ = [
     "REASONS",
@@ -57,6 +58,8 @@ __all__ = [
     "review_queue",
     "review_status",
     "run_qc",
+    "suggested_trims",
+    "trim_dataset",
     "write_qc",
     "write_report",
     "write_review_page",
