@@ -24,9 +24,10 @@ sed -i.orig -e 's/centre_id: sample-centre/centre_id: hubei-humanoid-centre/' \
   -e 's/site: Shanghai/site: Wuhan/' "$OUT/raw/embodex-sidecar.yaml"
 embodex package "$OUT/raw" "$OUT/centre/dataset" --from agibot --meta "$OUT/raw/embodex-sidecar.yaml"
 
-step "3. Add a batch of synthetic episodes from other scenes, two of them with faults"
+step "3. Add a batch of synthetic episodes from other scenes, three of them with faults"
 embodex synth "$OUT/centre/more" --episodes 12 --seed 1
-# what slips through on a real day: a joint encoder glitch and a camera that froze
+# what slips through on a real day: a joint encoder glitch, a camera that froze, an operator
+# who stood still for 3 s before starting
 python - "$OUT/centre/more" <<'PY'
 import sys
 from embodex.format import DatasetWriter, open_dataset
@@ -34,7 +35,7 @@ from embodex.qc.defects import inject
 from embodex.synth import synth_episode
 meta = open_dataset(sys.argv[1]).meta
 with DatasetWriter(sys.argv[1], append=True) as w:
-    for i, kind in ((12, "jump"), (13, "frozen_camera")):
+    for i, kind in ((12, "jump"), (13, "frozen_camera"), (14, "idle_head")):
         w.add_episode(inject(synth_episode(meta, i, seed=1), kind, meta, seed=i))
         print(f"appended episode {i} with a {kind.replace('_', ' ')} fault")
 PY
@@ -60,9 +61,13 @@ embodex review set "$OUT/centre/dataset" "$EPISODE" --verdict accept \
 embodex review list "$OUT/centre/dataset"
 embodex qc show "$OUT/centre/dataset" "$EPISODE"
 
-step "8. QC report: one self-contained HTML file with plots"
+step "8. QC report: one self-contained HTML file with plots; trim what QC suggests cutting"
 embodex qc report "$OUT/centre/dataset" -o "$OUT/qc-report.html"
 embodex qc report "$OUT/centre/more" -o "$OUT/more-qc-report.html"
+# QC suggested cutting the idle start: a new dataset with that cut (the original stays as
+# recorded; the cut is recorded and shows in the provenance), checked again
+embodex trim "$OUT/centre/more" "$OUT/centre/more-trimmed" --suggested
+embodex qc run "$OUT/centre/more-trimmed" --json > "$OUT/more-trimmed-qc.json" || [ $? -eq 3 ]
 
 # Trust: each party works in its own EMBODEX_HOME, as on two machines; the buyer's key is
 # encrypted (the passphrase comes from EMBODEX_KEY_PASSPHRASE here; people get a prompt).
@@ -79,9 +84,9 @@ centre keys import "$OUT/agibot.pub.json"
 centre keys list
 
 step "10. Catalogue: the centre lists what it holds and can collect (signed; no frames)"
-centre catalog build "$OUT/centre/dataset" "$OUT/centre/more" -o "$OUT/catalog" \
+centre catalog build "$OUT/centre/dataset" "$OUT/centre/more-trimmed" -o "$OUT/catalog" \
   --key hubei-centre --capacity examples/market/capacity.yaml
-centre catalog sample "$OUT/centre/more" -o "$OUT/catalog/sample" --key hubei-centre \
+centre catalog sample "$OUT/centre/more-trimmed" -o "$OUT/catalog/sample" --key hubei-centre \
   --per-cell 1 --max 6
 OFFERS="$OUT/channel/hubei-offers"   # a channel: a folder here, s3://bucket/prefix in practice
 centre catalog publish "$OUT/catalog" "$OFFERS" --key hubei-centre

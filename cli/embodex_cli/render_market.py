@@ -12,7 +12,7 @@ from embodex.market import Catalog, MatchResult, Quote, SamplePack
 from embodex.market.matching import tidy
 from embodex.market.quote import Factor, QuotePart
 
-from .render import table
+from .render import plural, table
 from .render_trust import short
 
 __all__ = [
@@ -314,7 +314,7 @@ def provenance_lines(d: dict[str, Any]) -> list[str]:
     for step in d["steps"]:
         details = ", ".join(f"{k} {v}" for k, v in step["details"].items())
         lines.append(
-            f"  {step['step']:<12} {step['episodes']} episodes by {step['tool']}; {details}"
+            f"  {step['step']:<12} {plural(step['episodes'], 'episode')} by {step['tool']}; {details}"
         )
     lines.append(
         f"  qc           {qc['profile_id']} v{qc['profile_version']} "
