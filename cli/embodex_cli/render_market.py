@@ -314,7 +314,8 @@ def provenance_lines(d: dict[str, Any]) -> list[str]:
     for step in d["steps"]:
         details = ", ".join(f"{k} {v}" for k, v in step["details"].items())
         lines.append(
-            f"  {step['step']:<12} {plural(step['episodes'], 'episode')} by {step['tool']}; {details}"
+            f"  {step['step']:<12} {plural(step['episodes'], 'episode')} by {step['tool']};"
+            f" {details}"
         )
     lines.append(
         f"  qc           {qc['profile_id']} v{qc['profile_version']} "
