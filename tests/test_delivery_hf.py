@@ -21,7 +21,7 @@ from huggingface_hub import CommitOperationAdd, HfApi
 from embodex.delivery import open_channel, publish, pull
 from embodex.delivery.storage import open_storage
 from embodex.delivery.storage_hf import HFStorage
-from embodex.errors import StorageAccessError, StorageError
+from embodex.errors import ObjectNotFoundError, StorageAccessError, StorageError
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 from .conftest import HUB_TOKENS, use_hub
@@ -215,9 +215,12 @@ def test_unreachable_hub_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> No
     assert "HF_ENDPOINT" in e.value.hint
 
 
-def _resetting_server(resets: int, body: bytes) -> tuple[str, list[int], threading.Thread]:
-    """A loopback HTTP server that resets its first ``resets`` connections at once (as a server
-    does to a pooled keep-alive connection it has closed), then answers 200 with ``body``."""
+def _resetting_server(
+    resets: int, body: bytes, status: bytes = b"200 OK"
+) -> tuple[str, list[int], threading.Thread]:
+    """A loopback HTTP server (a daemon thread, serving until the test ends) that resets its
+    first ``resets`` connections at once (as a server does to a pooled keep-alive connection it
+    has closed), then answers every request with ``status`` and ``body``."""
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))
     srv.listen()
@@ -237,10 +240,9 @@ def _resetting_server(resets: int, body: bytes) -> tuple[str, list[int], threadi
                         )
                         continue
                     conn.sendall(
-                        b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
-                        % (len(body), body)
+                        b"HTTP/1.1 %s\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s"
+                        % (status, len(body), body)
                     )
-                    return
 
     t = threading.Thread(target=serve, daemon=True)
     t.start()
@@ -248,13 +250,19 @@ def _resetting_server(resets: int, body: bytes) -> tuple[str, list[int], threadi
 
 
 def test_a_reset_connection_is_asked_again(monkeypatch: pytest.MonkeyPatch) -> None:
-    endpoint, seen, t = _resetting_server(2, b'{"head": 1}')
+    endpoint, seen, _ = _resetting_server(2, b'{"head": 1}')
     use_hub(monkeypatch, endpoint, None)
     assert open_storage("hf://datasets/a/b").get_bytes("head.json") == b'{"head": 1}'
     assert len(seen) == 3  # two resets, then the answer
-    t.join(5)
     endpoint, seen, _ = _resetting_server(99, b"")
     use_hub(monkeypatch, endpoint, None)
     with pytest.raises(StorageError, match="cannot reach the Hub"):
         open_storage("hf://datasets/a/b").get_bytes("head.json")
     assert len(seen) == 3  # not forever
+    # an answer, even an error, is not asked again here: one GET
+    for status, error in ((b"404 Not Found", ObjectNotFoundError), (b"500 Oops", StorageError)):
+        endpoint, seen, _ = _resetting_server(0, b"{}", status)
+        use_hub(monkeypatch, endpoint, None)
+        with pytest.raises(error):
+            open_storage("hf://datasets/a/b").get_bytes("receipts/000001.json")
+        assert len(seen) == 1, status

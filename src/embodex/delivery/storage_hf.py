@@ -166,7 +166,7 @@ class HFStorage(Storage):
             except Exception as exc:
                 # A pooled keep-alive connection the server has already closed fails at once
                 # (connection reset): ask again on a fresh one, as long as nothing was read.
-                if yielded or attempt + 1 == _CONNECT_ATTEMPTS or not _is_transport_error(exc):
+                if yielded or attempt + 1 == _CONNECT_ATTEMPTS or not _connection_failed(exc):
                     raise self._error(exc, key, False) from exc
                 time.sleep(0.1 * (attempt + 1))
 
@@ -387,6 +387,13 @@ def _hub() -> Any:
 def _first_line(exc: object) -> str:
     text = str(exc).strip()
     return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _connection_failed(exc: BaseException) -> bool:
+    """No answer at all: a transport error that carries no HTTP status (huggingface_hub's
+    HTTP errors are OSErrors too: a 404 or a 500 is an answer, not asked again here)."""
+    response = getattr(exc, "response", None)
+    return not getattr(response, "status_code", 0) and _is_transport_error(exc)
 
 
 def _is_transport_error(exc: BaseException) -> bool:
