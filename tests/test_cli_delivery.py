@@ -57,6 +57,13 @@ def test_the_trade_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
     code, out, _ = run(["channel", "refresh", *centre, "--at", T[7], "--ttl", "1d"], capsys)
     assert code == 0 and "head sequence 2 (batch 1) valid until 2026-01-13T10:00:00" in out
+    # a second store decides batch 1 again, later: the receipt on the channel stands (the
+    # same decision at the same time would be the very same signed receipt)
+    second = ["pull", *buyer, "--into", str(tmp_path / "second"), "--at", T[7]]
+    code, _, err = run(second, capsys)
+    assert code == 0 and "another receipt of yours for batch 1" in err, err
+    code, out, _ = run([*second, "--json"], capsys)
+    assert code == 0 and json.loads(out)["receipts_conflicting"] == [1]
     code, out, _ = run(
         ["channel", "notice", *centre, "--at", T[7], "--type", "delay", "--period", "2",
          "--expected-by", "2026-01-20", "--reason", "robot in repair"], capsys,

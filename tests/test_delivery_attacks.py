@@ -302,3 +302,23 @@ def test_a_receipt_for_another_batch_is_refused(trade: dict[str, Any]) -> None:
         countersign_receipts(url, terms, trade["centre"], now=at(6, 13), batches=[2])
     assert pull(url, terms, buyer, store, now=at(6, 14)).receipts_repaired == [2]
     assert channel_supply(url, terms, now=at(6, 15)).batches[1].invalid_receipt is None
+
+
+def test_a_second_store_never_replaces_the_receipt_on_the_channel(trade: dict[str, Any]) -> None:
+    """Two stores of the same buyer pull one channel (a new store after a schema change, a
+    second machine): the receipt on the channel, countersigned by the centre, stands."""
+    url, terms, store, buyer = trade["url"], trade["terms"], trade["store"], trade["buyer"]
+    pull(url, terms, buyer, store, now=at(5, 12))
+    channel = open_storage(url)
+    (signed,) = countersign_receipts(url, terms, trade["centre"], now=at(6))
+    on_channel = channel.get_bytes(receipt_key(1))
+    other = store.parent / "second-store"
+    for when in (at(6, 1), at(6, 2)):  # the second store, then the first, then again
+        report = pull(url, terms, buyer, other, now=when)
+        assert report.receipts_conflicting == [1] and report.receipts_repaired == []
+        assert pull(url, terms, buyer, store, now=when).receipts_conflicting == []
+        assert channel.get_bytes(receipt_key(1)) == on_channel  # countersigned, untouched
+    # the second store's own decision stays in its folder, the centre's accounting is intact
+    assert (other / "receipts" / "000001.json").read_bytes() != on_channel
+    (again,) = countersign_receipts(url, terms, trade["centre"], now=at(6, 3))
+    assert again.already and again.digest == signed.digest

@@ -314,6 +314,16 @@ def _unposted_warning(report: Any, url: str, contract: Path) -> str:
     )
 
 
+def _conflict_warning(report: Any) -> str:
+    """One line: batches whose receipt on the channel is another of this buyer's."""
+    batches = ", ".join(map(str, report.receipts_conflicting))
+    return (
+        f"warning: the channel holds another receipt of yours for batch {batches} than "
+        f"{report.into / 'receipts'}/ (another store's decision?); it stands and was not "
+        "replaced — the centre accounts by the one on the channel"
+    )
+
+
 @click.command()
 @channel_options(key=True)
 @click.option(
@@ -390,6 +400,8 @@ def pull(
                 click.echo(line)
             if report.receipts_unposted:
                 click.echo(_unposted_warning(report, url, contract), err=True)
+            if report.receipts_conflicting:
+                click.echo(_conflict_warning(report), err=True)
 
     if not watch:
         show(sdk_pull(url, contract, signer, into, now=at, **options))

@@ -76,7 +76,7 @@ from .documents import (
     receipt_key,
 )
 from .install import install_batch, mark_revoked
-from .receipts import append_once, repair_receipts
+from .receipts import append_once, channel_receipt_state, repair_receipts
 from .staging import batch_episodes
 from .transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS, Download, download_files, with_retries
 
@@ -146,6 +146,9 @@ class PullReport:
     receipts_unposted: list[int] = field(default_factory=list)
     #: the store's one-line refusal when ``receipts_unposted`` is not empty
     receipts_refused: str | None = None
+    #: batches for which the channel holds another valid receipt of this buyer than this
+    #: store's (another store's decision, say): kept on the channel, never replaced
+    receipts_conflicting: list[int] = field(default_factory=list)
 
     @property
     def dataset(self) -> Path:
@@ -169,6 +172,7 @@ class PullReport:
             "receipts_posted": self.receipts_posted,
             "receipts_unposted": self.receipts_unposted,
             "receipts_refused": self.receipts_refused,
+            "receipts_conflicting": self.receipts_conflicting,
         }
 
 
@@ -540,10 +544,19 @@ class _Puller:
             data = self.store.receipt(n).read_bytes()
             if self.refused is None:
                 try:
-                    with_retries(
-                        lambda: self.ch.store.put_bytes(receipt_key(n), data),
-                        attempts=self.attempts,
-                    )
+                    # a valid receipt of this buyer already there (from another store that
+                    # pulled this batch) is a decision on record: never replaced
+                    try:
+                        there = channel_receipt_state(self.ch, n, data)
+                    except StorageAccessError:
+                        raise
+                    except StorageError:
+                        there = "unknown"  # (some mirrors answer a missing file with a 500)
+                    if there not in ("same", "other"):
+                        with_retries(
+                            lambda: self.ch.store.put_bytes(receipt_key(n), data),
+                            attempts=self.attempts,
+                        )
                 except StorageAccessError as exc:
                     self.refused = exc  # read access only: the pull goes on without posting
                 else:
@@ -574,6 +587,7 @@ class _Puller:
         report.receipts_posted = [n for n in done.put if n in before]
         report.receipts_repaired = [n for n in done.put if n not in before]
         report.receipts_unposted = done.unposted
+        report.receipts_conflicting = done.conflicts
         if done.refused is not None and done.unposted:
             report.receipts_refused = done.refused.message
         if st.receipts_unposted != done.unposted:

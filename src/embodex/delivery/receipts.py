@@ -55,6 +55,7 @@ __all__ = [
     "PostedReceipt",
     "ReceiptRepair",
     "append_once",
+    "channel_receipt_state",
     "countersign_receipts",
     "post_receipts",
     "read_receipt",
@@ -147,20 +148,26 @@ def read_receipts(
     return out, bad
 
 
-def _on_channel(channel: Channel, number: int, mine: bytes) -> bool:
-    """Whether the channel holds the receipt ``mine`` for batch ``number``: the same bytes,
-    or the same signed payload with the centre's countersignature added."""
+def channel_receipt_state(channel: Channel, number: int, mine: bytes) -> str:
+    """What the channel holds for batch ``number`` against the receipt ``mine``: ``same``
+    (the same bytes, or the same signed payload with the centre's countersignature added),
+    ``absent``, ``invalid`` (a copy that does not verify) or ``other`` (another valid
+    receipt of the buyer: another store's decision, which is never replaced)."""
     try:
         theirs = channel.store.get_bytes(receipt_key(number))
     except ObjectNotFoundError:
-        return False
+        return "absent"
     if theirs == mine:
-        return True
+        return "same"
+    # the buyer's own copy, for the manifest it verified: theirs must name that manifest too
+    own = open_receipt(mine, channel.buyer)
     try:
-        got = read_receipt(channel, number)
-        return got is not None and got.envelope.payload == Envelope.parse(mine).payload
+        got = _check_receipt(channel, number, own.batch_manifest_digest)
     except (SignatureError, PayloadError, ChannelError):
-        return False
+        return "invalid"
+    if got is None:
+        return "absent"
+    return "same" if got.envelope.payload == Envelope.parse(mine).payload else "other"
 
 
 @dataclass
@@ -173,6 +180,8 @@ class ReceiptRepair:
     unposted: list[int] = field(default_factory=list)
     #: the store's refusal (this account may only read the channel), if there was one
     refused: StorageAccessError | None = None
+    #: batches for which the channel holds another valid receipt of this buyer (kept)
+    conflicts: list[int] = field(default_factory=list)
 
 
 def repair_receipts(
@@ -183,17 +192,19 @@ def repair_receipts(
     refused: StorageAccessError | None = None,
 ) -> ReceiptRepair:
     """Put the buyer's own receipts (number -> envelope bytes) back on the channel where the
-    channel's copy is missing, does not verify, or is not the same receipt (a valid
-    countersignature by the centre is kept).
+    channel's copy is missing or does not verify. A valid copy is kept: the same receipt
+    (countersigned or not), and also another valid receipt of this buyer for that batch —
+    a decision on the channel, perhaps from another store, is never replaced; those batches
+    are listed in ``conflicts``.
 
     A store that refuses the write (:class:`StorageAccessError`: this account may read the
     channel but not write to it) does not stop it: that receipt and every later one still
     missing are listed in ``unposted`` (no further write is tried) and the refusal is kept
     in ``refused``. Pass a refusal met earlier in the same run as ``refused`` to try no
     write at all. A channel copy that cannot be read (a ``StorageError``; some mirrors
-    answer a missing file with an error, not a 404) is left for a later run, except for the
-    receipts of ``unposted`` (those no pull could post before), which are written. Other
-    errors of a write are raised.
+    answer a missing file with an error, not a 404) is left alone until a later run can
+    read it (a receipt of ``unposted`` stays listed there). Other errors of a write are
+    raised.
 
     Example::
 
@@ -204,11 +215,18 @@ def repair_receipts(
     out = ReceiptRepair(refused=refused)
     for n, mine in sorted(local.items()):
         try:
-            if _on_channel(channel, n, mine):
-                continue
+            there = channel_receipt_state(channel, n, mine)
         except StorageError:
-            if n not in unposted:
-                continue  # posted before, unreadable now: nothing to do until it can be read
+            # unreadable now (the centre may have posted and countersigned it meanwhile):
+            # nothing is written until it can be read
+            if n in unposted:
+                out.unposted.append(n)
+            continue
+        if there == "same":
+            continue
+        if there == "other":
+            out.conflicts.append(n)
+            continue
         if out.refused is None:
             try:
                 channel.store.put_bytes(receipt_key(n), mine)
@@ -434,10 +452,10 @@ def post_receipts(
                 f"{channel.where(receipt_key(n))} holds another receipt of buyer "
                 f"{channel.buyer.name} for batch {n} ({there.digest}) than {path} "
                 f"({doc_digest(receipt)}): not replaced",
-                hint="Ask the buyer which one stands; its next pull with write access puts "
-                "its store's copy there.",
+                hint="A valid receipt on the channel is never replaced: ask the buyer which "
+                "decision stands.",
             )
-        plan.append((n, _on_channel(channel, n, data)))
+        plan.append((n, channel_receipt_state(channel, n, data) == "same"))
     out = []
     for n, already in plan:
         path, data, receipt = chosen[n]
