@@ -164,6 +164,11 @@ def test_trimming_again_counts_frames_of_the_original(batch: tuple[Path, dict[st
         w.update_episodes({eid: {"extra": {"trim": {"head": 5, "tail": 3}}}})
     third = trim_episodes(copy, tmp_path / "t3", {eid: (0, 40)})
     assert third.trimmed[eid].previous == {"head": 5, "tail": 3}
+    with DatasetWriter(copy, append=True) as w:  # in any JSON form
+        w.update_episodes({eid: {"extra": {"trim": [5, 100]}}})
+    fourth = trim_episodes(copy, tmp_path / "t4", {eid: (10, 50)})
+    assert fourth.trimmed[eid].previous == [5, 100]
+    assert fourth.dataset.episode(eid).meta.extra["trim"]["previous"] == [5, 100]
     steps = processing_steps(third.dataset)
     assert steps[1].step == "trim" and f"{eid} [0, 40)" in steps[1].details["kept"]
     # ...and the dataset changed, so QC's suggestions no longer apply to it

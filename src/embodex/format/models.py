@@ -282,15 +282,18 @@ class TrimRecord(_Model):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    original_frames: int = Field(ge=1, description="Frames of the recording before trimming.")
+    original_frames: int = Field(
+        ge=1,
+        description="Frames before any embodex trim (after another tool's, recorded in previous).",
+    )
     kept: tuple[int, int] = Field(
         description="The kept half-open range [start, end) in frames of the original recording."
     )
     reason: str = Field(min_length=1, description="Why: idle_ends (QC's suggestion), manual…")
     tool: str = Field(min_length=1, description="The tool and version that trimmed.")
-    previous: dict[str, Any] | None = Field(
+    previous: Any = Field(
         default=None,
-        description="An earlier extra.trim in another tool's form, kept as found.",
+        description="An earlier extra.trim in another tool's form (any JSON), kept as found.",
     )
 
     @model_validator(mode="after")

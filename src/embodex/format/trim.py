@@ -171,6 +171,11 @@ def _record(old: Any, n: int, cut: Cut, tool: str) -> TrimRecord:
     """The new ``extra.trim``: composed with an earlier embodex trim, so ``kept`` always
     counts frames of the original recording."""
     assert cut.end is not None
+    if old is not None and not isinstance(old, dict):  # another tool's form: kept as found
+        return TrimRecord(
+            original_frames=n, kept=(cut.start, cut.end), reason=cut.reason, tool=tool,
+            previous=old,
+        )  # fmt: skip
     if isinstance(old, dict):
         try:
             prev = TrimRecord.model_validate(old)
