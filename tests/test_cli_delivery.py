@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from embodex.delivery import publish, pull, watch
+from embodex.delivery import open_channel, publish, pull, watch
 from embodex.errors import FrozenChannelError
 
 from ._delivery import PROFILE, at, centre_dataset, contract
@@ -185,3 +185,39 @@ def test_supply_views_agree_on_revocations_and_money(
     plan = json.loads(out)
     assert [n["batch"] for n in plan["revocations"]] == [1]
     assert Decimal(plan["revoked_accepted_hours"]) > 0
+
+
+def test_a_replacement_batch_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Batch 1 is accepted in part; the centre records new takes and publishes them with
+    --replaces 1: the plan shows the replacement, the status finds it on time."""
+    terms, _, _ = contract(tmp_path)
+    src, store, ch = tmp_path / "centre", tmp_path / "buyer", str(tmp_path / "channel")
+    centre_dataset(src, 4, defects={3: "nan"})
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(json.dumps(PROFILE.content))
+    common = ["--channel", ch, "--contract", str(terms)]
+    centre = [*common, "--key", "hubei-centre", "--profile", str(profile)]
+    buyer = [*common, "--key", "agibot"]
+    assert run(["publish", str(src), *centre, "--at", T[5]], capsys)[0] == 0
+    code, out, err = run(["pull", *buyer, "--into", str(store), "--at", T[6]], capsys)
+    assert code == 0 and "3 of 4 episodes accepted" in out, out + err
+
+    # a batch that does not exist cannot be replaced: one line, nothing published
+    centre_dataset(src, 1, first=4)
+    code, _, err = run(["publish", str(src), *centre, "--replaces", "9", "--at", T[7]], capsys)
+    assert "no batch 9" in _one_line_error(code, err)
+    code, out, err = run(
+        ["publish", str(src), *centre, "--replaces", "1", "--at", T[7], "--json"], capsys
+    )
+    assert code == 0 and json.loads(out)["batch"] == 2, err
+    manifest = open_channel(ch, terms).read_manifest(2, json.loads(out)["channel_id"])[0]
+    assert manifest.replacement_for == 1
+
+    code, out, _ = run(["supply", "plan", *common, "--at", T[8], "--json"], capsys)
+    (repl,) = json.loads(out)["replacements"]
+    assert repl["batch"] == 1 and repl["episodes"] == 1 and repl["replaced_by"] == [2]
+    assert Decimal(repl["replaced_hours"]) > 0
+    code, out, _ = run(["supply", "plan", *common, "--at", T[8]], capsys)
+    assert "1 episode(s)" in out and "of batch 1 by" in out and "replaced by batch 2" in out
+    code, out, _ = run(["supply", "status", *common, "--at", T[8], "--json"], capsys)
+    assert code == 0 and json.loads(out)["status"]["late_replacements"] == []

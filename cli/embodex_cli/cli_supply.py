@@ -174,7 +174,12 @@ def supply_plan(
         )
     for r in plan.replacements:
         what = f"{r.episodes} episode(s) ({hours(r.hours)}) of batch {r.batch}"
-        click.echo(f"  replace      {what} by {r.due}")
+        done = (
+            f"; replaced by batch {', '.join(map(str, r.replaced_by))} ({hours(r.replaced_hours)})"
+            if r.replaced_by
+            else ""
+        )
+        click.echo(f"  replace      {what} by {r.due}{done}")
     for n in plan.notices:
         if n.type == "revocation":
             click.echo(f"  revoked      batch {n.batch} (notice {n.number}): {n.reason}")

@@ -164,6 +164,11 @@ def hours(value: Any) -> str:
 )  # fmt: skip
 @click.option("--period", type=click.IntRange(1), help="Delivery period the batch is for.")
 @click.option(
+    "--replaces", "replaces", type=click.IntRange(1), metavar="N",
+    help="This batch replaces the rejected (or revoked) episodes of batch N: it counts for "
+    "N's period and is judged against N's replacement date.",
+)  # fmt: skip
+@click.option(
     "--dry-run", is_flag=True,
     help="Stage and check the batch, show what would be published and the contract warnings; "
     "upload and record nothing.",
@@ -183,6 +188,7 @@ def publish(
     episodes: tuple[str, ...],
     exclude_out_of_scope: bool,
     period: int | None,
+    replaces: int | None,
     dry_run: bool,
     ttl: timedelta,
     workers: int,
@@ -208,6 +214,8 @@ def publish(
       HF_TOKEN=hf_... embodex publish centre/all \\
           --channel hf://datasets/hubei-centre/agibot-deliveries \\
           --contract contract.signed.json --key hubei-centre
+      embodex publish centre/retakes --channel s3://acme/deliveries \\
+          --contract contract.signed.json --key hubei-centre --replaces 2
     """
     from embodex.delivery import publish as sdk_publish
 
@@ -221,6 +229,7 @@ def publish(
         episode_ids=list(episodes) or None,
         exclude_out_of_scope=exclude_out_of_scope,
         period=period,
+        replacement_for=replaces,
         ttl=ttl,
         now=at,
         workers=workers,

@@ -469,7 +469,9 @@ def publish(
     the batch is staged and checked only: nothing is uploaded or recorded (the result says
     what would be published, with ``dry_run=True``). ``on_start(files, bytes)`` and
     ``on_file(key, size)`` report progress. A re-run after a crash finishes or cleans up
-    the interrupted batch.
+    the interrupted batch. ``replacement_for`` marks the batch as replacing the rejected
+    (or revoked) episodes of that earlier batch: it counts for that batch's period and is
+    judged against its replacement date.
 
     Raises :class:`DeliveryError`, :class:`ScopeError`, ``ContractStateError``,
     ``StorageError`` (after ``attempts`` tries; run again to resume).
@@ -492,6 +494,13 @@ def publish(
     outbox = Outbox(ch.url)
     with outbox.locked():
         run = _Publisher(ch, outbox, signer, now, opts)
+        if replacement_for is not None and replacement_for > run.state.last:
+            raise DeliveryError(
+                f"there is no batch {replacement_for} on {ch.url} to replace "
+                f"(its last batch is {run.state.last})",
+                hint="Name the batch whose rejected or revoked episodes this one replaces "
+                "(`embodex supply plan` lists what is to replace).",
+            )
         result = PublishResult(url=ch.url, channel_id=run.state.channel_id)
         if dry_run:
             return run.dry_run(src, episode_ids, profile, exclude_out_of_scope, result)

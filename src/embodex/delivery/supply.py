@@ -189,6 +189,12 @@ class Replacement(TrustModel):
     episodes: int
     hours: Hours
     due: IsoDate | None
+    replaced_by: list[int] = Field(
+        default_factory=list, description="Batches published as its replacement."
+    )
+    replaced_hours: Hours = Field(
+        default=Decimal(0), description="Hours delivered in those batches."
+    )
 
 
 class SupplyPlan(TrustModel):
@@ -280,6 +286,12 @@ def supply_plan(
     pend_skill: dict[str, Decimal] = defaultdict(Decimal)
     delivered: set[str] = set()
     replacements = []
+    replacing: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
+    for m, _ in snap.manifests:
+        if m.replacement_for is not None:
+            replacing[m.replacement_for].append(
+                (m.number, sum((e.hours for e in m.episodes), Decimal(0)))
+            )
     for m, _ in snap.manifests:
         r = snap.receipts.get(m.number)
         gone = set(revoked[m.number].episodes) if m.number in revoked else set()
@@ -303,6 +315,8 @@ def supply_plan(
                         (e.hours for e in m.episodes if e.episode_id in rejected), Decimal(0)
                     ),
                     due=r.receipt.replacement_due,
+                    replaced_by=[n for n, _ in replacing[m.number]],
+                    replaced_hours=sum((h for _, h in replacing[m.number]), Decimal(0)),
                 )
             )
     ready_scene: dict[str, Decimal] = defaultdict(Decimal)
