@@ -61,11 +61,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--episodes", type=int, default=12)
     p.add_argument("--defect", help="break the day's last episode (embodex.qc.defects kind)")
     p.add_argument("--at", help="publish as of this ISO 8601 time (demos)")
+    p.add_argument(
+        "--replaces", type=int, metavar="N", help="the day's takes replace batch N's rejects"
+    )
     args = p.parse_args(argv)
 
     ids = package_day(args.dataset, args.contract, args.day, args.episodes, args.defect)
     day = open_dataset(args.dataset).select(ids)
-    print(f"packaged {len(ids)} episodes ({day.hours:.3f} h) into {args.dataset}")
+    noun = "episode" if len(ids) == 1 else "episodes"
+    print(f"packaged {len(ids)} {noun} ({day.hours:.3f} h) into {args.dataset}")
 
     result = run_qc(day)  # the contract's profile is the built-in one in this example
     counts = result.counts()
@@ -80,14 +84,16 @@ def main(argv: list[str] | None = None) -> int:
 
     signer = load_signer(args.key)
     published = publish(
-        args.dataset, args.channel, args.contract, signer, now=now, on_warnings=warn
-    )
+        args.dataset, args.channel, args.contract, signer, now=now, on_warnings=warn,
+        replacement_for=args.replaces,
+    )  # fmt: skip
     if published.number is None:
         print("nothing new to publish")
         return 0
     print(
-        f"published batch {published.number}: {len(published.episodes)} episodes, "
+        f"published batch {published.number}: {len(published.episodes)} {noun}, "
         f"{published.hours} h, {published.files} files, head sequence {published.head_sequence}"
+        + (f", replacing batch {args.replaces}'s rejects" if args.replaces else "")
     )
     return 0
 

@@ -181,8 +181,9 @@ step "21. The buyer's delivery run (examples/buyer_pull.sh): pull, then delivere
 EMBODEX_HOME="$OUT/buyer-home" EMBODEX_KEY_PASSPHRASE=demo-passphrase \
   bash examples/buyer_pull.sh "$CH" "$TERMS" agibot "$OUT/buyer" "$W3B"
 
-step "22. The centre countersigns the receipts and plans what is left to collect"
+step "22. The centre countersigns the receipts, re-records week 2's rejected take, plans the rest"
 centre receipt countersign --channel "$CH" --contract "$TERMS" --key hubei-centre --at "$W3C"
+centre_day --day 5 --episodes 1 --replaces 2 --at "$W3C"
 centre supply plan --channel "$CH" --contract "$TERMS" --dataset "$OUT/centre/recordings" \
   --at "$W3C"
 centre channel show --channel "$CH" --contract "$TERMS" --at "$W3C"

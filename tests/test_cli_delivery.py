@@ -221,3 +221,5 @@ def test_a_replacement_batch_by_cli(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert "1 episode(s)" in out and "of batch 1 by" in out and "replaced by batch 2" in out
     code, out, _ = run(["supply", "status", *common, "--at", T[8], "--json"], capsys)
     assert code == 0 and json.loads(out)["status"]["late_replacements"] == []
+    code, out, _ = run(["channel", "show", *common, "--at", T[8]], capsys)
+    assert code == 0 and "replaces batch 1" in out

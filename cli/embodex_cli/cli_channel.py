@@ -66,6 +66,7 @@ def channel_show(url: str, contract: Path, at: datetime | None, as_json: bool) -
             "yes" if b.countersigned else "no",
             "; ".join(
                 [
+                    *([f"replaces batch {b.replacement_for}"] if b.replacement_for else []),
                     *([f"REVOKED: {b.revoked}"] if b.revoked else []),
                     *([f"INVALID RECEIPT: {b.invalid_receipt}"] if b.invalid_receipt else []),
                 ]

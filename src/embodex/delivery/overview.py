@@ -77,6 +77,9 @@ class BatchLine(TrustModel):
     accepted_hours: Hours | None = None
     countersigned: bool = False
     revoked: str | None = Field(default=None, description="The revocation's reason.")
+    replacement_for: int | None = Field(
+        default=None, description="The batch whose rejected or revoked episodes it replaces."
+    )
     invalid_receipt: str | None = Field(
         default=None, description="Why the receipt on the channel was not used (not verified)."
     )
@@ -119,6 +122,7 @@ def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
                 accepted_hours=r.receipt.accepted_hours if r else None,
                 countersigned=r.countersigned if r else False,
                 revoked=revoked[m.number].reason if m.number in revoked else None,
+                replacement_for=m.replacement_for,
                 invalid_receipt=invalid.get(m.number),
                 delivered_at=r.receipt.delivered_at if r else None,
                 first_seen_at=r.receipt.first_seen_at if r else None,
