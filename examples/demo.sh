@@ -92,7 +92,7 @@ OFFERS="$OUT/channel/hubei-offers"   # a channel: a folder here, s3://bucket/pre
 centre catalog publish "$OUT/catalog" "$OFFERS" --key hubei-centre
 
 step "11. The buyer browses the catalogue (signatures verified first) and pulls the sample pack"
-buyer catalog show "$OFFERS"
+buyer catalog show "$OFFERS" --html "$OUT/catalog.html"   # also one page with charts
 buyer catalog pull "$OFFERS" -o "$OUT/buyer-sample"   # every file and signature checked
 buyer catalog provenance "$OUT/buyer-sample"         # the signed chain, recording to sample
 buyer load "$OUT/buyer-sample" --horizon 30 --qc pass+warn   # through the training loader

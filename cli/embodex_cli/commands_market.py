@@ -109,20 +109,31 @@ def catalog_build(
 @catalog.command("show")
 @click.argument("source")
 @trust_opt
+@click.option(
+    "--html", "html", type=click.Path(path_type=Path, dir_okay=False),
+    help="Also write the catalogue as one self-contained HTML page with charts.",
+)  # fmt: skip
 @json_opt
-def catalog_show(source: str, trust: tuple[str, ...], as_json: bool) -> None:
+def catalog_show(source: str, trust: tuple[str, ...], html: Path | None, as_json: bool) -> None:
     """Browse a catalogue (a folder or a channel URL): verify it, then tables by skill and
     scene with hours.
 
     The centre's identity must be trusted: import it (after checking the key id with the
-    centre) with `embodex keys import CATALOG/identity.json`, or pass --trust.
+    centre) with `embodex keys import CATALOG/identity.json`, or pass --trust. With --html
+    the page also describes the sample pack published with the catalogue.
 
     \b
     Example:
       embodex catalog show catalog
       embodex catalog show s3://hubei-data/offers --json
+      embodex catalog show catalog --html catalog.html
     """
     cat = _open(source, trust)
+    if html is not None:
+        from embodex.market import find_sample_offer, write_catalog_html
+
+        write_catalog_html(cat, html, sample=find_sample_offer(source, cat))
+        click.echo(f"wrote {html}", err=True)
     if as_json:
         echo_json(
             {

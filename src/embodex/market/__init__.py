@@ -20,6 +20,7 @@ Spec: ``specs/catalog.md``.
 
 from .capacity import Capacity, SceneInfo, builtin_scenes, load_capacity
 from .catalog import Catalog, build_catalog, open_catalog, read_catalog
+from .catalog_page import SampleOffer, catalog_html, write_catalog_html
 from .contract_draft import contract_from_quote, draft_contract
 from .demand import Demand, DemandItem, DemandLine, load_demand, parse_demand
 from .listing import Holding, Listing
@@ -32,7 +33,13 @@ from .provenance import (
     read_chain_file,
     verify_chain,
 )
-from .publish import PublishReport, open_catalog_url, publish_catalog, pull_sample
+from .publish import (
+    PublishReport,
+    find_sample_offer,
+    open_catalog_url,
+    publish_catalog,
+    pull_sample,
+)
 from .quote import Quote, build_quote, check_arithmetic, load_quote, verify_quote, write_quote
 from .sample import SamplePack, build_sample_pack, choose_sample, verify_sample_pack
 from .watermark import burn_mark, has_mark
@@ -51,6 +58,7 @@ __all__ = [
     "ProvenanceChain",
     "PublishReport",
     "Quote",
+    "SampleOffer",
     "SamplePack",
     "SceneInfo",
     "Statement",
@@ -59,6 +67,7 @@ __all__ = [
     "build_sample_pack",
     "builtin_scenes",
     "burn_mark",
+    "catalog_html",
     "check_arithmetic",
     "choose_sample",
     "contract_from_quote",
@@ -66,6 +75,7 @@ __all__ = [
     "default_price_sheet_text",
     "draft_contract",
     "ensure_dataset_provenance",
+    "find_sample_offer",
     "has_mark",
     "load_capacity",
     "load_demand",
@@ -82,5 +92,6 @@ __all__ = [
     "verify_chain",
     "verify_quote",
     "verify_sample_pack",
+    "write_catalog_html",
     "write_quote",
 ]

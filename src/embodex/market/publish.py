@@ -27,11 +27,12 @@ from typing import Literal
 
 from pydantic import Field
 
-from ..canonical import sha256_file
+from ..canonical import sha256_bytes, sha256_file
 from ..delivery.storage import Storage, join_key, open_storage, validate_key
 from ..errors import (
     CatalogError,
     ObjectNotFoundError,
+    ProvenanceError,
     SamplePackError,
     UnsafeKeyError,
 )
@@ -43,13 +44,15 @@ from ..trust.envelope import Envelope
 from ..trust.keys import Identity, Signer
 from ..trust.types import Digest, TrustModel
 from .catalog import IDENTITY_FILE, LISTING_FILE, Catalog, open_catalog, read_catalog
-from .provenance import DatasetRef
+from .catalog_page import SampleOffer
+from .provenance import CHAIN_FILE, ChainFile, DatasetRef, ProvenanceChain, verify_chain
 from .sample import SamplePack, verify_sample_pack
 
 __all__ = [
     "CHANNEL_PREFIX",
     "PublishReport",
     "SampleManifest",
+    "find_sample_offer",
     "open_catalog_url",
     "publish_catalog",
     "pull_sample",
@@ -258,3 +261,79 @@ def pull_sample(
     os.replace(staging, target)
     fsync_dir(target.parent)
     return replace(pack, path=target)
+
+
+def _offer(chain: ProvenanceChain, where: str, action: str, command: str) -> SampleOffer:
+    statement = chain.statements[-1]
+    sample = statement.sample
+    if statement.statement != "sample" or sample is None:
+        raise SamplePackError(f"{where}: the sample's provenance chain has no sample statement")
+    return SampleOffer(
+        where=where,
+        action=action,
+        command=command,
+        dataset_name=statement.dataset.name,
+        dataset_digest=statement.dataset.digest,
+        source_name=sample.source.name,
+        source_digest=sample.source.digest,
+        licence=sample.licence,
+        watermark=sample.watermark,
+        episodes=list(sample.episodes),
+    )
+
+
+def find_sample_offer(source: str | Path, catalog: Catalog) -> SampleOffer | None:
+    """The sample pack published with the catalogue at ``source`` (None if there is none).
+
+    Only the pack's signed description is read and verified (its provenance chain, signed
+    by the listing's centre; on a channel also the signed sample manifest, and the chain's
+    size and sha256): what it holds, its watermark, where to pull it. Its frames are
+    verified when pulled (:func:`pull_sample`). Raises ``SignatureError``,
+    ``ProvenanceError``, :class:`SamplePackError` and the storage errors.
+
+    Example::
+
+        catalog = open_catalog_url("s3://hubei-data/offers")
+        offer = find_sample_offer("s3://hubei-data/offers", catalog)
+    """
+    local = _is_local(source)
+    if local is not None:
+        pack = local / SAMPLE_DIR
+        if not (pack / "embodex.json").is_file():
+            return None
+        try:
+            envelopes = ChainFile.model_validate_json((pack / CHAIN_FILE).read_bytes()).statements
+        except FileNotFoundError:
+            raise SamplePackError(f"{pack} has no provenance chain ({CHAIN_FILE})") from None
+        except ValueError as exc:
+            raise ProvenanceError(f"{pack / CHAIN_FILE}: not a provenance chain ({exc})") from None
+        chain = verify_chain(envelopes, catalog.centre)
+        return _offer(chain, str(pack), "check it with", f"embodex catalog provenance {pack}")
+    store = open_storage(str(source))
+    read = _reader(store)
+    try:
+        raw = read(SAMPLE_MANIFEST)
+    except CatalogError:
+        return None
+    manifest = open_model(
+        "sample-manifest", SampleManifest, raw, [catalog.centre],
+        required_keyids=[catalog.centre.key_id],
+    )  # fmt: skip
+    entry = next((f for f in manifest.files if f.path == CHAIN_FILE), None)
+    if entry is None:
+        raise SamplePackError(f"{store.url}: the sample manifest names no {CHAIN_FILE}")
+    data = read(f"{SAMPLE_DIR}/{CHAIN_FILE}")
+    if len(data) != entry.size or sha256_bytes(data) != entry.sha256:
+        raise SamplePackError(
+            f"{store.url}: {CHANNEL_PREFIX}/{SAMPLE_DIR}/{CHAIN_FILE} is not the file the "
+            "signed sample manifest names (altered on the channel)"
+        )
+    try:
+        envelopes = ChainFile.model_validate_json(data).statements
+    except ValueError as exc:
+        raise ProvenanceError(f"{store.url}: the sample's chain is malformed ({exc})") from None
+    chain = verify_chain(envelopes, catalog.centre)
+    if chain.head != manifest.provenance_head:
+        raise SamplePackError(f"{store.url}: the sample's chain is not the one its manifest names")
+    command = f"embodex catalog pull {store.url} -o DEST"
+    return _offer(chain, store.url, "pull it (every byte verified) with", command)

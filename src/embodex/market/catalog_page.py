@@ -1,0 +1,299 @@
+"""A verified catalogue as one self-contained HTML page for buyers (``embodex catalog show
+--html``): who signed it, hours and episodes by scene type and skill split by QC verdict,
+robots and cameras, scenes and weekly capacity, the price sheet, licence terms, QC profiles
+and the sample pack published with it.
+
+Everything in a catalogue comes from another party, so every string is escaped; money,
+multipliers and hours are printed as their exact Decimal strings (charts alone use floats,
+to size their bars).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from ..fsutil import atomic_write_bytes
+from ..qc.htmlkit import Raw, badge, page, table
+from ..qc.svg import VERDICT_COLOURS, hbar_chart
+from .catalog import Catalog
+from .listing import DELIVERABLE, Listing
+from .provenance import SampleEpisode
+
+__all__ = ["SampleOffer", "catalog_html", "write_catalog_html"]
+
+_VERDICTS = ("PASS", "WARN", "FAIL")
+_UNKNOWN = "(unknown)"
+
+
+@dataclass(frozen=True)
+class SampleOffer:
+    """The sample pack published with a catalogue, as its signed provenance describes it.
+
+    ``where`` is the folder or channel URL it lies at; ``command`` is what to run there
+    (pull it from a channel, check a folder's pack), ``action`` says which in words.
+    """
+
+    where: str
+    action: str
+    command: str
+    dataset_name: str
+    dataset_digest: str
+    source_name: str
+    source_digest: str
+    licence: str
+    watermark: str
+    episodes: list[SampleEpisode]
+
+
+def _card(value: str, label: str) -> str:
+    return f'<div class="card"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
+
+
+def _episodes_by_verdict(listing: Listing, attr: str) -> dict[str, dict[str, int]]:
+    out: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_VERDICTS, 0))
+    for h in listing.holdings:
+        out[getattr(h, attr) or _UNKNOWN][h.verdict] += h.episodes
+    return out
+
+
+def _verdict_charts(
+    title: str, groups: dict[str, dict[str, Any]], eps: dict[str, dict[str, int]]
+) -> str:
+    names = list(groups)
+    hours = hbar_chart(
+        f"Hours by {title} (QC verdict)",
+        names,
+        [(v, VERDICT_COLOURS[v], [float(groups[n][v]) for n in names]) for v in _VERDICTS],
+        unit="h",
+        width=560,
+    )
+    episodes = hbar_chart(
+        f"Episodes by {title} (QC verdict)",
+        names,
+        [(v, VERDICT_COLOURS[v], [float(eps[n][v]) for n in names]) for v in _VERDICTS],
+        width=560,
+    )
+    return f'<div class="grid">{hours}{episodes}</div>'
+
+
+def _group_table(label: str, groups: dict[str, dict[str, Any]]) -> str:
+    rows = [
+        [name, g["episodes"], g["hours"], *(g[v] for v in _VERDICTS)] for name, g in groups.items()
+    ]
+    return table(
+        [label, "episodes", "hours", "PASS h", "WARN h", "FAIL h"], rows, numeric=(1, 2, 3, 4, 5)
+    )
+
+
+def _multipliers(values: dict[str, Decimal], default: Decimal) -> list[list[object]]:
+    rows: list[list[object]] = [[k, f"×{v}"] for k, v in sorted(values.items())]
+    return [*rows, [Raw("<i>any other</i>"), f"×{default}"]]
+
+
+def _prices(listing: Listing) -> str:
+    p = listing.prices
+    head = (
+        f'<p class="meta">Currency {escape(p.currency)}; base price '
+        f"<b>{escape(str(p.base_per_accepted_hour))} {escape(p.currency)}</b> per accepted hour "
+        f"before multipliers; payment terms: {escape(p.payment_terms)}"
+        + (f"; prices valid until {p.valid_until}" if p.valid_until else "")
+        + "</p>"
+    )
+    general = table(
+        ["term", "factor"],
+        [
+            ["exclusive licence", f"×{p.exclusivity}"],
+            ["customised collection", f"×{p.customised_collection}"],
+        ],
+    )
+    scenes = table(
+        ["scene type", "multiplier"],
+        _multipliers(p.scene_complexity, p.default_scene_complexity),
+    )
+    skills = table(
+        ["skill", "multiplier"], _multipliers(p.skill_difficulty, p.default_skill_difficulty)
+    )
+    cameras = table(
+        ["cameras (at least)", "multiplier"],
+        [[t.min_cameras, f"×{t.multiplier}"] for t in p.cameras],
+        numeric=(0,),
+    )
+    volume = (
+        table(
+            ["order of at least (h)", "discount (fraction off)"],
+            [[str(v.min_hours), str(v.discount)] for v in p.volume_discounts],
+            numeric=(0, 1),
+        )
+        if p.volume_discounts
+        else '<p class="meta">no volume discounts</p>'
+    )
+    return (
+        head
+        + '<div class="grid">'
+        + "".join(f"<div>{x}</div>" for x in (general, scenes, skills, cameras, volume))
+        + "</div>"
+    )
+
+
+def _licences(listing: Listing) -> str:
+    rows = [
+        [
+            lic.id,
+            lic.title,
+            "yes" if lic.exclusive else "no",
+            Raw(
+                "<code>"
+                + escape(json.dumps(lic.usage.model_dump(mode="json", exclude_none=True)))
+                + "</code>"
+            ),
+        ]
+        for lic in listing.prices.licences
+    ]
+    return table(["licence", "title", "exclusive", "usage policy"], rows)
+
+
+def _sample(sample: SampleOffer | None) -> str:
+    if sample is None:
+        return '<p class="meta">No sample pack is published with this catalogue.</p>'
+    return (
+        f'<p class="meta">{len(sample.episodes)} episodes of {escape(sample.source_name)} '
+        f"(<code>{escape(sample.source_digest)}</code>), published as "
+        f"{escape(sample.dataset_name)} (<code>{escape(sample.dataset_digest)}</code>) under "
+        f"the licence {escape(sample.licence)}</p>"
+        f'<p class="meta">Watermark: {escape(sample.watermark)}</p>'
+        f'<p class="meta">Where: {escape(sample.where)} — {escape(sample.action)} '
+        f"<code>{escape(sample.command)}</code></p>"
+        + table(
+            ["sample episode", "source episode"],
+            [[e.episode_id, e.source_episode_id] for e in sample.episodes],
+        )
+    )
+
+
+def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
+    """The HTML page of a verified catalogue (nothing fetched to view it).
+
+    ``sample`` is the sample pack published with it (see ``find_sample_offer``).
+
+    Example::
+
+        html = catalog_html(open_catalog("catalog"))
+    """
+    li = catalog.listing
+    c = li.centre
+    t = li.totals()
+    o = t["overall"]
+    deliverable = sum((o[v] for v in DELIVERABLE), Decimal(0))
+    capacity = sum((s.capacity_hours_per_week for s in li.scenes), Decimal(0))
+    cards = [
+        _card(str(o["episodes"]), "episodes"),
+        _card(f"{o['hours']} h", "hours held"),
+        _card(f"{deliverable} h", "deliverable (QC PASS or WARN)"),
+        _card(f"{capacity} h/week", "collection capacity"),
+        _card(f"{li.prices.base_per_accepted_hour} {li.prices.currency}", "per accepted hour"),
+        _card(str(len(li.datasets)), "datasets"),
+    ]
+    signed = (
+        f'<p class="meta">Verified: the listing is signed by <b>{escape(c.centre_name)}</b> '
+        f"({escape(c.centre_id)}{', ' + escape(c.site) if c.site else ''}) with key "
+        f"<code>{escape(c.identity.key_id)}</code> ({escape(c.identity.name)}); "
+        f"{len(catalog.chains)} provenance chain(s) check out. Catalogue #{li.sequence}, "
+        f"issued {escape(li.issued_at)}, <b>valid until {li.valid_until}</b>"
+        + (f"; contact {escape(c.contact)}" if c.contact else "")
+        + f'</p><p class="meta">Source {escape(catalog.source)}; listing digest '
+        f"<code>{escape(catalog.digest)}</code></p>"
+    )
+    by_scene = t["by_scene_type"]
+    by_skill = t["by_skill"]
+    datasets = table(
+        ["dataset", "episodes", "hours", "recorded", "robots", "licence", "digest"],
+        [
+            [d.name, d.episodes, str(d.hours),
+             f"{d.recorded_from or '?'} .. {d.recorded_to or '?'}",
+             ", ".join(d.robot_models) or None, d.licence,
+             Raw(f"<code>{escape(d.digest)}</code>")]
+            for d in li.datasets
+        ],
+        numeric=(1, 2),
+    )  # fmt: skip
+    cameras = table(
+        ["dataset", "camera", "kind", "resolution", "encoding", "rate (Hz)", "calibrated"],
+        [
+            [d.name, cam.name, cam.kind, f"{cam.width}×{cam.height}", cam.encoding,
+             str(cam.rate_hz), "yes" if cam.calibrated else "no"]
+            for d in li.datasets
+            for cam in d.cameras
+        ],
+        numeric=(5,),
+    )  # fmt: skip
+    shown = [s for s in li.scenes if s.capacity_hours_per_week or s.stock_hours]
+    capacity_chart = hbar_chart(
+        "Collection capacity and stock per scene",
+        [f"{s.scene.scene_id} {s.scene.scene_type}" for s in shown],
+        [
+            ("deliverable stock (h)", "#2e7d32", [float(s.stock_hours) for s in shown]),
+            ("capacity (h/week)", "#1f77b4", [float(s.capacity_hours_per_week) for s in shown]),
+        ],
+        unit="h",
+        width=760,
+    )
+    scenes = table(
+        ["scene", "type", "description", "lighting", "objects", "in stock (h)",
+         "capacity (h/week)"],
+        [
+            [s.scene.scene_id, s.scene.scene_type, s.scene.description, s.scene.lighting,
+             ", ".join(s.scene.objects) or None, str(s.stock_hours),
+             str(s.capacity_hours_per_week)]
+            for s in li.scenes
+        ],
+        numeric=(5, 6),
+    )  # fmt: skip
+    profiles = table(
+        ["QC profile", "version", "digest"],
+        [[p.id, p.version, Raw(f"<code>{escape(p.digest)}</code>")] for p in li.qc_profiles],
+    )
+    verdicts = " ".join(f"{badge(v)} {o[v]} h" for v in _VERDICTS)
+    body = (
+        f"<h1>Catalogue — {escape(c.centre_name)}</h1>{signed}"
+        f'<div class="cards">{"".join(cards)}</div>'
+        f'<p class="meta">Hours by final QC verdict: {verdicts}</p>'
+        "<h2>Hours and episodes by scene type</h2>"
+        + _verdict_charts("scene type", by_scene, _episodes_by_verdict(li, "scene_type"))
+        + _group_table("scene type", by_scene)
+        + "<h2>Hours and episodes by skill</h2>"
+        + _verdict_charts("skill", by_skill, _episodes_by_verdict(li, "skill"))
+        + _group_table("skill", by_skill)
+        + "<h2>Robots</h2>"
+        + _group_table("robot model", t["by_robot"])
+        + f"<h2>Datasets</h2>{datasets}<h2>Cameras and rates</h2>{cameras}"
+        + f"<h2>Scenes and collection capacity</h2>{capacity_chart}"
+        + (
+            f'<p class="meta">Collection can start on {li.capacity_available_from}</p>'
+            if li.capacity_available_from
+            else ""
+        )
+        + scenes
+        + "<h2>Prices</h2>"
+        + _prices(li)
+        + "<h2>Licence terms offered</h2>"
+        + _licences(li)
+        + f"<h2>QC profiles certified against</h2>{profiles}"
+        + "<h2>Sample pack</h2>"
+        + _sample(sample)
+    )
+    return page(f"Catalogue {c.centre_name} #{li.sequence}", body)
+
+
+def write_catalog_html(
+    catalog: Catalog, path: str | Path, *, sample: SampleOffer | None = None
+) -> Path:
+    """Write :func:`catalog_html` to ``path`` atomically (no partial file); return the path."""
+    out = Path(path)
+    atomic_write_bytes(out, catalog_html(catalog, sample=sample).encode("utf-8"))
+    return out
