@@ -173,13 +173,15 @@ def supply_plan(
             f"{plan.next_deadline.isoformat() if plan.next_deadline else '-'}"
         )
     for r in plan.replacements:
-        what = f"{r.episodes} episode(s) ({hours(r.hours)}) of batch {r.batch}"
+        why = "revoked" if r.revoked else "rejected"
+        what = f"{r.episodes} {why} episode(s) ({hours(r.hours)}) of batch {r.batch}"
         done = (
-            f"; replaced by batch {', '.join(map(str, r.replaced_by))} ({hours(r.replaced_hours)})"
+            f"; replaced by batch {', '.join(map(str, r.replaced_by))} "
+            f"({hours(r.replaced_hours)} delivered)"
             if r.replaced_by
             else ""
         )
-        click.echo(f"  replace      {what} by {r.due}{done}")
+        click.echo(f"  replace      {what}{f' by {r.due}' if r.due else ''}{done}")
     for n in plan.notices:
         if n.type == "revocation":
             click.echo(f"  revoked      batch {n.batch} (notice {n.number}): {n.reason}")

@@ -14,14 +14,14 @@ Rules (specs/channel.md §6), applied to the buyer's own QC of the batch and the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
 from ..qc import QCManifest, compare_manifests
 from ..trust import VerifiedContract
-from ..trust.checking import Violation, check_batch
+from ..trust.checking import Violation, check_batch, replaced_batch
 from .documents import BatchManifest
 
 __all__ = ["BATCH_RULES", "Decision", "decide"]
@@ -88,17 +88,21 @@ def decide(
     *,
     revoked: str | None = None,
     delivered_at: datetime | None = None,
+    replaceable: Collection[int] = (),
 ) -> Decision:
     """Decide on a downloaded, verified batch (see the module docstring).
 
     ``revoked`` is the reason of a revocation notice naming this batch, if any;
     ``delivered_at`` the time the schedule is judged by (default: the manifest's
-    ``published_at``).
+    ``published_at``); ``replaceable`` the earlier batches that had episodes rejected or
+    were revoked (a batch claiming to replace another is judged as an ordinary one).
     """
     qc_doc = buyer_qc.model_dump(mode="json")
     summary = manifest.summary()
-    if delivered_at is not None:
-        summary = summary.model_copy(update={"delivered_at": delivered_at})
+    summary = summary.model_copy(
+        update={"replacement_for": replaced_batch(summary, replaceable)}
+        | ({"delivered_at": delivered_at} if delivered_at is not None else {})
+    )
     violations = check_batch(contract, summary, qc_doc)
     decision = Decision(violations=violations, total=len(manifest.episodes))
     decision.disagreements = compare_manifests(centre_qc, buyer_qc)

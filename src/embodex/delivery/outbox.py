@@ -50,6 +50,10 @@ class PendingBatch(BaseModel):
     episode_ids: list[str]
     dataset_digest: str | None = None
     qc_manifest_digest: str | None = None
+    period: int | None = Field(default=None, ge=1, description="As asked when it was staged.")
+    replacement_for: int | None = Field(
+        default=None, ge=1, description="As asked when it was staged."
+    )
     uploaded: list[str] = Field(default_factory=list, description="Keys already stored.")
 
 

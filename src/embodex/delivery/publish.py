@@ -42,6 +42,7 @@ from .documents import (
 )
 from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head, new_channel_id
 from .outbox import Outbox, PendingBatch, delivered_under
+from .overview import read_snapshot
 from .records import published_events, reconcile
 from .staging import (
     StagedBatch,
@@ -110,6 +111,30 @@ class _Channel:
         self.last, self.last_digest = manifest.number, digest
         for eid in manifest.episode_ids:
             self.delivered[eid] = manifest.number
+
+
+def _check_replacement(channel: Channel, batch: int | None) -> None:
+    """A replacement names a batch on the channel that had episodes rejected (its receipt
+    says so) or was revoked; buyers judge any other as an ordinary delivery, so it is
+    refused here rather than published under a label that will not hold."""
+    if batch is None:
+        return
+    snap = read_snapshot(channel)
+    numbers = [m.number for m, _ in snap.manifests]
+    hint = "`embodex supply plan` lists the batches with episodes to replace."
+    if batch not in numbers:
+        last = max(numbers, default=0)
+        raise DeliveryError(
+            f"there is no batch {batch} on {channel.url} to replace (its last batch is {last})",
+            hint=hint,
+        )
+    receipt = snap.receipts.get(batch)
+    if batch not in snap.revoked() and (receipt is None or not receipt.receipt.rejected):
+        state = "has no receipt yet" if receipt is None else "had nothing rejected"
+        raise DeliveryError(
+            f"batch {batch} {state} and was not revoked: there is nothing to replace",
+            hint=hint,
+        )
 
 
 def _contract_profile(channel: Channel, profile: Profile | None) -> Profile:
@@ -227,6 +252,22 @@ class _Publisher:
                 f"removed {len(stray)} object(s) of batch {n} left by an interrupted publish"
             )
         return done
+
+    def resume_options(self, pending: PendingBatch) -> None:
+        """An interrupted batch goes out as it was staged: the same period and replacement;
+        a re-run that asks for others is refused rather than relabel the batch."""
+        for what, asked, staged in (
+            ("period", self.opts.period, pending.period),
+            ("replacement_for", self.opts.replacement_for, pending.replacement_for),
+        ):
+            if asked is not None and asked != staged:
+                raise DeliveryError(
+                    f"batch {pending.number} was staged with {what} {staged}, this run asks "
+                    f"for {asked}",
+                    hint="Run publish again without it to finish the interrupted batch as it "
+                    "was staged, then publish the next one.",
+                )
+        self.opts.period, self.opts.replacement_for = pending.period, pending.replacement_for
 
     def resume_staged(self, pending: PendingBatch, src: Dataset, profile: Profile) -> StagedBatch:
         """The staged files of an interrupted batch, rebuilt when they are gone or changed."""
@@ -494,21 +535,16 @@ def publish(
     outbox = Outbox(ch.url)
     with outbox.locked():
         run = _Publisher(ch, outbox, signer, now, opts)
-        if replacement_for is not None and replacement_for > run.state.last:
-            raise DeliveryError(
-                f"there is no batch {replacement_for} on {ch.url} to replace "
-                f"(its last batch is {run.state.last})",
-                hint="Name the batch whose rejected or revoked episodes this one replaces "
-                "(`embodex supply plan` lists what is to replace).",
-            )
         result = PublishResult(url=ch.url, channel_id=run.state.channel_id)
         if dry_run:
+            _check_replacement(ch, replacement_for)
             return run.dry_run(src, episode_ids, profile, exclude_out_of_scope, result)
         result.recovered = run.recover()
         result.channel_id = run.state.channel_id
         number = run.state.last + 1
         pending = outbox.pending()
         if pending is not None:
+            run.resume_options(pending)
             staged = run.resume_staged(pending, src, profile)
             result.recovered.append(f"resumed batch {number} ({len(pending.episode_ids)} episodes)")
         else:
@@ -519,6 +555,7 @@ def publish(
             )
             if not ids:
                 return run.finish(result)
+            _check_replacement(ch, replacement_for)
             staged = run.stage(src, ids, profile)
             pending = PendingBatch(
                 url=ch.url,
@@ -528,6 +565,8 @@ def publish(
                 episode_ids=ids,
                 dataset_digest=staged.dataset.digest,
                 qc_manifest_digest=staged.qc_digest,
+                period=period,
+                replacement_for=replacement_for,
             )
             outbox.save_pending(pending)
         run.upload(pending, staged, result)

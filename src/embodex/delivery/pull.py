@@ -62,7 +62,7 @@ from ..trust import (
     sign_receipt,
     verify_qc_manifest,
 )
-from ..trust.checking import Violation
+from ..trust.checking import Violation, replaced_batch
 from ..trust.types import dec_str
 from .buyer_store import BatchProgress, BatchSeen, BuyerStore, PullState
 from .channel import CLOCK_SKEW, Channel, HeadRead, check_fresh, open_channel, utc_now
@@ -488,7 +488,10 @@ class _Puller:
         t1 = time.perf_counter()
         buyer_qc = write_qc(ds_root, run_qc(ds_root, profile, known_episode_ids=known))
         when, _ = _delivery_time(manifest, self.state.seen.get(n))
-        decision = decide(self.ch.verified, manifest, buyer_qc, centre_qc, delivered_at=when)
+        decision = decide(
+            self.ch.verified, manifest, buyer_qc, centre_qc, delivered_at=when,
+            replaceable=self._replaceable(manifest.number),
+        )  # fmt: skip
         report.seconds["qc"] = time.perf_counter() - t1
         report.disagreements = len(decision.disagreements)
         return decision, buyer_qc
@@ -502,9 +505,11 @@ class _Puller:
     ) -> Envelope:
         seen = self.state.seen.get(manifest.number)
         when, backdated = _delivery_time(manifest, seen)
+        summary = manifest.summary()
+        repl = replaced_batch(summary, self._replaceable(manifest.number))
         receipt = build_receipt(
             self.ch.verified,
-            manifest.summary().model_copy(update={"delivered_at": when}),
+            summary.model_copy(update={"delivered_at": when, "replacement_for": repl}),
             batch_manifest_digest=digest,
             rejected=decision.rejected,
             qc_manifest=buyer_qc.model_dump(mode="json") if buyer_qc is not None else None,
@@ -515,6 +520,16 @@ class _Puller:
             extra_violations=backdated,
         )
         return sign_receipt(receipt, self.signer)
+
+    def _replaceable(self, before: int) -> set[int]:
+        """Earlier batches this buyer rejected episodes of, or that were revoked: the only
+        ones a later batch may replace (its own receipts are the evidence)."""
+        out = {n for n in self.state.revoked if n < before}
+        for n in range(1, before):
+            path = self.store.receipt(n)
+            if path.exists() and self._stored_receipt(n).rejected:
+                out.add(n)
+        return out
 
     def _stored_receipt(self, n: int) -> Receipt:
         return open_receipt(self.store.receipt(n).read_bytes(), self.signer.identity)

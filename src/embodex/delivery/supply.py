@@ -25,6 +25,7 @@ from pydantic import Field
 from ..format import open_dataset
 from ..trust import Identity, VerifiedContract
 from ..trust import supply_status as trust_supply_status
+from ..trust.checking import replaced_batch
 from ..trust.periods import zone
 from ..trust.supply import SupplyStatus
 from ..trust.types import Dec, Hours, IsoDate, Timestamp, TrustModel, dec_str, round_money
@@ -143,6 +144,7 @@ def _report(snap: ChannelSnapshot, now: datetime) -> SupplyReport:
         [r.receipt for r in snap.receipts.values()],
         [m.summary() for m, _ in snap.manifests],
         _today(channel, now),
+        revoked=snap.revoked().keys(),
     )
     revoked = snap.revoked()
     revoked_hours = Decimal(0)
@@ -189,11 +191,13 @@ class Replacement(TrustModel):
     episodes: int
     hours: Hours
     due: IsoDate | None
+    revoked: bool = Field(default=False, description="The batch was revoked (all of it counts).")
     replaced_by: list[int] = Field(
-        default_factory=list, description="Batches published as its replacement."
+        default_factory=list,
+        description="Batches published as its replacement (not revoked themselves).",
     )
     replaced_hours: Hours = Field(
-        default=Decimal(0), description="Hours delivered in those batches."
+        default=Decimal(0), description="Hours delivered in those batches (accepted or not)."
     )
 
 
@@ -286,12 +290,14 @@ def supply_plan(
     pend_skill: dict[str, Decimal] = defaultdict(Decimal)
     delivered: set[str] = set()
     replacements = []
+    # what may be replaced: batches with rejected episodes, and revoked ones; a replacement
+    # counts when it really replaces one of those and is not itself revoked
+    replaceable = {n for n, r in snap.receipts.items() if r.receipt.rejected} | set(revoked)
     replacing: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
     for m, _ in snap.manifests:
-        if m.replacement_for is not None:
-            replacing[m.replacement_for].append(
-                (m.number, sum((e.hours for e in m.episodes), Decimal(0)))
-            )
+        target = replaced_batch(m.summary(), replaceable)
+        if target is not None and m.number not in revoked:
+            replacing[target].append((m.number, m.hours))
     for m, _ in snap.manifests:
         r = snap.receipts.get(m.number)
         gone = set(revoked[m.number].episodes) if m.number in revoked else set()
@@ -305,16 +311,16 @@ def supply_plan(
             elif e.episode_id in accepted and e.episode_id not in gone:
                 acc_scene[scene] += e.hours
                 acc_skill[skill] += e.hours
-        if r is not None and r.receipt.rejected:
-            rejected = {x.episode_id for x in r.receipt.rejected}
+        lost = {x.episode_id for x in r.receipt.rejected} if r is not None else set()
+        lost |= gone
+        if lost:
             replacements.append(
                 Replacement(
                     batch=m.number,
-                    episodes=len(rejected),
-                    hours=sum(
-                        (e.hours for e in m.episodes if e.episode_id in rejected), Decimal(0)
-                    ),
-                    due=r.receipt.replacement_due,
+                    episodes=len(lost),
+                    hours=sum((e.hours for e in m.episodes if e.episode_id in lost), Decimal(0)),
+                    due=r.receipt.replacement_due if r is not None else None,
+                    revoked=m.number in revoked,
                     replaced_by=[n for n, _ in replacing[m.number]],
                     replaced_hours=sum((h for _, h in replacing[m.number]), Decimal(0)),
                 )

@@ -14,7 +14,7 @@ QC manifest fields read (all decimal strings; floats are refused by the signing 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal, InvalidOperation
@@ -36,6 +36,7 @@ __all__ = [
     "check_batch",
     "measure_qc",
     "qc_field",
+    "replaced_batch",
 ]
 
 
@@ -87,6 +88,15 @@ class Violation(TrustModel):
     episode_ids: list[str] = Field(default_factory=list)
     measured: str | None = None
     threshold: str | None = None
+
+
+def replaced_batch(batch: BatchSummary, replaceable: Collection[int]) -> int | None:
+    """The batch ``batch`` really replaces: its ``replacement_for`` when that batch came
+    before it and had episodes rejected or was revoked (``replaceable``), else None — a batch
+    naming any other is judged as an ordinary delivery (deadline, minimum hours, period).
+    """
+    n = batch.replacement_for
+    return n if n is not None and n < batch.batch_number and n in replaceable else None
 
 
 def batch_period(contract: Contract, batch: BatchSummary) -> Period | None:

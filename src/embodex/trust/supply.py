@@ -12,7 +12,7 @@ unit (:func:`round_money`: 2 places for CNY).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Literal
@@ -20,7 +20,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..errors import ContractError
-from .checking import BatchSummary, batch_period
+from .checking import BatchSummary, batch_period, replaced_batch
 from .contract_file import VerifiedContract
 from .contract_model import Contract
 from .receipts import Receipt
@@ -92,12 +92,16 @@ def supply_status(
     receipts: Iterable[Receipt],
     batches: Iterable[BatchSummary],
     today: date,
+    *,
+    revoked: Collection[int] = (),
 ) -> SupplyStatus:
     """Delivered and accepted hours per period, scene type and skill; shortfall; amount due.
 
     ``receipts`` must be for this contract (any version of it when a
     :class:`VerifiedContract` is passed); raises :class:`ContractError` otherwise, or when a
-    receipt names a batch that is not in ``batches``.
+    receipt names a batch that is not in ``batches``. A batch counts as a replacement (for
+    its original's period, judged by the original's replacement date) only when the batch it
+    names came before it and had episodes rejected or is in ``revoked``.
 
     Example::
 
@@ -132,9 +136,11 @@ def supply_status(
     notes: list[str] = []
     late_batches, overdue, late_repl = [], [], []
     rejected_total = pending = Decimal(0)
+    replaceable = {n for n, r in by_batch.items() if r.rejected} | set(revoked)
     for number in sorted(by_number):
         batch = by_number[number]
-        origin = by_number.get(batch.replacement_for or 0, batch)
+        repl = replaced_batch(batch, replaceable)
+        origin = by_number.get(repl or 0, batch)
         period = batch_period(contract, origin)
         receipt = by_batch.get(number)
         if period is None:
@@ -147,11 +153,11 @@ def supply_status(
         when = batch.delivered_at
         if receipt is not None and receipt.delivered_at is not None:
             when = max(when, receipt.delivered_at)
-        if batch.replacement_for is None and when >= period.deadline:
+        if repl is None and when >= period.deadline:
             late_batches.append(number)
             late_periods.add(period.number)
-        if batch.replacement_for is not None:
-            first = by_batch.get(batch.replacement_for)
+        if repl is not None:
+            first = by_batch.get(repl)
             replace_by = first.replacement_due if first is not None else None
             if replace_by is not None and when.date() > replace_by:
                 late_repl.append(number)
