@@ -21,6 +21,7 @@ from typing import Any
 from ..fsutil import atomic_write_bytes
 from ..qc.htmlkit import Raw, badge, page, table
 from ..qc.svg import VERDICT_COLOURS, hbar_chart
+from ..trust.types import dec_str
 from .catalog import Catalog
 from .listing import DELIVERABLE, Listing
 from .provenance import SampleEpisode
@@ -84,32 +85,38 @@ def _verdict_charts(
 
 def _group_table(label: str, groups: dict[str, dict[str, Any]]) -> str:
     rows = [
-        [name, g["episodes"], g["hours"], *(g[v] for v in _VERDICTS)] for name, g in groups.items()
+        [name, g["episodes"], _d(g["hours"]), *(_d(g[v]) for v in _VERDICTS)]
+        for name, g in groups.items()
     ]
     return table(
         [label, "episodes", "hours", "PASS h", "WARN h", "FAIL h"], rows, numeric=(1, 2, 3, 4, 5)
     )
 
 
+def _d(value: Any) -> Any:
+    """Decimals as plain decimal text (never ``1E-7``); anything else as it is."""
+    return dec_str(value) if isinstance(value, Decimal) else value
+
+
 def _multipliers(values: dict[str, Decimal], default: Decimal) -> list[list[object]]:
-    rows: list[list[object]] = [[k, f"×{v}"] for k, v in sorted(values.items())]
-    return [*rows, [Raw("<i>any other</i>"), f"×{default}"]]
+    rows: list[list[object]] = [[k, f"×{dec_str(v)}"] for k, v in sorted(values.items())]
+    return [*rows, [Raw("<i>any other</i>"), f"×{dec_str(default)}"]]
 
 
 def _prices(listing: Listing) -> str:
     p = listing.prices
     head = (
         f'<p class="meta">Currency {escape(p.currency)}; base price '
-        f"<b>{escape(str(p.base_per_accepted_hour))} {escape(p.currency)}</b> per accepted hour "
-        f"before multipliers; payment terms: {escape(p.payment_terms)}"
+        f"<b>{escape(dec_str(p.base_per_accepted_hour))} {escape(p.currency)}</b> per accepted "
+        f"hour before multipliers; payment terms: {escape(p.payment_terms)}"
         + (f"; prices valid until {p.valid_until}" if p.valid_until else "")
         + "</p>"
     )
     general = table(
         ["term", "factor"],
         [
-            ["exclusive licence", f"×{p.exclusivity}"],
-            ["customised collection", f"×{p.customised_collection}"],
+            ["exclusive licence", f"×{dec_str(p.exclusivity)}"],
+            ["customised collection", f"×{dec_str(p.customised_collection)}"],
         ],
     )
     scenes = table(
@@ -121,13 +128,13 @@ def _prices(listing: Listing) -> str:
     )
     cameras = table(
         ["cameras (at least)", "multiplier"],
-        [[t.min_cameras, f"×{t.multiplier}"] for t in p.cameras],
+        [[t.min_cameras, f"×{dec_str(t.multiplier)}"] for t in p.cameras],
         numeric=(0,),
     )
     volume = (
         table(
             ["order of at least (h)", "discount (fraction off)"],
-            [[str(v.min_hours), str(v.discount)] for v in p.volume_discounts],
+            [[dec_str(v.min_hours), dec_str(v.discount)] for v in p.volume_discounts],
             numeric=(0, 1),
         )
         if p.volume_discounts
@@ -214,7 +221,7 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
     datasets = table(
         ["dataset", "episodes", "hours", "recorded", "robots", "licence", "digest"],
         [
-            [d.name, d.episodes, str(d.hours),
+            [d.name, d.episodes, _d(d.hours),
              f"{d.recorded_from or '?'} .. {d.recorded_to or '?'}",
              ", ".join(d.robot_models) or None, d.licence,
              Raw(f"<code>{escape(d.digest)}</code>")]
@@ -226,7 +233,7 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
         ["dataset", "camera", "kind", "resolution", "encoding", "rate (Hz)", "calibrated"],
         [
             [d.name, cam.name, cam.kind, f"{cam.width}×{cam.height}", cam.encoding,
-             str(cam.rate_hz), "yes" if cam.calibrated else "no"]
+             _d(cam.rate_hz), "yes" if cam.calibrated else "no"]
             for d in li.datasets
             for cam in d.cameras
         ],
@@ -248,8 +255,8 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
          "capacity (h/week)"],
         [
             [s.scene.scene_id, s.scene.scene_type, s.scene.description, s.scene.lighting,
-             ", ".join(s.scene.objects) or None, str(s.stock_hours),
-             str(s.capacity_hours_per_week)]
+             ", ".join(s.scene.objects) or None, _d(s.stock_hours),
+             _d(s.capacity_hours_per_week)]
             for s in li.scenes
         ],
         numeric=(5, 6),
