@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import pytest
 import yaml
 
 from embodex.errors import KeyNotFoundError
@@ -99,3 +102,27 @@ def centre_dataset(
                 ep = inject(ep, defects[i], META, seed=i)
             w.add_episode(ep)
     return open_dataset(path)
+
+
+class Crash(BaseException):
+    """Stands for the process dying at that point (nothing catches it)."""
+
+
+@contextmanager
+def uploads_die_after(count: int) -> Iterator[list[str]]:
+    """Inside: folder-channel uploads die (:class:`Crash`) after ``count`` files. Yields the
+    keys each call tried, in order."""
+    from embodex.delivery import FileStorage
+
+    real = FileStorage.upload_file
+    calls: list[str] = []
+
+    def upload(self: FileStorage, key: str, path: str | Path) -> None:
+        calls.append(key)
+        if len(calls) > count:
+            raise Crash
+        real(self, key, path)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(FileStorage, "upload_file", upload)
+        yield calls

@@ -22,7 +22,7 @@ from embodex.format import open_dataset
 from embodex.train import load
 from embodex.trust import Ledger, ledger_path
 
-from ._delivery import PROFILE, at, centre_dataset, contract
+from ._delivery import PROFILE, Crash, at, centre_dataset, contract, uploads_die_after
 from .conftest import _free_port, start_moto
 
 HELPER = Path(__file__).with_name("_kill_puller.py")
@@ -84,10 +84,6 @@ def test_pull_killed_mid_download_resumes_without_fetching_finished_files(
     assert len(load(store / "dataset", horizon=5, cameras=[])) > 0
 
 
-class _Crash(BaseException):
-    """Stands for the process dying at that point (nothing catches it)."""
-
-
 def test_publish_cut_before_the_head_is_finished_by_the_next_run(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -98,11 +94,11 @@ def test_publish_cut_before_the_head_is_finished_by_the_next_run(
 
     def put(self: FileStorage, key: str, data: bytes) -> None:
         if key == HEAD_KEY:
-            raise _Crash
+            raise Crash
         real_put(self, key, data)
 
     monkeypatch.setattr(FileStorage, "put_bytes", put)
-    with pytest.raises(_Crash):
+    with pytest.raises(Crash):
         publish(src, url, terms, centre, profile=PROFILE, now=at(5))
     monkeypatch.setattr(FileStorage, "put_bytes", real_put)
     store = open_storage(url)
@@ -127,19 +123,8 @@ def test_publish_cut_mid_upload_resumes_and_never_resends(
     terms, centre, buyer = contract(tmp_path)
     src, url = tmp_path / "centre", str(tmp_path / "channel")
     centre_dataset(src, 3)
-    real_upload = FileStorage.upload_file
-    calls: list[str] = []
-
-    def upload(self: FileStorage, key: str, path: str | Path) -> None:
-        calls.append(key)
-        if len(calls) > 3:
-            raise _Crash
-        real_upload(self, key, path)
-
-    monkeypatch.setattr(FileStorage, "upload_file", upload)
-    with pytest.raises(_Crash):
+    with uploads_die_after(3) as calls, pytest.raises(Crash):
         publish(src, url, terms, centre, profile=PROFILE, now=at(5), workers=1)
-    monkeypatch.setattr(FileStorage, "upload_file", real_upload)
     first_try = set(calls[:3])
     resumed: list[str] = []
     result = publish(

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from embodex.delivery import (
-    FileStorage,
     channel_supply,
     open_channel,
     publish,
@@ -22,11 +21,7 @@ from embodex.errors import DeliveryError
 from embodex.trust import SupplyStatus, supply_status, verify_contract_file
 from embodex.trust.checking import BatchSummary, replaced_batch
 
-from ._delivery import PROFILE, at, centre_dataset, contract
-
-
-class _Crash(Exception):
-    pass
+from ._delivery import PROFILE, Crash, at, centre_dataset, contract, uploads_die_after
 
 
 def test_only_rejected_or_revoked_batches_can_be_replaced(tmp_path: Path) -> None:
@@ -65,19 +60,8 @@ def test_a_cut_short_replacement_resumes_as_a_replacement(
     publish(src, url, terms, centre, profile=PROFILE, now=at(5))
     assert pull(url, terms, buyer, store, now=at(5, 12)).batches[0].rejected == 1
     centre_dataset(src, 1, first=3)
-    real = FileStorage.upload_file
-    calls: list[str] = []
-
-    def upload(self: FileStorage, key: str, path: str | Path) -> None:
-        calls.append(key)
-        if len(calls) > 2:
-            raise _Crash
-        real(self, key, path)
-
-    monkeypatch.setattr(FileStorage, "upload_file", upload)
-    with pytest.raises(_Crash):
+    with uploads_die_after(2), pytest.raises(Crash):
         publish(src, url, terms, centre, profile=PROFILE, now=at(6), replacement_for=1, workers=1)
-    monkeypatch.setattr(FileStorage, "upload_file", real)
     # asking for another label on the re-run is refused; a plain re-run keeps the staged one
     with pytest.raises(DeliveryError, match="staged with period None"):
         publish(src, url, terms, centre, profile=PROFILE, now=at(6, 1), period=3)
