@@ -415,8 +415,9 @@ class _Puller:
         )  # fmt: skip
         buyer_qc: QCManifest | None = None
         if progress.stage == "downloading":
-            decision, buyer_qc = self._fetch_and_decide(manifest, incoming, report)
-            receipt_env = self._receipt(manifest, digest, decision, buyer_qc)
+            replaceable = self._replaceable(n)  # read once: the decision and the receipt
+            decision, buyer_qc = self._fetch_and_decide(manifest, incoming, report, replaceable)
+            receipt_env = self._receipt(manifest, digest, decision, buyer_qc, replaceable)
             atomic_write_bytes(self.store.receipt(n), receipt_env.to_json_bytes())
             progress.stage = "decided"
             progress.receipt_digest = digest_json(
@@ -445,7 +446,7 @@ class _Puller:
         return report
 
     def _fetch_and_decide(
-        self, manifest: BatchManifest, incoming: Path, report: BatchReport
+        self, manifest: BatchManifest, incoming: Path, report: BatchReport, replaceable: set[int]
     ) -> tuple[Decision, QCManifest | None]:
         n = manifest.number
         revoked = self.state.revoked.get(n)
@@ -490,7 +491,7 @@ class _Puller:
         when, _ = _delivery_time(manifest, self.state.seen.get(n))
         decision = decide(
             self.ch.verified, manifest, buyer_qc, centre_qc, delivered_at=when,
-            replaceable=self._replaceable(manifest.number),
+            replaceable=replaceable,
         )  # fmt: skip
         report.seconds["qc"] = time.perf_counter() - t1
         report.disagreements = len(decision.disagreements)
@@ -502,11 +503,12 @@ class _Puller:
         digest: str,
         decision: Decision,
         buyer_qc: QCManifest | None,
+        replaceable: set[int],
     ) -> Envelope:
         seen = self.state.seen.get(manifest.number)
         when, backdated = _delivery_time(manifest, seen)
         summary = manifest.summary()
-        repl = replaced_batch(summary, self._replaceable(manifest.number))
+        repl = replaced_batch(summary, replaceable)
         receipt = build_receipt(
             self.ch.verified,
             summary.model_copy(update={"delivered_at": when, "replacement_for": repl}),
@@ -563,10 +565,10 @@ class _Puller:
                     # pulled this batch) is a decision on record: never replaced
                     try:
                         there = channel_receipt_state(self.ch, n, data)
-                    except StorageAccessError:
-                        raise
-                    except StorageError:
-                        there = "unknown"  # (some mirrors answer a missing file with a 500)
+                    except StorageError as exc:
+                        if isinstance(exc, StorageAccessError):
+                            raise
+                        there = "absent"  # unreadable (a mirror's 500 for a missing file)
                     if there not in ("same", "other"):
                         with_retries(
                             lambda: self.ch.store.put_bytes(receipt_key(n), data),

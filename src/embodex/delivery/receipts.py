@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import Literal
 
 from ..errors import (
     ChannelError,
@@ -148,7 +149,10 @@ def read_receipts(
     return out, bad
 
 
-def channel_receipt_state(channel: Channel, number: int, mine: bytes) -> str:
+ReceiptState = Literal["same", "absent", "invalid", "other"]
+
+
+def channel_receipt_state(channel: Channel, number: int, mine: bytes) -> ReceiptState:
     """What the channel holds for batch ``number`` against the receipt ``mine``: ``same``
     (the same bytes, or the same signed payload with the centre's countersignature added),
     ``absent``, ``invalid`` (a copy that does not verify) or ``other`` (another valid

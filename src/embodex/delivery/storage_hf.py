@@ -361,7 +361,7 @@ class HFStorage(Storage):
                 f"{where}: the server at {self.endpoint} does not accept writes (405)",
                 hint="It is a read-only mirror: write through the Hub itself (HF_ENDPOINT).",
             )
-        if not status and _is_transport_error(exc):
+        if _connection_failed(exc):
             return StorageError(
                 f"{where}: cannot reach the Hub at {self.endpoint} ({type(exc).__name__}: "
                 f"{_first_line(exc)})",
