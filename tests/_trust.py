@@ -107,3 +107,8 @@ def batch(
 def week(n: int) -> date:
     """Last day (Sunday) of period ``n`` of the template's schedule."""
     return START + timedelta(weeks=n) - timedelta(days=1)
+
+
+def spoil(sig: str) -> str:
+    """A signature string with its first character changed (always a change: never A for A)."""
+    return ("B" if sig[0] == "A" else "A") + sig[1:]

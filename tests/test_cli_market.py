@@ -13,6 +13,7 @@ from embodex.market import build_quote, load_price_sheet, load_quote, open_catal
 from embodex.trust import contract_from_yaml, load_contract_yaml
 
 from ._market import qc_dataset
+from ._trust import spoil
 from .test_cli_format import run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "market"
@@ -227,7 +228,7 @@ def test_browsing_needs_a_trusted_untampered_listing(
     run(["keys", "import", str(cat / "identity.json")], capsys)
     listing = cat / "listing.json"
     env = json.loads(listing.read_text())
-    env["signatures"][0]["sig"] = "A" + env["signatures"][0]["sig"][1:]
+    env["signatures"][0]["sig"] = spoil(env["signatures"][0]["sig"])
     listing.write_text(json.dumps(env))
     code, out, err = run(["catalog", "show", str(cat)], capsys)
     assert code == 1 and out == "" and "does not verify" in err

@@ -19,6 +19,7 @@ from embodex.trust import Signer
 from embodex.trust.envelope import PAYLOAD_TYPES, sign_payload
 
 from ._delivery import PROFILE, at, centre_dataset, contract
+from ._trust import spoil
 from .test_cli_format import run
 
 
@@ -80,8 +81,8 @@ def test_missing_forged_or_mismatched_chains_are_refused(
     assert "the batch's dataset" in info.value.message and "the episodes" in info.value.message
     # a flipped signature byte
     doc = json.loads(good)
-    sig = doc["statements"][3]["signatures"][0]["sig"]
-    doc["statements"][3]["signatures"][0]["sig"] = ("B" if sig[0] == "A" else "A") + sig[1:]
+    sig = doc["statements"][3]["signatures"][0]
+    sig["sig"] = spoil(sig["sig"])
     chain_file.write_text(json.dumps(doc))
     with pytest.raises(SignatureError):
         verify_delivery(url, terms, batch=1, at=at(13))

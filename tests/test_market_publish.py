@@ -23,6 +23,7 @@ from embodex.market import (
 from embodex.trust import Signer, generate_key, load_signer
 
 from ._market import qc_dataset
+from ._trust import spoil
 from .test_cli_format import run
 
 
@@ -103,7 +104,7 @@ def test_tampering_on_the_channel_is_caught(catalog: Path, centre: Signer, tmp_p
     shard.write_bytes(good)
     manifest = channel / "catalog" / "sample.json"
     env = json.loads(manifest.read_text())
-    env["signatures"][0]["sig"] = "A" + env["signatures"][0]["sig"][1:]
+    env["signatures"][0]["sig"] = spoil(env["signatures"][0]["sig"])
     manifest.write_text(json.dumps(env))
     with pytest.raises(SignatureError):
         pull_sample(str(channel), tmp_path / "p2")
