@@ -89,11 +89,7 @@ def read_receipt(channel: Channel, number: int) -> ChannelReceipt | None:
     except ObjectNotFoundError:
         return None
     try:
-        envelope = Envelope.parse(data)
-        receipt = open_receipt(envelope, channel.buyer)
-        verified = verify_signatures(
-            envelope, [channel.buyer, channel.centre], payload_type=PAYLOAD_TYPES["receipt"]
-        )
+        envelope, receipt, centre_signed = _open_buyers(channel, data)
     except SignatureError as exc:
         raise SignatureError(
             f"{where} is not validly signed by buyer {channel.buyer.name} "
@@ -103,8 +99,19 @@ def read_receipt(channel: Channel, number: int) -> ChannelReceipt | None:
         ) from None
     if receipt.contract_digest not in channel.contract_digests or receipt.batch_number != number:
         raise ChannelError(f"{where} is a receipt for another contract or batch")
-    centre_signed = any(i.key_id == channel.centre.key_id for i in verified.signers)
     return ChannelReceipt(receipt, envelope, doc_digest(receipt), centre_signed)
+
+
+def _open_buyers(channel: Channel, data: bytes) -> tuple[Envelope, Receipt, bool]:
+    """``data`` opened as a receipt signed by the contract's buyer, every signature on it
+    verified (the centre's countersignature too): the envelope, the receipt and whether the
+    centre countersigned it. Raises :class:`SignatureError` and :class:`PayloadError`."""
+    envelope = Envelope.parse(data)
+    receipt = open_receipt(envelope, channel.buyer)
+    verified = verify_signatures(
+        envelope, [channel.buyer, channel.centre], payload_type=PAYLOAD_TYPES["receipt"]
+    )
+    return envelope, receipt, any(i.key_id == channel.centre.key_id for i in verified.signers)
 
 
 @dataclass(frozen=True)
@@ -369,10 +376,7 @@ def _check_file(
     data = _read_file(path)
     buyer = channel.buyer
     try:
-        envelope = Envelope.parse(data)
-        receipt = open_receipt(envelope, buyer)
-        # a countersigned copy: the centre's signature must verify too
-        verify_signatures(envelope, [buyer, channel.centre], payload_type=PAYLOAD_TYPES["receipt"])
+        _, receipt, _ = _open_buyers(channel, data)
     except (SignatureError, PayloadError) as exc:
         raise type(exc)(
             f"{path} is not a receipt validly signed by buyer {buyer.name} ({buyer.key_id}) of "
@@ -459,7 +463,8 @@ def post_receipts(
                 hint="A valid receipt on the channel is never replaced: ask the buyer which "
                 "decision stands.",
             )
-        plan.append((n, channel_receipt_state(channel, n, data) == "same"))
+        # a valid copy left here names the same payload: the channel holds this receipt
+        plan.append((n, there is not None))
     out = []
     for n, already in plan:
         path, data, receipt = chosen[n]
