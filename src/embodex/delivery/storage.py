@@ -57,6 +57,8 @@ __all__ = [
 ]
 
 _CHUNK = 1024 * 1024
+#: What a retry cannot fix: raised at once (by a resuming download and by transfer's retries).
+_PERMANENT = (ObjectNotFoundError, StorageAccessError, StorageIntegrityError, UnsafeKeyError)
 _DRIVE = re.compile(r"^[A-Za-z]:(/|$)")  # "C:/x" is absolute on Windows
 _RESUME_ATTEMPTS = 5
 INCOMPLETE_SUFFIX = ".incomplete"
@@ -230,7 +232,7 @@ class Storage(ABC):
                     if durable:
                         os.fsync(out.fileno())
                 return hasher.finish()
-            except (ObjectNotFoundError, StorageAccessError, StorageIntegrityError, UnsafeKeyError):
+            except _PERMANENT:
                 hasher.finish()
                 raise
             except (OSError, StorageError) as exc:  # a dropped connection: resume from `have`

@@ -15,18 +15,10 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TypeVar
 
-from ..errors import (
-    ObjectNotFoundError,
-    StorageAccessError,
-    StorageError,
-    StorageIntegrityError,
-    UnsafeKeyError,
-)
-
-if TYPE_CHECKING:
-    from .storage import Storage
+from ..errors import StorageError
+from .storage import _PERMANENT, Storage
 
 __all__ = [
     "DEFAULT_ATTEMPTS",
@@ -42,8 +34,6 @@ __all__ = [
 T = TypeVar("T")
 DEFAULT_WORKERS = 8
 DEFAULT_ATTEMPTS = 3
-# what a retry cannot fix: raised at once
-_PERMANENT = (ObjectNotFoundError, StorageAccessError, StorageIntegrityError, UnsafeKeyError)
 
 
 def with_retries(
