@@ -45,6 +45,12 @@ class ChannelSnapshot:
     def revoked(self) -> dict[int, Notice]:
         return {n.batch: n for n in self.notices if n.type == "revocation" and n.batch}
 
+    def replaceable(self) -> set[int]:
+        """The batches a later one may replace: those whose receipt rejected episodes, and
+        the revoked ones."""
+        rejected = {n for n, r in self.receipts.items() if r.receipt.rejected}
+        return rejected | set(self.revoked())
+
 
 def read_snapshot(channel: Channel) -> ChannelSnapshot:
     """Read and verify the head, every batch manifest (chained), receipt and notice.

@@ -128,9 +128,8 @@ def _check_replacement(channel: Channel, batch: int | None) -> None:
             f"there is no batch {batch} on {channel.url} to replace (its last batch is {last})",
             hint=hint,
         )
-    receipt = snap.receipts.get(batch)
-    if batch not in snap.revoked() and (receipt is None or not receipt.receipt.rejected):
-        state = "has no receipt yet" if receipt is None else "had nothing rejected"
+    if batch not in snap.replaceable():
+        state = "has no receipt yet" if batch not in snap.receipts else "had nothing rejected"
         raise DeliveryError(
             f"batch {batch} {state} and was not revoked: there is nothing to replace",
             hint=hint,

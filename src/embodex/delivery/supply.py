@@ -290,9 +290,9 @@ def supply_plan(
     pend_skill: dict[str, Decimal] = defaultdict(Decimal)
     delivered: set[str] = set()
     replacements = []
-    # what may be replaced: batches with rejected episodes, and revoked ones; a replacement
-    # counts when it really replaces one of those and is not itself revoked
-    replaceable = {n for n, r in snap.receipts.items() if r.receipt.rejected} | set(revoked)
+    # a replacement counts when it really replaces a replaceable batch (episodes rejected,
+    # or revoked) and is not itself revoked
+    replaceable = snap.replaceable()
     replacing: dict[int, list[tuple[int, Decimal]]] = defaultdict(list)
     for m, _ in snap.manifests:
         target = replaced_batch(m.summary(), replaceable)
