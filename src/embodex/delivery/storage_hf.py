@@ -229,12 +229,16 @@ class HFStorage(Storage):
 
     # -- writes: commits -----------------------------------------------------------------
 
-    def _commit(self, operations: Callable[[], Sequence[Any]], message: str, key: str) -> None:
+    def _commit(
+        self, operations: Callable[[], Sequence[Any]], message: str, key: str, **kwargs: Any
+    ) -> None:
+        """One commit of ``operations()`` (built at the call: huggingface_hub mutates them
+        while committing); ``key`` names the object in errors."""
         self._call(
             key,
             lambda: self.api.create_commit(
                 self.repo_id, operations(), commit_message=message,
-                repo_type="dataset", revision=self.revision,
+                repo_type="dataset", revision=self.revision, **kwargs,
             ),
             write=True,
         )  # fmt: skip
@@ -278,25 +282,20 @@ class HFStorage(Storage):
         if not files and not documents:
             return
         hf = _hub()
-        paths = [(self._path(k), str(p), k) for k, p in files]
-        docs = [(self._path(k), d, k) for k, d in documents]
+        paths = [(self._path(k), str(p)) for k, p in files]
+        docs = [(self._path(k), d) for k, d in documents]
 
-        def operations() -> Sequence[Any]:
-            # built anew for each attempt: huggingface_hub mutates them while committing
-            ops = [hf.CommitOperationAdd(path, src) for path, src, _ in paths]
-            return ops + [hf.CommitOperationAdd(path, data) for path, data, _ in docs]
+        def operations() -> Sequence[Any]:  # built anew for each attempt
+            ops = [hf.CommitOperationAdd(path, src) for path, src in paths]
+            return ops + [hf.CommitOperationAdd(path, data) for path, data in docs]
 
-        def commit() -> None:
-            self._call(
-                files[0][0] if files else documents[0][0],
-                lambda: self.api.create_commit(
-                    self.repo_id, operations(), commit_message=message or "embodex",
-                    repo_type="dataset", revision=self.revision, num_threads=max(1, workers),
-                ),
-                write=True,
-            )  # fmt: skip
-
-        with_retries(commit, attempts=attempts)
+        first = files[0][0] if files else documents[0][0]
+        with_retries(
+            lambda: self._commit(
+                operations, message or "embodex", first, num_threads=max(1, workers)
+            ),
+            attempts=attempts,
+        )
         if on_file is not None:
             for key, path in files:
                 on_file(key, path.stat().st_size)
@@ -398,7 +397,7 @@ def _connection_failed(exc: BaseException) -> bool:
 
 def _is_transport_error(exc: BaseException) -> bool:
     """A connection refused, reset or timed out (httpx, httpx2, httpcore or the OS)."""
-    if isinstance(exc, OSError | TimeoutError):
+    if isinstance(exc, OSError):  # TimeoutError and ConnectionError among them
         return True
     return any(  # by name: the HTTP client's package differs between huggingface_hub releases
         c.__module__.split(".")[0] in ("httpx", "httpx2", "httpcore", "httpcore2")
