@@ -291,6 +291,23 @@ class _Publisher:
         self.outbox.save_pending(pending)
         return staged
 
+    def choose(
+        self,
+        src: Dataset,
+        episode_ids: list[str] | None,
+        number: int,
+        exclude: bool,
+        result: PublishResult,
+    ) -> list[str]:
+        """The episodes batch ``number`` delivers: not delivered before under the contract
+        (:func:`_candidates`) and in scope (:func:`_scope_filter`; those left out go to
+        ``result.excluded``)."""
+        ch = self.ch
+        elsewhere = delivered_under(ch.contract.contract_id, besides=ch.url)
+        candidates = _candidates(src, self.state, episode_ids, elsewhere)
+        ids, result.excluded = _scope_filter(ch, src, candidates, number, self.now, exclude)
+        return ids
+
     def stage(self, src: Dataset, ids: list[str], profile: Profile) -> StagedBatch:
         return stage_batch(
             src,
@@ -391,9 +408,7 @@ class _Publisher:
             ids = pending.episode_ids
             result.recovered.append(f"a real publish would resume batch {number}")
         else:
-            elsewhere = delivered_under(ch.contract.contract_id, besides=ch.url)
-            candidates = _candidates(src, st, episode_ids, elsewhere)
-            ids, result.excluded = _scope_filter(ch, src, candidates, number, self.now, exclude)
+            ids = self.choose(src, episode_ids, number, exclude, result)
         if not ids:
             return self.finish(result)
         outbox.root.mkdir(parents=True, exist_ok=True)
@@ -547,11 +562,7 @@ def publish(
             staged = run.resume_staged(pending, src, profile)
             result.recovered.append(f"resumed batch {number} ({len(pending.episode_ids)} episodes)")
         else:
-            elsewhere = delivered_under(ch.contract.contract_id, besides=ch.url)
-            candidates = _candidates(src, run.state, episode_ids, elsewhere)
-            ids, result.excluded = _scope_filter(
-                ch, src, candidates, number, now, exclude_out_of_scope
-            )
+            ids = run.choose(src, episode_ids, number, exclude_out_of_scope, result)
             if not ids:
                 return run.finish(result)
             _check_replacement(ch, replacement_for)

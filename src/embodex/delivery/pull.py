@@ -565,9 +565,9 @@ class _Puller:
                     # pulled this batch) is a decision on record: never replaced
                     try:
                         there = channel_receipt_state(self.ch, n, data)
-                    except StorageError as exc:
-                        if isinstance(exc, StorageAccessError):
-                            raise
+                    except StorageAccessError:
+                        raise
+                    except StorageError:
                         there = "absent"  # unreadable (a mirror's 500 for a missing file)
                     if there not in ("same", "other"):
                         with_retries(
