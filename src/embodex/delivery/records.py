@@ -79,9 +79,10 @@ def reconcile(
     have = ledger.events()
     events: list[tuple[str, str, str | None]] = []
     for number, data in outbox.published().items():
-        if number <= head.batch and envelope_digest(data):
+        digest = envelope_digest(data)
+        if number <= head.batch and digest:
             doc = payload_of(data)
-            events += published_events(str(doc.get("channel_id")), doc, envelope_digest(data))
+            events += published_events(str(doc.get("channel_id")), doc, digest)
     for number, data in outbox.notices().items():
         digest = envelope_digest(data)
         if not digest or number > head.notice or ("notice-sent", digest) in have:
