@@ -113,6 +113,9 @@ def test_exact_decimals_without_rounding(centre: Signer) -> None:
 def test_demand_file_errors() -> None:
     with pytest.raises(DemandError, match=r"hours is 10.5, a float"):
         parse_demand(DEMAND.replace('"10"', "10.5"))
+    with pytest.raises(DemandError, match=r"fps is 30.0; it must be a whole number") as info:
+        parse_demand(DEMAND + "fps: 30.0\n")
+    assert info.value.hint == "Write e.g. fps: 30."
     with pytest.raises(DemandError, match="before start"):
         parse_demand(DEMAND.replace("horizon: 2026-01-31", "horizon: 2025-12-01"))
     with pytest.raises(DemandError, match="same skill × scene type"):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +12,15 @@ import embodex
 from embodex.errors import DatasetExistsError, SamplePackError, VerificationError
 from embodex.format import DatasetWriter, open_dataset
 from embodex.market import build_sample_pack, burn_mark, choose_sample, has_mark, verify_sample_pack
-from embodex.market.provenance import CHAIN_FILE, read_chain_file, write_chain_file
+from embodex.market.provenance import (
+    CHAIN_FILE,
+    DeliveryStatement,
+    Statement,
+    extend_chain,
+    read_chain_file,
+    verify_chain,
+    write_chain_file,
+)
 from embodex.market.sample import EVALUATION_LICENCE, SAMPLE_PREFIX
 from embodex.qc import load_qc_manifest, run_qc, write_qc
 from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta
@@ -122,6 +131,25 @@ def test_damaged_packs_are_refused(source: Path, centre: Signer, tmp_path: Path)
     chain_path = tmp_path / "pack" / CHAIN_FILE
     chain = read_chain_file(chain_path)
     write_chain_file(chain_path, chain[:3])  # the source's chain without the sample link
+    with pytest.raises(SamplePackError, match="no sample statement"):
+        verify_sample_pack(tmp_path / "pack")
+    # a batch's chain (delivery last, signed by the same centre) is no sample's chain either
+    head = verify_chain(chain[:3], centre.identity)
+    first = head.statements[0]
+    delivery = DeliveryStatement(
+        channel_id="ch-1", contract_id="c-1", contract_digest=first.dataset.digest,
+        buyer_key_id=centre.key_id, batch=1, batch_manifest_digest=first.dataset.digest,
+        published_at="2026-01-05T00:00:00Z", episodes=1, hours=Decimal(1),
+    )  # fmt: skip
+    last = Statement(
+        statement="delivery",
+        previous=head.head,
+        centre=first.centre,
+        dataset=first.dataset,
+        issued_at="2026-01-05T00:00:00Z",
+        delivery=delivery,
+    )
+    write_chain_file(chain_path, extend_chain(chain[:3], last, centre))
     with pytest.raises(SamplePackError, match="no sample statement"):
         verify_sample_pack(tmp_path / "pack")
     write_chain_file(chain_path, chain)

@@ -10,6 +10,7 @@ import pickle
 import shutil
 import stat
 import subprocess
+from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives import serialization
@@ -185,8 +186,8 @@ def test_key_id_example_from_the_spec() -> None:
 
 
 def test_a_file_named_like_a_key_neither_shadows_nor_impersonates_it(
-    tmp_path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:  # type: ignore[no-untyped-def]
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     from embodex_cli.main import main
 
     real = generate_key("hub", "centre")
@@ -202,8 +203,8 @@ def test_a_file_named_like_a_key_neither_shadows_nor_impersonates_it(
     assert load_identity("hub.pub.json") == planted
     with pytest.raises(KeyNotFoundError, match="identity file missing.json does not exist"):
         load_identity("missing.json")
+    (tmp_path / "nobody").write_bytes(planted.to_json_bytes())
     with pytest.raises(KeyNotFoundError, match="no identity named 'nobody'"):
-        (tmp_path / "nobody").write_bytes(planted.to_json_bytes())
         load_identity("nobody")
     try:
         main(["keys", "show", "hub", "--json"])

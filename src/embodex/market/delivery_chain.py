@@ -27,10 +27,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
-
 from .. import __version__
-from ..canonical import digest_json, to_pretty_json
+from ..canonical import digest_json
 from ..delivery.channel import Channel, open_channel
 from ..delivery.documents import BatchManifest, qc_key
 from ..delivery.staging import batch_episodes
@@ -40,11 +38,12 @@ from ..qc.manifest import QCManifest
 from ..trust.keys import Identity, Signer
 from ..trust.qc_manifest import verify_qc_manifest
 from .provenance import (
-    ChainFile,
     DatasetRef,
     DeliveryStatement,
     ProcessingStep,
     ProvenanceChain,
+    chain_file_bytes,
+    parse_chain_file,
     processing_steps,
     qc_body,
     sign_chain,
@@ -175,9 +174,7 @@ def record_delivery(
             last={"statement": "delivery", "delivery": _delivery_body(ch, manifest, digest)},
         )
         key = batch_chain_key(n)
-        ch.store.put_bytes(
-            key, to_pretty_json(ChainFile(statements=envelopes).model_dump(mode="json"))
-        )
+        ch.store.put_bytes(key, chain_file_bytes(envelopes))
         out.append(_check(ch, manifest, digest, envelopes))
     return out
 
@@ -249,10 +246,7 @@ def verify_delivery(
                 f"{ch.where(key)} is missing: batch {manifest.number} has no provenance chain",
                 hint="Ask the centre to run `embodex catalog record-delivery`.",
             ) from None
-        try:
-            envelopes = ChainFile.model_validate_json(data).statements
-        except (ValidationError, ValueError) as exc:
-            raise ProvenanceError(f"{ch.where(key)} is not a provenance chain ({exc})") from None
+        envelopes = parse_chain_file(data, ch.where(key))
         try:
             out.append(_check(ch, manifest, digest, envelopes))
         except SignatureError as exc:

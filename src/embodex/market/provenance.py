@@ -52,10 +52,12 @@ __all__ = [
     "ProcessingStep",
     "ProvenanceChain",
     "Statement",
+    "chain_file_bytes",
     "dataset_statements",
     "ensure_dataset_provenance",
     "extend_chain",
     "iso_ns",
+    "parse_chain_file",
     "processing_steps",
     "qc_body",
     "read_chain_file",
@@ -383,21 +385,35 @@ def sign_chain(
     return chain
 
 
+def parse_chain_file(data: bytes, where: str) -> list[Envelope]:
+    """The envelopes of a chain file's bytes, read from ``where`` (nothing verified yet).
+    Raises ``ProvenanceError``."""
+    try:
+        return ChainFile.model_validate_json(data).statements
+    except ValueError as exc:  # pydantic's ValidationError included
+        raise ProvenanceError(f"{where} is not a provenance chain ({exc})") from None
+
+
 def read_chain_file(path: str | Path) -> list[Envelope]:
     """The envelopes of a chain file (nothing verified yet). Raises ``ProvenanceError``."""
     p = Path(path)
     try:
-        return ChainFile.model_validate_json(p.read_bytes()).statements
+        data = p.read_bytes()
     except FileNotFoundError:
         raise ProvenanceError(f"{p} is missing: no provenance chain") from None
-    except (OSError, ValidationError, ValueError) as exc:
-        raise ProvenanceError(f"{p} is not a provenance chain file ({exc})") from None
+    except OSError as exc:
+        raise ProvenanceError(f"{p} cannot be read ({exc})") from None
+    return parse_chain_file(data, str(p))
+
+
+def chain_file_bytes(chain: Sequence[Envelope]) -> bytes:
+    """A chain file's bytes (pretty JSON), as :func:`parse_chain_file` reads them."""
+    return to_pretty_json(ChainFile(statements=list(chain)).model_dump(mode="json"))
 
 
 def write_chain_file(path: str | Path, chain: Sequence[Envelope]) -> None:
     """Write a chain file atomically (world-readable: provenance is for buyers to read)."""
-    data = to_pretty_json(ChainFile(statements=list(chain)).model_dump(mode="json"))
-    atomic_write_bytes(path, data, mode=0o644)
+    atomic_write_bytes(path, chain_file_bytes(chain), mode=0o644)
 
 
 def ensure_dataset_provenance(dataset: str | Path, signer: Signer) -> ProvenanceChain:

@@ -32,7 +32,6 @@ from ..delivery.storage import Storage, join_key, open_storage, validate_key
 from ..errors import (
     CatalogError,
     ObjectNotFoundError,
-    ProvenanceError,
     SamplePackError,
     UnsafeKeyError,
 )
@@ -45,7 +44,7 @@ from ..trust.keys import Identity, Signer
 from ..trust.types import Digest, TrustModel
 from .catalog import IDENTITY_FILE, LISTING_FILE, Catalog, open_catalog, read_catalog
 from .catalog_page import SampleOffer
-from .provenance import CHAIN_FILE, ChainFile, DatasetRef, ProvenanceChain, verify_chain
+from .provenance import CHAIN_FILE, DatasetRef, ProvenanceChain, parse_chain_file, verify_chain
 from .sample import SamplePack, verify_sample_pack
 
 __all__ = [
@@ -181,6 +180,19 @@ def _reader(store: Storage) -> Callable[[str], bytes]:
     return read
 
 
+def _sample_manifest(read: Callable[[str], bytes], catalog: Catalog) -> SampleManifest | None:
+    """The channel's sample manifest, signed by the listing's centre (None: none published).
+    Raises ``SignatureError``."""
+    try:
+        raw = read(SAMPLE_MANIFEST)
+    except CatalogError:
+        return None
+    return open_model(
+        "sample-manifest", SampleManifest, raw, [catalog.centre],
+        required_keyids=[catalog.centre.key_id],
+    )  # fmt: skip
+
+
 def _is_local(source: str | Path) -> Path | None:
     text = str(source)
     if "://" in text and not text.startswith("file://"):
@@ -224,19 +236,13 @@ def pull_sample(
     identities = list(trusted) if trusted is not None else default_trusted()
     catalog = open_catalog_url(source, identities)
     store = open_storage(str(source))
-    read = _reader(store)
-    try:
-        raw = read(SAMPLE_MANIFEST)
-    except CatalogError:
+    manifest = _sample_manifest(_reader(store), catalog)
+    if manifest is None:
         raise SamplePackError(
             f"{source} publishes no sample pack",
             hint="Check the URL; a centre publishes one with `embodex catalog sample DATASET "
             "-o CATALOG/sample` then `embodex catalog publish CATALOG URL`.",
-        ) from None
-    manifest = open_model(
-        "sample-manifest", SampleManifest, raw, [catalog.centre],
-        required_keyids=[catalog.centre.key_id],
-    )  # fmt: skip
+        )
     staging = target.parent / f".{target.name}.incomplete"
     if staging.exists():
         shutil.rmtree(staging)
@@ -302,23 +308,16 @@ def find_sample_offer(source: str | Path, catalog: Catalog) -> SampleOffer | Non
         if not (pack / "embodex.json").is_file():
             return None
         try:
-            envelopes = ChainFile.model_validate_json((pack / CHAIN_FILE).read_bytes()).statements
+            data = (pack / CHAIN_FILE).read_bytes()
         except FileNotFoundError:
             raise SamplePackError(f"{pack} has no provenance chain ({CHAIN_FILE})") from None
-        except ValueError as exc:
-            raise ProvenanceError(f"{pack / CHAIN_FILE}: not a provenance chain ({exc})") from None
-        chain = verify_chain(envelopes, catalog.centre)
+        chain = verify_chain(parse_chain_file(data, str(pack / CHAIN_FILE)), catalog.centre)
         return _offer(chain, str(pack), "check it with", f"embodex catalog provenance {pack}")
     store = open_storage(str(source))
     read = _reader(store)
-    try:
-        raw = read(SAMPLE_MANIFEST)
-    except CatalogError:
+    manifest = _sample_manifest(read, catalog)
+    if manifest is None:
         return None
-    manifest = open_model(
-        "sample-manifest", SampleManifest, raw, [catalog.centre],
-        required_keyids=[catalog.centre.key_id],
-    )  # fmt: skip
     entry = next((f for f in manifest.files if f.path == CHAIN_FILE), None)
     if entry is None:
         raise SamplePackError(f"{store.url}: the sample manifest names no {CHAIN_FILE}")
@@ -328,11 +327,8 @@ def find_sample_offer(source: str | Path, catalog: Catalog) -> SampleOffer | Non
             f"{store.url}: {CHANNEL_PREFIX}/{SAMPLE_DIR}/{CHAIN_FILE} is not the file the "
             "signed sample manifest names (altered on the channel)"
         )
-    try:
-        envelopes = ChainFile.model_validate_json(data).statements
-    except ValueError as exc:
-        raise ProvenanceError(f"{store.url}: the sample's chain is malformed ({exc})") from None
-    chain = verify_chain(envelopes, catalog.centre)
+    where = f"{store.url}/{CHANNEL_PREFIX}/{SAMPLE_DIR}/{CHAIN_FILE}"
+    chain = verify_chain(parse_chain_file(data, where), catalog.centre)
     if chain.head != manifest.provenance_head:
         raise SamplePackError(f"{store.url}: the sample's chain is not the one its manifest names")
     command = f"embodex catalog pull {store.url} -o DEST"

@@ -356,8 +356,9 @@ def build_quote(
 
     ``catalog`` is recorded in the quote as where the listing came from (a folder or URL).
 
-    Raises :class:`DemandError` (unknown licence, budget in another currency, nothing the
-    centre can deliver, frame rates that differ) and ``PriceSheetError``.
+    Raises :class:`DemandError` (budget in another currency, nothing the centre can
+    deliver, frame rates that differ, a QC profile the catalogue does not certify against)
+    and ``PriceSheetError`` (a licence the price sheet does not offer).
 
     Example::
 

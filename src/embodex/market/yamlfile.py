@@ -23,7 +23,12 @@ M = TypeVar("M", bound=BaseModel)
 def parse_yaml_model(text: str, model: type[M], *, source: str, error: type[EmbodexError]) -> M:
     """Parse YAML ``text`` as ``model``; raises ``error`` naming the field at fault."""
     data = yaml_mapping(
-        text, source, error=error, what="fields", exact="amounts and multipliers are exact decimals"
+        text,
+        source,
+        error=error,
+        what="fields",
+        exact="amounts and multipliers are exact decimals",
+        model=model,  # a float where a whole number belongs says so, not "quote it"
     )
     try:
         return model.model_validate(data)
