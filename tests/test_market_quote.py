@@ -12,8 +12,8 @@ import pytest
 from embodex.errors import DemandError, PriceSheetError, QuoteError
 from embodex.market import build_quote, check_arithmetic, load_quote, write_quote
 from embodex.market.prices import default_price_sheet, load_price_sheet
-from embodex.market.quote import round_money
 from embodex.trust import Signer
+from embodex.trust.types import round_money
 
 from ._market import demand, holding, listing, price_sheet
 
@@ -99,7 +99,7 @@ horizon: 2026-01-11
 
 
 def test_rounding_is_half_up_at_each_step(centre: Signer) -> None:
-    assert round_money(Decimal("2.345")) == Decimal("2.35")  # half-even would give 2.34
+    assert round_money(Decimal("2.345"), "CNY") == Decimal("2.35")  # half-even would give 2.34
     held = [holding("hold_cup", "restaurant", "S04", "PASS", "3")]
     sheet = price_sheet(base_per_accepted_hour="100.10", volume_discounts=[])
     q, _ = build_quote(
@@ -111,6 +111,26 @@ def test_rounding_is_half_up_at_each_step(centre: Signer) -> None:
     assert part.unit_price_exact == Decimal("115.115") and part.unit_price == Decimal("115.12")
     assert q.total == Decimal("345.36") and q.discount == 0 and q.volume_tier is None
     assert q.blended_per_accepted_hour == Decimal("115.12") and len(q.deliveries) == 1
+
+
+def test_money_is_rounded_to_the_currency_minor_unit(centre: Signer) -> None:
+    # JPY has no sen: every figure is whole yen, as supply rounds what is due
+    held = [holding("hold_cup", "restaurant", "S04", "PASS", "3")]
+    sheet = price_sheet(currency="JPY", base_per_accepted_hour="10010", volume_discounts=[])
+    q, _ = build_quote(
+        listing(centre, holdings=held, capacity={}, prices=sheet), demand(ONE_LINE), now=NOW
+    )
+    part = q.lines[0].parts[0]
+    # 10010 × 1.15 = 11511.5 exactly -> 11512 (half up); 3 h -> 34536
+    assert part.unit_price_exact == Decimal("11511.5") and part.unit_price == Decimal("11512")
+    assert q.total == Decimal("34536") and q.deliveries[0].amount == Decimal("34536")
+    assert q.blended_per_accepted_hour == Decimal("11512")
+    assert q.contract_value == Decimal("34536")
+    check_arithmetic(q)
+    sen = part.model_copy(update={"unit_price": Decimal("11511.50")})
+    line = q.lines[0].model_copy(update={"parts": [sen]})
+    with pytest.raises(QuoteError, match="unit price is 11511.50, computed 11512"):
+        check_arithmetic(q.model_copy(update={"lines": [line]}))
 
 
 def test_exclusive_licence_and_camera_tiers(centre: Signer) -> None:

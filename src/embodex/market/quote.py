@@ -5,16 +5,18 @@ plus collection; a shortfall is not priced) in up to two parts (specs/catalog.md
 
 * the **unit price** is ``base × scene complexity × skill difficulty × cameras ×
   exclusivity`` (× customised collection, for collected hours of a customised line), computed
-  exactly and then rounded to the currency's cents (half up);
-* the part's **amount** is ``hours × unit price``, rounded to cents (half up).
+  exactly and then rounded to the currency's minor unit (cents for CNY, whole yen for JPY;
+  half up);
+* the part's **amount** is ``hours × unit price``, rounded to the minor unit (half up).
 
 The subtotal is the sum of the amounts; the **volume discount** of the highest tier the
-quoted hours reach is ``subtotal × rate`` rounded to cents (half up); the **total** is the
-subtotal minus the discount. Deliveries split hours (to 0.001 h, rounded down) and money (to
-cents, rounded down) evenly over the periods of the schedule, the last taking the rest, so
-they add up exactly. The contract's single price per accepted hour is the **blended** price
-``total / hours`` rounded to cents (half up); the quote shows the contract value at that
-price next to the total. No float is ever involved.
+quoted hours reach is ``subtotal × rate`` rounded to the minor unit (half up); the **total**
+is the subtotal minus the discount. Deliveries split hours (to 0.001 h, rounded down) and
+money (to the minor unit, rounded down) evenly over the periods of the schedule, the last
+taking the rest, so they add up exactly. The contract's single price per accepted hour is
+the **blended** price ``total / hours`` rounded to the minor unit (half up), as supply rounds
+what is due (trust.types.round_money); the quote shows the contract value at that price next
+to the total. No float is ever involved.
 """
 
 from __future__ import annotations
@@ -34,14 +36,13 @@ from ..errors import DemandError, QuoteError
 from ..fsutil import atomic_write_bytes
 from ..trust.documents import describe_validation_error
 from ..trust.periods import make_periods, parse_duration
-from ..trust.types import Dec, Digest, Hours, IsoDate, NonEmpty, TrustModel
+from ..trust.types import Dec, Digest, Hours, IsoDate, NonEmpty, TrustModel, money_step, round_money
 from .demand import Budget, Demand
 from .listing import CentreInfo, Listing, ProfileRef
 from .matching import MatchLine, MatchResult, match_demand, tidy
 from .prices import LicenceOffer, PriceSheet, VolumeTier
 
 __all__ = [
-    "CENT",
     "Delivery",
     "Factor",
     "Quote",
@@ -51,12 +52,10 @@ __all__ = [
     "build_quote",
     "check_arithmetic",
     "load_quote",
-    "round_money",
     "verify_quote",
     "write_quote",
 ]
 
-CENT = Decimal("0.01")
 MILLI_HOUR = Decimal("0.001")
 ZERO = Decimal(0)
 Amount = Annotated[Dec, Field(ge=0, description='Money as a decimal string, e.g. "1234.50".')]
@@ -69,11 +68,6 @@ def _exact() -> Iterator[None]:
         ctx.prec = 200
         ctx.traps[Inexact] = True
         yield
-
-
-def round_money(value: Decimal, rounding: str = ROUND_HALF_UP) -> Decimal:
-    """``value`` to cents (half up unless told otherwise)."""
-    return value.quantize(CENT, rounding=rounding)
 
 
 def _divide(a: Decimal, b: Decimal | int, step: Decimal, rounding: str) -> Decimal:
@@ -224,17 +218,17 @@ def _unit_factors(
 
 
 def _part(
-    source: Literal["stock", "collection"], hours: Decimal, factors: list[Factor]
+    source: Literal["stock", "collection"], hours: Decimal, factors: list[Factor], currency: str
 ) -> QuotePart:
     exact = _product([f.value for f in factors])
-    unit = round_money(exact)
+    unit = round_money(exact, currency)
     return QuotePart(
         source=source,
         hours=hours,
         factors=factors,
         unit_price_exact=exact,
         unit_price=unit,
-        amount=round_money(_times(hours, unit)),
+        amount=round_money(_times(hours, unit), currency),
     )
 
 
@@ -242,7 +236,7 @@ def _quote_line(m: MatchLine, sheet: PriceSheet, licence: LicenceOffer, cameras:
     factors = _unit_factors(sheet, licence, m.skill, m.scene_type, cameras)
     parts = []
     if m.from_stock > 0:
-        parts.append(_part("stock", m.from_stock, factors))
+        parts.append(_part("stock", m.from_stock, factors, sheet.currency))
     if m.collected_by_horizon > 0:
         extra = (
             [Factor(name="customised_collection", label="customised collection",
@@ -250,7 +244,7 @@ def _quote_line(m: MatchLine, sheet: PriceSheet, licence: LicenceOffer, cameras:
             if m.customised
             else []
         )  # fmt: skip
-        parts.append(_part("collection", m.collected_by_horizon, factors + extra))
+        parts.append(_part("collection", m.collected_by_horizon, factors + extra, sheet.currency))
     return QuoteLine(
         line=m.line,
         skill=m.skill,
@@ -271,7 +265,7 @@ def _split(total: Decimal, n: int, step: Decimal) -> list[Decimal]:
     return [share] * (n - 1) + [total - share * (n - 1)]
 
 
-def _deliveries(demand: Demand, hours: Decimal, total: Decimal) -> list[Delivery]:
+def _deliveries(demand: Demand, hours: Decimal, total: Decimal, currency: str) -> list[Delivery]:
     periods = make_periods(
         demand.start,
         demand.horizon,
@@ -280,7 +274,7 @@ def _deliveries(demand: Demand, hours: Decimal, total: Decimal) -> list[Delivery
         demand.timezone,
     )
     hour_shares = _split(hours, len(periods), MILLI_HOUR)
-    money_shares = _split(total, len(periods), CENT)
+    money_shares = _split(total, len(periods), money_step(currency))
     return [
         Delivery(number=p.number, start=p.start, end=p.end, hours=h, amount=a)
         for p, h, a in zip(periods, hour_shares, money_shares, strict=True)
@@ -383,9 +377,9 @@ def build_quote(
         )
     subtotal = sum((line.amount for line in lines), ZERO)
     tier = sheet.volume_tier(hours)
-    discount = round_money(_times(subtotal, tier.discount)) if tier else ZERO
+    discount = round_money(_times(subtotal, tier.discount), sheet.currency) if tier else ZERO
     total = subtotal - discount
-    blended = _divide(total, hours, CENT, ROUND_HALF_UP)
+    blended = _divide(total, hours, money_step(sheet.currency), ROUND_HALF_UP)
     created = (now or datetime.now(UTC)).replace(microsecond=0)
     valid = min(d for d in (listing.valid_until, sheet.valid_until) if d is not None)
     demand_digest = digest_json(demand.model_dump(mode="json"))
@@ -411,9 +405,9 @@ def build_quote(
             volume_tier=tier,
             discount=discount,
             total=total,
-            deliveries=_deliveries(demand, hours, total),
+            deliveries=_deliveries(demand, hours, total, sheet.currency),
             blended_per_accepted_hour=blended,
-            contract_value=round_money(_times(blended, hours)),
+            contract_value=round_money(_times(blended, hours), sheet.currency),
             budget=demand.budget,
             budget_left=None if demand.budget is None else demand.budget.amount - total,
             scope=_scope(listing, demand, match),
@@ -431,6 +425,8 @@ def check_arithmetic(quote: Quote) -> None:
     by hand, or by a program that rounds differently).
     """
 
+    currency = quote.currency
+
     def expect(what: str, stated: Decimal | None, computed: Decimal | None) -> None:
         if stated != computed:
             raise QuoteError(f"quote {quote.quote_id}: {what} is {stated}, computed {computed}")
@@ -440,8 +436,10 @@ def check_arithmetic(quote: Quote) -> None:
         for part in line.parts:
             exact = _product([f.value for f in part.factors])
             expect(f"{where} {part.source} unit price (exact)", part.unit_price_exact, exact)
-            expect(f"{where} {part.source} unit price", part.unit_price, round_money(exact))
-            amount = round_money(_times(part.hours, part.unit_price))
+            expect(
+                f"{where} {part.source} unit price", part.unit_price, round_money(exact, currency)
+            )
+            amount = round_money(_times(part.hours, part.unit_price), currency)
             expect(f"{where} {part.source} amount", part.amount, amount)
         expect(f"{where} amount", line.amount, sum((p.amount for p in line.parts), ZERO))
         expect(f"{where} hours", line.hours_quoted, sum((p.hours for p in line.parts), ZERO))
@@ -450,14 +448,16 @@ def check_arithmetic(quote: Quote) -> None:
     subtotal = sum((line.amount for line in quote.lines), ZERO)
     expect("subtotal", quote.subtotal, subtotal)
     rate = quote.volume_tier.discount if quote.volume_tier else ZERO
-    expect("discount", quote.discount, round_money(_times(subtotal, rate)))
+    expect("discount", quote.discount, round_money(_times(subtotal, rate), currency))
     expect("total", quote.total, subtotal - quote.discount)
     expect("delivery hours", sum((d.hours for d in quote.deliveries), ZERO), quote.hours)
     expect("delivery amounts", sum((d.amount for d in quote.deliveries), ZERO), quote.total)
-    blended = _divide(quote.total, hours, CENT, ROUND_HALF_UP) if hours else None
+    step = money_step(currency)
+    blended = _divide(quote.total, hours, step, ROUND_HALF_UP) if hours else None
     expect("blended price per accepted hour", quote.blended_per_accepted_hour, blended)
     if blended is not None:
-        expect("contract value", quote.contract_value, round_money(_times(blended, hours)))
+        value = round_money(_times(blended, hours), currency)
+        expect("contract value", quote.contract_value, value)
     if quote.budget is not None:
         expect("budget left", quote.budget_left, quote.budget.amount - quote.total)
 

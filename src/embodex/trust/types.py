@@ -35,6 +35,7 @@ __all__ = [
     "Timestamp",
     "TrustModel",
     "dec_str",
+    "money_step",
     "round_money",
 ]
 
@@ -65,8 +66,12 @@ _MINOR_UNITS = {
 def round_money(value: Decimal, currency: str) -> Decimal:
     """``value`` rounded half-up to the currency's minor unit (2 places for CNY, USD, EUR…;
     0 for JPY; 3 for KWD): how every amount due is stated. Compute exactly, round once."""
-    places = _MINOR_UNITS.get(currency.upper(), 2)
-    return value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    return value.quantize(money_step(currency), rounding=ROUND_HALF_UP)
+
+
+def money_step(currency: str) -> Decimal:
+    """The currency's minor unit as a step: ``Decimal("0.01")`` for CNY, ``1`` for JPY."""
+    return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
 
 
 def _to_decimal(value: Any) -> Any:
