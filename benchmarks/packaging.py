@@ -43,7 +43,9 @@ import numpy as np
 import pyarrow as pa
 
 from embodex.format import DatasetWriter, Episode, open_dataset
+from embodex.format.reader import compute_dataset_stats
 from embodex.format.schema import feature_arrow_type, frames_schema
+from embodex.format.stats import stats_arrays
 from embodex.synth import synth_episode, synth_episodes, synth_meta
 
 
@@ -194,6 +196,30 @@ def _memory_after_open(path: Path) -> dict[str, float]:
     return {"python": python / 2**20, "arrow": arrow / 2**20, "mapped": mapped / 2**20}
 
 
+def bench_stats_merge(path: Path, reps: int = 5) -> dict[str, float]:
+    """Merging the per-episode statistics into ``stats.json`` form (what every append and
+    ``verify`` pays) vs only reading those statistics from the episode table into arrays,
+    the least any merge must do; best of ``reps``, alternating."""
+    ds = open_dataset(path)
+    dims = {name: spec.shape[0] for name, spec in ds.meta.features.items()}
+    stats = ds.episodes.column("stats")
+    read, merge = [], []
+    for _ in range(reps):
+        t = time.perf_counter()
+        for name, dim in dims.items():
+            stats_arrays(stats, name, dim)
+        read.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        compute_dataset_stats(ds.meta, ds.episodes)
+        merge.append(time.perf_counter() - t)
+    return {
+        "stats_merge_episodes": len(ds),
+        "stats_read_s": min(read),
+        "stats_merge_s": min(merge),
+        "stats_merge_ratio_vs_read": min(merge) / min(read),
+    }
+
+
 def bench_open(out: Path) -> dict[str, Any]:
     shapes = {"1k_x10": (1000, 10), "1k_x1000": (1000, 1000), "10k_x30": (10_000, 30)}
     for name, (episodes, frames) in shapes.items():
@@ -211,6 +237,7 @@ def bench_open(out: Path) -> dict[str, Any]:
     return {
         "open_10k_episodes_s": statistics.median(times),
         "open_memory_mib": {name: _memory_after_open(out / f"open-{name}") for name in shapes},
+        **bench_stats_merge(out / "open-10k_x30"),
     }
 
 
@@ -311,6 +338,11 @@ def main() -> int:
     print(
         f"open 10k episodes: {result['open_10k_episodes_s'] * 1000:.0f} ms "
         f"(target well under 1 s) {'OK' if ok_open else 'MISSED'}"
+    )
+    print(
+        f"stats merge of {r['stats_merge_episodes']:,} episodes: "
+        f"{r['stats_merge_s'] * 1000:.0f} ms, {r['stats_merge_ratio_vs_read']:.1f}x only reading "
+        f"their per-episode statistics ({r['stats_read_s'] * 1000:.0f} ms)"
     )
     mem = result["open_memory_mib"]
 

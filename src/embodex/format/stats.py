@@ -128,8 +128,6 @@ def _column(rows: list[Mapping[str, Any]], key: str) -> np.ndarray:
 
 def merge_feature_stats(rows: list[Mapping[str, Any]], dim: int) -> FeatureStats:
     """Merge per-episode statistics (as produced by :func:`episode_feature_stats`)."""
-    if not rows:
-        return merge_stats_arrays({k: np.zeros((0, dim)) for k in _KEYS}, dim)
     return merge_stats_arrays({k: _column(rows, k) for k in _KEYS}, dim)
 
 

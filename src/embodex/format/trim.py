@@ -12,6 +12,7 @@ The source is never modified: the result is a new dataset written with
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -169,31 +170,25 @@ def _resolve(src: Dataset, cuts: Mapping[str, Cut | tuple[int, int | None]]) -> 
 
 def _record(old: Any, n: int, cut: Cut, tool: str) -> TrimRecord:
     """The new ``extra.trim``: composed with an earlier embodex trim, so ``kept`` always
-    counts frames of the original recording."""
+    counts frames of the original recording; another tool's record is kept as found."""
     assert cut.end is not None
-    if old is not None and not isinstance(old, dict):  # another tool's form: kept as found
-        return TrimRecord(
-            original_frames=n, kept=(cut.start, cut.end), reason=cut.reason, tool=tool,
-            previous=old,
-        )  # fmt: skip
+    prev = None
     if isinstance(old, dict):
-        try:
+        with contextlib.suppress(ValidationError):  # not ours: kept as ``previous``
             prev = TrimRecord.model_validate(old)
-        except ValidationError:
-            return TrimRecord(
-                original_frames=n, kept=(cut.start, cut.end), reason=cut.reason, tool=tool,
-                previous=old,
-            )  # fmt: skip
-        offset = prev.kept[0]
-        reasons = list(dict.fromkeys([*prev.reason.split("+"), cut.reason]))
+    if prev is None:
         return TrimRecord(
-            original_frames=prev.original_frames,
-            kept=(offset + cut.start, offset + cut.end),
-            reason="+".join(reasons),
-            tool=tool,
-            previous=prev.previous,
+            original_frames=n, kept=(cut.start, cut.end), reason=cut.reason, tool=tool, previous=old
         )
-    return TrimRecord(original_frames=n, kept=(cut.start, cut.end), reason=cut.reason, tool=tool)
+    offset = prev.kept[0]
+    reasons = list(dict.fromkeys([*prev.reason.split("+"), cut.reason]))
+    return TrimRecord(
+        original_frames=prev.original_frames,
+        kept=(offset + cut.start, offset + cut.end),
+        reason="+".join(reasons),
+        tool=tool,
+        previous=prev.previous,
+    )
 
 
 def _trimmer(

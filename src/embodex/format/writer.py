@@ -19,7 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..canonical import canonical_json, digest_json, sha256_bytes, to_pretty_json
+from ..canonical import canonical_json, digest_json, sha256_bytes, sha256_file, to_pretty_json
 from ..errors import DatasetExistsError, DatasetLockedError, SchemaError
 from ..fsutil import FileLock, fsync_dir
 from . import layout
@@ -423,7 +423,7 @@ class DatasetWriter:
             files[layout.EPISODES_FILE] = FileEntry(
                 path=layout.EPISODES_FILE,
                 size=ep_path.stat().st_size,
-                sha256=_sha256_mapped(ep_path),
+                sha256=sha256_file(ep_path),
             )
             for name, data in blobs.items():
                 files[name] = FileEntry(path=name, size=len(data), sha256=sha256_bytes(data))
@@ -612,13 +612,3 @@ def _fsync_path(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
-
-
-def _sha256_mapped(path: Path) -> str:
-    """sha256 of a file hashed straight from the page cache (no read buffer)."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        if os.fstat(f.fileno()).st_size:
-            with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as m:
-                h.update(m)
-    return h.hexdigest()

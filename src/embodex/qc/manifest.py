@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -26,6 +26,9 @@ from .aggregates import group_stats, grouped, hours_of, top_failures
 from .findings import Verdict
 from .profile import Profile
 from .reviewlog import LogHead, ReviewEntry, read_log_and_head
+
+if TYPE_CHECKING:
+    from ..format import Dataset
 
 __all__ = [
     "MANIFEST_FILE",
@@ -205,14 +208,19 @@ def _ipc_bytes(table: pa.Table) -> bytes:
     return bytes(sink.getvalue().to_pybytes())
 
 
+def _ipc_ref(stem: str, data: bytes) -> FileRef:
+    """The content-addressed sidecar ``qc/<stem>-<sha256 prefix>.arrow`` holding ``data``."""
+    digest = sha256_bytes(data)
+    return FileRef(path=f"{QC_DIR}/{stem}-{digest[:16]}.arrow", size=len(data), sha256=digest)
+
+
 def _publish(root: Path, stem: str, table: pa.Table) -> FileRef:
     data = _ipc_bytes(table)
-    digest = sha256_bytes(data)
-    rel = f"{QC_DIR}/{stem}-{digest[:16]}.arrow"
-    target = root / rel
+    ref = _ipc_ref(stem, data)
+    target = root / ref.path
     if not (target.exists() and target.stat().st_size == len(data)):
         atomic_write_bytes(target, data, mode=0o644)
-    return FileRef(path=rel, size=len(data), sha256=digest)
+    return ref
 
 
 def aggregates_of(
@@ -300,11 +308,6 @@ def _finish(root: Path, manifest: QCManifest) -> QCManifest:
         if named and f"{QC_DIR}/{old.name}" not in keep:
             old.unlink(missing_ok=True)  # superseded; the new manifest no longer names it
     return manifest
-
-
-def _ipc_ref(stem: str, data: bytes) -> FileRef:
-    digest = sha256_bytes(data)
-    return FileRef(path=f"{QC_DIR}/{stem}-{digest[:16]}.arrow", size=len(data), sha256=digest)
 
 
 def _manifest_of(root: Path, result: object, *, write: bool) -> QCManifest:
@@ -514,21 +517,21 @@ def compare_manifests(centre: QCManifest, buyer: QCManifest) -> list[str]:
     return out
 
 
-def stale_reason(dataset: str | Path, manifest: QCManifest | None = None) -> str | None:
+def stale_reason(dataset: Dataset | str | Path, manifest: QCManifest | None = None) -> str | None:
     """Why the QC manifest no longer describes the dataset (it changed since QC ran, e.g.
-    episodes were appended), or None when it is current. Raises ``QCManifestError`` when
-    there is no QC manifest."""
-    from ..format import open_dataset
+    episodes were appended), or None when it is current. Pass an open ``Dataset`` to spare
+    opening it again. Raises ``QCManifestError`` when there is no QC manifest."""
+    from ..format import Dataset, open_dataset
 
-    manifest = manifest or load_qc_manifest(dataset)
-    ds = open_dataset(dataset)
+    ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    manifest = manifest or load_qc_manifest(ds.root)
     if ds.digest == manifest.dataset_digest:
         return None
     known = {e.episode_id for e in manifest.episodes}
     unchecked = sum(1 for eid in ds.episode_ids if eid not in known)
     more = f"; {unchecked} of its {len(ds)} episodes were never checked" if unchecked else ""
     return (
-        f"the QC manifest of {dataset} is stale: the dataset changed since QC ran "
+        f"the QC manifest of {ds.root} is stale: the dataset changed since QC ran "
         f"(now {ds.digest[:19]}…, QC saw {manifest.dataset_digest[:19]}…){more}"
     )
 

@@ -172,7 +172,7 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
         if f["severity"] == "fail":
             fail_rules[f["episode_id"]].add(f["rule"])
     reviewed = sum(1 for e in manifest.episodes if e.review is not None)
-    stale = stale_reason(root, manifest)
+    stale = stale_reason(ds, manifest)
 
     cards = [
         (str(o.episodes), "episodes"),

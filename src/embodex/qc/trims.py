@@ -41,7 +41,7 @@ def suggested_trims(dataset: Dataset | str | Path) -> dict[str, Cut]:
     ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
     root = ds.root
     manifest = load_qc_manifest(root)
-    stale = stale_reason(root, manifest)
+    stale = stale_reason(ds, manifest)
     if stale is not None:
         raise QCManifestError(
             stale, hint=f"Run `embodex qc run {root}` first, so the trims fit the current data."
