@@ -14,6 +14,7 @@ from pathlib import Path
 from pydantic import Field
 
 from ..trust import Identity, VerifiedContract
+from ..trust.receipts import replaceable_batches
 from ..trust.types import Hours, IsoDate, Timestamp, TrustModel
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import BatchManifest, Notice
@@ -48,8 +49,7 @@ class ChannelSnapshot:
     def replaceable(self) -> set[int]:
         """The batches a later one may replace: those whose receipt rejected episodes, and
         the revoked ones."""
-        rejected = {n for n, r in self.receipts.items() if r.receipt.rejected}
-        return rejected | set(self.revoked())
+        return replaceable_batches((r.receipt for r in self.receipts.values()), self.revoked())
 
 
 def read_snapshot(channel: Channel) -> ChannelSnapshot:

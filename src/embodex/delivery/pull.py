@@ -63,6 +63,7 @@ from ..trust import (
     verify_qc_manifest,
 )
 from ..trust.checking import Violation, replaced_batch
+from ..trust.receipts import replaceable_batches
 from ..trust.types import dec_str
 from .buyer_store import BatchProgress, BatchSeen, BuyerStore, PullState
 from .channel import CLOCK_SKEW, Channel, HeadRead, check_fresh, open_channel, utc_now
@@ -526,12 +527,8 @@ class _Puller:
     def _replaceable(self, before: int) -> set[int]:
         """Earlier batches this buyer rejected episodes of, or that were revoked: the only
         ones a later batch may replace (its own receipts are the evidence)."""
-        out = {n for n in self.state.revoked if n < before}
-        for n in range(1, before):
-            path = self.store.receipt(n)
-            if path.exists() and self._stored_receipt(n).rejected:
-                out.add(n)
-        return out
+        held = (self._stored_receipt(n) for n in range(1, before) if self.store.receipt(n).exists())
+        return replaceable_batches(held, (n for n in self.state.revoked if n < before))
 
     def _stored_receipt(self, n: int) -> Receipt:
         return open_receipt(self.store.receipt(n).read_bytes(), self.signer.identity)

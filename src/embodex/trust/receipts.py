@@ -8,7 +8,7 @@ must be replaced. Accepted hours times the price is what the centre invoices.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -30,6 +30,7 @@ __all__ = [
     "RejectedEpisode",
     "build_receipt",
     "open_receipt",
+    "replaceable_batches",
     "sign_receipt",
 ]
 
@@ -175,3 +176,10 @@ def open_receipt(envelope: Envelope | dict[str, Any] | bytes, buyer: Identity) -
     if receipt.issued_by != buyer.key_id:
         raise SignatureError("the receipt names another issuer than the key that signed it")
     return receipt
+
+
+def replaceable_batches(receipts: Iterable[Receipt], revoked: Iterable[int]) -> set[int]:
+    """The batches a later one may replace (``replacement_for``): those whose receipt rejected
+    episodes, and the revoked ones. Everyone judging a replacement (the centre's publish and
+    supply plan, the buyer's pull and supply status) applies this one rule."""
+    return {r.batch_number for r in receipts if r.rejected} | set(revoked)

@@ -23,7 +23,7 @@ from ..errors import ContractError
 from .checking import BatchSummary, batch_period, replaced_batch
 from .contract_file import VerifiedContract
 from .contract_model import Contract
-from .receipts import Receipt
+from .receipts import Receipt, replaceable_batches
 from .types import Dec, Hours, IsoDate, Rate, Timestamp, TrustModel, round_money
 
 __all__ = ["Breakdown", "PeriodSupply", "SupplyStatus", "supply_status"]
@@ -136,7 +136,7 @@ def supply_status(
     notes: list[str] = []
     late_batches, overdue, late_repl = [], [], []
     rejected_total = pending = Decimal(0)
-    replaceable = {n for n, r in by_batch.items() if r.rejected} | set(revoked)
+    replaceable = replaceable_batches(by_batch.values(), revoked)
     for number in sorted(by_number):
         batch = by_number[number]
         repl = replaced_batch(batch, replaceable)
