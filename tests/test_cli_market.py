@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from embodex.format import open_dataset
 from embodex.market import build_quote, load_price_sheet, load_quote, open_catalog, write_quote
 from embodex.trust import contract_from_yaml, load_contract_yaml
 
@@ -85,6 +86,13 @@ def test_centre_to_contract_from_the_cli(
     shown = json.loads(out)
     assert shown["verified"] is True and shown["totals"]["overall"]["episodes"] == 14
     assert len(shown["provenance"]) == 2
+    # `catalog provenance CATALOG`: the same chains; an episode of either dataset is found
+    chains = json.loads(run(["catalog", "provenance", str(cat), "--json"], capsys)[1])
+    assert chains == list(shown["provenance"].values())
+    for ds in datasets:
+        first = open_dataset(ds).episode_ids[0]
+        code, out, _ = run(["catalog", "provenance", str(cat), "--episode", first], capsys)
+        assert code == 0 and out.startswith(f"episode_id       {first}\n"), out
 
     demand = tmp_path / "demand.yaml"
     demand.write_text(DEMAND)
