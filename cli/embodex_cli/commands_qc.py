@@ -139,11 +139,9 @@ def qc_run(
     # --no-write still applies the recorded reviews: a reviewer's reject is final either way
     manifest = preview_qc(dataset, result) if no_write else write_qc(dataset, result)
     final = {e.episode_id: e.verdict for e in manifest.episodes}
-    counts = {"PASS": 0, "WARN": 0, "FAIL": 0}
-    hours = {"PASS": 0.0, "WARN": 0.0, "FAIL": 0.0}
-    for ep in result.episodes:
-        counts[final[ep.episode_id]] += 1
-        hours[final[ep.episode_id]] += ep.duration_s / 3600
+    o = manifest.aggregates.overall  # the final verdicts' counts and hours
+    counts = {"PASS": o.passed, "WARN": o.warned, "FAIL": o.failed}
+    hours = {"PASS": o.hours_passed, "WARN": o.hours_warned, "FAIL": o.hours_failed}
     top: list[dict[str, Any]] = [t.model_dump() for t in manifest.aggregates.top_failures]
     if as_json:
         echo_json(
@@ -185,7 +183,7 @@ def qc_run(
             table(
                 ["verdict", "episodes", "recorded", "share"],
                 [
-                    [v, counts[v], fmt_hours(hours[v]), f"{100 * counts[v] / total:.1f}%"]
+                    [v, counts[v], fmt_hours(float(hours[v])), f"{100 * counts[v] / total:.1f}%"]
                     for v in ("PASS", "WARN", "FAIL")
                 ],
             )
