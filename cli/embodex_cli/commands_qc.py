@@ -1,4 +1,4 @@
-"""Quality control commands: ``embodex qc run|report|show|profile`` and
+"""Quality control commands: ``embodex qc run|report|show|profile|sign`` and
 ``embodex review next|set|list``."""
 
 from __future__ import annotations
@@ -22,6 +22,9 @@ _REASONS_HELP = (
 
 
 def register(cli: click.Group) -> None:
+    from .cli_qc_sign import qc_sign  # trust code (the centre's key), but a step of QC
+
+    qc.add_command(qc_sign)
     cli.add_command(qc)
     cli.add_command(review)
 
