@@ -10,7 +10,7 @@ import click
 
 from .commands_delivery import WHEN, channel_options
 from .commands_trust import json_opt, load_signer_cli, trust_opt, trusted_identities
-from .render import echo_json, progress
+from .render import echo_json, plural, progress
 from .render_market import (
     catalog_lines,
     hours,
@@ -101,7 +101,7 @@ def catalog_build(
     total = listing.totals()["overall"]
     click.echo(
         f"wrote {out / 'listing.json'}: catalogue #{listing.sequence} of {len(listing.datasets)} "
-        f"dataset(s), {total['episodes']} episodes, {hours(total['hours'])}, signed by "
+        f"dataset(s), {plural(total['episodes'], 'episode')}, {hours(total['hours'])}, signed by "
         f"{signer.name} ({signer.key_id}), valid until {listing.valid_until}"
     )
 
@@ -312,7 +312,7 @@ def catalog_record_delivery(
         return
     for d in recorded:
         click.echo(
-            f"batch {d.batch}: {len(d.manifest.episodes)} episodes, chain head "
+            f"batch {d.batch}: {plural(len(d.manifest.episodes), 'episode')}, chain head "
             f"{d.chain.head} -> {d.where}"
         )
 

@@ -10,7 +10,7 @@ import click
 
 from embodex.qc.reviewlog import REASONS
 
-from .render import echo_json, fmt_hours, progress, table
+from .render import echo_json, fmt_hours, plural, progress, table
 
 _REASONS_HELP = (
     "; ".join(
@@ -177,7 +177,7 @@ def qc_run(
     else:
         click.echo(
             f"QC of {dataset} with profile {profile.id} v{profile.version} "
-            f"({profile.digest[:19]}…): {len(result.episodes)} episodes, "
+            f"({profile.digest[:19]}…): {plural(len(result.episodes), 'episode')}, "
             f"{result.frames:,} frames in {result.seconds:.1f} s"
         )
         click.echo("")
