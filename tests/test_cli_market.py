@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from embodex.market import build_quote, load_price_sheet, load_quote, open_catalog, write_quote
+from embodex.errors import ProvenanceError
+from embodex.format import open_dataset
+from embodex.market import (
+    build_quote,
+    load_price_sheet,
+    load_quote,
+    open_catalog,
+    open_provenance,
+    write_quote,
+)
 from embodex.trust import contract_from_yaml, load_contract_yaml
 
 from ._market import qc_dataset
@@ -85,6 +94,15 @@ def test_centre_to_contract_from_the_cli(
     shown = json.loads(out)
     assert shown["verified"] is True and shown["totals"]["overall"]["episodes"] == 14
     assert len(shown["provenance"]) == 2
+    # `catalog provenance CATALOG`: the same chains; an episode of either dataset is found
+    chains = json.loads(run(["catalog", "provenance", str(cat), "--json"], capsys)[1])
+    assert chains == list(shown["provenance"].values())
+    for ds in datasets:
+        first = open_dataset(ds).episode_ids[0]
+        code, out, _ = run(["catalog", "provenance", str(cat), "--episode", first], capsys)
+        assert code == 0 and out.startswith(f"episode_id       {first}\n"), out
+    with pytest.raises(ProvenanceError, match="only applies to a delivery channel"):
+        open_provenance(cat, batch=1)  # from Python too: a batch needs the channel's contract
 
     demand = tmp_path / "demand.yaml"
     demand.write_text(DEMAND)

@@ -16,12 +16,12 @@ def _ledger_file(party: str | None, file: Path | None) -> Path:
     from embodex.errors import LedgerError
     from embodex.trust import ledger_path
 
-    found = sorted(ledger_dir().glob("*.jsonl")) if ledger_dir().is_dir() else []
-    names = ", ".join(p.stem for p in found) or "none yet"
     if file is not None:
         if not file.is_file():
             raise LedgerError(f"there is no ledger file {file}", hint="Check the path.")
         return file
+    found = sorted(ledger_dir().glob("*.jsonl")) if ledger_dir().is_dir() else []
+    names = ", ".join(p.stem for p in found) or "none yet"
     if party is not None:
         path = ledger_path(party)
         if not path.is_file():

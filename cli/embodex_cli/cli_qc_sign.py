@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from .commands_trust import json_opt, load_signer_cli
-from .render import echo_json
+from .render import echo_json, plural
 
 
 @click.command("sign")
@@ -45,6 +45,6 @@ def qc_sign(dataset: Path, key: str, out: Path | None, no_ledger: bool, as_json:
         return
     recorded = f"; ledger entry {signed.ledger_entry.seq}" if signed.ledger_entry else ""
     click.echo(
-        f"signed the QC manifest of {dataset} ({signed.episodes} episodes, {signed.digest}) "
-        f"-> {signed.path}{recorded}"
+        f"signed the QC manifest of {dataset} ({plural(signed.episodes, 'episode')}, "
+        f"{signed.digest}) -> {signed.path}{recorded}"
     )

@@ -17,7 +17,7 @@ from typing import Any
 import click
 
 from .commands_trust import load_signer_cli
-from .render import echo_json, fmt_bytes, fmt_hours
+from .render import echo_json, fmt_bytes, fmt_hours, plural
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -260,9 +260,9 @@ def publish(
         )
         return
     click.echo(
-        f"published batch {result.number} to {result.url}: {len(result.episodes)} episodes, "
-        f"{hours(result.hours)}, {result.files} files ({fmt_bytes(result.bytes)}); head "
-        f"sequence {result.head_sequence}, valid until "
+        f"published batch {result.number} to {result.url}: "
+        f"{plural(len(result.episodes), 'episode')}, {hours(result.hours)}, {result.files} files "
+        f"({fmt_bytes(result.bytes)}); head sequence {result.head_sequence}, valid until "
         f"{result.expires_at.isoformat() if result.expires_at else '-'}"
     )
 
@@ -282,8 +282,8 @@ def _pull_lines(report: Any) -> list[str]:
         lines.append(f"notice {n.number}: {n.type}{what}: {n.reason}")
     for b in report.batches:
         text = (
-            f"batch {b.number}: {b.outcome}: {b.accepted} of {b.episodes} episodes accepted "
-            f"({hours(b.accepted_hours)})"
+            f"batch {b.number}: {b.outcome}: {b.accepted} of {plural(b.episodes, 'episode')} "
+            f"accepted ({hours(b.accepted_hours)})"
         )
         if b.rejected:
             top = next(iter(b.reasons))
@@ -294,7 +294,8 @@ def _pull_lines(report: Any) -> list[str]:
         lines.append(text)
         lines.append(f"  receipt {b.receipt}")
     for batch, ids in report.revoked.items():
-        lines.append(f"revoked batch {batch}: {len(ids)} episodes marked in {report.dataset}")
+        marked = plural(len(ids), "episode")
+        lines.append(f"revoked batch {batch}: {marked} marked in {report.dataset}")
     for batch in report.receipts_repaired:
         lines.append(f"receipt {batch}: the channel's copy was missing or did not verify: put back")
     for batch in report.receipts_posted:
@@ -303,7 +304,7 @@ def _pull_lines(report: Any) -> list[str]:
         lines.append(report.message)
     if report.dataset_episodes:
         lines.append(
-            f"{report.dataset}: {report.dataset_episodes} episodes, "
+            f"{report.dataset}: {plural(report.dataset_episodes, 'episode')}, "
             f'{fmt_hours(report.dataset_hours)} — train with embodex.train.load("{report.dataset}")'
         )
     return lines

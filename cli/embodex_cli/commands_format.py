@@ -191,7 +191,7 @@ def package(
             }
         )
         return
-    click.echo(f"packaged {report.episodes} episodes ({report.frames} frames) into {out}")
+    click.echo(f"packaged {plural(report.episodes, 'episode')} ({report.frames} frames) into {out}")
     for note in report.notes:
         click.echo(f"note: {note}", err=True)
     for episode, reason in report.skipped:
@@ -342,7 +342,7 @@ def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
             click.echo(f"note: {note}", err=True)
         if report.ok:
             click.echo(
-                f"ok: {report.episodes} episodes, {report.frames:,} frames, "
+                f"ok: {plural(report.episodes, 'episode')}, {report.frames:,} frames, "
                 f"{report.files} files ({fmt_bytes(report.bytes)}) match {report.digest}"
             )
         else:

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from embodex.format import open_dataset
 
-from .render import echo_json, fmt_bytes, progress
+from .render import echo_json, fmt_bytes, plural, progress
 
 
 def register(cli: click.Group) -> None:
@@ -58,8 +58,8 @@ def _report(report: Any, as_json: bool, what: str) -> None:
         )
         return
     click.echo(
-        f"exported {report.episodes} episodes ({report.frames:,} frames) to {report.path} "
-        f"as {what}: {report.files} files, {fmt_bytes(report.bytes)}"
+        f"exported {plural(report.episodes, 'episode')} ({report.frames:,} frames) to "
+        f"{report.path} as {what}: {report.files} files, {fmt_bytes(report.bytes)}"
     )
     for note in report.notes:
         click.echo(f"note: {note}", err=True)

@@ -10,7 +10,7 @@ import click
 
 from .commands_delivery import WHEN, channel_options
 from .commands_trust import json_opt, load_signer_cli, trust_opt, trusted_identities
-from .render import echo_json, progress
+from .render import echo_json, plural, progress
 from .render_market import (
     catalog_lines,
     hours,
@@ -101,7 +101,7 @@ def catalog_build(
     total = listing.totals()["overall"]
     click.echo(
         f"wrote {out / 'listing.json'}: catalogue #{listing.sequence} of {len(listing.datasets)} "
-        f"dataset(s), {total['episodes']} episodes, {hours(total['hours'])}, signed by "
+        f"dataset(s), {plural(total['episodes'], 'episode')}, {hours(total['hours'])}, signed by "
         f"{signer.name} ({signer.key_id}), valid until {listing.valid_until}"
     )
 
@@ -259,56 +259,28 @@ def catalog_provenance(
       embodex catalog provenance sample/ --episode sample:hubei-humanoid-centre:0a1b2c --json
       embodex catalog provenance s3://acme/deliveries --contract contract.signed.json
     """
-    from embodex.market import verify_sample_pack
-    from embodex.market.catalog import LISTING_FILE
+    from embodex.market import open_provenance
 
-    origins: dict[str, str] = {}
-    if contract is not None:
-        from embodex.market.delivery_chain import verify_delivery
-
-        delivered = verify_delivery(
-            source, contract, batch=batch, trusted=trusted_identities(trust), at=at
-        )
-        chains = [d.chain for d in delivered]
-    elif batch is not None or at is not None:
+    if contract is None and (batch is not None or at is not None):
         raise click.UsageError("--batch and --at go with --contract (a delivery channel)")
-    elif not Path(source).exists():
+    if contract is None and not Path(source).exists():
         raise click.BadParameter(f"{source} does not exist", param_hint="SOURCE")
-    elif (Path(source) / LISTING_FILE).exists():
-        chains = list(_open(source, trust).chains.values())
-    else:
-        pack = verify_sample_pack(Path(source), trusted_identities(trust))
-        chains = [pack.provenance]
-        origins = {e.episode_id: e.source_episode_id for e in pack.episodes}
+    prov = open_provenance(source, trusted_identities(trust), contract=contract, batch=batch, at=at)
     if episode is not None:
-        origin = _origin(chains, origins.get(episode, episode))
+        origin = prov.origin(episode).model_dump(mode="json")
         if as_json:
             echo_json(origin)
         else:
             for k, v in origin.items():
                 click.echo(f"{k:<16} {v}")
         return
-    described = [c.describe() for c in chains]
+    described = prov.describe()
     if as_json:
         echo_json(described)
         return
     for d in described:
         for line in provenance_lines(d):
             click.echo(line)
-
-
-def _origin(chains: list[Any], episode_id: str) -> dict[str, Any]:
-    from embodex.errors import ProvenanceError
-
-    for chain in chains:
-        try:
-            return dict(chain.origin(episode_id).model_dump(mode="json"))
-        except ProvenanceError:
-            continue
-    raise ProvenanceError(
-        f"episode {episode_id} is in no provenance chain here",
-        hint="List the episodes with `embodex catalog provenance PATH --json`.",
-    )
 
 
 @catalog.command("record-delivery")
@@ -340,7 +312,7 @@ def catalog_record_delivery(
         return
     for d in recorded:
         click.echo(
-            f"batch {d.batch}: {len(d.manifest.episodes)} episodes, chain head "
+            f"batch {d.batch}: {plural(len(d.manifest.episodes), 'episode')}, chain head "
             f"{d.chain.head} -> {d.where}"
         )
 

@@ -1,4 +1,4 @@
-"""Quality control commands: ``embodex qc run|report|show|profile`` and
+"""Quality control commands: ``embodex qc run|report|show|profile|sign`` and
 ``embodex review next|set|list``."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import click
 
 from embodex.qc.reviewlog import REASONS
 
-from .render import echo_json, fmt_hours, progress, table
+from .render import echo_json, fmt_hours, plural, progress, table
 
 _REASONS_HELP = (
     "; ".join(
@@ -22,6 +22,9 @@ _REASONS_HELP = (
 
 
 def register(cli: click.Group) -> None:
+    from .cli_qc_sign import qc_sign  # trust code (the centre's key), but a step of QC
+
+    qc.add_command(qc_sign)
     cli.add_command(qc)
     cli.add_command(review)
 
@@ -139,11 +142,9 @@ def qc_run(
     # --no-write still applies the recorded reviews: a reviewer's reject is final either way
     manifest = preview_qc(dataset, result) if no_write else write_qc(dataset, result)
     final = {e.episode_id: e.verdict for e in manifest.episodes}
-    counts = {"PASS": 0, "WARN": 0, "FAIL": 0}
-    hours = {"PASS": 0.0, "WARN": 0.0, "FAIL": 0.0}
-    for ep in result.episodes:
-        counts[final[ep.episode_id]] += 1
-        hours[final[ep.episode_id]] += ep.duration_s / 3600
+    o = manifest.aggregates.overall  # the final verdicts' counts and hours
+    counts = {"PASS": o.passed, "WARN": o.warned, "FAIL": o.failed}
+    hours = {"PASS": o.hours_passed, "WARN": o.hours_warned, "FAIL": o.hours_failed}
     top: list[dict[str, Any]] = [t.model_dump() for t in manifest.aggregates.top_failures]
     if as_json:
         echo_json(
@@ -176,7 +177,7 @@ def qc_run(
     else:
         click.echo(
             f"QC of {dataset} with profile {profile.id} v{profile.version} "
-            f"({profile.digest[:19]}…): {len(result.episodes)} episodes, "
+            f"({profile.digest[:19]}…): {plural(len(result.episodes), 'episode')}, "
             f"{result.frames:,} frames in {result.seconds:.1f} s"
         )
         click.echo("")
@@ -185,7 +186,7 @@ def qc_run(
             table(
                 ["verdict", "episodes", "recorded", "share"],
                 [
-                    [v, counts[v], fmt_hours(hours[v]), f"{100 * counts[v] / total:.1f}%"]
+                    [v, counts[v], fmt_hours(float(hours[v])), f"{100 * counts[v] / total:.1f}%"]
                     for v in ("PASS", "WARN", "FAIL")
                 ],
             )

@@ -10,7 +10,7 @@ import click
 
 from embodex.train import load
 
-from .render import echo_json, fmt_hours, table
+from .render import echo_json, fmt_hours, plural, table
 
 
 def register(cli: click.Group) -> None:
@@ -100,8 +100,8 @@ def load_check(
         return
     sel = info["selection"]
     click.echo(
-        f"{info['source']}: {info['episodes']} episodes, {info['frames']:,} frames, "
-        f"{fmt_hours(info['hours'])} selected of {sel.get('episodes', 0)} episodes "
+        f"{info['source']}: {plural(info['episodes'], 'episode')}, {info['frames']:,} frames, "
+        f"{fmt_hours(info['hours'])} selected of {plural(sel.get('episodes', 0), 'episode')} "
         f"({sel.get('excluded_by_qc', 0)} cut by qc={qc!r}, "
         f"{sel.get('excluded_by_filter', 0)} by --where)"
     )

@@ -1,4 +1,4 @@
-"""Trust commands: `embodex keys …`, `embodex contract …`, `embodex ledger …`, `qc sign`.
+"""Trust commands: `embodex keys …`, `embodex contract …`, `embodex ledger …`.
 
 This module registers the three groups (``cli_keys``, ``cli_contract``, ``cli_ledger``) and
 holds what they share: loading a signing key, the trusted identities, common options.
@@ -19,17 +19,9 @@ def register(cli: click.Group) -> None:
     from .cli_contract import contract
     from .cli_keys import keys
     from .cli_ledger import ledger
-    from .cli_qc_sign import qc_sign
 
     for group in (keys, contract, ledger):
         cli.add_command(group)
-    # `embodex qc sign` lives with the trust commands but reads as QC: it joins the `qc`
-    # group registered before this module (COMMAND_MODULES order in main.py).
-    qc = cli.commands.get("qc")
-    if isinstance(qc, click.Group):
-        qc.add_command(qc_sign)
-    else:
-        cli.add_command(qc_sign, "qc-sign")
 
 
 def load_signer_cli(name: str) -> Any:

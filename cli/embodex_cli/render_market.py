@@ -55,8 +55,9 @@ def catalog_lines(catalog: Catalog) -> list[str]:
         f"#{li.sequence}, issued {li.issued_at}, valid until {li.valid_until}",
         f"  verified     listing signed by {c.identity.name} ({c.identity.key_id}); "
         f"{len(catalog.chains)} provenance chain(s) check out",
-        f"  holds        {t['overall']['episodes']} episodes, {hours(t['overall']['hours'])} "
-        f"({hours(deliverable)} deliverable: QC PASS or WARN) in {len(li.datasets)} dataset(s)",
+        f"  holds        {plural(t['overall']['episodes'], 'episode')}, "
+        f"{hours(t['overall']['hours'])} ({hours(deliverable)} deliverable: QC PASS or WARN) "
+        f"in {len(li.datasets)} dataset(s)",
         "  QC profiles  "
         + "; ".join(f"{p.id} v{p.version} {short(p.digest)}" for p in li.qc_profiles),
         "",
@@ -306,7 +307,7 @@ def provenance_lines(d: dict[str, Any]) -> list[str]:
     lines = [
         f"{d['dataset']['name']} {short(d['dataset']['digest'])} — chain head {short(d['head'])}, "
         f"signed by {d['centre']['centre_name']} ({d['centre']['key_id']})",
-        f"  collected    {col['episodes']} episodes at {col['site'] or '-'}, "
+        f"  collected    {plural(col['episodes'], 'episode')} at {col['site'] or '-'}, "
         f"{col['from']} .. {col['to']}",
         f"  robots       {', '.join(col['robot_serials']) or '-'}",
         f"  operators    {', '.join(col['operators']) or '-'}",
@@ -326,13 +327,13 @@ def provenance_lines(d: dict[str, Any]) -> list[str]:
     if "sample" in d:
         s = d["sample"]
         lines.append(
-            f"  sample       {len(s['episodes'])} episodes of {s['source']['name']}, licence "
-            f"{s['licence']}; watermark: {s['watermark']}"
+            f"  sample       {plural(len(s['episodes']), 'episode')} of {s['source']['name']}, "
+            f"licence {s['licence']}; watermark: {s['watermark']}"
         )
     if "delivery" in d:
         dl = d["delivery"]
         lines.append(
-            f"  delivery     batch {dl['batch']} ({dl['episodes']} episodes, "
+            f"  delivery     batch {dl['batch']} ({plural(dl['episodes'], 'episode')}, "
             f"{hours(Decimal(dl['hours']))}) published {dl['published_at']} on channel "
             f"{dl['channel_id']} under {dl['contract_id']} to buyer {dl['buyer_key_id']}; "
             f"manifest {short(dl['batch_manifest_digest'])}"
@@ -344,7 +345,7 @@ def provenance_lines(d: dict[str, Any]) -> list[str]:
 def sample_lines(pack: SamplePack) -> list[str]:
     d = pack.describe()
     lines = [
-        f"sample pack {pack.path}: {len(pack.episodes)} episodes, digest "
+        f"sample pack {pack.path}: {plural(len(pack.episodes), 'episode')}, digest "
         f"{short(pack.dataset_digest)}, provenance head {short(pack.provenance.head)}",
     ]
     if "cells" in d:

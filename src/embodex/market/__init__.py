@@ -33,6 +33,7 @@ from .provenance import (
     read_chain_file,
     verify_chain,
 )
+from .provenance_sources import Provenance, open_provenance
 from .publish import (
     PublishReport,
     find_sample_offer,
@@ -55,6 +56,7 @@ __all__ = [
     "MatchLine",
     "MatchResult",
     "PriceSheet",
+    "Provenance",
     "ProvenanceChain",
     "PublishReport",
     "Quote",
@@ -84,6 +86,7 @@ __all__ = [
     "match_demand",
     "open_catalog",
     "open_catalog_url",
+    "open_provenance",
     "parse_demand",
     "publish_catalog",
     "pull_sample",
