@@ -66,8 +66,8 @@ def open_provenance(
 
     Example::
 
-        prov = open_provenance("samples/hubei")
-        print(prov.origin(prov.chains[0].describe()["sample"]["episodes"][0]["episode_id"]))
+        prov = open_provenance("deliveries/", contract="contract.signed.json", batch=2)
+        print(prov.origin("hubei-humanoid-centre:0a1b2c").operator_id)
     """
     if contract is not None:
         from .delivery_chain import verify_delivery  # the channel code, only when needed
