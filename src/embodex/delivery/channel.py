@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from ..errors import ChannelError, DeliveryError, FrozenChannelError, ObjectNotFoundError
+from ..parsing import MAX_HEAD_BYTES
 from ..trust import Identity, Signer, VerifiedContract, verify_contract_file
 from ..trust.contract_file import default_trusted
 from ..trust.lifecycle import ContractState
@@ -115,7 +116,7 @@ class Channel:
         contract or centre), ``StorageError``.
         """
         try:
-            data = self.store.get_bytes(HEAD_KEY)
+            data = self.store.get_document(HEAD_KEY, MAX_HEAD_BYTES)
         except ObjectNotFoundError:
             return None
         where = self.where(HEAD_KEY)
@@ -141,7 +142,7 @@ class Channel:
         key = manifest_key(number)
         where = self.where(key)
         try:
-            data = self.store.get_bytes(key)
+            data = self.store.get_document(key)
         except ObjectNotFoundError:
             raise ChannelError(
                 f"the head names batch {number} but {where} is missing",
@@ -186,7 +187,7 @@ class Channel:
             key = notice_key(n)
             where = self.where(key)
             try:
-                data = self.store.get_bytes(key)
+                data = self.store.get_document(key)
             except ObjectNotFoundError:
                 raise ChannelError(f"the head names notice {n} but {where} is missing") from None
             notice = open_document("notice", Notice, data, self.centre, where)

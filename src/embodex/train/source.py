@@ -74,7 +74,7 @@ class StreamingSource(Source):
         self.workers = max(1, workers)
         self.storage: Storage = open_storage(self.url)
         try:
-            manifest_bytes = self.storage.get_bytes(layout.MANIFEST_FILE)
+            manifest_bytes = self.storage.get_document(layout.MANIFEST_FILE)
         except ObjectNotFoundError:
             raise DatasetNotFoundError(
                 f"{self.url} is not an embodex dataset (no {layout.MANIFEST_FILE})"
@@ -90,7 +90,7 @@ class StreamingSource(Source):
         self.root = cache / "datasets" / manifest.digest.removeprefix("sha256:")
         self._mirror_metadata(manifest_bytes)
         try:
-            self._qc: bytes | None = self.storage.get_bytes(QC_MANIFEST)
+            self._qc: bytes | None = self.storage.get_document(QC_MANIFEST)
         except ObjectNotFoundError:
             self._qc = None
         self._fetcher = _Fetcher(self.storage, cache / "objects", self.entries, self.workers)
