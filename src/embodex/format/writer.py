@@ -20,8 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..canonical import canonical_json, digest_json, sha256_bytes, sha256_file, to_pretty_json
-from ..errors import DatasetExistsError, DatasetLockedError, SchemaError
+from ..errors import CorruptDatasetError, DatasetExistsError, DatasetLockedError, SchemaError
 from ..fsutil import FileLock, fsync_dir
+from ..parsing import parse_document
 from . import layout
 from .episode import Episode, episode_meta_from_row
 from .models import DatasetMeta, EpisodeMeta, FileEntry, Manifest
@@ -255,8 +256,13 @@ class DatasetWriter:
             self.meta = new_meta
             layout.recover(self.root, referenced_shards=set())
         else:
-            self.meta = DatasetMeta.model_validate_json((self.root / layout.META_FILE).read_bytes())
-            manifest = Manifest.model_validate_json((self.root / layout.MANIFEST_FILE).read_bytes())
+            self.meta = parse_document(
+                self.root / layout.META_FILE, DatasetMeta, SchemaError, follow_symlinks=False
+            )
+            manifest = parse_document(
+                self.root / layout.MANIFEST_FILE, Manifest, CorruptDatasetError,
+                follow_symlinks=False,
+            )  # fmt: skip
             self._committed_files = {f.path: f for f in manifest.files}
             shards = {p for p in self._committed_files if p.startswith(layout.DATA_DIR + "/")}
             layout.recover(self.root, referenced_shards=shards)

@@ -29,6 +29,7 @@ from ..errors import (
 )
 from ..format import FileEntry, Manifest, layout
 from ..fsutil import atomic_write_bytes
+from ..parsing import parse_document
 from .select import QC_MANIFEST
 
 __all__ = ["LocalSource", "Source", "StreamingSource", "open_source"]
@@ -79,12 +80,10 @@ class StreamingSource(Source):
             raise DatasetNotFoundError(
                 f"{self.url} is not an embodex dataset (no {layout.MANIFEST_FILE})"
             ) from None
-        try:
-            manifest = Manifest.model_validate_json(manifest_bytes)
-        except ValueError as exc:
-            raise CorruptDatasetError(
-                f"{self.url}/{layout.MANIFEST_FILE} is invalid: {exc}"
-            ) from None
+        manifest = parse_document(
+            manifest_bytes, Manifest, CorruptDatasetError,
+            name=f"{self.url}/{layout.MANIFEST_FILE}",
+        )  # fmt: skip
         self.entries: dict[str, FileEntry] = {f.path: f for f in manifest.files}
         self.digest = manifest.digest
         self.root = cache / "datasets" / manifest.digest.removeprefix("sha256:")
