@@ -20,6 +20,7 @@ renamed to ``dest``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import hashlib
@@ -455,6 +456,22 @@ class FileStorage(Storage):
                     # lstat: a planted link is listed as itself (and cleaned up as one)
                     out.append(ObjectInfo(key, full.lstat().st_size))
         return sorted(out, key=lambda o: o.key)
+
+    def remove_temporaries(self, prefix: str) -> builtins.list[str]:
+        """Delete the temporary files (``.NAME.*.tmp``) of writes killed midway below
+        ``prefix``; return their keys. Only for a writer that knows none is in use."""
+        base = safe_join(self.root, prefix.rstrip("/"), what="storage prefix")
+        gone: builtins.list[str] = []
+        if not base.is_dir():
+            return gone
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    full = Path(dirpath) / name
+                    with contextlib.suppress(FileNotFoundError):
+                        full.unlink()
+                        gone.append(full.relative_to(self.root).as_posix())
+        return sorted(gone)
 
     def size(self, key: str) -> int:
         path = self._path(key)
