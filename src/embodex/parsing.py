@@ -19,8 +19,10 @@ so every layer may use it.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import stat
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -70,6 +72,7 @@ def read_bounded(
     error: type[EmbodexError] = EmbodexError,
     name: str | None = None,
     follow_symlinks: bool = True,
+    directory_is_missing: bool = False,
 ) -> bytes:
     """The bytes of ``path``, refused when larger than ``limit``.
 
@@ -77,7 +80,8 @@ def read_bounded(
     1`` bytes whatever the file does meanwhile (a file growing under the reader). With
     ``follow_symlinks=False`` a symbolic link is refused (datasets and channels hold plain
     files). Raises ``error`` naming the file; a missing file raises ``FileNotFoundError``
-    for callers that treat it apart.
+    for callers that treat it apart (so does a directory with ``directory_is_missing``: a
+    store's object replaced by a folder is no object).
     """
     where = _name(path, name)
     flags = os.O_RDONLY | (0 if follow_symlinks else os.O_NOFOLLOW)
@@ -92,14 +96,17 @@ def read_bounded(
                 hint="Replace the link with the file it points to (or remove it).",
             ) from None
         raise error(f"cannot read {where}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(os.fstat(fd).st_mode):
+        os.close(fd)
+        if directory_is_missing:
+            raise FileNotFoundError(errno.ENOENT, "a directory, not a file", str(path))
+        raise error(f"{where} is a directory, not a file")
     with os.fdopen(fd, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:
             raise error(_too_large(where, size, limit), hint=_TOO_LARGE_HINT)
         try:
             data = f.read(limit + 1)
-        except IsADirectoryError:
-            raise error(f"{where} is a directory, not a file") from None
         except OSError as exc:
             raise error(f"cannot read {where}: {exc.strerror or exc}") from None
     if len(data) > limit:

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .. import parsing  # bounds looked up at each read (a test may lower them)
 from ..errors import ChannelError, DeliveryError, FrozenChannelError, ObjectNotFoundError
-from ..parsing import MAX_HEAD_BYTES
 from ..trust import Identity, Signer, VerifiedContract, verify_contract_file
 from ..trust.contract_file import default_trusted
 from ..trust.lifecycle import ContractState
@@ -116,7 +116,7 @@ class Channel:
         contract or centre), ``StorageError``.
         """
         try:
-            data = self.store.get_document(HEAD_KEY, MAX_HEAD_BYTES)
+            data = self.store.get_document(HEAD_KEY, parsing.MAX_HEAD_BYTES)
         except ObjectNotFoundError:
             return None
         where = self.where(HEAD_KEY)
@@ -142,7 +142,7 @@ class Channel:
         key = manifest_key(number)
         where = self.where(key)
         try:
-            data = self.store.get_document(key)
+            data = self.store.get_document(key, parsing.MAX_DOCUMENT_BYTES)
         except ObjectNotFoundError:
             raise ChannelError(
                 f"the head names batch {number} but {where} is missing",
@@ -187,7 +187,7 @@ class Channel:
             key = notice_key(n)
             where = self.where(key)
             try:
-                data = self.store.get_document(key)
+                data = self.store.get_document(key, parsing.MAX_DOCUMENT_BYTES)
             except ObjectNotFoundError:
                 raise ChannelError(f"the head names notice {n} but {where} is missing") from None
             notice = open_document("notice", Notice, data, self.centre, where)

@@ -775,6 +775,16 @@ def pull(
         _check_head(got, st, ch, now)
         _check_fork(got, run, record=record)
         head = got.head
+        # every new manifest verified and chained — and the last one the head names — before
+        # the store records anything of this head (a refusal leaves the store as it was)
+        chain = ch.read_chain(
+            head.channel_id, head.batch, after=st.last_batch, previous=st.last_manifest_digest
+        )
+        if chain and chain[-1][1] != head.batch_manifest:
+            raise RollbackError(
+                f"batch {head.batch} on {ch.url} is manifest {chain[-1][1]}, but the head names "
+                f"{head.batch_manifest}: the batch was replaced after the head was signed"
+            )
         _note_seen(st, head, now)
         st.channel_id, st.contract_id = head.channel_id, head.contract_id
         st.head_sequence, st.head_digest = head.sequence, got.digest
@@ -784,9 +794,6 @@ def pull(
         report.channel_id, report.head_sequence = head.channel_id, head.sequence
         report.expires_at = head.expires_at
         run.notices(got, report)
-        chain = ch.read_chain(
-            head.channel_id, head.batch, after=st.last_batch, previous=st.last_manifest_digest
-        )
         for manifest, digest, data in chain:
             report.batches.append(run.batch(manifest, digest, data))
         run.apply_revocations(report)

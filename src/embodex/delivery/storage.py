@@ -202,7 +202,10 @@ class Storage(ABC):
         with FileLock(dest.with_name(dest.name + ".lock")).held():
             if dest.exists() and _matches(dest, size, sha256):
                 return dest
-            for attempt in range(2):
+            # a second try from scratch only when a partial file was there to blame: a
+            # fresh download that fails its hash is not fetched twice
+            tries = 2 if part.exists() and part.stat().st_size > 0 else 1
+            for attempt in range(tries):
                 try:
                     digest = self._fetch_into(key, part, size, progress, durable)
                     got_size = part.stat().st_size
@@ -217,7 +220,7 @@ class Storage(ABC):
                 except StorageIntegrityError:
                     with contextlib.suppress(FileNotFoundError):
                         part.unlink()
-                    if attempt == 0:
+                    if attempt + 1 < tries:
                         continue  # a stale partial file from another object: start clean once
                     raise
                 if durable:
@@ -383,14 +386,10 @@ class FileStorage(Storage):
         try:
             return read_bounded(
                 path, limit=limit, error=StorageIntegrityError, name=self._where(key),
-                follow_symlinks=False,
+                follow_symlinks=False, directory_is_missing=True,
             )  # fmt: skip
         except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFoundError(f"{self._where(key)} does not exist") from None
-        except StorageIntegrityError:
-            if path.is_dir():
-                raise ObjectNotFoundError(f"{self._where(key)} does not exist") from None
-            raise
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
         try:
