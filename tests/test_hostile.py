@@ -38,7 +38,7 @@ from embodex.delivery.documents import (
     manifest_key,
 )
 from embodex.delivery.heads import issue_head
-from embodex.delivery.storage import Storage
+from embodex.delivery.storage import S3Storage, Storage
 from embodex.fsutil import file_mode
 from embodex.trust import PAYLOAD_TYPES, Signer, generate_key, load_signer, sign_model, sign_payload
 
@@ -54,7 +54,6 @@ class World:
     """A trade with a history: batch 1 installed, the head refreshed, batch 2 waiting."""
 
     tmp: Path
-    backend: str
     url: str
     terms: Path
     centre: Signer
@@ -85,11 +84,25 @@ class World:
 
 
 def _build(tmp: Path, backend: str, url: str) -> World:
+    """The history, made on a folder channel; for S3 the channel's objects are then copied
+    to ``url`` (a channel names nothing by its own URL, specs/channel.md §1): the attacks
+    and the victim's commands run against S3, without paying moto for the setup."""
+    if backend == "folder":
+        return _build_on(tmp, url)
+    w = _build_on(tmp, str(tmp / "channel"))
+    source, target = open_storage(w.url), open_storage(url)
+    for obj in source.list():
+        target.put_bytes(obj.key, source.get_bytes(obj.key))
+    w.url = url
+    return w
+
+
+def _build_on(tmp: Path, url: str) -> World:
     terms, centre, buyer = contract(tmp)
     src, store = tmp / "centre", tmp / "buyer"
     profile = tmp / "profile.yaml"
     profile.write_text(json.dumps(PROFILE.content))
-    w = World(tmp, backend, url, terms, centre, buyer, src, store, profile)
+    w = World(tmp, url, terms, centre, buyer, src, store, profile)
     centre_dataset(src, 3)
     publish(src, url, terms, centre, profile=PROFILE, now=at(5))
     w.heads.append(w.channel.get_bytes(HEAD_KEY))
@@ -135,8 +148,17 @@ def _snapshot(paths: list[Path]) -> dict[str, str]:
 
 
 def _channel_snapshot(w: World) -> dict[str, str]:
-    ch = w.channel
-    return {o.key: hashlib.sha256(ch.get_bytes(o.key)).hexdigest() for o in ch.list()}
+    if not w.url.startswith("s3://"):
+        return _snapshot([Path(w.url)])
+    # one listing: S3's ETags (MD5 of each object's content) stand in for the hashes
+    store = w.channel
+    assert isinstance(store, S3Storage)
+    pages = store.client.get_paginator("list_objects_v2").paginate(
+        Bucket=store.bucket, Prefix=store.prefix + "/"
+    )
+    return {
+        o["Key"]: f"{o['Size']}:{o['ETag']}" for page in pages for o in page.get("Contents", [])
+    }
 
 
 def _buyer(w: World) -> list[Path]:
@@ -428,7 +450,7 @@ ATTACKS = [
         damaged_source_shard,
         lambda w: w.publish_cmd(),
         "does not match the manifest",
-        victims=lambda w: [w.src.parent / "channel", w.src],
+        victims=lambda w: [w.src],
     ),
     Attack(
         "traversal in a dataset manifest",
@@ -518,6 +540,7 @@ def test_attack_is_refused(
     )
     attack.damage(w)
     before = _snapshot(attack.victims(w))
+    channel_before = _channel_snapshot(w)
     dataset_before = _snapshot([w.store / "dataset"])
     code, out, err = run(attack.command(w) + (["--json"] if attack.rejects else []), capsys)
     assert "Traceback" not in err and "internal error" not in err, err
@@ -548,6 +571,7 @@ def test_attack_is_refused(
         after = {k: v for k, v in after.items() if "evidence" not in k and "ledger/" not in k}
         before = {k: v for k, v in before.items() if "ledger/" not in k}
     assert after == before
+    assert _channel_snapshot(w) == channel_before  # a refusal writes nothing to the channel
 
 
 # -- what a refusal must not leave behind, and what a re-run must repair ----------------------
@@ -645,8 +669,8 @@ def test_verify_lists_every_file_the_manifest_does_not_cover(
     (src / "data" / "stray.bin").write_bytes(b"x")
     code, out, err = run(["verify", str(src)], capsys)
     assert code == 0, err
-    assert "notes.txt: not in the manifest" in out
-    assert "data/stray.bin: not in the manifest" in out
+    assert "note: notes.txt: not in the manifest" in err
+    assert "note: data/stray.bin: not in the manifest" in err
     (src / "link").symlink_to(tmp_path)
     code, out, err = run(["verify", str(src)], capsys)
     assert code == 1 and "link: a symbolic link inside the dataset" in err + out
