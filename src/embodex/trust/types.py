@@ -80,6 +80,13 @@ def money_step(currency: str) -> Decimal:
 #: signed into a contract made ``supply status`` fail with InvalidOperation).
 MAX_DECIMAL = Decimal(10) ** 15
 MAX_DECIMAL_PLACES = 12
+#: Bounds of what people write into contracts, demands and price sheets, checked where the
+#: file is read (the error names the field): hours of one trade (a million hours is over a
+#: century of recording), a price per hour and an amount, in any currency's major unit.
+MAX_TRADE_HOURS = Decimal(10) ** 6
+MAX_UNIT_PRICE = Decimal(10) ** 9
+MAX_AMOUNT = Decimal(10) ** 13
+MAX_MULTIPLIER = Decimal(1000)
 
 
 def _bounded(d: Decimal, shown: object) -> Decimal:
