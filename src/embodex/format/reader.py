@@ -81,6 +81,8 @@ class _Shard:
     """One memory-mapped frame shard with the row offset of each record batch."""
 
     def __init__(self, path: Path, expected_size: int | None) -> None:
+        if path.is_symlink():  # a dataset holds plain files: a link may point anywhere
+            raise CorruptDatasetError(f"frame shard {path} is a symbolic link")
         if not path.exists():
             raise CorruptDatasetError(f"frame shard {path} is missing")
         size = path.stat().st_size
