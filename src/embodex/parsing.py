@@ -186,7 +186,7 @@ def load_json(
     except RecursionError:
         raise error(f"{name} nests deeper than {max_depth} levels") from None
     except json.JSONDecodeError as exc:
-        raise error(f"{name} is not JSON: {exc.msg} (line {exc.lineno})") from None
+        raise error(f"{name} is not valid JSON: {exc.msg} (line {exc.lineno})") from None
     if _depth_over(value, max_depth):
         raise error(f"{name} nests deeper than {max_depth} levels")
     return value
