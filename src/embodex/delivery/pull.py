@@ -229,14 +229,21 @@ def _check_fork(got: HeadRead, run: _Puller, *, record: bool) -> None:
     """Refuse a channel whose history forked: batch ``last_batch`` — installed here — served
     now with other content under the centre's signature. Both signed manifests are kept in
     ``DIR/.pull/evidence/`` and the buyer's ledger gets ``fork-detected`` (the refusal's
-    proof: the centre signed two different batches under one number)."""
+    proof: the centre signed two different batches under one number).
+
+    Batch ``last_batch`` is read again only when something points at a fork: the head names
+    it with another digest, or the next batch does not chain to it (the caller's call after
+    ``read_chain`` failed) — a normal pull reads nothing it installed before."""
     st, ch, store = run.state, run.ch, run.store
     n = st.last_batch
     if n == 0 or got.head.batch < n or st.last_manifest_digest is None:
         return  # nothing installed yet, or a rollback (_check_head refuses it)
     if got.head.batch == n and got.head.batch_manifest == st.last_manifest_digest:
         return
-    _, their_digest, their_data = ch.read_manifest(n, got.head.channel_id)
+    try:
+        _, their_digest, their_data = ch.read_manifest(n, got.head.channel_id)
+    except ChannelError:
+        return  # batch n is gone or unreadable: the caller's own error says so
     if their_digest == st.last_manifest_digest:
         return
     copy = store.manifest_copy(n)
@@ -773,13 +780,18 @@ def pull(
             report.message = "nothing published on this channel yet"
             return report
         _check_head(got, st, ch, now)
-        _check_fork(got, run, record=record)
+        if got.head.batch == st.last_batch:
+            _check_fork(got, run, record=record)
         head = got.head
         # every new manifest verified and chained — and the last one the head names — before
         # the store records anything of this head (a refusal leaves the store as it was)
-        chain = ch.read_chain(
-            head.channel_id, head.batch, after=st.last_batch, previous=st.last_manifest_digest
-        )
+        try:
+            chain = ch.read_chain(
+                head.channel_id, head.batch, after=st.last_batch, previous=st.last_manifest_digest
+            )
+        except ChannelError:
+            _check_fork(got, run, record=record)  # a rewritten batch the store installed?
+            raise
         if chain and chain[-1][1] != head.batch_manifest:
             raise RollbackError(
                 f"batch {head.batch} on {ch.url} is manifest {chain[-1][1]}, but the head names "
