@@ -31,6 +31,7 @@ import io
 import json
 import os
 import random
+import re
 import sys
 import tempfile
 import time
@@ -72,6 +73,8 @@ def run_cli(args: list[str]) -> tuple[int, str, str]:
 
 def _object(w: World, rng: random.Random) -> str:
     keys = [o.key for o in w.channel.list()]
+    if not w.url.startswith("s3://"):  # a link planted by an earlier damage stays as it is
+        keys = [k for k in keys if not (Path(w.url) / k).is_symlink()]
     return rng.choice(keys)
 
 
@@ -153,7 +156,9 @@ def contract_input(w: World, rng: random.Random) -> str:
         return kind
     elif kind == "number":
         digits = rng.choice([16, 30, 400])
-        text = text.replace('per_accepted_hour: "', f'per_accepted_hour: "{"9" * digits}', 1)
+        text = re.sub(
+            r"per_accepted_hour: .*", f"per_accepted_hour: '{'9' * digits}.5'", text, count=1
+        )
     else:
         cut = rng.randrange(len(text))
         text = text[:cut] + rng.choice(["[", "{", ": :", "\t", "&", "*x"]) + text[cut:]
