@@ -750,3 +750,18 @@ def test_parse_document_names_file_and_field(tmp_path: Path) -> None:
     path.write_bytes(b"[" * 10_000)
     with pytest.raises(_Err, match="not valid JSON"):
         parsing.parse_document(path, Manifest, _Err)
+
+
+def test_a_dataset_writer_never_writes_through_a_link(tmp_path: Path) -> None:
+    from embodex.errors import CorruptDatasetError
+    from embodex.format import DatasetWriter
+
+    src = tmp_path / "ds"
+    centre_dataset(src, 2)
+    elsewhere = tmp_path / "elsewhere"
+    (src / "data").rename(elsewhere)
+    (src / "data").symlink_to(elsewhere, target_is_directory=True)
+    before = _snapshot([elsewhere])
+    with pytest.raises(CorruptDatasetError, match="symbolic link"):
+        DatasetWriter(src, None, append=True)
+    assert _snapshot([elsewhere]) == before

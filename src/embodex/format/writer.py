@@ -216,6 +216,13 @@ class DatasetWriter:
                 f"{self.root} is not empty and is not an embodex dataset",
                 hint="Choose a new or empty output directory; embodex never writes over files.",
             )
+        for sub in (layout.DATA_DIR, layout.CONTROL_DIR, *layout.METADATA_FILES):
+            # the writer owns this folder: it never writes through a link out of it
+            if (self.root / sub).is_symlink():
+                raise CorruptDatasetError(
+                    f"{self.root / sub} is a symbolic link; a dataset holds plain files",
+                    hint="Remove the link (a writer would write through it).",
+                )
         (self.root / layout.CONTROL_DIR).mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(self.root / layout.LOCK_FILE)
         if not self._lock.acquire(blocking=wait_for_lock):
