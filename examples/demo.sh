@@ -31,8 +31,8 @@ embodex synth "$OUT/centre/more" --episodes 12 --seed 1
 python - "$OUT/centre/more" <<'PY'
 import sys
 from embodex.format import DatasetWriter, open_dataset
-from embodex.qc.defects import inject
-from embodex.synth import synth_episode
+from embodex.demo.defects import inject
+from embodex.demo.synth import synth_episode
 meta = open_dataset(sys.argv[1]).meta
 with DatasetWriter(sys.argv[1], append=True) as w:
     for i, kind in ((12, "jump"), (13, "frozen_camera"), (14, "idle_head")):
