@@ -8,7 +8,7 @@ must be replaced. Accepted hours times the price is what the centre invoices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -38,6 +38,7 @@ __all__ = [
     "Receipt",
     "RejectedEpisode",
     "build_receipt",
+    "is_for_contract",
     "open_receipt",
     "replaceable_batches",
     "sign_receipt",
@@ -192,3 +193,11 @@ def replaceable_batches(receipts: Iterable[Receipt], revoked: Iterable[int]) -> 
     episodes, and the revoked ones. Everyone judging a replacement (the centre's publish and
     supply plan, the buyer's pull and supply status) applies this one rule."""
     return {r.batch_number for r in receipts if r.rejected} | set(revoked)
+
+
+def is_for_contract(receipt: Receipt, contract_digests: Collection[str]) -> bool:
+    """Whether ``receipt`` answers under the contract whose versions have
+    ``contract_digests``: a receipt names the version in force when it was issued, and an
+    amendment does not void the receipts before it. Supply accounting refuses any other
+    receipt; the channel's readers report it and do not use it."""
+    return receipt.contract_digest in contract_digests
