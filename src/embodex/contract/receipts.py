@@ -98,6 +98,19 @@ class Receipt(TrustModel):
         return self
 
 
+def _measurements(contract: Contract, qc_manifest: dict[str, Any] | None) -> list[Measurement]:
+    """The QC aggregates the contract bounds, measured in ``qc_manifest``."""
+    return [
+        Measurement(
+            metric=m.metric,
+            value=None if m.value is None else dec_str(m.value),
+            threshold=m.bound,
+            ok=m.ok,
+        )
+        for m in measure_qc(contract, qc_manifest)
+    ]
+
+
 def build_receipt(
     contract: Contract | VerifiedContract,
     batch: BatchSummary,
@@ -145,15 +158,7 @@ def build_receipt(
         accepted=[e.episode_id for e in accepted],
         rejected=[RejectedEpisode(episode_id=i, reason=r) for i, r in sorted(rejected.items())],
         accepted_hours=sum((e.hours for e in accepted), Decimal(0)),
-        measurements=[
-            Measurement(
-                metric=m.metric,
-                value=None if m.value is None else dec_str(m.value),
-                threshold=m.bound,
-                ok=m.ok,
-            )
-            for m in measure_qc(c, qc_manifest)
-        ],
+        measurements=_measurements(c, qc_manifest),
         violations=[*violations, *extra_violations],
         replacement_due=(
             when.date() + timedelta(days=c.acceptance.replacement_days) if rejected else None

@@ -583,39 +583,48 @@ def _counted(
     return accepted, pending
 
 
+def _replacing(
+    batches: Sequence[BatchSummary],
+    receipts: Mapping[int, Receipt],
+    revoked: Mapping[int, Collection[str]],
+) -> dict[int, list[BatchSummary]]:
+    """The batches published as replacement of each batch. One counts when it really
+    replaces a replaceable batch and is not revoked itself."""
+    replaceable = replaceable_batches(receipts.values(), revoked)
+    out: dict[int, list[BatchSummary]] = defaultdict(list)
+    for b in batches:
+        target = replaced_batch(b, replaceable)
+        if target is not None and b.batch_number not in revoked:
+            out[target].append(b)
+    return out
+
+
 def _replacements(
     batches: Sequence[BatchSummary],
     receipts: Mapping[int, Receipt],
     revoked: Mapping[int, Collection[str]],
 ) -> list[Replacement]:
     """Per batch with episodes rejected or revoked: what is to replace, by when, and the
-    batches published as its replacement. A replacement counts when it really replaces a
-    replaceable batch and is not revoked itself."""
-    replaceable = replaceable_batches(receipts.values(), revoked)
-    replacing: dict[int, list[BatchSummary]] = defaultdict(list)
-    for b in batches:
-        target = replaced_batch(b, replaceable)
-        if target is not None and b.batch_number not in revoked:
-            replacing[target].append(b)
+    batches published as its replacement."""
+    replacing = _replacing(batches, receipts, revoked)
     out = []
     for b in batches:
         r = receipts.get(b.batch_number)
         lost = {x.episode_id for x in r.rejected} if r is not None else set()
         lost |= set(revoked.get(b.batch_number, ()))
-        if not lost:
-            continue
-        by = replacing[b.batch_number]
-        out.append(
-            Replacement(
-                batch=b.batch_number,
-                episodes=len(lost),
-                hours=sum((e.hours for e in b.episodes if e.episode_id in lost), Decimal(0)),
-                due=r.replacement_due if r is not None else None,
-                revoked=b.batch_number in revoked,
-                replaced_by=[x.batch_number for x in by],
-                replaced_hours=sum((x.hours for x in by), Decimal(0)),
+        if lost:
+            by = replacing.get(b.batch_number, [])
+            out.append(
+                Replacement(
+                    batch=b.batch_number,
+                    episodes=len(lost),
+                    hours=sum((e.hours for e in b.episodes if e.episode_id in lost), Decimal(0)),
+                    due=r.replacement_due if r is not None else None,
+                    revoked=b.batch_number in revoked,
+                    replaced_by=[x.batch_number for x in by],
+                    replaced_hours=sum((x.hours for x in by), Decimal(0)),
+                )
             )
-        )
     return out
 
 
