@@ -11,6 +11,7 @@ HTML views only render.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -131,14 +132,22 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
     return out
 
 
+@dataclass(frozen=True)
 class _Facts:
     """What the supply rules judge, as the channel holds it: the batches (as the contract
     sees them), the verified receipts by batch, and the episodes each revocation withdrew."""
 
-    def __init__(self, snap: ChannelSnapshot) -> None:
-        self.batches: list[BatchSummary] = [m.summary() for m, _ in snap.manifests]
-        self.receipts: dict[int, Receipt] = {n: r.receipt for n, r in snap.receipts.items()}
-        self.revoked: dict[int, list[str]] = {n: x.episodes for n, x in snap.revoked().items()}
+    batches: list[BatchSummary]
+    receipts: dict[int, Receipt]
+    revoked: dict[int, list[str]]
+
+    @classmethod
+    def of(cls, snap: ChannelSnapshot) -> _Facts:
+        return cls(
+            batches=[m.summary() for m, _ in snap.manifests],
+            receipts={n: r.receipt for n, r in snap.receipts.items()},
+            revoked={n: x.episodes for n, x in snap.revoked().items()},
+        )
 
 
 def channel_supply(
@@ -180,7 +189,7 @@ def _accounts(
 
 
 def _report(snap: ChannelSnapshot, now: datetime) -> SupplyReport:
-    status, net = _accounts(snap, _Facts(snap), now)
+    status, net = _accounts(snap, _Facts.of(snap), now)
     head = snap.head.head if snap.head else None
     batches = batch_lines(snap)
     return SupplyReport(
@@ -234,7 +243,7 @@ def supply_plan(
     now = now or utc_now()
     channel = open_channel(url, contract, trusted=trusted, at=now)
     snap = read_snapshot(channel)
-    facts = _Facts(snap)
+    facts = _Facts.of(snap)
     status, net = _accounts(snap, facts, now)
     recorded = batch_episodes(open_dataset(dataset)) if dataset is not None else []
     plan = collection_plan(

@@ -1,7 +1,10 @@
 """Receipts on the channel: the buyer's signed word on each batch, countersigned by the centre.
 
-The buyer writes ``receipts/<n>.json`` (a ``receipt`` envelope, trust.Receipt) after it
-decided on batch ``n``; the centre verifies it and adds its own signature over the same
+This module is the receipts' I/O only; what a receipt says and which receipts count are the
+contract's rules (:mod:`embodex.contract.receipts`).
+
+The buyer writes ``receipts/<n>.json`` (a ``receipt`` envelope of a contract.Receipt) after
+it decided on batch ``n``; the centre verifies it and adds its own signature over the same
 bytes (:func:`countersign_receipts`), acknowledging what it will invoice. Reading a receipt
 verifies the buyer's signature first and refuses one signed by any other key.
 
