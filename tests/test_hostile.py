@@ -29,7 +29,7 @@ import pytest
 
 from embodex import parsing
 from embodex.config import ledger_dir
-from embodex.delivery import open_channel, open_storage, publish, pull, refresh_channel
+from embodex.delivery import open_channel, publish, pull, refresh_channel
 from embodex.delivery.documents import (
     HEAD_KEY,
     BatchManifest,
@@ -38,8 +38,9 @@ from embodex.delivery.documents import (
     manifest_key,
 )
 from embodex.delivery.heads import issue_head
-from embodex.delivery.storage import S3Storage, Storage
 from embodex.fsutil import file_mode
+from embodex.storage import open_storage
+from embodex.storage.stores import S3Storage, Storage
 from embodex.trust import PAYLOAD_TYPES, Signer, generate_key, load_signer, sign_model, sign_payload
 
 from ._delivery import PROFILE, at, centre_dataset, contract

@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ..contract.model import UsagePolicy
 from ..errors import PriceSheetError
-from ..trust.contract_model import UsagePolicy
 from ..trust.types import (
     MAX_MULTIPLIER,
     MAX_TRADE_HOURS,

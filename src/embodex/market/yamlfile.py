@@ -11,9 +11,9 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ..contract.yamlio import yaml_mapping
 from ..errors import EmbodexError
 from ..parsing import describe_validation_error, read_text
-from ..trust.contract_yaml import yaml_mapping
 
 __all__ = ["load_yaml_model", "parse_yaml_model"]
 

@@ -21,9 +21,8 @@ from pydantic import (
 )
 
 from ..canonical import digest_json
-from .keys import Identity
-from .periods import DateDuration, Period, make_periods, parse_duration, zone
-from .types import (
+from ..trust.keys import Identity
+from ..trust.types import (
     MAX_TRADE_HOURS,
     MAX_UNIT_PRICE,
     Dec,
@@ -37,6 +36,7 @@ from .types import (
     Slug,
     TrustModel,
 )
+from .periods import DateDuration, Period, make_periods, parse_duration, zone
 
 __all__ = [
     "CONTRACT_KIND",

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..errors import ContractError, EmbodexError
 from ..parsing import BoundedYamlLoader, describe_validation_error, load_yaml, read_text
-from .contract_model import Contract
+from .model import Contract
 
 __all__ = [
     "PLACEHOLDER",
