@@ -766,3 +766,27 @@ def test_a_dataset_writer_never_writes_through_a_link(tmp_path: Path) -> None:
     with pytest.raises(CorruptDatasetError, match="symbolic link"):
         DatasetWriter(src, None, append=True)
     assert _snapshot([elsewhere]) == before
+
+
+def test_a_listing_breaking_its_schema_is_a_one_line_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from ._market import qc_dataset
+
+    run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)
+    ds = tmp_path / "ds"
+    qc_dataset(ds, episodes=4)
+    cat = tmp_path / "catalog"
+    code, _, err = run(
+        ["catalog", "build", str(ds), "-o", str(cat), "--key", "hubei-centre"], capsys
+    )
+    assert code == 0, err
+    listing = json.loads(_payload((cat / "listing.json").read_bytes()))
+    listing["datasets"] = "every one"
+    centre = load_signer("hubei-centre")
+    (cat / "listing.json").write_bytes(
+        sign_payload(PAYLOAD_TYPES["listing"], listing, centre).to_json_bytes()
+    )
+    code, _, err = run(["catalog", "show", str(cat)], capsys)
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1 and "listing: datasets: " in lines[0], err
