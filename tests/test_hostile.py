@@ -19,6 +19,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -117,11 +118,51 @@ def _build_on(tmp: Path, url: str) -> World:
     return w
 
 
+@pytest.fixture(scope="session")
+def _template(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The history built once per session (its own EMBODEX_HOME inside it); each test gets
+    a copy (:func:`_fresh`): the attacks damage their copy only."""
+    base = tmp_path_factory.mktemp("hostile-history")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("EMBODEX_HOME", str(base / "home"))
+        return _build_on(base, str(base / "channel"))
+
+
+def _fresh(request: pytest.FixtureRequest, tmp: Path, backend: str) -> World:
+    """A copy of the session's history in ``tmp``, this test's EMBODEX_HOME pointing at its
+    copy of the parties' keys, ledgers and outbox; on S3 the channel's objects are copied to
+    a fresh prefix (a channel names nothing by its own URL, specs/channel.md §1)."""
+    template: World = request.getfixturevalue("_template")
+    base = template.tmp
+    shutil.copytree(base, tmp, symlinks=True, dirs_exist_ok=True)
+    request.getfixturevalue("monkeypatch").setenv("EMBODEX_HOME", str(tmp / "home"))
+    url = str(tmp / "channel")
+    # the centre's outbox is named after the channel's URL: the copy's is another
+    boxes = tmp / "home" / "outbox"
+    old = boxes / _box_name(template.url)
+    old.rename(boxes / _box_name(url))
+    (boxes / _box_name(url) / "url").write_text(open_storage(url).url, encoding="utf-8")
+    w = World(
+        tmp, url, tmp / template.terms.relative_to(base), load_signer("hubei-centre"),
+        load_signer("agibot"), tmp / "centre", tmp / "buyer", tmp / "profile.yaml",
+        list(template.heads),
+    )  # fmt: skip
+    if backend == "s3":
+        s3 = request.getfixturevalue("s3_url")
+        source, target = open_storage(url), open_storage(s3)
+        for obj in source.list():
+            target.put_bytes(obj.key, source.get_bytes(obj.key))
+        w.url = s3
+    return w
+
+
+def _box_name(url: str) -> str:
+    return hashlib.sha256(open_storage(url).url.encode()).hexdigest()[:16]
+
+
 @pytest.fixture(params=BACKENDS)
 def world(request: pytest.FixtureRequest, tmp_path: Path) -> World:
-    s3 = request.param == "s3"
-    url = request.getfixturevalue("s3_url") if s3 else str(tmp_path / "channel")
-    return _build(tmp_path, request.param, url)
+    return _fresh(request, tmp_path, request.param)
 
 
 # -- what the victim owns, hashed -------------------------------------------------------------
@@ -534,10 +575,9 @@ def test_attack_is_refused(
     tmp_path: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    url = request.getfixturevalue("s3_url") if backend == "s3" else str(tmp_path / "channel")
-    w = _build(tmp_path, backend, url)
+    w = _fresh(request, tmp_path, backend)
     declared = sum(
-        f.size for f in open_channel(url, w.terms, at=at(8)).read_manifest(2, None)[0].files
+        f.size for f in open_channel(w.url, w.terms, at=at(8)).read_manifest(2, None)[0].files
     )
     attack.damage(w)
     before = _snapshot(attack.victims(w))
@@ -643,8 +683,10 @@ def test_a_store_that_lost_everything_mid_publish_gets_the_whole_batch(
     assert report.batches[0].outcome == "accepted"
 
 
-def test_a_killed_uploads_temporary_files_are_cleaned_up(tmp_path: Path) -> None:
-    w = _build(tmp_path, "folder", str(tmp_path / "channel"))
+def test_a_killed_uploads_temporary_files_are_cleaned_up(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    w = _fresh(request, tmp_path, "folder")
     centre_dataset(w.src, 2, first=5)
     leftover = Path(w.url) / batch_prefix(3) / "dataset" / "data" / ".shard-000000.arrow.x1.tmp"
     leftover.parent.mkdir(parents=True)
