@@ -166,14 +166,21 @@ def test_all_frames_mode_finds_what_sampling_misses(tmp_path: Path) -> None:
     assert not any(f.rule.startswith("images.") for f in none.findings)
 
 
-def test_missing_calibration_warns_on_every_episode(tmp_path: Path) -> None:
+def test_missing_calibration_is_one_dataset_note_not_a_warn_per_episode(tmp_path: Path) -> None:
     meta = strip_calibration(synth_meta(image_size=32, cameras=("head", "hand_left")), ["head"])
     synth_dataset(tmp_path / "ds", 3, seed=2, meta=meta, duration_s=(6, 7))
     result = run_qc(tmp_path / "ds")
+    assert result.counts() == {"PASS": 3, "WARN": 0, "FAIL": 0}
+    (note,) = [n for n in result.notes if n.rule == "integrity.calibration"]
+    assert "head (intrinsics)" in note.message and "hand_left" not in note.message
+    # a contract that requires calibration still gets it on every episode
+    strict = default_profile().with_overrides({"integrity.calibration.severity": "warn"})
+    result = run_qc(tmp_path / "ds", strict)
     for ep in result.episodes:
         assert [(f.rule, f.severity, f.subject) for f in ep.findings] == [
             ("integrity.calibration", "warn", "head")
         ]
+    assert not [n for n in result.notes if n.rule == "integrity.calibration"]
 
 
 def test_unreadable_shard_fails_its_episodes_and_keeps_the_others(tmp_path: Path) -> None:
@@ -301,7 +308,7 @@ def test_every_rule_is_tested_with_an_injected_defect() -> None:
     own_tests = {
         "integrity.readable": test_unreadable_shard_fails_its_episodes_and_keeps_the_others,
         "integrity.schema": test_schema_and_bookkeeping_errors_fail,
-        "integrity.calibration": test_missing_calibration_warns_on_every_episode,
+        "integrity.calibration": test_missing_calibration_is_one_dataset_note_not_a_warn_per_episode,
         "episode.unique_id": test_required_streams_and_known_ids,
         "episode.duration": test_defects_pinpoint_the_frames,  # the too_short episode
     }

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..canonical import digest_json
 from ..errors import ProfileError
+from .robot import RobotFacts
 from .rules import RULES, RuleParams
 
 __all__ = [
@@ -44,6 +45,12 @@ class ImageSampling(_Strict):
     """How many frames per camera and episode the image rules check in ``sample`` mode."""
 
     sample_frames: int = Field(ge=1, le=10_000)
+    min_event_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Coverage guarantee of sample mode: a black, white or frozen stretch of "
+        "a camera lasting at least this long is always among the checked frames.",
+    )
 
 
 class ReviewPlan(_Strict):
@@ -67,6 +74,7 @@ class Profile(_Strict):
     nominal_fps: float = Field(gt=0)
     images: ImageSampling
     review: ReviewPlan
+    robot: RobotFacts = Field(default_factory=RobotFacts)
     rules: dict[str, dict[str, Any]]
 
     _params: dict[str, RuleParams] = PrivateAttr(default_factory=dict)
@@ -211,6 +219,14 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
                 out.setdefault("rules", {}).setdefault(rule, {}).update(params)
         elif key in ("images", "review") and isinstance(value, Mapping):
             out.setdefault(key, {}).update(value)
+        elif key == "robot" and isinstance(value, Mapping):
+            # limits, velocity_limits, camera_mounts: merged name by name
+            robot = out.setdefault("robot", {})
+            for part, entries in value.items():
+                if isinstance(entries, Mapping) and isinstance(robot.get(part), Mapping):
+                    robot[part] = {**robot[part], **entries}
+                else:
+                    robot[part] = entries
         else:
             out[key] = value
     return out

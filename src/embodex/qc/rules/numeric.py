@@ -279,7 +279,7 @@ def _derivatives(plan: Plan, c: Chunk) -> None:
     if vel is not None and limit is not None and len(limit) == kin.dq.shape[0]:
         vlim = np.asarray(limit, dtype=np.float64)
         per = kin.seg_max_abs(kin.vel, 1) / vlim[:, None]
-        every = np.ones(len(vlim), dtype=bool)
+        every = np.isfinite(vlim)  # joints without a declared limit are skipped
         text = "{joint} moves at {value:.2f}x its velocity limit at frame {frame}"
         worst = _grade_joint_max(
             plan, c, "numeric.velocity", vel, per, every, kin.vel, 1, vlim, text
