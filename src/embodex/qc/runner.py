@@ -51,6 +51,7 @@ _ROW_COLUMNS = (
     "success",
     "failure_cause",
     "timestamps_synthesized",
+    "extra",
 )
 
 

@@ -79,7 +79,13 @@ from .agibot_media import (
 )
 from .agibot_proprio import has_velocity, load_proprio
 from .agibot_sidecar import Limits, Sidecar, resolve_sidecar
-from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
+from .common import (
+    EpisodeSink,
+    ImportReport,
+    already_imported,
+    existing_episode_ids,
+    record_repair,
+)
 from .sidecar import SIDECAR_FILE, Operator, Scene, load_sidecar
 
 __all__ = [
@@ -399,7 +405,9 @@ def _jsonable_id(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
+def _segments(
+    s: _Source, n: int, extra: dict[str, Any], repairs: dict[str, Any]
+) -> list[Segment]:
     label = s.info.get("label_info")
     config = label.get("action_config") if isinstance(label, dict) else None
     if config is None:
@@ -424,8 +432,22 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
                 hint="Fix the label, " + SKIP_HINT,
             ) from None
         if end > n:
+            if start < n:
+                record_repair(
+                    repairs,
+                    "segment_clipped",
+                    f"sub-task segment {i} ends at frame {end}, past the last frame "
+                    f"({n - 1}); clipped to end at {n}",
+                    (max(start, 0), n),
+                )
             end, clipped = n, clipped + 1
         if start < 0 or end <= start:
+            record_repair(
+                repairs,
+                "segment_dropped",
+                f"sub-task segment {i} [{start}, {int(item['end_frame'])}) is empty or outside "
+                f"the {n} frames; dropped",
+            )
             dropped += 1
             continue
         text = item.get("action_text") or item.get("english_action_text") or ""
@@ -443,6 +465,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
 def _episode_meta(
     s: _Source, sc: Sidecar, model: str, n: int, extra: dict[str, Any]
 ) -> EpisodeMeta:
+    repairs: dict[str, Any] = {}
     ov = sc.overrides(s.task, s.episode)
     task_name = str(s.info.get("task_name") or "").strip()
     english = str(s.info.get("english_task_name") or "").strip()
@@ -452,7 +475,15 @@ def _episode_meta(
         extra["task_name"] = task_name
     if scene_text:
         extra["init_scene_text"] = scene_text
-    segments = _segments(s, n, extra)
+    segments = _segments(s, n, extra, repairs)
+    if extra.get("action_filled"):
+        groups = ", ".join(f"{g} ({how})" for g, how in sorted(extra["action_filled"].items()))
+        record_repair(
+            repairs,
+            "action_filled",
+            f"action rows the recorder did not command were filled from the measured state: "
+            f"{groups}",
+        )
     scene = ov.scene or Scene()
     operator = ov.operator or Operator()
     return EpisodeMeta(
@@ -473,7 +504,7 @@ def _episode_meta(
         success=ov.success,
         failure_cause=ov.failure_cause,
         timestamps_synthesized=False,
-        extra={"agibot": extra},
+        extra={"agibot": extra, **repairs},
     )
 
 
