@@ -17,6 +17,7 @@ from embodex.errors import ConfigError, DatasetExistsError, ImportSourceError
 from embodex.format import Dataset, open_dataset
 from embodex.format.importers import SIDECAR_FILE, ImportReport, import_agibot, load_sidecar
 from embodex.format.importers.agibot import JOINT_NAMES, UNITS
+from embodex.qc import run_qc
 from embodex.synth_raw import SAMPLE_EFFECTOR_RANGE_MM, write_agibot_sample
 
 TASK = 327
@@ -292,12 +293,28 @@ def test_segments_past_the_end_are_clipped_and_empty_ones_dropped(tmp_path: Path
     config[-1]["end_frame"] = 10_000
     config.append({"start_frame": 4, "end_frame": 4, "skill": "Idle", "action_text": ""})
     info.write_text(json.dumps(entries))
-    import_agibot(src, tmp_path / "out")
+    report = import_agibot(src, tmp_path / "out")
     ep = open_dataset(tmp_path / "out").episode(0)
-    assert ep.meta.segments[-1].end_frame == ep.frame_count
+    n = ep.frame_count
+    assert ep.meta.segments[-1].end_frame == n
     assert "Idle" not in [s.skill for s in ep.meta.segments]
     assert ep.meta.extra["agibot"]["segments_clipped"] == 1
     assert ep.meta.extra["agibot"]["segments_dropped"] == 1
+    # the repairs are in the packaging report and become QC findings with their frames
+    eid = ep.meta.episode_id
+    lines = [line for line in report.notes if line.startswith(f"{eid}: repaired:")]
+    assert len(lines) == 2 and "ends at frame 10000" in lines[0], report.notes
+    result = run_qc(tmp_path / "out", images="none")
+    repairs = {
+        f.subject: f for f in result.episode(eid).findings if f.rule == "episode.import_repairs"
+    }
+    assert sorted(repairs) == ["segment_clipped", "segment_dropped"]
+    clipped = repairs["segment_clipped"]
+    assert clipped.severity == "warn" and clipped.frame_end == n
+    assert clipped.frame_start == config[-2]["start_frame"]
+    assert repairs["segment_dropped"].frame_start is None
+    others = [e for e in result.episodes if e.episode_id != eid]
+    assert all(f.rule != "episode.import_repairs" for e in others for f in e.findings)
 
 
 def test_append_language_and_duplicates(tmp_path: Path) -> None:

@@ -178,6 +178,8 @@ def _arm_path(rng: np.random.Generator, n: int, joints: list[int], dwell: bool) 
             i += k
             continue
         k = min(n - i, int(rng.uniform(0.8, 2.5) * FPS))
+        if n - i - k < 0.8 * FPS:
+            k = n - i  # the last move runs to the end: no truncated, jerky move
         step = rng.normal(0, 0.35, len(joints)) * half * (k / FPS / 2.5)
         target = np.clip(pose + step, lo + 0.15 * half, hi - 0.15 * half)
         s = _min_jerk(k)[:, None]

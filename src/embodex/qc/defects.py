@@ -683,9 +683,7 @@ def defective_batch(
             # kinds added after the first set take their source from one fixed skill, so the
             # batches made before keep their skill groups (the batch rules' statistics)
             skill = SKILLS[0] if kind in _LATER_KINDS else None
-            source = synth_episode(
-                meta, clean + k, seed=seed, duration_s=duration_s, skill=skill
-            )
+            source = synth_episode(meta, clean + k, seed=seed, duration_s=duration_s, skill=skill)
             bad = inject(source, kind, meta, seed=seed + k)
         episodes.append(bad)
         labels[bad.meta.episode_id] = kind

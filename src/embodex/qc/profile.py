@@ -123,7 +123,8 @@ class Profile(_Strict):
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
         """A copy with values replaced: keys ``rule.id.param`` (``timing.gap.fail``),
-        ``nominal_fps``, ``images.sample_frames`` or ``review.<field>``.
+        ``nominal_fps``, ``images.<field>``, ``review.<field>`` or ``robot.<part>.<name>``
+        (``robot.limits.waist_lift: [0, 0.5]``).
 
         Raises ``ProfileError`` for unknown keys or invalid values.
         """
@@ -139,6 +140,17 @@ class Profile(_Strict):
 def _set_path(data: dict[str, Any], key: str, value: Any) -> None:
     if key in ("nominal_fps", "description", "id", "version"):
         data[key] = value
+        return
+    if key.startswith("robot."):
+        # robot.limits.<joint>, robot.velocity_limits.<joint>, robot.camera_mounts.<camera>
+        _, part, name = (key.split(".", 2) + ["", ""])[:3]
+        if part not in ("limits", "velocity_limits", "camera_mounts") or not name:
+            raise ProfileError(
+                f"unknown profile key {key!r}",
+                hint="Use robot.limits.<joint>=[lo, hi], robot.velocity_limits.<joint>=V or "
+                "robot.camera_mounts.<camera>=left_wrist.",
+            )
+        data.setdefault("robot", {}).setdefault(part, {})[name] = value
         return
     head, _, tail = key.rpartition(".")
     if head in ("images", "review"):

@@ -345,8 +345,7 @@ def _notes_html(manifest: QCManifest) -> str:
     return (
         "<h2>Dataset notes</h2>"
         '<p class="meta">Said once for the whole dataset; they change no episode\'s verdict.'
-        "</p>"
-        + table(["rule", "note"], [(n.rule, n.message) for n in manifest.notes])
+        "</p>" + table(["rule", "note"], [(n.rule, n.message) for n in manifest.notes])
     )
 
 

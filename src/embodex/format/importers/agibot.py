@@ -405,9 +405,7 @@ def _jsonable_id(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def _segments(
-    s: _Source, n: int, extra: dict[str, Any], repairs: dict[str, Any]
-) -> list[Segment]:
+def _segments(s: _Source, n: int, extra: dict[str, Any], repairs: dict[str, Any]) -> list[Segment]:
     label = s.info.get("label_info")
     config = label.get("action_config") if isinstance(label, dict) else None
     if config is None:

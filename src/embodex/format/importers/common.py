@@ -140,9 +140,7 @@ class EpisodeSink:
                 if r.get("frame_start") is not None
                 else ""
             )
-            self.report.notes.append(
-                f"{episode.meta.episode_id}: repaired: {r['message']}{frames}"
-            )
+            self.report.notes.append(f"{episode.meta.episode_id}: repaired: {r['message']}{frames}")
         self.report.episodes += 1
         self.report.frames += episode.num_frames
         if self.on_episode is not None:
