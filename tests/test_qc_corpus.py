@@ -145,8 +145,8 @@ def _moving_meta() -> DatasetMeta:
 
 
 def _frozen_takes(path: Path, length: int) -> list[int]:
-    """One episode per chosen start frame of a ``length``-frame freeze of the left wrist camera while
-    the left arm keeps moving; returns the start frames."""
+    """One episode per chosen start frame of a ``length``-frame freeze of the left wrist
+    camera while the left arm keeps moving; returns the start frames."""
     meta = _moving_meta()
     n = 600  # 20 s: eight evenly spaced samples are 83 frames apart
     t = np.arange(n) / 30.0

@@ -23,6 +23,7 @@ fault and the frames the fault covers). Used by ``tests/test_qc_corpus.py`` and
 
 from __future__ import annotations
 
+import itertools
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -217,8 +218,8 @@ def _render(rng: np.random.Generator, cam: str, state: np.ndarray) -> tuple[list
     picture stay within 0.01 of where they were at the last new frame, as a codec does.
     Returns the frames and the indices of the new (not repeated) ones."""
     n = len(state)
-    texture = rng.integers(40, 215, size=(2 * _SIZE, 2 * _SIZE, 3)).astype(np.float32)
-    texture = (texture + np.roll(texture, 1, 0) + np.roll(texture, 1, 1)) / 3  # less harsh
+    raw = rng.integers(40, 215, size=(2 * _SIZE, 2 * _SIZE, 3)).astype(np.float64)
+    texture = (raw + np.roll(raw, 1, 0) + np.roll(raw, 1, 1)) / 3  # less harsh
     chain = _chain(cam)
     frames: list[bytes] = []
     fresh: list[int] = []
@@ -293,7 +294,7 @@ def clean_take(meta: DatasetMeta, index: int, *, seed: int = 0) -> Episode:
         instruction_en=f"{skill.replace('_', ' ')} with the {arm} arm",
         segments=[
             Segment(start_frame=int(a), end_frame=int(b), skill=f"step{k}")
-            for k, (a, b) in enumerate(zip(cuts[:-1], cuts[1:], strict=True))
+            for k, (a, b) in enumerate(itertools.pairwise(cuts.tolist()))
         ],
         success=True,
         extra={"arm": arm, "drift_ppm": round(drift * 1e6, 1)},
@@ -359,9 +360,10 @@ def faulty_take(
         cam = f"hand_{side}" if fault == "frozen_camera" else _CAMS[int(rng.integers(3))]
         k = int(rng.uniform(2.0, 3.0) * FPS)
         if fault == "frozen_camera":
-            a = at if at is not None else _moving_window(st, _chain(cam), k, rng)
-            if a is None:
+            found = at if at is not None else _moving_window(st, _chain(cam), k, rng)
+            if found is None:
                 raise ValueError("no stretch where the arm keeps moving")
+            a = found
             images[cam][a : a + k] = [images[cam][a]] * k
         else:
             a = at if at is not None else int(rng.integers(0, n - k))

@@ -143,7 +143,7 @@ def _set_path(data: dict[str, Any], key: str, value: Any) -> None:
         return
     if key.startswith("robot."):
         # robot.limits.<joint>, robot.velocity_limits.<joint>, robot.camera_mounts.<camera>
-        _, part, name = (key.split(".", 2) + ["", ""])[:3]
+        _, part, name = [*key.split(".", 2), "", ""][:3]
         if part not in ("limits", "velocity_limits", "camera_mounts") or not name:
             raise ProfileError(
                 f"unknown profile key {key!r}",

@@ -288,7 +288,8 @@ def sync_error(
         return None
     t = ts[k].astype(np.int64)
     d = (cam[k].astype(np.int64) - t).astype(np.float64) * 1e-6  # ms
-    jumps = np.flatnonzero((np.diff(t) > gap_ns) | (np.diff(cam[k].astype(np.int64)) > gap_ns))
+    limit = int(gap_ns)
+    jumps = np.flatnonzero((np.diff(t) > limit) | (np.diff(cam[k].astype(np.int64)) > limit))
     if jumps.size:
         corr = np.zeros_like(d)
         for j in jumps.tolist():
