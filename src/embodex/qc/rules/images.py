@@ -197,7 +197,9 @@ def _motion(c: Chunk, gap: int, mount: Mount) -> np.ndarray | None:
     n = s.shape[1]
     out = np.zeros(n, dtype=np.float32)
     if n > gap:
-        out[: n - gap] = np.abs(s[:, gap:] - s[:, :-gap]).max(axis=0)
+        # a NaN reading says nothing about motion (numeric.finite reports it), so it counts
+        # as none: an unchanged picture next to it is not "frozen"
+        out[: n - gap] = np.nan_to_num(np.abs(s[:, gap:] - s[:, :-gap]), nan=0.0).max(axis=0)
     return out
 
 
