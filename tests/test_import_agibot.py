@@ -484,3 +484,33 @@ def test_every_sidecar_key_is_specified() -> None:
     schema = json.loads(render_schemas()["agibot-sidecar.schema.json"])
     missing = [k for k, v in schema["properties"].items() if not v.get("description")]
     assert not missing, missing
+
+
+def test_a_gripper_stored_as_an_opening_fraction_is_declared_in_the_sidecar(
+    tmp_path: Path,
+) -> None:
+    src = write_agibot_sample(tmp_path / "src", depth=False, **{**TINY, "episodes": 1})
+    path = src / "proprio_stats" / str(TASK) / str(FIRST) / "proprio_stats.h5"
+    with h5py.File(path, "r+") as f:
+        mm = np.asarray(f["state/effector/position"][()])
+        lo, hi = SAMPLE_EFFECTOR_RANGE_MM
+        opening = 1.0 - (mm - lo) / (hi - lo)  # this recorder: 1 = open
+        del f["state/effector/position"]
+        f["state/effector/position"] = opening
+    base = load_sidecar(src / SIDECAR_FILE)
+    # declared as mm (the default), the fraction is squashed: the report says so
+    report = import_agibot(src, tmp_path / "as-mm", sidecar=base)
+    assert any("effector_state_unit: fraction" in note for note in report.notes)
+    squashed = open_dataset(tmp_path / "as-mm").episode(0).feature("state")[:, 14:16]
+    assert np.ptp(squashed) < 0.05
+    # declared as it is stored: 0 = open .. 1 = closed again, as AgiBot's mm map to
+    sidecar = base | {"effector_state_unit": "fraction", "effector_state_open": "high"}
+    report = import_agibot(src, tmp_path / "as-fraction", sidecar=sidecar)
+    assert not any("effector_state_unit" in note for note in report.notes)
+    ds = open_dataset(tmp_path / "as-fraction")
+    grip = ds.episode(0).feature("state")[:, 14:16]
+    np.testing.assert_allclose(grip, (mm - lo) / (hi - lo), atol=1e-5)
+    assert ds.meta.extra["agibot"]["effector_state_unit"] == "fraction"
+    assert "Gripper = 1 - the fraction." in ds.meta.features["state"].description
+    with pytest.raises(ConfigError, match="effector_state_unit"):
+        import_agibot(src, tmp_path / "as-fraction", sidecar=base, append=True)

@@ -77,7 +77,7 @@ from .agibot_media import (
     probe_video,
     read_intrinsics,
 )
-from .agibot_proprio import has_velocity, load_proprio
+from .agibot_proprio import GripperMap, has_velocity, load_proprio
 from .agibot_sidecar import Limits, Sidecar, resolve_sidecar
 from .common import (
     EpisodeSink,
@@ -352,7 +352,7 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
     features = {
         "state": Feature(
             shape=[len(names)], names=names, role="state",
-            description=f"Measured positions: {vector}. Gripper = (mm - {lo}) / ({hi} - {lo}).",
+            description=f"Measured positions: {vector}. {_gripper_text(sc, lo, hi)}",
         ),
         "action": Feature(
             shape=[len(names)], names=names, role="action",
@@ -379,6 +379,8 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
                 "agibot": {
                     "source_format": SOURCE_FORMAT,
                     "effector_state_range_mm": [lo, hi],
+                    "effector_state_unit": sc.effector_state_unit,
+                    "effector_state_open": sc.effector_state_open,
                     **(
                         {"depth_intrinsics_from": plan.depth_intrinsics_from}
                         if plan.depth_intrinsics_from
@@ -506,11 +508,39 @@ def _episode_meta(
     )
 
 
+_FRACTION_NOTE = (
+    "gripper state readings never leave [0, 1.5] although the sidecar says mm: if the "
+    "recorder stores an opening fraction, set effector_state_unit: fraction (and "
+    "effector_state_open: high when 1 is open) and import again — mapped as mm, the grippers "
+    "barely move and QC's gripper rules cannot see them"
+)
+
+
+def _gripper_text(sc: Sidecar, lo: float, hi: float) -> str:
+    base = f"(mm - {lo}) / ({hi} - {lo})" if sc.effector_state_unit == "mm" else "the fraction"
+    return f"Gripper = 1 - {base}." if sc.effector_state_open == "high" else f"Gripper = {base}."
+
+
+def _gripper_map(sc: Sidecar) -> GripperMap:
+    return GripperMap(
+        range_mm=sc.effector_state_range_mm,
+        unit=sc.effector_state_unit,
+        open=sc.effector_state_open,
+    )
+
+
 def _load_episode(
-    s: _Source, plan: _Plan, meta: DatasetMeta, sc: Sidecar, pool: ThreadPoolExecutor
+    s: _Source,
+    plan: _Plan,
+    meta: DatasetMeta,
+    sc: Sidecar,
+    pool: ThreadPoolExecutor,
+    notes: list[str] | None = None,
 ) -> Episode:
     eid = s.embodex_id
-    proprio = load_proprio(s.h5, eid, sc.effector_state_range_mm, plan.base_velocity)
+    proprio = load_proprio(s.h5, eid, _gripper_map(sc), plan.base_velocity)
+    if proprio.gripper_looks_fractional and notes is not None and _FRACTION_NOTE not in notes:
+        notes.append(_FRACTION_NOTE)
     n = len(proprio.state)
 
     vdir = s.obs / "videos"
@@ -614,6 +644,14 @@ def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
                 f"{out} maps gripper mm over {old}, the sidecar says {new_range}",
                 hint="Use the same effector_state_range_mm as the earlier import.",
             )
+        prev = open_dataset(out).meta.extra.get("agibot", {})
+        for key, default in (("effector_state_unit", "mm"), ("effector_state_open", "low")):
+            was, now = prev.get(key, default), meta.extra["agibot"][key]
+            if was != now:
+                raise ConfigError(
+                    f"{out} was imported with {key}: {was}, the sidecar says {now}",
+                    hint=f"Use the same {key} as the earlier import.",
+                )
     return ids
 
 
@@ -668,7 +706,7 @@ def import_agibot(
             try:
                 if s.embodex_id in existing:
                     raise already_imported(out, s.embodex_id, SKIP_HINT)
-                episode = _load_episode(s, plan, meta, sc, pool)
+                episode = _load_episode(s, plan, meta, sc, pool, report.notes)
             except ImportSourceError as exc:
                 sink.skip(s.embodex_id, exc, skip_bad)
                 continue

@@ -115,6 +115,16 @@ class Sidecar(Strict):
         description="[open, closed] gripper reading in mm, mapped to 0..1: "
         "(mm - lo) / (hi - lo), not clipped.",
     )
+    effector_state_unit: Literal["mm", "fraction"] = Field(
+        default="mm",
+        description="How the recorder stores the gripper state: mm (mapped over "
+        "effector_state_range_mm) or fraction (0..1, stored as is).",
+    )
+    effector_state_open: Literal["low", "high"] = Field(
+        default="low",
+        description="Which end of the gripper reading is open: low (AgiBot's mm grow as it "
+        "closes) or high (an opening fraction where 1 is open); embodex stores 0 = open.",
+    )
     limits: Limits | None = Field(default=None, description="Joint limits (20 values each).")
     skill: str | dict[str, str] | None = Field(
         default=None,
