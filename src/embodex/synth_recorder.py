@@ -92,9 +92,11 @@ def _f(name: str, rule: str, description: str, *also: str) -> Fault:
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
+        # when the recorder resumes, the joints leap to where the robot went meanwhile, while
+        # the camera (which kept filming) may show that arm at rest
         _f("stalled", "timing.stalled", "state and action rows repeat bit for bit for 1.5-3 s",
            "numeric.jump", "numeric.acceleration", "numeric.velocity", "numeric.tracking",
-           "numeric.jerk"),
+           "numeric.jerk", "images.frozen"),
         _f("frozen_camera", "images.frozen", "a moving camera repeats one frame for 2-3 s"),
         _f("sync_offset", "timing.sync", "a camera's times run 50-90 ms late"),
         _f("dropped_span", "timing.gap", "the recorder loses 0.4-0.7 s of rows and frames",
@@ -107,8 +109,10 @@ FAULTS: dict[str, Fault] = {
         _f("beyond_limit", "numeric.limits", "a joint is driven 0.15 rad past its limit",
            "numeric.near_limit"),
         _f("black_span", "images.black", "a camera is black for 2-3 s"),
+        # the busiest joint reads still, so the robot looks idle for longer
         _f("dead_joint", "numeric.dead_channel", "a working joint's sensor reads a constant",
-           "numeric.tracking", "numeric.jump", "numeric.acceleration", "numeric.velocity"),
+           "numeric.tracking", "numeric.jump", "numeric.acceleration", "numeric.velocity",
+           "motion.idle", "motion.idle_ends"),
         _f("gripper_chatter", "motion.gripper_chatter", "a gripper flaps open/closed for 3 s",
            "numeric.velocity", "numeric.tracking", "numeric.jump", "numeric.acceleration",
            "numeric.jerk"),
