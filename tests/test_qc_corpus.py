@@ -120,6 +120,8 @@ def test_camera_mounts_and_chains_by_name() -> None:
     names = ["left_arm_joint1", "right_arm_joint1", "left_gripper", "head_yaw", "waist_lift"]
     assert chain_mask(names, "left_wrist") == [True, False, True, False, True]
     assert chain_mask(names, "fixed") == [True, True, True, False, False]
+    # joints named without sides cannot be attributed: a wrist camera is judged by all
+    assert chain_mask(["joint_0", "joint_1", "waist_pitch"], "left_wrist") == [True] * 3
     custom = default_profile().with_overrides({"robot.camera_mounts.top_down": "left_wrist"})
     assert camera_mount("top_down", custom.robot) == "left_wrist"
     assert custom.digest != default_profile().digest

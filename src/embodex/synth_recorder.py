@@ -106,8 +106,9 @@ FAULTS: dict[str, Fault] = {
            "numeric.tracking"),
         _f("glitch", "numeric.jump", "one reading of a joint is 0.8 rad off",
            "numeric.acceleration", "numeric.velocity", "numeric.jerk", "numeric.tracking"),
-        _f("beyond_limit", "numeric.limits", "a joint is driven 0.15 rad past its limit",
-           "numeric.near_limit"),
+        # a joint's zero is off: its whole trace, final pose included, sits elsewhere
+        _f("beyond_limit", "numeric.limits", "a joint's zero is off: 0.15 rad past its limit",
+           "numeric.near_limit", "batch.final_pose_outlier"),
         _f("black_span", "images.black", "a camera is black for 2-3 s"),
         # the busiest joint reads still, so the robot looks idle for longer
         _f("dead_joint", "numeric.dead_channel", "a working joint's sensor reads a constant",
@@ -167,26 +168,33 @@ def _min_jerk(n: int) -> np.ndarray:
     return np.asarray(10 * s**3 - 15 * s**4 + 6 * s**5)
 
 
-def _arm_path(rng: np.random.Generator, n: int, joints: list[int], dwell: bool) -> np.ndarray:
-    """(n, 7) positions of a working arm: moves of 0.8-2.5 s between random poses, with
-    dwells of 0.3-1.2 s between some of them."""
+def _arm_path(
+    rng: np.random.Generator, n: int, joints: list[int], dwell: bool, home: np.ndarray
+) -> np.ndarray:
+    """(n, 7) positions of a working arm: from near its ``home`` pose, moves of 0.8-2.5 s
+    between poses that stray from home and come back, with dwells of 0.3-1.2 s between some
+    of them, and a last move of 1.5-3.3 s back to near home (where operators end a take)."""
     lo, hi = _LO[joints], _HI[joints]
-    centre, half = (lo + hi) / 2, (hi - lo) / 2
-    pose = centre + rng.uniform(-0.4, 0.4, len(joints)) * half
+    half = (hi - lo) / 2
+    pose = home + rng.uniform(-0.03, 0.03, len(joints)) * half
     out = np.empty((n, len(joints)))
+    keep = int(1.5 * FPS)  # every move but the last leaves at least this for the last
     i = 0
     while i < n:
-        # operators pause between moves, not in the last seconds (then they stop recording)
-        if dwell and i > 0 and n - i > 3 * FPS and rng.random() < 0.4:
-            k = min(n - i, int(rng.uniform(0.3, 1.2) * FPS))
+        rem = n - i
+        if rem <= 3.3 * FPS:
+            k = rem
+            target = home + rng.uniform(-0.03, 0.03, len(joints)) * half
+        elif dwell and i > 0 and rng.random() < 0.4:
+            k = min(rem - keep, int(rng.uniform(0.3, 1.2) * FPS))
             out[i : i + k] = pose
             i += k
             continue
-        k = min(n - i, int(rng.uniform(0.8, 2.5) * FPS))
-        if n - i - k < 0.8 * FPS:
-            k = n - i  # the last move runs to the end: no truncated, jerky move
-        step = rng.normal(0, 0.35, len(joints)) * half * (k / FPS / 2.5)
-        target = np.clip(pose + step, lo + 0.15 * half, hi - 0.15 * half)
+        else:
+            k = min(rem - keep, int(rng.uniform(0.8, 2.5) * FPS))
+            step = rng.normal(0, 0.35, len(joints)) * half * (k / FPS / 2.5)
+            # strays from home and is pulled back: the excursions of a task stay bounded
+            target = np.clip(home + 0.5 * (pose - home) + step, lo + 0.15 * half, hi - 0.15 * half)
         s = _min_jerk(k)[:, None]
         out[i : i + k] = pose + (target - pose) * s
         pose = out[i + k - 1].copy()
@@ -262,12 +270,17 @@ def clean_take(meta: DatasetMeta, index: int, *, seed: int = 0) -> Episode:
     n = int(rng.uniform(8, 24) * FPS)
     arm = ("left", "right", "both")[int(rng.integers(3))]
     state = np.empty((n, 20))
-    rest = (_LO + _HI) / 2 + rng.uniform(-0.2, 0.2, 20) * (_HI - _LO) / 2
+    skill = _SKILLS[int(rng.integers(len(_SKILLS)))]
+    # each skill starts and ends near its own home pose (the robot's ready pose for it)
+    home = (_LO + _HI) / 2 + np.random.default_rng([_SKILLS.index(skill)]).uniform(
+        -0.3, 0.3, 20
+    ) * (_HI - _LO) / 2
+    rest = home + rng.uniform(-0.02, 0.02, 20) * (_HI - _LO) / 2
     state[:] = rest
     for side, joints in (("left", _LEFT), ("right", _RIGHT)):
         g = _GRIP[side]
         if arm in (side, "both"):
-            state[:, joints] = _arm_path(rng, n, joints, dwell=True)
+            state[:, joints] = _arm_path(rng, n, joints, dwell=True, home=home[joints])
             state[:, g] = _gripper(rng, n)
         else:
             state[:, g] = 0.0
@@ -286,7 +299,6 @@ def clean_take(meta: DatasetMeta, index: int, *, seed: int = 0) -> Episode:
     ts = (t0 + np.arange(n) * PERIOD_NS * (1 + drift) + jitter).astype(np.int64)
     cam_ts = (ts[0] + np.round(np.arange(n) * PERIOD_NS)).astype(np.int64)
     images = {cam: _render(rng, cam, measured)[0] for cam in _CAMS}
-    skill = _SKILLS[int(rng.integers(len(_SKILLS)))]
     cuts = np.linspace(0, n, 4).astype(int)
     eid = uuid.uuid5(uuid.NAMESPACE_URL, f"qc-corpus/{seed}/{index}").hex[:16]
     em = EpisodeMeta(

@@ -122,10 +122,14 @@ def camera_mount(name: str, facts: RobotFacts) -> Mount:
 def chain_mask(joint_names: Sequence[str], mount: Mount) -> list[bool]:
     """The joints whose motion changes the picture of a camera with this mount: its own arm
     and the waist for a wrist camera; everything for a head camera (it looks at both arms
-    and moves with the head and waist); both arms and grippers for a fixed camera."""
+    and moves with the head and waist); both arms and grippers for a fixed camera. When no
+    joint name tells the camera's arm apart, every joint (the camera cannot be attributed)."""
+    sides = [joint_side(name) for name in joint_names]
+    arm = {"left_wrist": "left", "right_wrist": "right"}.get(mount)
+    if arm is not None and arm not in sides:
+        return [True] * len(sides)
     out = []
-    for name in joint_names:
-        side = joint_side(name)
+    for side in sides:
         if mount == "left_wrist":
             out.append(side in ("left", "waist"))
         elif mount == "right_wrist":
