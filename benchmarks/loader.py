@@ -52,9 +52,9 @@ _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
 from _loader_baselines import Gather, HFRandomAccess, save_hf_copy  # noqa: E402
 
+from embodex.demo.synth import synth_dataset, synth_episodes, synth_meta  # noqa: E402
 from embodex.format import DatasetWriter, Episode, open_dataset  # noqa: E402
 from embodex.format.exporters.lerobot import export_lerobot  # noqa: E402
-from embodex.synth import synth_dataset, synth_episodes, synth_meta  # noqa: E402
 from embodex.train import load  # noqa: E402
 
 HORIZON = 50

@@ -28,9 +28,9 @@ import pyarrow as pa
 from qc_accuracy import measure as measure_accuracy
 from qc_accuracy import report as report_accuracy
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import open_dataset
 from embodex.qc import default_profile, run_qc
-from embodex.synth import synth_dataset, synth_meta
 
 
 def _columns(root: Path) -> tuple[list[str], list[str]]:

@@ -1,7 +1,7 @@
 """QC accuracy on a realistic recorder's takes: recall per fault class, precision per rule,
 and the false-positive rate on clean takes (issue 15).
 
-The corpus (:mod:`embodex.synth_recorder`): clean takes with a jittered, drifting joint clock,
+The corpus (:mod:`embodex.demo.recorder`): clean takes with a jittered, drifting joint clock,
 exact 1/fps video times, one-arm and two-arm tasks with dwells, wrist cameras, no calibration
 and no limits shipped (the profile declares the limits); and takes with one known fault
 each. A fault counts as **detected** when its rule flags the take with a frame range that
@@ -22,9 +22,9 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from embodex.demo.recorder import FAULTS, corpus, corpus_meta, corpus_profile
 from embodex.format import DatasetWriter
 from embodex.qc import run_qc
-from embodex.synth_recorder import FAULTS, corpus, corpus_meta, corpus_profile
 
 
 def measure(root: Path, clean: int, per_fault: int, seed: int) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embodex.demo.recorder import FAULTS, Take, corpus, corpus_meta, corpus_profile
 from embodex.format import (
     Camera,
     DatasetWriter,
@@ -23,7 +24,6 @@ from embodex.qc import QCResult, default_profile, run_qc
 from embodex.qc.robot import camera_mount, chain_mask
 from embodex.qc.rules.images import coverage_stride
 from embodex.qc.rules.timing import sync_error
-from embodex.synth_recorder import FAULTS, Take, corpus, corpus_meta, corpus_profile
 
 CLEAN = 12
 

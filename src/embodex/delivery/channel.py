@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ..contract import VerifiedContract, verify_contract_file
+from ..contract.file import default_trusted
+from ..contract.lifecycle import ContractState
 from ..errors import ChannelError, DeliveryError, FrozenChannelError, ObjectNotFoundError
-from ..trust import Identity, Signer, VerifiedContract, verify_contract_file
-from ..trust.contract_file import default_trusted
-from ..trust.lifecycle import ContractState
+from ..storage.stores import FileStorage, Storage, open_storage
+from ..trust import Identity, Signer
 from .documents import (
     HEAD_KEY,
     BatchManifest,
@@ -27,7 +29,6 @@ from .documents import (
     notice_key,
     open_document,
 )
-from .storage import FileStorage, Storage, open_storage
 
 __all__ = [
     "CLOCK_SKEW",
@@ -74,7 +75,7 @@ class Channel:
         self.centre: Identity = self.contract.parties.centre.identity()
         self.buyer: Identity = self.contract.parties.buyer.identity()
         #: digests of every version of the contract: a channel may run under any of them
-        self.contract_digests = {c.digest for c in (*verified.history, verified.latest)}
+        self.contract_digests = verified.digests
 
     def __repr__(self) -> str:
         return f"Channel({self.url!r}, {self.contract.contract_id})"

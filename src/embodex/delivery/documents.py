@@ -14,9 +14,10 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..canonical import digest_json
+from ..contract.checking import BatchSummary, EpisodeSummary
 from ..errors import PayloadError, SignatureError, UnsafeKeyError
+from ..storage.stores import validate_key
 from ..trust import Identity, open_model
-from ..trust.checking import BatchSummary, EpisodeSummary
 from ..trust.keys import KEY_ID_PATTERN
 from ..trust.types import (
     Dec,
@@ -28,7 +29,6 @@ from ..trust.types import (
     Timestamp,
     TrustModel,
 )
-from .storage import validate_key
 
 __all__ = [
     "CHANNEL_ID_PATTERN",
@@ -185,7 +185,7 @@ class BatchManifest(TrustModel):
         return [e.episode_id for e in self.episodes]
 
     def summary(self) -> BatchSummary:
-        """The batch as the contract checks see it (trust.check_batch, supply_status)."""
+        """The batch as the contract checks see it (contract.check_batch, supply_status)."""
         return BatchSummary(
             batch_number=self.number,
             delivered_at=self.published_at,
@@ -197,7 +197,7 @@ class BatchManifest(TrustModel):
 
 
 def episode_summaries(episodes: Sequence[BatchEpisode], fps: Decimal) -> list[EpisodeSummary]:
-    """The contract's view of batch episodes (trust.check_batch, supply_status)."""
+    """The contract's view of batch episodes (contract.check_batch, supply_status)."""
     return [
         EpisodeSummary(
             episode_id=e.episode_id,

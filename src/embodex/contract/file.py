@@ -33,14 +33,14 @@ from pydantic import Field, ValidationError
 
 from ..errors import ContractError, ContractStateError, SignatureError
 from ..fsutil import atomic_write_bytes
-from .contract_model import Contract, Party
-from .documents import describe_validation_error, model_from_payload
-from .envelope import PAYLOAD_TYPES, Envelope, verify_signatures
-from .keys import Identity, list_keys
+from ..trust.documents import describe_validation_error, model_from_payload
+from ..trust.envelope import PAYLOAD_TYPES, Envelope, verify_signatures
+from ..trust.keys import Identity, list_keys
+from ..trust.payload import parse_payload
+from ..trust.types import TrustModel
 from .lifecycle import IN_FORCE, ContractState, Termination, contract_state
-from .payload import parse_payload
+from .model import Contract, Party
 from .periods import zone
-from .types import TrustModel
 
 __all__ = [
     "ContractFile",
@@ -151,6 +151,12 @@ class VerifiedContract:
     @property
     def digest(self) -> str:
         return self.contract.digest
+
+    @property
+    def digests(self) -> frozenset[str]:
+        """The digests of every version in the file: a receipt or channel document may name
+        any of them (an amendment does not void what came before it)."""
+        return frozenset(c.digest for c in (*self.history, self.latest))
 
     @property
     def signed_by(self) -> tuple[str, ...]:

@@ -1,6 +1,6 @@
 """A calibration corpus for QC: takes from a realistic recorder, clean or with one known fault.
 
-:mod:`embodex.synth` makes idealised episodes (every joint moves all the time, cameras are
+`embodex.demo.synth` makes idealised episodes (every joint moves all the time, cameras are
 calibrated, camera times sit 4 ms after the joint rows). Real recorders differ, and QC must
 neither cry wolf on them nor miss their faults. The takes here imitate an AgiBot-layout
 recorder:
@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .format import (
+from ..format import (
     Camera,
     DatasetMeta,
     Embodiment,
@@ -40,9 +40,9 @@ from .format import (
     Provenance,
     Segment,
 )
-from .format.images import encode_image
-from .format.importers.agibot_layout import JOINT_NAMES, UNITS
-from .qc.profile import Profile, default_profile
+from ..format.images import encode_image
+from ..format.importers.agibot_layout import JOINT_NAMES, UNITS
+from ..qc.profile import Profile, default_profile
 
 __all__ = [
     "FAULTS",
@@ -141,7 +141,7 @@ def corpus_meta(name: str = "recorder-corpus") -> DatasetMeta:
     return DatasetMeta(
         name=name,
         licence="CC-BY-4.0",
-        description="QC calibration corpus (embodex.synth_recorder).",
+        description="QC calibration corpus (embodex.demo.recorder).",
         provenance=Provenance(centre_id="qc-corpus", centre_name="QC corpus centre"),
         embodiments=[Embodiment(model=ROBOT, dof=len(names), joint_names=names, units=list(UNITS))],
         cameras=[Camera(name=c, width=_SIZE, height=_SIZE, encoding="jpeg") for c in _CAMS],
