@@ -3,6 +3,8 @@ its frames (a confusion matrix), and image sampling cannot miss a 2-second event
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,9 +23,13 @@ from embodex.format import (
 from embodex.format.images import encode_image
 from embodex.format.models import DatasetMeta
 from embodex.qc import QCResult, default_profile, run_qc
+from embodex.qc.manifest import load_qc_manifest, write_qc
+from embodex.qc.review import record_review
 from embodex.qc.robot import camera_mount, chain_mask
 from embodex.qc.rules.images import coverage_stride
 from embodex.qc.rules.timing import sync_error
+from embodex.reports.qc_page import write_report
+from tests.test_cli_format import run
 
 CLEAN = 12
 
@@ -200,3 +206,27 @@ def test_a_two_second_freeze_is_found_at_every_offset(tmp_path: Path) -> None:
     ]
     assert missed
     assert coverage_stride(2.0, 30.0, 15) == 45
+
+
+def test_notes_reach_the_manifest_the_report_and_qc_run(
+    corpus_run: tuple[QCResult, list[Take], Path],
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    result, takes, source = corpus_run
+    root = tmp_path / "ds"
+    shutil.copytree(source, root)
+    manifest = write_qc(root, result)
+    assert [n.message for n in manifest.notes] == [n.message for n in result.notes]
+    # a review rewrites the manifest without running QC: the notes stay
+    clean = next(t.episode_id for t in takes if t.fault is None)
+    record_review(root, clean, verdict="accept", reason="meets_spec", reviewer="rev-1")
+    assert load_qc_manifest(root).notes == manifest.notes
+    page = write_report(root, tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Dataset notes" in page and "ships no calibration" in page
+    code, out, err = run(["qc", "run", str(root), "--images", "none"], capsys)
+    assert code == 3, err  # the faulty takes fail; the notes are said once, apart
+    assert out.count("ships no calibration") == 1 and "dataset notes" in out
+    code, out, _ = run(["qc", "run", str(root), "--images", "none", "--json", "--no-write"], capsys)
+    notes = json.loads(out)["notes"]
+    assert {n["rule"] for n in notes} >= {"integrity.calibration", "numeric.velocity"}
