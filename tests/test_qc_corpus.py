@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from embodex.demo.recorder import FAULTS, Take, corpus, corpus_meta, corpus_profile
+from embodex.demo.synth import synth_episodes, synth_meta
 from embodex.format import (
     Camera,
     DatasetWriter,
@@ -230,3 +231,17 @@ def test_notes_reach_the_manifest_the_report_and_qc_run(
     code, out, _ = run(["qc", "run", str(root), "--images", "none", "--json", "--no-write"], capsys)
     notes = json.loads(out)["notes"]
     assert {n["rule"] for n in notes} >= {"integrity.calibration", "numeric.velocity"}
+
+
+def test_a_dimension_constant_over_the_whole_dataset_is_a_note(tmp_path: Path) -> None:
+    meta = synth_meta(image_size=32, cameras=("head",))
+    episodes = list(synth_episodes(meta, 3, seed=4, duration_s=(5, 6)))
+    with DatasetWriter(tmp_path / "ds", meta) as w:
+        for ep in episodes:
+            ep.features["action"][:, 19] = np.float32(0.1)  # never commanded: one value
+            w.add_episode(ep)
+    result = run_qc(tmp_path / "ds", images="none")
+    (note,) = [n for n in result.notes if n.rule == "numeric.dead_channel"]
+    assert note.subject == "action" and "waist_lift" in note.message
+    assert "standard deviation is 0" in note.message and "state" not in note.message
+    assert result.counts()["FAIL"] == 0  # per episode it is not a dead sensor: no command

@@ -107,11 +107,12 @@ DEFECTS: dict[str, Defect] = {
             "fail",
             "state and action rows repeat bit for bit for 2 s while times advance",
         ),
+        _d("action_spike", "numeric.action_jump", "fail", "one command is 0.8 rad off for a frame"),
     )
 }
 
 #: Kinds added after the first 37 (their sources all have the first skill; see defective_batch).
-_LATER_KINDS = frozenset({"stalled_recorder"})
+_LATER_KINDS = frozenset({"stalled_recorder", "action_spike"})
 
 #: Kinds :func:`defective_batch` can add (every kind above).
 EPISODE_DEFECTS: tuple[str, ...] = tuple(DEFECTS)
@@ -405,6 +406,14 @@ def _stalled(w: _Work) -> None:
         w.action[k : k + count] = w.action[k]
 
 
+def _action_spike(w: _Work) -> None:
+    if w.action is None:
+        raise ValueError("this defect needs an action feature")
+    j, k = w.busiest(), w.n // 2
+    lo, hi = w.limits(j)
+    w.action[k, j] += 0.8 if w.action[k, j] < (lo + hi) / 2 else -0.8
+
+
 def _camera_ts_backwards(w: _Work) -> None:
     cam = next(iter(w.image_ts))
     t = w.image_ts[cam].copy()
@@ -568,6 +577,7 @@ _APPLY: dict[str, Callable[[_Work], None]] = {
     "wrong_rate": _wrong_rate,
     "sync_offset": _sync_offset,
     "stalled_recorder": _stalled,
+    "action_spike": _action_spike,
     "camera_ts_backwards": _camera_ts_backwards,
     "timestamps_synthesized": _synthesized,
     "black_frames": lambda w: _flat(w, 0),

@@ -96,12 +96,12 @@ FAULTS: dict[str, Fault] = {
         # the camera (which kept filming) may show that arm at rest
         _f("stalled", "timing.stalled", "state and action rows repeat bit for bit for 1.5-3 s",
            "numeric.jump", "numeric.acceleration", "numeric.velocity", "numeric.tracking",
-           "numeric.jerk", "images.frozen"),
+           "numeric.jerk", "images.frozen", "numeric.action_jump"),
         _f("frozen_camera", "images.frozen", "a moving camera repeats one frame for 2-3 s"),
         _f("sync_offset", "timing.sync", "a camera's times run 50-90 ms late"),
         _f("dropped_span", "timing.gap", "the recorder loses 0.4-0.7 s of rows and frames",
            "timing.dropped", "timing.rate", "numeric.jump", "numeric.acceleration",
-           "numeric.velocity", "numeric.jerk", "numeric.tracking"),
+           "numeric.velocity", "numeric.jerk", "numeric.tracking", "numeric.action_jump"),
         _f("nan", "numeric.finite", "a joint reads NaN for 3 frames",
            "numeric.tracking"),
         _f("glitch", "numeric.jump", "one reading of a joint is 0.8 rad off",
@@ -118,6 +118,8 @@ FAULTS: dict[str, Fault] = {
            "numeric.velocity", "numeric.tracking", "numeric.jump", "numeric.acceleration",
            "numeric.jerk"),
         _f("camera_ts_swap", "timing.monotonic", "two camera times are swapped", "timing.sync"),
+        _f("command_glitch", "numeric.action_jump", "one command of the working arm is 0.8 rad "
+           "off for a frame", "numeric.tracking"),
     )
 }  # fmt: skip
 
@@ -431,6 +433,11 @@ def faulty_take(
         st[a : a + k, g] = wave
         ac[a : a + k, g] = wave
         frames = (a, a + k)
+    elif fault == "command_glitch":
+        a = at if at is not None else int(rng.integers(1, n - 1))
+        j = joints[3]
+        ac[a, j] += 0.8 if ac[a, j] < (_LO[j] + _HI[j]) / 2 else -0.8
+        frames = (a, a + 1)
     else:  # camera_ts_swap
         cam = _CAMS[int(rng.integers(3))]
         a = at if at is not None else int(rng.integers(1, n - 2))

@@ -184,6 +184,7 @@ def run_qc(
     readable = plan.require("integrity.readable", integrity.Readable)
     pose_units = plan.require("batch.final_pose_outlier", batch.PoseOutlier).units
     inputs = batch.BatchInputs()
+    constant = numeric.ConstantDims()
     sizes = {f.path: f for f in ds.manifest.files}
     bad_shards: dict[str, str | None] = {}
     for shard_name, emb, chunk_rows in plan_chunks(rows, embodiment_of):
@@ -225,11 +226,13 @@ def run_qc(
                 profile.images.min_event_s,
             )
         inputs.add_chunk(chunk, pose_units)
+        constant.add(chunk)
         for name, values in chunk.metrics.items():
             for e, eid in enumerate(chunk.ids):
                 metrics[eid][name] = float(values[e])
         _tick(on_episode, chunk_rows)
     batch.check_batch(plan, inputs, rows)
+    constant.note(plan, list(meta.embodiments[0].joint_names))
 
     by_id: dict[str, list[Finding]] = {r["episode_id"]: [] for r in rows}
     order = {rid: k for k, rid in enumerate(RULES)}
