@@ -149,10 +149,14 @@ def run_qc(
     """Run every enabled rule of ``profile`` (default: ``humanoid-30fps``) over ``dataset``.
 
     ``images``: ``"sample"`` checks ``profile.images.sample_frames`` frames per camera and
-    episode, ``"all"`` every frame, ``"none"`` skips the image rules. ``on_episode`` is
+    episode plus a grid that cannot miss an event of ``images.min_event_s``, ``"all"`` every
+    frame, ``"none"`` skips the image rules. ``on_episode`` is
     called with each episode id once its frames are checked (progress bars).
     ``known_episode_ids``: ids delivered before, for the unique-id rule. Episodes that fail
-    are reported, never dropped. Raises ``QCError`` for a bad ``images`` value and the
+    are reported, never dropped. Dataset-level facts (no calibration shipped, limits not
+    declared, a dimension constant over the whole dataset) are ``result.notes``, said once
+    and part of no verdict. The profile's ``robot`` section overrides the dataset's joint
+    limits and camera mounts. Raises ``QCError`` for a bad ``images`` value and the
     dataset errors of ``open_dataset``.
 
     Example::
