@@ -112,9 +112,7 @@ def test_the_robot_section_merges_by_name_and_is_checked(tmp_path: Path) -> None
         "robot:\n  limits: {j1: [-1, 1], j2: [-2, 2]}\n  camera_mounts: {cam: fixed}\n"
     )
     top = tmp_path / "top.yaml"
-    top.write_text(
-        "extends: base.yaml\nid: top\nversion: 1\nrobot:\n  limits: {j2: [-3, 3]}\n"
-    )
+    top.write_text("extends: base.yaml\nid: top\nversion: 1\nrobot:\n  limits: {j2: [-3, 3]}\n")
     p = load_profile(top)
     assert p.robot.limits == {"j1": (-1.0, 1.0), "j2": (-3.0, 3.0)}
     assert p.robot.camera_mounts == {"cam": "fixed"}
