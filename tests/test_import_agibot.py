@@ -278,9 +278,12 @@ def test_declared_extra_camera_is_imported(tmp_path: Path) -> None:
     sidecar = load_sidecar(src / SIDECAR_FILE)
     sidecar["cameras"] = ["head_color", "thermal_color"]
     sidecar["depth"] = False
+    sidecar["camera_mounts"] = {"thermal_color": "left_wrist"}
     import_agibot(src, tmp_path / "out", sidecar=sidecar)
     ds = open_dataset(tmp_path / "out")
     assert [c.name for c in ds.meta.cameras] == ["head", "thermal"]
+    # mounts: from the stem, or as the sidecar declares (QC judges a still picture by them)
+    assert [c.mount for c in ds.meta.cameras] == ["head", "left_wrist"]
     ep = ds.episode(1)
     assert len(ep.images("thermal")) == ep.frame_count
 

@@ -124,6 +124,7 @@ def test_camera_mounts_and_chains_by_name() -> None:
     assert camera_mount("right_wrist_cam", facts) == "right_wrist"
     assert camera_mount("head_center_fisheye", facts) == "head"
     assert camera_mount("top_down", facts) == "fixed"
+    assert camera_mount("top_down", facts, "left_wrist") == "left_wrist"  # the metadata's
     names = ["left_arm_joint1", "right_arm_joint1", "left_gripper", "head_yaw", "waist_lift"]
     assert chain_mask(names, "left_wrist") == [True, False, True, False, True]
     assert chain_mask(names, "fixed") == [True, True, True, False, False]
@@ -131,6 +132,7 @@ def test_camera_mounts_and_chains_by_name() -> None:
     assert chain_mask(["joint_0", "joint_1", "waist_pitch"], "left_wrist") == [True] * 3
     custom = default_profile().with_overrides({"robot.camera_mounts.top_down": "left_wrist"})
     assert camera_mount("top_down", custom.robot) == "left_wrist"
+    assert camera_mount("top_down", custom.robot, "fixed") == "left_wrist"  # profile first
     assert custom.digest != default_profile().digest
 
 

@@ -103,11 +103,14 @@ def joint_side(name: str) -> Literal["left", "right", "head", "waist", "other"]:
     return "other"
 
 
-def camera_mount(name: str, facts: RobotFacts) -> Mount:
-    """A camera's mount: the profile's ``camera_mounts`` entry, else guessed from its name
+def camera_mount(name: str, facts: RobotFacts, declared: Mount | None = None) -> Mount:
+    """A camera's mount: the profile's ``camera_mounts`` entry, else the one the dataset
+    declares (``declared``, the camera's ``mount``), else guessed from its name
     (``hand_left``/``left_wrist``… -> left_wrist; ``head``… -> head; anything else fixed)."""
     if name in facts.camera_mounts:
         return facts.camera_mounts[name]
+    if declared is not None:
+        return declared
     low = name.lower()
     wrist = any(w in low for w in ("hand", "wrist", "gripper", "arm"))
     if wrist and "left" in low:

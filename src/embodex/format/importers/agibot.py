@@ -66,6 +66,7 @@ from .agibot_layout import (
     KNOWN_CAMERAS,
     SKIP_HINT,
     UNITS,
+    camera_mount,
     camera_name,
 )
 from .agibot_media import (
@@ -265,7 +266,7 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
                 continue  # that episode reports it; the dataset takes the next good one
         cam = Camera(
             name=name, kind="color", width=size[0], height=size[1], encoding="jpeg",
-            intrinsics=intr,
+            intrinsics=intr, mount=sc.camera_mounts.get(stem) or camera_mount(stem),
         )  # fmt: skip
         cameras.append(_CameraPlan(stem, cam))
     depth = None
@@ -276,7 +277,7 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
             if dsize is not None:
                 depth = Camera(
                     name=DEPTH_CAMERA, kind="depth", width=dsize[0], height=dsize[1],
-                    encoding="png16", depth_unit="mm",
+                    encoding="png16", depth_unit="mm", mount="head",
                 )  # fmt: skip
                 intr, depth_from = _depth_intrinsics(sources, sc, cameras, dsize, notes)
                 depth = depth.model_copy(update={"intrinsics": intr})

@@ -104,6 +104,12 @@ class Sidecar(Strict):
         description="Video stems to import (head_color, ...); default every known camera "
         "found. Declaring an unknown stem imports it.",
     )
+    camera_mounts: dict[str, Literal["head", "left_wrist", "right_wrist", "fixed"]] = Field(
+        default_factory=dict,
+        description="Mount of a camera by video stem (head, left_wrist, right_wrist, fixed); "
+        "default from the stem: head_* head, hand_left_* / hand_right_* that wrist, else "
+        "fixed. QC judges a still picture against the joints that move the camera.",
+    )
     depth: bool = Field(default=True, description="Import depth/head_depth_*.png as head_depth.")
     depth_aligned_to: str | None = Field(
         default="head_color",

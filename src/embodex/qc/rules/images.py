@@ -162,7 +162,7 @@ def check_chunk(
     for cam in c.meta.cameras:
         if cam.column not in c.table.column_names:
             continue
-        moved = _motion(c, gap, camera_mount(cam.name, plan.robot))
+        moved = _motion(c, gap, camera_mount(cam.name, plan.robot, cam.mount))
         col = c.table.column(cam.column)
         picks = [
             np.arange(int(n)) if all_frames else sample_indices(int(n), sample_frames, gap, stride)
