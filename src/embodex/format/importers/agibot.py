@@ -428,10 +428,13 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
         if start < 0 or end <= start:
             dropped += 1
             continue
-        text = item.get("action_text") or item.get("english_action_text") or ""
+        # action_text is usually Chinese; english_action_text, where given, is English
+        text = str(item.get("action_text") or "")
+        english = str(item.get("english_action_text") or "")
+        zh = bool(_CJK.search(text))
         segments.append(
             Segment(start_frame=start, end_frame=end, skill=str(item.get("skill") or ""),
-                    text=str(text))
+                    text_en=english or ("" if zh else text), text_zh=text if zh else "")
         )  # fmt: skip
     if clipped:
         extra["segments_clipped"] = clipped

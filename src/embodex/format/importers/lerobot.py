@@ -545,7 +545,16 @@ def _segments(plan: _Plan, table: pa.Table, n: int) -> list[Segment]:
         if i == n or idx[i] != idx[start]:
             label = plan.subtasks[int(idx[start])] if 0 <= idx[start] < len(plan.subtasks) else ""
             if label:
-                out.append(Segment(start_frame=start, end_frame=i, skill=label, text=label))
+                zh = bool(_CJK.search(label))
+                out.append(
+                    Segment(
+                        start_frame=start,
+                        end_frame=i,
+                        skill=label,
+                        text_en="" if zh else label,
+                        text_zh=label if zh else "",
+                    )
+                )
             start = i
     return out
 
