@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from ..format import Camera, DatasetMeta, Embodiment, Feature, Provenance
+from ..format import Camera, DatasetMeta, Embodiment, Feature, Provenance, VideoClip
 from ..format.images import decode_image
 from ..format.importers.agibot import SIDECAR_FILE, camera_name
 from .synth import JOINT_NAMES, SCENES, SKILLS, synth_episode
@@ -272,6 +272,7 @@ def write_agibot_sample(
         obs = root / "observations" / task / ep
         for c, stem in enumerate(cameras):
             encoded = synth.images[camera_name(stem)]
+            assert not isinstance(encoded, VideoClip)  # synth renders JPEG frames
             pictures = np.stack([decode_image(bytes(b), "jpeg") for b in encoded])[:, :height]
             if c == 0 and "frame_mismatch" in bad:
                 pictures = pictures[:-3]

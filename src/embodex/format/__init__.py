@@ -20,9 +20,10 @@ from .models import (
     Segment,
     TrimRecord,
 )
-from .reader import Dataset, EpisodeView, ImageSequence, open_dataset
+from .reader import Dataset, EpisodeView, ImageSequence, VideoImageSequence, open_dataset
 from .trim import Cut, TrimResult, trim_episodes
 from .verify import VerifyReport, verify_dataset
+from .videostore import VideoClip, VideoEncoding
 from .writer import DatasetWriter
 
 __all__ = [
@@ -50,6 +51,9 @@ __all__ = [
     "TrimRecord",
     "TrimResult",
     "VerifyReport",
+    "VideoClip",
+    "VideoEncoding",
+    "VideoImageSequence",
     "copy_episodes",
     "open_dataset",
     "trim_episodes",

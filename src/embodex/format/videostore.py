@@ -160,13 +160,16 @@ class VideoClip:
     decoding or re-encoding them.
 
     ``verbatim``: the clip is a whole file already in dataset form (copied byte for byte).
-    Slicing gives a clip of fewer frames of the same file (how trim cuts a video camera).
+    ``reencode``: decode the frames and encode them again (a codec the camera does not use,
+    or key frames too far apart for training access). Slicing gives a clip of fewer frames
+    of the same file (how trim cuts a video camera).
     """
 
     path: Path
     first: int = 0
     count: int | None = None
     verbatim: bool = False
+    reencode: bool = False
     index: VideoIndex | None = field(default=None, repr=False, compare=False)
 
     def probe(self) -> VideoIndex:
@@ -186,6 +189,13 @@ class VideoClip:
             return self.count
         return max(self.probe().frames - self.first, 0)
 
+    def decode(self) -> Iterator[np.ndarray]:
+        """The clip's frames as RGB arrays, decoded in one forward pass."""
+        index = self.probe()
+        rows = slice(self.first, self.first + len(self))
+        with VideoDecoder(self.path, keys=np.unique(index.key_pts[rows])) as decoder:
+            yield from decoder.frames(index.pts[rows].tolist(), index.key_pts[rows].tolist())
+
     @overload
     def __getitem__(self, i: slice) -> VideoClip: ...
     @overload
@@ -197,7 +207,11 @@ class VideoClip:
         if step != 1:
             raise ValueError("a video clip keeps consecutive frames only")
         return VideoClip(
-            self.path, self.first + start, max(stop - start, 0), verbatim=False, index=self.index
+            self.path,
+            self.first + start,
+            max(stop - start, 0),
+            reencode=self.reencode,
+            index=self.index,
         )
 
 

@@ -379,10 +379,16 @@ class DatasetWriter:
         partial = self.root / (rel + layout.PARTIAL_SUFFIX)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if isinstance(source, VideoClip):
+            if isinstance(source, VideoClip) and not source.reencode:
                 offset = write_clip(source, partial)
             else:
-                frames = source if isinstance(source, np.ndarray) else np.stack(list(source))
+                frames = (
+                    source.decode()
+                    if isinstance(source, VideoClip)
+                    else source
+                    if isinstance(source, np.ndarray)
+                    else np.stack(list(source))
+                )
                 offset = 0
                 encode_frames(
                     frames, partial, codec=cam.encoding, fps=self.meta.fps,

@@ -76,6 +76,14 @@ def load(
     meta = dataset.meta
     feats = _choose(features, list(meta.features), "feature")
     cams = _choose(cameras, [c.name for c in meta.cameras], "camera")
+    video = [c for c in cams if meta.camera(c).is_video]
+    if video:
+        raise LoaderConfigError(
+            f"camera {video[0]} is stored as video (format 1.1); the loader reads frame "
+            "cameras only for now",
+            hint="Build a JPEG tier for training: `embodex transcode DATASET OUT --cameras "
+            "jpeg`, or leave the camera out (cameras=[...], CLI -c).",
+        )
     windows = resolve_windows(
         meta,
         feats,

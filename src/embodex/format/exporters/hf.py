@@ -30,7 +30,7 @@ from ...errors import InteropError, MissingExtraError
 from ..models import Camera, DatasetMeta
 from ..reader import Dataset, EpisodeView
 from .card import dataset_card
-from .common import ExportReport, resolve_dataset, staged_output
+from .common import ExportReport, require_frame_cameras, resolve_dataset, staged_output
 
 try:
     import datasets
@@ -123,6 +123,7 @@ def to_hf_dataset(
     """
     ds = resolve_dataset(dataset)
     cams = _cameras(ds.meta, cameras)
+    require_frame_cameras(ds.meta, "the Hugging Face export", [c.name for c in cams])
     features = hf_features(ds.meta, cams)
     if cache_file is None:
         tables = []

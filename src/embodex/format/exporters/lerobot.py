@@ -39,7 +39,7 @@ from ..models import Camera, EpisodeMeta
 from ..reader import Dataset, EpisodeView
 from ..video import VIDEO_CODECS, VideoWriter
 from . import lerobot_stats as st
-from .common import ExportReport, resolve_dataset, staged_output
+from .common import ExportReport, require_frame_cameras, resolve_dataset, staged_output
 
 __all__ = ["export_lerobot"]
 
@@ -98,6 +98,7 @@ class _Cams:
 
 
 def _plan_cameras(ds: Dataset, notes: list[str]) -> _Cams:
+    require_frame_cameras(ds.meta, "LeRobot export")
     colour = [c for c in ds.meta.cameras if c.kind == "color"]
     for cam in ds.meta.cameras:
         if cam.kind != "color":

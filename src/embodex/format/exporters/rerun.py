@@ -26,7 +26,7 @@ import numpy as np
 from ...errors import MissingExtraError
 from ..models import Camera, EpisodeMeta
 from ..reader import Dataset, EpisodeView
-from .common import resolve_dataset
+from .common import require_frame_cameras, resolve_dataset
 
 try:
     import rerun as rr
@@ -84,6 +84,7 @@ def _times(frames: np.ndarray, ts: np.ndarray) -> list[rr.TimeColumn]:
 
 
 def _log_episode(rec: rr.RecordingStream, ds: Dataset, view: EpisodeView) -> None:
+    require_frame_cameras(ds.meta, "the Rerun view")
     n = view.frame_count
     frames = np.arange(n, dtype=np.int64)
     ts = view.timestamp_ns

@@ -136,8 +136,8 @@ def check_chunk(plan: Plan, c: Chunk, sample_frames: int, all_frames: bool) -> N
     gap = max(1, round((frozen.gap_s if frozen is not None else 0.5) * plan.nominal_fps))
     moved = _motion(c, gap)
     for cam in c.meta.cameras:
-        if cam.column not in c.table.column_names:
-            continue
+        if cam.column not in c.table.column_names or cam.is_video:
+            continue  # video cameras: not yet decoded by QC (their rows hold timestamps)
         col = c.table.column(cam.column)
         picks = [
             np.arange(int(n)) if all_frames else sample_indices(int(n), sample_frames, gap)
