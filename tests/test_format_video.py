@@ -341,3 +341,75 @@ def _downgrade_to_1_0(root: Path) -> None:
         w.write_table(table)
     shutil.rmtree(root / ".embodex" / "commit", ignore_errors=True)
     _rewrite(root, "episodes.arrow", sink.getvalue().to_pybytes())
+
+
+def test_transcode_builds_the_other_tier_and_records_it(dataset: Path, tmp_path: Path) -> None:
+    from embodex.format import transcode_dataset
+    from embodex.market.provenance import processing_steps
+
+    src = open_dataset(dataset)
+    hot = transcode_dataset(src, tmp_path / "hot", cameras="jpeg")
+    assert hot.cameras == {"head": "video h264 -> jpeg"}
+    ds = hot.dataset
+    assert ds.meta.camera("head").storage == "frame" and ds.meta.camera("head").encoding == "jpeg"
+    reference = list(src.episode("e0").images("head"))
+    jpeg = list(ds.episode("e0").images("head"))
+    assert len(jpeg) == 30
+    assert (
+        max(
+            np.abs(a.astype(int) - b.astype(int)).mean()
+            for a, b in zip(jpeg, reference, strict=True)
+        )
+        < 3
+    )
+    # the frame camera and the features are copied as stored
+    assert ds.episode("e0").images("wrist").encoded(3) == src.episode("e0").images("wrist").encoded(
+        3
+    )
+    verify_dataset(ds)
+    steps = [s for s in processing_steps(ds) if s.step == "transcode"]
+    assert len(steps) == 1 and steps[0].details["source"] == src.digest
+    # and back to video, as av1 with short GOPs, for every colour camera
+    cold = transcode_dataset(ds, tmp_path / "cold", cameras="video", codec="av1", gop=4)
+    assert set(cold.cameras) == {"head", "wrist"}
+    index = probe_index(cold.dataset.episode("e1").video_path("wrist"))
+    assert index.codec == "av1" and index.max_gop <= 4 and index.frames == 20
+    assert len(cold.dataset.meta.extra["transcode"]) == 2
+    verify_dataset(cold.dataset)
+
+
+def test_cli_transcode_and_package_cameras(dataset: Path, tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from embodex.demo.raw import write_agibot_sample
+    from embodex_cli.main import cli
+
+    runner = CliRunner()
+    res = runner.invoke(
+        cli, ["transcode", str(dataset), str(tmp_path / "t"), "--cameras", "jpeg", "--json"]
+    )
+    assert res.exit_code == 0, res.output
+    assert json.loads(res.output)["cameras"] == {"head": "video h264 -> jpeg"}
+    assert "embodex transcode" in runner.invoke(cli, ["transcode", "--help"]).output
+    raw = write_agibot_sample(
+        tmp_path / "raw", episodes=2, frames=(12, 14), size=(32, 24), depth=False, codec="libx264"
+    )
+    for storage in ("video", "jpeg"):
+        out = tmp_path / f"pk-{storage}"
+        res = runner.invoke(
+            cli, ["package", str(raw), str(out), "--from", "agibot", "--cameras", storage]
+        )
+        assert res.exit_code == 0, res.output
+        cams = open_dataset(out).meta.cameras
+        assert {c.storage for c in cams} == {"video" if storage == "video" else "frame"}
+    # H.264 from the recorder is kept as recorded: the packets are the source's
+    ds = open_dataset(tmp_path / "pk-video")
+    ep = ds.episode(0)
+    assert json.loads(ep.row["extra"])["agibot"]["video"] == {
+        c.name: "remux" for c in ds.meta.cameras
+    }
+    assert ds.meta.extra["agibot"]["video"]["reencode"] == "auto"
+    res = runner.invoke(
+        cli, ["package", str(raw), str(tmp_path / "x"), "--from", "agibot", "--reencode", "bogus"]
+    )
+    assert res.exit_code == 2

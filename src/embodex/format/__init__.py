@@ -21,6 +21,7 @@ from .models import (
     TrimRecord,
 )
 from .reader import Dataset, EpisodeView, ImageSequence, VideoImageSequence, open_dataset
+from .transcode import TranscodeResult, transcode_dataset
 from .trim import Cut, TrimResult, trim_episodes
 from .verify import VerifyReport, verify_dataset
 from .videostore import VideoClip, VideoEncoding
@@ -48,6 +49,7 @@ __all__ = [
     "Manifest",
     "Provenance",
     "Segment",
+    "TranscodeResult",
     "TrimRecord",
     "TrimResult",
     "VerifyReport",
@@ -56,6 +58,7 @@ __all__ = [
     "VideoImageSequence",
     "copy_episodes",
     "open_dataset",
+    "transcode_dataset",
     "trim_episodes",
     "verify_dataset",
 ]

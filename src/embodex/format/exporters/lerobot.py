@@ -34,12 +34,12 @@ import pyarrow.parquet as pq
 from ...canonical import canonical_json
 from ...errors import InteropError, MissingExtraError
 from .. import lerobot_v3 as v3
-from ..images import decode_image
+from ..images import decode_image, encode_image
 from ..models import Camera, EpisodeMeta
 from ..reader import Dataset, EpisodeView
 from ..video import VIDEO_CODECS, VideoWriter
 from . import lerobot_stats as st
-from .common import ExportReport, require_frame_cameras, resolve_dataset, staged_output
+from .common import ExportReport, resolve_dataset, staged_output
 
 __all__ = ["export_lerobot"]
 
@@ -98,7 +98,6 @@ class _Cams:
 
 
 def _plan_cameras(ds: Dataset, notes: list[str]) -> _Cams:
-    require_frame_cameras(ds.meta, "LeRobot export")
     colour = [c for c in ds.meta.cameras if c.kind == "color"]
     for cam in ds.meta.cameras:
         if cam.kind != "color":
@@ -253,6 +252,9 @@ class _Writer:
         video_spans: dict[str, tuple[int, int, float]] = {}
         for cam in self.cams.colour:
             key = v3.camera_key(cam.name)
+            if cam.is_video:
+                self._add_video_camera(view, cam, key, n, stats, columns, video_spans)
+                continue
             encoded = view.images(cam.name).all_encoded()
             if any(b is None for b in encoded):
                 raise InteropError(
@@ -319,10 +321,43 @@ class _Writer:
             out[out < 0] = self.subtasks.setdefault(_NO_SUBTASK, len(self.subtasks))
         return out
 
+    def _add_video_camera(
+        self,
+        view: EpisodeView,
+        cam: Camera,
+        key: str,
+        n: int,
+        stats: dict[str, st.Stats],
+        columns: dict[str, Any],
+        video_spans: dict[str, tuple[int, int, float]],
+    ) -> None:
+        """A video camera (format 1.1): its frames decoded once, then encoded as LeRobot
+        stores them (its video codec, or JPEG image features)."""
+        decoded = dict(enumerate(view.images(cam.name)))
+        samples = st.sample_positions(n)
+        stats[key] = st.image_stats([decoded[i] for i in samples], n)
+        if self.video:
+            size = view.video_path(cam.name).stat().st_size
+            video_spans[cam.name] = self._add_video(cam, [], decoded, n, size=size)
+            return
+        columns[key] = pa.array(
+            [
+                {"bytes": encode_image(decoded[i], "jpeg"), "path": f"frame-{i:06d}.jpg"}
+                for i in range(n)
+            ],
+            type=v3.arrow_type(self.features[key]),
+        )
+
     def _add_video(
-        self, cam: Camera, frames: list[bytes], decoded: dict[int, np.ndarray], n: int
+        self,
+        cam: Camera,
+        frames: list[bytes],
+        decoded: dict[int, np.ndarray],
+        n: int,
+        size: int | None = None,
     ) -> tuple[int, int, float]:
-        size = sum(len(b) for b in frames)  # the source's compressed size: a fair proxy
+        if size is None:
+            size = sum(len(b) for b in frames)  # the source's compressed size: a fair proxy
         chunk, file, new = self.video_rollers[cam.name].place(size)
         current = self.video_files.get(cam.name)
         if new:
@@ -345,9 +380,9 @@ class _Writer:
             self.video_files[cam.name] = current
         assert current is not None
         start = current.writer.frames / self.ds.meta.fps
-        for i, data in enumerate(frames):
+        for i in range(n):
             rgb = decoded.get(i)
-            current.writer.add(rgb if rgb is not None else decode_image(data, cam.encoding))
+            current.writer.add(rgb if rgb is not None else decode_image(frames[i], cam.encoding))
         return chunk, file, start
 
     def _episode_row(

@@ -24,9 +24,10 @@ from typing import Any
 import numpy as np
 
 from ...errors import MissingExtraError
+from ..images import encode_image
 from ..models import Camera, EpisodeMeta
 from ..reader import Dataset, EpisodeView
-from .common import require_frame_cameras, resolve_dataset
+from .common import resolve_dataset
 
 try:
     import rerun as rr
@@ -84,7 +85,6 @@ def _times(frames: np.ndarray, ts: np.ndarray) -> list[rr.TimeColumn]:
 
 
 def _log_episode(rec: rr.RecordingStream, ds: Dataset, view: EpisodeView) -> None:
-    require_frame_cameras(ds.meta, "the Rerun view")
     n = view.frame_count
     frames = np.arange(n, dtype=np.int64)
     ts = view.timestamp_ns
@@ -121,14 +121,17 @@ def _log_camera(
             ),
             static=True,
         )
-    encoded = view.images(cam.name).all_encoded()
+    if cam.is_video:  # decoded once and logged as JPEG frames
+        encoded: list[bytes | None] = [encode_image(rgb, "jpeg") for rgb in view.images(cam.name)]
+    else:
+        encoded = view.images(cam.name).all_encoded()
     keep = [i for i, b in enumerate(encoded) if b is not None]
     if not keep:
         return
     blobs = [b for b in encoded if b is not None]
     cam_ts = view.image_timestamps_ns(cam.name)
     times = _times(frames[keep], (cam_ts if cam_ts is not None else ts)[keep])
-    media = "image/jpeg" if cam.encoding == "jpeg" else "image/png"
+    media = "image/jpeg" if cam.encoding == "jpeg" or cam.is_video else "image/png"
     if cam.kind == "depth":
         meter = _DEPTH_METER.get(cam.depth_unit or "mm", 1000.0)
         rec.log(path, rr.EncodedDepthImage.from_fields(meter=meter), static=True)
