@@ -221,6 +221,11 @@ class EpisodeView:
         return episode_meta_from_row(self.row)
 
     @property
+    def cameras(self) -> list[Camera]:
+        """The dataset's cameras (``Camera.is_video`` tells how each is stored)."""
+        return list(self._ds.meta.cameras)
+
+    @property
     def duration_s(self) -> float:
         return float(self.row["duration_s"])
 

@@ -491,7 +491,8 @@ _SEGMENT = pa.struct(
         ("start_frame", pa.int32()),
         ("end_frame", pa.int32()),
         ("skill", pa.string()),
-        ("text", pa.string()),
+        ("text_en", pa.string()),
+        ("text_zh", pa.string()),
     ]
 )
 #: Types of the ``embodex/*`` episode columns (nulls need a type to be written).
