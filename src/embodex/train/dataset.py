@@ -143,7 +143,10 @@ class EpisodeDataset(SampleReader):
             for seg in sorted(segs or [], key=lambda g: g["start_frame"]):
                 self._seg_start.append(int(seg["start_frame"]))
                 self._seg_end.append(int(seg["end_frame"]))
-                text = seg.get("text") or seg.get("skill") or ""
+                # 1.1: English, else Chinese; a 1.0 table has one text
+                text = (
+                    seg.get("text_en") or seg.get("text_zh") or seg.get("text") or seg.get("skill")
+                ) or ""
                 self._seg_text.append(texts.setdefault(text, text))
             self._seg_bounds.append(len(self._seg_start))
 
