@@ -19,7 +19,14 @@ compresses differently from real camera footage: the byte ratios depend on conte
 issue measured 18x JPEG/video on real 160x120 AgiBot footage); the CPU and decode ratios
 depend far less on it.
 
-Usage: python benchmarks/video.py [--episodes 4] [--seconds 3] [--out .bench/video]
+Both packagings run once untimed first (into throwaway folders), so one-time costs of the
+process (imports, first use of the codecs) are not counted per recorded hour. Costs per
+episode that do not grow with its length (opening files, fsyncs, the commit) are, so short
+episodes flatter neither path; real episodes are 30 s to minutes long. The decode figures
+are the best of four interleaved rounds (the machine is shared; the baseline's best of two
+ways of looping over PyAV), so a ratio above 100 % is noise, not a faster decoder.
+
+Usage: python benchmarks/video.py [--episodes 2] [--seconds 5] [--out .bench/video]
 """
 
 from __future__ import annotations
@@ -49,13 +56,19 @@ def _source_bytes(src: Path) -> int:
     return sum(p.stat().st_size for p in (src / "observations").rglob("*.mp4"))
 
 
-def _pyav_sequential(paths: list[Path]) -> tuple[int, float]:
+def _pyav_sequential(paths: list[Path], by_packet: bool) -> tuple[int, float]:
+    """PyAV alone: every frame of every file to RGB, front to back (two ways of looping)."""
     frames, t0 = 0, time.perf_counter()
     for p in paths:
         with av.open(str(p)) as c:
             stream = c.streams.video[0]
             stream.thread_type = "AUTO"
-            for frame in c.decode(stream):
+            decoded = (
+                (f for pkt in c.demux(stream) for f in pkt.decode())
+                if by_packet
+                else c.decode(stream)
+            )
+            for frame in decoded:
                 frame.to_ndarray(format="rgb24")
                 frames += 1
     return frames, time.perf_counter() - t0
@@ -63,8 +76,8 @@ def _pyav_sequential(paths: list[Path]) -> tuple[int, float]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--episodes", type=int, default=4)
-    ap.add_argument("--seconds", type=float, default=3.0, help="length of each episode")
+    ap.add_argument("--episodes", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=5.0, help="length of each episode")
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--out", type=Path, default=Path(".bench/video"))
     args = ap.parse_args()
@@ -80,7 +93,10 @@ def main() -> None:
           f"written in {time.perf_counter() - t0:.0f} s")  # fmt: skip
 
     runs = {}
-    for name, policy in (("video", VideoPolicy()), ("jpeg", VideoPolicy(cameras="jpeg"))):
+    policies = (("video", VideoPolicy()), ("jpeg", VideoPolicy(cameras="jpeg")))
+    for name, policy in policies:  # warm-up: imports and codecs loaded once, untimed
+        import_agibot(src, out / f"warm-{name}", video=policy)
+    for name, policy in policies:
         c0, w0 = _cpu(), time.perf_counter()
         import_agibot(src, out / name, video=policy)
         runs[name] = (_cpu() - c0, time.perf_counter() - w0)
@@ -105,10 +121,13 @@ def main() -> None:
     # decode throughput: the same files, PyAV alone vs the dataset's reader
     cams = [c.name for c in video.meta.cameras]
     files = [ep.video_path(c) for ep in video for c in cams]
-    base_n, base_s = _pyav_sequential(files)
-    t = time.perf_counter()
-    ours_n = sum(1 for ep in video for c in cams for _ in ep.images(c))
-    ours_s = time.perf_counter() - t
+    base_s = ours_s = float("inf")
+    for r in range(4):  # interleaved rounds, best of each; the baseline's best loop
+        base_n, took = _pyav_sequential(files, by_packet=bool(r % 2))
+        base_s = min(base_s, took)
+        t = time.perf_counter()
+        ours_n = sum(1 for ep in video for c in cams for _ in ep.images(c))
+        ours_s = min(ours_s, time.perf_counter() - t)
     rng = np.random.default_rng(0)
     ep0 = video.episode(0)
     t = time.perf_counter()

@@ -413,3 +413,36 @@ def test_cli_transcode_and_package_cameras(dataset: Path, tmp_path: Path) -> Non
         cli, ["package", str(raw), str(tmp_path / "x"), "--from", "agibot", "--reencode", "bogus"]
     )
     assert res.exit_code == 2
+
+
+def test_loader_decodes_video_cameras_exactly(dataset: Path, source: Path) -> None:
+    import pickle
+
+    import embodex
+    from embodex.errors import LoaderConfigError
+
+    reference = _sequential(source)
+    loaded = embodex.load(dataset, features=["state"], cameras=["head", "wrist"], qc="all")
+    assert len(loaded) == 50
+    order = np.random.default_rng(1).permutation(30)  # e0's samples, shuffled
+    for i in order:
+        sample = loaded[int(i)]
+        assert sample["episode_id"] == "e0"
+        assert np.array_equal(sample["image.head"], reference[int(i)]), i
+        assert sample["image.wrist"].shape == (H, W, 3)
+    e1 = open_dataset(dataset).episode("e1").images("head")
+    assert np.array_equal(loaded[30 + 7]["image.head"], e1[7])
+    # a worker gets its own decoders after unpickling
+    clone = pickle.loads(pickle.dumps(loaded))
+    assert np.array_equal(clone[29]["image.head"], reference[29])
+    with pytest.raises(LoaderConfigError, match="decode_images=False"):
+        embodex.load(dataset, cameras=["head"], decode_images=False, qc="all")
+    windowed = embodex.load(
+        dataset, features=["state"], cameras=["head"], qc="all",
+        delta_timestamps={"image.head": [-1 / 30, 0.0]},
+    )  # fmt: skip
+    s = windowed[10]
+    assert s["image.head"].shape == (2, H, W, 3)
+    assert np.array_equal(s["image.head"][0], reference[9])
+    assert np.array_equal(s["image.head"][1], reference[10])
+    assert np.array_equal(windowed[0]["image.head_is_pad"], [True, False])
