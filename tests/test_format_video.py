@@ -25,6 +25,7 @@ from embodex.format import (
     Segment,
     copy_episodes,
     open_dataset,
+    transcode_dataset,
     trim_episodes,
     verify_dataset,
 )
@@ -344,7 +345,6 @@ def _downgrade_to_1_0(root: Path) -> None:
 
 
 def test_transcode_builds_the_other_tier_and_records_it(dataset: Path, tmp_path: Path) -> None:
-    from embodex.format import transcode_dataset
     from embodex.market.provenance import processing_steps
 
     src = open_dataset(dataset)
@@ -446,3 +446,31 @@ def test_loader_decodes_video_cameras_exactly(dataset: Path, source: Path) -> No
     assert np.array_equal(s["image.head"][0], reference[9])
     assert np.array_equal(s["image.head"][1], reference[10])
     assert np.array_equal(windowed[0]["image.head_is_pad"], [True, False])
+
+
+def test_qc_image_rules_decode_video_cameras(tmp_path: Path) -> None:
+    """The same episodes as JPEG frames and as video: QC's image rules flag the same ones."""
+    from embodex.qc import run_qc
+
+    from ._delivery import PROFILE, centre_dataset
+
+    frames = centre_dataset(tmp_path / "frames", 4, defects={1: "frozen_camera", 2: "black_frames"})
+    video = transcode_dataset(frames, tmp_path / "video", cameras="video", gop=6).dataset
+    for mode in ("sample", "all"):
+        got = {}
+        for name, ds in (("frames", frames), ("video", video)):
+            result = run_qc(ds, PROFILE, images=mode)  # type: ignore[arg-type]
+            got[name] = sorted(
+                (f.episode_id, f.rule) for f in result.findings if f.rule.startswith("images.")
+            )
+        assert got["video"] == got["frames"], mode
+        rules = {rule for _, rule in got["video"]}
+        assert {"images.frozen", "images.black"} <= rules
+    # a damaged video: its frames are reported as not decoding, not skipped
+    ep = video.episode(0)
+    path = ep.video_path(ep.cameras[0].name)
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 3])
+    result = run_qc(open_dataset(video.root), PROFILE)
+    assert any(
+        f.rule == "images.decodable" and f.episode_id == ep.episode_id for f in result.findings
+    )
