@@ -195,6 +195,15 @@ def test_manifest_covers_videos_and_verify_catches_damage(dataset: Path) -> None
     target.write_bytes(bytes(data))
     with pytest.raises(VerificationError, match="sha256"):
         verify_dataset(dataset)
+    report = verify_dataset(dataset, raise_on_error=False)
+    owner = next(e.episode_id for e in ds if e.row["video.head"] == videos[0].path)
+    assert report.damaged_episodes == [owner]
+    assert any(owner in p for p in report.problems)
+    (dataset / "videos" / "head" / "episode-000009.mp4").write_bytes(b"stray")
+    assert any(
+        "episode-000009.mp4: not in the manifest" in n
+        for n in verify_dataset(dataset, raise_on_error=False).notes
+    )
 
 
 def test_copy_select_and_trim_keep_video(dataset: Path, source: Path, tmp_path: Path) -> None:

@@ -293,7 +293,7 @@ def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
                     c["name"],
                     c["kind"],
                     f"{c['width']}x{c['height']}",
-                    c["encoding"],
+                    c["encoding"] + (" video" if c["storage"] == "video" else ""),
                     "yes" if c["calibrated"] else "no",
                 ]
                 for c in s["cameras"]

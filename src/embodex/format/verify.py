@@ -58,9 +58,14 @@ def verify_dataset(
     report = VerifyReport(path=str(root), digest=ds.digest)
     problems = report.problems
     shard_col = ds.episodes.column("shard").to_pylist()
-    in_shard: dict[str, list[str]] = {}
-    for eid, shard in zip(ds.episodes.column("episode_id").to_pylist(), shard_col, strict=True):
+    in_shard: dict[str, list[str]] = {}  # a shard or video → the episodes whose frames it holds
+    episode_ids = ds.episodes.column("episode_id").to_pylist()
+    for eid, shard in zip(episode_ids, shard_col, strict=True):
         in_shard.setdefault(shard, []).append(eid)
+    video_cols = [c.video_column for c in ds.meta.cameras if c.is_video]
+    for col in video_cols:
+        for eid, video in zip(episode_ids, ds.episodes.column(col).to_pylist(), strict=True):
+            in_shard.setdefault(str(video), []).append(eid)
     damaged: set[str] = set()
 
     def bad_file(name: str, problem: str) -> None:
@@ -93,6 +98,17 @@ def verify_dataset(
             rel = f"{layout.DATA_DIR}/{extra.name}"
             if rel not in listed:
                 report.notes.append(f"{rel}: not in the manifest (left by an interrupted write)")
+    video_dir = root / layout.VIDEO_DIR
+    if video_dir.is_dir():
+        for extra in sorted(p for p in video_dir.rglob("*") if p.is_file()):
+            rel = extra.relative_to(root).as_posix()
+            if rel not in listed:
+                report.notes.append(f"{rel}: not in the manifest (left by an interrupted write)")
+    for col in video_cols:
+        for eid, video in zip(episode_ids, ds.episodes.column(col).to_pylist(), strict=True):
+            if video not in listed:
+                damaged.add(eid)
+                problems.append(f"{video}: named by episode {eid} but not in the manifest")
 
     # 2. schemas
     if not ds.episodes.schema.equals(episodes_schema(ds.meta), check_metadata=False):
