@@ -485,3 +485,27 @@ def test_qc_image_rules_decode_video_cameras(tmp_path: Path) -> None:
     assert any(
         f.rule == "images.decodable" and f.episode_id == ep.episode_id for f in result.findings
     )
+
+
+def test_lerobot_export_copies_the_bitstream_and_lerobot_reads_it(
+    dataset: Path, tmp_path: Path
+) -> None:
+    from embodex.format.exporters.lerobot import export_lerobot
+
+    from ._lerobot import lerobot_python, load_with_lerobot
+
+    ds = open_dataset(dataset)
+    out = tmp_path / "lr"
+    report = export_lerobot(ds, out, video=True, video_codec="h264")
+    assert "2 episode video(s) copied as recorded (no re-encoding)" in report.notes
+    files = sorted((out / "videos" / "observation.images.head").rglob("*.mp4"))
+    assert len(files) == 2  # a file per episode, each the stored video's packets
+    for ep, f in zip(ds, files, strict=True):
+        assert f.read_bytes() == ep.video_path("head").read_bytes()
+    lerobot_python()  # LeRobot's own loader, when its venv is there (else skips, saying why)
+    data, meta = load_with_lerobot(out, tmp_path / "loaded.npz", "--pyav-decoder")
+    assert meta["len"] == ds.num_frames
+    ours = np.concatenate([np.stack(list(ep.images("head"))) for ep in ds]).astype(int)
+    theirs = data["observation.images.head"].astype(int)
+    assert theirs.shape == ours.shape
+    assert np.abs(theirs - ours).mean() < 1.0  # the same decoded frames, not a re-encode
