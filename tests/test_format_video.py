@@ -509,3 +509,16 @@ def test_lerobot_export_copies_the_bitstream_and_lerobot_reads_it(
     theirs = data["observation.images.head"].astype(int)
     assert theirs.shape == ours.shape
     assert np.abs(theirs - ours).mean() < 1.0  # the same decoded frames, not a re-encode
+
+
+def test_rerun_view_logs_video_as_video(dataset: Path, tmp_path: Path) -> None:
+    from embodex.format.exporters.rerun import export_rerun, rrd_entities
+
+    ds = open_dataset(dataset)
+    out = tmp_path / "e0.rrd"
+    export_rerun(ds, "e0", out)
+    entities = rrd_entities(out)
+    assert entities["/cameras/head"] == 30 + 1  # a frame reference per frame + the asset
+    assert entities["/cameras/wrist"] == 30  # JPEG frames as stored
+    # the video itself is in the recording, not re-encoded frames: about its size
+    assert out.stat().st_size > ds.episode("e0").video_path("head").stat().st_size
