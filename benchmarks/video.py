@@ -39,6 +39,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from embodex import load
 from embodex.demo.raw import write_agibot_sample
 from embodex.format import open_dataset
 from embodex.format.importers import VideoPolicy, import_agibot
@@ -149,6 +150,21 @@ def main() -> None:
     print(f"  ep.images(cam)[i], shuffled  {rand_n / rand_s:8.0f}   (random access, each from "
           "its key frame)")  # fmt: skip
     print(f"  JPEG tier, in order          {jpeg_n / jpeg_s:8.0f}")
+
+    # the training loader, one camera, samples in a shuffled order (no block sampler yet)
+    print("\nloader samples/s, state + 50-action chunk + one 640x480 camera, shuffled")
+    rates = {}
+    for name, root in (("video", out / "video"), ("jpeg", out / "jpeg")):
+        ds = load(root, features=["state", "action"], cameras=["head"], horizon=50, qc="all")
+        order = rng.permutation(len(ds))[:150]
+        t = time.perf_counter()
+        for i in order:
+            ds[int(i)]
+        rates[name] = len(order) / (time.perf_counter() - t)
+    print(f"  JPEG camera                  {rates['jpeg']:8.0f}")
+    share = rates["video"] / rates["jpeg"]
+    print(f"  video camera                 {rates['video']:8.0f}   {share:.0%} of JPEG "
+          "(each sample decodes from its key frame)")  # fmt: skip
 
 
 if __name__ == "__main__":
