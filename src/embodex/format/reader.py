@@ -265,20 +265,21 @@ class EpisodeView:
         camera).
         """
         names = list(features) if features is not None else list(self._ds.meta.features)
-        sel = range(self.frame_count)[rows if isinstance(rows, slice) else slice(None)]
-        if isinstance(rows, range):
-            sel = range(self.frame_count)[slice(rows.start, rows.stop, rows.step)]
-        whole = sel == range(self.frame_count)
-        pick = slice(sel.start, sel.stop, sel.step)
-        out = {
-            "timestamp_ns": self.timestamp_ns[pick],
-            "frame_index": np.arange(self.frame_count, dtype=np.int32)[pick],
-        }
+        every = np.arange(self.frame_count, dtype=np.int32)
+        if rows is None:
+            pick: slice | np.ndarray = slice(None)
+        elif isinstance(rows, slice):
+            pick = rows
+        else:
+            pick = np.asarray(rows, dtype=np.int64)
+            if len(pick) and not (pick.min() >= 0 and pick.max() < self.frame_count):
+                raise IndexError(f"rows {rows} are not in 0..{self.frame_count - 1}")
+        out = {"timestamp_ns": self.timestamp_ns[pick], "frame_index": every[pick]}
         for name in names:
-            out[name] = self.feature(name) if whole else self.feature(name)[pick]
+            out[name] = self.feature(name)[pick]
         for camera in cameras:
-            images = self.images(camera)
-            out[self._camera(camera).column] = np.stack(list(images[pick]))
+            seq = self.images(camera)
+            out[self._camera(camera).column] = np.stack([seq[int(j)] for j in every[pick]])
         return out
 
     def images(self, camera: str) -> ImageSequence:
