@@ -245,7 +245,12 @@ def _own_plan(
         raise ImportSourceError(f"invalid embodex metadata: {exc}", path=str(path)) from exc
     mapping = dict(info["embodex"].get("feature_map") or {})
     cams = [
-        _Cam(v3.camera_key(c.name), c, info["features"][v3.camera_key(c.name)]["dtype"] == "video")
+        _Cam(
+            v3.camera_key(c.name),
+            # a video camera (format 1.1) comes back as JPEG frames, as imports store them
+            c.model_copy(update={"storage": "frame", "encoding": "jpeg"}) if c.is_video else c,
+            info["features"][v3.camera_key(c.name)]["dtype"] == "video",
+        )
         for c in meta.cameras
         if v3.camera_key(c.name) in info["features"]
     ]
