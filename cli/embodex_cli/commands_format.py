@@ -145,13 +145,13 @@ def synth(
 @click.option(
     "--cameras",
     type=click.Choice(["video", "jpeg"]),
-    help="agibot only: store cameras as video (default: the recorder's bitstream, remuxed) "
+    help="agibot, lerobot: store video cameras as video (default: the bitstream, remuxed) "
     "or as one JPEG per frame.",
 )
 @click.option(
     "--reencode",
     type=click.Choice(["auto", "always", "never"]),
-    help="agibot only, video cameras: auto (default) re-encodes only a codec a dataset "
+    help="agibot, lerobot, video cameras: auto (default) re-encodes only a codec a dataset "
     "cannot store or key frames over 60 frames apart; never makes such an episode bad.",
 )
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
