@@ -43,6 +43,7 @@ from embodex import load
 from embodex.demo.raw import write_agibot_sample
 from embodex.format import open_dataset
 from embodex.format.importers import VideoPolicy, import_agibot
+from embodex.qc import run_qc
 
 
 def _cpu() -> float:
@@ -150,6 +151,19 @@ def main() -> None:
     print(f"  ep.images(cam)[i], shuffled  {rand_n / rand_s:8.0f}   (random access, each from "
           "its key frame)")  # fmt: skip
     print(f"  JPEG tier, in order          {jpeg_n / jpeg_s:8.0f}")
+
+    # QC: the image rules on the video cameras, sampled (the default) or on every frame,
+    # beside the run without them (the numeric rules alone)
+    print("\nQC run over the video dataset, CPU seconds")
+    qc_cpu = {}
+    for mode in ("none", "sample", "all"):
+        c0 = _cpu()
+        run_qc(video, images=mode)  # type: ignore[arg-type]
+        qc_cpu[mode] = _cpu() - c0
+    print(f"  without image rules          {qc_cpu['none']:8.2f}")
+    print(f"  image rules, sampled frames  {qc_cpu['sample']:8.2f}")
+    extra = qc_cpu["all"] - qc_cpu["none"]
+    print(f"  image rules, every frame     {qc_cpu['all']:8.2f}   (+{extra:.2f} s for them)")
 
     # the training loader, one camera, samples in a shuffled order (no block sampler yet)
     print("\nloader samples/s, state + 50-action chunk + one 640x480 camera, shuffled")
