@@ -544,3 +544,20 @@ def test_lerobot_round_trip_of_a_video_dataset(dataset: Path, tmp_path: Path, vi
             assert np.array_equal(ours, theirs)
         else:
             assert np.abs(ours - theirs).mean() < 3  # JPEG of the same frames
+
+
+def test_appending_to_a_jpeg_import_names_the_camera_storage(tmp_path: Path) -> None:
+    from embodex.demo.raw import write_agibot_sample
+    from embodex.format.importers import VideoPolicy, import_agibot
+
+    raw = write_agibot_sample(tmp_path / "raw", episodes=1, frames=(8, 9), depth=False)
+    more = write_agibot_sample(
+        tmp_path / "raw2", episodes=1, frames=(8, 9), depth=False, first_episode_id=7
+    )
+    out = tmp_path / "ds"
+    import_agibot(raw, out, video=VideoPolicy(cameras="jpeg"))
+    with pytest.raises(SchemaError, match="stores its cameras as jpeg") as exc:
+        import_agibot(more, out, append=True)
+    assert "--cameras jpeg" in (exc.value.hint or "")
+    import_agibot(more, out, append=True, video=VideoPolicy(cameras="jpeg"))
+    assert len(open_dataset(out)) == 2

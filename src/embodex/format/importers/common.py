@@ -91,6 +91,15 @@ def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]
             hint="A dataset has one licence: import into a new dataset instead.",
         )
     if ds.meta.schema_fingerprint() != meta.schema_fingerprint():
+        old = {c.name: c.storage for c in ds.meta.cameras}
+        new = {c.name: c.storage for c in meta.cameras}
+        if old.keys() == new.keys() and old != new:
+            stored = "jpeg" if "frame" in old.values() else "video"
+            raise SchemaError(
+                f"{out} stores its cameras as {stored}; these episodes would be stored otherwise",
+                hint=f"Append with --cameras {stored} (VideoPolicy(cameras={stored!r})), or "
+                "import into a separate dataset.",
+            )
         raise SchemaError(
             f"{out}: these episodes' features, cameras or fps differ from the dataset's",
             hint="Import them into a separate dataset, or set the sidecar so they match.",
