@@ -385,6 +385,13 @@ def test_transcode_builds_the_other_tier_and_records_it(dataset: Path, tmp_path:
     assert index.codec == "av1" and index.max_gop <= 4 and index.frames == 20
     assert len(cold.dataset.meta.extra["transcode"]) == 2
     verify_dataset(cold.dataset)
+    # one camera only: the other is copied as stored, byte for byte
+    part = transcode_dataset(src, tmp_path / "part", cameras="video", only=["wrist"]).dataset
+    assert part.meta.camera("wrist").is_video and part.meta.camera("head").encoding == "h264"
+    e0 = part.episode("e0")
+    assert e0.video_path("head").read_bytes() == src.episode("e0").video_path("head").read_bytes()
+    with pytest.raises(SchemaError, match="camera 'nope'"):
+        transcode_dataset(src, tmp_path / "bad", cameras="jpeg", only=["nope"])
 
 
 def test_cli_transcode_and_package_cameras(dataset: Path, tmp_path: Path) -> None:
