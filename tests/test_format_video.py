@@ -568,3 +568,28 @@ def test_appending_to_a_jpeg_import_names_the_camera_storage(tmp_path: Path) -> 
     assert "--cameras jpeg" in (exc.value.hint or "")
     import_agibot(more, out, append=True, video=VideoPolicy(cameras="jpeg"))
     assert len(open_dataset(out)) == 2
+
+
+def test_verify_checks_the_rows_against_the_videos(dataset: Path) -> None:
+    """Two episodes' videos swapped, the manifest rewritten to match: every hash checks out,
+    but e0's rows name 30 frames the 20-frame video does not hold."""
+    ds = open_dataset(dataset)
+    a, b = ds.episode("e0").video_path("head"), ds.episode("e1").video_path("head")
+    data_a, data_b = a.read_bytes(), b.read_bytes()
+    a.write_bytes(data_b)
+    b.write_bytes(data_a)
+    manifest = json.loads((dataset / "manifest.json").read_text())
+    for f in manifest["files"]:
+        if f["path"].startswith("videos/"):
+            f["size"] = (dataset / f["path"]).stat().st_size
+            f["sha256"] = sha256_file(dataset / f["path"])
+    from embodex.format.models import FileEntry
+    from embodex.format.writer import dataset_digest
+
+    manifest["digest"] = dataset_digest(FileEntry(**f) for f in manifest["files"])
+    (dataset / "manifest.json").write_text(json.dumps(manifest))
+    report = verify_dataset(dataset, raise_on_error=False)
+    assert not any("sha256" in p for p in report.problems)
+    assert any("e0 names are not in the video" in p for p in report.problems), report.problems
+    assert "e0" in report.damaged_episodes
+    assert verify_dataset(dataset, hashes=False, raise_on_error=False).ok  # sizes only
