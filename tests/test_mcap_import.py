@@ -13,7 +13,7 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from embodex.demo.mcap import COMPRESSED_IMAGE_MSGDEF, JOINT_STATE_MSGDEF
+from embodex.demo.mcap import COMPRESSED_IMAGE_MSGDEF, IMU_MSGDEF, JOINT_STATE_MSGDEF
 from embodex.errors import ConfigError, ImportSourceError
 from embodex.format import open_dataset
 from embodex.format.importers import import_recordings
@@ -57,7 +57,11 @@ def _png(value: int, depth: bool) -> bytes:
 
 
 def write_recording(
-    path: Path, *, seconds: float = 1.0, camera_gap: tuple[float, float] | None = None
+    path: Path,
+    *,
+    seconds: float = 1.0,
+    camera_gap: tuple[float, float] | None = None,
+    imu_hz: float | None = None,
 ) -> None:
     """Joint states at 100 Hz (position = time since T0 in s, per joint scaled), commands at
     50 Hz with joints in reverse order, a colour and a depth camera at 25 Hz whose pixel
@@ -88,12 +92,26 @@ def write_recording(
                 "header": {"stamp": _stamp(t), "frame_id": ""},
                 "format": "16UC1; png" if depth else "png", "data": _png(k, depth),
             }))  # fmt: skip
+    if imu_hz is not None:  # from 30 ms before the joints start; values count the samples
+        zeros = [0.0] * 9
+        for i in range(int((seconds + 0.03) * imu_hz)):
+            t = T0 - 30_000_000 + round(i * 1e9 / imu_hz)
+            msgs.append((t, "/imu", "imu", {
+                "header": {"stamp": _stamp(t), "frame_id": "torso"},
+                "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0},
+                "orientation_covariance": zeros,
+                "angular_velocity": {"x": float(i), "y": 0.0, "z": -float(i)},
+                "angular_velocity_covariance": zeros,
+                "linear_acceleration": {"x": 0.0, "y": 0.0, "z": 9.81},
+                "linear_acceleration_covariance": zeros,
+            }))  # fmt: skip
     msgs.sort(key=lambda m: m[0])
     with path.open("wb") as f:
         writer = Writer(f)
         schemas = {
             "js": writer.register_msgdef("sensor_msgs/JointState", JOINT_STATE_MSGDEF),
             "img": writer.register_msgdef("sensor_msgs/CompressedImage", COMPRESSED_IMAGE_MSGDEF),
+            "imu": writer.register_msgdef("sensor_msgs/Imu", IMU_MSGDEF),
         }
         for t, topic, kind, msg in msgs:
             writer.write_message(topic, schemas[kind], msg, log_time=t + 5_000_000, publish_time=t)
@@ -135,6 +153,47 @@ def test_alignment_keeps_real_times(tmp_path: Path) -> None:
         for i in (0, len(ts) // 2, len(ts) - 1):
             pixel = int(frames[i].reshape(-1)[0])
             assert pixel == (1000 + counters[i] if cam == "depth" else counters[i] % 256)
+
+
+def test_stream_topic_keeps_its_own_rate(tmp_path: Path) -> None:
+    bags = tmp_path / "bags"
+    bags.mkdir()
+    write_recording(bags / "run1.mcap", imu_hz=200.0)
+    tmap = {
+        **MAP,
+        "streams": {
+            "imu": {
+                "topic": "/imu",
+                "rate_hz": 200,
+                "fields": {"gyro": "angular_velocity", "accel": "linear_acceleration",
+                           "orientation": "orientation"},
+                "units": {"gyro": "rad/s", "accel": "m/s^2"},
+            }
+        },
+    }  # fmt: skip
+    report = import_mcap(bags, tmp_path / "ds", topic_map=tmap, sidecar=SIDECAR)
+    assert report.episodes == 1
+    ds = open_dataset(tmp_path / "ds")
+    stream = ds.meta.stream("imu")
+    assert stream.rate_hz == 200 and stream.features["gyro"].unit == "rad/s"
+    assert stream.features["orientation"].shape == [4]
+    ep = ds.episode(0)
+    ts, values = ep.stream("imu")
+    # every message, at its own time, not resampled to the 20 fps frames
+    assert len(ts) == 206 and len(ts) > 8 * ep.frame_count
+    np.testing.assert_array_equal(ts, T0 - 30_000_000 + np.arange(206, dtype=np.int64) * 5_000_000)
+    np.testing.assert_array_equal(values["gyro"][:, 0], np.arange(206, dtype=np.float32))
+    np.testing.assert_array_equal(values["gyro"][:, 2], -np.arange(206, dtype=np.float32))
+    np.testing.assert_array_equal(values["orientation"][0], [0, 0, 0, 1])
+    # the frames are the same as without the stream: the IMU takes no part in the grid
+    plain = import_mcap(bags, tmp_path / "plain", topic_map=MAP, sidecar=SIDECAR)
+    assert plain.episodes == 1
+    np.testing.assert_array_equal(
+        open_dataset(tmp_path / "plain").episode(0).timestamp_ns, ep.timestamp_ns
+    )
+    bad = {**tmap, "streams": {"imu": {**tmap["streams"]["imu"], "fields": {"g": "angular_speed"}}}}
+    with pytest.raises(ImportSourceError, match="no field 'angular_speed'"):
+        import_mcap(bags, tmp_path / "bad", topic_map=bad, sidecar=SIDECAR)
 
 
 def test_log_clock_and_gap(tmp_path: Path) -> None:

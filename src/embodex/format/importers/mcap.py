@@ -30,6 +30,20 @@ The map (YAML, :class:`TopicMap`)::
       action: {topic: /joint_command, field: position, role: action}
     cameras:
       head: {topic: /camera/head/image/compressed}
+    streams:                      # kept at their own rate (format 1.1), not resampled
+      imu:
+        topic: /imu               # sensor_msgs/Imu, geometry_msgs/WrenchStamped, ...
+        rate_hz: 200              # nominal rate (QC measures the real one)
+        fields: {accel: linear_acceleration, gyro: angular_velocity}
+        units: {accel: m/s^2, gyro: rad/s}
+
+A ``streams`` entry keeps every message of its topic in the recording, with its own time
+(the map's ``clock``), as a stream of the dataset (``streams/<name>/``): each feature is a
+field path into the message (dotted: ``wrench.force``); a vector message (x, y, z), a
+quaternion (x, y, z, w), a list or a number becomes a vector. Streams take no part in the
+frame grid, the span of the episode or the gap check (QC's ``timing.stream_*`` rules judge
+them); messages repeating a time are dropped (the first kept) and counted in
+``extra.mcap.stream_duplicates``.
 
 Licence, provenance, robot, scenes and operators come from the sidecar (``--meta``,
 :class:`~embodex.format.importers.sidecar.CommonSidecar`); ``episodes:`` keys there are
@@ -51,7 +65,15 @@ from pydantic import Field, ValidationError, field_validator
 from ...errors import ConfigError, ImportSourceError, MissingExtraError
 from ..episode import Episode
 from ..images import image_size
-from ..models import Camera, DatasetMeta, Embodiment, EpisodeMeta, Feature, Provenance
+from ..models import (
+    Camera,
+    DatasetMeta,
+    Embodiment,
+    EpisodeMeta,
+    Feature,
+    Provenance,
+    Stream,
+)
 from .common import (
     EpisodeSink,
     ImportReport,
@@ -86,8 +108,21 @@ class CameraTopic(Strict):
     topic: str = Field(min_length=1)
 
 
+class StreamTopic(Strict):
+    """A topic kept at its own rate as a stream (format 1.1)."""
+
+    topic: str = Field(min_length=1)
+    rate_hz: float = Field(gt=0, description="Nominal rate of the topic.")
+    fields: dict[str, str] = Field(
+        min_length=1,
+        description="Feature name -> field path in the message (dotted, e.g. wrench.force).",
+    )
+    units: dict[str, str] = Field(default_factory=dict, description="Feature name -> unit.")
+    description: str | None = None
+
+
 class TopicMap(Strict):
-    """The ``--map`` file: which topics make which features and cameras."""
+    """The ``--map`` file: which topics make which features, cameras and streams."""
 
     fps: float = Field(gt=0)
     clock: Literal["header", "log"] = "header"
@@ -97,14 +132,24 @@ class TopicMap(Strict):
     units: str | list[str] | None = None
     features: dict[str, FeatureTopic] = Field(min_length=1)
     cameras: dict[str, CameraTopic] = Field(default_factory=dict)
+    streams: dict[str, StreamTopic] = Field(
+        default_factory=dict, description="Topics kept at their own rate (format 1.1)."
+    )
 
-    @field_validator("cameras")
+    @field_validator("cameras", "streams")
     @classmethod
-    def _camera_names(cls, value: dict[str, CameraTopic]) -> dict[str, CameraTopic]:
+    def _camera_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-                raise ValueError(f"camera name {name!r}: use lower case letters, digits, '_'")
+                raise ValueError(f"name {name!r}: use lower case letters, digits, '_'")
         return value
+
+    def frame_topics(self) -> list[str]:
+        """The topics resampled to the frame grid (features, cameras, the reference)."""
+        names = [f.topic for f in self.features.values()]
+        names += [c.topic for c in self.cameras.values()]
+        names.append(self.reference_topic())
+        return list(dict.fromkeys(names))
 
     def reference_topic(self) -> str:
         return self.reference or next(iter(self.features.values())).topic
@@ -114,9 +159,7 @@ class TopicMap(Strict):
         return int(ms * 1e6)
 
     def topics(self) -> list[str]:
-        names = [f.topic for f in self.features.values()]
-        names += [c.topic for c in self.cameras.values()]
-        names.append(self.reference_topic())
+        names = self.frame_topics() + [s.topic for s in self.streams.values()]
         return list(dict.fromkeys(names))
 
 
@@ -262,6 +305,61 @@ def _check_gap(
         )
 
 
+def _field_vector(msg: Any, path: str, topic: str, label: str) -> list[float]:
+    """The value at a dotted field path as a flat vector: Vector3/Point (x, y, z),
+    Quaternion (x, y, z, w), a list, or a number."""
+    value = msg
+    for part in path.split("."):
+        if not hasattr(value, part):
+            raise ImportSourceError(
+                f"{topic}: the message has no field {path!r}",
+                episode=label,
+                hint="Fix the field path in the map's streams (dotted, e.g. wrench.force), "
+                + _SKIP_HINT,
+            )
+        value = getattr(value, part)
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, list | tuple) or hasattr(value, "__len__"):
+        return [float(v) for v in value]
+    axes = ["x", "y", "z", "w"] if hasattr(value, "w") else ["x", "y", "z"]
+    if all(hasattr(value, a) for a in axes):
+        return [float(getattr(value, a)) for a in axes]
+    raise ImportSourceError(
+        f"{topic}: field {path!r} is not a number, a list or a vector",
+        episode=label,
+        hint="Map a numeric field, " + _SKIP_HINT,
+    )
+
+
+def _stream_samples(
+    tmap: TopicMap, streams: dict[str, _Stream], label: str
+) -> tuple[dict[str, tuple[np.ndarray, dict[str, np.ndarray]]], dict[str, int]]:
+    """Every message of each stream topic, at its own time: (times, feature arrays), and
+    per stream how many messages repeated a time (dropped, the first kept)."""
+    out: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+    duplicates: dict[str, int] = {}
+    for name, st in tmap.streams.items():
+        times, msgs = streams[st.topic].sorted()
+        keep = np.concatenate([[True], np.diff(times) > 0]) if len(times) else np.zeros(0, bool)
+        if not keep.all():
+            duplicates[name] = int((~keep).sum())
+        kept = [m for m, k in zip(msgs, keep.tolist(), strict=True) if k]
+        values: dict[str, np.ndarray] = {}
+        for feature, path in st.fields.items():
+            rows = [_field_vector(m, path, st.topic, label) for m in kept]
+            widths = {len(r) for r in rows}
+            if len(widths) != 1 or 0 in widths:
+                raise ImportSourceError(
+                    f"{st.topic}: field {path!r} changes length or is empty between messages",
+                    episode=label,
+                    hint="Map a field of fixed length, " + _SKIP_HINT,
+                )
+            values[feature] = np.asarray(rows, dtype=np.float64)
+        out[name] = (times[keep], values)
+    return out, duplicates
+
+
 @dataclass
 class _Aligned:
     times: np.ndarray
@@ -272,6 +370,9 @@ class _Aligned:
     span_ns: tuple[int, int]
     #: frames around the dropped grid points, half-open (None when none was dropped)
     dropped_frames: tuple[int, int] | None = None
+    #: streams at their own rate: name -> (times, feature -> (samples, D))
+    streams: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = field(default_factory=dict)
+    stream_duplicates: dict[str, int] = field(default_factory=dict)
 
 
 def _align(
@@ -281,7 +382,7 @@ def _align(
     joints: dict[str, list[str]],
     label: str,
 ) -> _Aligned:
-    ordered = {t: s.sorted() for t, s in streams.items()}
+    ordered = {t: s.sorted() for t, s in streams.items() if t in tmap.frame_topics()}
     start = max(int(t[0]) for t, _ in ordered.values())
     end = min(int(t[-1]) for t, _ in ordered.values())
     if end < start:
@@ -426,6 +527,24 @@ def _dataset_meta(
                 for n, ft in tmap.features.items()
             },
             fps=tmap.fps,
+            streams=[
+                Stream(
+                    name=name,
+                    rate_hz=st.rate_hz,
+                    description=st.description or st.topic,
+                    features={
+                        f: Feature(
+                            dtype="float32",
+                            shape=[first.streams[name][1][f].shape[1]],
+                            unit=st.units.get(f),
+                            description=f"{st.topic} ({path})",
+                            role="observation",
+                        )
+                        for f, path in st.fields.items()
+                    },
+                )
+                for name, st in tmap.streams.items()
+            ],
             extra={"mcap": {"clock": tmap.clock, "reference": tmap.reference_topic()}},
         )
     except ValidationError as exc:
@@ -481,6 +600,7 @@ def import_mcap(
                 streams = _read(path, tmap, eid)
                 joints = _joints(tmap, streams, eid)
                 aligned = _align(path, tmap, streams, joints, eid)
+                aligned.streams, aligned.stream_duplicates = _stream_samples(tmap, streams, eid)
                 if meta is None:
                     meta = _dataset_meta(tmap, sc, joints, aligned, src)
                     existing = existing_episode_ids(out, append, meta)
@@ -526,6 +646,11 @@ def _episode(
                 "clock": tmap.clock,
                 "span_ns": [str(t) for t in aligned.span_ns],  # JCS: no ints > 2^53
                 "dropped_grid_points": aligned.dropped,
+                **(
+                    {"stream_duplicates": aligned.stream_duplicates}
+                    if aligned.stream_duplicates
+                    else {}
+                ),
             }
         },
     }
@@ -545,4 +670,8 @@ def _episode(
         features={k: v.astype(np.float32) for k, v in aligned.features.items()},
         images=aligned.images,
         image_timestamps_ns=aligned.image_times,
+        streams={
+            name: (ts, {f: v.astype(np.float32) for f, v in values.items()})
+            for name, (ts, values) in aligned.streams.items()
+        },
     )
