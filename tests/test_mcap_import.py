@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -301,3 +302,113 @@ def test_dropped_grid_points_are_a_repair_qc_reports(tmp_path: Path) -> None:
     assert [(f.subject, f.frame_start, f.frame_end) for f in found] == [
         ("grid_points_dropped", repair["frame_start"], repair["frame_end"])
     ]
+
+
+COMPRESSED_VIDEO_MSGDEF = (
+    "builtin_interfaces/Time timestamp\nstring frame_id\nuint8[] data\nstring format\n"
+    "================================================================================\n"
+    "MSG: builtin_interfaces/Time\nint32 sec\nuint32 nanosec\n"
+)
+
+
+def _h264_packets(n: int) -> list[bytes]:
+    """``n`` frames (a bar moving across a ramp) as H.264 access units, Annex B, no
+    B-frames, a key frame every 8 frames: what a robot's recorder publishes."""
+    import av
+
+    cc = av.CodecContext.create("libx264", "w")
+    cc.width, cc.height, cc.pix_fmt = 64, 48, "yuv420p"
+    cc.time_base = Fraction(1, 25)
+    cc.options = {"bf": "0", "g": "8", "keyint_min": "8", "sc_threshold": "0"}
+    out: list[bytes] = []
+    for i in range(n):
+        img = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 3, (48, 1, 3))
+        img[:, (i * 3) % 64] = 255
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        out += [bytes(p) for p in cc.encode(frame)]
+    out += [bytes(p) for p in cc.encode(None)]
+    return out
+
+
+def test_compressed_video_becomes_a_video_camera_without_reencoding(tmp_path: Path) -> None:
+    import av
+    from mcap_ros2.writer import Writer
+
+    packets = _h264_packets(30)
+    bags = tmp_path / "bags"
+    bags.mkdir()
+    # the video starts 100 ms before the joints (its first frames are cut), 25 Hz
+    video_t = [T0 - 100_000_000 + k * 40_000_000 for k in range(30)]
+    with (bags / "run1.mcap").open("wb") as f:
+        writer = Writer(f)
+        js = writer.register_msgdef("sensor_msgs/JointState", JOINT_STATE_MSGDEF)
+        vid = writer.register_msgdef("foxglove_msgs/CompressedVideo", COMPRESSED_VIDEO_MSGDEF)
+        msgs: list[tuple[int, str, Any, dict[str, Any]]] = []
+        for i in range(100):
+            t = T0 + i * 10_000_000
+            msgs.append((t, "/joint_states", js, {
+                "header": {"stamp": _stamp(t), "frame_id": ""}, "name": JOINTS,
+                "position": [i, 2 * i, 3 * i], "velocity": [], "effort": [],
+            }))  # fmt: skip
+        for t, data in zip(video_t, packets, strict=True):
+            msgs.append((t, "/head/video", vid, {
+                "timestamp": _stamp(t), "frame_id": "head", "data": data, "format": "h264",
+            }))  # fmt: skip
+        for t, topic, schema, msg in sorted(msgs, key=lambda m: (m[0], m[1])):
+            writer.write_message(topic, schema, msg, log_time=t, publish_time=t)
+        writer.finish()
+    tmap = {
+        "fps": 25,
+        "tolerance_ms": 30,
+        "joints": JOINTS,
+        "features": {"state": {"topic": "/joint_states", "role": "state"}},
+        "cameras": {"head": {"topic": "/head/video"}},
+    }
+    import_mcap(bags, tmp_path / "ds", topic_map=tmap, sidecar=SIDECAR)
+    ds = open_dataset(tmp_path / "ds")
+    cam = ds.meta.camera("head")
+    assert (cam.storage, cam.encoding, cam.width, cam.height) == ("video", "h264", 64, 48)
+    ep = ds.episode(0)
+    # one frame per video frame inside the joints' span: frames 3..27 (T0+20 ms .. T0+980 ms)
+    first = 3
+    want_t = np.asarray(video_t[first : first + ep.frame_count], dtype=np.int64)
+    assert ep.frame_count == 25
+    np.testing.assert_array_equal(ep.timestamp_ns, want_t)
+    np.testing.assert_array_equal(ep.image_timestamps_ns("head"), want_t)
+    np.testing.assert_allclose(ep.feature("state")[:, 0], (want_t - T0) / 1e7, atol=0.51)
+    # exact frames: what PyAV decodes from the recorder's own bitstream, in order
+    cc = av.CodecContext.create("h264", "r")
+    decoded = [f.to_ndarray(format="rgb24") for p in packets for f in cc.decode(av.Packet(p))]
+    decoded += [f.to_ndarray(format="rgb24") for f in cc.decode(None)]
+    frames = ep.images("head")
+    for i in (0, 4, 13, 24):
+        np.testing.assert_array_equal(frames[i], decoded[first + i])
+    # not re-encoded: the stored file holds the recorder's slices, byte for byte, from the
+    # key frame the first kept frame decodes from (frame 0) on
+    with av.open(str(ep.video_path("head"))) as stored:
+        stored_packets = [bytes(p) for p in stored.demux(video=0) if p.size]
+    for k in range(1, 12):
+        recorded = _slices(_annex_b(packets[k]))
+        assert recorded and _slices(_length_prefixed(stored_packets[k])) == recorded
+    assert ds.verify().ok
+
+
+def _annex_b(data: bytes) -> list[bytes]:
+    return [
+        n for n in data.replace(b"\x00\x00\x00\x01", b"\x00\x00\x01").split(b"\x00\x00\x01") if n
+    ]
+
+
+def _length_prefixed(data: bytes) -> list[bytes]:
+    out, at = [], 0
+    while at + 4 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        out.append(data[at + 4 : at + 4 + size])
+        at += 4 + size
+    return out
+
+
+def _slices(nals: list[bytes]) -> list[bytes]:
+    """Coded slices only (NAL types 1 and 5), the picture data itself."""
+    return [n for n in nals if n[0] & 0x1F in (1, 5)]

@@ -4,7 +4,11 @@ Each ``.mcap`` file under ``SRC`` (or ``SRC`` itself) is one episode. Messages a
 with ``mcap`` and ``mcap-ros2-support``: ``sensor_msgs/JointState`` topics give features
 (``position``, ``velocity`` or ``effort``, reordered by joint name), and
 ``sensor_msgs/CompressedImage`` topics give cameras (JPEG, PNG, or 16-bit PNG depth, also in
-``compressedDepth`` form), stored as recorded without re-encoding.
+``compressedDepth`` form), stored as recorded without re-encoding; a camera topic carrying
+H.264/H.265 (``foxglove.CompressedVideo``, or a CompressedImage whose ``format`` says so)
+becomes a video camera, remuxed without re-encoding (``mcap_video.py``), and its frames are
+the episode's frames (the ``fps`` grid is not used: a video's frames cannot be picked one
+by one).
 
 Alignment: every stream is sorted by its own time (``clock: header`` — the message header
 stamp, the capture time — or ``clock: log``, the recorder's log time). The episode spans
@@ -53,7 +57,9 @@ file stems. Episode ids are ``<prefix>:mcap-<stem>``.
 from __future__ import annotations
 
 import re
+import shutil
 import struct
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -74,6 +80,7 @@ from ..models import (
     Provenance,
     Stream,
 )
+from ..videostore import VideoClip, VideoIndex
 from .common import (
     EpisodeSink,
     ImportReport,
@@ -81,6 +88,7 @@ from .common import (
     existing_episode_ids,
     record_repair,
 )
+from .mcap_video import build_video, video_format
 from .sidecar import (
     CommonSidecar,
     Strict,
@@ -196,6 +204,8 @@ class _Stream:
 
 def _stamp_ns(msg: Any) -> int | None:
     stamp = getattr(getattr(msg, "header", None), "stamp", None)
+    if stamp is None:  # foxglove.CompressedVideo and friends: a top-level timestamp
+        stamp = getattr(msg, "timestamp", None)
     if stamp is None:
         return None
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
@@ -370,9 +380,44 @@ class _Aligned:
     span_ns: tuple[int, int]
     #: frames around the dropped grid points, half-open (None when none was dropped)
     dropped_frames: tuple[int, int] | None = None
+    #: video cameras: camera -> the episode's frames of its remuxed recording
+    clips: dict[str, VideoClip] = field(default_factory=dict)
     #: streams at their own rate: name -> (times, feature -> (samples, D))
     streams: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = field(default_factory=dict)
     stream_duplicates: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Video:
+    """One video camera's recording remuxed to MP4: frame ``i`` is the ``i``-th message in
+    time order; ``usable``: the first frame that decodes (from the first key frame)."""
+
+    path: Path
+    index: VideoIndex
+    usable: int
+
+
+def _videos(
+    tmap: TopicMap, streams: dict[str, _Stream], work: Path, label: str
+) -> dict[str, _Video]:
+    """Remux each camera topic that carries compressed video (mcap_video.py)."""
+    out: dict[str, _Video] = {}
+    for cam, ct in tmap.cameras.items():
+        times, msgs = streams[ct.topic].sorted()
+        codec = video_format(msgs[0])
+        if codec is None:
+            continue
+        work.mkdir(parents=True, exist_ok=True)
+        dst = work / f"{cam}.mp4"
+        index = build_video([bytes(m.data) for m in msgs], times, codec, dst, ct.topic, label)
+        if index.codec is None or not index.has_key.any():
+            raise ImportSourceError(
+                f"{ct.topic}: {index.codec_name} video without a decodable frame",
+                episode=label,
+                hint="Record h264 or h265 with key frames, " + _SKIP_HINT,
+            )
+        out[cam] = _Video(dst, index, int(np.argmax(index.has_key)))
+    return out
 
 
 def _align(
@@ -381,27 +426,52 @@ def _align(
     streams: dict[str, _Stream],
     joints: dict[str, list[str]],
     label: str,
+    videos: Mapping[str, _Video] | None = None,
 ) -> _Aligned:
+    videos = videos or {}
+    video_topics = {tmap.cameras[cam].topic: v for cam, v in videos.items()}
     ordered = {t: s.sorted() for t, s in streams.items() if t in tmap.frame_topics()}
-    start = max(int(t[0]) for t, _ in ordered.values())
+    # a video's frames before its first key frame cannot be decoded: the episode starts after
+    start = max(
+        int(t[video_topics[topic].usable if topic in video_topics else 0])
+        for topic, (t, _) in ordered.items()
+    )
     end = min(int(t[-1]) for t, _ in ordered.values())
     if end < start:
         raise ImportSourceError(
             "the streams do not overlap in time", path=str(path), episode=label, hint=_SKIP_HINT
         )
-    period = 1e9 / tmap.fps
-    grid = start + np.rint(np.arange(int((end - start) // period) + 1) * period).astype(np.int64)
     tol = tmap.tolerance_ns()
-    ref_t, _ = ordered[tmap.reference_topic()]
-    ref_idx = _nearest(ref_t, grid)
-    _check_gap(ref_t[ref_idx] - grid, tol, tmap.reference_topic(), "frame time", path, label)
-    keep = np.concatenate([[True], np.diff(ref_idx) > 0])
-    ref_idx = ref_idx[keep]
+    if videos:
+        # frames are the first video camera's frames, every one in the span: a video's frames
+        # cannot be picked one by one without re-encoding
+        clock = tmap.cameras[next(iter(videos))].topic
+        ref_t, _ = ordered[clock]
+        ref_idx = np.flatnonzero((ref_t >= start) & (ref_t <= end))
+        keep = np.ones(len(ref_idx), dtype=bool)
+    else:
+        clock = tmap.reference_topic()
+        period = 1e9 / tmap.fps
+        steps = np.arange(int((end - start) // period) + 1) * period
+        grid = start + np.rint(steps).astype(np.int64)
+        ref_t, _ = ordered[clock]
+        ref_idx = _nearest(ref_t, grid)
+        _check_gap(ref_t[ref_idx] - grid, tol, clock, "frame time", path, label)
+        keep = np.concatenate([[True], np.diff(ref_idx) > 0])
+        ref_idx = ref_idx[keep]
     times = ref_t[ref_idx]
     picks: dict[str, np.ndarray] = {}
     for topic, (t, _) in ordered.items():
-        idx = ref_idx if topic == tmap.reference_topic() else _nearest(t, times)
+        idx = ref_idx if topic == clock else _nearest(t, times)
         _check_gap(t[idx] - times, tol, topic, "frame", path, label)
+        if topic in video_topics and len(idx) > 1 and not (np.diff(idx) == 1).all():
+            raise ImportSourceError(
+                f"{topic}: the video's frames do not follow {clock}'s one for one (frames "
+                "dropped or doubled); video cameras are not resampled",
+                path=str(path),
+                episode=label,
+                hint="Record the video cameras in sync, or map one video camera, " + _SKIP_HINT,
+            )
         picks[topic] = idx
     features = {}
     for name, ft in tmap.features.items():
@@ -413,14 +483,23 @@ def _align(
         )
     images: dict[str, list[bytes]] = {}
     image_times: dict[str, np.ndarray] = {}
+    clips: dict[str, VideoClip] = {}
     for cam, ct in tmap.cameras.items():
         t, msgs = ordered[ct.topic]
-        images[cam] = [_image_bytes(msgs[i]) for i in picks[ct.topic]]
         image_times[cam] = t[picks[ct.topic]]
+        video = videos.get(cam)
+        if video is not None:
+            first = int(picks[ct.topic][0])
+            clips[cam] = VideoClip(video.path, first, len(times), index=video.index)
+            continue
+        images[cam] = [_image_bytes(msgs[i]) for i in picks[ct.topic]]
     # output frame k-1 -> k spans each dropped grid point
     around = np.cumsum(keep)[~keep] - 1
     frames = (int(around.min()), int(around.max()) + 2) if around.size else None
-    return _Aligned(times, features, images, image_times, int((~keep).sum()), (start, end), frames)
+    dropped = int((~keep).sum())
+    return _Aligned(
+        times, features, images, image_times, dropped, (start, end), frames, clips=clips
+    )
 
 
 # -- the import ----------------------------------------------------------------------------
@@ -479,7 +558,22 @@ def _dataset_meta(
     units = tmap.units or sc.robot.units or "unknown"
     unit_list = [units] * len(jn) if isinstance(units, str) else list(units)
     cameras = []
-    for cam, frames in first.images.items():
+    for cam in tmap.cameras:
+        clip = first.clips.get(cam)
+        if clip is not None:
+            index = clip.probe()
+            cameras.append(
+                Camera(
+                    name=cam,
+                    kind="color",
+                    width=index.width,
+                    height=index.height,
+                    encoding=index.codec or "h264",
+                    storage="video",
+                )
+            )
+            continue
+        frames = first.images[cam]
         enc = _encoding(frames[0])
         if enc is None:
             raise ImportSourceError(
@@ -589,17 +683,22 @@ def import_mcap(
     existing: set[str] = set()
     prefix = sc.episode_id_prefix
     files = _files(src)
-    with EpisodeSink(out, report, append=append, on_episode=on_episode) as sink:
+    with (
+        tempfile.TemporaryDirectory(prefix="embodex-mcap-") as tmp,
+        EpisodeSink(out, report, append=append, on_episode=on_episode) as sink,
+    ):
         for path in files:
             stem = _stem(src, path)
             owner = (
                 prefix if prefix is not None else (sc.provenance.centre_id if sc.provenance else "")
             )
             eid = f"{owner}:mcap-{stem}" if owner else f"mcap-{stem}"
+            work = Path(tmp) / f"{len(report.skipped)}-{stem}"
             try:
                 streams = _read(path, tmap, eid)
                 joints = _joints(tmap, streams, eid)
-                aligned = _align(path, tmap, streams, joints, eid)
+                videos = _videos(tmap, streams, work, eid)
+                aligned = _align(path, tmap, streams, joints, eid, videos)
                 aligned.streams, aligned.stream_duplicates = _stream_samples(tmap, streams, eid)
                 if meta is None:
                     meta = _dataset_meta(tmap, sc, joints, aligned, src)
@@ -608,9 +707,11 @@ def import_mcap(
                     raise already_imported(out, eid, _SKIP_HINT)
                 episode = _episode(aligned, tmap, sc, meta, stem, eid, path, src)
             except ImportSourceError as exc:
+                shutil.rmtree(work, ignore_errors=True)
                 sink.skip(eid, exc, skip_bad)
                 continue
             sink.add(meta, episode)  # the report lists its repairs (dropped grid points)
+            shutil.rmtree(work, ignore_errors=True)  # the writer copied the video packets
         sink.finish(src, listed=len(files))
     return report
 
@@ -626,6 +727,17 @@ def _episode(
     src: Path,
 ) -> Episode:
     for cam in meta.cameras:
+        if cam.is_video:
+            index = aligned.clips[cam.name].probe()
+            if (index.codec, index.width, index.height) != (cam.encoding, cam.width, cam.height):
+                raise ImportSourceError(
+                    f"camera {cam.name}: {index.codec_name} {index.width}x{index.height}, "
+                    f"the first recording's is {cam.encoding} {cam.width}x{cam.height}",
+                    path=str(path),
+                    episode=eid,
+                    hint="Record one codec and size per camera, " + _SKIP_HINT,
+                )
+            continue
         bad = [i for i, b in enumerate(aligned.images[cam.name]) if _encoding(b) != cam.encoding]
         if bad:
             raise ImportSourceError(
@@ -668,7 +780,7 @@ def _episode(
         meta=EpisodeMeta.model_validate(fields),
         timestamp_ns=aligned.times,
         features={k: v.astype(np.float32) for k, v in aligned.features.items()},
-        images=aligned.images,
+        images={**aligned.images, **aligned.clips},
         image_timestamps_ns=aligned.image_times,
         streams={
             name: (ts, {f: v.astype(np.float32) for f, v in values.items()})
