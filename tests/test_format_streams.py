@@ -29,6 +29,7 @@ from embodex.format import (
     verify_dataset,
 )
 from embodex.format.models import FileEntry, Manifest
+from embodex.format.summary import summarize
 from embodex.format.writer import dataset_digest
 
 FPS = 10.0
@@ -96,6 +97,8 @@ def test_round_trip_and_manifest(tmp_path: Path) -> None:
     assert set(only.features) == {"torque"}
     report = verify_dataset(ds)
     assert report.ok and not report.notes
+    (summary,) = summarize(ds)["streams"]
+    assert summary["name"] == "ft" and summary["samples"] == 3 * 102
     with pytest.raises(SchemaError, match="stream 'imu' is not in dataset"):
         ds.episode(0).stream("imu")
 
