@@ -5,6 +5,7 @@ An application layer above the SDK: it may import any layer (QC for the queue an
 trust for signing, reports for the pages); nothing in the SDK imports it.
 
 * data — the queue, one episode, frames: JSON-ready, no web framework
+* settings — what a console serves and who signs (:func:`build_settings`)
 * app — the Starlette application: routes, the access token, the pages
 * server — the token, the socket, uvicorn (:func:`serve`, :func:`start`)
 * static/ — the browser side: plain HTML, CSS and JavaScript, no build step, no CDN
@@ -14,10 +15,10 @@ imported only when a console starts. Spec: ``specs/console.md``.
 
 Example::
 
-    from embodex.console import ConsoleSettings, new_token, start
+    from embodex.console import build_settings, start
     from embodex.trust import load_signer
 
-    running = start(ConsoleSettings("datasets/week01", load_signer("rev-007"), new_token()))
+    running = start(build_settings("datasets/week01", load_signer("rev-007")))
     print(running.url)   # open it; running.stop() when done
 """
 
@@ -27,14 +28,16 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .app import ConsoleSettings, create_app
+    from .app import create_app
     from .data import ConsoleData
     from .server import RunningConsole, exposure_warning, new_token, serve, start
+    from .settings import ConsoleSettings, build_settings
 
 __all__ = [
     "ConsoleData",
     "ConsoleSettings",
     "RunningConsole",
+    "build_settings",
     "create_app",
     "exposure_warning",
     "new_token",
@@ -44,7 +47,8 @@ __all__ = [
 
 _WHERE = {
     "ConsoleData": "data",
-    "ConsoleSettings": "app",
+    "ConsoleSettings": "settings",
+    "build_settings": "settings",
     "create_app": "app",
     "RunningConsole": "server",
     "exposure_warning": "server",

@@ -17,7 +17,6 @@ import re
 import tempfile
 import threading
 from collections.abc import Awaitable, Callable, MutableMapping
-from dataclasses import dataclass, field
 from html import escape
 from importlib import resources
 from pathlib import Path
@@ -32,11 +31,11 @@ from starlette.routing import Route
 
 from ..errors import EmbodexError, QCManifestError
 from ..qc.reviewlog import MAX_NOTE
-from ..trust.keys import Signer
 from ..trust.reviews import record_signed_review
 from .data import ConsoleData, NotFound, reason_codes
+from .settings import ConsoleSettings
 
-__all__ = ["TOKEN_HEADER", "ConsoleSettings", "create_app"]
+__all__ = ["TOKEN_HEADER", "TokenGate", "create_app"]
 
 TOKEN_HEADER = "x-embodex-token"
 _MAX_BODY = 16 * 1024
@@ -62,22 +61,6 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-@dataclass
-class ConsoleSettings:
-    """What a console serves and who signs its decisions.
-
-    ``catalog`` and ``supply`` are callables returning the HTML of those pages (the CLI
-    builds them from ``--catalog`` and ``--channel/--contract``); None leaves the page out.
-    """
-
-    dataset: Path
-    signer: Signer
-    token: str
-    catalog: Callable[[], str] | None = None
-    supply: Callable[[], str] | None = None
-    trusted: list[Any] = field(default_factory=list)
-
-
 class TokenGate:
     """ASGI middleware: refuse every request without the access token (403)."""
 
@@ -100,8 +83,7 @@ class TokenGate:
         if not self._ok(given):
             state_changing = scope["method"] not in ("GET", "HEAD")
             text = (
-                "this request changes state: send the access token in the X-Embodex-Token "
-                "header"
+                "this request changes state: send the access token in the X-Embodex-Token header"
                 if state_changing and given is None
                 else "access token missing or wrong: open the URL `embodex console` printed"
             )

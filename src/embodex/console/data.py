@@ -115,6 +115,10 @@ class ConsoleData:
         self.trusted = list(trusted or [])
         self._views: OrderedDict[str, Any] = OrderedDict()
         self._lock = threading.Lock()
+        if len(self.dataset):
+            # reading timestamps loads pandas inside pyarrow once (~0.5 s): pay it at start,
+            # not when the first reviewer opens the first episode
+            self.dataset.episode(0).timestamp_ns  # noqa: B018
 
     # -- the queue -------------------------------------------------------------------------
 
@@ -136,6 +140,7 @@ class ConsoleData:
         manifest = self.manifest()
         flags = self.flags()
         by_id = {e.episode_id: e for e in manifest.episodes}
+        order: list[tuple[str, str | None]]
         if scope == "all":
             order = [(e.episode_id, None) for e in manifest.episodes]
         else:
@@ -366,4 +371,3 @@ def reason_codes() -> list[dict[str, Any]]:
         {"code": code, "verdicts": list(verdicts), "meaning": text}
         for code, (verdicts, text) in REASONS.items()
     ]
-

@@ -16,7 +16,7 @@ from typing import Any
 from urllib.parse import quote
 
 from ..errors import ConsoleError
-from .app import ConsoleSettings, create_app
+from .settings import ConsoleSettings
 
 __all__ = ["RunningConsole", "exposure_warning", "new_token", "serve", "start"]
 
@@ -75,8 +75,15 @@ class RunningConsole:
 
 
 def _server(settings: ConsoleSettings) -> Any:
-    import uvicorn  # the optional extra embodex[console]; imported only when serving
+    try:  # the optional extra embodex[console]; imported only when serving
+        import uvicorn
 
+        from .app import create_app
+    except ImportError as exc:
+        raise ConsoleError(
+            f"the console needs a web server that is not installed ({exc.name})",
+            hint="pip install 'embodex[console]' (Starlette and uvicorn).",
+        ) from None
     config = uvicorn.Config(
         create_app(settings),
         log_level="warning",

@@ -236,17 +236,18 @@
 
   function buildTimeline(ep) {
     const tl = $("#timeline");
-    tl.replaceChildren();
+    const tracks = el("div", { class: "tracks" });
+    tl.replaceChildren(tracks);
     const n = Math.max(ep.frame_count, 1);
     const segTrack = el("div", { class: "track" });
     segTrack.appendChild(el("span", { class: "track-label" }, "segments"));
     ep.segments.forEach((s, k) => {
       const sp = spanEl(s.start_frame, s.end_frame, n, "segment", s.skill, s.skill + " [" + s.start_frame + ", " + s.end_frame + ")" + (s.text ? ": " + s.text : ""));
       sp.style.background = SEGMENT_COLOURS[k % SEGMENT_COLOURS.length];
-      sp.addEventListener("click", () => seek(s.start_frame));
+      sp.addEventListener("click", () => { stop(); seek(s.start_frame); });
       segTrack.appendChild(sp);
     });
-    tl.appendChild(segTrack);
+    tracks.appendChild(segTrack);
     const fTrack = el("div", { class: "track findings" });
     fTrack.appendChild(el("span", { class: "track-label" }, "findings"));
     ep.findings.forEach((f, k) => {
@@ -254,16 +255,16 @@
       const sp = spanEl(f.frame_start, f.frame_end, n, "finding " + f.severity + (whole ? " whole" : ""), f.rule, f.rule + ": " + f.message);
       sp.dataset.finding = String(k);
       sp.dataset.start = String(f.frame_start ?? 0);
-      sp.addEventListener("click", () => seek(f.frame_start ?? 0));
+      sp.addEventListener("click", () => { stop(); seek(f.frame_start ?? 0); });
       fTrack.appendChild(sp);
     });
-    tl.appendChild(fTrack);
-    const cursor = el("div", { class: "cursor", id: "tl-cursor" });
-    tl.appendChild(cursor);
-    tl.addEventListener("mousedown", (ev) => {
+    tracks.appendChild(fTrack);
+    tracks.appendChild(el("div", { class: "cursor", id: "tl-cursor" }));
+    tracks.addEventListener("mousedown", (ev) => {
       if (ev.target.classList.contains("span")) return;
-      const r = tl.getBoundingClientRect();
-      seek(Math.round(((ev.clientX - r.left) / r.width) * (n - 1)));
+      const r = tracks.getBoundingClientRect();
+      stop();
+      seek(Math.max(0, Math.min(n - 1, Math.round(((ev.clientX - r.left) / r.width) * (n - 1)))));
     });
   }
 
@@ -271,12 +272,15 @@
     const box = $("#plots");
     box.replaceChildren();
     const frames = ep.plot_frames;
-    const n = Math.max(ep.frame_count - 1, 1);
+    const n = Math.max(ep.frame_count, 1);
     for (const plot of ep.plots || []) {
       const wrap = el("div", { class: "plot" });
       wrap.appendChild(el("div", { class: "plot-title" }, plot.label + " (" + plot.feature + ")"));
+      const area = el("div", { class: "plot-area" });
       const canvas = el("canvas", { width: 640, height: 140 });
-      wrap.appendChild(canvas);
+      area.appendChild(canvas);
+      area.appendChild(el("div", { class: "cursor plot-cursor" }));
+      wrap.appendChild(area);
       const legend = el("div", { class: "legend" });
       plot.names.forEach((name, j) => {
         const item = el("span", {}, name);
@@ -284,8 +288,6 @@
         legend.appendChild(item);
       });
       wrap.appendChild(legend);
-      const cursor = el("div", { class: "cursor plot-cursor" });
-      wrap.appendChild(cursor);
       box.appendChild(wrap);
       drawPlot(canvas, plot, frames, n);
     }
@@ -303,7 +305,7 @@
     for (const f of state.ep.findings) {
       if (f.frame_start === null) continue;
       ctx.fillStyle = f.severity === "fail" ? "rgba(198,40,40,0.15)" : "rgba(239,108,0,0.15)";
-      const x0 = (f.frame_start / n) * W, x1 = (Math.max(f.frame_end - 1, f.frame_start) / n) * W;
+      const x0 = (f.frame_start / n) * W, x1 = (f.frame_end / n) * W;
       ctx.fillRect(x0, 0, Math.max(x1 - x0, 2), H);
     }
     plot.series.forEach((s, j) => {
@@ -350,7 +352,7 @@
       const frames = f.frame_start === null ? "whole episode" : "frames [" + f.frame_start + ", " + f.frame_end + ")";
       li.appendChild(el("b", {}, f.severity.toUpperCase() + " " + f.rule));
       li.appendChild(el("span", {}, " " + frames + " — " + f.message));
-      li.addEventListener("click", () => seek(f.frame_start ?? 0));
+      li.addEventListener("click", () => { stop(); seek(f.frame_start ?? 0); });
       list.appendChild(li);
     });
     const hist = $("#history");
@@ -399,7 +401,7 @@
       }
       for (let k = 1; k <= 12 && i + k < n; k++) want(cam, i + k);
     }
-    const frac = n > 1 ? i / (n - 1) : 0;
+    const frac = n > 0 ? i / n : 0;  // frame i covers [i, i + 1) of n, as the spans do
     $("#scrub").value = String(i);
     $("#clock").textContent = "frame " + i + " / " + (n - 1) + " · " + frameTime(i).toFixed(2) + " s";
     const c = document.getElementById("tl-cursor");
