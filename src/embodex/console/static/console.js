@@ -378,6 +378,14 @@
     return img;
   }
 
+  function latestReady(cam, i) {
+    for (let k = i; k >= Math.max(0, i - 30); k--) {
+      const img = state.cache.get(cam + "/" + k);
+      if (img && img.complete && img.naturalWidth > 0) return k;
+    }
+    return -1;
+  }
+
   function render(i) {
     const ep = state.ep;
     if (!ep) return;
@@ -393,11 +401,13 @@
         media.dataset.frame = String(i);
         continue;
       }
-      const img = want(cam, i);
-      // while playing, show a frame only once it is here, so every camera stays in step
-      if (!state.playing || img.complete) {
-        media.dataset.want = String(i);
-        media.src = img.src;
+      want(cam, i);
+      // while playing, show the newest frame at or before i that has arrived, so a camera
+      // whose frames come slower (depth) lags a little instead of stopping; paused, exact
+      const ready = state.playing ? latestReady(cam, i) : i;
+      if (ready >= 0 && media.dataset.want !== String(ready)) {
+        media.dataset.want = String(ready);
+        media.src = state.cache.get(cam + "/" + ready).src;
       }
       for (let k = 1; k <= 12 && i + k < n; k++) want(cam, i + k);
     }
@@ -439,9 +449,14 @@
   }
 
   function stop() {
+    const was = state.playing;
     state.playing = false;
     $("#play").textContent = "▶";
     for (const v of document.querySelectorAll("#player video")) v.pause();
+    if (was && state.ep) {  // paused: every camera shows exactly the current frame
+      state.shown = -1;
+      render(Math.floor(state.frame));
+    }
   }
 
   $("#play").addEventListener("click", () => (state.playing ? stop() : play()));
