@@ -443,3 +443,39 @@ def test_a_taken_port_is_a_clear_error(batch: Batch) -> None:
             start(build_settings(batch[0], REVIEWER), port=port)
     finally:
         first.stop()
+
+
+def test_review_set_signs_with_a_key_and_flags(batch: Batch) -> None:
+    from click.testing import CliRunner
+
+    from embodex.trust import generate_key, load_identity
+    from embodex_cli.main import cli
+
+    root, labels = batch
+    generate_key("rev-cli", "reviewer")
+    eid = _kind(labels, "jitter")
+    runner = CliRunner()
+    base = ["review", "set", str(root), eid]
+    flagged = runner.invoke(
+        cli, [*base, "--verdict", "flag", "--reason", "second_look", "--key", "rev-cli"]
+    )
+    assert flagged.exit_code == 0, flagged.output
+    assert "signed ed25519:" in flagged.output and "WARN -> WARN" in flagged.output
+    rejected = runner.invoke(
+        cli,
+        [*base, "--verdict", "reject", "--reason", "sensor_fault", "--key", "rev-cli", "--json"],
+    )
+    assert rejected.exit_code == 0, rejected.output
+    assert json.loads(rejected.output)["verdict"] == "FAIL"
+    both = runner.invoke(
+        cli, [*base, "--verdict", "accept", "--reason", "meets_spec", "--key", "rev-cli",
+              "--reviewer", "x"],
+    )  # fmt: skip
+    neither = runner.invoke(cli, [*base, "--verdict", "accept", "--reason", "meets_spec"])
+    assert both.exit_code == neither.exit_code == 2
+    assert "--key NAME (signed) or --reviewer ID" in neither.output
+    checked = check_review_log(root, [load_identity("rev-cli")])
+    assert [(c.entry.verdict, c.entry.reviewer, c.status) for c in checked] == [
+        ("flag", "rev-cli", "signed"),
+        ("reject", "rev-cli", "signed"),
+    ]
