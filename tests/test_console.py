@@ -479,3 +479,63 @@ def test_review_set_signs_with_a_key_and_flags(batch: Batch) -> None:
         ("flag", "rev-cli", "signed"),
         ("reject", "rev-cli", "signed"),
     ]
+
+
+def test_catalogue_and_supply_pages_link_to_each_other(tmp_path: Path) -> None:
+    from embodex.delivery import publish
+    from embodex.market import build_catalog, default_price_sheet
+    from embodex.qc import run_qc
+    from embodex.qc.manifest import write_qc
+    from tests._delivery import PROFILE, at, centre_dataset, contract
+
+    terms, centre, _ = contract(tmp_path)
+    src, url = tmp_path / "centre", str(tmp_path / "channel")
+    centre_dataset(src, 3)
+    publish(src, url, terms, centre, profile=PROFILE, now=at(5))
+    write_qc(src, run_qc(src, PROFILE))
+    build_catalog([src], tmp_path / "catalog", centre, prices=default_price_sheet())
+    settings = build_settings(
+        src,
+        REVIEWER,
+        catalog=str(tmp_path / "catalog"),
+        channel=url,
+        contract=terms,
+        supply_at=at(8),
+    )
+    running = start(settings)
+    try:
+        session = json.loads(request(running, "/api/session")[2])
+        assert [p["id"] for p in session["pages"]] == ["qc", "catalog", "supply"]
+        token = quote(running.token)
+        for name, text in (("catalog", "Catalogue"), ("supply", "Supply status")):
+            status, _, body = request(running, f"/pages/{name}", token="query")
+            assert status == 200, body[:300]
+            html = body.decode()
+            assert text in html
+            others = {"qc", "catalog", "supply"} - {name}
+            for other in others:
+                assert f'href="/pages/{other}?token={token}"' in html
+            assert f'href="/?token={token}"' in html  # back to the queue
+    finally:
+        running.stop()
+    with pytest.raises(ConsoleError, match="both --channel and --contract"):
+        build_settings(src, REVIEWER, channel=url)
+
+
+def test_without_the_web_extra_the_command_says_what_to_install(batch: Batch) -> None:
+    from embodex.trust import generate_key
+
+    generate_key("rev-cli", "reviewer")
+    code = (
+        "import sys\n"
+        "sys.modules['uvicorn'] = None  # as if embodex[console] were not installed\n"
+        "from embodex_cli.main import main\n"
+        "main()\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, "console", str(batch[0]), "--key", "rev-cli", "--port", "0"],
+        capture_output=True, text=True, env=_env(), timeout=60,
+    )  # fmt: skip
+    assert out.returncode == 1
+    assert "pip install 'embodex[console]'" in out.stderr
+    assert "Traceback" not in out.stderr

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from ..trust.keys import Identity, Signer
@@ -38,9 +39,11 @@ def build_settings(
     channel: str | None = None,
     contract: str | Path | None = None,
     trusted: list[Identity] | None = None,
+    supply_at: datetime | None = None,
 ) -> ConsoleSettings:
     """Settings for ``embodex console``: the catalogue page from ``catalog`` (a folder or a
-    channel URL, verified on each view), the supply page from ``channel`` and ``contract``.
+    channel URL, verified on each view), the supply page from ``channel`` and ``contract``
+    (as of ``supply_at``, default the time of each view).
 
     Raises ``TrustError`` when ``signer`` may not sign review decisions, ``ConsoleError``
     when only one of ``channel`` and ``contract`` is given.
@@ -76,7 +79,7 @@ def build_settings(
             from ..delivery import channel_supply
             from ..reports.supply_page import render_supply_report
 
-            return render_supply_report(channel_supply(url, terms))
+            return render_supply_report(channel_supply(url, terms, now=supply_at))
 
     return ConsoleSettings(
         dataset=Path(dataset),

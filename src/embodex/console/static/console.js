@@ -106,7 +106,8 @@
     form.elements.scope.value = state.filters.scope || "queue";
     const where = state.filters.scope === "all" ? "episodes" : "waiting in the review queue";
     $("#queue-summary").textContent =
-      q.rows.length + " " + where + " (of " + q.total + " in the dataset)" + (q.stale ? " — " + q.stale : "");
+      q.rows.length + " " + where + " (of " + q.total + " in the dataset)" + (q.stale ? " — " + q.stale : "") +
+      (q.rows.length || state.filters.scope === "all" ? "" : ": nothing to review — every WARN and every sampled PASS has a decision");
     const body = $("#queue tbody");
     body.replaceChildren();
     q.rows.forEach((r, i) => {
