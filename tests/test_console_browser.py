@@ -167,3 +167,25 @@ def test_without_the_token_the_browser_gets_nothing(console: RunningConsole, pag
     assert page.locator("#queue").count() == 0
     res = page.goto(console.base + "/static/..%2F..%2Fapp.py?token=" + console.token)
     assert res is not None and res.status == 404
+
+
+def test_the_qc_report_renders_under_its_policy(console: RunningConsole, browser: Any) -> None:
+    """Served by the console, under its Content-Security-Policy (not bypassed here), the QC
+    report's own script still runs and its embedded frames still load; the console's app
+    shell runs too."""
+    context = browser.new_context()
+    try:
+        pg = context.new_page()
+        errors: list[str] = []
+        pg.on("pageerror", lambda exc: errors.append(str(exc)))
+        pg.on("console", lambda m: m.type == "error" and errors.append(m.text))
+        pg.goto(console.base + "/pages/qc?token=" + console.token)
+        pg.wait_for_selector("body[data-rendered=yes]")
+        assert pg.get_attribute("body", "data-images-loaded") == pg.get_attribute(
+            "body", "data-images"
+        )
+        pg.click("nav a >> text=Review queue")
+        pg.wait_for_selector("#queue tbody tr")
+        assert errors == []
+    finally:
+        context.close()

@@ -239,7 +239,9 @@ def create_app(settings: ConsoleSettings) -> ASGIApp:
             '<nav style="font:14px system-ui,sans-serif;padding:8px 16px;background:#263238;'
             f'color:#eceff1">embodex console · {items}</nav>'
         ).replace('<a href="', '<a style="color:#80cbc4" href="')
-        return re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, html, count=1)
+        html = re.sub(r"(<body[^>]*>)", lambda m: m.group(1) + nav, html, count=1)
+        # no icon request (it would carry no token and be refused)
+        return re.sub(r"(<head[^>]*>)", r'\1<link rel="icon" href="data:,">', html, count=1)
 
     def _qc_report() -> str:
         from ..reports.qc_page import write_report
