@@ -198,11 +198,11 @@
         media = el("video", { muted: true, preload: "auto", playsInline: true, "data-camera": cam.name });
         media.src = epPath(ep.episode_id) + "/cameras/" + encodeURIComponent(cam.name) + "/video?" + Q;
         media.addEventListener("loadeddata", () => firstFrame(ep));
+        media.addEventListener("seeked", () => shown(media, media.dataset.want));
       } else {
         media = el("img", { alt: cam.name, "data-camera": cam.name, "data-frame": "-1" });
         media.addEventListener("load", () => {
-          media.dataset.frame = media.dataset.want;
-          if (media === player.querySelector("img,video")) player.dataset.frame = media.dataset.want;
+          shown(media, media.dataset.want);
           firstFrame(ep);
         });
       }
@@ -212,6 +212,12 @@
       fig.appendChild(el("figcaption", {}, cam.name + (cam.kind === "depth" ? " (depth)" : "")));
       player.appendChild(fig);
     }
+  }
+
+  // the frame a camera shows now; the first camera's is the player's (tests read it)
+  function shown(media, frame) {
+    media.dataset.frame = frame;
+    if (media === document.querySelector("#player [data-camera]")) $("#player").dataset.frame = frame;
   }
 
   function firstFrame(ep) {
@@ -235,6 +241,11 @@
     return s;
   }
 
+  function segText(s) {
+    const text = s.text_en || s.text_zh || s.text;  // format 1.1 is bilingual, 1.0 had text
+    return text ? ": " + text : "";
+  }
+
   function buildTimeline(ep) {
     const tl = $("#timeline");
     const tracks = el("div", { class: "tracks" });
@@ -243,7 +254,7 @@
     const segTrack = el("div", { class: "track" });
     segTrack.appendChild(el("span", { class: "track-label" }, "segments"));
     ep.segments.forEach((s, k) => {
-      const sp = spanEl(s.start_frame, s.end_frame, n, "segment", s.skill, s.skill + " [" + s.start_frame + ", " + s.end_frame + ")" + (s.text ? ": " + s.text : ""));
+      const sp = spanEl(s.start_frame, s.end_frame, n, "segment", s.skill, s.skill + " [" + s.start_frame + ", " + s.end_frame + ")" + segText(s));
       sp.style.background = SEGMENT_COLOURS[k % SEGMENT_COLOURS.length];
       sp.addEventListener("click", () => { stop(); seek(s.start_frame); });
       segTrack.appendChild(sp);
@@ -397,9 +408,11 @@
     for (const media of document.querySelectorAll("#player [data-camera]")) {
       const cam = media.dataset.camera;
       if (media.tagName === "VIDEO") {
+        // the clock leads; the video follows, corrected when it drifts by more than 0.2 s
         const t = frameTime(i) + 0.5 / ep.fps;
+        media.dataset.want = String(i);
         if (!state.playing || Math.abs(media.currentTime - t) > 0.2) media.currentTime = t;
-        media.dataset.frame = String(i);
+        else shown(media, String(i));
         continue;
       }
       want(cam, i);
