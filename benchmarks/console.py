@@ -33,6 +33,7 @@ from embodex.demo.defects import write_defective_dataset
 from embodex.demo.synth import synth_meta
 from embodex.qc import run_qc
 from embodex.qc.manifest import load_qc_manifest, write_qc
+from embodex.qc.review import list_reviews
 from embodex.reports import write_review_page
 from embodex.trust import generate_key, load_signer, record_signed_review
 
@@ -90,9 +91,14 @@ def keyboard_user(page: Any, url: str, auto: dict[str, str]) -> tuple[int, float
     start_t = time.perf_counter()
     page.keyboard.press("Enter")
     done = 0
+    seen: set[str] = set()
     for _ in range(len(auto)):
-        page.wait_for_function("document.body.dataset.firstFrame !== ''")
+        page.wait_for_function(
+            "document.body.dataset.firstFrame !== '' && window.embodexConsole.state.ep"
+        )
         eid = page.evaluate("window.embodexConsole.state.ep.episode_id")
+        assert eid not in seen, f"{eid} came twice"
+        seen.add(eid)
         if auto[eid] == "FAIL":
             page.keyboard.press("r")
             page.keyboard.press("1")
@@ -143,6 +149,8 @@ def main() -> None:
                 ff = first_frames(page, running.url, ids)
                 decisions, seconds = keyboard_user(page, running.url, auto)
                 browser.close()
+            logged = [e.episode_id for e in list_reviews(root)]
+            assert sorted(logged) == sorted(auto), "every episode decided exactly once"
         finally:
             running.stop()
 

@@ -506,6 +506,7 @@
 
   async function decide(verdict, reason) {
     if (!state.ep || state.busy) return;
+    stop();
     closeReasons();
     const note = $("#note").value.trim();
     if (!reason) reason = verdict === "flag" ? "second_look" : state.ep.auto_verdict === "WARN" ? "warning_acceptable" : "meets_spec";
@@ -524,6 +525,9 @@
       document.body.dataset.decisions = String(metrics.decisions);
       const pos = state.list.indexOf(state.ep.episode_id);
       if (pos >= 0 && pos < state.list.length - 1) {
+        // until the next episode is on screen no key may decide about this one again
+        state.ep = null;
+        document.body.dataset.firstFrame = "";
         go(state.list[pos + 1]);
       } else {
         state.ep.review = null;
