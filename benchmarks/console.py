@@ -181,8 +181,9 @@ def main() -> None:
     rate = 60 * decisions / seconds
     print(f"first frame shown   {1000 * med_ff:7.1f} ms median, {max(ff):.0f} ms max "
           f"({len(ff)} episodes)")  # fmt: skip
-    print(f"review page written {1000 * med_page:7.1f} ms median  -> console is "
-          f"{med_page / med_ff:.1f}x faster to the first frame")  # fmt: skip
+    print(f"review page written {1000 * med_page:7.1f} ms median  -> first frame / page = "
+          f"{med_ff / med_page:.2f} (below 1: the console shows a frame sooner than the page "
+          "is written)")  # fmt: skip
     print(
         f"keyboard user       {rate:7.1f} decisions/min ({decisions} in {seconds:.1f} s, "
         "each signed; the user waits for the first frame of every episode)"
