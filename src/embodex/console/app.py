@@ -164,7 +164,9 @@ def create_app(settings: ConsoleSettings) -> ASGIApp:
         except NotFound as exc:
             return JSONResponse({"error": str(exc)}, status_code=404)
 
-    def frame(request: Request) -> Response:
+    async def frame(request: Request) -> Response:
+        # a frame is a slice of a memory-mapped shard (a depth frame is rescaled, a few ms):
+        # served on the event loop, without the hop to a worker thread that a sync route costs
         p = request.path_params
         try:
             f = data.frame(p["episode_id"], p["camera"], int(p["index"]))

@@ -158,6 +158,9 @@
     metrics.openedAt = performance.now();
     metrics.firstFrameMs = null;
     document.body.dataset.firstFrame = "";
+    // drop the previous episode's prefetches still on their way: they would hold the few
+    // connections the browser opens to the console while this episode's first frames wait
+    for (const img of state.cache.values()) if (!img.complete) img.src = "";
     state.cache = new Map();
     state.frame = 0;
     state.shown = -1;
@@ -434,7 +437,7 @@
     }
     // then the next frames of every camera (after the current ones: a browser opens only a
     // few connections to one server, and the frames on screen come first)
-    for (let k = 1; k <= 12 && i + k < n; k++) {
+    for (let k = 1; k <= 8 && i + k < n; k++) {
       for (const media of document.querySelectorAll("#player img[data-camera]")) want(media.dataset.camera, i + k);
     }
     const frac = n > 0 ? i / n : 0;  // frame i covers [i, i + 1) of n, as the spans do
