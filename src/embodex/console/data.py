@@ -101,7 +101,11 @@ def _joint_groups(names: list[str]) -> list[tuple[str, list[int]]]:
 def _finite(values: np.ndarray) -> list[float | None]:
     """Floats for JSON: NaN and ±Inf (which QC flags) become null, the plot shows a gap."""
     rounded = np.round(values.astype(np.float64), 5)
-    return [float(v) if np.isfinite(v) else None for v in rounded]
+    ok = np.isfinite(rounded)
+    if ok.all():  # the usual case: one C-level conversion, no per-value Python check
+        out: list[float | None] = rounded.tolist()
+        return out
+    return [v if good else None for v, good in zip(rounded.tolist(), ok.tolist(), strict=True)]
 
 
 class ConsoleData:

@@ -235,6 +235,7 @@
     if (ready && metrics.firstFrameMs === null && state.ep === ep) {
       metrics.firstFrameMs = performance.now() - metrics.openedAt;
       document.body.dataset.firstFrame = String(metrics.firstFrameMs);
+      prefetch(Math.max(state.shown, 0));
     }
   }
 
@@ -409,6 +410,13 @@
     return -1;
   }
 
+  function prefetch(i) {
+    const n = state.ep.frame_count;
+    for (let k = 1; k <= 8 && i + k < n; k++) {
+      for (const media of document.querySelectorAll("#player img[data-camera]")) want(media.dataset.camera, i + k);
+    }
+  }
+
   function render(i) {
     const ep = state.ep;
     if (!ep) return;
@@ -435,11 +443,9 @@
         media.src = state.cache.get(cam + "/" + ready).src;
       }
     }
-    // then the next frames of every camera (after the current ones: a browser opens only a
-    // few connections to one server, and the frames on screen come first)
-    for (let k = 1; k <= 8 && i + k < n; k++) {
-      for (const media of document.querySelectorAll("#player img[data-camera]")) want(media.dataset.camera, i + k);
-    }
+    // the next frames only once the episode is on screen: a browser opens few connections
+    // to one server, and the frames a reviewer waits for come first
+    if (metrics.firstFrameMs !== null) prefetch(i);
     const frac = n > 0 ? i / n : 0;  // frame i covers [i, i + 1) of n, as the spans do
     $("#scrub").value = String(i);
     $("#clock").textContent = "frame " + i + " / " + (n - 1) + " · " + frameTime(i).toFixed(2) + " s";
