@@ -539,3 +539,21 @@ def test_without_the_web_extra_the_command_says_what_to_install(batch: Batch) ->
     assert out.returncode == 1
     assert "pip install 'embodex[console]'" in out.stderr
     assert "Traceback" not in out.stderr
+
+
+def test_a_tampered_log_is_shown_not_served_around(console: RunningConsole, batch: Batch) -> None:
+    root, labels = batch
+    assert decide(console, _kind(labels, "jitter"), verdict="reject", reason="privacy")[0] == 200
+    assert decide(console, _kind(labels, "jump"), verdict="reject", reason="privacy")[0] == 200
+    log = root / LOG_FILE
+    lines = log.read_bytes().splitlines(keepends=True)
+    log.write_bytes(lines[0].replace(b"privacy", b"other") + lines[1])
+    for path in ("/api/queue", f"/api/episodes/{quote(_kind(labels, 'jitter'), safe='')}"):
+        status, _, body = request(console, path)
+        assert status == 500, path
+        out = json.loads(body)
+        assert "edited, removed or reordered" in out["error"] and "backup" in out["hint"]
+    status, out = decide(console, _kind(labels, "missing_instruction"), verdict="flag",
+                         reason="second_look")  # fmt: skip
+    assert status == 400 and "edited" in out["error"]
+    assert log.read_bytes().count(b"\n") == 2  # nothing appended to a broken chain

@@ -32,7 +32,7 @@ from starlette.routing import Route
 from ..errors import EmbodexError, QCManifestError
 from ..qc.reviewlog import MAX_NOTE
 from ..trust.reviews import record_signed_review
-from .data import ConsoleData, NotFound, reason_codes
+from .data import FILTERS, ConsoleData, NotFound, reason_codes
 from .settings import ConsoleSettings
 
 __all__ = ["TOKEN_HEADER", "TokenGate", "create_app"]
@@ -153,10 +153,9 @@ def create_app(settings: ConsoleSettings) -> ASGIApp:
         )
 
     def queue(request: Request) -> Response:
-        params = dict(request.query_params)
-        params.pop("token", None)
-        scope = params.pop("scope", "queue")
-        return JSONResponse(data.queue(scope, **params))
+        params = request.query_params
+        filters = {k: params[k] for k in FILTERS if k in params}
+        return JSONResponse(data.queue(params.get("scope", "queue"), **filters))
 
     def episode(request: Request) -> Response:
         try:
@@ -284,4 +283,11 @@ def create_app(settings: ConsoleSettings) -> ASGIApp:
         Route("/api/episodes/{episode_id}/decision", decision, methods=["POST"]),
         Route("/pages/{name}", page),
     ]
-    return TokenGate(Starlette(routes=routes), settings.token)
+
+    async def damaged(request: Request, exc: Exception) -> Response:
+        # a tampered review log, a damaged shard: the reviewer sees the message and the fix
+        assert isinstance(exc, EmbodexError)
+        return _error(exc, 500)
+
+    app = Starlette(routes=routes, exception_handlers={EmbodexError: damaged})
+    return TokenGate(app, settings.token)

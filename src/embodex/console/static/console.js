@@ -97,7 +97,15 @@
   async function loadQueue() {
     show("queue");
     const params = new URLSearchParams(state.filters);
-    const q = await api("/api/queue?" + params.toString());
+    let q;
+    try {
+      q = await api("/api/queue?" + params.toString());
+    } catch (e) {
+      $("#queue-summary").textContent = e.message;
+      $("#queue-summary").className = "bad";
+      return;
+    }
+    $("#queue-summary").className = "meta";
     state.rows = q.rows;
     const form = $("#filters");
     for (const [name, values] of Object.entries(q.filters)) {
