@@ -594,7 +594,8 @@
 
   document.addEventListener("keydown", (ev) => {
     if (ev.ctrlKey || ev.metaKey || ev.altKey) return;
-    const typing = ev.target instanceof HTMLTextAreaElement || ev.target instanceof HTMLInputElement && ev.target.type === "text";
+    const typing = ev.target instanceof HTMLTextAreaElement || ev.target instanceof HTMLSelectElement ||
+      (ev.target instanceof HTMLInputElement && ev.target.type === "text");
     if (typing) {
       if (ev.key === "Escape") ev.target.blur();
       return;
