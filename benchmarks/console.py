@@ -1,9 +1,10 @@
 """The review console, timed in headless Chromium against baselines measured in the same run.
 
 * **first frame**: from opening an episode in the console (the view asks for the episode,
-  builds the player, fetches frame 0 of every camera) to the first frame on screen, against
-  writing the static review page ``embodex review next`` writes for the same episode (what
-  a reviewer waited for before there was a console);
+  builds the player, fetches frame 0 of every camera) until every camera shows a frame,
+  against writing the static review page ``embodex review next`` writes for the same
+  episode and loading it in the same browser (what a reviewer waited for before there was
+  a console);
 * **decisions per minute**: a scripted keyboard user goes through every episode of the
   dataset (waits for the first frame, presses ``a``, or ``r`` ``1`` for an automatic FAIL;
   each decision signed and appended to the log), against typing ``embodex review set`` once
@@ -129,14 +130,6 @@ def main() -> None:
         auto = {e.episode_id: e.auto_verdict for e in manifest.episodes}
         ids = list(auto)[: args.first_frames]
 
-        # baseline 1: the static review page, per episode
-        pages = work / "pages"
-        page_s = []
-        for eid in ids:
-            t = time.perf_counter()
-            write_review_page(root, eid, pages)
-            page_s.append(time.perf_counter() - t)
-
         generate_key("rev-bench", "reviewer")
         signer = load_signer("rev-bench")
         running = start(build_settings(root, signer))
@@ -147,6 +140,13 @@ def main() -> None:
                 page = ctx.new_page()
                 first_frames(page, running.url, ids[:2])  # warm the browser's caches
                 ff = first_frames(page, running.url, ids)
+                # baseline 1: the static review page, written and opened in the same browser
+                page_s = []
+                for eid in ids:
+                    t = time.perf_counter()
+                    path = write_review_page(root, eid, work / "pages")
+                    page.goto(path.as_uri(), wait_until="load")  # its frames are inline
+                    page_s.append(time.perf_counter() - t)
                 decisions, seconds = keyboard_user(page, running.url, auto)
                 browser.close()
             logged = [e.episode_id for e in list_reviews(root)]
@@ -181,9 +181,8 @@ def main() -> None:
     rate = 60 * decisions / seconds
     print(f"first frame shown   {1000 * med_ff:7.1f} ms median, {max(ff):.0f} ms max "
           f"({len(ff)} episodes)")  # fmt: skip
-    print(f"review page written {1000 * med_page:7.1f} ms median  -> first frame / page = "
-          f"{med_ff / med_page:.2f} (below 1: the console shows a frame sooner than the page "
-          "is written)")  # fmt: skip
+    print(f"review page shown   {1000 * med_page:7.1f} ms median (written, then loaded)  -> "
+          f"console / page = {med_ff / med_page:.2f} (below 1: the console is sooner)")  # fmt: skip
     print(
         f"keyboard user       {rate:7.1f} decisions/min ({decisions} in {seconds:.1f} s, "
         "each signed; the user waits for the first frame of every episode)"
