@@ -557,3 +557,30 @@ def test_a_tampered_log_is_shown_not_served_around(console: RunningConsole, batc
                          reason="second_look")  # fmt: skip
     assert status == 400 and "edited" in out["error"]
     assert log.read_bytes().count(b"\n") == 2  # nothing appended to a broken chain
+
+
+def test_review_verify_lists_who_signed(batch: Batch) -> None:
+    from click.testing import CliRunner
+
+    from embodex.trust import generate_key, load_signer, record_signed_review
+    from embodex_cli.main import cli
+
+    root, labels = batch
+    generate_key("rev-cli", "reviewer")
+    record_signed_review(root, _kind(labels, "jitter"), verdict="reject", reason="privacy",
+                         signer=load_signer("rev-cli"))  # fmt: skip
+    record_review(root, _kind(labels, "jump"), verdict="reject", reason="duplicate",
+                  reviewer="rev-x")  # fmt: skip
+    record_signed_review(root, _kind(labels, "missing_instruction"), verdict="flag",
+                         reason="second_look", signer=SECOND)  # fmt: skip
+    runner = CliRunner()
+    out = runner.invoke(cli, ["review", "verify", str(root)])
+    assert out.exit_code == 0, out.output
+    assert "signed by rev-cli" in out.output and "unsigned" in out.output
+    assert "untrusted" in out.output  # SECOND's key is not in the key store
+    assert "1 of 3 decisions signed by trusted keys" in out.output
+    strict = runner.invoke(cli, ["review", "verify", str(root), "--require-signed"])
+    assert strict.exit_code == 1 and "2 decision(s) are not signed" in str(strict.exception)
+    rows = json.loads(runner.invoke(cli, ["review", "verify", str(root), "--json"]).output)
+    assert [r["status"] for r in rows] == ["signed", "unsigned", "untrusted"]
+    assert rows[2]["keyid"] == SECOND.key_id

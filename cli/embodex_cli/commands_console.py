@@ -1,4 +1,5 @@
-"""``embodex console``: the review console, a local web app for reviewers."""
+"""``embodex console``: the review console, a local web app for reviewers; and
+``embodex review verify``, which checks who signed the decisions."""
 
 from __future__ import annotations
 
@@ -8,7 +9,10 @@ import click
 
 
 def register(cli: click.Group) -> None:
+    from .commands_qc import review  # `review verify` checks what the console signs
+
     cli.add_command(console)
+    review.add_command(review_verify)
 
 
 @click.command()
@@ -77,3 +81,76 @@ def console(
         click.echo("(the token in the URL is required on every request; Ctrl-C stops)")
 
     serve(settings, host=host, port=port, on_listen=listening)
+
+
+@click.command("verify")
+@click.argument("dataset", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--trust",
+    "trust",
+    multiple=True,
+    metavar="IDENTITY",
+    help="Trust this reviewer identity (key name or file); default: the key store.",
+)
+@click.option(
+    "--require-signed", is_flag=True, help="Fail (exit 1) unless every decision is signed."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def review_verify(
+    dataset: Path, trust: tuple[str, ...], require_signed: bool, as_json: bool
+) -> None:
+    """Check the review log: its hash chain, and who signed each decision.
+
+    A decision signed by a trusted key whose signature does not verify fails (exit 1);
+    unsigned decisions (`review set --reviewer`) and keys not trusted are listed.
+
+    \b
+    Example:
+      embodex review verify datasets/week01
+      embodex review verify datasets/week01 --trust rev-007.pub.json --require-signed
+    """
+    from embodex.errors import ReviewError
+    from embodex.trust import check_review_log, load_identity
+
+    from .render import echo_json, table
+
+    checked = check_review_log(dataset, [load_identity(t) for t in trust] if trust else None)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "seq": c.entry.seq,
+                    "episode_id": c.entry.episode_id,
+                    "verdict": c.entry.verdict,
+                    "reviewer": c.entry.reviewer,
+                    "status": c.status,
+                    "signer": c.signer.name if c.signer else None,
+                    "keyid": c.entry.signature.keyid if c.entry.signature else None,
+                }
+                for c in checked
+            ]
+        )
+    else:
+        click.echo(
+            table(
+                ["#", "episode", "verdict", "reviewer", "signature"],
+                [
+                    [
+                        c.entry.seq,
+                        c.entry.episode_id,
+                        c.entry.verdict,
+                        c.entry.reviewer,
+                        f"signed by {c.signer.name}" if c.signer else c.status,
+                    ]
+                    for c in checked
+                ],
+            )
+        )
+        signed = sum(c.status == "signed" for c in checked)
+        click.echo(f"chain intact; {signed} of {len(checked)} decisions signed by trusted keys")
+    if require_signed and any(c.status != "signed" for c in checked):
+        raise ReviewError(
+            f"{sum(c.status != 'signed' for c in checked)} decision(s) are not signed by a "
+            "trusted key",
+            hint="Trust the reviewers' identities (--trust), or have them decide with --key.",
+        )

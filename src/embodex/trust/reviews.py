@@ -20,7 +20,7 @@ from ..qc.manifest import QCManifest
 from ..qc.review import list_reviews, record_review
 from ..qc.reviewlog import ReviewEntry, ReviewSignature, SignFn, signed_bytes
 from .envelope import PAYLOAD_TYPES, pae
-from .keys import Identity, Signer
+from .keys import Identity, Signer, list_keys
 
 __all__ = [
     "REVIEW_PAYLOAD_TYPE",
@@ -114,9 +114,21 @@ class CheckedReview:
     status: Literal["signed", "unsigned", "untrusted"]
 
 
-def check_review_log(dataset: str | Path, trusted: list[Identity]) -> list[CheckedReview]:
+def check_review_log(
+    dataset: str | Path, trusted: list[Identity] | None = None
+) -> list[CheckedReview]:
     """Every entry of the dataset's review log (chain and recorded head checked) with the
-    trusted signer of each. Raises ``ReviewError`` (broken chain) or ``SignatureError``."""
+    trusted signer of each (``trusted`` default: every identity in the key store). Raises
+    ``ReviewError`` (broken chain) or ``SignatureError`` (a trusted key's signature that does
+    not verify).
+
+    Example::
+
+        for c in check_review_log("datasets/week01", [load_identity("rev-007")]):
+            print(c.entry.seq, c.entry.episode_id, c.entry.verdict, c.status)
+    """
+    if trusted is None:
+        trusted = [k.identity for k in list_keys()]
     out = []
     for entry in list_reviews(dataset):
         ident = verify_review(entry, trusted)
