@@ -23,6 +23,7 @@
     cache: new Map(),  // "cam/i" -> Image, the frames fetched so far for this episode
     picking: false,    // the reject reasons are open
     busy: false,
+    opening: 0,        // counts episode loads, so only the latest one is shown
   };
   const metrics = { openedAt: 0, firstFrameMs: null, decisions: 0 };
   window.embodexConsole = { state, metrics };
@@ -175,6 +176,7 @@
     state.picking = false;
     $("#reasons").hidden = true;
     say("");
+    const ticket = ++state.opening;
     let ep;
     try {
       ep = await api(epPath(id));
@@ -182,6 +184,7 @@
       say(e.message, "bad");
       return;
     }
+    if (ticket !== state.opening) return;  // the reviewer moved on while this one loaded
     state.ep = ep;
     if (!state.list.includes(id)) state.list = [id];
     const pos = state.list.indexOf(id);
