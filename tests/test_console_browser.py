@@ -147,17 +147,36 @@ def test_play_seek_and_decide_with_the_keyboard(
     reasons = pg.eval_on_selector_all("#reasons button", "bs => bs.map(b => b.dataset.reason)")
     pg.keyboard.press("4")
     pg.wait_for_function("document.body.dataset.decisions === '2'")
+    # p goes back, n forward again, f flags for a second look
+    third = rows[index + 2]
+
+    def on(eid: str) -> None:
+        pg.wait_for_function(
+            "id => document.querySelector('#ep-title').textContent.startsWith(id)"
+            " && document.body.dataset.firstFrame !== ''",
+            arg=eid,
+        )
+
+    on(third)
+    pg.keyboard.press("p")
+    on(nxt)
+    pg.keyboard.press("n")
+    on(third)
+    pg.keyboard.press("f")
+    pg.wait_for_function("document.body.dataset.decisions === '3'")
 
     checked = check_review_log(root, [REVIEWER.identity])
     assert [(c.entry.episode_id, c.entry.verdict, c.entry.reason) for c in checked] == [
         (spike, "accept", "warning_acceptable"),
         (nxt, "reject", reasons[3]),
+        (third, "flag", "second_look"),
     ]
     assert all(c.status == "signed" and c.signer == REVIEWER.identity for c in checked)
     assert checked[0].entry.note == "spike is a glitch of the gripper cable, motion fine"
     manifest = load_qc_manifest(root)
     assert manifest.episode(spike).verdict == "PASS"
     assert manifest.episode(nxt).verdict == "FAIL"
+    assert manifest.episode(third).review is None  # a flag decides nothing
 
 
 def test_without_the_token_the_browser_gets_nothing(console: RunningConsole, page: Any) -> None:
