@@ -6,8 +6,11 @@ The chain cannot reveal an edited or deleted *last* line, so the QC manifest rec
 log's head (:class:`LogHead`: entry count and sha256 of the last line; signed with the
 manifest) and readers given that head refuse a log that is shorter or differs there. Appends
 happen under a file lock and are fsynced; a line torn by a crash (no trailing newline) is
-ignored on read and cut off by the next append. The latest line for an episode is its
-review; earlier ones stay as history.
+ignored on read and cut off by the next append. The latest accept or reject of an episode
+is its review (a ``flag`` asks for a second look and decides nothing); earlier lines stay
+as history. A line may carry the reviewer's Ed25519 signature (``signature``), made by the
+trust layer (``embodex.trust.reviews``) inside the lock through the ``sign`` callback, so this
+module holds no keys.
 """
 
 from __future__ import annotations
