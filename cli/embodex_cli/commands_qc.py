@@ -446,10 +446,11 @@ def review_set(
     key: str | None,
     as_json: bool,
 ) -> None:
-    """Record a manual accept or reject (appended to the dataset's review log).
+    """Record a manual accept or reject, or flag for a second look (appended to the
+    dataset's review log; signed with --key).
 
-    A reject makes the episode FAIL; an accept turns a WARN into PASS. An automatic FAIL
-    cannot be accepted. The QC manifest is updated at once.
+    A reject makes the episode FAIL; an accept turns a WARN into PASS; a flag changes no
+    verdict. An automatic FAIL cannot be accepted. The QC manifest is updated at once.
 
     \b
     Example:
