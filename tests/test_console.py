@@ -36,13 +36,16 @@ KINDS = ["jitter", "missing_instruction", "nan", "jump"]
 
 @pytest.fixture(scope="module")
 def source(tmp_path_factory: pytest.TempPathFactory) -> Batch:
-    from embodex.demo.defects import write_defective_dataset
+    from embodex.demo.defects import strip_calibration, write_defective_dataset
     from embodex.demo.synth import synth_meta
     from embodex.qc import run_qc
     from embodex.qc.manifest import write_qc
 
     root = tmp_path_factory.mktemp("console") / "batch"
-    meta = synth_meta(image_size=32, cameras=("head",), depth=True)
+    # no calibration for the depth camera: a dataset note, said once, never a verdict
+    meta = strip_calibration(
+        synth_meta(image_size=32, cameras=("head",), depth=True), ["head_depth"]
+    )
     _, labels = write_defective_dataset(
         root, meta=meta, clean=14, kinds=KINDS, seed=5, duration_s=(3, 4)
     )
@@ -193,6 +196,8 @@ def test_the_queue_is_the_sampling_plan_and_filters(console: RunningConsole, bat
         for r in json.loads(request(console, f"/api/queue?operator={op}")[2])["rows"]
     )
     assert set(q["filters"]) == {"scene_type", "skill", "operator", "robot", "verdict", "rule"}
+    notes = [n.model_dump(mode="json") for n in load_qc_manifest(root).notes]
+    assert q["notes"] == notes and "head_depth" in notes[0]["message"]
     assert "numeric.finite" in q["filters"]["rule"]
 
 

@@ -184,6 +184,8 @@ class ConsoleData:
             "filters": options,
             "total": len(manifest.episodes),
             "stale": stale_reason(self.root, manifest),
+            # said once for the dataset (a camera without calibration...), never a verdict
+            "notes": [n.model_dump(mode="json") for n in manifest.notes],
         }
 
     @staticmethod

@@ -117,6 +117,9 @@
     $("#queue-summary").textContent =
       q.rows.length + " " + where + " (of " + q.total + " in the dataset)" + (q.stale ? " — " + q.stale : "") +
       (q.rows.length || state.filters.scope === "all" ? "" : ": nothing to review — every WARN and every sampled PASS has a decision");
+    const notes = $("#notes");
+    notes.replaceChildren();
+    for (const n of q.notes || []) notes.appendChild(el("li", {}, "dataset note (" + n.rule + "): " + n.message));
     const body = $("#queue tbody");
     body.replaceChildren();
     q.rows.forEach((r, i) => {
