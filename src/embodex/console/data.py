@@ -295,6 +295,7 @@ class ConsoleData:
                 {
                     "name": cam.name,
                     "kind": cam.kind,
+                    "mount": cam.mount,
                     "width": cam.width,
                     "height": cam.height,
                     # "frames": one image per frame (GET .../frames/N); "video": one MP4

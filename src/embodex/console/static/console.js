@@ -231,7 +231,8 @@
       media.width = cam.width;
       media.height = cam.height;
       fig.appendChild(media);
-      fig.appendChild(el("figcaption", {}, cam.name + (cam.kind === "depth" ? " (depth)" : "")));
+      const mount = cam.mount && cam.mount !== cam.name ? " · " + cam.mount.replace("_", " ") : "";
+      fig.appendChild(el("figcaption", {}, cam.name + (cam.kind === "depth" ? " (depth)" : "") + mount));
       player.appendChild(fig);
     }
   }
