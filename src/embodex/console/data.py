@@ -18,6 +18,7 @@ from PIL import Image
 from ..errors import QCManifestError, SchemaError, SignatureError
 from ..format import Dataset, open_dataset
 from ..format.images import decode_image
+from ..format.models import Camera
 from ..qc.manifest import QCManifest, load_findings, load_qc_manifest, stale_reason
 from ..qc.review import review_queue
 from ..qc.reviewlog import REASONS, ReviewEntry, read_log
@@ -58,11 +59,6 @@ class Frame:
 
     data: bytes
     media_type: str
-
-
-def _is_video(cam: Any) -> bool:
-    # format 1.1 video cameras (``storage: video``); 1.0 cameras store one image per frame
-    return bool(getattr(cam, "is_video", False))
 
 
 def _mime(encoding: str) -> str:
@@ -300,7 +296,7 @@ class ConsoleData:
                     "height": cam.height,
                     # "frames": one image per frame (GET .../frames/N); "video": one MP4
                     # streamed with range requests (GET .../video), for video cameras
-                    "source": "video" if _is_video(cam) else "frames",
+                    "source": "video" if cam.is_video else "frames",
                     "frame_count": n,
                 }
             )
@@ -337,7 +333,7 @@ class ConsoleData:
             "cameras": cameras,
         }
 
-    def _camera(self, camera: str) -> Any:
+    def _camera(self, camera: str) -> Camera:
         try:
             return self.dataset.meta.camera(camera)
         except KeyError:
@@ -348,7 +344,7 @@ class ConsoleData:
         dataset as a regular file (the browser streams it with range requests)."""
         view = self._view(episode_id)
         cam = self._camera(camera)
-        if not _is_video(cam):
+        if not cam.is_video:
             raise NotFound(f"camera {camera!r} stores one image per frame: GET its frames/N")
         path = Path(view.video_path(camera))
         root = self.root.resolve()
@@ -360,7 +356,7 @@ class ConsoleData:
         """One stored frame of one camera (depth scaled to 8-bit PNG)."""
         view = self._view(episode_id)
         cam = self._camera(camera)
-        if _is_video(cam):
+        if cam.is_video:
             raise NotFound(f"camera {camera!r} is a video: GET its video (range requests)")
         if not 0 <= index < view.frame_count:
             raise NotFound(f"frame {index} is outside the episode (0..{view.frame_count - 1})")
