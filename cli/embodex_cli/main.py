@@ -22,6 +22,7 @@ from . import (
     commands_format,
     commands_interop,
     commands_market,
+    commands_privacy,
     commands_qc,
     commands_train,
     commands_trust,
@@ -37,6 +38,7 @@ COMMAND_MODULES = (
     commands_delivery,
     commands_market,
     commands_console,
+    commands_privacy,
 )
 
 EXIT_FAILURE = 1

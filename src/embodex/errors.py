@@ -498,3 +498,16 @@ class ConsoleError(EmbodexError):
     installed, the reviewer key cannot sign."""
 
     default_hint = "See `embodex console --help`; the console needs `pip install embodex[console]`."
+
+
+# -- personal information (face anonymisation, specs/privacy.md, issue 17) -------------------
+
+
+class PrivacyError(FormatError, ConfigError):
+    """Anonymisation cannot run or was asked wrongly: the privacy extra (the face detector)
+    is not installed, a threshold or mask mode is out of range, a camera is unknown."""
+
+    default_hint = (
+        "Install the detector with `pip install 'embodex[privacy]'` and see "
+        "`embodex anonymise --help` and specs/privacy.md."
+    )

@@ -81,17 +81,30 @@ def importer(kind: str) -> Callable[..., ImportReport]:
     return IMPORTERS[kind].load()
 
 
-def import_recordings(kind: str, src: str | Path, out: str | Path, **options: Any) -> ImportReport:
+def import_recordings(
+    kind: str,
+    src: str | Path,
+    out: str | Path,
+    *,
+    anonymise: str | None = None,
+    **options: Any,
+) -> ImportReport:
     """Import ``src`` (format ``kind``) into the embodex dataset ``out``.
 
     Options the importer does not take raise ``ConfigError`` (e.g. ``topic_map`` for
     anything but ``mcap``); ``None`` values are left out so callers can pass every flag.
+    ``anonymise="faces"`` packages into a temporary folder beside ``out`` and writes ``out``
+    with every face masked (:func:`embodex.format.anonymise.anonymise_dataset`, default
+    settings); the unmasked copy is deleted, so only the anonymised dataset remains.
 
     Example::
 
         report = import_recordings("mcap", "bags/", "datasets/day1",
                                    topic_map="topics.yaml", sidecar="centre.yaml")
+        import_recordings("agibot", "raw/", "datasets/week01", anonymise="faces")
     """
+    if anonymise is not None:
+        return _import_anonymised(kind, src, Path(out), anonymise, options)
     fn = importer(kind)
     given = {k: v for k, v in options.items() if v is not None}
     accepted = inspect.signature(fn).parameters
@@ -126,3 +139,31 @@ _FLAGS = {
 def _option(name: str) -> str:
     flag = _FLAGS.get(name)
     return f"{name} ({flag})" if flag else name
+
+
+def _import_anonymised(
+    kind: str, src: str | Path, out: Path, what: str, options: dict[str, Any]
+) -> ImportReport:
+    import dataclasses
+    import shutil
+    import tempfile
+
+    from ..anonymise import anonymise_dataset
+
+    if what != "faces":
+        raise ConfigError(f"unknown anonymisation {what!r}", hint="Use --anonymise faces.")
+    if options.get("append"):
+        raise ConfigError(
+            "--anonymise cannot --append",
+            hint="Package and anonymise into a new dataset, then append it with copy.",
+        )
+    out.parent.mkdir(parents=True, exist_ok=True)
+    # the raw copy lives beside out (same file system) and never outlives this call
+    raw = Path(tempfile.mkdtemp(prefix=f".{out.name}.raw-", dir=out.parent))
+    try:
+        report = import_recordings(kind, src, raw / "ds", **options)
+        anonymise_dataset(raw / "ds", out)
+    finally:
+        shutil.rmtree(raw, ignore_errors=True)
+    notes = [*report.notes, "faces anonymised (embodex.json extra.privacy.faces)"]
+    return dataclasses.replace(report, dataset=out, notes=notes)

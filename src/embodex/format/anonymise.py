@@ -1,0 +1,198 @@
+"""Blur the faces in a dataset's colour cameras (specs/privacy.md §2, ``embodex anonymise``).
+
+Writes a new dataset; the source is never changed. Frame cameras: only the frames with a
+face (after margin and temporal filling) are decoded, masked and encoded again; every other
+frame keeps its stored bytes. Video cameras: an episode whose clip shows a face is
+re-encoded whole (its clip is one file per episode; cutting GOPs out of it is left for
+later), an episode without one is copied packet for packet. Depth cameras are untouched.
+The step is recorded in ``embodex.json`` (``extra.privacy.faces``) and in each changed
+episode's ``extra.privacy``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._version import __version__
+from ..errors import DatasetExistsError, PrivacyError
+from . import layout
+from .copy import copy_episodes
+from .episode import Episode
+from .faces import DEFAULT_THRESHOLD, FaceDetector, MaskMode, expand_boxes, fill_gaps, mask_faces
+from .images import decode_image, encode_image
+from .reader import Dataset, open_dataset
+from .videostore import VideoClip
+
+__all__ = ["PRIVACY_KEY", "AnonymiseResult", "anonymise_dataset"]
+
+#: The key of ``embodex.json`` ``extra`` (and of an episode's ``extra``) holding the record.
+PRIVACY_KEY = "privacy"
+MODES: tuple[str, ...] = ("blur", "pixelate", "box")
+
+
+@dataclass
+class CameraCount:
+    frames: int = 0  # frames checked
+    changed: int = 0  # frames masked
+    boxes: int = 0  # boxes masked (after filling)
+    filled: int = 0  # frames masked only by temporal filling
+
+    def as_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self)
+
+
+@dataclass(frozen=True)
+class AnonymiseResult:
+    """What :func:`anonymise_dataset` wrote."""
+
+    dataset: Dataset
+    record: dict[str, Any]
+    cameras: dict[str, CameraCount] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary (the CLI's ``--json``)."""
+        return {
+            "dataset": str(self.dataset.root),
+            "digest": self.dataset.digest,
+            "episodes": len(self.dataset),
+            "cameras": {k: v.as_dict() for k, v in self.cameras.items()},
+            "record": self.record,
+        }
+
+
+def anonymise_dataset(
+    source: Dataset | str | Path,
+    dest: str | Path,
+    *,
+    mode: str = "blur",
+    threshold: float = DEFAULT_THRESHOLD,
+    margin: float = 0.25,
+    fill: int = 3,
+    cameras: Sequence[str] | None = None,
+    on_episode: Callable[[str], None] | None = None,
+) -> AnonymiseResult:
+    """Write ``source`` to the new dataset ``dest`` with every face in its colour cameras
+    (those in ``cameras``, default all colour cameras) masked by ``mode`` (blur, pixelate,
+    box). A face is a CenterFace detection scoring above ``threshold``; its box grows by
+    ``margin`` × its size on each side; a frame within ``fill`` frames of detections on both
+    sides is masked too (temporal filling).
+
+    Raises ``PrivacyError`` (detector not installed, bad mode/threshold, unknown or depth
+    camera), ``DatasetExistsError`` (``dest`` holds a dataset). ``dest`` is published
+    atomically at the end.
+
+    Example::
+
+        anonymise_dataset("datasets/week01", "outbox/week01", mode="blur")
+    """
+    if mode not in MODES:
+        raise PrivacyError(f"unknown face mask {mode!r}", hint=f"Use one of {', '.join(MODES)}.")
+    if not 0 <= margin <= 2 or fill < 0:
+        raise PrivacyError(
+            f"margin {margin} / fill {fill} out of range",
+            hint="Use a margin in [0, 2] (share of the box) and fill >= 0 frames.",
+        )
+    src = source if isinstance(source, Dataset) else open_dataset(source)
+    if layout.resolve(Path(dest), layout.META_FILE).exists():
+        raise DatasetExistsError(
+            f"{dest} already holds a dataset",
+            hint="Choose a new output folder: anonymise writes a new dataset.",
+        )
+    colour = [c.name for c in src.meta.cameras if c.kind == "color"]
+    chosen = list(cameras) if cameras is not None else colour
+    bad = [c for c in chosen if c not in colour]
+    if bad:
+        raise PrivacyError(
+            f"camera {bad[0]!r} is not a colour camera of {src.root}",
+            hint=f"Colour cameras: {colour}; depth cameras are left as they are.",
+        )
+    detector = FaceDetector(threshold)
+    counts = {name: CameraCount() for name in chosen}
+    settings = {
+        "detector": detector.info.as_dict(),
+        "threshold": threshold,
+        "margin": margin,
+        "fill": fill,
+        "mode": mode,
+    }
+
+    def convert(ep: Episode) -> Episode:
+        images = dict(ep.images)
+        per_episode: dict[str, dict[str, int]] = {}
+        for name in chosen:
+            cam = src.meta.camera(name)
+            before = dataclasses.replace(counts[name])
+            images[name] = _anonymise_camera(
+                images[name], cam.encoding, detector, mode, margin, fill, counts[name]
+            )
+            per_episode[name] = {
+                "frames": counts[name].changed - before.changed,
+                "boxes": counts[name].boxes - before.boxes,
+            }
+        extra = {**ep.meta.extra, PRIVACY_KEY: {"faces": {"cameras": per_episode}}}
+        meta = ep.meta.model_copy(update={"extra": extra})
+        return dataclasses.replace(ep, meta=meta, images=images)
+
+    record_cams: dict[str, Any] = {}
+    record = {
+        **settings,
+        "cameras": record_cams,
+        "source_digest": src.digest,
+        "tool": f"embodex {__version__}",
+    }
+    previous = dict(src.meta.extra.get(PRIVACY_KEY) or {})
+    # the record is filled in as episodes go; the writer serialises meta at the end
+    meta = src.meta.model_copy(
+        update={"extra": {**src.meta.extra, PRIVACY_KEY: {**previous, "faces": record}}}
+    )
+
+    def progress(eid: str) -> None:
+        record_cams.update({k: v.as_dict() for k, v in counts.items()})
+        if on_episode is not None:
+            on_episode(eid)
+
+    out = copy_episodes(src, dest, meta=meta, transform=convert, on_episode=progress)
+    return AnonymiseResult(dataset=out, record=record, cameras=counts)
+
+
+def _anonymise_camera(
+    frames: Any,
+    encoding: str,
+    detector: FaceDetector,
+    mode: str,
+    margin: float,
+    fill: int,
+    count: CameraCount,
+) -> Any:
+    mask_mode: MaskMode = "blur" if mode == "blur" else "pixelate" if mode == "pixelate" else "box"
+    if isinstance(frames, VideoClip):
+        rgb = list(frames.decode())
+    elif isinstance(frames, np.ndarray):
+        rgb = list(frames)
+    else:
+        rgb = [decode_image(bytes(b), encoding) for b in frames]
+    found = [detector.detect(f) for f in rgb]
+    boxes = fill_gaps(found, fill)
+    count.frames += len(rgb)
+    changed: dict[int, np.ndarray] = {}
+    for i, (frame, b) in enumerate(zip(rgb, boxes, strict=True)):
+        grown = expand_boxes(b, margin, frame.shape[:2])
+        if len(grown) == 0:
+            continue
+        changed[i] = mask_faces(frame, grown, mask_mode)
+        count.changed += 1
+        count.boxes += len(grown)
+        count.filled += int(len(found[i]) == 0)
+    if not changed:
+        return frames  # stored bytes (or packets) unchanged
+    if isinstance(frames, VideoClip | np.ndarray):
+        return np.stack([changed.get(i, f) for i, f in enumerate(rgb)])
+    return [
+        encode_image(changed[i], encoding) if i in changed else frames[i] for i in range(len(rgb))
+    ]
