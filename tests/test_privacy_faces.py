@@ -14,6 +14,7 @@ from click.testing import CliRunner
 pytest.importorskip("onnxruntime", reason="the privacy extra is in the dev extra")
 skdata = pytest.importorskip("skimage.data")
 
+from embodex.demo.faces import FRAME_H, FRAME_W, box_iou, face_scenes, shop_background  # noqa: E402
 from embodex.demo.synth import synth_episode, synth_meta  # noqa: E402
 from embodex.errors import DatasetExistsError, PrivacyError  # noqa: E402
 from embodex.format import open_dataset  # noqa: E402
@@ -23,70 +24,8 @@ from embodex.format.faces import FaceDetector, expand_boxes, fill_gaps, mask_fac
 from embodex.format.images import decode_image, encode_image  # noqa: E402
 from embodex.format.writer import DatasetWriter  # noqa: E402
 
-W, H = 640, 480
-
-
-def _face_crops() -> list[np.ndarray]:
-    """Head-and-shoulders crops of the bundled photos with a person in them."""
-    astro = skdata.astronaut()  # 512×512, face around (170..290, 50..200)
-    return [astro[20:260, 120:330]]
-
-
-def _resize(img: np.ndarray, scale: float) -> np.ndarray:
-    from PIL import Image
-
-    h, w = img.shape[:2]
-    return np.asarray(Image.fromarray(img).resize((int(w * scale), int(h * scale))))
-
-
-def _background(seed: int) -> np.ndarray:
-    """A shop-like backdrop: smooth gradient with shelves of coloured boxes, no faces."""
-    rng = np.random.default_rng(seed)
-    img = np.zeros((H, W, 3), np.uint8)
-    img[:] = np.linspace(60, 190, W, dtype=np.uint8)[None, :, None]
-    for _ in range(25):
-        x, y = int(rng.integers(0, W - 60)), int(rng.integers(0, H - 40))
-        img[y : y + int(rng.integers(15, 40)), x : x + int(rng.integers(20, 60))] = rng.integers(
-            0, 255, 3
-        )
-    return img
-
-
-def _scenes() -> list[tuple[np.ndarray, tuple[int, int, int, int]]]:
-    """Frames with one pasted face each (sizes 0.5–1.6×, several positions, some partly
-    occluded by a shelf edge) and the face's true box."""
-    out = []
-    crop = _face_crops()[0]
-    placements = [
-        (0.5, 40, 40, False),
-        (0.7, 420, 60, False),
-        (1.0, 200, 150, False),
-        (1.3, 350, 180, False),
-        (0.8, 60, 250, True),
-        (1.0, 480, 220, True),
-        (0.6, 300, 20, False),
-        (1.6, 100, 100, False),
-    ]
-    for i, (scale, x, y, occlude) in enumerate(placements):
-        frame = _background(i)
-        face = _resize(crop, scale)
-        fh, fw = face.shape[:2]
-        fh, fw = min(fh, H - y), min(fw, W - x)
-        frame[y : y + fh, x : x + fw] = face[:fh, :fw]
-        if occlude:  # a shelf edge covers the lower part of the face
-            frame[y + int(fh * 0.5) : y + fh, x : x + fw] = 90
-        # the astronaut's face inside the crop: x 50..170, y 30..170 (crop coordinates)
-        box = (x + int(50 * scale), y + int(30 * scale), x + int(170 * scale), y + int(170 * scale))
-        out.append((frame, box))
-    return out
-
-
-def _iou(a: np.ndarray, b: tuple[int, int, int, int]) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return float(inter / union)
+W, H = FRAME_W, FRAME_H
+_scenes, _background, _iou = face_scenes, shop_background, box_iou
 
 
 def test_detector_finds_real_faces_and_not_shelves() -> None:
