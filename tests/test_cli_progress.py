@@ -53,6 +53,7 @@ def test_every_progress_command_works_on_a_terminal(
     step(["trim", str(ds), str(tmp_path / "trimmed"), "--episode", first, "--frames", "5:40"])
     step(["transcode", str(ds), str(tmp_path / "hot"), "--cameras", "jpeg"])
     step(["qc", "run", str(ds)])
+    step(["anonymise", str(ds), str(tmp_path / "anon")])
     step(["export", "lerobot", str(ds), str(tmp_path / "lr")])
     step(["export", "hf", str(ds), str(tmp_path / "hf")])
     cat = tmp_path / "catalog"
