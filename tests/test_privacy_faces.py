@@ -202,3 +202,25 @@ def test_package_anonymise_faces(tmp_path: Path) -> None:
               "--append"],
     )  # fmt: skip
     assert bad.exit_code != 0
+
+
+def test_qc_privacy_faces_finds_residual_faces(tmp_path: Path) -> None:
+    """privacy.faces re-detects at a lower threshold: a dataset anonymised with a threshold
+    no face reaches keeps its faces and fails; a proper anonymisation passes; a dataset
+    without the record is not this rule's business."""
+    from embodex.qc import run_qc
+
+    src, _, has_face = _dataset(tmp_path)
+    sloppy = anonymise_dataset(src, tmp_path / "sloppy", threshold=0.99, fill=0).dataset
+    good = anonymise_dataset(src, tmp_path / "good").dataset
+
+    def residual(ds: object) -> list[object]:
+        return [f for f in run_qc(ds, images="all").findings if f.rule == "privacy.faces"]  # type: ignore[arg-type]
+
+    found = residual(sloppy)
+    assert len(found) == 1
+    f = found[0]
+    assert f.severity == "fail" and f.measured == sum(has_face)  # type: ignore[attr-defined]
+    assert f.frame_start == has_face.index(True)  # type: ignore[attr-defined]
+    assert residual(good) == []
+    assert residual(open_dataset(src)) == []

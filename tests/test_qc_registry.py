@@ -18,7 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_every_family_that_reads_frames_is_registered() -> None:
     names = [check.__module__.rsplit(".", 1)[-1] for check in CHUNK_CHECKS]
-    assert names == ["integrity", "timing", "numeric", "motion", "images"]
+    assert names == ["integrity", "timing", "numeric", "motion", "images", "privacy"]
     assert {rid.split(".")[0] for rid in RULES} == set(FAMILIES)
 
 

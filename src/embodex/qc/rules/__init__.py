@@ -11,7 +11,7 @@ from collections.abc import Callable
 from types import ModuleType
 
 from ..chunk import Chunk
-from . import batch, episode, images, integrity, motion, numeric, timing
+from . import batch, episode, images, integrity, motion, numeric, privacy, timing
 from .base import Findings, Flag, Graded, RuleParams, RuleSpec
 from .context import ImageSampling, Plan
 
@@ -38,6 +38,7 @@ FAMILY_MODULES: tuple[ModuleType, ...] = (
     motion,
     episode,
     images,
+    privacy,
     batch,
 )
 FAMILIES = tuple(m.__name__.rsplit(".", 1)[-1] for m in FAMILY_MODULES)
