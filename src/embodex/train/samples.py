@@ -14,11 +14,9 @@ from bisect import bisect_right
 from typing import Any
 
 import numpy as np
-import simplejpeg
-
 from ..errors import CorruptDatasetError, LoaderConfigError
 from ..format import DatasetMeta
-from ..format.images import decode_image
+from .cameras import decode_frame
 from .shards import ImageEntry, NumericEntry, ShardTable
 from .source import Source
 from .windows import Window
@@ -28,8 +26,8 @@ __all__ = ["SampleReader"]
 #: (key, width, dtype, window offsets or None, pad key, all-False mask, first offset,
 #: last offset + 1, offsets consecutive)
 _NumericStep = tuple[str, int, str, np.ndarray | None, str, np.ndarray, int, int, bool]
-#: (key, encoding, window offsets or None)
-_ImageStep = tuple[str, str, np.ndarray | None]
+#: (key, encoding, window offsets or None, first offset, last offset + 1)
+_ImageStep = tuple[str, str, np.ndarray | None, int, int]
 #: per episode: (numeric entries in plan order, timestamp entry, image entries in plan order)
 _Entry = tuple[tuple[NumericEntry, ...], NumericEntry, tuple[ImageEntry, ...]]
 
@@ -90,9 +88,12 @@ class SampleReader:
         for cam_name in cameras:
             cam = self.meta.camera(cam_name)
             win = windows.get(cam.column)
-            self._image_plan.append(
-                (cam.column, cam.encoding, None if win is None else win.offsets)
-            )
+            if win is None:
+                self._image_plan.append((cam.column, cam.encoding, None, 0, 0))
+            else:
+                self._image_plan.append(
+                    (cam.column, cam.encoding, win.offsets, win.first, win.last + 1)
+                )
 
     def _drop_open_files(self) -> None:
         """Forget memory maps and entries; they are rebuilt lazily (after fork, per worker)."""
@@ -120,7 +121,7 @@ class SampleReader:
             for name, width, dtype, *_ in self._numeric_plan
         )
         ts = shard.numeric(pieces, "timestamp_ns", "int64", 0)
-        images = tuple(shard.image(pieces, key, n) for key, _, _ in self._image_plan)
+        images = tuple(shard.image(pieces, plan[0], n) for plan in self._image_plan)
         entry = (numeric, ts, images)
         self._entries[k] = entry
         return entry
@@ -153,16 +154,14 @@ class SampleReader:
             if offsets is None:
                 out[name] = col.rows(np.array([t]))[0]
                 continue
-            rows = offsets + t
-            out[pad_key] = (rows < 0) | (rows >= n)
-            out[name] = col.rows(np.clip(rows, 0, n - 1))
-        for cam, (key, encoding, offsets) in zip(images, self._image_plan):  # noqa: B905
+            out[pad_key], rows = _edge_rows(offsets, t, n, lo, hi)
+            out[name] = col.rows(rows)
+        for cam, (key, encoding, offsets, lo, hi) in zip(images, self._image_plan):  # noqa: B905
             if offsets is None:
                 out[key] = self._image(cam, t, k, key, encoding)
             else:
-                rows = offsets + t
-                out[f"{key}_is_pad"] = (rows < 0) | (rows >= n)
-                frames = [self._image(cam, int(j), k, key, encoding) for j in rows.clip(0, n - 1)]
+                out[f"{key}_is_pad"], rows = _edge_rows(offsets, t, n, lo, hi)
+                frames = [self._image(cam, j, k, key, encoding) for j in rows.tolist()]
                 out[key] = np.stack(frames) if self._decode else frames
         out["episode_index"] = np.int64(self._ep_index[k])
         out["frame_index"] = np.int64(t)
@@ -177,27 +176,53 @@ class SampleReader:
         out["subtask"] = self._seg_text[j] if j >= lo_s and t < self._seg_end[j] else ""
         return out
 
-    def _image(self, cam: ImageEntry, t: int, k: int, key: str, encoding: str) -> Any:
+    def _encoded(self, cam: ImageEntry, t: int, k: int, key: str) -> np.ndarray:
+        """The stored bytes of frame ``t`` (a view of the mapped shard)."""
         if cam.firsts is None and cam.valid is None:  # the usual case, inline
             o = cam.obase + t
-            data = cam.data[cam.dbase + cam.offsets[o] : cam.dbase + cam.offsets[o + 1]]
-        else:
-            found = cam.encoded(t)
-            if found is None:
-                raise LoaderConfigError(
-                    f"episode {self._ep_id[k]} has no {key} image at frame {t}",
-                    hint="Load cameras= (CLI: -c) that every selected episode recorded, or "
-                    "filter episodes.",
-                )
-            data = found
+            out: np.ndarray = cam.data[cam.dbase + cam.offsets[o] : cam.dbase + cam.offsets[o + 1]]
+            return out
+        found = cam.encoded(t)
+        if found is None:
+            raise LoaderConfigError(
+                f"episode {self._ep_id[k]} has no {key} image at frame {t}",
+                hint="Load cameras= (CLI: -c) that every selected episode recorded, or "
+                "filter episodes.",
+            )
+        return found
+
+    def _image(self, cam: ImageEntry, t: int, k: int, key: str, encoding: str) -> Any:
+        data = self._encoded(cam, t, k, key)
         if not self._decode:
             return data.copy()
         try:
-            if encoding == "jpeg":
-                return simplejpeg.decode_jpeg(data, "RGB")
-            return decode_image(data.tobytes(), encoding)
+            return decode_frame(data, encoding)
         except Exception as exc:  # the decoders' error types vary
-            raise CorruptDatasetError(
-                f"frame shard {self._shard[k]}: episode {self._ep_id[k]} frame {t} {key} does "
-                f"not decode as {encoding} ({exc})"
-            ) from exc
+            raise self._decode_error(k, t, key, encoding, exc) from exc
+
+    def _decode_error(
+        self, k: int, t: int, key: str, encoding: str, exc: Exception
+    ) -> CorruptDatasetError:
+        return CorruptDatasetError(
+            f"frame shard {self._shard[k]}: episode {self._ep_id[k]} frame {t} {key} does "
+            f"not decode as {encoding} ({exc})"
+        )
+
+
+def _edge_rows(
+    offsets: np.ndarray, t: int, n: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pad mask, frames) of a window at ``t`` in an episode of ``n`` frames: frames
+    outside the episode take the first or last frame. ``lo``/``hi`` bound the offsets
+    (``lo <= offsets < hi``), so an edge that cannot be reached costs nothing; np.minimum
+    and np.maximum, not np.clip, which costs several times more on arrays this small."""
+    rows = offsets + t
+    below, above = t + lo < 0, t + hi > n
+    if below and above:
+        pad = (rows < 0) | (rows >= n)
+        return pad, np.minimum(np.maximum(rows, 0), n - 1)
+    if above:
+        return rows >= n, np.minimum(rows, n - 1)
+    if below:
+        return rows < 0, np.maximum(rows, 0)
+    return np.zeros(len(rows), dtype=bool), rows

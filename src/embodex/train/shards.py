@@ -37,17 +37,19 @@ class NumericEntry:
     pieces: tuple[tuple[np.ndarray, int], ...] = ()
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
-        """The values of the given frames (any order, any pieces), as a new array."""
+        """The values of the given frames (any order, any pieces, any shape of ``rows``), as a
+        new array of shape ``rows.shape + value shape``."""
         if self.firsts is None:
             out: np.ndarray = self.view[self.base + rows]
             return out
-        p = np.searchsorted(self.firsts, rows, side="right") - 1
-        out = np.empty((len(rows), *self.view.shape[1:]), dtype=self.view.dtype)
+        flat = rows.reshape(-1)
+        p = np.searchsorted(self.firsts, flat, side="right") - 1
+        out = np.empty((len(flat), *self.view.shape[1:]), dtype=self.view.dtype)
         for q in np.unique(p).tolist():
             sel = p == q
             view, base = self.pieces[q]
-            out[sel] = view[base + rows[sel] - int(self.firsts[q])]
-        return out
+            out[sel] = view[base + flat[sel] - int(self.firsts[q])]
+        return out.reshape(*rows.shape, *self.view.shape[1:])
 
 
 @dataclass(frozen=True, slots=True)
