@@ -136,9 +136,7 @@ class BatchReader(SampleReader):
             self._locate_episodes(np.unique(k[self._nvid[0, k] == _UNKNOWN]))
         n = self._count_np[k]
         out: dict[str, Any] = {}
-        for c, (name, _w, _dt, offsets, pad_key, _np, lo, hi, _ct) in enumerate(
-            self._numeric_plan
-        ):
+        for c, (name, _w, _dt, offsets, pad_key, _np, lo, hi, _ct) in enumerate(self._numeric_plan):
             if offsets is None:
                 out[name] = self._gather(c, k, t)
             else:

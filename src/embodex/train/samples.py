@@ -14,6 +14,7 @@ from bisect import bisect_right
 from typing import Any
 
 import numpy as np
+
 from ..errors import CorruptDatasetError, LoaderConfigError
 from ..format import DatasetMeta
 from .cameras import decode_frame

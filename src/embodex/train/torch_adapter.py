@@ -17,7 +17,7 @@ inherited maps are dropped, with ``spawn`` the dataset is reopened from its path
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -135,7 +135,7 @@ class TorchEpisodeDataset(Dataset[dict[str, Any]]):
         return SampleBatch(to_tensors(self.ds.get_batch(indices)))
 
 
-class TorchEpisodeIterable(IterableDataset[dict[str, Any]]):
+class TorchEpisodeIterable(IterableDataset[Mapping[str, Any]]):
     """``EpisodeIterable`` as a ``torch.utils.data.IterableDataset``; each DataLoader worker
     takes its own contiguous part of the rank's share (exactly once overall)."""
 
