@@ -249,3 +249,30 @@ def test_torch_iterable_batches_equal_per_sample(root: Path, workers: int) -> No
 def test_decode_threads_must_be_positive(root: Path) -> None:
     with pytest.raises(LoaderConfigError, match="decode_threads=0"):
         load(root, qc="all", decode_threads=0)
+
+
+@pytest.mark.parametrize("threads", [0, 2])
+def test_decode_frames_names_the_bad_frame(threads: int) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    import simplejpeg
+
+    from embodex.train.cameras import FrameDecodeError, FrameSizeError, decode_frames
+
+    rng = np.random.default_rng(0)
+    imgs = [rng.integers(0, 255, (24, 32, 3), dtype=np.uint8) for _ in range(3)]
+    jpegs = [np.frombuffer(simplejpeg.encode_jpeg(i, 95), np.uint8) for i in imgs]
+    pool = ThreadPoolExecutor(threads) if threads else None
+    got = decode_frames(jpegs, "jpeg", pool)
+    assert got.shape == (3, 24, 32, 3)
+    for j, data in enumerate(jpegs):
+        assert np.array_equal(got[j], simplejpeg.decode_jpeg(data, "RGB"))
+    broken = np.zeros(200, np.uint8)
+    with pytest.raises(FrameDecodeError) as info:
+        decode_frames([jpegs[0], jpegs[1], broken], "jpeg", pool)
+    assert info.value.position == 2
+    small = np.frombuffer(simplejpeg.encode_jpeg(imgs[0][:16, :16].copy(), 95), np.uint8)
+    big = np.frombuffer(simplejpeg.encode_jpeg(np.zeros((48, 64, 3), np.uint8), 95), np.uint8)
+    for odd in (small, big):
+        with pytest.raises(FrameSizeError):
+            decode_frames([jpegs[0], odd], "jpeg", pool)

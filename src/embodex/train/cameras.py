@@ -17,7 +17,7 @@ import simplejpeg
 
 from ..format.images import decode_image
 
-__all__ = ["FrameDecodeError", "decode_frame", "decode_frames"]
+__all__ = ["FrameDecodeError", "FrameSizeError", "decode_frame", "decode_frames"]
 
 
 class FrameDecodeError(Exception):
@@ -45,18 +45,53 @@ def _decode_at(args: tuple[int, np.ndarray, str]) -> np.ndarray:
         raise FrameDecodeError(position, exc) from exc
 
 
+class FrameSizeError(ValueError):
+    """The frames of one camera in a batch differ in size, so they cannot be stacked."""
+
+
 def decode_frames(
     datas: list[np.ndarray], encoding: str, pool: ThreadPoolExecutor | None = None
 ) -> np.ndarray:
     """The frames of one camera in a batch, decoded and stacked (``(n, H, W[, 3])``).
 
-    With ``pool``, frames are decoded by its threads (the decoders release the GIL).
-    Raises ``FrameDecodeError`` with the position of the first frame that fails, or
-    ``ValueError`` when the frames differ in size and cannot be stacked.
+    JPEG frames are decoded straight into the stacked array (no copy per frame). With
+    ``pool``, frames are decoded by its threads (the decoders release the GIL). Raises
+    ``FrameDecodeError`` with the position of a frame that fails, ``FrameSizeError`` when
+    the frames differ in size.
     """
+    if encoding == "jpeg" and datas:
+        return _decode_jpegs(datas, pool)
     jobs: Any = ((j, d, encoding) for j, d in enumerate(datas))
     if pool is not None and len(datas) > 1:
         frames = list(pool.map(_decode_at, jobs))
     else:
         frames = [_decode_at(job) for job in jobs]
+    if len({f.shape for f in frames}) > 1:
+        raise FrameSizeError(f"frames of {len({f.shape for f in frames})} sizes in one batch")
     return np.stack(frames)
+
+
+def _decode_jpegs(datas: list[np.ndarray], pool: ThreadPoolExecutor | None) -> np.ndarray:
+    try:
+        height, width = simplejpeg.decode_jpeg_header(datas[0])[:2]
+    except Exception as exc:
+        raise FrameDecodeError(0, exc) from exc
+    out = np.empty((len(datas), height, width, 3), dtype=np.uint8)
+
+    def one(j: int) -> None:
+        try:
+            got = simplejpeg.decode_jpeg(datas[j], "RGB", buffer=out[j])
+        except Exception as exc:
+            _decode_at((j, datas[j], "jpeg"))  # raises FrameDecodeError if it is corrupt,
+            raise FrameSizeError(f"frame {j} is not {width}x{height}") from exc  # else: size
+        if got.shape != (height, width, 3):
+            raise FrameSizeError(
+                f"frame {j} is {got.shape[1]}x{got.shape[0]}, not {width}x{height}"
+            )
+
+    if pool is not None and len(datas) > 1:
+        list(pool.map(one, range(len(datas))))
+    else:
+        for j in range(len(datas)):
+            one(j)
+    return out

@@ -21,10 +21,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
+from numpy.lib.stride_tricks import as_strided
 
-from ..errors import LoaderConfigError
+from ..errors import CorruptDatasetError, LoaderConfigError
 from .batch import row_dicts
-from .cameras import FrameDecodeError, decode_frames
+from .cameras import FrameDecodeError, FrameSizeError, decode_frames
 from .samples import SampleReader
 
 __all__ = ["BatchReader"]
@@ -32,6 +33,7 @@ __all__ = ["BatchReader"]
 _UNKNOWN = -2  # per-episode location not looked up yet in this process
 _SLOW = -1  # gathered through the episode's entry (several record batches, missing images)
 _SEG_SHIFT = 32  # segment keys: episode position << 32 | start frame
+_FEW_FILES = 4  # up to this many files in one batch, gather per file; beyond, per sample
 
 
 class BatchReader(SampleReader):
@@ -56,6 +58,9 @@ class BatchReader(SampleReader):
         self._seg_key_np = (seg_episode << _SEG_SHIFT) + np.asarray(self._seg_start, np.int64)
         self._seg_end_np = np.asarray(self._seg_end, dtype=np.int64)
         self._seg_text_np = np.array([*self._seg_text, ""], dtype=object)  # [-1] = no segment
+        plan = self._numeric_plan
+        self._widths = [step[1] for step in plan] + [0]  # timestamp_ns last, a primitive
+        self._window_starts = [(step[6], step[8]) for step in plan] + [(0, True)]
 
     def _drop_open_files(self) -> None:
         super()._drop_open_files()
@@ -67,7 +72,8 @@ class BatchReader(SampleReader):
         self._ivid = np.full((cams, episodes), _UNKNOWN, dtype=np.int32)
         self._iobase = np.zeros((cams, episodes), dtype=np.int64)
         self._idbase = np.zeros((cams, episodes), dtype=np.int64)
-        self._views: list[np.ndarray] = []
+        self._views: list[np.ndarray] = []  # 1-D views of mapped files, by view id
+        self._runs_views: dict[tuple[int, int], np.ndarray] = {}
         self._image_views: list[tuple[np.ndarray, np.ndarray]] = []
         self._view_ids: dict[int, int] = {}
         self._pool: ThreadPoolExecutor | None = None  # a forked child must not reuse threads
@@ -95,9 +101,9 @@ class BatchReader(SampleReader):
         for k in episodes.tolist():
             numeric, ts, images = self._entries[k] or self._entry(k)
             for c, col in enumerate((*numeric, ts)):
-                if col.firsts is None:
-                    self._nvid[c, k] = self._view_id(col.view)
-                    self._nbase[c, k] = col.base
+                if col.flat is not None:
+                    self._nvid[c, k] = self._view_id(col.flat)
+                    self._nbase[c, k] = col.elem
                 else:
                     self._nvid[c, k] = _SLOW
             for c, cam in enumerate(images):
@@ -140,16 +146,15 @@ class BatchReader(SampleReader):
             if offsets is None:
                 out[name] = self._gather(c, k, t)
             else:
-                pad, rows = _edge_rows(offsets, t, n, lo, hi)
-                out[name] = self._gather(c, k, rows)
-                out[pad_key] = pad
+                out[name] = self._gather(c, k, t, offsets)
+                out[pad_key] = _pad_mask(offsets, t, n, lo, hi)
         for c, (key, encoding, offsets, lo, hi) in enumerate(self._image_plan):
             if offsets is None:
                 out[key] = self._images(c, key, encoding, k, t)
             else:
-                pad, rows = _edge_rows(offsets, t, n, lo, hi)
+                rows = _clamped(offsets, t, n)
                 out[key] = self._images(c, key, encoding, k, rows)
-                out[f"{key}_is_pad"] = pad
+                out[f"{key}_is_pad"] = _pad_mask(offsets, t, n, lo, hi)
         out["episode_index"] = self._ep_index_np[k]
         out["frame_index"] = t
         out["timestamp_ns"] = self._gather(len(self._numeric_plan), k, t)
@@ -182,28 +187,99 @@ class BatchReader(SampleReader):
 
     # -- one key -------------------------------------------------------------------------
 
-    def _gather(self, c: int, k: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """Values of column ``c`` at frames ``rows`` (``(B,)`` or ``(B, w)``) of episodes
-        ``k``: one ``take`` per distinct view (usually one or a few per batch)."""
+    def _gather(
+        self, c: int, k: np.ndarray, t: np.ndarray, offsets: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Values of column ``c`` for episodes ``k`` at frames ``t``, or with a window at
+        ``t + offsets`` (edge-padded)."""
         vid = self._nvid[c, k]
-        base = self._nbase[c, k]
-        addr = rows + (base if rows.ndim == 1 else base[:, None])
-        first = int(vid[0]) if len(vid) else 0
-        if first >= 0 and (vid == first).all():
-            view = self._views[first] if len(vid) else self._empty_view(c)
-            out: np.ndarray = view.take(addr, axis=0)
-            return out
         like = self._empty_view(c)  # the dtype and value shape of column c
-        out = np.empty((*rows.shape, *like.shape[1:]), dtype=like.dtype)
-        for v in np.unique(vid).tolist():
-            sel = np.flatnonzero(vid == v)
-            if v >= 0:
-                out[sel] = self._views[v].take(addr[sel], axis=0)
-                continue
-            ks = k[sel]
-            for ep in np.unique(ks).tolist():
-                part = sel[ks == ep]
-                out[part] = self._slow_rows(c, ep, rows[part])
+        shape = (*t.shape, *(() if offsets is None else offsets.shape), *like.shape[1:])
+        slow = vid < 0
+        if not slow.any():
+            return self._gather_mapped(c, vid, k, t, offsets).reshape(shape)
+        out = np.empty(shape, dtype=like.dtype)
+        fast = np.flatnonzero(~slow)
+        if len(fast):
+            part = self._gather_mapped(c, vid[fast], k[fast], t[fast], offsets)
+            out[fast] = part.reshape(len(fast), *shape[1:])
+        where = np.flatnonzero(slow)
+        ks = k[where]
+        frames = t if offsets is None else _clamped(offsets, t, self._count_np[k])
+        for ep in np.unique(ks).tolist():
+            part = where[ks == ep]
+            out[part] = self._slow_rows(c, ep, frames[part])
+        return out
+
+    def _gather_mapped(
+        self, c: int, vid: np.ndarray, k: np.ndarray, t: np.ndarray, offsets: np.ndarray | None
+    ) -> np.ndarray:
+        """``_gather`` for episodes with one base each: element runs of the mapped files,
+        ``(B, values)`` (the caller shapes them)."""
+        width = self._widths[c]
+        w1 = max(width, 1)
+        base = self._nbase[c, k]
+        if offsets is None:
+            return self._runs(vid, base + t * w1, w1)
+        count = len(offsets)
+        lo, contiguous = self._window_starts[c]
+        n = self._count_np[k]
+        if not contiguous:  # frame by frame
+            starts = (base[:, None] + _clamped(offsets, t, n) * w1).reshape(-1)
+            return self._runs(np.repeat(vid, count), starts, w1).reshape(len(k), -1)
+        first = t + lo
+        inside = (first >= 0) & (first + count <= n)
+        starts = base + first * w1
+        length = count * w1
+        if inside.all():  # every window is one run of the file
+            return self._runs(vid, starts, length)
+        edge = np.flatnonzero(~inside)
+        frames = (base[edge, None] + _clamped(offsets, t[edge], n[edge]) * w1).reshape(-1)
+        padded = self._runs(np.repeat(vid[edge], count), frames, w1).reshape(len(edge), length)
+        v0 = int(vid[0])
+        if (vid == v0).all():  # one file: the edge windows overwrite a stand-in run
+            view = self._window_view(v0, length)
+            out = view[np.where(inside, starts, np.minimum(base, len(view) - 1))]
+        else:
+            out = np.empty((len(k), length), dtype=padded.dtype)
+            keep = np.flatnonzero(inside)
+            out[keep] = self._runs(vid[keep], starts[keep], length)
+        out[edge] = padded
+        return out
+
+    def _window_view(self, v: int, length: int) -> np.ndarray:
+        """File ``v`` as overlapping runs of ``length`` elements, run ``e`` starting at
+        element ``e`` (zero copy): one fancy index then copies a whole window per sample."""
+        key = (v, length)
+        got = self._runs_views.get(key)
+        if got is None:
+            flat = self._views[v]
+            step = flat.strides[0]
+            rows = max(len(flat) - length + 1, 0)
+            got = as_strided(flat, shape=(rows, length), strides=(step, step), writeable=False)
+            self._runs_views[key] = got
+        return got
+
+    def _runs(self, vid: np.ndarray, starts: np.ndarray, length: int) -> np.ndarray:
+        """``(len(starts), length)``: the ``length`` elements from each start, in file
+        ``vid``. One fancy index per file; with many files in one batch (shards holding
+        few frames, e.g. with cameras), a slice per sample costs less than a group each."""
+        if not len(vid):
+            return np.empty((0, length), dtype=self._views[0].dtype if self._views else None)
+        v0 = int(vid[0])
+        if (vid == v0).all():
+            out: np.ndarray = self._window_view(v0, length)[starts]
+            return out
+        groups = np.unique(vid).tolist()
+        out = np.empty((len(vid), length), dtype=self._views[v0].dtype)
+        if len(groups) <= _FEW_FILES:
+            for v in groups:
+                sel = vid == v
+                out[sel] = self._window_view(v, length)[starts[sel]]
+            return out
+        views = self._views
+        for j, (v, a) in enumerate(zip(vid.tolist(), starts.tolist(), strict=True)):
+            out[j] = views[v][a : a + length]
         return out
 
     def _empty_view(self, c: int) -> np.ndarray:
@@ -240,6 +316,11 @@ class BatchReader(SampleReader):
         except FrameDecodeError as exc:
             j = exc.position
             raise self._decode_error(int(kk[j]), int(ff[j]), key, encoding, exc.cause) from exc
+        except FrameSizeError as exc:
+            raise CorruptDatasetError(
+                f"{key} frames of different sizes in one batch ({exc}); the dataset "
+                f"declares one size per camera"
+            ) from exc
         return frames.reshape(*rows.shape, *frames.shape[1:])
 
     def _encoded_batch(self, c: int, key: str, kk: np.ndarray, ff: np.ndarray) -> list[Any]:
@@ -286,24 +367,25 @@ class BatchReader(SampleReader):
         return texts
 
 
-def _edge_rows(
-    offsets: np.ndarray, t: np.ndarray, n: np.ndarray, lo: int, hi: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """(pad mask, frames), both ``(B, w)``: the window ``offsets`` around each ``t`` in
-    episodes of ``n`` frames, frames outside the episode replaced by its first or last
-    (``lo <= offsets < hi``: an edge no window can reach is not tested)."""
-    rows = t[:, None] + offsets
+def _pad_mask(offsets: np.ndarray, t: np.ndarray, n: np.ndarray, lo: int, hi: int) -> np.ndarray:
+    """``(B, w)``: True where ``t + offset`` lies outside its episode of ``n`` frames
+    (``lo <= offsets < hi``: an edge no offset can reach is not tested)."""
     pad: np.ndarray | None = None
     if hi > 1:  # a positive offset can pass the last frame
-        pad = rows >= n[:, None]
-        np.minimum(rows, (n - 1)[:, None], out=rows)
+        pad = offsets >= (n - t)[:, None]
     if lo < 0:  # a negative one can precede the first
-        below = rows < 0
+        below = offsets < (-t)[:, None]
         pad = below if pad is None else pad | below
-        np.maximum(rows, 0, out=rows)
-    if pad is None:
-        pad = np.zeros(rows.shape, dtype=bool)
-    return pad, rows
+    return np.zeros((len(t), len(offsets)), dtype=bool) if pad is None else pad
+
+
+def _clamped(offsets: np.ndarray, t: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """``(B, w)`` frames ``t + offsets``, those outside the episode replaced by its first
+    or last (np.minimum/np.maximum: np.clip costs several times more on small arrays)."""
+    rows = t[:, None] + offsets
+    np.maximum(rows, 0, out=rows)
+    np.minimum(rows, (n - 1)[:, None], out=rows)
+    return rows
 
 
 _COLLATE_REGISTERED = False
