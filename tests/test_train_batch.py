@@ -102,6 +102,19 @@ def test_the_fixtures_cover_both_paths(root: Path) -> None:
         assert len(set(ds._nvid[0].tolist())) >= 2 and (ds._ivid >= 0).all()
 
 
+@pytest.mark.parametrize("few_files", [1, 100])
+def test_batches_over_many_files_copy_per_file_or_per_sample(
+    root: Path, few_files: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches touching more files than _FEW_FILES are copied sample by sample."""
+    from embodex.train import gather as gather_module
+
+    monkeypatch.setattr(gather_module, "_FEW_FILES", few_files)
+    for kwargs in ({"history": 4, "horizon": 9}, {"delta_timestamps": {"action": [0.0, 0.2]}}):
+        ds = load(root, qc="all", cameras=["head"], **kwargs)  # type: ignore[arg-type]
+        assert_batch_is_stacked_samples(ds, _picks(ds, seed=few_files))
+
+
 def test_selections_and_revoked_episodes(root: Path, tmp_path: Path) -> None:
     copy = Path(shutil.copytree(root, tmp_path / "ds"))
     ids = open_dataset(copy).episode_ids
@@ -125,6 +138,7 @@ def test_indices_in_any_form_and_out_of_range(root: Path) -> None:
     assert _same(ds.get_batch(np.arange(4))["action"], ds.get_batch(range(4))["action"])
     empty = ds.get_batch([])
     assert empty["action"].shape == (0, 3, 20) and empty["image.head"].shape == (0, 32, 32, 3)
+    assert empty["action"].dtype == np.float32 and empty["timestamp_ns"].dtype == np.int64
     assert empty["episode_id"] == [] and empty["index"].dtype == np.int64
     for bad in (n, -n - 1):
         with pytest.raises(IndexError, match="out of range"):

@@ -196,6 +196,8 @@ class BatchReader(SampleReader):
         like = self._empty_view(c)  # the dtype and value shape of column c
         shape = (*t.shape, *(() if offsets is None else offsets.shape), *like.shape[1:])
         slow = vid < 0
+        if not len(k):
+            return np.empty(shape, dtype=like.dtype)
         if not slow.any():
             return self._gather_mapped(c, vid, k, t, offsets).reshape(shape)
         out = np.empty(shape, dtype=like.dtype)
@@ -237,13 +239,14 @@ class BatchReader(SampleReader):
         frames = (base[edge, None] + _clamped(offsets, t[edge], n[edge]) * w1).reshape(-1)
         padded = self._runs(np.repeat(vid[edge], count), frames, w1).reshape(len(edge), length)
         v0 = int(vid[0])
-        if (vid == v0).all():  # one file: the edge windows overwrite a stand-in run
-            view = self._window_view(v0, length)
-            out = view[np.where(inside, starts, np.minimum(base, len(view) - 1))]
+        view = self._window_view(v0, length)
+        if (vid == v0).all() and len(view):  # one file: edge windows overwrite a stand-in
+            out: np.ndarray = view[np.where(inside, starts, np.minimum(base, len(view) - 1))]
         else:
             out = np.empty((len(k), length), dtype=padded.dtype)
             keep = np.flatnonzero(inside)
-            out[keep] = self._runs(vid[keep], starts[keep], length)
+            if len(keep):
+                out[keep] = self._runs(vid[keep], starts[keep], length)
         out[edge] = padded
         return out
 
@@ -264,8 +267,6 @@ class BatchReader(SampleReader):
         """``(len(starts), length)``: the ``length`` elements from each start, in file
         ``vid``. One fancy index per file; with many files in one batch (shards holding
         few frames, e.g. with cameras), a slice per sample costs less than a group each."""
-        if not len(vid):
-            return np.empty((0, length), dtype=self._views[0].dtype if self._views else None)
         v0 = int(vid[0])
         if (vid == v0).all():
             out: np.ndarray = self._window_view(v0, length)[starts]
@@ -382,7 +383,7 @@ def _pad_mask(offsets: np.ndarray, t: np.ndarray, n: np.ndarray, lo: int, hi: in
 def _clamped(offsets: np.ndarray, t: np.ndarray, n: np.ndarray) -> np.ndarray:
     """``(B, w)`` frames ``t + offsets``, those outside the episode replaced by its first
     or last (np.minimum/np.maximum: np.clip costs several times more on small arrays)."""
-    rows = t[:, None] + offsets
+    rows: np.ndarray = t[:, None] + offsets
     np.maximum(rows, 0, out=rows)
     np.minimum(rows, (n - 1)[:, None], out=rows)
     return rows
