@@ -78,6 +78,7 @@ class BatchRow(Mapping[str, Any]):
 
 def row_dicts(data: dict[str, Any]) -> Iterator[dict[str, Any]]:
     """The samples of a gathered batch as plain dicts (values index the batch's arrays)."""
-    items = list(data.items())
-    for j in range(batch_size(data)):
-        yield {key: value[j] for key, value in items}
+    keys = list(data)
+    columns = [list(value) for value in data.values()]  # split along the batch axis, in C
+    for values in zip(*columns, strict=True):
+        yield dict(zip(keys, values, strict=True))
