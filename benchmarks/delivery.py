@@ -49,12 +49,14 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from embodex.delivery import open_storage, publish, pull  # noqa: E402
+from embodex.contract import render_template, sign_contract  # noqa: E402
+from embodex.delivery import publish, pull  # noqa: E402
 from embodex.delivery.staging import batch_files, stage_batch  # noqa: E402
+from embodex.demo.synth import SCENES, SKILLS, synth_episode, synth_meta  # noqa: E402
 from embodex.format import DatasetWriter, open_dataset  # noqa: E402
 from embodex.qc import default_profile  # noqa: E402
-from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta  # noqa: E402
-from embodex.trust import generate_key, load_signer, render_template, sign_contract  # noqa: E402
+from embodex.storage import open_storage  # noqa: E402
+from embodex.trust import generate_key, load_signer  # noqa: E402
 
 START = date(2026, 1, 5)
 

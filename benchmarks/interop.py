@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import Dataset
 from embodex.format.exporters.lerobot import export_lerobot
 from embodex.format.importers.lerobot import import_lerobot
-from embodex.synth import synth_dataset, synth_meta
 
 # benchmarks/packaging.py would shadow the `packaging` library that `datasets` imports.
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).parent]

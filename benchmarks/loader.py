@@ -68,9 +68,9 @@ from _loader_baselines import (  # noqa: E402
     save_hf_copy,
 )
 
+from embodex.demo.synth import synth_dataset, synth_episodes, synth_meta  # noqa: E402
 from embodex.format import DatasetWriter, Episode, open_dataset  # noqa: E402
 from embodex.format.exporters.lerobot import export_lerobot  # noqa: E402
-from embodex.synth import synth_dataset, synth_episodes, synth_meta  # noqa: E402
 from embodex.train import load  # noqa: E402
 
 HORIZON = 50

@@ -24,6 +24,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from embodex.demo.synth import SCENES, synth_dataset, synth_meta
 from embodex.format import copy_episodes, open_dataset
 from embodex.format.summary import summarize
 from embodex.market import (
@@ -38,7 +39,6 @@ from embodex.market import (
 )
 from embodex.market.sample import _transform
 from embodex.qc import run_qc, write_qc
-from embodex.synth import SCENES, synth_dataset, synth_meta
 from embodex.trust import generate_key, load_signer
 
 DEMAND = """\

@@ -42,11 +42,11 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
+from embodex.demo.synth import synth_episode, synth_episodes, synth_meta
 from embodex.format import DatasetWriter, Episode, open_dataset
 from embodex.format.reader import compute_dataset_stats
 from embodex.format.schema import feature_arrow_type, frames_schema
 from embodex.format.stats import stats_arrays
-from embodex.synth import synth_episode, synth_episodes, synth_meta
 
 
 def plain_ipc_write(path: Path, meta, episodes: list[Episode]) -> None:  # type: ignore[no-untyped-def]

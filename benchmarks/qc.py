@@ -20,9 +20,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import open_dataset
 from embodex.qc import default_profile, run_qc
-from embodex.synth import synth_dataset, synth_meta
 
 
 def _columns(root: Path) -> tuple[list[str], list[str]]:

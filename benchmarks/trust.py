@@ -22,17 +22,10 @@ from datetime import date
 from pathlib import Path
 
 from embodex.canonical import canonical_json, digest_json
-from embodex.trust import (
-    PAYLOAD_TYPES,
-    Ledger,
-    Signer,
-    open_envelope,
-    render_template,
-    sign_payload,
-    verify_ledger,
-)
-from embodex.trust.contract_file import ContractFile, verify_contract_document
-from embodex.trust.contract_yaml import contract_from_yaml
+from embodex.contract import render_template
+from embodex.contract.file import ContractFile, verify_contract_document
+from embodex.contract.yamlio import contract_from_yaml
+from embodex.trust import PAYLOAD_TYPES, Ledger, Signer, open_envelope, sign_payload, verify_ledger
 from embodex.trust.documents import sign_model
 from embodex.trust.envelope import add_signature
 

@@ -1,7 +1,7 @@
 """A collection centre's day: package the day's recordings, check them, publish a batch.
 
 1. package — the day's teleoperation episodes are appended to the centre's dataset (here the
-   recorder's output is synthesised by embodex.synth, in the scenes and skills the contract
+   recorder's output is synthesised by embodex.demo.synth, in the scenes and skills the contract
    covers; a real centre would run `embodex package RAW ... --from agibot` instead);
 2. check — QC with the contract's profile over the new episodes, counts printed;
 3. publish — the episodes never delivered before become the channel's next batch: staged,
@@ -19,12 +19,13 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
+from embodex.contract import Violation, verify_contract_file
 from embodex.delivery import publish
+from embodex.demo.defects import inject
+from embodex.demo.synth import SCENES, SKILLS, synth_episode, synth_meta
 from embodex.format import DatasetWriter, open_dataset
 from embodex.qc import run_qc
-from embodex.qc.defects import inject
-from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta
-from embodex.trust import Violation, load_signer, verify_contract_file
+from embodex.trust import load_signer
 
 
 def package_day(
@@ -59,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--key", required=True, help="the centre's key name")
     p.add_argument("--day", type=int, default=1, help="which day (seeds the recordings)")
     p.add_argument("--episodes", type=int, default=12)
-    p.add_argument("--defect", help="break the day's last episode (embodex.qc.defects kind)")
+    p.add_argument("--defect", help="break the day's last episode (embodex.demo.defects kind)")
     p.add_argument("--at", help="publish as of this ISO 8601 time (demos)")
     p.add_argument(
         "--replaces", type=int, metavar="N", help="the day's takes replace batch N's rejects"

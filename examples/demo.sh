@@ -31,8 +31,8 @@ embodex synth "$OUT/centre/more" --episodes 12 --seed 1
 python - "$OUT/centre/more" <<'PY'
 import sys
 from embodex.format import DatasetWriter, open_dataset
-from embodex.qc.defects import inject
-from embodex.synth import synth_episode
+from embodex.demo.defects import inject
+from embodex.demo.synth import synth_episode
 meta = open_dataset(sys.argv[1]).meta
 with DatasetWriter(sys.argv[1], append=True) as w:
     for i, kind in ((12, "jump"), (13, "frozen_camera"), (14, "idle_head")):
@@ -129,7 +129,7 @@ buyer contract show "$OUT/contract-v2.signed.json" | grep -E "state|price|data |
 EMBODEX_HOME="$OUT/buyer-home" python - "$OUT/quote.json" "$OUT/contract-v2.signed.json" <<'PY'
 import json, sys
 from embodex.market import load_quote
-from embodex.trust import verify_contract_file
+from embodex.contract import verify_contract_file
 quote, contract = load_quote(sys.argv[1]), verify_contract_file(sys.argv[2]).contract
 assert contract.price.per_accepted_hour == quote.blended_per_accepted_hour
 assert contract.origin is not None and contract.origin.quote_digest == quote.digest

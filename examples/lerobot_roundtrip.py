@@ -19,10 +19,10 @@ from pathlib import Path
 
 import numpy as np
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import Dataset, open_dataset
 from embodex.format.exporters.lerobot import export_lerobot
 from embodex.format.importers.lerobot import import_lerobot
-from embodex.synth import synth_dataset, synth_meta
 
 
 def load_in_lerobot(source: Dataset, root: Path) -> str:

@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
 
     if args.synth and not Path(args.dataset).exists():
-        from embodex.synth import synth_dataset, synth_meta
+        from embodex.demo.synth import synth_dataset, synth_meta
 
         synth_dataset(args.dataset, args.synth, seed=args.seed, meta=synth_meta(cameras=()))
 

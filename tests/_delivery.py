@@ -10,12 +10,13 @@ from pathlib import Path
 import pytest
 import yaml
 
+from embodex.contract import render_template, sign_contract
+from embodex.demo.defects import inject
+from embodex.demo.synth import SCENES, SKILLS, synth_episode, synth_meta
 from embodex.errors import KeyNotFoundError
 from embodex.format import Dataset, DatasetWriter, open_dataset
 from embodex.qc import default_profile
-from embodex.qc.defects import inject
-from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta
-from embodex.trust import Signer, generate_key, load_signer, render_template, sign_contract
+from embodex.trust import Signer, generate_key, load_signer
 
 START = date(2026, 1, 5)  # a Monday: weekly periods start here
 BEFORE = date(2026, 1, 1)
@@ -89,7 +90,7 @@ def centre_dataset(
     skill: str | None = None,
 ) -> Dataset:
     """``count`` more synthetic episodes (indices ``first``..) in the centre's dataset at
-    ``path``; ``defects`` maps an index to a defect kind of embodex.qc.defects."""
+    ``path``; ``defects`` maps an index to a defect kind of embodex.demo.defects."""
     exists = (path / "embodex.json").exists()
     skills = {s.skill: s for s in SKILLS}
     with DatasetWriter(path, None if exists else META, append=exists) as w:
@@ -112,7 +113,7 @@ class Crash(BaseException):
 def uploads_die_after(count: int) -> Iterator[list[str]]:
     """Inside: folder-channel uploads die (:class:`Crash`) after ``count`` files. Yields the
     keys each call tried, in order."""
-    from embodex.delivery import FileStorage
+    from embodex.storage import FileStorage
 
     real = FileStorage.upload_file
     calls: list[str] = []

@@ -6,15 +6,17 @@ argv: channel URL, contract file, store dir, time (ISO 8601). Prints "dying" bef
 
 from __future__ import annotations
 
+import importlib
 import os
 import signal
 import sys
 from datetime import datetime
 from typing import Any
 
-import embodex.delivery.pull as pull_module
 from embodex.trust import load_signer
 
+# the package re-exports the function `pull`, which hides the module of the same name
+pull_module = importlib.import_module("embodex.delivery.pull")
 url, contract, into, when = sys.argv[1:5]
 real = pull_module._Puller._send_receipt
 

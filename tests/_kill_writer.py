@@ -8,8 +8,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from embodex.demo.synth import synth_episode, synth_meta
 from embodex.format import DatasetWriter
-from embodex.synth import synth_episode, synth_meta
 
 root = Path(sys.argv[1])
 start = int(sys.argv[2])

@@ -6,6 +6,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import Dataset
 from embodex.market import Capacity, Demand, Listing, PriceSheet, parse_demand
 from embodex.market.listing import (
@@ -19,7 +20,6 @@ from embodex.market.listing import (
     SceneOffer,
 )
 from embodex.qc import run_qc, write_qc
-from embodex.synth import synth_dataset, synth_meta
 from embodex.trust import Signer
 
 PROFILE = "sha256:" + "ab" * 32

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
+from embodex.demo.synth import synth_episodes, synth_meta
 from embodex.format import DatasetWriter, open_dataset
 from embodex.format import writer as writer_module
-from embodex.synth import synth_episodes, synth_meta
 
 
 def write_train_dataset(
@@ -55,7 +55,7 @@ def write_qc_manifest(root: Path, verdicts: dict[str, str], *, digest: str | Non
 
 def upload_dataset(root: Path, url: str) -> None:
     """Copy a dataset directory to a storage URL: content files, then the manifest."""
-    from embodex.delivery.storage import open_storage
+    from embodex.storage.stores import open_storage
 
     store = open_storage(url)
     ds = open_dataset(root)

@@ -7,16 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from embodex.trust import (
-    BatchSummary,
-    EpisodeSummary,
-    Identity,
-    Signer,
-    generate_key,
-    load_signer,
-    render_template,
-    sign_contract,
-)
+from embodex.contract import BatchSummary, EpisodeSummary, render_template, sign_contract
+from embodex.trust import Identity, Signer, generate_key, load_signer
 
 START = date(2026, 1, 5)  # a Monday; the template's term is 52 weekly periods from here
 BEFORE = date(2026, 1, 1)  # before the term: signing gives AGREED

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import Dataset, DatasetMeta
-from embodex.synth import synth_dataset, synth_meta
 
 SHORT = (1.0, 2.0)  # seconds per synthetic episode: enough frames, fast tests
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from embodex.qc.defects import write_defective_dataset
-from embodex.synth import synth_meta
+from embodex.demo.defects import write_defective_dataset
+from embodex.demo.synth import synth_meta
 
 Batch = tuple[Path, dict[str, str]]
 

@@ -137,7 +137,7 @@ def test_debug_shows_traceback(
 
 
 def test_package_agibot_from_the_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from embodex.synth_raw import write_agibot_sample
+    from embodex.demo.raw import write_agibot_sample
 
     raw = write_agibot_sample(tmp_path / "raw", episodes=3, seed=4, defects={"corrupt_mp4": 1})
     sidecar = raw / "embodex-sidecar.yaml"

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from embodex.contract import sign_contract
 from embodex.delivery import publish
-from embodex.trust import ledger_path, sign_contract
+from embodex.trust import ledger_path
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 from ._trust import BEFORE, draft_text, make_parties

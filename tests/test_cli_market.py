@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from embodex.contract import contract_from_yaml, load_contract_yaml
 from embodex.errors import ProvenanceError
 from embodex.format import open_dataset
 from embodex.market import (
@@ -19,7 +20,6 @@ from embodex.market import (
     open_provenance,
     write_quote,
 )
-from embodex.trust import contract_from_yaml, load_contract_yaml
 
 from ._market import qc_dataset
 from ._trust import spoil

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from embodex.demo.raw import write_agibot_sample
 from embodex.format import open_dataset
-from embodex.synth_raw import write_agibot_sample
 
 from .test_cli_format import run
 

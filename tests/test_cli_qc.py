@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.qc import default_profile
-from embodex.synth import synth_dataset, synth_meta
 from tests.qc_helpers import Batch, defect_batch, private_copy
 from tests.test_cli_format import run
 

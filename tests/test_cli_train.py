@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from embodex.synth import synth_dataset, synth_meta
+from embodex.demo.synth import synth_dataset, synth_meta
 
 from ._train_data import write_qc_manifest
 from .test_cli_format import run

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from embodex.demo.synth import synth_episode, synth_meta
 from embodex.format import DatasetMeta, DatasetWriter, open_dataset
-from embodex.synth import synth_episode, synth_meta
 
 HELPER = Path(__file__).with_name("_kill_writer.py")
 

@@ -14,19 +14,19 @@ from typing import Any
 import pytest
 
 from embodex.config import outbox_dir
+from embodex.contract import open_receipt, sign_receipt
 from embodex.delivery import (
     channel_supply,
     countersign_receipts,
     describe_channel,
     open_channel,
-    open_storage,
     publish,
     pull,
     read_receipt,
     refresh_channel,
 )
+from embodex.delivery.channel_supply import supply_alerts
 from embodex.delivery.documents import HEAD_KEY, ChannelHead, manifest_key, receipt_key
-from embodex.delivery.supply import supply_alerts
 from embodex.errors import (
     ChannelError,
     DeliveryError,
@@ -38,14 +38,8 @@ from embodex.errors import (
     SignatureError,
 )
 from embodex.format import open_dataset
-from embodex.trust import (
-    PAYLOAD_TYPES,
-    Signer,
-    open_receipt,
-    sign_model,
-    sign_payload,
-    sign_receipt,
-)
+from embodex.storage import open_storage
+from embodex.trust import PAYLOAD_TYPES, Signer, sign_model, sign_payload
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 

@@ -8,13 +8,14 @@ from pathlib import Path
 
 import pytest
 
+from embodex.contract import Receipt, open_receipt
 from embodex.delivery import channel_supply, open_channel, publish, pull
+from embodex.delivery.channel_supply import supply_alerts
 from embodex.delivery.documents import HEAD_KEY
 from embodex.delivery.heads import issue_head
-from embodex.delivery.storage import open_storage
-from embodex.delivery.supply import supply_alerts
 from embodex.errors import ChannelError
-from embodex.trust import Identity, Receipt, open_receipt
+from embodex.storage.stores import open_storage
+from embodex.trust import Identity
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 

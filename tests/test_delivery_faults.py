@@ -14,11 +14,12 @@ from typing import Any
 
 import pytest
 
-from embodex.delivery import FileStorage, open_storage, publish, pull
+from embodex.delivery import publish, pull
 from embodex.delivery.buyer_store import BuyerStore
 from embodex.delivery.documents import HEAD_KEY, manifest_key
 from embodex.errors import StorageError
 from embodex.format import open_dataset
+from embodex.storage import FileStorage, open_storage
 from embodex.train import load
 from embodex.trust import Ledger, ledger_path
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from embodex.contract import open_receipt
 from embodex.delivery import (
     channel_supply,
     countersign_receipts,
@@ -25,7 +26,7 @@ from embodex.delivery import (
 from embodex.format import open_dataset
 from embodex.qc import load_qc_manifest
 from embodex.train import load
-from embodex.trust import Ledger, ledger_path, open_receipt
+from embodex.trust import Ledger, ledger_path
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 

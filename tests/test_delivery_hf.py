@@ -19,9 +19,9 @@ import pytest
 from huggingface_hub import CommitOperationAdd, HfApi
 
 from embodex.delivery import open_channel, publish, pull
-from embodex.delivery.storage import open_storage
-from embodex.delivery.storage_hf import HFStorage
 from embodex.errors import ObjectNotFoundError, StorageAccessError, StorageError
+from embodex.storage.hf import HFStorage
+from embodex.storage.stores import open_storage
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 from .conftest import HUB_TOKENS, use_hub

@@ -21,8 +21,8 @@ from pathlib import Path
 import pytest
 
 from embodex.delivery import publish, pull
-from embodex.delivery.storage import open_storage
 from embodex.format import open_dataset
+from embodex.storage.stores import open_storage
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 from .conftest import _free_port, _wait_listening, stop_process, use_hub, venv_tool

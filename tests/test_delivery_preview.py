@@ -8,10 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from embodex.delivery import open_storage, publish, pull
+from embodex.contract.checking import Violation
+from embodex.delivery import publish, pull
 from embodex.delivery.outbox import Outbox
+from embodex.storage import open_storage
 from embodex.trust import Ledger, ledger_path
-from embodex.trust.checking import Violation
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 from .test_cli_format import run

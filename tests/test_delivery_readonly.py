@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 from huggingface_hub import HfApi
 
+from embodex.contract import open_receipt, sign_receipt
 from embodex.delivery import (
     channel_supply,
     countersign_receipts,
@@ -34,10 +35,10 @@ from embodex.delivery import (
     read_receipt,
 )
 from embodex.delivery.documents import receipt_key
-from embodex.delivery.storage import open_storage
 from embodex.errors import ChannelError, DeliveryError, SignatureError
 from embodex.format import open_dataset
-from embodex.trust import Ledger, Signer, ledger_path, open_receipt, sign_receipt
+from embodex.storage.stores import open_storage
+from embodex.trust import Ledger, Signer, ledger_path
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 from .conftest import HUB_TOKENS, use_hub
@@ -307,8 +308,8 @@ def test_s3_refusals_are_access_errors() -> None:
     enforce permissions, so botocore's own exception is built here)."""
     from botocore.exceptions import ClientError
 
-    from embodex.delivery.storage import _map_s3_error
     from embodex.errors import StorageAccessError
+    from embodex.storage.stores import _map_s3_error
 
     for code in ("AccessDenied", "403"):
         exc = ClientError({"Error": {"Code": code, "Message": "Access Denied"}}, "PutObject")

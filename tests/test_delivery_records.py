@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from embodex.delivery import countersign_receipts, open_storage, publish, pull, send_notice
+from embodex.delivery import countersign_receipts, publish, pull, send_notice
 from embodex.delivery.outbox import Outbox
 from embodex.errors import DeliveryError
+from embodex.storage import open_storage
 from embodex.trust import Ledger, Signer, ledger_path, verify_ledger
 
 from ._delivery import PROFILE, at, centre_dataset, contract

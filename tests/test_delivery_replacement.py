@@ -9,6 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from embodex.contract import SupplyStatus, supply_status, verify_contract_file
+from embodex.contract.checking import BatchSummary, replaced_batch
 from embodex.delivery import (
     channel_supply,
     open_channel,
@@ -18,8 +20,6 @@ from embodex.delivery import (
     supply_plan,
 )
 from embodex.errors import DeliveryError
-from embodex.trust import SupplyStatus, supply_status, verify_contract_file
-from embodex.trust.checking import BatchSummary, replaced_batch
 
 from ._delivery import PROFILE, Crash, at, centre_dataset, contract, uploads_die_after
 

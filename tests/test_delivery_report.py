@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from embodex.delivery import channel_supply, publish, pull
-from embodex.delivery.report import write_supply_report
+from embodex.reports.supply_page import write_supply_report
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 from .test_qc_report import _browser

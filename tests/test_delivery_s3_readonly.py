@@ -17,9 +17,9 @@ from pathlib import Path
 import boto3
 import pytest
 
+from embodex.contract import open_receipt
 from embodex.delivery import channel_supply, post_receipts, publish, pull
 from embodex.format import open_dataset
-from embodex.trust import open_receipt
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 from .conftest import _free_port, start_moto, stop_process

@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 from pydantic import ValidationError
 
+from embodex.demo.synth import synth_episode, synth_meta
 from embodex.errors import (
     CorruptDatasetError,
     DatasetExistsError,
@@ -19,7 +20,6 @@ from embodex.errors import (
     VerificationError,
 )
 from embodex.format import DatasetMeta, DatasetWriter, Episode, open_dataset
-from embodex.synth import synth_episode, synth_meta
 
 from .conftest import SHORT
 

@@ -14,8 +14,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
+from embodex.demo.synth import synth_episode, synth_meta
 from embodex.format import DatasetMeta, DatasetWriter, Episode, open_dataset
-from embodex.synth import synth_episode, synth_meta
 
 KIB = 1024
 

@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from embodex.demo.synth import synth_episodes
 from embodex.format import (
     Camera,
     DatasetMeta,
@@ -24,7 +25,6 @@ from embodex.format import (
     open_dataset,
 )
 from embodex.format.stats import QUANTILE_LEVELS
-from embodex.synth import synth_episodes
 
 from .conftest import SHORT
 

@@ -12,15 +12,15 @@ import pytest
 from click.testing import CliRunner
 from huggingface_hub import DatasetCard
 
+from embodex.demo.defects import write_defective_dataset
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.errors import InteropError
 from embodex.format import Dataset
 from embodex.format.exporters.card import dataset_card, hf_licence, size_category
 from embodex.format.exporters.hf import export_hf, to_hf_dataset
 from embodex.format.exporters.lerobot import export_lerobot
 from embodex.qc import run_qc
-from embodex.qc.defects import write_defective_dataset
 from embodex.qc.manifest import QCManifest, write_qc
-from embodex.synth import synth_dataset, synth_meta
 from embodex_cli.main import cli
 
 from .conftest import SHORT

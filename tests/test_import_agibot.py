@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from embodex.demo.raw import SAMPLE_EFFECTOR_RANGE_MM, write_agibot_sample
 from embodex.errors import ConfigError, DatasetExistsError, ImportSourceError
 from embodex.format import Dataset, open_dataset
 from embodex.format.importers import SIDECAR_FILE, ImportReport, import_agibot, load_sidecar
 from embodex.format.importers.agibot import JOINT_NAMES, UNITS
-from embodex.synth_raw import SAMPLE_EFFECTOR_RANGE_MM, write_agibot_sample
 
 TASK = 327
 FIRST = 648642

@@ -15,13 +15,13 @@ import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.errors import ConfigError, DatasetExistsError, ImportSourceError, InteropError
 from embodex.format import Dataset, open_dataset
 from embodex.format.exporters import export_dataset
 from embodex.format.exporters.lerobot import export_lerobot
 from embodex.format.importers import import_recordings
 from embodex.format.importers.lerobot import import_lerobot
-from embodex.synth import synth_dataset, synth_meta
 from embodex_cli.main import cli, main
 
 from .conftest import SHORT

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import Dataset, open_dataset
 from embodex.format.exporters.lerobot import export_lerobot
 from embodex.format.importers.lerobot import import_lerobot
-from embodex.synth import synth_dataset, synth_meta
 
 from ._lerobot import lerobot_python, load_with_lerobot, write_with_lerobot
 from .conftest import SHORT

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from embodex.canonical import digest_json
+from embodex.demo.synth import synth_dataset, synth_episodes, synth_meta
 from embodex.errors import (
     CatalogError,
     ProvenanceError,
@@ -29,7 +30,6 @@ from embodex.market import (
 )
 from embodex.market.provenance import CHAIN_FILE, processing_steps, write_chain_file
 from embodex.qc import load_qc_manifest
-from embodex.synth import synth_dataset, synth_episodes, synth_meta
 from embodex.trust import Signer, generate_key, load_signer
 
 from ._market import qc_dataset

@@ -14,15 +14,14 @@ from embodex.market import (
     Catalog,
     build_catalog,
     build_sample_pack,
-    catalog_html,
     default_price_sheet,
     find_sample_offer,
     open_catalog_url,
     publish_catalog,
-    write_catalog_html,
 )
 from embodex.market.capacity import SceneInfo
 from embodex.market.listing import SceneOffer
+from embodex.reports import catalog_html, write_catalog_html
 from embodex.trust import Signer, generate_key, load_signer
 from embodex.trust.envelope import PAYLOAD_TYPES, sign_payload
 

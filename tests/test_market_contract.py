@@ -9,6 +9,9 @@ from pathlib import Path
 import pytest
 
 from embodex.canonical import digest_json
+from embodex.contract import contract_from_yaml, load_contract_yaml, sign_contract
+from embodex.contract.file import verify_contract_file
+from embodex.contract.model import Contract, Origin
 from embodex.errors import ContractError, QuoteError
 from embodex.market import (
     build_quote,
@@ -19,16 +22,7 @@ from embodex.market import (
     write_quote,
 )
 from embodex.market.quote import Quote
-from embodex.trust import (
-    Signer,
-    contract_from_yaml,
-    generate_key,
-    load_contract_yaml,
-    load_signer,
-    sign_contract,
-)
-from embodex.trust.contract_file import verify_contract_file
-from embodex.trust.contract_model import Contract, Origin
+from embodex.trust import Signer, generate_key, load_signer
 
 from ._market import PROFILE, demand, listing, price_sheet
 

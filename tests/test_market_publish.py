@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 import embodex
-from embodex.delivery import open_storage
 from embodex.errors import CatalogError, SamplePackError, SignatureError, StorageIntegrityError
 from embodex.market import (
     build_catalog,
@@ -20,6 +19,7 @@ from embodex.market import (
     publish_catalog,
     pull_sample,
 )
+from embodex.storage import open_storage
 from embodex.trust import Signer, generate_key, load_signer
 
 from ._market import qc_dataset

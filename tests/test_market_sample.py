@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 import embodex
+from embodex.demo.synth import SCENES, SKILLS, synth_episode, synth_meta
 from embodex.errors import DatasetExistsError, SamplePackError, VerificationError
 from embodex.format import DatasetWriter, open_dataset
 from embodex.market import build_sample_pack, burn_mark, choose_sample, has_mark, verify_sample_pack
@@ -23,7 +24,6 @@ from embodex.market.provenance import (
 )
 from embodex.market.sample import EVALUATION_LICENCE, SAMPLE_PREFIX
 from embodex.qc import load_qc_manifest, run_qc, write_qc
-from embodex.synth import SCENES, SKILLS, synth_episode, synth_meta
 from embodex.trust import Signer, generate_key, load_signer
 
 SCENE = {s.scene_id: s for s in SCENES}

@@ -13,11 +13,11 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
+from embodex.demo.mcap import COMPRESSED_IMAGE_MSGDEF, JOINT_STATE_MSGDEF
 from embodex.errors import ConfigError, ImportSourceError
 from embodex.format import open_dataset
 from embodex.format.importers import import_recordings
 from embodex.format.importers.mcap import import_mcap
-from embodex.synth_mcap import COMPRESSED_IMAGE_MSGDEF, JOINT_STATE_MSGDEF
 from embodex_cli.main import cli
 
 from .test_cli_format import run

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from embodex.demo.raw import write_agibot_sample
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import open_dataset
 from embodex.format.exporters.lerobot import export_lerobot
 from embodex.format.importers import import_recordings
 from embodex.qc import default_profile, run_qc
-from embodex.synth import synth_dataset, synth_meta
-from embodex.synth_raw import write_agibot_sample
 
 from .test_cli_format import run
 

@@ -11,9 +11,10 @@ from typing import Any
 import jsonschema
 import pytest
 
+from embodex.demo.defects import write_defective_dataset
+from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.errors import QCManifestError
 from embodex.qc import default_profile, run_qc
-from embodex.qc.defects import write_defective_dataset
 from embodex.qc.manifest import (
     MANIFEST_FILE,
     ReviewRecord,
@@ -27,7 +28,6 @@ from embodex.qc.manifest import (
     profile_path,
     write_qc,
 )
-from embodex.synth import synth_dataset, synth_meta
 from tests.qc_helpers import Batch, defect_batch, private_copy
 
 SCHEMA = Path(__file__).resolve().parents[1] / "specs" / "schemas" / "qc-manifest.schema.json"

@@ -11,12 +11,13 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from embodex.demo.defects import write_defective_dataset
+from embodex.demo.synth import synth_meta
 from embodex.qc import run_qc
-from embodex.qc.defects import write_defective_dataset
 from embodex.qc.manifest import write_qc
-from embodex.qc.report import write_report
-from embodex.qc.review import record_review, write_review_page
-from embodex.synth import synth_meta
+from embodex.qc.review import record_review
+from embodex.reports import write_review_page
+from embodex.reports.qc_page import write_report
 
 WIDTH, HEIGHT = 1280, 2400
 KINDS = ["nan", "jitter", "undecodable_images", "idle_head", "missing_metadata", "dead_channel"]

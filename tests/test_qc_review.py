@@ -18,9 +18,9 @@ from embodex.qc.review import (
     review_queue,
     review_status,
     sampled_passes,
-    write_review_page,
 )
 from embodex.qc.reviewlog import LOG_FILE, append_review, read_log
+from embodex.reports import write_review_page
 from tests.qc_helpers import Batch, defect_batch, private_copy
 
 KINDS = ["jitter", "missing_instruction", "nan"]

@@ -8,12 +8,7 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from embodex.format import DatasetWriter, open_dataset
-from embodex.format.layout import MANIFEST_FILE
-from embodex.format.models import Manifest
-from embodex.format.writer import dataset_digest
-from embodex.qc import RULES, QCResult, default_profile, run_qc
-from embodex.qc.defects import (
+from embodex.demo.defects import (
     DEFECTS,
     corrupt_shard,
     defective_batch,
@@ -21,7 +16,12 @@ from embodex.qc.defects import (
     strip_calibration,
     write_defective_dataset,
 )
-from embodex.synth import synth_dataset, synth_episodes, synth_meta
+from embodex.demo.synth import synth_dataset, synth_episodes, synth_meta
+from embodex.format import DatasetWriter, open_dataset
+from embodex.format.layout import MANIFEST_FILE
+from embodex.format.models import Manifest
+from embodex.format.writer import dataset_digest
+from embodex.qc import RULES, QCResult, default_profile, run_qc
 
 SEVERITY = {"warn": 1, "fail": 2}
 

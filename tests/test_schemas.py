@@ -7,8 +7,8 @@ from pathlib import Path
 
 import jsonschema
 
+from embodex.demo.synth import synth_meta
 from embodex.schemas import render_schemas
-from embodex.synth import synth_meta
 
 SPEC_DIR = Path(__file__).resolve().parents[1] / "specs" / "schemas"
 

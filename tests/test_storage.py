@@ -10,19 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from embodex.delivery.storage import (
-    FileStorage,
-    S3Storage,
-    Storage,
-    open_storage,
-    validate_key,
-)
 from embodex.errors import (
     ObjectNotFoundError,
     StorageError,
     StorageIntegrityError,
     UnsafeKeyError,
 )
+from embodex.storage.stores import FileStorage, S3Storage, Storage, open_storage, validate_key
 
 
 @pytest.fixture(params=["file", "s3", "hf"])

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from embodex.synth import synth_dataset, synth_meta
+from embodex.demo.synth import synth_dataset, synth_meta
 
 from ._train_data import write_qc_manifest
 

@@ -237,9 +237,9 @@ def test_subset_stats_from_per_episode_stats(train_root: Path) -> None:
 def test_qc_filter_from_a_real_qc_run(tmp_path: Path) -> None:
     """The tolerant reader against the manifest `embodex qc run` writes (the QC package is
     used here only to produce it; the loader never imports it)."""
+    from embodex.demo.defects import write_defective_dataset
+    from embodex.demo.synth import synth_meta
     from embodex.qc import load_qc_manifest, run_qc, write_qc
-    from embodex.qc.defects import write_defective_dataset
-    from embodex.synth import synth_meta
 
     root = tmp_path / "batch"
     _, labels = write_defective_dataset(

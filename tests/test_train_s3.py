@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from torch.utils.data import DataLoader
 
-from embodex.delivery.storage import open_storage
 from embodex.errors import CorruptDatasetError, DatasetNotFoundError, QCManifestMissingError
 from embodex.format import open_dataset
+from embodex.storage.stores import open_storage
 from embodex.train import load
 
 from ._train_data import module_dataset, upload_dataset, write_qc_manifest

@@ -10,6 +10,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from embodex.demo.defects import write_defective_dataset
+from embodex.demo.synth import synth_meta
 from embodex.errors import DatasetExistsError, QCManifestError, TrimError
 from embodex.format import Cut, DatasetWriter, Segment, open_dataset, trim_episodes
 from embodex.format.reader import compute_dataset_stats
@@ -18,8 +20,6 @@ from embodex.format.trim import collect_cuts
 from embodex.market import build_sample_pack
 from embodex.market.provenance import processing_steps
 from embodex.qc import load_findings, run_qc, suggested_trims, trim_dataset, write_qc
-from embodex.qc.defects import write_defective_dataset
-from embodex.synth import synth_meta
 from embodex.trust import generate_key, load_signer
 
 from .test_cli_format import run

@@ -9,15 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from embodex.contract import amend_contract, sign_contract, terminate_contract
 from embodex.errors import LedgerError
-from embodex.trust import (
-    Ledger,
-    amend_contract,
-    ledger_path,
-    sign_contract,
-    terminate_contract,
-    verify_ledger,
-)
+from embodex.trust import Ledger, ledger_path, verify_ledger
 from embodex_cli.main import main
 
 from ._trust import BEFORE, IN_TERM, agreed, make_parties, write_draft

@@ -11,10 +11,8 @@ from pathlib import Path
 import pytest
 
 from embodex.canonical import canonical_json
-from embodex.errors import ContractError, SignatureError
-from embodex.trust import (
+from embodex.contract import (
     Contract,
-    Signer,
     build_receipt,
     check_batch,
     contract_from_yaml,
@@ -24,6 +22,8 @@ from embodex.trust import (
     terminate_contract,
     verify_contract_file,
 )
+from embodex.errors import ContractError, SignatureError
+from embodex.trust import Signer
 from embodex.trust.types import dec_str, round_money
 
 from ._trust import IN_TERM, agreed, batch, delivered, draft_text, episode, qc_manifest, week

@@ -17,6 +17,18 @@ from hypothesis import strategies as st
 
 from embodex.canonical import canonical_json
 from embodex.config import ledger_dir
+from embodex.contract import (
+    ContractState,
+    amend_contract,
+    contract_from_yaml,
+    read_contract_file,
+    sign_contract,
+    terminate_contract,
+    verify_contract_file,
+)
+from embodex.contract.file import ContractFile, verify_contract_document
+from embodex.contract.periods import parse_duration
+from embodex.demo.synth import SCENES
 from embodex.errors import (
     ContractError,
     ContractStateError,
@@ -24,23 +36,7 @@ from embodex.errors import (
     PayloadError,
     SignatureError,
 )
-from embodex.synth import SCENES
-from embodex.trust import (
-    ContractState,
-    Signer,
-    add_signature,
-    amend_contract,
-    contract_from_yaml,
-    generate_key,
-    import_identity,
-    read_contract_file,
-    sign_contract,
-    sign_model,
-    terminate_contract,
-    verify_contract_file,
-)
-from embodex.trust.contract_file import ContractFile, verify_contract_document
-from embodex.trust.periods import parse_duration
+from embodex.trust import Signer, add_signature, generate_key, import_identity, sign_model
 
 from ._trust import AFTER, BEFORE, IN_TERM, START, agreed, draft_text, make_parties, write_draft
 
@@ -139,7 +135,7 @@ def test_conflicting_policy_and_placeholders_are_rejected() -> None:
     )
     with pytest.raises(ContractError, match="both permitted and prohibited"):
         contract_from_yaml(text)
-    from embodex.trust import render_template
+    from embodex.contract import render_template
 
     with pytest.raises(ContractError, match="REPLACE-ME placeholders"):
         contract_from_yaml(render_template())
@@ -367,7 +363,7 @@ def test_termination(tmp_path: Path) -> None:
     other = ContractFile(envelope=read_contract_file(path).envelope)
     assert verify_contract_document(other, at=future).state is ContractState.ACTIVE
     outsider = Signer.ephemeral("x", "buyer")
-    from embodex.trust.lifecycle import Termination
+    from embodex.contract.lifecycle import Termination
 
     notice = Termination.model_validate(
         {**ended.termination.model_dump(mode="json"), "issued_by": outsider.key_id}

@@ -10,13 +10,13 @@ import jsonschema
 import pytest
 
 from embodex.canonical import digest_json
-from embodex.trust import (
-    Ledger,
+from embodex.contract import (
     build_receipt,
     read_contract_file,
     terminate_contract,
     verify_contract_file,
 )
+from embodex.trust import Ledger
 
 from ._trust import IN_TERM, agreed, batch, qc_manifest, week
 

@@ -8,11 +8,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from embodex.contract import load_contract_yaml, render_template, sign_contract
+from embodex.contract.templates import UNSET_DIGEST
 from embodex.errors import ContractError, PriceSheetError
 from embodex.market import default_price_sheet_text, load_price_sheet
 from embodex.qc import default_profile
-from embodex.trust import load_contract_yaml, render_template, sign_contract
-from embodex.trust.templates import UNSET_DIGEST
 from embodex_cli.main import main
 
 from ._trust import BEFORE, START, draft_text, make_parties

@@ -82,8 +82,9 @@ def contract_init(
       embodex contract init --from-quote quote.json --catalog catalog --buyer agibot \\
           -o contract.yaml
     """
+    from embodex.contract import render_template
     from embodex.fsutil import atomic_write_bytes
-    from embodex.trust import load_identity, render_template
+    from embodex.trust import load_identity
 
     centre_id = load_identity(centre) if centre else None
     buyer_id = load_identity(buyer) if buyer else None
@@ -117,7 +118,7 @@ def contract_init(
 
 
 def _action_result(action: Any, as_json: bool) -> None:
-    from embodex.trust.summary import describe_contract
+    from embodex.contract.summary import describe_contract
 
     v = action.verified
     if as_json:
@@ -177,7 +178,7 @@ def contract_sign(file: Path, out: Path | None, **opts: Any) -> None:
       embodex contract sign contract.yaml --key hubei-centre          # OFFERED
       embodex contract sign contract.signed.json --key agibot         # AGREED
     """
-    from embodex.trust import sign_contract
+    from embodex.contract import sign_contract
 
     _run_action(sign_contract, opts, source=file, out=out)
 
@@ -198,9 +199,9 @@ def contract_verify(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) 
       embodex contract verify contract.signed.json
       embodex contract verify contract.signed.json --at 2026-06-01 --json
     """
+    from embodex.contract import verify_contract_file
+    from embodex.contract.summary import describe_contract
     from embodex.errors import EmbodexError
-    from embodex.trust import verify_contract_file
-    from embodex.trust.summary import describe_contract
 
     verified = None
     try:
@@ -236,7 +237,7 @@ def contract_show(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) ->
     Example:
       embodex contract show contract.signed.json
     """
-    from embodex.trust.summary import show_contract
+    from embodex.contract.summary import show_contract
 
     data = show_contract(file, trusted_identities(trust), at=day(at))
     if as_json:
@@ -264,7 +265,7 @@ def contract_amend(file: Path, changes: Path, out: Path | None, **opts: Any) -> 
       embodex contract amend contract.signed.json --changes contract-v2.yaml --key hubei-centre
       embodex contract sign hubei-agibot-2026-001-v2.signed.json --key agibot
     """
-    from embodex.trust import amend_contract
+    from embodex.contract import amend_contract
 
     _run_action(amend_contract, opts, path=file, changes=changes, out=out)
 
@@ -282,6 +283,6 @@ def contract_terminate(file: Path, reason: str, effective: Any, **opts: Any) -> 
       embodex contract terminate contract.signed.json --key agibot \\
           --reason "three missed deliveries"
     """
-    from embodex.trust import terminate_contract
+    from embodex.contract import terminate_contract
 
     _run_action(terminate_contract, opts, path=file, reason=reason, effective=day(effective))

@@ -100,8 +100,8 @@ def ledger_verify(
     Example:
       embodex ledger verify hubei-centre
     """
+    from embodex.contract.file import default_trusted
     from embodex.trust import load_identity, verify_ledger
-    from embodex.trust.contract_file import default_trusted
 
     idents = [load_identity(x) for x in identities] if identities else default_trusted()
     report = verify_ledger(_ledger_file(party, file), idents)

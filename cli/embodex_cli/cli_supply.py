@@ -48,7 +48,7 @@ def _status_lines(r: Any) -> list[str]:
         )
         + ")",
     ]
-    from embodex.delivery.supply import supply_alerts
+    from embodex.delivery.channel_supply import supply_alerts
 
     lines += [f"  {label:<12} {text}" for label, text in supply_alerts(r)]
     return lines
@@ -94,7 +94,7 @@ def supply_status(
           --html supply.html
     """
     from embodex.delivery import channel_supply
-    from embodex.delivery.report import write_supply_report
+    from embodex.reports.supply_page import write_supply_report
 
     report = channel_supply(url, contract, now=at)
     if html is not None:

@@ -75,17 +75,17 @@ def synth(
       embodex synth demo/raw --layout agibot --episodes 4
       embodex synth demo/bags --layout mcap --episodes 3
     """
-    from embodex.synth import synth_dataset, synth_meta
+    from embodex.demo.synth import synth_dataset, synth_meta
 
     span = _parse_range(duration)
     if layout == "agibot":
-        from embodex.synth_raw import write_agibot_sample
+        from embodex.demo.raw import write_agibot_sample
 
         frames = (round(span[0] * 30), round(span[1] * 30))  # the sample records at 30 fps
         root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth, frames=frames)
         result: dict[str, Any] = {"layout": "agibot", "path": str(root), "episodes": episodes}
     elif layout == "mcap":
-        from embodex.synth_mcap import write_mcap_sample
+        from embodex.demo.mcap import write_mcap_sample
 
         lo, hi = span
         root = write_mcap_sample(out, episodes=episodes, seed=seed, duration_s=(lo + hi) / 2)

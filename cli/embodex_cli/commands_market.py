@@ -130,7 +130,8 @@ def catalog_show(source: str, trust: tuple[str, ...], html: Path | None, as_json
     """
     cat = _open(source, trust)
     if html is not None:
-        from embodex.market import find_sample_offer, write_catalog_html
+        from embodex.market import find_sample_offer
+        from embodex.reports import write_catalog_html
 
         write_catalog_html(cat, html, sample=find_sample_offer(source, cat))
         click.echo(f"wrote {html}", err=True)

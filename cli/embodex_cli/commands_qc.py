@@ -237,7 +237,7 @@ def qc_report(dataset: Path, out: Path | None, worst: int, as_json: bool) -> Non
       embodex qc report datasets/week01 --json
     """
     from embodex.qc.manifest import stale_reason
-    from embodex.qc.report import write_report
+    from embodex.reports.qc_page import write_report
 
     path = write_report(dataset, out or Path(dataset) / "qc" / "report.html", worst=worst)
     stale = stale_reason(dataset)
@@ -366,7 +366,8 @@ def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
       embodex review next datasets/week01
     """
     from embodex.qc.manifest import describe_episode, stale_reason
-    from embodex.qc.review import review_queue, write_review_page
+    from embodex.qc.review import review_queue
+    from embodex.reports import write_review_page
 
     queue = review_queue(dataset)
     stale = stale_reason(dataset)

@@ -36,8 +36,8 @@ def load_signer_cli(name: str) -> Any:
 
 def trusted_identities(extra: tuple[str, ...]) -> list[Any] | None:
     """The key store plus identities named with --trust (None: the key store alone)."""
+    from embodex.contract.file import default_trusted
     from embodex.trust import load_identity
-    from embodex.trust.contract_file import default_trusted
 
     if not extra:
         return None

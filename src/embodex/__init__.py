@@ -3,6 +3,7 @@
 The SDK is the product; the ``embodex`` command is a thin layer over it.
 """
 
+from ._version import __version__
 from .errors import EmbodexError
 from .format import (
     Camera,
@@ -19,8 +20,6 @@ from .format import (
     verify_dataset,
 )
 from .train import load
-
-__version__ = "0.1.0"
 
 __all__ = [
     "Camera",

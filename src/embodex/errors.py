@@ -298,7 +298,7 @@ class MissingExtraError(InteropError):
         self.extra = extra
 
 
-# -- storage backends (embodex.delivery.storage) ----------------------------------------
+# -- storage backends (embodex.storage.stores) ----------------------------------------
 
 
 class StorageError(EmbodexError):
@@ -467,7 +467,7 @@ class EpisodeIndexError(SchemaError, IndexError):
     )
 
 
-# -- Hugging Face Hub channel backend (issue 7, embodex.delivery.storage_hf) ----------------
+# -- Hugging Face Hub channel backend (issue 7, embodex.storage.hf) ----------------
 
 
 class StorageAccessError(StorageError):

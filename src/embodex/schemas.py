@@ -13,6 +13,11 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from .contract.checking import BatchSummary
+from .contract.file import ContractFile
+from .contract.lifecycle import Termination
+from .contract.model import Contract
+from .contract.receipts import Receipt
 from .delivery.documents import BatchManifest, ChannelHead, Notice
 from .format.importers.agibot_sidecar import Sidecar as AgibotSidecar
 from .format.importers.mcap import TopicMap
@@ -27,14 +32,9 @@ from .market.publish import SampleManifest
 from .market.quote import Quote
 from .qc.manifest import QCManifest
 from .qc.reviewlog import ReviewEntry
-from .trust.checking import BatchSummary
-from .trust.contract_file import ContractFile
-from .trust.contract_model import Contract
 from .trust.envelope import Envelope
 from .trust.keys import Identity
 from .trust.ledger import LedgerEntry
-from .trust.lifecycle import Termination
-from .trust.receipts import Receipt
 
 __all__ = ["SCHEMAS", "render_schemas", "write_schemas"]
 

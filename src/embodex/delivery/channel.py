@@ -13,10 +13,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from ..contract import VerifiedContract, verify_contract_file
+from ..contract.file import default_trusted
+from ..contract.lifecycle import ContractState
 from ..errors import ChannelError, DeliveryError, FrozenChannelError, ObjectNotFoundError
-from ..trust import Identity, Signer, VerifiedContract, verify_contract_file
-from ..trust.contract_file import default_trusted
-from ..trust.lifecycle import ContractState
+from ..storage.stores import FileStorage, Storage, open_storage
+from ..trust import Identity, Signer
 from .documents import (
     HEAD_KEY,
     BatchManifest,
@@ -27,7 +29,6 @@ from .documents import (
     notice_key,
     open_document,
 )
-from .storage import FileStorage, Storage, open_storage
 
 __all__ = [
     "CLOCK_SKEW",

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
 
+from ..contract import VerifiedContract
+from ..contract.checking import Violation, check_batch, replaced_batch
 from ..qc import QCManifest, compare_manifests
-from ..trust import VerifiedContract
-from ..trust.checking import Violation, check_batch, replaced_batch
 from .documents import BatchManifest
 
 __all__ = ["BATCH_RULES", "Decision", "decide"]

@@ -14,9 +14,10 @@ from typing import Literal, TypeVar
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from ..canonical import digest_json
+from ..contract.checking import BatchSummary, EpisodeSummary
 from ..errors import PayloadError, SignatureError, UnsafeKeyError
+from ..storage.stores import validate_key
 from ..trust import Identity, open_model
-from ..trust.checking import BatchSummary, EpisodeSummary
 from ..trust.keys import KEY_ID_PATTERN
 from ..trust.types import (
     Dec,
@@ -28,7 +29,6 @@ from ..trust.types import (
     Timestamp,
     TrustModel,
 )
-from .storage import validate_key
 
 __all__ = [
     "CHANNEL_ID_PATTERN",

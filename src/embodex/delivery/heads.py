@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
+from ..contract import VerifiedContract
 from ..errors import DeliveryError
-from ..trust import Identity, Signer, VerifiedContract, sign_model
+from ..trust import Identity, Signer, sign_model
 from .channel import Channel, open_channel, utc_now
 from .documents import HEAD_KEY, ChannelHead, doc_digest
 

@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
+from ..contract import VerifiedContract
 from ..errors import DeliveryError
-from ..trust import Identity, Ledger, Signer, VerifiedContract, ledger_path, sign_model
+from ..trust import Identity, Ledger, Signer, ledger_path, sign_model
 from .channel import open_channel, utc_now
 from .documents import HEAD_KEY, NOTICE_TYPES, Notice, doc_digest, notice_key
 from .heads import DEFAULT_HEAD_TTL, HeadUpdate, issue_head

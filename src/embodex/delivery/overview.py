@@ -13,12 +13,13 @@ from pathlib import Path
 
 from pydantic import Field
 
-from ..trust import Identity, VerifiedContract
-from ..trust.receipts import replaceable_batches
+from ..contract import VerifiedContract
+from ..contract.receipts import replaceable_batches
+from ..trust import Identity
 from ..trust.types import Hours, IsoDate, Timestamp, TrustModel
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import BatchManifest, Notice
-from .receipts import ChannelReceipt, InvalidReceipt, read_receipts
+from .receipt_exchange import ChannelReceipt, InvalidReceipt, read_receipts
 
 __all__ = [
     "BatchLine",

@@ -24,11 +24,13 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ..contract import VerifiedContract
+from ..contract.checking import BatchSummary, Violation, check_batch
 from ..errors import DeliveryError, ScopeError
 from ..format import Dataset, open_dataset
 from ..qc import Profile, default_profile
-from ..trust import Identity, Ledger, Signer, VerifiedContract, ledger_path
-from ..trust.checking import BatchSummary, Violation, check_batch
+from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
+from ..trust import Identity, Ledger, Signer, ledger_path
 from ..trust.types import dec_str
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import (
@@ -54,7 +56,6 @@ from .staging import (
     preview_violations,
     stage_batch,
 )
-from .transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
 
 __all__ = ["PublishResult", "publish"]
 

@@ -19,7 +19,7 @@ A channel that refuses the buyer's writes (:class:`StorageAccessError`: a gated 
 approved users, a read-only mirror or credential) does not stop the pull: the receipt stays
 in ``DIR/receipts``, the batch is done, and the state lists it as unposted
 (``receipts_unposted``) until a later pull — or anyone with write access, through
-:func:`~embodex.delivery.receipts.post_receipts` — puts it on the channel.
+:func:`~embodex.delivery.receipt_exchange.post_receipts` — puts it on the channel.
 
 The state file records each step, so a pull killed at any moment resumes where it stopped.
 """
@@ -36,6 +36,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from ..canonical import digest_json
+from ..contract import Receipt, VerifiedContract, build_receipt, open_receipt, sign_receipt
+from ..contract.checking import Violation, replaced_batch
+from ..contract.receipts import replaceable_batches
 from ..errors import (
     ChannelError,
     DeliveryError,
@@ -51,19 +54,14 @@ from ..format.layout import MANIFEST_FILE
 from ..fsutil import atomic_write_bytes
 from ..qc import Profile, QCManifest, default_profile, load_qc_manifest, run_qc, write_qc
 from ..qc.manifest import profile_path
-from ..trust import (
-    Envelope,
-    Identity,
-    Receipt,
-    Signer,
-    VerifiedContract,
-    build_receipt,
-    open_receipt,
-    sign_receipt,
-    verify_qc_manifest,
+from ..storage.transfer import (
+    DEFAULT_ATTEMPTS,
+    DEFAULT_WORKERS,
+    Download,
+    download_files,
+    with_retries,
 )
-from ..trust.checking import Violation, replaced_batch
-from ..trust.receipts import replaceable_batches
+from ..trust import Envelope, Identity, Signer, verify_qc_manifest
 from ..trust.types import dec_str
 from .buyer_store import BatchProgress, BatchSeen, BuyerStore, PullState
 from .channel import CLOCK_SKEW, Channel, HeadRead, check_fresh, open_channel, utc_now
@@ -77,9 +75,8 @@ from .documents import (
     receipt_key,
 )
 from .install import install_batch, mark_revoked
-from .receipts import append_once, channel_receipt_state, repair_receipts
+from .receipt_exchange import append_once, channel_receipt_state, repair_receipts
 from .staging import batch_episodes
-from .transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS, Download, download_files, with_retries
 
 __all__ = ["BatchReport", "PullReport", "pull", "watch"]
 

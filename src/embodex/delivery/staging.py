@@ -16,14 +16,15 @@ from decimal import Decimal
 from pathlib import Path
 
 from ..canonical import digest_json, sha256_bytes, sha256_file
+from ..contract import Contract
+from ..contract.checking import BatchSummary, Violation, check_batch
 from ..errors import DeliveryError
 from ..format import Dataset, copy_episodes, open_dataset
 from ..format.layout import MANIFEST_FILE
 from ..qc import Profile, QCManifest, load_qc_manifest, run_qc, write_qc
 from ..qc.aggregates import hours_of
 from ..qc.manifest import profile_path
-from ..trust import Contract, Signer, sign_model, sign_qc_manifest
-from ..trust.checking import BatchSummary, Violation, check_batch
+from ..trust import Signer, sign_model, sign_qc_manifest
 from .documents import BatchEpisode, BatchFile, BatchManifest, episode_summaries
 
 __all__ = [

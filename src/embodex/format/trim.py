@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from .._version import __version__
 from ..errors import DatasetExistsError, TrimError
 from . import layout
 from .copy import copy_episodes
@@ -249,7 +250,6 @@ def trim_episodes(
         trim_episodes("datasets/week01", "datasets/week01-trimmed",
                       {"hubei:0007": (76, 300), "hubei:0012": Cut(0, 250, "manual")})
     """
-    from .. import __version__  # not at import time: embodex/__init__ imports this package
 
     src = source if isinstance(source, Dataset) else open_dataset(source)
     if layout.resolve(Path(dest), layout.META_FILE).exists():

@@ -20,7 +20,6 @@ Spec: ``specs/catalog.md``.
 
 from .capacity import Capacity, SceneInfo, builtin_scenes, load_capacity
 from .catalog import Catalog, build_catalog, open_catalog, read_catalog
-from .catalog_page import SampleOffer, catalog_html, write_catalog_html
 from .contract_draft import contract_from_quote, draft_contract
 from .demand import Demand, DemandItem, DemandLine, load_demand, parse_demand
 from .listing import Holding, Listing
@@ -36,6 +35,7 @@ from .provenance import (
 from .provenance_sources import Provenance, open_provenance
 from .publish import (
     PublishReport,
+    SampleOffer,
     find_sample_offer,
     open_catalog_url,
     publish_catalog,
@@ -69,7 +69,6 @@ __all__ = [
     "build_sample_pack",
     "builtin_scenes",
     "burn_mark",
-    "catalog_html",
     "check_arithmetic",
     "choose_sample",
     "contract_from_quote",
@@ -95,6 +94,5 @@ __all__ = [
     "verify_chain",
     "verify_quote",
     "verify_sample_pack",
-    "write_catalog_html",
     "write_quote",
 ]

@@ -1,8 +1,8 @@
 """Collection capacity: how many deliverable hours per week the centre can record per scene.
 
 The capacity file names scenes by id (the centre's own catalogue of scenes, by default the
-23 training scenes of the reference case in :data:`embodex.synth.SCENES`) and may describe
-scenes of its own. Matching (``matching.py``) spends this capacity week by week.
+23 training scenes of the reference case in :data:`embodex.format.reference.SCENES`) and may
+describe scenes of its own. Matching (``matching.py``) spends this capacity week by week.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field, model_validator
 
 from ..errors import PriceSheetError
-from ..synth import SCENES
+from ..format.reference import SCENES
 from ..trust.types import Hours, Identifier, IsoDate, NonEmpty, Slug, TrustModel
 from .yamlfile import load_yaml_model
 
@@ -64,7 +64,8 @@ class Capacity(TrustModel):
     hours_per_week: dict[Identifier, Hours] = Field(default_factory=dict)
     scenes: list[SceneInfo] = Field(default_factory=list)
     use_builtin_scenes: bool = Field(
-        default=True, description="Start from the 23 built-in scenes (embodex.synth.SCENES)."
+        default=True,
+        description="Start from the 23 built-in scenes (embodex.format.reference.SCENES).",
     )
 
     @model_validator(mode="after")

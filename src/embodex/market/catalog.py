@@ -20,11 +20,11 @@ from pathlib import Path
 from typing import Any
 
 from ..canonical import digest_json
+from ..contract.file import default_trusted
 from ..errors import CatalogError, ProvenanceError, QCManifestError, SignatureError
 from ..format import Dataset, open_dataset
 from ..fsutil import atomic_write_bytes
 from ..qc.manifest import QCManifest, load_qc_manifest
-from ..trust.contract_file import default_trusted
 from ..trust.documents import model_from_payload
 from ..trust.envelope import PAYLOAD_TYPES, Envelope, sign_payload, verify_signatures
 from ..trust.keys import Identity, Signer

@@ -18,9 +18,9 @@ from typing import Any
 
 import yaml
 
+from ..contract.yamlio import PLACEHOLDER, contract_from_yaml
 from ..errors import CatalogError, QuoteError
 from ..format.models import FORMAT_VERSION
-from ..trust.contract_yaml import PLACEHOLDER, contract_from_yaml
 from ..trust.keys import Identity
 from ..trust.types import dec_str
 from .listing import Listing

@@ -27,7 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from .. import __version__
+from .._version import __version__
 from ..canonical import digest_json
 from ..delivery.channel import Channel, open_channel
 from ..delivery.documents import BatchManifest, qc_key

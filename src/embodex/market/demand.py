@@ -15,8 +15,8 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
+from ..contract.periods import parse_duration, zone
 from ..errors import DemandError
-from ..trust.periods import parse_duration, zone
 from ..trust.types import (
     Digest,
     Hours,

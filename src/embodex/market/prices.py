@@ -17,8 +17,8 @@ from typing import Annotated, Literal
 
 from pydantic import Field, model_validator
 
+from ..contract.model import UsagePolicy
 from ..errors import PriceSheetError
-from ..trust.contract_model import UsagePolicy
 from ..trust.types import Dec, Hours, IsoDate, Money, NonEmpty, Rate, Slug, TrustModel
 from .yamlfile import load_yaml_model, parse_yaml_model
 

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
-from .. import __version__
+from .._version import __version__
 from ..canonical import digest_json, sha256_bytes, to_pretty_json
 from ..errors import ProvenanceError, SignatureError
 from ..format import Dataset, TrimRecord, open_dataset
@@ -267,7 +267,10 @@ def processing_steps(ds: Dataset) -> list[ProcessingStep]:
     elif n and all(e.get("synthetic") is True for e in extras):
         steps.append(
             ProcessingStep(
-                step="synthesise", tool=tool, episodes=n, details={"generator": "embodex.synth"}
+                step="synthesise",
+                tool=tool,
+                episodes=n,
+                details={"generator": "embodex.demo.synth"},
             )
         )
     ids = ds.episodes.column("episode_id").to_pylist()

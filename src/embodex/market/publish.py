@@ -28,7 +28,7 @@ from typing import Literal
 from pydantic import Field
 
 from ..canonical import sha256_bytes, sha256_file
-from ..delivery.storage import Storage, join_key, open_storage, validate_key
+from ..contract.file import default_trusted
 from ..errors import (
     CatalogError,
     ObjectNotFoundError,
@@ -37,14 +37,20 @@ from ..errors import (
 )
 from ..format import FileEntry
 from ..fsutil import fsync_dir
-from ..trust.contract_file import default_trusted
+from ..storage.stores import Storage, join_key, open_storage, validate_key
 from ..trust.documents import open_model, sign_model
 from ..trust.envelope import Envelope
 from ..trust.keys import Identity, Signer
 from ..trust.types import Digest, TrustModel
 from .catalog import IDENTITY_FILE, LISTING_FILE, Catalog, open_catalog, read_catalog
-from .catalog_page import SampleOffer
-from .provenance import CHAIN_FILE, DatasetRef, ProvenanceChain, parse_chain_file, verify_chain
+from .provenance import (
+    CHAIN_FILE,
+    DatasetRef,
+    ProvenanceChain,
+    SampleEpisode,
+    parse_chain_file,
+    verify_chain,
+)
 from .sample import SamplePack, verify_sample_pack
 
 __all__ = [
@@ -267,6 +273,26 @@ def pull_sample(
     os.replace(staging, target)
     fsync_dir(target.parent)
     return replace(pack, path=target)
+
+
+@dataclass(frozen=True)
+class SampleOffer:
+    """The sample pack published with a catalogue, as its signed provenance describes it.
+
+    ``where`` is the folder or channel URL it lies at; ``command`` is what to run there
+    (pull it from a channel, check a folder's pack), ``action`` says which in words.
+    """
+
+    where: str
+    action: str
+    command: str
+    dataset_name: str
+    dataset_digest: str
+    source_name: str
+    source_digest: str
+    licence: str
+    watermark: str
+    episodes: list[SampleEpisode]
 
 
 def _offer(chain: ProvenanceChain, where: str, action: str, command: str) -> SampleOffer:

@@ -32,10 +32,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, ValidationError
 
 from ..canonical import digest_json, to_pretty_json
+from ..contract.periods import make_periods, parse_duration
 from ..errors import DemandError, QuoteError
 from ..fsutil import atomic_write_bytes
 from ..trust.documents import describe_validation_error
-from ..trust.periods import make_periods, parse_duration
 from ..trust.types import Dec, Digest, Hours, IsoDate, NonEmpty, TrustModel, money_step, round_money
 from .demand import Budget, Demand
 from .listing import CentreInfo, Listing, ProfileRef

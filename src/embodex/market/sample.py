@@ -28,13 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from ..canonical import digest_json
+from ..contract.file import default_trusted
 from ..errors import DatasetExistsError, SamplePackError, SignatureError
 from ..format import Dataset, DatasetMeta, Episode, copy_episodes, open_dataset
 from ..fsutil import fsync_dir
 from ..qc import load_qc_manifest, load_qc_profile, run_qc, write_qc
 from ..qc.manifest import QCManifest
-from ..qc.report import write_report
-from ..trust.contract_file import default_trusted
+from ..reports.qc_page import write_report
 from ..trust.envelope import Envelope
 from ..trust.keys import Identity, Signer
 from .provenance import (

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from ..contract.yamlio import yaml_mapping
 from ..errors import EmbodexError
-from ..trust.contract_yaml import yaml_mapping
 from ..trust.documents import describe_validation_error
 
 __all__ = ["load_yaml_model", "parse_yaml_model"]

@@ -2,12 +2,13 @@
 
 See specs/qc.md. The usual flow::
 
-    from embodex.qc import run_qc, write_qc, write_report
+    from embodex.qc import run_qc, write_qc
+    from embodex.reports import write_report
     result = run_qc("datasets/week01")           # default profile humanoid-30fps
     manifest = write_qc("datasets/week01", result)
     write_report("datasets/week01", "week01-qc.html")
 
-Defects for tests and demos: :mod:`embodex.qc.defects`.
+Defects for tests and demos: :mod:`embodex.demo.defects`.
 """
 
 from .findings import Finding, Severity, Verdict
@@ -24,8 +25,7 @@ from .manifest import (
     write_qc,
 )
 from .profile import Profile, default_profile, load_profile
-from .report import write_report
-from .review import list_reviews, record_review, review_queue, review_status, write_review_page
+from .review import list_reviews, record_review, review_queue, review_status
 from .reviewlog import REASONS, ReviewEntry
 from .rules import RULES, RuleSpec
 from .runner import EpisodeResult, QCResult, run_qc
@@ -61,6 +61,4 @@ __all__ = [
     "suggested_trims",
     "trim_dataset",
     "write_qc",
-    "write_report",
-    "write_review_page",
 ]

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import pyarrow as pa
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from .. import __version__
+from .._version import __version__
 from ..canonical import sha256_bytes, to_pretty_json
 from ..errors import QCManifestError
 from ..fsutil import FileLock, atomic_write_bytes

@@ -20,7 +20,6 @@ from pathlib import Path
 from typing import Any
 
 from .. import config
-from ..delivery.storage import Storage, open_storage
 from ..errors import (
     CorruptDatasetError,
     DatasetNotFoundError,
@@ -29,6 +28,7 @@ from ..errors import (
 )
 from ..format import FileEntry, Manifest, layout
 from ..fsutil import atomic_write_bytes
+from ..storage.stores import Storage, open_storage
 from .select import QC_MANIFEST
 
 __all__ = ["LocalSource", "Source", "StreamingSource", "open_source"]

@@ -16,13 +16,22 @@ from typing import Any, Literal
 from pydantic import Field, model_validator
 
 from ..errors import ContractError, SignatureError
+from ..trust.documents import open_model, sign_model
+from ..trust.envelope import Envelope
+from ..trust.keys import KEY_ID_PATTERN, Identity, Signer
+from ..trust.types import (
+    Digest,
+    Hours,
+    Identifier,
+    IsoDate,
+    NonEmpty,
+    Timestamp,
+    TrustModel,
+    dec_str,
+)
 from .checking import BatchSummary, Violation, check_batch, measure_qc
-from .contract_file import VerifiedContract
-from .contract_model import Contract
-from .documents import open_model, sign_model
-from .envelope import Envelope
-from .keys import KEY_ID_PATTERN, Identity, Signer
-from .types import Digest, Hours, Identifier, IsoDate, NonEmpty, Timestamp, TrustModel, dec_str
+from .file import VerifiedContract
+from .model import Contract
 
 __all__ = [
     "Measurement",

@@ -11,12 +11,12 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from .contract_file import VerifiedContract, is_signed_contract_file, verify_contract_file
-from .contract_model import Contract
-from .contract_yaml import load_contract_yaml
-from .keys import Identity
+from ..trust.keys import Identity
+from ..trust.types import dec_str
+from .file import VerifiedContract, is_signed_contract_file, verify_contract_file
 from .lifecycle import ContractState
-from .types import dec_str
+from .model import Contract
+from .yamlio import load_contract_yaml
 
 __all__ = ["describe_contract", "show_contract"]
 

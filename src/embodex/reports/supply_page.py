@@ -7,10 +7,10 @@ from decimal import Decimal
 from html import escape
 from pathlib import Path
 
+from ..delivery.channel_supply import SupplyReport, supply_alerts
 from ..fsutil import atomic_write_bytes
-from ..qc.htmlkit import Raw, page, table
-from ..qc.svg import hbar_chart
-from .supply import SupplyReport, supply_alerts
+from .htmlkit import Raw, page, table
+from .svg import hbar_chart
 
 __all__ = ["render_supply_report", "write_supply_report"]
 

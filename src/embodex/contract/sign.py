@@ -14,7 +14,11 @@ from datetime import date
 from pathlib import Path
 
 from ..errors import ContractError, ContractStateError, SignatureError
-from .contract_file import (
+from ..trust.documents import sign_model
+from ..trust.envelope import add_signature
+from ..trust.keys import Identity, Signer
+from ..trust.ledger import LedgerEntry, write_and_record
+from .file import (
     ContractFile,
     VerifiedContract,
     contract_today,
@@ -23,14 +27,10 @@ from .contract_file import (
     read_contract_file,
     verify_contract_document,
 )
-from .contract_model import Contract
-from .contract_yaml import load_contract_yaml
-from .documents import sign_model
-from .envelope import add_signature
-from .keys import Identity, Signer
-from .ledger import LedgerEntry, write_and_record
 from .lifecycle import ContractState
+from .model import Contract
 from .templates import UNSET_DIGEST
+from .yamlio import load_contract_yaml
 
 __all__ = [
     "ContractAction",

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ..format import Dataset
 from ..format.images import decode_image
-from .findings import FRAMES_HEADING, frame_range
+from ..qc.findings import FRAMES_HEADING, frame_range
 from .svg import VERDICT_COLOURS, line_chart
 
 __all__ = ["Raw", "badge", "episode_section", "frame_strip", "joint_plots", "page", "table"]

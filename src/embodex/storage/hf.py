@@ -28,13 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
 
-from ..errors import (
-    MissingExtraError,
-    ObjectNotFoundError,
-    StorageAccessError,
-    StorageError,
-)
-from .storage import _CHUNK, ObjectInfo, Storage, join_key, validate_key
+from ..errors import MissingExtraError, ObjectNotFoundError, StorageAccessError, StorageError
+from .stores import _CHUNK, ObjectInfo, Storage, join_key, validate_key
 
 _CONNECT_ATTEMPTS = 3  # a GET whose connection fails before the first byte
 

@@ -22,10 +22,10 @@ from typing import Any
 
 from pydantic import Field, model_validator
 
-from .contract_file import VerifiedContract
-from .contract_model import Contract
+from ..trust.types import Dec, Digest, Hours, Identifier, Timestamp, TrustModel, dec_str
+from .file import VerifiedContract
+from .model import Contract
 from .periods import Period, period_for
-from .types import Dec, Digest, Hours, Identifier, Timestamp, TrustModel, dec_str
 
 __all__ = [
     "BatchSummary",

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from .errors import MissingExtraError
+from ..errors import MissingExtraError
 from .synth import JOINT_NAMES, SCENES, SKILLS, synth_episode, synth_meta
 
 __all__ = ["COMPRESSED_IMAGE_MSGDEF", "JOINT_STATE_MSGDEF", "write_mcap_sample"]
@@ -59,7 +59,7 @@ def write_mcap_sample(
 ) -> Path:
     """Write ``episodes`` recordings ``episode_NNN.mcap`` plus ``topics.yaml`` and a sidecar.
 
-    Trajectories come from :func:`embodex.synth.synth_episode` (sampled at ``joint_hz``),
+    Trajectories come from :func:`embodex.demo.synth.synth_episode` (sampled at ``joint_hz``),
     so they look like real teleoperation. Returns ``out``.
     """
     try:

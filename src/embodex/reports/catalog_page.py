@@ -12,44 +12,23 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 from pathlib import Path
 from typing import Any
 
 from ..fsutil import atomic_write_bytes
-from ..qc.htmlkit import Raw, badge, page, table
-from ..qc.svg import VERDICT_COLOURS, hbar_chart
+from ..market.catalog import Catalog
+from ..market.listing import DELIVERABLE, Listing
+from ..market.publish import SampleOffer
 from ..trust.types import dec_str
-from .catalog import Catalog
-from .listing import DELIVERABLE, Listing
-from .provenance import SampleEpisode
+from .htmlkit import Raw, badge, page, table
+from .svg import VERDICT_COLOURS, hbar_chart
 
-__all__ = ["SampleOffer", "catalog_html", "write_catalog_html"]
+__all__ = ["catalog_html", "write_catalog_html"]
 
 _VERDICTS = ("PASS", "WARN", "FAIL")
 _UNKNOWN = "(unknown)"
-
-
-@dataclass(frozen=True)
-class SampleOffer:
-    """The sample pack published with a catalogue, as its signed provenance describes it.
-
-    ``where`` is the folder or channel URL it lies at; ``command`` is what to run there
-    (pull it from a channel, check a folder's pack), ``action`` says which in words.
-    """
-
-    where: str
-    action: str
-    command: str
-    dataset_name: str
-    dataset_digest: str
-    source_name: str
-    source_digest: str
-    licence: str
-    watermark: str
-    episodes: list[SampleEpisode]
 
 
 def _card(value: str, label: str) -> str:

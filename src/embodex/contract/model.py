@@ -21,9 +21,20 @@ from pydantic import (
 )
 
 from ..canonical import digest_json
-from .keys import Identity
+from ..trust.keys import Identity
+from ..trust.types import (
+    Dec,
+    Digest,
+    Hours,
+    Identifier,
+    IsoDate,
+    Money,
+    NonEmpty,
+    Rate,
+    Slug,
+    TrustModel,
+)
 from .periods import DateDuration, Period, make_periods, parse_duration, zone
-from .types import Dec, Digest, Hours, Identifier, IsoDate, Money, NonEmpty, Rate, Slug, TrustModel
 
 __all__ = [
     "CONTRACT_KIND",

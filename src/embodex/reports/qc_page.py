@@ -18,9 +18,8 @@ import numpy as np
 
 from ..format import open_dataset
 from ..fsutil import atomic_write_bytes
-from .aggregates import UNKNOWN
-from .htmlkit import Raw, badge, episode_section, page, table
-from .manifest import (
+from ..qc.aggregates import UNKNOWN
+from ..qc.manifest import (
     GroupStats,
     QCManifest,
     load_findings,
@@ -29,7 +28,8 @@ from .manifest import (
     load_qc_profile,
     stale_reason,
 )
-from .rules import RULES
+from ..qc.rules import RULES
+from .htmlkit import Raw, badge, episode_section, page, table
 from .svg import VERDICT_COLOURS, hbar_chart, histogram
 
 __all__ = ["write_report"]

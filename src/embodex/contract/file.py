@@ -33,14 +33,14 @@ from pydantic import Field, ValidationError
 
 from ..errors import ContractError, ContractStateError, SignatureError
 from ..fsutil import atomic_write_bytes
-from .contract_model import Contract, Party
-from .documents import describe_validation_error, model_from_payload
-from .envelope import PAYLOAD_TYPES, Envelope, verify_signatures
-from .keys import Identity, list_keys
+from ..trust.documents import describe_validation_error, model_from_payload
+from ..trust.envelope import PAYLOAD_TYPES, Envelope, verify_signatures
+from ..trust.keys import Identity, list_keys
+from ..trust.payload import parse_payload
+from ..trust.types import TrustModel
 from .lifecycle import IN_FORCE, ContractState, Termination, contract_state
-from .payload import parse_payload
+from .model import Contract, Party
 from .periods import zone
-from .types import TrustModel
 
 __all__ = [
     "ContractFile",

@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import Field
 
-from .contract_model import Contract
-from .keys import KEY_ID_PATTERN
-from .types import Digest, Identifier, IsoDate, NonEmpty, Timestamp, TrustModel
+from ..trust.keys import KEY_ID_PATTERN
+from ..trust.types import Digest, Identifier, IsoDate, NonEmpty, Timestamp, TrustModel
+from .model import Contract
 
 __all__ = ["IN_FORCE", "ContractState", "Termination", "contract_state"]
 

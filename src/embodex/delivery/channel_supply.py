@@ -22,12 +22,13 @@ from pathlib import Path
 
 from pydantic import Field
 
+from ..contract import VerifiedContract
+from ..contract import supply_status as trust_supply_status
+from ..contract.checking import replaced_batch
+from ..contract.periods import zone
+from ..contract.supply import SupplyStatus
 from ..format import open_dataset
-from ..trust import Identity, VerifiedContract
-from ..trust import supply_status as trust_supply_status
-from ..trust.checking import replaced_batch
-from ..trust.periods import zone
-from ..trust.supply import SupplyStatus
+from ..trust import Identity
 from ..trust.types import Dec, Hours, IsoDate, Timestamp, TrustModel, dec_str, round_money
 from .channel import Channel, open_channel, utc_now
 from .overview import (

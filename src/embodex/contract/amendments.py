@@ -14,23 +14,13 @@ from pathlib import Path
 
 from ..canonical import digest_json
 from ..errors import ContractError, ContractStateError
-from .contract_file import (
-    ContractFile,
-    verify_contract_document,
-    verify_contract_file,
-)
-from .contract_sign import (
-    ContractAction,
-    refuse_existing,
-    require_party,
-    require_profile,
-    trust_for,
-)
-from .contract_yaml import contract_data_from_yaml, contract_from_data
-from .documents import sign_model
-from .keys import Identity, Signer
-from .ledger import write_and_record
+from ..trust.documents import sign_model
+from ..trust.keys import Identity, Signer
+from ..trust.ledger import write_and_record
+from .file import ContractFile, verify_contract_document, verify_contract_file
 from .lifecycle import Termination
+from .sign import ContractAction, refuse_existing, require_party, require_profile, trust_for
+from .yamlio import contract_data_from_yaml, contract_from_data
 
 __all__ = ["amend_contract", "terminate_contract"]
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from ..errors import StorageError
-from .storage import _PERMANENT, Storage
+from .stores import _PERMANENT, Storage
 
 __all__ = [
     "DEFAULT_ATTEMPTS",

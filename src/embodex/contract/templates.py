@@ -11,10 +11,10 @@ from datetime import date, timedelta
 
 from ..errors import ConfigError
 from ..format.models import FORMAT_VERSION
+from ..format.reference import ROBOT_MODEL, SCENES
 from ..qc import default_profile
-from ..synth import ROBOT_MODEL, SCENES
-from .contract_yaml import PLACEHOLDER
-from .keys import Identity
+from ..trust.keys import Identity
+from .yamlio import PLACEHOLDER
 
 __all__ = ["TEMPLATES", "render_template"]
 

@@ -12,7 +12,7 @@ intrinsics) and :func:`corrupt_shard` (a damaged frame shard).
 
 Example::
 
-    from embodex.qc.defects import write_defective_dataset
+    from embodex.demo.defects import write_defective_dataset
     ds, labels = write_defective_dataset("demo/batch07", clean=12, kinds=["nan", "frozen_camera"])
     # labels: {episode_id: kind}
 """
@@ -28,7 +28,7 @@ import numpy as np
 
 from ..format import Dataset, DatasetMeta, DatasetWriter, Episode, Segment, open_dataset
 from ..format.images import decode_image, encode_image
-from .findings import Severity
+from ..qc.findings import Severity
 
 __all__ = [
     "DEFECTS",
@@ -647,7 +647,7 @@ def defective_batch(
     Returns the episodes and ``{episode_id: kind}`` for the corrupted ones. Duplicates copy
     the first clean episode, so ``clean`` must be at least 1 when they are asked for.
     """
-    from ..synth import synth_episode
+    from .synth import synth_episode
 
     chosen = list(kinds) if kinds is not None else list(EPISODE_DEFECTS)
     unknown = [k for k in chosen if k not in DEFECTS]
@@ -680,7 +680,7 @@ def write_defective_dataset(
     duration_s: tuple[float, float] = (6.0, 10.0),
 ) -> tuple[Dataset, dict[str, str]]:
     """Write :func:`defective_batch` as a dataset at ``path``; return it and the labels."""
-    from ..synth import synth_meta
+    from .synth import synth_meta
 
     meta = meta or synth_meta()
     episodes, labels = defective_batch(

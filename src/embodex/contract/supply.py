@@ -20,11 +20,11 @@ from typing import Literal
 from pydantic import Field
 
 from ..errors import ContractError
+from ..trust.types import Dec, Hours, IsoDate, Rate, Timestamp, TrustModel, round_money
 from .checking import BatchSummary, batch_period, replaced_batch
-from .contract_file import VerifiedContract
-from .contract_model import Contract
+from .file import VerifiedContract
+from .model import Contract
 from .receipts import Receipt, replaceable_batches
-from .types import Dec, Hours, IsoDate, Rate, Timestamp, TrustModel, round_money
 
 __all__ = ["Breakdown", "PeriodSupply", "SupplyStatus", "supply_status"]
 

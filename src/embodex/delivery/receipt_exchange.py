@@ -24,6 +24,7 @@ from functools import partial
 from pathlib import Path
 from typing import Literal
 
+from ..contract import Receipt, VerifiedContract, open_receipt
 from ..errors import (
     ChannelError,
     DeliveryError,
@@ -33,22 +34,12 @@ from ..errors import (
     StorageAccessError,
     StorageError,
 )
-from ..trust import (
-    Envelope,
-    Identity,
-    Ledger,
-    Receipt,
-    Signer,
-    VerifiedContract,
-    add_signature,
-    ledger_path,
-    open_receipt,
-)
+from ..storage.transfer import with_retries
+from ..trust import Envelope, Identity, Ledger, Signer, add_signature, ledger_path
 from ..trust.envelope import PAYLOAD_TYPES, verify_signatures
 from .channel import Channel, open_channel, utc_now
 from .documents import doc_digest, receipt_key
 from .outbox import Outbox
-from .transfer import with_retries
 
 __all__ = [
     "ChannelReceipt",

@@ -3,7 +3,7 @@
 ``open_storage(url)`` looks the scheme up in ``SCHEMES``: a plain path or ``file://`` gives
 :class:`FileStorage`, ``s3://bucket/prefix`` gives :class:`S3Storage`, and
 ``hf://datasets/owner/repo[/prefix]`` a Hugging Face Hub dataset repo
-(:class:`~embodex.delivery.storage_hf.HFStorage`, one commit per ``put_group``). Every
+(:class:`~embodex.storage.hf.HFStorage`, one commit per ``put_group``). Every
 backend offers the same small interface over *keys* (relative ``/``-separated paths below the URL):
 ``get_bytes``, ``get_range``, ``put_bytes``, ``upload_file``, ``download_file``, ``list``,
 ``exists``, ``size``, ``delete``.
@@ -602,7 +602,7 @@ def _open_s3(url: str) -> Storage:
 
 
 def _open_hf(url: str) -> Storage:
-    from .storage_hf import open_hf  # huggingface_hub is imported on first use only
+    from .hf import open_hf  # huggingface_hub is imported on first use only
 
     return open_hf(url)
 

@@ -13,8 +13,8 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ContractError, EmbodexError
-from .contract_model import Contract
-from .documents import describe_validation_error
+from ..trust.documents import describe_validation_error
+from .model import Contract
 
 __all__ = [
     "PLACEHOLDER",

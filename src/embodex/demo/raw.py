@@ -4,7 +4,7 @@
 :mod:`embodex.format.importers.agibot`): ``task_info`` JSON, ``proprio_stats.h5`` with the
 real key names and units (gripper state in mm, gripper action 0..1, int64 ns timestamps),
 one MP4 per camera, 16-bit depth PNGs, intrinsics JSON, and an ``embodex-sidecar.yaml``.
-Motion and pictures come from :mod:`embodex.synth`. ``defects`` breaks chosen episodes the
+Motion and pictures come from :mod:`embodex.demo.synth`. ``defects`` breaks chosen episodes the
 way real deliveries break, so importers can be tested against them.
 """
 
@@ -22,9 +22,9 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from .format import Camera, DatasetMeta, Embodiment, Feature, Provenance
-from .format.images import decode_image
-from .format.importers.agibot import SIDECAR_FILE, camera_name
+from ..format import Camera, DatasetMeta, Embodiment, Feature, Provenance
+from ..format.images import decode_image
+from ..format.importers.agibot import SIDECAR_FILE, camera_name
 from .synth import JOINT_NAMES, SCENES, SKILLS, synth_episode
 
 __all__ = [
@@ -94,7 +94,7 @@ def _write_video(path: Path, frames: np.ndarray, fps: int, codec: str) -> None:
 
 
 def _render_meta(stems: Sequence[str], width: int, fps: int) -> DatasetMeta:
-    """A throwaway dataset schema so embodex.synth renders one square picture per camera."""
+    """A throwaway dataset schema so embodex.demo.synth renders one square picture per camera."""
     names = list(JOINT_NAMES)
     return DatasetMeta(
         name="agibot-sample-render",
@@ -123,7 +123,7 @@ def _sidecar(
         {
             "name": "agibot-sample",
             "description": "Synthetic recordings in the AgiBot World raw layout "
-            "(embodex.synth_raw).",
+            "(embodex.demo.raw).",
             "provenance": {
                 "centre_id": "sample-centre",
                 "centre_name": "Sample Collection Centre",

@@ -1,0 +1,10 @@
+"""Demo data: seeded generators of realistic recordings and the defects QC must find.
+
+For tests, examples, benchmarks and ``embodex synth`` only — production code never imports this
+package (tests/test_layers.py guards it).
+
+* synth — episodes and datasets of a 20-joint humanoid in the 23 reference scenes
+* raw — raw recordings in the AgiBot World layout (h5, MP4, depth PNG, task JSON)
+* mcap — ROS 2 MCAP recordings
+* defects — episodes with known faults (frozen camera, joint-limit breach, timing gaps…)
+"""
