@@ -290,3 +290,35 @@ def test_decode_frames_names_the_bad_frame(threads: int) -> None:
     for odd in (small, big):
         with pytest.raises(FrameSizeError):
             decode_frames([jpegs[0], odd], "jpeg", pool)
+
+
+def test_features_of_every_dtype_and_width(tmp_path: Path) -> None:
+    """int32, int64 and float64 columns of odd widths: each file view is per dtype, each
+    column's start an element index of it."""
+    from embodex.demo.synth import synth_episodes, synth_meta
+    from embodex.format import DatasetWriter
+    from embodex.format.models import Feature
+
+    meta = synth_meta(image_size=16, cameras=("head",))
+    extra = {
+        "grip": Feature(dtype="int32", shape=[3]),
+        "force": Feature(dtype="float64", shape=[5]),
+        "count": Feature(dtype="int64", shape=[1]),
+    }
+    meta = meta.model_copy(update={"features": {**meta.features, **extra}})
+    rng = np.random.default_rng(5)
+    with DatasetWriter(tmp_path / "ds", meta, shard_bytes=60_000) as w:
+        for ep in synth_episodes(meta, 5, seed=9, duration_s=(1.0, 2.0)):
+            n = len(ep.timestamp_ns)
+            ep.features["grip"] = rng.integers(-9, 9, (n, 3)).astype(np.int32)
+            ep.features["force"] = rng.normal(size=(n, 5))
+            ep.features["count"] = np.arange(n, dtype=np.int64)[:, None]
+            w.add_episode(ep)
+    ds = load(tmp_path / "ds", qc="all", history=2, horizon=6)
+    batch = assert_batch_is_stacked_samples(ds, _picks(ds, 120))
+    assert batch["grip"].dtype == np.int32 and batch["force"].dtype == np.float64
+    assert batch["count"].shape == (len(batch["index"]), 2, 1)
+    ref = open_dataset(tmp_path / "ds")
+    first = ref.episode(0)
+    assert np.array_equal(batch["force"][0], ds[int(batch["index"][0])]["force"])
+    assert np.array_equal(ds.get_batch([3])["grip"][0, -1], first.feature("grip")[3])

@@ -76,6 +76,7 @@ class BatchReader(SampleReader):
         self._runs_views: dict[tuple[int, int], np.ndarray] = {}
         self._image_views: list[tuple[np.ndarray, np.ndarray]] = []
         self._view_ids: dict[int, int] = {}
+        self._image_view_ids: dict[int, int] = {}  # apart: a uint8 feature shares the view
         self._pool: ThreadPoolExecutor | None = None  # a forked child must not reuse threads
 
     # -- locations -----------------------------------------------------------------------
@@ -90,9 +91,9 @@ class BatchReader(SampleReader):
 
     def _image_view_id(self, offsets: np.ndarray, data: np.ndarray) -> int:
         key = id(data)
-        got = self._view_ids.get(key)
+        got = self._image_view_ids.get(key)
         if got is None:
-            got = self._view_ids[key] = len(self._image_views)
+            got = self._image_view_ids[key] = len(self._image_views)
             self._image_views.append((offsets, data))
         return got
 
