@@ -322,3 +322,18 @@ def test_features_of_every_dtype_and_width(tmp_path: Path) -> None:
     first = ref.episode(0)
     assert np.array_equal(batch["force"][0], ds[int(batch["index"][0])]["force"])
     assert np.array_equal(ds.get_batch([3])["grip"][0, -1], first.feature("grip")[3])
+
+
+def test_frames_decoded_into_shared_memory_in_workers(root: Path) -> None:
+    """In a DataLoader worker, a batch's frames are decoded straight into shared storage
+    (the tensor sent to the main process, with no copy), the rest as usual."""
+    from embodex.train.torch_adapter import _SharedFrames
+
+    ds = load(root, qc="all", cameras=["head"], horizon=3)
+    shared = _SharedFrames()
+    batch = ds.get_batch([0, 7, 30], alloc=shared)
+    image = shared.tensor(batch["image.head"])
+    assert image.is_shared() and image.shape == (3, 32, 32, 3)
+    assert np.array_equal(image.numpy(), ds.get_batch([0, 7, 30])["image.head"])
+    action = shared.tensor(batch["action"])
+    assert not action.is_shared() and np.array_equal(action.numpy(), batch["action"])

@@ -68,6 +68,47 @@ def to_tensors(sample: dict[str, Any]) -> dict[str, Any]:
     return {key: _tensor(value) for key, value in sample.items()}
 
 
+class _SharedFrames:
+    """Allocates decoded frames in shared memory inside a DataLoader worker.
+
+    A worker hands each batch to the main process through shared memory; a tensor made in
+    private memory is copied there when it is sent. torch's own default collate avoids that
+    copy by stacking into shared storage; this does the same for the decoded frames, the
+    largest part of a batch with cameras, by decoding straight into shared storage.
+    """
+
+    def __init__(self) -> None:
+        self.tensors: dict[int, torch.Tensor] = {}
+
+    def __call__(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
+        elem = torch.from_numpy(np.empty(0, dtype=dtype))
+        # shared storage, as torch.utils.data's default collate allocates in a worker
+        nbytes = int(np.prod(shape)) * dtype.itemsize
+        storage = torch.UntypedStorage._new_shared(nbytes)  # type: ignore[no-untyped-call]
+        tensor = elem.set_(storage).view(shape)
+        self.tensors[tensor.data_ptr()] = tensor
+        out: np.ndarray = tensor.numpy()
+        return out
+
+    def tensor(self, value: Any) -> Any:
+        """``value`` as a tensor: the shared one when it is an array allocated here."""
+        if isinstance(value, np.ndarray) and value.size:
+            found = self.tensors.get(value.__array_interface__["data"][0])
+            if found is not None and found.numel() == value.size:
+                return found.view(value.shape)
+        return _tensor(value)
+
+
+def _gathered(ds: EpisodeDataset, indices: list[int]) -> dict[str, Any]:
+    """``ds.get_batch(indices)`` as tensors; in a DataLoader worker, frames decode into
+    shared memory."""
+    if torch.utils.data.get_worker_info() is None:
+        return to_tensors(ds.get_batch(indices))
+    shared = _SharedFrames()
+    batch = ds.get_batch(indices, alloc=shared)
+    return {key: shared.tensor(value) for key, value in batch.items()}
+
+
 def _cat(parts: list[Any]) -> Any:
     first = parts[0]
     if isinstance(first, torch.Tensor):
@@ -132,7 +173,7 @@ class TorchEpisodeDataset(Dataset[dict[str, Any]]):
 
     def __getitems__(self, indices: list[int]) -> SampleBatch:
         """A whole batch, gathered at once (DataLoader calls this with a batch sampler)."""
-        return SampleBatch(to_tensors(self.ds.get_batch(indices)))
+        return SampleBatch(_gathered(self.ds, indices))
 
 
 class TorchEpisodeIterable(IterableDataset[Mapping[str, Any]]):
@@ -155,4 +196,4 @@ class TorchEpisodeIterable(IterableDataset[Mapping[str, Any]]):
         ds = self.stream.ds
         indices = self.stream.indices(worker, num_workers)
         while chunk := list(itertools.islice(indices, ITERABLE_CHUNK)):
-            yield from SampleBatch(to_tensors(ds.get_batch(chunk)))
+            yield from SampleBatch(_gathered(ds, chunk))
