@@ -480,11 +480,14 @@ def report(r: dict[str, Any]) -> list[str]:
         "",
     ]
 
-    def row(label: str, series: dict[str, list[float]], le: float | None) -> list[str]:
+    def row(
+        label: str, series: dict[str, list[float]], le: float | None, ours: str = "embodex"
+    ) -> list[str]:
         les = f"{le:,.0f}" if le is not None else "n/a"
+        what = "ds.torch()" if label.startswith("DataLoader") else "ds[i]"
         return [
             f"{label}",
-            f"    embodex ds[i] {spread(series['embodex'])} · slice gather (d) "
+            f"    embodex {what} {spread(series[ours])} · slice gather (d) "
             f"{spread(series['gather'])} · HF (b) {spread(series['hf'])} · LeRobot (c) {les}",
         ]
 
@@ -503,7 +506,9 @@ def report(r: dict[str, Any]) -> list[str]:
     lines.append(
         f"    decoding the same {r['camera_samples']:,} JPEGs alone {spread(cam['jpeg_alone'])}"
     )
-    lines += row("sequential epoch: state + chunk", seq, lr.get("sequential_per_s"))
+    lines += row(
+        "sequential epoch: state + chunk", seq, lr.get("sequential_per_s"), "embodex_per_sample"
+    )
     lines.append(
         f"    embodex iter_batches(256) {spread(seq['embodex'])} · for s in ds "
         f"{spread(seq['embodex_items'])} · .iterable(shuffle=False) "
