@@ -324,16 +324,15 @@ def test_features_of_every_dtype_and_width(tmp_path: Path) -> None:
     assert np.array_equal(ds.get_batch([3])["grip"][0, -1], first.feature("grip")[3])
 
 
-def test_frames_decoded_into_shared_memory_in_workers(root: Path) -> None:
-    """In a DataLoader worker, a batch's frames are decoded straight into shared storage
-    (the tensor sent to the main process, with no copy), the rest as usual."""
-    from embodex.train.torch_adapter import _SharedFrames
+def test_batches_in_workers_are_made_in_shared_memory(root: Path) -> None:
+    """In a DataLoader worker, a batch's arrays are copied into shared storage (as torch's
+    default collate stacks into it), so sending the batch moves no memory."""
+    from embodex.train.torch_adapter import _shared
 
     ds = load(root, qc="all", cameras=["head"], horizon=3)
-    shared = _SharedFrames()
-    batch = ds.get_batch([0, 7, 30], alloc=shared)
-    image = shared.tensor(batch["image.head"])
-    assert image.is_shared() and image.shape == (3, 32, 32, 3)
-    assert np.array_equal(image.numpy(), ds.get_batch([0, 7, 30])["image.head"])
-    action = shared.tensor(batch["action"])
-    assert not action.is_shared() and np.array_equal(action.numpy(), batch["action"])
+    batch = ds.get_batch([0, 7, 30])
+    for key in ("image.head", "action", "action_is_pad", "index"):
+        tensor = _shared(batch[key])
+        assert tensor.is_shared() and np.array_equal(tensor.numpy(), batch[key]), key
+    assert _shared(batch["episode_id"]) == batch["episode_id"]
+    assert _shared(np.empty((0, 3), np.float32)).shape == (0, 3)

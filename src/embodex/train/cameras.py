@@ -9,7 +9,6 @@ thread pool decodes a batch on several cores); other encodings to ``format.image
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,7 +17,7 @@ import simplejpeg
 
 from ..format.images import decode_image
 
-__all__ = ["Allocator", "FrameDecodeError", "FrameSizeError", "decode_frame", "decode_frames"]
+__all__ = ["FrameDecodeError", "FrameSizeError", "decode_frame", "decode_frames"]
 
 
 class FrameDecodeError(Exception):
@@ -50,26 +49,20 @@ class FrameSizeError(ValueError):
     """The frames of one camera in a batch differ in size, so they cannot be stacked."""
 
 
-#: allocates the array a batch's frames are decoded into: ``alloc(shape, dtype)``
-Allocator = Callable[[tuple[int, ...], np.dtype[Any]], np.ndarray]
-
-
 def decode_frames(
     datas: list[np.ndarray],
     encoding: str,
     pool: ThreadPoolExecutor | None = None,
-    alloc: Allocator | None = None,
 ) -> np.ndarray:
     """The frames of one camera in a batch, decoded and stacked (``(n, H, W[, 3])``).
 
-    JPEG frames are decoded straight into the stacked array (no copy per frame), which
-    ``alloc`` provides when given (torch's DataLoader workers: shared memory). With
+    JPEG frames are decoded straight into the stacked array (no copy per frame). With
     ``pool``, frames are decoded by its threads (the decoders release the GIL). Raises
     ``FrameDecodeError`` with the position of a frame that fails, ``FrameSizeError`` when
     the frames differ in size.
     """
     if encoding == "jpeg" and datas:
-        return _decode_jpegs(datas, pool, alloc or _empty)
+        return _decode_jpegs(datas, pool)
     jobs: Any = ((j, d, encoding) for j, d in enumerate(datas))
     if pool is not None and len(datas) > 1:
         frames = list(pool.map(_decode_at, jobs))
@@ -80,18 +73,12 @@ def decode_frames(
     return np.stack(frames)
 
 
-def _empty(shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
-    return np.empty(shape, dtype=dtype)
-
-
-def _decode_jpegs(
-    datas: list[np.ndarray], pool: ThreadPoolExecutor | None, alloc: Allocator
-) -> np.ndarray:
+def _decode_jpegs(datas: list[np.ndarray], pool: ThreadPoolExecutor | None) -> np.ndarray:
     try:
         height, width = simplejpeg.decode_jpeg_header(datas[0])[:2]
     except Exception as exc:
         raise FrameDecodeError(0, exc) from exc
-    out = alloc((len(datas), height, width, 3), np.dtype(np.uint8))
+    out = np.empty((len(datas), height, width, 3), dtype=np.uint8)
 
     def one(j: int) -> None:
         try:

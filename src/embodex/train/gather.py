@@ -25,7 +25,7 @@ from numpy.lib.stride_tricks import as_strided
 
 from ..errors import CorruptDatasetError, LoaderConfigError
 from .batch import row_dicts
-from .cameras import Allocator, FrameDecodeError, FrameSizeError, decode_frames
+from .cameras import FrameDecodeError, FrameSizeError, decode_frames
 from .samples import SampleReader
 
 __all__ = ["BatchReader"]
@@ -117,9 +117,7 @@ class BatchReader(SampleReader):
 
     # -- batches -------------------------------------------------------------------------
 
-    def get_batch(
-        self, indices: Iterable[int] | np.ndarray, *, alloc: Allocator | None = None
-    ) -> dict[str, Any]:
+    def get_batch(self, indices: Iterable[int] | np.ndarray) -> dict[str, Any]:
         """The samples ``indices`` as one batch: each key of ``ds[i]`` with a batch axis first.
 
         Arrays are stacked (``state`` ``(B, D)``, a window ``(B, w, D)`` and its
@@ -127,10 +125,8 @@ class BatchReader(SampleReader):
         ``frame_index``, ``timestamp_ns`` and ``index`` ``(B,)`` int64); ``episode_id``,
         ``instruction`` and ``subtask`` are lists of str, and so are encoded images
         (``decode_images=False``: a list of uint8 arrays, of lists with a window). The values
-        equal those of ``[ds[i] for i in indices]`` stacked. ``alloc(shape, dtype)``, when
-        given, provides the arrays JPEG frames are decoded into (the torch adapter passes
-        shared memory in DataLoader workers, saving a copy per batch). Raises
-        ``IndexError`` for an index out of range.
+        equal those of ``[ds[i] for i in indices]`` stacked. Raises ``IndexError`` for an
+        index out of range.
         """
         idx = np.array(indices, dtype=np.int64).reshape(-1)
         n_all = self._n
@@ -155,10 +151,10 @@ class BatchReader(SampleReader):
                 out[pad_key] = _pad_mask(offsets, t, n, lo, hi)
         for c, (key, encoding, offsets, lo, hi) in enumerate(self._image_plan):
             if offsets is None:
-                out[key] = self._images(c, key, encoding, k, t, alloc)
+                out[key] = self._images(c, key, encoding, k, t)
             else:
                 rows = _clamped(offsets, t, n)
-                out[key] = self._images(c, key, encoding, k, rows, alloc)
+                out[key] = self._images(c, key, encoding, k, rows)
                 out[f"{key}_is_pad"] = _pad_mask(offsets, t, n, lo, hi)
         out["episode_index"] = self._ep_index_np[k]
         out["frame_index"] = t
@@ -307,7 +303,6 @@ class BatchReader(SampleReader):
         encoding: str,
         k: np.ndarray,
         rows: np.ndarray,
-        alloc: Allocator | None = None,
     ) -> Any:
         """Camera ``c`` at frames ``rows`` of episodes ``k``: the stored bytes of every frame
         found with vectorised offsets, then decoded through ``cameras.decode_frames``."""
@@ -326,7 +321,7 @@ class BatchReader(SampleReader):
             tail = (cam.height, cam.width) if depth else (cam.height, cam.width, 3)
             return np.empty((*rows.shape, *tail), dtype=np.uint16 if depth else np.uint8)
         try:
-            frames = decode_frames(datas, encoding, self._decode_pool(), alloc)
+            frames = decode_frames(datas, encoding, self._decode_pool())
         except FrameDecodeError as exc:
             j = exc.position
             raise self._decode_error(int(kk[j]), int(ff[j]), key, encoding, exc.cause) from exc

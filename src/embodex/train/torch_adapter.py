@@ -68,45 +68,29 @@ def to_tensors(sample: dict[str, Any]) -> dict[str, Any]:
     return {key: _tensor(value) for key, value in sample.items()}
 
 
-class _SharedFrames:
-    """Allocates decoded frames in shared memory inside a DataLoader worker.
+def _shared(value: Any) -> Any:
+    """``value`` as a tensor in shared memory (arrays), else as ``_tensor`` makes it.
 
-    A worker hands each batch to the main process through shared memory; a tensor made in
-    private memory is copied there when it is sent. torch's own default collate avoids that
-    copy by stacking into shared storage; this does the same for the decoded frames, the
-    largest part of a batch with cameras, by decoding straight into shared storage.
-    """
-
-    def __init__(self) -> None:
-        self.tensors: dict[int, torch.Tensor] = {}
-
-    def __call__(self, shape: tuple[int, ...], dtype: np.dtype[Any]) -> np.ndarray:
-        elem = torch.from_numpy(np.empty(0, dtype=dtype))
-        # shared storage, as torch.utils.data's default collate allocates in a worker
-        nbytes = int(np.prod(shape)) * dtype.itemsize
-        storage = torch.UntypedStorage._new_shared(nbytes)  # type: ignore[no-untyped-call]
-        tensor = elem.set_(storage).view(shape)
-        self.tensors[tensor.data_ptr()] = tensor
-        out: np.ndarray = tensor.numpy()
-        return out
-
-    def tensor(self, value: Any) -> Any:
-        """``value`` as a tensor: the shared one when it is an array allocated here."""
-        if isinstance(value, np.ndarray) and value.size:
-            found = self.tensors.get(value.__array_interface__["data"][0])
-            if found is not None and found.numel() == value.size:
-                return found.view(value.shape)
+    A DataLoader worker hands each batch to the main process through shared memory; a
+    tensor in private memory is moved there when it is sent, which costs far more than a
+    copy. torch's default collate stacks into shared storage for that reason; this copies
+    into it. (Decoding frames straight into shared storage measured slower: each fresh
+    page of it faults while the decoder writes.)"""
+    if not isinstance(value, np.ndarray):
         return _tensor(value)
+    elem = torch.from_numpy(np.empty(0, dtype=value.dtype))
+    storage = torch.UntypedStorage._new_shared(value.nbytes)  # type: ignore[no-untyped-call]
+    out = elem.set_(storage).view(value.shape)
+    out.numpy()[...] = value
+    return out
 
 
 def _gathered(ds: EpisodeDataset, indices: list[int]) -> dict[str, Any]:
-    """``ds.get_batch(indices)`` as tensors; in a DataLoader worker, frames decode into
-    shared memory."""
+    """``ds.get_batch(indices)`` as tensors, in shared memory inside a DataLoader worker."""
+    batch = ds.get_batch(indices)
     if torch.utils.data.get_worker_info() is None:
-        return to_tensors(ds.get_batch(indices))
-    shared = _SharedFrames()
-    batch = ds.get_batch(indices, alloc=shared)
-    return {key: shared.tensor(value) for key, value in batch.items()}
+        return to_tensors(batch)
+    return {key: _shared(value) for key, value in batch.items()}
 
 
 def _cat(parts: list[Any]) -> Any:
