@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .. import parsing  # bounds looked up at each read (a test may lower them)
 from ..contract import VerifiedContract, verify_contract_file
 from ..contract.file import default_trusted
 from ..contract.lifecycle import ContractState
@@ -75,7 +76,7 @@ class Channel:
         self.centre: Identity = self.contract.parties.centre.identity()
         self.buyer: Identity = self.contract.parties.buyer.identity()
         #: digests of every version of the contract: a channel may run under any of them
-        self.contract_digests = {c.digest for c in (*verified.history, verified.latest)}
+        self.contract_digests = verified.digests
 
     def __repr__(self) -> str:
         return f"Channel({self.url!r}, {self.contract.contract_id})"
@@ -116,7 +117,7 @@ class Channel:
         contract or centre), ``StorageError``.
         """
         try:
-            data = self.store.get_bytes(HEAD_KEY)
+            data = self.store.get_document(HEAD_KEY, parsing.MAX_HEAD_BYTES)
         except ObjectNotFoundError:
             return None
         where = self.where(HEAD_KEY)
@@ -142,7 +143,7 @@ class Channel:
         key = manifest_key(number)
         where = self.where(key)
         try:
-            data = self.store.get_bytes(key)
+            data = self.store.get_document(key, parsing.MAX_DOCUMENT_BYTES)
         except ObjectNotFoundError:
             raise ChannelError(
                 f"the head names batch {number} but {where} is missing",
@@ -187,7 +188,7 @@ class Channel:
             key = notice_key(n)
             where = self.where(key)
             try:
-                data = self.store.get_bytes(key)
+                data = self.store.get_document(key, parsing.MAX_DOCUMENT_BYTES)
             except ObjectNotFoundError:
                 raise ChannelError(f"the head names notice {n} but {where} is missing") from None
             notice = open_document("notice", Notice, data, self.centre, where)

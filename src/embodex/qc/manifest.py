@@ -8,7 +8,6 @@ manifest that names them (atomic rename) — so a crash leaves the previous mani
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
 from ..canonical import sha256_bytes, to_pretty_json
 from ..errors import QCManifestError
 from ..fsutil import FileLock, atomic_write_bytes
+from ..parsing import parse_document
 from .aggregates import group_stats, grouped, hours_of, top_failures
 from .findings import Verdict
 from .profile import Profile
@@ -34,6 +34,7 @@ __all__ = [
     "MANIFEST_FILE",
     "QC_DIR",
     "Aggregates",
+    "DatasetNote",
     "EpisodeVerdict",
     "FileRef",
     "GroupStats",
@@ -152,6 +153,14 @@ class Aggregates(_Model):
     top_failures: list[TopFailure]
 
 
+class DatasetNote(_Model):
+    """A dataset-level note (specs/qc.md §2): said once, never part of a verdict."""
+
+    rule: str
+    subject: str | None = None
+    message: str
+
+
 class QCManifest(_Model):
     """``qc/manifest.json``. Signatures are not part of it: the trust layer signs its
     canonical JSON and stores envelopes under ``qc/signatures/`` (see specs/qc.md)."""
@@ -171,6 +180,11 @@ class QCManifest(_Model):
         default=None,
         description="The review log's head when this manifest was written (null: no "
         "reviews); a log shorter than this or different at this entry is refused.",
+    )
+    notes: list[DatasetNote] = Field(
+        default_factory=list,
+        description="Dataset-level notes: what the recording does not ship, and checks "
+        "that could not run for a missing fact. They change no verdict.",
     )
 
     def episode(self, episode_id: str) -> EpisodeVerdict:
@@ -251,6 +265,7 @@ def _build(
     review_log: LogHead | None,
     findings: FileRef,
     metrics: FileRef,
+    notes: Sequence[DatasetNote] = (),
 ) -> QCManifest:
     latest = {r.episode_id: r for r in reviews}
     episodes: list[EpisodeVerdict] = []
@@ -287,6 +302,7 @@ def _build(
         metrics=metrics,
         aggregates=aggregates,
         review_log=review_log,
+        notes=list(notes),
     )
 
 
@@ -368,6 +384,7 @@ def _manifest_of(root: Path, result: object, *, write: bool) -> QCManifest:
         review_log=head,
         findings=refs["findings"],
         metrics=refs["metrics"],
+        notes=[DatasetNote.model_validate(n.as_dict()) for n in result.notes],
     )
 
 
@@ -421,6 +438,7 @@ def apply_reviews(dataset: str | Path) -> QCManifest:
             review_log=head,
             findings=old.findings,
             metrics=old.metrics,
+            notes=old.notes,
         )
         return _finish(root, manifest)
 
@@ -430,14 +448,9 @@ def load_qc_manifest(dataset: str | Path) -> QCManifest:
     path = Path(dataset) / MANIFEST_FILE
     if not path.exists():
         raise QCManifestError(f"{dataset} has no QC manifest ({MANIFEST_FILE})")
-    try:
-        return QCManifest.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise QCManifestError(f"{path} is not a valid QC manifest: {loc}: {first['msg']}") from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise QCManifestError(f"{path} is unreadable: {exc}") from None
+    return parse_document(
+        path, QCManifest, QCManifestError, name=f"QC manifest {path}", follow_symlinks=False
+    )
 
 
 def load_qc_profile(dataset: str | Path, manifest: QCManifest | None = None) -> Profile:
@@ -445,9 +458,9 @@ def load_qc_profile(dataset: str | Path, manifest: QCManifest | None = None) -> 
     manifest = manifest or load_qc_manifest(dataset)
     path = Path(dataset) / profile_path(manifest.profile.digest)
     try:
-        profile = Profile.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError) as exc:
-        raise QCManifestError(f"{path} is missing or not a valid QC profile ({exc})") from None
+        profile = parse_document(path, Profile, QCManifestError, name=f"QC profile {path}")
+    except FileNotFoundError:
+        raise QCManifestError(f"QC profile {path} is missing") from None
     if profile.digest != manifest.profile.digest:
         raise QCManifestError(f"{path} does not match the profile digest in the QC manifest")
     return profile

@@ -19,6 +19,8 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..canonical import digest_json
 from ..errors import ProfileError
+from ..parsing import BoundedYamlLoader, load_yaml, read_text
+from .robot import RobotFacts
 from .rules import RULES, RuleParams
 
 __all__ = [
@@ -44,6 +46,12 @@ class ImageSampling(_Strict):
     """How many frames per camera and episode the image rules check in ``sample`` mode."""
 
     sample_frames: int = Field(ge=1, le=10_000)
+    min_event_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Coverage guarantee of sample mode: a black, white or frozen stretch of "
+        "a camera lasting at least this long is always among the checked frames.",
+    )
 
 
 class ReviewPlan(_Strict):
@@ -67,6 +75,7 @@ class Profile(_Strict):
     nominal_fps: float = Field(gt=0)
     images: ImageSampling
     review: ReviewPlan
+    robot: RobotFacts = Field(default_factory=RobotFacts)
     rules: dict[str, dict[str, Any]]
 
     _params: dict[str, RuleParams] = PrivateAttr(default_factory=dict)
@@ -115,7 +124,8 @@ class Profile(_Strict):
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
         """A copy with values replaced: keys ``rule.id.param`` (``timing.gap.fail``),
-        ``nominal_fps``, ``images.sample_frames`` or ``review.<field>``.
+        ``nominal_fps``, ``images.<field>``, ``review.<field>`` or ``robot.<part>.<name>``
+        (``robot.limits.waist_lift: [0, 0.5]``).
 
         Raises ``ProfileError`` for unknown keys or invalid values.
         """
@@ -131,6 +141,17 @@ class Profile(_Strict):
 def _set_path(data: dict[str, Any], key: str, value: Any) -> None:
     if key in ("nominal_fps", "description", "id", "version"):
         data[key] = value
+        return
+    if key.startswith("robot."):
+        # robot.limits.<joint>, robot.velocity_limits.<joint>, robot.camera_mounts.<camera>
+        _, part, name = [*key.split(".", 2), "", ""][:3]
+        if part not in ("limits", "velocity_limits", "camera_mounts") or not name:
+            raise ProfileError(
+                f"unknown profile key {key!r}",
+                hint="Use robot.limits.<joint>=[lo, hi], robot.velocity_limits.<joint>=V or "
+                "robot.camera_mounts.<camera>=left_wrist.",
+            )
+        data.setdefault("robot", {}).setdefault(part, {})[name] = value
         return
     head, _, tail = key.rpartition(".")
     if head in ("images", "review"):
@@ -157,7 +178,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
                 hint="Write e.g. --set timing.gap.fail=250.",
             )
         try:
-            out[key.strip()] = yaml.safe_load(text)
+            out[key.strip()] = yaml.load(text, Loader=BoundedYamlLoader)  # safe
         except yaml.YAMLError as exc:
             raise ProfileError(f"override {item!r}: value is not valid YAML ({exc})") from None
     return out
@@ -192,10 +213,7 @@ def _builtin_text(name: str) -> str:
 
 
 def _read_yaml(text: str, where: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"QC profile {where} is not valid YAML: {exc}") from None
+    data = load_yaml(text, error=ProfileError, name=f"QC profile {where}")
     if not isinstance(data, dict):
         raise ProfileError(f"QC profile {where} must be a YAML mapping")
     return data
@@ -211,6 +229,14 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
                 out.setdefault("rules", {}).setdefault(rule, {}).update(params)
         elif key in ("images", "review") and isinstance(value, Mapping):
             out.setdefault(key, {}).update(value)
+        elif key == "robot" and isinstance(value, Mapping):
+            # limits, velocity_limits, camera_mounts: merged name by name
+            robot = out.setdefault("robot", {})
+            for part, entries in value.items():
+                if isinstance(entries, Mapping) and isinstance(robot.get(part), Mapping):
+                    robot[part] = {**robot[part], **entries}
+                else:
+                    robot[part] = entries
         else:
             out[key] = value
     return out
@@ -226,7 +252,9 @@ def _resolve(data: dict[str, Any], where: Path | None, depth: int = 0) -> dict[s
     candidate = (where.parent / parent) if where is not None else Path(parent)
     if parent.endswith((".yaml", ".yml")) and candidate.is_file():
         base = _resolve(
-            _read_yaml(candidate.read_text(encoding="utf-8"), str(candidate)), candidate, depth + 1
+            _read_yaml(read_text(candidate, error=ProfileError), str(candidate)),
+            candidate,
+            depth + 1,
         )
     else:
         base = _resolve(_read_yaml(_builtin_text(parent), parent), None, depth + 1)
@@ -251,7 +279,7 @@ def load_profile(path: str | Path) -> Profile:
             f"QC profile {p} does not exist",
             hint=f"Give a YAML file or a built-in profile ({', '.join(builtin_profiles())}).",
         )
-    data = _read_yaml(p.read_text(encoding="utf-8"), str(p))
+    data = _read_yaml(read_text(p, error=ProfileError, name=f"QC profile {p}"), str(p))
     return _validate(_resolve(data, p), str(p))
 
 
