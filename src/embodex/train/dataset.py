@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import weakref
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -25,7 +25,7 @@ from ..canonical import sha256_file
 from ..errors import CorruptDatasetError
 from ..format import Dataset, DatasetStats, open_dataset
 from ..format.reader import compute_dataset_stats
-from .samples import SampleReader
+from .gather import BatchReader
 from .source import Source
 from .windows import Window
 
@@ -56,9 +56,10 @@ class LoadSpec:
     cameras: tuple[str, ...]
     windows: Mapping[str, Window] = field(default_factory=dict)
     decode_images: bool = True
+    decode_threads: int = 1
 
 
-class EpisodeDataset(SampleReader):
+class EpisodeDataset(BatchReader):
     """The frames of the selected episodes, one sample per frame.
 
     Build it with :func:`embodex.train.load`. ``len(ds)`` is the number of frames; ``ds[i]``
@@ -70,6 +71,10 @@ class EpisodeDataset(SampleReader):
     * ``episode_index``, ``frame_index``, ``timestamp_ns``, ``index`` (int64);
     * ``episode_id``, ``instruction`` (English, else Chinese) and ``subtask`` (the text of
       the sub-task segment holding the frame) as ``str``.
+
+    ``ds.get_batch(indices)`` gives many samples at once, gathered with one vectorised
+    operation per key (the same values, stacked); ``__getitems__`` serves it to torch's
+    DataLoader and :meth:`iter_batches` reads every sample in order, a batch at a time.
 
     Adapters: :meth:`torch` (a ``torch.utils.data.Dataset``), :meth:`iterable` (sharded,
     shuffled, exactly-once streams for distributed training) and :meth:`to_hf` (a
@@ -121,7 +126,13 @@ class EpisodeDataset(SampleReader):
         self._n = int(starts[-1])
         self._sizes = {f.path: f.size for f in dataset.manifest.files}
         self._decode = self.spec.decode_images
+        self._decode_threads = self.spec.decode_threads
         self._build_plan(self.spec.features, self.spec.cameras, dict(self.spec.windows))
+        self._build_batch_index()
+        names = sorted(set(self._shard))
+        code = {name: j for j, name in enumerate(names)}
+        self._shard_names = names
+        self._shard_code = np.array([code[s] for s in self._shard], dtype=np.int64)
         self._drop_open_files()
 
     def _column(self, name: str) -> pa.ChunkedArray:
@@ -259,7 +270,7 @@ class EpisodeDataset(SampleReader):
 
     def shard_names(self) -> list[str]:
         """The frame shards the selected episodes live in, in storage order."""
-        return sorted(set(self._shard))
+        return list(self._shard_names)
 
     def check_shards(self, *, hashes: bool = False, threads: int = 4) -> None:
         """Check every selected shard's size (and sha256 with ``hashes``) before training.
@@ -296,12 +307,8 @@ class EpisodeDataset(SampleReader):
             for name in names:
                 one(name)
 
-    # -- samples (__getitem__ is SampleReader's) ----------------------------------------
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for i in range(self._n):
-            yield self[i]
-
+    # -- samples: ds[i] is SampleReader's, get_batch, __getitems__, iter_batches and
+    # __iter__ BatchReader's
     # -- adapters ----------------------------------------------------------------------
 
     def torch(self) -> TorchEpisodeDataset:

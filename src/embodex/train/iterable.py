@@ -25,6 +25,7 @@ main process when they start the next epoch, so every epoch gets its own order.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import sys
 from collections.abc import Iterator
@@ -34,6 +35,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import LoaderConfigError
+from .batch import row_dicts
 
 if TYPE_CHECKING:
     from .dataset import EpisodeDataset
@@ -151,10 +153,8 @@ class EpisodeIterable:
         if not self.shuffle:
             return k
         rng = np.random.default_rng([self.seed, self.epoch])
-        shards = self.ds._shard
-        names = sorted(set(shards))
-        shard_pos = dict(zip(names, rng.permutation(len(names)).tolist(), strict=True))
-        shard_key = np.array([shard_pos[s] for s in shards])
+        codes = self.ds._shard_code  # each episode's shard as its position in sorted names
+        shard_key = rng.permutation(len(self.ds._shard_names))[codes]
         episode_key = rng.permutation(len(k))
         return k[np.lexsort((episode_key, shard_key))]
 
@@ -171,14 +171,14 @@ class EpisodeIterable:
         if lo >= hi:
             return
         order = self._episode_order()
-        counts = np.asarray(self.ds._count, dtype=np.int64)[order]
+        counts = self.ds._count_np[order]
         ends = np.cumsum(counts)  # position in the epoch's sequence where each episode ends
         first = int(np.searchsorted(ends, lo, side="right"))
         last = int(np.searchsorted(ends, hi, side="left"))
         # streamed datasets: download this consumer's shards in the order it will read them
         names = [self.ds._shard[int(k)] for k in order[first : last + 1]]
         self.ds.source.prefetch(list(dict.fromkeys(names)))
-        starts = self.ds._starts
+        starts = self.ds._starts_np
         pos = int(ends[first - 1]) if first else 0
         for j in range(first, len(order)):
             if pos >= hi:
@@ -189,15 +189,23 @@ class EpisodeIterable:
             if self.shuffle:
                 frames = np.random.default_rng([self.seed, self.epoch, 1 + k]).permutation(n)
             a, b = max(lo - pos, 0), min(hi - pos, n)
-            base = starts[k]
+            base = int(starts[k])
             yield from (base + frames[a:b]).tolist()
             pos += n
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def iter_batches(self, batch_size: int = 256) -> Iterator[dict[str, Any]]:
+        """This (rank, worker)'s samples in stream order, as gathered batches of
+        ``batch_size`` (``EpisodeDataset.get_batch``; the last may be shorter)."""
+        if batch_size < 1:
+            raise LoaderConfigError(f"batch_size={batch_size} must be >= 1")
         worker, num_workers = worker_slot()
-        ds = self.ds
-        for i in self.indices(worker, num_workers):
-            yield ds[i]
+        indices = self.indices(worker, num_workers)
+        while chunk := list(itertools.islice(indices, batch_size)):
+            yield self.ds.get_batch(chunk)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in self.iter_batches():
+            yield from row_dicts(batch)
 
     def torch(self) -> TorchEpisodeIterable:
         """A ``torch.utils.data.IterableDataset`` of tensors splitting the stream among
