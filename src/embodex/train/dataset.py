@@ -16,7 +16,7 @@ from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -325,9 +325,10 @@ class EpisodeDataset(BatchReader):
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
-        shuffle: bool = True,
+        shuffle: bool | Literal["blocks"] = True,
     ) -> EpisodeIterable:
-        """A deterministic stream for data-parallel training; see :class:`EpisodeIterable`."""
+        """A deterministic stream for data-parallel training; see :class:`EpisodeIterable`
+        (``shuffle="blocks"``: in shuffled key-frame blocks, for video cameras)."""
         from .iterable import EpisodeIterable
 
         return EpisodeIterable(

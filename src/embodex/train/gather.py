@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -27,6 +27,9 @@ from ..errors import CorruptDatasetError, LoaderConfigError
 from .batch import row_dicts
 from .cameras import FrameDecodeError, FrameSizeError, decode_frames, decode_video_frames
 from .samples import SampleReader
+
+if TYPE_CHECKING:
+    from .blocks import BlockShuffleSampler
 
 __all__ = ["BatchReader"]
 
@@ -114,6 +117,43 @@ class BatchReader(SampleReader):
                     self._idbase[c, k] = int(cam.dbase)
                 else:
                     self._ivid[c, k] = _SLOW
+
+    # -- key-frame blocks ----------------------------------------------------------------
+
+    def key_frame_blocks(self) -> np.ndarray:
+        """Where the sampler's blocks start (sample indices), then ``len(ds)``: block
+        ``b`` is ``bounds[b]:bounds[b + 1]``. A block never crosses an episode and starts at
+        every key frame of each video camera loaded, so it lies in one GOP of each (without a
+        video camera, every ``DEFAULT_BLOCK`` frames).
+        Built once (it reads every selected episode's key-frame column)."""
+        from .blocks import DEFAULT_BLOCK
+
+        got: np.ndarray | None = getattr(self, "_block_bounds", None)
+        if got is not None:
+            return got
+        parts = []
+        for k, n in enumerate(self._count):
+            local = np.zeros(n, dtype=bool)
+            if not self._video_plan:
+                local[::DEFAULT_BLOCK] = True
+            elif n:
+                local[0] = True
+            for _pts, key_entry in (self._entries[k] or self._entry(k))[3]:
+                kp = key_entry.rows(np.arange(n))
+                local[1:] |= kp[1:] != kp[:-1]
+            parts.append(self._starts_np[k] + np.flatnonzero(local))
+        parts.append(np.array([self._n], dtype=np.int64))
+        self._block_bounds = np.concatenate(parts).astype(np.int64)
+        return self._block_bounds
+
+    def block_sampler(self, *, seed: int = 0) -> BlockShuffleSampler:
+        """A ``DataLoader`` sampler visiting every sample once per epoch in shuffled
+        key-frame blocks (see :mod:`embodex.train.blocks`): with video cameras, neighbouring
+        samples of a batch share one decode. ``DataLoader(ds.torch(), batch_size=64,
+        sampler=ds.block_sampler(seed=0))``; call its ``set_epoch`` before each epoch."""
+        from .blocks import BlockShuffleSampler
+
+        return BlockShuffleSampler(self, seed=seed)
 
     # -- batches -------------------------------------------------------------------------
 
