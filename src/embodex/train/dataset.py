@@ -27,6 +27,7 @@ from ..format import Dataset, DatasetStats, open_dataset
 from ..format.reader import compute_dataset_stats
 from .gather import BatchReader
 from .source import Source
+from .streams import StreamWindows, StreamWindowSpec
 from .windows import Window
 
 if TYPE_CHECKING:
@@ -57,6 +58,8 @@ class LoadSpec:
     windows: Mapping[str, Window] = field(default_factory=dict)
     decode_images: bool = True
     decode_threads: int = 1
+    #: windows of streams at their own rate (format 1.1; train/streams.py)
+    streams: tuple[StreamWindowSpec, ...] = ()
 
 
 class EpisodeDataset(BatchReader):
@@ -133,6 +136,11 @@ class EpisodeDataset(BatchReader):
         code = {name: j for j, name in enumerate(names)}
         self._shard_names = names
         self._shard_code = np.array([code[s] for s in self._shard], dtype=np.int64)
+        # stream windows (issue 13 item 8): all in train/streams.py, None when not asked for
+        self._stream_windows = StreamWindows.build(
+            self.source, self._sizes, self.meta, self.spec.streams,
+            lambda name: self._column(name).to_pylist(),
+        )  # fmt: skip
         self._drop_open_files()
 
     def _column(self, name: str) -> pa.ChunkedArray:
@@ -269,8 +277,10 @@ class EpisodeDataset(BatchReader):
     # -- files -------------------------------------------------------------------------
 
     def shard_names(self) -> list[str]:
-        """The frame shards the selected episodes live in, in storage order."""
-        return list(self._shard_names)
+        """The frame shards (and stream shards of the streams loaded) the selected episodes
+        live in, in storage order."""
+        streams = self._stream_windows.shard_names() if self._stream_windows else []
+        return sorted(set(self._shard_names) | set(streams))
 
     def check_shards(self, *, hashes: bool = False, threads: int = 4) -> None:
         """Check every selected shard's size (and sha256 with ``hashes``) before training.

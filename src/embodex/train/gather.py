@@ -210,6 +210,8 @@ class BatchReader(SampleReader):
         out["episode_id"] = self._ep_id_np[k].tolist()
         out["instruction"] = self._instruction_np[k].tolist()
         out["subtask"] = self._subtasks(k, t)
+        if self._stream_windows is not None:  # streams at their own rate (train/streams.py)
+            out.update(self._stream_batch(k, out["timestamp_ns"]))
         return out
 
     def __getitems__(self, indices: list[int]) -> Any:
@@ -439,6 +441,25 @@ class BatchReader(SampleReader):
         if self._pool is None:
             self._pool = ThreadPoolExecutor(self._decode_threads, "embodex-decode")
         return self._pool
+
+    def _stream_batch(self, k: np.ndarray, ts: np.ndarray) -> dict[str, np.ndarray]:
+        """The stream windows of every sample: one vectorised window per episode touched,
+        put back in the batch's order."""
+        streams = self._stream_windows
+        assert streams is not None
+        if not len(k):
+            return streams.windows(0, ts[:0])
+        episodes = np.unique(k).tolist()
+        if len(episodes) == 1:
+            return streams.windows(episodes[0], ts)
+        out: dict[str, np.ndarray] = {}
+        for ep in episodes:
+            sel = np.flatnonzero(k == ep)
+            for key, arr in streams.windows(ep, ts[sel]).items():
+                if key not in out:
+                    out[key] = np.empty((len(k), *arr.shape[1:]), dtype=arr.dtype)
+                out[key][sel] = arr
+        return out
 
     def _subtasks(self, k: np.ndarray, t: np.ndarray) -> list[str]:
         """The sub-task text of each (episode, frame): the segment of that episode with the
