@@ -56,6 +56,7 @@ def contract(
     total_hours: str = "1.0",
     profile_digest: str | None = None,
     contract_id: str | None = None,
+    privacy: dict[str, object] | None = None,
 ) -> tuple[Path, Signer, Signer]:
     """A contract both parties signed before START, in scope for the synthetic episodes
     (QC profile: PROFILE unless ``profile_digest`` names another)."""
@@ -73,6 +74,8 @@ def contract(
     doc["acceptance"]["min_success_rate"] = min_success_rate
     if contract_id is not None:
         doc["contract_id"] = contract_id
+    if privacy is not None:
+        doc["privacy"] = privacy
     draft = tmp_path / "contract.yaml"
     draft.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     offered = sign_contract(draft, centre, at=BEFORE).path

@@ -224,3 +224,23 @@ def test_qc_privacy_faces_finds_residual_faces(tmp_path: Path) -> None:
     assert f.frame_start == has_face.index(True)  # type: ignore[attr-defined]
     assert residual(good) == []
     assert residual(open_dataset(src)) == []
+
+
+def test_publish_refuses_without_the_anonymisation_the_contract_requires(tmp_path: Path) -> None:
+    from embodex.delivery import open_channel, publish
+    from embodex.errors import ScopeError
+
+    from ._delivery import PROFILE, at, centre_dataset, contract
+
+    terms, centre, _buyer = contract(tmp_path, privacy={"anonymised": ["faces"]})
+    src, url = tmp_path / "centre", str(tmp_path / "channel")
+    centre_dataset(src, 2)
+    with pytest.raises(ScopeError, match="anonymised: faces"):
+        publish(src, url, terms, centre, profile=PROFILE, now=at(5))
+    anon = anonymise_dataset(src, tmp_path / "anon").dataset
+    result = publish(anon, url, terms, centre, profile=PROFILE, now=at(5))
+    assert result.number == 1 and len(result.episodes) == 2
+    # a contract without privacy terms signs exactly as before the field existed
+    signed = open_channel(url, terms, at=at(6)).contract
+    assert signed.privacy is not None and signed.privacy.anonymised == ["faces"]
+    assert "privacy" not in signed.model_copy(update={"privacy": None}).payload()

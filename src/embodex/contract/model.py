@@ -276,6 +276,16 @@ class UsagePolicy(TrustModel):
         return self
 
 
+class PrivacyTerms(TrustModel):
+    """What the data must have been through before it is delivered (specs/privacy.md)."""
+
+    anonymised: list[Literal["faces"]] = Field(
+        default_factory=list,
+        description="faces: every batch carries the face anonymisation record "
+        "(embodex.json extra.privacy.faces, written by `embodex anonymise`).",
+    )
+
+
 class Origin(TrustModel):
     """The marketplace quote a contract was drafted from (specs/catalog.md §5), signed with
     the rest of the contract: what the parties agreed to was priced from that listing."""
@@ -314,14 +324,19 @@ class Contract(TrustModel):
         description="The quote and listing a contract drafted from a quote comes from; "
         "absent otherwise.",
     )
+    privacy: PrivacyTerms | None = Field(
+        default=None,
+        description="Anonymisation every batch must carry (specs/privacy.md); absent: none.",
+    )
 
     @model_serializer(mode="wrap")
     def _without_absent_origin(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # A contract with no origin serialises (and so signs and hashes) exactly as before
-        # the field existed.
+        # A contract with no origin (or no privacy terms) serialises (and so signs and
+        # hashes) exactly as before the field existed.
         data: dict[str, Any] = handler(self)
-        if data.get("origin") is None:
-            data.pop("origin", None)
+        for optional in ("origin", "privacy"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
         return data
 
     @model_validator(mode="after")

@@ -26,6 +26,7 @@ from typing import Any
 
 from ..contract import VerifiedContract
 from ..contract.checking import BatchSummary, Violation, check_batch
+from ..contract.model import Contract
 from ..errors import DeliveryError, ScopeError
 from ..format import Dataset, open_dataset
 from ..qc import Profile, default_profile
@@ -479,6 +480,22 @@ def _candidates(
     return list(dict.fromkeys(episode_ids))
 
 
+def _require_privacy(contract: Contract, src: Dataset) -> None:
+    """Refuse a dataset without the anonymisation the contract requires (specs/privacy.md);
+    residual faces are QC's privacy.faces findings, judged by the acceptance terms."""
+    terms = contract.privacy
+    if terms is None or "faces" not in terms.anonymised:
+        return
+    record = (src.meta.extra.get("privacy") or {}).get("faces")
+    if not isinstance(record, dict) or not isinstance(record.get("cameras"), dict):
+        raise ScopeError(
+            f"the contract requires anonymised: faces and {src.root} carries no face "
+            "anonymisation record (embodex.json extra.privacy.faces)",
+            hint="Run `embodex anonymise DATASET OUT` (or package with --anonymise faces) "
+            "and publish OUT.",
+        )
+
+
 def _scope_filter(
     ch: Channel, src: Dataset, ids: list[str], number: int, now: datetime, exclude: bool
 ) -> tuple[list[str], dict[str, str]]:
@@ -559,6 +576,7 @@ def publish(
     ch.require(signer, "centre")
     profile = _contract_profile(ch, profile)
     src = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    _require_privacy(ch.contract, src)
     opts = _Options(
         ttl, period, replacement_for, workers, attempts, record, on_start, on_file, on_warnings
     )
