@@ -1,4 +1,4 @@
-"""Personal-information commands: anonymise (faces)."""
+"""Personal-information commands: anonymise (faces), pseudonymise (operators)."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from .render import echo_json, plural, progress
 
 def register(cli: click.Group) -> None:
     cli.add_command(anonymise)
+    cli.add_command(pseudonymise)
 
 
 @click.command()
@@ -100,3 +101,36 @@ def anonymise(
             f"  {name}: {count.changed}/{count.frames} frames masked, {count.boxes} boxes"
             f" ({count.filled} by temporal filling)"
         )
+
+
+@click.command()
+@click.argument("dataset", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--scope",
+    default="",
+    metavar="CONTRACT_ID",
+    help="Pseudonyms per contract: the same operator gets another pseudonym in each scope.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def pseudonymise(dataset: Path, out: Path, scope: str, as_json: bool) -> None:
+    """Write a new dataset with every operator id replaced by a keyed pseudonym.
+
+    The key (HMAC-SHA256) and the re-identification table live in the centre's embodex
+    home (privacy/), never in the dataset, a channel or a log. DATASET is never changed.
+
+    \b
+    Example:
+      embodex pseudonymise datasets/week01 outbox/week01 --scope c-2026-001
+    """
+    from embodex.format.pseudonyms import pseudonymise_operators
+
+    ds = pseudonymise_operators(dataset, out, scope=scope)
+    aliases = sorted({ds.episode(i).meta.operator_id or "" for i in ds.episode_ids} - {""})
+    if as_json:
+        echo_json({"dataset": str(out), "episodes": len(ds), "pseudonyms": aliases})
+        return
+    click.echo(
+        f"wrote {plural(len(ds), 'episode')} to {out}: {plural(len(aliases), 'operator')} "
+        "pseudonymised (table kept in the embodex home)"
+    )
