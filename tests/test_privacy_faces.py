@@ -244,3 +244,23 @@ def test_publish_refuses_without_the_anonymisation_the_contract_requires(tmp_pat
     signed = open_channel(url, terms, at=at(6)).contract
     assert signed.privacy is not None and signed.privacy.anonymised == ["faces"]
     assert "privacy" not in signed.model_copy(update={"privacy": None}).payload()
+
+
+def test_classification_labels_and_the_contract_classes(tmp_path: Path) -> None:
+    from embodex.delivery import publish
+    from embodex.errors import ScopeError
+    from embodex.format.classification import classify
+
+    from ._delivery import PROFILE, at, centre_dataset, contract
+
+    src = centre_dataset(tmp_path / "centre", 2)
+    assert classify(src.meta) == {"personal_information": "present", "importance": "general"}
+    anon = anonymise_dataset(src, tmp_path / "anon").dataset
+    assert classify(anon.meta)["personal_information"] == "anonymised"
+    ep = anon.episode(anon.episode_ids[0])
+    assert ep.meta.extra["classification"]["personal_information"] == "anonymised"
+    terms, centre, _ = contract(tmp_path, privacy={"personal_information": ["none", "anonymised"]})
+    url = str(tmp_path / "channel")
+    with pytest.raises(ScopeError, match="personal_information: present"):
+        publish(src, url, terms, centre, profile=PROFILE, now=at(5))
+    assert publish(anon, url, terms, centre, profile=PROFILE, now=at(5)).number == 1

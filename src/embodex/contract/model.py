@@ -284,6 +284,14 @@ class PrivacyTerms(TrustModel):
         description="faces: every batch carries the face anonymisation record "
         "(embodex.json extra.privacy.faces, written by `embodex anonymise`).",
     )
+    personal_information: list[Literal["none", "anonymised", "present"]] | None = Field(
+        default=None,
+        description="The personal-information classes a batch may carry (extra.classification); "
+        "null: any.",
+    )
+    importance: list[Literal["general", "important", "core"]] | None = Field(
+        default=None, description="The importance grades a batch may carry; null: any."
+    )
 
 
 class Origin(TrustModel):

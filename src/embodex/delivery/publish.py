@@ -29,6 +29,7 @@ from ..contract.checking import BatchSummary, Violation, check_batch
 from ..contract.model import Contract
 from ..errors import DeliveryError, ScopeError
 from ..format import Dataset, open_dataset
+from ..format.classification import classify
 from ..qc import Profile, default_profile
 from ..storage.stores import FileStorage
 from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
@@ -484,7 +485,21 @@ def _require_privacy(contract: Contract, src: Dataset) -> None:
     """Refuse a dataset without the anonymisation the contract requires (specs/privacy.md);
     residual faces are QC's privacy.faces findings, judged by the acceptance terms."""
     terms = contract.privacy
-    if terms is None or "faces" not in terms.anonymised:
+    if terms is None:
+        return
+    label = classify(src.meta)
+    for key, allowed in (
+        ("personal_information", terms.personal_information),
+        ("importance", terms.importance),
+    ):
+        if allowed is not None and label[key] not in allowed:
+            raise ScopeError(
+                f"{src.root} is classified {key}: {label[key]}; the contract allows "
+                f"{', '.join(allowed)}",
+                hint="Anonymise the dataset (embodex anonymise), correct its "
+                "extra.classification, or amend the contract's privacy terms.",
+            )
+    if "faces" not in terms.anonymised:
         return
     record = (src.meta.extra.get("privacy") or {}).get("faces")
     if not isinstance(record, dict) or not isinstance(record.get("cameras"), dict):

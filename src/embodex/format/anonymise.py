@@ -22,6 +22,7 @@ import numpy as np
 from .._version import __version__
 from ..errors import DatasetExistsError, PrivacyError
 from . import layout
+from .classification import CLASSIFICATION_KEY, classify
 from .copy import copy_episodes
 from .episode import Episode
 from .faces import DEFAULT_THRESHOLD, FaceDetector, MaskMode, expand_boxes, fill_gaps, mask_faces
@@ -135,7 +136,11 @@ def anonymise_dataset(
                 "frames": counts[name].changed - before.changed,
                 "boxes": counts[name].boxes - before.boxes,
             }
-        extra = {**ep.meta.extra, PRIVACY_KEY: {"faces": {"cameras": per_episode}}}
+        extra = {
+            **ep.meta.extra,
+            PRIVACY_KEY: {"faces": {"cameras": per_episode}},
+            CLASSIFICATION_KEY: label,
+        }
         meta = ep.meta.model_copy(update={"extra": extra})
         return dataclasses.replace(ep, meta=meta, images=images)
 
@@ -147,9 +152,16 @@ def anonymise_dataset(
         "tool": f"embodex {__version__}",
     }
     previous = dict(src.meta.extra.get(PRIVACY_KEY) or {})
+    label = {**classify(src.meta), "personal_information": "anonymised"}
     # the record is filled in as episodes go; the writer serialises meta at the end
     meta = src.meta.model_copy(
-        update={"extra": {**src.meta.extra, PRIVACY_KEY: {**previous, "faces": record}}}
+        update={
+            "extra": {
+                **src.meta.extra,
+                PRIVACY_KEY: {**previous, "faces": record},
+                CLASSIFICATION_KEY: label,
+            }
+        }
     )
 
     def progress(eid: str) -> None:
