@@ -10,7 +10,9 @@ import pyarrow as pa
 
 from embodex.format import open_dataset
 
-from .render import echo_json, fmt_bytes, plural, progress
+from .output import Output, json_option
+from .render import fmt_bytes
+from .render_format import export_lines
 
 
 def register(cli: click.Group) -> None:
@@ -44,34 +46,13 @@ def _select(dataset: Path, where: tuple[str, ...]) -> Any:
     return ds.select(**conditions) if conditions else ds
 
 
-def _report(report: Any, as_json: bool, what: str) -> None:
-    if as_json:
-        echo_json(
-            {
-                "path": str(report.path),
-                "episodes": report.episodes,
-                "frames": report.frames,
-                "files": report.files,
-                "bytes": report.bytes,
-                "notes": report.notes,
-            }
-        )
-        return
-    click.echo(
-        f"exported {plural(report.episodes, 'episode')} ({report.frames:,} frames) to "
-        f"{report.path} as {what}: {report.files} files, {fmt_bytes(report.bytes)}"
-    )
-    for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-
-
 _WHERE = click.option(
     "--where",
     multiple=True,
     metavar="FIELD=VALUE",
     help="Export only episodes whose field equals the value (repeatable), e.g. skill=hold_cup.",
 )
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+_JSON = json_option()
 
 
 @click.group()
@@ -113,12 +94,14 @@ def export_lerobot_cmd(
     """
     from embodex.format.exporters.lerobot import export_lerobot
 
+    output = Output(as_json)
     ds = _select(dataset, where)
-    with progress("exporting", len(ds), enabled=not as_json) as bar:
+    with output.progress("exporting", len(ds)) as bar:
         report = export_lerobot(
             ds, out, video=video, video_codec=codec, on_episode=lambda _e: bar.update()
         )
-    _report(report, as_json, "LeRobot v3.0" + (f" ({codec} video)" if video else ""))
+    what = "LeRobot v3.0" + (f" ({codec} video)" if video else "")
+    output.result(report, text=lambda r: export_lines(r, what))
 
 
 @export.command("hf")
@@ -150,11 +133,12 @@ def export_hf_cmd(
     """
     from embodex.format.exporters.hf import export_hf
 
+    output = Output(as_json)
     ds = _select(dataset, where)
     chosen = [] if no_images else (list(cameras) or None)
-    with progress("exporting", len(ds), enabled=not as_json) as bar:
+    with output.progress("exporting", len(ds)) as bar:
         report = export_hf(ds, out, cameras=chosen, on_episode=lambda _e: bar.update())
-    _report(report, as_json, "Hugging Face datasets")
+    output.result(report, text=lambda r: export_lines(r, "Hugging Face datasets"))
 
 
 @click.command()
@@ -184,12 +168,11 @@ def view(dataset: Path, episode: str, output: Path, as_json: bool) -> None:
 
     ds = open_dataset(dataset)
     key: str | int = int(episode) if episode.lstrip("-").isdigit() else episode
-    report = export_rerun(ds, key, output)
-    if as_json:
-        echo_json(report)
-        return
-    click.echo(
-        f"wrote {output} ({fmt_bytes(report['bytes'])}): episode {report['episode_id']}, "
-        f"{report['frames']} frames, {len(report['cameras'])} cameras, "
-        f"{report['segments']} segments — open it with `rerun {output}`"
+    Output(as_json).result(
+        export_rerun(ds, key, output),
+        text=lambda r: [
+            f"wrote {output} ({fmt_bytes(r['bytes'])}): episode {r['episode_id']}, "
+            f"{r['frames']} frames, {len(r['cameras'])} cameras, "
+            f"{r['segments']} segments — open it with `rerun {output}`"
+        ],
     )

@@ -45,7 +45,6 @@ def trusted_identities(extra: tuple[str, ...]) -> list[Any] | None:
 
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
-json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 trust_opt = click.option(
     "--trust",
     "trust",

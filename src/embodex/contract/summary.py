@@ -7,10 +7,12 @@ file is verified first and its summary says who signed, the state and the histor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+from ..errors import EmbodexError
 from ..trust.keys import Identity
 from ..trust.types import dec_str
 from .file import VerifiedContract, is_signed_contract_file, verify_contract_file
@@ -18,7 +20,7 @@ from .lifecycle import ContractState
 from .model import Contract
 from .yamlio import load_contract_yaml
 
-__all__ = ["describe_contract", "show_contract"]
+__all__ = ["ContractCheck", "check_contract", "describe_contract", "show_contract"]
 
 
 def _terms(c: Contract) -> dict[str, Any]:
@@ -118,3 +120,48 @@ def show_contract(
         path=str(p),
     )
     return draft
+
+
+@dataclass(frozen=True)
+class ContractCheck:
+    """The verdict on a signed contract file (``embodex contract verify``): ``verified`` when
+    its signatures verified, ``error`` when it failed or has ended (expired, terminated)."""
+
+    file: Path
+    verified: VerifiedContract | None
+    error: EmbodexError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary with ``"ok": true``, or ``"ok": false`` with the error (and the state,
+        when the signatures verified)."""
+        summary = (
+            describe_contract(self.verified)
+            if self.verified is not None
+            else {"file": str(self.file)}
+        )
+        if self.error is None:
+            return {"ok": True, **summary}
+        return {"ok": False, "error": self.error.one_line(), **summary}
+
+    def raise_for_status(self) -> None:
+        """Raise the error that made the check fail, if any."""
+        if self.error is not None:
+            raise self.error
+
+
+def check_contract(
+    path: str | Path, trusted: Sequence[Identity] | None = None, *, at: date | None = None
+) -> ContractCheck:
+    """Verify every signature of a signed contract and that it is in force at ``at``; never
+    raises for a failed check (see :meth:`ContractCheck.raise_for_status`)."""
+    verified = None
+    try:
+        verified = verify_contract_file(path, trusted, at=at)
+        verified.require_not_ended()
+    except EmbodexError as exc:
+        return ContractCheck(Path(path), verified, exc)
+    return ContractCheck(Path(path), verified, None)

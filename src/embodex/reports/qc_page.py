@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from html import escape
 from pathlib import Path
@@ -32,7 +33,7 @@ from ..qc.rules import RULES
 from .htmlkit import Raw, badge, episode_section, page, table
 from .svg import VERDICT_COLOURS, hbar_chart, histogram
 
-__all__ = ["write_report"]
+__all__ = ["QCReport", "qc_report", "write_report"]
 
 
 def _pct(rate: str | None) -> str:
@@ -146,6 +147,27 @@ def _worst(manifest: QCManifest, findings: list[dict[str, Any]], n: int) -> list
         key=lambda e: (rank[e.verdict], -fails[e.episode_id], -warns[e.episode_id], e.episode_id)
     )
     return [e.episode_id for e in flagged[:n]]
+
+
+@dataclass(frozen=True)
+class QCReport:
+    """A QC report just written: where, its size, and why the QC it shows is stale (None:
+    it describes the current data)."""
+
+    path: Path
+    bytes: int
+    stale: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"report": str(self.path), "bytes": self.bytes, "stale": self.stale}
+
+
+def qc_report(dataset: str | Path, out: str | Path | None = None, *, worst: int = 5) -> QCReport:
+    """Write the QC report of ``dataset`` to ``out`` (default ``DATASET/qc/report.html``) and
+    say what was written (``embodex qc report``). Raises ``QCManifestError`` when QC has not
+    run."""
+    path = write_report(dataset, out or Path(dataset) / "qc" / "report.html", worst=worst)
+    return QCReport(path, path.stat().st_size, stale_reason(dataset))
 
 
 def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Path:

@@ -4,7 +4,9 @@
 * payload, envelope — DSSE envelopes over RFC 8785 payloads (:func:`sign_payload`,
   :func:`verify_envelope`, :func:`open_envelope`, :data:`PAYLOAD_TYPES`)
 * documents — a pydantic model signed or opened in one call (:func:`sign_model`, :func:`open_model`)
-* ledger — append-only signed hash chain per party (:class:`Ledger`, :func:`verify_ledger`)
+* ledger — append-only signed hash chain per party (:class:`Ledger`, :func:`verify_ledger`);
+  ledger_files — which ledger a party means, read or checked in one call (:func:`read_ledger`,
+  :func:`check_ledger`)
 * qc_manifest — a dataset's QC manifest signed by the centre (:func:`sign_dataset_qc`)
 * types — the shared value types of signed documents (digests, timestamps, decimals)
 
@@ -24,8 +26,12 @@ from .envelope import (
 )
 from .keys import (
     Identity,
+    KeyDetails,
     KeyInfo,
+    NewKey,
     Signer,
+    create_key,
+    describe_key,
     export_identity,
     generate_key,
     import_identity,
@@ -36,6 +42,7 @@ from .keys import (
     load_signer,
 )
 from .ledger import LEDGER_KINDS, Ledger, LedgerEntry, ledger_path
+from .ledger_files import LedgerView, check_ledger, find_ledger, read_ledger
 from .ledger_verify import LedgerProblem, LedgerReport, verify_ledger
 from .qc_manifest import SignedQC, sign_dataset_qc, sign_qc_manifest, verify_qc_manifest
 
@@ -44,15 +51,22 @@ __all__ = [
     "PAYLOAD_TYPES",
     "Envelope",
     "Identity",
+    "KeyDetails",
     "KeyInfo",
     "Ledger",
     "LedgerEntry",
     "LedgerProblem",
     "LedgerReport",
+    "LedgerView",
+    "NewKey",
     "SignedQC",
     "Signer",
     "add_signature",
+    "check_ledger",
+    "create_key",
+    "describe_key",
     "export_identity",
+    "find_ledger",
     "generate_key",
     "import_identity",
     "key_id_for",
@@ -64,6 +78,7 @@ __all__ = [
     "open_envelope",
     "open_model",
     "pae",
+    "read_ledger",
     "sign_dataset_qc",
     "sign_model",
     "sign_payload",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
 from .. import layout
@@ -30,6 +31,15 @@ class ImportReport:
     frames: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": str(self.dataset),
+            "episodes": self.episodes,
+            "frames": self.frames,
+            "skipped": [{"episode": e, "reason": r} for e, r in self.skipped],
+            "notes": self.notes,
+        }
 
 
 def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
