@@ -108,7 +108,7 @@ def test_known_ids_and_overrides_from_python(batch: Batch, tmp_path: Path) -> No
 
 
 def test_review_next_set_and_list_from_python(batch: Batch, tmp_path: Path) -> None:
-    root, labels = batch
+    root, _ = batch
     check_dataset(root)
     queue = review_queue(root)
     nxt = next_review(root, tmp_path / "pages")
