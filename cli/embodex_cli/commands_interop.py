@@ -6,9 +6,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pyarrow as pa
-
-from embodex.format import open_dataset
 
 from .output import Output, json_option
 from .render import fmt_bytes
@@ -21,29 +18,15 @@ def register(cli: click.Group) -> None:
 
 
 def _select(dataset: Path, where: tuple[str, ...]) -> Any:
-    """Open the dataset and keep the episodes matching every ``FIELD=VALUE``."""
-    ds = open_dataset(dataset)
-    conditions: dict[str, Any] = {}
-    schema = ds.episodes.schema
-    for item in where:
-        field, sep, value = item.partition("=")
-        if not sep or not field:
-            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--where")
-        kind = schema.field(field).type if field in schema.names else None
-        try:
-            if kind is not None and pa.types.is_boolean(kind):
-                conditions[field] = {"true": True, "false": False}[value.lower()]
-            elif kind is not None and pa.types.is_integer(kind):
-                conditions[field] = int(value)
-            elif kind is not None and pa.types.is_floating(kind):
-                conditions[field] = float(value)
-            else:
-                conditions[field] = value
-        except (KeyError, ValueError):
-            raise click.BadParameter(
-                f"{item!r}: {value!r} is not a {kind}", param_hint="--where"
-            ) from None
-    return ds.select(**conditions) if conditions else ds
+    """The dataset's episodes matching every ``--where FIELD=VALUE`` (a bad one is a usage
+    error, exit 2)."""
+    from embodex.errors import ConfigError
+    from embodex.format.selection import select_where
+
+    try:
+        return select_where(dataset, where)
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message, param_hint="--where") from None
 
 
 _WHERE = click.option(
@@ -166,10 +149,9 @@ def view(dataset: Path, episode: str, output: Path, as_json: bool) -> None:
     """
     from embodex.format.exporters.rerun import export_rerun
 
-    ds = open_dataset(dataset)
     key: str | int = int(episode) if episode.lstrip("-").isdigit() else episode
     Output(as_json).result(
-        export_rerun(ds, key, output),
+        export_rerun(dataset, key, output),
         text=lambda r: [
             f"wrote {output} ({fmt_bytes(r['bytes'])}): episode {r['episode_id']}, "
             f"{r['frames']} frames, {len(r['cameras'])} cameras, "

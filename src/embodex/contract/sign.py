@@ -72,7 +72,7 @@ def require_party(contract: Contract, signer: Signer) -> None:
             f"key {signer.name!r} ({signer.key_id}) is not a party to contract "
             f"{contract.contract_id}: it names centre {parties.centre.name!r} "
             f"({parties.centre.key_id}) and buyer {parties.buyer.name!r} ({parties.buyer.key_id})",
-            hint="Sign with the centre's or the buyer's key (--key NAME).",
+            hint="Sign with the centre's or the buyer's key (`--key NAME` in the CLI).",
         )
 
 
@@ -105,7 +105,8 @@ def trust_for(signer: Signer, trusted: Sequence[Identity] | None) -> list[Identi
 def refuse_existing(out: Path) -> None:
     if out.exists():
         raise ContractError(
-            f"{out} already exists", hint="Pass --out with a new file name, or remove it."
+            f"{out} already exists",
+            hint="Write to a new file (`out`; `--out` in the CLI), or remove it.",
         )
 
 

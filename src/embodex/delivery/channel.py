@@ -96,7 +96,8 @@ class Channel:
             raise DeliveryError(
                 f"key {signer.name!r} ({signer.key_id}) is not the {role} of contract "
                 f"{self.contract.contract_id}, which names {party.name!r} ({party.key_id})",
-                hint=f"Use the {role}'s key (--key NAME): it alone may {does}.",
+                hint=f"Sign with the {role}'s key (the `signer`; `--key NAME` in the CLI): it "
+                f"alone may {does}.",
             )
 
     # -- documents -------------------------------------------------------------------------

@@ -71,7 +71,10 @@ def issue_head(
     previous head (a head never goes back in time).
     """
     if ttl <= timedelta(0):
-        raise DeliveryError("the head's validity must be positive", hint="Use e.g. --ttl 3d.")
+        raise DeliveryError(
+            "the head's validity must be positive",
+            hint="Give a positive `ttl`, e.g. timedelta(days=3) (`--ttl 3d` in the CLI).",
+        )
     if previous is not None and now < previous.issued_at:
         raise DeliveryError(
             f"this machine's time {now.isoformat()} is before the channel's last head "

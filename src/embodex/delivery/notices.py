@@ -69,7 +69,10 @@ def send_notice(
             f"unknown notice type {type!r}", hint=f"Use one of: {', '.join(NOTICE_TYPES)}."
         )
     if not reason.strip():
-        raise DeliveryError("a notice needs a reason", hint='Pass --reason "…".')
+        raise DeliveryError(
+            "a notice needs a reason",
+            hint="Say what happened and why in `reason` (`--reason` in the CLI).",
+        )
     now = now or utc_now()
     channel = open_channel(url, contract, trusted=trusted, at=now)
     channel.require(signer, "centre")

@@ -47,7 +47,7 @@ def sign_qc_manifest(manifest: dict[str, Any], signer: Signer) -> Envelope:
         raise TrustError(
             f"QC manifests are signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (--key CENTRE).",
+            hint="Sign with the centre's key (`--key CENTRE` in the CLI).",
         )
     return sign_payload(PAYLOAD_TYPES["qc-manifest"], manifest, signer)
 
