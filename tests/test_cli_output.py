@@ -18,13 +18,9 @@ from embodex_cli.output import Output, err, jsonable
 
 CLI_DIR = Path(__file__).resolve().parents[1] / "cli" / "embodex_cli"
 
-#: The supply commands render on their own until they move to Output too (issue 12, item 3
-#: leaves them to the supply work).
-NOT_YET = {"cli_supply.py"}
-
 
 def _modules() -> list[Path]:
-    return [p for p in sorted(CLI_DIR.glob("*.py")) if p.name not in NOT_YET]
+    return sorted(CLI_DIR.glob("*.py"))
 
 
 def test_no_command_branches_on_json() -> None:

@@ -99,7 +99,6 @@ def channel_options(*, key: bool) -> Callable[[Any], Any]:
     return wrap
 
 
-json_opt = json_option()  # the name cli_supply imports until it renders through Output
 workers_opt = click.option(
     "--workers", type=click.IntRange(1, 64), default=8, show_default=True,
     help="Files moved in parallel.",

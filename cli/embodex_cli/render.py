@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import click
 
-__all__ = ["Counter", "echo_json", "fmt_bytes", "fmt_hours", "plural", "table"]
-
-
-def echo_json(value: Any) -> None:
-    """JSON on stdout; only cli_supply still calls it (every other command renders through
-    ``output.Output``, which prints the same way)."""
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+__all__ = ["Counter", "fmt_bytes", "fmt_hours", "plural", "table"]
 
 
 def fmt_hours(hours: float) -> str:
