@@ -40,6 +40,7 @@ from .keys import (
     list_keys,
     load_identity,
     load_signer,
+    trusted_identities,
 )
 from .ledger import LEDGER_KINDS, Ledger, LedgerEntry, ledger_path
 from .ledger_files import LedgerView, check_ledger, find_ledger, read_ledger
@@ -83,6 +84,7 @@ __all__ = [
     "sign_model",
     "sign_payload",
     "sign_qc_manifest",
+    "trusted_identities",
     "verify_envelope",
     "verify_ledger",
     "verify_qc_manifest",

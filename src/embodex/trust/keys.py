@@ -22,6 +22,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
@@ -59,6 +60,7 @@ __all__ = [
     "list_keys",
     "load_identity",
     "load_signer",
+    "trusted_identities",
 ]
 
 Role = Literal["centre", "buyer", "reviewer"]
@@ -442,6 +444,16 @@ def describe_key(name_or_path: str | Path) -> KeyDetails:
         private_key_file=info.private_key_path if info else None,
         encrypted=bool(info and info.encrypted),
     )
+
+
+def trusted_identities(extra: Iterable[str | Path] = ()) -> list[Identity] | None:
+    """The identities of the key store plus ``extra`` ones (key names, or identity files: a
+    path with a ``/`` or ``.json``), or None when no extra is given — the callers that take
+    ``trusted`` then use the key store alone. Raises ``KeyNotFoundError``."""
+    more = [load_identity(x) for x in extra]
+    if not more:
+        return None
+    return [*(info.identity for info in list_keys()), *more]
 
 
 def list_keys() -> list[KeyInfo]:
