@@ -113,9 +113,6 @@ def test_output_renders_one_model_two_ways(capsys: pytest.CaptureFixture[str]) -
     Output(True).result(_Model(n=5), text=text)
     got = capsys.readouterr()
     assert json.loads(got.out) == {"n": 5} and got.err == ""
-    Output(True).warn("stale")  # --json: the result carries it, stderr stays quiet
-    Output(False).warn("stale")
-    assert capsys.readouterr().err == "warning: stale\n"
     assert Output(True).live(text) is None
     callback = Output(False).live(text)
     assert callback is not None

@@ -5,7 +5,7 @@ A command parses its flags, makes one SDK call and hands the typed result to
 the model has one, a pydantic model's ``model_dump``, a dataclass's fields); otherwise the
 command's text renderer turns the same model into lines for people. Lines a renderer marks
 with :func:`err` go to stderr (notes, problems, warnings), so scripts reading stdout see
-only the result. Progress bars and stale-data warnings are for people: ``--json`` hides them.
+only the result. Progress bars are for people: ``--json`` hides them.
 
 Example::
 
@@ -151,11 +151,6 @@ class Output:
         if self.as_json:
             return None
         return lambda value: self.lines(text(value))
-
-    def warn(self, message: str | None) -> None:
-        """A warning for people on stderr (nothing with --json, whose result carries it)."""
-        if message and not self.as_json:
-            click.echo(f"warning: {message}", err=True)
 
     @contextmanager
     def progress(self, label: str, length: int | None = None) -> Iterator[Meter]:
