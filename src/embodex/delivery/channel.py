@@ -218,7 +218,8 @@ def check_fresh(got: HeadRead, now: datetime, where: str) -> None:
         raise ChannelError(
             f"the channel head at {where} was issued at {head.issued_at.isoformat()}, in the "
             f"future (now {now.isoformat()})",
-            hint="Check this machine's clock (and --at); pull again.",
+            hint="Check this machine's clock (and the time given as `now`, `--at` in the CLI); "
+            "pull again.",
         )
 
 

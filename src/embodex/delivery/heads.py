@@ -79,7 +79,8 @@ def issue_head(
         raise DeliveryError(
             f"this machine's time {now.isoformat()} is before the channel's last head "
             f"({previous.issued_at.isoformat()})",
-            hint="Fix the clock (or --at); heads never go back in time.",
+            hint="Fix the clock (or the time given as `now`, `--at` in the CLI); heads never go "
+            "back in time.",
         )
     b_num, b_digest = batch or (
         (previous.batch, previous.batch_manifest) if previous else (0, None)
