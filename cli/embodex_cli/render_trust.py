@@ -6,7 +6,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from embodex.contract.sign import ContractAction
-from embodex.contract.summary import ContractCheck
+from embodex.contract.summary import ContractCheck, ContractSummary
 from embodex.trust import KeyDetails, KeyInfo, LedgerReport, LedgerView, NewKey
 
 from .output import err
@@ -46,8 +46,8 @@ def _rules(rules: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "-"
 
 
-def contract_lines(d: dict[str, Any]) -> list[str]:
-    """The human summary of ``show_contract``'s dict."""
+def contract_lines(d: ContractSummary) -> list[str]:
+    """The human summary of ``show_contract``'s result."""
     term, vol, scope, acc, price, usage = (
         d["term"],
         d["volume"],
