@@ -131,3 +131,31 @@ def test_review_next_set_and_list_from_python(batch: Batch, tmp_path: Path) -> N
     done = next_review(root)
     assert done.item is None and done.page is None and done.waiting == 0
     assert done.to_json() == {"next": None, "waiting": 0, "stale": None}
+
+
+def test_report_figures_from_python(batch: Batch) -> None:
+    from embodex.qc.report_figures import qc_report_figures
+    from embodex.qc.rules import RULES
+
+    root, labels = batch
+    summary = check_dataset(root)
+    nan = _kind(labels, "nan")
+    set_review(root, nan, verdict="reject", reason="sensor_fault", reviewer="rev-1")
+    f = qc_report_figures(root, worst=2)
+    assert f.reviewed == 1 and f.stale is None
+    assert f.worst[0] == nan and len(f.worst) == 2  # the FAIL first
+    assert list(f.rules_flagged) == [r for r in RULES if r in f.rules_flagged]
+    for rule, tally in f.rules_flagged.items():
+        flagged = {x["episode_id"] for x in f.findings if x["rule"] == rule}
+        assert tally.fail + tally.warn == len(flagged)
+        assert tally.passing_share == pytest.approx(1 - len(flagged) / 8)
+    assert set(f.rules_enabled) >= set(f.rules_flagged)
+    assert sum(len(v) for v in f.durations_s.values()) == 8
+    rates = [float(c.stats.pass_rate or 0) for c in f.operators]
+    assert rates == sorted(rates)  # worst pass rate first
+    for card in (*f.operators, *f.robots):
+        counts = [n for _, n in card.top_failures]
+        assert counts == sorted(counts, reverse=True)
+        ties = [r for r, n in card.top_failures if counts and n == counts[0]]
+        assert ties == [r for r in RULES if r in ties]  # ties in rule order, every run
+    assert summary.counts["FAIL"] == 1
