@@ -153,9 +153,9 @@ def qc_report_figures(dataset: Dataset | str | Path, *, worst: int = 5) -> QCRep
     """The figures of the QC report of ``dataset`` (``worst``: how many worst episodes).
 
     Raises ``QCManifestError`` when QC has not run."""
-    ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
-    root = ds.root
-    manifest = load_qc_manifest(root)
+    root = dataset.root if isinstance(dataset, Dataset) else Path(dataset)
+    manifest = load_qc_manifest(root)  # first: "run QC first" is the error a bare folder gets
+    ds = dataset if isinstance(dataset, Dataset) else open_dataset(root)
     findings = load_findings(root, manifest).to_pylist()
     metrics = {r.pop("episode_id"): r for r in load_metrics(root, manifest).to_pylist()}
     profile = load_qc_profile(root, manifest)
