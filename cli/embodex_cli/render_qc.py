@@ -58,6 +58,11 @@ def qc_run_lines(s: QCRunSummary) -> Iterator[str]:
         yield table(
             ["top failure", "episodes"], [[t["rule"], t["episodes"]] for t in s.top_failures]
         )
+    if s.result.notes:
+        yield ""
+        yield "dataset notes (no verdict changes):"
+        for n in s.result.notes:
+            yield f"  {n.rule}: {n.message}"
     flagged = s.flagged
     if flagged:
         yield ""

@@ -8,4 +8,6 @@ package (tests/test_layers.py guards it).
 * mcap — ROS 2 MCAP recordings
 * sample — ``embodex synth`` in one call (:func:`make_sample`)
 * defects — episodes with known faults (frozen camera, joint-limit breach, timing gaps…)
+* recorder — QC's calibration corpus: a realistic recorder's clean takes and takes with one
+  known fault each (jittered, drifting joint clock; one-arm tasks; no calibration shipped)
 """

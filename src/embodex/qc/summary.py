@@ -171,6 +171,7 @@ class QCRunSummary:
             "counts": self.counts,
             "manifest": None if self.written is None else str(self.written),
             "aggregates": self.manifest.aggregates.model_dump(mode="json"),
+            "notes": [n.as_dict() for n in self.result.notes],
             "verdicts": [
                 {
                     "episode_id": ep.episode_id,
