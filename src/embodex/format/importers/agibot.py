@@ -129,7 +129,7 @@ class _Source:
 def _read_task_info(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ImportSourceError(
             f"cannot read task info: {exc}",
             path=str(path),
