@@ -10,11 +10,18 @@ import click
 from embodex.format.importers import IMPORTERS
 
 from .output import Output, json_option
-from .render_format import inspect_lines, package_lines, synth_lines, trim_lines, verify_lines
+from .render_format import (
+    inspect_lines,
+    package_lines,
+    synth_lines,
+    transcode_lines,
+    trim_lines,
+    verify_lines,
+)
 
 
 def register(cli: click.Group) -> None:
-    for command in (synth, package, inspect, verify, trim):
+    for command in (synth, package, inspect, verify, trim, transcode):
         cli.add_command(command)
 
 
@@ -118,6 +125,18 @@ def synth(
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="mcap only: YAML mapping ROS 2 topics to features and cameras.",
 )
+@click.option(
+    "--cameras",
+    type=click.Choice(["video", "jpeg"]),
+    help="agibot, lerobot: store video cameras as video (default: the bitstream, remuxed) "
+    "or as one JPEG per frame.",
+)
+@click.option(
+    "--reencode",
+    type=click.Choice(["auto", "always", "never"]),
+    help="agibot, lerobot, video cameras: auto (default) re-encodes only a codec a dataset "
+    "cannot store or key frames over 60 frames apart; never makes such an episode bad.",
+)
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
 @click.option("--append", is_flag=True, help="Add to an existing dataset.")
 @json_option()
@@ -127,6 +146,8 @@ def package(
     source_format: str,
     sidecar: Path | None,
     topic_map: Path | None,
+    cameras: str | None,
+    reencode: str | None,
     skip_bad: bool,
     append: bool,
     as_json: bool,
@@ -140,10 +161,11 @@ def package(
     \b
     Example:
       embodex package raw/ datasets/week01 --from agibot --meta raw/embodex-sidecar.yaml
+      embodex package raw/ datasets/week01-jpeg --from agibot --cameras jpeg
       embodex package lerobot-ds/ datasets/imported --from lerobot --meta centre.yaml
       embodex package bags/ datasets/day1 --from mcap --map topics.yaml --meta centre.yaml
     """
-    from embodex.format.importers import import_recordings
+    from embodex.format.importers import import_recordings, video_policy
 
     output = Output(as_json)
     with output.progress("packaging") as bar:
@@ -153,6 +175,7 @@ def package(
             out,
             sidecar=sidecar,
             topic_map=topic_map,
+            video=video_policy(cameras, reencode),
             skip_bad=skip_bad,
             append=append,
             on_episode=lambda _eid: bar.update(),
@@ -282,3 +305,70 @@ def trim(
             on_episode=lambda _eid: bar.update(),
         )
     output.result(result, text=lambda r: trim_lines(r, out))
+
+
+@click.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--cameras",
+    "storage",
+    type=click.Choice(["jpeg", "video"]),
+    required=True,
+    help="jpeg: decode video cameras into one JPEG per frame (a training tier); video: "
+    "encode frame cameras as video (a storage tier).",
+)
+@click.option(
+    "--codec",
+    type=click.Choice(["h264", "h265", "av1"]),
+    default="h264",
+    show_default=True,
+    help="Codec of the video cameras written (--cameras video).",
+)
+@click.option(
+    "--gop", type=click.IntRange(min=1), default=30, show_default=True, help="Key-frame interval."
+)
+@click.option(
+    "--camera",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Convert only this camera (repeatable); the others are copied as stored.",
+)
+@json_option()
+def transcode(
+    src: Path,
+    out: Path,
+    storage: str,
+    codec: str,
+    gop: int,
+    only: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Write a new dataset with the colour cameras stored as JPEG frames or as video.
+
+    Keep the delivered video (small) and build a JPEG tier for training locally, or store
+    frame cameras as video. Features, times, metadata, episode ids and the other cameras
+    are copied as stored; embodex.json records the step (extra.transcode) and the
+    provenance chain shows it. SRC is never changed.
+
+    \b
+    Example:
+      embodex transcode datasets/week01 hot/week01 --cameras jpeg
+      embodex transcode datasets/old datasets/old-video --cameras video --codec av1 --gop 16
+    """
+    from embodex.format import transcode_dataset
+
+    output = Output(as_json)
+    with output.progress("transcoding") as bar:
+        result = transcode_dataset(
+            src,
+            out,
+            cameras="jpeg" if storage == "jpeg" else "video",
+            codec=codec,
+            gop=gop,
+            only=list(only) or None,
+            on_start=bar.total,
+            on_episode=lambda _eid: bar.update(),
+        )
+    output.result(result, text=lambda r: transcode_lines(r, out))

@@ -11,6 +11,7 @@ from embodex.format import TrimResult
 from embodex.format.exporters.common import ExportReport
 from embodex.format.importers.common import ImportReport
 from embodex.format.summary import DatasetSummary
+from embodex.format.transcode import TranscodeResult
 from embodex.format.verify import VerifyReport
 
 from .output import err
@@ -21,6 +22,7 @@ __all__ = [
     "inspect_lines",
     "package_lines",
     "synth_lines",
+    "transcode_lines",
     "trim_lines",
     "verify_lines",
 ]
@@ -79,7 +81,7 @@ def inspect_lines(s: DatasetSummary) -> Iterator[str]:
                 c["name"],
                 c["kind"],
                 f"{c['width']}x{c['height']}",
-                c["encoding"],
+                c["encoding"] + (" video" if c["storage"] == "video" else ""),
                 "yes" if c["calibrated"] else "no",
             ]
             for c in s.cameras
@@ -141,3 +143,14 @@ def export_lines(r: ExportReport, what: str) -> Iterator[str]:
     )
     for note in r.notes:
         yield err(f"note: {note}")
+
+
+def transcode_lines(r: TranscodeResult, out: Path) -> Iterator[str]:
+    yield (
+        f"wrote {plural(len(r.dataset), 'episode')} to {out}: "
+        f"{fmt_bytes(r.bytes_before)} -> {fmt_bytes(r.bytes_after)}"
+    )
+    for name, change in r.cameras.items():
+        yield f"  {name}: {change}"
+    if not r.cameras:
+        yield "  no camera needed converting (copied as stored)"

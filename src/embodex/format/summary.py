@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from . import layout
 from .reader import Dataset, open_dataset
 
 __all__ = ["DatasetSummary", "inspect_dataset", "summarize"]
@@ -66,6 +67,7 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "fps": ds.meta.fps,
         "size_bytes": size,
         "shards": len(ds.shard_names),
+        "videos": sum(1 for f in ds.manifest.files if f.path.startswith(layout.VIDEO_DIR + "/")),
         "success_rate": (sum(labelled) / len(labelled)) if labelled else None,
         "operators": len({o for o in cols["operator_id"] if o}),
         "robots": dict(sorted(robots.items())),
@@ -78,6 +80,7 @@ def summarize(ds: Dataset) -> dict[str, Any]:
                 "width": c.width,
                 "height": c.height,
                 "encoding": c.encoding,
+                "storage": c.storage,
                 "calibrated": c.intrinsics is not None,
             }
             for c in ds.meta.cameras
@@ -115,6 +118,7 @@ class DatasetSummary:
     fps: float
     size_bytes: int
     shards: int
+    videos: int
     success_rate: float | None
     operators: int
     robots: dict[str, int]
