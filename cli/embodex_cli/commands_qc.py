@@ -228,7 +228,12 @@ def review_next(dataset: Path, out_dir: Path | None, as_json: bool) -> None:
 @review.command("set")
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.argument("episode")
-@click.option("--verdict", type=click.Choice(["accept", "reject"]), required=True)
+@click.option(
+    "--verdict",
+    type=click.Choice(["accept", "reject", "flag"]),
+    required=True,
+    help="flag asks for a second look (reason second_look) and changes no verdict.",
+)
 @click.option(
     "--reason",
     required=True,
@@ -236,7 +241,12 @@ def review_next(dataset: Path, out_dir: Path | None, as_json: bool) -> None:
     help=_REASONS_HELP,
 )
 @click.option("--note", help="Free text for the record.")
-@click.option("--reviewer", required=True, metavar="ID", help="Your pseudonymous reviewer id.")
+@click.option("--reviewer", metavar="ID", help="Your pseudonymous reviewer id (unsigned).")
+@click.option(
+    "--key",
+    metavar="NAME",
+    help="Sign the decision with this reviewer key (the reviewer id is its name).",
+)
 @json_option("Print as JSON.")
 def review_set(
     dataset: Path,
@@ -244,29 +254,49 @@ def review_set(
     verdict: str,
     reason: str,
     note: str | None,
-    reviewer: str,
+    reviewer: str | None,
+    key: str | None,
     as_json: bool,
 ) -> None:
-    """Record a manual accept or reject (appended to the dataset's review log).
+    """Record a manual accept or reject, or flag for a second look (appended to the
+    dataset's review log; signed with --key).
 
-    A reject makes the episode FAIL; an accept turns a WARN into PASS. An automatic FAIL
-    cannot be accepted. The QC manifest is updated at once.
+    A reject makes the episode FAIL; an accept turns a WARN into PASS; a flag changes no
+    verdict. An automatic FAIL cannot be accepted. The QC manifest is updated at once.
 
     \b
     Example:
       embodex review set datasets/week01 centre:0042 --verdict accept \\
-          --reason warning_acceptable --reviewer rev-007
+          --reason warning_acceptable --key rev-007
+      embodex review set datasets/week01 centre:0042 --verdict reject \\
+          --reason operator_error --reviewer rev-007 --note "regrasps twice"
     """
-    from embodex.qc import set_review
+    if (reviewer is None) == (key is None):
+        raise click.UsageError("give --key NAME (signed) or --reviewer ID (unsigned), not both")
+    if key is not None:
+        from embodex.trust import set_signed_review
 
-    recorded = set_review(
-        dataset,
-        episode,
-        verdict=verdict,  # type: ignore[arg-type]
-        reason=reason,
-        reviewer=reviewer,
-        note=note,
-    )
+        from .commands_trust import load_signer_cli
+
+        recorded = set_signed_review(
+            dataset,
+            episode,
+            verdict=verdict,  # type: ignore[arg-type]
+            reason=reason,
+            signer=load_signer_cli(key),
+            note=note,
+        )
+    else:
+        from embodex.qc import set_review
+
+        recorded = set_review(
+            dataset,
+            episode,
+            verdict=verdict,  # type: ignore[arg-type]
+            reason=reason,
+            reviewer=reviewer or "",
+            note=note,
+        )
     Output(as_json).result(recorded, text=review_set_lines)
 
 

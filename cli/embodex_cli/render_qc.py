@@ -7,6 +7,7 @@ these functions only lay it out.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from embodex.qc import Profile, QCRunSummary, ReviewNext, ReviewRecorded, Reviews
 from embodex.qc.findings import FRAMES_HEADING, frame_range
@@ -14,6 +15,9 @@ from embodex.qc.manifest import EpisodeQC
 from embodex.reports.qc_page import QCReport
 
 from .output import err
+
+if TYPE_CHECKING:  # the trust layer loads only for `review verify`
+    from embodex.trust.reviews import ReviewLogCheck
 from .render import fmt_hours, plural, table
 
 __all__ = [
@@ -22,6 +26,7 @@ __all__ = [
     "qc_report_lines",
     "qc_run_lines",
     "review_list_lines",
+    "review_log_lines",
     "review_next_lines",
     "review_set_lines",
     "stale_lines",
@@ -146,8 +151,9 @@ def review_next_lines(n: ReviewNext) -> Iterator[str]:
 
 def review_set_lines(r: ReviewRecorded) -> Iterator[str]:
     e = r.entry
+    signed = f", signed {e.signature.keyid}" if e.signature else ""
     yield (
-        f"recorded: {r.episode_id} {e.verdict} ({e.reason}) by {e.reviewer}; "
+        f"recorded: {r.episode_id} {e.verdict} ({e.reason}) by {e.reviewer}{signed}; "
         f"{e.auto_verdict} -> {r.verdict}"
     )
 
@@ -168,3 +174,20 @@ def review_list_lines(r: Reviews) -> Iterator[str]:
         f"{st['reviewed']} reviewed ({st['accepted']} accepted, {st['rejected']} rejected) · "
         f"{st['waiting']} waiting in the queue"
     )
+
+
+def review_log_lines(check: ReviewLogCheck) -> Iterator[str]:
+    yield table(
+        ["#", "episode", "verdict", "reviewer", "signature"],
+        [
+            [
+                c.entry.seq,
+                c.entry.episode_id,
+                c.entry.verdict,
+                c.entry.reviewer,
+                f"signed by {c.signer.name}" if c.signer else c.status,
+            ]
+            for c in check.reviews
+        ],
+    )
+    yield (f"chain intact; {check.signed} of {len(check.reviews)} decisions signed by trusted keys")

@@ -488,3 +488,13 @@ class TrimError(FormatError, ConfigError):
         "Give each episode one kept range START:END inside its frames; see "
         "`embodex trim --help` and specs/format.md §10."
     )
+
+
+# -- the review console (embodex.console, `embodex console`, issue 18) ----------------------
+
+
+class ConsoleError(EmbodexError):
+    """The review console cannot start or serve: the port is taken, the web extra is not
+    installed, the reviewer key cannot sign."""
+
+    default_hint = "See `embodex console --help`; the console needs `pip install embodex[console]`."

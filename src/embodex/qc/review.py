@@ -26,7 +26,7 @@ from .manifest import (
     load_qc_profile,
     stale_reason,
 )
-from .reviewlog import ReviewEntry, append_review, latest_reviews, read_log
+from .reviewlog import ReviewEntry, SignFn, append_review, latest_reviews, read_log
 
 __all__ = [
     "QueueItem",
@@ -111,12 +111,17 @@ def record_review(
     dataset: str | Path,
     episode_id: str,
     *,
-    verdict: Literal["accept", "reject"],
+    verdict: Literal["accept", "reject", "flag"],
     reason: str,
     reviewer: str,
     note: str | None = None,
+    sign: SignFn | None = None,
 ) -> tuple[ReviewEntry, QCManifest]:
     """Append a decision to the review log and update the QC manifest's verdicts.
+
+    ``flag`` (reason ``second_look``) asks for a second look: it is logged but changes no
+    verdict, and the episode stays in the queue. ``sign`` signs the entry with the
+    reviewer's key (``embodex.trust.record_signed_review`` passes it).
 
     Raises ``ReviewError`` for an unknown episode or reason code, a reason that does not go
     with the verdict, a bad reviewer id, or an accept of an automatic FAIL (those stand:
@@ -157,6 +162,7 @@ def record_review(
         dataset_digest=manifest.dataset_digest,
         auto_verdict=ep.auto_verdict,
         expect=manifest.review_log,
+        sign=sign,
     )
     return entry, apply_reviews(dataset)
 
@@ -251,14 +257,22 @@ def set_review(
     dataset: str | Path,
     episode_id: str,
     *,
-    verdict: Literal["accept", "reject"],
+    verdict: Literal["accept", "reject", "flag"],
     reason: str,
     reviewer: str,
     note: str | None = None,
+    sign: SignFn | None = None,
 ) -> ReviewRecorded:
-    """:func:`record_review` as a typed result (what ``embodex review set`` shows)."""
+    """:func:`record_review` as a typed result (what ``embodex review set`` shows); a signed
+    decision comes from ``embodex.trust.set_signed_review``."""
     entry, manifest = record_review(
-        dataset, episode_id, verdict=verdict, reason=reason, reviewer=reviewer, note=note
+        dataset,
+        episode_id,
+        verdict=verdict,
+        reason=reason,
+        reviewer=reviewer,
+        note=note,
+        sign=sign,
     )
     return ReviewRecorded(episode_id, entry, manifest.episode(episode_id).verdict)
 

@@ -8,6 +8,8 @@
   ledger_files — which ledger a party means, read or checked in one call (:func:`read_ledger`,
   :func:`check_ledger`)
 * qc_manifest — a dataset's QC manifest signed by the centre (:func:`sign_dataset_qc`)
+* reviews — review decisions signed by the reviewer (:func:`record_signed_review`,
+  :func:`check_review_log`)
 * types — the shared value types of signed documents (digests, timestamps, decimals)
 
 The data service contract and its rules (periods, checking, receipts, supply) are
@@ -46,10 +48,20 @@ from .ledger import LEDGER_KINDS, Ledger, LedgerEntry, ledger_path
 from .ledger_files import LedgerView, check_ledger, find_ledger, read_ledger
 from .ledger_verify import LedgerProblem, LedgerReport, verify_ledger
 from .qc_manifest import SignedQC, sign_dataset_qc, sign_qc_manifest, verify_qc_manifest
+from .reviews import (
+    CheckedReview,
+    ReviewLogCheck,
+    check_review_log,
+    check_reviews,
+    record_signed_review,
+    set_signed_review,
+    verify_review,
+)
 
 __all__ = [
     "LEDGER_KINDS",
     "PAYLOAD_TYPES",
+    "CheckedReview",
     "Envelope",
     "Identity",
     "KeyDetails",
@@ -60,10 +72,13 @@ __all__ = [
     "LedgerReport",
     "LedgerView",
     "NewKey",
+    "ReviewLogCheck",
     "SignedQC",
     "Signer",
     "add_signature",
     "check_ledger",
+    "check_review_log",
+    "check_reviews",
     "create_key",
     "describe_key",
     "export_identity",
@@ -80,6 +95,8 @@ __all__ = [
     "open_model",
     "pae",
     "read_ledger",
+    "record_signed_review",
+    "set_signed_review",
     "sign_dataset_qc",
     "sign_model",
     "sign_payload",
@@ -88,4 +105,5 @@ __all__ = [
     "verify_envelope",
     "verify_ledger",
     "verify_qc_manifest",
+    "verify_review",
 ]
