@@ -159,3 +159,27 @@ def test_report_figures_from_python(batch: Batch) -> None:
         ties = [r for r, n in card.top_failures if counts and n == counts[0]]
         assert ties == [r for r in RULES if r in ties]  # ties in rule order, every run
     assert summary.counts["FAIL"] == 1
+
+
+def test_signed_reviews_from_python(batch: Batch) -> None:
+    from embodex.errors import ReviewError
+    from embodex.trust import check_reviews, generate_key, load_signer, set_signed_review
+
+    root, labels = batch
+    check_dataset(root)
+    generate_key("rev-7", "reviewer")
+    jitter = _kind(labels, "jitter")
+    signed = set_signed_review(
+        root, jitter, verdict="accept", reason="warning_acceptable", signer=load_signer("rev-7")
+    )
+    assert signed.entry.reviewer == "rev-7" and signed.entry.signature is not None
+    assert signed.verdict == "PASS"
+    check = check_reviews(root)
+    assert check.signed == 1 and check.not_signed == 0
+    check.require_signed()  # every decision signed: nothing to raise
+    assert check.to_json()[0]["signer"] == "rev-7"
+    set_review(root, _kind(labels, "nan"), verdict="reject", reason="privacy", reviewer="anon")
+    unsigned = check_reviews(root)
+    assert unsigned.not_signed == 1
+    with pytest.raises(ReviewError, match="1 decision"):
+        unsigned.require_signed()
