@@ -1,4 +1,5 @@
-"""``--where FIELD=VALUE`` conditions, typed by the episode table (embodex.format.selection)."""
+"""``--where FIELD=VALUE`` conditions, typed by the episode table (embodex.format.selection),
+and the typed summary ``embodex inspect`` renders."""
 
 from __future__ import annotations
 
@@ -28,3 +29,16 @@ def test_bad_conditions_are_config_errors(small_dataset: Dataset) -> None:
         parse_conditions(small_dataset, ["success=maybe"])
     with pytest.raises(SchemaError, match="no such episode field"):
         select_where(small_dataset, ["colour=red"])
+
+
+def test_the_typed_summary_holds_every_figure_of_summarize(small_dataset: Dataset) -> None:
+    import dataclasses
+
+    from embodex.format.summary import DatasetSummary, inspect_dataset, summarize
+
+    fields = [f.name for f in dataclasses.fields(DatasetSummary)]
+    assert fields == [*summarize(small_dataset), "episode_list"]  # same keys, same order
+    s = inspect_dataset(small_dataset.root)
+    assert s.to_json() == summarize(small_dataset)  # no episode list unless asked
+    listed = inspect_dataset(small_dataset, episodes=True)
+    assert [r["episode_id"] for r in listed.episode_list or []] == small_dataset.episode_ids

@@ -138,6 +138,7 @@ class DatasetSummary:
     recorded_to: str | None
     cameras: list[dict[str, Any]]
     features: dict[str, dict[str, Any]]
+    streams: list[dict[str, Any]]
     by_scene_type: dict[str, dict[str, float]]
     by_skill: dict[str, dict[str, float]]
     hours_by_scene_and_skill: dict[str, dict[str, float]]
