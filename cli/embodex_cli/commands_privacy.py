@@ -6,7 +6,8 @@ from pathlib import Path
 
 import click
 
-from .render import echo_json, plural, progress
+from .output import Output, json_option
+from .render import plural
 
 
 def register(cli: click.Group) -> None:
@@ -53,7 +54,7 @@ def register(cli: click.Group) -> None:
     metavar="NAME",
     help="Anonymise only this colour camera (repeatable; default all colour cameras).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 def anonymise(
     dataset: Path,
     out: Path,
@@ -77,13 +78,21 @@ def anonymise(
       embodex anonymise datasets/week01 outbox/week01 --faces blur
       embodex anonymise datasets/week01 outbox/week01 --faces box --threshold 0.3 --json
     """
-    from embodex.format.anonymise import anonymise_dataset
-    from embodex.format.reader import open_dataset
+    from embodex.format.anonymise import AnonymiseResult, anonymise_dataset
 
-    ds = open_dataset(dataset)
-    with progress("anonymising", len(ds), enabled=not as_json) as bar:
+    def lines(r: AnonymiseResult) -> list[str]:
+        out_lines = [f"wrote {plural(len(r.dataset), 'episode')} to {out}"]
+        for name, count in r.cameras.items():
+            out_lines.append(
+                f"  {name}: {count.changed}/{count.frames} frames masked, {count.boxes} boxes"
+                f" ({count.filled} by temporal filling)"
+            )
+        return out_lines
+
+    output = Output(as_json)
+    with output.progress("anonymising") as bar:
         result = anonymise_dataset(
-            ds,
+            dataset,
             out,
             mode=mode,
             threshold=threshold,
@@ -92,15 +101,7 @@ def anonymise(
             cameras=list(cameras) or None,
             on_episode=lambda _eid: bar.update(),
         )
-    if as_json:
-        echo_json(result.as_dict())
-        return
-    click.echo(f"wrote {plural(len(result.dataset), 'episode')} to {out}")
-    for name, count in result.cameras.items():
-        click.echo(
-            f"  {name}: {count.changed}/{count.frames} frames masked, {count.boxes} boxes"
-            f" ({count.filled} by temporal filling)"
-        )
+    output.result(result, text=lines)
 
 
 @click.command()
@@ -112,7 +113,7 @@ def anonymise(
     metavar="CONTRACT_ID",
     help="Pseudonyms per contract: the same operator gets another pseudonym in each scope.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 def pseudonymise(dataset: Path, out: Path, scope: str, as_json: bool) -> None:
     """Write a new dataset with every operator id replaced by a keyed pseudonym.
 
@@ -127,10 +128,11 @@ def pseudonymise(dataset: Path, out: Path, scope: str, as_json: bool) -> None:
 
     ds = pseudonymise_operators(dataset, out, scope=scope)
     aliases = sorted({ds.episode(i).meta.operator_id or "" for i in ds.episode_ids} - {""})
-    if as_json:
-        echo_json({"dataset": str(out), "episodes": len(ds), "pseudonyms": aliases})
-        return
-    click.echo(
-        f"wrote {plural(len(ds), 'episode')} to {out}: {plural(len(aliases), 'operator')} "
-        "pseudonymised (table kept in the embodex home)"
+    result = {"dataset": str(out), "episodes": len(ds), "pseudonyms": aliases}
+    Output(as_json).result(
+        result,
+        text=lambda _r: [
+            f"wrote {plural(len(ds), 'episode')} to {out}: "
+            f"{plural(len(aliases), 'operator')} pseudonymised (table kept in the embodex home)"
+        ],
     )

@@ -56,8 +56,12 @@ class AnonymiseResult:
     record: dict[str, Any]
     cameras: dict[str, CameraCount] = field(default_factory=dict)
 
-    def as_dict(self) -> dict[str, Any]:
+    def to_json(self) -> dict[str, Any]:
         """JSON-ready summary (the CLI's ``--json``)."""
+        return self.as_dict()
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready summary."""
         return {
             "dataset": str(self.dataset.root),
             "digest": self.dataset.digest,
