@@ -98,12 +98,14 @@ def read_contract_file(path: str | Path) -> ContractFile:
             ) from None
         raise ContractError(
             f"{p} is not a signed contract file (JSON)",
-            hint="A YAML draft is signed first: `embodex contract sign FILE --key NAME`.",
+            hint="A YAML draft is signed first: `sign_contract(path, signer)`.",
+            path=p,
         ) from None
     except (ValueError, UnicodeDecodeError):
         raise ContractError(
             f"{p} is not a signed contract file (JSON)",
-            hint="A YAML draft is signed first: `embodex contract sign FILE --key NAME`.",
+            hint="A YAML draft is signed first: `sign_contract(path, signer)`.",
+            path=p,
         ) from None
     if isinstance(data, dict) and "payloadType" in data:
         data = {"envelope": data}

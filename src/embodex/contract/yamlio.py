@@ -150,8 +150,8 @@ def contract_data_from_yaml(text: str, source: str = "contract") -> dict[str, An
     if PLACEHOLDER in text:
         raise ContractError(
             f"{source} still has {PLACEHOLDER} placeholders (the parties' public keys)",
-            hint="Run `embodex contract init --centre CENTRE_KEY --buyer BUYER_KEY`, or paste "
-            "each party's `embodex keys export NAME` output.",
+            hint="Fill them in with `render_template(centre=..., buyer=...)`, or paste each "
+            "party's `export_identity(name)` output.",
         )
     return data
 

@@ -96,7 +96,9 @@ class Channel:
             raise DeliveryError(
                 f"key {signer.name!r} ({signer.key_id}) is not the {role} of contract "
                 f"{self.contract.contract_id}, which names {party.name!r} ({party.key_id})",
-                hint=f"Use the {role}'s key (--key NAME): it alone may {does}.",
+                hint=f"Use the {role}'s key (`signer=`): it alone may {does}.",
+                key_name=signer.name,
+                key_id=signer.key_id,
             )
 
     # -- documents -------------------------------------------------------------------------
@@ -217,7 +219,8 @@ def check_fresh(got: HeadRead, now: datetime, where: str) -> None:
         raise ChannelError(
             f"the channel head at {where} was issued at {head.issued_at.isoformat()}, in the "
             f"future (now {now.isoformat()})",
-            hint="Check this machine's clock (and --at); pull again.",
+            hint="Check this machine's clock (and `now=`); pull again.",
+            url=where,
         )
 
 
@@ -250,6 +253,7 @@ def open_channel(
     if isinstance(store, FileStorage) and not create and not store.root.is_dir():
         raise ChannelError(
             f"there is no channel folder {store.root}",
-            hint="Check the path (the centre's first `embodex publish` creates the folder).",
+            hint="Check the path (the centre's first `publish(...)` creates the folder).",
+            path=store.root,
         )
     return Channel(store, verified)

@@ -122,18 +122,22 @@ def _check_replacement(channel: Channel, batch: int | None) -> None:
         return
     snap = read_snapshot(channel)
     numbers = [m.number for m, _ in snap.manifests]
-    hint = "`embodex supply plan` lists the batches with episodes to replace."
+    hint = "`supply_plan(url, contract)` lists the batches with episodes to replace."
     if batch not in numbers:
         last = max(numbers, default=0)
         raise DeliveryError(
             f"there is no batch {batch} on {channel.url} to replace (its last batch is {last})",
             hint=hint,
+            url=channel.url,
+            batch=batch,
         )
     if batch not in snap.replaceable():
         state = "has no receipt yet" if batch not in snap.receipts else "had nothing rejected"
         raise DeliveryError(
             f"batch {batch} {state} and was not revoked: there is nothing to replace",
             hint=hint,
+            url=channel.url,
+            batch=batch,
         )
 
 
@@ -144,7 +148,7 @@ def _contract_profile(channel: Channel, profile: Profile | None) -> Profile:
         raise DeliveryError(
             f"QC profile {chosen.id} v{chosen.version} ({chosen.digest}) is not the one the "
             f"contract names ({channel.contract.acceptance.qc_profile_id}, {wanted})",
-            hint="Pass the agreed profile with --profile FILE.",
+            hint="Pass the agreed profile (`profile=`).",
         )
     return chosen
 

@@ -273,7 +273,7 @@ def _profile(channel: Channel, incoming: Path, override: Profile | None) -> Prof
             return profile
     raise DeliveryError(
         f"the contract's QC profile {wanted} is not available here",
-        hint="Pass the agreed profile with --profile FILE.",
+        hint="Pass the agreed profile (`profile=`).",
     )
 
 

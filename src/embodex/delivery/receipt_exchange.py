@@ -289,14 +289,17 @@ def countersign_receipts(
     out = []
     with Outbox(channel.url).locked():
         head = channel.published_head(
-            "Receipts come after the first `embodex publish` and the buyer's pull."
+            "Receipts come after the first `publish(...)` and the buyer's pull."
         ).head
         numbers = batches if batches is not None else list(range(1, head.batch + 1))
         for n in numbers:
             if not 1 <= n <= head.batch:
                 raise DeliveryError(
                     f"batch {n} is not on {channel.url} (latest is {head.batch})",
-                    hint=f"Name one of batches 1..{head.batch} (`embodex channel show`).",
+                    hint=f"Name one of batches 1..{head.batch} "
+                    "(`describe_channel(url, contract)`).",
+                    url=channel.url,
+                    batch=n,
                 )
             _, manifest_digest, _ = channel.read_manifest(n, head.channel_id)
             try:

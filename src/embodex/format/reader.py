@@ -48,7 +48,7 @@ def open_dataset(path: str | Path) -> Dataset:
     """
     root = Path(path)
     if not layout.resolve(root, layout.META_FILE).exists():
-        raise DatasetNotFoundError(f"{root} is not an embodex dataset (no {layout.META_FILE})")
+        raise DatasetNotFoundError(root, missing=layout.META_FILE)
     last: Exception | None = None
     # A writer may commit while we read; a size or hash mismatch then means "read again".
     for _ in range(_OPEN_RETRIES):
@@ -331,15 +331,14 @@ class Dataset:
             if pos is None:
                 raise SchemaError(
                     f"episode {key} is not in dataset {self.meta.name}",
-                    hint="List the ids with `embodex inspect DATASET --episodes`.",
+                    hint="List the ids with `dataset.episode_ids`.",
+                    path=self.root,
+                    episode_id=key,
                 )
         else:
             pos = key if key >= 0 else len(self) + key
             if not 0 <= pos < len(self):
-                raise EpisodeIndexError(
-                    f"episode position {key} is out of range: {self.meta.name} has "
-                    f"{len(self)} episode(s)"
-                )
+                raise EpisodeIndexError(key, len(self), dataset=self.meta.name)
         return EpisodeView(self, self.episodes.slice(pos, 1).to_pylist()[0])
 
     def select(self, episode_ids: Sequence[str] | None = None, **equals: Any) -> Dataset:

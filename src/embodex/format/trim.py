@@ -148,7 +148,9 @@ def _resolve(src: Dataset, cuts: Mapping[str, Cut | tuple[int, int | None]]) -> 
         if eid not in known:
             raise TrimError(
                 f"episode {eid} is not in {src.root}",
-                hint="List the ids with `embodex inspect DATASET --episodes`.",
+                hint="List the ids with `dataset.episode_ids`.",
+                path=src.root,
+                episode_id=eid,
             )
         n = src.episode(eid).frame_count
         end = n if cut.end is None else cut.end

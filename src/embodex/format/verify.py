@@ -149,7 +149,7 @@ def verify_dataset(
 
     report.damaged_episodes = [eid for eid in ds.episode_ids if eid in damaged]
     if problems and raise_on_error:
-        raise VerificationError(problems)
+        raise VerificationError(problems, path=ds.root)
     return report
 
 

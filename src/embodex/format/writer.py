@@ -218,7 +218,7 @@ class DatasetWriter:
         (self.root / layout.CONTROL_DIR).mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(self.root / layout.LOCK_FILE)
         if not self._lock.acquire(blocking=wait_for_lock):
-            raise DatasetLockedError(f"another process is writing {self.root}")
+            raise DatasetLockedError(self.root)
         try:
             # Checked under the lock: a writer that just finished may have committed.
             exists = (self.root / layout.META_FILE).exists() or (

@@ -146,7 +146,7 @@ def _scenes(capacity: Capacity, holdings: list[Holding]) -> list[SceneOffer]:
     if missing:
         raise CatalogError(
             f"the datasets hold scenes the scene catalogue does not describe: {', '.join(missing)}",
-            hint="Describe them under `scenes:` in the capacity file (--capacity).",
+            hint="Describe them under `scenes:` in the capacity file (`capacity=`).",
         )
     return [
         SceneOffer(
@@ -201,7 +201,8 @@ def build_catalog(
         raise CatalogError(
             f"catalogues are signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (--key CENTRE).",
+            hint="Sign with the centre's key (`signer=`).",
+            key_name=signer.name,
         )
     capacity = capacity or Capacity()
     root = Path(out)
@@ -215,7 +216,8 @@ def build_catalog(
         if manifest.dataset_digest != ds.digest:
             raise QCManifestError(
                 f"the QC manifest of {path} is stale (dataset changed since QC ran)",
-                hint=f"Run `embodex qc run {path}` again.",
+                hint="Run `run_qc(dataset)` again.",
+                path=path,
             )
         if first is None:
             first = ds
@@ -317,8 +319,8 @@ def read_catalog(
             raise SignatureError(
                 f"{source}: the listing is signed by a key you do not trust "
                 f"({', '.join(envelope.keyids)})",
-                hint=f"Check the key id with the centre, then `embodex keys import "
-                f"{source}/{IDENTITY_FILE}` (or pass --trust IDENTITY).",
+                hint=f"Check the key id with the centre, then import {source}/{IDENTITY_FILE} "
+                "(`import_identity(path)`), or pass it in `trusted=`.",
             ) from None
         raise
     listing = model_from_payload(Listing, parse_payload(verified.payload), "listing")
@@ -334,7 +336,7 @@ def read_catalog(
     if day > listing.valid_until and not allow_expired:
         raise CatalogError(
             f"{source}: the listing expired on {listing.valid_until} (stale catalogue)",
-            hint="Ask the centre for a fresh catalogue (`embodex catalog build`).",
+            hint="Ask the centre for a fresh catalogue (`build_catalog(...)`).",
         )
     chains: dict[str, ProvenanceChain] = {}
     for entry in listing.datasets:
@@ -374,7 +376,8 @@ def open_catalog(
     if not (root / LISTING_FILE).is_file():
         raise CatalogError(
             f"{root} is not a catalogue (no {LISTING_FILE})",
-            hint="Point at the folder `embodex catalog build -o` wrote.",
+            hint="Point at the folder `build_catalog(...)` wrote.",
+            path=root,
         )
     return read_catalog(
         _folder_reader(root), trusted, today=today, allow_expired=allow_expired, source=str(root)

@@ -244,7 +244,9 @@ def verify_delivery(
         except ObjectNotFoundError:
             raise ProvenanceError(
                 f"{ch.where(key)} is missing: batch {manifest.number} has no provenance chain",
-                hint="Ask the centre to run `embodex catalog record-delivery`.",
+                hint="Ask the centre to record the delivery (`record_delivery(...)`).",
+                url=ch.where(key),
+                batch=manifest.number,
             ) from None
         envelopes = parse_chain_file(data, ch.where(key))
         try:

@@ -211,7 +211,8 @@ def _centre_ref(ds: Dataset, signer: Signer) -> CentreRef:
         raise ProvenanceError(
             f"provenance is signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (--key CENTRE).",
+            hint="Sign with the centre's key (`signer=`).",
+            key_name=signer.name,
         )
     p = ds.meta.provenance
     return CentreRef(centre_id=p.centre_id, centre_name=p.centre_name, key_id=signer.key_id)
@@ -340,7 +341,8 @@ def dataset_statements(
     if manifest.dataset_digest != ds.digest:
         raise ProvenanceError(
             f"the QC manifest of {ds.root} is for another dataset ({manifest.dataset_digest})",
-            hint=f"Run `embodex qc run {ds.root}` again.",
+            hint="Run `run_qc(dataset)` again.",
+            path=ds.root,
         )
     subject = DatasetRef(name=ds.meta.name, digest=ds.digest)
     return sign_chain(

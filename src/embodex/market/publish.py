@@ -178,7 +178,9 @@ def _reader(store: Storage) -> Callable[[str], bytes]:
         except ObjectNotFoundError:
             raise CatalogError(
                 f"{store.url}: {CHANNEL_PREFIX}/{key} is missing",
-                hint="Check the URL; the centre publishes with `embodex catalog publish`.",
+                hint="Check the URL; the centre publishes with "
+                "`publish_catalog(catalog, url, signer)`.",
+                url=store.url,
             ) from None
         except UnsafeKeyError as exc:
             raise CatalogError(f"the listing names an unsafe path: {exc.message}") from None
@@ -246,8 +248,8 @@ def pull_sample(
     if manifest is None:
         raise SamplePackError(
             f"{source} publishes no sample pack",
-            hint="Check the URL; a centre publishes one with `embodex catalog sample DATASET "
-            "-o CATALOG/sample` then `embodex catalog publish CATALOG URL`.",
+            hint="Check the URL; a centre publishes one with `build_sample_pack(...)` then "
+            "`publish_catalog(catalog, url, signer)`.",
         )
     staging = target.parent / f".{target.name}.incomplete"
     if staging.exists():

@@ -261,7 +261,8 @@ def build_sample_pack(
     if not selection.episode_ids:
         raise SamplePackError(
             f"{source} has no episode that passes QC: there is nothing to show",
-            hint="Review the QC report (`embodex qc report`) and fix or replace the data.",
+            hint="Review the QC results (`load_qc_manifest(dataset)`) and fix or replace the data.",
+            path=source,
         )
     staging = target.parent / f".{target.name}.incomplete"
     if staging.exists():
@@ -317,8 +318,8 @@ def _centre_of(chain: Sequence[Envelope], trusted: Sequence[Identity]) -> Identi
             return ident
     raise SignatureError(
         f"the sample pack's provenance is signed by a key you do not trust ({', '.join(keyids)})",
-        hint="Import the centre's identity (`embodex keys import CATALOG/identity.json`) after "
-        "checking its key id, or pass --trust IDENTITY.",
+        hint="Import the centre's identity (CATALOG/identity.json, `import_identity(path)`) "
+        "after checking its key id, or pass it in `trusted=`.",
     )
 
 

@@ -179,7 +179,8 @@ class QCManifest(_Model):
                 return ep
         raise QCManifestError(
             f"episode {episode_id} is not in the QC manifest",
-            hint="List the episodes with `embodex qc run DATASET --json` or `embodex inspect`.",
+            hint="List the episodes with `open_dataset(root).episode_ids`.",
+            episode_id=episode_id,
         )
 
     @property
@@ -322,7 +323,8 @@ def _manifest_of(root: Path, result: object, *, write: bool) -> QCManifest:
     if current != result.dataset_digest:
         raise QCManifestError(
             f"{root} changed since QC ran (digest {current}, QC saw {result.dataset_digest})",
-            hint="Run `embodex qc run DATASET` again on the current data.",
+            hint="Run `run_qc(dataset)` again on the current data.",
+            path=root,
         )
     entries = [
         {

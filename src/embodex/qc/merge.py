@@ -63,7 +63,7 @@ def combine_qc(
         if m.profile.digest != profile.digest:
             raise QCManifestError(
                 f"cannot combine QC made with profiles {profile.digest} and {m.profile.digest}",
-                hint="Re-run QC with one profile (`embodex qc run DATASET --profile FILE`).",
+                hint="Run QC again with one profile (`run_qc(dataset, profile)`).",
             )
     ds = open_dataset(root)
     order = ds.episode_ids
@@ -79,7 +79,8 @@ def combine_qc(
     if missing:
         raise QCManifestError(
             f"{len(missing)} episode(s) of {root} have no QC verdict to combine, e.g. {missing[0]}",
-            hint="Run `embodex qc run DATASET` on the whole dataset instead.",
+            hint="Run `run_qc(dataset)` on the whole dataset instead.",
+            path=root,
         )
     findings, metrics = _sidecars(parts, source)
     reviews = reviews or {}

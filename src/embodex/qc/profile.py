@@ -154,7 +154,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ProfileError(
                 f"override {item!r} is not KEY=VALUE",
-                hint="Write e.g. --set timing.gap.fail=250.",
+                hint="Write RULE.PARAM=VALUE, e.g. `timing.gap.fail=250`.",
             )
         try:
             out[key.strip()] = yaml.safe_load(text)

@@ -188,7 +188,9 @@ def validate_decision(verdict: str, reason: str, note: str | None, reviewer: str
             hint=f"For {verdict} use one of: {', '.join(fitting)}.",
         )
     if reason == "other" and not (note or "").strip():
-        raise ReviewError("reason 'other' needs a --note saying what is wrong")
+        raise ReviewError(
+            "reason 'other' needs a note saying what is wrong", hint="Pass the note (`note=`)."
+        )
     if note is not None and len(note) > MAX_NOTE:
         raise ReviewError(f"the note has {len(note)} characters; at most {MAX_NOTE}")
     if not re.fullmatch(REVIEWER_PATTERN, reviewer or ""):

@@ -44,7 +44,7 @@ def suggested_trims(dataset: Dataset | str | Path) -> dict[str, Cut]:
     stale = stale_reason(ds, manifest)
     if stale is not None:
         raise QCManifestError(
-            stale, hint=f"Run `embodex qc run {root}` first, so the trims fit the current data."
+            stale, hint="Run `run_qc(dataset)` first, so the trims fit the current data.", path=root
         )
     findings = load_findings(root, manifest)
     idle = findings.filter(pc.equal(findings.column("rule"), IDLE_ENDS)).to_pylist()
@@ -94,8 +94,9 @@ def trim_dataset(
                 raise TrimError(
                     f"episode {eid} has both a suggested trim ({cut}) and a range given by "
                     f"hand ({cuts[eid]})",
-                    hint="Give one kept range per episode: leave out --suggested, or that "
-                    "episode's --episode/--frames.",
+                    hint="Give one kept range per episode: leave out `suggested=True`, or that "
+                    "episode's range in `frames=`.",
+                    episode_id=eid,
                 )
             cuts[eid] = cut
     if not cuts:
@@ -106,7 +107,8 @@ def trim_dataset(
         )
         raise TrimError(
             f"nothing to trim in {src.root}: {why}",
-            hint="Name episodes with --episode ID --frames START:END, or use --suggested "
-            "after `embodex qc run`.",
+            hint="Name episodes and their kept range in `frames=`, or use `suggested=True` "
+            "after `run_qc(dataset)`.",
+            path=src.root,
         )
     return trim_episodes(src, dest, cuts, on_episode=on_episode)

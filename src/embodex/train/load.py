@@ -95,8 +95,7 @@ def load(
     if len(positions) == 0:
         raise LoaderConfigError(
             f"no episode of {source.url} is left to train on ({_describe(report, qc)})",
-            hint="Loosen episodes= or qc= (CLI: --where, --qc), or check the dataset with "
-            "`embodex inspect`.",
+            hint="Loosen `episodes=` or `qc=`, or check the dataset with `open_dataset(root)`.",
         )
     spec = LoadSpec(tuple(feats), tuple(cams), windows, decode_images)
     ds = EpisodeDataset(source, dataset, positions, spec, report)
@@ -130,8 +129,9 @@ def _check_windows(ds: EpisodeDataset, meta: DatasetMeta, windows: Mapping[str, 
             raise LoaderConfigError(
                 f"the {key} window spans {span} frames ({span / meta.fps:.2f} s), longer than "
                 f"every selected episode (the longest has {longest} frames)",
-                hint="Shorten history/horizon/delta_timestamps (CLI: --history, --horizon), "
-                "or select longer episodes.",
+                hint="Shorten `history=`, `horizon=` or `delta_timestamps=`, or select longer "
+                "episodes.",
+                field=key,
             )
 
 

@@ -76,9 +76,7 @@ class StreamingSource(Source):
         try:
             manifest_bytes = self.storage.get_bytes(layout.MANIFEST_FILE)
         except ObjectNotFoundError:
-            raise DatasetNotFoundError(
-                f"{self.url} is not an embodex dataset (no {layout.MANIFEST_FILE})"
-            ) from None
+            raise DatasetNotFoundError(self.url, missing=layout.MANIFEST_FILE) from None
         try:
             manifest = Manifest.model_validate_json(manifest_bytes)
         except ValueError as exc:

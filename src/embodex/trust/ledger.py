@@ -337,7 +337,9 @@ class Ledger:
                 raise LedgerError(
                     f"{self.path} ends at entry {last_seq} but its signed head "
                     f"{self.head_path.name} is missing: entries may have been cut off",
-                    hint="Run `embodex ledger verify`; restore the head from a backup.",
+                    hint="Check it with `verify_ledger(path, identities)`; restore the head from a "
+                    "backup.",
+                    path=self.path,
                 )
             return
         try:
@@ -349,18 +351,22 @@ class Ledger:
             raise LedgerError(
                 f"{self.path} ends at entry {last_seq} but its signed head names entry {head.seq}: "
                 "entries were cut off the end",
-                hint="Restore the ledger from a backup; run `embodex ledger verify`.",
+                hint="Restore the ledger from a backup; check it with "
+                "`verify_ledger(path, identities)`.",
+                path=self.path,
             )
         if head.seq == last_seq and last is not None and head.entry != line_digest(last):
             raise LedgerError(
                 f"the last entry of {self.path} is not the one its signed head names: "
                 "it was changed",
-                hint="Run `embodex ledger verify`.",
+                hint="Check it with `verify_ledger(path, identities)`.",
+                path=self.path,
             )
         if head.seq < last_seq and not behind_by_one_ok:
             raise LedgerError(
                 f"{self.path} has {last_seq - head.seq} entries after its signed head",
-                hint="Run `embodex ledger verify`.",
+                hint="Check it with `verify_ledger(path, identities)`.",
+                path=self.path,
             )
 
     def _write_line(self, data: bytes) -> None:

@@ -78,29 +78,28 @@ def import_recordings(kind: str, src: str | Path, out: str | Path, **options: An
     fn = importer(kind)
     given = {k: v for k, v in options.items() if v is not None}
     accepted = inspect.signature(fn).parameters
-    unknown = sorted(_option(k) for k in given if k not in accepted)
+    unknown = sorted(k for k in given if k not in accepted)
     if unknown:
         raise ConfigError(
-            f"--from {kind} does not take {', '.join(unknown)}",
-            hint=f"Leave {', '.join(unknown)} out for {kind} sources.",
+            f"the {kind} importer does not take {', '.join(unknown)}",
+            hint=f"Leave {', '.join(_option(k) for k in unknown)} out for {kind} sources.",
+            field=unknown[0],
         )
     missing = [
-        _option(name)
+        name
         for name, p in list(accepted.items())[2:]  # after src and out
         if p.default is inspect.Parameter.empty and name not in given
     ]
     if missing:
         raise ConfigError(
-            f"--from {kind} needs {', '.join(missing)}",
-            hint=f"Pass {', '.join(missing)}; see specs/interop.md for the {kind} files.",
+            f"the {kind} importer needs {', '.join(missing)}",
+            hint=f"Pass {', '.join(_option(k) for k in missing)}; see specs/interop.md for the "
+            f"{kind} files.",
+            field=missing[0],
         )
     return fn(src, out, **given)
 
 
-#: The CLI flag of each importer option, so one message serves the SDK and the CLI.
-_FLAGS = {"topic_map": "--map", "sidecar": "--meta", "skip_bad": "--skip-bad"}
-
-
 def _option(name: str) -> str:
-    flag = _FLAGS.get(name)
-    return f"{name} ({flag})" if flag else name
+    """An importer argument as code (`` `topic_map=` ``): the CLI shows its flag instead."""
+    return f"`{name}=`"

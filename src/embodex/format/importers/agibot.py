@@ -408,7 +408,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
         raise ImportSourceError(
             "label_info.action_config is not a list",
             path=str(s.task_file),
-            episode=s.embodex_id,
+            episode_id=s.embodex_id,
             hint="Restore the task info file, " + SKIP_HINT,
         )
     segments: list[Segment] = []
@@ -420,7 +420,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
             raise ImportSourceError(
                 f"label_info.action_config[{i}] has no integer start_frame / end_frame",
                 path=str(s.task_file),
-                episode=s.embodex_id,
+                episode_id=s.embodex_id,
                 hint="Fix the label, " + SKIP_HINT,
             ) from None
         if end > n:
@@ -491,7 +491,7 @@ def _load_episode(
         raise ImportSourceError(
             f"unknown camera video {unknown[0]}.mp4",
             path=str(present[unknown[0]]),
-            episode=eid,
+            episode_id=eid,
             hint="Declare it in the sidecar's `cameras` list to import it as a camera, remove "
             "the file, " + SKIP_HINT,
         )
@@ -500,7 +500,7 @@ def _load_episode(
             raise ImportSourceError(
                 f"camera video {cp.stem}.mp4 is missing",
                 path=str(vdir / f"{cp.stem}.mp4"),
-                episode=eid,
+                episode_id=eid,
                 hint="Extract it from the observation tar, " + SKIP_HINT,
             )
     futures: list[Future[Video]] = [
@@ -521,7 +521,7 @@ def _load_episode(
             raise ImportSourceError(
                 f"{cp.stem}.mp4 has {len(video.frames)} frames, proprio_stats.h5 has {n} rows",
                 path=str(present[cp.stem]),
-                episode=eid,
+                episode_id=eid,
                 hint=COUNT_HINT,
             )
         images[cp.camera.name] = video.frames
@@ -539,7 +539,7 @@ def _load_episode(
             raise ImportSourceError(
                 f"cannot read camera intrinsics: {exc}",
                 path=str(ipath),
-                episode=eid,
+                episode_id=eid,
                 hint="Restore the file from the parameters tar, " + SKIP_HINT,
             ) from exc
         if intr != cp.camera.intrinsics:

@@ -100,9 +100,11 @@ def decode_video(path: Path, cam: Camera, eid: str) -> Video:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise ImportSourceError(
-                    "cannot decode the video: it has no video stream", path=str(path), episode=eid,
+                    "cannot decode the video: it has no video stream",
+                    path=str(path),
+                    episode_id=eid,
                     hint="Restore the file from the release, " + SKIP_HINT,
-                )  # fmt: skip
+                )
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             time_base = stream.time_base
@@ -111,7 +113,7 @@ def decode_video(path: Path, cam: Camera, eid: str) -> Video:
                     raise ImportSourceError(
                         f"frames are {frame.width}x{frame.height}, camera {cam.name} is "
                         f"{cam.width}x{cam.height} in the other episodes",
-                        path=str(path), episode=eid,
+                        path=str(path), episode_id=eid,
                         hint="Import episodes with different camera sizes separately, "
                         + SKIP_HINT,
                     )  # fmt: skip
@@ -123,7 +125,7 @@ def decode_video(path: Path, cam: Camera, eid: str) -> Video:
         raise ImportSourceError(
             f"cannot decode the video: {exc}",
             path=str(path),
-            episode=eid,
+            episode_id=eid,
             hint="The file is corrupt or truncated; download it again, " + SKIP_HINT,
         ) from exc
     offsets = None
@@ -142,7 +144,7 @@ def load_depth(folder: Path, cam: Camera, n: int, eid: str) -> list[bytes]:
     """The ``n`` depth frames of ``folder`` as 16-bit PNGs; raises ``ImportSourceError``."""
 
     def bad(message: str, path: Path, hint: str | None = None) -> ImportSourceError:
-        return ImportSourceError(message, path=str(path), episode=eid, hint=hint)
+        return ImportSourceError(message, path=str(path), episode_id=eid, hint=hint)
 
     files: list[tuple[int, Path]] = []
     if folder.is_dir():

@@ -128,6 +128,6 @@ def already_imported(out: Path, episode_id: str, skip_hint: str) -> ImportSource
     return ImportSourceError(
         "is already in the dataset",
         path=str(out),
-        episode=episode_id,
+        episode_id=episode_id,
         hint="Episode ids are stable, so it was imported before; " + skip_hint,
     )

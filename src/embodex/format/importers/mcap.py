@@ -64,7 +64,7 @@ from .sidecar import (
 
 __all__ = ["TopicMap", "import_mcap", "load_topic_map"]
 
-_SKIP_HINT = "or pass skip_bad=True (--skip-bad) to import the other recordings."
+_SKIP_HINT = "or pass `skip_bad=True` to import the other recordings."
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -173,12 +173,12 @@ def _read(path: Path, tmap: TopicMap, label: str) -> dict[str, _Stream]:
                 streams[topic].values.append(msg)
     except (OSError, ValueError, KeyError, EOFError, struct.error) as exc:
         raise ImportSourceError(
-            f"cannot read MCAP: {exc}", path=str(path), episode=label, hint=_SKIP_HINT
+            f"cannot read MCAP: {exc}", path=str(path), episode_id=label, hint=_SKIP_HINT
         ) from exc
     except Exception as exc:  # mcap raises its own McapError tree for corrupt files
         if type(exc).__module__.startswith(("mcap", "mcap_ros2")):
             raise ImportSourceError(
-                f"cannot read MCAP: {exc}", path=str(path), episode=label, hint=_SKIP_HINT
+                f"cannot read MCAP: {exc}", path=str(path), episode_id=label, hint=_SKIP_HINT
             ) from exc
         raise
     for topic, stream in streams.items():
@@ -186,7 +186,7 @@ def _read(path: Path, tmap: TopicMap, label: str) -> dict[str, _Stream]:
             raise ImportSourceError(
                 f"topic {topic} has no messages",
                 path=str(path),
-                episode=label,
+                episode_id=label,
                 hint="Check the topic names in the map (`mcap info FILE` lists them), "
                 + _SKIP_HINT,
             )
@@ -210,7 +210,7 @@ def _joint_vector(msg: Any, fieldname: str, joints: list[str], topic: str, label
     if len(values) != len(names):
         raise ImportSourceError(
             f"{topic}: JointState has {len(names)} names but {len(values)} {fieldname} values",
-            episode=label,
+            episode_id=label,
             hint="Record the field for every joint, or map another field; " + _SKIP_HINT,
         )
     index = {n: i for i, n in enumerate(names)}
@@ -219,7 +219,7 @@ def _joint_vector(msg: Any, fieldname: str, joints: list[str], topic: str, label
     except KeyError as exc:
         raise ImportSourceError(
             f"{topic}: joint {exc.args[0]!r} is missing from a JointState message",
-            episode=label,
+            episode_id=label,
             hint="List the joints this topic publishes in the map's `joints`, " + _SKIP_HINT,
         ) from None
 
@@ -251,7 +251,7 @@ def _check_gap(
             f"{topic} has no message within {tol / 1e6:g} ms of {what} {k} "
             f"(nearest {abs(int(offsets[k])) / 1e6:.1f} ms away)",
             path=str(path),
-            episode=label,
+            episode_id=label,
             hint="The recording has a gap; raise tolerance_ms in the map, " + _SKIP_HINT,
         )
 
@@ -278,7 +278,7 @@ def _align(
     end = min(int(t[-1]) for t, _ in ordered.values())
     if end < start:
         raise ImportSourceError(
-            "the streams do not overlap in time", path=str(path), episode=label, hint=_SKIP_HINT
+            "the streams do not overlap in time", path=str(path), episode_id=label, hint=_SKIP_HINT
         )
     period = 1e9 / tmap.fps
     grid = start + np.rint(np.arange(int((end - start) // period) + 1) * period).astype(np.int64)
@@ -335,7 +335,7 @@ def _stem(src: Path, path: Path) -> str:
 def _resolve_sidecar(src: Path, sidecar: str | Path | Mapping[str, Any] | None) -> CommonSidecar:
     folder = src if src.is_dir() else src.parent
     sc = resolve_common_sidecar(folder, sidecar, "specs/interop.md §5")
-    require_licence(sc.licence, "sidecar (--meta)")
+    require_licence(sc.licence, "the sidecar, `sidecar=`")
     return sc
 
 
@@ -348,7 +348,7 @@ def _joints(tmap: TopicMap, streams: dict[str, _Stream], label: str) -> dict[str
         if not jn or len(set(jn)) != len(jn):
             raise ImportSourceError(
                 f"{ft.topic}: joint names are empty or repeated",
-                episode=label,
+                episode_id=label,
                 hint="List the joints in the map's `joints`.",
             )
         out[name] = jn
@@ -505,7 +505,7 @@ def _episode(
             raise ImportSourceError(
                 f"camera {cam.name}: frame {bad[0]} is not {cam.encoding} like the others",
                 path=str(path),
-                episode=eid,
+                episode_id=eid,
                 hint="Record one image format per camera, " + _SKIP_HINT,
             )
     fields: dict[str, Any] = {
