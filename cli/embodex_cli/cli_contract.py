@@ -203,6 +203,8 @@ def contract_verify(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) 
     from embodex.contract.summary import describe_contract
     from embodex.errors import EmbodexError
 
+    from .errors import error_line
+
     verified = None
     try:
         verified = verify_contract_file(file, trusted_identities(trust), at=day(at))
@@ -210,7 +212,7 @@ def contract_verify(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) 
     except EmbodexError as exc:
         if as_json:
             out = describe_contract(verified) if verified is not None else {"file": str(file)}
-            echo_json({"ok": False, "error": exc.one_line(), **out})
+            echo_json({"ok": False, "error": error_line(exc), **out})
         raise
     if as_json:
         echo_json({"ok": True, **describe_contract(verified)})

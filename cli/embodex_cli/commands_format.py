@@ -364,10 +364,12 @@ def _frame_range(_ctx: click.Context, _param: click.Parameter, values: tuple[str
     from embodex.errors import TrimError
     from embodex.format.trim import parse_frame_range
 
+    from .errors import error_line
+
     try:
         return [parse_frame_range(v) for v in values]
     except TrimError as exc:
-        raise click.BadParameter(exc.one_line()) from None
+        raise click.BadParameter(error_line(exc)) from None
 
 
 @click.command()

@@ -179,7 +179,7 @@ class QCManifest(_Model):
                 return ep
         raise QCManifestError(
             f"episode {episode_id} is not in the QC manifest",
-            hint="List the episodes with `open_dataset(root).episode_ids`.",
+            hint="List the episodes with `dataset.episode_ids`.",
             episode_id=episode_id,
         )
 
