@@ -28,6 +28,8 @@ from embodex.errors import (
 from embodex_cli.errors import CLI_HINTS, CODE, cli_hint, error_line, translate
 from embodex_cli.main import cli
 
+from .test_cli_format import run
+
 SRC = Path(__file__).resolve().parents[1] / "src" / "embodex"
 LAYER_ORDER = (
     "base",
@@ -211,7 +213,7 @@ def test_storage_errors_carry_the_url(tmp_path: Path) -> None:
     assert info.value.message == f"{info.value.url} does not exist"
 
 
-def test_key_errors_carry_the_key(tmp_path: Path) -> None:
+def test_key_errors_carry_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from embodex.contract import sign_contract
     from embodex.trust import generate_key, load_signer
 
@@ -228,6 +230,13 @@ def test_key_errors_carry_the_key(tmp_path: Path) -> None:
         sign_contract(draft, stranger)
     assert info2.value.key_id == stranger.key_id and info2.value.key_name == "stranger"
     assert "--key" not in info2.value.hint and "`signer=`" in info2.value.hint
+    # the same refusal on the command line: the flag, one line, exit 1
+    code, _, err = run(["contract", "sign", str(draft), "--key", "stranger"], capsys)
+    assert code == 1 and err.count("\n") == 1
+    assert "Sign with the centre's or the buyer's key (--key NAME)." in err and "signer=" not in err
+    # an error with its class's own advice: the table's entry, in CLI words
+    code, _, err = run(["keys", "export", "nobody"], capsys)
+    assert code == 1 and "`embodex keys list`" in err and "list_keys()" not in err
 
 
 def test_delivery_errors_carry_batch_and_url(tmp_path: Path) -> None:
