@@ -129,7 +129,7 @@ buyer contract show "$OUT/contract-v2.signed.json" | grep -E "state|price|data |
 EMBODEX_HOME="$OUT/buyer-home" python - "$OUT/quote.json" "$OUT/contract-v2.signed.json" <<'PY'
 import json, sys
 from embodex.market import load_quote
-from embodex.trust import verify_contract_file
+from embodex.contract import verify_contract_file
 quote, contract = load_quote(sys.argv[1]), verify_contract_file(sys.argv[2]).contract
 assert contract.price.per_accepted_hour == quote.blended_per_accepted_hour
 assert contract.origin is not None and contract.origin.quote_digest == quote.digest
