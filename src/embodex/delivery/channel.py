@@ -133,7 +133,9 @@ class Channel:
         head yet is a :class:`ChannelError` carrying ``hint`` (what to do first)."""
         got = self.read_head()
         if got is None:
-            raise ChannelError(f"{self.url} has no head: nothing was published yet", hint=hint)
+            raise ChannelError(
+                f"{self.url} has no head: nothing was published yet", hint=hint, url=self.url
+            )
         return got
 
     def read_manifest(
@@ -149,13 +151,15 @@ class Channel:
             raise ChannelError(
                 f"the head names batch {number} but {where} is missing",
                 hint="The channel is damaged or still being written; ask the centre.",
+                batch=number,
             ) from None
         manifest = open_document("batch-manifest", BatchManifest, data, self.centre, where)
         self._check_contract(manifest.contract_id, manifest.contract_digest, f"batch {number}")
         if manifest.number != number or manifest.channel_id != (channel_id or manifest.channel_id):
             raise ChannelError(
                 f"{where} is batch {manifest.number} of channel {manifest.channel_id}, "
-                f"not batch {number} of {channel_id}: a manifest was moved or replayed"
+                f"not batch {number} of {channel_id}: a manifest was moved or replayed",
+                batch=manifest.number,
             )
         return manifest, doc_digest(manifest), data
 

@@ -233,6 +233,7 @@ class _Publisher:
                 raise DeliveryError(
                     f"batch {n} on {ch.url} does not follow batch {n - 1}",
                     hint=f"Remove {ch.where(batch_prefix(n))}/ if it is not yours, then publish.",
+                    url=ch.url,
                 )
             head = self.next_head(manifest, digest, max(self.now, manifest.published_at))
             ch.store.put_bytes(HEAD_KEY, head.data)
@@ -289,6 +290,7 @@ class _Publisher:
                 f"the staged files of batch {pending.number} in {root} are gone or changed",
                 hint=f"Delete {self.outbox.root / 'pending.json'} to start the batch again; "
                 "objects already uploaded are then removed by the next publish.",
+                path=root,
             )
         staged = self.stage(src, pending.episode_ids, profile)
         pending.dataset_digest = staged.dataset.digest
@@ -451,7 +453,7 @@ def _candidates(
     known = set(src.episode_ids)
     unknown = [e for e in episode_ids if e not in known]
     if unknown:
-        raise DeliveryError(f"episode {unknown[0]} is not in {src.root}")
+        raise DeliveryError(f"episode {unknown[0]} is not in {src.root}", path=src.root)
     again = [e for e in episode_ids if e in state.delivered or e in elsewhere]
     if again:
         first = again[0]

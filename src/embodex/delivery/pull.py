@@ -280,7 +280,7 @@ def _profile(channel: Channel, incoming: Path, override: Profile | None) -> Prof
 def _dest(incoming: Path, path: str) -> Path:
     dest = incoming.joinpath(*PurePosixPath(path).parts)
     if not dest.resolve().is_relative_to(incoming.resolve()):
-        raise ChannelError(f"file name {path!r} escapes the download folder")
+        raise ChannelError(f"file name {path!r} escapes the download folder", path=path)
     return dest
 
 
@@ -398,7 +398,8 @@ class _Puller:
         if progress is not None and progress.number == n and progress.manifest_digest != digest:
             raise RollbackError(
                 f"batch {n} on {self.ch.url} is not the manifest this store started to pull "
-                "before: the channel's history was rewritten"
+                "before: the channel's history was rewritten",
+                url=self.ch.url,
             )
         if progress is None or progress.number != n:
             progress = BatchProgress(number=n, manifest_digest=digest)

@@ -355,6 +355,7 @@ def _read_file(path: Path) -> bytes:
         raise DeliveryError(
             f"cannot read receipt file {path} ({exc.strerror or exc})",
             hint="Name the buyer's receipt files, DIR/receipts/NNNNNN.json of its store.",
+            path=path,
         ) from None
 
 
@@ -384,6 +385,7 @@ def _check_file(
             f"{path} is a receipt under contract {receipt.contract_id} "
             f"({receipt.contract_digest}), not under {channel.contract.contract_id}",
             hint="Post it to that contract's channel, with that contract file.",
+            path=path,
         )
     if n > latest:
         raise DeliveryError(
@@ -397,6 +399,8 @@ def _check_file(
             f"{path} answers batch {n} with manifest {receipt.batch_manifest_digest}, but "
             f"batch {n} on {channel.url} is {digest}: a receipt for another channel",
             hint="Post it to the channel its batch came from.",
+            path=path,
+            url=channel.url,
         )
     return data, receipt
 
@@ -441,6 +445,7 @@ def post_receipts(
             raise DeliveryError(
                 f"{chosen[n][0]} and {path} are two different receipts for batch {n}",
                 hint="Post the one in the buyer's store (DIR/receipts/).",
+                path=path,
             )
         chosen.setdefault(n, (path, data, receipt))
     plan: list[tuple[int, bool]] = []
@@ -456,6 +461,7 @@ def post_receipts(
                 f"({doc_digest(receipt)}): not replaced",
                 hint="A valid receipt on the channel is never replaced: ask the buyer which "
                 "decision stands.",
+                path=path,
             )
         # a valid copy left here names the same payload: the channel holds this receipt
         plan.append((n, there is not None))

@@ -19,7 +19,10 @@ Where = str | os.PathLike[str]
 
 
 def _text(where: Where | None) -> str | None:
-    return None if where is None else os.fspath(where)
+    # str() for anything else a caller holds: building an error must never fail
+    if where is None:
+        return None
+    return os.fspath(where) if isinstance(where, str | os.PathLike) else str(where)
 
 
 class EmbodexError(Exception):

@@ -58,7 +58,7 @@ def open_dataset(path: str | Path) -> Dataset:
             last = exc
     if isinstance(last, CorruptDatasetError):
         raise last
-    raise CorruptDatasetError(f"{root}: metadata file missing ({last})")
+    raise CorruptDatasetError(f"{root}: metadata file missing ({last})", path=root)
 
 
 def compute_dataset_stats(meta: DatasetMeta, episodes: pa.Table) -> DatasetStats:
@@ -82,18 +82,21 @@ class _Shard:
 
     def __init__(self, path: Path, expected_size: int | None) -> None:
         if not path.exists():
-            raise CorruptDatasetError(f"frame shard {path} is missing")
+            raise CorruptDatasetError(f"frame shard {path} is missing", path=path)
         size = path.stat().st_size
         if expected_size is not None and size != expected_size:
             raise CorruptDatasetError(
                 f"frame shard {path} is {size} bytes, the manifest says {expected_size} "
-                "(truncated or replaced)"
+                "(truncated or replaced)",
+                path=path,
             )
         try:
             self.source = pa.memory_map(str(path))
             self.table = pa.ipc.open_file(self.source).read_all()
         except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptDatasetError(f"frame shard {path} is unreadable: {exc}") from exc
+            raise CorruptDatasetError(
+                f"frame shard {path} is unreadable: {exc}", path=path
+            ) from exc
         self.path = path
 
     def rows(self, start: int, count: int, columns: Sequence[str]) -> pa.Table:
@@ -284,9 +287,9 @@ class Dataset:
         except ValueError as exc:
             if version.split(".")[-1].isdigit() and int(version.split(".")[-1]) > _OUR_MINOR:
                 raise UnsupportedFormatError(
-                    f"{root} uses format {version} features this embodex cannot read"
+                    f"{root} uses format {version} features this embodex cannot read", path=root
                 ) from exc
-            raise SchemaError(f"{root}/{layout.META_FILE} is invalid: {exc}") from exc
+            raise SchemaError(f"{root}/{layout.META_FILE} is invalid: {exc}", path=root) from exc
         stats = DatasetStats.model_validate_json(raw[layout.STATS_FILE])
         try:
             episodes = pa.ipc.open_file(pa.memory_map(str(ep_path))).read_all()
@@ -396,7 +399,9 @@ class Dataset:
         shard = self._shards.get(name)
         if shard is None:
             if name not in self._file_sizes:
-                raise CorruptDatasetError(f"{self.root}: shard {name} is not in the manifest")
+                raise CorruptDatasetError(
+                    f"{self.root}: shard {name} is not in the manifest", path=self.root
+                )
             shard = _Shard(self.root / name, self._file_sizes[name])
             self._shards[name] = shard
         return shard
@@ -425,10 +430,10 @@ class Dataset:
 def _check_entry(root: Path, name: str, entries: dict[str, Any], size: int, digest: Any) -> None:
     entry = entries.get(name)
     if entry is None:
-        raise CorruptDatasetError(f"{root}/{layout.MANIFEST_FILE} does not list {name}")
+        raise CorruptDatasetError(f"{root}/{layout.MANIFEST_FILE} does not list {name}", path=root)
     if entry.size != size or entry.sha256 != digest():
         raise CorruptDatasetError(
-            f"{root}/{name} does not match its manifest entry (size or sha256 differ)"
+            f"{root}/{name} does not match its manifest entry (size or sha256 differ)", path=root
         )
 
 
@@ -436,7 +441,11 @@ def _check_version(root: Path, version: str) -> None:
     try:
         major = int(version.split(".")[0])
     except ValueError:
-        raise SchemaError(f"{root}/{layout.META_FILE}: bad format_version {version!r}") from None
+        raise SchemaError(
+            f"{root}/{layout.META_FILE}: bad format_version {version!r}", path=root
+        ) from None
     ours = int(FORMAT_VERSION.split(".")[0])
     if major != ours:
-        raise UnsupportedFormatError(f"{root} uses format {version}; this embodex reads {ours}.x")
+        raise UnsupportedFormatError(
+            f"{root} uses format {version}; this embodex reads {ours}.x", path=root
+        )

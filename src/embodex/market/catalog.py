@@ -226,6 +226,7 @@ def build_catalog(
                 f"{path} comes from centre {ds.meta.provenance.centre_id}, the others from "
                 f"{first.meta.provenance.centre_id}",
                 hint="A catalogue lists one centre's data: build one per centre.",
+                path=path,
             )
         chain = ensure_dataset_provenance(path, signer)
         rel = f"provenance/{ds.digest.removeprefix('sha256:')[:16]}.json"

@@ -483,7 +483,9 @@ class ProvenanceChain:
         for o in collection.episodes:
             if o.episode_id == episode_id:
                 return o
-        raise ProvenanceError(f"episode {episode_id} is not in the collection statement")
+        raise ProvenanceError(
+            f"episode {episode_id} is not in the collection statement", episode_id=episode_id
+        )
 
     def _processing(self) -> list[ProcessingStep]:
         return self.statement("processing").processing or []

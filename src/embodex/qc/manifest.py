@@ -437,9 +437,11 @@ def load_qc_manifest(dataset: str | Path) -> QCManifest:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = ".".join(str(x) for x in first["loc"])
-        raise QCManifestError(f"{path} is not a valid QC manifest: {loc}: {first['msg']}") from None
+        raise QCManifestError(
+            f"{path} is not a valid QC manifest: {loc}: {first['msg']}", path=path
+        ) from None
     except (OSError, json.JSONDecodeError) as exc:
-        raise QCManifestError(f"{path} is unreadable: {exc}") from None
+        raise QCManifestError(f"{path} is unreadable: {exc}", path=path) from None
 
 
 def load_qc_profile(dataset: str | Path, manifest: QCManifest | None = None) -> Profile:
@@ -449,23 +451,29 @@ def load_qc_profile(dataset: str | Path, manifest: QCManifest | None = None) -> 
     try:
         profile = Profile.model_validate_json(path.read_bytes())
     except (OSError, ValidationError) as exc:
-        raise QCManifestError(f"{path} is missing or not a valid QC profile ({exc})") from None
+        raise QCManifestError(
+            f"{path} is missing or not a valid QC profile ({exc})", path=path
+        ) from None
     if profile.digest != manifest.profile.digest:
-        raise QCManifestError(f"{path} does not match the profile digest in the QC manifest")
+        raise QCManifestError(
+            f"{path} does not match the profile digest in the QC manifest", path=path
+        )
     return profile
 
 
 def _load_sidecar(dataset: str | Path, ref: FileRef) -> pa.Table:
     path = Path(dataset) / ref.path
     if not path.exists():
-        raise QCManifestError(f"{path} named by the QC manifest is missing")
+        raise QCManifestError(f"{path} named by the QC manifest is missing", path=path)
     data = path.read_bytes()
     if len(data) != ref.size or sha256_bytes(data) != ref.sha256:
-        raise QCManifestError(f"{path} does not match its size or sha256 in the QC manifest")
+        raise QCManifestError(
+            f"{path} does not match its size or sha256 in the QC manifest", path=path
+        )
     try:
         return pa.ipc.open_file(pa.py_buffer(data)).read_all()
     except pa.ArrowInvalid as exc:
-        raise QCManifestError(f"{path} is not a readable Arrow file: {exc}") from None
+        raise QCManifestError(f"{path} is not a readable Arrow file: {exc}", path=path) from None
 
 
 def load_findings(dataset: str | Path, manifest: QCManifest | None = None) -> pa.Table:

@@ -57,7 +57,7 @@ def combine_qc(
     """
     root = Path(dataset)
     if not parts:
-        raise QCManifestError(f"no QC results to combine for {root}")
+        raise QCManifestError(f"no QC results to combine for {root}", path=root)
     profile = parts[0][1].profile
     for _, m in parts:
         if m.profile.digest != profile.digest:

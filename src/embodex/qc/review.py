@@ -140,6 +140,7 @@ def record_review(
             "accept it",
             hint="Fix or replace the episode, or change the threshold in the QC profile "
             "(the contract references its digest).",
+            episode_id=episode_id,
         )
     entry = append_review(
         dataset,

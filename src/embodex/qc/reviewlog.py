@@ -136,11 +136,13 @@ def read_log_and_head(
             raise ReviewError(
                 f"{path} line {k} is not a valid review entry ({exc.errors()[0]['msg']})",
                 hint=_TAMPERED_HINT,
+                path=path,
             ) from None
         if entry.seq != k or entry.prev != prev:
             raise ReviewError(
                 f"{path} line {k} does not follow line {k - 1} (edited, removed or reordered)",
                 hint=_TAMPERED_HINT,
+                path=path,
             )
         prev = _line_hash(line)
         out.append(entry)
@@ -150,12 +152,14 @@ def read_log_and_head(
                 f"{path} has {len(lines)} entries, the QC manifest recorded {expect.entries} "
                 "(entries were deleted)",
                 hint=_TAMPERED_HINT,
+                path=path,
             )
         if _line_hash(lines[expect.entries - 1]) != expect.sha256:
             raise ReviewError(
                 f"{path} line {expect.entries} differs from the entry the QC manifest "
                 "recorded (edited or replaced)",
                 hint=_TAMPERED_HINT,
+                path=path,
             )
     head = LogHead(entries=len(lines), sha256=prev) if prev is not None else None
     return out, head

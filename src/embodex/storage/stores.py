@@ -359,6 +359,7 @@ class FileStorage(Storage):
                     f"({exc.strerror or exc})",
                     hint="Ask the folder's owner for write access (or use an account that has it).",
                     url=self._where(key),
+                    path=self.root,
                 ) from None
             raise
 

@@ -71,7 +71,8 @@ def parse_qc_manifest(data: bytes | None, *, where: str, digest: str) -> dict[st
         verdict = verdict.upper()
         if verdict not in QC_VERDICTS:
             raise LoaderConfigError(
-                f"{where}: episode {eid} has verdict {verdict!r}, expected PASS, WARN or FAIL"
+                f"{where}: episode {eid} has verdict {verdict!r}, expected PASS, WARN or FAIL",
+                episode_id=eid,
             )
         verdicts[eid] = verdict
     return verdicts

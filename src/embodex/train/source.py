@@ -81,7 +81,7 @@ class StreamingSource(Source):
             manifest = Manifest.model_validate_json(manifest_bytes)
         except ValueError as exc:
             raise CorruptDatasetError(
-                f"{self.url}/{layout.MANIFEST_FILE} is invalid: {exc}"
+                f"{self.url}/{layout.MANIFEST_FILE} is invalid: {exc}", url=self.url
             ) from None
         self.entries: dict[str, FileEntry] = {f.path: f for f in manifest.files}
         self.digest = manifest.digest
@@ -110,16 +110,19 @@ class StreamingSource(Source):
         for name in (layout.META_FILE, layout.EPISODES_FILE, layout.STATS_FILE):
             entry = self.entries.get(name)
             if entry is None:
-                raise CorruptDatasetError(f"{self.url}/{layout.MANIFEST_FILE} does not list {name}")
+                raise CorruptDatasetError(
+                    f"{self.url}/{layout.MANIFEST_FILE} does not list {name}", url=self.url
+                )
             obj = self._fetcher_path(entry)
             try:
                 self.storage.download_file(name, obj, size=entry.size, sha256=entry.sha256)
             except StorageIntegrityError as exc:
                 raise CorruptDatasetError(
-                    f"{self.url}/{name} does not match the dataset manifest ({exc.message})"
+                    f"{self.url}/{name} does not match the dataset manifest ({exc.message})",
+                    url=self.url,
                 ) from None
             except ObjectNotFoundError:
-                raise CorruptDatasetError(f"{self.url}/{name} is missing") from None
+                raise CorruptDatasetError(f"{self.url}/{name} is missing", url=self.url) from None
             atomic_write_bytes(self.root / name, obj.read_bytes())
         atomic_write_bytes(self.root / layout.MANIFEST_FILE, manifest_bytes)
 

@@ -298,6 +298,7 @@ def load_signer(name: str, passphrase: str | None = None) -> Signer:
         raise TrustError(
             f"private key file {path} is damaged or not a PKCS#8 PEM key",
             hint="Restore it from your backup; a lost key cannot be recovered.",
+            path=path,
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise TrustError(

@@ -173,7 +173,7 @@ class Ledger:
                 out.append(parse_entry(line))
             except PayloadError as exc:
                 raise LedgerError(
-                    f"{self.path} line {i} is not a ledger entry: {exc.message}"
+                    f"{self.path} line {i} is not a ledger entry: {exc.message}", path=self.path
                 ) from None
         return out
 
@@ -184,7 +184,7 @@ class Ledger:
             return Envelope.parse(self.head_path.read_bytes())
         except SignatureError as exc:
             raise LedgerError(
-                f"ledger head {self.head_path} is unreadable: {exc.message}"
+                f"ledger head {self.head_path} is unreadable: {exc.message}", path=self.head_path
             ) from None
 
     def append(
@@ -214,7 +214,9 @@ class Ledger:
                 target = p if p.exists() else p.parent
                 if not os.access(target, os.W_OK):
                     raise LedgerError(
-                        f"{target} cannot be written", hint="Fix its permissions, then retry."
+                        f"{target} cannot be written",
+                        hint="Fix its permissions, then retry.",
+                        path=target,
                     )
 
     def append_missing(
@@ -295,7 +297,8 @@ class Ledger:
             last_entry = parse_entry(last) if last is not None else None
         except PayloadError as exc:
             raise LedgerError(
-                f"the last entry of {self.path} is not a ledger entry: {exc.message}"
+                f"the last entry of {self.path} is not a ledger entry: {exc.message}",
+                path=self.path,
             ) from None
         self._check_head(last_entry.seq if last_entry else 0, last)
         return last, last_entry
@@ -345,7 +348,9 @@ class Ledger:
         try:
             head = LedgerHead.model_validate(parse_payload(base64.b64decode(env.payload)))
         except (PayloadError, ValidationError, ValueError):
-            raise LedgerError(f"ledger head {self.head_path} is malformed") from None
+            raise LedgerError(
+                f"ledger head {self.head_path} is malformed", path=self.head_path
+            ) from None
         behind_by_one_ok = head.seq == last_seq - 1  # crash between line and head write
         if head.seq > last_seq:
             raise LedgerError(

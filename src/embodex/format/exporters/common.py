@@ -52,6 +52,7 @@ def staged_output(out: Path) -> Iterator[Path]:
         raise DatasetExistsError(
             f"{out} already exists and is not empty",
             hint="Choose a new output folder, or delete the old export first.",
+            path=out,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))

@@ -584,6 +584,7 @@ def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
             raise ConfigError(
                 f"{out} maps gripper mm over {old}, the sidecar says {new_range}",
                 hint="Use the same effector_state_range_mm as the earlier import.",
+                path=out,
             )
     return ids
 

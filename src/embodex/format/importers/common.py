@@ -41,17 +41,19 @@ def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]
     if not (out / layout.META_FILE).exists():
         return set()
     if not append:
-        raise DatasetExistsError(f"{out} already holds a dataset")
+        raise DatasetExistsError(f"{out} already holds a dataset", path=out)
     ds = open_dataset(out)
     if ds.meta.licence != meta.licence:
         raise ConfigError(
             f"{out} is licensed {ds.meta.licence}, the sidecar says {meta.licence}",
             hint="A dataset has one licence: import into a new dataset instead.",
+            path=out,
         )
     if ds.meta.schema_fingerprint() != meta.schema_fingerprint():
         raise SchemaError(
             f"{out}: these episodes' features, cameras or fps differ from the dataset's",
             hint="Import them into a separate dataset, or set the sidecar so they match.",
+            path=out,
         )
     return set(ds.episode_ids)
 
