@@ -357,7 +357,7 @@ def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
     if not report.ok:
         from embodex.errors import VerificationError
 
-        raise VerificationError(report.problems)
+        raise VerificationError(report.problems, path=dataset)
 
 
 def _frame_range(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> Any:

@@ -218,7 +218,7 @@ CODE: dict[str, str] = {
     "review_queue(dataset)": "`embodex review next DATASET`",
     "list_reviews(dataset)": "`embodex review list DATASET`",
     "record_review": "`embodex review set`",
-    "REASONS": "the reason codes of `embodex review set --help`",
+    "REASONS": "`embodex review set --help`",
     "dataset.episode_ids": "`embodex inspect DATASET --episodes`",
     "open_dataset(root)": "`embodex inspect DATASET`",
     "verify_dataset(root)": "`embodex verify DATASET`",

@@ -48,7 +48,7 @@ class KeyPermissionError(TrustError):
 class PassphraseError(TrustError):
     """The key (``key_name``) is encrypted and the passphrase is missing or wrong."""
 
-    default_hint = "Set EMBODEX_KEY_PASSPHRASE to the key's passphrase, or pass `passphrase=`."
+    default_hint = "Set EMBODEX_KEY_PASSPHRASE to the key's passphrase (or `passphrase=`)."
 
 
 class SignatureError(TrustError):

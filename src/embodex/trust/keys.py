@@ -372,7 +372,7 @@ def import_identity(path: str | Path) -> Identity:
             raise KeyExistsError(
                 f"the key store already holds a different key named {identity.name!r} "
                 f"({existing.key_id}, not {identity.key_id})",
-                hint="Check the key id with its owner; `load_identity(name).key_id` is yours.",
+                hint="Check the key id with its owner; `load_identity(name).key_id` shows yours.",
                 key_name=identity.name,
                 key_id=identity.key_id,
             )
