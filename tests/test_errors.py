@@ -239,6 +239,24 @@ def test_key_errors_carry_the_key(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 1 and "`embodex keys list`" in err and "list_keys()" not in err
 
 
+def test_contract_errors_carry_the_field() -> None:
+    import yaml
+
+    from embodex.contract import contract_from_yaml
+    from embodex.trust import Signer
+
+    from ._trust import draft_text
+
+    centre = Signer.ephemeral("hubei-centre", "centre").identity
+    buyer = Signer.ephemeral("agibot", "buyer").identity
+
+    data = yaml.safe_load(draft_text(centre, buyer))
+    data["scope"]["fps"] = 29.97
+    with pytest.raises(ContractError) as info:
+        contract_from_yaml(yaml.safe_dump(data, sort_keys=False), "c.yaml")
+    assert info.value.field == "scope.fps" and "whole number" in info.value.message
+
+
 def test_delivery_errors_carry_batch_and_url(tmp_path: Path) -> None:
     from embodex.delivery import publish, revoke_batch
 

@@ -119,6 +119,7 @@ def yaml_mapping(
             f"{source}: line {exc.line}: {exc.key!r} is given twice in the same mapping "
             f"(first on line {exc.first})",
             hint="Keep one of them: which value was meant is not for embodex to guess.",
+            field=str(exc.key),
         ) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
@@ -133,10 +134,12 @@ def yaml_mapping(
             raise error(
                 f"{source}: {path} is {value!r}; it must be a whole number",
                 hint=f"Write e.g. {path.rsplit('.', 1)[-1]}: {round(value)}.",
+                field=path,
             )
         raise error(
             f"{source}: {path} is {value!r}, a float; {exact}",
             hint=f'Quote it: {path.rsplit(".", 1)[-1]}: "{value!r}".',
+            field=path,
         )
     return data
 
