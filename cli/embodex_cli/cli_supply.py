@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from .commands_delivery import channel_options, hours, json_opt
 from .render import echo_json, table
+
+if TYPE_CHECKING:
+    from embodex.contract.supply import Replacement, SupplyStatus
+    from embodex.delivery.channel_supply import SupplyPlan, SupplyReport
+    from embodex.delivery.overview import NoticeLine
 
 
 @click.group()
@@ -27,7 +32,7 @@ def _money(value: Any, currency: str) -> str:
     return f"{value:,.2f} {currency}"
 
 
-def _status_lines(r: Any) -> list[str]:
+def _status_lines(r: SupplyReport) -> list[str]:
     s = r.status
     rate = f"{float(s.acceptance_rate) * 100:.1f} %" if s.acceptance_rate is not None else "-"
     lines = [
@@ -48,28 +53,36 @@ def _status_lines(r: Any) -> list[str]:
         )
         + ")",
     ]
-    from embodex.delivery.channel_supply import supply_alerts
-
-    lines += [f"  {label:<12} {text}" for label, text in supply_alerts(r)]
-    return lines
+    return lines + [f"  {a.label:<12} {a.text}" for a in r.alerts]
 
 
-def _period_rows(s: Any) -> list[list[Any]]:
-    shown = [p for p in s.periods if p.status != "upcoming"]
-    upcoming = [p for p in s.periods if p.status == "upcoming"]
-    shown += upcoming[:1]
-    return [
-        [
-            p.number,
-            f"{p.start}..{p.end}",
-            p.status,
-            hours(p.hours_due),
-            hours(p.delivered_hours),
-            hours(p.accepted_hours),
-            ",".join(map(str, p.batches)) or "-",
-        ]
-        for p in shown
-    ]
+def _period_table(s: SupplyStatus) -> str:
+    rows = [
+        [p.number, f"{p.start}..{p.end}", p.status, hours(p.hours_due),
+         hours(p.delivered_hours), hours(p.accepted_hours), ",".join(map(str, p.batches)) or "-"]
+        for p in s.shown()
+    ]  # fmt: skip
+    return table(["period", "dates", "status", "due", "delivered", "accepted", "batches"], rows)
+
+
+def _render_status(report: SupplyReport) -> None:
+    s = report.status
+    for line in _status_lines(report):
+        click.echo(line)
+    click.echo()
+    click.echo(_period_table(s))
+    for title, groups in (("scene type", s.by_scene_type), ("skill", s.by_skill)):
+        click.echo()
+        click.echo(
+            table(
+                [title, "delivered", "accepted"],
+                [[k, hours(v.delivered_hours), hours(v.accepted_hours)] for k, v in groups.items()],
+            )
+        )
+    for n in report.notices:
+        click.echo(f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}")
+    for note in s.notes:
+        click.echo(f"note: {note}")
 
 
 @supply.command("status")
@@ -94,37 +107,17 @@ def supply_status(
           --html supply.html
     """
     from embodex.delivery import channel_supply
-    from embodex.reports.supply_page import write_supply_report
 
     report = channel_supply(url, contract, now=at)
     if html is not None:
+        from embodex.reports.supply_page import write_supply_report
+
         write_supply_report(report, html)
         click.echo(f"wrote {html}", err=True)
     if as_json:
         echo_json(report.model_dump(mode="json"))
-        return
-    s = report.status
-    for line in _status_lines(report):
-        click.echo(line)
-    click.echo()
-    click.echo(
-        table(
-            ["period", "dates", "status", "due", "delivered", "accepted", "batches"],
-            _period_rows(s),
-        )
-    )
-    for title, groups in (("scene type", s.by_scene_type), ("skill", s.by_skill)):
-        click.echo()
-        click.echo(
-            table(
-                [title, "delivered", "accepted"],
-                [[k, hours(v.delivered_hours), hours(v.accepted_hours)] for k, v in groups.items()],
-            )
-        )
-    for n in report.notices:
-        click.echo(f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}")
-    for note in s.notes:
-        click.echo(f"note: {note}")
+    else:
+        _render_status(report)
 
 
 @supply.command("plan")
@@ -153,62 +146,67 @@ def supply_plan(
     plan = sdk_plan(url, contract, dataset=dataset, now=at)
     if as_json:
         echo_json(plan.model_dump(mode="json"))
-        return
-    click.echo(
+    else:
+        _render_plan(plan)
+
+
+def _plan_lines(plan: SupplyPlan) -> list[str]:
+    per_period = plan.hours_per_period_needed
+    lines = [
         f"{plan.contract_id} as of {plan.as_of}: {hours(plan.accepted_hours)} accepted, "
         f"{hours(plan.pending_hours)} awaiting receipts, {hours(plan.ready_hours)} ready, of "
-        f"{hours(plan.contracted_hours)}"
-    )
-    click.echo(
+        f"{hours(plan.contracted_hours)}",
         f"  to collect   {hours(plan.to_collect_hours)} over {plan.periods_left} periods"
-        + (
-            f" ({hours(plan.hours_per_period_needed)} per period)"
-            if plan.hours_per_period_needed is not None
-            else ""
-        )
-    )
+        + (f" ({hours(per_period)} per period)" if per_period is not None else ""),
+    ]
     if plan.next_period is not None:
-        click.echo(
+        deadline = plan.next_deadline.isoformat() if plan.next_deadline else "-"
+        lines.append(
             f"  next         period {plan.next_period}: {hours(plan.next_hours_due)} due before "
-            f"{plan.next_deadline.isoformat() if plan.next_deadline else '-'}"
+            f"{deadline}"
         )
-    for r in plan.replacements:
-        why = "revoked" if r.revoked else "rejected"
-        what = f"{r.episodes} {why} episode(s) ({hours(r.hours)}) of batch {r.batch}"
-        done = (
-            f"; replaced by batch {', '.join(map(str, r.replaced_by))} "
-            f"({hours(r.replaced_hours)} delivered)"
-            if r.replaced_by
-            else ""
-        )
-        click.echo(f"  replace      {what}{f' by {r.due}' if r.due else ''}{done}")
-    for n in plan.notices:
-        if n.type == "revocation":
-            click.echo(f"  revoked      batch {n.batch} (notice {n.number}): {n.reason}")
-        elif n.type == "delay":
-            click.echo(f"  delay        notice {n.number}: {n.reason}")
-        else:
-            click.echo(f"  notice       {n.number}: {n.type}: {n.reason}")
+    lines += [_replacement_line(r) for r in plan.replacements]
+    lines += [_notice_line(n) for n in plan.notices]
     if plan.revoked_accepted_hours:
-        click.echo(
+        lines.append(
             f"  revoked      {hours(plan.revoked_accepted_hours)} accepted before, no longer "
             "counted: collect them again"
         )
+    return lines
+
+
+def _replacement_line(r: Replacement) -> str:
+    why = "revoked" if r.revoked else "rejected"
+    what = f"{r.episodes} {why} episode(s) ({hours(r.hours)}) of batch {r.batch}"
+    done = (
+        f"; replaced by batch {', '.join(map(str, r.replaced_by))} "
+        f"({hours(r.replaced_hours)} delivered)"
+        if r.replaced_by
+        else ""
+    )
+    return f"  replace      {what}{f' by {r.due}' if r.due else ''}{done}"
+
+
+def _notice_line(n: NoticeLine) -> str:
+    if n.type == "revocation":
+        return f"  revoked      batch {n.batch} (notice {n.number}): {n.reason}"
+    if n.type == "delay":
+        return f"  delay        notice {n.number}: {n.reason}"
+    return f"  notice       {n.number}: {n.type}: {n.reason}"
+
+
+def _render_plan(plan: SupplyPlan) -> None:
+    for line in _plan_lines(plan):
+        click.echo(line)
     for title, rows in (("scene type", plan.by_scene_type), ("skill", plan.by_skill)):
         click.echo()
         click.echo(
             table(
                 [title, "target", "accepted", "pending", "ready", "to collect"],
                 [
-                    [
-                        r.name,
-                        hours(r.target_hours),
-                        hours(r.accepted_hours),
-                        hours(r.pending_hours),
-                        hours(r.ready_hours),
-                        hours(r.to_collect_hours),
-                    ]
+                    [r.name, hours(r.target_hours), hours(r.accepted_hours), hours(r.pending_hours),
+                     hours(r.ready_hours), hours(r.to_collect_hours)]
                     for r in rows
                 ],
             )
-        )
+        )  # fmt: skip

@@ -8,7 +8,10 @@
 * periods — delivery periods in the contract's time zone
 * checking — a batch against its contract (:func:`check_batch`)
 * receipts — the buyer's signed receipt per batch (:func:`build_receipt`, :func:`sign_receipt`)
-* supply — hours due, delivered, accepted and the amount due per period (:func:`supply_status`)
+  and the rules every party applies to receipts (which contract, which batches replaceable)
+* supply — every supply figure: hours due, delivered, accepted and the amount due per period
+  and the periods a view lists (:func:`supply_status`), revocations netted out
+  (``supply.net_supply``), the centre's plan (``supply.collection_plan``)
 * summary — a contract described in one object for people
 
 It stands on :mod:`embodex.trust` (keys, envelopes, ledger); delivery reads and writes the

@@ -155,6 +155,12 @@ class VerifiedContract:
         return self.contract.digest
 
     @property
+    def digests(self) -> frozenset[str]:
+        """The digests of every version in the file: a receipt or channel document may name
+        any of them (an amendment does not void what came before it)."""
+        return frozenset(c.digest for c in (*self.history, self.latest))
+
+    @property
     def signed_by(self) -> tuple[str, ...]:
         """Roles that signed the newest version."""
         return tuple(p.role for p in self.latest_signers)

@@ -8,7 +8,7 @@ must be replaced. Accepted hours times the price is what the centre invoices.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, Literal
@@ -38,6 +38,7 @@ __all__ = [
     "Receipt",
     "RejectedEpisode",
     "build_receipt",
+    "is_for_contract",
     "open_receipt",
     "replaceable_batches",
     "sign_receipt",
@@ -97,6 +98,19 @@ class Receipt(TrustModel):
         return self
 
 
+def _measurements(contract: Contract, qc_manifest: dict[str, Any] | None) -> list[Measurement]:
+    """The QC aggregates the contract bounds, measured in ``qc_manifest``."""
+    return [
+        Measurement(
+            metric=m.metric,
+            value=None if m.value is None else dec_str(m.value),
+            threshold=m.bound,
+            ok=m.ok,
+        )
+        for m in measure_qc(contract, qc_manifest)
+    ]
+
+
 def build_receipt(
     contract: Contract | VerifiedContract,
     batch: BatchSummary,
@@ -144,15 +158,7 @@ def build_receipt(
         accepted=[e.episode_id for e in accepted],
         rejected=[RejectedEpisode(episode_id=i, reason=r) for i, r in sorted(rejected.items())],
         accepted_hours=sum((e.hours for e in accepted), Decimal(0)),
-        measurements=[
-            Measurement(
-                metric=m.metric,
-                value=None if m.value is None else dec_str(m.value),
-                threshold=m.bound,
-                ok=m.ok,
-            )
-            for m in measure_qc(c, qc_manifest)
-        ],
+        measurements=_measurements(c, qc_manifest),
         violations=[*violations, *extra_violations],
         replacement_due=(
             when.date() + timedelta(days=c.acceptance.replacement_days) if rejected else None
@@ -192,3 +198,11 @@ def replaceable_batches(receipts: Iterable[Receipt], revoked: Iterable[int]) -> 
     episodes, and the revoked ones. Everyone judging a replacement (the centre's publish and
     supply plan, the buyer's pull and supply status) applies this one rule."""
     return {r.batch_number for r in receipts if r.rejected} | set(revoked)
+
+
+def is_for_contract(receipt: Receipt, contract_digests: Collection[str]) -> bool:
+    """Whether ``receipt`` answers under the contract whose versions have
+    ``contract_digests``: a receipt names the version in force when it was issued, and an
+    amendment does not void the receipts before it. Supply accounting refuses any other
+    receipt; the channel's readers report it and do not use it."""
+    return receipt.contract_digest in contract_digests

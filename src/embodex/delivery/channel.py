@@ -75,7 +75,7 @@ class Channel:
         self.centre: Identity = self.contract.parties.centre.identity()
         self.buyer: Identity = self.contract.parties.buyer.identity()
         #: digests of every version of the contract: a channel may run under any of them
-        self.contract_digests = {c.digest for c in (*verified.history, verified.latest)}
+        self.contract_digests = verified.digests
 
     def __repr__(self) -> str:
         return f"Channel({self.url!r}, {self.contract.contract_id})"

@@ -185,7 +185,7 @@ class BatchManifest(TrustModel):
         return [e.episode_id for e in self.episodes]
 
     def summary(self) -> BatchSummary:
-        """The batch as the contract checks see it (trust.check_batch, supply_status)."""
+        """The batch as the contract checks see it (contract.check_batch, supply_status)."""
         return BatchSummary(
             batch_number=self.number,
             delivered_at=self.published_at,
@@ -197,7 +197,7 @@ class BatchManifest(TrustModel):
 
 
 def episode_summaries(episodes: Sequence[BatchEpisode], fps: Decimal) -> list[EpisodeSummary]:
-    """The contract's view of batch episodes (trust.check_batch, supply_status)."""
+    """The contract's view of batch episodes (contract.check_batch, supply_status)."""
     return [
         EpisodeSummary(
             episode_id=e.episode_id,

@@ -1,7 +1,10 @@
 """Receipts on the channel: the buyer's signed word on each batch, countersigned by the centre.
 
-The buyer writes ``receipts/<n>.json`` (a ``receipt`` envelope, trust.Receipt) after it
-decided on batch ``n``; the centre verifies it and adds its own signature over the same
+This module is the receipts' I/O only; what a receipt says and which receipts count are the
+contract's rules (:mod:`embodex.contract.receipts`).
+
+The buyer writes ``receipts/<n>.json`` (a ``receipt`` envelope of a contract.Receipt) after
+it decided on batch ``n``; the centre verifies it and adds its own signature over the same
 bytes (:func:`countersign_receipts`), acknowledging what it will invoice. Reading a receipt
 verifies the buyer's signature first and refuses one signed by any other key.
 
@@ -25,6 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..contract import Receipt, VerifiedContract, open_receipt
+from ..contract.receipts import is_for_contract
 from ..errors import (
     ChannelError,
     DeliveryError,
@@ -88,7 +92,7 @@ def read_receipt(channel: Channel, number: int) -> ChannelReceipt | None:
             hint="Ignore this receipt: it was altered or signed by another key. The buyer's "
             "next pull puts its own receipt back.",
         ) from None
-    if receipt.contract_digest not in channel.contract_digests or receipt.batch_number != number:
+    if not is_for_contract(receipt, channel.contract_digests) or receipt.batch_number != number:
         raise ChannelError(f"{where} is a receipt for another contract or batch")
     return ChannelReceipt(receipt, envelope, doc_digest(receipt), centre_signed)
 
@@ -380,7 +384,7 @@ def _check_file(
             "unaltered.",
         ) from None
     n = receipt.batch_number
-    if receipt.contract_digest not in channel.contract_digests:
+    if not is_for_contract(receipt, channel.contract_digests):
         raise ChannelError(
             f"{path} is a receipt under contract {receipt.contract_id} "
             f"({receipt.contract_digest}), not under {channel.contract.contract_id}",

@@ -7,7 +7,9 @@ from decimal import Decimal
 from html import escape
 from pathlib import Path
 
-from ..delivery.channel_supply import SupplyReport, supply_alerts
+from ..contract.supply import PeriodSupply, SupplyStatus
+from ..delivery.channel_supply import SupplyReport
+from ..delivery.overview import BatchLine
 from ..fsutil import atomic_write_bytes
 from .htmlkit import Raw, page, table
 from .svg import hbar_chart
@@ -25,54 +27,52 @@ def _card(value: str, label: str) -> str:
     return f'<div class="card"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
 
 
-def render_supply_report(report: SupplyReport) -> str:
-    """The HTML page of a :class:`SupplyReport` (no network needed to view it)."""
+def _cards(report: SupplyReport) -> str:
     s = report.status
     rate = f"{float(s.acceptance_rate) * 100:.1f} %" if s.acceptance_rate is not None else "—"
-    cards = [
-        _card(_h(s.contracted_hours), "hours contracted"),
-        _card(_h(s.due_to_date_hours), "hours due to date"),
-        _card(_h(s.delivered_hours), "hours delivered"),
-        _card(_h(s.accepted_hours), "hours accepted"),
-        _card(_h(s.rejected_hours), "hours rejected"),
-        _card(_h(s.pending_hours), "hours awaiting a receipt"),
-        _card(rate, "acceptance rate"),
-        _card(f"{report.net_amount_due:,.2f} {s.currency}", "amount due"),
-    ]
-    shown = [p for p in s.periods if p.status != "upcoming"]
-    shown += [p for p in s.periods if p.status == "upcoming"][:1]
-    rejected_by_period: dict[int, Decimal] = {}
-    pending_by_period: dict[int, Decimal] = {}
-    lines = {b.number: b for b in report.batches}
-    for p in shown:
-        for n in p.batches:
-            b = lines[n]
-            if b.receipt and b.accepted_hours is not None:
-                rejected_by_period[p.number] = (
-                    rejected_by_period.get(p.number, Decimal(0)) + b.hours - b.accepted_hours
-                )
-            else:
-                pending_by_period[p.number] = pending_by_period.get(p.number, Decimal(0)) + b.hours
-    periods_chart = hbar_chart(
+    return "".join(
+        [
+            _card(_h(s.contracted_hours), "hours contracted"),
+            _card(_h(s.due_to_date_hours), "hours due to date"),
+            _card(_h(s.delivered_hours), "hours delivered"),
+            _card(_h(s.accepted_hours), "hours accepted"),
+            _card(_h(s.rejected_hours), "hours rejected"),
+            _card(_h(s.pending_hours), "hours awaiting a receipt"),
+            _card(rate, "acceptance rate"),
+            _card(f"{report.net_amount_due:,.2f} {s.currency}", "amount due"),
+        ]
+    )
+
+
+def _periods(shown: list[PeriodSupply]) -> str:
+    """The chart and table of the periods the status shows."""
+    chart = hbar_chart(
         "Hours per period: accepted, rejected, awaiting a receipt, and short of what is due",
         [f"period {p.number} ({p.status})" for p in shown],
         [
             ("accepted", _ACCEPTED, [float(p.accepted_hours) for p in shown]),
-            ("rejected", _REJECTED, [float(rejected_by_period.get(p.number, 0)) for p in shown]),
-            ("pending", _PENDING, [float(pending_by_period.get(p.number, 0)) for p in shown]),
-            (
-                "short of due",
-                _SHORT,
-                [float(max(p.hours_due - p.delivered_hours, Decimal(0))) for p in shown],
-            ),
+            ("rejected", _REJECTED, [float(p.rejected_hours) for p in shown]),
+            ("pending", _PENDING, [float(p.pending_hours) for p in shown]),
+            ("short of due", _SHORT, [float(p.undelivered_hours) for p in shown]),
         ],
         unit="h",
         width=760,
     )
-    groups = []
+    rows = [
+        [p.number, f"{p.start} .. {p.end}", p.deadline.isoformat(), p.status, _h(p.hours_due),
+         _h(p.delivered_hours), _h(p.accepted_hours), ", ".join(map(str, p.batches)) or "—"]
+        for p in shown
+    ]  # fmt: skip
+    headers = ["period", "dates", "deadline", "status", "due h", "delivered h", "accepted h"]
+    return chart + table([*headers, "batches"], rows, numeric=(0, 4, 5, 6))
+
+
+def _groups(s: SupplyStatus) -> str:
+    """A chart per scene type and per skill: accepted and not accepted hours."""
+    charts = []
     for title, breakdown in (("scene type", s.by_scene_type), ("skill", s.by_skill)):
         names = list(breakdown)
-        groups.append(
+        charts.append(
             hbar_chart(
                 f"Hours per {title}",
                 names,
@@ -81,22 +81,25 @@ def render_supply_report(report: SupplyReport) -> str:
                     (
                         "not accepted",
                         _PENDING,
-                        [
-                            float(breakdown[k].delivered_hours - breakdown[k].accepted_hours)
-                            for k in names
-                        ],
+                        [float(breakdown[k].not_accepted_hours) for k in names],
                     ),
                 ],
                 unit="h",
                 width=560,
             )
         )
-    period_rows = [
-        [p.number, f"{p.start} .. {p.end}", p.deadline.isoformat(), p.status, _h(p.hours_due),
-         _h(p.delivered_hours), _h(p.accepted_hours), ", ".join(map(str, p.batches)) or "—"]
-        for p in shown
-    ]  # fmt: skip
-    batch_rows = [
+    return "".join(charts)
+
+
+def _batch_note(b: BatchLine) -> Raw:
+    parts = [f"<b>revoked</b>: {escape(b.revoked)}"] if b.revoked else []
+    if b.invalid_receipt:
+        parts.append(f"<b>invalid receipt</b>: {escape(b.invalid_receipt)}")
+    return Raw("; ".join(parts))
+
+
+def _batches(report: SupplyReport) -> str:
+    rows = [
         [
             b.number,
             b.published_at.isoformat(),
@@ -105,26 +108,28 @@ def render_supply_report(report: SupplyReport) -> str:
             "—" if not b.receipt else f"{b.accepted} accepted, {b.rejected} rejected",
             _h(b.accepted_hours) if b.accepted_hours is not None else "—",
             "yes" if b.countersigned else "no",
-            Raw(
-                "; ".join(
-                    [
-                        *([f"<b>revoked</b>: {escape(b.revoked)}"] if b.revoked else []),
-                        *(
-                            [f"<b>invalid receipt</b>: {escape(b.invalid_receipt)}"]
-                            if b.invalid_receipt
-                            else []
-                        ),
-                    ]
-                )
-            ),
+            _batch_note(b),
         ]
         for b in report.batches
     ]
-    notice_rows = [
+    headers = ["batch", "published", "episodes", "hours", "receipt", "accepted h"]
+    return table([*headers, "countersigned", "note"], rows, numeric=(0, 2, 3, 5))
+
+
+def _notices(report: SupplyReport) -> str:
+    rows = [
         [n.number, n.issued_at.isoformat(), n.type, n.batch, n.period, n.expected_by, n.reason]
         for n in report.notices
     ]
-    problems = [f"{label}: {text}" for label, text in supply_alerts(report)]
+    if not rows:
+        return '<p class="meta">none</p>'
+    return table(["notice", "issued", "type", "batch", "period", "expected by", "reason"], rows)
+
+
+def render_supply_report(report: SupplyReport) -> str:
+    """The HTML page of a :class:`SupplyReport` (no network needed to view it). Every figure
+    comes from the report; the page only lays them out."""
+    s = report.status
     fresh = "valid" if report.head_fresh else "expired — the channel may be frozen"
     body = (
         f"<h1>Supply status — {escape(s.contract_id)}</h1>"
@@ -132,48 +137,12 @@ def render_supply_report(report: SupplyReport) -> str:
         f"({escape(report.channel_id or 'nothing published')}, head sequence "
         f"{report.head_sequence}, {fresh}); price {s.price_per_accepted_hour} {s.currency} per "
         "accepted hour</p>"
-        f'<div class="cards">{"".join(cards)}</div>'
-        + "".join(f'<p class="meta">{escape(x)}</p>' for x in problems)
-        + f"<h2>Periods</h2>{periods_chart}"
-        + table(
-            [
-                "period",
-                "dates",
-                "deadline",
-                "status",
-                "due h",
-                "delivered h",
-                "accepted h",
-                "batches",
-            ],
-            period_rows,
-            numeric=(0, 4, 5, 6),
-        )
-        + f'<h2>Scene types and skills</h2><div class="grid">{"".join(groups)}</div>'
-        + "<h2>Batches and receipts</h2>"
-        + table(
-            [
-                "batch",
-                "published",
-                "episodes",
-                "hours",
-                "receipt",
-                "accepted h",
-                "countersigned",
-                "note",
-            ],
-            batch_rows,
-            numeric=(0, 2, 3, 5),
-        )
-        + "<h2>Notices</h2>"
-        + (
-            table(
-                ["notice", "issued", "type", "batch", "period", "expected by", "reason"],
-                notice_rows,
-            )
-            if notice_rows
-            else '<p class="meta">none</p>'
-        )
+        f'<div class="cards">{_cards(report)}</div>'
+        + "".join(f'<p class="meta">{escape(f"{a.label}: {a.text}")}</p>' for a in report.alerts)
+        + f"<h2>Periods</h2>{_periods(s.shown())}"
+        + f'<h2>Scene types and skills</h2><div class="grid">{_groups(s)}</div>'
+        + f"<h2>Batches and receipts</h2>{_batches(report)}"
+        + f"<h2>Notices</h2>{_notices(report)}"
     )
     return page(f"Supply status {s.contract_id} {s.as_of}", body)
 
