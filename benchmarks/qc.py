@@ -5,20 +5,28 @@ Targets (issue: quality control):
   images) over all frames cost at most 3x the time of merely reading the same columns from
   the Arrow shards (state, action, timestamps, frame/episode indices, camera times), read
   with pyarrow into numpy; also stated as frames/s on one core;
-* image rules on sampled frames scale with the sample, not with the episode length.
+* image rules on sampled frames: their cost grows with the sample and with the coverage grid
+  (one checked frame per 1.5 s at the defaults, so a 2 s black/white/frozen stretch is never
+  missed: specs/qc.md §3.6), i.e. about linearly in the episode length at a low rate;
+* accuracy (issue 15, ``benchmarks/qc_accuracy.py``): recall per fault class, precision per
+  rule and the false-positive rate on clean takes of a realistic recorder.
 
 Usage: python benchmarks/qc.py [--episodes 60] [--reps 5] [--out .bench]
+                               [--clean 100] [--per-fault 10]
 """
 
 from __future__ import annotations
 
 import argparse
 import gc
+import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+from qc_accuracy import measure as measure_accuracy
+from qc_accuracy import report as report_accuracy
 
 from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.format import open_dataset
@@ -139,6 +147,8 @@ def main() -> None:
     ap.add_argument("--episodes", type=int, default=60)
     ap.add_argument("--reps", type=int, default=5)
     ap.add_argument("--out", type=Path, default=Path(".bench"))
+    ap.add_argument("--clean", type=int, default=100, help="clean takes of the accuracy corpus")
+    ap.add_argument("--per-fault", type=int, default=10, help="takes per fault class")
     args = ap.parse_args()
     out = args.out / "qc"
     out.mkdir(parents=True, exist_ok=True)
@@ -156,7 +166,8 @@ def main() -> None:
     )
     im = bench_images(out, max(8, args.episodes // 3), args.reps)
     print(
-        f"image rules, 8 sampled frames per camera: episodes of {int(im['frames_short']):,} vs "
+        f"image rules, 8 sampled frames per camera + the 2 s coverage grid: episodes of "
+        f"{int(im['frames_short']):,} vs "
         f"{int(im['frames_long']):,} frames -> {im['short_s'] * 1e3:.0f} ms vs "
         f"{im['long_s'] * 1e3:.0f} ms ({im['length_ratio']:.2f}x for 3x the frames)"
     )
@@ -164,6 +175,8 @@ def main() -> None:
         f"image rules, 16 vs 8 sampled frames: {im['sample16_s'] * 1e3:.0f} ms vs "
         f"{im['short_s'] * 1e3:.0f} ms ({im['sample_ratio']:.2f}x for 2x the sample)"
     )
+    with tempfile.TemporaryDirectory() as tmp:
+        report_accuracy(measure_accuracy(Path(tmp) / "corpus", args.clean, args.per_fault, 0))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from embodex.errors import ConfigError, DatasetExistsError, ImportSourceError
 from embodex.format import Dataset, open_dataset
 from embodex.format.importers import SIDECAR_FILE, ImportReport, import_agibot, load_sidecar
 from embodex.format.importers.agibot import JOINT_NAMES, UNITS
+from embodex.qc import run_qc
 
 TASK = 327
 FIRST = 648642
@@ -277,9 +278,12 @@ def test_declared_extra_camera_is_imported(tmp_path: Path) -> None:
     sidecar = load_sidecar(src / SIDECAR_FILE)
     sidecar["cameras"] = ["head_color", "thermal_color"]
     sidecar["depth"] = False
+    sidecar["camera_mounts"] = {"thermal_color": "left_wrist"}
     import_agibot(src, tmp_path / "out", sidecar=sidecar)
     ds = open_dataset(tmp_path / "out")
     assert [c.name for c in ds.meta.cameras] == ["head", "thermal"]
+    # mounts: from the stem, or as the sidecar declares (QC judges a still picture by them)
+    assert [c.mount for c in ds.meta.cameras] == ["head", "left_wrist"]
     ep = ds.episode(1)
     assert len(ep.images("thermal")) == ep.frame_count
 
@@ -292,12 +296,28 @@ def test_segments_past_the_end_are_clipped_and_empty_ones_dropped(tmp_path: Path
     config[-1]["end_frame"] = 10_000
     config.append({"start_frame": 4, "end_frame": 4, "skill": "Idle", "action_text": ""})
     info.write_text(json.dumps(entries))
-    import_agibot(src, tmp_path / "out")
+    report = import_agibot(src, tmp_path / "out")
     ep = open_dataset(tmp_path / "out").episode(0)
-    assert ep.meta.segments[-1].end_frame == ep.frame_count
+    n = ep.frame_count
+    assert ep.meta.segments[-1].end_frame == n
     assert "Idle" not in [s.skill for s in ep.meta.segments]
     assert ep.meta.extra["agibot"]["segments_clipped"] == 1
     assert ep.meta.extra["agibot"]["segments_dropped"] == 1
+    # the repairs are in the packaging report and become QC findings with their frames
+    eid = ep.meta.episode_id
+    lines = [line for line in report.notes if line.startswith(f"{eid}: repaired:")]
+    assert len(lines) == 2 and "ends at frame 10000" in lines[0], report.notes
+    result = run_qc(tmp_path / "out", images="none")
+    repairs = {
+        f.subject: f for f in result.episode(eid).findings if f.rule == "episode.import_repairs"
+    }
+    assert sorted(repairs) == ["segment_clipped", "segment_dropped"]
+    clipped = repairs["segment_clipped"]
+    assert clipped.severity == "warn" and clipped.frame_end == n
+    assert clipped.frame_start == config[-2]["start_frame"]
+    assert repairs["segment_dropped"].frame_start is None
+    others = [e for e in result.episodes if e.episode_id != eid]
+    assert all(f.rule != "episode.import_repairs" for e in others for f in e.findings)
 
 
 def test_append_language_and_duplicates(tmp_path: Path) -> None:
@@ -467,3 +487,33 @@ def test_every_sidecar_key_is_specified() -> None:
     schema = json.loads(render_schemas()["agibot-sidecar.schema.json"])
     missing = [k for k, v in schema["properties"].items() if not v.get("description")]
     assert not missing, missing
+
+
+def test_a_gripper_stored_as_an_opening_fraction_is_declared_in_the_sidecar(
+    tmp_path: Path,
+) -> None:
+    src = write_agibot_sample(tmp_path / "src", depth=False, **{**TINY, "episodes": 1})
+    path = src / "proprio_stats" / str(TASK) / str(FIRST) / "proprio_stats.h5"
+    with h5py.File(path, "r+") as f:
+        mm = np.asarray(f["state/effector/position"][()])
+        lo, hi = SAMPLE_EFFECTOR_RANGE_MM
+        opening = 1.0 - (mm - lo) / (hi - lo)  # this recorder: 1 = open
+        del f["state/effector/position"]
+        f["state/effector/position"] = opening
+    base = load_sidecar(src / SIDECAR_FILE)
+    # declared as mm (the default), the fraction is squashed: the report says so
+    report = import_agibot(src, tmp_path / "as-mm", sidecar=base)
+    assert any("effector_state_unit: fraction" in note for note in report.notes)
+    squashed = open_dataset(tmp_path / "as-mm").episode(0).feature("state")[:, 14:16]
+    assert np.ptp(squashed) < 0.05
+    # declared as it is stored: 0 = open .. 1 = closed again, as AgiBot's mm map to
+    sidecar = base | {"effector_state_unit": "fraction", "effector_state_open": "high"}
+    report = import_agibot(src, tmp_path / "as-fraction", sidecar=sidecar)
+    assert not any("effector_state_unit" in note for note in report.notes)
+    ds = open_dataset(tmp_path / "as-fraction")
+    grip = ds.episode(0).feature("state")[:, 14:16]
+    np.testing.assert_allclose(grip, (mm - lo) / (hi - lo), atol=1e-5)
+    assert ds.meta.extra["agibot"]["effector_state_unit"] == "fraction"
+    assert "Gripper = 1 - the fraction." in ds.meta.features["state"].description
+    with pytest.raises(ConfigError, match="effector_state_unit"):
+        import_agibot(src, tmp_path / "as-fraction", sidecar=base, append=True)

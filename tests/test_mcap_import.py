@@ -219,3 +219,26 @@ def test_cli_package_without_the_map_says_so(
     assert not (tmp_path / "ds").exists()
     with pytest.raises(ConfigError, match="needs topic_map"):
         import_recordings("mcap", raw, tmp_path / "ds")
+
+
+def test_dropped_grid_points_are_a_repair_qc_reports(tmp_path: Path) -> None:
+    from embodex.qc import run_qc
+
+    bags = tmp_path / "bags"
+    bags.mkdir()
+    write_recording(bags / "run1.mcap")
+    # a 150 Hz grid over 100 Hz joint states: some grid points find an already used message
+    report = import_mcap(bags, tmp_path / "ds", topic_map={**MAP, "fps": 150}, sidecar=SIDECAR)
+    (line,) = [n for n in report.notes if "repaired:" in n]
+    assert line.startswith("lab:mcap-run1: repaired: ") and "grid points" in line
+    ep = open_dataset(tmp_path / "ds").episode(0)
+    (repair,) = ep.meta.extra["import_repairs"]
+    assert repair["kind"] == "grid_points_dropped"
+    assert 0 <= repair["frame_start"] < repair["frame_end"] <= ep.frame_count
+    found = [
+        f for f in run_qc(tmp_path / "ds", images="none").findings
+        if f.rule == "episode.import_repairs"
+    ]  # fmt: skip
+    assert [(f.subject, f.frame_start, f.frame_end) for f in found] == [
+        ("grid_points_dropped", repair["frame_start"], repair["frame_end"])
+    ]

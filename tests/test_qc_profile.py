@@ -103,3 +103,27 @@ def test_overrides_from_the_command_line() -> None:
         default_profile().with_overrides({"images.sample_frames": 0})
     with pytest.raises(ProfileError, match="does not exist"):
         load_profile("/no/such/profile.yaml")
+
+
+def test_the_robot_section_merges_by_name_and_is_checked(tmp_path: Path) -> None:
+    base = tmp_path / "base.yaml"
+    base.write_text(
+        "extends: humanoid-30fps\nid: base\nversion: 1\n"
+        "robot:\n  limits: {j1: [-1, 1], j2: [-2, 2]}\n  camera_mounts: {cam: fixed}\n"
+    )
+    top = tmp_path / "top.yaml"
+    top.write_text("extends: base.yaml\nid: top\nversion: 1\nrobot:\n  limits: {j2: [-3, 3]}\n")
+    p = load_profile(top)
+    assert p.robot.limits == {"j1": (-1.0, 1.0), "j2": (-3.0, 3.0)}
+    assert p.robot.camera_mounts == {"cam": "fixed"}
+    q = p.with_overrides({"robot.velocity_limits.j1": 2.5})
+    assert q.robot.velocity_limits == {"j1": 2.5} and q.digest != p.digest
+    with pytest.raises(ProfileError, match="not a range"):
+        p.with_overrides({"robot.limits.j3": [1, -1]})
+    with pytest.raises(ProfileError, match="unknown profile key") as info:
+        p.with_overrides({"robot.wheels.j1": 1})
+    assert info.value.hint is not None and "robot.limits.<joint>" in info.value.hint
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("extends: humanoid-30fps\nrobot:\n  camera_mounts: {cam: ceiling}\n")
+    with pytest.raises(ProfileError, match="camera_mounts"):
+        load_profile(bad)

@@ -18,6 +18,7 @@ from embodex.demo.defects import (
 )
 from embodex.demo.synth import synth_dataset, synth_episodes, synth_meta
 from embodex.format import DatasetWriter, open_dataset
+from embodex.format.importers.common import record_repair
 from embodex.format.layout import MANIFEST_FILE
 from embodex.format.models import Manifest
 from embodex.format.writer import dataset_digest
@@ -166,14 +167,21 @@ def test_all_frames_mode_finds_what_sampling_misses(tmp_path: Path) -> None:
     assert not any(f.rule.startswith("images.") for f in none.findings)
 
 
-def test_missing_calibration_warns_on_every_episode(tmp_path: Path) -> None:
+def test_missing_calibration_is_a_dataset_note_not_a_warn(tmp_path: Path) -> None:
     meta = strip_calibration(synth_meta(image_size=32, cameras=("head", "hand_left")), ["head"])
     synth_dataset(tmp_path / "ds", 3, seed=2, meta=meta, duration_s=(6, 7))
     result = run_qc(tmp_path / "ds")
+    assert result.counts() == {"PASS": 3, "WARN": 0, "FAIL": 0}
+    (note,) = [n for n in result.notes if n.rule == "integrity.calibration"]
+    assert "head (intrinsics)" in note.message and "hand_left" not in note.message
+    # a contract that requires calibration still gets it on every episode
+    strict = default_profile().with_overrides({"integrity.calibration.severity": "warn"})
+    result = run_qc(tmp_path / "ds", strict)
     for ep in result.episodes:
         assert [(f.rule, f.severity, f.subject) for f in ep.findings] == [
             ("integrity.calibration", "warn", "head")
         ]
+    assert not [n for n in result.notes if n.rule == "integrity.calibration"]
 
 
 def test_unreadable_shard_fails_its_episodes_and_keeps_the_others(tmp_path: Path) -> None:
@@ -296,13 +304,32 @@ def test_inject_keeps_the_source_intact_and_is_deterministic() -> None:
     assert len(episodes) == 4 and sorted(labels.values()) == ["duplicate", "nan"]
 
 
+def test_import_repairs_become_findings_with_their_frames(tmp_path: Path) -> None:
+    meta = synth_meta(image_size=32, cameras=("head",))
+    eps = list(synth_episodes(meta, 2, seed=6, duration_s=(6, 7)))
+    record_repair(eps[1].meta.extra, "segment_clipped", "segment 2 clipped", (120, 180))
+    record_repair(eps[1].meta.extra, "camera_padded", "camera head padded")
+    with DatasetWriter(tmp_path / "ds", meta) as w:
+        for ep in eps:
+            w.add_episode(ep)
+    result = run_qc(tmp_path / "ds", images="none")
+    assert result.episode(eps[0].meta.episode_id).findings == []
+    found = result.episode(eps[1].meta.episode_id).findings
+    assert [(f.rule, f.subject, f.frame_start, f.frame_end) for f in found] == [
+        ("episode.import_repairs", "camera_padded", None, None),
+        ("episode.import_repairs", "segment_clipped", 120, 180),
+    ]
+    assert all(f.severity == "warn" and "repaired" in f.message for f in found)
+
+
 def test_every_rule_is_tested_with_an_injected_defect() -> None:
     # rules whose defect is not an episode-level kind have their own test above
     own_tests = {
         "integrity.readable": test_unreadable_shard_fails_its_episodes_and_keeps_the_others,
         "integrity.schema": test_schema_and_bookkeeping_errors_fail,
-        "integrity.calibration": test_missing_calibration_warns_on_every_episode,
+        "integrity.calibration": test_missing_calibration_is_a_dataset_note_not_a_warn,
         "episode.unique_id": test_required_streams_and_known_ids,
         "episode.duration": test_defects_pinpoint_the_frames,  # the too_short episode
+        "episode.import_repairs": test_import_repairs_become_findings_with_their_frames,
     }
     assert {d.rule for d in DEFECTS.values()} | set(own_tests) == set(RULES)

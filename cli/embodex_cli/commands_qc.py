@@ -163,6 +163,7 @@ def qc_run(
                 "counts": counts,
                 "manifest": None if no_write else str(Path(dataset) / "qc/manifest.json"),
                 "aggregates": manifest.aggregates.model_dump(mode="json"),
+                "notes": [n.as_dict() for n in result.notes],
                 "verdicts": [
                     {
                         "episode_id": ep.episode_id,
@@ -196,6 +197,11 @@ def qc_run(
             click.echo(
                 table(["top failure", "episodes"], [[t["rule"], t["episodes"]] for t in top])
             )
+        if result.notes:
+            click.echo("")
+            click.echo("dataset notes (no verdict changes):")
+            for n in result.notes:
+                click.echo(f"  {n.rule}: {n.message}")
         flagged = [ep for ep in result.episodes if final[ep.episode_id] != "PASS"]
         if flagged:
             click.echo("")

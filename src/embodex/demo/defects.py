@@ -101,8 +101,18 @@ DEFECTS: dict[str, Defect] = {
         _d("final_pose_outlier", "batch.final_pose_outlier", "warn", "ends in a far-off pose"),
         _d("duplicate", "batch.duplicate", "fail", "an exact copy of another episode"),
         _d("near_duplicate", "batch.duplicate", "fail", "a copy with 1 mrad of noise added"),
+        _d(
+            "stalled_recorder",
+            "timing.stalled",
+            "fail",
+            "state and action rows repeat bit for bit for 2 s while times advance",
+        ),
+        _d("action_spike", "numeric.action_jump", "fail", "one command is 0.8 rad off for a frame"),
     )
 }
+
+#: Kinds added after the first 37 (their sources all have the first skill; see defective_batch).
+_LATER_KINDS = frozenset({"stalled_recorder", "action_spike"})
 
 #: Kinds :func:`defective_batch` can add (every kind above).
 EPISODE_DEFECTS: tuple[str, ...] = tuple(DEFECTS)
@@ -389,6 +399,21 @@ def _sync_offset(w: _Work) -> None:
     w.image_ts[cam] = w.image_ts[cam] + 60_000_000
 
 
+def _stalled(w: _Work) -> None:
+    k, count = w.n // 3, min(int(2 * w.dataset.fps), w.n // 3)
+    w.state[k : k + count] = w.state[k]
+    if w.action is not None:
+        w.action[k : k + count] = w.action[k]
+
+
+def _action_spike(w: _Work) -> None:
+    if w.action is None:
+        raise ValueError("this defect needs an action feature")
+    j, k = w.busiest(), w.n // 2
+    lo, hi = w.limits(j)
+    w.action[k, j] += 0.8 if w.action[k, j] < (lo + hi) / 2 else -0.8
+
+
 def _camera_ts_backwards(w: _Work) -> None:
     cam = next(iter(w.image_ts))
     t = w.image_ts[cam].copy()
@@ -551,6 +576,8 @@ _APPLY: dict[str, Callable[[_Work], None]] = {
     "jitter": _jitter,
     "wrong_rate": _wrong_rate,
     "sync_offset": _sync_offset,
+    "stalled_recorder": _stalled,
+    "action_spike": _action_spike,
     "camera_ts_backwards": _camera_ts_backwards,
     "timestamps_synthesized": _synthesized,
     "black_frames": lambda w: _flat(w, 0),
@@ -647,7 +674,7 @@ def defective_batch(
     Returns the episodes and ``{episode_id: kind}`` for the corrupted ones. Duplicates copy
     the first clean episode, so ``clean`` must be at least 1 when they are asked for.
     """
-    from .synth import synth_episode
+    from .synth import SKILLS, synth_episode
 
     chosen = list(kinds) if kinds is not None else list(EPISODE_DEFECTS)
     unknown = [k for k in chosen if k not in DEFECTS]
@@ -663,7 +690,10 @@ def defective_batch(
             bad = inject(source, kind, meta, seed=seed + k)
             bad.meta.episode_id = f"{source.meta.episode_id}-{kind.replace('_', '-')}"
         else:
-            source = synth_episode(meta, clean + k, seed=seed, duration_s=duration_s)
+            # kinds added after the first set take their source from one fixed skill, so the
+            # batches made before keep their skill groups (the batch rules' statistics)
+            skill = SKILLS[0] if kind in _LATER_KINDS else None
+            source = synth_episode(meta, clean + k, seed=seed, duration_s=duration_s, skill=skill)
             bad = inject(source, kind, meta, seed=seed + k)
         episodes.append(bad)
         labels[bad.meta.episode_id] = kind

@@ -140,6 +140,12 @@ class Camera(_Model):
     depth_unit: str | None = Field(default=None, description="Unit of depth values, e.g. mm.")
     intrinsics: Intrinsics | None = None
     extrinsics: Extrinsics | None = None
+    mount: Literal["head", "left_wrist", "right_wrist", "fixed"] | None = Field(
+        default=None,
+        description="Where the camera is mounted, so which joints move its picture (QC "
+        "judges a still picture against that chain); null: not declared (QC guesses from "
+        "the name).",
+    )
 
     @model_validator(mode="after")
     def _encoding_fits_kind(self) -> Camera:

@@ -17,6 +17,7 @@ __all__ = [
     "FINDINGS_SCHEMA",
     "FRAMES_HEADING",
     "Finding",
+    "Note",
     "Severity",
     "Verdict",
     "auto_verdict",
@@ -91,6 +92,20 @@ class Finding:
             "subject": self.subject,
             "message": self.message,
         }
+
+
+@dataclass(frozen=True)
+class Note:
+    """A dataset-level fact QC reports once, apart from the episodes' findings: something
+    the recorder does not ship (calibration) or a rule that cannot run because a fact is
+    missing (no joint limits declared). Notes never change an episode's verdict."""
+
+    rule: str
+    message: str
+    subject: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"rule": self.rule, "subject": self.subject, "message": self.message}
 
 
 def grade(value: float, warn: float | None, fail: float | None) -> tuple[Severity, float] | None:

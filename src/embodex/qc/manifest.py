@@ -34,6 +34,7 @@ __all__ = [
     "MANIFEST_FILE",
     "QC_DIR",
     "Aggregates",
+    "DatasetNote",
     "EpisodeVerdict",
     "FileRef",
     "GroupStats",
@@ -152,6 +153,14 @@ class Aggregates(_Model):
     top_failures: list[TopFailure]
 
 
+class DatasetNote(_Model):
+    """A dataset-level note (specs/qc.md §2): said once, never part of a verdict."""
+
+    rule: str
+    subject: str | None = None
+    message: str
+
+
 class QCManifest(_Model):
     """``qc/manifest.json``. Signatures are not part of it: the trust layer signs its
     canonical JSON and stores envelopes under ``qc/signatures/`` (see specs/qc.md)."""
@@ -171,6 +180,11 @@ class QCManifest(_Model):
         default=None,
         description="The review log's head when this manifest was written (null: no "
         "reviews); a log shorter than this or different at this entry is refused.",
+    )
+    notes: list[DatasetNote] = Field(
+        default_factory=list,
+        description="Dataset-level notes: what the recording does not ship, and checks "
+        "that could not run for a missing fact. They change no verdict.",
     )
 
     def episode(self, episode_id: str) -> EpisodeVerdict:
@@ -252,6 +266,7 @@ def _build(
     review_log: LogHead | None,
     findings: FileRef,
     metrics: FileRef,
+    notes: Sequence[DatasetNote] = (),
 ) -> QCManifest:
     latest = {r.episode_id: r for r in reviews}
     episodes: list[EpisodeVerdict] = []
@@ -288,6 +303,7 @@ def _build(
         metrics=metrics,
         aggregates=aggregates,
         review_log=review_log,
+        notes=list(notes),
     )
 
 
@@ -370,6 +386,7 @@ def _manifest_of(root: Path, result: object, *, write: bool) -> QCManifest:
         review_log=head,
         findings=refs["findings"],
         metrics=refs["metrics"],
+        notes=[DatasetNote.model_validate(n.as_dict()) for n in result.notes],
     )
 
 
@@ -423,6 +440,7 @@ def apply_reviews(dataset: str | Path) -> QCManifest:
             review_log=head,
             findings=old.findings,
             metrics=old.metrics,
+            notes=old.notes,
         )
         return _finish(root, manifest)
 

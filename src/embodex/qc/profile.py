@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..canonical import digest_json
 from ..errors import ProfileError
+from .robot import RobotFacts
 from .rules import RULES, RuleParams
 
 __all__ = [
@@ -44,6 +45,12 @@ class ImageSampling(_Strict):
     """How many frames per camera and episode the image rules check in ``sample`` mode."""
 
     sample_frames: int = Field(ge=1, le=10_000)
+    min_event_s: float = Field(
+        default=2.0,
+        gt=0,
+        description="Coverage guarantee of sample mode: a black, white or frozen stretch of "
+        "a camera lasting at least this long is always among the checked frames.",
+    )
 
 
 class ReviewPlan(_Strict):
@@ -67,6 +74,7 @@ class Profile(_Strict):
     nominal_fps: float = Field(gt=0)
     images: ImageSampling
     review: ReviewPlan
+    robot: RobotFacts = Field(default_factory=RobotFacts)
     rules: dict[str, dict[str, Any]]
 
     _params: dict[str, RuleParams] = PrivateAttr(default_factory=dict)
@@ -115,7 +123,8 @@ class Profile(_Strict):
 
     def with_overrides(self, overrides: Mapping[str, Any]) -> Profile:
         """A copy with values replaced: keys ``rule.id.param`` (``timing.gap.fail``),
-        ``nominal_fps``, ``images.sample_frames`` or ``review.<field>``.
+        ``nominal_fps``, ``images.<field>``, ``review.<field>`` or ``robot.<part>.<name>``
+        (``robot.limits.waist_lift: [0, 0.5]``).
 
         Raises ``ProfileError`` for unknown keys or invalid values.
         """
@@ -131,6 +140,17 @@ class Profile(_Strict):
 def _set_path(data: dict[str, Any], key: str, value: Any) -> None:
     if key in ("nominal_fps", "description", "id", "version"):
         data[key] = value
+        return
+    if key.startswith("robot."):
+        # robot.limits.<joint>, robot.velocity_limits.<joint>, robot.camera_mounts.<camera>
+        _, part, name = [*key.split(".", 2), "", ""][:3]
+        if part not in ("limits", "velocity_limits", "camera_mounts") or not name:
+            raise ProfileError(
+                f"unknown profile key {key!r}",
+                hint="Use robot.limits.<joint>=[lo, hi], robot.velocity_limits.<joint>=V or "
+                "robot.camera_mounts.<camera>=left_wrist.",
+            )
+        data.setdefault("robot", {}).setdefault(part, {})[name] = value
         return
     head, _, tail = key.rpartition(".")
     if head in ("images", "review"):
@@ -211,6 +231,14 @@ def _merge(base: dict[str, Any], top: Mapping[str, Any]) -> dict[str, Any]:
                 out.setdefault("rules", {}).setdefault(rule, {}).update(params)
         elif key in ("images", "review") and isinstance(value, Mapping):
             out.setdefault(key, {}).update(value)
+        elif key == "robot" and isinstance(value, Mapping):
+            # limits, velocity_limits, camera_mounts: merged name by name
+            robot = out.setdefault("robot", {})
+            for part, entries in value.items():
+                if isinstance(entries, Mapping) and isinstance(robot.get(part), Mapping):
+                    robot[part] = {**robot[part], **entries}
+                else:
+                    robot[part] = entries
         else:
             out[key] = value
     return out

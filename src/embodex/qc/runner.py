@@ -15,11 +15,12 @@ import pyarrow as pa
 from ..canonical import sha256_file
 from ..errors import CorruptDatasetError, QCError
 from ..format import Dataset, open_dataset
-from ..format.models import DatasetMeta
+from ..format.models import DatasetMeta, Embodiment
 from .chunk import load_chunk, plan_chunks
-from .findings import Finding, Verdict, auto_verdict, findings_table
+from .findings import Finding, Note, Verdict, auto_verdict, findings_table
 from .profile import Profile, default_profile
-from .rules import RULES, Findings, Plan, batch, episode, integrity, motion, numeric
+from .robot import apply_limits
+from .rules import RULES, Findings, Graded, Plan, batch, episode, integrity, motion, numeric
 from .rules import images as image_rules
 from .rules import timing as timing_rules
 
@@ -50,6 +51,7 @@ _ROW_COLUMNS = (
     "success",
     "failure_cause",
     "timestamps_synthesized",
+    "extra",
 )
 
 
@@ -93,6 +95,7 @@ class QCResult:
     created_at: str
     seconds: float
     frames: int
+    notes: list[Note] = field(default_factory=list)
 
     @property
     def findings(self) -> list[Finding]:
@@ -146,10 +149,14 @@ def run_qc(
     """Run every enabled rule of ``profile`` (default: ``humanoid-30fps``) over ``dataset``.
 
     ``images``: ``"sample"`` checks ``profile.images.sample_frames`` frames per camera and
-    episode, ``"all"`` every frame, ``"none"`` skips the image rules. ``on_episode`` is
+    episode plus a grid that cannot miss an event of ``images.min_event_s``, ``"all"`` every
+    frame, ``"none"`` skips the image rules. ``on_episode`` is
     called with each episode id once its frames are checked (progress bars).
     ``known_episode_ids``: ids delivered before, for the unique-id rule. Episodes that fail
-    are reported, never dropped. Raises ``QCError`` for a bad ``images`` value and the
+    are reported, never dropped. Dataset-level facts (no calibration shipped, limits not
+    declared, a dimension constant over the whole dataset) are ``result.notes``, said once
+    and part of no verdict. The profile's ``robot`` section overrides the dataset's joint
+    limits and camera mounts. Raises ``QCError`` for a bad ``images`` value and the
     dataset errors of ``open_dataset``.
 
     Example::
@@ -168,8 +175,9 @@ def run_qc(
     cols = [c for c in _ROW_COLUMNS if c in ds.episodes.column_names]
     rows: list[dict[str, Any]] = ds.episodes.select(cols).to_pylist()
     sink = Findings({rid: spec.unit for rid, spec in RULES.items()})
-    plan = Plan({r: profile.params(r) for r in RULES}, sink, profile.nominal_fps)
+    plan = Plan({r: profile.params(r) for r in RULES}, sink, profile.nominal_fps, profile.robot)
     metrics: dict[str, dict[str, float]] = {r["episode_id"]: {} for r in rows}
+    embodiments = _embodiments(plan, meta)
 
     integrity.check_dataset(plan, meta, rows)
     episode.check_rows(plan, rows, known_episode_ids)
@@ -180,6 +188,7 @@ def run_qc(
     readable = plan.require("integrity.readable", integrity.Readable)
     pose_units = plan.require("batch.final_pose_outlier", batch.PoseOutlier).units
     inputs = batch.BatchInputs()
+    constant = numeric.ConstantDims()
     sizes = {f.path: f for f in ds.manifest.files}
     bad_shards: dict[str, str | None] = {}
     for shard_name, emb, chunk_rows in plan_chunks(rows, embodiment_of):
@@ -200,7 +209,7 @@ def run_qc(
             continue
         chunk = load_chunk(
             meta,
-            meta.embodiments[emb],
+            embodiments[emb],
             ds.shard_table(shard_name),
             chunk_rows,
             state_name,
@@ -213,13 +222,21 @@ def run_qc(
             numeric.check_chunk(plan, chunk)
             motion.check_chunk(plan, chunk)
         if images != "none":
-            image_rules.check_chunk(plan, chunk, profile.images.sample_frames, images == "all")
+            image_rules.check_chunk(
+                plan,
+                chunk,
+                profile.images.sample_frames,
+                images == "all",
+                profile.images.min_event_s,
+            )
         inputs.add_chunk(chunk, pose_units)
+        constant.add(chunk)
         for name, values in chunk.metrics.items():
             for e, eid in enumerate(chunk.ids):
                 metrics[eid][name] = float(values[e])
         _tick(on_episode, chunk_rows)
     batch.check_batch(plan, inputs, rows)
+    constant.note(plan, list(meta.embodiments[0].joint_names))
 
     by_id: dict[str, list[Finding]] = {r["episode_id"]: [] for r in rows}
     order = {rid: k for k, rid in enumerate(RULES)}
@@ -253,7 +270,51 @@ def run_qc(
         created_at=created,
         seconds=time.perf_counter() - t0,
         frames=int(sum(int(r["frame_count"]) for r in rows)),
+        notes=list(sink.notes),
     )
+
+
+def _embodiments(plan: Plan, meta: DatasetMeta) -> list[Embodiment]:
+    """The dataset's embodiments with the profile's ``robot`` limits applied; notes for
+    limits nobody declared (the rules that need them then check nothing, and say so)."""
+    out = []
+    for emb in meta.embodiments:
+        eff, unknown = apply_limits(emb, plan.robot)
+        if unknown:
+            plan.note(
+                "numeric.limits",
+                f"the profile's robot section names joint(s) {emb.model} does not have: "
+                f"{', '.join(unknown)} (ignored)",
+            )
+        rad = [n for n, u in zip(eff.joint_names, eff.units, strict=False) if u == "rad"]
+        lower = eff.position_lower or []
+        missing = [
+            n for j, n in enumerate(eff.joint_names) if j >= len(lower) or lower[j] != lower[j]
+        ]
+        if missing and plan.get("numeric.limits", numeric.Limits) is not None:
+            shown = ", ".join(missing[:4]) + (", ..." if len(missing) > 4 else "")
+            what = (
+                "not declared"
+                if len(missing) == eff.dof
+                else f"not declared for {len(missing)} of {eff.dof} joints ({shown})"
+            )
+            plan.note(
+                "numeric.limits",
+                f"{emb.model}: joint limits {what}; numeric.limits and numeric.near_limit "
+                "skip those joints. Declare them in the QC profile (robot.limits: "
+                "{joint: [lower, upper]}) or the packaging sidecar.",
+            )
+        vel = eff.velocity_limit or []
+        vmissing = [n for j, n in enumerate(eff.joint_names) if j >= len(vel) or vel[j] != vel[j]]
+        if vmissing and rad and plan.get("numeric.velocity", Graded) is not None:
+            plan.note(
+                "numeric.velocity",
+                f"{emb.model}: velocity limits not declared for {len(vmissing)} of {eff.dof} "
+                "joints; numeric.velocity skips them. Declare them in the QC profile "
+                "(robot.velocity_limits: {joint: unit/s}).",
+            )
+        out.append(eff)
+    return out
 
 
 def _tick(on_episode: Callable[[str], None] | None, rows: list[dict[str, Any]]) -> None:

@@ -294,6 +294,7 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
             f"· embodex {escape(manifest.tool.version)}</p>",
             warning,
             f'<div class="cards">{card_html}</div>',
+            _notes_html(manifest),
             "<h2>Hours by scene type and skill</h2>",
             f'<div class="grid">'
             f"{_hours_chart('Hours by scene type', agg.by_scene_type, float(o.hours))}"
@@ -335,6 +336,17 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
     path = Path(out)
     atomic_write_bytes(path, page(f"QC report {ds.meta.name}", body).encode("utf-8"), mode=0o644)
     return path
+
+
+def _notes_html(manifest: QCManifest) -> str:
+    """Dataset notes, apart from the episodes' findings (they change no verdict)."""
+    if not manifest.notes:
+        return ""
+    return (
+        "<h2>Dataset notes</h2>"
+        '<p class="meta">Said once for the whole dataset; they change no episode\'s verdict.'
+        "</p>" + table(["rule", "note"], [(n.rule, n.message) for n in manifest.notes])
+    )
 
 
 def _thresholds(params: dict[str, Any]) -> Raw:

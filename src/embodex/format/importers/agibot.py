@@ -66,6 +66,7 @@ from .agibot_layout import (
     KNOWN_CAMERAS,
     SKIP_HINT,
     UNITS,
+    camera_mount,
     camera_name,
 )
 from .agibot_media import (
@@ -77,9 +78,15 @@ from .agibot_media import (
     probe_video,
     read_intrinsics,
 )
-from .agibot_proprio import has_velocity, load_proprio
+from .agibot_proprio import GripperMap, has_velocity, load_proprio
 from .agibot_sidecar import Limits, Sidecar, resolve_sidecar
-from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
+from .common import (
+    EpisodeSink,
+    ImportReport,
+    already_imported,
+    existing_episode_ids,
+    record_repair,
+)
 from .sidecar import SIDECAR_FILE, Operator, Scene, load_sidecar
 
 __all__ = [
@@ -259,7 +266,7 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
                 continue  # that episode reports it; the dataset takes the next good one
         cam = Camera(
             name=name, kind="color", width=size[0], height=size[1], encoding="jpeg",
-            intrinsics=intr,
+            intrinsics=intr, mount=sc.camera_mounts.get(stem) or camera_mount(stem),
         )  # fmt: skip
         cameras.append(_CameraPlan(stem, cam))
     depth = None
@@ -270,7 +277,7 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
             if dsize is not None:
                 depth = Camera(
                     name=DEPTH_CAMERA, kind="depth", width=dsize[0], height=dsize[1],
-                    encoding="png16", depth_unit="mm",
+                    encoding="png16", depth_unit="mm", mount="head",
                 )  # fmt: skip
                 intr, depth_from = _depth_intrinsics(sources, sc, cameras, dsize, notes)
                 depth = depth.model_copy(update={"intrinsics": intr})
@@ -346,7 +353,7 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
     features = {
         "state": Feature(
             shape=[len(names)], names=names, role="state",
-            description=f"Measured positions: {vector}. Gripper = (mm - {lo}) / ({hi} - {lo}).",
+            description=f"Measured positions: {vector}. {_gripper_text(sc, lo, hi)}",
         ),
         "action": Feature(
             shape=[len(names)], names=names, role="action",
@@ -373,6 +380,8 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
                 "agibot": {
                     "source_format": SOURCE_FORMAT,
                     "effector_state_range_mm": [lo, hi],
+                    "effector_state_unit": sc.effector_state_unit,
+                    "effector_state_open": sc.effector_state_open,
                     **(
                         {"depth_intrinsics_from": plan.depth_intrinsics_from}
                         if plan.depth_intrinsics_from
@@ -399,7 +408,7 @@ def _jsonable_id(value: str) -> int | str:
     return int(value) if value.isdigit() else value
 
 
-def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
+def _segments(s: _Source, n: int, extra: dict[str, Any], repairs: dict[str, Any]) -> list[Segment]:
     label = s.info.get("label_info")
     config = label.get("action_config") if isinstance(label, dict) else None
     if config is None:
@@ -424,8 +433,22 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
                 hint="Fix the label, " + SKIP_HINT,
             ) from None
         if end > n:
+            if start < n:
+                record_repair(
+                    repairs,
+                    "segment_clipped",
+                    f"sub-task segment {i} ends at frame {end}, past the last frame "
+                    f"({n - 1}); clipped to end at {n}",
+                    (max(start, 0), n),
+                )
             end, clipped = n, clipped + 1
         if start < 0 or end <= start:
+            record_repair(
+                repairs,
+                "segment_dropped",
+                f"sub-task segment {i} [{start}, {int(item['end_frame'])}) is empty or outside "
+                f"the {n} frames; dropped",
+            )
             dropped += 1
             continue
         text = item.get("action_text") or item.get("english_action_text") or ""
@@ -443,6 +466,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any]) -> list[Segment]:
 def _episode_meta(
     s: _Source, sc: Sidecar, model: str, n: int, extra: dict[str, Any]
 ) -> EpisodeMeta:
+    repairs: dict[str, Any] = {}
     ov = sc.overrides(s.task, s.episode)
     task_name = str(s.info.get("task_name") or "").strip()
     english = str(s.info.get("english_task_name") or "").strip()
@@ -452,7 +476,15 @@ def _episode_meta(
         extra["task_name"] = task_name
     if scene_text:
         extra["init_scene_text"] = scene_text
-    segments = _segments(s, n, extra)
+    segments = _segments(s, n, extra, repairs)
+    if extra.get("action_filled"):
+        groups = ", ".join(f"{g} ({how})" for g, how in sorted(extra["action_filled"].items()))
+        record_repair(
+            repairs,
+            "action_filled",
+            f"action rows the recorder did not command were filled from the measured state: "
+            f"{groups}",
+        )
     scene = ov.scene or Scene()
     operator = ov.operator or Operator()
     return EpisodeMeta(
@@ -473,15 +505,43 @@ def _episode_meta(
         success=ov.success,
         failure_cause=ov.failure_cause,
         timestamps_synthesized=False,
-        extra={"agibot": extra},
+        extra={"agibot": extra, **repairs},
+    )
+
+
+_FRACTION_NOTE = (
+    "gripper state readings never leave [0, 1.5] although the sidecar says mm: if the "
+    "recorder stores an opening fraction, set effector_state_unit: fraction (and "
+    "effector_state_open: high when 1 is open) and import again — mapped as mm, the grippers "
+    "barely move and QC's gripper rules cannot see them"
+)
+
+
+def _gripper_text(sc: Sidecar, lo: float, hi: float) -> str:
+    base = f"(mm - {lo}) / ({hi} - {lo})" if sc.effector_state_unit == "mm" else "the fraction"
+    return f"Gripper = 1 - {base}." if sc.effector_state_open == "high" else f"Gripper = {base}."
+
+
+def _gripper_map(sc: Sidecar) -> GripperMap:
+    return GripperMap(
+        range_mm=sc.effector_state_range_mm,
+        unit=sc.effector_state_unit,
+        open=sc.effector_state_open,
     )
 
 
 def _load_episode(
-    s: _Source, plan: _Plan, meta: DatasetMeta, sc: Sidecar, pool: ThreadPoolExecutor
+    s: _Source,
+    plan: _Plan,
+    meta: DatasetMeta,
+    sc: Sidecar,
+    pool: ThreadPoolExecutor,
+    notes: list[str] | None = None,
 ) -> Episode:
     eid = s.embodex_id
-    proprio = load_proprio(s.h5, eid, sc.effector_state_range_mm, plan.base_velocity)
+    proprio = load_proprio(s.h5, eid, _gripper_map(sc), plan.base_velocity)
+    if proprio.gripper_looks_fractional and notes is not None and _FRACTION_NOTE not in notes:
+        notes.append(_FRACTION_NOTE)
     n = len(proprio.state)
 
     vdir = s.obs / "videos"
@@ -586,6 +646,14 @@ def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
                 hint="Use the same effector_state_range_mm as the earlier import.",
                 path=out,
             )
+        prev = open_dataset(out).meta.extra.get("agibot", {})
+        for key, default in (("effector_state_unit", "mm"), ("effector_state_open", "low")):
+            was, now = prev.get(key, default), meta.extra["agibot"][key]
+            if was != now:
+                raise ConfigError(
+                    f"{out} was imported with {key}: {was}, the sidecar says {now}",
+                    hint=f"Use the same {key} as the earlier import.",
+                )
     return ids
 
 
@@ -640,7 +708,7 @@ def import_agibot(
             try:
                 if s.embodex_id in existing:
                     raise already_imported(out, s.embodex_id, SKIP_HINT)
-                episode = _load_episode(s, plan, meta, sc, pool)
+                episode = _load_episode(s, plan, meta, sc, pool, report.notes)
             except ImportSourceError as exc:
                 sink.skip(s.embodex_id, exc, skip_bad)
                 continue

@@ -15,6 +15,7 @@ __all__ = [
     "KNOWN_CAMERAS",
     "SKIP_HINT",
     "UNITS",
+    "camera_mount",
     "camera_name",
 ]
 
@@ -51,6 +52,18 @@ GROUPS: tuple[tuple[str, int], ...] = (("joint", 14), ("effector", 2), ("head", 
 
 SKIP_HINT = "or pass `skip_bad=True` to package the other episodes."
 COUNT_HINT = "The streams of this recording are not aligned; re-export it, " + SKIP_HINT
+
+
+def camera_mount(stem: str) -> str:
+    """Where an AgiBot camera sits: ``head_*`` on the head, ``hand_left_*`` /
+    ``hand_right_*`` on that wrist, the others (``back_*``) on the body."""
+    if stem.startswith("head"):
+        return "head"
+    if stem.startswith("hand_left"):
+        return "left_wrist"
+    if stem.startswith("hand_right"):
+        return "right_wrist"
+    return "fixed"
 
 
 def camera_name(stem: str) -> str:

@@ -11,7 +11,7 @@ import numpy as np
 from ...errors import ImportSourceError
 from .agibot_layout import COUNT_HINT, GROUPS, SKIP_HINT
 
-__all__ = ["Proprio", "has_velocity", "load_proprio", "read_proprio"]
+__all__ = ["GripperMap", "Proprio", "has_velocity", "load_proprio", "read_proprio"]
 
 
 def has_velocity(path: Path) -> bool | None:
@@ -27,18 +27,38 @@ def has_velocity(path: Path) -> bool | None:
 
 @dataclass
 class Proprio:
-    """One episode's vectors; ``filled`` names the action groups taken from the state."""
+    """One episode's vectors; ``filled`` names the action groups taken from the state;
+    ``gripper_looks_fractional``: the raw gripper state was declared in mm but never left
+    [0, 1.5] (an opening fraction, most likely: the sidecar should say so)."""
 
     timestamps: np.ndarray | None
     state: np.ndarray
     action: np.ndarray
     velocity: np.ndarray | None
     filled: dict[str, str]
+    gripper_looks_fractional: bool = False
 
 
-def load_proprio(
-    path: Path, eid: str, effector_range_mm: tuple[float, float], velocity: bool
-) -> Proprio:
+@dataclass(frozen=True)
+class GripperMap:
+    """How the recorder stores the gripper state, mapped to embodex's 0 = open .. 1 = closed.
+
+    ``unit``: ``mm`` (a reading mapped linearly over ``range_mm``) or ``fraction`` (0..1 as
+    stored); ``open``: which end of the reading is open (``low``: it grows as the gripper
+    closes, AgiBot's mm; ``high``: an opening fraction where 1 is open)."""
+
+    range_mm: tuple[float, float] = (0.0, 120.0)
+    unit: str = "mm"
+    open: str = "low"
+
+    def apply(self, raw: np.ndarray) -> np.ndarray:
+        lo, hi = self.range_mm
+        x = (raw - lo) / (hi - lo) if self.unit == "mm" else raw.copy()
+        out: np.ndarray = 1.0 - x if self.open == "high" else x
+        return out
+
+
+def load_proprio(path: Path, eid: str, gripper: GripperMap, velocity: bool) -> Proprio:
     """Read episode ``eid``'s ``proprio_stats.h5`` at ``path``; see :func:`read_proprio`.
 
     Raises ``ImportSourceError`` when the file is missing, unreadable or malformed.
@@ -52,7 +72,7 @@ def load_proprio(
         )
     try:
         with h5py.File(path, "r") as f:
-            return read_proprio(f, str(path), eid, effector_range_mm, velocity)
+            return read_proprio(f, str(path), eid, gripper, velocity)
     except ImportSourceError:
         raise
     except (OSError, KeyError, ValueError, TypeError) as exc:
@@ -65,11 +85,11 @@ def load_proprio(
 
 
 def read_proprio(
-    f: h5py.File, where: str, eid: str, effector_range_mm: tuple[float, float], velocity: bool
+    f: h5py.File, where: str, eid: str, gripper: GripperMap, velocity: bool
 ) -> Proprio:
     """State, action (and base velocity when ``velocity``) of the open h5 file ``f``.
 
-    The gripper state is mapped from mm to 0..1 over ``effector_range_mm``; short action
+    The gripper state is mapped to 0 open .. 1 closed with ``gripper``; short action
     groups are scattered into the measured state (specs/format.md §9.1.2).
     Raises ``ImportSourceError`` naming ``where`` and ``eid``.
     """
@@ -107,8 +127,15 @@ def read_proprio(
                 COUNT_HINT,
             )
         parts.append(arr)
-    lo, hi = effector_range_mm
-    parts[1] = (parts[1] - lo) / (hi - lo)
+    raw_grip = parts[1]
+    fractional = (
+        gripper.unit == "mm"
+        and raw_grip.size > 0
+        and bool(np.isfinite(raw_grip).all())
+        and float(np.abs(raw_grip).max()) <= 1.5
+        and float(np.ptp(raw_grip)) > 0
+    )
+    parts[1] = gripper.apply(raw_grip)
     state = np.concatenate(parts, axis=1)
 
     actions: list[np.ndarray] = []
@@ -176,4 +203,4 @@ def read_proprio(
                 f"({int(ts[i - 1])} -> {int(ts[i])} ns)",
                 "The recorder clock jumped; re-time the recording, " + SKIP_HINT,
             )
-    return Proprio(ts, state, action, vel, filled)
+    return Proprio(ts, state, action, vel, filled, fractional)

@@ -104,6 +104,12 @@ class Sidecar(Strict):
         description="Video stems to import (head_color, ...); default every known camera "
         "found. Declaring an unknown stem imports it.",
     )
+    camera_mounts: dict[str, Literal["head", "left_wrist", "right_wrist", "fixed"]] = Field(
+        default_factory=dict,
+        description="Mount of a camera by video stem (head, left_wrist, right_wrist, fixed); "
+        "default from the stem: head_* head, hand_left_* / hand_right_* that wrist, else "
+        "fixed. QC judges a still picture against the joints that move the camera.",
+    )
     depth: bool = Field(default=True, description="Import depth/head_depth_*.png as head_depth.")
     depth_aligned_to: str | None = Field(
         default="head_color",
@@ -114,6 +120,16 @@ class Sidecar(Strict):
         default=DEFAULT_EFFECTOR_RANGE_MM,
         description="[open, closed] gripper reading in mm, mapped to 0..1: "
         "(mm - lo) / (hi - lo), not clipped.",
+    )
+    effector_state_unit: Literal["mm", "fraction"] = Field(
+        default="mm",
+        description="How the recorder stores the gripper state: mm (mapped over "
+        "effector_state_range_mm) or fraction (0..1, stored as is).",
+    )
+    effector_state_open: Literal["low", "high"] = Field(
+        default="low",
+        description="Which end of the gripper reading is open: low (AgiBot's mm grow as it "
+        "closes) or high (an opening fraction where 1 is open); embodex stores 0 = open.",
     )
     limits: Limits | None = Field(default=None, description="Joint limits (20 values each).")
     skill: str | dict[str, str] | None = Field(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
 from .. import layout
@@ -13,7 +14,39 @@ from ..models import DatasetMeta
 from ..reader import open_dataset
 from ..writer import DatasetWriter
 
-__all__ = ["EpisodeSink", "ImportReport", "already_imported", "existing_episode_ids"]
+__all__ = [
+    "REPAIRS_KEY",
+    "EpisodeSink",
+    "ImportReport",
+    "already_imported",
+    "existing_episode_ids",
+    "record_repair",
+]
+
+
+#: Key of an episode's ``extra`` listing what an importer repaired or dropped.
+REPAIRS_KEY = "import_repairs"
+
+
+def record_repair(
+    extra: dict[str, Any],
+    kind: str,
+    message: str,
+    frames: tuple[int, int] | None = None,
+) -> None:
+    """Note in an episode's ``extra`` that the importer changed what the recording said
+    (a clipped segment, filled actions, padded camera frames): ``extra["import_repairs"]``
+    is a list of ``{kind, message, frame_start, frame_end}`` (frames half-open, null when
+    the repair concerns no frames). The packaging report lists them and QC turns each into
+    an ``episode.import_repairs`` finding, so a repair is never only a key in ``extra``."""
+    extra.setdefault(REPAIRS_KEY, []).append(
+        {
+            "kind": kind,
+            "message": message,
+            "frame_start": None if frames is None else int(frames[0]),
+            "frame_end": None if frames is None else int(frames[1]),
+        }
+    )
 
 
 @dataclass
@@ -22,7 +55,9 @@ class ImportReport:
 
     ``skipped`` holds ``(episode id, one-line reason)`` for every episode left out with
     ``skip_bad=True``; ``notes`` holds things worth knowing that were not errors (folders
-    no index names, streams or features that are not imported).
+    no index names, streams or features that are not imported) and one line per repair an
+    importer made to an episode (:func:`record_repair`; QC reports each as an
+    ``episode.import_repairs`` finding too).
     """
 
     dataset: Path
@@ -101,6 +136,13 @@ class EpisodeSink:
         if self._writer is None:
             self._writer = DatasetWriter(self.out, meta, append=self.append)
         self._writer.add_episode(episode)
+        for r in episode.meta.extra.get(REPAIRS_KEY, []):
+            frames = (
+                f" (frames [{r['frame_start']}, {r['frame_end']}))"
+                if r.get("frame_start") is not None
+                else ""
+            )
+            self.report.notes.append(f"{episode.meta.episode_id}: repaired: {r['message']}{frames}")
         self.report.episodes += 1
         self.report.frames += episode.num_frames
         if self.on_episode is not None:

@@ -52,7 +52,13 @@ from ...errors import ConfigError, ImportSourceError, MissingExtraError
 from ..episode import Episode
 from ..images import image_size
 from ..models import Camera, DatasetMeta, Embodiment, EpisodeMeta, Feature, Provenance
-from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
+from .common import (
+    EpisodeSink,
+    ImportReport,
+    already_imported,
+    existing_episode_ids,
+    record_repair,
+)
 from .sidecar import (
     CommonSidecar,
     Strict,
@@ -264,6 +270,8 @@ class _Aligned:
     image_times: dict[str, np.ndarray]
     dropped: int
     span_ns: tuple[int, int]
+    #: frames around the dropped grid points, half-open (None when none was dropped)
+    dropped_frames: tuple[int, int] | None = None
 
 
 def _align(
@@ -308,7 +316,10 @@ def _align(
         t, msgs = ordered[ct.topic]
         images[cam] = [_image_bytes(msgs[i]) for i in picks[ct.topic]]
         image_times[cam] = t[picks[ct.topic]]
-    return _Aligned(times, features, images, image_times, int((~keep).sum()), (start, end))
+    # output frame k-1 -> k spans each dropped grid point
+    around = np.cumsum(keep)[~keep] - 1
+    frames = (int(around.min()), int(around.max()) + 2) if around.size else None
+    return _Aligned(times, features, images, image_times, int((~keep).sum()), (start, end), frames)
 
 
 # -- the import ----------------------------------------------------------------------------
@@ -479,12 +490,7 @@ def import_mcap(
             except ImportSourceError as exc:
                 sink.skip(eid, exc, skip_bad)
                 continue
-            sink.add(meta, episode)
-            if aligned.dropped:
-                report.notes.append(
-                    f"{eid}: {aligned.dropped} grid points fell on an already used "
-                    f"{tmap.reference_topic()} message (reference slower than {tmap.fps:g} Hz?)"
-                )
+            sink.add(meta, episode)  # the report lists its repairs (dropped grid points)
         sink.finish(src, listed=len(files))
     return report
 
@@ -523,6 +529,15 @@ def _episode(
             }
         },
     }
+    if aligned.dropped:
+        record_repair(
+            fields["extra"],
+            "grid_points_dropped",
+            f"{aligned.dropped} grid points fell on an already used "
+            f"{tmap.reference_topic()} message and were dropped (reference slower than "
+            f"{tmap.fps:g} Hz?)",
+            aligned.dropped_frames,
+        )
     fields.update(overrides_fields(sc.overrides(stem)))
     return Episode(
         meta=EpisodeMeta.model_validate(fields),

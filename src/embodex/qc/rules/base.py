@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
-from ..findings import Finding, Severity, grade
+from ..findings import Finding, Note, Severity, grade
 
 __all__ = [
     "Findings",
@@ -75,6 +75,13 @@ class Findings:
 
     units: dict[str, str]
     items: list[Finding] = field(default_factory=list)
+    notes: list[Note] = field(default_factory=list)
+
+    def note(self, rule: str, message: str, subject: str | None = None) -> None:
+        """A dataset-level note (once: the same note twice is kept once)."""
+        n = Note(rule, message, subject)
+        if n not in self.notes:
+            self.notes.append(n)
 
     def add(
         self,

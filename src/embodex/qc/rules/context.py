@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
+from ..robot import RobotFacts
 from .base import Findings, Graded, RuleParams
 
 __all__ = ["Plan"]
@@ -19,6 +20,11 @@ class Plan:
     params_by_rule: dict[str, RuleParams]
     out: Findings
     nominal_fps: float
+    robot: RobotFacts = field(default_factory=RobotFacts)
+
+    def note(self, rule: str, message: str, subject: str | None = None) -> None:
+        """Say once, for the whole dataset, what a rule could not check or what is missing."""
+        self.out.note(rule, message, subject)
 
     def get(self, rule: str, kind: type[P]) -> P | None:
         """The rule's parameters, or None when the profile switches it off."""

@@ -5,12 +5,14 @@ These read the episode table only, never a frame.
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from pydantic import model_validator
 
+from ...format.importers.common import REPAIRS_KEY
 from .base import Flag, RuleParams, RuleSpec
 from .context import Plan
 
@@ -94,6 +96,14 @@ SPECS = [
         "The listed episode fields (scene, robot, operator, skill...) are filled in.",
         "episode",
     ),
+    RuleSpec(
+        "episode.import_repairs",
+        Flag,
+        "",
+        "What the importer repaired or dropped (a clipped segment, filled actions...), "
+        "one finding per repair with its frames (extra.import_repairs).",
+        "episode",
+    ),
 ]
 
 
@@ -108,12 +118,15 @@ def check_rows(
     seg = plan.get("episode.segments", Flag)
     uid = plan.get("episode.unique_id", Flag)
     md = plan.get("episode.metadata", Metadata)
+    rep = plan.get("episode.import_repairs", Flag)
     counts = Counter(r["episode_id"] for r in rows)
     known = set(known_ids or ())
     seen: set[str] = set()
     for r in rows:
         eid = r["episode_id"]
         n = int(r["frame_count"])
+        if rep is not None:
+            _repairs(plan, rep, eid, r.get("extra"))
         if dur is not None:
             _duration(plan, dur, eid, float(r["duration_s"]), n)
         if hor is not None and n < hor.action_horizon_frames:
@@ -220,3 +233,26 @@ def _segment_problems(
         prev_end = max(prev_end, b)
         prev_start = a
     return problems
+
+
+def _repairs(plan: Plan, p: Flag, eid: str, extra: str | None) -> None:
+    """One finding per entry of the episode's ``extra.import_repairs``."""
+    if not extra or REPAIRS_KEY not in extra:
+        return  # cheap: most episodes have no repairs, and then no JSON is parsed
+    try:
+        repairs = json.loads(extra).get(REPAIRS_KEY) or []
+    except (ValueError, AttributeError):
+        return
+    for item in repairs if isinstance(repairs, list) else []:
+        if not isinstance(item, dict):
+            continue
+        a, b = item.get("frame_start"), item.get("frame_end")
+        frames = (int(a), int(b)) if isinstance(a, int) and isinstance(b, int) else None
+        plan.out.add(
+            "episode.import_repairs",
+            eid,
+            p.severity,
+            f"the importer repaired this recording: {item.get('message', item.get('kind'))}",
+            frames=frames,
+            subject=str(item.get("kind")) if item.get("kind") else None,
+        )

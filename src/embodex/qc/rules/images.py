@@ -1,12 +1,15 @@
 """Images: frames decode, keep their resolution, and are not black, white or frozen.
 
-By default only ``images.sample_frames`` evenly spaced frames per camera and episode are
-checked, each with the frame ``gap_s`` later (for "frozen"), so the cost grows with the
-sample, not with the episode's length; ``images="all"`` checks every frame.
+In ``sample`` mode the checked frames of a camera are ``images.sample_frames`` evenly
+spaced frames **plus** a regular grid dense enough that any black, white or frozen stretch
+lasting ``images.min_event_s`` or more is always among them (see :func:`coverage_stride`),
+each with the frame ``gap_s`` later (for "frozen"); ``images="all"`` checks every frame.
 
-"Frozen" compares frames half a second apart and counts them only when the joints moved in
-between: compressed video of a still scene legitimately repeats frames, a stuck camera
-repeats them while the arms move.
+"Frozen" compares frames ``gap_s`` apart and counts them only when the joints that move
+this camera's picture moved in between (its mount's chain, :mod:`embodex.qc.robot`):
+compressed video of a still scene legitimately repeats frames, and a wrist camera on an arm
+at rest sees a still scene while the other arm works; a stuck camera repeats frames while
+its own chain moves.
 """
 
 from __future__ import annotations
@@ -21,10 +24,11 @@ from PIL import Image
 
 from ...format.models import Camera
 from ..chunk import Chunk
+from ..robot import Mount, camera_mount, chain_mask
 from .base import Flag, Graded, RuleSpec
 from .context import Plan
 
-__all__ = ["SPECS", "check_chunk", "sample_indices"]
+__all__ = ["SPECS", "check_chunk", "coverage_stride", "sample_indices"]
 
 
 class Level(Graded):
@@ -67,22 +71,40 @@ SPECS = [
         Frozen,
         "ratio",
         "Share of checked frames identical to the frame gap_s later (same bytes, or mean "
-        "absolute grey difference <= max_mean_abs_diff) although a joint moved more than "
-        "min_motion rad in between: the camera stopped while the robot did not.",
+        "absolute grey difference <= max_mean_abs_diff) although a joint of the camera's own "
+        "chain (its mount: wrist, head, fixed) moved more than min_motion rad in between: "
+        "the camera stopped while what it films did not.",
         "images",
     ),
 ]
 
 
-def sample_indices(n: int, k: int, gap: int = 1) -> np.ndarray:
+def sample_indices(n: int, k: int, gap: int = 1, stride: int | None = None) -> np.ndarray:
     """``k`` frame indices spread evenly over ``[0, n-1-gap]`` (each is paired with the frame
-    ``gap`` later); all of them when ``k`` covers the range."""
+    ``gap`` later), plus every ``stride``-th frame of that range; all of them when ``k``
+    covers the range."""
     last = max(n - 1 - gap, 0)
     if n < 1:
         return np.zeros(0, dtype=np.int64)
     if k > last:
         return np.arange(last + 1, dtype=np.int64)
-    return np.unique(np.rint(np.linspace(0, last, k)).astype(np.int64))
+    even = np.rint(np.linspace(0, last, k)).astype(np.int64)
+    if stride is None:
+        return np.unique(even)
+    return np.unique(np.concatenate([even, np.arange(0, last + 1, max(1, stride))]))
+
+
+def coverage_stride(min_event_s: float, fps: float, gap: int) -> int:
+    """The grid step that cannot miss an event of ``min_event_s`` or more.
+
+    A stretch of L >= ceil(min_event_s x fps) frames f..f+L-1 of identical pictures shows as
+    frozen at any checked frame i with f <= i <= f+L-1-gap (its partner i+gap is inside
+    too); those L-gap consecutive frames always hold a multiple of ``L_min - gap``. A black
+    or white stretch of L frames always holds a multiple of any step <= L. So the step is
+    ``max(1, L_min - gap)``.
+    """
+    l_min = int(np.ceil(min_event_s * fps - 1e-9))
+    return max(1, l_min - gap)
 
 
 @dataclass
@@ -125,7 +147,9 @@ def _is_flat(d: _Decoded, cam: Camera, kind: Kind, p: Level) -> bool:
     return float(g.std()) <= p.max_std  # only for the rare dark or bright frame
 
 
-def check_chunk(plan: Plan, c: Chunk, sample_frames: int, all_frames: bool) -> None:
+def check_chunk(
+    plan: Plan, c: Chunk, sample_frames: int, all_frames: bool, min_event_s: float | None = None
+) -> None:
     dec = plan.get("images.decodable", Flag)
     res = plan.get("images.resolution", Flag)
     black = plan.get("images.black", Level)
@@ -134,13 +158,14 @@ def check_chunk(plan: Plan, c: Chunk, sample_frames: int, all_frames: bool) -> N
     if not any((dec, res, black, white, frozen)):
         return
     gap = max(1, round((frozen.gap_s if frozen is not None else 0.5) * plan.nominal_fps))
-    moved = _motion(c, gap)
+    stride = None if min_event_s is None else coverage_stride(min_event_s, plan.nominal_fps, gap)
     for cam in c.meta.cameras:
         if cam.column not in c.table.column_names:
             continue
+        moved = _motion(c, gap, camera_mount(cam.name, plan.robot, cam.mount))
         col = c.table.column(cam.column)
         picks = [
-            np.arange(int(n)) if all_frames else sample_indices(int(n), sample_frames, gap)
+            np.arange(int(n)) if all_frames else sample_indices(int(n), sample_frames, gap, stride)
             for n in c.counts
         ]
         # one take per camera per chunk: each sampled frame and the one gap frames later
@@ -158,16 +183,28 @@ def check_chunk(plan: Plan, c: Chunk, sample_frames: int, all_frames: bool) -> N
             _episode(plan, c, e, cam, pick, gap, moved, by_row, dec, res, black, white, frozen)
 
 
-def _motion(c: Chunk, gap: int) -> np.ndarray | None:
-    """Per chunk frame t, how far (rad) the most active joint moves from t to t + gap."""
+def _motion(c: Chunk, gap: int, mount: Mount) -> np.ndarray | None:
+    """Per chunk frame t, how far (rad) the most active joint of the camera's chain moves
+    from t to t + gap."""
     if c.state is None:
         return None
-    mask = c.joint_mask(["rad"])
-    s = c.state[mask] if mask.any() else c.state
+    names = [c.joint_name(j) for j in range(c.state.shape[0])]
+    chain = np.array(chain_mask(names, mount), dtype=bool)
+    if not chain.any():
+        chain[:] = True  # nothing recognisable by name: judge by every joint
+    mask = c.joint_mask(["rad"]) & chain
+    s = c.state[mask] if mask.any() else c.state[chain]
     n = s.shape[1]
     out = np.zeros(n, dtype=np.float32)
     if n > gap:
-        out[: n - gap] = np.abs(s[:, gap:] - s[:, :-gap]).max(axis=0)
+        d = np.abs(s[:, gap:] - s[:, :-gap])
+        if gap >= 3:
+            # a one-frame glitch at either end is not motion (numeric.jump reports it): the
+            # change between the frames just inside must agree
+            d = np.fmin(d, np.abs(s[:, gap - 1 : n - 1] - s[:, 1 : n - gap + 1]))
+        # a NaN reading says nothing about motion (numeric.finite reports it), so it counts
+        # as none: an unchanged picture next to it is not "frozen"
+        out[: n - gap] = np.nan_to_num(d, nan=0.0).max(axis=0)
     return out
 
 
@@ -286,7 +323,7 @@ def _episode(
                 eid,
                 g[0],
                 f"camera {cam.name}: {len(still)} of {checked} checked frames are unchanged "
-                f"{gap} frames later although the joints moved",
+                f"{gap} frames later although the joints that move its picture moved",
                 measured=share,
                 threshold=g[1],
                 frames=(still[0], min(still[-1] + gap, n - 1) + 1),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -11,7 +11,7 @@ import pyarrow as pa
 from ...format.models import DatasetMeta
 from ...format.schema import frames_schema
 from ..chunk import Chunk
-from .base import Flag, RuleSpec
+from .base import Flag, RuleParams, RuleSpec
 from .context import Plan
 
 __all__ = [
@@ -32,7 +32,11 @@ class Streams(Flag):
     min_color_cameras: int
 
 
-class Calibration(Flag):
+class Calibration(RuleParams):
+    """``severity: note`` (default) reports missing calibration once, as a dataset-level
+    note; ``warn``/``fail`` put it on every episode (for contracts that require it)."""
+
+    severity: Literal["note", "warn", "fail"]
     require_extrinsics: bool
 
 
@@ -65,7 +69,8 @@ SPECS = [
         "integrity.calibration",
         Calibration,
         "",
-        "Every camera has intrinsics (and extrinsics when required).",
+        "Every camera has intrinsics (and extrinsics when required); by default a dataset-"
+        "level note, not a per-episode finding.",
         "dataset",
     ),
 ]
@@ -124,13 +129,16 @@ def check_dataset(plan: Plan, meta: DatasetMeta, rows: Sequence[dict[str, Any]])
             )
     calib = plan.get("integrity.calibration", Calibration)
     if calib is not None:
+        uncalibrated: list[str] = []
         for cam in meta.cameras:
             missing = []
             if cam.intrinsics is None:
                 missing.append("intrinsics")
             if calib.require_extrinsics and cam.extrinsics is None:
                 missing.append("extrinsics")
-            if missing:
+            if missing and calib.severity == "note":
+                uncalibrated.append(f"{cam.name} ({' and '.join(missing)})")
+            elif missing:
                 _each(
                     plan,
                     rows,
@@ -139,6 +147,13 @@ def check_dataset(plan: Plan, meta: DatasetMeta, rows: Sequence[dict[str, Any]])
                     f"camera {cam.name} has no {' or '.join(missing)}",
                     subject=cam.name,
                 )
+        if uncalibrated:
+            plan.note(
+                "integrity.calibration",
+                f"the dataset ships no calibration for camera(s) {', '.join(uncalibrated)}: "
+                "3D uses of their images need it from the recorder (set "
+                "integrity.calibration.severity to warn or fail to flag every episode)",
+            )
 
 
 def check_shard_schema(

@@ -10,7 +10,7 @@ from ..kernels import quantiles, runs, seg_percentiles, seg_reduce
 from .base import Flag, Graded, RuleSpec
 from .context import Plan
 
-__all__ = ["SPECS", "check_chunk"]
+__all__ = ["SPECS", "ConstantDims", "check_chunk"]
 
 
 class Limits(Flag):
@@ -56,6 +56,13 @@ SPECS = [
         UnitGraded,
         "rad",
         "Largest one-frame change of a joint position (joints with the listed units).",
+    ),
+    RuleSpec(
+        "numeric.action_jump",
+        UnitGraded,
+        "rad",
+        "Largest one-frame change of a commanded joint position (the action; joints with "
+        "the listed units): a teleoperation glitch a policy would learn to imitate.",
     ),
     RuleSpec(
         "numeric.velocity",
@@ -274,12 +281,22 @@ def _derivatives(plan: Plan, c: Chunk) -> None:
             per = kin.seg_max_abs(x, k)
             mask = c.joint_mask(p.units)
             c.metric(metric, _grade_joint_max(plan, c, rule, p, per, mask, x, k, None, text))
+    act = plan.get("numeric.action_jump", UnitGraded)
+    state_shape = None if c.state is None else c.state.shape
+    if act is not None and c.action is not None and c.action.shape == state_shape:
+        da = c.action[:, 1:] - c.action[:, :-1]
+        per = kin.seg_max_abs(da, 1)
+        text = "the command of {joint} jumps {value:.3f} {unit} between frames {frame} and the next"
+        worst = _grade_joint_max(
+            plan, c, "numeric.action_jump", act, per, c.joint_mask(act.units), da, 1, None, text
+        )
+        c.metric("max_action_step", worst)
     vel = plan.get("numeric.velocity", Graded)
     limit = c.embodiment.velocity_limit
     if vel is not None and limit is not None and len(limit) == kin.dq.shape[0]:
         vlim = np.asarray(limit, dtype=np.float64)
         per = kin.seg_max_abs(kin.vel, 1) / vlim[:, None]
-        every = np.ones(len(vlim), dtype=bool)
+        every = np.isfinite(vlim)  # joints without a declared limit are skipped
         text = "{joint} moves at {value:.2f}x its velocity limit at frame {frame}"
         worst = _grade_joint_max(
             plan, c, "numeric.velocity", vel, per, every, kin.vel, 1, vlim, text
@@ -391,3 +408,39 @@ def _best_lags(
         best = np.where(better, mean, best)
         lag = np.where(better, L, lag)
     return lag
+
+
+class ConstantDims:
+    """Per dimension of the state and action, the range over the whole dataset: a dimension
+    that never changes has a standard deviation of 0, and mean/std normalisation (what
+    training code does by default) divides by it. Said once, as a dataset note."""
+
+    def __init__(self) -> None:
+        self.lo: dict[str, np.ndarray] = {}
+        self.hi: dict[str, np.ndarray] = {}
+
+    def add(self, c: Chunk) -> None:
+        for role, x in (("state", c.state), ("action", c.action)):
+            if x is None or x.shape[1] == 0:
+                continue
+            lo, hi = np.fmin.reduce(x, axis=1), np.fmax.reduce(x, axis=1)
+            self.lo[role] = np.fmin(self.lo[role], lo) if role in self.lo else lo
+            self.hi[role] = np.fmax(self.hi[role], hi) if role in self.hi else hi
+
+    def note(self, plan: Plan, names: list[str]) -> None:
+        if plan.get("numeric.dead_channel", DeadChannel) is None:
+            return
+        for role in ("state", "action"):
+            if role not in self.lo:
+                continue
+            same = np.flatnonzero(self.lo[role] == self.hi[role]).tolist()
+            if not same:
+                continue
+            dims = ", ".join(names[j] if j < len(names) else f"[{j}]" for j in same)
+            plan.note(
+                "numeric.dead_channel",
+                f"{role} dimension(s) {dims} hold one value in every frame of the dataset: "
+                "their standard deviation is 0, so mean/std normalisation divides by zero "
+                "(normalise them with min/max, or leave them out)",
+                subject=role,
+            )

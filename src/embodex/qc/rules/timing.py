@@ -5,11 +5,11 @@ from __future__ import annotations
 import numpy as np
 
 from ..chunk import Chunk
-from ..kernels import seg_percentiles, seg_reduce
+from ..kernels import runs, seg_reduce
 from .base import Flag, Graded, RuleSpec
 from .context import Plan
 
-__all__ = ["SPECS", "check_chunk"]
+__all__ = ["SPECS", "check_chunk", "sync_error"]
 
 
 class Dropped(Graded):
@@ -18,6 +18,7 @@ class Dropped(Graded):
 
 class Sync(Graded):
     require_camera_timestamps: bool
+    max_drift_ppm: float
 
 
 SPECS = [
@@ -56,10 +57,20 @@ SPECS = [
         "Standard deviation of the intervals between frames, dropped-frame gaps excluded.",
     ),
     RuleSpec(
+        "timing.stalled",
+        Graded,
+        "s",
+        "A stalled recorder: the longest run of frames whose state and action rows are "
+        "bit-identical to the previous frame's while capture times advance (a real sensor "
+        "never repeats every joint to the last bit), seconds.",
+    ),
+    RuleSpec(
         "timing.sync",
         Sync,
         "ms",
-        "Camera-to-joint sync: 95th percentile of |camera time - frame time| per camera.",
+        "Camera-to-joint sync: 95th percentile of |camera time - frame time| per camera, "
+        "after removing clock drift up to max_drift_ppm (a robust line fit over the take) "
+        "and the steps at dropped spans (the gap rules' business).",
     ),
 ]
 
@@ -167,11 +178,15 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
                 frames=(0, int(n[e])),
             )
 
-    sync_p = plan.get("timing.sync", Sync)
-    worst_sync = np.zeros(len(c))
+    _stalled(plan, c)
+
+    sync_p = plan.require("timing.sync", Sync)
+    sync_on = plan.get("timing.sync", Sync) is not None
+    worst_sync = np.full(len(c), np.nan)
+    gap_ns = drop_p.gap_factor * period_ns
     for cam, times in c.cam_ts.items():
         if times is None:
-            if sync_p is not None and sync_p.require_camera_timestamps:
+            if sync_on and sync_p.require_camera_timestamps:
                 for e in range(len(c)):
                     plan.out.add(
                         "timing.sync",
@@ -180,31 +195,139 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
                         f"camera {cam} has no capture times: sync cannot be measured",
                         subject=cam,
                     )
-            continue
-        off = np.abs((times.values - c.ts).astype(np.float64)) * ms
-        off[~times.valid] = np.nan
-        p95 = seg_percentiles(off, c.starts, c.stops, [95.0])[:, 0]
-        worst_sync = np.fmax(worst_sync, p95)
-        if sync_p is None:
+            elif sync_on:
+                plan.note("timing.sync", f"camera {cam} has no capture times: sync not checked")
             continue
         for e in range(len(c)):
-            g = sync_p.grade(float(p95[e]))
+            a, b = int(c.starts[e]), int(c.stops[e])
+            err = sync_error(
+                c.ts[a:b], times.values[a:b], times.valid[a:b], gap_ns, sync_p.max_drift_ppm
+            )
+            if err is None:
+                continue
+            absolute = np.abs(err)
+            p95 = float(np.quantile(absolute, 0.95, method="linear"))
+            worst_sync[e] = np.fmax(worst_sync[e], p95)
+            g = sync_p.grade(p95) if sync_on else None
             if g:
-                seg = off[c.starts[e] : c.stops[e]]
-                signed = (times.values - c.ts)[c.starts[e] : c.stops[e]] * ms
-                bad = np.flatnonzero(seg > g[1])
+                idx = np.flatnonzero(times.valid[a:b])
+                bad = idx[absolute > g[1]]
                 plan.out.add(
                     "timing.sync",
                     c.ids[e],
                     g[0],
-                    f"camera {cam} is {np.nanmedian(signed):+.1f} ms off the joint clock "
-                    f"(p95 |offset| {p95[e]:.1f} ms)",
-                    measured=float(p95[e]),
+                    f"camera {cam} is {np.median(err):+.1f} ms off the joint clock "
+                    f"(p95 |offset| {p95:.1f} ms, drift up to {sync_p.max_drift_ppm:g} ppm "
+                    "removed)",
+                    measured=p95,
                     threshold=g[1],
                     frames=(int(bad[0]), int(bad[-1]) + 1) if bad.size else None,
                     subject=cam,
                 )
     c.metric("sync_p95_ms", worst_sync)
+
+
+def _stalled(plan: Plan, c: Chunk) -> None:
+    """Runs of frames repeating the previous frame's state and action rows bit for bit."""
+    streams = [x for x in (c.state, c.action) if x is not None]
+    n = len(c.ts)
+    if not streams or n < 2:
+        c.metric("stalled_s", np.zeros(len(c)))
+        return
+    same = np.ones(n - 1, dtype=bool)
+    for x in streams:
+        # compare the bits: NaN repeats too, and -0.0 differs from 0.0 as a recorder sees it
+        bits = x.view(np.uint32) if x.dtype == np.float32 else x.view(np.uint64)
+        same &= (bits[:, 1:] == bits[:, :-1]).all(axis=0)
+    same &= np.diff(c.ts) > 0
+    same[c.stops[:-1] - 1] = False  # never across two episodes
+    a, b = runs(same)  # diff k repeats frame k into k+1: the run covers frames a..b
+    secs = (c.ts[b] - c.ts[a]).astype(np.float64) * 1e-9 if a.size else np.zeros(0)
+    owner = np.searchsorted(c.stops, a, side="right")
+    worst = np.zeros(len(c))
+    where: dict[int, tuple[int, int]] = {}
+    for k in np.argsort(-secs, kind="stable").tolist():
+        e = int(owner[k])
+        if e not in where:
+            worst[e] = secs[k]
+            where[e] = (int(a[k] - c.starts[e]), int(b[k] - c.starts[e]) + 1)
+    c.metric("stalled_s", worst)
+    p = plan.get("timing.stalled", Graded)
+    if p is None:
+        return
+    for e, frames in where.items():
+        plan.grade(
+            "timing.stalled",
+            p,
+            c.ids[e],
+            float(worst[e]),
+            f"state and action repeat bit for bit over frames {frames[0]}..{frames[1] - 1} "
+            f"({worst[e]:.2f} s) while capture times advance: the recorder stalled",
+            frames=frames,
+        )
+
+
+#: frames on each side of a dropped span whose offsets give the step there
+_STEP_WINDOW = 5
+
+
+def sync_error(
+    ts: np.ndarray, cam: np.ndarray, valid: np.ndarray, gap_ns: float, max_drift_ppm: float
+) -> np.ndarray | None:
+    """Per valid frame, how far (ms) the camera time is off its joint row, as a trainer
+    would feel it: the offset ``cam - ts`` with (1) the step at every dropped span removed
+    (an interval longer than ``gap_ns`` in either clock: a video whose times count frames
+    at 1/fps does not see the joint rows that were lost, though every frame still belongs to
+    its row) and (2) a linear drift of up to ``max_drift_ppm`` removed (the slope of a
+    robust line fit over the take, clipped to that bound: two free-running clocks drift
+    apart; drift beyond the bound is a camera falling behind). Joint-clock jitter stays in,
+    and averages out of the 95th percentile. None when fewer than 2 valid frames.
+    """
+    k = np.flatnonzero(valid)
+    if k.size < 2:
+        return None
+    t = ts[k].astype(np.int64)
+    d = (cam[k].astype(np.int64) - t).astype(np.float64) * 1e-6  # ms
+    limit = int(gap_ns)
+    jumps = np.flatnonzero((np.diff(t) > limit) | (np.diff(cam[k].astype(np.int64)) > limit))
+    if jumps.size:
+        corr = np.zeros_like(d)
+        for j in jumps.tolist():
+            before = (
+                d[max(0, j + 1 - _STEP_WINDOW) : j + 1] - corr[max(0, j + 1 - _STEP_WINDOW) : j + 1]
+            )
+            after = d[j + 1 : j + 1 + _STEP_WINDOW] - corr[j + 1 : j + 1 + _STEP_WINDOW]
+            step = float(np.median(after) - np.median(before))
+            corr[j + 1 :] += step
+        d = d - corr
+    x = (t - t[0]).astype(np.float64) * 1e-9  # s
+    if x[-1] > 0:
+        slope = _robust_slope(x, d)
+        bound = max_drift_ppm * 1e-3  # ms per s
+        d = d - float(np.clip(slope, -bound, bound)) * x
+    return d
+
+
+def _robust_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope, refitted without points more than 3 robust sigmas off."""
+    slope, icpt = _fit(x, y)
+    r = y - (slope * x + icpt)
+    if float(np.abs(r).max()) <= 4 * float(np.sqrt(np.mean(r * r))):
+        return slope  # nothing far off: the medians below would change nothing
+    mad = float(np.median(np.abs(r - np.median(r)))) * 1.4826
+    keep = np.abs(r) <= 3 * mad + 1e-9
+    if 2 <= keep.sum() < keep.size:
+        slope, _ = _fit(x[keep], y[keep])
+    return slope
+
+
+def _fit(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Slope and intercept of the least-squares line (closed form: cheaper than lstsq)."""
+    xm, ym = float(x.mean()), float(y.mean())
+    dx = x - xm
+    den = float(np.dot(dx, dx))
+    slope = float(np.dot(dx, y - ym)) / den if den > 0 else 0.0
+    return slope, ym - slope * xm
 
 
 def _backwards(
