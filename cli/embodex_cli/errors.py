@@ -72,6 +72,7 @@ from embodex.errors import (
     TrimError,
     TrustError,
     UnsafeKeyError,
+    UnsafePathError,
     UnsupportedFormatError,
     VerificationError,
 )
@@ -86,6 +87,10 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
     # base
     EmbodexError: "Run the command again with EMBODEX_DEBUG=1 for details.",
     ConfigError: "Check the option or file named above.",
+    UnsafePathError: (
+        "Do not use this data: whoever wrote it tried to reach outside its folder "
+        "(see specs/channel.md §11)."
+    ),
     # storage
     StorageError: (
         "Check the URL, the credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, "

@@ -6,11 +6,92 @@ import contextlib
 import errno
 import fcntl
 import os
+import re
+import stat
 import tempfile
 from collections.abc import Iterator
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
-__all__ = ["FileLock", "atomic_write_bytes", "fsync_dir", "replace_durably"]
+from .errors import UnsafePathError  # re-exported: the safe-path rule and its error
+
+__all__ = [
+    "FileLock",
+    "UnsafePathError",
+    "atomic_write_bytes",
+    "file_mode",
+    "fsync_dir",
+    "replace_durably",
+    "safe_join",
+    "unsafe_path_reason",
+]
+
+_DRIVE = re.compile(r"^[A-Za-z]:")  # "C:x" and "C:/x" name a drive on Windows
+
+
+def unsafe_path_reason(path: str) -> str | None:
+    """Why ``path`` is not a plain relative path inside its root, or None when it is.
+
+    The one rule for every path a manifest, a batch manifest or a storage key names:
+    non-empty, ``/``-separated, not absolute, no drive letter, no ``.``/``..``/empty segment,
+    no backslash or NUL (which some stores and file systems treat as separators).
+    """
+    if not isinstance(path, str) or not path:
+        return "it is empty"
+    if path.startswith("/") or _DRIVE.match(path):
+        return "it is absolute"
+    if "\\" in path or "\x00" in path:
+        return "it holds a backslash or NUL byte"
+    for part in path.split("/"):
+        if part in ("", ".", ".."):
+            return f"it has a {part or 'empty'!r} segment"
+    return None
+
+
+def safe_join(root: str | Path, rel: str, *, what: str = "path") -> Path:
+    """``root / rel`` for a safe ``rel`` (:func:`unsafe_path_reason`), with no symbolic link
+    on the way below ``root``: what a writer or reader of a folder it owns may touch.
+
+    Components that do not exist yet are fine (a writer creates them). Raises
+    :class:`UnsafePathError`.
+    """
+    reason = unsafe_path_reason(rel)
+    if reason is not None:
+        raise UnsafePathError(f"{what} {rel!r} is unsafe: {reason}", path=rel)
+    base = Path(root)
+    here = base
+    for part in PurePosixPath(rel).parts:
+        here = here / part
+        try:
+            st = os.lstat(here)
+        except FileNotFoundError:
+            break
+        except NotADirectoryError:
+            break
+        if stat.S_ISLNK(st.st_mode):
+            raise UnsafePathError(
+                f"{what} {rel!r} goes through the symbolic link {here}; embodex does not "
+                f"follow links inside {base}",
+                hint="Remove the link (whoever planted it may be redirecting writes).",
+                path=rel,
+            )
+    return base.joinpath(*PurePosixPath(rel).parts)
+
+
+def file_mode(secret: bool = False) -> int:
+    """The mode a new file gets: 0600 for secrets, else 0666 less the process umask (0644
+    under the usual umask 022, 0664 under 002 for a group-shared folder) — what ``cp`` does,
+    so a folder channel shared by a centre account and a buyer account stays readable."""
+    return 0o600 if secret else 0o666 & ~_UMASK
+
+
+def _read_umask() -> int:
+    # os.umask can only be read by setting it: done once, at import, before any thread
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+_UMASK = _read_umask()
 
 
 def fsync_dir(path: str | Path) -> None:

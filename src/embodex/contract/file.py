@@ -33,7 +33,8 @@ from pydantic import Field, ValidationError
 
 from ..errors import ContractError, ContractStateError, SignatureError
 from ..fsutil import atomic_write_bytes
-from ..trust.documents import describe_validation_error, model_from_payload
+from ..parsing import MAX_INPUT_BYTES, describe_validation_error, read_bounded
+from ..trust.documents import model_from_payload
 from ..trust.envelope import PAYLOAD_TYPES, Envelope, verify_signatures
 from ..trust.keys import Identity, list_keys
 from ..trust.payload import parse_payload
@@ -71,10 +72,10 @@ def is_signed_contract_file(path: str | Path) -> bool:
     """True when ``path`` holds a signed contract file (JSON: a contract file or bare
     envelope) — also a damaged one (a JSON object naming an envelope that does not parse,
     e.g. truncated), so it is reported as such rather than as bad YAML; False for YAML."""
-    raw = Path(path).read_bytes()
+    raw = read_bounded(path, limit=MAX_INPUT_BYTES, error=ContractError)
     try:
         data = json.loads(raw)
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):
         text = raw.lstrip()
         return text.startswith(b"{") and (b'"envelope"' in text or b'"payloadType"' in text)
     return isinstance(data, dict)
@@ -86,7 +87,12 @@ def read_contract_file(path: str | Path) -> ContractFile:
     Raises :class:`ContractError`.
     """
     p = Path(path)
-    raw = p.read_bytes()
+    raw = read_bounded(p, limit=MAX_INPUT_BYTES, error=ContractError)
+    not_json = ContractError(
+        f"{p} is not a signed contract file (JSON)",
+        hint="A YAML draft is signed first: `sign_contract(path, signer)`.",
+        path=p,
+    )
     try:
         data: Any = json.loads(raw)
     except json.JSONDecodeError as exc:
@@ -96,17 +102,11 @@ def read_contract_file(path: str | Path) -> ContractFile:
                 f"column {exc.colno} ({exc.msg})",
                 hint="It may be truncated: get an intact copy from whoever signed it.",
             ) from None
-        raise ContractError(
-            f"{p} is not a signed contract file (JSON)",
-            hint="A YAML draft is signed first: `sign_contract(path, signer)`.",
-            path=p,
-        ) from None
+        raise not_json from None
     except (ValueError, UnicodeDecodeError):
-        raise ContractError(
-            f"{p} is not a signed contract file (JSON)",
-            hint="A YAML draft is signed first: `sign_contract(path, signer)`.",
-            path=p,
-        ) from None
+        raise not_json from None
+    except RecursionError:
+        raise ContractError(f"{p} nests too deeply to be a signed contract file", path=p) from None
     if isinstance(data, dict) and "payloadType" in data:
         data = {"envelope": data}
     try:

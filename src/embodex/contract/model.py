@@ -23,6 +23,8 @@ from pydantic import (
 from ..canonical import digest_json
 from ..trust.keys import Identity
 from ..trust.types import (
+    MAX_TRADE_HOURS,
+    MAX_UNIT_PRICE,
     Dec,
     Digest,
     Hours,
@@ -125,9 +127,11 @@ class Scope(TrustModel):
 
 
 class Volume(TrustModel):
-    total_hours: Dec = Field(gt=0, description="Hours of accepted data over the whole term.")
+    total_hours: Dec = Field(
+        gt=0, le=MAX_TRADE_HOURS, description="Hours of accepted data over the whole term."
+    )
     min_hours_per_delivery: Dec = Field(
-        gt=0, description="Each delivery holds at least this many hours."
+        gt=0, le=MAX_TRADE_HOURS, description="Each delivery holds at least this many hours."
     )
 
     @model_validator(mode="after")
@@ -220,7 +224,7 @@ class Acceptance(TrustModel):
 
 
 class Price(TrustModel):
-    per_accepted_hour: Money
+    per_accepted_hour: Money = Field(le=MAX_UNIT_PRICE)
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY.")
     payment_terms: NonEmpty
 

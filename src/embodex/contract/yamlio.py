@@ -13,7 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from ..errors import ContractError, EmbodexError
-from ..trust.documents import describe_validation_error
+from ..parsing import BoundedYamlLoader, describe_validation_error, load_yaml, read_text
 from .model import Contract
 
 __all__ = [
@@ -48,35 +48,10 @@ def find_float(value: Any, path: str = "") -> tuple[str, float] | None:
     return None
 
 
-class _DuplicateKey(yaml.YAMLError):
-    def __init__(self, key: object, line: int, first: int) -> None:
-        super().__init__(f"{key!r} appears twice")
-        self.key, self.line, self.first = key, line, first
-
-
-class _StrictLoader(yaml.SafeLoader):
-    """The safe loader, refusing a key given twice in one mapping (YAML says keys are
-    unique; PyYAML would silently keep the last value — e.g. a second price)."""
-
-    def construct_mapping(self, node: yaml.Node, deep: bool = False) -> dict[Any, Any]:
-        if isinstance(node, yaml.MappingNode):
-            seen: dict[object, int] = {}
-            for key_node, _ in node.value:
-                key = self.construct_object(key_node, deep=True)
-                try:
-                    hash(key)
-                except TypeError:
-                    continue  # an unhashable key: the base class reports it
-                line = key_node.start_mark.line + 1
-                if key in seen:
-                    raise _DuplicateKey(key, line, seen[key])
-                seen[key] = line
-        return super().construct_mapping(node, deep=deep)  # type: ignore[arg-type]
-
-
 def strict_yaml_load(text: str) -> Any:
-    """``yaml.safe_load`` that refuses duplicate keys (raises ``yaml.YAMLError``)."""
-    return yaml.load(text, Loader=_StrictLoader)  # a SafeLoader subclass: safe
+    """The one bounded safe loader (:func:`embodex.parsing.load_yaml`) without a file name:
+    no aliases or anchors, bounded depth, no key given twice. Raises ``yaml.YAMLError``."""
+    return yaml.load(text, Loader=BoundedYamlLoader)  # a SafeLoader subclass: safe
 
 
 def _annotation_at(model: type[BaseModel], path: str) -> Any:
@@ -112,19 +87,7 @@ def yaml_mapping(
     last value). With ``model``, a float where the model wants a whole number says so
     (instead of suggesting to quote it).
     """
-    try:
-        data = strict_yaml_load(text)
-    except _DuplicateKey as exc:
-        raise error(
-            f"{source}: line {exc.line}: {exc.key!r} is given twice in the same mapping "
-            f"(first on line {exc.first})",
-            hint="Keep one of them: which value was meant is not for embodex to guess.",
-            field=str(exc.key),
-        ) from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise error(f"{source}:{where} is not valid YAML") from None
+    data = load_yaml(text, error=error, name=source)
     if not isinstance(data, dict):
         raise error(f"{source} is not a YAML mapping of {what}")
     found = find_float(data)
@@ -180,4 +143,4 @@ def contract_from_yaml(text: str, source: str = "contract") -> Contract:
 def load_contract_yaml(path: str | Path) -> Contract:
     """:func:`contract_from_yaml` of a file."""
     p = Path(path)
-    return contract_from_yaml(p.read_text(encoding="utf-8"), source=str(p))
+    return contract_from_yaml(read_text(p, error=ContractError), source=str(p))

@@ -26,10 +26,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..errors import DeliveryError, PullLockedError
 from ..fsutil import FileLock, atomic_write_bytes
+from ..parsing import parse_document
 
 __all__ = ["BatchProgress", "BatchSeen", "BuyerStore", "PullState"]
 
@@ -119,6 +120,15 @@ class BuyerStore:
     def notice(self, number: int) -> Path:
         return self.root / "notices" / f"{number:06d}.json"
 
+    def manifest_copy(self, number: int) -> Path:
+        """The signed manifest of batch ``number`` as this store installed it: the buyer's
+        evidence should the channel later serve another one (a forked history)."""
+        return self.control / "manifests" / f"{number:06d}.json"
+
+    def evidence(self, name: str) -> Path:
+        """Where a refusal keeps what it saw (both versions of a rewritten document)."""
+        return self.control / "evidence" / name
+
     def incoming(self, number: int) -> Path:
         return self.control / "incoming" / f"{number:06d}"
 
@@ -135,17 +145,14 @@ class BuyerStore:
 
     def load_state(self) -> PullState:
         try:
-            data = self.state_path.read_bytes()
-        except FileNotFoundError:
-            return PullState()
-        try:
-            return PullState.model_validate_json(data)
-        except ValidationError as exc:
-            raise DeliveryError(
-                f"{self.state_path} is damaged ({exc.errors()[0]['msg']})",
+            return parse_document(
+                self.state_path, PullState, DeliveryError, name=f"pull state {self.state_path}",
+                follow_symlinks=False,
                 hint="Restore it from a backup; without it rollbacks of the channel cannot be "
                 "detected.",
-            ) from None
+            )  # fmt: skip
+        except FileNotFoundError:
+            return PullState()
 
     def save_state(self, state: PullState) -> None:
         atomic_write_bytes(self.state_path, state.model_dump_json(indent=2).encode())

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from .. import parsing  # bounds looked up at each read (a test may lower them)
 from ..contract import VerifiedContract, verify_contract_file
 from ..contract.file import default_trusted
 from ..contract.lifecycle import ContractState
@@ -118,7 +119,7 @@ class Channel:
         contract or centre), ``StorageError``.
         """
         try:
-            data = self.store.get_bytes(HEAD_KEY)
+            data = self.store.get_document(HEAD_KEY, parsing.MAX_HEAD_BYTES)
         except ObjectNotFoundError:
             return None
         where = self.where(HEAD_KEY)
@@ -146,7 +147,7 @@ class Channel:
         key = manifest_key(number)
         where = self.where(key)
         try:
-            data = self.store.get_bytes(key)
+            data = self.store.get_document(key, parsing.MAX_DOCUMENT_BYTES)
         except ObjectNotFoundError:
             raise ChannelError(
                 f"the head names batch {number} but {where} is missing",
@@ -193,7 +194,7 @@ class Channel:
             key = notice_key(n)
             where = self.where(key)
             try:
-                data = self.store.get_bytes(key)
+                data = self.store.get_document(key, parsing.MAX_DOCUMENT_BYTES)
             except ObjectNotFoundError:
                 raise ChannelError(f"the head names notice {n} but {where} is missing") from None
             notice = open_document("notice", Notice, data, self.centre, where)

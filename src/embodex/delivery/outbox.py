@@ -27,11 +27,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from ..config import outbox_dir
 from ..errors import DeliveryError
 from ..fsutil import FileLock, atomic_write_bytes
+from ..parsing import parse_document
 from .documents import CHANNEL_ID_PATTERN
 
 __all__ = ["Outbox", "PendingBatch", "delivered_under", "envelope_digest", "payload_of"]
@@ -88,12 +89,10 @@ class Outbox:
 
     def pending(self) -> PendingBatch | None:
         try:
-            data = self._pending_path.read_bytes()
+            return parse_document(self._pending_path, PendingBatch, DeliveryError)
         except FileNotFoundError:
             return None
-        try:
-            return PendingBatch.model_validate_json(data)
-        except ValidationError:
+        except DeliveryError:
             # A damaged record is dropped: the staged files are rebuilt and any objects it
             # stored are cleaned from the channel before the batch number is used again.
             return None

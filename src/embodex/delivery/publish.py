@@ -29,6 +29,7 @@ from ..contract.checking import BatchSummary, Violation, check_batch
 from ..errors import DeliveryError, ScopeError
 from ..format import Dataset, open_dataset
 from ..qc import Profile, default_profile
+from ..storage.stores import FileStorage
 from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
 from ..trust import Identity, Ledger, Signer, ledger_path
 from ..trust.types import dec_str
@@ -252,6 +253,10 @@ class _Publisher:
         stray = [o.key for o in ch.store.list(prefix) if o.key.removeprefix(prefix) not in ours]
         for key in stray:
             ch.store.delete(key)
+        if isinstance(ch.store, FileStorage):
+            # temporary files of an upload killed mid-copy (hidden from list(): no reader may
+            # see them as objects); one publisher per channel, so none is in use now
+            stray += ch.store.remove_temporaries(prefix)
         if stray:
             done.append(
                 f"removed {len(stray)} object(s) of batch {n} left by an interrupted publish"
@@ -345,7 +350,14 @@ class _Publisher:
         )
         digest = doc_digest(manifest)
         head = self.next_head(manifest, digest, manifest.published_at)
-        todo = [(f"{prefix}/{rel}", path) for rel, path in files if rel not in pending.uploaded]
+        # What the store holds, not only what this outbox remembers sending: a store that
+        # lost objects (an S3 server restarted empty) gets them again.
+        held = {o.key: o.size for o in ch.store.list(prefix + "/")}
+        todo = [
+            (f"{prefix}/{rel}", path)
+            for rel, path in files
+            if rel not in pending.uploaded or held.get(f"{prefix}/{rel}") != path.stat().st_size
+        ]
         lock = threading.Lock()
         result.warnings = self.warnings(staged, n)
         if result.warnings and opts.on_warnings is not None:

@@ -26,22 +26,26 @@ The state file records each step, so a pull killed at any moment resumes where i
 
 from __future__ import annotations
 
+import base64
 import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
-from ..canonical import digest_json
+from pydantic import ValidationError
+
+from ..canonical import canonical_json, digest_json
 from ..contract import Receipt, VerifiedContract, build_receipt, open_receipt, sign_receipt
 from ..contract.checking import Violation, replaced_batch
 from ..contract.receipts import replaceable_batches
 from ..errors import (
     ChannelError,
     DeliveryError,
+    EmbodexError,
     FrozenChannelError,
     PullLockedError,
     RollbackError,
@@ -51,17 +55,19 @@ from ..errors import (
 )
 from ..format import Manifest, open_dataset
 from ..format.layout import MANIFEST_FILE
-from ..fsutil import atomic_write_bytes
+from ..fsutil import UnsafePathError, atomic_write_bytes, safe_join
+from ..parsing import describe_validation_error, parse_document
 from ..qc import Profile, QCManifest, default_profile, load_qc_manifest, run_qc, write_qc
 from ..qc.manifest import profile_path
 from ..storage.transfer import (
     DEFAULT_ATTEMPTS,
     DEFAULT_WORKERS,
     Download,
+    TransferStats,
     download_files,
     with_retries,
 )
-from ..trust import Envelope, Identity, Signer, verify_qc_manifest
+from ..trust import Envelope, Identity, Ledger, Signer, ledger_path, verify_qc_manifest
 from ..trust.types import dec_str
 from .buyer_store import BatchProgress, BatchSeen, BuyerStore, PullState
 from .channel import CLOCK_SKEW, Channel, HeadRead, check_fresh, open_channel, utc_now
@@ -208,6 +214,69 @@ def _check_head(got: HeadRead, state: PullState, channel: Channel, now: datetime
     check_fresh(got, now, where)
 
 
+def _check_fork(got: HeadRead, run: _Puller, *, record: bool) -> None:
+    """Refuse a channel whose history forked: batch ``last_batch`` — installed here — served
+    now with other content under the centre's signature. Both signed manifests are kept in
+    ``DIR/.pull/evidence/`` and the buyer's ledger gets ``fork-detected`` (the refusal's
+    proof: the centre signed two different batches under one number).
+
+    Batch ``last_batch`` is read again only when something points at a fork: the head names
+    it with another digest, or the next batch does not chain to it (the caller's call after
+    ``read_chain`` failed) — a normal pull reads nothing it installed before."""
+    st, ch, store = run.state, run.ch, run.store
+    n = st.last_batch
+    if n == 0 or got.head.batch < n or st.last_manifest_digest is None:
+        return  # nothing installed yet, or a rollback (_check_head refuses it)
+    if got.head.batch == n and got.head.batch_manifest == st.last_manifest_digest:
+        return
+    try:
+        _, their_digest, their_data = ch.read_manifest(n, got.head.channel_id)
+    except ChannelError:
+        return  # batch n is gone or unreadable: the caller's own error says so
+    if their_digest == st.last_manifest_digest:
+        return
+    copy = store.manifest_copy(n)
+    ours_data = copy.read_bytes() if copy.exists() else b""
+    evidence = store.evidence(f"fork-batch-{n:06d}.json")
+    atomic_write_bytes(
+        evidence,
+        canonical_json(
+            {
+                "batch": n,
+                "installed": {"digest": st.last_manifest_digest, "envelope": _b64(ours_data)},
+                "channel": {"digest": their_digest, "envelope": _b64(their_data)},
+                "head": _b64(got.data),
+            }
+        ),
+    )
+    note = (
+        f"batch {n} forked: installed {st.last_manifest_digest} sig {_sig_of(ours_data)}; "
+        f"channel serves {their_digest} sig {_sig_of(their_data)} (head sequence "
+        f"{got.head.sequence})"
+    )
+    append_once(run.signer, "fork-detected", their_digest, note, record=record)
+    raise RollbackError(
+        f"batch {n} on {ch.url} was rewritten: this store installed manifest "
+        f"{st.last_manifest_digest}, the channel now serves {their_digest}, both signed by the "
+        f"centre's key — a forked history (evidence: {evidence} and the ledger)",
+        hint="Do not use this channel; the evidence file proves the centre signed both. "
+        "Tell the centre (or its security contact).",
+        url=ch.url,
+    )
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode()
+
+
+def _sig_of(envelope: bytes) -> str:
+    """The first signature of an envelope (for a ledger note), or "?" when unreadable."""
+    try:
+        return str(Envelope.parse(envelope).signatures[0].sig)
+    except (EmbodexError, IndexError, AttributeError):
+        return "?"
+
+
 def _note_seen(state: PullState, head: ChannelHead, now: datetime) -> None:
     """Record, for each batch this head names for the first time, when it was first seen and
     what the store saw before it: the newest head (its signed issue time) and the last pull
@@ -262,12 +331,12 @@ def _profile(channel: Channel, incoming: Path, override: Profile | None) -> Prof
     if override is not None:
         candidates.append(lambda: override)
     if shipped.exists():
-        candidates.append(lambda: Profile.model_validate_json(shipped.read_bytes()))
+        candidates.append(lambda: parse_document(shipped, Profile, DeliveryError))
     candidates.append(default_profile)
     for make in candidates:
         try:
             profile = make()
-        except ValueError:
+        except (ValueError, DeliveryError):
             continue
         if profile.digest == wanted:
             return profile
@@ -278,7 +347,11 @@ def _profile(channel: Channel, incoming: Path, override: Profile | None) -> Prof
 
 
 def _dest(incoming: Path, path: str) -> Path:
-    dest = incoming.joinpath(*PurePosixPath(path).parts)
+    """Where a batch file goes: inside ``incoming``, through no symbolic link."""
+    try:
+        dest = safe_join(incoming, path, what="batch file")
+    except UnsafePathError as exc:
+        raise ChannelError(exc.message, hint=exc.hint) from None
     if not dest.resolve().is_relative_to(incoming.resolve()):
         raise ChannelError(f"file name {path!r} escapes the download folder", path=path)
     return dest
@@ -288,7 +361,9 @@ def _verify_dataset(manifest: BatchManifest, incoming: Path) -> None:
     """The downloaded dataset is exactly what the signed batch manifest describes."""
     listed = {f.path: f for f in manifest.files}
     ds_root = incoming / "dataset"
-    inner = Manifest.model_validate_json((ds_root / MANIFEST_FILE).read_bytes())
+    inner = parse_document(
+        ds_root / MANIFEST_FILE, Manifest, StorageIntegrityError, name="the batch's manifest.json"
+    )
     if inner.digest != manifest.dataset_digest:
         raise StorageIntegrityError(
             f"the batch's dataset has digest {inner.digest}, the manifest names "
@@ -312,7 +387,12 @@ def _centre_qc(channel: Channel, manifest: BatchManifest, incoming: Path) -> QCM
     doc = verify_qc_manifest(data, channel.centre)
     if digest_json(doc) != manifest.qc_manifest_digest:
         raise StorageIntegrityError("the centre's QC manifest is not the one the batch names")
-    return QCManifest.model_validate(doc)
+    try:
+        return QCManifest.model_validate(doc)
+    except ValidationError as exc:
+        raise StorageIntegrityError(
+            f"the centre's QC manifest: {describe_validation_error(exc)}"
+        ) from None
 
 
 class _Puller:
@@ -438,6 +518,9 @@ class _Puller:
             progress.stage = "installed"
             self.save()
         self._send_receipt(n, receipt, progress)
+        # the signed manifest as installed: the evidence should the channel later serve
+        # another one for this number (a forked history, _check_fork)
+        atomic_write_bytes(self.store.manifest_copy(n), data)
         st.last_batch, st.last_manifest_digest, st.current = n, digest, None
         self.save()
         shutil.rmtree(incoming, ignore_errors=True)
@@ -460,10 +543,11 @@ class _Puller:
         if self.on_batch is not None:
             self.on_batch(n, sum(f.size for f in manifest.files))
         t0 = time.perf_counter()
+        stats = TransferStats()
         try:
-            stats = download_files(
+            download_files(
                 self.ch.store, items, workers=self.workers, attempts=self.attempts,
-                on_bytes=self.on_bytes,
+                on_bytes=self.on_bytes, stats=stats,
             )  # fmt: skip
             report.bytes, report.files, report.reused_files = (
                 stats.bytes,
@@ -474,7 +558,9 @@ class _Puller:
             centre_qc = _centre_qc(self.ch, manifest, incoming)
             report.seconds["download"] = time.perf_counter() - t0
         except StorageIntegrityError as exc:
-            # Nothing of a batch that does not match its signed manifest is kept.
+            # Nothing of a batch that does not match its signed manifest is kept; its bytes
+            # were fetched all the same and are counted.
+            report.bytes, report.files = stats.bytes, stats.files
             shutil.rmtree(incoming, ignore_errors=True)
             incoming.mkdir(parents=True, exist_ok=True)
             return reject_all(manifest, f"integrity: {exc.message}"), None
@@ -664,15 +750,46 @@ def pull(
             ch, store, signer, now, workers=workers, attempts=attempts, record=record,
             profile=profile, on_batch=on_batch, on_bytes=on_bytes,
         )  # fmt: skip
+        if record:
+            # a ledger that would refuse the entries of this pull refuses it now, before the
+            # store changes (not after a new generation was switched to)
+            ledger = Ledger(ledger_path(signer.name))
+            if ledger.path.exists():
+                ledger.check()
         got = ch.read_head()
         st = run.state
+        if got is None and st.head_sequence > 0:
+            raise RollbackError(
+                f"{ch.url} has no head any more, but this store saw its head sequence "
+                f"{st.head_sequence} naming batch {st.head_batch}: the channel was wiped or "
+                "frozen by deleting its head",
+                hint="Do not trust this channel's state; ask the centre what happened.",
+                url=ch.url,
+            )
         if got is None:
             st.checked_at = now  # a batch later claiming an earlier time was backdated
             run.save()
             report.message = "nothing published on this channel yet"
             return report
         _check_head(got, st, ch, now)
+        if got.head.batch == st.last_batch:
+            _check_fork(got, run, record=record)
         head = got.head
+        # every new manifest verified and chained — and the last one the head names — before
+        # the store records anything of this head (a refusal leaves the store as it was)
+        try:
+            chain = ch.read_chain(
+                head.channel_id, head.batch, after=st.last_batch, previous=st.last_manifest_digest
+            )
+        except ChannelError:
+            _check_fork(got, run, record=record)  # a rewritten batch the store installed?
+            raise
+        if chain and chain[-1][1] != head.batch_manifest:
+            raise RollbackError(
+                f"batch {head.batch} on {ch.url} is manifest {chain[-1][1]}, but the head names "
+                f"{head.batch_manifest}: the batch was replaced after the head was signed",
+                url=ch.url,
+            )
         _note_seen(st, head, now)
         st.channel_id, st.contract_id = head.channel_id, head.contract_id
         st.head_sequence, st.head_digest = head.sequence, got.digest
@@ -682,9 +799,6 @@ def pull(
         report.channel_id, report.head_sequence = head.channel_id, head.sequence
         report.expires_at = head.expires_at
         run.notices(got, report)
-        chain = ch.read_chain(
-            head.channel_id, head.batch, after=st.last_batch, previous=st.last_manifest_digest
-        )
         for manifest, digest, data in chain:
             report.batches.append(run.batch(manifest, digest, data))
         run.apply_revocations(report)

@@ -80,7 +80,7 @@ def read_receipt(channel: Channel, number: int) -> ChannelReceipt | None:
     key = receipt_key(number)
     where = channel.where(key)
     try:
-        data = channel.store.get_bytes(key)
+        data = channel.store.get_document(key)
     except ObjectNotFoundError:
         return None
     try:
@@ -160,7 +160,7 @@ def channel_receipt_state(channel: Channel, number: int, mine: bytes) -> Receipt
     ``absent``, ``invalid`` (a copy that does not verify) or ``other`` (another valid
     receipt of the buyer: another store's decision, which is never replaced)."""
     try:
-        theirs = channel.store.get_bytes(receipt_key(number))
+        theirs = channel.store.get_document(receipt_key(number))
     except ObjectNotFoundError:
         return "absent"
     if theirs == mine:

@@ -88,7 +88,7 @@ def reconcile(
         if not digest or number > head.notice or ("notice-sent", digest) in have:
             continue
         try:
-            stored = ch.store.get_bytes(notice_key(number)) == data
+            stored = ch.store.get_document(notice_key(number)) == data
         except ObjectNotFoundError:
             stored = False
         if stored:

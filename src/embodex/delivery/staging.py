@@ -18,9 +18,10 @@ from pathlib import Path
 from ..canonical import digest_json, sha256_bytes, sha256_file
 from ..contract import Contract
 from ..contract.checking import BatchSummary, Violation, check_batch
-from ..errors import DeliveryError
+from ..errors import DeliveryError, VerificationError
 from ..format import Dataset, copy_episodes, open_dataset
 from ..format.layout import MANIFEST_FILE
+from ..format.verify import check_files
 from ..qc import Profile, QCManifest, load_qc_manifest, run_qc, write_qc
 from ..qc.aggregates import hours_of
 from ..qc.manifest import profile_path
@@ -114,6 +115,9 @@ def stage_batch(
     QC manifest with the centre's key into ``root/qc.json``. ``root`` is rebuilt from
     scratch. Raises the format, QC and signing errors.
     """
+    # the episodes' frames are copied as stored: a damaged source shard would be signed and
+    # shipped as the batch's truth, so every shard they come from is checked first
+    check_files(source, source.select(list(episode_ids)).episodes.column("shard").to_pylist())
     if root.exists():
         shutil.rmtree(root)
     root.mkdir(parents=True)
@@ -137,6 +141,12 @@ def load_staged(root: Path) -> StagedBatch:
         raise DeliveryError(f"the staged batch in {root} is incomplete ({exc})", path=root) from exc
     if qc.dataset_digest != dataset.digest:
         raise DeliveryError(f"the staged batch in {root} changed after its QC ran", path=root)
+    try:
+        check_files(dataset, dataset.shard_names)  # every byte a resumed upload sends
+    except VerificationError as exc:
+        raise DeliveryError(
+            f"the staged batch in {root} is damaged ({exc.message})", path=root
+        ) from exc
     return StagedBatch(root=root, dataset=dataset, qc=qc, qc_envelope=envelope)
 
 

@@ -1,9 +1,9 @@
 """The whole embodex exception tree, one module per layer, every class re-exported here.
 
 Each layer's errors live beside the others of that layer, in the order of ARCHITECTURE.md:
-``base`` (the root, settings), ``storage``, ``format`` (with the importers and exporters),
-``qc``, ``trust``, ``contract``, ``delivery``, ``market``, ``train``. Import them from here
-(``from embodex.errors import SchemaError``); :data:`LAYERS` lists them by layer.
+``base`` (the root, settings, safe paths), ``storage``, ``format`` (with the importers and
+exporters), ``qc``, ``trust``, ``contract``, ``delivery``, ``market``, ``train``. Import them
+from here (``from embodex.errors import SchemaError``); :data:`LAYERS` lists them by layer.
 
 Every error carries its facts as attributes (``path``, ``url``, ``episode_id``, ``key_name``,
 ``key_id``, ``batch``, ``field``; see :class:`EmbodexError`) and a ``hint``: the fix in Python
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from . import base, contract, delivery, market, qc, storage, train, trust
 from . import format as format_
-from .base import ConfigError, EmbodexError
+from .base import ConfigError, EmbodexError, UnsafePathError
 from .contract import ContractError, ContractStateError
 from .delivery import (
     ChannelError,
@@ -125,6 +125,7 @@ __all__ = [
     "TrimError",
     "TrustError",
     "UnsafeKeyError",
+    "UnsafePathError",
     "UnsupportedFormatError",
     "VerificationError",
 ]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-__all__ = ["ConfigError", "EmbodexError"]
+__all__ = ["ConfigError", "EmbodexError", "UnsafePathError"]
 
 #: A location as callers hold it: a path, a ``Path``, or a URL string.
 Where = str | os.PathLike[str]
@@ -90,3 +90,10 @@ class ConfigError(EmbodexError):
     """A setting or an input file the user wrote is wrong."""
 
     default_hint = "Check the argument or file named above."
+
+
+class UnsafePathError(EmbodexError):
+    """A path (``path``) named by a document or a key would leave the folder it belongs to,
+    or goes through a symbolic link (the one safe-path rule of ``embodex.fsutil``)."""
+
+    default_hint = "Do not use this data: whoever wrote it tried to reach outside its folder."

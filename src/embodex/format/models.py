@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from ..fsutil import unsafe_path_reason
+
 __all__ = [
     "FORMAT_VERSION",
     "RESERVED_COLUMNS",
@@ -319,6 +321,16 @@ class FileEntry(_Model):
     path: str
     size: int = Field(ge=0)
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    @field_validator("path")
+    @classmethod
+    def _safe(cls, v: str) -> str:
+        # the one rule for paths in manifests (fsutil.unsafe_path_reason): a manifest naming
+        # ../secret or /etc/passwd is refused when read, before anything hashes or copies it
+        reason = unsafe_path_reason(v)
+        if reason is not None:
+            raise ValueError(f"unsafe file name {v!r}: {reason}")
+        return v
 
 
 class Manifest(_Model):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
@@ -20,6 +19,7 @@ from ..errors import (
     SchemaError,
     UnsupportedFormatError,
 )
+from ..parsing import load_json, parse_document, read_bounded
 from . import layout
 from .episode import Episode, episode_meta_from_row
 from .images import decode_image
@@ -81,6 +81,8 @@ class _Shard:
     """One memory-mapped frame shard with the row offset of each record batch."""
 
     def __init__(self, path: Path, expected_size: int | None) -> None:
+        if path.is_symlink():  # a dataset holds plain files: a link may point anywhere
+            raise CorruptDatasetError(f"frame shard {path} is a symbolic link", path=path)
         if not path.exists():
             raise CorruptDatasetError(f"frame shard {path} is missing", path=path)
         size = path.stat().st_size
@@ -262,16 +264,25 @@ class Dataset:
 
     @classmethod
     def _open(cls, root: Path) -> Dataset:
-        manifest = Manifest.model_validate_json(
-            layout.resolve(root, layout.MANIFEST_FILE).read_bytes()
-        )
+        # one parsing boundary: bounded, no symbolic links, schema errors name file and field
+        manifest = parse_document(
+            layout.resolve(root, layout.MANIFEST_FILE), Manifest, CorruptDatasetError,
+            name=f"{root}/{layout.MANIFEST_FILE}", follow_symlinks=False,
+            hint="The dataset's manifest is damaged or was not written by embodex; restore it "
+            "from the original delivery.",
+        )  # fmt: skip
         entries = {f.path: f for f in manifest.files}
         raw: dict[str, bytes] = {}
         for name in (layout.META_FILE, layout.STATS_FILE):
-            data = layout.resolve(root, name).read_bytes()
+            data = read_bounded(
+                layout.resolve(root, name), error=CorruptDatasetError, name=f"{root}/{name}",
+                follow_symlinks=False,
+            )  # fmt: skip
             _check_entry(root, name, entries, len(data), lambda d=data: sha256_bytes(d))
             raw[name] = data
         ep_path = layout.resolve(root, layout.EPISODES_FILE)
+        if ep_path.is_symlink():
+            raise CorruptDatasetError(f"{ep_path} is a symbolic link; datasets hold plain files")
         _check_entry(
             root,
             layout.EPISODES_FILE,
@@ -279,7 +290,11 @@ class Dataset:
             ep_path.stat().st_size,
             lambda: sha256_file(ep_path),
         )
-        meta_json = json.loads(raw[layout.META_FILE])
+        meta_json = load_json(
+            raw[layout.META_FILE], error=SchemaError, name=f"{root}/{layout.META_FILE}"
+        )
+        if not isinstance(meta_json, dict):
+            raise SchemaError(f"{root}/{layout.META_FILE} is not a JSON object", path=root)
         version = str(meta_json.get("format_version", ""))
         _check_version(root, version)
         try:
@@ -290,7 +305,10 @@ class Dataset:
                     f"{root} uses format {version} features this embodex cannot read", path=root
                 ) from exc
             raise SchemaError(f"{root}/{layout.META_FILE} is invalid: {exc}", path=root) from exc
-        stats = DatasetStats.model_validate_json(raw[layout.STATS_FILE])
+        stats = parse_document(
+            raw[layout.STATS_FILE], DatasetStats, CorruptDatasetError,
+            name=f"{root}/{layout.STATS_FILE}",
+        )  # fmt: skip
         try:
             episodes = pa.ipc.open_file(pa.memory_map(str(ep_path))).read_all()
         except (pa.ArrowInvalid, OSError) as exc:

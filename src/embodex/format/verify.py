@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,7 +18,7 @@ from .reader import Dataset, compute_dataset_stats, open_dataset
 from .schema import episodes_schema, frames_schema
 from .writer import dataset_digest
 
-__all__ = ["VerifyReport", "verify_dataset"]
+__all__ = ["VerifyReport", "check_files", "verify_dataset"]
 
 
 @dataclass
@@ -38,6 +39,67 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+#: What a dataset folder holds outside its manifest: the manifest itself, the writer's
+#: control folder and the QC results (which the QC manifest lists and hashes).
+_OUTSIDE_MANIFEST = {layout.MANIFEST_FILE}
+_OUTSIDE_DIRS = (layout.CONTROL_DIR + "/", "qc/")
+
+
+def _unlisted(root: Path, listed: set[str]) -> list[tuple[str, bool]]:
+    """Every file (or link) below ``root`` the manifest does not cover, with whether it is a
+    symbolic link; links to folders are reported, not followed."""
+    out: list[tuple[str, bool]] = []
+    for dirpath, dirs, files in os.walk(root):
+        here = Path(dirpath)
+        for name in sorted(dirs):
+            if (here / name).is_symlink():
+                out.append(((here / name).relative_to(root).as_posix(), True))
+        for name in sorted(files):
+            rel = (here / name).relative_to(root).as_posix()
+            is_link = (here / name).is_symlink()
+            if is_link and rel not in listed:
+                out.append((rel, True))
+            elif rel not in listed | _OUTSIDE_MANIFEST and not rel.startswith(_OUTSIDE_DIRS):
+                out.append((rel, False))
+    return sorted(out)
+
+
+def _symlink_below(root: Path, rel: str) -> Path | None:
+    """The first symbolic link on the way from ``root`` to ``rel``, or None."""
+    here = root
+    for part in rel.split("/"):
+        here = here / part
+        if here.is_symlink():
+            return here
+    return None
+
+
+def check_files(ds: Dataset, names: Iterable[str]) -> None:
+    """Check that the files ``names`` (paths in the manifest) are plain files with the size
+    and sha256 the manifest gives: before their bytes are copied on (a publish must not sign
+    and ship damage). Raises ``VerificationError`` listing each bad file."""
+    entries = {e.path: e for e in ds.manifest.files}
+    problems = []
+    for name in sorted(set(names)):
+        entry = entries.get(name)
+        p = ds.root / name
+        link = _symlink_below(ds.root, name)
+        if entry is None:
+            problems.append(f"{name}: not in the manifest")
+        elif link is not None:
+            problems.append(f"{name}: {link} is a symbolic link")
+        elif not p.is_file():
+            problems.append(f"{name}: missing")
+        elif p.stat().st_size != entry.size or sha256_file(p) != entry.sha256:
+            problems.append(f"{name}: does not match the manifest (size or sha256)")
+    if problems:
+        raise VerificationError(
+            [f"{ds.root}/{p}" for p in problems],
+            hint="Restore the damaged files first; `verify_dataset(root)` lists them all.",
+            path=ds.root,
+        )
 
 
 def verify_dataset(
@@ -72,6 +134,11 @@ def verify_dataset(
     # 1. files against the manifest
     for entry in ds.manifest.files:
         p = layout.resolve(root, entry.path) if "/" not in entry.path else root / entry.path
+        link = _symlink_below(root, entry.path)
+        if link is not None:
+            # a link could make verify hash (and a copy ship) a file outside the dataset
+            bad_file(entry.path, f"{link} is a symbolic link; a dataset holds plain files")
+            continue
         if not p.exists():
             bad_file(entry.path, "missing")
             continue
@@ -87,12 +154,13 @@ def verify_dataset(
     if dataset_digest(ds.manifest.files) != ds.manifest.digest:
         problems.append("manifest.json: digest does not match its file list")
     listed = {e.path for e in ds.manifest.files}
-    data_dir = root / layout.DATA_DIR
-    if data_dir.is_dir():
-        for extra in sorted(data_dir.iterdir()):
-            rel = f"{layout.DATA_DIR}/{extra.name}"
-            if rel not in listed:
-                report.notes.append(f"{rel}: not in the manifest (left by an interrupted write)")
+    for rel, is_link in _unlisted(root, listed):
+        if is_link:
+            problems.append(f"{rel}: a symbolic link inside the dataset (not in the manifest)")
+        elif rel.startswith(layout.DATA_DIR + "/"):
+            report.notes.append(f"{rel}: not in the manifest (left by an interrupted write)")
+        else:
+            report.notes.append(f"{rel}: not in the manifest (not part of the dataset)")
 
     # 2. schemas
     if not ds.episodes.schema.equals(episodes_schema(ds.meta), check_metadata=False):

@@ -20,8 +20,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..canonical import canonical_json, digest_json, sha256_bytes, sha256_file, to_pretty_json
-from ..errors import DatasetExistsError, DatasetLockedError, SchemaError
+from ..errors import CorruptDatasetError, DatasetExistsError, DatasetLockedError, SchemaError
 from ..fsutil import FileLock, fsync_dir
+from ..parsing import parse_document
 from . import layout
 from .episode import Episode, episode_meta_from_row
 from .models import DatasetMeta, EpisodeMeta, FileEntry, Manifest
@@ -216,6 +217,13 @@ class DatasetWriter:
                 hint="Choose a new or empty output directory; embodex never writes over files.",
                 path=self.root,
             )
+        for sub in (layout.DATA_DIR, layout.CONTROL_DIR, *layout.METADATA_FILES):
+            # the writer owns this folder: it never writes through a link out of it
+            if (self.root / sub).is_symlink():
+                raise CorruptDatasetError(
+                    f"{self.root / sub} is a symbolic link; a dataset holds plain files",
+                    hint="Remove the link (a writer would write through it).",
+                )
         (self.root / layout.CONTROL_DIR).mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(self.root / layout.LOCK_FILE)
         if not self._lock.acquire(blocking=wait_for_lock):
@@ -257,8 +265,13 @@ class DatasetWriter:
             self.meta = new_meta
             layout.recover(self.root, referenced_shards=set())
         else:
-            self.meta = DatasetMeta.model_validate_json((self.root / layout.META_FILE).read_bytes())
-            manifest = Manifest.model_validate_json((self.root / layout.MANIFEST_FILE).read_bytes())
+            self.meta = parse_document(
+                self.root / layout.META_FILE, DatasetMeta, SchemaError, follow_symlinks=False
+            )
+            manifest = parse_document(
+                self.root / layout.MANIFEST_FILE, Manifest, CorruptDatasetError,
+                follow_symlinks=False,
+            )  # fmt: skip
             self._committed_files = {f.path: f for f in manifest.files}
             shards = {p for p in self._committed_files if p.startswith(layout.DATA_DIR + "/")}
             layout.recover(self.root, referenced_shards=shards)

@@ -23,7 +23,8 @@ from ..canonical import digest_json
 from ..contract.file import default_trusted
 from ..errors import CatalogError, ProvenanceError, QCManifestError, SignatureError
 from ..format import Dataset, open_dataset
-from ..fsutil import atomic_write_bytes
+from ..fsutil import UnsafePathError, atomic_write_bytes, safe_join
+from ..parsing import read_bounded
 from ..qc.manifest import QCManifest, load_qc_manifest
 from ..trust.documents import model_from_payload
 from ..trust.envelope import PAYLOAD_TYPES, Envelope, sign_payload, verify_signatures
@@ -288,7 +289,10 @@ class Catalog:
 def _folder_reader(root: Path) -> Reader:
     def read(key: str) -> bytes:
         try:
-            return (root / key).read_bytes()
+            path = safe_join(root, key, what="catalogue file")
+            return read_bounded(path, error=CatalogError, follow_symlinks=False)
+        except UnsafePathError as exc:
+            raise CatalogError(exc.message, hint=exc.hint) from None
         except FileNotFoundError:
             raise CatalogError(f"{root / key} is missing") from None
 

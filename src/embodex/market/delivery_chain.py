@@ -98,7 +98,7 @@ def _batch_qc(ch: Channel, manifest: BatchManifest) -> QCManifest:
     manifest names."""
     key = qc_key(manifest.number)
     try:
-        doc = verify_qc_manifest(ch.store.get_bytes(key), ch.centre)
+        doc = verify_qc_manifest(ch.store.get_document(key), ch.centre)
     except ObjectNotFoundError:
         raise ProvenanceError(f"{ch.where(key)} is missing") from None
     if digest_json(doc) != manifest.qc_manifest_digest:
@@ -247,7 +247,7 @@ def verify_delivery(
     for manifest, digest in _batches(ch, batch):
         key = batch_chain_key(manifest.number)
         try:
-            data = ch.store.get_bytes(key)
+            data = ch.store.get_document(key)
         except ObjectNotFoundError:
             raise ProvenanceError(
                 f"{ch.where(key)} is missing: batch {manifest.number} has no provenance chain",

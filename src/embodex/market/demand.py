@@ -18,6 +18,8 @@ from pydantic import AfterValidator, Field, field_validator, model_validator
 from ..contract.periods import parse_duration, zone
 from ..errors import DemandError
 from ..trust.types import (
+    MAX_AMOUNT,
+    MAX_TRADE_HOURS,
     Digest,
     Hours,
     Identifier,
@@ -55,7 +57,9 @@ class DemandLine(TrustModel):
     scene_ids: list[Identifier] | None = Field(
         default=None, description="Only these scenes (stock and collection); null: any."
     )
-    hours: Hours = Field(description="Hours wanted for each skill × scene type pair.")
+    hours: Hours = Field(
+        le=MAX_TRADE_HOURS, description="Hours wanted for each skill × scene type pair."
+    )
     customised: bool = Field(
         default=False, description="Collect to the buyer's own scene specification."
     )
@@ -91,7 +95,7 @@ class MinQC(TrustModel):
 
 
 class Budget(TrustModel):
-    amount: Money
+    amount: Money = Field(le=MAX_AMOUNT)
     currency: str = Field(pattern=r"^[A-Z]{3}$")
 
 

@@ -19,7 +19,19 @@ from pydantic import Field, model_validator
 
 from ..contract.model import UsagePolicy
 from ..errors import PriceSheetError
-from ..trust.types import Dec, Hours, IsoDate, Money, NonEmpty, Rate, Slug, TrustModel
+from ..trust.types import (
+    MAX_MULTIPLIER,
+    MAX_TRADE_HOURS,
+    MAX_UNIT_PRICE,
+    Dec,
+    Hours,
+    IsoDate,
+    Money,
+    NonEmpty,
+    Rate,
+    Slug,
+    TrustModel,
+)
 from .yamlfile import load_yaml_model, parse_yaml_model
 
 __all__ = [
@@ -34,7 +46,9 @@ __all__ = [
 ]
 
 #: A factor applied to a price, as a decimal string (``"1.15"``), strictly positive.
-Multiplier = Annotated[Dec, Field(gt=0, description='A factor as a decimal string, e.g. "1.15".')]
+Multiplier = Annotated[
+    Dec, Field(gt=0, le=MAX_MULTIPLIER, description='A factor as a decimal string, e.g. "1.15".')
+]
 
 
 class CameraTier(TrustModel):
@@ -47,7 +61,7 @@ class CameraTier(TrustModel):
 class VolumeTier(TrustModel):
     """A discount on the whole order once it reaches ``min_hours`` (the highest tier wins)."""
 
-    min_hours: Hours
+    min_hours: Hours = Field(le=MAX_TRADE_HOURS)
     discount: Rate = Field(description='Fraction taken off the subtotal, e.g. "0.05".')
 
 
@@ -78,7 +92,7 @@ class PriceSheet(TrustModel):
 
     kind: Literal["embodex.price-sheet"] = "embodex.price-sheet"
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. CNY.")
-    base_per_accepted_hour: Money
+    base_per_accepted_hour: Money = Field(le=MAX_UNIT_PRICE)
     payment_terms: NonEmpty
     valid_until: IsoDate | None = Field(default=None, description="Prices hold until this day.")
     scene_complexity: dict[Slug, Multiplier] = Field(

@@ -35,6 +35,7 @@ from ..errors import ProvenanceError, SignatureError
 from ..format import Dataset, TrimRecord, open_dataset
 from ..format.trim import TRIM_KEY
 from ..fsutil import atomic_write_bytes
+from ..parsing import parse_document
 from ..qc.aggregates import hours_of
 from ..qc.manifest import QCManifest, load_qc_manifest
 from ..trust.documents import model_from_payload
@@ -393,10 +394,9 @@ def sign_chain(
 def parse_chain_file(data: bytes, where: str) -> list[Envelope]:
     """The envelopes of a chain file's bytes, read from ``where`` (nothing verified yet).
     Raises ``ProvenanceError``."""
-    try:
-        return ChainFile.model_validate_json(data).statements
-    except ValueError as exc:  # pydantic's ValidationError included
-        raise ProvenanceError(f"{where} is not a provenance chain ({exc})") from None
+    return parse_document(
+        data, ChainFile, ProvenanceError, name=f"provenance chain {where}"
+    ).statements
 
 
 def read_chain_file(path: str | Path) -> list[Envelope]:

@@ -174,7 +174,7 @@ def publish_catalog(
 def _reader(store: Storage) -> Callable[[str], bytes]:
     def read(key: str) -> bytes:
         try:
-            return store.get_bytes(join_key(CHANNEL_PREFIX, validate_key(key)))
+            return store.get_document(join_key(CHANNEL_PREFIX, validate_key(key)))
         except ObjectNotFoundError:
             raise CatalogError(
                 f"{store.url}: {CHANNEL_PREFIX}/{key} is missing",

@@ -21,7 +21,6 @@ to the total. No float is ever involved.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -29,13 +28,13 @@ from decimal import ROUND_DOWN, ROUND_HALF_UP, Decimal, Inexact, localcontext
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field
 
 from ..canonical import digest_json, to_pretty_json
 from ..contract.periods import make_periods, parse_duration
 from ..errors import DemandError, QuoteError
 from ..fsutil import atomic_write_bytes
-from ..trust.documents import describe_validation_error
+from ..parsing import MAX_INPUT_BYTES, parse_document
 from ..trust.types import Dec, Digest, Hours, IsoDate, NonEmpty, TrustModel, money_step, round_money
 from .demand import Budget, Demand
 from .listing import CentreInfo, Listing, ProfileRef
@@ -536,14 +535,8 @@ def load_quote(path: str | Path) -> Quote:
     """Read a quote file and check its arithmetic. Raises :class:`QuoteError`."""
     p = Path(path)
     try:
-        data = json.loads(p.read_bytes())
+        quote = parse_document(p, Quote, QuoteError, limit=MAX_INPUT_BYTES)
     except FileNotFoundError:
         raise QuoteError(f"{p} does not exist") from None
-    except (OSError, ValueError) as exc:
-        raise QuoteError(f"{p} is not a JSON quote ({exc})") from None
-    try:
-        quote = Quote.model_validate(data)
-    except ValidationError as exc:
-        raise QuoteError(f"{p}: {describe_validation_error(exc)}") from None
     check_arithmetic(quote)
     return quote

@@ -13,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..contract.yamlio import yaml_mapping
 from ..errors import EmbodexError
-from ..trust.documents import describe_validation_error
+from ..parsing import describe_validation_error, read_text
 
 __all__ = ["load_yaml_model", "parse_yaml_model"]
 
@@ -39,8 +39,5 @@ def parse_yaml_model(text: str, model: type[M], *, source: str, error: type[Embo
 def load_yaml_model(path: str | Path, model: type[M], *, error: type[EmbodexError]) -> M:
     """:func:`parse_yaml_model` of a file (``error`` also when the file cannot be read)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"cannot read {p}: {exc}") from None
+    text = read_text(p, error=error)
     return parse_yaml_model(text, model, source=str(p), error=error)

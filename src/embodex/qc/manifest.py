@@ -8,7 +8,6 @@ manifest that names them (atomic rename) — so a crash leaves the previous mani
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
@@ -16,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import pyarrow as pa
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from .._version import __version__
 from ..canonical import sha256_bytes, to_pretty_json
 from ..errors import QCManifestError
 from ..fsutil import FileLock, atomic_write_bytes
+from ..parsing import parse_document
 from .aggregates import group_stats, grouped, hours_of, top_failures
 from .findings import Verdict
 from .profile import Profile
@@ -450,16 +450,9 @@ def load_qc_manifest(dataset: str | Path) -> QCManifest:
     path = Path(dataset) / MANIFEST_FILE
     if not path.exists():
         raise QCManifestError(f"{dataset} has no QC manifest ({MANIFEST_FILE})")
-    try:
-        return QCManifest.model_validate_json(path.read_bytes())
-    except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = ".".join(str(x) for x in first["loc"])
-        raise QCManifestError(
-            f"{path} is not a valid QC manifest: {loc}: {first['msg']}", path=path
-        ) from None
-    except (OSError, json.JSONDecodeError) as exc:
-        raise QCManifestError(f"{path} is unreadable: {exc}", path=path) from None
+    return parse_document(
+        path, QCManifest, QCManifestError, name=f"QC manifest {path}", follow_symlinks=False
+    )
 
 
 def load_qc_profile(dataset: str | Path, manifest: QCManifest | None = None) -> Profile:
@@ -467,11 +460,9 @@ def load_qc_profile(dataset: str | Path, manifest: QCManifest | None = None) -> 
     manifest = manifest or load_qc_manifest(dataset)
     path = Path(dataset) / profile_path(manifest.profile.digest)
     try:
-        profile = Profile.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError) as exc:
-        raise QCManifestError(
-            f"{path} is missing or not a valid QC profile ({exc})", path=path
-        ) from None
+        profile = parse_document(path, Profile, QCManifestError, name=f"QC profile {path}")
+    except FileNotFoundError:
+        raise QCManifestError(f"QC profile {path} is missing", path=path) from None
     if profile.digest != manifest.profile.digest:
         raise QCManifestError(
             f"{path} does not match the profile digest in the QC manifest", path=path

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 
 from ..canonical import digest_json
 from ..errors import ProfileError
+from ..parsing import BoundedYamlLoader, load_yaml, read_text
 from .robot import RobotFacts
 from .rules import RULES, RuleParams
 
@@ -177,7 +178,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
                 hint="Write RULE.PARAM=VALUE, e.g. `timing.gap.fail=250`.",
             )
         try:
-            out[key.strip()] = yaml.safe_load(text)
+            out[key.strip()] = yaml.load(text, Loader=BoundedYamlLoader)  # safe
         except yaml.YAMLError as exc:
             raise ProfileError(f"override {item!r}: value is not valid YAML ({exc})") from None
     return out
@@ -212,10 +213,7 @@ def _builtin_text(name: str) -> str:
 
 
 def _read_yaml(text: str, where: str) -> dict[str, Any]:
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise ProfileError(f"QC profile {where} is not valid YAML: {exc}") from None
+    data = load_yaml(text, error=ProfileError, name=f"QC profile {where}")
     if not isinstance(data, dict):
         raise ProfileError(f"QC profile {where} must be a YAML mapping")
     return data
@@ -254,7 +252,9 @@ def _resolve(data: dict[str, Any], where: Path | None, depth: int = 0) -> dict[s
     candidate = (where.parent / parent) if where is not None else Path(parent)
     if parent.endswith((".yaml", ".yml")) and candidate.is_file():
         base = _resolve(
-            _read_yaml(candidate.read_text(encoding="utf-8"), str(candidate)), candidate, depth + 1
+            _read_yaml(read_text(candidate, error=ProfileError), str(candidate)),
+            candidate,
+            depth + 1,
         )
     else:
         base = _resolve(_read_yaml(_builtin_text(parent), parent), None, depth + 1)
@@ -279,7 +279,7 @@ def load_profile(path: str | Path) -> Profile:
             f"QC profile {p} does not exist",
             hint=f"Give a YAML file or a built-in profile ({', '.join(builtin_profiles())}).",
         )
-    data = _read_yaml(p.read_text(encoding="utf-8"), str(p))
+    data = _read_yaml(read_text(p, error=ProfileError, name=f"QC profile {p}"), str(p))
     return _validate(_resolve(data, p), str(p))
 
 

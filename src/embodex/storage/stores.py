@@ -20,19 +20,19 @@ renamed to ``dest``.
 
 from __future__ import annotations
 
+import builtins
 import contextlib
 import errno
 import hashlib
 import os
 import queue
-import re
 import shutil
 import tempfile
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
@@ -43,7 +43,17 @@ from ..errors import (
     StorageIntegrityError,
     UnsafeKeyError,
 )
-from ..fsutil import FileLock, atomic_write_bytes, fsync_dir, replace_durably
+from ..fsutil import (
+    FileLock,
+    UnsafePathError,
+    atomic_write_bytes,
+    file_mode,
+    fsync_dir,
+    replace_durably,
+    safe_join,
+    unsafe_path_reason,
+)
+from ..parsing import MAX_DOCUMENT_BYTES, read_bounded
 
 __all__ = [
     "SCHEMES",
@@ -59,7 +69,6 @@ __all__ = [
 _CHUNK = 1024 * 1024
 #: What a retry cannot fix: raised at once (by a resuming download and by transfer's retries).
 _PERMANENT = (ObjectNotFoundError, StorageAccessError, StorageIntegrityError, UnsafeKeyError)
-_DRIVE = re.compile(r"^[A-Za-z]:(/|$)")  # "C:/x" is absolute on Windows
 _RESUME_ATTEMPTS = 5
 INCOMPLETE_SUFFIX = ".incomplete"
 
@@ -78,13 +87,9 @@ def validate_key(key: str) -> str:
     Safe: non-empty, ``/``-separated, not absolute, no ``.``/``..``/empty segments, no
     backslashes or NUL bytes (which some stores and file systems treat as separators).
     """
-    if not isinstance(key, str) or not key:
-        raise UnsafeKeyError(f"storage key {key!r} is empty")
-    if key.startswith("/") or "\\" in key or "\x00" in key or _DRIVE.match(key):
-        raise UnsafeKeyError(f"storage key {key!r} is absolute or has forbidden characters")
-    for part in key.split("/"):
-        if part in ("", ".", ".."):
-            raise UnsafeKeyError(f"storage key {key!r} has a {part or 'empty'!r} segment")
+    reason = unsafe_path_reason(key)
+    if reason is not None:
+        raise UnsafeKeyError(f"storage key {key!r} is unsafe: {reason}")
     return key
 
 
@@ -131,6 +136,29 @@ class Storage(ABC):
     def _stream(self, key: str, start: int) -> Iterator[bytes]:
         """The object's bytes from offset ``start``, in chunks."""
 
+    def get_document(self, key: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+        """The whole object when it is at most ``limit`` bytes: for metadata documents (a
+        head, a manifest, a notice, a receipt), whose size nothing signed has bounded yet.
+
+        The read stops one chunk past ``limit`` whatever the store serves (backends that
+        can say the size first refuse before reading). Raises ``StorageIntegrityError``
+        (too large), ``ObjectNotFoundError``, ``StorageError``.
+        """
+        validate_key(key)
+        out = bytearray()
+        for chunk in self._stream(key, 0):
+            out += chunk
+            if len(out) > limit:
+                raise self._too_large(key, len(out), limit)
+        return bytes(out)
+
+    def _too_large(self, key: str, size: int, limit: int) -> StorageIntegrityError:
+        return StorageIntegrityError(
+            f"{self._where(key)} is {size} bytes or more, over the {limit}-byte bound for "
+            "this document",
+            hint="Do not use this channel's data: it was padded or replaced. Tell the centre.",
+        )
+
     def exists(self, key: str) -> bool:
         try:
             self.size(key)
@@ -174,7 +202,10 @@ class Storage(ABC):
         with FileLock(dest.with_name(dest.name + ".lock")).held():
             if dest.exists() and _matches(dest, size, sha256):
                 return dest
-            for attempt in range(2):
+            # a second try from scratch only when a partial file was there to blame: a
+            # fresh download that fails its hash is not fetched twice
+            tries = 2 if part.exists() and part.stat().st_size > 0 else 1
+            for attempt in range(tries):
                 try:
                     digest = self._fetch_into(key, part, size, progress, durable)
                     got_size = part.stat().st_size
@@ -191,7 +222,7 @@ class Storage(ABC):
                 except StorageIntegrityError:
                     with contextlib.suppress(FileNotFoundError):
                         part.unlink()
-                    if attempt == 0:
+                    if attempt + 1 < tries:
                         continue  # a stale partial file from another object: start clean once
                     raise
                 if durable:
@@ -225,6 +256,13 @@ class Storage(ABC):
             try:
                 with open(part, "ab") as out:
                     for chunk in self._stream(key, have):
+                        if size is not None and have + len(chunk) > size:
+                            # served larger than promised: stop now, not at the end of
+                            # however much the server is willing to send
+                            raise StorageIntegrityError(
+                                f"{self._where(key)} is {have + len(chunk)}+ bytes, expected "
+                                f"{size}: reading stopped past the declared size"
+                            )
                         out.write(chunk)
                         hasher.update(chunk)
                         have += len(chunk)
@@ -327,13 +365,34 @@ class FileStorage(Storage):
         self.root = Path(root)
         self.url = self.root.as_uri() if self.root.is_absolute() else str(self.root)
 
-    def _path(self, key: str) -> Path:
-        return self.root / PurePosixPath(validate_key(key))
+    def _path(self, key: str, *, final: bool = True) -> Path:
+        """The file of ``key``; no symbolic link below the root is followed (a link planted
+        in a channel folder must not redirect a read or, worse, a write out of it).
+        ``final=False`` allows the last component to be a link (deleting removes the link)."""
+        validate_key(key)
+        try:
+            if final:
+                return safe_join(self.root, key, what="storage key")
+            parent, _, name = key.rpartition("/")
+            base = safe_join(self.root, parent, what="storage key") if parent else self.root
+            return base / name
+        except UnsafePathError as exc:
+            raise UnsafeKeyError(f"{self._where(key)}: {exc.message}", hint=exc.hint) from None
 
     def get_bytes(self, key: str) -> bytes:
         try:
             return self._path(key).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
+            raise ObjectNotFoundError(self._where(key)) from None
+
+    def get_document(self, key: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+        path = self._path(key)
+        try:
+            return read_bounded(
+                path, limit=limit, error=StorageIntegrityError, name=self._where(key),
+                follow_symlinks=False, directory_is_missing=True,
+            )  # fmt: skip
+        except (FileNotFoundError, NotADirectoryError):
             raise ObjectNotFoundError(self._where(key)) from None
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
@@ -365,7 +424,7 @@ class FileStorage(Storage):
 
     def put_bytes(self, key: str, data: bytes) -> None:
         with self._writing(key):
-            atomic_write_bytes(self._path(key), data)
+            atomic_write_bytes(self._path(key), data, mode=file_mode())
 
     def upload_file(self, key: str, src: str | Path) -> None:
         with self._writing(key, src):
@@ -374,11 +433,13 @@ class FileStorage(Storage):
     def _upload_file(self, key: str, src: str | Path) -> None:
         dest = self._path(key)
         dest.parent.mkdir(parents=True, exist_ok=True)
+        self._path(key)  # mkdir above must not have raced with a planted link
         fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".tmp", dir=dest.parent)
         try:
             with os.fdopen(fd, "wb") as out, open(src, "rb") as inp:
                 shutil.copyfileobj(inp, out, 8 * _CHUNK)
                 out.flush()
+                os.fchmod(out.fileno(), file_mode())  # readable by a buyer's account (umask)
                 os.fsync(out.fileno())
             replace_durably(tmp, dest)
         except BaseException:
@@ -397,8 +458,25 @@ class FileStorage(Storage):
                 full = Path(dirpath) / name
                 key = full.relative_to(self.root).as_posix()
                 if key.startswith(prefix) and not name.endswith(".tmp"):
-                    out.append(ObjectInfo(key, full.stat().st_size))
+                    # lstat: a planted link is listed as itself (and cleaned up as one)
+                    out.append(ObjectInfo(key, full.lstat().st_size))
         return sorted(out, key=lambda o: o.key)
+
+    def remove_temporaries(self, prefix: str) -> builtins.list[str]:
+        """Delete the temporary files (``.NAME.*.tmp``) of writes killed midway below
+        ``prefix``; return their keys. Only for a writer that knows none is in use."""
+        base = safe_join(self.root, prefix.rstrip("/"), what="storage prefix")
+        gone: builtins.list[str] = []
+        if not base.is_dir():
+            return gone
+        for dirpath, _dirs, files in os.walk(base):
+            for name in files:
+                if name.startswith(".") and name.endswith(".tmp"):
+                    full = Path(dirpath) / name
+                    with contextlib.suppress(FileNotFoundError):
+                        full.unlink()
+                        gone.append(full.relative_to(self.root).as_posix())
+        return sorted(gone)
 
     def size(self, key: str) -> int:
         path = self._path(key)
@@ -407,7 +485,7 @@ class FileStorage(Storage):
         return path.stat().st_size
 
     def delete(self, key: str) -> None:
-        path = self._path(key)
+        path = self._path(key, final=False)
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
             fsync_dir(path.parent)
@@ -481,6 +559,23 @@ class S3Storage(Storage):
             lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=rng),
         )
         return bytes(self._call(key, resp["Body"].read))
+
+    def get_document(self, key: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+        # Asking for limit+1 bytes: the store never sends more than the bound allows
+        rng = f"bytes=0-{limit}"
+        try:
+            resp = self._call(
+                key,
+                lambda: self.client.get_object(Bucket=self.bucket, Key=self._key(key), Range=rng),
+            )
+        except StorageError as exc:
+            if "InvalidRange" in exc.message:  # an empty object has no byte 0
+                return b""
+            raise
+        data = bytes(self._call(key, resp["Body"].read))
+        if len(data) > limit:
+            raise self._too_large(key, len(data), limit)
+        return data
 
     def put_bytes(self, key: str, data: bytes) -> None:
         # A PUT is atomic in S3: readers see the old object or the new one.

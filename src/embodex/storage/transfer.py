@@ -116,14 +116,17 @@ def download_files(
     attempts: int = DEFAULT_ATTEMPTS,
     on_bytes: Callable[[int], None] | None = None,
     backoff: float = 0.5,
+    stats: TransferStats | None = None,
 ) -> TransferStats:
     """Download ``items`` in parallel, verified and resumable; return what was moved.
 
     A destination that already holds the promised bytes is kept (checked by size and
     sha256, not fetched again). Raises ``StorageIntegrityError`` (a file does not match
-    its hash), ``ObjectNotFoundError`` or ``StorageError`` after ``attempts`` tries.
+    its hash), ``ObjectNotFoundError`` or ``StorageError`` after ``attempts`` tries. Pass
+    ``stats`` to keep the count of bytes fetched when it raises (a rejected batch's bytes
+    were downloaded all the same).
     """
-    stats = TransferStats()
+    stats = stats if stats is not None else TransferStats()
 
     def progress(n: int) -> None:
         stats.add(n)

@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import LoaderConfigError, QCManifestMissingError
+from ..parsing import load_json
 
 __all__ = [
     "QC_MANIFEST",
@@ -44,12 +45,7 @@ def parse_qc_manifest(data: bytes | None, *, where: str, digest: str) -> dict[st
     """
     if data is None:
         return {}
-    try:
-        doc = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise LoaderConfigError(
-            f"{where} is not valid JSON ({exc})", hint="Run `run_qc(dataset)` again."
-        ) from None
+    doc = load_json(data, error=LoaderConfigError, name=where)
     episodes = doc.get("episodes") if isinstance(doc, dict) else None
     if not isinstance(episodes, list):
         raise LoaderConfigError(

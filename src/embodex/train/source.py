@@ -28,6 +28,7 @@ from ..errors import (
 )
 from ..format import FileEntry, Manifest, layout
 from ..fsutil import atomic_write_bytes
+from ..parsing import parse_document
 from ..storage.stores import Storage, open_storage
 from .select import QC_MANIFEST
 
@@ -74,21 +75,19 @@ class StreamingSource(Source):
         self.workers = max(1, workers)
         self.storage: Storage = open_storage(self.url)
         try:
-            manifest_bytes = self.storage.get_bytes(layout.MANIFEST_FILE)
+            manifest_bytes = self.storage.get_document(layout.MANIFEST_FILE)
         except ObjectNotFoundError:
             raise DatasetNotFoundError(self.url, missing=layout.MANIFEST_FILE) from None
-        try:
-            manifest = Manifest.model_validate_json(manifest_bytes)
-        except ValueError as exc:
-            raise CorruptDatasetError(
-                f"{self.url}/{layout.MANIFEST_FILE} is invalid: {exc}", url=self.url
-            ) from None
+        manifest = parse_document(
+            manifest_bytes, Manifest, CorruptDatasetError,
+            name=f"{self.url}/{layout.MANIFEST_FILE}",
+        )  # fmt: skip
         self.entries: dict[str, FileEntry] = {f.path: f for f in manifest.files}
         self.digest = manifest.digest
         self.root = cache / "datasets" / manifest.digest.removeprefix("sha256:")
         self._mirror_metadata(manifest_bytes)
         try:
-            self._qc: bytes | None = self.storage.get_bytes(QC_MANIFEST)
+            self._qc: bytes | None = self.storage.get_document(QC_MANIFEST)
         except ObjectNotFoundError:
             self._qc = None
         self._fetcher = _Fetcher(self.storage, cache / "objects", self.entries, self.workers)

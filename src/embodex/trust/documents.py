@@ -13,26 +13,13 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from ..errors import PayloadError
+from ..parsing import describe_validation_error
 from .envelope import PAYLOAD_TYPES, Envelope, open_envelope, sign_payload
 from .keys import Identity, Signer
 
 __all__ = ["describe_validation_error", "model_from_payload", "open_model", "sign_model"]
 
 M = TypeVar("M", bound=BaseModel)
-
-
-def describe_validation_error(exc: ValidationError) -> str:
-    """The first problem of a pydantic error as ``field.path: message`` (one line)."""
-    err = exc.errors()[0]
-    loc = ".".join(str(p) for p in err["loc"])
-    if err["type"] == "extra_forbidden":
-        return f"unknown field {loc!r}"
-    if err["type"] == "missing":
-        return f"missing field {loc!r}"
-    msg = err["msg"].removeprefix("Value error, ")
-    more = len(exc.errors()) - 1
-    tail = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
-    return (f"{loc}: {msg}" if loc else msg) + tail
 
 
 def model_from_payload(model: type[M], payload: dict[str, Any], what: str) -> M:

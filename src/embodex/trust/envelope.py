@@ -100,6 +100,8 @@ class Envelope(BaseModel):
         except (ValueError, ValidationError) as exc:
             detail = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
             raise SignatureError(f"not a DSSE envelope: {detail}") from None
+        except RecursionError:  # nesting no envelope has: refused, not a crash
+            raise SignatureError("not a DSSE envelope: nested too deeply") from None
 
 
 def pae(payload_type: str, payload: bytes) -> bytes:

@@ -40,6 +40,7 @@ from ..errors import (
     TrustError,
 )
 from ..fsutil import FileLock, atomic_write_bytes
+from ..parsing import MAX_INPUT_BYTES, read_bounded
 
 __all__ = [
     "ROLES",
@@ -311,8 +312,10 @@ def load_signer(name: str, passphrase: str | None = None) -> Signer:
 
 def _identity_from_file(path: Path) -> Identity:
     try:
-        data: Any = json.loads(path.read_bytes())
+        data: Any = json.loads(read_bounded(path, limit=MAX_INPUT_BYTES, error=TrustError))
         return Identity.model_validate(data)
+    except RecursionError:
+        raise TrustError(f"identity file {path} nests too deeply", path=path) from None
     except (ValueError, ValidationError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         raise TrustError(

@@ -32,7 +32,7 @@ from ..canonical import canonical_json
 from ..config import ledger_dir
 from ..errors import LedgerError, PayloadError, SignatureError
 from ..fsutil import FileLock, atomic_write_bytes, fsync_dir
-from .documents import describe_validation_error
+from ..parsing import describe_validation_error
 from .envelope import PAYLOAD_TYPES, Envelope, pae, sign_payload
 from .keys import KEY_ID_PATTERN, Signer
 from .payload import parse_payload
@@ -64,6 +64,7 @@ LEDGER_KINDS: tuple[str, ...] = (
     "receipt-issued",
     "notice-sent",
     "receipt-countersigned",  # delivery: the centre acknowledged a buyer's receipt
+    "fork-detected",  # delivery: the channel served another signed batch under a number
 )
 
 

@@ -94,6 +94,8 @@ def parse_payload(data: bytes) -> Any:
         raise PayloadError("payload is not UTF-8") from None
     except json.JSONDecodeError as exc:
         raise PayloadError(f"payload is not JSON: {exc.msg} at byte {exc.pos}") from None
+    except RecursionError:  # even a signed payload may not crash the reader
+        raise PayloadError("payload nests too deeply") from None
     check_payload_value(value)
     if canonical_json(value) != data:
         raise PayloadError(

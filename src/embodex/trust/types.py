@@ -74,6 +74,32 @@ def money_step(currency: str) -> Decimal:
     return Decimal(1).scaleb(-_MINOR_UNITS.get(currency.upper(), 2))
 
 
+#: Bounds of every exact decimal a document may carry (money, hours, rates, thresholds):
+#: below 10^15 in magnitude, at most 12 decimal places. Far beyond any price or volume traded,
+#: and it keeps every product and sum exact in Decimal's 28 digits (a price of 10^40 once
+#: signed into a contract made ``supply status`` fail with InvalidOperation).
+MAX_DECIMAL = Decimal(10) ** 15
+MAX_DECIMAL_PLACES = 12
+#: Bounds of what people write into contracts, demands and price sheets, checked where the
+#: file is read (the error names the field): hours of one trade (a million hours is over a
+#: century of recording), a price per hour and an amount, in any currency's major unit.
+MAX_TRADE_HOURS = Decimal(10) ** 6
+MAX_UNIT_PRICE = Decimal(10) ** 9
+MAX_AMOUNT = Decimal(10) ** 13
+MAX_MULTIPLIER = Decimal(1000)
+
+
+def _bounded(d: Decimal, shown: object) -> Decimal:
+    if not d.is_finite():
+        raise ValueError(f"{shown!r} is not a finite number")
+    if abs(d) >= MAX_DECIMAL:
+        raise ValueError(f"{shown!r} is out of range (at most 15 digits before the point)")
+    exponent = d.normalize().as_tuple().exponent  # trailing zeros do not count
+    if isinstance(exponent, int) and -exponent > MAX_DECIMAL_PLACES:
+        raise ValueError(f"{shown!r} has more than {MAX_DECIMAL_PLACES} decimal places")
+    return d
+
+
 def _to_decimal(value: Any) -> Any:
     if isinstance(value, bool):
         raise ValueError("expected a decimal string, got a boolean")
@@ -83,14 +109,20 @@ def _to_decimal(value: Any) -> Any:
             "so that it stays exact"
         )
     if isinstance(value, int):
+        if abs(value) >= MAX_DECIMAL:
+            raise ValueError(f"{value!r} is out of range (at most 15 digits before the point)")
         return Decimal(value)
     if isinstance(value, str):
-        if not _DECIMAL_RE.match(value.strip()):
-            raise ValueError(f'{value!r} is not a decimal number like "12.50"')
+        text = value.strip()
+        if len(text) > 40 or not _DECIMAL_RE.match(text):
+            shown = text if len(text) <= 40 else text[:20] + "…"
+            raise ValueError(f'{shown!r} is not a decimal number like "12.50" (up to 15 digits)')
         try:
-            return Decimal(value.strip())
+            return _bounded(Decimal(text), text)
         except InvalidOperation:
             raise ValueError(f"{value!r} is not a decimal number") from None
+    if isinstance(value, Decimal):
+        return _bounded(value, dec_str(value) if value.is_finite() else str(value))
     return value
 
 

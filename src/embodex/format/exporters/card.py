@@ -9,13 +9,13 @@ Hugging Face and LeRobot exporters.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from ...errors import MissingExtraError
+from ...errors import MissingExtraError, QCManifestError
+from ...parsing import load_json, read_bounded
 from ..reader import Dataset
 from ..summary import summarize
 from .common import resolve_dataset
@@ -156,7 +156,9 @@ def qc_summary(ds: Dataset) -> dict[str, Any] | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(
+            read_bounded(path, error=QCManifestError), error=QCManifestError, name=str(path)
+        )
         overall = data["aggregates"]["overall"]
         by_id = {r["episode_id"]: r for r in data["episodes"]}
         profile = data["profile"]
@@ -182,6 +184,8 @@ def qc_summary(ds: Dataset) -> dict[str, Any] | None:
             out.update(_selection_stats(rows))
     except OSError as exc:
         return {"error": f"{QC_MANIFEST} unreadable: {exc}"}
+    except QCManifestError as exc:  # too large, not UTF-8, not JSON, nested too deeply
+        return {"error": exc.message}
     except (ValueError, KeyError, TypeError, InvalidOperation):
         return {"error": f"{QC_MANIFEST} is not a QC manifest (specs/qc.md)"}
     return out

@@ -129,7 +129,7 @@ class _Source:
 def _read_task_info(path: Path) -> list[dict[str, Any]]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise ImportSourceError(
             f"cannot read task info: {exc}",
             path=str(path),
@@ -653,6 +653,7 @@ def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
                 raise ConfigError(
                     f"{out} was imported with {key}: {was}, the sidecar says {now}",
                     hint=f"Use the same {key} as the earlier import.",
+                    path=out,
                 )
     return ids
 

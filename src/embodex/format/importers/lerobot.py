@@ -40,6 +40,7 @@ import yaml
 from pydantic import ValidationError
 
 from ...errors import ConfigError, ImportSourceError
+from ...parsing import BoundedYamlLoader, parse_document
 from .. import lerobot_v3 as v3
 from ..episode import Episode
 from ..images import encode_image
@@ -144,8 +145,8 @@ def _read_json(path: Path) -> dict[str, Any]:
             path=str(path.parent.parent),
             hint="Point at the dataset root (it holds meta/ and data/); download it first.",
         ) from None
-    except (OSError, ValueError) as exc:
-        raise ImportSourceError(f"cannot read: {exc}", path=str(path)) from exc
+    except (OSError, ValueError, RecursionError) as exc:
+        raise ImportSourceError(f"cannot read: {exc}", path=str(path)) from None
     if not isinstance(data, dict):
         raise ImportSourceError("is not a JSON object", path=str(path))
     return data
@@ -161,7 +162,7 @@ def _card_licence(src: Path) -> str | None:
     if not match:
         return None
     try:
-        header = yaml.safe_load(match.group(1))
+        header = yaml.load(match.group(1), Loader=BoundedYamlLoader)  # safe, no aliases
     except yaml.YAMLError:
         return None
     licence = header.get("license") if isinstance(header, dict) else None
@@ -240,9 +241,9 @@ def _own_plan(
     info: dict[str, Any], path: Path, sc: CommonSidecar
 ) -> tuple[DatasetMeta, dict[str, str], list[_Cam]]:
     try:
-        meta = DatasetMeta.model_validate_json(path.read_bytes())
-    except (OSError, ValidationError) as exc:
-        raise ImportSourceError(f"invalid embodex metadata: {exc}", path=str(path)) from exc
+        meta = parse_document(path, DatasetMeta, ImportSourceError, name="embodex metadata")
+    except FileNotFoundError:
+        raise ImportSourceError("embodex metadata is missing", path=str(path)) from None
     mapping = dict(info["embodex"].get("feature_map") or {})
     cams = [
         _Cam(v3.camera_key(c.name), c, info["features"][v3.camera_key(c.name)]["dtype"] == "video")

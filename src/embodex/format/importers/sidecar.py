@@ -12,10 +12,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ...errors import ConfigError
+from ...parsing import load_yaml, read_text
 from ..models import Provenance
 
 __all__ = [
@@ -155,20 +155,13 @@ def load_sidecar(path: str | Path | None) -> dict[str, Any]:
     if path is None:
         return {}
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise ConfigError(
-            f"sidecar {p} does not exist",
-            hint="Check the path, or write one (the README lists its keys).",
-        ) from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"sidecar {p} cannot be read: {exc}") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ConfigError(f"sidecar {p} is not valid YAML: {first}") from exc
+    text = read_text(
+        p,
+        error=ConfigError,
+        name=f"sidecar {p}",
+        missing_hint="Check the path, or write one (the README lists its keys).",
+    )
+    data = load_yaml(text, error=ConfigError, name=f"sidecar {p}")
     if data is None:
         return {}
     if not isinstance(data, dict):
