@@ -20,9 +20,18 @@ from .chunk import load_chunk, plan_chunks
 from .findings import Finding, Note, Verdict, auto_verdict, findings_table
 from .profile import Profile, default_profile
 from .robot import apply_limits
-from .rules import RULES, Findings, Graded, Plan, batch, episode, integrity, motion, numeric
-from .rules import images as image_rules
-from .rules import timing as timing_rules
+from .rules import (
+    CHUNK_CHECKS,
+    RULES,
+    Findings,
+    Graded,
+    ImageSampling,
+    Plan,
+    batch,
+    episode,
+    integrity,
+    numeric,
+)
 
 __all__ = ["EpisodeResult", "ImagesMode", "QCResult", "run_qc"]
 
@@ -175,7 +184,16 @@ def run_qc(
     cols = [c for c in _ROW_COLUMNS if c in ds.episodes.column_names]
     rows: list[dict[str, Any]] = ds.episodes.select(cols).to_pylist()
     sink = Findings({rid: spec.unit for rid, spec in RULES.items()})
-    plan = Plan({r: profile.params(r) for r in RULES}, sink, profile.nominal_fps, profile.robot)
+    sampling = (
+        None
+        if images == "none"
+        else ImageSampling(
+            profile.images.sample_frames, images == "all", profile.images.min_event_s
+        )
+    )
+    plan = Plan(
+        {r: profile.params(r) for r in RULES}, sink, profile.nominal_fps, profile.robot, sampling
+    )
     metrics: dict[str, dict[str, float]] = {r["episode_id"]: {} for r in rows}
     embodiments = _embodiments(plan, meta)
 
@@ -217,18 +235,8 @@ def run_qc(
             1.0 / profile.nominal_fps,
         )
         with np.errstate(all="ignore"):
-            integrity.check_chunk(plan, chunk)
-            timing_rules.check_chunk(plan, chunk)
-            numeric.check_chunk(plan, chunk)
-            motion.check_chunk(plan, chunk)
-        if images != "none":
-            image_rules.check_chunk(
-                plan,
-                chunk,
-                profile.images.sample_frames,
-                images == "all",
-                profile.images.min_event_s,
-            )
+            for check in CHUNK_CHECKS:
+                check(plan, chunk)
         inputs.add_chunk(chunk, pose_units)
         constant.add(chunk)
         for name, values in chunk.metrics.items():

@@ -8,9 +8,19 @@ from typing import TypeVar
 from ..robot import RobotFacts
 from .base import Findings, Graded, RuleParams
 
-__all__ = ["Plan"]
+__all__ = ["ImageSampling", "Plan"]
 
 P = TypeVar("P", bound=RuleParams)
+
+
+@dataclass(frozen=True)
+class ImageSampling:
+    """Which frames the image rules decode: ``sample_frames`` evenly spread plus a grid that
+    cannot miss an event of ``min_event_s`` (None: no grid), or every frame."""
+
+    sample_frames: int
+    all_frames: bool = False
+    min_event_s: float | None = None
 
 
 @dataclass
@@ -21,6 +31,8 @@ class Plan:
     out: Findings
     nominal_fps: float
     robot: RobotFacts = field(default_factory=RobotFacts)
+    #: None when the run checks no images (``run_qc(images="none")``)
+    images: ImageSampling | None = None
 
     def note(self, rule: str, message: str, subject: str | None = None) -> None:
         """Say once, for the whole dataset, what a rule could not check or what is missing."""

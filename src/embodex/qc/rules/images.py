@@ -147,9 +147,11 @@ def _is_flat(d: _Decoded, cam: Camera, kind: Kind, p: Level) -> bool:
     return float(g.std()) <= p.max_std  # only for the rare dark or bright frame
 
 
-def check_chunk(
-    plan: Plan, c: Chunk, sample_frames: int, all_frames: bool, min_event_s: float | None = None
-) -> None:
+def check_chunk(plan: Plan, c: Chunk) -> None:
+    if plan.images is None:
+        return
+    sample_frames, all_frames = plan.images.sample_frames, plan.images.all_frames
+    min_event_s = plan.images.min_event_s
     dec = plan.get("images.decodable", Flag)
     res = plan.get("images.resolution", Flag)
     black = plan.get("images.black", Level)
