@@ -281,3 +281,11 @@ def test_errors_survive_pickling_with_their_facts() -> None:
     assert type(back) is DatasetNotFoundError and back.path == "/data/x"
     assert back.message == exc.message and back.missing == "embodex.json" and back.hint == exc.hint
     assert back.facts == {"path": "/data/x"}
+
+
+def test_the_cli_prints_errors_through_its_table_only() -> None:
+    # `exc.one_line()` is the Python caller's wording; a CLI line built from it would tell
+    # the user to pass `skip_bad=True` instead of --skip-bad
+    cli_dir = SRC.parents[1] / "cli" / "embodex_cli"
+    users = [p.name for p in cli_dir.glob("*.py") if ".one_line(" in p.read_text(encoding="utf-8")]
+    assert not users, f"CLI modules printing the SDK's wording: {users}"
