@@ -31,10 +31,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from ..errors import DeliveryError, PullLockedError
 from ..fsutil import FileLock, atomic_write_bytes
 from ..parsing import parse_document
+from .stages import PULL, PullStage
 
 __all__ = ["BatchProgress", "BatchSeen", "BuyerStore", "PullState"]
-
-Stage = Literal["downloading", "decided", "installed"]
 
 
 class BatchProgress(BaseModel):
@@ -44,9 +43,13 @@ class BatchProgress(BaseModel):
 
     number: int = Field(ge=1)
     manifest_digest: str
-    stage: Stage = "downloading"
+    stage: PullStage = "downloading"
     receipt_digest: str | None = None
     receipt_stored: bool = False
+
+    def advance(self, to: PullStage) -> None:
+        """Move to the next stage (:data:`.stages.PULL`); the caller saves the state."""
+        self.stage = PULL.step(self.stage, to)
 
 
 class BatchSeen(BaseModel):

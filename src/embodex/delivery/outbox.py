@@ -34,6 +34,7 @@ from ..errors import DeliveryError
 from ..fsutil import FileLock, atomic_write_bytes
 from ..parsing import parse_document
 from .documents import CHANNEL_ID_PATTERN
+from .stages import PUBLISH, PublishStage
 
 __all__ = ["Outbox", "PendingBatch", "delivered_under", "envelope_digest", "payload_of"]
 
@@ -56,6 +57,11 @@ class PendingBatch(BaseModel):
         default=None, ge=1, description="As asked when it was staged."
     )
     uploaded: list[str] = Field(default_factory=list, description="Keys already stored.")
+    stage: PublishStage = Field(default="staged", description="See embodex.delivery.stages.")
+
+    def advance(self, to: PublishStage) -> None:
+        """Move to the next stage (:data:`.stages.PUBLISH`); the caller saves the record."""
+        self.stage = PUBLISH.step(self.stage, to)
 
 
 class Outbox:

@@ -376,6 +376,9 @@ class _Publisher:
             if opts.on_file is not None:
                 opts.on_file(key, size)
 
+        if pending.stage == "staged":
+            pending.advance("uploading")
+            self.outbox.save_pending(pending)
         ch.store.put_group(
             todo,
             [(qc_key(n), staged.qc_envelope), (manifest_key(n), data), (HEAD_KEY, head.data)],

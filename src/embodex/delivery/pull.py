@@ -498,7 +498,7 @@ class _Puller:
             decision, buyer_qc = self._fetch_and_decide(manifest, incoming, report, replaceable)
             receipt_env = self._receipt(manifest, digest, decision, buyer_qc, replaceable)
             atomic_write_bytes(self.store.receipt(n), receipt_env.to_json_bytes())
-            progress.stage = "decided"
+            progress.advance("decided")
             progress.receipt_digest = digest_json(
                 open_receipt(receipt_env, self.signer.identity).model_dump(mode="json")
             )
@@ -515,7 +515,7 @@ class _Puller:
             t2 = time.perf_counter()
             self._install(manifest, incoming, receipt, buyer_qc)
             report.seconds["install"] = time.perf_counter() - t2
-            progress.stage = "installed"
+            progress.advance("installed")
             self.save()
         self._send_receipt(n, receipt, progress)
         # the signed manifest as installed: the evidence should the channel later serve
