@@ -14,7 +14,7 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[torch]'
+	$(PIP) install -q -e '.[torch,console]'
 	touch $@
 
 # torch first, pinned to the CPU build held locally: a bare `torch` requirement would pull a

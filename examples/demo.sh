@@ -60,6 +60,12 @@ embodex review set "$OUT/centre/dataset" "$EPISODE" --verdict accept \
   --reason meets_spec --reviewer rev-001 --note "spot check: clean grasp, steady camera"
 embodex review list "$OUT/centre/dataset"
 embodex qc show "$OUT/centre/dataset" "$EPISODE"
+# the same queue in a browser, every camera playing, decisions from the keyboard, each signed
+# with the reviewer's key; it serves until Ctrl-C, so the demo only prints it
+echo
+echo "To review in the browser (a local web app; Ctrl-C stops it):"
+echo "  embodex keys generate rev-001 --role reviewer"
+echo "  embodex console $OUT/centre/dataset --key rev-001"
 
 step "8. QC report: one self-contained HTML file with plots; trim what QC suggests cutting"
 embodex qc report "$OUT/centre/dataset" -o "$OUT/qc-report.html"
@@ -239,3 +245,4 @@ else
 fi
 
 printf '\nDemo finished: outputs in %s/\n' "$OUT"
+printf 'Review the episodes in the browser: embodex console %s/centre/dataset --key REVIEWER\n' "$OUT"

@@ -51,6 +51,7 @@ def test_every_progress_command_works_on_a_terminal(
     step(["verify", str(ds)])
     first = open_dataset(ds).episode_ids[0]
     step(["trim", str(ds), str(tmp_path / "trimmed"), "--episode", first, "--frames", "5:40"])
+    step(["transcode", str(ds), str(tmp_path / "hot"), "--cameras", "jpeg"])
     step(["qc", "run", str(ds)])
     step(["export", "lerobot", str(ds), str(tmp_path / "lr")])
     step(["export", "hf", str(ds), str(tmp_path / "hf")])

@@ -41,6 +41,7 @@ LAYER_ORDER = (
     "delivery",
     "market",
     "train",
+    "console",
 )
 
 #: The embodex commands (``embodex qc``, ``embodex publish``...), as a Python user must not read.

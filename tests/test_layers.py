@@ -22,6 +22,10 @@ BASE = {"errors", "config", "fsutil", "canonical", "parsing", "_version"}
 ORDER = ("base", "storage", "format", "qc", "trust", "contract", "delivery", "market")
 RANK = {name: i for i, name in enumerate(ORDER)}
 
+#: Applications over the SDK: they may import any layer (never the demo generators, and the
+#: console never the CLI); only the CLI imports the console.
+APPS = ("cli", "demo", "console")
+
 #: Layers outside the stack and what each may import.
 TRAIN_MAY = {"base", "storage", "format", "train"}
 #: The package root re-exports the dataset API and the loader; schemas generates the JSON
@@ -120,7 +124,9 @@ def violations(src: Path) -> list[str]:
                 problems.append(f"{where}: the SDK never imports the CLI")
             elif theirs == "demo" and mine not in ("demo", "cli"):
                 problems.append(f"{where}: production code never imports the demo generators")
-            elif mine in ("cli", "demo") or module == "embodex.schemas":
+            elif theirs == "console" and mine not in ("console", "cli"):
+                problems.append(f"{where}: only the CLI imports the console application")
+            elif mine in APPS or module == "embodex.schemas":
                 continue
             elif mine == "reports":
                 continue  # a page may render the results of any layer
@@ -166,6 +172,10 @@ def test_no_import_breaks_the_layers(tmp_path: Path) -> None:
         ("market/bad.py", "import embodex_cli.main", "never imports the CLI"),
         ("train/bad.py", "from ..delivery.pull import pull", "train stands on format"),
         ("qc/bad.py", "from ..reports.catalog_page import catalog_html", "renders a layer above"),
+        ("market/bad.py", "from ..console import start", "only the CLI imports the console"),
+        ("reports/bad.py", "from ..console.data import ConsoleData", "only the CLI imports"),
+        ("console/bad.py", "from ..demo.synth import synth_dataset", "never imports the demo"),
+        ("console/bad.py", "import embodex_cli.render", "never imports the CLI"),
     ],
 )
 def test_a_forbidden_import_is_caught(

@@ -15,7 +15,7 @@ from .render import echo_json, fmt_bytes, fmt_hours, plural, progress, table
 
 
 def register(cli: click.Group) -> None:
-    for command in (synth, package, inspect, verify, trim):
+    for command in (synth, package, inspect, verify, trim, transcode):
         cli.add_command(command)
 
 
@@ -142,6 +142,18 @@ def synth(
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
     help="mcap only: YAML mapping ROS 2 topics to features and cameras.",
 )
+@click.option(
+    "--cameras",
+    type=click.Choice(["video", "jpeg"]),
+    help="agibot, lerobot: store video cameras as video (default: the bitstream, remuxed) "
+    "or as one JPEG per frame.",
+)
+@click.option(
+    "--reencode",
+    type=click.Choice(["auto", "always", "never"]),
+    help="agibot, lerobot, video cameras: auto (default) re-encodes only a codec a dataset "
+    "cannot store or key frames over 60 frames apart; never makes such an episode bad.",
+)
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
 @click.option("--append", is_flag=True, help="Add to an existing dataset.")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
@@ -151,6 +163,8 @@ def package(
     source_format: str,
     sidecar: Path | None,
     topic_map: Path | None,
+    cameras: str | None,
+    reencode: str | None,
     skip_bad: bool,
     append: bool,
     as_json: bool,
@@ -164,10 +178,11 @@ def package(
     \b
     Example:
       embodex package raw/ datasets/week01 --from agibot --meta raw/embodex-sidecar.yaml
+      embodex package raw/ datasets/week01-jpeg --from agibot --cameras jpeg
       embodex package lerobot-ds/ datasets/imported --from lerobot --meta centre.yaml
       embodex package bags/ datasets/day1 --from mcap --map topics.yaml --meta centre.yaml
     """
-    from embodex.format.importers import import_recordings
+    from embodex.format.importers import import_recordings, video_policy
 
     with progress("packaging", None, enabled=not as_json) as bar:
         report = import_recordings(
@@ -176,6 +191,7 @@ def package(
             out,
             sidecar=sidecar,
             topic_map=topic_map,
+            video=video_policy(cameras, reencode),
             skip_bad=skip_bad,
             append=append,
             on_episode=lambda _eid: bar.update(),
@@ -277,7 +293,7 @@ def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
                     c["name"],
                     c["kind"],
                     f"{c['width']}x{c['height']}",
-                    c["encoding"],
+                    c["encoding"] + (" video" if c["storage"] == "video" else ""),
                     "yes" if c["calibrated"] else "no",
                 ]
                 for c in s["cameras"]
@@ -450,3 +466,79 @@ def trim(
                 ],
             )
         )
+
+
+@click.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("out", type=click.Path(path_type=Path))
+@click.option(
+    "--cameras",
+    "storage",
+    type=click.Choice(["jpeg", "video"]),
+    required=True,
+    help="jpeg: decode video cameras into one JPEG per frame (a training tier); video: "
+    "encode frame cameras as video (a storage tier).",
+)
+@click.option(
+    "--codec",
+    type=click.Choice(["h264", "h265", "av1"]),
+    default="h264",
+    show_default=True,
+    help="Codec of the video cameras written (--cameras video).",
+)
+@click.option(
+    "--gop", type=click.IntRange(min=1), default=30, show_default=True, help="Key-frame interval."
+)
+@click.option(
+    "--camera",
+    "only",
+    multiple=True,
+    metavar="NAME",
+    help="Convert only this camera (repeatable); the others are copied as stored.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+def transcode(
+    src: Path,
+    out: Path,
+    storage: str,
+    codec: str,
+    gop: int,
+    only: tuple[str, ...],
+    as_json: bool,
+) -> None:
+    """Write a new dataset with the colour cameras stored as JPEG frames or as video.
+
+    Keep the delivered video (small) and build a JPEG tier for training locally, or store
+    frame cameras as video. Features, times, metadata, episode ids and the other cameras
+    are copied as stored; embodex.json records the step (extra.transcode) and the
+    provenance chain shows it. SRC is never changed.
+
+    \b
+    Example:
+      embodex transcode datasets/week01 hot/week01 --cameras jpeg
+      embodex transcode datasets/old datasets/old-video --cameras video --codec av1 --gop 16
+    """
+    from embodex.format import transcode_dataset
+
+    ds = open_dataset(src)
+    with progress("transcoding", len(ds), enabled=not as_json) as bar:
+        result = transcode_dataset(
+            ds,
+            out,
+            cameras="jpeg" if storage == "jpeg" else "video",
+            codec=codec,
+            gop=gop,
+            only=list(only) or None,
+            on_episode=lambda _eid: bar.update(),
+        )
+    if as_json:
+        echo_json(result.as_dict())
+        return
+    click.echo(
+        f"wrote {plural(len(result.dataset), 'episode')} to {out}: "
+        f"{fmt_bytes(result.bytes_before)} -> {fmt_bytes(result.bytes_after)}"
+    )
+    for name, change in result.cameras.items():
+        click.echo(f"  {name}: {change}")
+    if not result.cameras:
+        click.echo("  no camera needed converting (copied as stored)")

@@ -422,7 +422,12 @@ def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
 @review.command("set")
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.argument("episode")
-@click.option("--verdict", type=click.Choice(["accept", "reject"]), required=True)
+@click.option(
+    "--verdict",
+    type=click.Choice(["accept", "reject", "flag"]),
+    required=True,
+    help="flag asks for a second look (reason second_look) and changes no verdict.",
+)
 @click.option(
     "--reason",
     required=True,
@@ -430,7 +435,12 @@ def review_next(dataset: Path, out: Path | None, as_json: bool) -> None:
     help=_REASONS_HELP,
 )
 @click.option("--note", help="Free text for the record.")
-@click.option("--reviewer", required=True, metavar="ID", help="Your pseudonymous reviewer id.")
+@click.option("--reviewer", metavar="ID", help="Your pseudonymous reviewer id (unsigned).")
+@click.option(
+    "--key",
+    metavar="NAME",
+    help="Sign the decision with this reviewer key (the reviewer id is its name).",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 def review_set(
     dataset: Path,
@@ -438,35 +448,56 @@ def review_set(
     verdict: str,
     reason: str,
     note: str | None,
-    reviewer: str,
+    reviewer: str | None,
+    key: str | None,
     as_json: bool,
 ) -> None:
-    """Record a manual accept or reject (appended to the dataset's review log).
+    """Record a manual accept or reject, or flag for a second look (appended to the
+    dataset's review log; signed with --key).
 
-    A reject makes the episode FAIL; an accept turns a WARN into PASS. An automatic FAIL
-    cannot be accepted. The QC manifest is updated at once.
+    A reject makes the episode FAIL; an accept turns a WARN into PASS; a flag changes no
+    verdict. An automatic FAIL cannot be accepted. The QC manifest is updated at once.
 
     \b
     Example:
       embodex review set datasets/week01 centre:0042 --verdict accept \\
-          --reason warning_acceptable --reviewer rev-007
+          --reason warning_acceptable --key rev-007
+      embodex review set datasets/week01 centre:0042 --verdict reject \\
+          --reason operator_error --reviewer rev-007 --note "regrasps twice"
     """
-    from embodex.qc.review import record_review
+    if (reviewer is None) == (key is None):
+        raise click.UsageError("give --key NAME (signed) or --reviewer ID (unsigned), not both")
+    if key is not None:
+        from embodex.trust.reviews import record_signed_review
 
-    entry, manifest = record_review(
-        dataset,
-        episode,
-        verdict=verdict,  # type: ignore[arg-type]
-        reason=reason,
-        reviewer=reviewer,
-        note=note,
-    )
+        from .commands_trust import load_signer_cli
+
+        entry, manifest = record_signed_review(
+            dataset,
+            episode,
+            verdict=verdict,  # type: ignore[arg-type]
+            reason=reason,
+            signer=load_signer_cli(key),
+            note=note,
+        )
+    else:
+        from embodex.qc.review import record_review
+
+        entry, manifest = record_review(
+            dataset,
+            episode,
+            verdict=verdict,  # type: ignore[arg-type]
+            reason=reason,
+            reviewer=reviewer or "",
+            note=note,
+        )
     final = manifest.episode(episode).verdict
     if as_json:
         echo_json({"entry": entry.model_dump(mode="json"), "verdict": final})
         return
+    signed = f", signed {entry.signature.keyid}" if entry.signature else ""
     click.echo(
-        f"recorded: {episode} {entry.verdict} ({entry.reason}) by {entry.reviewer}; "
+        f"recorded: {episode} {entry.verdict} ({entry.reason}) by {entry.reviewer}{signed}; "
         f"{entry.auto_verdict} -> {final}"
     )
 

@@ -27,6 +27,7 @@ from embodex.errors import (
     CatalogError,
     ChannelError,
     ConfigError,
+    ConsoleError,
     ContractError,
     ContractStateError,
     CorruptDatasetError,
@@ -209,6 +210,10 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
         "Run `embodex qc run DATASET` first, or load every episode: --qc all "
         "(qc='all' from Python)."
     ),
+    # console
+    ConsoleError: (
+        "See `embodex console --help`; the console needs `pip install embodex[console]`."
+    ),
 }
 
 #: A code span of an SDK message (as written between backticks) → the CLI's words for it.
@@ -286,6 +291,23 @@ CODE: dict[str, str] = {
     "history=": "--history",
     "horizon=": "--horizon",
     "delta_timestamps=": "the windows",
+    "video=": "--cameras/--reencode",
+    "channel=": "--channel URL",
+    "port=": "--port",
+    "build_settings(...)": "`embodex console --help`",
+    "transcode_dataset(...)": "`embodex transcode`",
+    "transcode_dataset(src, dest, cameras='jpeg')": (
+        "`embodex transcode DATASET OUT --cameras jpeg`"
+    ),
+    "generate_key(name, 'reviewer')": "`embodex keys generate NAME --role reviewer`",
+    "VideoPolicy": "--cameras, --reencode",
+    "VideoPolicy(reencode='auto')": "--reencode auto",
+    "VideoPolicy(cameras='jpeg')": "--cameras jpeg",
+    "VideoPolicy(cameras='video')": "--cameras video",
+    "video=VideoPolicy(cameras='jpeg')": "--cameras jpeg",
+    "video=VideoPolicy(cameras='video')": "--cameras video",
+    "decode_images=True": "decode_images=True from Python",
+    "serve(settings)": "`embodex console`",
 }
 
 _SPAN = re.compile(r"`([^`\n]+)`")

@@ -18,6 +18,7 @@ from embodex.config import debug_enabled
 from embodex.errors import EmbodexError
 
 from . import (
+    commands_console,
     commands_delivery,
     commands_format,
     commands_interop,
@@ -37,6 +38,7 @@ COMMAND_MODULES = (
     commands_train,
     commands_delivery,
     commands_market,
+    commands_console,
 )
 
 EXIT_FAILURE = 1

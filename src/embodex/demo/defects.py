@@ -26,7 +26,15 @@ from typing import Any
 
 import numpy as np
 
-from ..format import Dataset, DatasetMeta, DatasetWriter, Episode, Segment, open_dataset
+from ..format import (
+    Dataset,
+    DatasetMeta,
+    DatasetWriter,
+    Episode,
+    Segment,
+    VideoClip,
+    open_dataset,
+)
 from ..format.images import decode_image, encode_image
 from ..qc.findings import Severity
 
@@ -617,6 +625,8 @@ def _work(episode: Episode, meta: DatasetMeta, seed: int) -> _Work:
     action = feats.pop(action_name).astype(np.float64) if action_name in feats else None
     images: dict[str, list[bytes] | np.ndarray] = {}
     for cam, frames in episode.images.items():
+        if isinstance(frames, VideoClip):
+            frames = np.stack(list(frames.decode()))  # defects edit pixels
         images[cam] = (
             np.array(frames, copy=True) if isinstance(frames, np.ndarray) else list(frames)
         )

@@ -22,7 +22,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
-from ..format import Camera, DatasetMeta, Embodiment, Feature, Provenance
+from ..format import Camera, DatasetMeta, Embodiment, Feature, Provenance, VideoClip
 from ..format.images import decode_image
 from ..format.importers.agibot import SIDECAR_FILE, camera_name
 from .synth import JOINT_NAMES, SCENES, SKILLS, synth_episode
@@ -75,7 +75,9 @@ def _defect_episodes(defects: Mapping[str, Any] | None, episodes: int) -> dict[s
     return out
 
 
-def _write_video(path: Path, frames: np.ndarray, fps: int, codec: str) -> None:
+def _write_video(
+    path: Path, frames: np.ndarray, fps: int, codec: str, gop: int | None = None
+) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with av.open(str(path), "w", format="mp4") as container:
         stream = container.add_stream(codec, rate=fps)
@@ -85,6 +87,8 @@ def _write_video(path: Path, frames: np.ndarray, fps: int, codec: str) -> None:
         stream.pix_fmt = "yuv420p"
         # one thread: a multi-threaded encoder need not give the same bytes twice
         stream.codec_context.thread_count = 1
+        if gop is not None:
+            stream.codec_context.gop_size = gop  # a recorder's key-frame interval
         for img in frames:
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24")
             for packet in stream.encode(frame):
@@ -173,6 +177,7 @@ def write_agibot_sample(
     depth: bool = True,
     with_timestamps: bool = True,
     codec: str = "mpeg4",
+    gop: int | None = None,
     task_name: str | None = None,
     defects: Mapping[str, int | Sequence[int] | bool] | None = None,
 ) -> Path:
@@ -182,7 +187,9 @@ def write_agibot_sample(
     ``cameras`` are video stems (``head_color``...). Without ``with_timestamps`` the h5 has no
     ``timestamp`` dataset (older exports). ``codec`` is any PyAV encoder: the default
     ``mpeg4`` gives the same bytes on every run (libx264 here does not, even on one
-    thread); the real release is AV1 (``libsvtav1``). ``task_name`` replaces the English
+    thread); the real release is AV1 (``libsvtav1``); ``libx264`` with ``size=(640, 480)`` and
+    ``gop=30`` (one key frame a second) gives recorder-like H.264. ``gop`` is the key-frame
+    interval (the encoder's default when None). ``task_name`` replaces the English
     task name (pass Chinese text to test language detection).
 
     ``defects`` maps a name of :data:`AGIBOT_DEFECTS` to the episode index (or indices) to
@@ -272,11 +279,12 @@ def write_agibot_sample(
         obs = root / "observations" / task / ep
         for c, stem in enumerate(cameras):
             encoded = synth.images[camera_name(stem)]
+            assert not isinstance(encoded, VideoClip)  # synth renders JPEG frames
             pictures = np.stack([decode_image(bytes(b), "jpeg") for b in encoded])[:, :height]
             if c == 0 and "frame_mismatch" in bad:
                 pictures = pictures[:-3]
             path = obs / "videos" / f"{stem}.mp4"
-            _write_video(path, pictures, fps, codec)
+            _write_video(path, pictures, fps, codec, gop)
             if c == 0 and "corrupt_mp4" in bad:
                 path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
             if c == 0 and "missing_mp4" in bad:

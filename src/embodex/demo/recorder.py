@@ -39,6 +39,7 @@ from ..format import (
     Feature,
     Provenance,
     Segment,
+    VideoClip,
 )
 from ..format.images import encode_image
 from ..format.importers.agibot_layout import JOINT_NAMES, UNITS
@@ -364,7 +365,8 @@ def faulty_take(
     st = np.array(ep.features["state"], dtype=np.float32)
     ac = np.array(ep.features["action"], dtype=np.float32)
     ts = np.array(ep.timestamp_ns)
-    images = {k: list(v) for k, v in ep.images.items()}
+    # clean takes hold JPEG frames (the demo recorder renders pictures, never video)
+    images = {k: list(v) for k, v in ep.images.items() if not isinstance(v, VideoClip)}
     cam_ts = {k: np.array(v) for k, v in ep.image_timestamps_ns.items()}
     side, joints = _working(ep)
     frames: tuple[int, int]

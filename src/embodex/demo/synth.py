@@ -333,7 +333,7 @@ def synth_episode(
             start_frame=int(bounds[k]),
             end_frame=int(bounds[k + 1]),
             skill=phase,
-            text=f"{phase} ({skill.skill})",
+            text_en=f"{phase} ({skill.skill})",
         )
         for k, phase in enumerate(skill.phases)
     ]

@@ -2,8 +2,9 @@
 
 Each layer's errors live beside the others of that layer, in the order of ARCHITECTURE.md:
 ``base`` (the root, settings, safe paths), ``storage``, ``format`` (with the importers and
-exporters), ``qc``, ``trust``, ``contract``, ``delivery``, ``market``, ``train``. Import them
-from here (``from embodex.errors import SchemaError``); :data:`LAYERS` lists them by layer.
+exporters), ``qc``, ``trust``, ``contract``, ``delivery``, ``market``, ``train``, and the
+review ``console`` (an application over them). Import them from here
+(``from embodex.errors import SchemaError``); :data:`LAYERS` lists them by layer.
 
 Every error carries its facts as attributes (``path``, ``url``, ``episode_id``, ``key_name``,
 ``key_id``, ``batch``, ``field``; see :class:`EmbodexError`) and a ``hint``: the fix in Python
@@ -13,9 +14,10 @@ and exits non-zero; library callers catch the class they care about.
 
 from __future__ import annotations
 
-from . import base, contract, delivery, market, qc, storage, train, trust
+from . import base, console, contract, delivery, market, qc, storage, train, trust
 from . import format as format_
 from .base import ConfigError, EmbodexError, UnsafePathError
+from .console import ConsoleError
 from .contract import ContractError, ContractStateError
 from .delivery import (
     ChannelError,
@@ -69,10 +71,10 @@ from .trust import (
     TrustError,
 )
 
-#: Every error class by layer, bottom up (the order of ARCHITECTURE.md).
+#: Every error class by layer, bottom up (the order of ARCHITECTURE.md), the console last.
 LAYERS: dict[str, tuple[type[EmbodexError], ...]] = {
     module.__name__.rsplit(".", 1)[1]: tuple(getattr(module, name) for name in module.__all__)
-    for module in (base, storage, format_, qc, trust, contract, delivery, market, train)
+    for module in (base, storage, format_, qc, trust, contract, delivery, market, train, console)
 }
 
 __all__ = [
@@ -80,6 +82,7 @@ __all__ = [
     "CatalogError",
     "ChannelError",
     "ConfigError",
+    "ConsoleError",
     "ContractError",
     "ContractStateError",
     "CorruptDatasetError",

@@ -20,9 +20,11 @@ from .models import (
     Segment,
     TrimRecord,
 )
-from .reader import Dataset, EpisodeView, ImageSequence, open_dataset
+from .reader import Dataset, EpisodeView, ImageSequence, VideoImageSequence, open_dataset
+from .transcode import TranscodeResult, transcode_dataset
 from .trim import Cut, TrimResult, trim_episodes
 from .verify import VerifyReport, verify_dataset
+from .videostore import VideoClip, VideoEncoding
 from .writer import DatasetWriter
 
 __all__ = [
@@ -47,11 +49,16 @@ __all__ = [
     "Manifest",
     "Provenance",
     "Segment",
+    "TranscodeResult",
     "TrimRecord",
     "TrimResult",
     "VerifyReport",
+    "VideoClip",
+    "VideoEncoding",
+    "VideoImageSequence",
     "copy_episodes",
     "open_dataset",
+    "transcode_dataset",
     "trim_episodes",
     "verify_dataset",
 ]

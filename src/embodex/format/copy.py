@@ -9,6 +9,7 @@ from ..errors import SchemaError
 from .episode import Episode
 from .models import DatasetMeta
 from .reader import Dataset, open_dataset
+from .videostore import VideoEncoding
 from .writer import DEFAULT_SHARD_BYTES, DatasetWriter
 
 __all__ = ["copy_episodes"]
@@ -24,10 +25,12 @@ def copy_episodes(
     transform: Callable[[Episode], Episode] | None = None,
     on_episode: Callable[[str], None] | None = None,
     shard_bytes: int | None = None,
+    video_encoding: VideoEncoding | None = None,
 ) -> Dataset:
     """Write the chosen episodes of ``source`` (all when ``episode_ids`` is None) to ``dest``.
 
-    Encoded images are copied as stored, never re-encoded. ``meta`` overrides the dataset
+    Encoded images are copied as stored, never re-encoded; videos are copied byte for byte
+    (a trimmed episode's as the packets of the GOPs it keeps). ``meta`` overrides the dataset
     metadata of a new ``dest`` (same frame schema required); ``transform`` may change each
     episode on the way (e.g. its metadata). With ``append=True`` the episodes are added to an
     existing ``dest``. ``shard_bytes`` sets the writer's shard size (smaller shards move in
@@ -44,7 +47,7 @@ def copy_episodes(
     if unknown:
         raise SchemaError(f"episodes not in {src.root}: {', '.join(unknown[:5])}", path=src.root)
     new_meta = meta if meta is not None else src.meta
-    if new_meta.schema_fingerprint() != src.meta.schema_fingerprint():
+    if transform is None and new_meta.schema_fingerprint() != src.meta.schema_fingerprint():
         raise SchemaError(
             "the new metadata changes the frame schema of the copied episodes",
             hint="Keep features, cameras and fps as in the source.",
@@ -54,6 +57,7 @@ def copy_episodes(
         None if append else new_meta,
         append=append,
         shard_bytes=shard_bytes or DEFAULT_SHARD_BYTES,
+        video_encoding=video_encoding,
     ) as writer:
         for eid in ids:
             episode = src.episode(eid).to_episode()

@@ -12,10 +12,11 @@ import numpy as np
 from ..errors import SchemaError
 from .images import encode_image
 from .models import DatasetMeta, EpisodeMeta
+from .videostore import VideoClip
 
 __all__ = ["Episode", "episode_meta_from_row"]
 
-ImageInput = Sequence[bytes] | np.ndarray
+ImageInput = Sequence[bytes] | np.ndarray | VideoClip
 
 
 @dataclass
@@ -25,7 +26,10 @@ class Episode:
     ``timestamp_ns``: int64 real capture times, one per frame. ``features``: name → array of
     shape ``(frames, D)``. ``images``: camera → either a sequence of encoded bytes (stored
     as given, never re-encoded) or a raw array ``(frames, H, W, 3)`` uint8 / ``(frames, H, W)``
-    uint16 that the writer encodes. ``image_timestamps_ns``: optional camera → capture times.
+    uint16 that the writer encodes. A video camera (``storage: "video"``) takes a
+    :class:`VideoClip` (an encoded video whose packets the writer copies, never re-encoding
+    them) or a raw ``(frames, H, W, 3)`` uint8 array that the writer encodes as video.
+    ``image_timestamps_ns``: optional camera → capture times.
     """
 
     meta: EpisodeMeta
@@ -100,9 +104,23 @@ class Episode:
                 hint=f"Declare them in the dataset cameras (known: {sorted(cams)}).",
                 episode_id=eid,
             )
-        images: dict[str, list[bytes]] = {}
+        images: dict[str, ImageInput] = {}
         for name, frames in self.images.items():
             cam = cams[name]
+            if cam.is_video and not isinstance(frames, VideoClip | np.ndarray):
+                raise SchemaError(
+                    f"episode {eid}: camera {name!r} is stored as video; give a VideoClip "
+                    "or an array of RGB frames",
+                    hint="Encoded images go to cameras with storage 'frame'; "
+                    "`transcode_dataset(...)` converts a dataset between the two.",
+                    episode_id=eid,
+                )
+            if not cam.is_video and isinstance(frames, VideoClip):
+                raise SchemaError(
+                    f"episode {eid}: camera {name!r} stores frames ({cam.encoding}), not video",
+                    hint="Declare the camera with storage 'video', or decode the video "
+                    "into frames.",
+                )
             if len(frames) != n:
                 raise SchemaError(
                     f"episode {eid}: camera {name!r} has {len(frames)} frames, "
@@ -110,11 +128,13 @@ class Episode:
                     hint="Drop or pad frames so the camera and joint streams align.",
                     episode_id=eid,
                 )
-            if isinstance(frames, np.ndarray):
+            if cam.is_video:
+                images[name] = frames  # the writer remuxes or encodes it
+            elif isinstance(frames, np.ndarray):
                 images[name] = [encode_image(f, cam.encoding) for f in frames]
             elif isinstance(frames, list):
                 images[name] = frames  # pa.array(..., pa.binary()) type-checks each item
-            else:
+            elif not isinstance(frames, VideoClip):
                 images[name] = [bytes(b) for b in frames]
         image_ts: dict[str, np.ndarray] = {}
         for name, cam_ts in self.image_timestamps_ns.items():

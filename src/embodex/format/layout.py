@@ -29,10 +29,13 @@ __all__ = [
     "META_FILE",
     "STATS_FILE",
     "TXN_DIR",
+    "VIDEO_DIR",
     "apply_commit",
+    "is_content_file",
     "recover",
     "resolve",
     "shard_name",
+    "video_name",
 ]
 
 META_FILE = "embodex.json"
@@ -41,6 +44,7 @@ STATS_FILE = "stats.json"
 MANIFEST_FILE = "manifest.json"
 METADATA_FILES = (META_FILE, EPISODES_FILE, STATS_FILE, MANIFEST_FILE)
 DATA_DIR = "data"
+VIDEO_DIR = "videos"
 CONTROL_DIR = ".embodex"
 TXN_DIR = f"{CONTROL_DIR}/txn"
 COMMIT_DIR = f"{CONTROL_DIR}/commit"
@@ -50,6 +54,16 @@ PARTIAL_SUFFIX = ".partial"
 
 def shard_name(seq: int) -> str:
     return f"{DATA_DIR}/shard-{seq:06d}.arrow"
+
+
+def video_name(camera: str, episode_index: int) -> str:
+    """The MP4 of one video camera's frames of one episode (format 1.1)."""
+    return f"{VIDEO_DIR}/{camera}/episode-{episode_index:06d}.mp4"
+
+
+def is_content_file(path: str) -> bool:
+    """Frame shards and videos: the files a manifest lists besides the metadata files."""
+    return path.startswith((DATA_DIR + "/", VIDEO_DIR + "/"))
 
 
 def resolve(root: Path, name: str) -> Path:
@@ -75,8 +89,8 @@ def apply_commit(root: Path) -> None:
 def recover(root: Path, referenced_shards: set[str] | None) -> list[str]:
     """Bring a dataset directory back to its last committed state (writer lock held).
 
-    Finishes a committed journal, drops an uncommitted one, and deletes shards and partial
-    files that no committed state references. Returns the paths removed.
+    Finishes a committed journal, drops an uncommitted one, and deletes shards, videos and
+    partial files that no committed state references. Returns the paths removed.
     """
     removed: list[str] = []
     apply_commit(root)
@@ -96,4 +110,19 @@ def recover(root: Path, referenced_shards: set[str] | None) -> list[str]:
                 removed.append(rel)
         if removed:
             fsync_dir(data)
+    videos = root / VIDEO_DIR
+    if videos.is_dir():
+        for cam_dir in sorted(p for p in videos.iterdir() if p.is_dir()):
+            dropped = False
+            for entry in sorted(cam_dir.iterdir()):
+                rel = f"{VIDEO_DIR}/{cam_dir.name}/{entry.name}"
+                ours = entry.name.startswith("episode-")
+                orphan = referenced_shards is not None and rel not in referenced_shards
+                if ours and (entry.name.endswith(PARTIAL_SUFFIX) or orphan):
+                    with contextlib.suppress(FileNotFoundError):
+                        entry.unlink()
+                    removed.append(rel)
+                    dropped = True
+            if dropped:
+                fsync_dir(cam_dir)
     return removed

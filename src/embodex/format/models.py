@@ -16,8 +16,10 @@ from ..fsutil import unsafe_path_reason
 
 __all__ = [
     "FORMAT_VERSION",
+    "FRAME_ENCODINGS",
     "RESERVED_COLUMNS",
     "SCENE_TYPES",
+    "VIDEO_ENCODINGS",
     "Camera",
     "DatasetMeta",
     "DatasetStats",
@@ -32,9 +34,15 @@ __all__ = [
     "Provenance",
     "Segment",
     "TrimRecord",
+    "has_cjk",
 ]
 
-FORMAT_VERSION = "1.0"
+FORMAT_VERSION = "1.1"
+
+#: Camera encodings of ``storage: "video"`` cameras (the codec of their MP4 files).
+VIDEO_ENCODINGS: tuple[str, ...] = ("h264", "h265", "av1")
+#: Camera encodings of ``storage: "frame"`` cameras (one encoded image per row).
+FRAME_ENCODINGS: tuple[str, ...] = ("jpeg", "png", "png16")
 
 #: Scene types named in the spec. The taxonomy is open: any lower-case slug is accepted,
 #: these are the ones tools know to describe and group.
@@ -126,18 +134,22 @@ class Extrinsics(_Model):
 
 
 class Camera(_Model):
-    """One camera stream. Its frames live in the shard column ``image.<name>``."""
+    """One camera stream. Its frames live in the shard column ``image.<name>`` (``frame``
+    storage), or in MP4 files with the column holding each frame's presentation time
+    (``video`` storage, format 1.1)."""
 
     name: Slug
     kind: Literal["color", "depth"] = "color"
     width: int = Field(gt=0)
     height: int = Field(gt=0)
-    encoding: Literal["jpeg", "png", "png16"] = Field(
-        description="jpeg for colour, png16 (uint16) for depth; png for lossless colour."
+    encoding: Literal["jpeg", "png", "png16", "h264", "h265", "av1"] = Field(
+        description="Frame storage: jpeg for colour, png16 (uint16) for depth, png for "
+        "lossless colour. Video storage: the codec of the MP4 files (h264, h265, av1)."
     )
-    storage: Literal["frame"] = Field(
+    storage: Literal["frame", "video"] = Field(
         default="frame",
-        description="frame: one encoded image per row. 'video' is reserved for a later version.",
+        description="frame: one encoded image per row. video (1.1): the frames of each "
+        "episode in an MP4 file per camera, the row holding the frame's presentation time.",
     )
     depth_unit: str | None = Field(default=None, description="Unit of depth values, e.g. mm.")
     intrinsics: Intrinsics | None = None
@@ -155,7 +167,27 @@ class Camera(_Model):
             raise ValueError(f"depth camera {self.name} must use encoding png16")
         if self.kind == "color" and self.encoding == "png16":
             raise ValueError(f"colour camera {self.name} cannot use png16")
+        if self.storage == "video" and self.encoding not in VIDEO_ENCODINGS:
+            raise ValueError(
+                f"video camera {self.name} needs a video encoding ({', '.join(VIDEO_ENCODINGS)})"
+            )
+        if self.storage == "frame" and self.encoding not in FRAME_ENCODINGS:
+            raise ValueError(f"camera {self.name}: encoding {self.encoding} needs storage 'video'")
         return self
+
+    @property
+    def is_video(self) -> bool:
+        return self.storage == "video"
+
+    @property
+    def key_column(self) -> str:
+        """Video storage: the presentation timestamp of the key frame a frame decodes from."""
+        return f"image.{self.name}.key_pts"
+
+    @property
+    def video_column(self) -> str:
+        """Video storage: the ``episodes.arrow`` column naming the episode's MP4 file."""
+        return f"video.{self.name}"
 
     @property
     def column(self) -> str:
@@ -241,18 +273,47 @@ class DatasetMeta(_Model):
             "features": {
                 k: v.model_dump(include={"dtype", "shape"}) for k, v in self.features.items()
             },
-            "cameras": [c.model_dump(include={"name", "kind", "encoding"}) for c in self.cameras],
+            "cameras": [
+                c.model_dump(include={"name", "kind", "encoding", "storage"}) for c in self.cameras
+            ],
             "fps": self.fps,
         }
 
 
 class Segment(_Model):
-    """A labelled sub-task: frames ``[start_frame, end_frame)`` of the episode."""
+    """A labelled sub-task: frames ``[start_frame, end_frame)`` of the episode, described in
+    English and Chinese like the episode instruction.
+
+    Format 1.0 had one ``text``; it is still accepted (``Segment(text=...)``, 1.0 datasets)
+    and goes to ``text_zh`` when it holds CJK characters, else to ``text_en``.
+    """
 
     start_frame: int = Field(ge=0)
     end_frame: int = Field(gt=0, description="Exclusive.")
     skill: str
-    text: str = ""
+    text_en: str = ""
+    text_zh: str = ""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _legacy_text(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "text" in data:
+            data = dict(data)
+            text = data.pop("text") or ""
+            key = "text_zh" if has_cjk(text) else "text_en"
+            if text and not data.get(key):
+                data[key] = text
+        return data
+
+    @property
+    def text(self) -> str:
+        """The description in one language: English when there is one, else Chinese."""
+        return self.text_en or self.text_zh
+
+
+def has_cjk(text: str) -> bool:
+    """True when ``text`` holds a CJK ideograph (how 1.0's one segment text is sorted)."""
+    return any("\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff" for ch in text)
 
 
 class EpisodeMeta(_Model):

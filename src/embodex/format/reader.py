@@ -23,10 +23,19 @@ from ..parsing import load_json, parse_document, read_bounded
 from . import layout
 from .episode import Episode, episode_meta_from_row
 from .images import decode_image
-from .models import FORMAT_VERSION, DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .models import FORMAT_VERSION, Camera, DatasetMeta, DatasetStats, EpisodeMeta, Manifest
+from .schema import upgrade_episodes
 from .stats import merge_stats_arrays, stats_arrays
+from .videostore import VideoClip, VideoDecoder, probe_index
 
-__all__ = ["Dataset", "EpisodeView", "ImageSequence", "compute_dataset_stats", "open_dataset"]
+__all__ = [
+    "Dataset",
+    "EpisodeView",
+    "ImageSequence",
+    "VideoImageSequence",
+    "compute_dataset_stats",
+    "open_dataset",
+]
 
 _OPEN_RETRIES = 5
 _OUR_MINOR = int(FORMAT_VERSION.split(".")[1])
@@ -141,6 +150,66 @@ class ImageSequence(Sequence[np.ndarray]):
     def all_encoded(self) -> list[bytes | None]:
         return [None if b is None else bytes(b) for b in self._col.to_pylist()]
 
+    @property
+    def is_video(self) -> bool:
+        return False
+
+
+class VideoImageSequence(ImageSequence):
+    """A video camera's frames in one episode (format 1.1), decoded from its MP4 on demand.
+
+    ``seq[i]`` seeks to the key frame frame ``i`` decodes from and decodes forward to it;
+    ``seq[a:b]`` and iteration decode in one forward pass (frames asked in increasing order
+    never seek twice). Frames are identified by presentation timestamp, so the frame
+    returned is exactly the one the row names. There are no encoded frames to hand out:
+    ``encoded`` and ``all_encoded`` raise ``SchemaError``.
+    """
+
+    def __init__(
+        self, path: Path, pts: np.ndarray, key_pts: np.ndarray, expected_size: int | None
+    ) -> None:
+        self.path = path
+        self.pts = pts
+        self.key_pts = key_pts
+        self.encoding = "video"
+        self._decoder = VideoDecoder(path, expected_size=expected_size, keys=np.unique(key_pts))
+
+    def __len__(self) -> int:
+        return len(self.pts)
+
+    def encoded(self, i: int) -> bytes | None:
+        raise SchemaError(
+            f"{self.path.name}: frames of a video camera have no encoded form of their own",
+            hint="Decode them (seq[i]), or transcode the dataset to jpeg cameras.",
+        )
+
+    def all_encoded(self) -> list[bytes | None]:
+        return [self.encoded(0)]
+
+    @property
+    def is_video(self) -> bool:
+        return True
+
+    @overload
+    def __getitem__(self, i: int) -> np.ndarray: ...
+    @overload
+    def __getitem__(self, i: slice) -> Sequence[np.ndarray]: ...
+    def __getitem__(self, i: int | slice) -> np.ndarray | Sequence[np.ndarray]:
+        if isinstance(i, slice):
+            rows = range(*i.indices(len(self)))
+            return [self._decoder.frame(int(self.pts[j]), int(self.key_pts[j])) for j in rows]
+        n = len(self)
+        j = i + n if i < 0 else i
+        if not 0 <= j < n:
+            raise IndexError(f"frame {i} out of range ({n} frames)")
+        return self._decoder.frame(int(self.pts[j]), int(self.key_pts[j]))
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        return self._decoder.frames(self.pts.tolist(), self.key_pts.tolist())
+
+    def close(self) -> None:
+        self._decoder.close()
+
 
 class EpisodeView:
     """One episode of an open dataset: metadata from the episode table, frames on demand."""
@@ -155,6 +224,11 @@ class EpisodeView:
     @cached_property
     def meta(self) -> EpisodeMeta:
         return episode_meta_from_row(self.row)
+
+    @property
+    def cameras(self) -> list[Camera]:
+        """The dataset's cameras (``Camera.is_video`` tells how each is stored)."""
+        return list(self._ds.meta.cameras)
 
     @property
     def duration_s(self) -> float:
@@ -183,21 +257,60 @@ class EpisodeView:
             )
         return _fixed_list_to_numpy(self._rows([name]).column(0), spec.shape[0])
 
-    def frames(self, features: Sequence[str] | None = None) -> dict[str, np.ndarray]:
-        """``timestamp_ns``, ``frame_index`` and the chosen features as numpy arrays."""
+    def frames(
+        self,
+        features: Sequence[str] | None = None,
+        rows: range | slice | None = None,
+        *,
+        cameras: Sequence[str] = (),
+    ) -> dict[str, np.ndarray]:
+        """``timestamp_ns``, ``frame_index`` and the chosen features as numpy arrays, for
+        every frame or the frames in ``rows``; with ``cameras``, also their decoded images
+        as ``image.<camera>`` arrays ``(frames, H, W, 3)`` (one forward decode per video
+        camera).
+        """
         names = list(features) if features is not None else list(self._ds.meta.features)
-        out = {
-            "timestamp_ns": self.timestamp_ns,
-            "frame_index": np.arange(self.frame_count, dtype=np.int32),
-        }
+        every = np.arange(self.frame_count, dtype=np.int32)
+        if rows is None:
+            pick: slice | np.ndarray = slice(None)
+        elif isinstance(rows, slice):
+            pick = rows
+        else:
+            pick = np.asarray(rows, dtype=np.int64)
+            if len(pick) and not (pick.min() >= 0 and pick.max() < self.frame_count):
+                raise IndexError(f"rows {rows} are not in 0..{self.frame_count - 1}")
+        out = {"timestamp_ns": self.timestamp_ns[pick], "frame_index": every[pick]}
         for name in names:
-            out[name] = self.feature(name)
+            out[name] = self.feature(name)[pick]
+        for camera in cameras:
+            seq = self.images(camera)
+            out[self._camera(camera).column] = np.stack([seq[int(j)] for j in every[pick]])
         return out
 
     def images(self, camera: str) -> ImageSequence:
-        """The camera's frames, decoded lazily one at a time."""
+        """The camera's frames, decoded lazily one at a time (from the episode's video for a
+        video camera: :class:`VideoImageSequence`)."""
         cam = self._camera(camera)
+        if cam.is_video:
+            return self._video(cam)
         return ImageSequence(self._rows([cam.column]).column(0), cam.encoding)
+
+    def video_path(self, camera: str) -> Path:
+        """The MP4 holding a video camera's frames of this episode."""
+        cam = self._camera(camera)
+        if not cam.is_video:
+            raise SchemaError(f"camera {camera!r} stores frames, not video")
+        return self._ds.root / str(self.row[cam.video_column])
+
+    def _video(self, cam: Camera) -> VideoImageSequence:
+        rel = self.row[cam.video_column]
+        size = self._ds._file_sizes.get(rel)
+        if size is None:
+            raise CorruptDatasetError(f"{self._ds.root}: video {rel} is not in the manifest")
+        table = self._rows([cam.column, cam.key_column])
+        pts = table.column(0).to_numpy()
+        key = table.column(1).to_numpy()
+        return VideoImageSequence(self._ds.root / rel, pts, key, size)
 
     def image_timestamps_ns(self, camera: str) -> np.ndarray | None:
         """Capture times of the camera's frames, or None when the recorder gave none."""
@@ -217,17 +330,36 @@ class EpisodeView:
                 hint=f"Known cameras: {', '.join(c.name for c in self._ds.meta.cameras)}.",
             ) from None
 
+    def video_clip(self, camera: str) -> VideoClip:
+        """A video camera's frames of this episode as a :class:`VideoClip` of its stored MP4
+        (what copying hands the writer: packets copied, never re-encoded)."""
+        cam = self._camera(camera)
+        seq = self._video(cam)
+        index = probe_index(seq.path)
+        first = int(np.searchsorted(index.pts, seq.pts[0]))
+        n = len(seq)
+        if first + n > index.frames or not np.array_equal(index.pts[first : first + n], seq.pts):
+            raise CorruptDatasetError(
+                f"video {seq.path} does not hold the frames its rows name (presentation "
+                "timestamps differ)"
+            )
+        return VideoClip(seq.path, first, n, verbatim=True, index=index)
+
     def to_episode(self) -> Episode:
-        """The whole episode in memory, images still encoded (for copying between datasets)."""
-        images: dict[str, list[bytes]] = {}
+        """The whole episode in memory, images still encoded and videos as clips of their
+        files (for copying between datasets)."""
+        images: dict[str, list[bytes] | VideoClip] = {}
         image_ts: dict[str, np.ndarray] = {}
         for cam in self._ds.meta.cameras:
-            frames = self.images(cam.name).all_encoded()
-            if all(f is not None for f in frames):
-                images[cam.name] = [f for f in frames if f is not None]
             ts = self.image_timestamps_ns(cam.name)
             if ts is not None:
                 image_ts[cam.name] = ts
+            if cam.is_video:
+                images[cam.name] = self.video_clip(cam.name)
+                continue
+            frames = self.images(cam.name).all_encoded()
+            if all(f is not None for f in frames):
+                images[cam.name] = [f for f in frames if f is not None]
         return Episode(
             meta=self.meta,
             timestamp_ns=self.timestamp_ns,
@@ -297,6 +429,14 @@ class Dataset:
             raise SchemaError(f"{root}/{layout.META_FILE} is not a JSON object", path=root)
         version = str(meta_json.get("format_version", ""))
         _check_version(root, version)
+        if version == "1.0" and any(
+            isinstance(c, dict) and c.get("storage", "frame") != "frame"
+            for c in meta_json.get("cameras") or []
+        ):
+            raise UnsupportedFormatError(
+                f"{root} is labelled format 1.0 but has a camera with storage other than "
+                "'frame' (video cameras need format 1.1)"
+            )
         try:
             meta = DatasetMeta.model_validate(meta_json)
         except ValueError as exc:
@@ -313,6 +453,8 @@ class Dataset:
             episodes = pa.ipc.open_file(pa.memory_map(str(ep_path))).read_all()
         except (pa.ArrowInvalid, OSError) as exc:
             raise CorruptDatasetError(f"{ep_path} is unreadable: {exc}") from exc
+        if version == "1.0":
+            episodes = upgrade_episodes(episodes)  # 1.0 segments: one text
         return cls(root, meta, manifest, episodes, stats=stats)
 
     # -- episodes ----------------------------------------------------------------------

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .models import DatasetMeta, Feature
+from .models import DatasetMeta, Feature, Segment
 from .stats import stats_arrow_type
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "episodes_schema",
     "feature_arrow_type",
     "frames_schema",
+    "upgrade_episodes",
 ]
 
 _NUMPY_TO_ARROW = {
@@ -22,6 +23,16 @@ _NUMPY_TO_ARROW = {
 }
 
 SEGMENT_TYPE = pa.struct(
+    [
+        ("start_frame", pa.int32()),
+        ("end_frame", pa.int32()),
+        ("skill", pa.string()),
+        ("text_en", pa.string()),
+        ("text_zh", pa.string()),
+    ]
+)
+#: Segments of format 1.0: one text (read and converted; never written).
+SEGMENT_TYPE_1_0 = pa.struct(
     [
         ("start_frame", pa.int32()),
         ("end_frame", pa.int32()),
@@ -43,6 +54,20 @@ EPISODE_BOOKKEEPING = (
 )
 
 
+def upgrade_episodes(table: pa.Table) -> pa.Table:
+    """A format-1.0 episode table in 1.1 form (segments: ``text`` → ``text_en``/``text_zh``);
+    a 1.1 table is returned as is."""
+    field = table.schema.field("segments")
+    if field.type == pa.list_(SEGMENT_TYPE) or field.type.value_type.get_field_index("text") < 0:
+        return table
+    converted = [
+        None if segs is None else [Segment.model_validate(s).model_dump() for s in segs]
+        for segs in table.column("segments").to_pylist()
+    ]
+    column = pa.array(converted, type=pa.list_(SEGMENT_TYPE))
+    return table.set_column(table.schema.get_field_index("segments"), field.name, column)
+
+
 def feature_arrow_type(feature: Feature) -> pa.DataType:
     return pa.list_(_NUMPY_TO_ARROW[feature.dtype], feature.shape[0])
 
@@ -57,15 +82,22 @@ def frames_schema(meta: DatasetMeta) -> pa.Schema:
     for name, feature in meta.feature_items():
         fields.append(pa.field(name, feature_arrow_type(feature), nullable=False))
     for cam in meta.cameras:
-        fields.append(pa.field(cam.column, pa.binary()))
+        if cam.is_video:
+            # the frame's presentation timestamp in its video, and its key frame's PTS
+            fields.append(pa.field(cam.column, pa.int64(), nullable=False))
+            fields.append(pa.field(cam.key_column, pa.int64(), nullable=False))
+        else:
+            fields.append(pa.field(cam.column, pa.binary()))
         fields.append(pa.field(cam.timestamp_column, pa.int64()))
     return pa.schema(fields, metadata={b"embodex.format_version": meta.format_version.encode()})
 
 
 def episodes_schema(meta: DatasetMeta) -> pa.Schema:
-    """Schema of ``episodes.arrow``: one row per episode."""
+    """Schema of ``episodes.arrow``: one row per episode (format 1.1; readers upgrade a
+    1.0 table's segments with :func:`upgrade_episodes`)."""
     stats = pa.struct([(name, stats_arrow_type()) for name, _ in meta.feature_items()])
     s = pa.string()
+    videos = [pa.field(cam.video_column, s, nullable=False) for cam in meta.cameras if cam.is_video]
     return pa.schema(
         [
             pa.field("episode_index", pa.int64(), nullable=False),
@@ -94,6 +126,7 @@ def episodes_schema(meta: DatasetMeta) -> pa.Schema:
             pa.field("timestamps_synthesized", pa.bool_(), nullable=False),
             pa.field("stats", stats),
             pa.field("extra", s, nullable=False),
+            *videos,
         ],
         metadata={b"embodex.format_version": meta.format_version.encode()},
     )

@@ -6,6 +6,7 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
+from . import layout
 from .reader import Dataset
 
 __all__ = ["summarize"]
@@ -63,6 +64,7 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "fps": ds.meta.fps,
         "size_bytes": size,
         "shards": len(ds.shard_names),
+        "videos": sum(1 for f in ds.manifest.files if f.path.startswith(layout.VIDEO_DIR + "/")),
         "success_rate": (sum(labelled) / len(labelled)) if labelled else None,
         "operators": len({o for o in cols["operator_id"] if o}),
         "robots": dict(sorted(robots.items())),
@@ -75,6 +77,7 @@ def summarize(ds: Dataset) -> dict[str, Any]:
                 "width": c.width,
                 "height": c.height,
                 "encoding": c.encoding,
+                "storage": c.storage,
                 "calibrated": c.intrinsics is not None,
             }
             for c in ds.meta.cameras

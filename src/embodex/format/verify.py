@@ -7,15 +7,18 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import av
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..canonical import sha256_file
-from ..errors import CorruptDatasetError, VerificationError
+from ..errors import CorruptDatasetError, SchemaError, VerificationError
 from . import layout
+from .models import Camera
 from .reader import Dataset, compute_dataset_stats, open_dataset
 from .schema import episodes_schema, frames_schema
+from .videostore import probe_index
 from .writer import dataset_digest
 
 __all__ = ["VerifyReport", "check_files", "verify_dataset"]
@@ -120,9 +123,14 @@ def verify_dataset(
     report = VerifyReport(path=str(root), digest=ds.digest)
     problems = report.problems
     shard_col = ds.episodes.column("shard").to_pylist()
-    in_shard: dict[str, list[str]] = {}
-    for eid, shard in zip(ds.episodes.column("episode_id").to_pylist(), shard_col, strict=True):
+    in_shard: dict[str, list[str]] = {}  # a shard or video → the episodes whose frames it holds
+    episode_ids = ds.episodes.column("episode_id").to_pylist()
+    for eid, shard in zip(episode_ids, shard_col, strict=True):
         in_shard.setdefault(shard, []).append(eid)
+    video_cols = [c.video_column for c in ds.meta.cameras if c.is_video]
+    for col in video_cols:
+        for eid, video in zip(episode_ids, ds.episodes.column(col).to_pylist(), strict=True):
+            in_shard.setdefault(str(video), []).append(eid)
     damaged: set[str] = set()
 
     def bad_file(name: str, problem: str) -> None:
@@ -157,10 +165,15 @@ def verify_dataset(
     for rel, is_link in _unlisted(root, listed):
         if is_link:
             problems.append(f"{rel}: a symbolic link inside the dataset (not in the manifest)")
-        elif rel.startswith(layout.DATA_DIR + "/"):
+        elif layout.is_content_file(rel):
             report.notes.append(f"{rel}: not in the manifest (left by an interrupted write)")
         else:
             report.notes.append(f"{rel}: not in the manifest (not part of the dataset)")
+    for col in video_cols:
+        for eid, video in zip(episode_ids, ds.episodes.column(col).to_pylist(), strict=True):
+            if video not in listed:
+                damaged.add(eid)
+                problems.append(f"{video}: named by episode {eid} but not in the manifest")
 
     # 2. schemas
     if not ds.episodes.schema.equals(episodes_schema(ds.meta), check_metadata=False):
@@ -208,6 +221,9 @@ def verify_dataset(
     unused = {p for p in listed if p.startswith(layout.DATA_DIR + "/")} - set(by_shard)
     for name in sorted(unused):
         report.notes.append(f"{name}: listed but holds no episode")
+    if hashes:  # demuxing every video costs about what hashing it does
+        for cam in (c for c in ds.meta.cameras if c.is_video):
+            _check_videos(ds, cam, listed, damaged, problems)
 
     # 4. derived statistics
     if not ds.is_view:
@@ -219,6 +235,41 @@ def verify_dataset(
     if problems and raise_on_error:
         raise VerificationError(problems, path=ds.root)
     return report
+
+
+def _check_videos(
+    ds: Dataset, cam: Camera, listed: set[str], damaged: set[str], problems: list[str]
+) -> None:
+    """Each episode's video holds the frames its rows name (by PTS), each decodable from
+    the key frame its row names (format §4.3): demuxed, no frame decoded."""
+    for view in ds:
+        rel = str(view.row[cam.video_column])
+        if rel not in listed or not (ds.root / rel).is_file():
+            continue  # reported with the files
+        rows = view.arrow([cam.column, cam.key_column])
+        pts = rows.column(0).to_numpy()
+        keys = rows.column(1).to_numpy()
+        try:
+            index = probe_index(ds.root / rel)
+        except (SchemaError, av.error.FFmpegError, OSError) as exc:
+            damaged.add(view.episode_id)
+            problems.append(f"{rel}: unreadable video ({exc}) (holds episode {view.episode_id})")
+            continue
+        at = np.searchsorted(index.pts, pts)
+        found = (at < index.frames) & (index.pts[np.minimum(at, index.frames - 1)] == pts)
+        if not found.all():
+            damaged.add(view.episode_id)
+            missing = int((~found).sum())
+            problems.append(
+                f"{rel}: {missing} frame(s) episode {view.episode_id} names are not in the video"
+            )
+            continue
+        if not (index.has_key[at].all() and np.array_equal(index.key_pts[at], keys)):
+            damaged.add(view.episode_id)
+            problems.append(
+                f"{rel}: the key frames episode {view.episode_id}'s rows name are not the "
+                "video's (a seek would decode from the wrong frame)"
+            )
 
 
 def _episodes_note(ids: list[str], show: int = 5) -> str:

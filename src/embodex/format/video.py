@@ -1,7 +1,7 @@
 """MP4 video through PyAV: an encoder for exports and a forward reader for imports.
 
 Used where other ecosystems store cameras as video (LeRobot ``videos/``). The embodex
-format itself stores one encoded image per frame (specs/format.md §4.2).
+format's own video cameras (format 1.1, §4.3) live in ``videostore``: remuxed, decoded exactly.
 """
 
 from __future__ import annotations

@@ -25,9 +25,10 @@ from ..fsutil import FileLock, fsync_dir
 from ..parsing import parse_document
 from . import layout
 from .episode import Episode, episode_meta_from_row
-from .models import DatasetMeta, EpisodeMeta, FileEntry, Manifest
-from .schema import episodes_schema, feature_arrow_type, frames_schema
+from .models import FORMAT_VERSION, Camera, DatasetMeta, EpisodeMeta, FileEntry, Manifest
+from .schema import episodes_schema, feature_arrow_type, frames_schema, upgrade_episodes
 from .stats import episode_feature_stats
+from .videostore import VideoClip, VideoEncoding, encode_frames, probe_index, write_clip
 
 __all__ = ["DEFAULT_SHARD_BYTES", "DatasetWriter"]
 
@@ -204,9 +205,11 @@ class DatasetWriter:
         append: bool = False,
         shard_bytes: int = DEFAULT_SHARD_BYTES,
         wait_for_lock: bool = False,
+        video_encoding: VideoEncoding | None = None,
     ) -> None:
         self.root = Path(path)
         self.shard_bytes = shard_bytes
+        self.video_encoding = video_encoding or VideoEncoding()
         if (
             self.root.is_dir()
             and not (self.root / layout.CONTROL_DIR).is_dir()
@@ -261,22 +264,25 @@ class DatasetWriter:
         self._rows: list[dict[str, Any]] = []
         self._row_tables: list[pa.Table] = []
         self._old_episodes: pa.Table | None = None
+        # Every dataset written is in the current format; appending to a 1.0 dataset
+        # rewrites its episode table in 1.1 form (old shards stay as they are).
         if new_meta is not None:
-            self.meta = new_meta
+            self.meta = new_meta.model_copy(update={"format_version": FORMAT_VERSION})
             layout.recover(self.root, referenced_shards=set())
         else:
-            self.meta = parse_document(
+            old_meta = parse_document(
                 self.root / layout.META_FILE, DatasetMeta, SchemaError, follow_symlinks=False
             )
+            self.meta = old_meta.model_copy(update={"format_version": FORMAT_VERSION})
             manifest = parse_document(
                 self.root / layout.MANIFEST_FILE, Manifest, CorruptDatasetError,
                 follow_symlinks=False,
             )  # fmt: skip
             self._committed_files = {f.path: f for f in manifest.files}
-            shards = {p for p in self._committed_files if p.startswith(layout.DATA_DIR + "/")}
-            layout.recover(self.root, referenced_shards=shards)
+            content = {p for p in self._committed_files if layout.is_content_file(p)}
+            layout.recover(self.root, referenced_shards=content)
             with pa.memory_map(str(self.root / layout.EPISODES_FILE)) as src:
-                self._old_episodes = pa.ipc.open_file(src).read_all()
+                self._old_episodes = upgrade_episodes(pa.ipc.open_file(src).read_all())
         old = self._old_episodes
         self._ids: set[str] = (
             set(old.column("episode_id").to_pylist()) if old is not None else set()
@@ -324,15 +330,18 @@ class DatasetWriter:
                 episode_id=eid,
             )
         index = self._next_index
+        n = ep.num_frames
+        videos = self._write_videos(ep, index, n)
         shard = self._current_shard()
         row_start = shard.rows
-        n = ep.num_frames
-        images = self._image_arrays(ep, n)
+        images = self._image_arrays(ep, n, videos)
         for lo, hi in _batch_ranges(images, n):
             shard.writer.write_batch(self._frames_batch(ep, images, index, lo, hi))
         shard.rows += n
         shard.flushed()
-        self._rows.append(self._episode_row(ep, index, shard.name, row_start))
+        row = self._episode_row(ep, index, shard.name, row_start)
+        row.update({self.meta.camera(cam).video_column: v.path for cam, v in videos.items()})
+        self._rows.append(row)
         if len(self._rows) >= ROWS_PER_TABLE:
             # Python dicts of per-episode stats cost ~25 KB an episode; as Arrow ~6 KB
             self._row_tables.append(pa.Table.from_pylist(self._rows, schema=self._episodes_schema))
@@ -359,11 +368,94 @@ class DatasetWriter:
             self._pending_files[entry.path] = entry
             self._shard = None
 
-    def _image_arrays(self, ep: Episode, n: int) -> list[Any]:
-        """Per camera, the encoded frames and their capture times as Arrow arrays (built
-        once per episode; batches are zero-copy slices of them)."""
+    def _write_videos(self, ep: Episode, index: int, n: int) -> dict[str, _StoredVideo]:
+        """Write the episode's video cameras into ``videos/`` (remuxed or encoded); each
+        file is durable and hashed before the episode's rows name it."""
+        out: dict[str, _StoredVideo] = {}
+        try:
+            for cam in self.meta.cameras:
+                if cam.is_video:
+                    out[cam.name] = self._write_video(ep, cam, index, n)
+        except BaseException:
+            for video in out.values():
+                (self.root / video.path).unlink(missing_ok=True)
+                self._pending_files.pop(video.path, None)
+            raise
+        return out
+
+    def _write_video(self, ep: Episode, cam: Camera, index: int, n: int) -> _StoredVideo:
+        eid = ep.meta.episode_id
+        source = ep.images.get(cam.name)
+        if source is None:
+            raise SchemaError(
+                f"episode {eid}: video camera {cam.name!r} has no frames",
+                hint="A video camera needs its frames in every episode (a VideoClip or an "
+                "array of RGB frames).",
+            )
+        rel = layout.video_name(cam.name, index)
+        final = self.root / rel
+        partial = self.root / (rel + layout.PARTIAL_SUFFIX)
+        final.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            if isinstance(source, VideoClip) and not source.reencode:
+                offset = write_clip(source, partial)
+            else:
+                frames = (
+                    source.decode()
+                    if isinstance(source, VideoClip)
+                    else source
+                    if isinstance(source, np.ndarray)
+                    else np.stack(list(source))
+                )
+                offset = 0
+                encode_frames(
+                    frames, partial, codec=cam.encoding, fps=self.meta.fps,
+                    width=cam.width, height=cam.height, encoding=self.video_encoding,
+                )  # fmt: skip
+            index_ = probe_index(partial)
+            if index_.codec != cam.encoding or (index_.width, index_.height) != (
+                cam.width,
+                cam.height,
+            ):
+                raise SchemaError(
+                    f"episode {eid}: camera {cam.name!r} video is {index_.codec_name} "
+                    f"{index_.width}x{index_.height}, the camera is {cam.encoding} "
+                    f"{cam.width}x{cam.height}",
+                    hint="Re-encode the recording to the camera's codec and size "
+                    "(`transcode_dataset(...)`, or the importer's "
+                    "`VideoPolicy(reencode='auto')`).",
+                    episode_id=eid,
+                )
+            kept = slice(offset, offset + n)
+            if offset + n > index_.frames or not index_.has_key[kept].all():
+                raise SchemaError(
+                    f"episode {eid}: camera {cam.name!r} video holds "
+                    f"{index_.frames - offset} usable frames, the episode has {n} timestamps",
+                    hint="Drop or pad frames so the camera and joint streams align.",
+                )
+            _fsync_path(partial)
+            size = partial.stat().st_size
+            entry = FileEntry(path=rel, size=size, sha256=sha256_file(partial))
+            os.replace(partial, final)
+            fsync_dir(final.parent)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
+        self._pending_files[rel] = entry
+        return _StoredVideo(rel, index_.pts[kept].copy(), index_.key_pts[kept].copy())
+
+    def _image_arrays(self, ep: Episode, n: int, videos: dict[str, _StoredVideo]) -> list[Any]:
+        """Per camera, the encoded frames (or the video frames' timestamps) and the capture
+        times as Arrow arrays (built once per episode; batches are zero-copy slices)."""
         arrays: list[Any] = []  # pa.Array, or pa.ChunkedArray past 2 GiB
         for cam in self.meta.cameras:
+            video = videos.get(cam.name)
+            if video is not None:
+                arrays.append(pa.array(video.pts, pa.int64()))
+                arrays.append(pa.array(video.key_pts, pa.int64()))
+                cam_ts = ep.image_timestamps_ns.get(cam.name)
+                arrays.append(pa.array(cam_ts if cam_ts is not None else [None] * n, pa.int64()))
+                continue
             frames = ep.images.get(cam.name)
             # over 2 GiB of frames pyarrow returns int32-offset chunks: sliced per batch below
             arrays.append(pa.array(frames if frames is not None else [None] * n, pa.binary()))
@@ -589,6 +681,18 @@ class DatasetWriter:
             self.close()
         else:
             self.abort()
+
+
+class _StoredVideo:
+    """A video written for one camera of one episode: its path and the kept frames' PTS
+    and key-frame DTS."""
+
+    __slots__ = ("key_pts", "path", "pts")
+
+    def __init__(self, path: str, pts: np.ndarray, key_pts: np.ndarray) -> None:
+        self.path = path
+        self.pts = pts
+        self.key_pts = key_pts
 
 
 def dataset_digest(entries: Iterable[FileEntry]) -> str:

@@ -33,6 +33,7 @@ from .._version import __version__
 from ..canonical import digest_json, sha256_bytes, to_pretty_json
 from ..errors import ProvenanceError, SignatureError
 from ..format import Dataset, TrimRecord, open_dataset
+from ..format.transcode import TRANSCODE_KEY
 from ..format.trim import TRIM_KEY
 from ..fsutil import atomic_write_bytes
 from ..parsing import parse_document
@@ -125,7 +126,7 @@ class Collection(TrustModel):
 class ProcessingStep(TrustModel):
     """One processing step applied to the recordings (``details`` values are strings)."""
 
-    step: Literal["synthesise", "import", "package", "trim", "select", "watermark"]
+    step: Literal["synthesise", "import", "package", "trim", "transcode", "select", "watermark"]
     tool: NonEmpty
     episodes: int = Field(ge=0, description="How many episodes the step touched.")
     details: dict[str, str] = Field(default_factory=dict)
@@ -280,6 +281,17 @@ def processing_steps(ds: Dataset) -> list[ProcessingStep]:
                if isinstance(e.get(TRIM_KEY), dict)]  # fmt: skip
     if trimmed:
         steps.append(_trim_step(trimmed, tool))
+    for rec in ds.meta.extra.get(TRANSCODE_KEY) or []:  # embodex transcode, oldest first
+        if isinstance(rec, dict) and isinstance(rec.get("cameras"), dict):
+            cams = "; ".join(f"{k}: {v}" for k, v in sorted(rec["cameras"].items()))
+            steps.append(
+                ProcessingStep(
+                    step="transcode",
+                    tool=str(rec.get("tool") or tool),
+                    episodes=n,
+                    details={"cameras": cams or "none", "source": str(rec.get("source_digest"))},
+                )
+            )
     steps.append(
         ProcessingStep(
             step="package",

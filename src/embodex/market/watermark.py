@@ -15,7 +15,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from ..format import Camera, Episode
+from ..format import Camera, Episode, VideoClip
 from ..format.images import decode_image, encode_image
 
 __all__ = ["MARK_TEXT", "Mark", "burn_mark", "has_mark", "mark_for", "watermark_episode"]
@@ -102,9 +102,12 @@ def has_mark(image: np.ndarray) -> bool:
 def watermark_episode(episode: Episode, cameras: list[Camera]) -> Episode:
     """``episode`` with the mark burnt into every frame of every camera (re-encoded)."""
     by_name = {c.name: c for c in cameras}
-    images: dict[str, list[bytes]] = {}
+    images: dict[str, list[bytes] | np.ndarray] = {}
     for name, frames in episode.images.items():
         cam = by_name[name]
+        if isinstance(frames, VideoClip):  # a video camera: decoded, marked, encoded again
+            images[name] = np.stack([burn_mark(f) for f in frames.decode()])
+            continue
         marked = []
         for frame in frames:
             pixels = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -96,6 +97,8 @@ class Chunk:
     table: pa.Table
     period_s: float
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
+    #: the dataset folder, where video cameras' files are (format 1.1)
+    root: Path | None = None
 
     @property
     def ids(self) -> list[str]:
@@ -148,6 +151,7 @@ def load_chunk(
     state_name: str | None,
     action_name: str | None,
     period_s: float,
+    root: Path | None = None,
 ) -> Chunk:
     """Read the chunk's columns from a (memory-mapped) shard table into numpy."""
     row0 = rows[0]["row_start"]
@@ -194,6 +198,7 @@ def load_chunk(
         cam_ts=cam_ts,
         table=table,
         period_s=period_s,
+        root=root,
     )
 
 

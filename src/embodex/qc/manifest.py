@@ -268,7 +268,8 @@ def _build(
     metrics: FileRef,
     notes: Sequence[DatasetNote] = (),
 ) -> QCManifest:
-    latest = {r.episode_id: r for r in reviews}
+    # a flag for a second look decides nothing: the latest accept or reject stands
+    latest = {r.episode_id: r for r in reviews if r.verdict != "flag"}
     episodes: list[EpisodeVerdict] = []
     fails: dict[str, list[str]] = {}
     for e in entries:
@@ -278,7 +279,11 @@ def _build(
             None
             if r is None
             else ReviewRecord(
-                verdict=r.verdict, reason=r.reason, note=r.note, reviewer=r.reviewer, at=r.at
+                verdict="reject" if r.verdict == "reject" else "accept",
+                reason=r.reason,
+                note=r.note,
+                reviewer=r.reviewer,
+                at=r.at,
             )
         )
         auto: Verdict = e["auto_verdict"]  # type: ignore[assignment]

@@ -24,7 +24,7 @@ from .manifest import (
     load_qc_profile,
     stale_reason,
 )
-from .reviewlog import ReviewEntry, append_review, latest_reviews, read_log
+from .reviewlog import ReviewEntry, SignFn, append_review, latest_reviews, read_log
 
 __all__ = [
     "QueueItem",
@@ -103,12 +103,17 @@ def record_review(
     dataset: str | Path,
     episode_id: str,
     *,
-    verdict: Literal["accept", "reject"],
+    verdict: Literal["accept", "reject", "flag"],
     reason: str,
     reviewer: str,
     note: str | None = None,
+    sign: SignFn | None = None,
 ) -> tuple[ReviewEntry, QCManifest]:
     """Append a decision to the review log and update the QC manifest's verdicts.
+
+    ``flag`` (reason ``second_look``) asks for a second look: it is logged but changes no
+    verdict, and the episode stays in the queue. ``sign`` signs the entry with the
+    reviewer's key (``embodex.trust.record_signed_review`` passes it).
 
     Raises ``ReviewError`` for an unknown episode or reason code, a reason that does not go
     with the verdict, a bad reviewer id, or an accept of an automatic FAIL (those stand:
@@ -152,6 +157,7 @@ def record_review(
         dataset_digest=manifest.dataset_digest,
         auto_verdict=ep.auto_verdict,
         expect=manifest.review_log,
+        sign=sign,
     )
     return entry, apply_reviews(dataset)
 

@@ -6,14 +6,18 @@ The chain cannot reveal an edited or deleted *last* line, so the QC manifest rec
 log's head (:class:`LogHead`: entry count and sha256 of the last line; signed with the
 manifest) and readers given that head refuse a log that is shorter or differs there. Appends
 happen under a file lock and are fsynced; a line torn by a crash (no trailing newline) is
-ignored on read and cut off by the next append. The latest line for an episode is its
-review; earlier ones stay as history.
+ignored on read and cut off by the next append. The latest accept or reject of an episode
+is its review (a ``flag`` asks for a second look and decides nothing); earlier lines stay
+as history. A line may carry the reviewer's Ed25519 signature (``signature``), made by the
+trust layer (``embodex.trust.reviews``) inside the lock through the ``sign`` callback, so this
+module holds no keys.
 """
 
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Literal
@@ -30,10 +34,13 @@ __all__ = [
     "REVIEWER_PATTERN",
     "LogHead",
     "ReviewEntry",
+    "ReviewSignature",
     "append_review",
+    "entry_line",
     "latest_reviews",
     "read_log",
     "read_log_and_head",
+    "signed_bytes",
 ]
 
 LOG_FILE = "reviews/log.jsonl"
@@ -41,7 +48,9 @@ LOCK_FILE = "reviews/.lock"
 REVIEWER_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$"
 MAX_NOTE = 2000
 
-ReviewVerdict = Literal["accept", "reject"]
+#: accept and reject decide; flag asks for a second look and leaves the verdict as it is.
+ReviewVerdict = Literal["accept", "reject", "flag"]
+KEY_ID_PATTERN = r"^ed25519:[0-9a-f]{32}$"
 
 #: Reason code -> (verdicts it may go with, what it means). ``other`` needs a note.
 REASONS: dict[str, tuple[tuple[ReviewVerdict, ...], str]] = {
@@ -57,8 +66,20 @@ REASONS: dict[str, tuple[tuple[ReviewVerdict, ...], str]] = {
     "label_error": (("reject",), "Success label, instruction or segments are wrong."),
     "privacy": (("reject",), "A face or personal data is visible."),
     "duplicate": (("reject",), "Repeats another episode."),
+    "second_look": (("flag",), "Needs a second look by another reviewer; verdict unchanged."),
     "other": (("accept", "reject"), "Anything else; a note is required."),
 }
+
+
+class ReviewSignature(BaseModel):
+    """The reviewer's Ed25519 signature of the entry (made by the trust layer, which holds
+    the keys): ``sig`` is base64 of the signature over the DSSE pre-authentication encoding
+    of the review payload type and :func:`signed_bytes` of the entry."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    keyid: str = Field(pattern=KEY_ID_PATTERN)
+    sig: str = Field(pattern=r"^[A-Za-z0-9+/]{86}==$", description="Base64, 64 bytes.")
 
 
 class ReviewEntry(BaseModel):
@@ -82,6 +103,28 @@ class ReviewEntry(BaseModel):
     auto_verdict: Literal["PASS", "WARN", "FAIL"] = Field(
         description="The automatic verdict the reviewer saw."
     )
+    signature: ReviewSignature | None = Field(
+        default=None,
+        description="The reviewer's signature of every other field (absent when unsigned).",
+    )
+
+
+def signed_bytes(entry: ReviewEntry) -> bytes:
+    """What a reviewer's signature covers: the entry's canonical JSON without ``signature``
+    (``seq`` and ``prev`` included, so a signed decision cannot be moved in the chain)."""
+    return canonical_json(entry.model_dump(mode="json", exclude={"signature"}))
+
+
+def entry_line(entry: ReviewEntry) -> bytes:
+    """The entry as stored: canonical JSON, ``signature`` left out when unsigned (so an
+    unsigned line is byte for byte what earlier versions wrote)."""
+    exclude = {"signature"} if entry.signature is None else set()
+    return canonical_json(entry.model_dump(mode="json", exclude=exclude)) + b"\n"
+
+
+#: Signs an unsigned entry's :func:`signed_bytes` (called under the log's lock, once the
+#: entry's place in the chain is known).
+SignFn = Callable[[bytes], ReviewSignature]
 
 
 class LogHead(BaseModel):
@@ -171,14 +214,15 @@ def read_log(dataset: str | Path, *, expect: LogHead | None = None) -> list[Revi
 
 
 def latest_reviews(dataset: str | Path, *, expect: LogHead | None = None) -> dict[str, ReviewEntry]:
-    """The current review of each reviewed episode (its latest entry)."""
-    return {e.episode_id: e for e in read_log(dataset, expect=expect)}
+    """The current review of each reviewed episode: its latest accept or reject (a flag for
+    a second look decides nothing, so it neither counts as a review nor undoes one)."""
+    return {e.episode_id: e for e in read_log(dataset, expect=expect) if e.verdict != "flag"}
 
 
 def validate_decision(verdict: str, reason: str, note: str | None, reviewer: str) -> None:
     """Raise ``ReviewError`` unless the verdict, reason code, note and reviewer id are valid."""
-    if verdict not in ("accept", "reject"):
-        raise ReviewError(f"verdict must be accept or reject, not {verdict!r}")
+    if verdict not in ("accept", "reject", "flag"):
+        raise ReviewError(f"verdict must be accept, reject or flag, not {verdict!r}")
     allowed = REASONS.get(reason)
     if allowed is None:
         raise ReviewError(
@@ -215,11 +259,14 @@ def append_review(
     auto_verdict: Literal["PASS", "WARN", "FAIL"],
     note: str | None = None,
     expect: LogHead | None = None,
+    sign: SignFn | None = None,
 ) -> ReviewEntry:
     """Append one decision to the log (locked, fsynced) and return it.
 
     ``expect`` is the head the QC manifest recorded: a log cut short or edited there is
-    refused (``ReviewError``) rather than appended to."""
+    refused (``ReviewError``) rather than appended to. ``sign`` (from
+    ``embodex.trust.reviews``) signs the entry once its place in the chain is known, inside
+    the lock, so concurrent reviewers each sign the line that is actually stored."""
     validate_decision(verdict, reason, note, reviewer)
     root = Path(dataset)
     path = _log(root)
@@ -241,10 +288,12 @@ def append_review(
             dataset_digest=dataset_digest,
             auto_verdict=auto_verdict,
         )
+        if sign is not None:
+            entry = entry.model_copy(update={"signature": sign(signed_bytes(entry))})
         created = not path.exists()
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            os.write(fd, canonical_json(entry.model_dump(mode="json")) + b"\n")
+            os.write(fd, entry_line(entry))
             os.fsync(fd)
         finally:
             os.close(fd)

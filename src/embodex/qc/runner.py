@@ -182,6 +182,7 @@ def run_qc(
     profile = profile or default_profile()
     meta = ds.meta
     cols = [c for c in _ROW_COLUMNS if c in ds.episodes.column_names]
+    cols += [c.video_column for c in meta.cameras if c.is_video]  # where their frames are
     rows: list[dict[str, Any]] = ds.episodes.select(cols).to_pylist()
     sink = Findings({rid: spec.unit for rid, spec in RULES.items()})
     sampling = (
@@ -233,6 +234,7 @@ def run_qc(
             state_name,
             action_name,
             1.0 / profile.nominal_fps,
+            root=ds.root,
         )
         with np.errstate(all="ignore"):
             for check in CHUNK_CHECKS:

@@ -13,7 +13,7 @@ import numpy as np
 from PIL import Image
 
 from ..format import Dataset
-from ..format.images import decode_image
+from ..format.images import decode_image, encode_image
 from ..qc.findings import FRAMES_HEADING, frame_range
 from .svg import VERDICT_COLOURS, line_chart
 
@@ -123,7 +123,10 @@ def frame_strip(ds: Dataset, episode_id: str, camera: str, frames: Sequence[int]
     n = len(seq)
     figures = []
     for i in sorted({min(max(int(f), 0), n - 1) for f in frames}) if n else []:
-        thumb = _thumbnail(seq.encoded(i), seq.encoding)
+        if seq.is_video:  # a video camera: the frame decoded, shown as a JPEG
+            thumb = _thumbnail(encode_image(seq[i], "jpeg"), "jpeg")
+        else:
+            thumb = _thumbnail(seq.encoded(i), seq.encoding)
         figures.append(f"<figure>{thumb}<figcaption>{i}</figcaption></figure>")
     return (
         f'<div><div class="meta">camera <b>{escape(camera)}</b>, frame numbers below</div>'

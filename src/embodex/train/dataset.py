@@ -109,6 +109,11 @@ class EpisodeDataset(SampleReader):
         zh = self._column("instruction_zh").to_pylist()
         self._instruction = [e or z or "" for e, z in zip(en, zh, strict=True)]
         self._flatten_segments(self._column("segments"))
+        self._video_paths = {
+            cam.video_column: [str(p) for p in self._column(cam.video_column).to_pylist()]
+            for cam in (self.meta.camera(c) for c in self.spec.cameras)
+            if cam.is_video
+        }
         starts = np.zeros(len(self._count) + 1, dtype=np.int64)
         np.cumsum(self._count, out=starts[1:])
         self._starts_np = starts
@@ -143,7 +148,10 @@ class EpisodeDataset(SampleReader):
             for seg in sorted(segs or [], key=lambda g: g["start_frame"]):
                 self._seg_start.append(int(seg["start_frame"]))
                 self._seg_end.append(int(seg["end_frame"]))
-                text = seg.get("text") or seg.get("skill") or ""
+                # 1.1: English, else Chinese; a 1.0 table has one text
+                text = (
+                    seg.get("text_en") or seg.get("text_zh") or seg.get("text") or seg.get("skill")
+                ) or ""
                 self._seg_text.append(texts.setdefault(text, text))
             self._seg_bounds.append(len(self._seg_start))
 

@@ -76,6 +76,14 @@ def load(
     meta = dataset.meta
     feats = _choose(features, list(meta.features), "feature")
     cams = _choose(cameras, [c.name for c in meta.cameras], "camera")
+    video = [c for c in cams if meta.camera(c).is_video]
+    if video and not decode_images:
+        raise LoaderConfigError(
+            f"camera {video[0]} is stored as video (format 1.1): its frames have no encoded "
+            "bytes of their own, so decode_images=False cannot return them",
+            hint="Load with `decode_images=True`, or build a JPEG tier: "
+            "`transcode_dataset(src, dest, cameras='jpeg')`.",
+        )
     windows = resolve_windows(
         meta,
         feats,

@@ -19,6 +19,7 @@ import simplejpeg
 from ..errors import CorruptDatasetError, LoaderConfigError
 from ..format import DatasetMeta
 from ..format.images import decode_image
+from ..format.videostore import VideoDecoder
 from .shards import ImageEntry, NumericEntry, ShardTable
 from .source import Source
 from .windows import Window
@@ -30,8 +31,18 @@ __all__ = ["SampleReader"]
 _NumericStep = tuple[str, int, str, np.ndarray | None, str, np.ndarray, int, int, bool]
 #: (key, encoding, window offsets or None)
 _ImageStep = tuple[str, str, np.ndarray | None]
-#: per episode: (numeric entries in plan order, timestamp entry, image entries in plan order)
-_Entry = tuple[tuple[NumericEntry, ...], NumericEntry, tuple[ImageEntry, ...]]
+#: (key, PTS column, key-frame PTS column, episodes.arrow column of the file, window offsets)
+_VideoStep = tuple[str, str, str, str, np.ndarray | None]
+#: per episode: (numeric entries in plan order, timestamp entry, image entries in plan order,
+#: (PTS, key-frame PTS) entries of each video camera in plan order)
+_Entry = tuple[
+    tuple[NumericEntry, ...],
+    NumericEntry,
+    tuple[ImageEntry, ...],
+    tuple[tuple[NumericEntry, NumericEntry], ...],
+]
+#: Open video decoders kept per process (one file each; the oldest is closed beyond this).
+_DECODERS = 16
 
 
 class SampleReader:
@@ -40,8 +51,14 @@ class SampleReader:
     The host class sets, before calling :meth:`_build_plan`: ``meta``, ``source``,
     ``_sizes`` (manifest sizes), ``_shard``, ``_row``, ``_count`` (per selected episode),
     ``_starts`` (cumulative frame counts), ``_n``, ``_ep_index``, ``_ep_id``,
-    ``_instruction`` and the flattened segments ``_seg_bounds``, ``_seg_start``,
-    ``_seg_end``, ``_seg_text``.
+    ``_instruction``, the flattened segments ``_seg_bounds``, ``_seg_start``,
+    ``_seg_end``, ``_seg_text``, and ``_video_paths`` (per ``video.<camera>`` column of a
+    video camera loaded, each selected episode's MP4).
+
+    Video cameras (format 1.1) decode through :class:`~embodex.format.videostore.VideoDecoder`
+    (one per file and process, a few kept open): a sample's frame seeks to its key frame
+    and decodes at most one GOP; samples of one episode asked in frame order continue one
+    forward decode.
     """
 
     meta: DatasetMeta
@@ -56,6 +73,7 @@ class SampleReader:
     _ep_id: list[str]
     _instruction: list[str]
     _seg_bounds: list[int]
+    _video_paths: dict[str, list[str]]
     _seg_start: list[int]
     _seg_end: list[int]
     _seg_text: list[str]
@@ -87,9 +105,21 @@ class SampleReader:
                 )
             self._numeric_plan.append(step)
         self._image_plan: list[_ImageStep] = []
+        self._video_plan: list[_VideoStep] = []
         for cam_name in cameras:
             cam = self.meta.camera(cam_name)
             win = windows.get(cam.column)
+            if cam.is_video:
+                self._video_plan.append(
+                    (
+                        cam.column,
+                        cam.column,
+                        cam.key_column,
+                        cam.video_column,
+                        None if win is None else win.offsets,
+                    )
+                )
+                continue
             self._image_plan.append(
                 (cam.column, cam.encoding, None if win is None else win.offsets)
             )
@@ -98,6 +128,9 @@ class SampleReader:
         """Forget memory maps and entries; they are rebuilt lazily (after fork, per worker)."""
         self._open: dict[str, ShardTable] = {}
         self._entries: list[_Entry | None] = [None] * len(self._count)
+        for decoder in getattr(self, "_decoders", {}).values():
+            decoder.close()
+        self._decoders: dict[str, VideoDecoder] = {}
 
     # -- files and entries ---------------------------------------------------------------
 
@@ -121,7 +154,11 @@ class SampleReader:
         )
         ts = shard.numeric(pieces, "timestamp_ns", "int64", 0)
         images = tuple(shard.image(pieces, key, n) for key, _, _ in self._image_plan)
-        entry = (numeric, ts, images)
+        videos = tuple(
+            (shard.numeric(pieces, pts, "int64", 0), shard.numeric(pieces, kp, "int64", 0))
+            for _key, pts, kp, _col, _win in self._video_plan
+        )
+        entry = (numeric, ts, images, videos)
         self._entries[k] = entry
         return entry
 
@@ -137,7 +174,7 @@ class SampleReader:
         t = i - self._starts[k]
         entry = self._entries[k] or self._entry(k)
         n = self._count[k]
-        numeric, ts, images = entry
+        numeric, ts, images, videos = entry
         out: dict[str, Any] = {}
         for col, step in zip(numeric, self._numeric_plan):  # noqa: B905 - equal by construction
             name, _w, _dtype, offsets, pad_key, nopad, lo, hi, contiguous = step
@@ -164,6 +201,17 @@ class SampleReader:
                 out[f"{key}_is_pad"] = (rows < 0) | (rows >= n)
                 frames = [self._image(cam, int(j), k, key, encoding) for j in rows.clip(0, n - 1)]
                 out[key] = np.stack(frames) if self._decode else frames
+        for (pts, kps), vstep in zip(videos, self._video_plan):  # noqa: B905
+            key, vcol, offsets = vstep[0], vstep[3], vstep[4]
+            path = self._video_paths[vcol][k]
+            if offsets is None:
+                out[key] = self._video_frame(path, pts, kps, t)
+            else:
+                rows = offsets + t
+                out[f"{key}_is_pad"] = (rows < 0) | (rows >= n)
+                out[key] = np.stack(
+                    [self._video_frame(path, pts, kps, int(j)) for j in rows.clip(0, n - 1)]
+                )
         out["episode_index"] = np.int64(self._ep_index[k])
         out["frame_index"] = np.int64(t)
         out["timestamp_ns"] = (
@@ -176,6 +224,22 @@ class SampleReader:
         j = bisect_right(self._seg_start, t, lo_s, hi_s) - 1
         out["subtask"] = self._seg_text[j] if j >= lo_s and t < self._seg_end[j] else ""
         return out
+
+    def _video_frame(self, path: str, pts: NumericEntry, kps: NumericEntry, t: int) -> Any:
+        """Frame ``t`` of a video camera, decoded from its key frame (or continuing the
+        decode of an earlier frame of the same file)."""
+        decoder = self._decoders.get(path)
+        if decoder is None:
+            if len(self._decoders) >= _DECODERS:
+                oldest = next(iter(self._decoders))
+                self._decoders.pop(oldest).close()
+            decoder = VideoDecoder(
+                self.source.shard_path(path), expected_size=self._sizes.get(path)
+            )
+            self._decoders[path] = decoder
+        p = pts.view[pts.base + t] if pts.firsts is None else pts.rows(np.array([t]))[0]
+        kp = kps.view[kps.base + t] if kps.firsts is None else kps.rows(np.array([t]))[0]
+        return decoder.frame(int(p), int(kp))
 
     def _image(self, cam: ImageEntry, t: int, k: int, key: str, encoding: str) -> Any:
         if cam.firsts is None and cam.valid is None:  # the usual case, inline

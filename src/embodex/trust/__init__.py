@@ -6,6 +6,8 @@
 * documents — a pydantic model signed or opened in one call (:func:`sign_model`, :func:`open_model`)
 * ledger — append-only signed hash chain per party (:class:`Ledger`, :func:`verify_ledger`)
 * qc_manifest — a dataset's QC manifest signed by the centre (:func:`sign_dataset_qc`)
+* reviews — review decisions signed by the reviewer (:func:`record_signed_review`,
+  :func:`check_review_log`)
 * types — the shared value types of signed documents (digests, timestamps, decimals)
 
 The data service contract and its rules (periods, checking, receipts, supply) are
@@ -38,10 +40,12 @@ from .keys import (
 from .ledger import LEDGER_KINDS, Ledger, LedgerEntry, ledger_path
 from .ledger_verify import LedgerProblem, LedgerReport, verify_ledger
 from .qc_manifest import SignedQC, sign_dataset_qc, sign_qc_manifest, verify_qc_manifest
+from .reviews import CheckedReview, check_review_log, record_signed_review, verify_review
 
 __all__ = [
     "LEDGER_KINDS",
     "PAYLOAD_TYPES",
+    "CheckedReview",
     "Envelope",
     "Identity",
     "KeyInfo",
@@ -52,6 +56,7 @@ __all__ = [
     "SignedQC",
     "Signer",
     "add_signature",
+    "check_review_log",
     "export_identity",
     "generate_key",
     "import_identity",
@@ -64,6 +69,7 @@ __all__ = [
     "open_envelope",
     "open_model",
     "pae",
+    "record_signed_review",
     "sign_dataset_qc",
     "sign_model",
     "sign_payload",
@@ -71,4 +77,5 @@ __all__ = [
     "verify_envelope",
     "verify_ledger",
     "verify_qc_manifest",
+    "verify_review",
 ]

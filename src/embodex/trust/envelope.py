@@ -58,6 +58,8 @@ PAYLOAD_TYPES: dict[str, str] = {
     "listing": "application/vnd.embodex.listing+json",
     "provenance": "application/vnd.embodex.provenance+json",
     "sample-manifest": "application/vnd.embodex.sample-manifest+json",
+    # a reviewer's decision, one line of a dataset's review log (issue 18)
+    "review": "application/vnd.embodex.review+json",
 }
 
 

@@ -6,15 +6,28 @@ import contextlib
 import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ...errors import DatasetExistsError
+from ...errors import DatasetExistsError, InteropError
 from ...fsutil import fsync_dir
+from ..models import DatasetMeta
 from ..reader import Dataset, open_dataset
 
-__all__ = ["ExportReport", "resolve_dataset", "staged_output"]
+__all__ = ["ExportReport", "require_frame_cameras", "resolve_dataset", "staged_output"]
+
+
+def require_frame_cameras(
+    meta: DatasetMeta, what: str, cameras: Sequence[str] | None = None
+) -> None:
+    """Refuse video cameras (format 1.1) where an exporter reads stored frames only."""
+    for cam in meta.cameras:
+        if cam.is_video and (cameras is None or cam.name in cameras):
+            raise InteropError(
+                f"camera {cam.name} is stored as video; {what} reads frame cameras only for now",
+                hint="Build a JPEG tier first: `transcode_dataset(src, dest, cameras='jpeg')`.",
+            )
 
 
 @dataclass

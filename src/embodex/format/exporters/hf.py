@@ -27,6 +27,7 @@ from typing import Any
 import pyarrow as pa
 
 from ...errors import InteropError, MissingExtraError
+from ..images import encode_image
 from ..models import Camera, DatasetMeta
 from ..reader import Dataset, EpisodeView
 from .card import dataset_card
@@ -79,6 +80,7 @@ def frame_table(view: EpisodeView, features: datasets.Features) -> pa.Table:
     stored JPEG/PNG bytes, wrapped as ``datasets.Image`` structs.
     """
     schema = features.arrow_schema
+    video_cams = {c.name for c in view.cameras if c.is_video}
     plain = [n for n in schema.names if not n.startswith("image.")]
     table = view.arrow(plain)
     arrays: dict[str, pa.Array | pa.ChunkedArray] = {n: table.column(n) for n in plain}
@@ -86,8 +88,16 @@ def frame_table(view: EpisodeView, features: datasets.Features) -> pa.Table:
         if not name.startswith("image."):
             continue
         col = view.arrow([name]).column(0)
+        cam = name.removeprefix("image.")
         if name.endswith(".timestamp_ns"):
             arrays[name] = col
+        elif cam in video_cams:
+            # a video camera (format 1.1): each frame decoded once and stored as a JPEG
+            blobs = [encode_image(rgb, "jpeg") for rgb in view.images(cam)]
+            arrays[name] = pa.StructArray.from_arrays(
+                [pa.array(blobs, pa.binary()), pa.nulls(len(blobs), pa.string())],
+                names=["bytes", "path"],
+            ).cast(schema.field(name).type)
         else:
             # wrap each chunk (an episode may span record batches): the struct holds the
             # mapped bytes column itself, combining chunks would copy the images

@@ -34,10 +34,11 @@ import pyarrow.parquet as pq
 from ...canonical import canonical_json
 from ...errors import InteropError, MissingExtraError
 from .. import lerobot_v3 as v3
-from ..images import decode_image
+from ..images import decode_image, encode_image
 from ..models import Camera, EpisodeMeta
 from ..reader import Dataset, EpisodeView
 from ..video import VIDEO_CODECS, VideoWriter
+from ..videostore import probe_index, write_clip
 from . import lerobot_stats as st
 from .common import ExportReport, resolve_dataset, staged_output
 
@@ -89,6 +90,10 @@ def export_lerobot(
             if on_episode is not None:
                 on_episode(view.episode_id)
         writer.finish()
+        if writer.copied_videos:
+            report.notes.append(
+                f"{writer.copied_videos} episode video(s) copied as recorded (no re-encoding)"
+            )
     report.count_files()
     return report
 
@@ -235,6 +240,7 @@ class _Writer:
             c.name: _FileRoller(v3.VIDEO_FILE_MB * 1024 * 1024) for c in self.cams.colour
         }
         self.video_files: dict[str, _VideoFile] = {}
+        self.copied_videos = 0  # episode videos copied as recorded (no re-encoding)
 
     # -- one episode ---------------------------------------------------------------
 
@@ -254,6 +260,9 @@ class _Writer:
         video_spans: dict[str, tuple[int, int, float]] = {}
         for cam in self.cams.colour:
             key = v3.camera_key(cam.name)
+            if cam.is_video:
+                self._add_video_camera(view, cam, key, n, stats, columns, video_spans)
+                continue
             encoded = view.images(cam.name).all_encoded()
             if any(b is None for b in encoded):
                 raise InteropError(
@@ -320,10 +329,80 @@ class _Writer:
             out[out < 0] = self.subtasks.setdefault(_NO_SUBTASK, len(self.subtasks))
         return out
 
+    def _add_video_camera(
+        self,
+        view: EpisodeView,
+        cam: Camera,
+        key: str,
+        n: int,
+        stats: dict[str, st.Stats],
+        columns: dict[str, Any],
+        video_spans: dict[str, tuple[int, int, float]],
+    ) -> None:
+        """A video camera (format 1.1): its frames decoded once, then encoded as LeRobot
+        stores them (its video codec, or JPEG image features)."""
+        samples = st.sample_positions(n)
+        if self.video:
+            span = self._copy_video(view, cam, n)
+            if span is not None:  # the bitstream copied: only the sampled frames decoded
+                seq = view.images(cam.name)
+                stats[key] = st.image_stats([seq[i] for i in samples], n)
+                video_spans[cam.name] = span
+                return
+        decoded = dict(enumerate(view.images(cam.name)))
+        stats[key] = st.image_stats([decoded[i] for i in samples], n)
+        if self.video:
+            size = view.video_path(cam.name).stat().st_size
+            video_spans[cam.name] = self._add_video(cam, [], decoded, n, size=size)
+            return
+        columns[key] = pa.array(
+            [
+                {"bytes": encode_image(decoded[i], "jpeg"), "path": f"frame-{i:06d}.jpg"}
+                for i in range(n)
+            ],
+            type=v3.arrow_type(self.features[key]),
+        )
+
+    def _copy_video(self, view: EpisodeView, cam: Camera, n: int) -> tuple[int, int, float] | None:
+        """Copy a video camera's bitstream into a LeRobot video file of its own (no
+        re-encoding) when LeRobot can read it as is: the export's codec, and frames exactly
+        ``1/fps`` apart (LeRobot finds frame ``i`` at ``from_timestamp + i / fps``, within
+        1e-4 s). None when it cannot: the frames are then encoded like frame cameras'."""
+        if cam.encoding != self.codec:
+            return None
+        clip = view.video_clip(cam.name)
+        index = clip.probe()
+        tb = index.time_base
+        pts = index.pts[clip.first : clip.first + n]
+        times = (pts - pts[0]).astype(np.float64) * float(tb)
+        if not np.allclose(times, np.arange(n) / self.ds.meta.fps, rtol=0.0, atol=1e-5):
+            return None
+        roller = self.video_rollers[cam.name]
+        roller.used = roller.limit  # a file of its own, and the next episode starts another
+        chunk, file, _ = roller.place(index.frames)
+        roller.used = roller.limit
+        current = self.video_files.pop(cam.name, None)
+        if current is not None:
+            current.writer.close()
+        path = self.root / v3.VIDEO_PATH.format(
+            video_key=v3.camera_key(cam.name), chunk_index=chunk, file_index=file
+        )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        offset = write_clip(clip, path)
+        first = probe_index(path).pts[offset]
+        self.copied_videos += 1
+        return chunk, file, float(first * tb)
+
     def _add_video(
-        self, cam: Camera, frames: list[bytes], decoded: dict[int, np.ndarray], n: int
+        self,
+        cam: Camera,
+        frames: list[bytes],
+        decoded: dict[int, np.ndarray],
+        n: int,
+        size: int | None = None,
     ) -> tuple[int, int, float]:
-        size = sum(len(b) for b in frames)  # the source's compressed size: a fair proxy
+        if size is None:
+            size = sum(len(b) for b in frames)  # the source's compressed size: a fair proxy
         chunk, file, new = self.video_rollers[cam.name].place(size)
         current = self.video_files.get(cam.name)
         if new:
@@ -346,9 +425,9 @@ class _Writer:
             self.video_files[cam.name] = current
         assert current is not None
         start = current.writer.frames / self.ds.meta.fps
-        for i, data in enumerate(frames):
+        for i in range(n):
             rgb = decoded.get(i)
-            current.writer.add(rgb if rgb is not None else decode_image(data, cam.encoding))
+            current.writer.add(rgb if rgb is not None else decode_image(frames[i], cam.encoding))
         return chunk, file, start
 
     def _episode_row(
@@ -457,7 +536,8 @@ _SEGMENT = pa.struct(
         ("start_frame", pa.int32()),
         ("end_frame", pa.int32()),
         ("skill", pa.string()),
-        ("text", pa.string()),
+        ("text_en", pa.string()),
+        ("text_zh", pa.string()),
     ]
 )
 #: Types of the ``embodex/*`` episode columns (nulls need a type to be written).

@@ -7,7 +7,8 @@ What the ``.rrd`` holds, on two timelines — ``frame`` (frame index) and ``capt
 * ``<feature>/<joint>``: one scalar series per dimension of every feature (state, action…),
   named after the joints;
 * ``cameras/<camera>``: the stored JPEG/PNG frames as they are (no re-encoding; depth as
-  depth images in metres), under a pinhole when the camera is calibrated;
+  depth images in metres), under a pinhole when the camera is calibrated; a video camera
+  (format 1.1) as video: its MP4 as an asset and a frame reference per frame;
 * ``segments``: a text log entry at the start of each sub-task segment, and
   ``segments/index``, a step series of the active segment number (−1 outside any).
 
@@ -25,7 +26,8 @@ import numpy as np
 
 from ...errors import MissingExtraError
 from ..models import Camera, EpisodeMeta
-from ..reader import Dataset, EpisodeView
+from ..reader import Dataset, EpisodeView, VideoImageSequence
+from ..videostore import probe_index
 from .common import resolve_dataset
 
 try:
@@ -120,6 +122,9 @@ def _log_camera(
             ),
             static=True,
         )
+    if cam.is_video:
+        _log_video(rec, view, cam, path, frames, ts)
+        return
     encoded = view.images(cam.name).all_encoded()
     keep = [i for i, b in enumerate(encoded) if b is not None]
     if not keep:
@@ -127,7 +132,7 @@ def _log_camera(
     blobs = [b for b in encoded if b is not None]
     cam_ts = view.image_timestamps_ns(cam.name)
     times = _times(frames[keep], (cam_ts if cam_ts is not None else ts)[keep])
-    media = "image/jpeg" if cam.encoding == "jpeg" else "image/png"
+    media = "image/jpeg" if cam.encoding == "jpeg" or cam.is_video else "image/png"
     if cam.kind == "depth":
         meter = _DEPTH_METER.get(cam.depth_unit or "mm", 1000.0)
         rec.log(path, rr.EncodedDepthImage.from_fields(meter=meter), static=True)
@@ -135,6 +140,28 @@ def _log_camera(
     else:
         columns = rr.EncodedImage.columns(blob=blobs, media_type=[media] * len(blobs))
     rec.send_columns(path, indexes=times, columns=columns)
+
+
+def _log_video(
+    rec: rr.RecordingStream,
+    view: EpisodeView,
+    cam: Camera,
+    path: str,
+    frames: np.ndarray,
+    ts: np.ndarray,
+) -> None:
+    """A video camera (format 1.1) logged as video: the episode's MP4 as an asset, and per
+    frame a reference to its presentation time in it (nothing decoded or re-encoded)."""
+    mp4 = view.video_path(cam.name)
+    rec.log(path, rr.AssetVideo(path=mp4), static=True)
+    seq = view.images(cam.name)
+    assert isinstance(seq, VideoImageSequence)
+    tb = probe_index(mp4).time_base
+    num, den = int(tb.numerator), int(tb.denominator)
+    nanos = np.array([int(p) * num * 1_000_000_000 // den for p in seq.pts], dtype=np.int64)
+    cam_ts = view.image_timestamps_ns(cam.name)
+    times = _times(frames, cam_ts if cam_ts is not None else ts)
+    rec.send_columns(path, indexes=times, columns=rr.VideoFrameReference.columns(timestamp=nanos))
 
 
 def _log_segments(

@@ -18,7 +18,7 @@ from typing import Any
 
 from ...errors import ConfigError
 from .agibot import import_agibot
-from .common import ImportReport
+from .common import ImportReport, VideoPolicy
 from .sidecar import SIDECAR_FILE, load_sidecar
 
 __all__ = [
@@ -26,11 +26,28 @@ __all__ = [
     "SIDECAR_FILE",
     "ImportReport",
     "Importer",
+    "VideoPolicy",
     "import_agibot",
     "import_recordings",
     "importer",
     "load_sidecar",
+    "video_policy",
 ]
+
+
+def video_policy(cameras: str | None, reencode: str | None) -> VideoPolicy | None:
+    """The :class:`VideoPolicy` of the ``--cameras``/``--reencode`` flags (None: neither)."""
+    if cameras is None and reencode is None:
+        return None
+    if cameras not in (None, "video", "jpeg") or reencode not in (None, "auto", "always", "never"):
+        raise ConfigError(
+            f"unknown camera storage {cameras!r} or re-encode policy {reencode!r}",
+            hint="cameras: video or jpeg; reencode: auto, always or never (`VideoPolicy`).",
+        )
+    return VideoPolicy(
+        cameras="jpeg" if cameras == "jpeg" else "video",
+        reencode="always" if reencode == "always" else "never" if reencode == "never" else "auto",
+    )
 
 
 @dataclass(frozen=True)

@@ -44,10 +44,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import av
 import numpy as np
 from pydantic import ValidationError
 
-from ...errors import ConfigError, ImportSourceError
+from ...errors import ConfigError, ImportSourceError, SchemaError
 from ..episode import Episode
 from ..models import (
     Camera,
@@ -59,6 +60,7 @@ from ..models import (
     Segment,
 )
 from ..reader import open_dataset
+from ..videostore import VideoClip, VideoEncoding, VideoIndex, probe_index
 from .agibot_layout import (
     COUNT_HINT,
     DEPTH_CAMERA,
@@ -72,10 +74,12 @@ from .agibot_layout import (
 from .agibot_media import (
     Video,
     decode_video,
+    index_video,
     intrinsics_file,
     load_depth,
     probe_depth,
     probe_video,
+    pts_offsets_ns,
     read_intrinsics,
 )
 from .agibot_proprio import GripperMap, has_velocity, load_proprio
@@ -83,6 +87,7 @@ from .agibot_sidecar import Limits, Sidecar, resolve_sidecar
 from .common import (
     EpisodeSink,
     ImportReport,
+    VideoPolicy,
     already_imported,
     existing_episode_ids,
     record_repair,
@@ -96,6 +101,7 @@ __all__ = [
     "SIDECAR_FILE",
     "UNITS",
     "ImportReport",
+    "VideoPolicy",
     "camera_name",
     "import_agibot",
     "load_sidecar",
@@ -226,7 +232,23 @@ class _Plan:
     depth_intrinsics_from: str | None = None
 
 
-def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _Plan:
+def _camera_encoding(path: Path, policy: VideoPolicy) -> str:
+    """The encoding of a colour camera: JPEG frames, or video in the recorder's codec when
+    it can be kept (else the policy's codec, which re-encoding produces)."""
+    if policy.cameras == "jpeg":
+        return "jpeg"
+    if policy.reencode == "always":
+        return policy.codec
+    try:
+        codec = probe_index(path).codec
+    except (SchemaError, av.error.FFmpegError, OSError, ValueError):
+        codec = None
+    return codec or policy.codec
+
+
+def _plan(
+    src: Path, sources: list[_Source], sc: Sidecar, notes: list[str], policy: VideoPolicy
+) -> _Plan:
     allowed = frozenset(KNOWN_CAMERAS) | frozenset(sc.cameras or [])
     if sc.cameras is not None:
         stems = list(dict.fromkeys(sc.cameras))
@@ -243,9 +265,11 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
     for stem in stems:
         name = camera_name(stem)
         size = None
+        first: Path | None = None
         for s in sources:
             path = s.obs / "videos" / f"{stem}.mp4"
             if path.is_file() and (size := probe_video(path)) is not None:
+                first = path
                 break
         if size is None:
             raise ImportSourceError(
@@ -264,9 +288,12 @@ def _plan(src: Path, sources: list[_Source], sc: Sidecar, notes: list[str]) -> _
                 break
             except (OSError, ValueError, KeyError, TypeError, ValidationError):
                 continue  # that episode reports it; the dataset takes the next good one
+        assert first is not None
+        encoding = _camera_encoding(first, policy)
         cam = Camera(
-            name=name, kind="color", width=size[0], height=size[1], encoding="jpeg",
-            intrinsics=intr, mount=sc.camera_mounts.get(stem) or camera_mount(stem),
+            name=name, kind="color", width=size[0], height=size[1], encoding=encoding,
+            storage="frame" if encoding == "jpeg" else "video", intrinsics=intr,
+            mount=sc.camera_mounts.get(stem) or camera_mount(stem),
         )  # fmt: skip
         cameras.append(_CameraPlan(stem, cam))
     depth = None
@@ -326,7 +353,7 @@ def _depth_intrinsics(
     return cam.intrinsics, f"camera {cam.name} (depth_aligned_to)"
 
 
-def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
+def _dataset_meta(sc: Sidecar, plan: _Plan, policy: VideoPolicy) -> DatasetMeta:
     lim = sc.limits or Limits()
     names = list(JOINT_NAMES)
     lo, hi = sc.effector_state_range_mm
@@ -382,6 +409,7 @@ def _dataset_meta(sc: Sidecar, plan: _Plan) -> DatasetMeta:
                     "effector_state_range_mm": [lo, hi],
                     "effector_state_unit": sc.effector_state_unit,
                     "effector_state_open": sc.effector_state_open,
+                    "video": policy.as_json(),
                     **(
                         {"depth_intrinsics_from": plan.depth_intrinsics_from}
                         if plan.depth_intrinsics_from
@@ -451,10 +479,13 @@ def _segments(s: _Source, n: int, extra: dict[str, Any], repairs: dict[str, Any]
             )
             dropped += 1
             continue
-        text = item.get("action_text") or item.get("english_action_text") or ""
+        # action_text is usually Chinese; english_action_text, where given, is English
+        text = str(item.get("action_text") or "")
+        english = str(item.get("english_action_text") or "")
+        zh = bool(_CJK.search(text))
         segments.append(
             Segment(start_frame=start, end_frame=end, skill=str(item.get("skill") or ""),
-                    text=str(text))
+                    text_en=english or ("" if zh else text), text_zh=text if zh else "")
         )  # fmt: skip
     if clipped:
         extra["segments_clipped"] = clipped
@@ -530,12 +561,47 @@ def _gripper_map(sc: Sidecar) -> GripperMap:
     )
 
 
+def _video_clip(
+    path: Path, cam: Camera, n: int, eid: str, policy: VideoPolicy
+) -> tuple[VideoClip, VideoIndex, str]:
+    """A camera video as the writer's input: remuxed when the policy allows, else
+    re-encoded; with the choice as recorded in the episode's ``extra.agibot.video``."""
+    index = index_video(path, cam, eid)
+    if index.frames != n:
+        raise ImportSourceError(
+            f"{path.name} has {index.frames} frames, proprio_stats.h5 has {n} rows",
+            path=str(path),
+            episode_id=eid,
+            hint=COUNT_HINT,
+        )
+    reason = None
+    if policy.reencode == "always":
+        reason = "the policy re-encodes every video"
+    elif index.codec != cam.encoding:
+        reason = f"codec {index.codec_name}, the camera stores {cam.encoding}"
+    elif index.max_gop > policy.max_gop:
+        reason = f"key frames {index.max_gop} frames apart (over {policy.max_gop})"
+    elif not index.has_key[0]:
+        reason = "the first frame does not decode from a key frame"
+    if reason is not None and policy.reencode == "never":
+        raise ImportSourceError(
+            f"the video cannot be kept as recorded ({reason})",
+            path=str(path),
+            episode_id=eid,
+            hint="Allow re-encoding (`VideoPolicy(reencode='auto')`), store JPEG frames "
+            "(`VideoPolicy(cameras='jpeg')`), " + SKIP_HINT,
+        )
+    clip = VideoClip(path, 0, n, reencode=reason is not None, index=index)
+    return clip, index, "remux" if reason is None else f"reencode: {reason}"
+
+
 def _load_episode(
     s: _Source,
     plan: _Plan,
     meta: DatasetMeta,
     sc: Sidecar,
     pool: ThreadPoolExecutor,
+    policy: VideoPolicy,
     notes: list[str] | None = None,
 ) -> Episode:
     eid = s.embodex_id
@@ -563,20 +629,30 @@ def _load_episode(
                 episode_id=eid,
                 hint="Extract it from the observation tar, " + SKIP_HINT,
             )
+    extra: dict[str, Any] = {"task_id": _jsonable_id(s.task), "episode_id": _jsonable_id(s.episode)}
+    if proprio.filled:
+        extra["action_filled"] = proprio.filled
+    images: dict[str, list[bytes] | VideoClip] = {}
+    offsets: dict[str, np.ndarray | None] = {}
+    framed = [cp for cp in plan.cameras if not cp.camera.is_video]
     futures: list[Future[Video]] = [
-        pool.submit(decode_video, present[cp.stem], cp.camera, eid) for cp in plan.cameras
+        pool.submit(decode_video, present[cp.stem], cp.camera, eid) for cp in framed
     ]
     try:
+        choices: dict[str, str] = {}
+        for cp in plan.cameras:
+            if cp.camera.is_video:
+                clip, index, choice = _video_clip(present[cp.stem], cp.camera, n, eid, policy)
+                images[cp.camera.name] = clip
+                offsets[cp.camera.name] = pts_offsets_ns(index.pts, index.time_base)
+                choices[cp.camera.name] = choice
+        if choices:
+            extra["video"] = choices
         depth = load_depth(s.obs / "depth", plan.depth, n, eid) if plan.depth else None
     finally:
         wait(futures)
     videos = [fut.result() for fut in futures]  # the first failing camera raises
-
-    extra: dict[str, Any] = {"task_id": _jsonable_id(s.task), "episode_id": _jsonable_id(s.episode)}
-    if proprio.filled:
-        extra["action_filled"] = proprio.filled
-    images: dict[str, list[bytes]] = {}
-    for cp, video in zip(plan.cameras, videos, strict=True):
+    for cp, video in zip(framed, videos, strict=True):
         if len(video.frames) != n:
             raise ImportSourceError(
                 f"{cp.stem}.mp4 has {len(video.frames)} frames, proprio_stats.h5 has {n} rows",
@@ -585,6 +661,7 @@ def _load_episode(
                 hint=COUNT_HINT,
             )
         images[cp.camera.name] = video.frames
+        offsets[cp.camera.name] = video.offsets_ns
     if depth is not None and plan.depth is not None:
         images[plan.depth.name] = depth
 
@@ -611,9 +688,9 @@ def _load_episode(
     image_ts: dict[str, np.ndarray] = {}
     if proprio.timestamps is not None:
         ts = proprio.timestamps
-        for cp, video in zip(plan.cameras, videos, strict=True):
-            if video.offsets_ns is not None:
-                image_ts[cp.camera.name] = ts[0] + video.offsets_ns
+        for name, offset in offsets.items():
+            if offset is not None:
+                image_ts[name] = ts[0] + offset
     else:
         ov = sc.overrides(s.task, s.episode)
         start = ov.start_time_ns if ov.start_time_ns is not None else sc.start_time_ns
@@ -666,8 +743,13 @@ def import_agibot(
     skip_bad: bool = False,
     append: bool = False,
     on_episode: Callable[[str], None] | None = None,
+    video: VideoPolicy | None = None,
 ) -> ImportReport:
     """Import the AgiBot World raw layout at ``src`` into the embodex dataset ``out``.
+
+    ``video`` (:class:`VideoPolicy`) chooses how cameras are stored: by default as video,
+    the recorder's bitstream copied as is (remux) when its codec and key-frame spacing are
+    usable and re-encoded once otherwise; ``VideoPolicy(cameras="jpeg")`` stores JPEG frames.
 
     ``sidecar`` is a YAML path or an already-loaded mapping; by default
     ``src/embodex-sidecar.yaml`` is used when it exists (the module docstring lists its
@@ -696,20 +778,24 @@ def import_agibot(
     sc = resolve_sidecar(src, sidecar)
     report = ImportReport(dataset=out)
     sources = _discover(src, sc.prefix(), report.notes)
-    plan = _plan(src, sources, sc, report.notes)
-    meta = _dataset_meta(sc, plan)
+    policy = video or VideoPolicy()
+    plan = _plan(src, sources, sc, report.notes, policy)
+    meta = _dataset_meta(sc, plan, policy)
     existing = _existing(out, append, meta)
 
     workers = max(1, min(4, len(plan.cameras)))
+    encoding = VideoEncoding(gop=policy.gop)
     with (
-        EpisodeSink(out, report, append=append, on_episode=on_episode) as sink,
+        EpisodeSink(
+            out, report, append=append, on_episode=on_episode, video_encoding=encoding
+        ) as sink,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
         for s in sources:
             try:
                 if s.embodex_id in existing:
                     raise already_imported(out, s.embodex_id, SKIP_HINT)
-                episode = _load_episode(s, plan, meta, sc, pool, report.notes)
+                episode = _load_episode(s, plan, meta, sc, pool, policy, report.notes)
             except ImportSourceError as exc:
                 sink.skip(s.embodex_id, exc, skip_bad)
                 continue

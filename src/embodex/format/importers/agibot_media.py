@@ -6,24 +6,28 @@ import io
 import json
 import re
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 from PIL import Image
 
-from ...errors import ImportSourceError
+from ...errors import ImportSourceError, SchemaError
 from ..images import encode_image
 from ..models import Camera, Intrinsics
+from ..videostore import VideoIndex, probe_index
 from .agibot_layout import COUNT_HINT, SKIP_HINT
 
 __all__ = [
     "Video",
     "decode_video",
+    "index_video",
     "intrinsics_file",
     "load_depth",
     "probe_depth",
     "probe_video",
+    "pts_offsets_ns",
     "read_intrinsics",
 ]
 
@@ -138,6 +142,35 @@ def decode_video(path: Path, cam: Camera, eid: str) -> Video:
             dtype=np.int64,
         )
     return Video(frames, offsets)
+
+
+def pts_offsets_ns(pts: np.ndarray, time_base: Fraction) -> np.ndarray:
+    """PTS offsets from the first frame in exact integer ns, rounded half up."""
+    num, den = int(time_base.numerator), int(time_base.denominator)
+    rel = pts.astype(object) - int(pts[0])
+    return np.array([(int(p) * num * 2_000_000_000 + den) // (2 * den) for p in rel], np.int64)
+
+
+def index_video(path: Path, cam: Camera, eid: str) -> VideoIndex:
+    """Index a camera video without decoding it (for a remux); raises ``ImportSourceError``
+    (unreadable, no video stream, wrong size)."""
+    try:
+        index = probe_index(path)
+    except (SchemaError, av.error.FFmpegError, OSError, ValueError) as exc:
+        raise ImportSourceError(
+            f"cannot decode the video: {exc}",
+            path=str(path),
+            episode_id=eid,
+            hint="The file is corrupt or truncated; download it again, " + SKIP_HINT,
+        ) from exc
+    if (index.width, index.height) != (cam.width, cam.height):
+        raise ImportSourceError(
+            f"frames are {index.width}x{index.height}, camera {cam.name} is "
+            f"{cam.width}x{cam.height} in the other episodes",
+            path=str(path), episode_id=eid,
+            hint="Import episodes with different camera sizes separately, " + SKIP_HINT,
+        )  # fmt: skip
+    return index
 
 
 def load_depth(folder: Path, cam: Camera, n: int, eid: str) -> list[bytes]:

@@ -5,19 +5,21 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from ...errors import ConfigError, DatasetExistsError, ImportSourceError, SchemaError
 from .. import layout
 from ..episode import Episode
 from ..models import DatasetMeta
 from ..reader import open_dataset
+from ..videostore import VideoEncoding
 from ..writer import DatasetWriter
 
 __all__ = [
     "REPAIRS_KEY",
     "EpisodeSink",
     "ImportReport",
+    "VideoPolicy",
     "already_imported",
     "existing_episode_ids",
     "record_repair",
@@ -26,6 +28,12 @@ __all__ = [
 
 #: Key of an episode's ``extra`` listing what an importer repaired or dropped.
 REPAIRS_KEY = "import_repairs"
+
+#: The policy that appends to a dataset storing its cameras one way (the CLI names its flag).
+_POLICY_HINT = {
+    "jpeg": "`video=VideoPolicy(cameras='jpeg')`",
+    "video": "`video=VideoPolicy(cameras='video')`",
+}
 
 
 def record_repair(
@@ -47,6 +55,40 @@ def record_repair(
             "frame_end": None if frames is None else int(frames[1]),
         }
     )
+
+
+@dataclass(frozen=True)
+class VideoPolicy:
+    """How an importer stores cameras recorded as video (specs/format.md §9.1.2).
+
+    ``cameras="video"`` keeps the recorder's bitstream (remux: packets copied, nothing
+    decoded) when its codec is one a dataset stores (H.264, H.265, AV1) and its key frames
+    are at most ``max_gop`` frames apart; otherwise, with ``reencode="auto"``, the frames are
+    encoded once as ``codec`` with a key frame every ``gop`` frames. ``reencode="always"``
+    encodes every video; ``"never"`` makes an unusable video a bad episode.
+    ``cameras="jpeg"`` stores one JPEG per frame (format 1.0's way). The policy is recorded
+    in ``embodex.json`` (``extra.<importer>.video``) and each episode's choice in its
+    ``extra.<importer>.video``.
+    """
+
+    cameras: Literal["video", "jpeg"] = "video"
+    reencode: Literal["auto", "always", "never"] = "auto"
+    max_gop: int = 60
+    codec: Literal["h264", "h265", "av1"] = "h264"
+    gop: int = 30
+
+    def __post_init__(self) -> None:
+        if self.max_gop < 1 or self.gop < 1:
+            raise ConfigError("key-frame intervals must be at least 1 frame")
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "cameras": self.cameras,
+            "reencode": self.reencode,
+            "max_gop": self.max_gop,
+            "codec": self.codec,
+            "gop": self.gop,
+        }
 
 
 @dataclass
@@ -85,6 +127,15 @@ def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]
             path=out,
         )
     if ds.meta.schema_fingerprint() != meta.schema_fingerprint():
+        old = {c.name: c.storage for c in ds.meta.cameras}
+        new = {c.name: c.storage for c in meta.cameras}
+        if old.keys() == new.keys() and old != new:
+            stored = "jpeg" if "frame" in old.values() else "video"
+            raise SchemaError(
+                f"{out} stores its cameras as {stored}; these episodes would be stored otherwise",
+                hint=f"Append with {_POLICY_HINT[stored]}, or import into a separate dataset.",
+                path=out,
+            )
         raise SchemaError(
             f"{out}: these episodes' features, cameras or fps differ from the dataset's",
             hint="Import them into a separate dataset, or set the sidecar so they match.",
@@ -118,8 +169,10 @@ class EpisodeSink:
         *,
         append: bool,
         on_episode: Callable[[str], None] | None,
+        video_encoding: VideoEncoding | None = None,
     ) -> None:
         self.out = out
+        self.video_encoding = video_encoding
         self.report = report
         self.append = append
         self.on_episode = on_episode
@@ -134,7 +187,9 @@ class EpisodeSink:
 
     def add(self, meta: DatasetMeta, episode: Episode) -> None:
         if self._writer is None:
-            self._writer = DatasetWriter(self.out, meta, append=self.append)
+            self._writer = DatasetWriter(
+                self.out, meta, append=self.append, video_encoding=self.video_encoding
+            )
         self._writer.add_episode(episode)
         for r in episode.meta.extra.get(REPAIRS_KEY, []):
             frames = (

@@ -27,7 +27,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -39,7 +39,7 @@ import pyarrow.parquet as pq
 import yaml
 from pydantic import ValidationError
 
-from ...errors import ConfigError, ImportSourceError
+from ...errors import ConfigError, ImportSourceError, SchemaError
 from ...parsing import BoundedYamlLoader, parse_document
 from .. import lerobot_v3 as v3
 from ..episode import Episode
@@ -54,7 +54,14 @@ from ..models import (
     Segment,
 )
 from ..video import VideoSpanReader
-from .common import EpisodeSink, ImportReport, already_imported, existing_episode_ids
+from ..videostore import VideoClip, VideoEncoding, VideoIndex, probe_index
+from .common import (
+    EpisodeSink,
+    ImportReport,
+    VideoPolicy,
+    already_imported,
+    existing_episode_ids,
+)
 from .sidecar import CommonSidecar, overrides_fields, require_licence, resolve_common_sidecar
 
 __all__ = ["import_lerobot"]
@@ -80,6 +87,9 @@ class _Plan:
     own: bool  # written by embodex export: real times and metadata inside
     tasks: list[str]
     subtasks: list[str] | None
+    policy: VideoPolicy = field(default_factory=VideoPolicy)
+    #: the index of the shared video file being cut (demuxed once, not per episode)
+    indexes: dict[Path, VideoIndex] = field(default_factory=dict)
 
 
 def import_lerobot(
@@ -90,8 +100,14 @@ def import_lerobot(
     skip_bad: bool = False,
     append: bool = False,
     on_episode: Callable[[str], None] | None = None,
+    video: VideoPolicy | None = None,
 ) -> ImportReport:
     """Import the LeRobot v3.0 dataset at ``src`` into the embodex dataset ``out``.
+
+    Video features become video cameras whose episodes are cut from LeRobot's shared MP4s
+    without re-encoding (whole GOPs, format §10's way), unless ``video`` (a
+    :class:`VideoPolicy`) says ``cameras="jpeg"`` or the codec or key-frame spacing needs a
+    re-encode.
 
     ``sidecar``: a YAML path or mapping (default ``src/embodex-sidecar.yaml`` when present);
     ``append`` adds to an existing dataset of the same licence and schema. Episodes are
@@ -108,7 +124,8 @@ def import_lerobot(
     """
     src, out = Path(src), Path(out)
     sc = resolve_common_sidecar(src, sidecar, "specs/interop.md §3")
-    plan = _plan(src, sc)
+    policy = video or VideoPolicy()
+    plan = _plan(src, sc, policy)
     report = ImportReport(dataset=out)
     report.notes.extend(_notes(plan))
     existing = existing_episode_ids(out, append, plan.meta)
@@ -116,7 +133,13 @@ def import_lerobot(
     readers: dict[tuple[str, int, int], VideoSpanReader] = {}
     data = _DataFiles(src, plan.info)
     try:
-        with EpisodeSink(out, report, append=append, on_episode=on_episode) as sink:
+        with EpisodeSink(
+            out,
+            report,
+            append=append,
+            on_episode=on_episode,
+            video_encoding=VideoEncoding(gop=policy.gop),
+        ) as sink:
             for row in episodes:
                 try:
                     episode = _load_episode(src, plan, sc, row, data, readers)
@@ -184,7 +207,7 @@ def _index_names(path: Path, column: str) -> list[str]:
     return [str(text) for _, text in pairs]
 
 
-def _plan(src: Path, sc: CommonSidecar) -> _Plan:
+def _plan(src: Path, sc: CommonSidecar, policy: VideoPolicy) -> _Plan:
     info = _read_json(src / v3.INFO_FILE)
     version = str(info.get("codebase_version", ""))
     if not version.startswith("v3."):
@@ -206,11 +229,35 @@ def _plan(src: Path, sc: CommonSidecar) -> _Plan:
     own_meta = src / v3.EMBODEX_META_FILE
     if own_meta.is_file() and isinstance(info.get("embodex"), dict):
         meta, mapping, cams = _own_plan(info, own_meta, sc)
-        return _Plan(info, meta, mapping, cams, True, tasks, subtasks)
+        cams = _video_cameras(info, cams, policy)
+        meta = meta.model_copy(update={"cameras": [c.camera for c in cams]})
+        return _Plan(info, meta, mapping, cams, True, tasks, subtasks, policy)
     meta, mapping, cams = _foreign_plan(src, info, sc)
-    cams = _image_encodings(src, info, cams)
+    cams = _video_cameras(info, _image_encodings(src, info, cams), policy)
     meta = meta.model_copy(update={"cameras": [c.camera for c in cams]})
-    return _Plan(info, meta, mapping, cams, False, tasks, subtasks)
+    return _Plan(info, meta, mapping, cams, False, tasks, subtasks, policy)
+
+
+#: LeRobot's ``video.codec`` names → the camera encoding of a video camera.
+_LEROBOT_CODECS = {"av1": "av1", "h264": "h264", "hevc": "h265", "h265": "h265"}
+
+
+def _video_cameras(info: dict[str, Any], cams: list[_Cam], policy: VideoPolicy) -> list[_Cam]:
+    """Video features become video cameras (format 1.1) in the file's codec when a dataset
+    stores it (else the policy's, re-encoded); with ``cameras="jpeg"`` JPEG frames."""
+    if policy.cameras == "jpeg":
+        return cams
+    out = []
+    for cam in cams:
+        if cam.video:
+            vinfo = info["features"][cam.key].get("info") or {}
+            codec = _LEROBOT_CODECS.get(str(vinfo.get("video.codec", "")).lower())
+            if codec is None or policy.reencode == "always":
+                codec = policy.codec
+            camera = cam.camera.model_copy(update={"storage": "video", "encoding": codec})
+            cam = _Cam(cam.key, camera, True)
+        out.append(cam)
+    return out
 
 
 def _image_encodings(src: Path, info: dict[str, Any], cams: list[_Cam]) -> list[_Cam]:
@@ -246,7 +293,12 @@ def _own_plan(
         raise ImportSourceError("embodex metadata is missing", path=str(path)) from None
     mapping = dict(info["embodex"].get("feature_map") or {})
     cams = [
-        _Cam(v3.camera_key(c.name), c, info["features"][v3.camera_key(c.name)]["dtype"] == "video")
+        _Cam(
+            v3.camera_key(c.name),
+            # a video camera (format 1.1) comes back as JPEG frames, as imports store them
+            c.model_copy(update={"storage": "frame", "encoding": "jpeg"}) if c.is_video else c,
+            info["features"][v3.camera_key(c.name)]["dtype"] == "video",
+        )
         for c in meta.cameras
         if v3.camera_key(c.name) in info["features"]
     ]
@@ -546,7 +598,16 @@ def _segments(plan: _Plan, table: pa.Table, n: int) -> list[Segment]:
         if i == n or idx[i] != idx[start]:
             label = plan.subtasks[int(idx[start])] if 0 <= idx[start] < len(plan.subtasks) else ""
             if label:
-                out.append(Segment(start_frame=start, end_frame=i, skill=label, text=label))
+                zh = bool(_CJK.search(label))
+                out.append(
+                    Segment(
+                        start_frame=start,
+                        end_frame=i,
+                        skill=label,
+                        text_en="" if zh else label,
+                        text_zh=label if zh else "",
+                    )
+                )
             start = i
     return out
 
@@ -567,7 +628,7 @@ def _frames(
     table: pa.Table,
     readers: dict[tuple[str, int, int], VideoSpanReader],
     label: str,
-) -> list[bytes]:
+) -> list[bytes] | VideoClip:
     n = table.num_rows
     if not cam.video:
         values = _column(table, cam.key, label).to_pylist()
@@ -587,6 +648,8 @@ def _frames(
     path = src / str(plan.info.get("video_path") or v3.VIDEO_PATH).format(
         video_key=cam.key, chunk_index=chunk, file_index=file
     )
+    if cam.camera.is_video:
+        return _clip(path, plan, cam, row, n, label)
     try:
         reader = readers.get((cam.key, chunk, file))
         if reader is None:
@@ -614,6 +677,51 @@ def _frames(
             hint="The video and the data disagree; download them again, " + _SKIP_HINT,
         )
     return [encode_image(f, "jpeg") for f in frames]
+
+
+def _clip(path: Path, plan: _Plan, cam: _Cam, row: dict[str, Any], n: int, label: str) -> VideoClip:
+    """The episode's span of a shared LeRobot video as a clip the writer remuxes (or
+    re-encodes when the policy says so): frames from ``from_timestamp``, ``n`` of them."""
+    index = plan.indexes.get(path)
+    if index is None:
+        try:
+            index = probe_index(path)
+        except (SchemaError, av.error.FFmpegError, OSError, ValueError) as exc:
+            raise ImportSourceError(
+                f"cannot decode video: {exc}",
+                path=str(path),
+                episode_id=label,
+                hint="Download the file again, " + _SKIP_HINT,
+            ) from exc
+        plan.indexes.clear()  # one file's index at a time (episodes come in file order)
+        plan.indexes[path] = index
+    fps = float(plan.info["fps"])
+    times = index.pts.astype(np.float64) * float(index.time_base)  # LeRobot's frame times
+    start = float(row[f"videos/{cam.key}/from_timestamp"])
+    first = int(np.searchsorted(times, start - 0.5 / fps))
+    if first + n > index.frames or abs(times[min(first, index.frames - 1)] - start) > 0.5 / fps:
+        raise ImportSourceError(
+            f"video span holds {max(index.frames - first, 0)} frames from {start:.3f} s, the "
+            f"episode has {n}",
+            path=str(path),
+            episode_id=label,
+            hint="The video and the data disagree; download them again, " + _SKIP_HINT,
+        )
+    policy = plan.policy
+    reencode = (
+        policy.reencode == "always"
+        or index.codec != cam.camera.encoding
+        or index.max_gop > policy.max_gop
+        or not index.has_key[first]
+    )
+    if reencode and policy.reencode == "never":
+        raise ImportSourceError(
+            "the video cannot be kept as recorded (codec or key-frame spacing)",
+            path=str(path),
+            episode_id=label,
+            hint="Allow re-encoding, or import JPEG frames (cameras='jpeg'), " + _SKIP_HINT,
+        )
+    return VideoClip(path, first, n, reencode=reencode, index=index)
 
 
 def _as_encoding(data: bytes, encoding: str) -> bytes:

@@ -22,7 +22,9 @@ import numpy as np
 import simplejpeg
 from PIL import Image
 
+from ...errors import CorruptDatasetError
 from ...format.models import Camera
+from ...format.videostore import VideoDecoder
 from ..chunk import Chunk
 from ..robot import Mount, camera_mount, chain_mask
 from .base import Flag, Graded, RuleSpec
@@ -114,9 +116,14 @@ class _Decoded:
     error: str | None
 
 
-def _decode(data: bytes | None, cam: Camera) -> _Decoded:
+def _decode(data: bytes | np.ndarray | str | None, cam: Camera) -> _Decoded:
     if data is None:
         return _Decoded(None, None, "no image")
+    if isinstance(data, str):  # a video frame that did not decode: the decoder's error
+        return _Decoded(None, None, data[:200])
+    if isinstance(data, np.ndarray):  # a decoded video frame: grey as JPEG's (BT.601 luma)
+        grey = data[..., 0] * 0.299 + data[..., 1] * 0.587 + data[..., 2] * 0.114
+        return _Decoded(grey.astype(np.float32), (int(data.shape[1]), int(data.shape[0])), None)
     try:
         if cam.encoding == "jpeg":
             arr = np.asarray(simplejpeg.decode_jpeg(data, colorspace="GRAY"))[:, :, 0]
@@ -179,10 +186,40 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
                 ]
             )
         )
-        blobs = col.take(wanted).to_pylist()
-        by_row = dict(zip(wanted.tolist(), blobs, strict=True))
+        by_row: dict[int, bytes | np.ndarray | str | None]
+        if cam.is_video:
+            by_row = _video_frames(c, cam, wanted)
+        else:
+            blobs = col.take(wanted).to_pylist()
+            by_row = dict(zip(wanted.tolist(), blobs, strict=True))
         for e, pick in enumerate(picks):
             _episode(plan, c, e, cam, pick, gap, moved, by_row, dec, res, black, white, frozen)
+
+
+def _video_frames(
+    c: Chunk, cam: Camera, wanted: np.ndarray
+) -> dict[int, bytes | np.ndarray | str | None]:
+    """Chunk rows → decoded RGB frames of a video camera (format 1.1), through the format's
+    decoder: one per episode file, the rows in order (so all frames decode in one pass, a
+    sample from each one's key frame); a frame that does not decode maps to its error."""
+    pts = c.table.column(cam.column).to_numpy()
+    keys = c.table.column(cam.key_column).to_numpy()
+    out: dict[int, bytes | np.ndarray | str | None] = {}
+    for e, row in enumerate(c.rows):
+        lo, hi = int(c.starts[e]), int(c.stops[e])
+        mine = wanted[(wanted >= lo) & (wanted < hi)]
+        if not len(mine):
+            continue
+        if c.root is None:
+            out.update({int(r): "the dataset folder is unknown" for r in mine})
+            continue
+        with VideoDecoder(c.root / str(row[cam.video_column])) as decoder:
+            for r in mine.tolist():
+                try:
+                    out[r] = decoder.frame(int(pts[r]), int(keys[r]))
+                except CorruptDatasetError as exc:
+                    out[r] = str(exc)
+    return out
 
 
 def _motion(c: Chunk, gap: int, mount: Mount) -> np.ndarray | None:
@@ -218,7 +255,7 @@ def _episode(
     pick: np.ndarray,
     gap: int,
     moved: np.ndarray | None,
-    by_row: dict[int, bytes | None],
+    by_row: dict[int, bytes | np.ndarray | str | None],
     dec: Flag | None,
     res: Flag | None,
     black: Level | None,
@@ -261,7 +298,7 @@ def _episode(
             if moved is not None and moved[start + i] <= frozen.min_motion:
                 continue  # nothing moved: an unchanged picture is expected
             later = by_row.get(start + j)
-            if later is not None and later == by_row.get(start + i):
+            if isinstance(later, bytes) and later == by_row.get(start + i):
                 still.append(i)
             else:
                 nxt = get(j)

@@ -1,0 +1,156 @@
+"""``embodex console``: the review console, a local web app for reviewers; and
+``embodex review verify``, which checks who signed the decisions."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+
+def register(cli: click.Group) -> None:
+    from .commands_qc import review  # `review verify` checks what the console signs
+
+    cli.add_command(console)
+    review.add_command(review_verify)
+
+
+@click.command()
+@click.argument("dataset", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--key",
+    required=True,
+    metavar="NAME",
+    help="Your reviewer key: every decision is signed with it (the reviewer id is its name).",
+)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Address to listen on; anything but loopback prints a warning.",
+)
+@click.option("--catalog", metavar="SOURCE", help="Also serve this catalogue (folder or URL).")
+@click.option("--channel", metavar="URL", help="Also serve the supply status of this channel…")
+@click.option(
+    "--contract",
+    type=click.Path(path_type=Path, dir_okay=False),
+    help="…under this signed contract (with --channel).",
+)
+def console(
+    dataset: Path,
+    key: str,
+    port: int,
+    host: str,
+    catalog: str | None,
+    channel: str | None,
+    contract: Path | None,
+) -> None:
+    """Review episodes in the browser: watch every camera, see the QC findings on a
+    timeline, decide with the keyboard.
+
+    Serves the review queue (the sampling plan of `review next`), an episode view with
+    synchronised cameras, joint plots and findings, and the QC report (with --catalog and
+    --channel/--contract also the catalogue and the supply status). Decisions are signed
+    with --key and appended to the dataset's review log, as `review set` does. Open the URL
+    it prints: it carries a random access token every request needs. Ctrl-C stops it.
+
+    \b
+    Example:
+      embodex keys generate rev-007 --role reviewer
+      embodex console datasets/week01 --key rev-007
+    """
+    from embodex.console import build_settings, exposure_warning, serve
+
+    from .commands_trust import load_signer_cli
+
+    settings = build_settings(
+        dataset,
+        load_signer_cli(key),
+        catalog=catalog,
+        channel=channel,
+        contract=contract,
+    )
+    warning = exposure_warning(host)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
+
+    def listening(url: str) -> None:
+        click.echo(f"embodex console for {dataset}, decisions signed by {key}")
+        click.echo(f"open: {url}")
+        click.echo("(the token in the URL is required on every request; Ctrl-C stops)")
+
+    serve(settings, host=host, port=port, on_listen=listening)
+
+
+@click.command("verify")
+@click.argument("dataset", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--trust",
+    "trust",
+    multiple=True,
+    metavar="IDENTITY",
+    help="Trust this reviewer identity (key name or file); default: the key store.",
+)
+@click.option(
+    "--require-signed", is_flag=True, help="Fail (exit 1) unless every decision is signed."
+)
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+def review_verify(
+    dataset: Path, trust: tuple[str, ...], require_signed: bool, as_json: bool
+) -> None:
+    """Check the review log: its hash chain, and who signed each decision.
+
+    A decision signed by a trusted key whose signature does not verify fails (exit 1);
+    unsigned decisions (`review set --reviewer`) and keys not trusted are listed.
+
+    \b
+    Example:
+      embodex review verify datasets/week01
+      embodex review verify datasets/week01 --trust rev-007.pub.json --require-signed
+    """
+    from embodex.errors import ReviewError
+    from embodex.trust import check_review_log, load_identity
+
+    from .render import echo_json, table
+
+    checked = check_review_log(dataset, [load_identity(t) for t in trust] if trust else None)
+    if as_json:
+        echo_json(
+            [
+                {
+                    "seq": c.entry.seq,
+                    "episode_id": c.entry.episode_id,
+                    "verdict": c.entry.verdict,
+                    "reviewer": c.entry.reviewer,
+                    "status": c.status,
+                    "signer": c.signer.name if c.signer else None,
+                    "keyid": c.entry.signature.keyid if c.entry.signature else None,
+                }
+                for c in checked
+            ]
+        )
+    else:
+        click.echo(
+            table(
+                ["#", "episode", "verdict", "reviewer", "signature"],
+                [
+                    [
+                        c.entry.seq,
+                        c.entry.episode_id,
+                        c.entry.verdict,
+                        c.entry.reviewer,
+                        f"signed by {c.signer.name}" if c.signer else c.status,
+                    ]
+                    for c in checked
+                ],
+            )
+        )
+        signed = sum(c.status == "signed" for c in checked)
+        click.echo(f"chain intact; {signed} of {len(checked)} decisions signed by trusted keys")
+    if require_signed and any(c.status != "signed" for c in checked):
+        raise ReviewError(
+            f"{sum(c.status != 'signed' for c in checked)} decision(s) are not signed by a "
+            "trusted key",
+            hint="Trust the reviewers' identities (--trust), or have them decide with --key.",
+        )
