@@ -517,3 +517,42 @@ def test_a_gripper_stored_as_an_opening_fraction_is_declared_in_the_sidecar(
     assert "Gripper = 1 - the fraction." in ds.meta.features["state"].description
     with pytest.raises(ConfigError, match="effector_state_unit"):
         import_agibot(src, tmp_path / "as-fraction", sidecar=base, append=True)
+
+
+def test_h5_datasets_with_their_own_timestamps_become_streams(tmp_path: Path) -> None:
+    src = write_agibot_sample(tmp_path / "src", depth=False, **TINY)
+    written = {}
+    for i in range(3):
+        path = src / "proprio_stats" / str(TASK) / str(FIRST + i) / "proprio_stats.h5"
+        with h5py.File(path, "a") as f:
+            t0 = int(f["timestamp"][0])
+            m = 150 + i
+            ts = t0 - 10_000_000 + np.arange(m, dtype=np.int64) * 5_000_000  # 200 Hz
+            accel = np.random.default_rng(i).normal(size=(m, 3))
+            f["imu/timestamp"] = ts
+            f["imu/accel"] = accel
+            f["imu/temperature"] = np.full(m, 30.0 + i)
+            written[_id(i)] = (ts, accel)
+    sidecar = load_sidecar(src / SIDECAR_FILE)
+    sidecar["streams"] = {
+        "imu": {
+            "timestamps": "imu/timestamp",
+            "rate_hz": 200,
+            "fields": {"accel": "imu/accel", "temperature": "imu/temperature"},
+            "units": {"accel": "m/s^2"},
+        }
+    }
+    import_agibot(src, tmp_path / "out", sidecar=sidecar)
+    ds = open_dataset(tmp_path / "out")
+    imu = ds.meta.stream("imu")
+    assert imu.features["accel"].shape == [3] and imu.features["temperature"].shape == [1]
+    for ep in ds:
+        ts, values = ep.stream("imu")
+        want_ts, want_accel = written[ep.episode_id]
+        np.testing.assert_array_equal(ts, want_ts)  # at its own rate, its own clock
+        np.testing.assert_allclose(values["accel"], want_accel, rtol=1e-6)
+        assert len(ts) > 4 * ep.frame_count
+    assert ds.verify().ok
+    sidecar["streams"]["imu"]["fields"] = {"accel": "imu/acceleration"}
+    with pytest.raises(ImportSourceError, match="no episode's proprio_stats.h5 has the dataset"):
+        import_agibot(src, tmp_path / "bad", sidecar=sidecar)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ import yaml
 from click.testing import CliRunner
 from PIL import Image
 
-from embodex.demo.mcap import COMPRESSED_IMAGE_MSGDEF, JOINT_STATE_MSGDEF
+from embodex.demo.mcap import COMPRESSED_IMAGE_MSGDEF, IMU_MSGDEF, JOINT_STATE_MSGDEF
 from embodex.errors import ConfigError, ImportSourceError
 from embodex.format import open_dataset
 from embodex.format.importers import import_recordings
@@ -57,7 +58,11 @@ def _png(value: int, depth: bool) -> bytes:
 
 
 def write_recording(
-    path: Path, *, seconds: float = 1.0, camera_gap: tuple[float, float] | None = None
+    path: Path,
+    *,
+    seconds: float = 1.0,
+    camera_gap: tuple[float, float] | None = None,
+    imu_hz: float | None = None,
 ) -> None:
     """Joint states at 100 Hz (position = time since T0 in s, per joint scaled), commands at
     50 Hz with joints in reverse order, a colour and a depth camera at 25 Hz whose pixel
@@ -88,12 +93,26 @@ def write_recording(
                 "header": {"stamp": _stamp(t), "frame_id": ""},
                 "format": "16UC1; png" if depth else "png", "data": _png(k, depth),
             }))  # fmt: skip
+    if imu_hz is not None:  # from 30 ms before the joints start; values count the samples
+        zeros = [0.0] * 9
+        for i in range(int((seconds + 0.03) * imu_hz)):
+            t = T0 - 30_000_000 + round(i * 1e9 / imu_hz)
+            msgs.append((t, "/imu", "imu", {
+                "header": {"stamp": _stamp(t), "frame_id": "torso"},
+                "orientation": {"x": 0.0, "y": 0.0, "z": 0.0, "w": 1.0},
+                "orientation_covariance": zeros,
+                "angular_velocity": {"x": float(i), "y": 0.0, "z": -float(i)},
+                "angular_velocity_covariance": zeros,
+                "linear_acceleration": {"x": 0.0, "y": 0.0, "z": 9.81},
+                "linear_acceleration_covariance": zeros,
+            }))  # fmt: skip
     msgs.sort(key=lambda m: m[0])
     with path.open("wb") as f:
         writer = Writer(f)
         schemas = {
             "js": writer.register_msgdef("sensor_msgs/JointState", JOINT_STATE_MSGDEF),
             "img": writer.register_msgdef("sensor_msgs/CompressedImage", COMPRESSED_IMAGE_MSGDEF),
+            "imu": writer.register_msgdef("sensor_msgs/Imu", IMU_MSGDEF),
         }
         for t, topic, kind, msg in msgs:
             writer.write_message(topic, schemas[kind], msg, log_time=t + 5_000_000, publish_time=t)
@@ -135,6 +154,47 @@ def test_alignment_keeps_real_times(tmp_path: Path) -> None:
         for i in (0, len(ts) // 2, len(ts) - 1):
             pixel = int(frames[i].reshape(-1)[0])
             assert pixel == (1000 + counters[i] if cam == "depth" else counters[i] % 256)
+
+
+def test_stream_topic_keeps_its_own_rate(tmp_path: Path) -> None:
+    bags = tmp_path / "bags"
+    bags.mkdir()
+    write_recording(bags / "run1.mcap", imu_hz=200.0)
+    tmap = {
+        **MAP,
+        "streams": {
+            "imu": {
+                "topic": "/imu",
+                "rate_hz": 200,
+                "fields": {"gyro": "angular_velocity", "accel": "linear_acceleration",
+                           "orientation": "orientation"},
+                "units": {"gyro": "rad/s", "accel": "m/s^2"},
+            }
+        },
+    }  # fmt: skip
+    report = import_mcap(bags, tmp_path / "ds", topic_map=tmap, sidecar=SIDECAR)
+    assert report.episodes == 1
+    ds = open_dataset(tmp_path / "ds")
+    stream = ds.meta.stream("imu")
+    assert stream.rate_hz == 200 and stream.features["gyro"].unit == "rad/s"
+    assert stream.features["orientation"].shape == [4]
+    ep = ds.episode(0)
+    ts, values = ep.stream("imu")
+    # every message, at its own time, not resampled to the 20 fps frames
+    assert len(ts) == 206 and len(ts) > 8 * ep.frame_count
+    np.testing.assert_array_equal(ts, T0 - 30_000_000 + np.arange(206, dtype=np.int64) * 5_000_000)
+    np.testing.assert_array_equal(values["gyro"][:, 0], np.arange(206, dtype=np.float32))
+    np.testing.assert_array_equal(values["gyro"][:, 2], -np.arange(206, dtype=np.float32))
+    np.testing.assert_array_equal(values["orientation"][0], [0, 0, 0, 1])
+    # the frames are the same as without the stream: the IMU takes no part in the grid
+    plain = import_mcap(bags, tmp_path / "plain", topic_map=MAP, sidecar=SIDECAR)
+    assert plain.episodes == 1
+    np.testing.assert_array_equal(
+        open_dataset(tmp_path / "plain").episode(0).timestamp_ns, ep.timestamp_ns
+    )
+    bad = {**tmap, "streams": {"imu": {**tmap["streams"]["imu"], "fields": {"g": "angular_speed"}}}}
+    with pytest.raises(ImportSourceError, match="no field 'angular_speed'"):
+        import_mcap(bags, tmp_path / "bad", topic_map=bad, sidecar=SIDECAR)
 
 
 def test_log_clock_and_gap(tmp_path: Path) -> None:
@@ -242,3 +302,113 @@ def test_dropped_grid_points_are_a_repair_qc_reports(tmp_path: Path) -> None:
     assert [(f.subject, f.frame_start, f.frame_end) for f in found] == [
         ("grid_points_dropped", repair["frame_start"], repair["frame_end"])
     ]
+
+
+COMPRESSED_VIDEO_MSGDEF = (
+    "builtin_interfaces/Time timestamp\nstring frame_id\nuint8[] data\nstring format\n"
+    "================================================================================\n"
+    "MSG: builtin_interfaces/Time\nint32 sec\nuint32 nanosec\n"
+)
+
+
+def _h264_packets(n: int) -> list[bytes]:
+    """``n`` frames (a bar moving across a ramp) as H.264 access units, Annex B, no
+    B-frames, a key frame every 8 frames: what a robot's recorder publishes."""
+    import av
+
+    cc = av.CodecContext.create("libx264", "w")
+    cc.width, cc.height, cc.pix_fmt = 64, 48, "yuv420p"
+    cc.time_base = Fraction(1, 25)
+    cc.options = {"bf": "0", "g": "8", "keyint_min": "8", "sc_threshold": "0"}
+    out: list[bytes] = []
+    for i in range(n):
+        img = np.tile(np.arange(64, dtype=np.uint8)[None, :, None] * 3, (48, 1, 3))
+        img[:, (i * 3) % 64] = 255
+        frame = av.VideoFrame.from_ndarray(img, format="rgb24").reformat(format="yuv420p")
+        frame.pts = i
+        out += [bytes(p) for p in cc.encode(frame)]
+    out += [bytes(p) for p in cc.encode(None)]
+    return out
+
+
+def test_compressed_video_becomes_a_video_camera_without_reencoding(tmp_path: Path) -> None:
+    import av
+    from mcap_ros2.writer import Writer
+
+    packets = _h264_packets(30)
+    bags = tmp_path / "bags"
+    bags.mkdir()
+    # the video starts 100 ms before the joints (its first frames are cut), 25 Hz
+    video_t = [T0 - 100_000_000 + k * 40_000_000 for k in range(30)]
+    with (bags / "run1.mcap").open("wb") as f:
+        writer = Writer(f)
+        js = writer.register_msgdef("sensor_msgs/JointState", JOINT_STATE_MSGDEF)
+        vid = writer.register_msgdef("foxglove_msgs/CompressedVideo", COMPRESSED_VIDEO_MSGDEF)
+        msgs: list[tuple[int, str, Any, dict[str, Any]]] = []
+        for i in range(100):
+            t = T0 + i * 10_000_000
+            msgs.append((t, "/joint_states", js, {
+                "header": {"stamp": _stamp(t), "frame_id": ""}, "name": JOINTS,
+                "position": [i, 2 * i, 3 * i], "velocity": [], "effort": [],
+            }))  # fmt: skip
+        for t, data in zip(video_t, packets, strict=True):
+            msgs.append((t, "/head/video", vid, {
+                "timestamp": _stamp(t), "frame_id": "head", "data": data, "format": "h264",
+            }))  # fmt: skip
+        for t, topic, schema, msg in sorted(msgs, key=lambda m: (m[0], m[1])):
+            writer.write_message(topic, schema, msg, log_time=t, publish_time=t)
+        writer.finish()
+    tmap = {
+        "fps": 25,
+        "tolerance_ms": 30,
+        "joints": JOINTS,
+        "features": {"state": {"topic": "/joint_states", "role": "state"}},
+        "cameras": {"head": {"topic": "/head/video"}},
+    }
+    import_mcap(bags, tmp_path / "ds", topic_map=tmap, sidecar=SIDECAR)
+    ds = open_dataset(tmp_path / "ds")
+    cam = ds.meta.camera("head")
+    assert (cam.storage, cam.encoding, cam.width, cam.height) == ("video", "h264", 64, 48)
+    ep = ds.episode(0)
+    # one frame per video frame inside the joints' span: frames 3..27 (T0+20 ms .. T0+980 ms)
+    first = 3
+    want_t = np.asarray(video_t[first : first + ep.frame_count], dtype=np.int64)
+    assert ep.frame_count == 25
+    np.testing.assert_array_equal(ep.timestamp_ns, want_t)
+    np.testing.assert_array_equal(ep.image_timestamps_ns("head"), want_t)
+    np.testing.assert_allclose(ep.feature("state")[:, 0], (want_t - T0) / 1e7, atol=0.51)
+    # exact frames: what PyAV decodes from the recorder's own bitstream, in order
+    cc = av.CodecContext.create("h264", "r")
+    decoded = [f.to_ndarray(format="rgb24") for p in packets for f in cc.decode(av.Packet(p))]
+    decoded += [f.to_ndarray(format="rgb24") for f in cc.decode(None)]
+    frames = ep.images("head")
+    for i in (0, 4, 13, 24):
+        np.testing.assert_array_equal(frames[i], decoded[first + i])
+    # not re-encoded: the stored file holds the recorder's slices, byte for byte, from the
+    # key frame the first kept frame decodes from (frame 0) on
+    with av.open(str(ep.video_path("head"))) as stored:
+        stored_packets = [bytes(p) for p in stored.demux(video=0) if p.size]
+    for k in range(1, 12):
+        recorded = _slices(_annex_b(packets[k]))
+        assert recorded and _slices(_length_prefixed(stored_packets[k])) == recorded
+    assert ds.verify().ok
+
+
+def _annex_b(data: bytes) -> list[bytes]:
+    return [
+        n for n in data.replace(b"\x00\x00\x00\x01", b"\x00\x00\x01").split(b"\x00\x00\x01") if n
+    ]
+
+
+def _length_prefixed(data: bytes) -> list[bytes]:
+    out, at = [], 0
+    while at + 4 <= len(data):
+        size = int.from_bytes(data[at : at + 4], "big")
+        out.append(data[at + 4 : at + 4 + size])
+        at += 4 + size
+    return out
+
+
+def _slices(nals: list[bytes]) -> list[bytes]:
+    """Coded slices only (NAL types 1 and 5), the picture data itself."""
+    return [n for n in nals if n[0] & 0x1F in (1, 5)]

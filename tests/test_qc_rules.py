@@ -17,7 +17,7 @@ from embodex.demo.defects import (
     write_defective_dataset,
 )
 from embodex.demo.synth import synth_dataset, synth_episodes, synth_meta
-from embodex.format import DatasetWriter, open_dataset
+from embodex.format import DatasetWriter, Episode, open_dataset
 from embodex.format.importers.common import record_repair
 from embodex.format.layout import MANIFEST_FILE
 from embodex.format.models import Manifest
@@ -322,6 +322,41 @@ def test_import_repairs_become_findings_with_their_frames(tmp_path: Path) -> Non
     assert all(f.severity == "warn" and "repaired" in f.message for f in found)
 
 
+def test_stream_rate_and_gap_of_streams_at_their_own_rate(tmp_path: Path) -> None:
+    meta = synth_meta(cameras=(), imu_hz=200.0)
+    eps = list(synth_episodes(meta, 4, seed=2, duration_s=(3.0, 3.5)))
+
+    def with_imu(ep: Episode, ts: np.ndarray, keep: np.ndarray) -> Episode:
+        _, values = ep.streams["imu"]
+        streams = {"imu": (ts[keep], {k: v[keep] for k, v in values.items()})}
+        return Episode(ep.meta, ep.timestamp_ns, ep.features, streams=streams)
+
+    ts1, _ = eps[1].streams["imu"]
+    gap = np.ones(len(ts1), bool)
+    gap[200:260] = False  # 300 ms without a sample in the middle
+    ts2, _ = eps[2].streams["imu"]
+    every_other = np.arange(len(ts2)) % 2 == 0  # the IMU ran at 100 Hz, declared 200
+    with DatasetWriter(tmp_path / "ds", meta) as w:
+        w.add_episode(eps[0])
+        w.add_episode(with_imu(eps[1], ts1, gap))
+        w.add_episode(with_imu(eps[2], ts2, every_other))
+        w.add_episode(Episode(eps[3].meta, eps[3].timestamp_ns, eps[3].features))  # no IMU
+    result = run_qc(tmp_path / "ds", images="none")
+
+    def findings(i: int, rule: str) -> list[object]:
+        return [f for f in result.episode(eps[i].meta.episode_id).findings if f.rule == rule]
+
+    assert not findings(0, "timing.stream_rate") and not findings(0, "timing.stream_gap")
+    (g,) = findings(1, "timing.stream_gap")
+    assert g.severity == "fail" and g.subject == "imu" and 300 <= g.measured <= 310  # type: ignore[attr-defined]
+    # the frames the gap spans in frame time (30 fps: about 9 frames)
+    assert 8 <= g.frame_end - g.frame_start <= 12  # type: ignore[attr-defined]
+    (r,) = findings(2, "timing.stream_rate")
+    assert r.severity == "fail" and abs(r.measured - 0.5) < 0.01  # type: ignore[attr-defined]
+    (none,) = findings(3, "timing.stream_rate")
+    assert none.measured == 1.0 and "0 sample(s)" in none.message  # type: ignore[attr-defined]
+
+
 def test_every_rule_is_tested_with_an_injected_defect() -> None:
     # rules whose defect is not an episode-level kind have their own test above
     own_tests = {
@@ -331,5 +366,7 @@ def test_every_rule_is_tested_with_an_injected_defect() -> None:
         "episode.unique_id": test_required_streams_and_known_ids,
         "episode.duration": test_defects_pinpoint_the_frames,  # the too_short episode
         "episode.import_repairs": test_import_repairs_become_findings_with_their_frames,
+        "timing.stream_rate": test_stream_rate_and_gap_of_streams_at_their_own_rate,
+        "timing.stream_gap": test_stream_rate_and_gap_of_streams_at_their_own_rate,
     }
     assert {d.rule for d in DEFECTS.values()} | set(own_tests) == set(RULES)

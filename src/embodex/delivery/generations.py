@@ -59,9 +59,10 @@ def _numbers(gens: Path) -> list[int]:
 
 
 def _immutable(rel: str) -> bool:
-    """Files no writer changes once written (new content gets a new name): frame shards and
-    videos (format.md §7) and the QC sidecars named by their content (qc.md)."""
-    if rel.startswith("data/shard-") and rel.endswith(".arrow"):
+    """Files no writer changes once written (new content gets a new name): frame shards,
+    stream shards and videos (format.md §7) and the QC sidecars named by their content
+    (qc.md)."""
+    if rel.startswith(("data/shard-", "streams/")) and rel.endswith(".arrow"):
         return True
     if rel.startswith("videos/") and rel.endswith(".mp4"):
         return True

@@ -20,7 +20,7 @@ import yaml
 from ..errors import MissingExtraError
 from .synth import JOINT_NAMES, SCENES, SKILLS, synth_episode, synth_meta
 
-__all__ = ["COMPRESSED_IMAGE_MSGDEF", "JOINT_STATE_MSGDEF", "write_mcap_sample"]
+__all__ = ["COMPRESSED_IMAGE_MSGDEF", "IMU_MSGDEF", "JOINT_STATE_MSGDEF", "write_mcap_sample"]
 
 _HEADER_DEPS = """
 ================================================================================
@@ -38,6 +38,17 @@ JOINT_STATE_MSGDEF = (
     "float64[] effort\n" + _HEADER_DEPS
 )
 COMPRESSED_IMAGE_MSGDEF = "std_msgs/Header header\nstring format\nuint8[] data\n" + _HEADER_DEPS
+#: sensor_msgs/Imu (a stream at its own rate, format 1.1).
+IMU_MSGDEF = (
+    "std_msgs/Header header\ngeometry_msgs/Quaternion orientation\n"
+    "float64[9] orientation_covariance\ngeometry_msgs/Vector3 angular_velocity\n"
+    "float64[9] angular_velocity_covariance\ngeometry_msgs/Vector3 linear_acceleration\n"
+    "float64[9] linear_acceleration_covariance\n" + _HEADER_DEPS + "\n"
+    "================================================================================\n"
+    "MSG: geometry_msgs/Quaternion\nfloat64 x\nfloat64 y\nfloat64 z\nfloat64 w\n"
+    "================================================================================\n"
+    "MSG: geometry_msgs/Vector3\nfloat64 x\nfloat64 y\nfloat64 z\n"
+)
 
 START_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 

@@ -28,6 +28,7 @@ from ..format import (
     Intrinsics,
     Provenance,
     Segment,
+    Stream,
     open_dataset,
 )
 from ..format.images import encode_image
@@ -130,8 +131,11 @@ def synth_meta(
     licence: str = "CC-BY-NC-4.0",
     centre_id: str = "hubei-humanoid-centre",
     centre_name: str = "Hubei Humanoid Robot Innovation Centre",
+    imu_hz: float | None = None,
 ) -> DatasetMeta:
-    """Dataset metadata for synthetic episodes (the head camera is ``image_size`` square)."""
+    """Dataset metadata for synthetic episodes (the head camera is ``image_size`` square);
+    with ``imu_hz``, an ``imu`` stream at that rate (format 1.1: ``accel`` m/s², ``gyro``
+    rad/s) beside the frames."""
     cams = []
     for cam in cameras:
         size = image_size if cam == "head" else max(32, image_size * 2 // 3)
@@ -198,7 +202,39 @@ def synth_meta(
             ),
         },
         fps=FPS,
+        streams=[] if imu_hz is None else [_imu_stream(imu_hz)],
     )
+
+
+def _imu_stream(rate_hz: float) -> Stream:
+    axes = ["x", "y", "z"]
+    return Stream(
+        name="imu",
+        rate_hz=rate_hz,
+        description="Torso IMU (synthetic).",
+        features={
+            "accel": Feature(shape=[3], unit="m/s^2", names=axes, role="observation"),
+            "gyro": Feature(shape=[3], unit="rad/s", names=axes, role="observation"),
+        },
+    )
+
+
+def _imu_samples(
+    rng: np.random.Generator, stream: Stream, ts: np.ndarray, state: np.ndarray
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """IMU samples at the stream's rate across the episode's span (from one frame period
+    before the first frame), timed with a little jitter: gravity plus the torso's motion
+    (read from the waist joints) plus noise."""
+    period = 1e9 / stream.rate_hz
+    start = int(ts[0]) - int(period * 4)
+    m = int((int(ts[-1]) - start) / period) + 1
+    jitter = rng.normal(0, 0.01 * period, size=m).clip(-0.2 * period, 0.2 * period)
+    times = (start + np.arange(m) * period + jitter).astype(np.int64)
+    waist = np.interp(times, ts, state[:, 0]) if len(ts) > 1 else np.full(m, state[0, 0])
+    gyro = np.stack([np.zeros(m), np.zeros(m), np.gradient(waist) * stream.rate_hz], axis=1)
+    accel = np.tile([0.0, 0.0, 9.81], (m, 1)) + rng.normal(0, 0.05, size=(m, 3))
+    gyro = gyro + rng.normal(0, 0.002, size=(m, 3))
+    return times, {"accel": accel.astype(np.float32), "gyro": gyro.astype(np.float32)}
 
 
 #: the longest single minimum-jerk move (s); the default 8-20 s episodes never reach it
@@ -359,12 +395,19 @@ def synth_episode(
         failure_cause=None if success else FAILURE_CAUSES[int(rng.integers(len(FAILURE_CAUSES)))],
         extra={"synthetic": True, "seed": seed, "scene_description": scene.description},
     )
+    streams = {}
+    for stream in meta.streams:
+        if stream.name == "imu":  # its own generator: the other draws keep their values
+            streams["imu"] = _imu_samples(
+                np.random.default_rng([seed, index, 11]), stream, ts, state
+            )
     return Episode(
         meta=episode_meta,
         timestamp_ns=ts,
         features={"state": state.astype(np.float32), "action": action.astype(np.float32)},
         images=images,
         image_timestamps_ns=image_ts,
+        streams=streams,
     )
 
 

@@ -18,9 +18,17 @@ from .models import (
     Manifest,
     Provenance,
     Segment,
+    Stream,
     TrimRecord,
 )
-from .reader import Dataset, EpisodeView, ImageSequence, VideoImageSequence, open_dataset
+from .reader import (
+    Dataset,
+    EpisodeView,
+    ImageSequence,
+    StreamSamples,
+    VideoImageSequence,
+    open_dataset,
+)
 from .transcode import TranscodeResult, transcode_dataset
 from .trim import Cut, TrimResult, trim_episodes
 from .verify import VerifyReport, verify_dataset
@@ -49,6 +57,8 @@ __all__ = [
     "Manifest",
     "Provenance",
     "Segment",
+    "Stream",
+    "StreamSamples",
     "TranscodeResult",
     "TrimRecord",
     "TrimResult",

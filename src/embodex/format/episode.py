@@ -17,6 +17,8 @@ from .videostore import VideoClip
 __all__ = ["Episode", "episode_meta_from_row"]
 
 ImageInput = Sequence[bytes] | np.ndarray | VideoClip
+#: One stream's samples of an episode: capture times (int64 ns) and feature → ``(samples, D)``.
+StreamInput = tuple[np.ndarray, Mapping[str, np.ndarray]]
 
 
 @dataclass
@@ -29,7 +31,9 @@ class Episode:
     uint16 that the writer encodes. A video camera (``storage: "video"``) takes a
     :class:`VideoClip` (an encoded video whose packets the writer copies, never re-encoding
     them) or a raw ``(frames, H, W, 3)`` uint8 array that the writer encodes as video.
-    ``image_timestamps_ns``: optional camera → capture times.
+    ``image_timestamps_ns``: optional camera → capture times. ``streams``: stream name →
+    ``(timestamp_ns, {feature: (samples, D) array})`` for the dataset's streams at their own
+    rate (format 1.1); a stream the episode lacks has no samples.
     """
 
     meta: EpisodeMeta
@@ -37,6 +41,7 @@ class Episode:
     features: Mapping[str, np.ndarray]
     images: Mapping[str, ImageInput] = field(default_factory=dict)
     image_timestamps_ns: Mapping[str, np.ndarray] = field(default_factory=dict)
+    streams: Mapping[str, StreamInput] = field(default_factory=dict)
 
     @property
     def num_frames(self) -> int:
@@ -157,7 +162,76 @@ class Episode:
                     hint="Segments are half-open frame ranges [start_frame, end_frame).",
                     episode_id=eid,
                 )
-        return Episode(self.meta, ts, features, images, image_ts)
+        streams = _validated_streams(eid, self.streams, meta)
+        return Episode(self.meta, ts, features, images, image_ts, streams)
+
+
+def _validated_streams(
+    eid: str, given: Mapping[str, StreamInput], meta: DatasetMeta
+) -> dict[str, StreamInput]:
+    """Each declared stream's samples, checked: strictly increasing int64 times, every
+    feature ``(samples, D)`` in its dtype. A stream not given gets no samples."""
+    known = {s.name: s for s in meta.streams}
+    unknown = set(given) - set(known)
+    if unknown:
+        raise SchemaError(
+            f"episode {eid}: unknown stream(s) {sorted(unknown)}",
+            hint=f"Declare them in the dataset streams (known: {sorted(known)}).",
+        )
+    out: dict[str, StreamInput] = {}
+    for name, spec in known.items():
+        if name not in given:
+            out[name] = (
+                np.zeros(0, dtype=np.int64),
+                {f: np.zeros((0, ft.shape[0]), dtype=ft.dtype) for f, ft in spec.features.items()},
+            )
+            continue
+        try:
+            ts_in, values = given[name]
+        except (TypeError, ValueError):
+            raise SchemaError(
+                f"episode {eid}: stream {name!r} must be (timestamp_ns, {{feature: array}})"
+            ) from None
+        ts = np.asarray(ts_in)
+        if ts.ndim != 1 or (ts.size and ts.dtype.kind not in "iu"):
+            raise SchemaError(
+                f"episode {eid}: stream {name!r} timestamps must be a 1-D array of integer "
+                f"nanoseconds, got {ts.dtype} {ts.shape}",
+                hint="Convert capture times to int64 nanoseconds since the Unix epoch.",
+            )
+        ts = ts.astype(np.int64, copy=False)
+        steps = np.diff(ts)
+        if steps.size and (steps <= 0).any():
+            bad = int(np.argmax(steps <= 0)) + 1
+            raise SchemaError(
+                f"episode {eid}: stream {name!r} timestamps go backwards or repeat at sample "
+                f"{bad} ({int(ts[bad - 1])} -> {int(ts[bad])} ns)",
+                hint="Sort the samples by capture time and drop duplicates before packaging.",
+            )
+        extra = set(values) - set(spec.features)
+        if extra:
+            raise SchemaError(
+                f"episode {eid}: stream {name!r} has unknown feature(s) {sorted(extra)}",
+                hint=f"Declare them in the stream (known: {sorted(spec.features)}).",
+            )
+        arrays: dict[str, np.ndarray] = {}
+        for fname, ft in spec.features.items():
+            if fname not in values:
+                raise SchemaError(
+                    f"episode {eid}: stream {name!r} lacks feature {fname!r}",
+                    hint="Every declared stream feature needs a value for every sample.",
+                )
+            arr = np.asarray(values[fname])
+            if arr.ndim == 1 and ft.shape[0] == 1:
+                arr = arr[:, None]
+            if arr.shape != (len(ts), ft.shape[0]):
+                raise SchemaError(
+                    f"episode {eid}: stream {name!r} feature {fname!r} has shape {arr.shape}, "
+                    f"expected ({len(ts)}, {ft.shape[0]}) — one value per sample time",
+                )
+            arrays[fname] = np.ascontiguousarray(arr, dtype=ft.dtype)
+        out[name] = (ts, arrays)
+    return out
 
 
 def episode_meta_from_row(row: dict[str, Any]) -> EpisodeMeta:

@@ -28,6 +28,7 @@ __all__ = [
     "METADATA_FILES",
     "META_FILE",
     "STATS_FILE",
+    "STREAM_DIR",
     "TXN_DIR",
     "VIDEO_DIR",
     "apply_commit",
@@ -35,6 +36,7 @@ __all__ = [
     "recover",
     "resolve",
     "shard_name",
+    "stream_shard_name",
     "video_name",
 ]
 
@@ -45,6 +47,7 @@ MANIFEST_FILE = "manifest.json"
 METADATA_FILES = (META_FILE, EPISODES_FILE, STATS_FILE, MANIFEST_FILE)
 DATA_DIR = "data"
 VIDEO_DIR = "videos"
+STREAM_DIR = "streams"
 CONTROL_DIR = ".embodex"
 TXN_DIR = f"{CONTROL_DIR}/txn"
 COMMIT_DIR = f"{CONTROL_DIR}/commit"
@@ -56,14 +59,21 @@ def shard_name(seq: int) -> str:
     return f"{DATA_DIR}/shard-{seq:06d}.arrow"
 
 
+def stream_shard_name(stream: str, seq: int) -> str:
+    """A shard of one stream at its own rate (format 1.1): the stream's samples of the
+    episodes in frame shard ``seq`` (the two roll over together)."""
+    return f"{STREAM_DIR}/{stream}/shard-{seq:06d}.arrow"
+
+
 def video_name(camera: str, episode_index: int) -> str:
     """The MP4 of one video camera's frames of one episode (format 1.1)."""
     return f"{VIDEO_DIR}/{camera}/episode-{episode_index:06d}.mp4"
 
 
 def is_content_file(path: str) -> bool:
-    """Frame shards and videos: the files a manifest lists besides the metadata files."""
-    return path.startswith((DATA_DIR + "/", VIDEO_DIR + "/"))
+    """Frame shards, videos and stream shards: the files a manifest lists besides the
+    metadata files."""
+    return path.startswith((DATA_DIR + "/", VIDEO_DIR + "/", STREAM_DIR + "/"))
 
 
 def resolve(root: Path, name: str) -> Path:
@@ -110,19 +120,28 @@ def recover(root: Path, referenced_shards: set[str] | None) -> list[str]:
                 removed.append(rel)
         if removed:
             fsync_dir(data)
-    videos = root / VIDEO_DIR
-    if videos.is_dir():
-        for cam_dir in sorted(p for p in videos.iterdir() if p.is_dir()):
+    for top, prefix in ((VIDEO_DIR, "episode-"), (STREAM_DIR, "shard-")):
+        removed += _recover_subdirs(root, top, prefix, referenced_shards)
+    return removed
+
+
+def _recover_subdirs(root: Path, top: str, prefix: str, referenced: set[str] | None) -> list[str]:
+    """Delete partial and unreferenced files named ``prefix*`` in ``root/top/<name>/``
+    (per-camera base, per-stream shards)."""
+    removed: list[str] = []
+    base = root / top
+    if base.is_dir():
+        for sub in sorted(p for p in base.iterdir() if p.is_dir()):
             dropped = False
-            for entry in sorted(cam_dir.iterdir()):
-                rel = f"{VIDEO_DIR}/{cam_dir.name}/{entry.name}"
-                ours = entry.name.startswith("episode-")
-                orphan = referenced_shards is not None and rel not in referenced_shards
+            for entry in sorted(sub.iterdir()):
+                rel = f"{top}/{sub.name}/{entry.name}"
+                ours = entry.name.startswith(prefix)
+                orphan = referenced is not None and rel not in referenced
                 if ours and (entry.name.endswith(PARTIAL_SUFFIX) or orphan):
                     with contextlib.suppress(FileNotFoundError):
                         entry.unlink()
                     removed.append(rel)
                     dropped = True
             if dropped:
-                fsync_dir(cam_dir)
+                fsync_dir(sub)
     return removed

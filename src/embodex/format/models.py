@@ -33,6 +33,7 @@ __all__ = [
     "Manifest",
     "Provenance",
     "Segment",
+    "Stream",
     "TrimRecord",
     "has_cjk",
 ]
@@ -67,6 +68,8 @@ SCENE_TYPES: tuple[str, ...] = (
 
 #: Frame-shard columns the format itself defines; features may not use these names.
 RESERVED_COLUMNS = frozenset({"episode_index", "frame_index", "timestamp_ns"})
+#: Stream-shard columns the format itself defines (format 1.1, §4.4).
+STREAM_COLUMNS = frozenset({"episode_index", "timestamp_ns"})
 
 Slug = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$", max_length=64)]
 Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$")]
@@ -217,6 +220,48 @@ class Feature(_Model):
         return self
 
 
+class Stream(_Model):
+    """A stream sampled at its own rate (IMU at 200 Hz, force-torque, tactile; format 1.1):
+    its samples live in ``streams/<name>/shard-NNNNNN.arrow`` with their own capture times,
+    not in the frame shards."""
+
+    name: Slug
+    rate_hz: float = Field(gt=0, description="Nominal sample rate (QC measures the real one).")
+    features: dict[str, Feature] = Field(
+        min_length=1, description="Per-sample vectors: dtype, shape [D], unit, names."
+    )
+    description: str | None = None
+
+    @field_validator("features")
+    @classmethod
+    def _feature_names(cls, v: dict[str, Feature]) -> dict[str, Feature]:
+        for name in v:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
+                raise ValueError(f"stream feature name {name!r}: use letters, digits, '_' and '.'")
+            if name in STREAM_COLUMNS:
+                raise ValueError(f"stream feature name {name!r} is reserved by the format")
+        return v
+
+    def feature_items(self) -> list[tuple[str, Feature]]:
+        """Features in column order (sorted by name)."""
+        return sorted(self.features.items())
+
+    @property
+    def shard_column(self) -> str:
+        """The ``episodes.arrow`` column naming the stream shard holding an episode's samples."""
+        return f"stream.{self.name}.shard"
+
+    @property
+    def start_column(self) -> str:
+        """The ``episodes.arrow`` column: the episode's first row in that stream shard."""
+        return f"stream.{self.name}.row_start"
+
+    @property
+    def count_column(self) -> str:
+        """The ``episodes.arrow`` column: how many samples of the stream the episode has."""
+        return f"stream.{self.name}.count"
+
+
 class DatasetMeta(_Model):
     """``embodex.json``: what the dataset is, who made it, and the shape of its frames."""
 
@@ -231,6 +276,10 @@ class DatasetMeta(_Model):
     cameras: list[Camera] = Field(default_factory=list)
     features: dict[str, Feature] = Field(min_length=1)
     fps: float = Field(gt=0, description="Nominal frame rate of the frame shards.")
+    streams: list[Stream] = Field(
+        default_factory=list,
+        description="Streams at their own rate (format 1.1), each in streams/<name>/.",
+    )
     extra: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("format_version")
@@ -255,7 +304,16 @@ class DatasetMeta(_Model):
         names = [c.name for c in self.cameras]
         if len(set(names)) != len(names):
             raise ValueError("camera names must be unique")
+        streams = [s.name for s in self.streams]
+        if len(set(streams)) != len(streams):
+            raise ValueError("stream names must be unique")
         return self
+
+    def stream(self, name: str) -> Stream:
+        for stream in self.streams:
+            if stream.name == name:
+                return stream
+        raise KeyError(name)
 
     def feature_items(self) -> list[tuple[str, Feature]]:
         """Features in column order: sorted by name, so key order in JSON never matters."""
@@ -277,7 +335,18 @@ class DatasetMeta(_Model):
                 c.model_dump(include={"name", "kind", "encoding", "storage"}) for c in self.cameras
             ],
             "fps": self.fps,
+            **({"streams": [_stream_fingerprint(s) for s in self.streams]} if self.streams else {}),
         }
+
+
+def _stream_fingerprint(stream: Stream) -> dict[str, Any]:
+    return {
+        "name": stream.name,
+        "rate_hz": stream.rate_hz,
+        "features": {
+            k: v.model_dump(include={"dtype", "shape"}) for k, v in stream.features.items()
+        },
+    }
 
 
 class Segment(_Model):

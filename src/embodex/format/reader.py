@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, overload
+from typing import Any, NamedTuple, overload
 
 import numpy as np
 import pyarrow as pa
@@ -32,6 +32,7 @@ __all__ = [
     "Dataset",
     "EpisodeView",
     "ImageSequence",
+    "StreamSamples",
     "VideoImageSequence",
     "compute_dataset_stats",
     "open_dataset",
@@ -211,6 +212,14 @@ class VideoImageSequence(ImageSequence):
         self._decoder.close()
 
 
+class StreamSamples(NamedTuple):
+    """One stream's samples of an episode (format 1.1): capture times and, per feature, a
+    ``(samples, D)`` array (zero-copy views of the memory-mapped stream shard)."""
+
+    timestamp_ns: np.ndarray
+    features: dict[str, np.ndarray]
+
+
 class EpisodeView:
     """One episode of an open dataset: metadata from the episode table, frames on demand."""
 
@@ -330,6 +339,36 @@ class EpisodeView:
                 hint=f"Known cameras: {', '.join(c.name for c in self._ds.meta.cameras)}.",
             ) from None
 
+    def stream(self, name: str, features: Sequence[str] | None = None) -> StreamSamples:
+        """The episode's samples of a stream at its own rate: ``ts, values = ep.stream("imu")``
+        gives the int64 capture times and feature → ``(samples, D)`` arrays (all features, or
+        those named). Raises ``SchemaError`` for a stream the dataset does not declare."""
+        try:
+            spec = self._ds.meta.stream(name)
+        except KeyError:
+            known = ", ".join(s.name for s in self._ds.meta.streams) or "none"
+            raise SchemaError(
+                f"stream {name!r} is not in dataset {self._ds.meta.name}",
+                hint=f"Known streams: {known}.",
+            ) from None
+        names = list(features) if features is not None else [f for f, _ in spec.feature_items()]
+        for fname in names:
+            if fname not in spec.features:
+                raise SchemaError(
+                    f"stream {name!r} has no feature {fname!r}",
+                    hint=f"Its features: {', '.join(spec.features)}.",
+                )
+        start, count = int(self.row[spec.start_column]), int(self.row[spec.count_column])
+        table = self._ds._shard(str(self.row[spec.shard_column])).rows(
+            start, count, ["timestamp_ns", *names]
+        )
+        ts: np.ndarray = table.column(0).to_numpy()
+        values = {
+            fname: _fixed_list_to_numpy(table.column(i + 1), spec.features[fname].shape[0])
+            for i, fname in enumerate(names)
+        }
+        return StreamSamples(ts, values)
+
     def video_clip(self, camera: str) -> VideoClip:
         """A video camera's frames of this episode as a :class:`VideoClip` of its stored MP4
         (what copying hands the writer: packets copied, never re-encoded)."""
@@ -366,6 +405,7 @@ class EpisodeView:
             features={name: self.feature(name) for name in self._ds.meta.features},
             images=images,
             image_timestamps_ns=image_ts,
+            streams={s.name: self.stream(s.name) for s in self._ds.meta.streams},
         )
 
     def __repr__(self) -> str:
@@ -436,6 +476,11 @@ class Dataset:
             raise UnsupportedFormatError(
                 f"{root} is labelled format 1.0 but has a camera with storage other than "
                 "'frame' (video cameras need format 1.1)"
+            )
+        if version == "1.0" and meta_json.get("streams"):
+            raise UnsupportedFormatError(
+                f"{root} is labelled format 1.0 but declares streams at other rates "
+                "(streams need format 1.1)"
             )
         try:
             meta = DatasetMeta.model_validate(meta_json)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pyarrow as pa
 
-from .models import DatasetMeta, Feature, Segment
+from .models import DatasetMeta, Feature, Segment, Stream
 from .stats import stats_arrow_type
 
 __all__ = [
@@ -12,6 +12,7 @@ __all__ = [
     "episodes_schema",
     "feature_arrow_type",
     "frames_schema",
+    "stream_schema",
     "upgrade_episodes",
 ]
 
@@ -92,12 +93,30 @@ def frames_schema(meta: DatasetMeta) -> pa.Schema:
     return pa.schema(fields, metadata={b"embodex.format_version": meta.format_version.encode()})
 
 
+def stream_schema(meta: DatasetMeta, stream: Stream) -> pa.Schema:
+    """Schema of every shard ``streams/<name>/shard-NNNNNN.arrow`` of one stream (1.1)."""
+    fields = [
+        pa.field("episode_index", pa.int64(), nullable=False),
+        pa.field("timestamp_ns", pa.int64(), nullable=False),
+    ]
+    for name, feature in stream.feature_items():
+        fields.append(pa.field(name, feature_arrow_type(feature), nullable=False))
+    return pa.schema(fields, metadata={b"embodex.format_version": meta.format_version.encode()})
+
+
 def episodes_schema(meta: DatasetMeta) -> pa.Schema:
     """Schema of ``episodes.arrow``: one row per episode (format 1.1; readers upgrade a
     1.0 table's segments with :func:`upgrade_episodes`)."""
     stats = pa.struct([(name, stats_arrow_type()) for name, _ in meta.feature_items()])
     s = pa.string()
     videos = [pa.field(cam.video_column, s, nullable=False) for cam in meta.cameras if cam.is_video]
+    streams = []
+    for stream in meta.streams:
+        streams += [
+            pa.field(stream.shard_column, s, nullable=False),
+            pa.field(stream.start_column, pa.int64(), nullable=False),
+            pa.field(stream.count_column, pa.int64(), nullable=False),
+        ]
     return pa.schema(
         [
             pa.field("episode_index", pa.int64(), nullable=False),
@@ -127,6 +146,7 @@ def episodes_schema(meta: DatasetMeta) -> pa.Schema:
             pa.field("stats", stats),
             pa.field("extra", s, nullable=False),
             *videos,
+            *streams,
         ],
         metadata={b"embodex.format_version": meta.format_version.encode()},
     )

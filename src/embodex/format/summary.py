@@ -86,6 +86,18 @@ def summarize(ds: Dataset) -> dict[str, Any]:
             name: {"dtype": f.dtype, "shape": f.shape, "unit": f.unit, "role": f.role}
             for name, f in ds.meta.feature_items()
         },
+        "streams": [
+            {
+                "name": s.name,
+                "rate_hz": s.rate_hz,
+                "samples": int(sum(ds.episodes.column(s.count_column).to_pylist())),
+                "features": {
+                    name: {"dtype": f.dtype, "shape": f.shape, "unit": f.unit}
+                    for name, f in s.feature_items()
+                },
+            }
+            for s in ds.meta.streams
+        ],
         "by_scene_type": dict(sorted(by_scene.items())),
         "by_skill": dict(sorted(by_skill.items())),
         "hours_by_scene_and_skill": {k: dict(sorted(v.items())) for k, v in sorted(cross.items())},

@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from pydantic import ValidationError
 
 from .._version import __version__
 from ..errors import DatasetExistsError, TrimError
 from . import layout
 from .copy import copy_episodes
-from .episode import Episode
+from .episode import Episode, StreamInput
 from .models import Segment, TrimRecord
 from .reader import Dataset, open_dataset
 
@@ -223,9 +224,23 @@ def _trimmer(
             features={k: v[a:b] for k, v in episode.features.items()},
             images={k: v[a:b] for k, v in episode.images.items()},
             image_timestamps_ns={k: v[a:b] for k, v in episode.image_timestamps_ns.items()},
+            streams={
+                k: cut_stream(v, episode.timestamp_ns, a, b) for k, v in episode.streams.items()
+            },
         )
 
     return trim
+
+
+def cut_stream(samples: StreamInput, frame_ts: np.ndarray, a: int, b: int) -> StreamInput:
+    """The samples of a stream that fall in kept frames ``[a, b)``, cut by time (§10): from
+    the capture time of frame ``a`` up to (not including) that of frame ``b``. An end that is
+    not cut keeps every sample beyond it (a stream may start before the first frame or run on
+    after the last)."""
+    ts, values = samples
+    lo = 0 if a == 0 else int(np.searchsorted(ts, frame_ts[a], side="left"))
+    hi = len(ts) if b >= len(frame_ts) else int(np.searchsorted(ts, frame_ts[b], side="left"))
+    return ts[lo:hi], {k: v[lo:hi] for k, v in values.items()}
 
 
 def trim_episodes(

@@ -6,6 +6,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -15,9 +16,9 @@ import pyarrow.compute as pc
 from ..canonical import sha256_file
 from ..errors import CorruptDatasetError, SchemaError, VerificationError
 from . import layout
-from .models import Camera
+from .models import Camera, Stream
 from .reader import Dataset, compute_dataset_stats, open_dataset
-from .schema import episodes_schema, frames_schema
+from .schema import episodes_schema, frames_schema, stream_schema
 from .videostore import probe_index
 from .writer import dataset_digest
 
@@ -131,6 +132,12 @@ def verify_dataset(
     for col in video_cols:
         for eid, video in zip(episode_ids, ds.episodes.column(col).to_pylist(), strict=True):
             in_shard.setdefault(str(video), []).append(eid)
+    for stream in ds.meta.streams:
+        for eid, shard in zip(
+            episode_ids, ds.episodes.column(stream.shard_column).to_pylist(), strict=True
+        ):
+            if eid not in in_shard.get(str(shard), []):
+                in_shard.setdefault(str(shard), []).append(eid)
     damaged: set[str] = set()
 
     def bad_file(name: str, problem: str) -> None:
@@ -218,7 +225,12 @@ def verify_dataset(
             continue
         _check_shard(shard_name, table, rows, problems)
         report.frames += sum(r["frame_count"] for r in rows)
-    unused = {p for p in listed if p.startswith(layout.DATA_DIR + "/")} - set(by_shard)
+    stream_shards: set[str] = set()
+    for stream in ds.meta.streams:
+        stream_shards |= _check_stream(ds, stream, listed, in_shard, damaged, problems)
+    unused = {
+        p for p in listed if p.startswith((layout.DATA_DIR + "/", layout.STREAM_DIR + "/"))
+    } - (set(by_shard) | stream_shards)
     for name in sorted(unused):
         report.notes.append(f"{name}: listed but holds no episode")
     if hashes:  # demuxing every video costs about what hashing it does
@@ -270,6 +282,64 @@ def _check_videos(
                 f"{rel}: the key frames episode {view.episode_id}'s rows name are not the "
                 "video's (a seek would decode from the wrong frame)"
             )
+
+
+def _check_stream(
+    ds: Dataset,
+    stream: Stream,
+    listed: set[str],
+    in_shard: dict[str, list[str]],
+    damaged: set[str],
+    problems: list[str],
+) -> set[str]:
+    """Each episode's samples of ``stream``: in a listed shard of the right schema, rows
+    contiguous and covering the shard, the episode's own index, times strictly increasing.
+    Returns the stream shards the episodes name."""
+    expected = stream_schema(ds.meta, stream)
+    cols = ["episode_index", "episode_id", stream.shard_column, stream.start_column]
+    by_shard: dict[str, list[dict[str, Any]]] = {}
+    for row in ds.episodes.select([*cols, stream.count_column]).to_pylist():
+        by_shard.setdefault(str(row[stream.shard_column]), []).append(row)
+    for name, rows in sorted(by_shard.items()):
+        if name not in listed:
+            problems.append(f"{name}: named by episodes but not in the manifest")
+            damaged.update(r["episode_id"] for r in rows)
+            continue
+        try:
+            table = ds.shard_table(name)
+        except CorruptDatasetError as exc:
+            ids = in_shard.get(name, [])
+            damaged.update(ids)
+            problems.append(f"{exc}{_episodes_note(ids)}")
+            continue
+        if not table.schema.equals(expected, check_metadata=False):
+            problems.append(f"{name}: schema differs from stream {stream.name!r} in embodex.json")
+            continue
+        ep_col = table.column("episode_index").to_numpy()
+        ts_col = table.column("timestamp_ns").to_numpy()
+        covered = 0
+        for row in sorted(rows, key=lambda r: (r[stream.start_column], r["episode_index"])):
+            lo, n, eid = row[stream.start_column], row[stream.count_column], row["episode_id"]
+            if lo != covered or lo + n > table.num_rows:
+                problems.append(
+                    f"{name}: episode {eid}: stream rows {lo}..{lo + n} leave a gap, overlap "
+                    f"or run past the shard's {table.num_rows} rows"
+                )
+                damaged.add(eid)
+                covered = max(covered, lo + n)
+                continue
+            if not (ep_col[lo : lo + n] == row["episode_index"]).all():
+                problems.append(f"{name}: episode {eid}: samples carry another episode_index")
+                damaged.add(eid)
+            if n > 1 and not (np.diff(ts_col[lo : lo + n]) > 0).all():
+                problems.append(f"{name}: episode {eid}: stream times are not strictly increasing")
+                damaged.add(eid)
+            covered = lo + n
+        if covered != table.num_rows:
+            problems.append(
+                f"{name}: {table.num_rows - covered} trailing rows belong to no episode"
+            )
+    return set(by_shard)
 
 
 def _episodes_note(ids: list[str], show: int = 5) -> str:

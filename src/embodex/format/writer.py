@@ -25,8 +25,22 @@ from ..fsutil import FileLock, fsync_dir
 from ..parsing import parse_document
 from . import layout
 from .episode import Episode, episode_meta_from_row
-from .models import FORMAT_VERSION, Camera, DatasetMeta, EpisodeMeta, FileEntry, Manifest
-from .schema import episodes_schema, feature_arrow_type, frames_schema, upgrade_episodes
+from .models import (
+    FORMAT_VERSION,
+    Camera,
+    DatasetMeta,
+    EpisodeMeta,
+    FileEntry,
+    Manifest,
+    Stream,
+)
+from .schema import (
+    episodes_schema,
+    feature_arrow_type,
+    frames_schema,
+    stream_schema,
+    upgrade_episodes,
+)
 from .stats import episode_feature_stats
 from .videostore import VideoClip, VideoEncoding, encode_frames, probe_index, write_clip
 
@@ -125,9 +139,10 @@ class _ShardHasher:
 
 
 class _OpenShard:
-    def __init__(self, root: Path, seq: int, schema: pa.Schema) -> None:
-        self.name = layout.shard_name(seq)
+    def __init__(self, root: Path, name: str, schema: pa.Schema) -> None:
+        self.name = name
         self.final = root / self.name
+        self.final.parent.mkdir(parents=True, exist_ok=True)
         self.partial = root / (self.name + layout.PARTIAL_SUFFIX)
         self.sink = pa.OSFile(str(self.partial), "wb")
         self.writer = pa.ipc.new_file(self.sink, schema)
@@ -253,7 +268,10 @@ class DatasetWriter:
             raise
         self._frames_schema = frames_schema(self.meta)
         self._episodes_schema = episodes_schema(self.meta)
+        self._stream_schemas = {s.name: stream_schema(self.meta, s) for s in self.meta.streams}
         self._shard: _OpenShard | None = None
+        #: the open shard of each stream; streams roll over with the frame shard
+        self._stream_shards: dict[str, _OpenShard] = {}
         self._closed = False
 
     # -- state -------------------------------------------------------------------------
@@ -289,9 +307,9 @@ class DatasetWriter:
         )
         self._next_index = old.num_rows if old is not None else 0
         seqs = [
-            int(p.split("-")[1].split(".")[0])
+            int(p.rsplit("-", 1)[1].split(".")[0])
             for p in self._committed_files
-            if p.startswith(layout.DATA_DIR + "/shard-")
+            if p.startswith((layout.DATA_DIR + "/shard-", layout.STREAM_DIR + "/"))
         ]
         self._next_seq = max(seqs) + 1 if seqs else 0
         self._pending_files: dict[str, FileEntry] = {}
@@ -341,6 +359,8 @@ class DatasetWriter:
         shard.flushed()
         row = self._episode_row(ep, index, shard.name, row_start)
         row.update({self.meta.camera(cam).video_column: v.path for cam, v in videos.items()})
+        for stream in self.meta.streams:
+            row.update(self._write_stream(stream, ep, index))
         self._rows.append(row)
         if len(self._rows) >= ROWS_PER_TABLE:
             # Python dicts of per-episode stats cost ~25 KB an episode; as Arrow ~6 KB
@@ -358,7 +378,8 @@ class DatasetWriter:
 
     def _current_shard(self) -> _OpenShard:
         if self._shard is None:
-            self._shard = _OpenShard(self.root, self._next_seq, self._frames_schema)
+            name = layout.shard_name(self._next_seq)
+            self._shard = _OpenShard(self.root, name, self._frames_schema)
             self._next_seq += 1
         return self._shard
 
@@ -367,6 +388,41 @@ class DatasetWriter:
             entry = self._shard.close()
             self._pending_files[entry.path] = entry
             self._shard = None
+        for stream_shard in self._stream_shards.values():
+            entry = stream_shard.close()
+            self._pending_files[entry.path] = entry
+        self._stream_shards = {}
+
+    def _write_stream(self, stream: Stream, ep: Episode, index: int) -> dict[str, Any]:
+        """Append the episode's samples of one stream to the stream's shard of the current
+        frame shard (same sequence number); returns the episode-table columns naming them."""
+        ts, values = ep.streams[stream.name]
+        out = self._stream_shards.get(stream.name)
+        if out is None:
+            assert self._shard is not None  # opened for the episode's frames first
+            seq = int(self._shard.name.rsplit("-", 1)[1].split(".")[0])
+            name = layout.stream_shard_name(stream.name, seq)
+            out = _OpenShard(self.root, name, self._stream_schemas[stream.name])
+            self._stream_shards[stream.name] = out
+        row_start, m = out.rows, len(ts)
+        if m:
+            cols: list[pa.Array] = [
+                pa.array(np.full(m, index, dtype=np.int64)),
+                pa.array(ts, pa.int64()),
+            ]
+            for fname, spec in stream.feature_items():
+                flat = pa.array(np.ascontiguousarray(values[fname]).reshape(-1))
+                cols.append(pa.FixedSizeListArray.from_arrays(flat, type=feature_arrow_type(spec)))
+            out.writer.write_batch(
+                pa.RecordBatch.from_arrays(cols, schema=self._stream_schemas[stream.name])
+            )
+            out.rows += m
+            out.flushed()
+        return {
+            stream.shard_column: out.name,
+            stream.start_column: row_start,
+            stream.count_column: m,
+        }
 
     def _write_videos(self, ep: Episode, index: int, n: int) -> dict[str, _StoredVideo]:
         """Write the episode's video cameras into ``videos/`` (remuxed or encoded); each
@@ -516,16 +572,19 @@ class DatasetWriter:
         # plain fsynced writes suffice: the directory rename below is what makes them
         # visible, all together.
         with ThreadPoolExecutor(max_workers=4, thread_name_prefix="embodex-commit") as pool:
-            sealing: Future[FileEntry] | None = None
-            if self._shard is not None:
-                self._shard.end_writing()
-                sealing = pool.submit(self._shard.seal)
-                self._shard = None
+            sealing: list[Future[FileEntry]] = []
+            open_shards = [self._shard] if self._shard is not None else []
+            open_shards += self._stream_shards.values()
+            for open_shard in open_shards:
+                open_shard.end_writing()
+                sealing.append(pool.submit(open_shard.seal))
+            self._shard = None
+            self._stream_shards = {}
             try:
                 episodes, blobs = self._write_metadata(txn)
             finally:
-                if sealing is not None:  # on error too: abort() must see the shard to delete it
-                    entry = sealing.result()
+                for seal in sealing:  # on error too: abort() must see the shard to delete it
+                    entry = seal.result()
                     self._pending_files[entry.path] = entry
             files = dict(self._committed_files)
             files.update(self._pending_files)
@@ -644,6 +703,9 @@ class DatasetWriter:
             if self._shard is not None:
                 self._shard.abort()
                 self._shard = None
+            for stream_shard in self._stream_shards.values():
+                stream_shard.abort()
+            self._stream_shards = {}
             for entry in self._pending_files.values():
                 (self.root / entry.path).unlink(missing_ok=True)
             self._pending_files = {}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from ..format.models import DatasetMeta, Embodiment
+from ..format.models import DatasetMeta, Embodiment, Stream
 from .kernels import seg_reduce
 
 __all__ = ["CHUNK_FRAMES", "CameraTimes", "Chunk", "Kinematics", "load_chunk", "plan_chunks"]
@@ -99,6 +99,20 @@ class Chunk:
     metrics: dict[str, np.ndarray] = field(default_factory=dict)
     #: the dataset folder, where video cameras' files are (format 1.1)
     root: Path | None = None
+    #: a shard of the dataset by manifest path, size-checked (stream shards, format 1.1)
+    shard_table: Callable[[str], pa.Table] | None = None
+
+    def stream_times(self, e: int, stream: Stream) -> np.ndarray | None:
+        """Capture times of episode ``e``'s samples of a stream at its own rate (format
+        1.1); None when the chunk cannot read stream shards."""
+        if self.shard_table is None:
+            return None
+        row = self.rows[e]
+        table = self.shard_table(str(row[stream.shard_column]))
+        col = table.column("timestamp_ns").slice(
+            int(row[stream.start_column]), int(row[stream.count_column])
+        )
+        return _vector(col).astype(np.int64, copy=False)
 
     @property
     def ids(self) -> list[str]:
@@ -152,6 +166,7 @@ def load_chunk(
     action_name: str | None,
     period_s: float,
     root: Path | None = None,
+    shard_table: Callable[[str], pa.Table] | None = None,
 ) -> Chunk:
     """Read the chunk's columns from a (memory-mapped) shard table into numpy."""
     row0 = rows[0]["row_start"]
@@ -199,6 +214,7 @@ def load_chunk(
         table=table,
         period_s=period_s,
         root=root,
+        shard_table=shard_table,
     )
 
 

@@ -183,6 +183,8 @@ def run_qc(
     meta = ds.meta
     cols = [c for c in _ROW_COLUMNS if c in ds.episodes.column_names]
     cols += [c.video_column for c in meta.cameras if c.is_video]  # where their frames are
+    for stream in meta.streams:  # where each episode's samples at their own rate are
+        cols += [stream.shard_column, stream.start_column, stream.count_column]
     rows: list[dict[str, Any]] = ds.episodes.select(cols).to_pylist()
     sink = Findings({rid: spec.unit for rid, spec in RULES.items()})
     sampling = (
@@ -235,6 +237,7 @@ def run_qc(
             action_name,
             1.0 / profile.nominal_fps,
             root=ds.root,
+            shard_table=ds.shard_table,
         )
         with np.errstate(all="ignore"):
             for check in CHUNK_CHECKS:

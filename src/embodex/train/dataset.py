@@ -27,6 +27,7 @@ from ..format import Dataset, DatasetStats, open_dataset
 from ..format.reader import compute_dataset_stats
 from .samples import SampleReader
 from .source import Source
+from .streams import StreamWindows, StreamWindowSpec
 from .windows import Window
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class LoadSpec:
     cameras: tuple[str, ...]
     windows: Mapping[str, Window] = field(default_factory=dict)
     decode_images: bool = True
+    #: windows of streams at their own rate (format 1.1; train/streams.py)
+    streams: tuple[StreamWindowSpec, ...] = ()
 
 
 class EpisodeDataset(SampleReader):
@@ -122,6 +125,11 @@ class EpisodeDataset(SampleReader):
         self._sizes = {f.path: f.size for f in dataset.manifest.files}
         self._decode = self.spec.decode_images
         self._build_plan(self.spec.features, self.spec.cameras, dict(self.spec.windows))
+        # stream windows (issue 13 item 8): all in train/streams.py, None when not asked for
+        self._stream_windows = StreamWindows.build(
+            self.source, self._sizes, self.meta, self.spec.streams,
+            lambda name: self._column(name).to_pylist(),
+        )  # fmt: skip
         self._drop_open_files()
 
     def _column(self, name: str) -> pa.ChunkedArray:
@@ -258,8 +266,10 @@ class EpisodeDataset(SampleReader):
     # -- files -------------------------------------------------------------------------
 
     def shard_names(self) -> list[str]:
-        """The frame shards the selected episodes live in, in storage order."""
-        return sorted(set(self._shard))
+        """The frame shards (and stream shards of the streams loaded) the selected episodes
+        live in, in storage order."""
+        streams = self._stream_windows.shard_names() if self._stream_windows else []
+        return sorted(set(self._shard) | set(streams))
 
     def check_shards(self, *, hashes: bool = False, threads: int = 4) -> None:
         """Check every selected shard's size (and sha256 with ``hashes``) before training.

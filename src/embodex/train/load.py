@@ -10,6 +10,7 @@ from ..format import DatasetMeta, open_dataset
 from .dataset import EpisodeDataset, LoadSpec
 from .select import EpisodeFilter, select_episodes
 from .source import LocalSource, open_source
+from .streams import resolve_stream_windows
 from .windows import resolve_windows
 
 __all__ = ["load"]
@@ -29,6 +30,7 @@ def load(
     cache_dir: str | Path | None = None,
     verify: bool = False,
     prefetch: int = 2,
+    streams: Mapping[str, float | tuple[float, int]] | None = None,
 ) -> EpisodeDataset:
     """Open a dataset for training: one sample per frame of the selected episodes.
 
@@ -51,6 +53,11 @@ def load(
         cache_dir: where streamed datasets are cached (default ``embodex.config.cache_dir()``).
         verify: hash every selected shard now (local) or download all of them now (URL).
         prefetch: background download threads for URLs.
+        streams: windows of streams at their own rate (format 1.1), aligned to frame time:
+            ``{"imu": 0.05}`` adds the IMU samples of the last 50 ms up to each frame's
+            capture time, ``stream.imu.<feature>`` ``(L, D)`` with ``stream.imu_is_pad``
+            ``(L,)`` and ``stream.imu.dt_s`` (seconds back from the frame);
+            ``L = ceil(seconds × rate) + 1`` unless given as ``{"imu": (0.05, L)}``.
 
     Windows reaching past an episode's first or last frame repeat that frame and are
     flagged in ``<key>_is_pad``.
@@ -105,7 +112,13 @@ def load(
             f"no episode of {source.url} is left to train on ({_describe(report, qc)})",
             hint="Loosen `episodes=` or `qc=`, or check the dataset with `open_dataset(root)`.",
         )
-    spec = LoadSpec(tuple(feats), tuple(cams), windows, decode_images)
+    spec = LoadSpec(
+        tuple(feats),
+        tuple(cams),
+        windows,
+        decode_images,
+        streams=resolve_stream_windows(meta, streams),
+    )
     ds = EpisodeDataset(source, dataset, positions, spec, report)
     _check_windows(ds, meta, windows)
     if isinstance(source, LocalSource) or verify:

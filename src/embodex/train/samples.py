@@ -22,6 +22,7 @@ from ..format.images import decode_image
 from ..format.videostore import VideoDecoder
 from .shards import ImageEntry, NumericEntry, ShardTable
 from .source import Source
+from .streams import StreamWindows
 from .windows import Window
 
 __all__ = ["SampleReader"]
@@ -78,6 +79,7 @@ class SampleReader:
     _seg_end: list[int]
     _seg_text: list[str]
     _decode: bool
+    _stream_windows: StreamWindows | None
 
     def _build_plan(
         self, features: tuple[str, ...], cameras: tuple[str, ...], windows: dict[str, Window]
@@ -223,6 +225,8 @@ class SampleReader:
         lo_s, hi_s = self._seg_bounds[k], self._seg_bounds[k + 1]
         j = bisect_right(self._seg_start, t, lo_s, hi_s) - 1
         out["subtask"] = self._seg_text[j] if j >= lo_s and t < self._seg_end[j] else ""
+        if self._stream_windows is not None:  # streams at their own rate (train/streams.py)
+            out.update(self._stream_windows.sample(k, int(out["timestamp_ns"])))
         return out
 
     def _video_frame(self, path: str, pts: NumericEntry, kps: NumericEntry, t: int) -> Any:

@@ -40,7 +40,7 @@ import json
 import re
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +58,7 @@ from ..models import (
     Feature,
     Intrinsics,
     Segment,
+    Stream,
 )
 from ..reader import open_dataset
 from ..videostore import VideoClip, VideoEncoding, VideoIndex, probe_index
@@ -84,6 +85,7 @@ from .agibot_media import (
 )
 from .agibot_proprio import GripperMap, has_velocity, load_proprio
 from .agibot_sidecar import Limits, Sidecar, resolve_sidecar
+from .agibot_streams import read_streams, stream_models
 from .common import (
     EpisodeSink,
     ImportReport,
@@ -230,6 +232,8 @@ class _Plan:
     base_velocity: bool
     allowed_stems: frozenset[str]
     depth_intrinsics_from: str | None = None
+    #: streams at their own rate from the h5 (sidecar ``streams``, format 1.1)
+    streams: list[Stream] = field(default_factory=list)
 
 
 def _camera_encoding(path: Path, policy: VideoPolicy) -> str:
@@ -310,7 +314,8 @@ def _plan(
                 depth = depth.model_copy(update={"intrinsics": intr})
                 break
     flags = [f for f in (has_velocity(s.h5) for s in sources) if f is not None]
-    return _Plan(cameras, depth, bool(flags) and all(flags), allowed, depth_from)
+    streams = stream_models(sc.streams, [s.h5 for s in sources])
+    return _Plan(cameras, depth, bool(flags) and all(flags), allowed, depth_from, streams)
 
 
 def _depth_intrinsics(
@@ -403,6 +408,7 @@ def _dataset_meta(sc: Sidecar, plan: _Plan, policy: VideoPolicy) -> DatasetMeta:
             cameras=cameras,
             features=features,
             fps=sc.fps,
+            streams=plan.streams,
             extra={
                 "agibot": {
                     "source_format": SOURCE_FORMAT,
@@ -705,6 +711,7 @@ def _load_episode(
         features=features,
         images=images,
         image_timestamps_ns=image_ts,
+        streams=read_streams(s.h5, sc.streams, plan.streams, eid),
     )
 
 

@@ -70,6 +70,30 @@ _PUBLIC_PROVENANCE = Provenance(
 )
 
 
+class H5Stream(Strict):
+    """A stream at its own rate read from datasets of ``proprio_stats.h5`` that carry their
+    own timestamps (format 1.1, specs/format.md §9.1.2)."""
+
+    timestamps: str = Field(
+        min_length=1, description="h5 dataset of the samples' capture times, int64 Unix ns."
+    )
+    rate_hz: float = Field(gt=0, description="Nominal rate of the stream.")
+    fields: dict[str, str] = Field(
+        min_length=1,
+        description="Feature name -> h5 dataset (one row per timestamp; (N,) or (N, D)).",
+    )
+    units: dict[str, str] = Field(default_factory=dict, description="Feature name -> unit.")
+    description: str | None = None
+
+    @field_validator("fields")
+    @classmethod
+    def _names(cls, value: dict[str, str]) -> dict[str, str]:
+        for name in value:
+            if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_.]*", name):
+                raise ValueError(f"stream feature {name!r}: use letters, digits, '_' and '.'")
+        return value
+
+
 class Sidecar(Strict):
     """The sidecar YAML of `embodex package SRC OUT --from agibot` (specs/format.md §9.1.3):
     what the AgiBot World raw layout lacks. Unknown keys are errors."""
@@ -137,6 +161,11 @@ class Sidecar(Strict):
         description="The skill label of every episode, or a map task id -> skill; default "
         "the slug of the task name.",
     )
+    streams: dict[str, H5Stream] = Field(
+        default_factory=dict,
+        description="Streams at their own rate (format 1.1) from h5 datasets with their own "
+        "timestamps: name -> {timestamps, rate_hz, fields, units}.",
+    )
     defaults: Overrides = Field(
         default_factory=Overrides, description="Episode settings for every episode."
     )
@@ -146,6 +175,14 @@ class Sidecar(Strict):
     episodes: dict[str, Overrides] = Field(
         default_factory=dict, description="Episode settings by AgiBot episode id (over tasks)."
     )
+
+    @field_validator("streams")
+    @classmethod
+    def _stream_names(cls, value: dict[str, H5Stream]) -> dict[str, H5Stream]:
+        for name in value:
+            if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+                raise ValueError(f"stream name {name!r}: use lower case letters, digits, '_'")
+        return value
 
     @field_validator("skill", "tasks", "episodes", mode="before")
     @classmethod

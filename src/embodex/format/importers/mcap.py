@@ -4,7 +4,11 @@ Each ``.mcap`` file under ``SRC`` (or ``SRC`` itself) is one episode. Messages a
 with ``mcap`` and ``mcap-ros2-support``: ``sensor_msgs/JointState`` topics give features
 (``position``, ``velocity`` or ``effort``, reordered by joint name), and
 ``sensor_msgs/CompressedImage`` topics give cameras (JPEG, PNG, or 16-bit PNG depth, also in
-``compressedDepth`` form), stored as recorded without re-encoding.
+``compressedDepth`` form), stored as recorded without re-encoding; a camera topic carrying
+H.264/H.265 (``foxglove.CompressedVideo``, or a CompressedImage whose ``format`` says so)
+becomes a video camera, remuxed without re-encoding (``mcap_video.py``), and its frames are
+the episode's frames (the ``fps`` grid is not used: a video's frames cannot be picked one
+by one).
 
 Alignment: every stream is sorted by its own time (``clock: header`` — the message header
 stamp, the capture time — or ``clock: log``, the recorder's log time). The episode spans
@@ -30,6 +34,20 @@ The map (YAML, :class:`TopicMap`)::
       action: {topic: /joint_command, field: position, role: action}
     cameras:
       head: {topic: /camera/head/image/compressed}
+    streams:                      # kept at their own rate (format 1.1), not resampled
+      imu:
+        topic: /imu               # sensor_msgs/Imu, geometry_msgs/WrenchStamped, ...
+        rate_hz: 200              # nominal rate (QC measures the real one)
+        fields: {accel: linear_acceleration, gyro: angular_velocity}
+        units: {accel: m/s^2, gyro: rad/s}
+
+A ``streams`` entry keeps every message of its topic in the recording, with its own time
+(the map's ``clock``), as a stream of the dataset (``streams/<name>/``): each feature is a
+field path into the message (dotted: ``wrench.force``); a vector message (x, y, z), a
+quaternion (x, y, z, w), a list or a number becomes a vector. Streams take no part in the
+frame grid, the span of the episode or the gap check (QC's ``timing.stream_*`` rules judge
+them); messages repeating a time are dropped (the first kept) and counted in
+``extra.mcap.stream_duplicates``.
 
 Licence, provenance, robot, scenes and operators come from the sidecar (``--meta``,
 :class:`~embodex.format.importers.sidecar.CommonSidecar`); ``episodes:`` keys there are
@@ -39,7 +57,9 @@ file stems. Episode ids are ``<prefix>:mcap-<stem>``.
 from __future__ import annotations
 
 import re
+import shutil
 import struct
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,7 +71,16 @@ from pydantic import Field, ValidationError, field_validator
 from ...errors import ConfigError, ImportSourceError, MissingExtraError
 from ..episode import Episode
 from ..images import image_size
-from ..models import Camera, DatasetMeta, Embodiment, EpisodeMeta, Feature, Provenance
+from ..models import (
+    Camera,
+    DatasetMeta,
+    Embodiment,
+    EpisodeMeta,
+    Feature,
+    Provenance,
+    Stream,
+)
+from ..videostore import VideoClip, VideoIndex
 from .common import (
     EpisodeSink,
     ImportReport,
@@ -59,6 +88,7 @@ from .common import (
     existing_episode_ids,
     record_repair,
 )
+from .mcap_video import build_video, video_format
 from .sidecar import (
     CommonSidecar,
     Strict,
@@ -86,8 +116,21 @@ class CameraTopic(Strict):
     topic: str = Field(min_length=1)
 
 
+class StreamTopic(Strict):
+    """A topic kept at its own rate as a stream (format 1.1)."""
+
+    topic: str = Field(min_length=1)
+    rate_hz: float = Field(gt=0, description="Nominal rate of the topic.")
+    fields: dict[str, str] = Field(
+        min_length=1,
+        description="Feature name -> field path in the message (dotted, e.g. wrench.force).",
+    )
+    units: dict[str, str] = Field(default_factory=dict, description="Feature name -> unit.")
+    description: str | None = None
+
+
 class TopicMap(Strict):
-    """The ``--map`` file: which topics make which features and cameras."""
+    """The ``--map`` file: which topics make which features, cameras and streams."""
 
     fps: float = Field(gt=0)
     clock: Literal["header", "log"] = "header"
@@ -97,14 +140,24 @@ class TopicMap(Strict):
     units: str | list[str] | None = None
     features: dict[str, FeatureTopic] = Field(min_length=1)
     cameras: dict[str, CameraTopic] = Field(default_factory=dict)
+    streams: dict[str, StreamTopic] = Field(
+        default_factory=dict, description="Topics kept at their own rate (format 1.1)."
+    )
 
-    @field_validator("cameras")
+    @field_validator("cameras", "streams")
     @classmethod
-    def _camera_names(cls, value: dict[str, CameraTopic]) -> dict[str, CameraTopic]:
+    def _camera_names(cls, value: dict[str, Any]) -> dict[str, Any]:
         for name in value:
             if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
-                raise ValueError(f"camera name {name!r}: use lower case letters, digits, '_'")
+                raise ValueError(f"name {name!r}: use lower case letters, digits, '_'")
         return value
+
+    def frame_topics(self) -> list[str]:
+        """The topics resampled to the frame grid (features, cameras, the reference)."""
+        names = [f.topic for f in self.features.values()]
+        names += [c.topic for c in self.cameras.values()]
+        names.append(self.reference_topic())
+        return list(dict.fromkeys(names))
 
     def reference_topic(self) -> str:
         return self.reference or next(iter(self.features.values())).topic
@@ -114,9 +167,7 @@ class TopicMap(Strict):
         return int(ms * 1e6)
 
     def topics(self) -> list[str]:
-        names = [f.topic for f in self.features.values()]
-        names += [c.topic for c in self.cameras.values()]
-        names.append(self.reference_topic())
+        names = self.frame_topics() + [s.topic for s in self.streams.values()]
         return list(dict.fromkeys(names))
 
 
@@ -153,6 +204,8 @@ class _Stream:
 
 def _stamp_ns(msg: Any) -> int | None:
     stamp = getattr(getattr(msg, "header", None), "stamp", None)
+    if stamp is None:  # foxglove.CompressedVideo and friends: a top-level timestamp
+        stamp = getattr(msg, "timestamp", None)
     if stamp is None:
         return None
     return int(stamp.sec) * 1_000_000_000 + int(stamp.nanosec)
@@ -262,6 +315,61 @@ def _check_gap(
         )
 
 
+def _field_vector(msg: Any, path: str, topic: str, label: str) -> list[float]:
+    """The value at a dotted field path as a flat vector: Vector3/Point (x, y, z),
+    Quaternion (x, y, z, w), a list, or a number."""
+    value = msg
+    for part in path.split("."):
+        if not hasattr(value, part):
+            raise ImportSourceError(
+                f"{topic}: the message has no field {path!r}",
+                episode=label,
+                hint="Fix the field path in the map's streams (dotted, e.g. wrench.force), "
+                + _SKIP_HINT,
+            )
+        value = getattr(value, part)
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, list | tuple) or hasattr(value, "__len__"):
+        return [float(v) for v in value]
+    axes = ["x", "y", "z", "w"] if hasattr(value, "w") else ["x", "y", "z"]
+    if all(hasattr(value, a) for a in axes):
+        return [float(getattr(value, a)) for a in axes]
+    raise ImportSourceError(
+        f"{topic}: field {path!r} is not a number, a list or a vector",
+        episode=label,
+        hint="Map a numeric field, " + _SKIP_HINT,
+    )
+
+
+def _stream_samples(
+    tmap: TopicMap, streams: dict[str, _Stream], label: str
+) -> tuple[dict[str, tuple[np.ndarray, dict[str, np.ndarray]]], dict[str, int]]:
+    """Every message of each stream topic, at its own time: (times, feature arrays), and
+    per stream how many messages repeated a time (dropped, the first kept)."""
+    out: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = {}
+    duplicates: dict[str, int] = {}
+    for name, st in tmap.streams.items():
+        times, msgs = streams[st.topic].sorted()
+        keep = np.concatenate([[True], np.diff(times) > 0]) if len(times) else np.zeros(0, bool)
+        if not keep.all():
+            duplicates[name] = int((~keep).sum())
+        kept = [m for m, k in zip(msgs, keep.tolist(), strict=True) if k]
+        values: dict[str, np.ndarray] = {}
+        for feature, path in st.fields.items():
+            rows = [_field_vector(m, path, st.topic, label) for m in kept]
+            widths = {len(r) for r in rows}
+            if len(widths) != 1 or 0 in widths:
+                raise ImportSourceError(
+                    f"{st.topic}: field {path!r} changes length or is empty between messages",
+                    episode=label,
+                    hint="Map a field of fixed length, " + _SKIP_HINT,
+                )
+            values[feature] = np.asarray(rows, dtype=np.float64)
+        out[name] = (times[keep], values)
+    return out, duplicates
+
+
 @dataclass
 class _Aligned:
     times: np.ndarray
@@ -272,6 +380,44 @@ class _Aligned:
     span_ns: tuple[int, int]
     #: frames around the dropped grid points, half-open (None when none was dropped)
     dropped_frames: tuple[int, int] | None = None
+    #: video cameras: camera -> the episode's frames of its remuxed recording
+    clips: dict[str, VideoClip] = field(default_factory=dict)
+    #: streams at their own rate: name -> (times, feature -> (samples, D))
+    streams: dict[str, tuple[np.ndarray, dict[str, np.ndarray]]] = field(default_factory=dict)
+    stream_duplicates: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Video:
+    """One video camera's recording remuxed to MP4: frame ``i`` is the ``i``-th message in
+    time order; ``usable``: the first frame that decodes (from the first key frame)."""
+
+    path: Path
+    index: VideoIndex
+    usable: int
+
+
+def _videos(
+    tmap: TopicMap, streams: dict[str, _Stream], work: Path, label: str
+) -> dict[str, _Video]:
+    """Remux each camera topic that carries compressed video (mcap_video.py)."""
+    out: dict[str, _Video] = {}
+    for cam, ct in tmap.cameras.items():
+        times, msgs = streams[ct.topic].sorted()
+        codec = video_format(msgs[0])
+        if codec is None:
+            continue
+        work.mkdir(parents=True, exist_ok=True)
+        dst = work / f"{cam}.mp4"
+        index = build_video([bytes(m.data) for m in msgs], times, codec, dst, ct.topic, label)
+        if index.codec is None or not index.has_key.any():
+            raise ImportSourceError(
+                f"{ct.topic}: {index.codec_name} video without a decodable frame",
+                episode=label,
+                hint="Record h264 or h265 with key frames, " + _SKIP_HINT,
+            )
+        out[cam] = _Video(dst, index, int(np.argmax(index.has_key)))
+    return out
 
 
 def _align(
@@ -280,27 +426,52 @@ def _align(
     streams: dict[str, _Stream],
     joints: dict[str, list[str]],
     label: str,
+    videos: Mapping[str, _Video] | None = None,
 ) -> _Aligned:
-    ordered = {t: s.sorted() for t, s in streams.items()}
-    start = max(int(t[0]) for t, _ in ordered.values())
+    videos = videos or {}
+    video_topics = {tmap.cameras[cam].topic: v for cam, v in videos.items()}
+    ordered = {t: s.sorted() for t, s in streams.items() if t in tmap.frame_topics()}
+    # a video's frames before its first key frame cannot be decoded: the episode starts after
+    start = max(
+        int(t[video_topics[topic].usable if topic in video_topics else 0])
+        for topic, (t, _) in ordered.items()
+    )
     end = min(int(t[-1]) for t, _ in ordered.values())
     if end < start:
         raise ImportSourceError(
             "the streams do not overlap in time", path=str(path), episode_id=label, hint=_SKIP_HINT
         )
-    period = 1e9 / tmap.fps
-    grid = start + np.rint(np.arange(int((end - start) // period) + 1) * period).astype(np.int64)
     tol = tmap.tolerance_ns()
-    ref_t, _ = ordered[tmap.reference_topic()]
-    ref_idx = _nearest(ref_t, grid)
-    _check_gap(ref_t[ref_idx] - grid, tol, tmap.reference_topic(), "frame time", path, label)
-    keep = np.concatenate([[True], np.diff(ref_idx) > 0])
-    ref_idx = ref_idx[keep]
+    if videos:
+        # frames are the first video camera's frames, every one in the span: a video's frames
+        # cannot be picked one by one without re-encoding
+        clock = tmap.cameras[next(iter(videos))].topic
+        ref_t, _ = ordered[clock]
+        ref_idx = np.flatnonzero((ref_t >= start) & (ref_t <= end))
+        keep = np.ones(len(ref_idx), dtype=bool)
+    else:
+        clock = tmap.reference_topic()
+        period = 1e9 / tmap.fps
+        steps = np.arange(int((end - start) // period) + 1) * period
+        grid = start + np.rint(steps).astype(np.int64)
+        ref_t, _ = ordered[clock]
+        ref_idx = _nearest(ref_t, grid)
+        _check_gap(ref_t[ref_idx] - grid, tol, clock, "frame time", path, label)
+        keep = np.concatenate([[True], np.diff(ref_idx) > 0])
+        ref_idx = ref_idx[keep]
     times = ref_t[ref_idx]
     picks: dict[str, np.ndarray] = {}
     for topic, (t, _) in ordered.items():
-        idx = ref_idx if topic == tmap.reference_topic() else _nearest(t, times)
+        idx = ref_idx if topic == clock else _nearest(t, times)
         _check_gap(t[idx] - times, tol, topic, "frame", path, label)
+        if topic in video_topics and len(idx) > 1 and not (np.diff(idx) == 1).all():
+            raise ImportSourceError(
+                f"{topic}: the video's frames do not follow {clock}'s one for one (frames "
+                "dropped or doubled); video cameras are not resampled",
+                path=str(path),
+                episode=label,
+                hint="Record the video cameras in sync, or map one video camera, " + _SKIP_HINT,
+            )
         picks[topic] = idx
     features = {}
     for name, ft in tmap.features.items():
@@ -312,14 +483,23 @@ def _align(
         )
     images: dict[str, list[bytes]] = {}
     image_times: dict[str, np.ndarray] = {}
+    clips: dict[str, VideoClip] = {}
     for cam, ct in tmap.cameras.items():
         t, msgs = ordered[ct.topic]
-        images[cam] = [_image_bytes(msgs[i]) for i in picks[ct.topic]]
         image_times[cam] = t[picks[ct.topic]]
+        video = videos.get(cam)
+        if video is not None:
+            first = int(picks[ct.topic][0])
+            clips[cam] = VideoClip(video.path, first, len(times), index=video.index)
+            continue
+        images[cam] = [_image_bytes(msgs[i]) for i in picks[ct.topic]]
     # output frame k-1 -> k spans each dropped grid point
     around = np.cumsum(keep)[~keep] - 1
     frames = (int(around.min()), int(around.max()) + 2) if around.size else None
-    return _Aligned(times, features, images, image_times, int((~keep).sum()), (start, end), frames)
+    dropped = int((~keep).sum())
+    return _Aligned(
+        times, features, images, image_times, dropped, (start, end), frames, clips=clips
+    )
 
 
 # -- the import ----------------------------------------------------------------------------
@@ -378,7 +558,22 @@ def _dataset_meta(
     units = tmap.units or sc.robot.units or "unknown"
     unit_list = [units] * len(jn) if isinstance(units, str) else list(units)
     cameras = []
-    for cam, frames in first.images.items():
+    for cam in tmap.cameras:
+        clip = first.clips.get(cam)
+        if clip is not None:
+            index = clip.probe()
+            cameras.append(
+                Camera(
+                    name=cam,
+                    kind="color",
+                    width=index.width,
+                    height=index.height,
+                    encoding=index.codec or "h264",
+                    storage="video",
+                )
+            )
+            continue
+        frames = first.images[cam]
         enc = _encoding(frames[0])
         if enc is None:
             raise ImportSourceError(
@@ -426,6 +621,24 @@ def _dataset_meta(
                 for n, ft in tmap.features.items()
             },
             fps=tmap.fps,
+            streams=[
+                Stream(
+                    name=name,
+                    rate_hz=st.rate_hz,
+                    description=st.description or st.topic,
+                    features={
+                        f: Feature(
+                            dtype="float32",
+                            shape=[first.streams[name][1][f].shape[1]],
+                            unit=st.units.get(f),
+                            description=f"{st.topic} ({path})",
+                            role="observation",
+                        )
+                        for f, path in st.fields.items()
+                    },
+                )
+                for name, st in tmap.streams.items()
+            ],
             extra={"mcap": {"clock": tmap.clock, "reference": tmap.reference_topic()}},
         )
     except ValidationError as exc:
@@ -470,17 +683,23 @@ def import_mcap(
     existing: set[str] = set()
     prefix = sc.episode_id_prefix
     files = _files(src)
-    with EpisodeSink(out, report, append=append, on_episode=on_episode) as sink:
+    with (
+        tempfile.TemporaryDirectory(prefix="embodex-mcap-") as tmp,
+        EpisodeSink(out, report, append=append, on_episode=on_episode) as sink,
+    ):
         for path in files:
             stem = _stem(src, path)
             owner = (
                 prefix if prefix is not None else (sc.provenance.centre_id if sc.provenance else "")
             )
             eid = f"{owner}:mcap-{stem}" if owner else f"mcap-{stem}"
+            work = Path(tmp) / f"{len(report.skipped)}-{stem}"
             try:
                 streams = _read(path, tmap, eid)
                 joints = _joints(tmap, streams, eid)
-                aligned = _align(path, tmap, streams, joints, eid)
+                videos = _videos(tmap, streams, work, eid)
+                aligned = _align(path, tmap, streams, joints, eid, videos)
+                aligned.streams, aligned.stream_duplicates = _stream_samples(tmap, streams, eid)
                 if meta is None:
                     meta = _dataset_meta(tmap, sc, joints, aligned, src)
                     existing = existing_episode_ids(out, append, meta)
@@ -488,9 +707,11 @@ def import_mcap(
                     raise already_imported(out, eid, _SKIP_HINT)
                 episode = _episode(aligned, tmap, sc, meta, stem, eid, path, src)
             except ImportSourceError as exc:
+                shutil.rmtree(work, ignore_errors=True)
                 sink.skip(eid, exc, skip_bad)
                 continue
             sink.add(meta, episode)  # the report lists its repairs (dropped grid points)
+            shutil.rmtree(work, ignore_errors=True)  # the writer copied the video packets
         sink.finish(src, listed=len(files))
     return report
 
@@ -506,6 +727,17 @@ def _episode(
     src: Path,
 ) -> Episode:
     for cam in meta.cameras:
+        if cam.is_video:
+            index = aligned.clips[cam.name].probe()
+            if (index.codec, index.width, index.height) != (cam.encoding, cam.width, cam.height):
+                raise ImportSourceError(
+                    f"camera {cam.name}: {index.codec_name} {index.width}x{index.height}, "
+                    f"the first recording's is {cam.encoding} {cam.width}x{cam.height}",
+                    path=str(path),
+                    episode=eid,
+                    hint="Record one codec and size per camera, " + _SKIP_HINT,
+                )
+            continue
         bad = [i for i, b in enumerate(aligned.images[cam.name]) if _encoding(b) != cam.encoding]
         if bad:
             raise ImportSourceError(
@@ -526,6 +758,11 @@ def _episode(
                 "clock": tmap.clock,
                 "span_ns": [str(t) for t in aligned.span_ns],  # JCS: no ints > 2^53
                 "dropped_grid_points": aligned.dropped,
+                **(
+                    {"stream_duplicates": aligned.stream_duplicates}
+                    if aligned.stream_duplicates
+                    else {}
+                ),
             }
         },
     }
@@ -543,6 +780,10 @@ def _episode(
         meta=EpisodeMeta.model_validate(fields),
         timestamp_ns=aligned.times,
         features={k: v.astype(np.float32) for k, v in aligned.features.items()},
-        images=aligned.images,
+        images={**aligned.images, **aligned.clips},
         image_timestamps_ns=aligned.image_times,
+        streams={
+            name: (ts, {f: v.astype(np.float32) for f, v in values.items()})
+            for name, (ts, values) in aligned.streams.items()
+        },
     )

@@ -1,4 +1,5 @@
-"""Timing: capture times increase, the rate holds, frames are not dropped, cameras are in sync."""
+"""Timing: capture times increase, the rate holds, frames are not dropped, cameras are in
+sync, and streams at their own rate (format 1.1) keep their rate without gaps."""
 
 from __future__ import annotations
 
@@ -71,6 +72,21 @@ SPECS = [
         "Camera-to-joint sync: 95th percentile of |camera time - frame time| per camera, "
         "after removing clock drift up to max_drift_ppm (a robust line fit over the take) "
         "and the steps at dropped spans (the gap rules' business).",
+    ),
+    RuleSpec(
+        "timing.stream_rate",
+        Graded,
+        "ratio",
+        "Streams at their own rate (format 1.1): effective sample rate (samples-1)/span "
+        "within a relative tolerance of the stream's declared rate_hz, per stream; a stream "
+        "with fewer than 2 samples in an episode measures 1 (all off).",
+    ),
+    RuleSpec(
+        "timing.stream_gap",
+        Graded,
+        "ms",
+        "Streams at their own rate: the largest interval between consecutive samples, per "
+        "stream (an IMU that stopped for a while).",
     ),
 ]
 
@@ -179,6 +195,7 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
             )
 
     _stalled(plan, c)
+    _streams(plan, c)
 
     sync_p = plan.require("timing.sync", Sync)
     sync_on = plan.get("timing.sync", Sync) is not None
@@ -225,6 +242,53 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
                     subject=cam,
                 )
     c.metric("sync_p95_ms", worst_sync)
+
+
+def _streams(plan: Plan, c: Chunk) -> None:
+    """Each stream at its own rate, per episode: its effective rate against the declared
+    one and its largest gap between samples (``frames`` locates the gap in frame time)."""
+    rate_p = plan.get("timing.stream_rate", Graded)
+    gap_p = plan.get("timing.stream_gap", Graded)
+    if rate_p is None and gap_p is None:
+        return
+    for stream in c.meta.streams:
+        for e in range(len(c)):
+            ts = c.stream_times(e, stream)
+            if ts is None:
+                plan.note("timing.stream_rate", "stream shards not readable here: not checked")
+                return
+            eid = c.ids[e]
+            frame_ts = c.ts[int(c.starts[e]) : int(c.stops[e])]
+            if rate_p is not None:
+                if len(ts) < 2:
+                    plan.grade(
+                        "timing.stream_rate", rate_p, eid, 1.0,
+                        f"stream {stream.name} has {len(ts)} sample(s) in this episode",
+                        subject=stream.name,
+                    )  # fmt: skip
+                else:
+                    rate = (len(ts) - 1) / (float(ts[-1] - ts[0]) * 1e-9)
+                    dev = abs(rate / stream.rate_hz - 1.0)
+                    plan.grade(
+                        "timing.stream_rate", rate_p, eid, dev,
+                        f"stream {stream.name}: effective rate {rate:.1f} Hz is {dev:.1%} off "
+                        f"the declared {stream.rate_hz:g} Hz",
+                        subject=stream.name,
+                    )  # fmt: skip
+            if gap_p is not None and len(ts) >= 2:
+                steps = np.diff(ts)
+                k = int(np.argmax(steps))
+                gap_ms = float(steps[k]) * 1e-6
+                a = int(np.searchsorted(frame_ts, ts[k], side="right")) - 1
+                b = int(np.searchsorted(frame_ts, ts[k + 1], side="left")) + 1
+                a, b = max(a, 0), min(max(b, a + 1), len(frame_ts))
+                plan.grade(
+                    "timing.stream_gap", gap_p, eid, gap_ms,
+                    f"stream {stream.name}: {gap_ms:.0f} ms without a sample (nominal "
+                    f"{1e3 / stream.rate_hz:.1f} ms)",
+                    frames=(a, b) if a < b else None,
+                    subject=stream.name,
+                )  # fmt: skip
 
 
 def _stalled(plan: Plan, c: Chunk) -> None:
