@@ -124,7 +124,11 @@ class ImportSourceError(EmbodexError):
         path: Where | None = None,
         episode_id: str | None = None,
         hint: str | None = None,
+        episode: str | None = None,
     ) -> None:
+        # ``episode`` is the older name of ``episode_id``, kept so callers written before
+        # the facts were named alike keep working
+        episode_id = episode_id if episode_id is not None else episode
         where = []
         if episode_id is not None:
             where.append(f"episode {episode_id}")

@@ -323,7 +323,7 @@ def _field_vector(msg: Any, path: str, topic: str, label: str) -> list[float]:
         if not hasattr(value, part):
             raise ImportSourceError(
                 f"{topic}: the message has no field {path!r}",
-                episode=label,
+                episode_id=label,
                 hint="Fix the field path in the map's streams (dotted, e.g. wrench.force), "
                 + _SKIP_HINT,
             )
@@ -337,7 +337,7 @@ def _field_vector(msg: Any, path: str, topic: str, label: str) -> list[float]:
         return [float(getattr(value, a)) for a in axes]
     raise ImportSourceError(
         f"{topic}: field {path!r} is not a number, a list or a vector",
-        episode=label,
+        episode_id=label,
         hint="Map a numeric field, " + _SKIP_HINT,
     )
 
@@ -362,7 +362,7 @@ def _stream_samples(
             if len(widths) != 1 or 0 in widths:
                 raise ImportSourceError(
                     f"{st.topic}: field {path!r} changes length or is empty between messages",
-                    episode=label,
+                    episode_id=label,
                     hint="Map a field of fixed length, " + _SKIP_HINT,
                 )
             values[feature] = np.asarray(rows, dtype=np.float64)
@@ -413,7 +413,7 @@ def _videos(
         if index.codec is None or not index.has_key.any():
             raise ImportSourceError(
                 f"{ct.topic}: {index.codec_name} video without a decodable frame",
-                episode=label,
+                episode_id=label,
                 hint="Record h264 or h265 with key frames, " + _SKIP_HINT,
             )
         out[cam] = _Video(dst, index, int(np.argmax(index.has_key)))
@@ -469,7 +469,7 @@ def _align(
                 f"{topic}: the video's frames do not follow {clock}'s one for one (frames "
                 "dropped or doubled); video cameras are not resampled",
                 path=str(path),
-                episode=label,
+                episode_id=label,
                 hint="Record the video cameras in sync, or map one video camera, " + _SKIP_HINT,
             )
         picks[topic] = idx
@@ -734,7 +734,7 @@ def _episode(
                     f"camera {cam.name}: {index.codec_name} {index.width}x{index.height}, "
                     f"the first recording's is {cam.encoding} {cam.width}x{cam.height}",
                     path=str(path),
-                    episode=eid,
+                    episode_id=eid,
                     hint="Record one codec and size per camera, " + _SKIP_HINT,
                 )
             continue
