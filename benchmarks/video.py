@@ -86,6 +86,7 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=5.0, help="length of each episode")
     ap.add_argument("--fps", type=int, default=30)
     ap.add_argument("--out", type=Path, default=Path(".bench/video"))
+    ap.add_argument("--weekly-hours", type=float, default=40.0, help="hours of a weekly batch")
     args = ap.parse_args()
     out: Path = args.out
     shutil.rmtree(out, ignore_errors=True)
@@ -118,6 +119,13 @@ def main() -> None:
           f"{vid_b / src_b:.3f}x the source (target <= 1.2x)")  # fmt: skip
     print(f"  embodex jpeg       {jpg_b * per_h / 1e9:8.2f} GB   "
           f"video is {jpg_b / vid_b:.1f}x smaller (target >= 8x)")  # fmt: skip
+    # publish uploads, and pull downloads, exactly a batch's dataset files (plus signed
+    # documents of a few KB), so a batch's transfer scales with these bytes
+    week_h = args.weekly_hours
+    print(f"  a weekly batch of {week_h:g} recorded hours over a channel: "
+          f"{vid_b * per_h * week_h / 1e9:.1f} GB as video, "
+          f"{jpg_b * per_h * week_h / 1e9:.1f} GB as JPEG "
+          "(published once, pulled by each buyer)")  # fmt: skip
     cpu_v, cpu_j = runs["video"][0], runs["jpeg"][0]
     print("\npackaging CPU-seconds per recorded hour (wall seconds in brackets)")
     print(f"  remux (video)      {cpu_v * per_h:10.0f}   ({runs['video'][1] * per_h:.0f})")

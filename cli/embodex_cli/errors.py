@@ -295,6 +295,7 @@ CODE: dict[str, str] = {
     "channel=": "--channel URL",
     "port=": "--port",
     "build_settings(...)": "`embodex console --help`",
+    "set_signed_review(...)": "`embodex review set ... --key NAME`",
     "transcode_dataset(...)": "`embodex transcode`",
     "transcode_dataset(src, dest, cameras='jpeg')": (
         "`embodex transcode DATASET OUT --cameras jpeg`"

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ..errors import ContractError, ContractStateError, SignatureError
 from ..trust.documents import sign_model
@@ -50,6 +51,17 @@ class ContractAction:
     event: str
     verified: VerifiedContract
     ledger_entry: LedgerEntry | None
+
+    def to_json(self) -> dict[str, Any]:
+        """The action and the contract's summary (``embodex contract sign … --json``)."""
+        from .summary import describe_contract
+
+        return {
+            "path": str(self.path),
+            "event": self.event,
+            "ledger_seq": self.ledger_entry.seq if self.ledger_entry else None,
+            "contract": describe_contract(self.verified),
+        }
 
 
 def require_party(contract: Contract, signer: Signer) -> None:

@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ..contract import VerifiedContract
 from ..errors import DeliveryError
@@ -46,6 +47,10 @@ class HeadUpdate:
     @property
     def digest(self) -> str:
         return doc_digest(self.head)
+
+    def to_json(self) -> dict[str, Any]:
+        """The signed head (``embodex channel refresh --json``)."""
+        return self.head.model_dump(mode="json")
 
 
 def issue_head(

@@ -43,6 +43,9 @@ class Provenance:
             episode_id=wanted,
         )
 
+    def to_json(self) -> list[dict[str, Any]]:
+        return self.describe()
+
     def describe(self) -> list[dict[str, Any]]:
         """Each chain's JSON-ready summary (:meth:`ProvenanceChain.describe`)."""
         return [c.describe() for c in self.chains]

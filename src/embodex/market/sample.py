@@ -156,6 +156,9 @@ class SamplePack:
     episodes: list[SampleEpisode]
     selection: SampleSelection | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return self.describe()
+
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "path": str(self.path),

@@ -134,6 +134,10 @@ class Profile(_Strict):
             _set_path(data, key, value)
         return _validate(data, "overrides")
 
+    def to_json(self) -> dict[str, Any]:
+        """The resolved profile and its digest (``embodex qc profile --json``)."""
+        return {"digest": self.digest, "profile": self.content}
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.content, sort_keys=False, allow_unicode=True, width=100)
 

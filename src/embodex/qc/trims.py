@@ -72,11 +72,13 @@ def trim_dataset(
     *,
     frames: Iterable[tuple[str, Cut | tuple[int, int | None] | str]] = (),
     suggested: bool = False,
+    on_start: Callable[[int], None] | None = None,
     on_episode: Callable[[str], None] | None = None,
 ) -> TrimResult:
     """Write ``source`` to the new dataset ``dest`` with episodes trimmed: those in ``frames``
     (``(episode_id, "START:END")`` pairs, reason ``manual``) and, with ``suggested``, every
-    episode QC found idle at its start or end (:func:`suggested_trims`).
+    episode QC found idle at its start or end (:func:`suggested_trims`). ``on_start`` gets
+    the number of episodes to write, ``on_episode`` each one written (progress bars).
 
     Raises :class:`TrimError` (bad or doubled ranges, an episode both suggested and given,
     nothing to trim), ``QCManifestError`` (``suggested`` without current QC results), and
@@ -111,4 +113,6 @@ def trim_dataset(
             "after `run_qc(dataset)`.",
             path=src.root,
         )
+    if on_start is not None:
+        on_start(len(src))
     return trim_episodes(src, dest, cuts, on_episode=on_episode)

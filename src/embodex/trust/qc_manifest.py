@@ -79,6 +79,15 @@ class SignedQC:
     episodes: int
     ledger_entry: LedgerEntry | None
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "qc_manifest_digest": self.digest,
+            "dataset_digest": self.dataset_digest,
+            "episodes": self.episodes,
+            "ledger_seq": self.ledger_entry.seq if self.ledger_entry else None,
+        }
+
 
 def sign_dataset_qc(
     dataset: str | Path,
