@@ -156,6 +156,13 @@ def synth(
 )
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
 @click.option("--append", is_flag=True, help="Add to an existing dataset.")
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    help="agibot: read and decode the episodes on a Ray cluster (auto: a local Ray; or "
+    "host:6379 / ray://host:10001); the dataset is the one a local run writes.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def package(
     src: Path,
@@ -167,6 +174,7 @@ def package(
     reencode: str | None,
     skip_bad: bool,
     append: bool,
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Package raw recordings (or another ecosystem's dataset) into an embodex dataset.
@@ -179,6 +187,7 @@ def package(
     Example:
       embodex package raw/ datasets/week01 --from agibot --meta raw/embodex-sidecar.yaml
       embodex package raw/ datasets/week01-jpeg --from agibot --cameras jpeg
+      embodex package raw/ datasets/week01 --from agibot --ray head-node:6379
       embodex package lerobot-ds/ datasets/imported --from lerobot --meta centre.yaml
       embodex package bags/ datasets/day1 --from mcap --map topics.yaml --meta centre.yaml
     """
@@ -194,6 +203,7 @@ def package(
             video=video_policy(cameras, reencode),
             skip_bad=skip_bad,
             append=append,
+            ray=ray_address,
             on_episode=lambda _eid: bar.update(),
         )
     if as_json:

@@ -498,3 +498,16 @@ class ConsoleError(EmbodexError):
     installed, the reviewer key cannot sign."""
 
     default_hint = "See `embodex console --help`; the console needs `pip install embodex[console]`."
+
+
+# -- running on a Ray cluster (embodex.format.cluster, `--ray`, issue 14) -------------------
+
+
+class ClusterError(EmbodexError):
+    """The Ray cluster cannot be used: Ray is not installed, the address does not answer, or
+    a worker died on one task more often than Ray retries it."""
+
+    default_hint = (
+        "pip install 'embodex[ray]'; give --ray auto (a local Ray) or the address of a running "
+        "cluster (host:6379 or ray://host:10001); see specs/scale.md."
+    )

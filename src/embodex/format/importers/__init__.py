@@ -120,6 +120,7 @@ _FLAGS = {
     "sidecar": "--meta",
     "skip_bad": "--skip-bad",
     "video": "--cameras/--reencode",
+    "ray": "--ray",
 }
 
 
