@@ -4,16 +4,20 @@ local run; bad episodes reported the same way; Ray is never imported without ``r
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from embodex.demo.raw import write_agibot_sample
 from embodex.errors import ConfigError, EmbodexError, ImportSourceError
 from embodex.format import open_dataset
-from embodex.format.importers import import_agibot
+from embodex.format.importers import VideoPolicy, import_agibot
 
 # Before Ray is first imported: Ray reads it at import and then keeps 127.0.0.1 (loopback only).
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
@@ -110,3 +114,39 @@ def test_cli_package_ray_address(ray_cluster: str, tmp_path: Path) -> None:
     )
     assert bad.exit_code != 0 and isinstance(bad.exception, ConfigError)
     assert "does not take ray (--ray)" in bad.exception.message
+
+
+def _kill_a_loading_worker(stop: threading.Event, killed: list[int]) -> None:
+    """SIGKILL the first worker process seen running an episode load (Ray names a busy
+    worker's process after the task: `ray::package`)."""
+    while not stop.is_set() and not killed:
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if cmd.startswith("ray::package"):
+                os.kill(proc.info["pid"], signal.SIGKILL)
+                killed.append(proc.info["pid"])
+                return
+        time.sleep(0.005)
+
+
+def test_worker_killed_mid_task_is_retried_same_digest(ray_cluster: str, tmp_path: Path) -> None:
+    src = write_agibot_sample(
+        tmp_path / "src", episodes=4, seed=3, frames=(120, 140), cameras=("head_color",),
+        size=(64, 48), codec="libx264", gop=8,
+    )  # fmt: skip
+    local = import_agibot(src, tmp_path / "local", video=VideoPolicy(cameras="jpeg"))
+    stop, killed = threading.Event(), []  # type: ignore[var-annotated]
+    killer = threading.Thread(target=_kill_a_loading_worker, args=(stop, killed))
+    killer.start()
+    try:
+        remote = import_agibot(
+            src, tmp_path / "ray", video=VideoPolicy(cameras="jpeg"), ray=ray_cluster
+        )
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no worker was seen running an episode load"
+    assert not psutil.pid_exists(killed[0]) or psutil.Process(killed[0]).status() == "zombie"
+    assert remote.episodes == local.episodes == 4
+    assert open_dataset(tmp_path / "ray").digest == open_dataset(tmp_path / "local").digest
+    assert not list((tmp_path / "ray").rglob("*.partial"))
