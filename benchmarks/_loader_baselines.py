@@ -4,6 +4,13 @@ at t decoded.
 
 * ``Gather``: hand-written pyarrow memory-map gather, the practical limit: per-episode
   numpy views into the mapped shards built once, a bisection and a slice per sample.
+* ``IndexGather``: the same, but every chunk gathered through an index array
+  (``np.minimum`` of the 50 frame numbers), as a loader that does not special-case
+  windows inside the episode would.
+* ``Gather.batch``: the slice gather sample by sample, stacked per key (what a DataLoader's
+  default collate does with per-sample dicts).
+* ``BulkRead``: the sequential baseline, a whole episode at a time: its state rows copied,
+  its ``(n, 50, D)`` action chunks gathered with one index array, the pad mask.
 * ``HFRandomAccess``: the same frames saved as a Hugging Face ``datasets`` dataset
   (``save_to_disk``, memory-mapped by ``load_from_disk``), read with ``with_format("numpy")``
   on only the needed columns: one row for the state, one contiguous slice for the chunk, and
@@ -101,12 +108,47 @@ class Gather(_Baseline):
             )
         return out
 
+    def batch(self, indices: list[int]) -> dict[str, np.ndarray]:
+        samples = [self[i] for i in indices]
+        return {k: np.stack([s[k] for s in samples]) for k in samples[0]}
+
     def jpeg_view(self, i: int) -> np.ndarray:
         """The encoded JPEG of sample ``i``: a view of the mapped bytes (what decoders get)."""
         e, t, _n = self._locate(i)
         off = self.offsets[e]
         out: np.ndarray = self.data[e][off[t] : off[t + 1]]
         return out
+
+
+class IndexGather(Gather):
+    """``Gather`` with every chunk taken through an index array (no slice fast case)."""
+
+    def __getitem__(self, i: int) -> dict[str, Any]:
+        e, t, n = self._locate(i)
+        idx = t + self.steps
+        return {
+            "state": self.state[e][t].copy(),
+            "action": self.action[e][np.minimum(idx, n - 1)],
+            "action_is_pad": idx >= n,
+        }
+
+
+class BulkRead(Gather):
+    """Sequential baseline: every episode read whole, its chunks gathered at once."""
+
+    def episodes(self) -> int:
+        """Read every episode once; returns the number of samples produced."""
+        done = 0
+        for e, n in enumerate(self.lens):
+            frames = np.arange(n)
+            idx = np.minimum(frames[:, None] + self.steps, n - 1)
+            self.last = (
+                self.state[e].copy(),
+                self.action[e][idx],
+                idx != frames[:, None] + self.steps,
+            )
+            done += n
+        return done
 
 
 def save_hf_copy(root: Path, dest: Path, camera: str) -> None:

@@ -1,19 +1,28 @@
 """Training loader speed, as ratios against baselines measured in the same run on the same data.
 
-Compared: (a) embodex.train; (b) Hugging Face ``datasets`` random access over the same frames;
-(c) LeRobot's ``LeRobotDataset`` on the same data exported with ``embodex export lerobot``
-(in LeRobot's own venv, .venv-lerobot from ``make lerobot-venv``, built when missing; reported
-as unavailable, with the reason, when it cannot be installed); (d) a hand-written pyarrow
-memory-map gather, the practical limit.
+Compared: (a) embodex.train — per sample (``ds[i]``), in batches (``ds.get_batch``, what
+``ds.torch()`` serves a DataLoader) and sequentially (``ds.iter_batches``, ``for s in ds``,
+``.iterable(shuffle=False)``); (b) Hugging Face ``datasets`` random access over the same
+frames; (c) LeRobot's ``LeRobotDataset`` on the same data exported with ``embodex export
+lerobot`` (in LeRobot's own venv, .venv-lerobot from ``make lerobot-venv``, built when missing;
+reported as unavailable, with the reason, when it cannot be installed); (d) loops written by
+hand over the same memory-mapped Arrow columns (``_loader_baselines.py``), the practical
+limit: a slice gather (a bisection and one slice per sample, an index array only at an
+episode's end), an index-array gather (every chunk through ``np.minimum`` of its frame
+numbers), and for the sequential pass a bulk read (each episode whole, all its chunks with
+one index array).
 
 Workloads: random samples of state + a 50-step action chunk; the same plus one JPEG camera
 decoded (also against decoding those JPEGs alone); a sequential epoch; a DataLoader with 2
 workers. Then: opening a 10,000-episode dataset, and each DataLoader worker's private memory
-on a dataset and on one 4x its size.
+on a dataset and on one 4x its size (``--no-open``, ``--no-memory`` skip those).
 
-Targets (issue 6): state + chunk >= 50 % of (d) and >= 20x (b); with one JPEG camera >= 80 %
-of decoding the JPEGs alone; open 10k episodes well under 1 s; worker memory independent of
-dataset size. Every target gets an OK or MISSED line.
+Targets (issue 20): ``get_batch`` of state + chunk >= 0.9x the slice gather for batches of
+64 and 256; the sequential pass >= 0.8x the bulk read; batches with one JPEG camera >= 0.85x
+decoding those JPEGs alone; a DataLoader with 2 workers >= 0.9x the slice gather in the same
+workers. Kept from issue 6: ``ds[i]`` >= 0.5x the slice gather and >= 20x (b), with one JPEG
+camera >= 0.8x decoding alone; open 10k episodes well under 1 s; worker memory independent
+of dataset size. Every target gets an OK or MISSED line.
 
 Each one-process workload runs ``--reps`` times, interleaved with its baselines; the report
 gives the median and the range (min-max). Ratios are taken per repetition (each run against
@@ -23,7 +32,8 @@ sample indices; the loader decodes each one's JPEG, and "decoding alone" decodes
 those JPEG byte strings (read from the same memory-mapped shards beforehand) with the same
 decoder (simplejpeg).
 
-Usage: python benchmarks/loader.py [--episodes 70] [--reps 7] [--no-lerobot] [--out .bench/loader]
+Usage: python benchmarks/loader.py [--episodes 70] [--reps 7] [--no-lerobot] [--no-open]
+       [--no-memory] [--out .bench/loader]
 """
 
 from __future__ import annotations
@@ -50,7 +60,13 @@ from torch.utils.data import DataLoader, Dataset
 # benchmarks/ goes to the END of sys.path: its packaging.py would shadow the packaging library
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE] + [str(_HERE)]
-from _loader_baselines import Gather, HFRandomAccess, save_hf_copy  # noqa: E402
+from _loader_baselines import (  # noqa: E402
+    BulkRead,
+    Gather,
+    HFRandomAccess,
+    IndexGather,
+    save_hf_copy,
+)
 
 from embodex.demo.synth import synth_dataset, synth_episodes, synth_meta  # noqa: E402
 from embodex.format import DatasetWriter, Episode, open_dataset  # noqa: E402
@@ -204,6 +220,12 @@ def bench_access(
     for j, i in enumerate(cam_picks[:200]):  # and the loader decodes exactly those bytes
         want = simplejpeg.decode_jpeg(jpegs[j], colorspace="RGB")
         assert np.array_equal(ours_cam[i][f"image.{CAMERA}"], want)
+    for batch in (picks[:64], picks[:256], list(range(n))):  # get_batch == stacked samples
+        got = ours_cam.get_batch(batch[:300])
+        want = gather_cam.batch(batch[:300])
+        assert np.array_equal(got["action"], want["action"])
+        assert np.array_equal(got["action_is_pad"], want["action_is_pad"])
+        assert np.array_equal(got[f"image.{CAMERA}"], want["image"])
     r: dict[str, Any] = {"frames": n, "episodes": ours.num_episodes, "reps": reps,
                          "camera_samples": len(cam_picks)}  # fmt: skip
     # One-process workloads run pinned to one CPU: unpinned, this VM sometimes runs the same
@@ -211,12 +233,17 @@ def bench_access(
     # the decode-alone loop), which says nothing about either. Pinned runs agree run to run.
     cpus = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {min(cpus)})
-    print("random state + 50-action chunk ...")
+    index_gather = IndexGather(root, HORIZON, None)
+    print("random state + 50-action chunk: per sample and in batches ...")
     r["chunk"] = interleaved(
         reps,
         {
             "embodex": lambda: rate(ours.__getitem__, picks, min_time),
+            "embodex_b64": lambda: batch_rate(ours.get_batch, picks, 64, min_time),
+            "embodex_b256": lambda: batch_rate(ours.get_batch, picks, 256, min_time),
             "gather": lambda: rate(gather.__getitem__, picks, min_time),
+            "gather_index": lambda: rate(index_gather.__getitem__, picks, min_time),
+            "gather_stacked_b64": lambda: batch_rate(gather.batch, picks, 64, min_time),
             "hf": lambda: rate(hf.__getitem__, picks, min_time),
         },
     )
@@ -225,6 +252,7 @@ def bench_access(
         reps,
         {
             "embodex": lambda: rate(ours_cam.__getitem__, cam_picks, 1e9),
+            "embodex_b64": lambda: batch_rate(ours_cam.get_batch, cam_picks, 64, 1e9),
             "jpeg_alone": lambda: rate(
                 lambda j: simplejpeg.decode_jpeg(jpegs[j], colorspace="RGB"),
                 range(len(jpegs)),
@@ -236,11 +264,15 @@ def bench_access(
     )
     print("sequential epoch (state + chunk) ...")
     stream = ours.iterable(shuffle=False)
+    bulk = BulkRead(root, HORIZON, None)
     r["sequential"] = interleaved(
         reps,
         {
-            "embodex": lambda: rate(ours.__getitem__, range(n), 1e9),
+            "embodex": lambda: _batches_rate(ours, n),
+            "embodex_items": lambda: _stream_rate(ours, n),
             "embodex_iterable": lambda: _stream_rate(stream, n),
+            "embodex_per_sample": lambda: rate(ours.__getitem__, range(n), 1e9),
+            "bulk": lambda: _timed(bulk.episodes),
             "gather": lambda: rate(gather.__getitem__, range(n), 1e9),
             "hf": lambda: rate(hf.__getitem__, range(n), min_time),
         },
@@ -258,7 +290,37 @@ def bench_access(
     return r
 
 
+def batch_rate(
+    fn: Callable[[list[int]], Any], picks: list[int], size: int, min_time: float
+) -> float:
+    """Samples per second through ``fn`` over ``picks`` cut into batches of ``size``."""
+    gc.collect()
+    done, start = 0, time.perf_counter()
+    for a in range(0, len(picks) - size + 1, size):
+        fn(picks[a : a + size])
+        done += size
+        if time.perf_counter() - start >= min_time:
+            break
+    return done / (time.perf_counter() - start)
+
+
+def _timed(fn: Callable[[], int]) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    count = fn()
+    return count / (time.perf_counter() - start)
+
+
+def _batches_rate(ds: Any, n: int) -> float:
+    gc.collect()
+    start = time.perf_counter()
+    count = sum(len(b["index"]) for b in ds.iter_batches(256))
+    assert count == n
+    return n / (time.perf_counter() - start)
+
+
 def _stream_rate(stream: Any, n: int) -> float:
+    gc.collect()
     start = time.perf_counter()
     count = sum(1 for _ in stream)
     assert count == n
@@ -418,22 +480,41 @@ def report(r: dict[str, Any]) -> list[str]:
         "",
     ]
 
-    def row(label: str, series: dict[str, list[float]], le: float | None) -> list[str]:
+    def row(
+        label: str, series: dict[str, list[float]], le: float | None, ours: str = "embodex"
+    ) -> list[str]:
         les = f"{le:,.0f}" if le is not None else "n/a"
+        what = "ds.torch()" if label.startswith("DataLoader") else "ds[i]"
         return [
             f"{label}",
-            f"    embodex {spread(series['embodex'])} · gather (d) {spread(series['gather'])} · "
-            f"HF (b) {spread(series['hf'])} · LeRobot (c) {les}",
+            f"    embodex {what} {spread(series[ours])} · slice gather (d) "
+            f"{spread(series['gather'])} · HF (b) {spread(series['hf'])} · LeRobot (c) {les}",
         ]
 
     lerobot_ok = "random_chunk_per_s" in lr
     lines += row("random: state + 50-action chunk", c, lr.get("random_chunk_per_s"))
+    lines.append(
+        f"    embodex get_batch, batches of 64 {spread(c['embodex_b64'])} · of 256 "
+        f"{spread(c['embodex_b256'])}"
+    )
+    lines.append(
+        f"    hand: index-array gather {spread(c['gather_index'])} · slice gather stacked in "
+        f"batches of 64 {spread(c['gather_stacked_b64'])}"
+    )
     lines += row("random: + one JPEG camera decoded", cam, lr.get("random_chunk_per_s"))
+    lines.append(f"    embodex get_batch, batches of 64 {spread(cam['embodex_b64'])}")
     lines.append(
         f"    decoding the same {r['camera_samples']:,} JPEGs alone {spread(cam['jpeg_alone'])}"
     )
-    lines += row("sequential epoch: state + chunk", seq, lr.get("sequential_per_s"))
-    lines.append(f"    via .iterable(shuffle=False) {spread(seq['embodex_iterable'])}")
+    lines += row(
+        "sequential epoch: state + chunk", seq, lr.get("sequential_per_s"), "embodex_per_sample"
+    )
+    lines.append(
+        f"    embodex iter_batches(256) {spread(seq['embodex'])} · for s in ds "
+        f"{spread(seq['embodex_items'])} · .iterable(shuffle=False) "
+        f"{spread(seq['embodex_iterable'])}"
+    )
+    lines.append(f"    hand bulk read, episode by episode {spread(seq['bulk'])}")
     lines += row(
         "DataLoader, 2 workers, batches of 64, + camera", dl, lr.get("dataloader_2w_per_s")
     )
@@ -450,66 +531,96 @@ def report(r: dict[str, Any]) -> list[str]:
         ok = "OK" if value >= goal else f"MISSED by {(goal - value) / goal:.0%}"
         below = sum(v < goal for v in values)
         runs = f"; {below} of {len(values)} runs below" if below and value >= goal else ""
-        return f"{label:50} {spread(values, '.2f')}{unit}  (target >= {goal:g}{unit})  {ok}{runs}"
+        return f"{label:56} {spread(values, '.2f')}{unit}  (target >= {goal:g}{unit})  {ok}{runs}"
 
     lines.append("")
     lines.append("targets (ratios per interleaved run: median (min–max)):")
+    for size in (64, 256):
+        lines.append(
+            target(
+                f"get_batch({size}) state + chunk vs slice gather (d)",
+                ratios(c[f"embodex_b{size}"], c["gather"]),
+                0.9,
+            )
+        )
     lines.append(
-        target("state + chunk vs hand-written gather (d)", ratios(c["embodex"], c["gather"]), 0.5)
+        target(
+            "sequential iter_batches vs hand bulk read", ratios(seq["embodex"], seq["bulk"]), 0.8
+        )
     )
-    lines.append(target("state + chunk vs HF datasets (b)", ratios(c["embodex"], c["hf"]), 20))
     lines.append(
-        target("with one JPEG camera vs decoding them alone",
+        target("get_batch(64) + one JPEG camera vs decoding alone",
+               ratios(cam["embodex_b64"], cam["jpeg_alone"]), 0.85)
+    )  # fmt: skip
+    lines.append(
+        target("DataLoader 2 workers vs slice gather (d), same workers",
+               ratios(dl["embodex"], dl["gather"]), 0.9)
+    )  # fmt: skip
+    lines.append(
+        target("ds[i] state + chunk vs slice gather (d) (issue 6)",
+               ratios(c["embodex"], c["gather"]), 0.5)
+    )  # fmt: skip
+    lines.append(
+        target("ds[i] state + chunk vs HF datasets (b)", ratios(c["embodex"], c["hf"]), 20)
+    )
+    lines.append(
+        target("ds[i] + one JPEG camera vs decoding alone (issue 6)",
                ratios(cam["embodex"], cam["jpeg_alone"]), 0.8)
     )  # fmt: skip
-    o = r["open"]
-    ok = "OK" if med(o["all"]) < 0.5 else "MISSED"
-    lines.append(
-        f"{'open 10,000 episodes + first sample':50} {spread(o['all'], '.0f', 1000)} ms "
-        f"(target well under 1 s: < 500 ms)  {ok}; with qc='pass' "
-        f"{spread(o['qc_pass'], '.0f', 1000)} ms, with a predicate "
-        f"{spread(o['predicate'], '.0f', 1000)} ms"
-    )
-    m = r["memory"]
+    o = r.get("open")
+    ok = "OK" if o and med(o["all"]) < 0.5 else "MISSED"
+    if o is None:
+        lines.append(f"{'open 10,000 episodes + first sample':56} not run (--no-open)")
+    else:
+        lines.append(
+            f"{'open 10,000 episodes + first sample':56} {spread(o['all'], '.0f', 1000)} ms "
+            f"(target well under 1 s: < 500 ms)  {ok}; with qc='pass' "
+            f"{spread(o['qc_pass'], '.0f', 1000)} ms, with a predicate "
+            f"{spread(o['predicate'], '.0f', 1000)} ms"
+        )
+    lines += memory_lines(r.get("memory"))
+    lines.append("")
+    lines.append("other ratios (median (min–max) per interleaved run):")
+
+    def other(label: str, a: list[float], b: list[float]) -> None:
+        lines.append(f"{label:56} {spread(ratios(a, b), '.2f')}x")
+
+    other("ds[i] state + chunk vs index-array gather", c["embodex"], c["gather_index"])
+    other("get_batch(64) vs index-array gather", c["embodex_b64"], c["gather_index"])
+    other("get_batch(64) vs slice gather stacked per batch", c["embodex_b64"],
+          c["gather_stacked_b64"])  # fmt: skip
+    other("ds[i] + one JPEG camera vs slice gather (d)", cam["embodex"], cam["gather"])
+    other("for s in ds vs hand bulk read", seq["embodex_items"], seq["bulk"])
+    other(".iterable(shuffle=False) vs hand bulk read", seq["embodex_iterable"], seq["bulk"])
+    other("ds[i] in index order vs slice gather (d)", seq["embodex_per_sample"], seq["gather"])
+    if lerobot_ok:
+        le_random, le_loader = lr["random_chunk_per_s"], lr["dataloader_2w_per_s"]
+        lines.append(f"{'state + chunk vs LeRobot (c)':56} {med(c['embodex']) / le_random:8.0f}x")
+        lines.append(
+            f"{'with one camera vs LeRobot (c)':56} {med(cam['embodex']) / le_random:8.0f}x"
+        )
+        lines.append(
+            f"{'DataLoader 2 workers vs LeRobot (c)':56} {med(dl['embodex']) / le_loader:8.0f}x"
+        )
+    return lines
+
+
+def memory_lines(m: dict[str, Any] | None) -> list[str]:
+    label = "DataLoader worker private memory (Private_Dirty)"
+    if m is None:
+        return [f"{label:56} not run (--no-memory)"]
     small, big = m["small"], m["large"]
     growth = (big["worker_private_mib"] - small["worker_private_mib"]) / small["worker_private_mib"]
     ok = "OK" if growth <= MEMORY_GROWTH else f"MISSED ({growth:+.1%})"
-    lines.append(
-        f"{'DataLoader worker private memory (Private_Dirty)':50} "
-        f"{small['worker_private_mib']:.1f} MiB on {small['data_mib']:.0f} MiB of shards "
-        f"({small['frames']:,} frames), {big['worker_private_mib']:.1f} MiB on "
+    return [
+        f"{label:56} {small['worker_private_mib']:.1f} MiB on {small['data_mib']:.0f} MiB of "
+        f"shards ({small['frames']:,} frames), {big['worker_private_mib']:.1f} MiB on "
         f"{big['data_mib']:.0f} MiB ({big['frames']:,} frames): {growth:+.1%} at "
         f"{big['data_mib'] / small['data_mib']:.1f}x the data (target: independent of size, "
-        f"within {MEMORY_GROWTH:.0%})  {ok}"
-    )
-    lines.append(
-        f"{'':50} after the first 256 samples: {small['worker_private_mib_early']:.1f} / "
-        f"{big['worker_private_mib_early']:.1f} MiB"
-    )
-    lines.append("")
-    lines.append("other ratios:")
-    if lerobot_ok:
-        le_random, le_loader = lr["random_chunk_per_s"], lr["dataloader_2w_per_s"]
-        lines.append(f"{'state + chunk vs LeRobot (c)':50} {med(c['embodex']) / le_random:8.0f}x")
-        lines.append(
-            f"{'with one camera vs LeRobot (c)':50} {med(cam['embodex']) / le_random:8.0f}x"
-        )
-        lines.append(
-            f"{'DataLoader 2 workers vs LeRobot (c)':50} {med(dl['embodex']) / le_loader:8.0f}x"
-        )
-    lines.append(
-        f"{'with one JPEG camera vs gather (d)':50} "
-        f"{spread(ratios(cam['embodex'], cam['gather']), '.2f')}x"
-    )
-    lines.append(
-        f"{'sequential epoch vs gather (d)':50} "
-        f"{spread(ratios(seq['embodex'], seq['gather']), '.2f')}x"
-    )
-    lines.append(
-        f"{'DataLoader 2 workers vs gather (d)':50} "
-        f"{spread(ratios(dl['embodex'], dl['gather']), '.2f')}x"
-    )
-    return lines
+        f"within {MEMORY_GROWTH:.0%})  {ok}",
+        f"{'':56} after the first 256 samples: {small['worker_private_mib_early']:.1f} / "
+        f"{big['worker_private_mib_early']:.1f} MiB",
+    ]
 
 
 def main() -> int:
@@ -525,6 +636,8 @@ def main() -> int:
     ap.add_argument("--min-time", type=float, default=1.0, help="seconds per measurement")
     ap.add_argument("--out", type=Path, default=Path(".bench/loader"))
     ap.add_argument("--no-lerobot", action="store_true")
+    ap.add_argument("--no-open", action="store_true", help="skip opening 10,000 episodes")
+    ap.add_argument("--no-memory", action="store_true", help="skip the worker memory probe")
     ap.add_argument("--lerobot-venv", type=Path, default=Path(".venv-lerobot"))
     ap.add_argument("--memory-probe", type=Path, help=argparse.SUPPRESS)
     ap.add_argument("--probe-samples", type=int, default=20_000, help=argparse.SUPPRESS)
@@ -539,13 +652,15 @@ def main() -> int:
     root = make_dataset(args.out, args.episodes)
     r = bench_access(root, args.out, args.reps, args.min_time, args.camera_samples)
     r["lerobot"] = bench_lerobot(root, args.out, args.lerobot_venv, not args.no_lerobot)
-    r["open"] = bench_open(args.out)
-    print("worker memory on the dataset and on 4 copies of it ...")
-    large = make_copies(root, args.out / f"ds-{args.episodes}-x4", 4)
-    r["memory"] = {
-        "small": worker_memory(root, 20_000),
-        "large": worker_memory(large, 20_000),
-    }
+    if not args.no_open:
+        r["open"] = bench_open(args.out)
+    if not args.no_memory:
+        print("worker memory on the dataset and on 4 copies of it ...")
+        large = make_copies(root, args.out / f"ds-{args.episodes}-x4", 4)
+        r["memory"] = {
+            "small": worker_memory(root, 20_000),
+            "large": worker_memory(large, 20_000),
+        }
     (args.out / "results.json").write_text(json.dumps(r, indent=2))
     print()
     print("\n".join(report(r)))

@@ -137,3 +137,8 @@ def test_corrupt_image_met_during_training(root: Path) -> None:
     ds[frame + 1]
     with pytest.raises(CorruptDatasetError, match=rf"{shard.name}.*frame {frame} image\.head"):
         ds[frame]
+    ds.get_batch([frame + 1, frame + 2])
+    for threads in (1, 2):  # a batch names the same frame, decoded here or in a pool
+        pooled = load(root, qc="all", cameras=["head"], decode_threads=threads)
+        with pytest.raises(CorruptDatasetError, match=rf"{shard.name}.*frame {frame} image\.head"):
+            pooled.get_batch([0, frame + 1, frame, 2])

@@ -15,8 +15,8 @@ import pytest
 from embodex.format import open_dataset
 from embodex.format.images import decode_image
 from embodex.format.stats import episode_feature_stats, merge_feature_stats
+from embodex.train import cameras as cameras_module
 from embodex.train import load
-from embodex.train import samples as samples_module
 from embodex.train.shards import ShardTable
 
 from ._train_data import module_dataset, write_qc_manifest
@@ -95,14 +95,14 @@ def test_only_requested_columns_are_touched_and_one_image_decoded(
         return real_column(self, batch, name)  # type: ignore[arg-type]
 
     decoded: list[int] = []
-    real_decode = samples_module.simplejpeg.decode_jpeg
+    real_decode = cameras_module.simplejpeg.decode_jpeg
 
     def decode(data: object, *args: object, **kwargs: object) -> object:
         decoded.append(1)
         return real_decode(data, *args, **kwargs)
 
     monkeypatch.setattr(ShardTable, "_column", column)
-    monkeypatch.setattr(samples_module.simplejpeg, "decode_jpeg", decode)
+    monkeypatch.setattr(cameras_module.simplejpeg, "decode_jpeg", decode)
     ds = load(train_root, qc="all", features=["action"], cameras=["head"], history=3, horizon=8)
     picks = np.random.default_rng(1).choice(len(ds), 40, replace=False).tolist()
     for i in picks:
@@ -118,6 +118,13 @@ def test_only_requested_columns_are_touched_and_one_image_decoded(
     for i in picks:
         both[i]
     assert len(decoded) == 2 * len(picks)
+    assert set(touched) == {"state", "timestamp_ns", "image.head", "image.hand_left"}
+    # a batch decodes one image per camera per sample too, and reads nothing more
+    touched.clear()
+    decoded.clear()
+    fresh = load(train_root, qc="all", features=["state"], cameras=["head", "hand_left"])
+    batch = fresh.get_batch(picks)
+    assert len(decoded) == 2 * len(picks) and batch["image.head"].shape == (40, 32, 32, 3)
     assert set(touched) == {"state", "timestamp_ns", "image.head", "image.hand_left"}
 
 

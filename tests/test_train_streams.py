@@ -61,6 +61,15 @@ def test_load_returns_imu_windows(tmp_path: Path) -> None:
     first = ds[0]["stream.imu_is_pad"]
     assert first[:5].all() and not first[-4:].any()
     assert any(name.startswith("streams/") for name in ds.shard_names())
+    # the batched path (get_batch, the sequential pass) gives the same windows
+    from .test_train_batch import assert_batch_is_stacked_samples
+
+    picks = [*np.random.default_rng(0).integers(0, len(ds), 40).tolist(), 0, len(ds) - 1]
+    batch = assert_batch_is_stacked_samples(ds, picks)
+    assert batch["stream.imu.accel"].shape == (len(picks), 11, 3)
+    assert ds.get_batch([])["stream.imu_is_pad"].shape == (0, 11)
+    whole = np.concatenate([b["stream.imu.gyro"] for b in ds.iter_batches(64)])
+    assert np.array_equal(whole[17], ds[17]["stream.imu.gyro"]) and len(whole) == len(ds)
 
 
 def test_load_refuses_unknown_stream_or_bad_window(tmp_path: Path) -> None:

@@ -209,6 +209,28 @@ class VideoImageSequence(ImageSequence):
         self._decoder.close()
 
 
+class _EpisodeRow(dict[str, Any]):
+    """A row of the episode table whose ``stats`` are read from the table when asked."""
+
+    def __init__(self, row: dict[str, Any], table: pa.Table, pos: int) -> None:
+        super().__init__(row)  # a copy: the cached row stays as read
+        self._table = table
+        self._pos = pos
+
+    def __missing__(self, key: str) -> Any:
+        if key != "stats" or "stats" not in self._table.column_names:
+            raise KeyError(key)
+        value = self._table.column("stats")[self._pos].as_py()
+        self[key] = value
+        return value
+
+    def get(self, key: str, default: Any = None) -> Any:
+        try:
+            return self[key]
+        except KeyError:
+            return default
+
+
 class StreamSamples(NamedTuple):
     """One stream's samples of an episode (format 1.1): capture times and, per feature, a
     ``(samples, D)`` array (zero-copy views of the memory-mapped stream shard)."""
@@ -430,6 +452,7 @@ class Dataset:
         self._file_sizes = {f.path: f.size for f in manifest.files}
         ids = episodes.column("episode_id").to_pylist()
         self._by_id = {eid: i for i, eid in enumerate(ids)}
+        self._row_cache: list[dict[str, Any]] | None = None
 
     @classmethod
     def _open(cls, root: Path) -> Dataset:
@@ -505,8 +528,19 @@ class Dataset:
         return int(self.episodes.num_rows)
 
     def __iter__(self) -> Iterator[EpisodeView]:
-        for row in self.episodes.to_pylist():
-            yield EpisodeView(self, row)
+        for pos, row in enumerate(self._rows()):
+            yield EpisodeView(self, _EpisodeRow(row, self.episodes, pos))
+
+    def _rows(self) -> list[dict[str, Any]]:
+        """The episode table as Python rows, without the per-episode statistics, converted
+        once per view: most of the table's bytes are statistics, which a pass over the
+        episodes rarely reads (``row["stats"]`` still works, read on demand)."""
+        if self._row_cache is None:
+            light = self.episodes.drop_columns(
+                [c for c in ("stats",) if c in self.episodes.column_names]
+            )
+            self._row_cache = light.to_pylist()
+        return self._row_cache
 
     @property
     def episode_ids(self) -> list[str]:

@@ -13,10 +13,10 @@ from __future__ import annotations
 import os
 import weakref
 from bisect import bisect_right
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -25,7 +25,7 @@ from ..canonical import sha256_file
 from ..errors import CorruptDatasetError
 from ..format import Dataset, DatasetStats, open_dataset
 from ..format.reader import compute_dataset_stats
-from .samples import SampleReader
+from .gather import BatchReader
 from .source import Source
 from .streams import StreamWindows, StreamWindowSpec
 from .windows import Window
@@ -57,11 +57,12 @@ class LoadSpec:
     cameras: tuple[str, ...]
     windows: Mapping[str, Window] = field(default_factory=dict)
     decode_images: bool = True
+    decode_threads: int = 1
     #: windows of streams at their own rate (format 1.1; train/streams.py)
     streams: tuple[StreamWindowSpec, ...] = ()
 
 
-class EpisodeDataset(SampleReader):
+class EpisodeDataset(BatchReader):
     """The frames of the selected episodes, one sample per frame.
 
     Build it with :func:`embodex.train.load`. ``len(ds)`` is the number of frames; ``ds[i]``
@@ -73,6 +74,10 @@ class EpisodeDataset(SampleReader):
     * ``episode_index``, ``frame_index``, ``timestamp_ns``, ``index`` (int64);
     * ``episode_id``, ``instruction`` (English, else Chinese) and ``subtask`` (the text of
       the sub-task segment holding the frame) as ``str``.
+
+    ``ds.get_batch(indices)`` gives many samples at once, gathered with one vectorised
+    operation per key (the same values, stacked); ``__getitems__`` serves it to torch's
+    DataLoader and :meth:`iter_batches` reads every sample in order, a batch at a time.
 
     Adapters: :meth:`torch` (a ``torch.utils.data.Dataset``), :meth:`iterable` (sharded,
     shuffled, exactly-once streams for distributed training) and :meth:`to_hf` (a
@@ -124,7 +129,13 @@ class EpisodeDataset(SampleReader):
         self._n = int(starts[-1])
         self._sizes = {f.path: f.size for f in dataset.manifest.files}
         self._decode = self.spec.decode_images
+        self._decode_threads = self.spec.decode_threads
         self._build_plan(self.spec.features, self.spec.cameras, dict(self.spec.windows))
+        self._build_batch_index()
+        names = sorted(set(self._shard))
+        code = {name: j for j, name in enumerate(names)}
+        self._shard_names = names
+        self._shard_code = np.array([code[s] for s in self._shard], dtype=np.int64)
         # stream windows (issue 13 item 8): all in train/streams.py, None when not asked for
         self._stream_windows = StreamWindows.build(
             self.source, self._sizes, self.meta, self.spec.streams,
@@ -269,7 +280,7 @@ class EpisodeDataset(SampleReader):
         """The frame shards (and stream shards of the streams loaded) the selected episodes
         live in, in storage order."""
         streams = self._stream_windows.shard_names() if self._stream_windows else []
-        return sorted(set(self._shard) | set(streams))
+        return sorted(set(self._shard_names) | set(streams))
 
     def check_shards(self, *, hashes: bool = False, threads: int = 4) -> None:
         """Check every selected shard's size (and sha256 with ``hashes``) before training.
@@ -306,12 +317,8 @@ class EpisodeDataset(SampleReader):
             for name in names:
                 one(name)
 
-    # -- samples (__getitem__ is SampleReader's) ----------------------------------------
-
-    def __iter__(self) -> Iterator[dict[str, Any]]:
-        for i in range(self._n):
-            yield self[i]
-
+    # -- samples: ds[i] is SampleReader's, get_batch, __getitems__, iter_batches and
+    # __iter__ BatchReader's
     # -- adapters ----------------------------------------------------------------------
 
     def torch(self) -> TorchEpisodeDataset:
@@ -328,9 +335,10 @@ class EpisodeDataset(SampleReader):
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
-        shuffle: bool = True,
+        shuffle: bool | Literal["blocks"] = True,
     ) -> EpisodeIterable:
-        """A deterministic stream for data-parallel training; see :class:`EpisodeIterable`."""
+        """A deterministic stream for data-parallel training; see :class:`EpisodeIterable`
+        (``shuffle="blocks"``: in shuffled key-frame blocks, for video cameras)."""
         from .iterable import EpisodeIterable
 
         return EpisodeIterable(

@@ -15,6 +15,12 @@ One epoch is one pass over every selected frame. With ``shuffle`` the order is d
 3. each consumer's part passed through a shuffle buffer of ``shuffle_buffer`` frames,
    seeded by ``(seed, epoch, rank, worker)``, which mixes frames across episodes.
 
+With ``shuffle="blocks"`` (for video cameras) the unit of steps 1 and 3 is a key-frame block
+(:mod:`embodex.train.blocks`) instead of a frame: each episode's blocks in a random order,
+each block's frames together and in order, and the buffer holds about ``shuffle_buffer``
+frames' worth of blocks and shuffles the blocks. A cut of step 2 may split a block between
+two consumers; each gets its piece.
+
 The union over ranks and workers is every frame exactly once, whatever ``world_size`` and
 number of workers. Memory is the shuffle buffer plus one episode's frame order.
 
@@ -25,15 +31,18 @@ main process when they start the next epoch, so every epoch gets its own order.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import sys
 from collections.abc import Iterator
 from multiprocessing.context import assert_spawning
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 import numpy as np
 
 from ..errors import LoaderConfigError
+from .batch import row_dicts
+from .blocks import block_order
 
 if TYPE_CHECKING:
     from .dataset import EpisodeDataset
@@ -88,8 +97,12 @@ class EpisodeIterable:
         seed: int = 0,
         rank: int = 0,
         world_size: int = 1,
-        shuffle: bool = True,
+        shuffle: bool | Literal["blocks"] = True,
     ) -> None:
+        if shuffle not in (True, False, "blocks"):
+            raise LoaderConfigError(
+                f"shuffle={shuffle!r}: use True, False or 'blocks' (key-frame blocks)"
+            )
         if world_size < 1 or not 0 <= rank < world_size:
             raise LoaderConfigError(
                 f"rank={rank} world_size={world_size}: need 0 <= rank < world_size",
@@ -151,53 +164,77 @@ class EpisodeIterable:
         if not self.shuffle:
             return k
         rng = np.random.default_rng([self.seed, self.epoch])
-        shards = self.ds._shard
-        names = sorted(set(shards))
-        shard_pos = dict(zip(names, rng.permutation(len(names)).tolist(), strict=True))
-        shard_key = np.array([shard_pos[s] for s in shards])
+        codes = self.ds._shard_code  # each episode's shard as its position in sorted names
+        shard_key = rng.permutation(len(self.ds._shard_names))[codes]
         episode_key = rng.permutation(len(k))
         return k[np.lexsort((episode_key, shard_key))]
 
     def indices(self, worker: int = 0, num_workers: int = 1) -> Iterator[int]:
         """Sample indices this (rank, worker) yields this epoch, in order."""
-        stream = self._ordered(worker, num_workers)
+        runs = self._ordered(worker, num_workers)
+        rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker, num_workers])
+        if self.shuffle == "blocks":
+            if self.shuffle_buffer > 1:
+                bounds = self.ds.key_frame_blocks()
+                mean = max(1, int(bounds[-1]) // max(1, len(bounds) - 1))
+                runs = _buffer_shuffle(runs, max(1, self.shuffle_buffer // mean), rng)
+            return (i for run in runs for i in run.tolist())
+        stream: Iterator[int] = (i for run in runs for i in run.tolist())
         if self.shuffle and self.shuffle_buffer > 1:
-            rng = np.random.default_rng([self.seed, self.epoch, self.rank, worker, num_workers])
             stream = _buffer_shuffle(stream, self.shuffle_buffer, rng)
         return stream
 
-    def _ordered(self, worker: int, num_workers: int) -> Iterator[int]:
+    def _ordered(self, worker: int, num_workers: int) -> Iterator[np.ndarray]:
+        """This consumer's part of the epoch's sequence, as runs of sample indices: an
+        episode's part each, or with ``shuffle="blocks"`` a block's part each."""
         lo, hi = _part(*self._rank_range(), worker, num_workers)
         if lo >= hi:
             return
         order = self._episode_order()
-        counts = np.asarray(self.ds._count, dtype=np.int64)[order]
+        counts = self.ds._count_np[order]
         ends = np.cumsum(counts)  # position in the epoch's sequence where each episode ends
         first = int(np.searchsorted(ends, lo, side="right"))
         last = int(np.searchsorted(ends, hi, side="left"))
         # streamed datasets: download this consumer's shards in the order it will read them
         names = [self.ds._shard[int(k)] for k in order[first : last + 1]]
         self.ds.source.prefetch(list(dict.fromkeys(names)))
-        starts = self.ds._starts
+        starts = self.ds._starts_np
+        bounds = self.ds.key_frame_blocks() if self.shuffle == "blocks" else None
         pos = int(ends[first - 1]) if first else 0
         for j in range(first, len(order)):
             if pos >= hi:
                 return
             k = int(order[j])
             n = int(counts[j])
-            frames = np.arange(n)
-            if self.shuffle:
-                frames = np.random.default_rng([self.seed, self.epoch, 1 + k]).permutation(n)
             a, b = max(lo - pos, 0), min(hi - pos, n)
-            base = starts[k]
-            yield from (base + frames[a:b]).tolist()
+            base = int(starts[k])
+            rng = np.random.default_rng([self.seed, self.epoch, 1 + k])
+            if bounds is not None:  # this episode's blocks, shuffled, each cut to [a, b)
+                mine = bounds[np.searchsorted(bounds, base) : np.searchsorted(bounds, base + n) + 1]
+                frames, lens = block_order(mine, rng)
+                run_ends = np.cumsum(lens)
+                for s, e in zip((run_ends - lens).tolist(), run_ends.tolist(), strict=True):
+                    s, e = max(s, a), min(e, b)
+                    if s < e:
+                        yield frames[s:e]
+            else:
+                frames = rng.permutation(n) if self.shuffle else np.arange(n)
+                yield base + frames[a:b]
             pos += n
 
-    def __iter__(self) -> Iterator[dict[str, Any]]:
+    def iter_batches(self, batch_size: int = 256) -> Iterator[dict[str, Any]]:
+        """This (rank, worker)'s samples in stream order, as gathered batches of
+        ``batch_size`` (``EpisodeDataset.get_batch``; the last may be shorter)."""
+        if batch_size < 1:
+            raise LoaderConfigError(f"batch_size={batch_size} must be >= 1")
         worker, num_workers = worker_slot()
-        ds = self.ds
-        for i in self.indices(worker, num_workers):
-            yield ds[i]
+        indices = self.indices(worker, num_workers)
+        while chunk := list(itertools.islice(indices, batch_size)):
+            yield self.ds.get_batch(chunk)
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        for batch in self.iter_batches():
+            yield from row_dicts(batch)
 
     def torch(self) -> TorchEpisodeIterable:
         """A ``torch.utils.data.IterableDataset`` of tensors splitting the stream among
@@ -207,9 +244,12 @@ class EpisodeIterable:
         return TorchEpisodeIterable(self)
 
 
-def _buffer_shuffle(stream: Iterator[int], size: int, rng: np.random.Generator) -> Iterator[int]:
+_T = TypeVar("_T")
+
+
+def _buffer_shuffle(stream: Iterator[_T], size: int, rng: np.random.Generator) -> Iterator[_T]:
     """Classic shuffle buffer: fill ``size`` items, then emit a random one per new item."""
-    buf: list[int] = []
+    buf: list[_T] = []
     draws: list[int] = []
     for item in stream:
         if len(buf) < size:

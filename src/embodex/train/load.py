@@ -27,6 +27,7 @@ def load(
     episodes: EpisodeFilter | None = None,
     qc: str = "pass",
     decode_images: bool = True,
+    decode_threads: int = 1,
     cache_dir: str | Path | None = None,
     verify: bool = False,
     prefetch: int = 2,
@@ -50,6 +51,9 @@ def load(
             required values (a list value means any of them), or a list of episode ids.
         qc: ``"pass"`` (default), ``"pass+warn"`` or ``"all"``: QC verdicts to keep, read
             from the dataset's ``qc/manifest.json``.
+        decode_threads: threads decoding the images of a batch (``get_batch``, the torch
+            adapters); 1 decodes in the calling thread. More lets one DataLoader worker
+            use several cores (the JPEG decoder releases the GIL).
         cache_dir: where streamed datasets are cached (default ``embodex.config.cache_dir()``).
         verify: hash every selected shard now (local) or download all of them now (URL).
         prefetch: background download threads for URLs.
@@ -74,6 +78,11 @@ def load(
         sample = ds[0]   # state (20,), action (50, 20), action_is_pad (50,), image.head ...
         loader = torch.utils.data.DataLoader(ds.torch(), batch_size=64, num_workers=4)
     """
+    if not isinstance(decode_threads, int) or decode_threads < 1:
+        raise LoaderConfigError(
+            f"decode_threads={decode_threads!r} must be a positive number of threads",
+            hint="decode_threads=1 decodes in the calling thread.",
+        )
     source = open_source(
         path_or_url,
         cache_dir=Path(cache_dir) if cache_dir is not None else None,
@@ -118,6 +127,7 @@ def load(
         tuple(cams),
         windows,
         decode_images,
+        decode_threads,
         streams=resolve_stream_windows(meta, streams),
     )
     ds = EpisodeDataset(source, dataset, positions, spec, report)

@@ -14,12 +14,11 @@ from bisect import bisect_right
 from typing import Any
 
 import numpy as np
-import simplejpeg
 
 from ..errors import CorruptDatasetError, LoaderConfigError
 from ..format import DatasetMeta
-from ..format.images import decode_image
 from ..format.videostore import VideoDecoder
+from .cameras import VideoFiles, decode_frame, decode_video_frame
 from .shards import ImageEntry, NumericEntry, ShardTable
 from .source import Source
 from .streams import StreamWindows
@@ -30,10 +29,11 @@ __all__ = ["SampleReader"]
 #: (key, width, dtype, window offsets or None, pad key, all-False mask, first offset,
 #: last offset + 1, offsets consecutive)
 _NumericStep = tuple[str, int, str, np.ndarray | None, str, np.ndarray, int, int, bool]
-#: (key, encoding, window offsets or None)
-_ImageStep = tuple[str, str, np.ndarray | None]
-#: (key, PTS column, key-frame PTS column, episodes.arrow column of the file, window offsets)
-_VideoStep = tuple[str, str, str, str, np.ndarray | None]
+#: (key, encoding, window offsets or None, first offset, last offset + 1)
+_ImageStep = tuple[str, str, np.ndarray | None, int, int]
+#: (key, PTS column, key-frame PTS column, episodes.arrow column of the file, window
+#: offsets or None, first offset, last offset + 1)
+_VideoStep = tuple[str, str, str, str, np.ndarray | None, int, int]
 #: per episode: (numeric entries in plan order, timestamp entry, image entries in plan order,
 #: (PTS, key-frame PTS) entries of each video camera in plan order)
 _Entry = tuple[
@@ -111,30 +111,28 @@ class SampleReader:
         for cam_name in cameras:
             cam = self.meta.camera(cam_name)
             win = windows.get(cam.column)
+            lo, hi = (0, 0) if win is None else (win.first, win.last + 1)
+            offsets = None if win is None else win.offsets
             if cam.is_video:
                 self._video_plan.append(
-                    (
-                        cam.column,
-                        cam.column,
-                        cam.key_column,
-                        cam.video_column,
-                        None if win is None else win.offsets,
-                    )
+                    (cam.column, cam.column, cam.key_column, cam.video_column, offsets, lo, hi)
                 )
-                continue
-            self._image_plan.append(
-                (cam.column, cam.encoding, None if win is None else win.offsets)
-            )
+            else:
+                self._image_plan.append((cam.column, cam.encoding, offsets, lo, hi))
 
     def _drop_open_files(self) -> None:
         """Forget memory maps and entries; they are rebuilt lazily (after fork, per worker)."""
         self._open: dict[str, ShardTable] = {}
         self._entries: list[_Entry | None] = [None] * len(self._count)
-        for decoder in getattr(self, "_decoders", {}).values():
-            decoder.close()
-        self._decoders: dict[str, VideoDecoder] = {}
+        old = getattr(self, "_videos", None)
+        if old is not None:  # after fork: the decoders' threads stayed in the parent
+            old.abandon()
+        self._videos = VideoFiles(self._open_video, keep=_DECODERS)
 
     # -- files and entries ---------------------------------------------------------------
+
+    def _open_video(self, name: str) -> VideoDecoder:
+        return VideoDecoder(self.source.shard_path(name), expected_size=self._sizes.get(name))
 
     def _table(self, name: str) -> ShardTable:
         shard = self._open.get(name)
@@ -155,10 +153,10 @@ class SampleReader:
             for name, width, dtype, *_ in self._numeric_plan
         )
         ts = shard.numeric(pieces, "timestamp_ns", "int64", 0)
-        images = tuple(shard.image(pieces, key, n) for key, _, _ in self._image_plan)
+        images = tuple(shard.image(pieces, plan[0], n) for plan in self._image_plan)
         videos = tuple(
             (shard.numeric(pieces, pts, "int64", 0), shard.numeric(pieces, kp, "int64", 0))
-            for _key, pts, kp, _col, _win in self._video_plan
+            for _key, pts, kp, *_ in self._video_plan
         )
         entry = (numeric, ts, images, videos)
         self._entries[k] = entry
@@ -192,28 +190,22 @@ class SampleReader:
             if offsets is None:
                 out[name] = col.rows(np.array([t]))[0]
                 continue
-            rows = offsets + t
-            out[pad_key] = (rows < 0) | (rows >= n)
-            out[name] = col.rows(np.clip(rows, 0, n - 1))
-        for cam, (key, encoding, offsets) in zip(images, self._image_plan):  # noqa: B905
+            out[pad_key], rows = _edge_rows(offsets, t, n, lo, hi)
+            out[name] = col.rows(rows)
+        for cam, (key, encoding, offsets, lo, hi) in zip(images, self._image_plan):  # noqa: B905
             if offsets is None:
                 out[key] = self._image(cam, t, k, key, encoding)
             else:
-                rows = offsets + t
-                out[f"{key}_is_pad"] = (rows < 0) | (rows >= n)
-                frames = [self._image(cam, int(j), k, key, encoding) for j in rows.clip(0, n - 1)]
+                out[f"{key}_is_pad"], rows = _edge_rows(offsets, t, n, lo, hi)
+                frames = [self._image(cam, j, k, key, encoding) for j in rows.tolist()]
                 out[key] = np.stack(frames) if self._decode else frames
-        for (pts, kps), vstep in zip(videos, self._video_plan):  # noqa: B905
-            key, vcol, offsets = vstep[0], vstep[3], vstep[4]
+        for (pts, kps), (key, _p, _k, vcol, offsets, lo, hi) in zip(videos, self._video_plan):  # noqa: B905
             path = self._video_paths[vcol][k]
             if offsets is None:
                 out[key] = self._video_frame(path, pts, kps, t)
             else:
-                rows = offsets + t
-                out[f"{key}_is_pad"] = (rows < 0) | (rows >= n)
-                out[key] = np.stack(
-                    [self._video_frame(path, pts, kps, int(j)) for j in rows.clip(0, n - 1)]
-                )
+                out[f"{key}_is_pad"], rows = _edge_rows(offsets, t, n, lo, hi)
+                out[key] = np.stack([self._video_frame(path, pts, kps, j) for j in rows.tolist()])
         out["episode_index"] = np.int64(self._ep_index[k])
         out["frame_index"] = np.int64(t)
         out["timestamp_ns"] = (
@@ -232,40 +224,57 @@ class SampleReader:
     def _video_frame(self, path: str, pts: NumericEntry, kps: NumericEntry, t: int) -> Any:
         """Frame ``t`` of a video camera, decoded from its key frame (or continuing the
         decode of an earlier frame of the same file)."""
-        decoder = self._decoders.get(path)
-        if decoder is None:
-            if len(self._decoders) >= _DECODERS:
-                oldest = next(iter(self._decoders))
-                self._decoders.pop(oldest).close()
-            decoder = VideoDecoder(
-                self.source.shard_path(path), expected_size=self._sizes.get(path)
-            )
-            self._decoders[path] = decoder
         p = pts.view[pts.base + t] if pts.firsts is None else pts.rows(np.array([t]))[0]
         kp = kps.view[kps.base + t] if kps.firsts is None else kps.rows(np.array([t]))[0]
-        return decoder.frame(int(p), int(kp))
+        return decode_video_frame(self._videos, path, int(p), int(kp))
 
-    def _image(self, cam: ImageEntry, t: int, k: int, key: str, encoding: str) -> Any:
+    def _encoded(self, cam: ImageEntry, t: int, k: int, key: str) -> np.ndarray:
+        """The stored bytes of frame ``t`` (a view of the mapped shard)."""
         if cam.firsts is None and cam.valid is None:  # the usual case, inline
             o = cam.obase + t
-            data = cam.data[cam.dbase + cam.offsets[o] : cam.dbase + cam.offsets[o + 1]]
-        else:
-            found = cam.encoded(t)
-            if found is None:
-                raise LoaderConfigError(
-                    f"episode {self._ep_id[k]} has no {key} image at frame {t}",
-                    hint="Load cameras= (CLI: -c) that every selected episode recorded, or "
-                    "filter episodes.",
-                )
-            data = found
+            out: np.ndarray = cam.data[cam.dbase + cam.offsets[o] : cam.dbase + cam.offsets[o + 1]]
+            return out
+        found = cam.encoded(t)
+        if found is None:
+            raise LoaderConfigError(
+                f"episode {self._ep_id[k]} has no {key} image at frame {t}",
+                hint="Load cameras= (CLI: -c) that every selected episode recorded, or "
+                "filter episodes.",
+            )
+        return found
+
+    def _image(self, cam: ImageEntry, t: int, k: int, key: str, encoding: str) -> Any:
+        data = self._encoded(cam, t, k, key)
         if not self._decode:
             return data.copy()
         try:
-            if encoding == "jpeg":
-                return simplejpeg.decode_jpeg(data, "RGB")
-            return decode_image(data.tobytes(), encoding)
+            return decode_frame(data, encoding)
         except Exception as exc:  # the decoders' error types vary
-            raise CorruptDatasetError(
-                f"frame shard {self._shard[k]}: episode {self._ep_id[k]} frame {t} {key} does "
-                f"not decode as {encoding} ({exc})"
-            ) from exc
+            raise self._decode_error(k, t, key, encoding, exc) from exc
+
+    def _decode_error(
+        self, k: int, t: int, key: str, encoding: str, exc: Exception
+    ) -> CorruptDatasetError:
+        return CorruptDatasetError(
+            f"frame shard {self._shard[k]}: episode {self._ep_id[k]} frame {t} {key} does "
+            f"not decode as {encoding} ({exc})"
+        )
+
+
+def _edge_rows(
+    offsets: np.ndarray, t: int, n: int, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """(pad mask, frames) of a window at ``t`` in an episode of ``n`` frames: frames
+    outside the episode take the first or last frame. ``lo``/``hi`` bound the offsets
+    (``lo <= offsets < hi``), so an edge that cannot be reached costs nothing; np.minimum
+    and np.maximum, not np.clip, which costs several times more on arrays this small."""
+    rows = offsets + t
+    below, above = t + lo < 0, t + hi > n
+    if below and above:
+        pad = (rows < 0) | (rows >= n)
+        return pad, np.minimum(np.maximum(rows, 0), n - 1)
+    if above:
+        return rows >= n, np.minimum(rows, n - 1)
+    if below:
+        return rows < 0, np.maximum(rows, 0)
+    return np.zeros(len(rows), dtype=bool), rows

@@ -29,25 +29,32 @@ class NumericEntry:
 
     ``view`` is a ``(rows, width)`` view of the mapped file (a 1-D one for primitive columns
     such as ``timestamp_ns``). An episode spread over several record batches has
-    ``firsts`` (the first frame of each piece) and ``pieces`` ((view, base) per piece)."""
+    ``firsts`` (the first frame of each piece) and ``pieces`` ((view, base) per piece).
+    A single piece also gives ``flat``, the whole mapped file as one 1-D array of the
+    column's dtype, with frame ``t`` at elements ``elem + t * width`` onwards (what the
+    batched gather addresses, one view per file whatever the alignment of each batch)."""
 
     view: np.ndarray
     base: int
     firsts: np.ndarray | None = None
     pieces: tuple[tuple[np.ndarray, int], ...] = ()
+    flat: np.ndarray | None = None
+    elem: int = 0
 
     def rows(self, rows: np.ndarray) -> np.ndarray:
-        """The values of the given frames (any order, any pieces), as a new array."""
+        """The values of the given frames (any order, any pieces, any shape of ``rows``), as a
+        new array of shape ``rows.shape + value shape``."""
         if self.firsts is None:
             out: np.ndarray = self.view[self.base + rows]
             return out
-        p = np.searchsorted(self.firsts, rows, side="right") - 1
-        out = np.empty((len(rows), *self.view.shape[1:]), dtype=self.view.dtype)
+        flat = rows.reshape(-1)
+        p = np.searchsorted(self.firsts, flat, side="right") - 1
+        out = np.empty((len(flat), *self.view.shape[1:]), dtype=self.view.dtype)
         for q in np.unique(p).tolist():
             sel = p == q
             view, base = self.pieces[q]
-            out[sel] = view[base + rows[sel] - int(self.firsts[q])]
-        return out
+            out[sel] = view[base + flat[sel] - int(self.firsts[q])]
+        return out.reshape(*rows.shape, *self.view.shape[1:])
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +198,9 @@ class ShardTable:
             else:
                 located.append((self.view(dtype), e))
         if len(located) == 1:
-            return NumericEntry(*located[0])
+            view, base = located[0]
+            flat = self.view(dtype)
+            return NumericEntry(view, base, flat=flat, elem=e)
         firsts = np.array([p[0] for p in pieces], dtype=np.int64)
         return NumericEntry(located[0][0], located[0][1], firsts, tuple(located))
 
@@ -206,7 +215,7 @@ class ShardTable:
             flat = arr.flatten() if width else arr
             parts.append(flat.to_numpy(zero_copy_only=False))
         values = np.concatenate(parts)
-        return NumericEntry(values.reshape(-1, width) if width else values, 0)
+        return NumericEntry(values.reshape(-1, width) if width else values, 0, flat=values)
 
     def image(
         self, pieces: list[tuple[int, int, pa.RecordBatch]], column: str, count: int
