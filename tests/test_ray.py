@@ -3,6 +3,7 @@ local run; bad episodes reported the same way; Ray is never imported without ``r
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -11,11 +12,12 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
 import psutil
 import pytest
 
 from embodex.demo.raw import write_agibot_sample
-from embodex.errors import ConfigError, EmbodexError, ImportSourceError
+from embodex.errors import ConfigError, EmbodexError, ImportSourceError, QCFailedError
 from embodex.format import open_dataset
 from embodex.format.importers import VideoPolicy, import_agibot
 
@@ -150,3 +152,42 @@ def test_worker_killed_mid_task_is_retried_same_digest(ray_cluster: str, tmp_pat
     assert remote.episodes == local.episodes == 4
     assert open_dataset(tmp_path / "ray").digest == open_dataset(tmp_path / "local").digest
     assert not list((tmp_path / "ray").rglob("*.partial"))
+
+
+def test_qc_on_ray_equals_local(ray_cluster: str, tmp_path: Path) -> None:
+    """Chunks checked on the cluster: the same findings, metrics, notes and verdicts, and the
+    same findings/metrics files in the QC manifest, as a local run."""
+    import shutil
+
+    from embodex.demo.defects import write_defective_dataset
+    from embodex.demo.synth import synth_meta
+    from embodex.qc import run_qc, write_qc
+
+    meta = synth_meta(image_size=32, cameras=("head",))
+    write_defective_dataset(tmp_path / "a", meta=meta, clean=3, seed=2, duration_s=(1.0, 2.0))
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    local = run_qc(tmp_path / "a")
+    ticks: list[str] = []
+    remote = run_qc(tmp_path / "b", ray=ray_cluster, on_episode=ticks.append)
+    assert local.findings and local.counts().get("FAIL", 0) > 0
+    assert remote.findings == local.findings
+    for a, b in zip(local.episodes, remote.episodes, strict=True):  # NaN == NaN here
+        assert list(a.metrics) == list(b.metrics)
+        np.testing.assert_array_equal(list(a.metrics.values()), list(b.metrics.values()))
+    assert remote.notes == local.notes
+    assert remote.counts() == local.counts()
+    assert sorted(ticks) == sorted(e.episode_id for e in local.episodes)
+    ma, mb = write_qc(tmp_path / "a", local), write_qc(tmp_path / "b", remote)
+    assert (mb.findings, mb.metrics, mb.episodes) == (ma.findings, ma.metrics, ma.episodes)
+    # the CLI switch: `qc run --ray ADDRESS` writes the same verdicts (some FAIL: exit 3)
+    from click.testing import CliRunner
+
+    from embodex_cli.main import cli
+
+    done = CliRunner().invoke(cli, ["qc", "run", str(tmp_path / "b"), "--ray", ray_cluster])
+    assert isinstance(done.exception, QCFailedError), done.output
+    again = json.loads((tmp_path / "b" / "qc" / "manifest.json").read_text())
+    assert (
+        again["episodes"]
+        == json.loads((tmp_path / "a" / "qc" / "manifest.json").read_text())["episodes"]
+    )

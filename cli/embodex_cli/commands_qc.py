@@ -96,6 +96,13 @@ def qc() -> None:
     is_flag=True,
     help="Only print (recorded reviews still apply); do not write qc/manifest.json.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    help="Check the episodes' frames and images on a Ray cluster (auto: a local Ray; or "
+    "host:6379 / ray://host:10001); the verdicts are the ones a local run gives.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 def qc_run(
     dataset: Path,
@@ -104,6 +111,7 @@ def qc_run(
     images: str,
     known_ids: Path | None,
     no_write: bool,
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Run every rule of a QC profile over a dataset and store the verdicts.
@@ -118,6 +126,7 @@ def qc_run(
       embodex qc run datasets/week01
       embodex qc run datasets/week01 --profile contracts/acme-qc.yaml --json
       embodex qc run datasets/week01 --set timing.gap.fail=250 --images all
+      embodex qc run datasets/week01 --ray head-node:6379
     """
     from embodex.errors import QCFailedError
     from embodex.format import open_dataset
@@ -138,6 +147,7 @@ def qc_run(
             images=images,  # type: ignore[arg-type]
             on_episode=lambda _eid: bar.update(),
             known_episode_ids=known,
+            ray=ray_address,
         )
     # --no-write still applies the recorded reviews: a reviewer's reject is final either way
     manifest = preview_qc(dataset, result) if no_write else write_qc(dataset, result)
