@@ -4,14 +4,19 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
-from .commands_delivery import WHEN, channel_options, hours, json_opt, no_ledger_opt, ttl_opt
+from .commands_delivery import WHEN, channel_options, no_ledger_opt, ttl_opt
 from .commands_trust import load_signer_cli
-from .render import echo_json, table
-from .render_trust import short
+from .output import Output, json_option
+from .render_delivery import (
+    channel_lines,
+    countersign_lines,
+    head_lines,
+    notice_lines,
+    post_lines,
+)
 
 
 @click.group()
@@ -26,13 +31,9 @@ def channel() -> None:
     """
 
 
-def _ts(value: datetime | None) -> str:
-    return value.isoformat() if value else "-"
-
-
 @channel.command("show")
 @channel_options(key=False)
-@json_opt
+@json_option()
 def channel_show(url: str, contract: Path, at: datetime | None, as_json: bool) -> None:
     """Verify a channel and list its head, batches (with receipts) and notices.
 
@@ -42,53 +43,13 @@ def channel_show(url: str, contract: Path, at: datetime | None, as_json: bool) -
     """
     from embodex.delivery import describe_channel
 
-    view = describe_channel(url, contract, now=at)
-    if as_json:
-        echo_json(view.model_dump(mode="json"))
-        return
-    if view.channel_id is None:
-        click.echo(f"{view.url}: nothing published yet (contract {view.contract_id})")
-        return
-    fresh = "valid" if view.head_fresh else "EXPIRED — the centre must run `channel refresh`"
-    click.echo(
-        f"{view.url}: channel {view.channel_id} of contract {view.contract_id}\n"
-        f"  head         sequence {view.head_sequence}, signed {_ts(view.head_issued_at)}, "
-        f"until {_ts(view.head_expires_at)} ({fresh})\n"
-        f"  batches      {view.latest_batch} ({hours(view.hours)})"
-    )
-    rows = [
-        [
-            b.number,
-            b.published_at.date().isoformat(),
-            b.episodes,
-            hours(b.hours),
-            "-" if not b.receipt else f"{b.accepted} ok / {b.rejected} rejected",
-            "yes" if b.countersigned else "no",
-            "; ".join(
-                [
-                    *([f"replaces batch {b.replacement_for}"] if b.replacement_for else []),
-                    *([f"REVOKED: {b.revoked}"] if b.revoked else []),
-                    *([f"INVALID RECEIPT: {b.invalid_receipt}"] if b.invalid_receipt else []),
-                ]
-            ),
-        ]
-        for b in view.batches
-    ]
-    if rows:
-        click.echo(
-            table(
-                ["batch", "published", "episodes", "hours", "receipt", "countersigned", "note"],
-                rows,
-            )
-        )
-    for n in view.notices:
-        click.echo(f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}")
+    Output(as_json).result(describe_channel(url, contract, now=at), text=channel_lines)
 
 
 @channel.command("refresh")
 @channel_options(key=True)
 @ttl_opt
-@json_opt
+@json_option()
 def channel_refresh(
     url: str, contract: Path, key: str, at: datetime | None, ttl: timedelta, as_json: bool
 ) -> None:
@@ -104,22 +65,7 @@ def channel_refresh(
     from embodex.delivery import refresh_channel
 
     update = refresh_channel(url, contract, load_signer_cli(key), ttl=ttl, now=at)
-    if as_json:
-        echo_json(update.head.model_dump(mode="json"))
-        return
-    h = update.head
-    click.echo(f"head sequence {h.sequence} (batch {h.batch}) valid until {_ts(h.expires_at)}")
-
-
-def _notice_result(result: Any, as_json: bool) -> None:
-    n = result.notice
-    if as_json:
-        echo_json({"notice": n.model_dump(mode="json"), "digest": result.digest})
-        return
-    click.echo(
-        f"notice {n.number} ({n.type}) signed and published; head sequence "
-        f"{result.head.head.sequence} ({short(result.digest)})"
-    )
+    Output(as_json).result(update, text=head_lines)
 
 
 @channel.command("notice")
@@ -134,7 +80,7 @@ def _notice_result(result: Any, as_json: bool) -> None:
 @click.option("--expected-by", type=WHEN, help="Delay: when the delivery is now expected.")
 @ttl_opt
 @no_ledger_opt
-@json_opt
+@json_option()
 def channel_notice(
     url: str,
     contract: Path,
@@ -164,7 +110,7 @@ def channel_notice(
         period=period, expected_by=expected_by.date() if expected_by else None, ttl=ttl,
         now=at, record=not no_ledger,
     )  # fmt: skip
-    _notice_result(result, as_json)
+    Output(as_json).result(result, text=notice_lines)
 
 
 @channel.command("revoke")
@@ -173,7 +119,7 @@ def channel_notice(
 @click.option("--reason", required=True, help="Why (mandatory; the buyer sees it).")
 @ttl_opt
 @no_ledger_opt
-@json_opt
+@json_option()
 def channel_revoke(
     url: str,
     contract: Path,
@@ -198,7 +144,7 @@ def channel_revoke(
         url, contract, load_signer_cli(key), batch, reason, ttl=ttl, now=at,
         record=not no_ledger,
     )  # fmt: skip
-    _notice_result(result, as_json)
+    Output(as_json).result(result, text=notice_lines)
 
 
 @click.group()
@@ -218,7 +164,7 @@ def receipt() -> None:
 @channel_options(key=True)
 @click.option("--batch", "batches", multiple=True, type=click.IntRange(1), help="Only these.")
 @no_ledger_opt
-@json_opt
+@json_option()
 def receipt_countersign(
     url: str,
     contract: Path,
@@ -244,20 +190,7 @@ def receipt_countersign(
         url, contract, load_signer_cli(key), batches=list(batches) or None, now=at,
         record=not no_ledger,
     )  # fmt: skip
-    if as_json:
-        echo_json([d.__dict__ for d in done])
-        return
-    if not done:
-        click.echo("no receipts to countersign yet")
-    for d in done:
-        if d.problem:
-            click.echo(f"batch {d.batch}: receipt not valid, skipped: {d.problem}", err=True)
-            continue
-        state = "already countersigned" if d.already else "countersigned"
-        click.echo(
-            f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "
-            f"{short(d.digest)})"
-        )
+    Output(as_json).result(done, text=countersign_lines)
 
 
 @receipt.command("post")
@@ -266,7 +199,7 @@ def receipt_countersign(
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
 )  # fmt: skip
 @channel_options(key=False)
-@json_opt
+@json_option()
 def receipt_post(
     files: tuple[Path, ...], url: str, contract: Path, at: datetime | None, as_json: bool
 ) -> None:
@@ -288,12 +221,4 @@ def receipt_post(
     from embodex.delivery import post_receipts
 
     done = post_receipts(url, contract, list(files), now=at)
-    if as_json:
-        echo_json([d.__dict__ for d in done])
-        return
-    for d in done:
-        state = "already on the channel" if d.already else "posted"
-        click.echo(
-            f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "
-            f"{short(d.digest)}) from {d.file}"
-        )
+    Output(as_json).result(done, text=post_lines)

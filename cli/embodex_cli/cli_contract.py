@@ -11,13 +11,12 @@ from .commands_trust import (
     DATE,
     at_opt,
     day,
-    json_opt,
     load_signer_cli,
     trust_opt,
     trusted_identities,
 )
-from .render import echo_json
-from .render_trust import contract_lines, short
+from .output import Output, json_option
+from .render_trust import contract_action_lines, contract_check_lines, contract_lines
 
 
 @click.group()
@@ -117,28 +116,6 @@ def contract_init(
         click.echo(f"wrote {out}", err=True)
 
 
-def _action_result(action: Any, as_json: bool) -> None:
-    from embodex.contract.summary import describe_contract
-
-    v = action.verified
-    if as_json:
-        echo_json(
-            {
-                "path": str(action.path),
-                "event": action.event,
-                "ledger_seq": action.ledger_entry.seq if action.ledger_entry else None,
-                "contract": describe_contract(v),
-            }
-        )
-        return
-    c = v.latest
-    who = ", ".join(v.signed_by) or "nobody"
-    click.echo(
-        f"{action.event}: {c.contract_id} v{c.version} signed by {who} -> {action.path} "
-        f"(state {v.state.value}, digest {short(c.digest)})"
-    )
-
-
 def _action_options(command: Any) -> Any:
     """--key, --trust, --at, --no-ledger and --json: what every signing action takes."""
     for option in reversed(
@@ -147,7 +124,7 @@ def _action_options(command: Any) -> Any:
             trust_opt,
             at_opt,
             click.option("--no-ledger", is_flag=True, help="Do not record it in your ledger."),
-            json_opt,
+            json_option(),
         )
     ):
         command = option(command)
@@ -163,7 +140,7 @@ def _run_action(sdk_function: Any, opts: dict[str, Any], **arguments: Any) -> No
         record=not opts["no_ledger"],
         **arguments,
     )
-    _action_result(action, opts["as_json"])
+    Output(opts["as_json"]).result(action, text=contract_action_lines)
 
 
 @contract.command("sign")
@@ -187,7 +164,7 @@ def contract_sign(file: Path, out: Path | None, **opts: Any) -> None:
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @trust_opt
 @at_opt
-@json_opt
+@json_option()
 def contract_verify(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) -> None:
     """Verify every signature of a signed contract; exit 1 if it is expired or terminated.
 
@@ -199,35 +176,18 @@ def contract_verify(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) 
       embodex contract verify contract.signed.json
       embodex contract verify contract.signed.json --at 2026-06-01 --json
     """
-    from embodex.contract import verify_contract_file
-    from embodex.contract.summary import describe_contract
-    from embodex.errors import EmbodexError
+    from embodex.contract.summary import check_contract
 
-    verified = None
-    try:
-        verified = verify_contract_file(file, trusted_identities(trust), at=day(at))
-        verified.require_not_ended()
-    except EmbodexError as exc:
-        if as_json:
-            out = describe_contract(verified) if verified is not None else {"file": str(file)}
-            echo_json({"ok": False, "error": exc.one_line(), **out})
-        raise
-    if as_json:
-        echo_json({"ok": True, **describe_contract(verified)})
-        return
-    c = verified.contract
-    who = ", ".join(f"{p.role} {p.name}" for p in verified.latest_signers)
-    click.echo(
-        f"ok: {c.contract_id} v{c.version} {verified.state.value}, signed by {who}, "
-        f"digest {c.digest}"
-    )
+    check = check_contract(file, trusted_identities(trust), at=day(at))
+    Output(as_json).result(check, text=contract_check_lines)
+    check.raise_for_status()
 
 
 @contract.command("show")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
 @trust_opt
 @at_opt
-@json_opt
+@json_option()
 def contract_show(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) -> None:
     """Summarise a contract: state, who signed, term, volume, scope, price, usage.
 
@@ -239,12 +199,9 @@ def contract_show(file: Path, trust: tuple[str, ...], at: Any, as_json: bool) ->
     """
     from embodex.contract.summary import show_contract
 
-    data = show_contract(file, trusted_identities(trust), at=day(at))
-    if as_json:
-        echo_json(data)
-        return
-    for line in contract_lines(data):
-        click.echo(line)
+    Output(as_json).result(
+        show_contract(file, trusted_identities(trust), at=day(at)), text=contract_lines
+    )
 
 
 @contract.command("amend")

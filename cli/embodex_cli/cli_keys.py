@@ -9,8 +9,8 @@ import click
 
 from embodex.config import key_passphrase
 
-from .commands_trust import json_opt
-from .render import echo_json, table
+from .output import Output, json_option
+from .render_trust import key_lines, keys_lines, new_key_lines
 
 
 @click.group()
@@ -34,7 +34,7 @@ def keys() -> None:
     is_flag=True,
     help="Encrypt the private key (prompts for a passphrase unless EMBODEX_KEY_PASSPHRASE is set).",
 )
-@json_opt
+@json_option()
 def keys_generate(name: str, role: str, encrypt: bool, as_json: bool) -> None:
     """Generate a key pair; the private key is stored with mode 0600 under EMBODEX_HOME/keys.
 
@@ -45,7 +45,7 @@ def keys_generate(name: str, role: str, encrypt: bool, as_json: bool) -> None:
       embodex keys generate hubei-centre --role centre
       EMBODEX_KEY_PASSPHRASE=... embodex keys generate agibot --role buyer
     """
-    from embodex.trust import generate_key
+    from embodex.trust import create_key
 
     passphrase = key_passphrase()
     if passphrase is None and encrypt:
@@ -56,16 +56,11 @@ def keys_generate(name: str, role: str, encrypt: bool, as_json: bool) -> None:
         passphrase = click.prompt(
             "New passphrase", hide_input=True, confirmation_prompt=True, err=True
         )
-    ident = generate_key(name, role, passphrase)
-    if as_json:
-        echo_json({**ident.model_dump(mode="json"), "encrypted": passphrase is not None})
-        return
-    lock = "encrypted" if passphrase else "not encrypted"
-    click.echo(f"generated {role} key {name} ({ident.key_id}, private key {lock})")
+    Output(as_json).result(create_key(name, role, passphrase), text=new_key_lines)
 
 
 @keys.command("list")
-@json_opt
+@json_option()
 def keys_list(as_json: bool) -> None:
     """List the identities in the key store and whether their private key is here.
 
@@ -75,44 +70,12 @@ def keys_list(as_json: bool) -> None:
     """
     from embodex.trust import list_keys
 
-    infos = list_keys()
-    rows = [
-        {
-            **i.identity.model_dump(mode="json"),
-            "private_key": i.private_key_path is not None,
-            "encrypted": i.encrypted,
-            "permissions_ok": i.permissions_ok,
-        }
-        for i in infos
-    ]
-    if as_json:
-        echo_json(rows)
-        return
-    if not rows:
-        click.echo("no keys yet: embodex keys generate NAME --role centre|buyer|reviewer")
-        return
-    click.echo(
-        table(
-            ["name", "role", "key id", "private key"],
-            [
-                [
-                    r["name"],
-                    r["role"],
-                    r["key_id"],
-                    ("encrypted" if r["encrypted"] else "yes")
-                    + ("" if r["permissions_ok"] else " (LOOSE PERMISSIONS)")
-                    if r["private_key"]
-                    else "no (public only)",
-                ]
-                for r in rows
-            ],
-        )
-    )
+    Output(as_json).result(list_keys(), text=keys_lines)
 
 
 @keys.command("show")
 @click.argument("name")
-@json_opt
+@json_option()
 def keys_show(name: str, as_json: bool) -> None:
     """Show one identity: role, key id, public key and where its files are.
 
@@ -120,22 +83,9 @@ def keys_show(name: str, as_json: bool) -> None:
     Example:
       embodex keys show hubei-centre
     """
-    from embodex.trust import list_keys, load_identity
+    from embodex.trust import describe_key
 
-    ident = load_identity(name)
-    info = next((i for i in list_keys() if i.identity.name == ident.name), None)
-    data = {
-        **ident.model_dump(mode="json"),
-        "identity_file": str(info.identity_path) if info else None,
-        "private_key_file": str(info.private_key_path) if info and info.private_key_path else None,
-        "encrypted": bool(info and info.encrypted),
-    }
-    if as_json:
-        echo_json(data)
-        return
-    for key in ("name", "role", "key_id", "public_key", "identity_file", "private_key_file"):
-        click.echo(f"{key.replace('_', ' '):>16}  {data[key] or '-'}")
-    click.echo(f"{'encrypted':>16}  {'yes' if data['encrypted'] else 'no'}")
+    Output(as_json).result(describe_key(name), text=key_lines)
 
 
 @keys.command("export")
@@ -161,7 +111,7 @@ def keys_export(name: str, out: Path | None) -> None:
 
 @keys.command("import")
 @click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
-@json_opt
+@json_option()
 def keys_import(file: Path, as_json: bool) -> None:
     """Trust another party's identity file (store it in the key store).
 
@@ -171,8 +121,6 @@ def keys_import(file: Path, as_json: bool) -> None:
     """
     from embodex.trust import import_identity
 
-    ident = import_identity(file)
-    if as_json:
-        echo_json(ident.model_dump(mode="json"))
-    else:
-        click.echo(f"trusting {ident.role} {ident.name} ({ident.key_id})")
+    Output(as_json).result(
+        import_identity(file), text=lambda i: [f"trusting {i.role} {i.name} ({i.key_id})"]
+    )

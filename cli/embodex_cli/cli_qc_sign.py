@@ -6,8 +6,9 @@ from pathlib import Path
 
 import click
 
-from .commands_trust import json_opt, load_signer_cli
-from .render import echo_json, plural
+from .commands_trust import load_signer_cli
+from .output import Output, json_option
+from .render import plural
 
 
 @click.command("sign")
@@ -18,7 +19,7 @@ from .render import echo_json, plural
     help="Where to write the signed envelope (default: DATASET/qc/manifest.signed.json).",
 )  # fmt: skip
 @click.option("--no-ledger", is_flag=True, help="Do not record it in your ledger.")
-@json_opt
+@json_option()
 def qc_sign(dataset: Path, key: str, out: Path | None, no_ledger: bool, as_json: bool) -> None:
     """Sign the dataset's QC manifest with the centre's key and record it in the ledger.
 
@@ -32,19 +33,11 @@ def qc_sign(dataset: Path, key: str, out: Path | None, no_ledger: bool, as_json:
     from embodex.trust import sign_dataset_qc
 
     signed = sign_dataset_qc(dataset, load_signer_cli(key), out=out, record=not no_ledger)
-    if as_json:
-        echo_json(
-            {
-                "path": str(signed.path),
-                "qc_manifest_digest": signed.digest,
-                "dataset_digest": signed.dataset_digest,
-                "episodes": signed.episodes,
-                "ledger_seq": signed.ledger_entry.seq if signed.ledger_entry else None,
-            }
-        )
-        return
-    recorded = f"; ledger entry {signed.ledger_entry.seq}" if signed.ledger_entry else ""
-    click.echo(
-        f"signed the QC manifest of {dataset} ({plural(signed.episodes, 'episode')}, "
-        f"{signed.digest}) -> {signed.path}{recorded}"
+    Output(as_json).result(
+        signed,
+        text=lambda sq: [
+            f"signed the QC manifest of {dataset} ({plural(sq.episodes, 'episode')}, "
+            f"{sq.digest}) -> {sq.path}"
+            + (f"; ledger entry {sq.ledger_entry.seq}" if sq.ledger_entry else "")
+        ],
     )

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from .commands_delivery import channel_options, hours, json_opt
-from .render import echo_json, table
+from .commands_delivery import channel_options, hours
+from .output import Output, err, json_option
+from .render import table
 
 if TYPE_CHECKING:
     from embodex.contract.supply import Replacement, SupplyStatus
@@ -65,24 +67,23 @@ def _period_table(s: SupplyStatus) -> str:
     return table(["period", "dates", "status", "due", "delivered", "accepted", "batches"], rows)
 
 
-def _render_status(report: SupplyReport) -> None:
+def _status_view(report: SupplyReport) -> Iterator[str]:
     s = report.status
-    for line in _status_lines(report):
-        click.echo(line)
-    click.echo()
-    click.echo(_period_table(s))
+    yield from _status_lines(report)
+    yield ""
+    yield _period_table(s)
     for title, groups in (("scene type", s.by_scene_type), ("skill", s.by_skill)):
-        click.echo()
-        click.echo(
+        yield ""
+        yield (
             table(
                 [title, "delivered", "accepted"],
                 [[k, hours(v.delivered_hours), hours(v.accepted_hours)] for k, v in groups.items()],
             )
         )
     for n in report.notices:
-        click.echo(f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}")
+        yield f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}"
     for note in s.notes:
-        click.echo(f"note: {note}")
+        yield f"note: {note}"
 
 
 @supply.command("status")
@@ -91,7 +92,7 @@ def _render_status(report: SupplyReport) -> None:
     "--html", "html", type=click.Path(path_type=Path, dir_okay=False),
     help="Also write the status as one self-contained HTML page with charts.",
 )  # fmt: skip
-@json_opt
+@json_option()
 def supply_status(
     url: str, contract: Path, at: datetime | None, html: Path | None, as_json: bool
 ) -> None:
@@ -108,16 +109,14 @@ def supply_status(
     """
     from embodex.delivery import channel_supply
 
+    out = Output(as_json)
     report = channel_supply(url, contract, now=at)
     if html is not None:
         from embodex.reports.supply_page import write_supply_report
 
         write_supply_report(report, html)
-        click.echo(f"wrote {html}", err=True)
-    if as_json:
-        echo_json(report.model_dump(mode="json"))
-    else:
-        _render_status(report)
+        out.lines([err(f"wrote {html}")])
+    out.result(report, text=_status_view)
 
 
 @supply.command("plan")
@@ -126,7 +125,7 @@ def supply_status(
     "--dataset", type=click.Path(path_type=Path, exists=True, file_okay=False),
     help="Your dataset: episodes recorded but not delivered count as ready.",
 )  # fmt: skip
-@json_opt
+@json_option()
 def supply_plan(
     url: str, contract: Path, at: datetime | None, dataset: Path | None, as_json: bool
 ) -> None:
@@ -143,11 +142,7 @@ def supply_plan(
     """
     from embodex.delivery import supply_plan as sdk_plan
 
-    plan = sdk_plan(url, contract, dataset=dataset, now=at)
-    if as_json:
-        echo_json(plan.model_dump(mode="json"))
-    else:
-        _render_plan(plan)
+    Output(as_json).result(sdk_plan(url, contract, dataset=dataset, now=at), text=_plan_view)
 
 
 def _plan_lines(plan: SupplyPlan) -> list[str]:
@@ -195,12 +190,11 @@ def _notice_line(n: NoticeLine) -> str:
     return f"  notice       {n.number}: {n.type}: {n.reason}"
 
 
-def _render_plan(plan: SupplyPlan) -> None:
-    for line in _plan_lines(plan):
-        click.echo(line)
+def _plan_view(plan: SupplyPlan) -> Iterator[str]:
+    yield from _plan_lines(plan)
     for title, rows in (("scene type", plan.by_scene_type), ("skill", plan.by_skill)):
-        click.echo()
-        click.echo(
+        yield ""
+        yield (
             table(
                 [title, "target", "accepted", "pending", "ready", "to collect"],
                 [

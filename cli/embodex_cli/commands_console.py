@@ -7,6 +7,9 @@ from pathlib import Path
 
 import click
 
+from .output import Output, json_option
+from .render_qc import review_log_lines
+
 
 def register(cli: click.Group) -> None:
     from .commands_qc import review  # `review verify` checks what the console signs
@@ -95,7 +98,7 @@ def console(
 @click.option(
     "--require-signed", is_flag=True, help="Fail (exit 1) unless every decision is signed."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@json_option("Print as JSON.")
 def review_verify(
     dataset: Path, trust: tuple[str, ...], require_signed: bool, as_json: bool
 ) -> None:
@@ -109,48 +112,9 @@ def review_verify(
       embodex review verify datasets/week01
       embodex review verify datasets/week01 --trust rev-007.pub.json --require-signed
     """
-    from embodex.errors import ReviewError
-    from embodex.trust import check_review_log, load_identity
+    from embodex.trust import check_reviews, load_identity
 
-    from .render import echo_json, table
-
-    checked = check_review_log(dataset, [load_identity(t) for t in trust] if trust else None)
-    if as_json:
-        echo_json(
-            [
-                {
-                    "seq": c.entry.seq,
-                    "episode_id": c.entry.episode_id,
-                    "verdict": c.entry.verdict,
-                    "reviewer": c.entry.reviewer,
-                    "status": c.status,
-                    "signer": c.signer.name if c.signer else None,
-                    "keyid": c.entry.signature.keyid if c.entry.signature else None,
-                }
-                for c in checked
-            ]
-        )
-    else:
-        click.echo(
-            table(
-                ["#", "episode", "verdict", "reviewer", "signature"],
-                [
-                    [
-                        c.entry.seq,
-                        c.entry.episode_id,
-                        c.entry.verdict,
-                        c.entry.reviewer,
-                        f"signed by {c.signer.name}" if c.signer else c.status,
-                    ]
-                    for c in checked
-                ],
-            )
-        )
-        signed = sum(c.status == "signed" for c in checked)
-        click.echo(f"chain intact; {signed} of {len(checked)} decisions signed by trusted keys")
-    if require_signed and any(c.status != "signed" for c in checked):
-        raise ReviewError(
-            f"{sum(c.status != 'signed' for c in checked)} decision(s) are not signed by a "
-            "trusted key",
-            hint="Trust the reviewers' identities (--trust), or have them decide with --key.",
-        )
+    checked = check_reviews(dataset, [load_identity(t) for t in trust] if trust else None)
+    Output(as_json).result(checked, text=review_log_lines)
+    if require_signed:
+        checked.require_signed()

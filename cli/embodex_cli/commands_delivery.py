@@ -8,7 +8,6 @@ This module registers them and holds what they share: the channel/contract/key o
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -17,7 +16,9 @@ from typing import Any
 import click
 
 from .commands_trust import load_signer_cli
-from .render import echo_json, fmt_bytes, fmt_hours, plural
+from .output import Output, json_option
+from .render import fmt_hours
+from .render_delivery import publish_lines, pull_lines, warning_lines
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -98,7 +99,6 @@ def channel_options(*, key: bool) -> Callable[[Any], Any]:
     return wrap
 
 
-json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 workers_opt = click.option(
     "--workers", type=click.IntRange(1, 64), default=8, show_default=True,
     help="Files moved in parallel.",
@@ -118,29 +118,6 @@ def qc_profile(spec: str | None) -> Any:
     from embodex.qc import load_profile
 
     return load_profile(spec) if spec else None
-
-
-class Bars:
-    """Progress bars on stderr, one per batch or one for a publish (terminals only)."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self._bar: Any = None
-
-    def start(self, label: str, total: int) -> None:
-        self.close()
-        if self.enabled:
-            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
-            self._bar.__enter__()
-
-    def add(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
 
 
 def hours(value: Any) -> str:
@@ -177,7 +154,7 @@ def hours(value: Any) -> str:
 @workers_opt
 @retries_opt
 @no_ledger_opt
-@json_opt
+@json_option()
 def publish(
     dataset: Path,
     url: str,
@@ -219,7 +196,8 @@ def publish(
     """
     from embodex.delivery import publish as sdk_publish
 
-    bars = Bars(not as_json)
+    out = Output(as_json)
+    bars = out.bars()
     result = sdk_publish(
         dataset,
         url,
@@ -237,101 +215,14 @@ def publish(
         record=not no_ledger,
         on_start=lambda files, size: bars.start(f"uploading {files} files", size),
         on_file=lambda _key, size: bars.add(size),
-        on_warnings=None if as_json else _print_warnings,
+        on_warnings=out.live(warning_lines),
         dry_run=dry_run,
     )
     bars.close()
-    if as_json:
-        echo_json(result.to_dict())
-        return
-    for line in result.recovered:
-        click.echo(f"{'note' if dry_run else 'recovered'}: {line}")
-    for eid, why in result.excluded.items():
-        click.echo(f"left out (out of scope): {eid}: {why}")
-    if result.number is None:
-        click.echo(f"nothing new to publish on {result.url} (head sequence {result.head_sequence})")
-        return
-    if dry_run:
-        _print_warnings(result.warnings)
-        click.echo(
-            f"would publish batch {result.number} to {result.url}: {len(result.episodes)} "
-            f"episodes, {hours(result.hours)}, {result.files} files "
-            f"({fmt_bytes(result.bytes)}); dry run: nothing uploaded"
-        )
-        return
-    click.echo(
-        f"published batch {result.number} to {result.url}: "
-        f"{plural(len(result.episodes), 'episode')}, {hours(result.hours)}, {result.files} files "
-        f"({fmt_bytes(result.bytes)}); head sequence {result.head_sequence}, valid until "
-        f"{result.expires_at.isoformat() if result.expires_at else '-'}"
-    )
-
-
-def _print_warnings(warnings: list[Any]) -> None:
-    for v in warnings:
-        click.echo(f"warning: {v.rule}: {v.message}", err=True)
+    out.result(result, text=publish_lines)
 
 
 # -- pull ----------------------------------------------------------------------------------
-
-
-def _pull_lines(report: Any) -> list[str]:
-    lines = []
-    for n in report.notices:
-        what = f" (batch {n.batch})" if n.batch else f" (period {n.period})" if n.period else ""
-        lines.append(f"notice {n.number}: {n.type}{what}: {n.reason}")
-    for b in report.batches:
-        text = (
-            f"batch {b.number}: {b.outcome}: {b.accepted} of {plural(b.episodes, 'episode')} "
-            f"accepted ({hours(b.accepted_hours)})"
-        )
-        if b.rejected:
-            top = next(iter(b.reasons))
-            text += f", {b.rejected} rejected ({hours(b.rejected_hours)}) — {top}"
-        text += f"; {fmt_bytes(b.bytes)} downloaded"
-        if b.reused_files:
-            text += f", {b.reused_files} files kept from before"
-        lines.append(text)
-        lines.append(f"  receipt {b.receipt}")
-    for batch, ids in report.revoked.items():
-        marked = plural(len(ids), "episode")
-        lines.append(f"revoked batch {batch}: {marked} marked in {report.dataset}")
-    for batch in report.receipts_repaired:
-        lines.append(f"receipt {batch}: the channel's copy was missing or did not verify: put back")
-    for batch in report.receipts_posted:
-        lines.append(f"receipt {batch}: posted (an earlier pull could not)")
-    if report.message:
-        lines.append(report.message)
-    if report.dataset_episodes:
-        lines.append(
-            f"{report.dataset}: {plural(report.dataset_episodes, 'episode')}, "
-            f'{fmt_hours(report.dataset_hours)} — train with embodex.train.load("{report.dataset}")'
-        )
-    return lines
-
-
-def _unposted_warning(report: Any, url: str, contract: Path) -> str:
-    """One line: which receipts the channel refused, why, where they are, what to do."""
-    batches = report.receipts_unposted
-    count = f"{len(batches)} receipt{'s' if len(batches) > 1 else ''}"
-    folder = report.into / "receipts"
-    return (
-        f"warning: {count} (batch{'es' if len(batches) > 1 else ''} "
-        f"{', '.join(map(str, batches))}) could not be posted to the channel: "
-        f"{report.receipts_refused}; kept in {folder}/ — give this account write access to the "
-        "channel (every pull tries again), or send those files to the centre, which posts "
-        f"them with `embodex receipt post FILE... --channel {url} --contract {contract.name}`"
-    )
-
-
-def _conflict_warning(report: Any) -> str:
-    """One line: batches whose receipt on the channel is another of this buyer's."""
-    batches = ", ".join(map(str, report.receipts_conflicting))
-    return (
-        f"warning: the channel holds another receipt of yours for batch {batches} than "
-        f"{report.into / 'receipts'}/ (another store's decision?); it stands and was not "
-        "replaced — the centre accounts by the one on the channel"
-    )
 
 
 @click.command()
@@ -348,7 +239,7 @@ def _conflict_warning(report: Any) -> str:
 @workers_opt
 @retries_opt
 @no_ledger_opt
-@json_opt
+@json_option()
 def pull(
     url: str,
     contract: Path,
@@ -390,7 +281,8 @@ def pull(
     if watch and at is not None:
         raise click.UsageError("--at cannot be combined with --watch (it polls in real time)")
     signer = load_signer_cli(key)
-    bars = Bars(not as_json)
+    out = Output(as_json)
+    bars = out.bars()
     options: dict[str, Any] = {
         "workers": workers,
         "attempts": attempts,
@@ -403,15 +295,7 @@ def pull(
 
     def show(report: Any) -> None:
         bars.close()
-        if as_json:
-            echo_json(report.to_dict())
-        else:
-            for line in _pull_lines(report):
-                click.echo(line)
-            if report.receipts_unposted:
-                click.echo(_unposted_warning(report, url, contract), err=True)
-            if report.receipts_conflicting:
-                click.echo(_conflict_warning(report), err=True)
+        out.result(report, text=lambda r: pull_lines(r, url, contract))
 
     if not watch:
         show(sdk_pull(url, contract, signer, into, now=at, **options))

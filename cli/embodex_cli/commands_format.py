@@ -7,11 +7,17 @@ from typing import Any
 
 import click
 
-from embodex.format import open_dataset, verify_dataset
 from embodex.format.importers import IMPORTERS
-from embodex.format.summary import summarize
 
-from .render import echo_json, fmt_bytes, fmt_hours, plural, progress, table
+from .output import Output, json_option
+from .render_format import (
+    inspect_lines,
+    package_lines,
+    synth_lines,
+    transcode_lines,
+    trim_lines,
+    verify_lines,
+)
 
 
 def register(cli: click.Group) -> None:
@@ -54,7 +60,7 @@ def _parse_range(text: str) -> tuple[float, float]:
 @click.option(
     "--first-index", type=click.IntRange(min=0), default=0, help="Index of the first episode."
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 def synth(
     out: Path,
     episodes: int,
@@ -75,47 +81,24 @@ def synth(
       embodex synth demo/raw --layout agibot --episodes 4
       embodex synth demo/bags --layout mcap --episodes 3
     """
-    from embodex.demo.synth import synth_dataset, synth_meta
+    from embodex.demo.sample import make_sample
 
+    out_ = Output(as_json)
     span = _parse_range(duration)
-    if layout == "agibot":
-        from embodex.demo.raw import write_agibot_sample
-
-        frames = (round(span[0] * 30), round(span[1] * 30))  # the sample records at 30 fps
-        root = write_agibot_sample(out, episodes=episodes, seed=seed, depth=depth, frames=frames)
-        result: dict[str, Any] = {"layout": "agibot", "path": str(root), "episodes": episodes}
-    elif layout == "mcap":
-        from embodex.demo.mcap import write_mcap_sample
-
-        lo, hi = span
-        root = write_mcap_sample(out, episodes=episodes, seed=seed, duration_s=(lo + hi) / 2)
-        result = {"layout": "mcap", "path": str(root), "episodes": episodes}
-    else:
-        meta = synth_meta(image_size=image_size, depth=depth)
-        with progress("synthesising", episodes, enabled=not as_json) as bar:
-            ds = synth_dataset(
-                out,
-                episodes,
-                seed=seed,
-                meta=meta,
-                duration_s=span,
-                append=append,
-                first_index=first_index,
-                on_episode=lambda _ep: bar.update(),
-            )
-        result = {
-            "layout": "embodex",
-            "path": str(out),
-            "episodes": episodes,
-            "in_dataset": len(ds),
-            "hours": ds.hours,
-            "digest": ds.digest,
-        }
-    if as_json:
-        echo_json(result)
-        return
-    total = f"; {plural(result['in_dataset'], 'episode')} in it now" if append else ""
-    click.echo(f"wrote {plural(episodes, 'episode')} to {out} ({layout} layout{total})")
+    with out_.progress("synthesising", episodes if layout == "embodex" else None) as bar:
+        result = make_sample(
+            out,
+            layout=layout,  # type: ignore[arg-type]
+            episodes=episodes,
+            seed=seed,
+            duration_s=span,
+            image_size=image_size,
+            depth=depth,
+            append=append,
+            first_index=first_index,
+            on_episode=lambda _ep: bar.update(),
+        )
+    out_.result(result, text=lambda r: synth_lines(r, out, append=append))
 
 
 @click.command()
@@ -163,7 +146,7 @@ def synth(
     help="agibot: read and decode the episodes on a Ray cluster (auto: a local Ray; or "
     "host:6379 / ray://host:10001); the dataset is the one a local run writes.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 def package(
     src: Path,
     out: Path,
@@ -193,7 +176,8 @@ def package(
     """
     from embodex.format.importers import import_recordings, video_policy
 
-    with progress("packaging", None, enabled=not as_json) as bar:
+    output = Output(as_json)
+    with output.progress("packaging") as bar:
         report = import_recordings(
             source_format,
             src,
@@ -206,27 +190,12 @@ def package(
             ray=ray_address,
             on_episode=lambda _eid: bar.update(),
         )
-    if as_json:
-        echo_json(
-            {
-                "dataset": str(report.dataset),
-                "episodes": report.episodes,
-                "frames": report.frames,
-                "skipped": [{"episode": e, "reason": r} for e, r in report.skipped],
-                "notes": report.notes,
-            }
-        )
-        return
-    click.echo(f"packaged {plural(report.episodes, 'episode')} ({report.frames} frames) into {out}")
-    for note in report.notes:
-        click.echo(f"note: {note}", err=True)
-    for episode, reason in report.skipped:
-        click.echo(f"skipped {episode}: {reason}", err=True)
+    output.result(report, text=lambda r: package_lines(r, out))
 
 
 @click.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
-@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@json_option("Print the summary as JSON.")
 @click.option("--episodes", "list_episodes", is_flag=True, help="Also list every episode.")
 def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
     """Show what a dataset holds: episodes, hours per scene type and skill, cameras, size.
@@ -240,100 +209,15 @@ def inspect(dataset: Path, as_json: bool, list_episodes: bool) -> None:
       embodex inspect datasets/week01
       embodex inspect datasets/week01 --json | jq .by_scene_type
     """
-    ds = open_dataset(dataset)
-    summary = summarize(ds)
-    rows = (
-        ds.episodes.select(
-            ["episode_id", "scene_type", "skill", "frame_count", "duration_s", "success"]
-        ).to_pylist()
-        if list_episodes
-        else []
-    )
-    if as_json:
-        if list_episodes:
-            summary["episode_list"] = rows
-        echo_json(summary)
-        return
-    s = summary
-    rate = "n/a" if s["success_rate"] is None else f"{s['success_rate']:.0%}"
-    click.echo(f"{s['name']}  ({s['path']})")
-    click.echo(f"  licence {s['licence']} · centre {s['centre']} · format {s['format_version']}")
-    click.echo(
-        f"  {plural(s['episodes'], 'episode')} · {plural(s['frames'], 'frame')} · "
-        f"{fmt_hours(s['hours'])} · {s['fps']:g} fps · success {rate} · "
-        f"{plural(s['operators'], 'operator')}"
-    )
-    click.echo(
-        f"  {fmt_bytes(s['size_bytes'])} in {plural(s['shards'], 'shard')} · digest {s['digest']}"
-    )
-    if s["recorded_from"]:
-        click.echo(f"  recorded {s['recorded_from']} .. {s['recorded_to']}")
-    click.echo("")
-    click.echo(
-        table(
-            ["scene type", "episodes", "recorded"],
-            [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s["by_scene_type"].items()],
-        )
-    )
-    click.echo("")
-    click.echo(
-        table(
-            ["skill", "episodes", "recorded"],
-            [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s["by_skill"].items()],
-        )
-    )
-    click.echo("")
-    skills = sorted(s["by_skill"])
-    click.echo("time recorded by scene type (rows) and skill (columns)")
-    click.echo(
-        table(
-            ["scene type", *skills],
-            [
-                [scene, *(fmt_hours(cells.get(k, 0.0)) for k in skills)]
-                for scene, cells in s["hours_by_scene_and_skill"].items()
-            ],
-        )
-    )
-    click.echo("")
-    click.echo(
-        table(
-            ["camera", "kind", "size", "encoding", "calibrated"],
-            [
-                [
-                    c["name"],
-                    c["kind"],
-                    f"{c['width']}x{c['height']}",
-                    c["encoding"] + (" video" if c["storage"] == "video" else ""),
-                    "yes" if c["calibrated"] else "no",
-                ]
-                for c in s["cameras"]
-            ],
-        )
-    )
-    if list_episodes:
-        click.echo("")
-        click.echo(
-            table(
-                ["episode", "scene type", "skill", "frames", "seconds", "success"],
-                [
-                    [
-                        r["episode_id"],
-                        r["scene_type"],
-                        r["skill"],
-                        r["frame_count"],
-                        f"{r['duration_s']:.1f}",
-                        r["success"],
-                    ]
-                    for r in rows
-                ],
-            )
-        )
+    from embodex.format.summary import inspect_dataset
+
+    Output(as_json).result(inspect_dataset(dataset, episodes=list_episodes), text=inspect_lines)
 
 
 @click.command()
 @click.argument("dataset", type=click.Path(path_type=Path))
 @click.option("--no-hashes", is_flag=True, help="Skip sha256 of the frame shards (fast check).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option("Print the report as JSON.")
 def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
     """Check every file's sha256, the schemas and the frame/episode bookkeeping.
 
@@ -344,46 +228,19 @@ def verify(dataset: Path, no_hashes: bool, as_json: bool) -> None:
     Example:
       embodex verify datasets/week01
     """
-    ds = open_dataset(dataset)
-    total = sum(f.size for f in ds.manifest.files)
-    with progress("verifying", total, enabled=not as_json) as bar:
-        report = verify_dataset(ds, hashes=not no_hashes, raise_on_error=False, on_bytes=bar.update)
-    if as_json:
-        echo_json(
-            {
-                "ok": report.ok,
-                "path": report.path,
-                "digest": report.digest,
-                "files": report.files,
-                "bytes": report.bytes,
-                "episodes": report.episodes,
-                "frames": report.frames,
-                "problems": report.problems,
-                "damaged_episodes": report.damaged_episodes,
-                "notes": report.notes,
-            }
-        )
-    else:
-        for note in report.notes:
-            click.echo(f"note: {note}", err=True)
-        if report.ok:
-            click.echo(
-                f"ok: {plural(report.episodes, 'episode')}, {report.frames:,} frames, "
-                f"{report.files} files ({fmt_bytes(report.bytes)}) match {report.digest}"
-            )
-        else:
-            for problem in report.problems:
-                click.echo(f"problem: {problem}", err=True)
-            if report.damaged_episodes:
-                click.echo(
-                    f"damaged episodes ({len(report.damaged_episodes)}): "
-                    + ", ".join(report.damaged_episodes),
-                    err=True,
-                )
-    if not report.ok:
-        from embodex.errors import VerificationError
+    from embodex.format import verify_dataset
 
-        raise VerificationError(report.problems)
+    out = Output(as_json)
+    with out.progress("verifying") as bar:
+        report = verify_dataset(
+            dataset,
+            hashes=not no_hashes,
+            raise_on_error=False,
+            on_start=bar.total,
+            on_bytes=bar.update,
+        )
+    out.result(report, text=verify_lines)
+    report.raise_for_problems()
 
 
 def _frame_range(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...]) -> Any:
@@ -420,7 +277,7 @@ def _frame_range(_ctx: click.Context, _param: click.Parameter, values: tuple[str
     callback=_frame_range,
     help="Frames to keep for the matching --episode, END exclusive (76:300; 76: to the end).",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 def trim(
     src: Path,
     out: Path,
@@ -447,33 +304,17 @@ def trim(
 
     if len(episodes) != len(ranges):
         raise click.UsageError("give one --frames START:END after each --episode ID")
-    ds = open_dataset(src)
-    with progress("trimming", len(ds), enabled=not as_json) as bar:
+    output = Output(as_json)
+    with output.progress("trimming") as bar:
         result = trim_dataset(
-            ds,
+            src,
             out,
             frames=list(zip(episodes, ranges, strict=True)),
             suggested=suggested,
+            on_start=bar.total,
             on_episode=lambda _eid: bar.update(),
         )
-    if as_json:
-        echo_json(result.as_dict())
-        return
-    click.echo(
-        f"wrote {plural(len(result.dataset), 'episode')} to {out}: "
-        f"{plural(len(result.trimmed), 'episode')} trimmed, "
-        f"{result.frames_before - result.frames_after:,} of {result.frames_before:,} frames cut"
-    )
-    if result.trimmed:
-        click.echo(
-            table(
-                ["episode", "kept", "of", "cut", "reason"],
-                [
-                    [eid, f"{r.kept[0]}:{r.kept[1]}", r.original_frames, r.removed, r.reason]
-                    for eid, r in result.trimmed.items()
-                ],
-            )
-        )
+    output.result(result, text=lambda r: trim_lines(r, out))
 
 
 @click.command()
@@ -504,7 +345,7 @@ def trim(
     metavar="NAME",
     help="Convert only this camera (repeatable); the others are copied as stored.",
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 def transcode(
     src: Path,
     out: Path,
@@ -528,25 +369,16 @@ def transcode(
     """
     from embodex.format import transcode_dataset
 
-    ds = open_dataset(src)
-    with progress("transcoding", len(ds), enabled=not as_json) as bar:
+    output = Output(as_json)
+    with output.progress("transcoding") as bar:
         result = transcode_dataset(
-            ds,
+            src,
             out,
             cameras="jpeg" if storage == "jpeg" else "video",
             codec=codec,
             gop=gop,
             only=list(only) or None,
+            on_start=bar.total,
             on_episode=lambda _eid: bar.update(),
         )
-    if as_json:
-        echo_json(result.as_dict())
-        return
-    click.echo(
-        f"wrote {plural(len(result.dataset), 'episode')} to {out}: "
-        f"{fmt_bytes(result.bytes_before)} -> {fmt_bytes(result.bytes_after)}"
-    )
-    for name, change in result.cameras.items():
-        click.echo(f"  {name}: {change}")
-    if not result.cameras:
-        click.echo("  no camera needed converting (copied as stored)")
+    output.result(result, text=lambda r: transcode_lines(r, out))

@@ -6,11 +6,10 @@ from pathlib import Path
 from typing import Any
 
 import click
-import pyarrow as pa
 
-from embodex.format import open_dataset
-
-from .render import echo_json, fmt_bytes, plural, progress
+from .output import Output, json_option
+from .render import fmt_bytes
+from .render_format import export_lines
 
 
 def register(cli: click.Group) -> None:
@@ -19,50 +18,15 @@ def register(cli: click.Group) -> None:
 
 
 def _select(dataset: Path, where: tuple[str, ...]) -> Any:
-    """Open the dataset and keep the episodes matching every ``FIELD=VALUE``."""
-    ds = open_dataset(dataset)
-    conditions: dict[str, Any] = {}
-    schema = ds.episodes.schema
-    for item in where:
-        field, sep, value = item.partition("=")
-        if not sep or not field:
-            raise click.BadParameter(f"{item!r} is not FIELD=VALUE", param_hint="--where")
-        kind = schema.field(field).type if field in schema.names else None
-        try:
-            if kind is not None and pa.types.is_boolean(kind):
-                conditions[field] = {"true": True, "false": False}[value.lower()]
-            elif kind is not None and pa.types.is_integer(kind):
-                conditions[field] = int(value)
-            elif kind is not None and pa.types.is_floating(kind):
-                conditions[field] = float(value)
-            else:
-                conditions[field] = value
-        except (KeyError, ValueError):
-            raise click.BadParameter(
-                f"{item!r}: {value!r} is not a {kind}", param_hint="--where"
-            ) from None
-    return ds.select(**conditions) if conditions else ds
+    """The dataset's episodes matching every ``--where FIELD=VALUE`` (a bad one is a usage
+    error, exit 2)."""
+    from embodex.errors import ConfigError
+    from embodex.format.selection import select_where
 
-
-def _report(report: Any, as_json: bool, what: str) -> None:
-    if as_json:
-        echo_json(
-            {
-                "path": str(report.path),
-                "episodes": report.episodes,
-                "frames": report.frames,
-                "files": report.files,
-                "bytes": report.bytes,
-                "notes": report.notes,
-            }
-        )
-        return
-    click.echo(
-        f"exported {plural(report.episodes, 'episode')} ({report.frames:,} frames) to "
-        f"{report.path} as {what}: {report.files} files, {fmt_bytes(report.bytes)}"
-    )
-    for note in report.notes:
-        click.echo(f"note: {note}", err=True)
+    try:
+        return select_where(dataset, where)
+    except ConfigError as exc:
+        raise click.BadParameter(exc.message, param_hint="--where") from None
 
 
 _WHERE = click.option(
@@ -71,7 +35,7 @@ _WHERE = click.option(
     metavar="FIELD=VALUE",
     help="Export only episodes whose field equals the value (repeatable), e.g. skill=hold_cup.",
 )
-_JSON = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+_JSON = json_option()
 
 
 @click.group()
@@ -113,12 +77,14 @@ def export_lerobot_cmd(
     """
     from embodex.format.exporters.lerobot import export_lerobot
 
+    output = Output(as_json)
     ds = _select(dataset, where)
-    with progress("exporting", len(ds), enabled=not as_json) as bar:
+    with output.progress("exporting", len(ds)) as bar:
         report = export_lerobot(
             ds, out, video=video, video_codec=codec, on_episode=lambda _e: bar.update()
         )
-    _report(report, as_json, "LeRobot v3.0" + (f" ({codec} video)" if video else ""))
+    what = "LeRobot v3.0" + (f" ({codec} video)" if video else "")
+    output.result(report, text=lambda r: export_lines(r, what))
 
 
 @export.command("hf")
@@ -150,11 +116,12 @@ def export_hf_cmd(
     """
     from embodex.format.exporters.hf import export_hf
 
+    output = Output(as_json)
     ds = _select(dataset, where)
     chosen = [] if no_images else (list(cameras) or None)
-    with progress("exporting", len(ds), enabled=not as_json) as bar:
+    with output.progress("exporting", len(ds)) as bar:
         report = export_hf(ds, out, cameras=chosen, on_episode=lambda _e: bar.update())
-    _report(report, as_json, "Hugging Face datasets")
+    output.result(report, text=lambda r: export_lines(r, "Hugging Face datasets"))
 
 
 @click.command()
@@ -182,14 +149,12 @@ def view(dataset: Path, episode: str, output: Path, as_json: bool) -> None:
     """
     from embodex.format.exporters.rerun import export_rerun
 
-    ds = open_dataset(dataset)
     key: str | int = int(episode) if episode.lstrip("-").isdigit() else episode
-    report = export_rerun(ds, key, output)
-    if as_json:
-        echo_json(report)
-        return
-    click.echo(
-        f"wrote {output} ({fmt_bytes(report['bytes'])}): episode {report['episode_id']}, "
-        f"{report['frames']} frames, {len(report['cameras'])} cameras, "
-        f"{report['segments']} segments — open it with `rerun {output}`"
+    Output(as_json).result(
+        export_rerun(dataset, key, output),
+        text=lambda r: [
+            f"wrote {output} ({fmt_bytes(r['bytes'])}): episode {r['episode_id']}, "
+            f"{r['frames']} frames, {len(r['cameras'])} cameras, "
+            f"{r['segments']} segments — open it with `rerun {output}`"
+        ],
     )

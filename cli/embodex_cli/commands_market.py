@@ -9,13 +9,16 @@ from typing import Any
 import click
 
 from .commands_delivery import WHEN, channel_options
-from .commands_trust import json_opt, load_signer_cli, trust_opt, trusted_identities
-from .render import echo_json, plural, progress
+from .commands_trust import load_signer_cli, trust_opt, trusted_identities
+from .output import Output, err, json_option
+from .render import plural
 from .render_market import (
+    built_catalog_lines,
     catalog_lines,
-    hours,
     match_lines,
+    origin_lines,
     provenance_lines,
+    publish_report_lines,
     quote_lines,
     sample_lines,
 )
@@ -28,12 +31,6 @@ def register(cli: click.Group) -> None:
 
 _EXISTING_FILE = click.Path(path_type=Path, exists=True, dir_okay=False)
 _key_opt = click.option("--key", required=True, help="Name of the centre's signing key.")
-
-
-def _open(source: str, trust: tuple[str, ...]) -> Any:
-    from embodex.market import open_catalog_url
-
-    return open_catalog_url(source, trusted_identities(trust))
 
 
 @click.group()
@@ -62,7 +59,7 @@ def catalog() -> None:
     "--valid-days", type=click.IntRange(1, 3650), default=90, show_default=True,
     help="Days buyers may rely on the listing.",
 )  # fmt: skip
-@json_opt
+@json_option()
 def catalog_build(
     datasets: tuple[Path, ...],
     out: Path,
@@ -82,28 +79,21 @@ def catalog_build(
       embodex catalog build datasets/week01 datasets/week02 -o catalog --key hubei-centre \\
           --capacity capacity.yaml --prices prices.yaml
     """
-    from embodex.market import build_catalog, load_capacity, load_price_sheet
+    from embodex.market import make_catalog
 
+    output = Output(as_json)
     signer = load_signer_cli(key)
-    with progress("cataloguing", len(datasets), enabled=not as_json) as bar:
-        listing = build_catalog(
-            list(datasets),
+    with output.progress("cataloguing", len(datasets)) as bar:
+        built = make_catalog(
+            datasets,
             out,
             signer,
-            capacity=load_capacity(capacity),
-            prices=load_price_sheet(prices),
+            capacity=capacity,
+            prices=prices,
             valid_days=valid_days,
             on_dataset=lambda _p: bar.update(),
         )
-    if as_json:
-        echo_json({"path": str(out), "digest": listing.digest, "listing": listing.payload()})
-        return
-    total = listing.totals()["overall"]
-    click.echo(
-        f"wrote {out / 'listing.json'}: catalogue #{listing.sequence} of {len(listing.datasets)} "
-        f"dataset(s), {plural(total['episodes'], 'episode')}, {hours(total['hours'])}, signed by "
-        f"{signer.name} ({signer.key_id}), valid until {listing.valid_until}"
-    )
+    output.result(built, text=built_catalog_lines)
 
 
 @catalog.command("show")
@@ -113,7 +103,7 @@ def catalog_build(
     "--html", "html", type=click.Path(path_type=Path, dir_okay=False),
     help="Also write the catalogue as one self-contained HTML page with charts.",
 )  # fmt: skip
-@json_opt
+@json_option()
 def catalog_show(source: str, trust: tuple[str, ...], html: Path | None, as_json: bool) -> None:
     """Browse a catalogue (a folder or a channel URL): verify it, then tables by skill and
     scene with hours.
@@ -128,35 +118,20 @@ def catalog_show(source: str, trust: tuple[str, ...], html: Path | None, as_json
       embodex catalog show s3://hubei-data/offers --json
       embodex catalog show catalog --html catalog.html
     """
-    cat = _open(source, trust)
-    if html is not None:
-        from embodex.market import find_sample_offer
-        from embodex.reports import write_catalog_html
+    from embodex.market import show_catalog
 
-        write_catalog_html(cat, html, sample=find_sample_offer(source, cat))
-        click.echo(f"wrote {html}", err=True)
-    if as_json:
-        echo_json(
-            {
-                "source": str(source),
-                "verified": True,
-                "digest": cat.digest,
-                "signed_by": cat.centre.model_dump(mode="json"),
-                "totals": cat.listing.totals(),
-                "listing": cat.listing.payload(),
-                "provenance": {d: c.describe() for d, c in cat.chains.items()},
-            }
-        )
-        return
-    for line in catalog_lines(cat):
-        click.echo(line)
+    out = Output(as_json)
+    view = show_catalog(source, trusted_identities(trust), html=html)
+    if view.html is not None:
+        out.lines([err(f"wrote {view.html}")])
+    out.result(view, text=catalog_lines)
 
 
 @catalog.command("match")
 @click.argument("source")
 @click.argument("demand", type=_EXISTING_FILE)
 @trust_opt
-@json_opt
+@json_option()
 def catalog_match(source: str, demand: Path, trust: tuple[str, ...], as_json: bool) -> None:
     """Match a demand file against a catalogue: stock now, to collect by when, shortfall.
 
@@ -167,21 +142,11 @@ def catalog_match(source: str, demand: Path, trust: tuple[str, ...], as_json: bo
       embodex catalog match catalog demand.yaml
       embodex catalog match catalog demand.yaml --json
     """
-    from embodex.errors import DemandError
-    from embodex.market import load_demand, match_demand
+    from embodex.market import match_demand_file
 
-    result = match_demand(_open(source, trust).listing, load_demand(demand))
-    if as_json:
-        echo_json({**result.model_dump(mode="json"), "feasible": result.feasible})
-    else:
-        for line in match_lines(result):
-            click.echo(line)
-    if not result.feasible:
-        raise DemandError(
-            f"{result.totals.shortfall} h of the demand cannot be ready by {result.horizon}",
-            hint="Move the horizon, lower the hours, or widen the scenes; `embodex quote` "
-            "prices what can be delivered.",
-        )
+    result = match_demand_file(source, demand, trusted_identities(trust))
+    Output(as_json).result(result, text=match_lines)
+    result.raise_if_infeasible()
 
 
 @catalog.command("sample")
@@ -193,7 +158,7 @@ def catalog_match(source: str, demand: Path, trust: tuple[str, ...], as_json: bo
     help="Episodes per skill × scene type.",
 )  # fmt: skip
 @click.option("--max", "max_episodes", type=click.IntRange(1), help="At most this many episodes.")
-@json_opt
+@json_option()
 def catalog_sample(
     dataset: Path, out: Path, key: str, per_cell: int, max_episodes: int | None, as_json: bool
 ) -> None:
@@ -209,8 +174,9 @@ def catalog_sample(
     """
     from embodex.market import build_sample_pack
 
+    output = Output(as_json)
     signer = load_signer_cli(key)
-    with progress("sampling", None, enabled=not as_json) as bar:
+    with output.progress("sampling") as bar:
         pack = build_sample_pack(
             dataset,
             out,
@@ -219,12 +185,9 @@ def catalog_sample(
             max_episodes=max_episodes,
             on_episode=lambda _e: bar.update(),
         )
-    if as_json:
-        echo_json(pack.describe())
-        return
-    for line in sample_lines(pack):
-        click.echo(line)
-    click.echo(f"QC report: {out / 'qc' / 'report.html'}")
+    output.result(
+        pack, text=lambda p: [*sample_lines(p), f"QC report: {out / 'qc' / 'report.html'}"]
+    )
 
 
 @catalog.command("provenance")
@@ -237,7 +200,7 @@ def catalog_sample(
 @click.option("--batch", type=click.IntRange(1), help="With --contract: only this batch.")
 @click.option("--at", "at", type=WHEN, default=None, help="With --contract: as of this time.")
 @trust_opt
-@json_opt
+@json_option()
 def catalog_provenance(
     source: str,
     episode: str | None,
@@ -267,28 +230,18 @@ def catalog_provenance(
     if contract is None and not Path(source).exists():
         raise click.BadParameter(f"{source} does not exist", param_hint="SOURCE")
     prov = open_provenance(source, trusted_identities(trust), contract=contract, batch=batch, at=at)
+    out = Output(as_json)
     if episode is not None:
-        origin = prov.origin(episode).model_dump(mode="json")
-        if as_json:
-            echo_json(origin)
-        else:
-            for k, v in origin.items():
-                click.echo(f"{k:<16} {v}")
-        return
-    described = prov.describe()
-    if as_json:
-        echo_json(described)
-        return
-    for d in described:
-        for line in provenance_lines(d):
-            click.echo(line)
+        out.result(prov.origin(episode), text=origin_lines)
+    else:
+        out.result(prov, text=provenance_lines)
 
 
 @catalog.command("record-delivery")
 @click.argument("dataset", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @channel_options(key=True)
 @click.option("--batch", type=click.IntRange(1), help="Only this batch (default: every batch).")
-@json_opt
+@json_option()
 def catalog_record_delivery(
     dataset: Path, url: str, contract: Path, key: str, at: Any, batch: int | None, as_json: bool
 ) -> None:
@@ -308,21 +261,21 @@ def catalog_record_delivery(
     from embodex.market.delivery_chain import record_delivery
 
     recorded = record_delivery(dataset, url, contract, load_signer_cli(key), batch=batch, at=at)
-    if as_json:
-        echo_json([d.describe() for d in recorded])
-        return
-    for d in recorded:
-        click.echo(
+    Output(as_json).result(
+        recorded,
+        text=lambda done: [
             f"batch {d.batch}: {plural(len(d.manifest.episodes), 'episode')}, chain head "
             f"{d.chain.head} -> {d.where}"
-        )
+            for d in done
+        ],
+    )
 
 
 @catalog.command("publish")
 @click.argument("source", type=click.Path(path_type=Path, exists=True, file_okay=False))
 @click.argument("url")
 @_key_opt
-@json_opt
+@json_option()
 def catalog_publish(source: Path, url: str, key: str, as_json: bool) -> None:
     """Publish a catalogue folder and its sample pack on a channel (folder or s3:// URL).
 
@@ -335,24 +288,18 @@ def catalog_publish(source: Path, url: str, key: str, as_json: bool) -> None:
     """
     from embodex.market import publish_catalog
 
+    out = Output(as_json)
     signer = load_signer_cli(key)
-    with progress("publishing", None, enabled=not as_json) as bar:
+    with out.progress("publishing") as bar:
         report = publish_catalog(source, url, signer, on_file=lambda _f: bar.update())
-    if as_json:
-        echo_json(vars(report))
-        return
-    click.echo(
-        f"published {source} at {report.url}: {report.files} files, {report.bytes:,} bytes"
-        + (", with the sample pack" if report.sample else ", no sample pack")
-        + (f"; removed {report.removed} stale sample files" if report.removed else "")
-    )
+    out.result(report, text=lambda r: publish_report_lines(r, source))
 
 
 @catalog.command("pull")
 @click.argument("url")
 @click.option("-o", "--out", type=click.Path(path_type=Path), required=True, help="New folder.")
 @trust_opt
-@json_opt
+@json_option()
 def catalog_pull(url: str, out: Path, trust: tuple[str, ...], as_json: bool) -> None:
     """Pull the sample pack published with a catalogue, verifying every byte and signature.
 
@@ -363,12 +310,7 @@ def catalog_pull(url: str, out: Path, trust: tuple[str, ...], as_json: bool) -> 
     """
     from embodex.market import pull_sample
 
-    pack = pull_sample(url, out, trusted_identities(trust))
-    if as_json:
-        echo_json(pack.describe())
-        return
-    for line in sample_lines(pack):
-        click.echo(line)
+    Output(as_json).result(pull_sample(url, out, trusted_identities(trust)), text=sample_lines)
 
 
 @catalog.command("prices")
@@ -389,7 +331,7 @@ def catalog_prices() -> None:
 @click.argument("demand", type=_EXISTING_FILE)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write the quote JSON here.")
 @trust_opt
-@json_opt
+@json_option()
 def quote(
     source: str, demand: Path, out: Path | None, trust: tuple[str, ...], as_json: bool
 ) -> None:
@@ -404,17 +346,11 @@ def quote(
       embodex quote catalog demand.yaml -o quote.json
       embodex contract init --from-quote quote.json --buyer agibot > contract.yaml
     """
-    from embodex.market import build_quote, load_demand, write_quote
+    from embodex.market import quote_demand
 
-    result, _match = build_quote(
-        _open(source, trust).listing, load_demand(demand), catalog=str(source)
+    output = Output(as_json)
+    output.result(
+        quote_demand(source, demand, trusted_identities(trust), out=out), text=quote_lines
     )
     if out is not None:
-        write_quote(out, result)
-    if as_json:
-        echo_json(result.model_dump(mode="json"))
-    else:
-        for line in quote_lines(result):
-            click.echo(line)
-    if out is not None:
-        click.echo(f"wrote {out}", err=True)
+        output.lines([err(f"wrote {out}")])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,8 @@ import click
 
 from embodex.train import load
 
-from .render import echo_json, fmt_hours, plural, table
+from .output import Output, json_option
+from .render import fmt_hours, plural, table
 
 
 def register(cli: click.Group) -> None:
@@ -58,7 +60,7 @@ def _parse_where(items: tuple[str, ...]) -> dict[str, Any] | None:
 @click.option("--where", multiple=True, help="Episode filter KEY=VALUE (repeat).")
 @click.option("--cache-dir", type=click.Path(path_type=Path), help="Cache for s3:// datasets.")
 @click.option("--verify", is_flag=True, help="Hash (or download) every selected shard now.")
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
+@json_option()
 def load_check(
     dataset: str,
     features: tuple[str, ...],
@@ -94,28 +96,28 @@ def load_check(
         cache_dir=cache_dir,
         verify=verify,
     )
-    info = ds.summary()
-    if as_json:
-        echo_json(info)
-        return
+    Output(as_json).result(ds.summary(), text=lambda info: _load_lines(info, qc))
+
+
+def _load_lines(info: dict[str, Any], qc: str) -> Iterator[str]:
     sel = info["selection"]
-    click.echo(
+    yield (
         f"{info['source']}: {plural(info['episodes'], 'episode')}, {info['frames']:,} frames, "
         f"{fmt_hours(info['hours'])} selected of {plural(sel.get('episodes', 0), 'episode')} "
         f"({sel.get('excluded_by_qc', 0)} cut by qc={qc!r}, "
         f"{sel.get('excluded_by_filter', 0)} by --where)"
     )
-    click.echo("")
+    yield ""
     rows = [
         [k, "x".join(map(str, v["shape"])) or "scalar", v["dtype"]]
         for k, v in info["sample"].items()
     ]
-    click.echo(table(["sample key", "shape", "dtype"], rows))
-    click.echo("")
+    yield table(["sample key", "shape", "dtype"], rows)
+    yield ""
     stat_rows = []
     for name, fs in info["stats"].items():
         for stat in ("mean", "std", "q01", "q99"):
             vals = [v for v in fs[stat] if v is not None]
             shown = ", ".join(f"{v:.3f}" for v in vals[:4]) + (", ..." if len(vals) > 4 else "")
             stat_rows.append([name, stat, shown])
-    click.echo(table(["feature", "stat", "values (selected episodes)"], stat_rows))
+    yield table(["feature", "stat", "values (selected episodes)"], stat_rows)

@@ -35,17 +35,14 @@ def load_signer_cli(name: str) -> Any:
 
 
 def trusted_identities(extra: tuple[str, ...]) -> list[Any] | None:
-    """The key store plus identities named with --trust (None: the key store alone)."""
-    from embodex.contract.file import default_trusted
-    from embodex.trust import load_identity
+    """--trust: the key store plus these identities (``embodex.trust.trusted_identities``;
+    imported here, on use, so that commands without signatures never load the trust layer)."""
+    from embodex.trust import trusted_identities as trusted
 
-    if not extra:
-        return None
-    return [*default_trusted(), *(load_identity(x) for x in extra)]
+    return trusted(extra)
 
 
 DATE = click.DateTime(formats=["%Y-%m-%d"])
-json_opt = click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 trust_opt = click.option(
     "--trust",
     "trust",

@@ -1,21 +1,14 @@
-"""Output helpers shared by commands: JSON for scripts, tables and progress for people."""
+"""Text helpers shared by the renderers: numbers, units, tables, a running count."""
 
 from __future__ import annotations
 
-import json
-import sys
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from typing import Any
 
 import click
 
-__all__ = ["echo_json", "fmt_bytes", "fmt_hours", "plural", "progress", "table"]
-
-
-def echo_json(value: Any) -> None:
-    click.echo(json.dumps(value, indent=2, ensure_ascii=False, default=str))
+__all__ = ["Counter", "fmt_bytes", "fmt_hours", "plural", "table"]
 
 
 def fmt_hours(hours: float) -> str:
@@ -71,16 +64,7 @@ def _is_number(v: Any) -> bool:
     return True
 
 
-class _Progress:
-    def __init__(self, bar: Any) -> None:
-        self._bar = bar
-
-    def update(self, n: int = 1) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
-
-
-class _Counter:
+class Counter:
     """For work whose size is not known up front: ``label: N done (R/s)`` on one line."""
 
     def __init__(self, label: str) -> None:
@@ -103,25 +87,3 @@ class _Counter:
     def finish(self) -> None:
         self._draw(time.monotonic())
         click.echo("", err=True)
-
-
-@contextmanager
-def progress(label: str, length: int | None, *, enabled: bool = True) -> Iterator[Any]:
-    """A progress bar on stderr (hidden with --json or when stderr is not a terminal).
-
-    ``length=None`` (the amount of work is not known before it starts) shows a running
-    count instead of a bar. The yielded object has ``update(n=1)``.
-    """
-    if not enabled or not sys.stderr.isatty():
-        yield _Progress(None)
-        return
-    if length is None:
-        counter = _Counter(label)
-        try:
-            yield counter
-        finally:
-            counter.finish()
-        return
-    bar: Any
-    with click.progressbar(length=length, label=label, file=sys.stderr) as bar:
-        yield _Progress(bar)

@@ -5,22 +5,37 @@ Numbers stay Decimals all the way to the screen (no float formatting of money or
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
-from embodex.market import Catalog, MatchResult, Quote, SamplePack
+from embodex.market import (
+    BuiltCatalog,
+    CatalogView,
+    MatchResult,
+    Provenance,
+    PublishReport,
+    Quote,
+    SamplePack,
+)
 from embodex.market.matching import tidy
+from embodex.market.provenance import EpisodeOrigin
 from embodex.market.quote import Factor, QuotePart
 
 from .render import plural, table
 from .render_trust import short
 
 __all__ = [
+    "built_catalog_lines",
     "catalog_lines",
+    "chain_lines",
     "hours",
     "match_lines",
     "money",
+    "origin_lines",
     "provenance_lines",
+    "publish_report_lines",
     "quote_lines",
     "sample_lines",
 ]
@@ -44,12 +59,22 @@ def _factor(f: Factor) -> str:
     return f"{f.value} ({f.label})"
 
 
-def catalog_lines(catalog: Catalog) -> list[str]:
+def built_catalog_lines(built: BuiltCatalog) -> list[str]:
+    li, total, signer = built.listing, built.figures.overall, built.signer
+    return [
+        f"wrote {built.path / 'listing.json'}: catalogue #{li.sequence} of {len(li.datasets)} "
+        f"dataset(s), {plural(total['episodes'], 'episode')}, {hours(total['hours'])}, signed by "
+        f"{signer.name} ({signer.key_id}), valid until {li.valid_until}"
+    ]
+
+
+def catalog_lines(view: CatalogView) -> list[str]:
     """The buyer's view of a verified catalogue: who, what, how much, at what price."""
+    catalog, figures = view.catalog, view.figures
     li = catalog.listing
-    t = li.totals()
+    t = figures.totals
     c = li.centre
-    deliverable = t["overall"]["PASS"] + t["overall"]["WARN"]
+    deliverable = figures.deliverable_hours
     lines = [
         f"{c.centre_name} ({c.centre_id}{', ' + c.site if c.site else ''}) — catalogue "
         f"#{li.sequence}, issued {li.issued_at}, valid until {li.valid_until}",
@@ -63,24 +88,10 @@ def catalog_lines(catalog: Catalog) -> list[str]:
         "",
         "Hours by scene type (QC verdict; capacity in deliverable hours per week):",
     ]
-    capacity: dict[str, Decimal] = {}
-    for s in li.scenes:
-        capacity[s.scene.scene_type] = (
-            capacity.get(s.scene.scene_type, Decimal(0)) + s.capacity_hours_per_week
-        )
-    scene_types = sorted(set(t["by_scene_type"]) | {k for k, v in capacity.items() if v})
+    capacity = figures.capacity_by_scene_type
     rows = []
-    for st in scene_types:
-        g = t["by_scene_type"].get(
-            st,
-            {
-                "episodes": 0,
-                "hours": Decimal(0),
-                "PASS": Decimal(0),
-                "WARN": Decimal(0),
-                "FAIL": Decimal(0),
-            },
-        )
+    for st in figures.scene_types:
+        g = figures.scene_type_group(st)
         rows.append(
             [
                 st,
@@ -301,7 +312,26 @@ def quote_lines(q: Quote) -> list[str]:
     return lines
 
 
-def provenance_lines(d: dict[str, Any]) -> list[str]:
+def origin_lines(origin: EpisodeOrigin) -> Iterator[str]:
+    for k, v in origin.model_dump(mode="json").items():
+        yield f"{k:<16} {v}"
+
+
+def provenance_lines(prov: Provenance) -> Iterator[str]:
+    """Every verified chain of a sample pack, catalogue or channel."""
+    for d in prov.describe():
+        yield from chain_lines(d)
+
+
+def publish_report_lines(r: PublishReport, source: Path) -> list[str]:
+    return [
+        f"published {source} at {r.url}: {r.files} files, {r.bytes:,} bytes"
+        + (", with the sample pack" if r.sample else ", no sample pack")
+        + (f"; removed {r.removed} stale sample files" if r.removed else "")
+    ]
+
+
+def chain_lines(d: dict[str, Any]) -> list[str]:
     """A verified provenance chain (``ProvenanceChain.describe()``)."""
     col, qc = d["collected"], d["qc"]
     lines = [

@@ -1,11 +1,29 @@
-"""Text rendering of contracts and ledgers for people (scripts use --json)."""
+"""Text rendering of keys, contracts and ledgers for people (scripts use --json)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-__all__ = ["contract_lines", "ledger_rows", "short"]
+from embodex.contract.sign import ContractAction
+from embodex.contract.summary import ContractCheck, ContractSummary
+from embodex.trust import KeyDetails, KeyInfo, LedgerReport, LedgerView, NewKey
+
+from .output import err
+from .render import table
+
+__all__ = [
+    "contract_action_lines",
+    "contract_check_lines",
+    "contract_lines",
+    "key_lines",
+    "keys_lines",
+    "ledger_lines",
+    "ledger_report_lines",
+    "ledger_rows",
+    "new_key_lines",
+    "short",
+]
 
 
 def short(digest: str | None, n: int = 12) -> str:
@@ -28,8 +46,8 @@ def _rules(rules: list[dict[str, Any]]) -> str:
     return "; ".join(parts) or "-"
 
 
-def contract_lines(d: dict[str, Any]) -> list[str]:
-    """The human summary of ``show_contract``'s dict."""
+def contract_lines(d: ContractSummary) -> list[str]:
+    """The human summary of ``show_contract``'s result."""
     term, vol, scope, acc, price, usage = (
         d["term"],
         d["volume"],
@@ -107,16 +125,86 @@ def contract_lines(d: dict[str, Any]) -> list[str]:
     return lines
 
 
-def ledger_rows(entries: Sequence[Any], names: dict[str, str]) -> list[list[str]]:
+def ledger_rows(view: LedgerView) -> list[list[str]]:
     """Rows of the ledger table (actors by key name when known)."""
     return [
         [
             str(e.seq),
             e.time.isoformat(timespec="seconds"),
-            names.get(e.actor, e.actor),
+            view.actor(e),
             e.kind,
             short(e.ref),
             e.note or "",
         ]
-        for e in entries
+        for e in view.entries
     ]
+
+
+def ledger_lines(view: LedgerView) -> Iterator[str]:
+    yield table(["seq", "time", "actor", "event", "document", "note"], ledger_rows(view))
+
+
+def ledger_report_lines(report: LedgerReport) -> Iterator[str]:
+    for note in report.notes:
+        yield err(f"note: {note}")
+    for p in report.problems:
+        yield err(f"problem: {p.kind}: {p.message}")
+    if report.ok:
+        yield (
+            f"ok: {report.entries} entries, every signature and link verifies, "
+            f"signed head at entry {report.head_seq}"
+        )
+
+
+def new_key_lines(k: NewKey) -> Iterator[str]:
+    lock = "encrypted" if k.encrypted else "not encrypted"
+    i = k.identity
+    yield f"generated {i.role} key {i.name} ({i.key_id}, private key {lock})"
+
+
+def keys_lines(infos: Sequence[KeyInfo]) -> Iterator[str]:
+    if not infos:
+        yield "no keys yet: embodex keys generate NAME --role centre|buyer|reviewer"
+        return
+    yield table(
+        ["name", "role", "key id", "private key"],
+        [
+            [
+                i.identity.name,
+                i.identity.role,
+                i.identity.key_id,
+                ("encrypted" if i.encrypted else "yes")
+                + ("" if i.permissions_ok else " (LOOSE PERMISSIONS)")
+                if i.has_private_key
+                else "no (public only)",
+            ]
+            for i in infos
+        ],
+    )
+
+
+def key_lines(k: KeyDetails) -> Iterator[str]:
+    data = k.to_json()
+    for key in ("name", "role", "key_id", "public_key", "identity_file", "private_key_file"):
+        yield f"{key.replace('_', ' '):>16}  {data[key] or '-'}"
+    yield f"{'encrypted':>16}  {'yes' if k.encrypted else 'no'}"
+
+
+def contract_action_lines(action: ContractAction) -> Iterator[str]:
+    v = action.verified
+    c = v.latest
+    who = ", ".join(v.signed_by) or "nobody"
+    yield (
+        f"{action.event}: {c.contract_id} v{c.version} signed by {who} -> {action.path} "
+        f"(state {v.state.value}, digest {short(c.digest)})"
+    )
+
+
+def contract_check_lines(check: ContractCheck) -> Iterator[str]:
+    """The verdict for people; a failed check prints nothing here (its error is the message)."""
+    v = check.verified
+    if not check.ok or v is None:
+        return
+    c = v.contract
+    who = ", ".join(f"{p.role} {p.name}" for p in v.latest_signers)
+    yield f"ok: {c.contract_id} v{c.version} {v.state.value}, signed by {who}, digest {c.digest}"

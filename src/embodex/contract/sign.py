@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 from ..errors import ContractError, ContractStateError, SignatureError
 from ..trust.documents import sign_model
@@ -51,6 +52,17 @@ class ContractAction:
     verified: VerifiedContract
     ledger_entry: LedgerEntry | None
 
+    def to_json(self) -> dict[str, Any]:
+        """The action and the contract's summary (``embodex contract sign … --json``)."""
+        from .summary import describe_contract
+
+        return {
+            "path": str(self.path),
+            "event": self.event,
+            "ledger_seq": self.ledger_entry.seq if self.ledger_entry else None,
+            "contract": describe_contract(self.verified),
+        }
+
 
 def require_party(contract: Contract, signer: Signer) -> None:
     """Raise :class:`ContractError` unless ``signer`` is the contract's centre or buyer."""
@@ -60,7 +72,7 @@ def require_party(contract: Contract, signer: Signer) -> None:
             f"key {signer.name!r} ({signer.key_id}) is not a party to contract "
             f"{contract.contract_id}: it names centre {parties.centre.name!r} "
             f"({parties.centre.key_id}) and buyer {parties.buyer.name!r} ({parties.buyer.key_id})",
-            hint="Sign with the centre's or the buyer's key (--key NAME).",
+            hint="Sign with the centre's or the buyer's key (`--key NAME` in the CLI).",
         )
 
 
@@ -93,7 +105,8 @@ def trust_for(signer: Signer, trusted: Sequence[Identity] | None) -> list[Identi
 def refuse_existing(out: Path) -> None:
     if out.exists():
         raise ContractError(
-            f"{out} already exists", hint="Pass --out with a new file name, or remove it."
+            f"{out} already exists",
+            hint="Write to a new file (`out`; `--out` in the CLI), or remove it.",
         )
 
 

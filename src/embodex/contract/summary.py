@@ -7,10 +7,12 @@ file is verified first and its summary says who signed, the state and the histor
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, TypedDict
 
+from ..errors import EmbodexError
 from ..trust.keys import Identity
 from ..trust.types import dec_str
 from .file import VerifiedContract, is_signed_contract_file, verify_contract_file
@@ -18,10 +20,45 @@ from .lifecycle import ContractState
 from .model import Contract
 from .yamlio import load_contract_yaml
 
-__all__ = ["describe_contract", "show_contract"]
+__all__ = [
+    "ContractCheck",
+    "ContractSummary",
+    "check_contract",
+    "describe_contract",
+    "show_contract",
+]
 
 
-def _terms(c: Contract) -> dict[str, Any]:
+class ContractSummary(TypedDict, total=False):
+    """A contract described for people and scripts (``embodex contract show``): its terms,
+    then the state as of a day, who signed, the versions before it, a pending amendment,
+    the termination; ``path`` names the file read. Every value is JSON-ready."""
+
+    contract_id: str
+    version: int
+    replaces: str | None
+    title: str
+    digest: str
+    parties: dict[str, dict[str, Any]]
+    reviewers: list[str]
+    term: dict[str, Any]
+    volume: dict[str, str]
+    scope: dict[str, Any]
+    acceptance: dict[str, Any]
+    price: dict[str, Any]
+    usage: dict[str, Any]
+    origin: dict[str, Any] | None
+    state: str
+    as_of: str
+    signed_by: list[dict[str, str]]
+    verified: bool
+    history: list[dict[str, Any]]
+    pending_amendment: dict[str, Any] | None
+    termination: dict[str, Any] | None
+    path: str
+
+
+def _terms(c: Contract) -> ContractSummary:
     periods = c.periods()
     per_period = c.hours_due_per_period()[0][1]
     return {
@@ -64,7 +101,7 @@ def _terms(c: Contract) -> dict[str, Any]:
     }
 
 
-def describe_contract(verified: VerifiedContract) -> dict[str, Any]:
+def describe_contract(verified: VerifiedContract) -> ContractSummary:
     """JSON-safe summary of a verified contract: terms in force, state, signers, history."""
     out = _terms(verified.contract)
     out["state"] = verified.state.value
@@ -101,20 +138,63 @@ def describe_contract(verified: VerifiedContract) -> dict[str, Any]:
 
 def show_contract(
     path: str | Path, trusted: Sequence[Identity] | None = None, *, at: date | None = None
-) -> dict[str, Any]:
+) -> ContractSummary:
     """Summarise a YAML draft (state DRAFT, unverified) or verify and summarise a signed file."""
     p = Path(path)
     if is_signed_contract_file(p):
         return describe_contract(verify_contract_file(p, trusted, at=at))
     draft = _terms(load_contract_yaml(p))
-    draft.update(
-        state=ContractState.DRAFT.value,
-        as_of=(at or date.today()).isoformat(),
-        signed_by=[],
-        verified=False,
-        history=[],
-        pending_amendment=None,
-        termination=None,
-        path=str(p),
-    )
+    draft["state"] = ContractState.DRAFT.value
+    draft["as_of"] = (at or date.today()).isoformat()
+    draft["signed_by"] = []
+    draft["verified"] = False
+    draft["history"] = []
+    draft["pending_amendment"] = None
+    draft["termination"] = None
+    draft["path"] = str(p)
     return draft
+
+
+@dataclass(frozen=True)
+class ContractCheck:
+    """The verdict on a signed contract file (``embodex contract verify``): ``verified`` when
+    its signatures verified, ``error`` when it failed or has ended (expired, terminated)."""
+
+    file: Path
+    verified: VerifiedContract | None
+    error: EmbodexError | None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict[str, Any]:
+        """The summary with ``"ok": true``, or ``"ok": false`` with the error (and the state,
+        when the signatures verified)."""
+        summary: dict[str, Any] = (
+            dict(describe_contract(self.verified))
+            if self.verified is not None
+            else {"file": str(self.file)}
+        )
+        if self.error is None:
+            return {"ok": True, **summary}
+        return {"ok": False, "error": self.error.one_line(), **summary}
+
+    def raise_for_status(self) -> None:
+        """Raise the error that made the check fail, if any."""
+        if self.error is not None:
+            raise self.error
+
+
+def check_contract(
+    path: str | Path, trusted: Sequence[Identity] | None = None, *, at: date | None = None
+) -> ContractCheck:
+    """Verify every signature of a signed contract and that it is in force at ``at``; never
+    raises for a failed check (see :meth:`ContractCheck.raise_for_status`)."""
+    verified = None
+    try:
+        verified = verify_contract_file(path, trusted, at=at)
+        verified.require_not_ended()
+    except EmbodexError as exc:
+        return ContractCheck(Path(path), verified, exc)
+    return ContractCheck(Path(path), verified, None)

@@ -97,7 +97,8 @@ class Channel:
             raise DeliveryError(
                 f"key {signer.name!r} ({signer.key_id}) is not the {role} of contract "
                 f"{self.contract.contract_id}, which names {party.name!r} ({party.key_id})",
-                hint=f"Use the {role}'s key (--key NAME): it alone may {does}.",
+                hint=f"Sign with the {role}'s key (the `signer`; `--key NAME` in the CLI): it "
+                f"alone may {does}.",
             )
 
     # -- documents -------------------------------------------------------------------------
@@ -218,7 +219,8 @@ def check_fresh(got: HeadRead, now: datetime, where: str) -> None:
         raise ChannelError(
             f"the channel head at {where} was issued at {head.issued_at.isoformat()}, in the "
             f"future (now {now.isoformat()})",
-            hint="Check this machine's clock (and --at); pull again.",
+            hint="Check this machine's clock (and the time given as `now`, `--at` in the CLI); "
+            "pull again.",
         )
 
 

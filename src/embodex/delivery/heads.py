@@ -12,6 +12,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ..contract import VerifiedContract
 from ..errors import DeliveryError
@@ -47,6 +48,10 @@ class HeadUpdate:
     def digest(self) -> str:
         return doc_digest(self.head)
 
+    def to_json(self) -> dict[str, Any]:
+        """The signed head (``embodex channel refresh --json``)."""
+        return self.head.model_dump(mode="json")
+
 
 def issue_head(
     previous: ChannelHead | None,
@@ -66,12 +71,16 @@ def issue_head(
     previous head (a head never goes back in time).
     """
     if ttl <= timedelta(0):
-        raise DeliveryError("the head's validity must be positive", hint="Use e.g. --ttl 3d.")
+        raise DeliveryError(
+            "the head's validity must be positive",
+            hint="Give a positive `ttl`, e.g. timedelta(days=3) (`--ttl 3d` in the CLI).",
+        )
     if previous is not None and now < previous.issued_at:
         raise DeliveryError(
             f"this machine's time {now.isoformat()} is before the channel's last head "
             f"({previous.issued_at.isoformat()})",
-            hint="Fix the clock (or --at); heads never go back in time.",
+            hint="Fix the clock (or the time given as `now`, `--at` in the CLI); heads never go "
+            "back in time.",
         )
     b_num, b_digest = batch or (
         (previous.batch, previous.batch_manifest) if previous else (0, None)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from ..contract import VerifiedContract
 from ..errors import DeliveryError
@@ -27,9 +28,14 @@ __all__ = ["NoticeResult", "revoke_batch", "send_notice"]
 
 @dataclass(frozen=True)
 class NoticeResult:
+    """A notice signed and published, its digest, and the head that now lists it."""
+
     notice: Notice
     digest: str
     head: HeadUpdate
+
+    def to_json(self) -> dict[str, Any]:
+        return {"notice": self.notice.model_dump(mode="json"), "digest": self.digest}
 
 
 def send_notice(
@@ -63,7 +69,10 @@ def send_notice(
             f"unknown notice type {type!r}", hint=f"Use one of: {', '.join(NOTICE_TYPES)}."
         )
     if not reason.strip():
-        raise DeliveryError("a notice needs a reason", hint='Pass --reason "…".')
+        raise DeliveryError(
+            "a notice needs a reason",
+            hint="Say what happened and why in `reason` (`--reason` in the CLI).",
+        )
     now = now or utc_now()
     channel = open_channel(url, contract, trusted=trusted, at=now)
     channel.require(signer, "centre")

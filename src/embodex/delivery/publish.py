@@ -123,7 +123,10 @@ def _check_replacement(channel: Channel, batch: int | None) -> None:
         return
     snap = read_snapshot(channel)
     numbers = [m.number for m, _ in snap.manifests]
-    hint = "`embodex supply plan` lists the batches with episodes to replace."
+    hint = (
+        "The supply plan lists the batches with episodes to replace "
+        "(embodex.delivery.supply_plan; `embodex supply plan`)."
+    )
     if batch not in numbers:
         last = max(numbers, default=0)
         raise DeliveryError(
@@ -145,7 +148,8 @@ def _contract_profile(channel: Channel, profile: Profile | None) -> Profile:
         raise DeliveryError(
             f"QC profile {chosen.id} v{chosen.version} ({chosen.digest}) is not the one the "
             f"contract names ({channel.contract.acceptance.qc_profile_id}, {wanted})",
-            hint="Pass the agreed profile with --profile FILE.",
+            hint="Publish with the profile the contract names (the `profile` argument; "
+            "`--profile FILE` in the CLI).",
         )
     return chosen
 

@@ -341,7 +341,8 @@ def _profile(channel: Channel, incoming: Path, override: Profile | None) -> Prof
             return profile
     raise DeliveryError(
         f"the contract's QC profile {wanted} is not available here",
-        hint="Pass the agreed profile with --profile FILE.",
+        hint="Pull with the profile the contract names (the `profile` argument; "
+        "`--profile FILE` in the CLI).",
     )
 
 

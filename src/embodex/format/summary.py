@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from . import layout
-from .reader import Dataset
+from .reader import Dataset, open_dataset
 
-__all__ = ["summarize"]
+__all__ = ["DatasetSummary", "inspect_dataset", "summarize"]
 
 UNKNOWN = "(unknown)"
 
@@ -102,3 +105,55 @@ def summarize(ds: Dataset) -> dict[str, Any]:
         "by_skill": dict(sorted(by_skill.items())),
         "hours_by_scene_and_skill": {k: dict(sorted(v.items())) for k, v in sorted(cross.items())},
     }
+
+
+#: The episode-table columns ``inspect_dataset(..., episodes=True)`` lists.
+EPISODE_LIST_COLUMNS = ("episode_id", "scene_type", "skill", "frame_count", "duration_s", "success")
+
+
+@dataclass(frozen=True)
+class DatasetSummary:
+    """What a dataset holds (``embodex inspect``): :func:`summarize`'s figures, typed.
+
+    Groups (``by_scene_type``, ``by_skill``) map a name to ``{"episodes", "hours"}``;
+    ``episode_list`` holds one row per episode when asked for, else None."""
+
+    name: str
+    path: str
+    format_version: str
+    licence: str
+    centre: str
+    digest: str
+    episodes: int
+    frames: int
+    hours: float
+    fps: float
+    size_bytes: int
+    shards: int
+    videos: int
+    success_rate: float | None
+    operators: int
+    robots: dict[str, int]
+    recorded_from: str | None
+    recorded_to: str | None
+    cameras: list[dict[str, Any]]
+    features: dict[str, dict[str, Any]]
+    streams: list[dict[str, Any]]
+    by_scene_type: dict[str, dict[str, float]]
+    by_skill: dict[str, dict[str, float]]
+    hours_by_scene_and_skill: dict[str, dict[str, float]]
+    episode_list: list[dict[str, Any]] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        data = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        if self.episode_list is None:
+            del data["episode_list"]
+        return data
+
+
+def inspect_dataset(dataset: Dataset | str | Path, *, episodes: bool = False) -> DatasetSummary:
+    """Summarise a dataset from its metadata (hash-checked), never reading frames; with
+    ``episodes=True`` also list every episode. Raises the errors of ``open_dataset``."""
+    ds = dataset if isinstance(dataset, Dataset) else open_dataset(dataset)
+    rows = ds.episodes.select(list(EPISODE_LIST_COLUMNS)).to_pylist() if episodes else None
+    return DatasetSummary(**summarize(ds), episode_list=rows)

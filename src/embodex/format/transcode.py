@@ -42,6 +42,10 @@ class TranscodeResult:
     bytes_before: int
     bytes_after: int
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (``embodex transcode --json``)."""
+        return self.as_dict()
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the CLI's ``--json``)."""
         return {
@@ -62,6 +66,7 @@ def transcode_dataset(
     codec: str = "h264",
     gop: int = DEFAULT_GOP,
     only: Sequence[str] | None = None,
+    on_start: Callable[[int], None] | None = None,
     on_episode: Callable[[str], None] | None = None,
 ) -> TranscodeResult:
     """Write ``source`` to the new dataset ``dest`` with its colour cameras (those in
@@ -69,6 +74,8 @@ def transcode_dataset(
     and stores it as a JPEG (quality 90); ``"video"`` encodes frame cameras (and video
     cameras in another codec) as ``codec`` (h264, h265, av1) with a key frame every ``gop``
     frames. Cameras already in the asked form are copied as stored (bytes unchanged).
+    ``on_start`` gets the number of episodes to write, ``on_episode`` each one written
+    (progress bars).
 
     Raises ``SchemaError`` (unknown camera or codec, a depth camera asked as video),
     ``DatasetExistsError`` (``dest`` holds a dataset). ``source`` is never modified; ``dest``
@@ -79,6 +86,8 @@ def transcode_dataset(
         transcode_dataset("deliveries/week01", "hot/week01", cameras="jpeg")
     """
     src = source if isinstance(source, Dataset) else open_dataset(source)
+    if on_start is not None:
+        on_start(len(src))
     if layout.resolve(Path(dest), layout.META_FILE).exists():
         raise DatasetExistsError(
             f"{dest} already holds a dataset",

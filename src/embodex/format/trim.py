@@ -67,6 +67,10 @@ class TrimResult:
     frames_before: int
     frames_after: int
 
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready summary (the CLI's ``--json``)."""
+        return self.as_dict()
+
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready summary (the CLI's ``--json``)."""
         return {

@@ -44,6 +44,25 @@ class VerifyReport:
     def ok(self) -> bool:
         return not self.problems
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "path": self.path,
+            "digest": self.digest,
+            "files": self.files,
+            "bytes": self.bytes,
+            "episodes": self.episodes,
+            "frames": self.frames,
+            "problems": self.problems,
+            "damaged_episodes": self.damaged_episodes,
+            "notes": self.notes,
+        }
+
+    def raise_for_problems(self) -> None:
+        """Raise ``VerificationError`` listing every problem, when there is one."""
+        if self.problems:
+            raise VerificationError(self.problems)
+
 
 #: What a dataset folder holds outside its manifest: the manifest itself, the writer's
 #: control folder and the QC results (which the QC manifest lists and hashes).
@@ -110,15 +129,18 @@ def verify_dataset(
     *,
     hashes: bool = True,
     raise_on_error: bool = True,
+    on_start: Callable[[int], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
 ) -> VerifyReport:
     """Check every file's size and sha256, the schemas and the bookkeeping.
 
     Raises ``VerificationError`` listing every problem (unless ``raise_on_error=False``, when
-    the problems are only in the report). ``on_bytes`` is called with each file's size as it
-    is hashed, for progress bars.
+    the problems are only in the report). For progress bars, ``on_start`` gets the bytes to
+    check and ``on_bytes`` each file's size as it is hashed.
     """
     ds = path if isinstance(path, Dataset) else open_dataset(path)
+    if on_start is not None:
+        on_start(sum(f.size for f in ds.manifest.files))
     root = ds.root
     report = VerifyReport(path=str(root), digest=ds.digest)
     problems = report.problems

@@ -41,7 +41,8 @@ class VideoWriter:
             raise InteropError(
                 f"{path.name}: {width}x{height} frames cannot be stored as yuv420p video "
                 "(width and height must be even)",
-                hint="Export this dataset's cameras as images (leave out --video).",
+                hint="Export this dataset's cameras as images (video=False; leave out `--video` in "
+                "the CLI).",
             )
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config otherwise
         encoder, options = VIDEO_CODECS[codec]

@@ -15,6 +15,10 @@ The usual flow::
     quote, match = build_quote(catalog.listing, load_demand("demand.yaml"))
     yaml_text = draft_contract(quote, catalog.listing, buyer=load_identity("agibot"))
 
+What the commands show comes from :mod:`.views`: :func:`catalog_figures` (every figure of a
+catalogue, computed once), :func:`show_catalog`, :func:`make_catalog`,
+:func:`match_demand_file` and :func:`quote_demand`.
+
 Spec: ``specs/catalog.md``.
 """
 
@@ -43,11 +47,24 @@ from .publish import (
 )
 from .quote import Quote, build_quote, check_arithmetic, load_quote, verify_quote, write_quote
 from .sample import SamplePack, build_sample_pack, choose_sample, verify_sample_pack
+from .views import (
+    BuiltCatalog,
+    CatalogFigures,
+    CatalogView,
+    catalog_figures,
+    make_catalog,
+    match_demand_file,
+    quote_demand,
+    show_catalog,
+)
 from .watermark import burn_mark, has_mark
 
 __all__ = [
+    "BuiltCatalog",
     "Capacity",
     "Catalog",
+    "CatalogFigures",
+    "CatalogView",
     "Demand",
     "DemandItem",
     "DemandLine",
@@ -69,6 +86,7 @@ __all__ = [
     "build_sample_pack",
     "builtin_scenes",
     "burn_mark",
+    "catalog_figures",
     "check_arithmetic",
     "choose_sample",
     "contract_from_quote",
@@ -82,15 +100,19 @@ __all__ = [
     "load_demand",
     "load_price_sheet",
     "load_quote",
+    "make_catalog",
     "match_demand",
+    "match_demand_file",
     "open_catalog",
     "open_catalog_url",
     "open_provenance",
     "parse_demand",
     "publish_catalog",
     "pull_sample",
+    "quote_demand",
     "read_catalog",
     "read_chain_file",
+    "show_catalog",
     "verify_chain",
     "verify_quote",
     "verify_sample_pack",

@@ -202,7 +202,7 @@ def build_catalog(
         raise CatalogError(
             f"catalogues are signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (--key CENTRE).",
+            hint="Sign with the centre's key (`--key CENTRE` in the CLI).",
         )
     capacity = capacity or Capacity()
     root = Path(out)
@@ -322,7 +322,8 @@ def read_catalog(
                 f"{source}: the listing is signed by a key you do not trust "
                 f"({', '.join(envelope.keyids)})",
                 hint=f"Check the key id with the centre, then `embodex keys import "
-                f"{source}/{IDENTITY_FILE}` (or pass --trust IDENTITY).",
+                f"{source}/{IDENTITY_FILE}` (or pass its identity in `trusted`; "
+                "`--trust IDENTITY` in the CLI).",
             ) from None
         raise
     listing = model_from_payload(Listing, parse_payload(verified.payload), "listing")

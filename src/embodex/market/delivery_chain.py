@@ -68,6 +68,9 @@ class DeliveryProvenance:
     chain: ProvenanceChain
     where: str
 
+    def to_json(self) -> dict[str, Any]:
+        return self.describe()
+
     def describe(self) -> dict[str, Any]:
         return {"batch": self.batch, "where": self.where, **self.chain.describe()}
 

@@ -23,10 +23,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field
 
+from ..errors import DemandError
 from ..trust.types import Digest, Hours, IsoDate, TrustModel
 from .demand import Demand, DemandItem
 from .listing import DatasetEntry, Holding, Listing
@@ -91,6 +92,19 @@ class MatchResult(TrustModel):
     @property
     def feasible(self) -> bool:
         return self.totals.shortfall == 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The match with ``feasible`` (``embodex catalog match --json``)."""
+        return {**self.model_dump(mode="json"), "feasible": self.feasible}
+
+    def raise_if_infeasible(self) -> None:
+        """Raise ``DemandError`` when some hours cannot be ready by the horizon."""
+        if not self.feasible:
+            raise DemandError(
+                f"{self.totals.shortfall} h of the demand cannot be ready by {self.horizon}",
+                hint="Move the horizon, lower the hours, or widen the scenes; a quote prices "
+                "what can be delivered.",
+            )
 
 
 def _exclusion(demand: Demand, entry: DatasetEntry, holding: Holding) -> str | None:

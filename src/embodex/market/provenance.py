@@ -213,7 +213,7 @@ def _centre_ref(ds: Dataset, signer: Signer) -> CentreRef:
         raise ProvenanceError(
             f"provenance is signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (--key CENTRE).",
+            hint="Sign with the centre's key (`--key CENTRE` in the CLI).",
         )
     p = ds.meta.provenance
     return CentreRef(centre_id=p.centre_id, centre_name=p.centre_name, key_id=signer.key_id)

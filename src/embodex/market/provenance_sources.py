@@ -42,6 +42,9 @@ class Provenance:
             hint="List the episodes with `embodex catalog provenance PATH --json`.",
         )
 
+    def to_json(self) -> list[dict[str, Any]]:
+        return self.describe()
+
     def describe(self) -> list[dict[str, Any]]:
         """Each chain's JSON-ready summary (:meth:`ProvenanceChain.describe`)."""
         return [c.describe() for c in self.chains]

@@ -504,8 +504,9 @@ def verify_quote(quote: Quote, listing: Listing) -> None:
             f"quote {quote.quote_id} was priced against listing #{quote.listing_sequence} "
             f"({quote.listing_digest}); the catalogue holds listing #{listing.sequence} "
             f"({listing.digest})",
-            hint="Ask for a fresh quote against the current catalogue (`embodex quote CATALOG "
-            "DEMAND`), or pass --catalog with the catalogue the quote was priced from.",
+            hint="Ask for a fresh quote against the current catalogue (quote_demand; `embodex "
+            "quote CATALOG DEMAND`), or check it against the catalogue it was priced from "
+            "(`--catalog` in the CLI).",
         )
     try:
         created = datetime.strptime(quote.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)

@@ -156,6 +156,9 @@ class SamplePack:
     episodes: list[SampleEpisode]
     selection: SampleSelection | None = None
 
+    def to_json(self) -> dict[str, Any]:
+        return self.describe()
+
     def describe(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "path": str(self.path),
@@ -318,7 +321,7 @@ def _centre_of(chain: Sequence[Envelope], trusted: Sequence[Identity]) -> Identi
     raise SignatureError(
         f"the sample pack's provenance is signed by a key you do not trust ({', '.join(keyids)})",
         hint="Import the centre's identity (`embodex keys import CATALOG/identity.json`) after "
-        "checking its key id, or pass --trust IDENTITY.",
+        "checking its key id, or pass its identity in `trusted` (`--trust IDENTITY` in the CLI).",
     )
 
 

@@ -2,11 +2,13 @@
 
 See specs/qc.md. The usual flow::
 
-    from embodex.qc import run_qc, write_qc
+    from embodex.qc import check_dataset
     from embodex.reports import write_report
-    result = run_qc("datasets/week01")           # default profile humanoid-30fps
-    manifest = write_qc("datasets/week01", result)
+    summary = check_dataset("datasets/week01")   # run_qc + write_qc; default humanoid-30fps
+    summary.raise_for_gate()                     # QCFailedError when an episode FAILs
     write_report("datasets/week01", "week01-qc.html")
+
+``run_qc`` and ``write_qc`` are the two steps on their own.
 
 Defects for tests and demos: :mod:`embodex.demo.defects`.
 """
@@ -25,10 +27,22 @@ from .manifest import (
     write_qc,
 )
 from .profile import Profile, default_profile, load_profile
-from .review import list_reviews, record_review, review_queue, review_status
+from .review import (
+    ReviewNext,
+    ReviewRecorded,
+    Reviews,
+    list_reviews,
+    next_review,
+    record_review,
+    review_queue,
+    review_status,
+    reviews,
+    set_review,
+)
 from .reviewlog import REASONS, ReviewEntry
 from .rules import RULES, RuleSpec
 from .runner import EpisodeResult, QCResult, run_qc
+from .summary import QCRunSummary, check_dataset, read_known_ids, resolve_profile
 from .trims import suggested_trims, trim_dataset
 
 __all__ = [
@@ -39,11 +53,16 @@ __all__ = [
     "Profile",
     "QCManifest",
     "QCResult",
+    "QCRunSummary",
     "ReviewEntry",
+    "ReviewNext",
+    "ReviewRecorded",
+    "Reviews",
     "RuleSpec",
     "Severity",
     "Verdict",
     "apply_reviews",
+    "check_dataset",
     "compare_manifests",
     "default_profile",
     "describe_episode",
@@ -54,10 +73,15 @@ __all__ = [
     "load_profile",
     "load_qc_manifest",
     "load_qc_profile",
+    "next_review",
+    "read_known_ids",
     "record_review",
+    "resolve_profile",
     "review_queue",
     "review_status",
+    "reviews",
     "run_qc",
+    "set_review",
     "suggested_trims",
     "trim_dataset",
     "write_qc",

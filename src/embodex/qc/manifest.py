@@ -35,6 +35,7 @@ __all__ = [
     "QC_DIR",
     "Aggregates",
     "DatasetNote",
+    "EpisodeQC",
     "EpisodeVerdict",
     "FileRef",
     "GroupStats",
@@ -554,9 +555,27 @@ def stale_reason(dataset: Dataset | str | Path, manifest: QCManifest | None = No
     )
 
 
-def describe_episode(dataset: str | Path, episode_id: str) -> dict[str, Any]:
-    """One episode's QC outcome as JSON-ready data: verdicts, review, findings, metrics, and
-    ``stale`` (:func:`stale_reason`: null when the manifest describes the current data)."""
+class EpisodeQC(EpisodeVerdict):
+    """One episode's QC outcome as shown by ``embodex qc show``: its verdicts and review, the
+    findings and quality metrics, the profile, and ``stale`` (:func:`stale_reason`: None when
+    the manifest describes the current data)."""
+
+    findings: list[dict[str, Any]]
+    metrics: dict[str, float]
+    profile: ProfileRef
+    dataset_digest: str
+    stale: str | None
+
+    @property
+    def seconds(self) -> float:
+        """The episode's recorded length in seconds."""
+        return float(self.hours) * 3600
+
+
+def describe_episode(dataset: str | Path, episode_id: str) -> EpisodeQC:
+    """One episode's QC outcome: verdicts, review, findings, metrics and staleness.
+
+    Raises ``QCManifestError`` when QC has not run or the episode is not in its manifest."""
     manifest = load_qc_manifest(dataset)
     ev = manifest.episode(episode_id)
     findings = load_findings(dataset, manifest)
@@ -566,11 +585,11 @@ def describe_episode(dataset: str | Path, episode_id: str) -> dict[str, Any]:
         (m for m in metrics.to_pylist() if m["episode_id"] == episode_id), {}
     )
     mrow.pop("episode_id", None)
-    return {
-        **ev.model_dump(mode="json"),
-        "findings": rows,
-        "metrics": {k: v for k, v in mrow.items() if v is not None and v == v},
-        "profile": manifest.profile.model_dump(mode="json"),
-        "dataset_digest": manifest.dataset_digest,
-        "stale": stale_reason(dataset, manifest),
-    }
+    return EpisodeQC(
+        **dict(ev),
+        findings=rows,
+        metrics={k: v for k, v in mrow.items() if v is not None and v == v},
+        profile=manifest.profile,
+        dataset_digest=manifest.dataset_digest,
+        stale=stale_reason(dataset, manifest),
+    )

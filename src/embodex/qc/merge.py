@@ -63,7 +63,8 @@ def combine_qc(
         if m.profile.digest != profile.digest:
             raise QCManifestError(
                 f"cannot combine QC made with profiles {profile.digest} and {m.profile.digest}",
-                hint="Re-run QC with one profile (`embodex qc run DATASET --profile FILE`).",
+                hint="Run QC again with one profile (`check_dataset(DATASET, profile)`; "
+                "`embodex qc run DATASET --profile FILE`).",
             )
     ds = open_dataset(root)
     order = ds.episode_ids

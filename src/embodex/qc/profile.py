@@ -134,6 +134,10 @@ class Profile(_Strict):
             _set_path(data, key, value)
         return _validate(data, "overrides")
 
+    def to_json(self) -> dict[str, Any]:
+        """The resolved profile and its digest (``embodex qc profile --json``)."""
+        return {"digest": self.digest, "profile": self.content}
+
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.content, sort_keys=False, allow_unicode=True, width=100)
 
@@ -175,7 +179,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ProfileError(
                 f"override {item!r} is not KEY=VALUE",
-                hint="Write e.g. --set timing.gap.fail=250.",
+                hint="Write RULE.PARAM=VALUE, e.g. timing.gap.fail=250 (`--set` in the CLI).",
             )
         try:
             out[key.strip()] = yaml.load(text, Loader=BoundedYamlLoader)  # safe

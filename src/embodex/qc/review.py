@@ -12,14 +12,16 @@ import hashlib
 import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from ..errors import QCManifestError, ReviewError
 from .aggregates import UNKNOWN
 from .manifest import (
     MANIFEST_FILE,
+    EpisodeQC,
     QCManifest,
     apply_reviews,
+    describe_episode,
     load_qc_manifest,
     load_qc_profile,
     stale_reason,
@@ -28,11 +30,17 @@ from .reviewlog import ReviewEntry, SignFn, append_review, latest_reviews, read_
 
 __all__ = [
     "QueueItem",
+    "ReviewNext",
+    "ReviewRecorded",
+    "Reviews",
     "list_reviews",
+    "next_review",
     "record_review",
     "review_queue",
     "review_status",
+    "reviews",
     "sampled_passes",
+    "set_review",
 ]
 
 
@@ -177,3 +185,117 @@ def list_reviews(dataset: str | Path) -> list[ReviewEntry]:
     path = Path(dataset) / MANIFEST_FILE
     head = load_qc_manifest(dataset).review_log if path.exists() else None
     return read_log(dataset, expect=head)
+
+
+@dataclass(frozen=True)
+class ReviewNext:
+    """The next episode to review (``embodex review next``): why it waits, its QC outcome,
+    the page written for it, and how many wait. ``item`` is None when the queue is empty."""
+
+    dataset: str
+    item: QueueItem | None
+    episode: EpisodeQC | None
+    page: Path | None
+    waiting: int
+    stale: str | None
+
+    @property
+    def why_text(self) -> str:
+        """``automatic WARN`` or ``sampled PASS``."""
+        return "automatic WARN" if self.item and self.item.why == "warn" else "sampled PASS"
+
+    def to_json(self) -> dict[str, Any]:
+        if self.item is None or self.episode is None:
+            return {"next": None, "waiting": 0, "stale": self.stale}
+        return {
+            "next": self.item.episode_id,
+            "why": self.item.why,
+            "operator_id": self.item.operator_id,
+            "auto_verdict": self.item.auto_verdict,
+            "page": str(self.page),
+            "waiting": self.waiting,
+            "findings": self.episode.findings,
+            "stale": self.stale,
+        }
+
+
+def next_review(dataset: str | Path, pages: str | Path | None = None) -> ReviewNext:
+    """The head of the review queue, with its review page written (frames, joint plots,
+    findings) to ``pages`` (default ``DATASET/reviews/pages``).
+
+    Raises ``QCManifestError`` when QC has not run. Example::
+
+        nxt = next_review("datasets/week01")
+        if nxt.item is not None:
+            print(nxt.item.episode_id, nxt.page)
+    """
+    from ..reports.review_page import write_review_page
+
+    queue = review_queue(dataset)
+    stale = stale_reason(dataset)
+    if not queue:
+        return ReviewNext(str(dataset), None, None, None, 0, stale)
+    item = queue[0]
+    page = write_review_page(dataset, item.episode_id, pages or Path(dataset) / "reviews" / "pages")
+    episode = describe_episode(dataset, item.episode_id)
+    return ReviewNext(str(dataset), item, episode, page, len(queue), stale)
+
+
+@dataclass(frozen=True)
+class ReviewRecorded:
+    """A decision just recorded, and the episode's final verdict after it."""
+
+    episode_id: str
+    entry: ReviewEntry
+    verdict: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"entry": self.entry.model_dump(mode="json"), "verdict": self.verdict}
+
+
+def set_review(
+    dataset: str | Path,
+    episode_id: str,
+    *,
+    verdict: Literal["accept", "reject", "flag"],
+    reason: str,
+    reviewer: str,
+    note: str | None = None,
+    sign: SignFn | None = None,
+) -> ReviewRecorded:
+    """:func:`record_review` as a typed result (what ``embodex review set`` shows); a signed
+    decision comes from ``embodex.trust.set_signed_review``."""
+    entry, manifest = record_review(
+        dataset,
+        episode_id,
+        verdict=verdict,
+        reason=reason,
+        reviewer=reviewer,
+        note=note,
+        sign=sign,
+    )
+    return ReviewRecorded(episode_id, entry, manifest.episode(episode_id).verdict)
+
+
+@dataclass(frozen=True)
+class Reviews:
+    """Review decisions (the latest per episode, or every entry) and the queue's status."""
+
+    entries: list[ReviewEntry]
+    status: dict[str, int]
+    stale: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        reviews = [e.model_dump(mode="json") for e in self.entries]
+        return {"status": self.status, "reviews": reviews, "stale": self.stale}
+
+
+def reviews(dataset: str | Path, *, superseded: bool = False) -> Reviews:
+    """The decisions of the review log (``superseded=True``: every entry, not only the latest
+    per episode), how many are reviewed, accepted, rejected and waiting, and staleness."""
+    entries = list_reviews(dataset)
+    stale = stale_reason(dataset)
+    if not superseded:
+        latest = {e.episode_id: e for e in entries}
+        entries = [e for e in entries if latest[e.episode_id] is e]
+    return Reviews(entries, review_status(dataset), stale)

@@ -44,7 +44,9 @@ def suggested_trims(dataset: Dataset | str | Path) -> dict[str, Cut]:
     stale = stale_reason(ds, manifest)
     if stale is not None:
         raise QCManifestError(
-            stale, hint=f"Run `embodex qc run {root}` first, so the trims fit the current data."
+            stale,
+            hint=f"Run QC on {root} again first (`embodex qc run`, or "
+            "embodex.qc.check_dataset), so the trims fit the current data.",
         )
     findings = load_findings(root, manifest)
     idle = findings.filter(pc.equal(findings.column("rule"), IDLE_ENDS)).to_pylist()
@@ -72,11 +74,13 @@ def trim_dataset(
     *,
     frames: Iterable[tuple[str, Cut | tuple[int, int | None] | str]] = (),
     suggested: bool = False,
+    on_start: Callable[[int], None] | None = None,
     on_episode: Callable[[str], None] | None = None,
 ) -> TrimResult:
     """Write ``source`` to the new dataset ``dest`` with episodes trimmed: those in ``frames``
     (``(episode_id, "START:END")`` pairs, reason ``manual``) and, with ``suggested``, every
-    episode QC found idle at its start or end (:func:`suggested_trims`).
+    episode QC found idle at its start or end (:func:`suggested_trims`). ``on_start`` gets
+    the number of episodes to write, ``on_episode`` each one written (progress bars).
 
     Raises :class:`TrimError` (bad or doubled ranges, an episode both suggested and given,
     nothing to trim), ``QCManifestError`` (``suggested`` without current QC results), and
@@ -94,8 +98,8 @@ def trim_dataset(
                 raise TrimError(
                     f"episode {eid} has both a suggested trim ({cut}) and a range given by "
                     f"hand ({cuts[eid]})",
-                    hint="Give one kept range per episode: leave out --suggested, or that "
-                    "episode's --episode/--frames.",
+                    hint="Give one kept range per episode: QC's suggestion or your own range "
+                    "for it, not both.",
                 )
             cuts[eid] = cut
     if not cuts:
@@ -106,7 +110,9 @@ def trim_dataset(
         )
         raise TrimError(
             f"nothing to trim in {src.root}: {why}",
-            hint="Name episodes with --episode ID --frames START:END, or use --suggested "
-            "after `embodex qc run`.",
+            hint="Name the episodes to trim with the frames to keep (START:END), or ask "
+            "for QC's suggested trims once QC has run on the current data.",
         )
+    if on_start is not None:
+        on_start(len(src))
     return trim_episodes(src, dest, cuts, on_episode=on_episode)

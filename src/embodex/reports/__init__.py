@@ -1,7 +1,7 @@
 """Reports: every HTML page and SVG chart embodex writes, fed by the typed results of the layers.
 
 * htmlkit, svg — the page shell, tables, badges, episode sections; bar, line and histogram charts
-* qc_page — a dataset's QC report (:func:`write_report`)
+* qc_page — a dataset's QC report (:func:`write_report`; :func:`qc_report` says what it wrote)
 * review_page — the page a reviewer opens for one episode (:func:`write_review_page`)
 * catalog_page — a verified catalogue for buyers (:func:`write_catalog_html`)
 * supply_page — supply status per period (:func:`write_supply_report`)
@@ -27,12 +27,14 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .catalog_page import catalog_html, write_catalog_html
-    from .qc_page import write_report
+    from .qc_page import QCReport, qc_report, write_report
     from .review_page import write_review_page
     from .supply_page import render_supply_report, write_supply_report
 
 __all__ = [
+    "QCReport",
     "catalog_html",
+    "qc_report",
     "render_supply_report",
     "write_catalog_html",
     "write_report",
@@ -44,6 +46,8 @@ _WHERE = {
     "catalog_html": "catalog_page",
     "write_catalog_html": "catalog_page",
     "write_report": "qc_page",
+    "qc_report": "qc_page",
+    "QCReport": "qc_page",
     "write_review_page": "review_page",
     "render_supply_report": "supply_page",
     "write_supply_report": "supply_page",

@@ -11,7 +11,6 @@ to size their bars).
 from __future__ import annotations
 
 import json
-from collections import defaultdict
 from decimal import Decimal
 from html import escape
 from pathlib import Path
@@ -19,8 +18,9 @@ from typing import Any
 
 from ..fsutil import atomic_write_bytes
 from ..market.catalog import Catalog
-from ..market.listing import DELIVERABLE, Listing
+from ..market.listing import Listing
 from ..market.publish import SampleOffer
+from ..market.views import catalog_figures
 from ..trust.types import dec_str
 from .htmlkit import Raw, badge, page, table
 from .svg import VERDICT_COLOURS, hbar_chart
@@ -28,18 +28,10 @@ from .svg import VERDICT_COLOURS, hbar_chart
 __all__ = ["catalog_html", "write_catalog_html"]
 
 _VERDICTS = ("PASS", "WARN", "FAIL")
-_UNKNOWN = "(unknown)"
 
 
 def _card(value: str, label: str) -> str:
     return f'<div class="card"><b>{escape(value)}</b><span>{escape(label)}</span></div>'
-
-
-def _episodes_by_verdict(listing: Listing, attr: str) -> dict[str, dict[str, int]]:
-    out: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(_VERDICTS, 0))
-    for h in listing.holdings:
-        out[getattr(h, attr) or _UNKNOWN][h.verdict] += h.episodes
-    return out
 
 
 def _verdict_charts(
@@ -173,15 +165,15 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
     """
     li = catalog.listing
     c = li.centre
-    t = li.totals()
+    figures = catalog_figures(li)
+    t = figures.totals
     o = t["overall"]
-    deliverable = sum((o[v] for v in DELIVERABLE), Decimal(0))
-    capacity = sum((s.capacity_hours_per_week for s in li.scenes), Decimal(0))
+    eps = figures.episodes_by_verdict
     cards = [
         _card(str(o["episodes"]), "episodes"),
         _card(f"{o['hours']} h", "hours held"),
-        _card(f"{deliverable} h", "deliverable (QC PASS or WARN)"),
-        _card(f"{capacity} h/week", "collection capacity"),
+        _card(f"{figures.deliverable_hours} h", "deliverable (QC PASS or WARN)"),
+        _card(f"{figures.capacity_hours_per_week} h/week", "collection capacity"),
         _card(f"{li.prices.base_per_accepted_hour} {li.prices.currency}", "per accepted hour"),
         _card(str(len(li.datasets)), "datasets"),
     ]
@@ -250,10 +242,10 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
         f'<div class="cards">{"".join(cards)}</div>'
         f'<p class="meta">Hours by final QC verdict: {verdicts}</p>'
         "<h2>Hours and episodes by scene type</h2>"
-        + _verdict_charts("scene type", by_scene, _episodes_by_verdict(li, "scene_type"))
+        + _verdict_charts("scene type", by_scene, eps["scene_type"])
         + _group_table("scene type", by_scene)
         + "<h2>Hours and episodes by skill</h2>"
-        + _verdict_charts("skill", by_skill, _episodes_by_verdict(li, "skill"))
+        + _verdict_charts("skill", by_skill, eps["skill"])
         + _group_table("skill", by_skill)
         + "<h2>Robots</h2>"
         + _group_table("robot model", t["by_robot"])

@@ -7,32 +7,24 @@ frame strips.
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
 from collections.abc import Sequence
-from decimal import Decimal
+from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from ..format import open_dataset
 from ..fsutil import atomic_write_bytes
-from ..qc.aggregates import UNKNOWN
 from ..qc.manifest import (
     GroupStats,
     QCManifest,
-    load_findings,
-    load_metrics,
-    load_qc_manifest,
-    load_qc_profile,
     stale_reason,
 )
+from ..qc.report_figures import GroupCard, qc_report_figures
 from ..qc.rules import RULES
 from .htmlkit import Raw, badge, episode_section, page, table
 from .svg import VERDICT_COLOURS, hbar_chart, histogram
 
-__all__ = ["write_report"]
+__all__ = ["QCReport", "qc_report", "write_report"]
 
 
 def _pct(rate: str | None) -> str:
@@ -72,42 +64,27 @@ def _hours_chart(title: str, groups: dict[str, GroupStats], total: float) -> str
     )
 
 
-def _scorecard(
-    title: str,
-    groups: dict[str, GroupStats],
-    key: str,
-    manifest: QCManifest,
-    fail_rules: dict[str, set[str]],
-    metrics: dict[str, dict[str, float]],
-) -> str:
+def _scorecard(title: str, cards: list[GroupCard]) -> str:
     """Per group (operator or robot): counts, rates, their most frequent failures and
     motion-quality metrics, worst pass rate first."""
-    members: dict[str, list[str]] = defaultdict(list)
-    for ep in manifest.episodes:
-        members[getattr(ep, key) or UNKNOWN].append(ep.episode_id)
-    rows = []
-    order = sorted(groups, key=lambda g: (float(groups[g].pass_rate or 0), g))
-    for name in order:
-        g = groups[name]
-        ids = members.get(name, [])
-        top = Counter(r for eid in ids for r in fail_rules.get(eid, ()))
-        jerk = [metrics.get(e, {}).get("jerk_p95", np.nan) for e in ids]
-        idle = [metrics.get(e, {}).get("idle_fraction", np.nan) for e in ids]
-        rows.append(
-            (
-                name,
-                g.episodes,
-                _h(g.hours),
-                g.passed,
-                g.warned,
-                g.failed,
-                _pct(g.pass_rate),
-                _pct(g.success_rate),
-                ", ".join(f"{r} ×{c}" for r, c in top.most_common(3)) or "—",
-                "—" if np.all(np.isnan(jerk)) else f"{np.nanmedian(jerk):.0f}",
-                "—" if np.all(np.isnan(idle)) else f"{np.nanmedian(idle) * 100:.0f} %",
-            )
+    order = [c.name for c in cards]
+    groups = {c.name: c.stats for c in cards}
+    rows = [
+        (
+            c.name,
+            c.stats.episodes,
+            _h(c.stats.hours),
+            c.stats.passed,
+            c.stats.warned,
+            c.stats.failed,
+            _pct(c.stats.pass_rate),
+            _pct(c.stats.success_rate),
+            ", ".join(f"{r} ×{n}" for r, n in c.top_failures) or "—",
+            "—" if c.jerk_p95_median is None else f"{c.jerk_p95_median:.0f}",
+            "—" if c.idle_fraction_median is None else f"{c.idle_fraction_median * 100:.0f} %",
         )
+        for c in cards
+    ]
     chart = hbar_chart(
         f"{title}: episodes by verdict",
         order,
@@ -137,15 +114,25 @@ def _scorecard(
     )
 
 
-def _worst(manifest: QCManifest, findings: list[dict[str, Any]], n: int) -> list[str]:
-    fails = Counter(f["episode_id"] for f in findings if f["severity"] == "fail")
-    warns = Counter(f["episode_id"] for f in findings if f["severity"] == "warn")
-    rank = {"FAIL": 0, "WARN": 1, "PASS": 2}
-    flagged = [e for e in manifest.episodes if e.verdict != "PASS"]
-    flagged.sort(
-        key=lambda e: (rank[e.verdict], -fails[e.episode_id], -warns[e.episode_id], e.episode_id)
-    )
-    return [e.episode_id for e in flagged[:n]]
+@dataclass(frozen=True)
+class QCReport:
+    """A QC report just written: where, its size, and why the QC it shows is stale (None:
+    it describes the current data)."""
+
+    path: Path
+    bytes: int
+    stale: str | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"report": str(self.path), "bytes": self.bytes, "stale": self.stale}
+
+
+def qc_report(dataset: str | Path, out: str | Path | None = None, *, worst: int = 5) -> QCReport:
+    """Write the QC report of ``dataset`` to ``out`` (default ``DATASET/qc/report.html``) and
+    say what was written (``embodex qc report``). Raises ``QCManifestError`` when QC has not
+    run."""
+    path = write_report(dataset, out or Path(dataset) / "qc" / "report.html", worst=worst)
+    return QCReport(path, path.stat().st_size, stale_reason(dataset))
 
 
 def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Path:
@@ -158,21 +145,11 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
 
         write_report("datasets/week01", "week01-qc.html")
     """
-    root = Path(dataset)
-    manifest = load_qc_manifest(root)
-    findings = load_findings(root, manifest).to_pylist()
-    metrics_rows = load_metrics(root, manifest).to_pylist()
-    metrics = {r.pop("episode_id"): r for r in metrics_rows}
-    profile = load_qc_profile(root, manifest)
-    ds = open_dataset(root)
+    figures = qc_report_figures(dataset, worst=worst)
+    ds, manifest, profile = figures.dataset, figures.manifest, figures.profile
     agg = manifest.aggregates
     o = agg.overall
-    fail_rules: dict[str, set[str]] = defaultdict(set)
-    for f in findings:
-        if f["severity"] == "fail":
-            fail_rules[f["episode_id"]].add(f["rule"])
-    reviewed = sum(1 for e in manifest.episodes if e.review is not None)
-    stale = stale_reason(ds, manifest)
+    stale = figures.stale
 
     cards = [
         (str(o.episodes), "episodes"),
@@ -182,29 +159,21 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
         (f"{o.failed} · {_h(o.hours_failed)}", "FAIL"),
         (_pct(o.pass_rate), "pass rate (PASS+WARN)"),
         (_pct(o.success_rate), "task success"),
-        (str(reviewed), "reviewed by people"),
+        (str(figures.reviewed), "reviewed by people"),
     ]
     card_html = "".join(
         f'<div class="card"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for v, k in cards
     )
 
     # flagged episodes per rule (a rule's "pass rate" = episodes it did not flag)
-    per_rule: dict[str, Counter[str]] = defaultdict(Counter)
-    seen: dict[tuple[str, str], str] = {}
-    for f in findings:
-        key = (f["rule"], f["episode_id"])
-        if seen.get(key) != "fail":
-            seen[key] = f["severity"]
-    for (rule, _eid), sev in seen.items():
-        per_rule[rule][sev] += 1
-    rule_ids = [r for r in RULES if r in per_rule]
-    total = max(o.episodes, 1)
+    flagged = figures.rules_flagged
+    rule_ids = list(flagged)
     rule_chart = hbar_chart(
         "Episodes flagged per rule",
         rule_ids,
         [
-            ("FAIL", VERDICT_COLOURS["FAIL"], [per_rule[r]["fail"] for r in rule_ids]),
-            ("WARN", VERDICT_COLOURS["WARN"], [per_rule[r]["warn"] for r in rule_ids]),
+            ("FAIL", VERDICT_COLOURS["FAIL"], [flagged[r].fail for r in rule_ids]),
+            ("WARN", VERDICT_COLOURS["WARN"], [flagged[r].warn for r in rule_ids]),
         ],
         unit="episodes",
         width=720,
@@ -214,30 +183,22 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
             r,
             RULES[r].summary,
             _thresholds(profile.rules[r]),
-            per_rule[r]["fail"] if r in per_rule else 0,
-            per_rule[r]["warn"] if r in per_rule else 0,
-            f"{100 * (1 - (per_rule[r]['fail'] + per_rule[r]['warn']) / total):.1f} %"
-            if r in per_rule
-            else "100.0 %",
+            t.fail,
+            t.warn,
+            f"{100 * t.passing_share:.1f} %",
         )
-        for r in RULES
-        if profile.rules[r].get("enabled", True)
+        for r, t in figures.rules_enabled.items()
     ]
 
-    durations = {
-        v: [float(Decimal(e.hours) * 3600) for e in manifest.episodes if e.verdict == v]
-        for v in ("PASS", "WARN", "FAIL")
-    }
+    durations = figures.durations_s
     hist = histogram(
         "Episode durations",
         [(v, VERDICT_COLOURS[v], durations[v]) for v in ("PASS", "WARN", "FAIL")],
         unit="s",
     )
 
-    worst_ids = _worst(manifest, findings, worst)
-    by_ep: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for f in findings:
-        by_ep[f["episode_id"]].append(f)
+    worst_ids = figures.worst
+    by_ep = figures.findings_by_episode
     worst_html = []
     for eid in worst_ids:
         ev = manifest.episode(eid)
@@ -308,9 +269,9 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
             ),
             "<h2>Operator scorecards</h2>",
             '<p class="meta">Worst pass rate first: who to retrain on what.</p>',
-            _scorecard("operator", agg.by_operator, "operator_id", manifest, fail_rules, metrics),
+            _scorecard("operator", figures.operators),
             "<h2>Robot scorecards</h2>",
-            _scorecard("robot", agg.by_robot, "robot_model", manifest, fail_rules, metrics),
+            _scorecard("robot", figures.robots),
             "<h2>Durations</h2>",
             hist,
             f"<h2>Worst episodes ({len(worst_ids)})</h2>",

@@ -4,7 +4,9 @@
 * payload, envelope — DSSE envelopes over RFC 8785 payloads (:func:`sign_payload`,
   :func:`verify_envelope`, :func:`open_envelope`, :data:`PAYLOAD_TYPES`)
 * documents — a pydantic model signed or opened in one call (:func:`sign_model`, :func:`open_model`)
-* ledger — append-only signed hash chain per party (:class:`Ledger`, :func:`verify_ledger`)
+* ledger — append-only signed hash chain per party (:class:`Ledger`, :func:`verify_ledger`);
+  ledger_files — which ledger a party means, read or checked in one call (:func:`read_ledger`,
+  :func:`check_ledger`)
 * qc_manifest — a dataset's QC manifest signed by the centre (:func:`sign_dataset_qc`)
 * reviews — review decisions signed by the reviewer (:func:`record_signed_review`,
   :func:`check_review_log`)
@@ -26,8 +28,12 @@ from .envelope import (
 )
 from .keys import (
     Identity,
+    KeyDetails,
     KeyInfo,
+    NewKey,
     Signer,
+    create_key,
+    describe_key,
     export_identity,
     generate_key,
     import_identity,
@@ -36,11 +42,21 @@ from .keys import (
     list_keys,
     load_identity,
     load_signer,
+    trusted_identities,
 )
 from .ledger import LEDGER_KINDS, Ledger, LedgerEntry, ledger_path
+from .ledger_files import LedgerView, check_ledger, find_ledger, read_ledger
 from .ledger_verify import LedgerProblem, LedgerReport, verify_ledger
 from .qc_manifest import SignedQC, sign_dataset_qc, sign_qc_manifest, verify_qc_manifest
-from .reviews import CheckedReview, check_review_log, record_signed_review, verify_review
+from .reviews import (
+    CheckedReview,
+    ReviewLogCheck,
+    check_review_log,
+    check_reviews,
+    record_signed_review,
+    set_signed_review,
+    verify_review,
+)
 
 __all__ = [
     "LEDGER_KINDS",
@@ -48,16 +64,25 @@ __all__ = [
     "CheckedReview",
     "Envelope",
     "Identity",
+    "KeyDetails",
     "KeyInfo",
     "Ledger",
     "LedgerEntry",
     "LedgerProblem",
     "LedgerReport",
+    "LedgerView",
+    "NewKey",
+    "ReviewLogCheck",
     "SignedQC",
     "Signer",
     "add_signature",
+    "check_ledger",
     "check_review_log",
+    "check_reviews",
+    "create_key",
+    "describe_key",
     "export_identity",
+    "find_ledger",
     "generate_key",
     "import_identity",
     "key_id_for",
@@ -69,11 +94,14 @@ __all__ = [
     "open_envelope",
     "open_model",
     "pae",
+    "read_ledger",
     "record_signed_review",
+    "set_signed_review",
     "sign_dataset_qc",
     "sign_model",
     "sign_payload",
     "sign_qc_manifest",
+    "trusted_identities",
     "verify_envelope",
     "verify_ledger",
     "verify_qc_manifest",

@@ -22,6 +22,7 @@ import json
 import os
 import re
 import stat
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, Literal, NoReturn
@@ -45,9 +46,13 @@ from ..parsing import MAX_INPUT_BYTES, read_bounded
 __all__ = [
     "ROLES",
     "Identity",
+    "KeyDetails",
     "KeyInfo",
+    "NewKey",
     "Role",
     "Signer",
+    "create_key",
+    "describe_key",
     "export_identity",
     "generate_key",
     "import_identity",
@@ -56,6 +61,7 @@ __all__ = [
     "list_keys",
     "load_identity",
     "load_signer",
+    "trusted_identities",
 ]
 
 Role = Literal["centre", "buyer", "reviewer"]
@@ -190,6 +196,51 @@ class KeyInfo:
     private_key_path: Path | None  # None: only the public identity is stored here
     encrypted: bool
     permissions_ok: bool
+
+    @property
+    def has_private_key(self) -> bool:
+        return self.private_key_path is not None
+
+    def to_json(self) -> dict[str, Any]:
+        """One row of ``embodex keys list --json``."""
+        return {
+            **self.identity.model_dump(mode="json"),
+            "private_key": self.has_private_key,
+            "encrypted": self.encrypted,
+            "permissions_ok": self.permissions_ok,
+        }
+
+
+@dataclass(frozen=True)
+class KeyDetails:
+    """One identity and where its files are (``embodex keys show``); the file paths are None
+    for an identity given by path rather than stored in the key store."""
+
+    identity: Identity
+    identity_file: Path | None
+    private_key_file: Path | None
+    encrypted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            **self.identity.model_dump(mode="json"),
+            "identity_file": None if self.identity_file is None else str(self.identity_file),
+            "private_key_file": None
+            if self.private_key_file is None
+            else str(self.private_key_file),
+            "encrypted": self.encrypted,
+        }
+
+
+@dataclass(frozen=True)
+class NewKey:
+    """A key just generated: its public identity and whether the private key is encrypted."""
+
+    identity: Identity
+    encrypted: bool
+
+    def to_json(self) -> dict[str, Any]:
+        return {**self.identity.model_dump(mode="json"), "encrypted": self.encrypted}
 
 
 def _check_name(name: str) -> str:
@@ -377,6 +428,35 @@ def import_identity(path: str | Path) -> Identity:
 def export_identity(name: str) -> bytes:
     """The identity file of key ``name`` as pretty JSON bytes (safe to share)."""
     return _stored_identity(name).to_json_bytes()
+
+
+def create_key(name: str, role: str, passphrase: str | None = None) -> NewKey:
+    """:func:`generate_key` as a typed result (``embodex keys generate``)."""
+    return NewKey(generate_key(name, role, passphrase), encrypted=bool(passphrase))
+
+
+def describe_key(name_or_path: str | Path) -> KeyDetails:
+    """An identity (a key name, or an identity file) and its files in the key store.
+
+    Raises ``KeyNotFoundError`` (see :func:`load_identity`)."""
+    ident = load_identity(name_or_path)
+    info = next((i for i in list_keys() if i.identity.name == ident.name), None)
+    return KeyDetails(
+        identity=ident,
+        identity_file=info.identity_path if info else None,
+        private_key_file=info.private_key_path if info else None,
+        encrypted=bool(info and info.encrypted),
+    )
+
+
+def trusted_identities(extra: Iterable[str | Path] = ()) -> list[Identity] | None:
+    """The identities of the key store plus ``extra`` ones (key names, or identity files: a
+    path with a ``/`` or ``.json``), or None when no extra is given — the callers that take
+    ``trusted`` then use the key store alone. Raises ``KeyNotFoundError``."""
+    more = [load_identity(x) for x in extra]
+    if not more:
+        return None
+    return [*(info.identity for info in list_keys()), *more]
 
 
 def list_keys() -> list[KeyInfo]:

@@ -47,7 +47,7 @@ def sign_qc_manifest(manifest: dict[str, Any], signer: Signer) -> Envelope:
         raise TrustError(
             f"QC manifests are signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (--key CENTRE).",
+            hint="Sign with the centre's key (`--key CENTRE` in the CLI).",
         )
     return sign_payload(PAYLOAD_TYPES["qc-manifest"], manifest, signer)
 
@@ -77,6 +77,15 @@ class SignedQC:
     dataset_digest: str
     episodes: int
     ledger_entry: LedgerEntry | None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "qc_manifest_digest": self.digest,
+            "dataset_digest": self.dataset_digest,
+            "episodes": self.episodes,
+            "ledger_seq": self.ledger_entry.seq if self.ledger_entry else None,
+        }
 
 
 def sign_dataset_qc(

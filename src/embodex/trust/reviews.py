@@ -13,11 +13,11 @@ from __future__ import annotations
 import base64
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from ..errors import SignatureError, TrustError
+from ..errors import ReviewError, SignatureError, TrustError
 from ..qc.manifest import QCManifest
-from ..qc.review import list_reviews, record_review
+from ..qc.review import ReviewRecorded, list_reviews, record_review, set_review
 from ..qc.reviewlog import ReviewEntry, ReviewSignature, SignFn, signed_bytes
 from .envelope import PAYLOAD_TYPES, pae
 from .keys import Identity, Signer, list_keys
@@ -25,9 +25,12 @@ from .keys import Identity, Signer, list_keys
 __all__ = [
     "REVIEW_PAYLOAD_TYPE",
     "CheckedReview",
+    "ReviewLogCheck",
     "check_review_log",
+    "check_reviews",
     "record_signed_review",
     "review_signer",
+    "set_signed_review",
     "verify_review",
 ]
 
@@ -137,3 +140,69 @@ def check_review_log(
         )
         out.append(CheckedReview(entry, ident, status))
     return out
+
+
+def set_signed_review(
+    dataset: str | Path,
+    episode_id: str,
+    *,
+    verdict: Literal["accept", "reject", "flag"],
+    reason: str,
+    signer: Signer,
+    note: str | None = None,
+) -> ReviewRecorded:
+    """:func:`record_signed_review` as a typed result (``embodex review set --key``)."""
+    return set_review(
+        dataset,
+        episode_id,
+        verdict=verdict,
+        reason=reason,
+        reviewer=signer.name,
+        note=note,
+        sign=review_signer(signer),
+    )
+
+
+@dataclass(frozen=True)
+class ReviewLogCheck:
+    """The review log checked (``embodex review verify``): each decision and its signer."""
+
+    reviews: list[CheckedReview]
+
+    @property
+    def signed(self) -> int:
+        """Decisions signed by a trusted key."""
+        return sum(c.status == "signed" for c in self.reviews)
+
+    @property
+    def not_signed(self) -> int:
+        """Decisions unsigned or signed by a key not trusted here."""
+        return len(self.reviews) - self.signed
+
+    def to_json(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "seq": c.entry.seq,
+                "episode_id": c.entry.episode_id,
+                "verdict": c.entry.verdict,
+                "reviewer": c.entry.reviewer,
+                "status": c.status,
+                "signer": c.signer.name if c.signer else None,
+                "keyid": c.entry.signature.keyid if c.entry.signature else None,
+            }
+            for c in self.reviews
+        ]
+
+    def require_signed(self) -> None:
+        """Raise ``ReviewError`` unless every decision is signed by a trusted key."""
+        if self.not_signed:
+            raise ReviewError(
+                f"{self.not_signed} decision(s) are not signed by a trusted key",
+                hint="Trust the reviewers' identities (`trusted`; --trust in the CLI), or have "
+                "them sign their decisions (set_signed_review; --key in the CLI).",
+            )
+
+
+def check_reviews(dataset: str | Path, trusted: list[Identity] | None = None) -> ReviewLogCheck:
+    """:func:`check_review_log` as a typed result."""
+    return ReviewLogCheck(check_review_log(dataset, trusted))

@@ -9,6 +9,7 @@ import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ...errors import DatasetExistsError, InteropError
 from ...fsutil import fsync_dir
@@ -40,6 +41,16 @@ class ExportReport:
     files: int = 0
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "path": str(self.path),
+            "episodes": self.episodes,
+            "frames": self.frames,
+            "files": self.files,
+            "bytes": self.bytes,
+            "notes": self.notes,
+        }
 
     def count_files(self) -> None:
         files = [p for p in self.path.rglob("*") if p.is_file()]

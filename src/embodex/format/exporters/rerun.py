@@ -20,7 +20,7 @@ from __future__ import annotations
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TypedDict
 
 import numpy as np
 
@@ -35,14 +35,23 @@ try:
 except ImportError:  # pragma: no cover - exercised only without the extra
     raise MissingExtraError("rerun-sdk", "rerun") from None
 
-__all__ = ["export_rerun", "rrd_entities"]
+__all__ = ["RerunReport", "export_rerun", "rrd_entities"]
 
 _DEPTH_METER = {"mm": 1000.0, "m": 1.0, "cm": 100.0}
 
 
-def export_rerun(
-    dataset: str | Path | Dataset, episode: str | int, out: str | Path
-) -> dict[str, Any]:
+class RerunReport(TypedDict):
+    """What :func:`export_rerun` wrote (``embodex view``; its --json is this dict)."""
+
+    path: str
+    episode_id: str
+    frames: int
+    cameras: list[str]
+    segments: int
+    bytes: int
+
+
+def export_rerun(dataset: str | Path | Dataset, episode: str | int, out: str | Path) -> RerunReport:
     """Write episode ``episode`` (id or position) of ``dataset`` to the ``.rrd`` file ``out``.
 
     The file is written beside ``out`` and renamed into place when complete. Returns a
@@ -68,14 +77,14 @@ def export_rerun(
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    return {
-        "path": str(out),
-        "episode_id": view.episode_id,
-        "frames": view.frame_count,
-        "cameras": [c.name for c in ds.meta.cameras],
-        "segments": len(view.meta.segments),
-        "bytes": out.stat().st_size,
-    }
+    return RerunReport(
+        path=str(out),
+        episode_id=view.episode_id,
+        frames=view.frame_count,
+        cameras=[c.name for c in ds.meta.cameras],
+        segments=len(view.meta.segments),
+        bytes=out.stat().st_size,
+    )
 
 
 def _times(frames: np.ndarray, ts: np.ndarray) -> list[rr.TimeColumn]:

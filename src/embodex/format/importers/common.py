@@ -102,6 +102,15 @@ class ImportReport:
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "dataset": str(self.dataset),
+            "episodes": self.episodes,
+            "frames": self.frames,
+            "skipped": [{"episode": e, "reason": r} for e, r in self.skipped],
+            "notes": self.notes,
+        }
+
 
 def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
     """Ids already in ``out``; checks up front what the writer would reject later.

@@ -68,7 +68,7 @@ __all__ = ["import_lerobot"]
 
 _NUMERIC = {"float32", "float64", "int32", "int64", "int16", "int8", "uint8", "uint16"}
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_SKIP_HINT = "or pass skip_bad=True (--skip-bad) to import the other episodes."
+_SKIP_HINT = "or pass skip_bad=True (`--skip-bad` in the CLI) to import the other episodes."
 
 
 @dataclass

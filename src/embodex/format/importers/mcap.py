@@ -100,7 +100,7 @@ from .sidecar import (
 
 __all__ = ["TopicMap", "import_mcap", "load_topic_map"]
 
-_SKIP_HINT = "or pass skip_bad=True (--skip-bad) to import the other recordings."
+_SKIP_HINT = "or pass skip_bad=True (`--skip-bad` in the CLI) to import the other recordings."
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 

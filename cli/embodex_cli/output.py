@@ -1,0 +1,169 @@
+"""The one output object every command renders through.
+
+A command parses its flags, makes one SDK call and hands the typed result to
+``Output.result``: with ``--json`` the result's JSON form goes to stdout (``to_json()`` when
+the model has one, a pydantic model's ``model_dump``, a dataclass's fields); otherwise the
+command's text renderer turns the same model into lines for people. Lines a renderer marks
+with :func:`err` go to stderr (notes, problems, warnings), so scripts reading stdout see
+only the result. Progress bars are for people: ``--json`` hides them.
+
+Example::
+
+    @json_option()
+    def inspect(dataset: Path, as_json: bool) -> None:
+        out = Output(as_json)
+        out.result(inspect_dataset(dataset), text=inspect_lines)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from typing import Any, TypeVar
+
+import click
+from pydantic import BaseModel
+
+from .render import Counter
+
+__all__ = ["Bars", "Err", "Meter", "Output", "err", "json_option", "jsonable"]
+
+M = TypeVar("M")
+
+
+class Err(str):
+    """A rendered line meant for stderr (a note, a problem, a warning), not the result."""
+
+    __slots__ = ()
+
+
+def err(line: str) -> Err:
+    """Mark a rendered line for stderr."""
+    return Err(line)
+
+
+def jsonable(value: Any) -> Any:
+    """The JSON form of a result: ``to_json()`` (or ``to_dict()``), a pydantic dump, a
+    dataclass's fields, or the value itself (lists and dicts are converted item by item)."""
+    for method in ("to_json", "to_dict"):
+        to_json = getattr(value, method, None)
+        if callable(to_json):
+            return to_json()
+    if isinstance(value, BaseModel):
+        return value.model_dump(mode="json")
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, dict):
+        return {k: jsonable(v) for k, v in value.items()}
+    return value
+
+
+def json_option(help: str = "Print the result as JSON.") -> Callable[[Any], Any]:
+    """``--json``: the one definition every command uses."""
+    return click.option("--json", "as_json", is_flag=True, help=help)
+
+
+class Bars:
+    """Progress bars on stderr, one per batch or one for a publish (terminals only)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+
+    def start(self, label: str, total: int) -> None:
+        self.close()
+        if self.enabled:
+            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
+            self._bar.__enter__()
+
+    def add(self, n: int) -> None:
+        if self._bar is not None:
+            self._bar.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+
+
+class Meter:
+    """Progress of one piece of work: ``total(n)`` once the size is known, ``update(n=1)``."""
+
+    def __init__(self, label: str, length: int | None, *, enabled: bool) -> None:
+        self._label = label
+        self._enabled = enabled and sys.stderr.isatty()
+        self._bar: Any = None
+        self._counter: Counter | None = None
+        if length is not None:
+            self.total(length)
+
+    def total(self, length: int) -> None:
+        if self._enabled and self._bar is None and self._counter is None:
+            self._bar = click.progressbar(length=length, label=self._label, file=sys.stderr)
+            self._bar.__enter__()
+
+    def update(self, n: int = 1) -> None:
+        if not self._enabled:
+            return
+        if self._bar is None and self._counter is None:
+            self._counter = Counter(self._label)  # the size never came: count instead
+        if self._bar is not None:
+            self._bar.update(n)
+        elif self._counter is not None:
+            self._counter.update(n)
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.__exit__(None, None, None)
+            self._bar = None
+        if self._counter is not None:
+            self._counter.finish()
+            self._counter = None
+
+
+class Output:
+    """Where a command's result goes: JSON for scripts (``--json``) or text for people."""
+
+    def __init__(self, as_json: bool) -> None:
+        self.as_json = as_json
+
+    def result(self, model: M, text: Callable[[M], Iterable[str]]) -> None:
+        """Print ``model``: its JSON form with --json, else the lines ``text`` renders."""
+        if self.as_json:
+            click.echo(json.dumps(jsonable(model), indent=2, ensure_ascii=False, default=str))
+            return
+        self.lines(text(model))
+
+    def lines(self, lines: Iterable[str]) -> None:
+        """Print rendered lines (those marked with :func:`err` on stderr), whatever the mode."""
+        for line in lines:
+            click.echo(line, err=isinstance(line, Err))
+
+    def live(self, text: Callable[[M], Iterable[str]]) -> Callable[[M], None] | None:
+        """A callback printing ``text``'s lines as the SDK reports something mid-way (e.g.
+        publish's contract warnings before it uploads); None with --json, whose result holds
+        the same facts."""
+        if self.as_json:
+            return None
+        return lambda value: self.lines(text(value))
+
+    @contextmanager
+    def progress(self, label: str, length: int | None = None) -> Iterator[Meter]:
+        """A progress display for people on stderr (hidden with --json or off a terminal).
+
+        With ``length`` a bar; without, the SDK may announce the size with ``meter.total(n)``
+        (a bar from then on), else a running count is shown."""
+        meter = Meter(label, length, enabled=not self.as_json)
+        try:
+            yield meter
+        finally:
+            meter.close()
+
+    def bars(self) -> Bars:
+        """Progress bars that restart per batch (hidden with --json)."""
+        return Bars(not self.as_json)
