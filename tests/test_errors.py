@@ -50,7 +50,7 @@ COMMAND = re.compile(rf"\bembodex (?:{'|'.join(sorted(cli.commands))})\b")
 FLAG = re.compile(r"(?<![\w-])--[a-z][a-z0-9-]*")
 #: Code spans that stay as they are on both sides: other tools' own command lines, shown
 #: with their Python equivalent where there is one (the Hub's ``hf``, ``mcap``, ``ros2``).
-FOREIGN = re.compile(r"^(hf |mcap |ros2 |chmod |pip |huggingface_hub\.)")
+FOREIGN = re.compile(r"^(hf |mcap |ros2 |ray |chmod |pip |huggingface_hub\.)")
 
 
 def _all_error_classes() -> set[type[EmbodexError]]:

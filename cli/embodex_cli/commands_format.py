@@ -139,6 +139,13 @@ def synth(
 )
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
 @click.option("--append", is_flag=True, help="Add to an existing dataset.")
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    help="agibot: read and decode the episodes on a Ray cluster (auto: a local Ray; or "
+    "host:6379 / ray://host:10001); the dataset is the one a local run writes.",
+)
 @json_option()
 def package(
     src: Path,
@@ -150,6 +157,7 @@ def package(
     reencode: str | None,
     skip_bad: bool,
     append: bool,
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Package raw recordings (or another ecosystem's dataset) into an embodex dataset.
@@ -162,6 +170,7 @@ def package(
     Example:
       embodex package raw/ datasets/week01 --from agibot --meta raw/embodex-sidecar.yaml
       embodex package raw/ datasets/week01-jpeg --from agibot --cameras jpeg
+      embodex package raw/ datasets/week01 --from agibot --ray head-node:6379
       embodex package lerobot-ds/ datasets/imported --from lerobot --meta centre.yaml
       embodex package bags/ datasets/day1 --from mcap --map topics.yaml --meta centre.yaml
     """
@@ -178,6 +187,7 @@ def package(
             video=video_policy(cameras, reencode),
             skip_bad=skip_bad,
             append=append,
+            ray=ray_address,
             on_episode=lambda _eid: bar.update(),
         )
     output.result(report, text=lambda r: package_lines(r, out))

@@ -26,6 +26,7 @@ from embodex.errors import (
     LAYERS,
     CatalogError,
     ChannelError,
+    ClusterError,
     ConfigError,
     ConsoleError,
     ContractError,
@@ -133,6 +134,10 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
     ImportSourceError: "Fix or remove that recording, or pass --skip-bad to package the rest.",
     InteropError: "See specs/interop.md for what each conversion supports.",
     MissingExtraError: lambda e: f"pip install 'embodex[{e.extra}]'",
+    ClusterError: (
+        "pip install 'embodex[ray]'; give --ray auto (a local Ray) or the address of a "
+        "running cluster (host:6379 or ray://host:10001); see specs/scale.md."
+    ),
     # qc
     QCError: "Run `embodex qc run DATASET` again; see specs/qc.md.",
     ProfileError: (
@@ -262,8 +267,11 @@ CODE: dict[str, str] = {
     # arguments and the flags that set them
     "append=True": "--append",
     "skip_bad=True": "--skip-bad",
+    "ray=None": "leave out --ray",
+    "ray='auto'": "--ray auto",
     "skip_bad=": "--skip-bad",
     "topic_map=": "--map FILE",
+    "ray=": "--ray",
     "sidecar=": "--meta FILE",
     "video=False": "leave out --video",
     "frames=": "--episode ID --frames START:END",

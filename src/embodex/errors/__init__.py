@@ -28,6 +28,7 @@ from .delivery import (
     ScopeError,
 )
 from .format import (
+    ClusterError,
     CorruptDatasetError,
     DatasetExistsError,
     DatasetLockedError,
@@ -81,6 +82,7 @@ __all__ = [
     "LAYERS",
     "CatalogError",
     "ChannelError",
+    "ClusterError",
     "ConfigError",
     "ConsoleError",
     "ContractError",

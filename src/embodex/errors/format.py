@@ -6,6 +6,7 @@ from __future__ import annotations
 from .base import ConfigError, EmbodexError, Where
 
 __all__ = [
+    "ClusterError",
     "CorruptDatasetError",
     "DatasetExistsError",
     "DatasetLockedError",
@@ -159,3 +160,13 @@ class MissingExtraError(InteropError):
             f"this needs the Python package {package!r}, which is not installed",
             hint=f"pip install 'embodex[{extra}]'",
         )
+
+
+class ClusterError(EmbodexError):
+    """The Ray cluster cannot be used (``ray=`` of packaging and QC): Ray is not installed,
+    the address does not answer, or a worker died on one task more often than Ray retries."""
+
+    default_hint = (
+        "pip install 'embodex[ray]'; pass ray='auto' (a local Ray) or the address of a "
+        "running cluster (host:6379 or ray://host:10001); see specs/scale.md."
+    )

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -751,8 +751,13 @@ def import_agibot(
     append: bool = False,
     on_episode: Callable[[str], None] | None = None,
     video: VideoPolicy | None = None,
+    ray: str | None = None,
 ) -> ImportReport:
     """Import the AgiBot World raw layout at ``src`` into the embodex dataset ``out``.
+
+    ``ray`` (``"auto"`` or a cluster address) reads and decodes each episode in a Ray task
+    on the cluster; the driver writes them in the same order through the same writer, so the
+    dataset is byte-identical to a local run's (see specs/scale.md).
 
     ``video`` (:class:`VideoPolicy`) chooses how cameras are stored: by default as video,
     the recorder's bitstream copied as is (remux) when its codec and key-frame spacing are
@@ -798,14 +803,50 @@ def import_agibot(
         ) as sink,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
-        for s in sources:
-            try:
-                if s.embodex_id in existing:
-                    raise already_imported(out, s.embodex_id, SKIP_HINT)
-                episode = _load_episode(s, plan, meta, sc, pool, policy, report.notes)
-            except ImportSourceError as exc:
-                sink.skip(s.embodex_id, exc, skip_bad)
+        if ray is None:
+            loaded: Iterator[_Loaded] = (
+                _load_one(s, plan, meta, sc, policy, existing, out, pool) for s in sources
+            )
+        else:
+            from ..cluster import ordered_map
+
+            loaded = ordered_map(
+                ray, _load_one, sources, plan, meta, sc, policy, existing, out, name="package"
+            )
+        for s, (episode, error, notes) in zip(sources, loaded, strict=True):
+            report.notes.extend(n for n in notes if n not in report.notes)
+            if error is not None:
+                sink.skip(s.embodex_id, error, skip_bad)
                 continue
+            assert episode is not None
             sink.add(meta, episode)
         sink.finish(src, listed=len(sources))
     return report
+
+
+#: One episode read: the episode, or the reason it is bad, and the notes it raised.
+_Loaded = tuple[Episode | None, ImportSourceError | None, list[str]]
+
+
+def _load_one(
+    s: _Source,
+    plan: _Plan,
+    meta: DatasetMeta,
+    sc: Sidecar,
+    policy: VideoPolicy,
+    existing: set[str],
+    out: Path,
+    pool: ThreadPoolExecutor | None = None,
+) -> _Loaded:
+    """Read one episode (the unit of work, here or in a Ray task); a bad one is returned,
+    not raised, so the driver reports it exactly as a local run does."""
+    notes: list[str] = []
+    try:
+        if s.embodex_id in existing:
+            raise already_imported(out, s.embodex_id, SKIP_HINT)
+        if pool is not None:
+            return _load_episode(s, plan, meta, sc, pool, policy, notes), None, notes
+        with ThreadPoolExecutor(max_workers=max(1, min(4, len(plan.cameras)))) as own:
+            return _load_episode(s, plan, meta, sc, own, policy, notes), None, notes
+    except ImportSourceError as exc:
+        return None, exc, notes
