@@ -78,6 +78,7 @@ bench: $(DEV_STAMP)
 	$(PY) benchmarks/market.py
 	$(PY) benchmarks/loader.py
 	$(PY) benchmarks/delivery.py
+	RAY_AUTH_MODE=disabled $(PY) benchmarks/scale.py
 
 clean:
 	rm -rf $(VENV) $(LR_VENV) $(OLAH_VENV) demo-output .bench

@@ -217,3 +217,34 @@ def hf_url(
         repo, repo_type="dataset", private=True
     )
     return f"hf://datasets/{repo}"
+
+
+# -- Ray: a real two-node cluster of processes on 127.0.0.1 (issue 14) ------------------------
+
+
+@pytest.fixture(scope="session")
+def ray_cluster() -> Iterator[str]:
+    """A Ray head and a second node, each its own raylet process with 1 CPU, on loopback.
+
+    Session-scoped: the start-up (a few seconds) is paid once. This process is the driver,
+    connected for the whole session; the cluster is shut down by its handle at the end
+    (never `ray stop`, which would end every Ray process on a shared machine).
+    """
+    # Ray keeps 127.0.0.1 only with this set, in every Ray process (they inherit it).
+    os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+    os.environ["RAY_AUTH_MODE"] = "disabled"  # loopback-only test cluster
+    import ray
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 1, "node_ip_address": "127.0.0.1"},
+    )
+    try:
+        cluster.add_node(num_cpus=1, node_ip_address="127.0.0.1")
+        cluster.wait_for_nodes()
+        ray.init(address=cluster.address, log_to_driver=False)
+        yield str(cluster.address)
+    finally:
+        ray.shutdown()
+        cluster.shutdown()

@@ -299,7 +299,8 @@ def test_a_decision_on_changed_data_is_refused(console: RunningConsole, batch: B
     meta = open_dataset(root).meta
     synth_dataset(root, 1, seed=99, meta=meta, append=True, duration_s=(3, 3), first_index=900)
     status, out = decide(console, _kind(labels, "jitter"), verdict="reject", reason="other")
-    assert status == 409 and "qc run" in out["hint"]
+    # the SDK's advice (the console is not the CLI): run QC again
+    assert status == 409 and "run_qc(dataset)" in out["hint"]
 
 
 def test_several_reviewers_at_once_lose_and_duplicate_nothing(batch: Batch) -> None:
@@ -523,7 +524,7 @@ def test_catalogue_and_supply_pages_link_to_each_other(tmp_path: Path) -> None:
             assert f'href="/?token={token}"' in html  # back to the queue
     finally:
         running.stop()
-    with pytest.raises(ConsoleError, match="both --channel and --contract"):
+    with pytest.raises(ConsoleError, match="both `channel=` and `contract=`"):
         build_settings(src, REVIEWER, channel=url)
 
 

@@ -40,6 +40,7 @@ from embodex.errors import (
 from embodex.format import open_dataset
 from embodex.storage import open_storage
 from embodex.trust import PAYLOAD_TYPES, Signer, sign_model, sign_payload
+from embodex_cli.errors import error_line
 
 from ._delivery import PROFILE, at, centre_dataset, contract
 
@@ -87,7 +88,8 @@ def test_expired_head_is_refused_until_the_centre_refreshes(trade: dict[str, Any
     url, terms, buyer, store = trade["url"], trade["terms"], trade["buyer"], trade["store"]
     with pytest.raises(FrozenChannelError, match="expired at 2026-01-13") as info:
         pull(url, terms, buyer, store, now=at(8, 11))  # published at(5) with a 3-day head
-    assert "channel refresh" in info.value.hint
+    assert "refresh_channel(" in info.value.hint
+    assert "embodex channel refresh" in error_line(info.value)  # the CLI's words
     assert not (store / "dataset").exists()
     update = refresh_channel(url, terms, trade["centre"], now=at(8, 12))
     assert update.head.sequence == 2 and update.head.batch == 1

@@ -30,6 +30,7 @@ from embodex.format import (
     verify_dataset,
 )
 from embodex.format.videostore import VideoClip, VideoDecoder, VideoEncoding, probe_index
+from embodex_cli.errors import error_line
 
 W, H = 64, 48
 
@@ -565,7 +566,8 @@ def test_appending_to_a_jpeg_import_names_the_camera_storage(tmp_path: Path) -> 
     import_agibot(raw, out, video=VideoPolicy(cameras="jpeg"))
     with pytest.raises(SchemaError, match="stores its cameras as jpeg") as exc:
         import_agibot(more, out, append=True)
-    assert "--cameras jpeg" in (exc.value.hint or "")
+    assert "video=VideoPolicy(cameras='jpeg')" in exc.value.hint
+    assert "Append with --cameras jpeg" in error_line(exc.value)  # the CLI's words
     import_agibot(more, out, append=True, video=VideoPolicy(cameras="jpeg"))
     assert len(open_dataset(out)) == 2
 

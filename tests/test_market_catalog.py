@@ -31,6 +31,7 @@ from embodex.market import (
 from embodex.market.provenance import CHAIN_FILE, processing_steps, write_chain_file
 from embodex.qc import load_qc_manifest
 from embodex.trust import Signer, generate_key, load_signer
+from embodex_cli.errors import error_line
 
 from ._market import qc_dataset
 
@@ -131,7 +132,8 @@ def test_untrusted_or_impostor_signers_are_refused(
     out = build(datasets, tmp_path / "catalog", centre)
     with pytest.raises(SignatureError, match="do not trust") as err:
         open_catalog(out, trusted=[])
-    assert "keys import" in err.value.hint
+    assert "import_identity(path)" in err.value.hint and "trusted=" in err.value.hint
+    assert "`embodex keys import PATH`" in error_line(err.value)  # the CLI's words
     # Someone else re-signs the listing with their own key (and names themselves in it).
     impostor = Signer.ephemeral("hubei-centre", "centre")
     build(datasets, tmp_path / "fake", impostor)

@@ -272,10 +272,10 @@ def test_cli_package_without_the_map_says_so(
     assert run(synth_mcap_dir, capsys)[0] == 0
     code, _, err = run(["package", str(raw), str(tmp_path / "ds"), "--from", "mcap"], capsys)
     assert code == 1 and len(err.strip().splitlines()) == 1 and "internal error" not in err
-    assert "--from mcap needs topic_map (--map)" in err
+    assert "the mcap importer needs topic_map — Pass --map FILE" in err
     code, _, err = run(["package", str(raw), str(tmp_path / "ds"), "--from", "agibot", "--map",
                         str(raw / "topics.yaml")], capsys)  # fmt: skip
-    assert code == 1 and "--from agibot does not take topic_map (--map)" in err
+    assert code == 1 and "the agibot importer does not take topic_map" in err and "--map" in err
     assert not (tmp_path / "ds").exists()
     with pytest.raises(ConfigError, match="needs topic_map"):
         import_recordings("mcap", raw, tmp_path / "ds")

@@ -132,7 +132,7 @@ def test_decisions_change_the_final_verdicts(batch: tuple[Path, dict[str, str]])
         ({"verdict": "accept", "reason": "duplicate"}, "does not go with accept"),
         ({"verdict": "reject", "reason": "meets_spec"}, "does not go with reject"),
         ({"verdict": "reject", "reason": "because"}, "unknown reason code"),
-        ({"verdict": "reject", "reason": "other"}, "needs a --note"),
+        ({"verdict": "reject", "reason": "other"}, "needs a note"),
         ({"verdict": "maybe", "reason": "other", "note": "x"}, "accept, reject or flag"),
         ({"verdict": "reject", "reason": "privacy", "reviewer": "Jane Doe"}, "reviewer id"),
         ({"verdict": "reject", "reason": "other", "note": "x" * 3000}, "at most"),

@@ -75,7 +75,8 @@ def test_predicate_over_unknown_field(root: Path) -> None:
 def test_qc_manifest_required_unless_all(root: Path) -> None:
     with pytest.raises(QCManifestMissingError, match="qc/manifest.json") as info:
         load(root)
-    assert "embodex qc run" in info.value.hint and "qc='all'" in info.value.hint
+    # Python advice for a Python caller (the CLI says `embodex qc run`, test_cli_train)
+    assert "run_qc(dataset)" in info.value.hint and "qc='all'" in info.value.hint
     with pytest.raises(LoaderConfigError, match="qc='good'"):
         load(root, qc="good")
 

@@ -277,6 +277,9 @@ def pull(
     """
     from embodex.delivery import pull as sdk_pull
     from embodex.delivery import watch as sdk_watch
+    from embodex.errors import EmbodexError
+
+    from .errors import error_line
 
     if watch and at is not None:
         raise click.UsageError("--at cannot be combined with --watch (it polls in real time)")
@@ -303,7 +306,7 @@ def pull(
 
     def error(exc: Exception) -> None:
         bars.close()
-        text = exc.one_line() if hasattr(exc, "one_line") else str(exc)
+        text = error_line(exc) if isinstance(exc, EmbodexError) else str(exc)
         click.echo(f"warning: {text} (retrying in {interval})", err=True)
 
     try:

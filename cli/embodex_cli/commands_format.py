@@ -140,6 +140,13 @@ def synth(
 @click.option("--skip-bad", is_flag=True, help="Leave out unreadable episodes and report them.")
 @click.option("--append", is_flag=True, help="Add to an existing dataset.")
 @click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    help="agibot: read and decode the episodes on a Ray cluster (auto: a local Ray; or "
+    "host:6379 / ray://host:10001); the dataset is the one a local run writes.",
+)
+@click.option(
     "--anonymise",
     type=click.Choice(["faces"]),
     help="Mask every face in the colour cameras before the dataset is written (see "
@@ -156,6 +163,7 @@ def package(
     reencode: str | None,
     skip_bad: bool,
     append: bool,
+    ray_address: str | None,
     anonymise: str | None,
     as_json: bool,
 ) -> None:
@@ -169,6 +177,7 @@ def package(
     Example:
       embodex package raw/ datasets/week01 --from agibot --meta raw/embodex-sidecar.yaml
       embodex package raw/ datasets/week01-jpeg --from agibot --cameras jpeg
+      embodex package raw/ datasets/week01 --from agibot --ray head-node:6379
       embodex package lerobot-ds/ datasets/imported --from lerobot --meta centre.yaml
       embodex package bags/ datasets/day1 --from mcap --map topics.yaml --meta centre.yaml
       embodex package raw/ datasets/week01 --from agibot --anonymise faces
@@ -186,6 +195,7 @@ def package(
             video=video_policy(cameras, reencode),
             skip_bad=skip_bad,
             append=append,
+            ray=ray_address,
             anonymise=anonymise,
             on_episode=lambda _eid: bar.update(),
         )
@@ -246,10 +256,12 @@ def _frame_range(_ctx: click.Context, _param: click.Parameter, values: tuple[str
     from embodex.errors import TrimError
     from embodex.format.trim import parse_frame_range
 
+    from .errors import error_line
+
     try:
         return [parse_frame_range(v) for v in values]
     except TrimError as exc:
-        raise click.BadParameter(exc.one_line()) from None
+        raise click.BadParameter(error_line(exc)) from None
 
 
 @click.command()

@@ -85,6 +85,13 @@ def qc() -> None:
     is_flag=True,
     help="Only print (recorded reviews still apply); do not write qc/manifest.json.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    help="Check the episodes' frames and images on a Ray cluster (auto: a local Ray; or "
+    "host:6379 / ray://host:10001); the verdicts are the ones a local run gives.",
+)
 @json_option()
 def qc_run(
     dataset: Path,
@@ -93,6 +100,7 @@ def qc_run(
     images: str,
     known_ids: Path | None,
     no_write: bool,
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Run every rule of a QC profile over a dataset and store the verdicts.
@@ -107,6 +115,7 @@ def qc_run(
       embodex qc run datasets/week01
       embodex qc run datasets/week01 --profile contracts/acme-qc.yaml --json
       embodex qc run datasets/week01 --set timing.gap.fail=250 --images all
+      embodex qc run datasets/week01 --ray head-node:6379
     """
     from embodex.qc import check_dataset
 
@@ -121,6 +130,7 @@ def qc_run(
             write=not no_write,
             on_start=bar.total,
             on_episode=lambda _eid: bar.update(),
+            ray=ray_address,
         )
     out.result(summary, text=qc_run_lines)
     summary.raise_for_gate()

@@ -2,7 +2,8 @@
 
 Exit codes: 0 done; 1 an error (bad input, damaged data, a check that failed); 2 a usage
 error (unknown option, bad value); 3 QC ran and an episode FAILs (``QCFailedError``);
-130 interrupted. An ``EmbodexError`` subclass picks its code with ``exit_code``.
+130 interrupted. An ``EmbodexError`` subclass picks its code with ``exit_code``; the line it
+prints comes from the table in :mod:`embodex_cli.errors` (the fix in the command line's words).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from . import (
     commands_train,
     commands_trust,
 )
+from .errors import error_line
 
 # Each command module exposes register(cli); one line per module keeps merges trivial.
 COMMAND_MODULES = (
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> None:
     except EmbodexError as exc:
         if debug_enabled():
             traceback.print_exc()
-        click.echo(f"error: {exc.one_line()}", err=True)
+        click.echo(f"error: {error_line(exc)}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

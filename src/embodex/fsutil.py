@@ -12,7 +12,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
-from .errors import EmbodexError
+from .errors import UnsafePathError  # re-exported: the safe-path rule and its error
 
 __all__ = [
     "FileLock",
@@ -26,13 +26,6 @@ __all__ = [
 ]
 
 _DRIVE = re.compile(r"^[A-Za-z]:")  # "C:x" and "C:/x" name a drive on Windows
-
-
-class UnsafePathError(EmbodexError):
-    """A path named by a document or a key would leave the folder it belongs to, or goes
-    through a symbolic link."""
-
-    default_hint = "Do not use this data: whoever wrote it tried to reach outside its folder."
 
 
 def unsafe_path_reason(path: str) -> str | None:
@@ -63,7 +56,7 @@ def safe_join(root: str | Path, rel: str, *, what: str = "path") -> Path:
     """
     reason = unsafe_path_reason(rel)
     if reason is not None:
-        raise UnsafePathError(f"{what} {rel!r} is unsafe: {reason}")
+        raise UnsafePathError(f"{what} {rel!r} is unsafe: {reason}", path=rel)
     base = Path(root)
     here = base
     for part in PurePosixPath(rel).parts:
@@ -79,6 +72,7 @@ def safe_join(root: str | Path, rel: str, *, what: str = "path") -> Path:
                 f"{what} {rel!r} goes through the symbolic link {here}; embodex does not "
                 f"follow links inside {base}",
                 hint="Remove the link (whoever planted it may be redirecting writes).",
+                path=rel,
             )
     return base.joinpath(*PurePosixPath(rel).parts)
 

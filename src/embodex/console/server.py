@@ -55,7 +55,7 @@ def _bind(host: str, port: int) -> socket.socket:
         sock.close()
         raise ConsoleError(
             f"cannot listen on {host}:{port}: {exc.strerror}",
-            hint="Pick another --port (0 picks a free one), or stop what uses it.",
+            hint="Pick another `port=` (0 picks a free one), or stop what uses it.",
         ) from None
     sock.listen(128)
     sock.set_inheritable(True)

@@ -56,7 +56,7 @@ def build_settings(
     review_signer(signer)  # refuse a buyer key now, not at the first decision
     if (channel is None) != (contract is None):
         raise ConsoleError(
-            "the supply page needs both --channel and --contract",
+            "the supply page needs both `channel=` and `contract=`",
             hint="Give both, or neither to leave the supply page out.",
         )
     known = [k.identity for k in list_keys()] + list(trusted or [])

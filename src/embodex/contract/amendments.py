@@ -146,10 +146,7 @@ def terminate_contract(
     contract = current.contract
     require_party(contract, signer)
     if not reason.strip():
-        raise ContractError(
-            "a termination needs a reason",
-            hint="Give the reason the contract ends (`reason`; `--reason` in the CLI).",
-        )
+        raise ContractError("a termination needs a reason", hint="Pass the reason (`reason=`).")
     when = effective or current.at
     if when < current.at or when > contract.schedule.end_date:
         raise ContractError(

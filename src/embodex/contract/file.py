@@ -90,7 +90,8 @@ def read_contract_file(path: str | Path) -> ContractFile:
     raw = read_bounded(p, limit=MAX_INPUT_BYTES, error=ContractError)
     not_json = ContractError(
         f"{p} is not a signed contract file (JSON)",
-        hint="A YAML draft is signed first: `embodex contract sign FILE --key NAME`.",
+        hint="A YAML draft is signed first: `sign_contract(path, signer)`.",
+        path=p,
     )
     try:
         data: Any = json.loads(raw)
@@ -105,7 +106,7 @@ def read_contract_file(path: str | Path) -> ContractFile:
     except (ValueError, UnicodeDecodeError):
         raise not_json from None
     except RecursionError:
-        raise ContractError(f"{p} nests too deeply to be a signed contract file") from None
+        raise ContractError(f"{p} nests too deeply to be a signed contract file", path=p) from None
     if isinstance(data, dict) and "payloadType" in data:
         data = {"envelope": data}
     try:

@@ -72,7 +72,9 @@ def require_party(contract: Contract, signer: Signer) -> None:
             f"key {signer.name!r} ({signer.key_id}) is not a party to contract "
             f"{contract.contract_id}: it names centre {parties.centre.name!r} "
             f"({parties.centre.key_id}) and buyer {parties.buyer.name!r} ({parties.buyer.key_id})",
-            hint="Sign with the centre's or the buyer's key (`--key NAME` in the CLI).",
+            hint="Sign with the centre's or the buyer's key (`signer=`).",
+            key_name=signer.name,
+            key_id=signer.key_id,
         )
 
 
@@ -83,8 +85,10 @@ def require_profile(contract: Contract, where: Path) -> None:
         raise ContractError(
             f"{where}: acceptance.qc_profile_digest is the placeholder {UNSET_DIGEST[:15]}…, "
             "not the digest of a QC profile",
-            hint="Set it to the agreed profile's digest (`embodex qc profile` prints the "
-            "built-in one's), or draft again with `embodex contract init`.",
+            hint="Set it to the agreed profile's digest (see `default_profile().digest` for the "
+            "built-in one's), or draft again with `render_template(centre=..., buyer=...)`.",
+            path=where,
+            field="acceptance.qc_profile_digest",
         )
 
 
@@ -93,7 +97,7 @@ def _require_open(contract: Contract, today: date) -> None:
         raise ContractStateError(
             f"contract {contract.contract_id} ended on {contract.schedule.end_date}; "
             "it can no longer be signed or amended",
-            hint="Draft a new contract with new dates (`embodex contract init`).",
+            hint="Draft a new contract with new dates (`render_template(centre=..., buyer=...)`).",
         )
 
 
@@ -105,8 +109,7 @@ def trust_for(signer: Signer, trusted: Sequence[Identity] | None) -> list[Identi
 def refuse_existing(out: Path) -> None:
     if out.exists():
         raise ContractError(
-            f"{out} already exists",
-            hint="Write to a new file (`out`; `--out` in the CLI), or remove it.",
+            f"{out} already exists", hint="Pass a new file name (`out=`), or remove it.", path=out
         )
 
 
@@ -139,8 +142,8 @@ def sign_contract(
         if contract.version != 1:
             raise ContractError(
                 f"{src} is version {contract.version}, an amendment",
-                hint="Amend the signed contract instead: `embodex contract amend FILE --changes "
-                "NEW.yaml --key NAME`.",
+                hint="Amend the signed contract instead: `amend_contract(path, changes, signer)`.",
+                path=src,
             )
         require_party(contract, signer)
         require_profile(contract, src)

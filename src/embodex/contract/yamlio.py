@@ -97,10 +97,12 @@ def yaml_mapping(
             raise error(
                 f"{source}: {path} is {value!r}; it must be a whole number",
                 hint=f"Write e.g. {path.rsplit('.', 1)[-1]}: {round(value)}.",
+                field=path,
             )
         raise error(
             f"{source}: {path} is {value!r}, a float; {exact}",
             hint=f'Quote it: {path.rsplit(".", 1)[-1]}: "{value!r}".',
+            field=path,
         )
     return data
 
@@ -114,8 +116,8 @@ def contract_data_from_yaml(text: str, source: str = "contract") -> dict[str, An
     if PLACEHOLDER in text:
         raise ContractError(
             f"{source} still has {PLACEHOLDER} placeholders (the parties' public keys)",
-            hint="Run `embodex contract init --centre CENTRE_KEY --buyer BUYER_KEY`, or paste "
-            "each party's `embodex keys export NAME` output.",
+            hint="Fill them in with `render_template(centre=..., buyer=...)`, or paste each "
+            "party's `export_identity(name)` output.",
         )
     return data
 

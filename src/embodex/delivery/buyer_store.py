@@ -140,7 +140,7 @@ class BuyerStore:
         """Hold the store's pull lock; :class:`PullLockedError` when another pull has it."""
         lock = FileLock(self.control / "lock")
         if not lock.acquire(blocking=wait):
-            raise PullLockedError(f"another pull is running into {self.root}")
+            raise PullLockedError(self.root)
         try:
             yield
         finally:

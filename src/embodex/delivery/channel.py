@@ -97,8 +97,9 @@ class Channel:
             raise DeliveryError(
                 f"key {signer.name!r} ({signer.key_id}) is not the {role} of contract "
                 f"{self.contract.contract_id}, which names {party.name!r} ({party.key_id})",
-                hint=f"Sign with the {role}'s key (the `signer`; `--key NAME` in the CLI): it "
-                f"alone may {does}.",
+                hint=f"Use the {role}'s key (`signer=`): it alone may {does}.",
+                key_name=signer.name,
+                key_id=signer.key_id,
             )
 
     # -- documents -------------------------------------------------------------------------
@@ -133,7 +134,9 @@ class Channel:
         head yet is a :class:`ChannelError` carrying ``hint`` (what to do first)."""
         got = self.read_head()
         if got is None:
-            raise ChannelError(f"{self.url} has no head: nothing was published yet", hint=hint)
+            raise ChannelError(
+                f"{self.url} has no head: nothing was published yet", hint=hint, url=self.url
+            )
         return got
 
     def read_manifest(
@@ -149,13 +152,15 @@ class Channel:
             raise ChannelError(
                 f"the head names batch {number} but {where} is missing",
                 hint="The channel is damaged or still being written; ask the centre.",
+                batch=number,
             ) from None
         manifest = open_document("batch-manifest", BatchManifest, data, self.centre, where)
         self._check_contract(manifest.contract_id, manifest.contract_digest, f"batch {number}")
         if manifest.number != number or manifest.channel_id != (channel_id or manifest.channel_id):
             raise ChannelError(
                 f"{where} is batch {manifest.number} of channel {manifest.channel_id}, "
-                f"not batch {number} of {channel_id}: a manifest was moved or replayed"
+                f"not batch {number} of {channel_id}: a manifest was moved or replayed",
+                batch=manifest.number,
             )
         return manifest, doc_digest(manifest), data
 
@@ -219,8 +224,8 @@ def check_fresh(got: HeadRead, now: datetime, where: str) -> None:
         raise ChannelError(
             f"the channel head at {where} was issued at {head.issued_at.isoformat()}, in the "
             f"future (now {now.isoformat()})",
-            hint="Check this machine's clock (and the time given as `now`, `--at` in the CLI); "
-            "pull again.",
+            hint="Check this machine's clock (and `now=`); pull again.",
+            url=where,
         )
 
 
@@ -253,6 +258,7 @@ def open_channel(
     if isinstance(store, FileStorage) and not create and not store.root.is_dir():
         raise ChannelError(
             f"there is no channel folder {store.root}",
-            hint="Check the path (the centre's first `embodex publish` creates the folder).",
+            hint="Check the path (the centre's first `publish(...)` creates the folder).",
+            path=store.root,
         )
     return Channel(store, verified)

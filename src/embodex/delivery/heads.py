@@ -72,15 +72,13 @@ def issue_head(
     """
     if ttl <= timedelta(0):
         raise DeliveryError(
-            "the head's validity must be positive",
-            hint="Give a positive `ttl`, e.g. timedelta(days=3) (`--ttl 3d` in the CLI).",
+            "the head's validity must be positive", hint="Pass e.g. `ttl=timedelta(days=3)`."
         )
     if previous is not None and now < previous.issued_at:
         raise DeliveryError(
             f"this machine's time {now.isoformat()} is before the channel's last head "
             f"({previous.issued_at.isoformat()})",
-            hint="Fix the clock (or the time given as `now`, `--at` in the CLI); heads never go "
-            "back in time.",
+            hint="Fix the clock (or `now=`); heads never go back in time.",
         )
     b_num, b_digest = batch or (
         (previous.batch, previous.batch_manifest) if previous else (0, None)
@@ -130,7 +128,7 @@ def refresh_channel(
     channel = open_channel(url, contract, trusted=trusted, at=now)
     channel.require(signer, "centre")
     with Outbox(channel.url).locked():
-        got = channel.published_head("Publish a first batch with `embodex publish`.")
+        got = channel.published_head("Publish a first batch with `publish(...)`.")
         update = issue_head(
             got.head, channel_id=got.head.channel_id, channel=channel, signer=signer, now=now,
             ttl=ttl,

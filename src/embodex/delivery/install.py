@@ -68,6 +68,7 @@ def install_batch(
                     f"batch {number} cannot join {store.dataset}: {exc.message}",
                     hint="The centre changed the frame schema (see its schema_change notice): "
                     "pull from this batch on into a new directory.",
+                    batch=number,
                 ) from None
             parts: list[tuple[str | Path, QCManifest]] = []
             if had and _has_qc(gen):

@@ -69,17 +69,14 @@ def send_notice(
             f"unknown notice type {type!r}", hint=f"Use one of: {', '.join(NOTICE_TYPES)}."
         )
     if not reason.strip():
-        raise DeliveryError(
-            "a notice needs a reason",
-            hint="Say what happened and why in `reason` (`--reason` in the CLI).",
-        )
+        raise DeliveryError("a notice needs a reason", hint="Pass the reason (`reason=`).")
     now = now or utc_now()
     channel = open_channel(url, contract, trusted=trusted, at=now)
     channel.require(signer, "centre")
     outbox = Outbox(channel.url)
     with outbox.locked():
         head = channel.published_head(
-            "Publish a first batch (`embodex publish`) before sending notices."
+            "Publish a first batch (`publish(...)`) before sending notices."
         ).head
         reconcile(channel, outbox, signer, head, record=record)
         episodes: list[str] = []
@@ -89,7 +86,10 @@ def send_notice(
             what = "to revoke " if type == "revocation" else ""
             raise DeliveryError(
                 f"there is no batch {batch} {what}on {channel.url} (latest: {head.batch})",
-                hint=f"Name one of batches 1..{head.batch} (`embodex channel show` lists them).",
+                hint=f"Name one of batches 1..{head.batch} (`describe_channel(url, contract)` "
+                "lists them).",
+                url=channel.url,
+                batch=batch,
             )
         if type == "revocation" and batch is not None:
             manifest, _, _ = channel.read_manifest(batch, head.channel_id)

@@ -79,6 +79,7 @@ class Outbox:
             raise DeliveryError(
                 f"another publish, notice or refresh for {self.url} is running on this machine",
                 hint="Wait for it to finish, then run again.",
+                url=self.url,
             )
         try:
             atomic_write_bytes(self.root / "url", self.url.encode())
@@ -139,6 +140,7 @@ class Outbox:
                 f"{channel_batch}: the channel was rolled back or replaced",
                 hint=f"Restore the channel (your copies are in {self.root / 'published'}) "
                 "before publishing again.",
+                url=self.url,
             )
 
 

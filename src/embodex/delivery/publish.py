@@ -125,21 +125,22 @@ def _check_replacement(channel: Channel, batch: int | None) -> None:
         return
     snap = read_snapshot(channel)
     numbers = [m.number for m, _ in snap.manifests]
-    hint = (
-        "The supply plan lists the batches with episodes to replace "
-        "(embodex.delivery.supply_plan; `embodex supply plan`)."
-    )
+    hint = "`supply_plan(url, contract)` lists the batches with episodes to replace."
     if batch not in numbers:
         last = max(numbers, default=0)
         raise DeliveryError(
             f"there is no batch {batch} on {channel.url} to replace (its last batch is {last})",
             hint=hint,
+            url=channel.url,
+            batch=batch,
         )
     if batch not in snap.replaceable():
         state = "has no receipt yet" if batch not in snap.receipts else "had nothing rejected"
         raise DeliveryError(
             f"batch {batch} {state} and was not revoked: there is nothing to replace",
             hint=hint,
+            url=channel.url,
+            batch=batch,
         )
 
 
@@ -150,8 +151,7 @@ def _contract_profile(channel: Channel, profile: Profile | None) -> Profile:
         raise DeliveryError(
             f"QC profile {chosen.id} v{chosen.version} ({chosen.digest}) is not the one the "
             f"contract names ({channel.contract.acceptance.qc_profile_id}, {wanted})",
-            hint="Publish with the profile the contract names (the `profile` argument; "
-            "`--profile FILE` in the CLI).",
+            hint="Pass the agreed profile (`profile=`).",
         )
     return chosen
 
@@ -236,6 +236,7 @@ class _Publisher:
                 raise DeliveryError(
                     f"batch {n} on {ch.url} does not follow batch {n - 1}",
                     hint=f"Remove {ch.where(batch_prefix(n))}/ if it is not yours, then publish.",
+                    url=ch.url,
                 )
             head = self.next_head(manifest, digest, max(self.now, manifest.published_at))
             ch.store.put_bytes(HEAD_KEY, head.data)
@@ -296,6 +297,7 @@ class _Publisher:
                 f"the staged files of batch {pending.number} in {root} are gone or changed",
                 hint=f"Delete {self.outbox.root / 'pending.json'} to start the batch again; "
                 "objects already uploaded are then removed by the next publish.",
+                path=root,
             )
         staged = self.stage(src, pending.episode_ids, profile)
         pending.dataset_digest = staged.dataset.digest
@@ -468,7 +470,7 @@ def _candidates(
     known = set(src.episode_ids)
     unknown = [e for e in episode_ids if e not in known]
     if unknown:
-        raise DeliveryError(f"episode {unknown[0]} is not in {src.root}")
+        raise DeliveryError(f"episode {unknown[0]} is not in {src.root}", path=src.root)
     again = [e for e in episode_ids if e in state.delivered or e in elsewhere]
     if again:
         first = again[0]
@@ -500,7 +502,7 @@ def _require_privacy(contract: Contract, src: Dataset) -> None:
             raise ScopeError(
                 f"{src.root} is classified {key}: {label[key]}; the contract allows "
                 f"{', '.join(allowed)}",
-                hint="Anonymise the dataset (embodex anonymise), correct its "
+                hint="Publish the output of anonymise_dataset(...), correct the dataset's "
                 "extra.classification, or amend the contract's privacy terms.",
             )
     if "faces" not in terms.anonymised:
@@ -510,8 +512,8 @@ def _require_privacy(contract: Contract, src: Dataset) -> None:
         raise ScopeError(
             f"the contract requires anonymised: faces and {src.root} carries no face "
             "anonymisation record (embodex.json extra.privacy.faces)",
-            hint="Run `embodex anonymise DATASET OUT` (or package with --anonymise faces) "
-            "and publish OUT.",
+            hint="Publish the output of anonymise_dataset(...) (or import_recordings(..., "
+            "anonymise='faces')).",
         )
 
 

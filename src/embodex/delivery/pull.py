@@ -261,6 +261,7 @@ def _check_fork(got: HeadRead, run: _Puller, *, record: bool) -> None:
         f"centre's key — a forked history (evidence: {evidence} and the ledger)",
         hint="Do not use this channel; the evidence file proves the centre signed both. "
         "Tell the centre (or its security contact).",
+        url=ch.url,
     )
 
 
@@ -341,8 +342,7 @@ def _profile(channel: Channel, incoming: Path, override: Profile | None) -> Prof
             return profile
     raise DeliveryError(
         f"the contract's QC profile {wanted} is not available here",
-        hint="Pull with the profile the contract names (the `profile` argument; "
-        "`--profile FILE` in the CLI).",
+        hint="Pass the agreed profile (`profile=`).",
     )
 
 
@@ -353,7 +353,7 @@ def _dest(incoming: Path, path: str) -> Path:
     except UnsafePathError as exc:
         raise ChannelError(exc.message, hint=exc.hint) from None
     if not dest.resolve().is_relative_to(incoming.resolve()):
-        raise ChannelError(f"file name {path!r} escapes the download folder")
+        raise ChannelError(f"file name {path!r} escapes the download folder", path=path)
     return dest
 
 
@@ -478,7 +478,8 @@ class _Puller:
         if progress is not None and progress.number == n and progress.manifest_digest != digest:
             raise RollbackError(
                 f"batch {n} on {self.ch.url} is not the manifest this store started to pull "
-                "before: the channel's history was rewritten"
+                "before: the channel's history was rewritten",
+                url=self.ch.url,
             )
         if progress is None or progress.number != n:
             progress = BatchProgress(number=n, manifest_digest=digest)
@@ -763,6 +764,7 @@ def pull(
                 f"{st.head_sequence} naming batch {st.head_batch}: the channel was wiped or "
                 "frozen by deleting its head",
                 hint="Do not trust this channel's state; ask the centre what happened.",
+                url=ch.url,
             )
         if got is None:
             st.checked_at = now  # a batch later claiming an earlier time was backdated
@@ -785,7 +787,8 @@ def pull(
         if chain and chain[-1][1] != head.batch_manifest:
             raise RollbackError(
                 f"batch {head.batch} on {ch.url} is manifest {chain[-1][1]}, but the head names "
-                f"{head.batch_manifest}: the batch was replaced after the head was signed"
+                f"{head.batch_manifest}: the batch was replaced after the head was signed",
+                url=ch.url,
             )
         _note_seen(st, head, now)
         st.channel_id, st.contract_id = head.channel_id, head.contract_id

@@ -293,14 +293,17 @@ def countersign_receipts(
     out = []
     with Outbox(channel.url).locked():
         head = channel.published_head(
-            "Receipts come after the first `embodex publish` and the buyer's pull."
+            "Receipts come after the first `publish(...)` and the buyer's pull."
         ).head
         numbers = batches if batches is not None else list(range(1, head.batch + 1))
         for n in numbers:
             if not 1 <= n <= head.batch:
                 raise DeliveryError(
                     f"batch {n} is not on {channel.url} (latest is {head.batch})",
-                    hint=f"Name one of batches 1..{head.batch} (`embodex channel show`).",
+                    hint=f"Name one of batches 1..{head.batch} "
+                    "(`describe_channel(url, contract)`).",
+                    url=channel.url,
+                    batch=n,
                 )
             _, manifest_digest, _ = channel.read_manifest(n, head.channel_id)
             try:
@@ -356,6 +359,7 @@ def _read_file(path: Path) -> bytes:
         raise DeliveryError(
             f"cannot read receipt file {path} ({exc.strerror or exc})",
             hint="Name the buyer's receipt files, DIR/receipts/NNNNNN.json of its store.",
+            path=path,
         ) from None
 
 
@@ -385,6 +389,7 @@ def _check_file(
             f"{path} is a receipt under contract {receipt.contract_id} "
             f"({receipt.contract_digest}), not under {channel.contract.contract_id}",
             hint="Post it to that contract's channel, with that contract file.",
+            path=path,
         )
     if n > latest:
         raise DeliveryError(
@@ -398,6 +403,8 @@ def _check_file(
             f"{path} answers batch {n} with manifest {receipt.batch_manifest_digest}, but "
             f"batch {n} on {channel.url} is {digest}: a receipt for another channel",
             hint="Post it to the channel its batch came from.",
+            path=path,
+            url=channel.url,
         )
     return data, receipt
 
@@ -442,6 +449,7 @@ def post_receipts(
             raise DeliveryError(
                 f"{chosen[n][0]} and {path} are two different receipts for batch {n}",
                 hint="Post the one in the buyer's store (DIR/receipts/).",
+                path=path,
             )
         chosen.setdefault(n, (path, data, receipt))
     plan: list[tuple[int, bool]] = []
@@ -457,6 +465,7 @@ def post_receipts(
                 f"({doc_digest(receipt)}): not replaced",
                 hint="A valid receipt on the channel is never replaced: ask the buyer which "
                 "decision stands.",
+                path=path,
             )
         # a valid copy left here names the same payload: the channel holds this receipt
         plan.append((n, there is not None))

@@ -138,13 +138,15 @@ def load_staged(root: Path) -> StagedBatch:
         qc = load_qc_manifest(root / "dataset")
         envelope = (root / "qc.json").read_bytes()
     except Exception as exc:
-        raise DeliveryError(f"the staged batch in {root} is incomplete ({exc})") from exc
+        raise DeliveryError(f"the staged batch in {root} is incomplete ({exc})", path=root) from exc
     if qc.dataset_digest != dataset.digest:
-        raise DeliveryError(f"the staged batch in {root} changed after its QC ran")
+        raise DeliveryError(f"the staged batch in {root} changed after its QC ran", path=root)
     try:
         check_files(dataset, dataset.shard_names)  # every byte a resumed upload sends
     except VerificationError as exc:
-        raise DeliveryError(f"the staged batch in {root} is damaged ({exc.message})") from exc
+        raise DeliveryError(
+            f"the staged batch in {root} is damaged ({exc.message})", path=root
+        ) from exc
     return StagedBatch(root=root, dataset=dataset, qc=qc, qc_envelope=envelope)
 
 

@@ -45,7 +45,7 @@ def copy_episodes(
     ids = list(episode_ids) if episode_ids is not None else src.episode_ids
     unknown = [eid for eid in ids if eid not in set(src.episode_ids)]
     if unknown:
-        raise SchemaError(f"episodes not in {src.root}: {', '.join(unknown[:5])}")
+        raise SchemaError(f"episodes not in {src.root}: {', '.join(unknown[:5])}", path=src.root)
     new_meta = meta if meta is not None else src.meta
     if transform is None and new_meta.schema_fingerprint() != src.meta.schema_fingerprint():
         raise SchemaError(

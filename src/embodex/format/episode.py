@@ -55,12 +55,15 @@ class Episode:
         eid = self.meta.episode_id
         n = self.num_frames
         if n == 0:
-            raise SchemaError(f"episode {eid} has no frames", hint="Drop empty recordings.")
+            raise SchemaError(
+                f"episode {eid} has no frames", hint="Drop empty recordings.", episode_id=eid
+            )
         ts = np.asarray(self.timestamp_ns)
         if ts.dtype.kind not in "iu":
             raise SchemaError(
                 f"episode {eid}: timestamp_ns must be integer nanoseconds, got {ts.dtype}",
                 hint="Convert capture times to int64 nanoseconds since the Unix epoch.",
+                episode_id=eid,
             )
         ts = ts.astype(np.int64, copy=False)
         steps = np.diff(ts)
@@ -70,12 +73,14 @@ class Episode:
                 f"episode {eid}: timestamps go backwards or repeat at frame {bad} "
                 f"({int(ts[bad - 1])} -> {int(ts[bad])} ns)",
                 hint="Fix the recorder clock or re-time the recording before packaging.",
+                episode_id=eid,
             )
         unknown = set(self.features) - set(meta.features)
         if unknown:
             raise SchemaError(
                 f"episode {eid}: unknown feature(s) {sorted(unknown)}",
                 hint=f"Declare them in the dataset features (known: {sorted(meta.features)}).",
+                episode_id=eid,
             )
         features: dict[str, np.ndarray] = {}
         for name, spec in meta.features.items():
@@ -83,6 +88,7 @@ class Episode:
                 raise SchemaError(
                     f"episode {eid}: feature {name!r} is missing",
                     hint="Every declared feature needs a value for every frame.",
+                    episode_id=eid,
                 )
             arr = np.asarray(self.features[name])
             if arr.ndim == 1 and spec.shape[0] == 1:
@@ -92,6 +98,7 @@ class Episode:
                     f"episode {eid}: feature {name!r} has shape {arr.shape}, expected "
                     f"({n}, {spec.shape[0]}) — its frame count must match the {n} timestamps",
                     hint="Align the streams so every frame has one value of every feature.",
+                    episode_id=eid,
                 )
             features[name] = np.ascontiguousarray(arr, dtype=spec.dtype)
         cams = {c.name: c for c in meta.cameras}
@@ -100,6 +107,7 @@ class Episode:
             raise SchemaError(
                 f"episode {eid}: unknown camera(s) {sorted(unknown_cams)}",
                 hint=f"Declare them in the dataset cameras (known: {sorted(cams)}).",
+                episode_id=eid,
             )
         images: dict[str, ImageInput] = {}
         for name, frames in self.images.items():
@@ -109,7 +117,8 @@ class Episode:
                     f"episode {eid}: camera {name!r} is stored as video; give a VideoClip "
                     "or an array of RGB frames",
                     hint="Encoded images go to cameras with storage 'frame'; "
-                    "`embodex transcode` converts a dataset between the two.",
+                    "`transcode_dataset(...)` converts a dataset between the two.",
+                    episode_id=eid,
                 )
             if not cam.is_video and isinstance(frames, VideoClip):
                 raise SchemaError(
@@ -122,6 +131,7 @@ class Episode:
                     f"episode {eid}: camera {name!r} has {len(frames)} frames, "
                     f"the episode has {n} timestamps",
                     hint="Drop or pad frames so the camera and joint streams align.",
+                    episode_id=eid,
                 )
             if cam.is_video:
                 images[name] = frames  # the writer remuxes or encodes it
@@ -134,11 +144,14 @@ class Episode:
         image_ts: dict[str, np.ndarray] = {}
         for name, cam_ts in self.image_timestamps_ns.items():
             if name not in cams:
-                raise SchemaError(f"episode {eid}: timestamps for unknown camera {name!r}")
+                raise SchemaError(
+                    f"episode {eid}: timestamps for unknown camera {name!r}", episode_id=eid
+                )
             arr = np.asarray(cam_ts, dtype=np.int64)
             if arr.shape != (n,):
                 raise SchemaError(
-                    f"episode {eid}: camera {name!r} has {arr.shape[0]} timestamps, expected {n}"
+                    f"episode {eid}: camera {name!r} has {arr.shape[0]} timestamps, expected {n}",
+                    episode_id=eid,
                 )
             image_ts[name] = arr
         for seg in self.meta.segments:
@@ -147,6 +160,7 @@ class Episode:
                     f"episode {eid}: segment {seg.skill!r} ends ({seg.end_frame}) before it "
                     f"starts ({seg.start_frame})",
                     hint="Segments are half-open frame ranges [start_frame, end_frame).",
+                    episode_id=eid,
                 )
         streams = _validated_streams(eid, self.streams, meta)
         return Episode(self.meta, ts, features, images, image_ts, streams)

@@ -58,7 +58,7 @@ def open_dataset(path: str | Path) -> Dataset:
     """
     root = Path(path)
     if not layout.resolve(root, layout.META_FILE).exists():
-        raise DatasetNotFoundError(f"{root} is not an embodex dataset (no {layout.META_FILE})")
+        raise DatasetNotFoundError(root, missing=layout.META_FILE)
     last: Exception | None = None
     # A writer may commit while we read; a size or hash mismatch then means "read again".
     for _ in range(_OPEN_RETRIES):
@@ -68,7 +68,7 @@ def open_dataset(path: str | Path) -> Dataset:
             last = exc
     if isinstance(last, CorruptDatasetError):
         raise last
-    raise CorruptDatasetError(f"{root}: metadata file missing ({last})")
+    raise CorruptDatasetError(f"{root}: metadata file missing ({last})", path=root)
 
 
 def compute_dataset_stats(meta: DatasetMeta, episodes: pa.Table) -> DatasetStats:
@@ -92,20 +92,23 @@ class _Shard:
 
     def __init__(self, path: Path, expected_size: int | None) -> None:
         if path.is_symlink():  # a dataset holds plain files: a link may point anywhere
-            raise CorruptDatasetError(f"frame shard {path} is a symbolic link")
+            raise CorruptDatasetError(f"frame shard {path} is a symbolic link", path=path)
         if not path.exists():
-            raise CorruptDatasetError(f"frame shard {path} is missing")
+            raise CorruptDatasetError(f"frame shard {path} is missing", path=path)
         size = path.stat().st_size
         if expected_size is not None and size != expected_size:
             raise CorruptDatasetError(
                 f"frame shard {path} is {size} bytes, the manifest says {expected_size} "
-                "(truncated or replaced)"
+                "(truncated or replaced)",
+                path=path,
             )
         try:
             self.source = pa.memory_map(str(path))
             self.table = pa.ipc.open_file(self.source).read_all()
         except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptDatasetError(f"frame shard {path} is unreadable: {exc}") from exc
+            raise CorruptDatasetError(
+                f"frame shard {path} is unreadable: {exc}", path=path
+            ) from exc
         self.path = path
 
     def rows(self, start: int, count: int, columns: Sequence[str]) -> pa.Table:
@@ -486,7 +489,7 @@ class Dataset:
             raw[layout.META_FILE], error=SchemaError, name=f"{root}/{layout.META_FILE}"
         )
         if not isinstance(meta_json, dict):
-            raise SchemaError(f"{root}/{layout.META_FILE} is not a JSON object")
+            raise SchemaError(f"{root}/{layout.META_FILE} is not a JSON object", path=root)
         version = str(meta_json.get("format_version", ""))
         _check_version(root, version)
         if version == "1.0" and any(
@@ -507,9 +510,9 @@ class Dataset:
         except ValueError as exc:
             if version.split(".")[-1].isdigit() and int(version.split(".")[-1]) > _OUR_MINOR:
                 raise UnsupportedFormatError(
-                    f"{root} uses format {version} features this embodex cannot read"
+                    f"{root} uses format {version} features this embodex cannot read", path=root
                 ) from exc
-            raise SchemaError(f"{root}/{layout.META_FILE} is invalid: {exc}") from exc
+            raise SchemaError(f"{root}/{layout.META_FILE} is invalid: {exc}", path=root) from exc
         stats = parse_document(
             raw[layout.STATS_FILE], DatasetStats, CorruptDatasetError,
             name=f"{root}/{layout.STATS_FILE}",
@@ -570,15 +573,14 @@ class Dataset:
             if pos is None:
                 raise SchemaError(
                     f"episode {key} is not in dataset {self.meta.name}",
-                    hint="List the ids with `embodex inspect DATASET --episodes`.",
+                    hint="List the ids with `dataset.episode_ids`.",
+                    path=self.root,
+                    episode_id=key,
                 )
         else:
             pos = key if key >= 0 else len(self) + key
             if not 0 <= pos < len(self):
-                raise EpisodeIndexError(
-                    f"episode position {key} is out of range: {self.meta.name} has "
-                    f"{len(self)} episode(s)"
-                )
+                raise EpisodeIndexError(key, len(self), dataset=self.meta.name)
         return EpisodeView(self, self.episodes.slice(pos, 1).to_pylist()[0])
 
     def select(self, episode_ids: Sequence[str] | None = None, **equals: Any) -> Dataset:
@@ -636,7 +638,9 @@ class Dataset:
         shard = self._shards.get(name)
         if shard is None:
             if name not in self._file_sizes:
-                raise CorruptDatasetError(f"{self.root}: shard {name} is not in the manifest")
+                raise CorruptDatasetError(
+                    f"{self.root}: shard {name} is not in the manifest", path=self.root
+                )
             shard = _Shard(self.root / name, self._file_sizes[name])
             self._shards[name] = shard
         return shard
@@ -665,10 +669,10 @@ class Dataset:
 def _check_entry(root: Path, name: str, entries: dict[str, Any], size: int, digest: Any) -> None:
     entry = entries.get(name)
     if entry is None:
-        raise CorruptDatasetError(f"{root}/{layout.MANIFEST_FILE} does not list {name}")
+        raise CorruptDatasetError(f"{root}/{layout.MANIFEST_FILE} does not list {name}", path=root)
     if entry.size != size or entry.sha256 != digest():
         raise CorruptDatasetError(
-            f"{root}/{name} does not match its manifest entry (size or sha256 differ)"
+            f"{root}/{name} does not match its manifest entry (size or sha256 differ)", path=root
         )
 
 
@@ -676,7 +680,11 @@ def _check_version(root: Path, version: str) -> None:
     try:
         major = int(version.split(".")[0])
     except ValueError:
-        raise SchemaError(f"{root}/{layout.META_FILE}: bad format_version {version!r}") from None
+        raise SchemaError(
+            f"{root}/{layout.META_FILE}: bad format_version {version!r}", path=root
+        ) from None
     ours = int(FORMAT_VERSION.split(".")[0])
     if major != ours:
-        raise UnsupportedFormatError(f"{root} uses format {version}; this embodex reads {ours}.x")
+        raise UnsupportedFormatError(
+            f"{root} uses format {version}; this embodex reads {ours}.x", path=root
+        )

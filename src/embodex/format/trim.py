@@ -120,6 +120,7 @@ def collect_cuts(
             raise TrimError(
                 f"episode {eid} is given two kept ranges ({out[eid]} and {cut})",
                 hint="Give one START:END range per episode: the frames to keep.",
+                episode_id=eid,
             )
         out[eid] = cut
     return out
@@ -153,7 +154,9 @@ def _resolve(src: Dataset, cuts: Mapping[str, Cut | tuple[int, int | None]]) -> 
         if eid not in known:
             raise TrimError(
                 f"episode {eid} is not in {src.root}",
-                hint="List the ids with `embodex inspect DATASET --episodes`.",
+                hint="List the ids with `dataset.episode_ids`.",
+                path=src.root,
+                episode_id=eid,
             )
         n = src.episode(eid).frame_count
         end = n if cut.end is None else cut.end
@@ -162,12 +165,14 @@ def _resolve(src: Dataset, cuts: Mapping[str, Cut | tuple[int, int | None]]) -> 
                 f"episode {eid}: frames {cut.start}:{end} are out of range (it has {n} frames, "
                 f"0..{n - 1})",
                 hint=f"Give a range inside 0:{n} (START:END, END exclusive).",
+                episode_id=eid,
             )
         if cut.start >= end:
             raise TrimError(
                 f"episode {eid}: frames {cut.start}:{end} keep no frame",
                 hint="START must be below END (END is exclusive); to drop the whole episode, "
                 "copy the others instead.",
+                episode_id=eid,
             )
         if (cut.start, end) != (0, n):  # keeping everything leaves the episode as it is
             out[eid] = Cut(cut.start, end, cut.reason)
@@ -275,6 +280,7 @@ def trim_episodes(
         raise DatasetExistsError(
             f"{dest} already holds a dataset",
             hint="Choose a new output folder: trim writes a new dataset and never changes one.",
+            path=dest,
         )
     resolved = _resolve(src, cuts)
     records: dict[str, TrimRecord] = {}

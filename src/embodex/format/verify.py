@@ -120,7 +120,8 @@ def check_files(ds: Dataset, names: Iterable[str]) -> None:
     if problems:
         raise VerificationError(
             [f"{ds.root}/{p}" for p in problems],
-            hint=f"Run `embodex verify {ds.root}` and restore the damaged files first.",
+            hint="Restore the damaged files first; `verify_dataset(root)` lists them all.",
+            path=ds.root,
         )
 
 
@@ -266,7 +267,7 @@ def verify_dataset(
 
     report.damaged_episodes = [eid for eid in ds.episode_ids if eid in damaged]
     if problems and raise_on_error:
-        raise VerificationError(problems)
+        raise VerificationError(problems, path=ds.root)
     return report
 
 

@@ -41,8 +41,7 @@ class VideoWriter:
             raise InteropError(
                 f"{path.name}: {width}x{height} frames cannot be stored as yuv420p video "
                 "(width and height must be even)",
-                hint="Export this dataset's cameras as images (video=False; leave out `--video` in "
-                "the CLI).",
+                hint="Export this dataset's cameras as images (`video=False`).",
             )
         os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config otherwise
         encoder, options = VIDEO_CODECS[codec]

@@ -233,6 +233,7 @@ class DatasetWriter:
             raise DatasetExistsError(
                 f"{self.root} is not empty and is not an embodex dataset",
                 hint="Choose a new or empty output directory; embodex never writes over files.",
+                path=self.root,
             )
         for sub in (layout.DATA_DIR, layout.CONTROL_DIR, *layout.METADATA_FILES):
             # the writer owns this folder: it never writes through a link out of it
@@ -244,18 +245,19 @@ class DatasetWriter:
         (self.root / layout.CONTROL_DIR).mkdir(parents=True, exist_ok=True)
         self._lock = FileLock(self.root / layout.LOCK_FILE)
         if not self._lock.acquire(blocking=wait_for_lock):
-            raise DatasetLockedError(f"another process is writing {self.root}")
+            raise DatasetLockedError(self.root)
         try:
             # Checked under the lock: a writer that just finished may have committed.
             exists = (self.root / layout.META_FILE).exists() or (
                 self.root / layout.COMMIT_DIR / layout.META_FILE
             ).exists()
             if exists and not append:
-                raise DatasetExistsError(f"{self.root} already holds a dataset")
+                raise DatasetExistsError(f"{self.root} already holds a dataset", path=self.root)
             if not exists and meta is None:
                 raise SchemaError(
                     f"{self.root} holds no dataset and no metadata was given",
                     hint="Pass the DatasetMeta (with its licence) to create a new dataset.",
+                    path=self.root,
                 )
             (self.root / layout.DATA_DIR).mkdir(exist_ok=True)
             self._load_state(meta if not exists else None)
@@ -319,6 +321,7 @@ class DatasetWriter:
                 f"{self.root}: the new episodes' features, cameras or fps differ from "
                 "the dataset's",
                 hint="Package them into a separate dataset, or convert them to this schema first.",
+                path=self.root,
             )
 
     @property
@@ -341,6 +344,8 @@ class DatasetWriter:
             raise SchemaError(
                 f"episode id {eid} is already in {self.root}",
                 hint="Episode ids are global and stable: give a re-recording a new id.",
+                path=self.root,
+                episode_id=eid,
             )
         index = self._next_index
         n = ep.num_frames
@@ -473,7 +478,9 @@ class DatasetWriter:
                     f"{index_.width}x{index_.height}, the camera is {cam.encoding} "
                     f"{cam.width}x{cam.height}",
                     hint="Re-encode the recording to the camera's codec and size "
-                    "(embodex transcode, or the importer's --reencode policy).",
+                    "(`transcode_dataset(...)`, or the importer's "
+                    "`VideoPolicy(reencode='auto')`).",
+                    episode_id=eid,
                 )
             kept = slice(offset, offset + n)
             if offset + n > index_.frames or not index_.has_key[kept].all():
@@ -637,17 +644,20 @@ class DatasetWriter:
         fields = set(EpisodeMeta.model_fields) - {"episode_id"}
         for eid, changes in updates.items():
             if eid not in self._ids:
-                raise SchemaError(f"episode {eid} is not in {self.root}")
+                raise SchemaError(
+                    f"episode {eid} is not in {self.root}", path=self.root, episode_id=eid
+                )
             unknown = set(changes) - fields
             if unknown:
                 raise SchemaError(
                     f"cannot update {sorted(unknown)} of episode {eid}",
                     hint=f"Updatable fields: {', '.join(sorted(fields))}.",
+                    episode_id=eid,
                 )
             try:  # validate the values now, not at finalize
                 EpisodeMeta.model_validate({"episode_id": eid, **changes})
             except ValueError as exc:
-                raise SchemaError(f"episode {eid}: invalid update: {exc}") from exc
+                raise SchemaError(f"episode {eid}: invalid update: {exc}", episode_id=eid) from exc
             pending = self._updates.setdefault(eid, {})
             for key, value in changes.items():
                 if key == "extra":

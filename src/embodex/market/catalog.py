@@ -147,7 +147,7 @@ def _scenes(capacity: Capacity, holdings: list[Holding]) -> list[SceneOffer]:
     if missing:
         raise CatalogError(
             f"the datasets hold scenes the scene catalogue does not describe: {', '.join(missing)}",
-            hint="Describe them under `scenes:` in the capacity file (--capacity).",
+            hint="Describe them under `scenes:` in the capacity file (`capacity=`).",
         )
     return [
         SceneOffer(
@@ -202,7 +202,8 @@ def build_catalog(
         raise CatalogError(
             f"catalogues are signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (`--key CENTRE` in the CLI).",
+            hint="Sign with the centre's key (`signer=`).",
+            key_name=signer.name,
         )
     capacity = capacity or Capacity()
     root = Path(out)
@@ -216,7 +217,8 @@ def build_catalog(
         if manifest.dataset_digest != ds.digest:
             raise QCManifestError(
                 f"the QC manifest of {path} is stale (dataset changed since QC ran)",
-                hint=f"Run `embodex qc run {path}` again.",
+                hint="Run `run_qc(dataset)` again.",
+                path=path,
             )
         if first is None:
             first = ds
@@ -225,6 +227,7 @@ def build_catalog(
                 f"{path} comes from centre {ds.meta.provenance.centre_id}, the others from "
                 f"{first.meta.provenance.centre_id}",
                 hint="A catalogue lists one centre's data: build one per centre.",
+                path=path,
             )
         chain = ensure_dataset_provenance(path, signer)
         rel = f"provenance/{ds.digest.removeprefix('sha256:')[:16]}.json"
@@ -321,9 +324,8 @@ def read_catalog(
             raise SignatureError(
                 f"{source}: the listing is signed by a key you do not trust "
                 f"({', '.join(envelope.keyids)})",
-                hint=f"Check the key id with the centre, then `embodex keys import "
-                f"{source}/{IDENTITY_FILE}` (or pass its identity in `trusted`; "
-                "`--trust IDENTITY` in the CLI).",
+                hint=f"Check the key id with the centre, then import {source}/{IDENTITY_FILE} "
+                "(`import_identity(path)`), or pass it in `trusted=`.",
             ) from None
         raise
     listing = model_from_payload(Listing, parse_payload(verified.payload), "listing")
@@ -339,7 +341,7 @@ def read_catalog(
     if day > listing.valid_until and not allow_expired:
         raise CatalogError(
             f"{source}: the listing expired on {listing.valid_until} (stale catalogue)",
-            hint="Ask the centre for a fresh catalogue (`embodex catalog build`).",
+            hint="Ask the centre for a fresh catalogue (`build_catalog(...)`).",
         )
     chains: dict[str, ProvenanceChain] = {}
     for entry in listing.datasets:
@@ -379,7 +381,8 @@ def open_catalog(
     if not (root / LISTING_FILE).is_file():
         raise CatalogError(
             f"{root} is not a catalogue (no {LISTING_FILE})",
-            hint="Point at the folder `embodex catalog build -o` wrote.",
+            hint="Point at the folder `build_catalog(...)` wrote.",
+            path=root,
         )
     return read_catalog(
         _folder_reader(root), trusted, today=today, allow_expired=allow_expired, source=str(root)

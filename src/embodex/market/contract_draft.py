@@ -69,14 +69,14 @@ def draft_contract(
     if day > quote.valid_until:
         raise QuoteError(
             f"quote {quote.quote_id} expired on {quote.valid_until}",
-            hint="Ask for a fresh quote: `embodex quote CATALOG DEMAND -o quote.json`.",
+            hint="Ask for a fresh quote: `build_quote(listing, demand)`.",
         )
     listed = quote.centre.identity
     if centre is not None and centre.key_id != listed.key_id:
         raise QuoteError(
             f"the quote is from centre key {listed.key_id} ({listed.name}), not {centre.key_id}",
-            hint="Draft with the centre that issued the catalogue, or leave the centre out "
-            "(`centre=None`; no `--centre` in the CLI).",
+            hint="Draft with the centre that issued the catalogue, or leave `centre=` out.",
+            key_id=centre.key_id,
         )
     if buyer is not None and buyer.role != "buyer":
         raise QuoteError(f"{buyer.name!r} is a {buyer.role} key, not a buyer key")
@@ -169,8 +169,8 @@ def contract_from_quote(
     if source is None:
         raise QuoteError(
             f"quote {quote.quote_id} does not say which catalogue it was priced from",
-            hint="Pass the catalogue (`catalog`; `--catalog DIR_OR_URL` in the CLI): the quote "
-            "is checked against its signed listing.",
+            hint="Pass the catalogue (`catalog=`); the quote is checked against its signed "
+            "listing.",
         )
     try:
         listing = open_catalog_url(source, trusted).listing
@@ -179,6 +179,6 @@ def contract_from_quote(
             raise
         raise CatalogError(
             f"cannot open the catalogue quote {quote.quote_id} was priced from: {exc.message}",
-            hint="Pass the centre's catalogue (`catalog`; `--catalog DIR_OR_URL` in the CLI).",
+            hint="Pass the centre's catalogue (`catalog=`).",
         ) from None
     return draft_contract(quote, listing, buyer=buyer, centre=centre, today=today)

@@ -78,15 +78,21 @@ class DeliveryProvenance:
 def _batches(ch: Channel, batch: int | None) -> list[tuple[BatchManifest, str]]:
     got = ch.read_head()
     if got is None or got.head.batch == 0:
-        raise ProvenanceError(f"{ch.url}: nothing has been delivered on this channel yet")
+        raise ProvenanceError(
+            f"{ch.url}: nothing has been delivered on this channel yet", url=ch.url
+        )
     last = got.head.batch
     if batch is not None and not 1 <= batch <= last:
         raise ProvenanceError(
-            f"{ch.url} has batches 1..{last}, not {batch}", hint="Pick one of those batches."
+            f"{ch.url} has batches 1..{last}, not {batch}",
+            hint="Pick one of those batches.",
+            url=ch.url,
         )
     chain = ch.read_chain(got.head.channel_id, last)  # every manifest verified and linked
     if chain[-1][1] != got.head.batch_manifest:
-        raise ProvenanceError(f"{ch.url}: the head does not name batch {last}'s manifest")
+        raise ProvenanceError(
+            f"{ch.url}: the head does not name batch {last}'s manifest", url=ch.url
+        )
     return [(m, d) for m, d, _ in chain if batch is None or m.number == batch]
 
 
@@ -100,7 +106,8 @@ def _batch_qc(ch: Channel, manifest: BatchManifest) -> QCManifest:
         raise ProvenanceError(f"{ch.where(key)} is missing") from None
     if digest_json(doc) != manifest.qc_manifest_digest:
         raise ProvenanceError(
-            f"{ch.where(key)} is not the QC manifest batch {manifest.number} names"
+            f"{ch.where(key)} is not the QC manifest batch {manifest.number} names",
+            batch=manifest.number,
         )
     return QCManifest.model_validate(doc)
 
@@ -247,7 +254,9 @@ def verify_delivery(
         except ObjectNotFoundError:
             raise ProvenanceError(
                 f"{ch.where(key)} is missing: batch {manifest.number} has no provenance chain",
-                hint="Ask the centre to run `embodex catalog record-delivery`.",
+                hint="Ask the centre to record the delivery (`record_delivery(...)`).",
+                url=ch.where(key),
+                batch=manifest.number,
             ) from None
         envelopes = parse_chain_file(data, ch.where(key))
         try:

@@ -216,7 +216,8 @@ def _centre_ref(ds: Dataset, signer: Signer) -> CentreRef:
         raise ProvenanceError(
             f"provenance is signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (`--key CENTRE` in the CLI).",
+            hint="Sign with the centre's key (`signer=`).",
+            key_name=signer.name,
         )
     p = ds.meta.provenance
     return CentreRef(centre_id=p.centre_id, centre_name=p.centre_name, key_id=signer.key_id)
@@ -381,7 +382,8 @@ def dataset_statements(
     if manifest.dataset_digest != ds.digest:
         raise ProvenanceError(
             f"the QC manifest of {ds.root} is for another dataset ({manifest.dataset_digest})",
-            hint=f"Run `embodex qc run {ds.root}` again.",
+            hint="Run `run_qc(dataset)` again.",
+            path=ds.root,
         )
     subject = DatasetRef(name=ds.meta.name, digest=ds.digest)
     return sign_chain(
@@ -521,7 +523,9 @@ class ProvenanceChain:
         for o in collection.episodes:
             if o.episode_id == episode_id:
                 return o
-        raise ProvenanceError(f"episode {episode_id} is not in the collection statement")
+        raise ProvenanceError(
+            f"episode {episode_id} is not in the collection statement", episode_id=episode_id
+        )
 
     def _processing(self) -> list[ProcessingStep]:
         return self.statement("processing").processing or []

@@ -39,7 +39,8 @@ class Provenance:
                 continue
         raise ProvenanceError(
             f"episode {wanted} is in no provenance chain here",
-            hint="List the episodes with `embodex catalog provenance PATH --json`.",
+            hint="List the episodes with `open_provenance(path)`.",
+            episode_id=wanted,
         )
 
     def to_json(self) -> list[dict[str, Any]]:
@@ -81,7 +82,7 @@ def open_provenance(
     if batch is not None or at is not None:
         raise ProvenanceError(
             "a batch or a time only applies to a delivery channel",
-            hint="Name the channel's contract as well (--contract, or contract=).",
+            hint="Name the channel's contract as well (`contract=`).",
         )
     if (Path(source) / LISTING_FILE).exists():
         return Provenance(list(open_catalog_url(source, trusted).chains.values()))

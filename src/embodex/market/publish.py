@@ -121,7 +121,7 @@ def publish_catalog(
     root = Path(catalog)
     local = open_catalog(root, [signer.identity])
     if local.centre.key_id != signer.key_id:
-        raise CatalogError(f"{root} is the catalogue of another centre key")
+        raise CatalogError(f"{root} is the catalogue of another centre key", path=root)
     store = open_storage(url)
     uploads: list[tuple[str, Path]] = []
     sample_env: Envelope | None = None
@@ -178,7 +178,9 @@ def _reader(store: Storage) -> Callable[[str], bytes]:
         except ObjectNotFoundError:
             raise CatalogError(
                 f"{store.url}: {CHANNEL_PREFIX}/{key} is missing",
-                hint="Check the URL; the centre publishes with `embodex catalog publish`.",
+                hint="Check the URL; the centre publishes with "
+                "`publish_catalog(catalog, url, signer)`.",
+                url=store.url,
             ) from None
         except UnsafeKeyError as exc:
             raise CatalogError(f"the listing names an unsafe path: {exc.message}") from None
@@ -238,7 +240,7 @@ def pull_sample(
     """
     target = Path(dest)
     if target.exists():
-        raise SamplePackError(f"{target} already exists", hint="Choose a new folder.")
+        raise SamplePackError(f"{target} already exists", hint="Choose a new folder.", path=target)
     identities = list(trusted) if trusted is not None else default_trusted()
     catalog = open_catalog_url(source, identities)
     store = open_storage(str(source))
@@ -246,8 +248,8 @@ def pull_sample(
     if manifest is None:
         raise SamplePackError(
             f"{source} publishes no sample pack",
-            hint="Check the URL; a centre publishes one with `embodex catalog sample DATASET "
-            "-o CATALOG/sample` then `embodex catalog publish CATALOG URL`.",
+            hint="Check the URL; a centre publishes one with `build_sample_pack(...)` then "
+            "`publish_catalog(catalog, url, signer)`.",
         )
     staging = target.parent / f".{target.name}.incomplete"
     if staging.exists():
@@ -346,16 +348,21 @@ def find_sample_offer(source: str | Path, catalog: Catalog) -> SampleOffer | Non
         return None
     entry = next((f for f in manifest.files if f.path == CHAIN_FILE), None)
     if entry is None:
-        raise SamplePackError(f"{store.url}: the sample manifest names no {CHAIN_FILE}")
+        raise SamplePackError(
+            f"{store.url}: the sample manifest names no {CHAIN_FILE}", url=store.url
+        )
     data = read(f"{SAMPLE_DIR}/{CHAIN_FILE}")
     if len(data) != entry.size or sha256_bytes(data) != entry.sha256:
         raise SamplePackError(
             f"{store.url}: {CHANNEL_PREFIX}/{SAMPLE_DIR}/{CHAIN_FILE} is not the file the "
-            "signed sample manifest names (altered on the channel)"
+            "signed sample manifest names (altered on the channel)",
+            url=store.url,
         )
     where = f"{store.url}/{CHANNEL_PREFIX}/{SAMPLE_DIR}/{CHAIN_FILE}"
     chain = verify_chain(parse_chain_file(data, where), catalog.centre)
     if chain.head != manifest.provenance_head:
-        raise SamplePackError(f"{store.url}: the sample's chain is not the one its manifest names")
+        raise SamplePackError(
+            f"{store.url}: the sample's chain is not the one its manifest names", url=store.url
+        )
     command = f"embodex catalog pull {store.url} -o DEST"
     return _offer(chain, store.url, "pull it (every byte verified) with", command)

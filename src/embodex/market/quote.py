@@ -372,7 +372,7 @@ def build_quote(
     if hours == 0:
         raise DemandError(
             "the centre can deliver none of the hours asked for by the horizon",
-            hint="See `embodex catalog match CATALOG DEMAND` for what is excluded and why.",
+            hint="See `match_demand(listing, demand)` for what is excluded and why.",
         )
     subtotal = sum((line.amount for line in lines), ZERO)
     tier = sheet.volume_tier(hours)
@@ -504,9 +504,9 @@ def verify_quote(quote: Quote, listing: Listing) -> None:
             f"quote {quote.quote_id} was priced against listing #{quote.listing_sequence} "
             f"({quote.listing_digest}); the catalogue holds listing #{listing.sequence} "
             f"({listing.digest})",
-            hint="Ask for a fresh quote against the current catalogue (quote_demand; `embodex "
-            "quote CATALOG DEMAND`), or check it against the catalogue it was priced from "
-            "(`--catalog` in the CLI).",
+            hint="Ask for a fresh quote against the current catalogue "
+            "(`build_quote(listing, demand)`), or pass the catalogue the quote was priced from "
+            "(`catalog=`).",
         )
     try:
         created = datetime.strptime(quote.created_at, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
@@ -522,7 +522,7 @@ def verify_quote(quote: Quote, listing: Listing) -> None:
             f"quote {quote.quote_id}: {where} is {stated!r} in the quote but {computed!r} from "
             "the centre's signed listing",
             hint="The quote was edited after it was made: ask for a fresh one "
-            "(`embodex quote CATALOG DEMAND -o quote.json`).",
+            "(`build_quote(listing, demand)`).",
         )
 
 

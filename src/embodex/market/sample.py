@@ -256,7 +256,9 @@ def build_sample_pack(
     source = Path(dataset)
     target = Path(out)
     if target.exists():
-        raise DatasetExistsError(f"{target} already exists", hint="Choose a new output folder.")
+        raise DatasetExistsError(
+            f"{target} already exists", hint="Choose a new output folder.", path=target
+        )
     src = open_dataset(source)
     manifest = load_qc_manifest(source)
     source_chain = ensure_dataset_provenance(source, signer)
@@ -264,7 +266,8 @@ def build_sample_pack(
     if not selection.episode_ids:
         raise SamplePackError(
             f"{source} has no episode that passes QC: there is nothing to show",
-            hint="Review the QC report (`embodex qc report`) and fix or replace the data.",
+            hint="Review the QC results (`load_qc_manifest(dataset)`) and fix or replace the data.",
+            path=source,
         )
     staging = target.parent / f".{target.name}.incomplete"
     if staging.exists():
@@ -320,8 +323,8 @@ def _centre_of(chain: Sequence[Envelope], trusted: Sequence[Identity]) -> Identi
             return ident
     raise SignatureError(
         f"the sample pack's provenance is signed by a key you do not trust ({', '.join(keyids)})",
-        hint="Import the centre's identity (`embodex keys import CATALOG/identity.json`) after "
-        "checking its key id, or pass its identity in `trusted` (`--trust IDENTITY` in the CLI).",
+        hint="Import the centre's identity (CATALOG/identity.json, `import_identity(path)`) "
+        "after checking its key id, or pass it in `trusted=`.",
     )
 
 
@@ -351,27 +354,36 @@ def verify_sample_pack(
     statement = chain.statements[-1]
     sample = statement.sample
     if sample is None:  # a dataset's chain (qc last) or a batch's (delivery last)
-        raise SamplePackError(f"{root}: the provenance chain has no sample statement")
+        raise SamplePackError(f"{root}: the provenance chain has no sample statement", path=root)
     if statement.dataset.digest != ds.digest:
-        raise SamplePackError(f"{root}: the provenance names another dataset than this pack")
+        raise SamplePackError(
+            f"{root}: the provenance names another dataset than this pack", path=root
+        )
     qc_digest = digest_json(load_qc_manifest(root).model_dump(mode="json"))
     if qc_digest != sample.qc_manifest_digest:
-        raise SamplePackError(f"{root}: qc/manifest.json is not the one the provenance names")
+        raise SamplePackError(
+            f"{root}: qc/manifest.json is not the one the provenance names", path=root
+        )
     mapping = {e.episode_id: e.source_episode_id for e in sample.episodes}
     if sorted(mapping) != sorted(ds.episode_ids):
-        raise SamplePackError(f"{root}: the pack's episodes differ from the provenance's list")
+        raise SamplePackError(
+            f"{root}: the pack's episodes differ from the provenance's list", path=root
+        )
     for view in ds:
         mark = view.meta.extra.get("sample_pack", {})
         if (
             not mark.get("evaluation_only")
             or mark.get("source_episode_id") != mapping[view.episode_id]
         ):
-            raise SamplePackError(f"{root}: episode {view.episode_id} lacks its sample marking")
+            raise SamplePackError(
+                f"{root}: episode {view.episode_id} lacks its sample marking", path=root
+            )
         if check_watermark:
             for cam in ds.meta.cameras:
                 if not has_mark(view.images(cam.name)[0]):
                     raise SamplePackError(
-                        f"{root}: camera {cam.name} of episode {view.episode_id} shows no mark"
+                        f"{root}: camera {cam.name} of episode {view.episode_id} shows no mark",
+                        path=root,
                     )
     return SamplePack(
         path=root,

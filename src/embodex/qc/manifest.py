@@ -194,7 +194,8 @@ class QCManifest(_Model):
                 return ep
         raise QCManifestError(
             f"episode {episode_id} is not in the QC manifest",
-            hint="List the episodes with `embodex qc run DATASET --json` or `embodex inspect`.",
+            hint="List the episodes with `dataset.episode_ids`.",
+            episode_id=episode_id,
         )
 
     @property
@@ -344,7 +345,8 @@ def _manifest_of(root: Path, result: object, *, write: bool) -> QCManifest:
     if current != result.dataset_digest:
         raise QCManifestError(
             f"{root} changed since QC ran (digest {current}, QC saw {result.dataset_digest})",
-            hint="Run `embodex qc run DATASET` again on the current data.",
+            hint="Run `run_qc(dataset)` again on the current data.",
+            path=root,
         )
     entries = [
         {
@@ -466,23 +468,27 @@ def load_qc_profile(dataset: str | Path, manifest: QCManifest | None = None) -> 
     try:
         profile = parse_document(path, Profile, QCManifestError, name=f"QC profile {path}")
     except FileNotFoundError:
-        raise QCManifestError(f"QC profile {path} is missing") from None
+        raise QCManifestError(f"QC profile {path} is missing", path=path) from None
     if profile.digest != manifest.profile.digest:
-        raise QCManifestError(f"{path} does not match the profile digest in the QC manifest")
+        raise QCManifestError(
+            f"{path} does not match the profile digest in the QC manifest", path=path
+        )
     return profile
 
 
 def _load_sidecar(dataset: str | Path, ref: FileRef) -> pa.Table:
     path = Path(dataset) / ref.path
     if not path.exists():
-        raise QCManifestError(f"{path} named by the QC manifest is missing")
+        raise QCManifestError(f"{path} named by the QC manifest is missing", path=path)
     data = path.read_bytes()
     if len(data) != ref.size or sha256_bytes(data) != ref.sha256:
-        raise QCManifestError(f"{path} does not match its size or sha256 in the QC manifest")
+        raise QCManifestError(
+            f"{path} does not match its size or sha256 in the QC manifest", path=path
+        )
     try:
         return pa.ipc.open_file(pa.py_buffer(data)).read_all()
     except pa.ArrowInvalid as exc:
-        raise QCManifestError(f"{path} is not a readable Arrow file: {exc}") from None
+        raise QCManifestError(f"{path} is not a readable Arrow file: {exc}", path=path) from None
 
 
 def load_findings(dataset: str | Path, manifest: QCManifest | None = None) -> pa.Table:

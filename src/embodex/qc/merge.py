@@ -57,14 +57,13 @@ def combine_qc(
     """
     root = Path(dataset)
     if not parts:
-        raise QCManifestError(f"no QC results to combine for {root}")
+        raise QCManifestError(f"no QC results to combine for {root}", path=root)
     profile = parts[0][1].profile
     for _, m in parts:
         if m.profile.digest != profile.digest:
             raise QCManifestError(
                 f"cannot combine QC made with profiles {profile.digest} and {m.profile.digest}",
-                hint="Run QC again with one profile (`check_dataset(DATASET, profile)`; "
-                "`embodex qc run DATASET --profile FILE`).",
+                hint="Run QC again with one profile (`run_qc(dataset, profile)`).",
             )
     ds = open_dataset(root)
     order = ds.episode_ids
@@ -80,7 +79,8 @@ def combine_qc(
     if missing:
         raise QCManifestError(
             f"{len(missing)} episode(s) of {root} have no QC verdict to combine, e.g. {missing[0]}",
-            hint="Run `embodex qc run DATASET` on the whole dataset instead.",
+            hint="Run `run_qc(dataset)` on the whole dataset instead.",
+            path=root,
         )
     findings, metrics = _sidecars(parts, source)
     reviews = reviews or {}

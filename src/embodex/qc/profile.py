@@ -179,7 +179,7 @@ def parse_overrides(items: list[str] | tuple[str, ...]) -> dict[str, Any]:
         if not sep or not key.strip():
             raise ProfileError(
                 f"override {item!r} is not KEY=VALUE",
-                hint="Write RULE.PARAM=VALUE, e.g. timing.gap.fail=250 (`--set` in the CLI).",
+                hint="Write RULE.PARAM=VALUE, e.g. `timing.gap.fail=250`.",
             )
         try:
             out[key.strip()] = yaml.load(text, Loader=BoundedYamlLoader)  # safe

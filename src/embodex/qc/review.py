@@ -137,13 +137,15 @@ def record_review(
     stale = stale_reason(dataset, manifest)
     if stale is not None:
         # a decision is about what QC saw; on changed data it would judge the wrong thing
-        raise QCManifestError(stale, hint="Run `embodex qc run DATASET` first, then review.")
+        raise QCManifestError(stale, hint="Run `run_qc(dataset)` first, then review.", path=dataset)
     known = {e.episode_id: e for e in manifest.episodes}
     ep = known.get(episode_id)
     if ep is None:
         raise ReviewError(
             f"episode {episode_id} is not in the QC manifest of {dataset}",
-            hint="Pick one from `embodex review next DATASET` or `embodex review list DATASET`.",
+            hint="Pick one from `review_queue(dataset)` or `list_reviews(dataset)`.",
+            path=dataset,
+            episode_id=episode_id,
         )
     if verdict == "accept" and ep.auto_verdict == "FAIL":
         raise ReviewError(
@@ -151,6 +153,7 @@ def record_review(
             "accept it",
             hint="Fix or replace the episode, or change the threshold in the QC profile "
             "(the contract references its digest).",
+            episode_id=episode_id,
         )
     entry = append_review(
         dataset,

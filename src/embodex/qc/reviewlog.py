@@ -179,11 +179,13 @@ def read_log_and_head(
             raise ReviewError(
                 f"{path} line {k} is not a valid review entry ({exc.errors()[0]['msg']})",
                 hint=_TAMPERED_HINT,
+                path=path,
             ) from None
         if entry.seq != k or entry.prev != prev:
             raise ReviewError(
                 f"{path} line {k} does not follow line {k - 1} (edited, removed or reordered)",
                 hint=_TAMPERED_HINT,
+                path=path,
             )
         prev = _line_hash(line)
         out.append(entry)
@@ -193,12 +195,14 @@ def read_log_and_head(
                 f"{path} has {len(lines)} entries, the QC manifest recorded {expect.entries} "
                 "(entries were deleted)",
                 hint=_TAMPERED_HINT,
+                path=path,
             )
         if _line_hash(lines[expect.entries - 1]) != expect.sha256:
             raise ReviewError(
                 f"{path} line {expect.entries} differs from the entry the QC manifest "
                 "recorded (edited or replaced)",
                 hint=_TAMPERED_HINT,
+                path=path,
             )
     head = LogHead(entries=len(lines), sha256=prev) if prev is not None else None
     return out, head
@@ -232,7 +236,9 @@ def validate_decision(verdict: str, reason: str, note: str | None, reviewer: str
             hint=f"For {verdict} use one of: {', '.join(fitting)}.",
         )
     if reason == "other" and not (note or "").strip():
-        raise ReviewError("reason 'other' needs a --note saying what is wrong")
+        raise ReviewError(
+            "reason 'other' needs a note saying what is wrong", hint="Pass the note (`note=`)."
+        )
     if note is not None and len(note) > MAX_NOTE:
         raise ReviewError(f"the note has {len(note)} characters; at most {MAX_NOTE}")
     if not re.fullmatch(REVIEWER_PATTERN, reviewer or ""):

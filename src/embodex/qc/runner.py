@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
@@ -16,7 +16,7 @@ from ..canonical import sha256_file
 from ..errors import CorruptDatasetError, QCError
 from ..format import Dataset, open_dataset
 from ..format.models import DatasetMeta, Embodiment
-from .chunk import load_chunk, plan_chunks
+from .chunk import Chunk, load_chunk, plan_chunks
 from .findings import Finding, Note, Verdict, auto_verdict, findings_table
 from .profile import Profile, default_profile
 from .robot import apply_limits
@@ -154,6 +154,7 @@ def run_qc(
     images: ImagesMode = "sample",
     on_episode: Callable[[str], None] | None = None,
     known_episode_ids: Iterable[str] | None = None,
+    ray: str | None = None,
 ) -> QCResult:
     """Run every enabled rule of ``profile`` (default: ``humanoid-30fps``) over ``dataset``.
 
@@ -161,6 +162,9 @@ def run_qc(
     episode plus a grid that cannot miss an event of ``images.min_event_s``, ``"all"`` every
     frame, ``"none"`` skips the image rules. ``on_episode`` is
     called with each episode id once its frames are checked (progress bars).
+    ``ray`` (``"auto"`` or a cluster address): load each chunk and run its frame and image
+    rules in a Ray task (the dataset folder must be readable from the workers); findings and
+    metrics come back in chunk order, so the result equals a local run's but for timings.
     ``known_episode_ids``: ids delivered before, for the unique-id rule. Episodes that fail
     are reported, never dropped. Dataset-level facts (no calibration shipped, limits not
     declared, a dimension constant over the whole dataset) are ``result.notes``, said once
@@ -212,7 +216,36 @@ def run_qc(
     constant = numeric.ConstantDims()
     sizes = {f.path: f for f in ds.manifest.files}
     bad_shards: dict[str, str | None] = {}
-    for shard_name, emb, chunk_rows in plan_chunks(rows, embodiment_of):
+    chunks = list(plan_chunks(rows, embodiment_of))
+    remote: Iterator[_Checked] | None = None
+    if ray is not None:
+        # shard integrity is decided here first (cheap next to the rules), so the good
+        # chunks can be sent to the cluster in order and their results taken in order
+        for shard_name, _emb, _rows in chunks:
+            if shard_name not in bad_shards:
+                bad_shards[shard_name] = _shard_problem(
+                    ds, plan, meta, shard_name, rows, sizes, readable.verify_hashes
+                )
+        from ..format.cluster import ordered_map
+
+        good = [c for c in chunks if bad_shards[c[0]] is None]
+        ctx = _ChunkContext(
+            ds.root, plan, embodiments, state_name, action_name, 1.0 / profile.nominal_fps
+        )
+        remote = ordered_map(ray, _check_chunk, good, ctx, name="qc")
+    for shard_name, emb, chunk_rows in chunks:
+        if remote is not None and bad_shards[shard_name] is None:
+            chunk, found, notes = next(remote)
+            sink.items.extend(found)
+            for n in notes:
+                sink.note(n.rule, n.message, n.subject)
+            inputs.add_chunk(chunk, pose_units)
+            constant.add(chunk)
+            for name, values in chunk.metrics.items():
+                for e, eid in enumerate(chunk.ids):
+                    metrics[eid][name] = float(values[e])
+            _tick(on_episode, chunk_rows)
+            continue
         if shard_name not in bad_shards:
             bad_shards[shard_name] = _open_shard(ds, shard_name, sizes, readable.verify_hashes)
             if bad_shards[shard_name] is None:
@@ -347,3 +380,62 @@ def _open_shard(ds: Dataset, name: str, files: dict[str, Any], verify: bool) -> 
         if entry is None or sha256_file(ds.root / name) != entry.sha256:
             return "its sha256 does not match the manifest"
     return None
+
+
+@dataclass(frozen=True)
+class _ChunkContext:
+    """What a Ray task needs to check one chunk (shipped once through the object store)."""
+
+    root: Path
+    plan: Plan
+    embodiments: list[Embodiment]
+    state_name: str | None
+    action_name: str | None
+    period_s: float
+
+
+#: A chunk checked on a worker: the chunk (without its shard), its findings and notes.
+_Checked = tuple[Chunk, list[Finding], list[Note]]
+
+
+def _check_chunk(unit: tuple[str, int, list[dict[str, Any]]], ctx: _ChunkContext) -> _Checked:
+    """Load one chunk and run the frame and image rules on it (a Ray task)."""
+    shard_name, emb, chunk_rows = unit
+    ds = open_dataset(ctx.root)
+    plan = replace(ctx.plan, out=Findings(dict(ctx.plan.out.units)))
+    chunk = load_chunk(
+        ds.meta,
+        ctx.embodiments[emb],
+        ds.shard_table(shard_name),
+        chunk_rows,
+        ctx.state_name,
+        ctx.action_name,
+        ctx.period_s,
+        root=ds.root,
+        shard_table=ds.shard_table,
+    )
+    with np.errstate(all="ignore"):
+        for check in CHUNK_CHECKS:
+            check(plan, chunk)
+    # the driver needs the arrays the batch rules read, not the shard or the dataset handle
+    light = replace(chunk, table=chunk.table.slice(0, 0), shard_table=None)
+    return light, plan.out.items, plan.out.notes
+
+
+def _shard_problem(
+    ds: Dataset,
+    plan: Plan,
+    meta: DatasetMeta,
+    shard_name: str,
+    rows: list[dict[str, Any]],
+    sizes: dict[str, Any],
+    verify: bool,
+) -> str | None:
+    """Why a shard's chunks cannot be checked (as the local loop decides it), or None."""
+    why = _open_shard(ds, shard_name, sizes, verify)
+    if why is None:
+        table = ds.shard_table(shard_name)
+        shard_rows = [r for r in rows if r["shard"] == shard_name]
+        if not integrity.check_shard_schema(plan, meta, table.schema, shard_name, shard_rows):
+            return "schema"
+    return why

@@ -194,6 +194,7 @@ def check_dataset(
     write: bool = True,
     on_start: Callable[[int], None] | None = None,
     on_episode: Callable[[str], None] | None = None,
+    ray: str | None = None,
 ) -> QCRunSummary:
     """Run QC over ``dataset`` and store the verdicts: one call, one typed summary.
 
@@ -202,7 +203,8 @@ def check_dataset(
     episode ids delivered before (a file of one id per line, or the ids). With
     ``write=False`` nothing is written, yet the recorded reviews still apply (a reviewer's
     reject is final either way). ``on_start`` gets the number of episodes before the run,
-    ``on_episode`` each episode id once checked (progress bars). The gate is not raised
+    ``on_episode`` each episode id once checked (progress bars). ``ray`` (``"auto"`` or a
+    cluster address) checks the chunks on a Ray cluster (:func:`run_qc`). The gate is not raised
     here: look at :attr:`QCRunSummary.gate_failed` or call
     :meth:`QCRunSummary.raise_for_gate`.
 
@@ -222,7 +224,9 @@ def check_dataset(
     ds = open_dataset(dataset)
     if on_start is not None:
         on_start(len(ds))
-    result = run_qc(ds, chosen, images=images, on_episode=on_episode, known_episode_ids=known)
+    result = run_qc(
+        ds, chosen, images=images, on_episode=on_episode, known_episode_ids=known, ray=ray
+    )
     manifest = write_qc(dataset, result) if write else preview_qc(dataset, result)
     return QCRunSummary(
         dataset=str(dataset),

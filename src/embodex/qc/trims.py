@@ -44,9 +44,7 @@ def suggested_trims(dataset: Dataset | str | Path) -> dict[str, Cut]:
     stale = stale_reason(ds, manifest)
     if stale is not None:
         raise QCManifestError(
-            stale,
-            hint=f"Run QC on {root} again first (`embodex qc run`, or "
-            "embodex.qc.check_dataset), so the trims fit the current data.",
+            stale, hint="Run `run_qc(dataset)` first, so the trims fit the current data.", path=root
         )
     findings = load_findings(root, manifest)
     idle = findings.filter(pc.equal(findings.column("rule"), IDLE_ENDS)).to_pylist()
@@ -98,8 +96,9 @@ def trim_dataset(
                 raise TrimError(
                     f"episode {eid} has both a suggested trim ({cut}) and a range given by "
                     f"hand ({cuts[eid]})",
-                    hint="Give one kept range per episode: QC's suggestion or your own range "
-                    "for it, not both.",
+                    hint="Give one kept range per episode: leave out `suggested=True`, or that "
+                    "episode's range in `frames=`.",
+                    episode_id=eid,
                 )
             cuts[eid] = cut
     if not cuts:
@@ -110,8 +109,9 @@ def trim_dataset(
         )
         raise TrimError(
             f"nothing to trim in {src.root}: {why}",
-            hint="Name the episodes to trim with the frames to keep (START:END), or ask "
-            "for QC's suggested trims once QC has run on the current data.",
+            hint="Name episodes and their kept range in `frames=`, or use `suggested=True` "
+            "after `run_qc(dataset)`.",
+            path=src.root,
         )
     if on_start is not None:
         on_start(len(src))

@@ -194,7 +194,7 @@ class HFStorage(Storage):
         for entry in found:
             if entry.path == path and hasattr(entry, "size"):
                 return int(entry.size)
-        raise ObjectNotFoundError(f"{self._where(key)} does not exist")
+        raise ObjectNotFoundError(self._where(key))
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         if prefix:
@@ -312,13 +312,14 @@ class HFStorage(Storage):
         status = int(getattr(response, "status_code", 0) or 0)
         token_hint = "set HF_TOKEN or run `hf auth login`"
         if isinstance(exc, errors.EntryNotFoundError):
-            return ObjectNotFoundError(f"{where} does not exist")
+            return ObjectNotFoundError(where)
         if isinstance(exc, errors.GatedRepoError):
             return StorageAccessError(
                 f"{where}: the repository is gated and this account was not granted access "
                 f"({status or 403})",
                 hint=f"Request access on {repo} (the centre approves it), then use that "
                 f"account's token: {token_hint}.",
+                url=where,
             )
         if isinstance(exc, errors.RepositoryNotFoundError):
             return StorageAccessError(
@@ -326,17 +327,21 @@ class HFStorage(Storage):
                 f"token may not see it ({status or 404})",
                 hint=f"Check the URL and HF_ENDPOINT; for a private repo {token_hint} with an "
                 "account that has access; a centre creates the channel's repo once with "
-                f"`hf repos create {self.repo_id} --type dataset --private`.",
+                f"`hf repos create {self.repo_id} --type dataset --private` (the Hub's own CLI; "
+                "in Python `huggingface_hub.create_repo(..., repo_type='dataset', private=True)`).",
+                url=where,
             )
         if isinstance(exc, errors.RevisionNotFoundError):
             return StorageError(
                 f"{where}: revision {self.revision!r} does not exist in {self.repo_id}",
                 hint="Check the @REVISION in the URL (writes need a branch, e.g. main).",
+                url=where,
             )
         if status == 401:
             return StorageAccessError(
                 f"{where}: the Hub refused the token (401)",
                 hint=f"The token is invalid or expired: {token_hint}.",
+                url=where,
             )
         if status == 403:
             doing = "write to" if write else "read"
@@ -347,23 +352,26 @@ class HFStorage(Storage):
                 "granted users may only read."
                 if write
                 else f"Ask the repository's owner for access; {token_hint}.",
+                url=where,
             )
         if status == 404:
-            return ObjectNotFoundError(f"{where} does not exist")
+            return ObjectNotFoundError(where)
         if status == 405 and write:
             return StorageAccessError(
                 f"{where}: the server at {self.endpoint} does not accept writes (405)",
                 hint="It is a read-only mirror: write through the Hub itself (HF_ENDPOINT).",
+                url=where,
             )
         if _connection_failed(exc):
             return StorageError(
                 f"{where}: cannot reach the Hub at {self.endpoint} ({type(exc).__name__}: "
                 f"{_first_line(exc)})",
                 hint="Check HF_ENDPOINT and the network, then run again (downloads resume).",
+                url=where,
             )
         detail = _first_line(getattr(exc, "server_message", None) or exc)[:200]
         code = f" {status}" if status else ""
-        return StorageError(f"{where}: {type(exc).__name__}{code}: {detail}")
+        return StorageError(f"{where}: {type(exc).__name__}{code}: {detail}", url=where)
 
 
 def _hub() -> Any:

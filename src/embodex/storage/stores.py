@@ -211,11 +211,13 @@ class Storage(ABC):
                     got_size = part.stat().st_size
                     if size is not None and got_size != size:
                         raise StorageIntegrityError(
-                            f"{self._where(key)} is {got_size} bytes, expected {size}"
+                            f"{self._where(key)} is {got_size} bytes, expected {size}",
+                            url=self._where(key),
                         )
                     if sha256 is not None and digest != sha256:
                         raise StorageIntegrityError(
-                            f"{self._where(key)} does not match its sha256 (expected {sha256})"
+                            f"{self._where(key)} does not match its sha256 (expected {sha256})",
+                            url=self._where(key),
                         )
                 except StorageIntegrityError:
                     with contextlib.suppress(FileNotFoundError):
@@ -280,7 +282,9 @@ class Storage(ABC):
             except BaseException:
                 hasher.finish()
                 raise
-        raise StorageError(f"{self._where(key)}: download kept failing ({last})")
+        raise StorageError(
+            f"{self._where(key)}: download kept failing ({last})", url=self._where(key)
+        )
 
     def put_group(
         self,
@@ -379,7 +383,7 @@ class FileStorage(Storage):
         try:
             return self._path(key).read_bytes()
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ObjectNotFoundError(f"{self._where(key)} does not exist") from None
+            raise ObjectNotFoundError(self._where(key)) from None
 
     def get_document(self, key: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
         path = self._path(key)
@@ -389,7 +393,7 @@ class FileStorage(Storage):
                 follow_symlinks=False, directory_is_missing=True,
             )  # fmt: skip
         except (FileNotFoundError, NotADirectoryError):
-            raise ObjectNotFoundError(f"{self._where(key)} does not exist") from None
+            raise ObjectNotFoundError(self._where(key)) from None
 
     def get_range(self, key: str, start: int, length: int) -> bytes:
         try:
@@ -397,7 +401,7 @@ class FileStorage(Storage):
                 f.seek(start)
                 return f.read(length)
         except (FileNotFoundError, IsADirectoryError, NotADirectoryError):
-            raise ObjectNotFoundError(f"{self._where(key)} does not exist") from None
+            raise ObjectNotFoundError(self._where(key)) from None
 
     @contextlib.contextmanager
     def _writing(self, key: str, source: str | Path | None = None) -> Iterator[None]:
@@ -413,6 +417,8 @@ class FileStorage(Storage):
                     f"{self._where(key)}: this account may not write to {self.root} "
                     f"({exc.strerror or exc})",
                     hint="Ask the folder's owner for write access (or use an account that has it).",
+                    url=self._where(key),
+                    path=self.root,
                 ) from None
             raise
 
@@ -475,7 +481,7 @@ class FileStorage(Storage):
     def size(self, key: str) -> int:
         path = self._path(key)
         if not path.is_file():
-            raise ObjectNotFoundError(f"{self._where(key)} does not exist")
+            raise ObjectNotFoundError(self._where(key))
         return path.stat().st_size
 
     def delete(self, key: str) -> None:
@@ -487,7 +493,7 @@ class FileStorage(Storage):
     def _stream(self, key: str, start: int) -> Iterator[bytes]:
         path = self._path(key)
         if not path.is_file():
-            raise ObjectNotFoundError(f"{self._where(key)} does not exist")
+            raise ObjectNotFoundError(self._where(key))
         with open(path, "rb") as f:
             f.seek(start)
             while chunk := f.read(_CHUNK):
@@ -658,28 +664,33 @@ def _map_s3_error(exc: Exception, where: str) -> Exception:
         code = str(response.get("Error", {}).get("Code", ""))
     name = type(exc).__name__
     if code in ("404", "NoSuchKey", "NotFound"):
-        return ObjectNotFoundError(f"{where} does not exist")
+        return ObjectNotFoundError(where)
     if code == "NoSuchBucket":
         return ObjectNotFoundError(
-            f"{where}: the bucket does not exist", hint="Check the bucket name and the endpoint."
+            where,
+            detail="the bucket does not exist",
+            hint="Check the bucket name and the endpoint.",
         )
     if code in ("403", "AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch"):
         # refused credentials: retrying the same request cannot help
         return StorageAccessError(
             f"{where}: access denied ({code})",
             hint="Check AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY and the bucket policy.",
+            url=where,
         )
     if name in ("NoCredentialsError", "PartialCredentialsError"):
         return StorageError(
             f"{where}: no S3 credentials found",
             hint="Set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or an AWS profile).",
+            url=where,
         )
     if name in ("EndpointConnectionError", "ConnectTimeoutError", "ConnectionClosedError"):
         return StorageError(
             f"{where}: cannot reach the S3 endpoint ({exc})",
             hint="Check AWS_ENDPOINT_URL and the network, then run again (downloads resume).",
+            url=where,
         )
-    return StorageError(f"{where}: {name}: {exc}")
+    return StorageError(f"{where}: {name}: {exc}", url=where)
 
 
 def _open_file(url: str) -> Storage:

@@ -298,15 +298,19 @@ class EpisodeDataset(BatchReader):
             try:
                 size = path.stat().st_size
             except FileNotFoundError:
-                raise CorruptDatasetError(f"frame shard {name} is missing ({path})") from None
+                raise CorruptDatasetError(
+                    f"frame shard {name} is missing ({path})", path=path
+                ) from None
             if size != entry.size:
                 raise CorruptDatasetError(
                     f"frame shard {name} is {size} bytes, the manifest says {entry.size} "
-                    f"(truncated or replaced: {path})"
+                    f"(truncated or replaced: {path})",
+                    path=path,
                 )
             if hashes and sha256_file(path) != entry.sha256:
                 raise CorruptDatasetError(
-                    f"frame shard {name} does not match its sha256 in the manifest ({path})"
+                    f"frame shard {name} does not match its sha256 in the manifest ({path})",
+                    path=path,
                 )
 
         names = self.shard_names()

@@ -97,8 +97,8 @@ def load(
         raise LoaderConfigError(
             f"camera {video[0]} is stored as video (format 1.1): its frames have no encoded "
             "bytes of their own, so decode_images=False cannot return them",
-            hint="Load with decode_images=True, or build a JPEG tier: `embodex transcode "
-            "DATASET OUT --cameras jpeg`.",
+            hint="Load with `decode_images=True`, or build a JPEG tier: "
+            "`transcode_dataset(src, dest, cameras='jpeg')`.",
         )
     windows = resolve_windows(
         meta,
@@ -119,8 +119,7 @@ def load(
     if len(positions) == 0:
         raise LoaderConfigError(
             f"no episode of {source.url} is left to train on ({_describe(report, qc)})",
-            hint="Loosen episodes= or qc= (CLI: --where, --qc), or check the dataset with "
-            "`embodex inspect`.",
+            hint="Loosen `episodes=` or `qc=`, or check the dataset with `open_dataset(root)`.",
         )
     spec = LoadSpec(
         tuple(feats),
@@ -161,8 +160,9 @@ def _check_windows(ds: EpisodeDataset, meta: DatasetMeta, windows: Mapping[str, 
             raise LoaderConfigError(
                 f"the {key} window spans {span} frames ({span / meta.fps:.2f} s), longer than "
                 f"every selected episode (the longest has {longest} frames)",
-                hint="Shorten history/horizon/delta_timestamps (CLI: --history, --horizon), "
-                "or select longer episodes.",
+                hint="Shorten `history=`, `horizon=` or `delta_timestamps=`, or select longer "
+                "episodes.",
+                field=key,
             )
 
 

@@ -49,14 +49,14 @@ def parse_qc_manifest(data: bytes | None, *, where: str, digest: str) -> dict[st
     episodes = doc.get("episodes") if isinstance(doc, dict) else None
     if not isinstance(episodes, list):
         raise LoaderConfigError(
-            f"{where} has no 'episodes' list", hint="Run `embodex qc run DATASET` again."
+            f"{where} has no 'episodes' list", hint="Run `run_qc(dataset)` again."
         )
     named = doc.get("dataset_digest")
     if isinstance(named, str) and named != digest:
         raise LoaderConfigError(
             f"{where} is for dataset {named}, but this dataset is {digest} (stale QC results)",
-            hint="Run `embodex qc run DATASET` again after the dataset changed, or load every "
-            "episode: qc='all' (CLI: --qc all).",
+            hint="Run `run_qc(dataset)` again after the dataset changed, or load every "
+            "episode: `qc='all'`.",
         )
     verdicts: dict[str, str] = {}
     for i, item in enumerate(episodes):
@@ -67,7 +67,8 @@ def parse_qc_manifest(data: bytes | None, *, where: str, digest: str) -> dict[st
         verdict = verdict.upper()
         if verdict not in QC_VERDICTS:
             raise LoaderConfigError(
-                f"{where}: episode {eid} has verdict {verdict!r}, expected PASS, WARN or FAIL"
+                f"{where}: episode {eid} has verdict {verdict!r}, expected PASS, WARN or FAIL",
+                episode_id=eid,
             )
         verdicts[eid] = verdict
     return verdicts
@@ -132,7 +133,8 @@ def select_episodes(
     if qc not in ("pass", "pass+warn", "all"):
         raise LoaderConfigError(
             f"qc={qc!r} is not one of 'pass', 'pass+warn', 'all'",
-            hint="qc='pass' (CLI: --qc pass) trains on passing episodes only.",
+            hint="`qc='pass'` trains on passing episodes only.",
+            field="qc",
         )
     n = episodes.num_rows
     keep = np.ones(n, dtype=bool)
@@ -184,7 +186,8 @@ def _filter_mask(
     if unknown:
         raise LoaderConfigError(
             f"episodes= names {len(unknown)} id(s) not in the dataset, e.g. {sorted(unknown)[0]}",
-            hint="List the ids with `embodex inspect DATASET --episodes`.",
+            hint="List the ids with `dataset.episode_ids`.",
+            field="episodes",
         )
     return np.array([eid in wanted for eid in ids], dtype=bool)
 

@@ -90,11 +90,14 @@ class ShardTable:
         try:
             size = path.stat().st_size
         except FileNotFoundError:
-            raise CorruptDatasetError(f"frame shard {name} is missing ({path})") from None
+            raise CorruptDatasetError(
+                f"frame shard {name} is missing ({path})", path=path
+            ) from None
         if size != expected_size:
             raise CorruptDatasetError(
                 f"frame shard {name} is {size} bytes, the manifest says {expected_size} "
-                f"(truncated or replaced: {path})"
+                f"(truncated or replaced: {path})",
+                path=path,
             )
         try:
             source = pa.memory_map(str(path))
@@ -107,7 +110,9 @@ class ShardTable:
                 self.reader.get_batch(b).num_rows for b in range(self.reader.num_record_batches)
             ]
         except (pa.ArrowInvalid, OSError) as exc:
-            raise CorruptDatasetError(f"frame shard {name} is unreadable ({path}): {exc}") from exc
+            raise CorruptDatasetError(
+                f"frame shard {name} is unreadable ({path}): {exc}", path=path
+            ) from exc
         self.name = name
         self.path = path
         self.size = size

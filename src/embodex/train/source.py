@@ -77,9 +77,7 @@ class StreamingSource(Source):
         try:
             manifest_bytes = self.storage.get_document(layout.MANIFEST_FILE)
         except ObjectNotFoundError:
-            raise DatasetNotFoundError(
-                f"{self.url} is not an embodex dataset (no {layout.MANIFEST_FILE})"
-            ) from None
+            raise DatasetNotFoundError(self.url, missing=layout.MANIFEST_FILE) from None
         manifest = parse_document(
             manifest_bytes, Manifest, CorruptDatasetError,
             name=f"{self.url}/{layout.MANIFEST_FILE}",
@@ -111,16 +109,19 @@ class StreamingSource(Source):
         for name in (layout.META_FILE, layout.EPISODES_FILE, layout.STATS_FILE):
             entry = self.entries.get(name)
             if entry is None:
-                raise CorruptDatasetError(f"{self.url}/{layout.MANIFEST_FILE} does not list {name}")
+                raise CorruptDatasetError(
+                    f"{self.url}/{layout.MANIFEST_FILE} does not list {name}", url=self.url
+                )
             obj = self._fetcher_path(entry)
             try:
                 self.storage.download_file(name, obj, size=entry.size, sha256=entry.sha256)
             except StorageIntegrityError as exc:
                 raise CorruptDatasetError(
-                    f"{self.url}/{name} does not match the dataset manifest ({exc.message})"
+                    f"{self.url}/{name} does not match the dataset manifest ({exc.message})",
+                    url=self.url,
                 ) from None
             except ObjectNotFoundError:
-                raise CorruptDatasetError(f"{self.url}/{name} is missing") from None
+                raise CorruptDatasetError(f"{self.url}/{name} is missing", url=self.url) from None
             atomic_write_bytes(self.root / name, obj.read_bytes())
         atomic_write_bytes(self.root / layout.MANIFEST_FILE, manifest_bytes)
 

@@ -247,6 +247,7 @@ def _check_name(name: str) -> str:
     if not _NAME_RE.fullmatch(name):
         raise KeyNotFoundError(
             f"{name!r} is not a valid key name",
+            key_name=name,
             hint="Use letters, digits, '.', '_' or '-' (at most 64 characters).",
         )
     return name
@@ -279,7 +280,9 @@ def generate_key(name: str, role: str, passphrase: str | None = None) -> Identit
     os.chmod(private_path.parent, 0o700)
     with FileLock(private_path.parent / ".lock").held():
         if private_path.exists() or identity_path.exists():
-            raise KeyExistsError(f"a key named {name!r} already exists in {private_path.parent}")
+            raise KeyExistsError(
+                f"a key named {name!r} already exists in {private_path.parent}", key_name=name
+            )
         key = Ed25519PrivateKey.generate()
         encryption: serialization.KeySerializationEncryption = (
             serialization.BestAvailableEncryption(passphrase.encode())
@@ -303,13 +306,12 @@ def _read_private(name: str) -> tuple[Path, bytes]:
     _check_name(name)
     private_path, _ = _paths(name)
     if not private_path.is_file():
-        raise KeyNotFoundError(f"no private key named {name!r} in {private_path.parent}")
+        raise KeyNotFoundError(
+            f"no private key named {name!r} in {private_path.parent}", key_name=name
+        )
     if not _permissions_ok(private_path):
         mode = stat.S_IMODE(private_path.stat().st_mode)
-        raise KeyPermissionError(
-            f"private key {private_path} is accessible by other users (mode {mode:04o})",
-            hint=f"Run `chmod 600 {private_path}` and try again.",
-        )
+        raise KeyPermissionError(str(private_path), mode)
     return private_path, private_path.read_bytes()
 
 
@@ -348,11 +350,13 @@ def load_signer(name: str, passphrase: str | None = None) -> Signer:
         raise TrustError(
             f"private key file {path} is damaged or not a PKCS#8 PEM key",
             hint="Restore it from your backup; a lost key cannot be recovered.",
+            path=path,
         ) from None
     if not isinstance(key, Ed25519PrivateKey):
         raise TrustError(
             f"private key file {path} is not an Ed25519 key",
-            hint="embodex signs with Ed25519 only: run `embodex keys generate NAME`.",
+            hint="embodex signs with Ed25519 only: make a key with `generate_key(name, role)`.",
+            path=path,
         )
     return Signer(key, _stored_identity(name))
 
@@ -362,12 +366,13 @@ def _identity_from_file(path: Path) -> Identity:
         data: Any = json.loads(read_bounded(path, limit=MAX_INPUT_BYTES, error=TrustError))
         return Identity.model_validate(data)
     except RecursionError:
-        raise TrustError(f"identity file {path} nests too deeply") from None
+        raise TrustError(f"identity file {path} nests too deeply", path=path) from None
     except (ValueError, ValidationError) as exc:
         first = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         raise TrustError(
             f"identity file {path} is not a valid embodex identity: {first}",
-            hint="Ask its owner for a fresh copy (`embodex keys export NAME`).",
+            hint="Ask its owner for a fresh copy (`export_identity(name)`).",
+            path=path,
         ) from None
 
 
@@ -389,7 +394,7 @@ def load_identity(name_or_path: str | Path) -> Identity:
     if _is_path(name_or_path):
         path = Path(name_or_path)
         if not path.is_file():
-            raise KeyNotFoundError(f"identity file {path} does not exist")
+            raise KeyNotFoundError(f"identity file {path} does not exist", path=path)
         return _identity_from_file(path)
     return _stored_identity(str(name_or_path))
 
@@ -398,7 +403,9 @@ def _stored_identity(name: str) -> Identity:
     _check_name(name)
     _, identity_path = _paths(name)
     if not identity_path.is_file():
-        raise KeyNotFoundError(f"no identity named {name!r} in {identity_path.parent}")
+        raise KeyNotFoundError(
+            f"no identity named {name!r} in {identity_path.parent}", key_name=name
+        )
     return _identity_from_file(identity_path)
 
 
@@ -419,7 +426,9 @@ def import_identity(path: str | Path) -> Identity:
             raise KeyExistsError(
                 f"the key store already holds a different key named {identity.name!r} "
                 f"({existing.key_id}, not {identity.key_id})",
-                hint="Check the key id with its owner; `embodex keys show NAME` shows yours.",
+                hint="Check the key id with its owner; `load_identity(name).key_id` shows yours.",
+                key_name=identity.name,
+                key_id=identity.key_id,
             )
         atomic_write_bytes(identity_path, identity.to_json_bytes(), mode=0o644)
     return identity

@@ -174,7 +174,7 @@ class Ledger:
                 out.append(parse_entry(line))
             except PayloadError as exc:
                 raise LedgerError(
-                    f"{self.path} line {i} is not a ledger entry: {exc.message}"
+                    f"{self.path} line {i} is not a ledger entry: {exc.message}", path=self.path
                 ) from None
         return out
 
@@ -185,7 +185,7 @@ class Ledger:
             return Envelope.parse(self.head_path.read_bytes())
         except SignatureError as exc:
             raise LedgerError(
-                f"ledger head {self.head_path} is unreadable: {exc.message}"
+                f"ledger head {self.head_path} is unreadable: {exc.message}", path=self.head_path
             ) from None
 
     def append(
@@ -215,7 +215,9 @@ class Ledger:
                 target = p if p.exists() else p.parent
                 if not os.access(target, os.W_OK):
                     raise LedgerError(
-                        f"{target} cannot be written", hint="Fix its permissions, then retry."
+                        f"{target} cannot be written",
+                        hint="Fix its permissions, then retry.",
+                        path=target,
                     )
 
     def append_missing(
@@ -296,7 +298,8 @@ class Ledger:
             last_entry = parse_entry(last) if last is not None else None
         except PayloadError as exc:
             raise LedgerError(
-                f"the last entry of {self.path} is not a ledger entry: {exc.message}"
+                f"the last entry of {self.path} is not a ledger entry: {exc.message}",
+                path=self.path,
             ) from None
         self._check_head(last_entry.seq if last_entry else 0, last)
         return last, last_entry
@@ -338,30 +341,38 @@ class Ledger:
                 raise LedgerError(
                     f"{self.path} ends at entry {last_seq} but its signed head "
                     f"{self.head_path.name} is missing: entries may have been cut off",
-                    hint="Run `embodex ledger verify`; restore the head from a backup.",
+                    hint="Check it with `verify_ledger(path, identities)`; restore the head from a "
+                    "backup.",
+                    path=self.path,
                 )
             return
         try:
             head = LedgerHead.model_validate(parse_payload(base64.b64decode(env.payload)))
         except (PayloadError, ValidationError, ValueError):
-            raise LedgerError(f"ledger head {self.head_path} is malformed") from None
+            raise LedgerError(
+                f"ledger head {self.head_path} is malformed", path=self.head_path
+            ) from None
         behind_by_one_ok = head.seq == last_seq - 1  # crash between line and head write
         if head.seq > last_seq:
             raise LedgerError(
                 f"{self.path} ends at entry {last_seq} but its signed head names entry {head.seq}: "
                 "entries were cut off the end",
-                hint="Restore the ledger from a backup; run `embodex ledger verify`.",
+                hint="Restore the ledger from a backup; check it with "
+                "`verify_ledger(path, identities)`.",
+                path=self.path,
             )
         if head.seq == last_seq and last is not None and head.entry != line_digest(last):
             raise LedgerError(
                 f"the last entry of {self.path} is not the one its signed head names: "
                 "it was changed",
-                hint="Run `embodex ledger verify`.",
+                hint="Check it with `verify_ledger(path, identities)`.",
+                path=self.path,
             )
         if head.seq < last_seq and not behind_by_one_ok:
             raise LedgerError(
                 f"{self.path} has {last_seq - head.seq} entries after its signed head",
-                hint="Run `embodex ledger verify`.",
+                hint="Check it with `verify_ledger(path, identities)`.",
+                path=self.path,
             )
 
     def _write_line(self, data: bytes) -> None:

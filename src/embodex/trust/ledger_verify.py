@@ -69,6 +69,7 @@ class LedgerReport:
                 f"ledger {self.path}: {first.message}{more}",
                 hint="Each problem is listed above. Restore the ledger from a backup, or compare "
                 "it with the other party's ledger (specs/ledger.md §6).",
+                path=self.path,
             )
 
 

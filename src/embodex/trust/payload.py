@@ -31,14 +31,17 @@ def check_payload_value(value: Any, path: str = "$") -> None:
             raise PayloadError(
                 f"integer at {path} is outside the JSON-safe range (|n| < 2^53)",
                 hint="Write large integers (e.g. nanosecond times) as strings.",
+                field=path,
             )
         return
     if isinstance(value, float):
-        raise PayloadError(f"float {value!r} at {path}: signed payloads may not contain floats")
+        raise PayloadError(
+            f"float {value!r} at {path}: signed payloads may not contain floats", field=path
+        )
     if isinstance(value, dict):
         for key, item in value.items():
             if not isinstance(key, str):
-                raise PayloadError(f"non-string key {key!r} at {path}")
+                raise PayloadError(f"non-string key {key!r} at {path}", field=path)
             check_payload_value(item, f"{path}.{key}")
         return
     if isinstance(value, list | tuple):
@@ -48,6 +51,7 @@ def check_payload_value(value: Any, path: str = "$") -> None:
     raise PayloadError(
         f"{type(value).__name__} at {path} is not a JSON value",
         hint="Convert it first (Decimal and dates to strings, e.g. model_dump(mode='json')).",
+        field=path,
     )
 
 

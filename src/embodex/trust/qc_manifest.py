@@ -47,7 +47,8 @@ def sign_qc_manifest(manifest: dict[str, Any], signer: Signer) -> Envelope:
         raise TrustError(
             f"QC manifests are signed by the collection centre; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Sign with the centre's key (`--key CENTRE` in the CLI).",
+            hint="Sign with the centre's key (`signer=`).",
+            key_name=signer.name,
         )
     return sign_payload(PAYLOAD_TYPES["qc-manifest"], manifest, signer)
 
@@ -115,7 +116,8 @@ def sign_dataset_qc(
         raise QCManifestError(
             f"the QC manifest of {root} is for {qc.dataset_digest}, not for the dataset as it "
             f"is now ({ds.digest}): it would sign stale results",
-            hint=f"Run `embodex qc run {root}` again, then sign.",
+            hint="Run `run_qc(dataset)` again, then sign.",
+            path=root,
         )
     doc = qc.model_dump(mode="json")
     envelope = sign_qc_manifest(doc, signer)

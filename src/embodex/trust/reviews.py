@@ -45,7 +45,8 @@ def review_signer(signer: Signer) -> SignFn:
         raise TrustError(
             f"review decisions are signed by a reviewer (or centre) key; {signer.name!r} is a "
             f"{signer.identity.role} key",
-            hint="Make one with `embodex keys generate NAME --role reviewer`.",
+            hint="Make one with `generate_key(name, 'reviewer')`.",
+            key_name=signer.name,
         )
 
     def sign(data: bytes) -> ReviewSignature:
@@ -198,8 +199,8 @@ class ReviewLogCheck:
         if self.not_signed:
             raise ReviewError(
                 f"{self.not_signed} decision(s) are not signed by a trusted key",
-                hint="Trust the reviewers' identities (`trusted`; --trust in the CLI), or have "
-                "them sign their decisions (set_signed_review; --key in the CLI).",
+                hint="Trust the reviewers' identities (`trusted=`), or have them sign their "
+                "decisions (`set_signed_review(...)`).",
             )
 
 

@@ -27,7 +27,7 @@ def require_frame_cameras(
         if cam.is_video and (cameras is None or cam.name in cameras):
             raise InteropError(
                 f"camera {cam.name} is stored as video; {what} reads frame cameras only for now",
-                hint="Build a JPEG tier first: `embodex transcode DATASET OUT --cameras jpeg`.",
+                hint="Build a JPEG tier first: `transcode_dataset(src, dest, cameras='jpeg')`.",
             )
 
 
@@ -76,6 +76,7 @@ def staged_output(out: Path) -> Iterator[Path]:
         raise DatasetExistsError(
             f"{out} already exists and is not empty",
             hint="Choose a new output folder, or delete the old export first.",
+            path=out,
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     scratch = Path(tempfile.mkdtemp(prefix=f".{out.name}.partial-", dir=out.parent))

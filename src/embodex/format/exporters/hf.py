@@ -206,7 +206,9 @@ def export_hf(
     """
     ds = resolve_dataset(dataset)
     if len(ds) == 0:
-        raise InteropError(f"{ds.root}: no episodes to export", hint="Select at least one episode.")
+        raise InteropError(
+            f"{ds.root}: no episodes to export", hint="Select at least one episode.", path=ds.root
+        )
     out = Path(out)
     report = ExportReport(path=out)
     with (

@@ -72,7 +72,9 @@ def export_lerobot(
     """
     ds = resolve_dataset(dataset)
     if len(ds) == 0:
-        raise InteropError(f"{ds.root}: no episodes to export", hint="Select at least one episode.")
+        raise InteropError(
+            f"{ds.root}: no episodes to export", hint="Select at least one episode.", path=ds.root
+        )
     if video and video_codec not in VIDEO_CODECS:
         raise InteropError(
             f"unknown video codec {video_codec!r}", hint=f"Use one of {', '.join(VIDEO_CODECS)}."

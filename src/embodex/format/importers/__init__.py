@@ -42,7 +42,7 @@ def video_policy(cameras: str | None, reencode: str | None) -> VideoPolicy | Non
     if cameras not in (None, "video", "jpeg") or reencode not in (None, "auto", "always", "never"):
         raise ConfigError(
             f"unknown camera storage {cameras!r} or re-encode policy {reencode!r}",
-            hint="--cameras video|jpeg, --reencode auto|always|never.",
+            hint="cameras: video or jpeg; reencode: auto, always or never (`VideoPolicy`).",
         )
     return VideoPolicy(
         cameras="jpeg" if cameras == "jpeg" else "video",
@@ -108,37 +108,31 @@ def import_recordings(
     fn = importer(kind)
     given = {k: v for k, v in options.items() if v is not None}
     accepted = inspect.signature(fn).parameters
-    unknown = sorted(_option(k) for k in given if k not in accepted)
+    unknown = sorted(k for k in given if k not in accepted)
     if unknown:
         raise ConfigError(
-            f"--from {kind} does not take {', '.join(unknown)}",
-            hint=f"Leave {', '.join(unknown)} out for {kind} sources.",
+            f"the {kind} importer does not take {', '.join(unknown)}",
+            hint=f"Leave {', '.join(_option(k) for k in unknown)} out for {kind} sources.",
+            field=unknown[0],
         )
     missing = [
-        _option(name)
+        name
         for name, p in list(accepted.items())[2:]  # after src and out
         if p.default is inspect.Parameter.empty and name not in given
     ]
     if missing:
         raise ConfigError(
-            f"--from {kind} needs {', '.join(missing)}",
-            hint=f"Pass {', '.join(missing)}; see specs/interop.md for the {kind} files.",
+            f"the {kind} importer needs {', '.join(missing)}",
+            hint=f"Pass {', '.join(_option(k) for k in missing)}; see specs/interop.md for the "
+            f"{kind} files.",
+            field=missing[0],
         )
     return fn(src, out, **given)
 
 
-#: The CLI flag of each importer option, so one message serves the SDK and the CLI.
-_FLAGS = {
-    "topic_map": "--map",
-    "sidecar": "--meta",
-    "skip_bad": "--skip-bad",
-    "video": "--cameras/--reencode",
-}
-
-
 def _option(name: str) -> str:
-    flag = _FLAGS.get(name)
-    return f"{name} ({flag})" if flag else name
+    """An importer argument as code (`` `topic_map=` ``): the CLI shows its flag instead."""
+    return f"`{name}=`"
 
 
 def _import_anonymised(
@@ -151,11 +145,11 @@ def _import_anonymised(
     from ..anonymise import anonymise_dataset
 
     if what != "faces":
-        raise ConfigError(f"unknown anonymisation {what!r}", hint="Use --anonymise faces.")
+        raise ConfigError(f"unknown anonymisation {what!r}", hint="Pass anonymise='faces'.")
     if options.get("append"):
         raise ConfigError(
-            "--anonymise cannot --append",
-            hint="Package and anonymise into a new dataset, then append it with copy.",
+            "anonymise and append cannot be combined",
+            hint="Import and anonymise into a new dataset, then copy_episodes(..., append=True).",
         )
     out.parent.mkdir(parents=True, exist_ok=True)
     # the raw copy lives beside out (same file system) and never outlives this call

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -451,7 +451,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any], repairs: dict[str, Any]
         raise ImportSourceError(
             "label_info.action_config is not a list",
             path=str(s.task_file),
-            episode=s.embodex_id,
+            episode_id=s.embodex_id,
             hint="Restore the task info file, " + SKIP_HINT,
         )
     segments: list[Segment] = []
@@ -463,7 +463,7 @@ def _segments(s: _Source, n: int, extra: dict[str, Any], repairs: dict[str, Any]
             raise ImportSourceError(
                 f"label_info.action_config[{i}] has no integer start_frame / end_frame",
                 path=str(s.task_file),
-                episode=s.embodex_id,
+                episode_id=s.embodex_id,
                 hint="Fix the label, " + SKIP_HINT,
             ) from None
         if end > n:
@@ -577,7 +577,7 @@ def _video_clip(
         raise ImportSourceError(
             f"{path.name} has {index.frames} frames, proprio_stats.h5 has {n} rows",
             path=str(path),
-            episode=eid,
+            episode_id=eid,
             hint=COUNT_HINT,
         )
     reason = None
@@ -593,9 +593,9 @@ def _video_clip(
         raise ImportSourceError(
             f"the video cannot be kept as recorded ({reason})",
             path=str(path),
-            episode=eid,
-            hint="Allow re-encoding (--reencode auto), store JPEG frames (--cameras jpeg), "
-            + SKIP_HINT,
+            episode_id=eid,
+            hint="Allow re-encoding (`VideoPolicy(reencode='auto')`), store JPEG frames "
+            "(`VideoPolicy(cameras='jpeg')`), " + SKIP_HINT,
         )
     clip = VideoClip(path, 0, n, reencode=reason is not None, index=index)
     return clip, index, "remux" if reason is None else f"reencode: {reason}"
@@ -623,7 +623,7 @@ def _load_episode(
         raise ImportSourceError(
             f"unknown camera video {unknown[0]}.mp4",
             path=str(present[unknown[0]]),
-            episode=eid,
+            episode_id=eid,
             hint="Declare it in the sidecar's `cameras` list to import it as a camera, remove "
             "the file, " + SKIP_HINT,
         )
@@ -632,7 +632,7 @@ def _load_episode(
             raise ImportSourceError(
                 f"camera video {cp.stem}.mp4 is missing",
                 path=str(vdir / f"{cp.stem}.mp4"),
-                episode=eid,
+                episode_id=eid,
                 hint="Extract it from the observation tar, " + SKIP_HINT,
             )
     extra: dict[str, Any] = {"task_id": _jsonable_id(s.task), "episode_id": _jsonable_id(s.episode)}
@@ -663,7 +663,7 @@ def _load_episode(
             raise ImportSourceError(
                 f"{cp.stem}.mp4 has {len(video.frames)} frames, proprio_stats.h5 has {n} rows",
                 path=str(present[cp.stem]),
-                episode=eid,
+                episode_id=eid,
                 hint=COUNT_HINT,
             )
         images[cp.camera.name] = video.frames
@@ -682,7 +682,7 @@ def _load_episode(
             raise ImportSourceError(
                 f"cannot read camera intrinsics: {exc}",
                 path=str(ipath),
-                episode=eid,
+                episode_id=eid,
                 hint="Restore the file from the parameters tar, " + SKIP_HINT,
             ) from exc
         if intr != cp.camera.intrinsics:
@@ -728,6 +728,7 @@ def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
             raise ConfigError(
                 f"{out} maps gripper mm over {old}, the sidecar says {new_range}",
                 hint="Use the same effector_state_range_mm as the earlier import.",
+                path=out,
             )
         prev = open_dataset(out).meta.extra.get("agibot", {})
         for key, default in (("effector_state_unit", "mm"), ("effector_state_open", "low")):
@@ -736,6 +737,7 @@ def _existing(out: Path, append: bool, meta: DatasetMeta) -> set[str]:
                 raise ConfigError(
                     f"{out} was imported with {key}: {was}, the sidecar says {now}",
                     hint=f"Use the same {key} as the earlier import.",
+                    path=out,
                 )
     return ids
 
@@ -749,8 +751,13 @@ def import_agibot(
     append: bool = False,
     on_episode: Callable[[str], None] | None = None,
     video: VideoPolicy | None = None,
+    ray: str | None = None,
 ) -> ImportReport:
     """Import the AgiBot World raw layout at ``src`` into the embodex dataset ``out``.
+
+    ``ray`` (``"auto"`` or a cluster address) reads and decodes each episode in a Ray task
+    on the cluster; the driver writes them in the same order through the same writer, so the
+    dataset is byte-identical to a local run's (see specs/scale.md).
 
     ``video`` (:class:`VideoPolicy`) chooses how cameras are stored: by default as video,
     the recorder's bitstream copied as is (remux) when its codec and key-frame spacing are
@@ -796,14 +803,50 @@ def import_agibot(
         ) as sink,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
-        for s in sources:
-            try:
-                if s.embodex_id in existing:
-                    raise already_imported(out, s.embodex_id, SKIP_HINT)
-                episode = _load_episode(s, plan, meta, sc, pool, policy, report.notes)
-            except ImportSourceError as exc:
-                sink.skip(s.embodex_id, exc, skip_bad)
+        if ray is None:
+            loaded: Iterator[_Loaded] = (
+                _load_one(s, plan, meta, sc, policy, existing, out, pool) for s in sources
+            )
+        else:
+            from ..cluster import ordered_map
+
+            loaded = ordered_map(
+                ray, _load_one, sources, plan, meta, sc, policy, existing, out, name="package"
+            )
+        for s, (episode, error, notes) in zip(sources, loaded, strict=True):
+            report.notes.extend(n for n in notes if n not in report.notes)
+            if error is not None:
+                sink.skip(s.embodex_id, error, skip_bad)
                 continue
+            assert episode is not None
             sink.add(meta, episode)
         sink.finish(src, listed=len(sources))
     return report
+
+
+#: One episode read: the episode, or the reason it is bad, and the notes it raised.
+_Loaded = tuple[Episode | None, ImportSourceError | None, list[str]]
+
+
+def _load_one(
+    s: _Source,
+    plan: _Plan,
+    meta: DatasetMeta,
+    sc: Sidecar,
+    policy: VideoPolicy,
+    existing: set[str],
+    out: Path,
+    pool: ThreadPoolExecutor | None = None,
+) -> _Loaded:
+    """Read one episode (the unit of work, here or in a Ray task); a bad one is returned,
+    not raised, so the driver reports it exactly as a local run does."""
+    notes: list[str] = []
+    try:
+        if s.embodex_id in existing:
+            raise already_imported(out, s.embodex_id, SKIP_HINT)
+        if pool is not None:
+            return _load_episode(s, plan, meta, sc, pool, policy, notes), None, notes
+        with ThreadPoolExecutor(max_workers=max(1, min(4, len(plan.cameras)))) as own:
+            return _load_episode(s, plan, meta, sc, own, policy, notes), None, notes
+    except ImportSourceError as exc:
+        return None, exc, notes

@@ -50,7 +50,7 @@ UNITS: tuple[str, ...] = (*(["rad"] * 2 * _ARM_JOINTS), "1", "1", "rad", "rad", 
 #: h5 groups in state-vector order, with their widths.
 GROUPS: tuple[tuple[str, int], ...] = (("joint", 14), ("effector", 2), ("head", 2), ("waist", 2))
 
-SKIP_HINT = "or pass skip_bad=True (`--skip-bad` in the CLI) to package the other episodes."
+SKIP_HINT = "or pass `skip_bad=True` to package the other episodes."
 COUNT_HINT = "The streams of this recording are not aligned; re-export it, " + SKIP_HINT
 
 

@@ -104,9 +104,11 @@ def decode_video(path: Path, cam: Camera, eid: str) -> Video:
         with av.open(str(path)) as container:
             if not container.streams.video:
                 raise ImportSourceError(
-                    "cannot decode the video: it has no video stream", path=str(path), episode=eid,
+                    "cannot decode the video: it has no video stream",
+                    path=str(path),
+                    episode_id=eid,
                     hint="Restore the file from the release, " + SKIP_HINT,
-                )  # fmt: skip
+                )
             stream = container.streams.video[0]
             stream.thread_type = "AUTO"
             time_base = stream.time_base
@@ -115,7 +117,7 @@ def decode_video(path: Path, cam: Camera, eid: str) -> Video:
                     raise ImportSourceError(
                         f"frames are {frame.width}x{frame.height}, camera {cam.name} is "
                         f"{cam.width}x{cam.height} in the other episodes",
-                        path=str(path), episode=eid,
+                        path=str(path), episode_id=eid,
                         hint="Import episodes with different camera sizes separately, "
                         + SKIP_HINT,
                     )  # fmt: skip
@@ -127,7 +129,7 @@ def decode_video(path: Path, cam: Camera, eid: str) -> Video:
         raise ImportSourceError(
             f"cannot decode the video: {exc}",
             path=str(path),
-            episode=eid,
+            episode_id=eid,
             hint="The file is corrupt or truncated; download it again, " + SKIP_HINT,
         ) from exc
     offsets = None
@@ -158,14 +160,14 @@ def index_video(path: Path, cam: Camera, eid: str) -> VideoIndex:
         raise ImportSourceError(
             f"cannot decode the video: {exc}",
             path=str(path),
-            episode=eid,
+            episode_id=eid,
             hint="The file is corrupt or truncated; download it again, " + SKIP_HINT,
         ) from exc
     if (index.width, index.height) != (cam.width, cam.height):
         raise ImportSourceError(
             f"frames are {index.width}x{index.height}, camera {cam.name} is "
             f"{cam.width}x{cam.height} in the other episodes",
-            path=str(path), episode=eid,
+            path=str(path), episode_id=eid,
             hint="Import episodes with different camera sizes separately, " + SKIP_HINT,
         )  # fmt: skip
     return index
@@ -175,7 +177,7 @@ def load_depth(folder: Path, cam: Camera, n: int, eid: str) -> list[bytes]:
     """The ``n`` depth frames of ``folder`` as 16-bit PNGs; raises ``ImportSourceError``."""
 
     def bad(message: str, path: Path, hint: str | None = None) -> ImportSourceError:
-        return ImportSourceError(message, path=str(path), episode=eid, hint=hint)
+        return ImportSourceError(message, path=str(path), episode_id=eid, hint=hint)
 
     files: list[tuple[int, Path]] = []
     if folder.is_dir():

@@ -67,7 +67,7 @@ def load_proprio(path: Path, eid: str, gripper: GripperMap, velocity: bool) -> P
         raise ImportSourceError(
             "proprio_stats.h5 is missing",
             path=str(path),
-            episode=eid,
+            episode_id=eid,
             hint="Extract the matching proprio_stats tar, " + SKIP_HINT,
         )
     try:
@@ -79,7 +79,7 @@ def load_proprio(path: Path, eid: str, gripper: GripperMap, velocity: bool) -> P
         raise ImportSourceError(
             f"cannot read proprio_stats.h5: {exc}",
             path=str(path),
-            episode=eid,
+            episode_id=eid,
             hint="The file is corrupt or truncated; download it again, " + SKIP_HINT,
         ) from exc
 
@@ -95,7 +95,7 @@ def read_proprio(
     """
 
     def bad(message: str, hint: str | None = None) -> ImportSourceError:
-        return ImportSourceError(message, path=where, episode=eid, hint=hint)
+        return ImportSourceError(message, path=where, episode_id=eid, hint=hint)
 
     def need(key: str, width: int) -> np.ndarray:
         d = f.get(key)

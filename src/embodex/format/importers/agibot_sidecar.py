@@ -233,7 +233,7 @@ def _parse(raw: Mapping[str, Any], where: str) -> Sidecar:
         raise ConfigError(
             f"no provenance given ({where})",
             hint="Add `provenance: {centre_id: <your-centre>, centre_name: <Your Centre>}` "
-            f"to the sidecar YAML (--meta) for your own recordings, or `provenance: "
+            f"to the sidecar YAML (`sidecar=`) for your own recordings, or `provenance: "
             f"{PUBLIC_RELEASE}` for the public AgiBot World release; see specs/format.md "
             "§9.1.3.",
         )

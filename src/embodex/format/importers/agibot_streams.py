@@ -71,7 +71,7 @@ def read_streams(
 
     def bad(message: str) -> ImportSourceError:
         return ImportSourceError(
-            message, path=str(h5), episode=eid,
+            message, path=str(h5), episode_id=eid,
             hint="Fix the recording or the sidecar's streams, " + SKIP_HINT,
         )  # fmt: skip
 

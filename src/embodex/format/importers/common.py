@@ -29,6 +29,12 @@ __all__ = [
 #: Key of an episode's ``extra`` listing what an importer repaired or dropped.
 REPAIRS_KEY = "import_repairs"
 
+#: The policy that appends to a dataset storing its cameras one way (the CLI names its flag).
+_POLICY_HINT = {
+    "jpeg": "`video=VideoPolicy(cameras='jpeg')`",
+    "video": "`video=VideoPolicy(cameras='video')`",
+}
+
 
 def record_repair(
     extra: dict[str, Any],
@@ -121,12 +127,13 @@ def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]
     if not (out / layout.META_FILE).exists():
         return set()
     if not append:
-        raise DatasetExistsError(f"{out} already holds a dataset")
+        raise DatasetExistsError(f"{out} already holds a dataset", path=out)
     ds = open_dataset(out)
     if ds.meta.licence != meta.licence:
         raise ConfigError(
             f"{out} is licensed {ds.meta.licence}, the sidecar says {meta.licence}",
             hint="A dataset has one licence: import into a new dataset instead.",
+            path=out,
         )
     if ds.meta.schema_fingerprint() != meta.schema_fingerprint():
         old = {c.name: c.storage for c in ds.meta.cameras}
@@ -135,12 +142,13 @@ def existing_episode_ids(out: Path, append: bool, meta: DatasetMeta) -> set[str]
             stored = "jpeg" if "frame" in old.values() else "video"
             raise SchemaError(
                 f"{out} stores its cameras as {stored}; these episodes would be stored otherwise",
-                hint=f"Append with --cameras {stored} (VideoPolicy(cameras={stored!r})), or "
-                "import into a separate dataset.",
+                hint=f"Append with {_POLICY_HINT[stored]}, or import into a separate dataset.",
+                path=out,
             )
         raise SchemaError(
             f"{out}: these episodes' features, cameras or fps differ from the dataset's",
             hint="Import them into a separate dataset, or set the sidecar so they match.",
+            path=out,
         )
     return set(ds.episode_ids)
 
@@ -228,6 +236,6 @@ def already_imported(out: Path, episode_id: str, skip_hint: str) -> ImportSource
     return ImportSourceError(
         "is already in the dataset",
         path=str(out),
-        episode=episode_id,
+        episode_id=episode_id,
         hint="Episode ids are stable, so it was imported before; " + skip_hint,
     )

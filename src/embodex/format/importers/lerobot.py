@@ -68,7 +68,7 @@ __all__ = ["import_lerobot"]
 
 _NUMERIC = {"float32", "float64", "int32", "int64", "int16", "int8", "uint8", "uint16"}
 _CJK = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
-_SKIP_HINT = "or pass skip_bad=True (`--skip-bad` in the CLI) to import the other episodes."
+_SKIP_HINT = "or pass `skip_bad=True` to import the other episodes."
 
 
 @dataclass
@@ -481,7 +481,7 @@ class _DataFiles:
 
 def _column(table: pa.Table, key: str, eid: str) -> pa.ChunkedArray:
     if key not in table.column_names:
-        raise ImportSourceError(f"data has no column {key!r}", episode=eid, hint=_SKIP_HINT)
+        raise ImportSourceError(f"data has no column {key!r}", episode_id=eid, hint=_SKIP_HINT)
     return table.column(key)
 
 
@@ -509,7 +509,7 @@ def _load_episode(
     if table.num_rows != n:
         raise ImportSourceError(
             f"data holds {table.num_rows} frames, meta/episodes says {n}",
-            episode=label,
+            episode_id=label,
             hint="The dataset is inconsistent; download it again, " + _SKIP_HINT,
         )
     table = table.sort_by("frame_index")
@@ -638,7 +638,7 @@ def _frames(
             if not data:
                 raise ImportSourceError(
                     f"camera {cam.key} has a frame without image bytes",
-                    episode=label,
+                    episode_id=label,
                     hint="Images stored as separate files are not supported; " + _SKIP_HINT,
                 )
             out.append(bytes(data))
@@ -654,7 +654,7 @@ def _frames(
         reader = readers.get((cam.key, chunk, file))
         if reader is None:
             if not path.is_file():
-                raise ImportSourceError("video file is missing", path=str(path), episode=label)
+                raise ImportSourceError("video file is missing", path=str(path), episode_id=label)
             for key in [k for k in readers if k[0] == cam.key]:
                 readers.pop(key).close()  # one open file per camera
             reader = VideoSpanReader(path, float(plan.info["fps"]))
@@ -666,14 +666,14 @@ def _frames(
         raise ImportSourceError(
             f"cannot decode video: {exc}",
             path=str(path),
-            episode=label,
+            episode_id=label,
             hint="Download the file again, " + _SKIP_HINT,
         ) from exc
     if len(frames) != n:
         raise ImportSourceError(
             f"video span holds {len(frames)} frames, the episode has {n}",
             path=str(path),
-            episode=label,
+            episode_id=label,
             hint="The video and the data disagree; download them again, " + _SKIP_HINT,
         )
     return [encode_image(f, "jpeg") for f in frames]
@@ -690,7 +690,7 @@ def _clip(path: Path, plan: _Plan, cam: _Cam, row: dict[str, Any], n: int, label
             raise ImportSourceError(
                 f"cannot decode video: {exc}",
                 path=str(path),
-                episode=label,
+                episode_id=label,
                 hint="Download the file again, " + _SKIP_HINT,
             ) from exc
         plan.indexes.clear()  # one file's index at a time (episodes come in file order)
@@ -704,7 +704,7 @@ def _clip(path: Path, plan: _Plan, cam: _Cam, row: dict[str, Any], n: int, label
             f"video span holds {max(index.frames - first, 0)} frames from {start:.3f} s, the "
             f"episode has {n}",
             path=str(path),
-            episode=label,
+            episode_id=label,
             hint="The video and the data disagree; download them again, " + _SKIP_HINT,
         )
     policy = plan.policy
@@ -718,7 +718,7 @@ def _clip(path: Path, plan: _Plan, cam: _Cam, row: dict[str, Any], n: int, label
         raise ImportSourceError(
             "the video cannot be kept as recorded (codec or key-frame spacing)",
             path=str(path),
-            episode=label,
+            episode_id=label,
             hint="Allow re-encoding, or import JPEG frames (cameras='jpeg'), " + _SKIP_HINT,
         )
     return VideoClip(path, first, n, reencode=reencode, index=index)

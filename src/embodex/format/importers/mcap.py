@@ -100,7 +100,7 @@ from .sidecar import (
 
 __all__ = ["TopicMap", "import_mcap", "load_topic_map"]
 
-_SKIP_HINT = "or pass skip_bad=True (`--skip-bad` in the CLI) to import the other recordings."
+_SKIP_HINT = "or pass `skip_bad=True` to import the other recordings."
 _PNG = b"\x89PNG\r\n\x1a\n"
 
 
@@ -232,12 +232,12 @@ def _read(path: Path, tmap: TopicMap, label: str) -> dict[str, _Stream]:
                 streams[topic].values.append(msg)
     except (OSError, ValueError, KeyError, EOFError, struct.error) as exc:
         raise ImportSourceError(
-            f"cannot read MCAP: {exc}", path=str(path), episode=label, hint=_SKIP_HINT
+            f"cannot read MCAP: {exc}", path=str(path), episode_id=label, hint=_SKIP_HINT
         ) from exc
     except Exception as exc:  # mcap raises its own McapError tree for corrupt files
         if type(exc).__module__.startswith(("mcap", "mcap_ros2")):
             raise ImportSourceError(
-                f"cannot read MCAP: {exc}", path=str(path), episode=label, hint=_SKIP_HINT
+                f"cannot read MCAP: {exc}", path=str(path), episode_id=label, hint=_SKIP_HINT
             ) from exc
         raise
     for topic, stream in streams.items():
@@ -245,7 +245,7 @@ def _read(path: Path, tmap: TopicMap, label: str) -> dict[str, _Stream]:
             raise ImportSourceError(
                 f"topic {topic} has no messages",
                 path=str(path),
-                episode=label,
+                episode_id=label,
                 hint="Check the topic names in the map (`mcap info FILE` lists them), "
                 + _SKIP_HINT,
             )
@@ -269,7 +269,7 @@ def _joint_vector(msg: Any, fieldname: str, joints: list[str], topic: str, label
     if len(values) != len(names):
         raise ImportSourceError(
             f"{topic}: JointState has {len(names)} names but {len(values)} {fieldname} values",
-            episode=label,
+            episode_id=label,
             hint="Record the field for every joint, or map another field; " + _SKIP_HINT,
         )
     index = {n: i for i, n in enumerate(names)}
@@ -278,7 +278,7 @@ def _joint_vector(msg: Any, fieldname: str, joints: list[str], topic: str, label
     except KeyError as exc:
         raise ImportSourceError(
             f"{topic}: joint {exc.args[0]!r} is missing from a JointState message",
-            episode=label,
+            episode_id=label,
             hint="List the joints this topic publishes in the map's `joints`, " + _SKIP_HINT,
         ) from None
 
@@ -310,7 +310,7 @@ def _check_gap(
             f"{topic} has no message within {tol / 1e6:g} ms of {what} {k} "
             f"(nearest {abs(int(offsets[k])) / 1e6:.1f} ms away)",
             path=str(path),
-            episode=label,
+            episode_id=label,
             hint="The recording has a gap; raise tolerance_ms in the map, " + _SKIP_HINT,
         )
 
@@ -323,7 +323,7 @@ def _field_vector(msg: Any, path: str, topic: str, label: str) -> list[float]:
         if not hasattr(value, part):
             raise ImportSourceError(
                 f"{topic}: the message has no field {path!r}",
-                episode=label,
+                episode_id=label,
                 hint="Fix the field path in the map's streams (dotted, e.g. wrench.force), "
                 + _SKIP_HINT,
             )
@@ -337,7 +337,7 @@ def _field_vector(msg: Any, path: str, topic: str, label: str) -> list[float]:
         return [float(getattr(value, a)) for a in axes]
     raise ImportSourceError(
         f"{topic}: field {path!r} is not a number, a list or a vector",
-        episode=label,
+        episode_id=label,
         hint="Map a numeric field, " + _SKIP_HINT,
     )
 
@@ -362,7 +362,7 @@ def _stream_samples(
             if len(widths) != 1 or 0 in widths:
                 raise ImportSourceError(
                     f"{st.topic}: field {path!r} changes length or is empty between messages",
-                    episode=label,
+                    episode_id=label,
                     hint="Map a field of fixed length, " + _SKIP_HINT,
                 )
             values[feature] = np.asarray(rows, dtype=np.float64)
@@ -413,7 +413,7 @@ def _videos(
         if index.codec is None or not index.has_key.any():
             raise ImportSourceError(
                 f"{ct.topic}: {index.codec_name} video without a decodable frame",
-                episode=label,
+                episode_id=label,
                 hint="Record h264 or h265 with key frames, " + _SKIP_HINT,
             )
         out[cam] = _Video(dst, index, int(np.argmax(index.has_key)))
@@ -439,7 +439,7 @@ def _align(
     end = min(int(t[-1]) for t, _ in ordered.values())
     if end < start:
         raise ImportSourceError(
-            "the streams do not overlap in time", path=str(path), episode=label, hint=_SKIP_HINT
+            "the streams do not overlap in time", path=str(path), episode_id=label, hint=_SKIP_HINT
         )
     tol = tmap.tolerance_ns()
     if videos:
@@ -469,7 +469,7 @@ def _align(
                 f"{topic}: the video's frames do not follow {clock}'s one for one (frames "
                 "dropped or doubled); video cameras are not resampled",
                 path=str(path),
-                episode=label,
+                episode_id=label,
                 hint="Record the video cameras in sync, or map one video camera, " + _SKIP_HINT,
             )
         picks[topic] = idx
@@ -526,7 +526,7 @@ def _stem(src: Path, path: Path) -> str:
 def _resolve_sidecar(src: Path, sidecar: str | Path | Mapping[str, Any] | None) -> CommonSidecar:
     folder = src if src.is_dir() else src.parent
     sc = resolve_common_sidecar(folder, sidecar, "specs/interop.md §5")
-    require_licence(sc.licence, "sidecar (--meta)")
+    require_licence(sc.licence, "the sidecar, `sidecar=`")
     return sc
 
 
@@ -539,7 +539,7 @@ def _joints(tmap: TopicMap, streams: dict[str, _Stream], label: str) -> dict[str
         if not jn or len(set(jn)) != len(jn):
             raise ImportSourceError(
                 f"{ft.topic}: joint names are empty or repeated",
-                episode=label,
+                episode_id=label,
                 hint="List the joints in the map's `joints`.",
             )
         out[name] = jn
@@ -734,7 +734,7 @@ def _episode(
                     f"camera {cam.name}: {index.codec_name} {index.width}x{index.height}, "
                     f"the first recording's is {cam.encoding} {cam.width}x{cam.height}",
                     path=str(path),
-                    episode=eid,
+                    episode_id=eid,
                     hint="Record one codec and size per camera, " + _SKIP_HINT,
                 )
             continue
@@ -743,7 +743,7 @@ def _episode(
             raise ImportSourceError(
                 f"camera {cam.name}: frame {bad[0]} is not {cam.encoding} like the others",
                 path=str(path),
-                episode=eid,
+                episode_id=eid,
                 hint="Record one image format per camera, " + _SKIP_HINT,
             )
     fields: dict[str, Any] = {

@@ -48,7 +48,7 @@ def build_video(
     per message, has B-frames, or the times collide at 90 kHz."""
 
     def bad(message: str, hint: str) -> ImportSourceError:
-        return ImportSourceError(f"{topic}: {message}", episode=label, hint=hint)
+        return ImportSourceError(f"{topic}: {message}", episode_id=label, hint=hint)
 
     ticks = np.rint((times - times[0]) * (TICKS_PER_SECOND / 1e9)).astype(np.int64)
     if len(ticks) > 1 and not (np.diff(ticks) > 0).all():

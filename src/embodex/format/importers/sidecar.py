@@ -198,7 +198,7 @@ def require_licence(licence: str | None, where: str) -> str:
     if not licence:
         raise ConfigError(
             f"no licence given ({where})",
-            hint="Add `licence: <SPDX id or proprietary:<ref>>` to the sidecar YAML (--meta), "
+            hint="Add `licence: <SPDX id or proprietary:<ref>>` to the sidecar YAML (`sidecar=`), "
             "e.g. `licence: CC-BY-NC-SA-4.0`; embodex never guesses a licence.",
         )
     return licence
