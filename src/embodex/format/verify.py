@@ -232,18 +232,11 @@ def verify_dataset(
     ).to_pylist():
         by_shard.setdefault(row["shard"], []).append(row)
     for shard_name, rows in sorted(by_shard.items()):
-        if shard_name not in listed:
-            problems.append(f"{shard_name}: named by episodes but not in the manifest")
-            continue
-        try:
-            table = ds.shard_table(shard_name)
-        except CorruptDatasetError as exc:
-            ids = in_shard.get(shard_name, [])
-            damaged.update(ids)
-            problems.append(f"{exc}{_episodes_note(ids)}")
-            continue
-        if not table.schema.equals(expected_frames, check_metadata=False):
-            problems.append(f"{shard_name}: schema differs from the one embodex.json implies")
+        table = _open_shard(
+            ds, shard_name, listed, in_shard, expected_frames, problems, damaged,
+            unlisted_damages=(), schema_differs="the one embodex.json implies",
+        )  # fmt: skip
+        if table is None:
             continue
         _check_shard(shard_name, table, rows, problems)
         report.frames += sum(r["frame_count"] for r in rows)
@@ -306,6 +299,38 @@ def _check_videos(
             )
 
 
+def _open_shard(
+    ds: Dataset,
+    name: str,
+    listed: set[str],
+    in_shard: dict[str, list[str]],
+    expected: pa.Schema,
+    problems: list[str],
+    damaged: set[str],
+    *,
+    unlisted_damages: Iterable[str],
+    schema_differs: str,
+) -> pa.Table | None:
+    """A frame or stream shard the episodes name, opened and of the expected schema; None
+    (with the problem recorded) when the manifest does not list it, it does not open, or its
+    schema differs from ``schema_differs``."""
+    if name not in listed:
+        problems.append(f"{name}: named by episodes but not in the manifest")
+        damaged.update(unlisted_damages)
+        return None
+    try:
+        table = ds.shard_table(name)
+    except CorruptDatasetError as exc:
+        ids = in_shard.get(name, [])
+        damaged.update(ids)
+        problems.append(f"{exc}{_episodes_note(ids)}")
+        return None
+    if not table.schema.equals(expected, check_metadata=False):
+        problems.append(f"{name}: schema differs from {schema_differs}")
+        return None
+    return table
+
+
 def _check_stream(
     ds: Dataset,
     stream: Stream,
@@ -323,19 +348,12 @@ def _check_stream(
     for row in ds.episodes.select([*cols, stream.count_column]).to_pylist():
         by_shard.setdefault(str(row[stream.shard_column]), []).append(row)
     for name, rows in sorted(by_shard.items()):
-        if name not in listed:
-            problems.append(f"{name}: named by episodes but not in the manifest")
-            damaged.update(r["episode_id"] for r in rows)
-            continue
-        try:
-            table = ds.shard_table(name)
-        except CorruptDatasetError as exc:
-            ids = in_shard.get(name, [])
-            damaged.update(ids)
-            problems.append(f"{exc}{_episodes_note(ids)}")
-            continue
-        if not table.schema.equals(expected, check_metadata=False):
-            problems.append(f"{name}: schema differs from stream {stream.name!r} in embodex.json")
+        table = _open_shard(
+            ds, name, listed, in_shard, expected, problems, damaged,
+            unlisted_damages=[r["episode_id"] for r in rows],
+            schema_differs=f"stream {stream.name!r} in embodex.json",
+        )  # fmt: skip
+        if table is None:
             continue
         ep_col = table.column("episode_index").to_numpy()
         ts_col = table.column("timestamp_ns").to_numpy()
