@@ -103,12 +103,34 @@ def ordered_map(
             ray.cancel(ref, force=True)
 
 
+def worker_address() -> str:
+    """Where this code runs, for progress and failure lines: ``<node ip> pid <pid>`` in a
+    Ray worker, ``"local"`` outside one."""
+    try:
+        import ray
+    except ImportError:  # pragma: no cover - only called where Ray runs
+        return "local"
+    if not ray.is_initialized():
+        return "local"
+    ip = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
+    return f"{ip} pid {os.getpid()}"
+
+
+def cluster_cpus(address: str) -> int:
+    """CPUs the cluster at ``address`` offers (joins it if needed)."""
+    return max(1, int(connect(address).cluster_resources().get("CPU", 1)))
+
+
 def _get(ray: Any, ref: Any) -> Any:
     try:
         return ray.get(ref)
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause if getattr(exc, "cause", None) is not None else None
         if cause is not None:
+            where = f"{getattr(exc, 'ip', '?')} pid {getattr(exc, 'pid', '?')}"
+            if hasattr(cause, "message") and isinstance(cause.message, str):
+                # an EmbodexError: say on which worker it happened, in its one line
+                cause.message = f"{cause.message} (on Ray worker {where})"
             raise cause from None
         raise
     except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:

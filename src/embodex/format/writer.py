@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -44,7 +44,10 @@ from .schema import (
 from .stats import episode_feature_stats
 from .videostore import VideoClip, VideoEncoding, encode_frames, probe_index, write_clip
 
-__all__ = ["DEFAULT_SHARD_BYTES", "DatasetWriter"]
+if TYPE_CHECKING:
+    from .staging import StagedEpisode
+
+__all__ = ["DEFAULT_SHARD_BYTES", "DatasetWriter", "EpisodeEncoder", "write_video_file"]
 
 DEFAULT_SHARD_BYTES = 256 * 1024 * 1024
 #: Image bytes per record batch; keeps int32 binary offsets far from their 2 GiB limit.
@@ -194,7 +197,94 @@ class _OpenShard:
             self.partial.unlink(missing_ok=True)
 
 
-class DatasetWriter:
+class EpisodeEncoder:
+    """Turns an episode into the Arrow record batches and the episode-table row a dataset
+    stores: the part of writing that needs no dataset folder, so a staging worker
+    (:mod:`.staging`) builds exactly the bytes :class:`DatasetWriter` writes."""
+
+    meta: DatasetMeta
+    video_encoding: VideoEncoding
+
+    def __init__(self, meta: DatasetMeta, video_encoding: VideoEncoding | None = None) -> None:
+        self.meta = meta
+        self.video_encoding = video_encoding or VideoEncoding()
+        self._schemas()
+
+    def _schemas(self) -> None:
+        self._frames_schema = frames_schema(self.meta)
+        self._episodes_schema = episodes_schema(self.meta)
+        self._stream_schemas = {s.name: stream_schema(self.meta, s) for s in self.meta.streams}
+
+    def _image_arrays(self, ep: Episode, n: int, videos: dict[str, _StoredVideo]) -> list[Any]:
+        """Per camera, the encoded frames (or the video frames' timestamps) and the capture
+        times as Arrow arrays (built once per episode; batches are zero-copy slices)."""
+        arrays: list[Any] = []  # pa.Array, or pa.ChunkedArray past 2 GiB
+        for cam in self.meta.cameras:
+            video = videos.get(cam.name)
+            if video is not None:
+                arrays.append(pa.array(video.pts, pa.int64()))
+                arrays.append(pa.array(video.key_pts, pa.int64()))
+                cam_ts = ep.image_timestamps_ns.get(cam.name)
+                arrays.append(pa.array(cam_ts if cam_ts is not None else [None] * n, pa.int64()))
+                continue
+            frames = ep.images.get(cam.name)
+            # over 2 GiB of frames pyarrow returns int32-offset chunks: sliced per batch below
+            arrays.append(pa.array(frames if frames is not None else [None] * n, pa.binary()))
+            cam_ts = ep.image_timestamps_ns.get(cam.name)
+            arrays.append(pa.array(cam_ts if cam_ts is not None else [None] * n, pa.int64()))
+        return arrays
+
+    def _stream_batch(self, stream: Stream, ep: Episode, index: int) -> pa.RecordBatch:
+        ts, values = ep.streams[stream.name]
+        cols: list[pa.Array] = [
+            pa.array(np.full(len(ts), index, dtype=np.int64)),
+            pa.array(ts, pa.int64()),
+        ]
+        for fname, spec in stream.feature_items():
+            flat = pa.array(np.ascontiguousarray(values[fname]).reshape(-1))
+            cols.append(pa.FixedSizeListArray.from_arrays(flat, type=feature_arrow_type(spec)))
+        return pa.RecordBatch.from_arrays(cols, schema=self._stream_schemas[stream.name])
+
+    def _frames_batch(
+        self, ep: Episode, images: list[Any], index: int, lo: int, hi: int
+    ) -> pa.RecordBatch:
+        n = hi - lo
+        cols: list[pa.Array] = [
+            pa.array(np.full(n, index, dtype=np.int64)),
+            pa.array(np.arange(lo, hi, dtype=np.int32)),
+            pa.array(ep.timestamp_ns[lo:hi]),
+        ]
+        for name, spec in self.meta.feature_items():
+            values = ep.features[name][lo:hi]
+            flat = pa.array(np.ascontiguousarray(values).reshape(-1))
+            cols.append(pa.FixedSizeListArray.from_arrays(flat, type=feature_arrow_type(spec)))
+        for arr in images:
+            part = arr.slice(lo, n)
+            cols.append(part.combine_chunks() if isinstance(part, pa.ChunkedArray) else part)
+        return pa.RecordBatch.from_arrays(cols, schema=self._frames_schema)
+
+    def _episode_row(self, ep: Episode, index: int, shard: str, row_start: int) -> dict[str, Any]:
+        m = ep.meta
+        ts = ep.timestamp_ns
+        start, end = int(ts[0]), int(ts[-1])
+        duration = (end - start) / 1e9 + 1.0 / self.meta.fps
+        row = m.model_dump(exclude={"extra", "segments"})
+        row.update(
+            episode_index=index,
+            shard=shard,
+            row_start=row_start,
+            frame_count=ep.num_frames,
+            start_time_ns=start,
+            end_time_ns=end,
+            duration_s=duration,
+            segments=[s.model_dump() for s in m.segments],
+            stats={name: episode_feature_stats(arr) for name, arr in ep.features.items()},
+            extra=canonical_json(m.extra).decode(),
+        )
+        return row
+
+
+class DatasetWriter(EpisodeEncoder):
     """Write episodes into a dataset directory; ``finalize()`` publishes them atomically.
 
     Create a new dataset with ``DatasetWriter(path, meta)``; add to an existing one with
@@ -266,9 +356,7 @@ class DatasetWriter:
         except BaseException:
             self._lock.release()
             raise
-        self._frames_schema = frames_schema(self.meta)
-        self._episodes_schema = episodes_schema(self.meta)
-        self._stream_schemas = {s.name: stream_schema(self.meta, s) for s in self.meta.streams}
+        self._schemas()
         self._shard: _OpenShard | None = None
         #: the open shard of each stream; streams roll over with the frame shard
         self._stream_shards: dict[str, _OpenShard] = {}
@@ -340,13 +428,7 @@ class DatasetWriter:
         self._check_open()
         ep = episode.validated(self.meta)
         eid = ep.meta.episode_id
-        if eid in self._ids:
-            raise SchemaError(
-                f"episode id {eid} is already in {self.root}",
-                hint="Episode ids are global and stable: give a re-recording a new id.",
-                path=self.root,
-                episode_id=eid,
-            )
+        self._check_new_id(eid)
         index = self._next_index
         n = ep.num_frames
         videos = self._write_videos(ep, index, n)
@@ -361,12 +443,26 @@ class DatasetWriter:
         row.update({self.meta.camera(cam).video_column: v.path for cam, v in videos.items()})
         for stream in self.meta.streams:
             row.update(self._write_stream(stream, ep, index))
+        return self._added(row, eid, shard)
+
+    def _check_new_id(self, eid: str) -> None:
+        if eid in self._ids:
+            raise SchemaError(
+                f"episode id {eid} is already in {self.root}",
+                hint="Episode ids are global and stable: give a re-recording a new id.",
+                path=self.root,
+                episode_id=eid,
+            )
+
+    def _added(self, row: dict[str, Any], eid: str, shard: _OpenShard) -> int:
+        """Keep an episode's row, roll the shard over when full; the episode's index."""
         self._rows.append(row)
         if len(self._rows) >= ROWS_PER_TABLE:
             # Python dicts of per-episode stats cost ~25 KB an episode; as Arrow ~6 KB
             self._row_tables.append(pa.Table.from_pylist(self._rows, schema=self._episodes_schema))
             self._rows = []
         self._ids.add(eid)
+        index = self._next_index
         self._next_index += 1
         if shard.written() >= self.shard_bytes:
             self._close_shard()
@@ -375,6 +471,58 @@ class DatasetWriter:
     def add_episodes(self, episodes: Iterable[Episode]) -> None:
         for ep in episodes:
             self.add_episode(ep)
+
+    def add_staged(self, staged: StagedEpisode) -> int:
+        """Append an episode a worker already turned into files (:func:`.staging.stage_episode`):
+        its video files are hard-linked into ``videos/`` (nothing re-encoded or re-hashed),
+        its record batches copied into the current shard with this dataset's episode index.
+        The bytes are those :meth:`add_episode` writes for the same episode, and the shard
+        boundaries fall in the same places. Returns the ``episode_index``."""
+        from .staging import read_staged_row, staged_batches
+
+        self._check_open()
+        eid = staged.episode_id
+        self._check_new_id(eid)
+        folder = Path(staged.folder)
+        index = self._next_index
+        row = read_staged_row(folder, self._episodes_schema)
+        linked: list[str] = []
+        try:
+            for cam_name, (size, sha) in staged.videos.items():
+                rel = layout.video_name(cam_name, index)
+                final = self.root / rel
+                final.parent.mkdir(parents=True, exist_ok=True)
+                final.unlink(missing_ok=True)  # an orphan of a killed run (never committed)
+                _link_or_copy(folder / f"{cam_name}.mp4", final, size)
+                linked.append(rel)
+                self._pending_files[rel] = FileEntry(path=rel, size=size, sha256=sha)
+                row[self.meta.camera(cam_name).video_column] = rel
+            for parent in {(self.root / rel).parent for rel in linked}:
+                fsync_dir(parent)
+        except BaseException:
+            for rel in linked:
+                (self.root / rel).unlink(missing_ok=True)
+                self._pending_files.pop(rel, None)
+            raise
+        shard = self._current_shard()
+        row.update(episode_index=index, shard=shard.name, row_start=shard.rows)
+        for batch in staged_batches(folder, "frames", index):
+            shard.writer.write_batch(batch)
+        shard.rows += staged.frames
+        shard.flushed()
+        for stream in self.meta.streams:
+            out = self._stream_shard(stream)
+            m = staged.streams.get(stream.name, 0)
+            row.update(
+                {stream.shard_column: out.name, stream.start_column: out.rows,
+                 stream.count_column: m}
+            )  # fmt: skip
+            if m:
+                for batch in staged_batches(folder, f"stream-{stream.name}", index):
+                    out.writer.write_batch(batch)
+                out.rows += m
+                out.flushed()
+        return self._added(row, eid, shard)
 
     def _current_shard(self) -> _OpenShard:
         if self._shard is None:
@@ -396,26 +544,11 @@ class DatasetWriter:
     def _write_stream(self, stream: Stream, ep: Episode, index: int) -> dict[str, Any]:
         """Append the episode's samples of one stream to the stream's shard of the current
         frame shard (same sequence number); returns the episode-table columns naming them."""
-        ts, values = ep.streams[stream.name]
-        out = self._stream_shards.get(stream.name)
-        if out is None:
-            assert self._shard is not None  # opened for the episode's frames first
-            seq = int(self._shard.name.rsplit("-", 1)[1].split(".")[0])
-            name = layout.stream_shard_name(stream.name, seq)
-            out = _OpenShard(self.root, name, self._stream_schemas[stream.name])
-            self._stream_shards[stream.name] = out
+        ts = ep.streams[stream.name][0]
+        out = self._stream_shard(stream)
         row_start, m = out.rows, len(ts)
         if m:
-            cols: list[pa.Array] = [
-                pa.array(np.full(m, index, dtype=np.int64)),
-                pa.array(ts, pa.int64()),
-            ]
-            for fname, spec in stream.feature_items():
-                flat = pa.array(np.ascontiguousarray(values[fname]).reshape(-1))
-                cols.append(pa.FixedSizeListArray.from_arrays(flat, type=feature_arrow_type(spec)))
-            out.writer.write_batch(
-                pa.RecordBatch.from_arrays(cols, schema=self._stream_schemas[stream.name])
-            )
+            out.writer.write_batch(self._stream_batch(stream, ep, index))
             out.rows += m
             out.flushed()
         return {
@@ -423,6 +556,17 @@ class DatasetWriter:
             stream.start_column: row_start,
             stream.count_column: m,
         }
+
+    def _stream_shard(self, stream: Stream) -> _OpenShard:
+        """The open shard of ``stream`` that goes with the current frame shard."""
+        out = self._stream_shards.get(stream.name)
+        if out is None:
+            assert self._shard is not None  # opened for the episode's frames first
+            seq = int(self._shard.name.rsplit("-", 1)[1].split(".")[0])
+            name = layout.stream_shard_name(stream.name, seq)
+            out = _OpenShard(self.root, name, self._stream_schemas[stream.name])
+            self._stream_shards[stream.name] = out
+        return out
 
     def _write_videos(self, ep: Episode, index: int, n: int) -> dict[str, _StoredVideo]:
         """Write the episode's video cameras into ``videos/`` (remuxed or encoded); each
@@ -440,55 +584,12 @@ class DatasetWriter:
         return out
 
     def _write_video(self, ep: Episode, cam: Camera, index: int, n: int) -> _StoredVideo:
-        eid = ep.meta.episode_id
-        source = ep.images.get(cam.name)
-        if source is None:
-            raise SchemaError(
-                f"episode {eid}: video camera {cam.name!r} has no frames",
-                hint="A video camera needs its frames in every episode (a VideoClip or an "
-                "array of RGB frames).",
-            )
         rel = layout.video_name(cam.name, index)
         final = self.root / rel
         partial = self.root / (rel + layout.PARTIAL_SUFFIX)
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
-            if isinstance(source, VideoClip) and not source.reencode:
-                offset = write_clip(source, partial)
-            else:
-                frames = (
-                    source.decode()
-                    if isinstance(source, VideoClip)
-                    else source
-                    if isinstance(source, np.ndarray)
-                    else np.stack(list(source))
-                )
-                offset = 0
-                encode_frames(
-                    frames, partial, codec=cam.encoding, fps=self.meta.fps,
-                    width=cam.width, height=cam.height, encoding=self.video_encoding,
-                )  # fmt: skip
-            index_ = probe_index(partial)
-            if index_.codec != cam.encoding or (index_.width, index_.height) != (
-                cam.width,
-                cam.height,
-            ):
-                raise SchemaError(
-                    f"episode {eid}: camera {cam.name!r} video is {index_.codec_name} "
-                    f"{index_.width}x{index_.height}, the camera is {cam.encoding} "
-                    f"{cam.width}x{cam.height}",
-                    hint="Re-encode the recording to the camera's codec and size "
-                    "(`transcode_dataset(...)`, or the importer's "
-                    "`VideoPolicy(reencode='auto')`).",
-                    episode_id=eid,
-                )
-            kept = slice(offset, offset + n)
-            if offset + n > index_.frames or not index_.has_key[kept].all():
-                raise SchemaError(
-                    f"episode {eid}: camera {cam.name!r} video holds "
-                    f"{index_.frames - offset} usable frames, the episode has {n} timestamps",
-                    hint="Drop or pad frames so the camera and joint streams align.",
-                )
+            pts, key_pts = write_video_file(self.meta, self.video_encoding, ep, cam, n, partial)
             _fsync_path(partial)
             size = partial.stat().st_size
             entry = FileEntry(path=rel, size=size, sha256=sha256_file(partial))
@@ -498,64 +599,7 @@ class DatasetWriter:
             partial.unlink(missing_ok=True)
             raise
         self._pending_files[rel] = entry
-        return _StoredVideo(rel, index_.pts[kept].copy(), index_.key_pts[kept].copy())
-
-    def _image_arrays(self, ep: Episode, n: int, videos: dict[str, _StoredVideo]) -> list[Any]:
-        """Per camera, the encoded frames (or the video frames' timestamps) and the capture
-        times as Arrow arrays (built once per episode; batches are zero-copy slices)."""
-        arrays: list[Any] = []  # pa.Array, or pa.ChunkedArray past 2 GiB
-        for cam in self.meta.cameras:
-            video = videos.get(cam.name)
-            if video is not None:
-                arrays.append(pa.array(video.pts, pa.int64()))
-                arrays.append(pa.array(video.key_pts, pa.int64()))
-                cam_ts = ep.image_timestamps_ns.get(cam.name)
-                arrays.append(pa.array(cam_ts if cam_ts is not None else [None] * n, pa.int64()))
-                continue
-            frames = ep.images.get(cam.name)
-            # over 2 GiB of frames pyarrow returns int32-offset chunks: sliced per batch below
-            arrays.append(pa.array(frames if frames is not None else [None] * n, pa.binary()))
-            cam_ts = ep.image_timestamps_ns.get(cam.name)
-            arrays.append(pa.array(cam_ts if cam_ts is not None else [None] * n, pa.int64()))
-        return arrays
-
-    def _frames_batch(
-        self, ep: Episode, images: list[Any], index: int, lo: int, hi: int
-    ) -> pa.RecordBatch:
-        n = hi - lo
-        cols: list[pa.Array] = [
-            pa.array(np.full(n, index, dtype=np.int64)),
-            pa.array(np.arange(lo, hi, dtype=np.int32)),
-            pa.array(ep.timestamp_ns[lo:hi]),
-        ]
-        for name, spec in self.meta.feature_items():
-            values = ep.features[name][lo:hi]
-            flat = pa.array(np.ascontiguousarray(values).reshape(-1))
-            cols.append(pa.FixedSizeListArray.from_arrays(flat, type=feature_arrow_type(spec)))
-        for arr in images:
-            part = arr.slice(lo, n)
-            cols.append(part.combine_chunks() if isinstance(part, pa.ChunkedArray) else part)
-        return pa.RecordBatch.from_arrays(cols, schema=self._frames_schema)
-
-    def _episode_row(self, ep: Episode, index: int, shard: str, row_start: int) -> dict[str, Any]:
-        m = ep.meta
-        ts = ep.timestamp_ns
-        start, end = int(ts[0]), int(ts[-1])
-        duration = (end - start) / 1e9 + 1.0 / self.meta.fps
-        row = m.model_dump(exclude={"extra", "segments"})
-        row.update(
-            episode_index=index,
-            shard=shard,
-            row_start=row_start,
-            frame_count=ep.num_frames,
-            start_time_ns=start,
-            end_time_ns=end,
-            duration_s=duration,
-            segments=[s.model_dump() for s in m.segments],
-            stats={name: episode_feature_stats(arr) for name, arr in ep.features.items()},
-            extra=canonical_json(m.extra).decode(),
-        )
-        return row
+        return _StoredVideo(rel, pts, key_pts)
 
     # -- committing --------------------------------------------------------------------
 
@@ -757,6 +801,56 @@ class _StoredVideo:
         self.key_pts = key_pts
 
 
+def write_video_file(
+    meta: DatasetMeta, encoding: VideoEncoding, ep: Episode, cam: Camera, n: int, dst: Path
+) -> tuple[np.ndarray, np.ndarray]:
+    """Write camera ``cam``'s video of episode ``ep`` to ``dst`` (remuxed or encoded, not
+    yet fsynced) and check it against the camera; returns the kept frames' PTS and
+    key-frame PTS. The writer and a staging worker (:mod:`.staging`) share it."""
+    eid = ep.meta.episode_id
+    source = ep.images.get(cam.name)
+    if source is None:
+        raise SchemaError(
+            f"episode {eid}: video camera {cam.name!r} has no frames",
+            hint="A video camera needs its frames in every episode (a VideoClip or an "
+            "array of RGB frames).",
+        )
+    if isinstance(source, VideoClip) and not source.reencode:
+        offset = write_clip(source, dst)
+    else:
+        frames = (
+            source.decode()
+            if isinstance(source, VideoClip)
+            else source
+            if isinstance(source, np.ndarray)
+            else np.stack(list(source))
+        )
+        offset = 0
+        encode_frames(
+            frames, dst, codec=cam.encoding, fps=meta.fps,
+            width=cam.width, height=cam.height, encoding=encoding,
+        )  # fmt: skip
+    index_ = probe_index(dst)
+    if index_.codec != cam.encoding or (index_.width, index_.height) != (cam.width, cam.height):
+        raise SchemaError(
+            f"episode {eid}: camera {cam.name!r} video is {index_.codec_name} "
+            f"{index_.width}x{index_.height}, the camera is {cam.encoding} "
+            f"{cam.width}x{cam.height}",
+            hint="Re-encode the recording to the camera's codec and size "
+            "(`transcode_dataset(...)`, or the importer's "
+            "`VideoPolicy(reencode='auto')`).",
+            episode_id=eid,
+        )
+    kept = slice(offset, offset + n)
+    if offset + n > index_.frames or not index_.has_key[kept].all():
+        raise SchemaError(
+            f"episode {eid}: camera {cam.name!r} video holds "
+            f"{index_.frames - offset} usable frames, the episode has {n} timestamps",
+            hint="Drop or pad frames so the camera and joint streams align.",
+        )
+    return index_.pts[kept].copy(), index_.key_pts[kept].copy()
+
+
 def dataset_digest(entries: Iterable[FileEntry]) -> str:
     """The dataset digest: sha256 of the canonical JSON of the sorted file list."""
     files = sorted((e.model_dump() for e in entries), key=lambda d: str(d["path"]))
@@ -784,6 +878,24 @@ def _batch_ranges(images: list[Any], n: int) -> list[tuple[int, int]]:
         ranges.append((lo, hi))
         lo = hi
     return ranges
+
+
+def _link_or_copy(src: Path, dst: Path, size: int) -> None:
+    """Make the staged file ``src`` appear at ``dst``: a hard link (the staged copy stays
+    until the run is published, so a re-run after a crash can still use it), or a durable
+    copy where the file system cannot link."""
+    if src.stat().st_size != size:
+        raise CorruptDatasetError(
+            f"staged file {src} is {src.stat().st_size} bytes, its record says {size}",
+            hint="Delete the staging folder and run the job again.",
+        )
+    try:
+        os.link(src, dst)
+    except OSError:
+        tmp = dst.with_name(dst.name + layout.PARTIAL_SUFFIX)
+        shutil.copyfile(src, tmp)
+        _fsync_path(tmp)
+        os.replace(tmp, dst)
 
 
 def _write_durable(path: Path, data: bytes) -> None:

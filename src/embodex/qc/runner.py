@@ -16,7 +16,8 @@ from ..canonical import sha256_file
 from ..errors import CorruptDatasetError, QCError
 from ..format import Dataset, open_dataset
 from ..format.models import DatasetMeta, Embodiment
-from .chunk import Chunk, load_chunk, plan_chunks
+from ..format.progress import ProgressCallback, ProgressTracker
+from .chunk import CHUNK_FRAMES, load_chunk, plan_chunks
 from .findings import Finding, Note, Verdict, auto_verdict, findings_table
 from .profile import Profile, default_profile
 from .robot import apply_limits
@@ -155,13 +156,16 @@ def run_qc(
     on_episode: Callable[[str], None] | None = None,
     known_episode_ids: Iterable[str] | None = None,
     ray: str | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> QCResult:
     """Run every enabled rule of ``profile`` (default: ``humanoid-30fps``) over ``dataset``.
 
     ``images``: ``"sample"`` checks ``profile.images.sample_frames`` frames per camera and
     episode plus a grid that cannot miss an event of ``images.min_event_s``, ``"all"`` every
     frame, ``"none"`` skips the image rules. ``on_episode`` is
-    called with each episode id once its frames are checked (progress bars).
+    called with each episode id once its frames are checked (progress bars);
+    ``on_progress`` with a :class:`~embodex.format.progress.Progress` (done/total, rate,
+    ETA, the Ray worker that checked it).
     ``ray`` (``"auto"`` or a cluster address): load each chunk and run its frame and image
     rules in a Ray task (the dataset folder must be readable from the workers); findings and
     metrics come back in chunk order, so the result equals a local run's but for timings.
@@ -217,6 +221,7 @@ def run_qc(
     sizes = {f.path: f for f in ds.manifest.files}
     bad_shards: dict[str, str | None] = {}
     chunks = list(plan_chunks(rows, embodiment_of))
+    progress = ProgressTracker(len(rows), on_progress)
     remote: Iterator[_Checked] | None = None
     if ray is not None:
         # shard integrity is decided here first (cheap next to the rules), so the good
@@ -226,25 +231,31 @@ def run_qc(
                 bad_shards[shard_name] = _shard_problem(
                     ds, plan, meta, shard_name, rows, sizes, readable.verify_hashes
                 )
-        from ..format.cluster import ordered_map
+        from ..format.cluster import cluster_cpus, ordered_map
 
+        # Units small enough that every CPU gets several (a local run's chunk can hold a
+        # whole small dataset); the rules are per episode, so the findings do not change.
+        total_frames = sum(int(r["frame_count"]) for r in rows)
+        per_unit = max(1, -(-total_frames // (4 * cluster_cpus(ray))))
+        chunks = list(plan_chunks(rows, embodiment_of, min(CHUNK_FRAMES, per_unit)))
         good = [c for c in chunks if bad_shards[c[0]] is None]
         ctx = _ChunkContext(
-            ds.root, plan, embodiments, state_name, action_name, 1.0 / profile.nominal_fps
-        )
+            ds.root, plan, embodiments, state_name, action_name, 1.0 / profile.nominal_fps,
+            pose_units,
+        )  # fmt: skip
         remote = ordered_map(ray, _check_chunk, good, ctx, name="qc")
     for shard_name, emb, chunk_rows in chunks:
         if remote is not None and bad_shards[shard_name] is None:
-            chunk, found, notes = next(remote)
-            sink.items.extend(found)
-            for n in notes:
+            checked = next(remote)
+            sink.items.extend(checked.findings)
+            for n in checked.notes:
                 sink.note(n.rule, n.message, n.subject)
-            inputs.add_chunk(chunk, pose_units)
-            constant.add(chunk)
-            for name, values in chunk.metrics.items():
-                for e, eid in enumerate(chunk.ids):
+            inputs.merge(checked.batch)
+            constant.merge(checked.constant)
+            for name, values in checked.metrics.items():
+                for e, eid in enumerate(checked.ids):
                     metrics[eid][name] = float(values[e])
-            _tick(on_episode, chunk_rows)
+            _tick(on_episode, chunk_rows, progress, checked.where)
             continue
         if shard_name not in bad_shards:
             bad_shards[shard_name] = _open_shard(ds, shard_name, sizes, readable.verify_hashes)
@@ -259,7 +270,7 @@ def run_qc(
         if why is not None:
             if why != "schema":
                 integrity.report_unreadable(plan, chunk_rows, shard_name, why)
-            _tick(on_episode, chunk_rows)
+            _tick(on_episode, chunk_rows, progress)
             continue
         chunk = load_chunk(
             meta,
@@ -280,7 +291,7 @@ def run_qc(
         for name, values in chunk.metrics.items():
             for e, eid in enumerate(chunk.ids):
                 metrics[eid][name] = float(values[e])
-        _tick(on_episode, chunk_rows)
+        _tick(on_episode, chunk_rows, progress)
     batch.check_batch(plan, inputs, rows)
     constant.note(plan, list(meta.embodiments[0].joint_names))
 
@@ -363,10 +374,16 @@ def _embodiments(plan: Plan, meta: DatasetMeta) -> list[Embodiment]:
     return out
 
 
-def _tick(on_episode: Callable[[str], None] | None, rows: list[dict[str, Any]]) -> None:
-    if on_episode is not None:
-        for r in rows:
+def _tick(
+    on_episode: Callable[[str], None] | None,
+    rows: list[dict[str, Any]],
+    progress: ProgressTracker,
+    where: str = "",
+) -> None:
+    for r in rows:
+        if on_episode is not None:
             on_episode(r["episode_id"])
+        progress.tick(r["episode_id"], where=where)
 
 
 def _open_shard(ds: Dataset, name: str, files: dict[str, Any], verify: bool) -> str | None:
@@ -392,14 +409,27 @@ class _ChunkContext:
     state_name: str | None
     action_name: str | None
     period_s: float
+    pose_units: list[str]
 
 
-#: A chunk checked on a worker: the chunk (without its shard), its findings and notes.
-_Checked = tuple[Chunk, list[Finding], list[Note]]
+@dataclass
+class _Checked:
+    """A chunk checked on a worker: only what the driver merges (findings, notes, the
+    per-episode metrics and the few values batch rules compare), never the frames."""
+
+    ids: list[str]
+    findings: list[Finding]
+    notes: list[Note]
+    metrics: dict[str, np.ndarray]
+    batch: batch.BatchInputs
+    constant: numeric.ConstantDims
+    where: str
 
 
 def _check_chunk(unit: tuple[str, int, list[dict[str, Any]]], ctx: _ChunkContext) -> _Checked:
     """Load one chunk and run the frame and image rules on it (a Ray task)."""
+    from ..format.cluster import worker_address
+
     shard_name, emb, chunk_rows = unit
     ds = open_dataset(ctx.root)
     plan = replace(ctx.plan, out=Findings(dict(ctx.plan.out.units)))
@@ -417,9 +447,13 @@ def _check_chunk(unit: tuple[str, int, list[dict[str, Any]]], ctx: _ChunkContext
     with np.errstate(all="ignore"):
         for check in CHUNK_CHECKS:
             check(plan, chunk)
-    # the driver needs the arrays the batch rules read, not the shard or the dataset handle
-    light = replace(chunk, table=chunk.table.slice(0, 0), shard_table=None)
-    return light, plan.out.items, plan.out.notes
+    part = batch.BatchInputs()
+    part.add_chunk(chunk, ctx.pose_units)
+    constant = numeric.ConstantDims()
+    constant.add(chunk)
+    return _Checked(
+        chunk.ids, plan.out.items, plan.out.notes, chunk.metrics, part, constant, worker_address()
+    )
 
 
 def _shard_problem(

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import QCError, QCFailedError
+from ..format.progress import ProgressCallback
 from .findings import Verdict
 from .manifest import MANIFEST_FILE, QCManifest, preview_qc, write_qc
 from .profile import Profile, default_profile, load_profile, parse_overrides
@@ -195,6 +196,7 @@ def check_dataset(
     on_start: Callable[[int], None] | None = None,
     on_episode: Callable[[str], None] | None = None,
     ray: str | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> QCRunSummary:
     """Run QC over ``dataset`` and store the verdicts: one call, one typed summary.
 
@@ -204,7 +206,8 @@ def check_dataset(
     ``write=False`` nothing is written, yet the recorded reviews still apply (a reviewer's
     reject is final either way). ``on_start`` gets the number of episodes before the run,
     ``on_episode`` each episode id once checked (progress bars). ``ray`` (``"auto"`` or a
-    cluster address) checks the chunks on a Ray cluster (:func:`run_qc`). The gate is not raised
+    cluster address) checks the chunks on a Ray cluster (:func:`run_qc`); ``on_progress``
+    gets a :class:`~embodex.format.progress.Progress` per episode checked. The gate is not raised
     here: look at :attr:`QCRunSummary.gate_failed` or call
     :meth:`QCRunSummary.raise_for_gate`.
 
@@ -225,8 +228,9 @@ def check_dataset(
     if on_start is not None:
         on_start(len(ds))
     result = run_qc(
-        ds, chosen, images=images, on_episode=on_episode, known_episode_ids=known, ray=ray
-    )
+        ds, chosen, images=images, on_episode=on_episode, known_episode_ids=known, ray=ray,
+        on_progress=on_progress,
+    )  # fmt: skip
     manifest = write_qc(dataset, result) if write else preview_qc(dataset, result)
     return QCRunSummary(
         dataset=str(dataset),

@@ -36,9 +36,12 @@ naming the file and episode, or with ``skip_bad=True`` is listed in
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import re
-from collections.abc import Callable, Iterator, Mapping
+import shutil
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,7 +63,9 @@ from ..models import (
     Segment,
     Stream,
 )
+from ..progress import ProgressCallback, ProgressTracker
 from ..reader import open_dataset
+from ..staging import StagedEpisode
 from ..videostore import VideoClip, VideoEncoding, VideoIndex, probe_index
 from .agibot_layout import (
     COUNT_HINT,
@@ -752,12 +757,17 @@ def import_agibot(
     on_episode: Callable[[str], None] | None = None,
     video: VideoPolicy | None = None,
     ray: str | None = None,
+    on_progress: ProgressCallback | None = None,
 ) -> ImportReport:
     """Import the AgiBot World raw layout at ``src`` into the embodex dataset ``out``.
 
-    ``ray`` (``"auto"`` or a cluster address) reads and decodes each episode in a Ray task
-    on the cluster; the driver writes them in the same order through the same writer, so the
-    dataset is byte-identical to a local run's (see specs/scale.md).
+    ``ray`` (``"auto"`` or a cluster address) packages each episode in a Ray task on the
+    cluster: the task reads and decodes it and writes its video files and record batches
+    into a staging area beside ``out``; the driver commits them in source order through the
+    same writer and journal, so the dataset is byte-identical to a local run's, and a re-run
+    after a crash reuses what was staged (see specs/scale.md). ``on_progress`` is called
+    with a :class:`~embodex.format.progress.Progress` per episode (done/total, rate, ETA,
+    the worker that did it, why it failed).
 
     ``video`` (:class:`VideoPolicy`) chooses how cameras are stored: by default as video,
     the recorder's bitstream copied as is (remux) when its codec and key-frame spacing are
@@ -803,25 +813,151 @@ def import_agibot(
         ) as sink,
         ThreadPoolExecutor(max_workers=workers) as pool,
     ):
-        if ray is None:
-            loaded: Iterator[_Loaded] = (
-                _load_one(s, plan, meta, sc, policy, existing, out, pool) for s in sources
-            )
+        progress = ProgressTracker(len(sources), on_progress)
+        if ray is not None:
+            _package_on_ray(ray, sources, plan, meta, sc, policy, existing, out, sink, progress,
+                            skip_bad)  # fmt: skip
         else:
-            from ..cluster import ordered_map
-
-            loaded = ordered_map(
-                ray, _load_one, sources, plan, meta, sc, policy, existing, out, name="package"
-            )
-        for s, (episode, error, notes) in zip(sources, loaded, strict=True):
-            report.notes.extend(n for n in notes if n not in report.notes)
-            if error is not None:
-                sink.skip(s.embodex_id, error, skip_bad)
-                continue
-            assert episode is not None
-            sink.add(meta, episode)
+            for s in sources:
+                episode, error, notes = _load_one(s, plan, meta, sc, policy, existing, out, pool)
+                report.notes.extend(n for n in notes if n not in report.notes)
+                if error is not None:
+                    progress.tick(s.embodex_id, failed=error.one_line())
+                    sink.skip(s.embodex_id, error, skip_bad)
+                    continue
+                assert episode is not None
+                sink.add(meta, episode)
+                progress.tick(s.embodex_id)
         sink.finish(src, listed=len(sources))
+    if ray is not None:
+        from ..staging import staging_root
+
+        # published: the staged copies are no longer needed (the dataset holds links to them)
+        shutil.rmtree(staging_root(out) / _run_key(meta, sc, policy), ignore_errors=True)
+        with contextlib.suppress(OSError):
+            staging_root(out).rmdir()  # only when no other run's staging is left
     return report
+
+
+def _package_on_ray(
+    address: str,
+    sources: list[_Source],
+    plan: _Plan,
+    meta: DatasetMeta,
+    sc: Sidecar,
+    policy: VideoPolicy,
+    existing: set[str],
+    out: Path,
+    sink: EpisodeSink,
+    progress: ProgressTracker,
+    skip_bad: bool,
+) -> None:
+    """Each episode loaded *and written* (videos, record batches, its row) by a Ray task
+    into the staging area; the driver commits them in source order (links and byte copies
+    through the same writer and journal), so the dataset equals a local run's."""
+    from ..cluster import ordered_map
+    from ..staging import staging_root
+
+    stage = _Stage(staging_root(out) / _run_key(meta, sc, policy), VideoEncoding(gop=policy.gop))
+    staged = ordered_map(
+        address, _stage_one, sources, plan, meta, sc, policy, existing, out, stage, name="package"
+    )
+    for s, (episode, error, notes, where) in zip(sources, staged, strict=True):
+        sink.report.notes.extend(n for n in notes if n not in sink.report.notes)
+        if error is not None:
+            progress.tick(s.embodex_id, where=where, failed=error.one_line())
+            sink.skip(s.embodex_id, error, skip_bad)
+            continue
+        assert episode is not None
+        sink.add_staged(meta, episode)
+        progress.tick(s.embodex_id, where=where, reused=episode.reused)
+
+
+@dataclass(frozen=True)
+class _Stage:
+    """Where a Ray run stages its episodes (its inputs' key is the folder name)."""
+
+    folder: Path
+    encoding: VideoEncoding
+
+
+def _run_key(meta: DatasetMeta, sc: Sidecar, policy: VideoPolicy) -> str:
+    """What every staged episode of a run depends on besides its own files: the dataset
+    metadata (cameras, codecs, features), the sidecar, the video policy, embodex's version."""
+    from ... import __version__
+
+    doc = {
+        "meta": meta.model_dump(mode="json"),
+        "sidecar": sc.model_dump(mode="json"),
+        "policy": policy.as_json(),
+        "embodex": __version__,
+    }
+    return _json_key(doc)[:24]
+
+
+def _source_key(s: _Source, run: str) -> str:
+    """The key of one episode's inputs: the run's key and every source file's path, size
+    and modification time (a recording replaced since the crash is packaged again)."""
+    files = [s.h5, s.task_file]
+    for folder in (s.obs, s.params):
+        if folder.is_dir():
+            files += sorted(p for p in folder.rglob("*") if p.is_file())
+    stats = []
+    for f in files:
+        try:
+            st = f.stat()
+            stats.append([str(f), st.st_size, st.st_mtime_ns])
+        except OSError:
+            stats.append([str(f), -1, -1])
+    return _json_key({"run": run, "episode": s.embodex_id, "files": stats})
+
+
+def _json_key(doc: Any) -> str:
+    # plain sorted JSON (nanosecond times exceed canonical JSON's integer range)
+    return hashlib.sha256(json.dumps(doc, sort_keys=True, default=str).encode()).hexdigest()
+
+
+#: One episode staged on a worker: the record, or the reason it is bad; its notes; where.
+_Staged = tuple[StagedEpisode | None, ImportSourceError | None, list[str], str]
+
+
+def _stage_one(
+    s: _Source,
+    plan: _Plan,
+    meta: DatasetMeta,
+    sc: Sidecar,
+    policy: VideoPolicy,
+    existing: set[str],
+    out: Path,
+    stage: _Stage,
+) -> _Staged:
+    """A Ray task: reuse the episode staged by an earlier run of the same inputs, or load
+    it and write its files into the staging area (:func:`embodex.format.staging.stage_episode`)."""
+    from ..cluster import worker_address
+    from ..staging import load_staged, stage_episode
+
+    where = worker_address()
+    folder = stage.folder / _stage_name(s.embodex_id)
+    key = _source_key(s, stage.folder.name)
+    if s.embodex_id not in existing:
+        found = load_staged(folder, key, where)
+        if found is not None:
+            return found, None, found.notes, where
+    episode, error, notes = _load_one(s, plan, meta, sc, policy, existing, out)
+    if error is not None:
+        return None, error, notes, where
+    assert episode is not None
+    return (
+        stage_episode(meta, episode, folder, key, stage.encoding, notes, where),
+        None,
+        notes,
+        where,
+    )
+
+
+def _stage_name(episode_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", episode_id)[:80]
+    return f"{safe}-{hashlib.sha256(episode_id.encode()).hexdigest()[:8]}"
 
 
 #: One episode read: the episode, or the reason it is bad, and the notes it raised.

@@ -12,6 +12,7 @@ from .. import layout
 from ..episode import Episode
 from ..models import DatasetMeta
 from ..reader import open_dataset
+from ..staging import StagedEpisode
 from ..videostore import VideoEncoding
 from ..writer import DatasetWriter
 
@@ -107,6 +108,8 @@ class ImportReport:
     frames: int = 0
     skipped: list[tuple[str, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: episodes a Ray run took from an earlier (interrupted) run's staging area
+    reused: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -115,6 +118,7 @@ class ImportReport:
             "frames": self.frames,
             "skipped": [{"episode": e, "reason": r} for e, r in self.skipped],
             "notes": self.notes,
+            "reused": self.reused,
         }
 
 
@@ -195,22 +199,35 @@ class EpisodeSink:
             self._writer.abort()
 
     def add(self, meta: DatasetMeta, episode: Episode) -> None:
+        self._open(meta).add_episode(episode)
+        self._count(episode.meta.episode_id, episode.num_frames, episode.meta.extra)
+
+    def add_staged(self, meta: DatasetMeta, staged: StagedEpisode) -> None:
+        """Commit an episode a Ray worker staged (:mod:`embodex.format.staging`)."""
+        self._open(meta).add_staged(staged)
+        if staged.reused:
+            self.report.reused += 1
+        self._count(staged.episode_id, staged.frames, {REPAIRS_KEY: staged.repairs})
+
+    def _open(self, meta: DatasetMeta) -> DatasetWriter:
         if self._writer is None:
             self._writer = DatasetWriter(
                 self.out, meta, append=self.append, video_encoding=self.video_encoding
             )
-        self._writer.add_episode(episode)
-        for r in episode.meta.extra.get(REPAIRS_KEY, []):
-            frames = (
+        return self._writer
+
+    def _count(self, episode_id: str, frames: int, extra: dict[str, Any]) -> None:
+        for r in extra.get(REPAIRS_KEY, []):
+            where = (
                 f" (frames [{r['frame_start']}, {r['frame_end']}))"
                 if r.get("frame_start") is not None
                 else ""
             )
-            self.report.notes.append(f"{episode.meta.episode_id}: repaired: {r['message']}{frames}")
+            self.report.notes.append(f"{episode_id}: repaired: {r['message']}{where}")
         self.report.episodes += 1
-        self.report.frames += episode.num_frames
+        self.report.frames += frames
         if self.on_episode is not None:
-            self.on_episode(episode.meta.episode_id)
+            self.on_episode(episode_id)
 
     def skip(self, episode: str, exc: ImportSourceError, skip_bad: bool) -> None:
         """Record a bad episode with its one-line reason, or re-raise without ``skip_bad``."""

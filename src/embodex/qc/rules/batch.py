@@ -75,6 +75,14 @@ class BatchInputs:
     fingerprint: list[np.ndarray] = field(default_factory=list)
     exact: list[bytes] = field(default_factory=list)
 
+    def merge(self, other: BatchInputs) -> None:
+        """Append what a worker gathered from later episodes (their order is kept)."""
+        self.ids += other.ids
+        self.rows += other.rows
+        self.final += other.final
+        self.fingerprint += other.fingerprint
+        self.exact += other.exact
+
     def add_chunk(self, c: Chunk, units: list[str]) -> None:
         if c.state is None:
             return

@@ -388,22 +388,32 @@ def _best_lags(
     s: np.ndarray, a: np.ndarray, starts: np.ndarray, stops: np.ndarray, max_lag: int
 ) -> np.ndarray:
     """Per episode, the lag L (frames) minimising the mean |state[t] - action[t-L]|, judged
-    on every 4th frame (choosing a lag does not need them all)."""
+    on every 4th frame of the episode (choosing a lag does not need them all). The frames
+    are counted from each episode's own start, so an episode's lag does not depend on which
+    episodes share its chunk (a Ray run checks smaller chunks than a local one)."""
     stride = 4
     n = s.shape[1]
-    best = np.full(len(starts), np.inf)
-    lag = np.zeros(len(starts), dtype=np.int64)
-    ks = -(-starts // stride)
+    count = len(starts)
+    best = np.full(count, np.inf)
+    lag = np.zeros(count, dtype=np.int64)
+    lengths = (stops - starts).astype(np.int64)
+    owner = np.repeat(np.arange(count), lengths)
+    pos = (
+        np.concatenate([np.arange(a0, b0) for a0, b0 in zip(starts, stops, strict=True)])
+        if count
+        else np.zeros(0, np.int64)
+    )
+    rel = pos - starts[owner]
+    sampled = rel % stride == 0
     for L in range(max_lag + 1):
         if n <= L:
             break
-        sv = s[:, L::stride]
-        av = a[:, : n - L : stride]
-        k = min(sv.shape[1], av.shape[1])
-        err = np.abs(sv[:, :k] - av[:, :k]).max(axis=0)
-        ke = np.maximum(-(-(stops - L) // stride), ks)
+        keep = sampled & (rel + L < lengths[owner])
+        q = pos[keep]
+        err = np.abs(s[:, q + L] - a[:, q]).max(axis=0) if q.size else np.zeros(0)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = seg_reduce(np.add, err, ks, ke, np.nan) / (ke - ks)
+            total = np.bincount(owner[keep], weights=err, minlength=count)
+            mean = total / np.bincount(owner[keep], minlength=count)
         better = mean < best
         best = np.where(better, mean, best)
         lag = np.where(better, L, lag)
@@ -418,6 +428,13 @@ class ConstantDims:
     def __init__(self) -> None:
         self.lo: dict[str, np.ndarray] = {}
         self.hi: dict[str, np.ndarray] = {}
+
+    def merge(self, other: ConstantDims) -> None:
+        """Widen the ranges by a worker's (the result is the same in any order)."""
+        for role in other.lo:
+            lo, hi = other.lo[role], other.hi[role]
+            self.lo[role] = np.fmin(self.lo[role], lo) if role in self.lo else lo
+            self.hi[role] = np.fmax(self.hi[role], hi) if role in self.hi else hi
 
     def add(self, c: Chunk) -> None:
         for role, x in (("state", c.state), ("action", c.action)):
