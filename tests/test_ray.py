@@ -11,6 +11,7 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import psutil
@@ -155,6 +156,10 @@ def test_worker_killed_mid_task_is_retried_same_digest(ray_cluster: str, tmp_pat
     assert remote.episodes == local.episodes == 4
     assert open_dataset(tmp_path / "ray").digest == open_dataset(tmp_path / "local").digest
     assert not list((tmp_path / "ray").rglob("*.partial"))
+    # the killed worker's half-staged folder was never taken, and is gone with the rest
+    from embodex.format.staging import staging_root
+
+    assert not staging_root(tmp_path / "ray").exists()
 
 
 def test_qc_on_ray_equals_local(ray_cluster: str, tmp_path: Path) -> None:
@@ -194,3 +199,90 @@ def test_qc_on_ray_equals_local(ray_cluster: str, tmp_path: Path) -> None:
         again["episodes"]
         == json.loads((tmp_path / "a" / "qc" / "manifest.json").read_text())["episodes"]
     )
+
+
+def _staged_records(root: Path) -> dict[str, int]:
+    """Episode id -> mtime (ns) of every episode staged (whole) under ``root``."""
+    out = {}
+    for record in root.rglob("staged.json"):
+        if ".partial-" not in record.parent.name:
+            out[json.loads(record.read_text())["episode_id"]] = record.stat().st_mtime_ns
+    return out
+
+
+def test_driver_killed_mid_job_rerun_reuses_staged(ray_cluster: str, tmp_path: Path) -> None:
+    """SIGKILL the driver once workers have staged some episodes: the last finalized dataset
+    stays readable; the re-run takes the staged episodes as they are (packaged once) and
+    publishes the local run's digest; no partial file or staging folder is left."""
+    from embodex.format.staging import staging_root
+
+    def sample(root: Path, task: int, episodes: int) -> Path:
+        return write_agibot_sample(
+            root, episodes=episodes, seed=5, task_id=task, frames=(60, 70),
+            cameras=("head_color",), size=(64, 48), codec="libx264", gop=8,
+        )  # fmt: skip
+
+    first, more = sample(tmp_path / "src1", 327, 1), sample(tmp_path / "src2", 328, 8)
+    jpeg = VideoPolicy(cameras="jpeg")
+    out = tmp_path / "out"
+    import_agibot(first, out, video=jpeg)
+    finalized = open_dataset(out).digest
+    code = (
+        "import ray, sys\n"
+        f"ray.init(address={ray_cluster!r}, log_to_driver=False)\n"
+        "from embodex.format.importers import VideoPolicy, import_agibot\n"
+        f"import_agibot({str(more)!r}, {str(out)!r}, append=True, "
+        f"video=VideoPolicy(cameras='jpeg'), ray={ray_cluster!r})\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    driver = subprocess.Popen([sys.executable, "-c", code], env=env, stderr=subprocess.PIPE)
+    staging = staging_root(out)
+    deadline = time.monotonic() + 120
+    while len(_staged_records(staging)) < 2 and driver.poll() is None:
+        assert time.monotonic() < deadline, "no episode was staged in 120 s"
+        time.sleep(0.01)
+    driver.send_signal(signal.SIGKILL)
+    stderr = driver.communicate()[1]
+    assert driver.returncode == -signal.SIGKILL, stderr.decode()[-2000:]
+    # the last finalized dataset is what a reader sees
+    assert open_dataset(out).digest == finalized
+    assert len(open_dataset(out)) == 1
+    staged = _staged_records(staging)
+    assert 2 <= len(staged) < 8
+    progress: list[Any] = []
+    report = import_agibot(
+        more, out, append=True, video=jpeg, ray=ray_cluster, on_progress=progress.append
+    )
+    assert report.reused == len(staged)  # every staged episode taken as it was
+    assert {p.episode for p in progress if p.reused} == set(staged)
+    assert [p.done for p in progress] == list(range(1, 9)) and progress[-1].total == 8
+    assert all(p.where.startswith("127.0.0.1 pid ") for p in progress)
+    local = tmp_path / "local"
+    import_agibot(first, local, video=jpeg)
+    import_agibot(more, local, video=jpeg, append=True)
+    assert open_dataset(out).digest == open_dataset(local).digest
+    assert not staging.exists()
+    assert not list(out.rglob("*.partial"))
+
+
+def test_cli_shows_cluster_progress_and_where_a_failure_happened(
+    ray_cluster: str, tmp_path: Path
+) -> None:
+    from click.testing import CliRunner
+
+    from embodex_cli.main import cli
+
+    src = _sample(tmp_path / "src", episodes=3)
+    victim = sorted((src / "observations").glob("*/*/videos/head_color.mp4"))[1]
+    victim.unlink()
+    done = CliRunner().invoke(
+        cli,
+        ["package", str(src), str(tmp_path / "out"), "--from", "agibot", "--skip-bad",
+         "--ray", ray_cluster],
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+    assert "packaging: 3/3 episodes" in done.output and "/s, ETA 0:00" in done.output
+    failed = [line for line in done.output.splitlines() if "failed on 127.0.0.1 pid" in line]
+    assert len(failed) == 1 and "head_color" in failed[0], done.output
+    qc = CliRunner().invoke(cli, ["qc", "run", str(tmp_path / "out"), "--ray", ray_cluster])
+    assert "checking: 2/2 episodes" in qc.output, qc.output

@@ -197,7 +197,9 @@ def package(
             append=append,
             ray=ray_address,
             anonymise=anonymise,
-            on_episode=lambda _eid: bar.update(),
+            # on a cluster: rate, ETA and where each failure happened; else a plain bar
+            on_episode=None if ray_address else lambda _eid: bar.update(),
+            on_progress=bar.episode if ray_address else None,
         )
     output.result(report, text=lambda r: package_lines(r, out))
 

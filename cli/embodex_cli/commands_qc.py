@@ -129,7 +129,8 @@ def qc_run(
             known_ids=known_ids,
             write=not no_write,
             on_start=bar.total,
-            on_episode=lambda _eid: bar.update(),
+            on_episode=None if ray_address else lambda _eid: bar.update(),
+            on_progress=bar.episode if ray_address else None,
             ray=ray_address,
         )
     out.result(summary, text=qc_run_lines)

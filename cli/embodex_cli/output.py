@@ -22,14 +22,17 @@ import json
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 from pydantic import BaseModel
 
 from .render import Counter
 
-__all__ = ["Bars", "Err", "Meter", "Output", "err", "json_option", "jsonable"]
+if TYPE_CHECKING:
+    from embodex.format.progress import Progress
+
+__all__ = ["Bars", "Err", "Meter", "Output", "err", "json_option", "jsonable", "progress_text"]
 
 M = TypeVar("M")
 
@@ -96,6 +99,7 @@ class Meter:
 
     def __init__(self, label: str, length: int | None, *, enabled: bool) -> None:
         self._label = label
+        self._announce = enabled  # lines that also belong in a log (not with --json)
         self._enabled = enabled and sys.stderr.isatty()
         self._bar: Any = None
         self._counter: Counter | None = None
@@ -117,6 +121,23 @@ class Meter:
         elif self._counter is not None:
             self._counter.update(n)
 
+    def episode(self, p: Progress) -> None:
+        """An SDK ``on_progress`` callback (``--ray`` runs): the bar with the cluster's rate
+        and ETA on a terminal; off a terminal a line every tenth of the job. A failure is
+        always printed (unless --json), with the worker it happened on."""
+        if p.failed is not None and self._announce:
+            where = f" on {p.where}" if p.where else ""
+            click.echo(f"{self._label}: episode {p.episode} failed{where}: {p.failed}", err=True)
+        if self._enabled:
+            self.total(p.total)
+            if self._bar is not None:
+                self._bar.label = f"{self._label} {progress_text(p)}"
+            self.update()
+        elif self._announce:
+            step = max(1, p.total // 10)
+            if p.done == p.total or p.done % step == 0:
+                click.echo(f"{self._label}: {progress_text(p)}", err=True)
+
     def close(self) -> None:
         if self._bar is not None:
             self._bar.__exit__(None, None, None)
@@ -124,6 +145,15 @@ class Meter:
         if self._counter is not None:
             self._counter.finish()
             self._counter = None
+
+
+def progress_text(p: Progress) -> str:
+    """``12/40 episodes, 3.2/s, ETA 0:09, last on 10.0.0.7 pid 4711`` (reused ones noted)."""
+    eta = p.eta_s
+    left = "-" if eta is None else f"{int(eta) // 60}:{int(eta) % 60:02d}"
+    where = f", last on {p.where}" if p.where else ""
+    reused = " (reused from an earlier run)" if p.reused else ""
+    return f"{p.done}/{p.total} episodes, {p.per_s:,.1f}/s, ETA {left}{where}{reused}"
 
 
 class Output:

@@ -11,7 +11,9 @@ the staging area next to the output (``<out>/../.<name>.staging/<run key>/<episo
   the load raised) and the key of the inputs it was made from. Written last.
 
 The folder is built as ``<episode>.partial-<pid>-<random>`` and renamed into place in one
-step, so a killed worker leaves no half-written episode visible. The driver
+step, so a killed worker leaves no half-written episode visible. Video files are fsynced
+(the dataset will link them); the others are checked against their recorded sizes when
+reused. The driver
 (:meth:`~.writer.DatasetWriter.add_staged`) links the videos into ``videos/`` and copies the
 batches into its shards with the episode's index: the same bytes and shard boundaries as a
 local run. A re-run after a crashed driver finds the staged folders whose key still matches
@@ -35,7 +37,6 @@ import pyarrow as pa
 
 from ..canonical import sha256_file
 from ..errors import CorruptDatasetError
-from ..fsutil import fsync_dir
 from .episode import Episode
 from .models import DatasetMeta
 from .videostore import VideoEncoding
@@ -148,8 +149,10 @@ def stage_episode(
             repairs=list(ep.meta.extra.get("import_repairs", [])),
             where=where,
         )
+        sizes = {f.name: f.stat().st_size for f in tmp.iterdir() if f.suffix != ".mp4"}
         record = {
             "key": key,
+            "sizes": sizes,
             "episode_id": staged.episode_id,
             "frames": n,
             "videos": {k: list(v) for k, v in videos.items()},
@@ -158,9 +161,8 @@ def stage_episode(
             "repairs": staged.repairs,
         }
         (tmp / RECORD_FILE).write_text(json.dumps(record, sort_keys=True), encoding="utf-8")
-        for f in tmp.iterdir():
-            _fsync_path(f)
-        fsync_dir(tmp)
+        # Only the videos were fsynced (the dataset links them): the other files serve a
+        # re-run after a crash, which checks their recorded sizes and stages again if short.
         try:
             os.rename(tmp, folder)  # the staged episode appears whole, or not at all
         except OSError:
@@ -168,7 +170,6 @@ def stage_episode(
             if load_staged(folder, key) is None:
                 raise
             shutil.rmtree(tmp, ignore_errors=True)
-        fsync_dir(folder.parent)
         return staged
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -186,8 +187,11 @@ def load_staged(folder: Path, key: str, where: str = "") -> StagedEpisode | None
         for cam, (size, _sha) in videos.items():
             if (folder / f"{cam}.mp4").stat().st_size != size:
                 return None
-        for name in ("frames.arrows", "row.arrow"):
-            if not (folder / name).is_file():
+        sizes = record["sizes"]
+        if "frames.arrows" not in sizes or "row.arrow" not in sizes:
+            return None
+        for name, size in sizes.items():
+            if (folder / str(name)).stat().st_size != int(size):
                 return None
         return StagedEpisode(
             folder=str(folder),

@@ -108,6 +108,8 @@ def import_recordings(
     fn = importer(kind)
     given = {k: v for k, v in options.items() if v is not None}
     accepted = inspect.signature(fn).parameters
+    if "on_progress" not in accepted:  # a display hook, not a setting: nothing to refuse
+        given.pop("on_progress", None)
     unknown = sorted(k for k in given if k not in accepted)
     if unknown:
         raise ConfigError(
