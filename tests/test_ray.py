@@ -286,3 +286,17 @@ def test_cli_shows_cluster_progress_and_where_a_failure_happened(
     assert len(failed) == 1 and "head_color" in failed[0], done.output
     qc = CliRunner().invoke(cli, ["qc", "run", str(tmp_path / "out"), "--ray", ray_cluster])
     assert "checking: 2/2 episodes" in qc.output, qc.output
+
+
+def test_reencoded_cameras_on_ray_match_local_digest(ray_cluster: str, tmp_path: Path) -> None:
+    """MPEG-4 recordings re-encoded to H.264 on the workers: the local run's digest."""
+    src = write_agibot_sample(
+        tmp_path / "src", episodes=3, seed=4, frames=(30, 36), cameras=("head_color",),
+        size=(64, 48),
+    )  # fmt: skip
+    local = import_agibot(src, tmp_path / "local")
+    remote = import_agibot(src, tmp_path / "ray", ray=ray_cluster)
+    extras = open_dataset(tmp_path / "ray").episodes.column("extra").to_pylist()
+    assert all('"head":"reencode: codec mpeg4' in e for e in extras)
+    assert remote.episodes == local.episodes == 3
+    assert open_dataset(tmp_path / "ray").digest == open_dataset(tmp_path / "local").digest
