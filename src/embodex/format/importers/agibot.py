@@ -884,7 +884,7 @@ class _Stage:
 def _run_key(meta: DatasetMeta, sc: Sidecar, policy: VideoPolicy) -> str:
     """What every staged episode of a run depends on besides its own files: the dataset
     metadata (cameras, codecs, features), the sidecar, the video policy, embodex's version."""
-    from ... import __version__
+    from ..._version import __version__
 
     doc = {
         "meta": meta.model_dump(mode="json"),
