@@ -63,12 +63,12 @@ def _ray_cpu() -> float:
     return total
 
 
-def _run(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, float, float]:
-    """(result, wall s, CPU s of this process + Ray's processes)."""
+def _run(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, float, float, float]:
+    """(result, wall s, CPU s of this process, CPU s of Ray's processes)."""
     c0, r0, t0 = _self_cpu(), _ray_cpu(), time.perf_counter()
     out = fn(*args, **kw)
     wall = time.perf_counter() - t0
-    return out, wall, (_self_cpu() - c0) + (_ray_cpu() - r0)
+    return out, wall, _self_cpu() - c0, _ray_cpu() - r0
 
 
 def _noop(unit: int, shared: Any) -> int:
@@ -98,8 +98,9 @@ def main() -> None:
     jpeg = VideoPolicy(cameras="jpeg")
     import ray
 
-    ray.init(num_cpus=a.cpus, include_dashboard=False, log_to_driver=False)
-    rows: list[tuple[str, float, float, float, float, int]] = []
+    # address="local": a Ray of its own, never a cluster another user started on this machine
+    ray.init(address="local", num_cpus=a.cpus, include_dashboard=False, log_to_driver=False)
+    rows: list[tuple[str, float, float, float, float, float, int]] = []
     try:
         noop = ray.remote(lambda: None)
         ray.get([noop.remote() for _ in range(20)])  # start the workers
@@ -118,15 +119,17 @@ def main() -> None:
 
         for label, policy in (("package jpeg", jpeg), ("package video", None)):
             tag = label.split()[1]
-            rep, t1, c1 = _run(import_agibot, src, out / f"local-{tag}", video=policy)
-            _, tr, cr = _run(import_agibot, src, out / f"ray-{tag}", video=policy, ray="auto")
-            same = open_dataset(out / f"local-{tag}").digest == open_dataset(out / f"ray-{tag}").digest
-            rows.append((label, t1, c1, tr, cr, rep.episodes))
+            rep, t1, c1, _ = _run(import_agibot, src, out / f"local-{tag}", video=policy)
+            _, tr, dr, wr = _run(import_agibot, src, out / f"ray-{tag}", video=policy, ray="auto")
+            same = (
+                open_dataset(out / f"local-{tag}").digest == open_dataset(out / f"ray-{tag}").digest
+            )
+            rows.append((label, t1, c1, tr, dr, wr, rep.episodes))
             print(f"{label}: same digest as the local run: {same}")
         ds = open_dataset(out / "local-jpeg")
-        _, q1, qc1 = _run(run_qc, ds)
-        _, qr, qcr = _run(run_qc, ds, ray="auto")
-        rows.append(("qc (jpeg)", q1, qc1, qr, qcr, len(ds)))
+        _, q1, qc1, _ = _run(run_qc, ds)
+        _, qr, qdr, qwr = _run(run_qc, ds, ray="auto")
+        rows.append(("qc (jpeg)", q1, qc1, qr, qdr, qwr, len(ds)))
     finally:
         ray.shutdown()
     hours = ds.hours
@@ -138,12 +141,19 @@ def main() -> None:
         f"per-task overhead: no-op task {noop_ms:.2f} ms; ordered_map unit {task_ms:.2f} ms; "
         f"first use of {a.cpus} fresh workers (imports) {warm_s:.1f} s, once per worker"
     )
-    print("job            local s  cpu s   ray s  cpu s  speed-up | per core-hour: local eps / h,  ray eps / h")
-    for label, t1, c1, tr, cr, eps in rows:
+    print(
+        "wall s and CPU s (local: the process and its threads; Ray: driver + Ray processes);"
+        " per core-hour of CPU used: episodes / recorded hours"
+    )
+    for label, t1, c1, tr, dr, wr, eps in rows:
+        cr = dr + wr
         print(
-            f"{label:14s} {t1:7.2f} {c1:6.2f} {tr:7.2f} {cr:6.2f}   {t1 / tr:5.2f}x  | "
-            f"{eps / c1 * 3600:9,.0f} / {hours / c1 * 3600:6.1f}   "
-            f"{eps / cr * 3600:9,.0f} / {hours / cr * 3600:6.1f}"
+            f"{label:14s} local {t1:6.2f} s ({c1:5.2f} cpu)  ray {tr:6.2f} s "
+            f"({dr:5.2f} driver + {wr:5.2f} cluster cpu)  wall speed-up {t1 / tr:4.2f}x\n"
+            f"{'':14s} local {eps / c1 * 3600:7,.0f} ep / {hours / c1 * 3600:5.1f} h;  "
+            f"ray {eps / cr * 3600:7,.0f} ep / {hours / cr * 3600:5.1f} h;  "
+            f"driver {dr / eps * 1e3:6.1f} ms cpu per episode "
+            f"(commit ceiling {eps / dr * 3600 if dr else 0:,.0f} ep / h)"
         )
     print(f"local runs used {rows[0][2] / rows[0][1]:.2f} cores (packaging jpeg: camera threads)")
 

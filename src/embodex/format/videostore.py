@@ -302,11 +302,7 @@ def encode_frames(
                     f"video frames must be uint8 ({height}, {width}, 3), got {rgb.dtype} "
                     f"{rgb.shape}"
                 )
-            # Converted to yuv420p here, one new frame each, not by the codec context: PyAV's
-            # encode-time conversion made libx264 output differ between encodes of the same
-            # frames in one process (specs/scale.md); with this it is byte-repeatable.
             frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
-            frame = frame.reformat(format="yuv420p")
             frame.pts = count
             for packet in stream.encode(frame):
                 out.mux(packet)

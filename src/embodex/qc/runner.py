@@ -241,7 +241,7 @@ def run_qc(
         good = [c for c in chunks if bad_shards[c[0]] is None]
         ctx = _ChunkContext(
             ds.root, plan, embodiments, state_name, action_name, 1.0 / profile.nominal_fps,
-            pose_units,
+            pose_units, ds.digest,
         )  # fmt: skip
         remote = ordered_map(ray, _check_chunk, good, ctx, name="qc")
     for shard_name, emb, chunk_rows in chunks:
@@ -410,6 +410,7 @@ class _ChunkContext:
     action_name: str | None
     period_s: float
     pose_units: list[str]
+    digest: str
 
 
 @dataclass
@@ -426,12 +427,31 @@ class _Checked:
     where: str
 
 
+#: The dataset a Ray worker process opened last: its tasks of one job reuse it instead of
+#: reading and hash-checking the metadata again per chunk.
+_OPENED: dict[tuple[Path, str], Dataset] = {}
+
+
+def _worker_dataset(root: Path, digest: str) -> Dataset:
+    ds = _OPENED.get((root, digest))
+    if ds is None:
+        ds = open_dataset(root)
+        if ds.digest != digest:
+            raise CorruptDatasetError(
+                f"{root} changed while QC ran (digest {ds.digest}, the driver saw {digest})",
+                hint="Run QC again once nothing writes to the dataset.",
+            )
+        _OPENED.clear()  # one dataset at a time: a worker serves many jobs
+        _OPENED[(root, digest)] = ds
+    return ds
+
+
 def _check_chunk(unit: tuple[str, int, list[dict[str, Any]]], ctx: _ChunkContext) -> _Checked:
     """Load one chunk and run the frame and image rules on it (a Ray task)."""
     from ..format.cluster import worker_address
 
     shard_name, emb, chunk_rows = unit
-    ds = open_dataset(ctx.root)
+    ds = _worker_dataset(ctx.root, ctx.digest)
     plan = replace(ctx.plan, out=Findings(dict(ctx.plan.out.units)))
     chunk = load_chunk(
         ds.meta,

@@ -36,7 +36,6 @@ naming the file and episode, or with ``skip_bad=True`` is listed in
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import re
@@ -832,10 +831,10 @@ def import_agibot(
     if ray is not None:
         from ..staging import staging_root
 
-        # published: the staged copies are no longer needed (the dataset holds links to them)
-        shutil.rmtree(staging_root(out) / _run_key(meta, sc, policy), ignore_errors=True)
-        with contextlib.suppress(OSError):
-            staging_root(out).rmdir()  # only when no other run's staging is left
+        # Published: the staged copies are no longer needed (the dataset holds links to
+        # them), nor is what an earlier run with other settings staged (the writer's lock
+        # kept any other run on this output out until now).
+        shutil.rmtree(staging_root(out), ignore_errors=True)
     return report
 
 
