@@ -303,3 +303,33 @@ def test_reencoded_cameras_on_ray_match_local_digest(ray_cluster: str, tmp_path:
     assert all('"head":"reencode: codec mpeg4' in e for e in extras)
     assert remote.episodes == local.episodes == 3
     assert open_dataset(tmp_path / "ray").digest == open_dataset(tmp_path / "local").digest
+
+
+def test_streams_and_depth_on_ray_match_local_digest(ray_cluster: str, tmp_path: Path) -> None:
+    """Streams at their own rate (their own shards) and a depth camera, staged on workers:
+    the local run's digest."""
+    import h5py
+
+    from embodex.format.importers.sidecar import SIDECAR_FILE, load_sidecar
+
+    src = write_agibot_sample(
+        tmp_path / "src", episodes=3, seed=6, frames=(16, 20), cameras=("head_color",),
+        size=(32, 24), codec="libx264", gop=8,
+    )  # fmt: skip
+    for i, h5 in enumerate(sorted(src.glob("proprio_stats/*/*/proprio_stats.h5"))):
+        with h5py.File(h5, "a") as f:
+            m = 60 + 7 * i
+            f["imu/timestamp"] = int(f["timestamp"][0]) + np.arange(m, dtype=np.int64) * 5_000_000
+            f["imu/accel"] = np.random.default_rng(i).normal(size=(m, 3))
+    sidecar = load_sidecar(src / SIDECAR_FILE)
+    sidecar["streams"] = {
+        "imu": {"timestamps": "imu/timestamp", "rate_hz": 200, "fields": {"accel": "imu/accel"}}
+    }
+    import_agibot(src, tmp_path / "local", sidecar=sidecar)
+    import_agibot(src, tmp_path / "ray", sidecar=sidecar, ray=ray_cluster)
+    ds = open_dataset(tmp_path / "ray")
+    assert ds.meta.stream("imu") is not None and any(
+        c.name for c in ds.meta.cameras if "depth" in c.name
+    )
+    assert ds.digest == open_dataset(tmp_path / "local").digest
+    assert ds.verify().ok
