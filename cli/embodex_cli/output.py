@@ -25,7 +25,6 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-from pydantic import BaseModel
 
 from .render import Counter
 
@@ -52,6 +51,8 @@ def jsonable(value: Any) -> Any:
         to_json = getattr(value, method, None)
         if callable(to_json):
             return to_json()
+    from pydantic import BaseModel  # imported on use: the CLI starts without it
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
