@@ -25,6 +25,7 @@ def supply() -> None:
 
     \b
     Example:
+      embodex supply status acme    # a remote: `embodex remote add`
       embodex supply status --contract contract.signed.json --channel s3://acme/deliveries
       embodex supply plan --contract contract.signed.json --channel s3://acme/deliveries
     """
