@@ -314,16 +314,25 @@ def catalog_pull(url: str, out: Path, trust: tuple[str, ...], as_json: bool) -> 
 
 
 @catalog.command("prices")
-def catalog_prices() -> None:
+@json_option("Print the price sheet as JSON (prices as exact decimal strings).")
+def catalog_prices(as_json: bool) -> None:
     """Print the built-in price sheet YAML, to copy, edit and pass to `catalog build --prices`.
 
     \b
     Example:
       embodex catalog prices > prices.yaml
+      embodex catalog prices --json | jq .base_per_accepted_hour
     """
+    from embodex.market import default_price_sheet
+
+    Output(as_json).result(default_price_sheet(), text=_price_sheet_lines)
+
+
+def _price_sheet_lines(_sheet: Any) -> list[str]:
+    # people get the commented YAML the sheet is read from, ready to copy and edit
     from embodex.market import default_price_sheet_text
 
-    click.echo(default_price_sheet_text(), nl=False)
+    return [default_price_sheet_text().removesuffix("\n")]
 
 
 @click.command("quote")
