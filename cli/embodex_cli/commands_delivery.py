@@ -256,28 +256,27 @@ def publish(
     from embodex.delivery import publish as sdk_publish
 
     out = Output(as_json)
-    bars = out.bars()
-    result = sdk_publish(
-        dataset,
-        url,
-        contract,
-        load_signer_cli(key),
-        profile=qc_profile(profile_spec),
-        episode_ids=list(episodes) or None,
-        exclude_out_of_scope=exclude_out_of_scope,
-        period=period,
-        replacement_for=replaces,
-        ttl=ttl,
-        now=at,
-        workers=workers,
-        attempts=attempts,
-        record=not no_ledger,
-        on_start=lambda files, size: bars.start(f"uploading {files} files", size),
-        on_file=lambda _key, size: bars.add(size),
-        on_warnings=out.live(warning_lines),
-        dry_run=dry_run,
-    )
-    bars.close()
+    with out.bars() as bars:
+        result = sdk_publish(
+            dataset,
+            url,
+            contract,
+            load_signer_cli(key),
+            profile=qc_profile(profile_spec),
+            episode_ids=list(episodes) or None,
+            exclude_out_of_scope=exclude_out_of_scope,
+            period=period,
+            replacement_for=replaces,
+            ttl=ttl,
+            now=at,
+            workers=workers,
+            attempts=attempts,
+            record=not no_ledger,
+            on_start=lambda files, size: bars.start(f"uploading {files} files", size),
+            on_file=lambda _key, size: bars.add(size),
+            on_warnings=out.live(warning_lines),
+            dry_run=dry_run,
+        )
     out.result(result, text=publish_lines)
 
 
@@ -361,7 +360,9 @@ def pull(
         out.result(report, text=lambda r: pull_lines(r, url, contract))
 
     if not watch:
-        show(sdk_pull(url, contract, signer, into, now=at, **options))
+        with bars:
+            report = sdk_pull(url, contract, signer, into, now=at, **options)
+        show(report)
         return
 
     def error(exc: Exception) -> None:

@@ -91,10 +91,18 @@ class Bars:
         if self._display is not None:
             self._display.advance(n)
 
-    def close(self) -> None:
+    def close(self, *, completed: bool = True) -> None:
         if self._display is not None:
-            self._display.close()
+            self._display.close(completed=completed)
             self._display = None
+
+    def __enter__(self) -> Bars:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        # a failed transfer leaves no summary (its error is the line to read) and no
+        # half-drawn bar with a hidden cursor
+        self.close(completed=kind is None)
 
 
 class Meter:
@@ -112,8 +120,8 @@ class Meter:
     def update(self, n: int = 1) -> None:
         self._display.advance(n)
 
-    def close(self) -> None:
-        self._display.close()
+    def close(self, *, completed: bool = True) -> None:
+        self._display.close(completed=completed)
 
 
 class Output:
@@ -155,8 +163,10 @@ class Output:
         meter = Meter(label, length, enabled=not self.as_json)
         try:
             yield meter
-        finally:
-            meter.close()
+        except BaseException:
+            meter.close(completed=False)
+            raise
+        meter.close()
 
     def bars(self) -> Bars:
         """Progress bars that restart per batch (hidden with --json)."""

@@ -60,11 +60,13 @@ class Display:
         if self._progress is not None:
             self._progress.advance(self._task, n)
 
-    def close(self) -> None:
+    def close(self, *, completed: bool = True) -> None:
+        """Stop the bar, or print the summary line — not for work that failed half-way
+        (its error is the one line the user sees)."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-        elif self.mode == "summary" and (self.done or self.total):
+        elif self.mode == "summary" and completed and (self.done or self.total):
             click.echo(self.summary(), err=True)
         self.mode = "off"
 
