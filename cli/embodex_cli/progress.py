@@ -23,10 +23,10 @@ Mode = Literal["bar", "summary", "off"]
 Unit = Literal["items", "bytes"]
 
 
-def display_mode(as_json: bool) -> Mode:
-    """``off`` with --json (the result holds the facts), ``bar`` when stderr is a terminal,
-    else ``summary``."""
-    if as_json:
+def display_mode(hidden: bool) -> Mode:
+    """``off`` when ``hidden`` (--json: the result holds the facts), ``bar`` when stderr is a
+    terminal, else ``summary``."""
+    if hidden:
         return "off"
     return "bar" if sys.stderr.isatty() else "summary"
 
