@@ -13,7 +13,13 @@ from typing import Any
 import click
 from click.shell_completion import CompletionItem
 
-__all__ = ["complete_channel", "complete_dataset", "complete_key", "complete_remote"]
+__all__ = [
+    "attach_completion",
+    "complete_channel",
+    "complete_dataset",
+    "complete_key",
+    "complete_remote",
+]
 
 #: The file every embodex dataset folder holds (embodex.format.layout.META_FILE; a test
 #: checks the two agree — importing the format layer here would make every TAB slow).
@@ -69,3 +75,25 @@ def _folders(incomplete: str, *, datasets: bool) -> list[CompletionItem]:
         )
     # datasets first, then the folders that may hold them
     return [item for _, item in sorted(found, key=lambda pair: pair[0])]
+
+
+#: Parameters completed by name wherever a command declares them without a completion of its
+#: own: every DATASET argument, every --key option, the NAME of `keys show|export`.
+_BY_NAME = {"dataset": complete_dataset, "key": complete_key}
+_KEY_NAME_COMMANDS = {"show", "export"}
+
+
+def attach_completion(group: click.Group, path: tuple[str, ...] = ()) -> None:
+    """Give the parameters of every command under ``group`` the completion their name calls
+    for (one place, so a new command's DATASET or --key completes without asking)."""
+    for name, command in group.commands.items():
+        if isinstance(command, click.Group):
+            attach_completion(command, (*path, name))
+            continue
+        for param in command.params:
+            callback = _BY_NAME.get(param.name or "")
+            if path == ("keys",) and name in _KEY_NAME_COMMANDS and param.name == "name":
+                callback = complete_key
+            # click keeps a parameter's own callback in _custom_shell_complete (click >= 8.0)
+            if callback is not None and getattr(param, "_custom_shell_complete", None) is None:
+                param._custom_shell_complete = callback

@@ -48,6 +48,9 @@ class EmbodexGroup(click.Group):
             self._registered = True
             for name in COMMAND_MODULES:
                 importlib.import_module(f"{__package__}.{name}").register(self)
+            from .complete import attach_completion
+
+            attach_completion(self)
         return self._commands
 
     @commands.setter
