@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -42,11 +43,11 @@ def test_start_up_imports_nothing_heavy(args: list[str]) -> None:
     assert "Usage:" in done.stdout or "version" in done.stdout
 
 
-def test_the_probe_sees_a_layer_loaded_on_use(small_dataset: Dataset) -> None:
+def test_the_probe_sees_a_layer_loaded_on_use(tmp_path: Path, small_dataset: Dataset) -> None:
     # a command that reads a dataset loads pyarrow when it runs: the probe above would see
     # the same at start-up, so its empty list means something
     done = subprocess.run(
-        [sys.executable, "-c", PROBE, "inspect", str(small_dataset.path)], capture_output=True,
+        [sys.executable, "-c", PROBE, "inspect", str(tmp_path / "ds")], capture_output=True,
         text=True, env=_env(), timeout=120,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
