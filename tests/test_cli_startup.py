@@ -22,7 +22,9 @@ try:
 except SystemExit:
     pass
 finally:
-    print("LOADED=" + ",".join(sorted({m.split(".")[0] for m in sys.modules})), file=sys.stderr)
+    top = {m.split(".")[0] for m in sys.modules}
+    ours = {m for m in sys.modules if m.startswith("embodex.")}
+    print("LOADED=" + ",".join(sorted(top | ours)), file=sys.stderr)
 """
 
 
@@ -38,8 +40,11 @@ def test_start_up_imports_nothing_heavy(args: list[str]) -> None:
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     loaded = next(x for x in done.stderr.splitlines() if x.startswith("LOADED="))
-    heavy = sorted(set(loaded.removeprefix("LOADED=").split(",")) & set(HEAVY))
+    loaded = loaded.removeprefix("LOADED=")
+    heavy = sorted(set(loaded.split(",")) & set(HEAVY))
     assert heavy == [], f"embodex {' '.join(args)} imported {heavy}"
+    layers = {m for m in loaded.split(",") if m.startswith("embodex.")}
+    assert layers <= {"embodex._lazy", "embodex._version", "embodex.config"}, layers
     assert "Usage:" in done.stdout or "version" in done.stdout
 
 
