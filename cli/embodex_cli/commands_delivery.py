@@ -351,7 +351,7 @@ def pull(
         "wait": wait,
         "profile": qc_profile(profile_spec),
         "record": not no_ledger,
-        "on_batch": lambda n, total: bars.start(f"batch {n}", total),
+        "on_batch": lambda n, total: bars.start(f"downloading batch {n}", total),
         "on_bytes": bars.add,
     }
 
