@@ -140,6 +140,14 @@ def test_publish_pull_and_supply_through_remote_names(
     assert code == 0 and len(json.loads(out)["batches"]) == 1
     code, out, _ = run(["supply", "status", "acme", "--at", at(7).isoformat()], capsys)
     assert code == 0 and "contracted" in out
+    # the centre records the batch's provenance through its remote; the buyer reads it through
+    # its own (a name, not a folder: the URL and contract come from the remote)
+    code, _, err = run(["catalog", "record-delivery", str(src), "ours", "--at", day], capsys)
+    assert code == 0, err
+    code, out, err = run(["catalog", "provenance", "acme", "--at", day, "--json"], capsys)
+    assert code == 0, err
+    chains = json.loads(out)
+    assert len(chains) == 1 and chains[0]["links"][-1]["statement"] == "delivery"
 
     # the environment names the channel; a flag still wins over the remote's key
     monkeypatch.setenv("EMBODEX_CHANNEL", "acme")

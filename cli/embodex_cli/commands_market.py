@@ -222,9 +222,14 @@ def catalog_provenance(
       embodex catalog provenance sample/
       embodex catalog provenance sample/ --episode sample:hubei-humanoid-centre:0a1b2c --json
       embodex catalog provenance s3://acme/deliveries --contract contract.signed.json
+      embodex catalog provenance acme    # a remote (`embodex remote add`)
     """
     from embodex.market import open_provenance
+    from embodex.remotes import list_remotes, resolve_channel
 
+    if not Path(source).exists() and source in {r.name for r in list_remotes()}:
+        target = resolve_channel(source, contract=contract)  # a remote: its URL and contract
+        source, contract = str(target.url), target.contract
     if contract is None and (batch is not None or at is not None):
         raise click.UsageError("--batch and --at go with --contract (a delivery channel)")
     if contract is None and not Path(source).exists():
