@@ -87,3 +87,13 @@ def test_verdicts_in_colour_on_a_terminal_only(
     captured = capsys.readouterr()
     assert not ANSI.search(captured.out + captured.err)
     assert not ANSI.search(table(["period", "status"], [[1, "late"]]))
+
+
+def test_the_running_count_adapter_sums_up_once(capsys: pytest.CaptureFixture[str]) -> None:
+    from embodex_cli.render import Counter
+
+    counter = Counter("scanning")
+    for _ in range(5):
+        counter.update()
+    counter.finish()
+    assert re.fullmatch(r"scanning: 5 done in \d+\.\d s \([\d.,]+/s\)\n", capsys.readouterr().err)

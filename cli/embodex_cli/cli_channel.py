@@ -40,6 +40,7 @@ def channel_show(url: str, contract: Path, at: datetime | None, as_json: bool) -
     \b
     Example:
       embodex channel show --channel deliveries/channel --contract contract.signed.json
+      embodex channel show acme    # a remote (`embodex remote add`)
     """
     from embodex.delivery import describe_channel
 

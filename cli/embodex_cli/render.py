@@ -8,7 +8,16 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-__all__ = ["STYLES", "colour_enabled", "fmt_bytes", "fmt_hours", "paint", "plural", "table"]
+__all__ = [
+    "STYLES",
+    "Counter",
+    "colour_enabled",
+    "fmt_bytes",
+    "fmt_hours",
+    "paint",
+    "plural",
+    "table",
+]
 
 
 def fmt_hours(hours: float) -> str:
@@ -124,3 +133,20 @@ def _is_number(v: Any) -> bool:
     except ValueError:
         return False
     return True
+
+
+class Counter:
+    """A running count for work whose size is not known up front (the older helper, kept
+    as an adapter over :class:`embodex_cli.progress.Display`): a bar with the count and rate
+    on a terminal, one summary line otherwise."""
+
+    def __init__(self, label: str) -> None:
+        from .progress import Display, display_mode
+
+        self._display = Display(label, None, unit="items", mode=display_mode(False))
+
+    def update(self, n: int = 1) -> None:
+        self._display.advance(n)
+
+    def finish(self) -> None:
+        self._display.close()
