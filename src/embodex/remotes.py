@@ -33,7 +33,7 @@ from typing import Any, Literal
 
 from .config import PROJECT_REMOTES, channel_env, contract_env, key_env, remotes_file
 from .errors import RemoteError
-from .fsutil import atomic_write_bytes
+from .fsutil import FileLock, atomic_write_bytes
 
 __all__ = [
     "ChannelTarget",
@@ -241,33 +241,40 @@ def add_remote(
     if scope is None:
         scope = "project" if project else "home"
     path = (project or here / PROJECT_REMOTES) if scope == "project" else remotes_file()
-    remotes = _read(path, scope)
-    if name in remotes:
-        raise RemoteError(
-            f"remote {name!r} already exists in {path} ({remotes[name].url})",
-            hint="Remove it first (`remove_remote(name)`) or pick another name.",
-            path=path,
-            field=name,
-        )
     if not _is_url(url):
         url = str((here / Path(url).expanduser()).resolve())
     full = (here / contract.expanduser()).resolve() if contract is not None else None
     remote = Remote(name, url, full, key or None, scope, path)
-    _write(path, scope, {**remotes, name: remote})
+    with _locked(path):  # read, change, replace: two at once must not lose one
+        remotes = _read(path, scope)
+        if name in remotes:
+            raise RemoteError(
+                f"remote {name!r} already exists in {path} ({remotes[name].url})",
+                hint="Remove it first (`remove_remote(name)`) or pick another name.",
+                path=path,
+                field=name,
+            )
+        _write(path, scope, {**remotes, name: remote})
     return remote
+
+
+def _locked(path: Path) -> Any:
+    # a lock file beside the remotes file (flock: released if the process dies)
+    return FileLock(path.with_name(".remotes.lock")).held()
 
 
 def remove_remote(name: str, *, scope: Scope | None = None, cwd: Path | None = None) -> Remote:
     """Delete the remote ``name`` from the file it is read from (the project's first, or the
     file ``scope`` names) and return it; ``RemoteError`` when no such remote exists."""
     for path, where in _files(cwd):
-        if scope is not None and where != scope:
+        if (scope is not None and where != scope) or not path.is_file():
             continue
-        remotes = _read(path, where)
-        if name in remotes:
-            removed = remotes.pop(name)
-            _write(path, where, remotes)
-            return removed
+        with _locked(path):
+            remotes = _read(path, where)
+            if name in remotes:
+                removed = remotes.pop(name)
+                _write(path, where, remotes)
+                return removed
     raise _unknown(name, cwd)
 
 
