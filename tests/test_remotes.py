@@ -172,3 +172,12 @@ def test_publish_pull_and_supply_through_remote_names(
     assert code == 0 and "removed remote acme" in out
     code, out, _ = run(["remote", "show", "ours", "--json"], capsys)
     assert code == 0 and json.loads(out)["key"] == "hubei-centre"
+
+
+def test_remotes_added_at_once_are_all_kept(project: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    names = [f"r{i}" for i in range(12)]
+    with ThreadPoolExecutor(6) as pool:
+        list(pool.map(lambda n: add_remote(n, f"s3://bucket/{n}"), names))
+    assert [r.name for r in list_remotes()] == sorted(names)
