@@ -74,6 +74,16 @@ def test_the_project_file_wins_over_the_home_file(project: Path) -> None:
     assert [r.name for r in list_remotes(project.parent)] == ["acme"]
 
 
+def test_the_home_folder_is_not_a_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # EMBODEX_HOME=~/.embodex: from ~ the home file must not be taken for a project's
+    monkeypatch.setenv("EMBODEX_HOME", str(tmp_path / ".embodex"))
+    add_remote("acme", "s3://acme/d", cwd=tmp_path)
+    assert project_remotes_file(tmp_path) is None
+    assert get_remote("acme", cwd=tmp_path).scope == "home"
+    with pytest.raises(RemoteError, match="your own remotes file"):
+        add_remote("other", "s3://x/y", scope="project", cwd=tmp_path)
+
+
 def test_a_damaged_remotes_file_is_one_clear_error(project: Path) -> None:
     remotes_file().parent.mkdir(parents=True, exist_ok=True)
     remotes_file().write_text("remotes:\n  acme: [1, 2]\n")

@@ -329,6 +329,7 @@ CODE: dict[str, str] = {
     "serve(settings)": "`embodex console`",
     "add_remote(name, url)": "`embodex remote add NAME URL`",
     "remove_remote(name)": "`embodex remote remove NAME`",
+    "scope='project'": "--project",
 }
 
 _SPAN = re.compile(r"`([^`\n]+)`")

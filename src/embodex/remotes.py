@@ -241,6 +241,12 @@ def add_remote(
     if scope is None:
         scope = "project" if project else "home"
     path = (project or here / PROJECT_REMOTES) if scope == "project" else remotes_file()
+    if scope == "project" and path.resolve() == remotes_file().resolve():
+        raise RemoteError(
+            f"{path} is your own remotes file, not a project's",
+            hint="Run it in the project's folder, or leave out `scope='project'`.",
+            path=path,
+        )
     if not _is_url(url):
         url = str((here / Path(url).expanduser()).resolve())
     full = (here / contract.expanduser()).resolve() if contract is not None else None
