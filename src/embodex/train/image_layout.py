@@ -68,6 +68,8 @@ def chw_float(
     src = frames[..., None, :, :] if depth else np.moveaxis(frames, -1, -3)
     if out is None:
         out = np.empty(src.shape, dtype=np.float32)
-    scale = np.float32(np.iinfo(frames.dtype).max)
-    np.divide(src, scale, out=out, dtype=np.float32)
+    # channel-first in the small dtype first, then cast and divide over contiguous memory:
+    # measured faster than one division reading the strided view
+    out[...] = np.ascontiguousarray(src)
+    np.divide(out, np.float32(np.iinfo(frames.dtype).max), out=out)
     return out
