@@ -19,7 +19,7 @@ from huggingface_hub import DatasetCard
 from embodex.demo.defects import write_defective_dataset
 from embodex.demo.synth import synth_dataset, synth_meta
 from embodex.errors import InteropError
-from embodex.format import Dataset
+from embodex.format import Dataset, open_dataset
 from embodex.format.exporters.card import dataset_card, hf_licence, size_category
 from embodex.format.exporters.hf import export_hf, to_hf_dataset
 from embodex.format.exporters.lerobot import export_lerobot
@@ -28,6 +28,7 @@ from embodex.qc.manifest import QCManifest, write_qc
 from embodex_cli.main import cli
 
 from .conftest import SHORT
+from .test_train_batch import video_root  # noqa: F401
 
 
 @pytest.fixture(scope="module")
@@ -238,3 +239,23 @@ def test_cli(source: Dataset, tmp_path: Path) -> None:
     assert res.exit_code == 0, res.output
     assert "as Hugging Face datasets (disk)" in res.output
     assert len(datasets.load_from_disk(str(tmp_path / "d"))) == source.num_frames
+
+
+def test_video_camera_frames_become_viewer_images(video_root: Path, tmp_path: Path) -> None:  # noqa: F811
+    """A video camera goes to the Hub layout as one JPEG per frame (the viewer shows images),
+    each the decoded frame re-encoded: close to what the embodex reader decodes."""
+    ds = open_dataset(video_root)
+    video = [c.name for c in ds.meta.cameras if c.is_video]
+    assert video
+    export_hf(ds, tmp_path / "hf")
+    frames = datasets.load_dataset(str(tmp_path / "hf"), split="train")
+    assert len(frames) == ds.num_frames
+    cam = video[0]
+    first = ds.episode(0)
+    decoded = first.images(cam)
+    for t in (0, 7, first.frame_count - 1):
+        got = np.asarray(frames[t][f"image.{cam}"], dtype=np.float32)
+        assert got.shape == decoded[t].shape
+        assert np.abs(got - decoded[t]).mean() < 3  # JPEG of the decoded frame
+        other = decoded[(t + 3) % first.frame_count].astype(np.float32)
+        assert np.abs(got - other).mean() > 3 * np.abs(got - decoded[t]).mean()  # this one
