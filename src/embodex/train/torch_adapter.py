@@ -122,12 +122,17 @@ def _image_tensor(value: Any, depth: bool, shared: bool) -> Any:
 
 
 def _gathered(
-    ds: EpisodeDataset, indices: list[int], images: Mapping[str, bool] | None = None
+    ds: EpisodeDataset,
+    indices: list[int],
+    images: Mapping[str, bool] | None = None,
+    *,
+    whole: bool = True,
 ) -> dict[str, Any]:
-    """``ds.get_batch(indices)`` as tensors, in shared memory inside a DataLoader worker;
-    the image keys in ``images`` (key -> depth) as ``chw_float``."""
+    """``ds.get_batch(indices)`` as tensors, in shared memory inside a DataLoader worker
+    when the batch travels ``whole`` (per-sample transforms are collated anew: private
+    memory); the image keys in ``images`` (key -> depth) as ``chw_float``."""
     batch = ds.get_batch(indices)
-    shared = torch.utils.data.get_worker_info() is not None
+    shared = whole and torch.utils.data.get_worker_info() is not None
     out: dict[str, Any] = {}
     for key, value in batch.items():
         if images and key in images:
@@ -231,7 +236,7 @@ class TorchEpisodeDataset(Dataset[dict[str, Any]]):
     def __getitems__(self, indices: list[int]) -> Any:
         """A whole batch, gathered at once (DataLoader calls this with a batch sampler):
         a ``SampleBatch``, or with a transform the list of transformed samples."""
-        batch = _gathered(self.ds, indices, self._images)
+        batch = _gathered(self.ds, indices, self._images, whole=self.transform is None)
         if self.transform is not None:
             return _per_sample(batch, self.transform)
         return SampleBatch(batch)
@@ -261,7 +266,7 @@ class TorchEpisodeIterable(IterableDataset[Mapping[str, Any]]):
         transform = self.stream.transform
         indices = self.stream.indices(worker, num_workers)
         while chunk := list(itertools.islice(indices, ITERABLE_CHUNK)):
-            batch = _gathered(ds, chunk, self._images)
+            batch = _gathered(ds, chunk, self._images, whole=transform is None)
             if transform is None:
                 yield from SampleBatch(batch)
             else:

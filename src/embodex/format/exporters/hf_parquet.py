@@ -212,6 +212,7 @@ def hub_card_metadata(root: Path, configs: Sequence[ParquetConfig]) -> dict[str,
         infos.append(
             {
                 "config_name": config.name,
+                # the YAML form datasets itself writes into cards (push_to_hub)
                 **datasets.DatasetInfo(features=config.features)._to_yaml_dict(),
                 "splits": [
                     {"name": "train", "num_bytes": config.nbytes, "num_examples": config.rows}
