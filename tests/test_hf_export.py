@@ -103,6 +103,10 @@ def test_export_loads_with_load_dataset(source: Dataset, tmp_path: Path) -> None
     assert "qc" not in card.data["embodex"] and "No QC report" in card.text
     assert "load_dataset(" in card.text
     assert json.loads((out / "embodex.json").read_text())["licence"] == "CC-BY-NC-4.0"
+    # streamed, as the Hub's viewer reads first rows
+    streamed = next(iter(datasets.load_dataset(str(out), split="train", streaming=True)))
+    assert streamed["episode_id"] == first.episode_id and streamed["frame_index"] == 0
+    np.testing.assert_array_equal(np.asarray(streamed["image.head"]), first.images("head")[0])
     # each file carries its features too (the Image type) for readers without the card
     plain = datasets.load_dataset("parquet", data_files=str(shards[0]), split="train")
     assert isinstance(plain.features["image.head"], datasets.Image)
