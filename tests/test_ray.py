@@ -266,8 +266,9 @@ def test_driver_killed_mid_job_rerun_reuses_staged(ray_cluster: str, tmp_path: P
 
 
 def test_cli_shows_cluster_progress_and_where_a_failure_happened(
-    ray_cluster: str, tmp_path: Path
+    ray_cluster: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Relative paths too: the workers, in another working directory, get absolute ones."""
     from click.testing import CliRunner
 
     from embodex_cli.main import cli
@@ -275,16 +276,16 @@ def test_cli_shows_cluster_progress_and_where_a_failure_happened(
     src = _sample(tmp_path / "src", episodes=3)
     victim = sorted((src / "observations").glob("*/*/videos/head_color.mp4"))[1]
     victim.unlink()
+    monkeypatch.chdir(tmp_path)
     done = CliRunner().invoke(
-        cli,
-        ["package", str(src), str(tmp_path / "out"), "--from", "agibot", "--skip-bad",
-         "--ray", ray_cluster],
-    )  # fmt: skip
+        cli, ["package", "src", "out", "--from", "agibot", "--skip-bad", "--ray", ray_cluster]
+    )
     assert done.exit_code == 0, done.output
     assert "packaging: 3/3 episodes" in done.output and "/s, ETA 0:00" in done.output
     failed = [line for line in done.output.splitlines() if "failed on 127.0.0.1 pid" in line]
     assert len(failed) == 1 and "head_color" in failed[0], done.output
-    qc = CliRunner().invoke(cli, ["qc", "run", str(tmp_path / "out"), "--ray", ray_cluster])
+    assert len(open_dataset(tmp_path / "out")) == 2
+    qc = CliRunner().invoke(cli, ["qc", "run", "out", "--ray", ray_cluster])
     assert "checking: 2/2 episodes" in qc.output, qc.output
 
 

@@ -239,9 +239,9 @@ def run_qc(
         per_unit = max(1, -(-total_frames // (4 * cluster_cpus(ray))))
         chunks = list(plan_chunks(rows, embodiment_of, min(CHUNK_FRAMES, per_unit)))
         good = [c for c in chunks if bad_shards[c[0]] is None]
-        ctx = _ChunkContext(
-            ds.root, plan, embodiments, state_name, action_name, 1.0 / profile.nominal_fps,
-            pose_units, ds.digest,
+        ctx = _ChunkContext(  # an absolute root: workers have another working directory
+            ds.root.absolute(), plan, embodiments, state_name, action_name,
+            1.0 / profile.nominal_fps, pose_units, ds.digest,
         )  # fmt: skip
         remote = ordered_map(ray, _check_chunk, good, ctx, name="qc")
     for shard_name, emb, chunk_rows in chunks:

@@ -790,6 +790,9 @@ def import_agibot(
             print(episode_id, reason)
     """
     src, out = Path(src), Path(out)
+    if ray is not None:
+        # workers on other machines (with another working directory) see absolute paths
+        src, out = src.absolute(), out.absolute()
     if not src.is_dir():
         raise ImportSourceError(
             "source folder does not exist",
