@@ -334,3 +334,14 @@ def test_streams_and_depth_on_ray_match_local_digest(ray_cluster: str, tmp_path:
     )
     assert ds.digest == open_dataset(tmp_path / "local").digest
     assert ds.verify().ok
+
+
+def test_package_text_says_how_many_episodes_were_reused(tmp_path: Path) -> None:
+    from embodex.format.importers.common import ImportReport
+    from embodex_cli.render_format import package_lines
+
+    report = ImportReport(dataset=tmp_path, episodes=5, frames=90, reused=2)
+    lines = list(package_lines(report, tmp_path))
+    assert "2 episodes staged by an interrupted run, reused as staged" in lines[1]
+    assert report.to_json()["reused"] == 2
+    assert not any("reused" in line for line in package_lines(ImportReport(tmp_path), tmp_path))

@@ -37,6 +37,8 @@ def synth_lines(r: SynthResult, out: Path, *, append: bool) -> Iterator[str]:
 
 def package_lines(r: ImportReport, out: Path) -> Iterator[str]:
     yield f"packaged {plural(r.episodes, 'episode')} ({r.frames} frames) into {out}"
+    if r.reused:
+        yield f"  {plural(r.reused, 'episode')} staged by an interrupted run, reused as staged"
     for note in r.notes:
         yield err(f"note: {note}")
     for episode, reason in r.skipped:
