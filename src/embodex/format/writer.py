@@ -485,6 +485,13 @@ class DatasetWriter(EpisodeEncoder):
         self._check_new_id(eid)
         folder = Path(staged.folder)
         index = self._next_index
+        video_cams = {c.name for c in self.meta.cameras if c.is_video}
+        if set(staged.videos) != video_cams:  # names become paths below: only ours
+            raise CorruptDatasetError(
+                f"staged episode {eid} in {folder} has videos {sorted(staged.videos)}, the "
+                f"dataset's video cameras are {sorted(video_cams)}",
+                hint="Delete the staging folder and run the job again.",
+            )
         row = read_staged_row(folder, self._episodes_schema)
         linked: list[str] = []
         try:
