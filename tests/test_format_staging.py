@@ -57,6 +57,10 @@ def test_staged_folder_is_reused_only_with_its_key_and_sizes(tmp_path: Path) -> 
     frames.write_bytes(frames.read_bytes()[:-100])  # cut short (a crash before writeback)
     assert load_staged(folder, "key-1") is None
     assert load_staged(tmp_path / "nothing", "key-1") is None
+    # staging the episode again from other inputs replaces the stale folder
+    second = stage_episode(meta, ep, folder, "key-2", VideoEncoding(), [])
+    assert load_staged(folder, "key-2") == dataclasses.replace(second, reused=True)
+    assert load_staged(folder, "key-1") is None
 
 
 def test_a_staged_record_cannot_name_another_camera(tmp_path: Path) -> None:

@@ -166,10 +166,13 @@ def stage_episode(
         try:
             os.rename(tmp, folder)  # the staged episode appears whole, or not at all
         except OSError:
-            # a retry of this task (its first worker died after renaming) got there first
-            if load_staged(folder, key) is None:
-                raise
-            shutil.rmtree(tmp, ignore_errors=True)
+            if load_staged(folder, key) is not None:
+                # a retry of this task (its first worker died after renaming) got there first
+                shutil.rmtree(tmp, ignore_errors=True)
+                return staged
+            # staged from other inputs (the recording changed since): replace it
+            shutil.rmtree(folder)
+            os.rename(tmp, folder)
         return staged
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
