@@ -55,7 +55,7 @@ def test_cluster_has_two_nodes_on_loopback(ray_cluster: str) -> None:
 
 def _sample(root: Path, episodes: int = 4) -> Path:
     # H.264 recordings, remuxed packet for packet. A camera re-encoded from another codec is
-    # not byte-stable even between two local runs in one process (see specs/scale.md).
+    # not byte-stable between two runs in one process at small sizes (specs/scale.md).
     return write_agibot_sample(
         root,
         episodes=episodes,
