@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 #: Modules every layer may use: errors, settings, atomic files, canonical JSON, the one parsing
 #: boundary, the version.
-BASE = {"errors", "config", "fsutil", "canonical", "parsing", "_version", "_lazy"}
+BASE = {"errors", "config", "fsutil", "canonical", "parsing", "_version", "_lazy", "units"}
 
 #: The stack, bottom up: a module may import its own layer and any layer below it.
 ORDER = ("base", "storage", "format", "qc", "trust", "contract", "delivery", "market")

@@ -17,6 +17,7 @@ __all__ = [
     "keys_dir",
     "ledger_dir",
     "outbox_dir",
+    "units_setting",
 ]
 
 
@@ -63,3 +64,13 @@ def ledger_dir() -> Path:
 def outbox_dir() -> Path:
     """``$EMBODEX_HOME/outbox``: a centre's staged batches and publish state, per channel."""
     return home_dir() / "outbox"
+
+
+# --- units (issue 16) ---
+
+
+def units_setting() -> str | None:
+    """``EMBODEX_UNITS`` (``h``, ``min``, ``s`` or ``auto``): the unit durations and hours are
+    shown in (checked by :func:`embodex.units.chosen_unit`); None when unset."""
+    value = os.environ.get("EMBODEX_UNITS")
+    return value if value else None
