@@ -8,7 +8,16 @@ from decimal import Decimal
 import pytest
 
 from embodex.errors import ConfigError
-from embodex.units import amount, chosen_unit, count, duration, of_count, per_unit, unit_for
+from embodex.units import (
+    amount,
+    chosen_unit,
+    count,
+    duration,
+    of_count,
+    per_unit,
+    percent,
+    unit_for,
+)
 
 
 def test_auto_picks_the_unit_a_figure_reads_best_in() -> None:
@@ -68,3 +77,18 @@ def test_the_amount_multiplies_back() -> None:
     assert amount(hours, price, "CNY", "s") == "30.5 s × 0.2362 CNY/s"
     assert round(30.53 * 0.2362, 2) == 7.21
     assert per_unit(price, "min") == "14.17"
+
+
+def test_fractions_read_as_percentages() -> None:
+    assert percent(Decimal("0.05")) == "5 %"
+    assert percent(Decimal("0.075")) == "7.5 %"
+    assert percent("0.10") == "10 %"
+
+
+def test_the_ledger_note_of_a_batch_uses_the_formatter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from embodex.delivery.records import published_events
+
+    monkeypatch.setenv("EMBODEX_UNITS", "min")  # a signed record ignores the reader's choice
+    manifest = {"number": 3, "episodes": [{"episode_id": "a"}], "hours": "0.008481"}
+    (event,) = published_events("ch-1", manifest, "sha256:" + "ab" * 32)
+    assert event[2] == "ch-1 batch 3: 1 episode, 30.5 s"  # was "1 episodes, 0.008481 h"

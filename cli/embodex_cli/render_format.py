@@ -34,7 +34,7 @@ def synth_lines(r: SynthResult, out: Path, *, append: bool) -> Iterator[str]:
 
 
 def package_lines(r: ImportReport, out: Path) -> Iterator[str]:
-    yield f"packaged {plural(r.episodes, 'episode')} ({r.frames} frames) into {out}"
+    yield f"packaged {plural(r.episodes, 'episode')} ({plural(r.frames, 'frame')}) into {out}"
     for note in r.notes:
         yield err(f"note: {note}")
     for episode, reason in r.skipped:

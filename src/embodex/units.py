@@ -40,6 +40,7 @@ __all__ = [
     "number",
     "of_count",
     "per_unit",
+    "percent",
     "plural",
     "unit_for",
 ]
@@ -123,6 +124,13 @@ def amount(hours: _Num, per_hour: _Num, currency: str, unit: str | None = None) 
     the unit the price is per; a chosen unit converts both sides."""
     u = chosen_unit(unit) or "h"
     return f"{duration(hours, u)} × {per_unit(per_hour, u)} {currency}/{u}"
+
+
+def percent(fraction: _Num) -> str:
+    """A fraction as a percentage, exact and without trailing zeros: ``0.05`` is ``5 %``,
+    ``0.075`` is ``7.5 %``."""
+    value = (Decimal(str(fraction)) * 100).normalize()
+    return f"{value:,f} %"
 
 
 def number(n: _Num) -> str:

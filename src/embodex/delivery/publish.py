@@ -35,6 +35,7 @@ from ..storage.stores import FileStorage
 from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
 from ..trust import Identity, Ledger, Signer, ledger_path
 from ..trust.types import dec_str
+from ..units import count, duration
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import (
     HEAD_KEY,
@@ -384,7 +385,8 @@ class _Publisher:
         ch.store.put_group(
             todo,
             [(qc_key(n), staged.qc_envelope), (manifest_key(n), data), (HEAD_KEY, head.data)],
-            message=f"batch {n}: {len(manifest.episodes)} episodes, {dec_str(manifest.hours)} h",
+            message=f"batch {n}: {count(len(manifest.episodes), 'episode')}, "
+            f"{duration(manifest.hours, 'auto')}",
             workers=opts.workers,
             attempts=opts.attempts,
             on_file=stored,
