@@ -167,7 +167,7 @@ def test_text_json_and_html_show_the_same_figures(
     # the periods listed: the same ones, from the status, in both views
     table = text.split("\nperiod ", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
     assert [int(line.split()[0]) for line in table] == s.shown_periods
-    charted = [int(n) for n in re.findall(r"period (\d+) \((?:[a-z]+)\)", html)]
+    charted = [int(n) for n in re.findall(r"period (\d+) \((?:[a-z ]+)\)", html)]
     assert list(dict.fromkeys(charted)) == s.shown_periods
     assert len(s.shown_periods) < len(s.periods)
     # the amount due and every alert
@@ -175,4 +175,4 @@ def test_text_json_and_html_show_the_same_figures(
     assert f"amount due   {due}" in text and due in html
     for a in report.alerts:
         assert f"  {a.label:<12} {a.text}" in text
-        assert escape(f"{a.label}: {a.text}") in html
+        assert f"<b>{escape(a.label)}</b>: {escape(a.text)}" in html

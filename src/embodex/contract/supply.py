@@ -116,6 +116,9 @@ class SupplyStatus(TrustModel):
 
     contract_id: str
     as_of: IsoDate
+    timezone: str = Field(
+        default="UTC", description="The contract's time zone: deadlines and days are its."
+    )
     currency: str
     price_per_accepted_hour: Dec
     contracted_hours: Hours
@@ -437,6 +440,7 @@ def _status(
     return SupplyStatus(
         contract_id=contract.contract_id,
         as_of=today,
+        timezone=contract.schedule.timezone,
         currency=price.currency,
         price_per_accepted_hour=price.per_accepted_hour,
         contracted_hours=contract.volume.total_hours,
