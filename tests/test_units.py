@@ -13,6 +13,7 @@ from embodex.units import (
     chosen_unit,
     count,
     duration,
+    figure,
     of_count,
     per_unit,
     percent,
@@ -92,3 +93,9 @@ def test_the_ledger_note_of_a_batch_uses_the_formatter(monkeypatch: pytest.Monke
     manifest = {"number": 3, "episodes": [{"episode_id": "a"}], "hours": "0.008481"}
     (event,) = published_events("ch-1", manifest, "sha256:" + "ab" * 32)
     assert event[2] == "ch-1 batch 3: 1 episode, 30.5 s"  # was "1 episodes, 0.008481 h"
+
+
+def test_a_figure_already_in_its_unit() -> None:
+    assert figure(3.4, "s") == "3.4 s" and figure(38.4615, "h") == "38.46 h"
+    assert figure(2, "h/week") == "2.00 h/week"
+    assert figure(1, "episodes") == "1 episode" and figure(2, "episodes") == "2 episodes"

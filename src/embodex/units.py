@@ -36,6 +36,7 @@ __all__ = [
     "chosen_unit",
     "count",
     "duration",
+    "figure",
     "in_unit",
     "number",
     "of_count",
@@ -97,6 +98,19 @@ def _digits(value: float, unit: Unit) -> str:
     if 0 < a < 10 ** (-places) * 10:  # would show one or no significant digit
         places = min(6, max(places, 2 - math.floor(math.log10(a))))
     return f"{value:,.{places}f}"
+
+
+def figure(value: _Num, unit: str) -> str:
+    """A value already in ``unit`` with its unit, as :func:`duration` writes it (``3.4 s``,
+    ``38.46 h``); a count noun agrees with the value (``1 episode``, ``2 episodes``)."""
+    v = float(value)
+    base = unit.split("/")[0]  # h/week reads like h
+    if base in _PER_HOUR:
+        return "0 " + unit if v == 0 else f"{_digits(v, cast(Unit, base))} {unit}"
+    if unit.endswith("s") and len(unit) > 3 and v == 1:
+        unit = unit[:-1]
+    text = f"{v:,.0f}" if v == int(v) else f"{v:,.2f}"
+    return f"{text} {unit}".strip()
 
 
 def duration(hours: _Num, unit: str | None = None) -> str:

@@ -39,7 +39,7 @@ code{font-size:12px;background:#f4f4f4;padding:1px 3px}
 .tablewrap{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0 12px}
 th,td{border-bottom:1px solid #e4e4e4;padding:3px 8px;text-align:left;vertical-align:top;
- overflow-wrap:anywhere}
+ overflow-wrap:break-word}
 td code{word-break:break-all}
 th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;color:#fff;border-radius:3px;padding:0 6px;font-size:11px;

@@ -15,6 +15,8 @@ from html import escape
 
 import numpy as np
 
+from ..units import figure
+
 __all__ = [
     "VERDICT_COLOURS",
     "empty_chart",
@@ -138,7 +140,7 @@ def hbar_chart(
         return empty_chart(title, empty)
     row_h, top = 22, 34
     label_w = min(max(_w(c) for c in categories) + 12, width * 0.35)
-    ends = [f"{_fmt(t)} {unit}".strip() for t in totals]
+    ends = [figure(t, unit) for t in totals]
     right = max(_w(e) for e in ends) + 12
     plot_w = width - label_w - right
     legend = _legend_rows([(s[0], s[1]) for s in stacks], width - 8)
@@ -169,8 +171,10 @@ def hbar_chart(
     )
     parts.append(
         f'<text x="{label_w:.0f}" y="{bars_end + 15}" text-anchor="middle" fill="#444">0</text>'
+        f'<text x="{label_w + plot_w:.0f}" y="{bars_end + 15}" text-anchor="end" fill="#444">'
+        f"{escape(figure(top_value, unit))}</text>"
     )
-    parts.append(_axis_label(axis or unit, label_w + plot_w / 2, bars_end + 28))
+    parts.append(_axis_label(axis or f"({unit})", label_w + plot_w / 2, bars_end + 28))
     parts.append(_legend(legend, 4, bars_end + 50))
     parts.append("</svg>")
     return "".join(parts)
@@ -192,7 +196,7 @@ def grouped_bar_chart(
     bar_h, gap, top = 12, 10, 34
     row_h = bar_h * len(series) + gap
     label_w = min(max(_w(c) for c in categories) + 12, width * 0.35)
-    ends = [[f"{_fmt(v)} {s[3]}" for v in s[2]] for s in series]
+    ends = [[figure(v, s[3]) for v in s[2]] for s in series]
     right = max(_w(e) for row in ends for e in row) + 12
     plot_w = width - label_w - right
     legend = _legend_rows([(f"{s[0]} ({s[3]})", s[1]) for s in series], width - 8)
@@ -279,7 +283,7 @@ def histogram(
         )
     parts.append(f'<text x="{left - 6}" y="{top + 10}" text-anchor="end">{peak}</text>')
     parts.append(f'<text x="{left - 6}" y="{bottom}" text-anchor="end">0</text>')
-    parts.append(_axis_label(x_label or unit, left + plot_w / 2, bottom + 32))
+    parts.append(_axis_label(x_label or f"({unit})", left + plot_w / 2, bottom + 32))
     parts.append(_axis_label(_clip(y_label, plot_h + 24), 14, top + plot_h / 2, rotate=True))
     parts.append("</svg>")
     return "".join(parts)
