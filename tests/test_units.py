@@ -4,6 +4,7 @@ separators, no six-decimal hours, nouns that agree with their counts."""
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +100,17 @@ def test_a_figure_already_in_its_unit() -> None:
     assert figure(3.4, "s") == "3.4 s" and figure(38.4615, "h") == "38.46 h"
     assert figure(2, "h/week") == "2.00 h/week"
     assert figure(1, "episodes") == "1 episode" and figure(2, "episodes") == "2 episodes"
+
+
+def test_units_option_of_the_cli(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    from .test_cli_format import run
+
+    ds = tmp_path / "ds"
+    assert run(["synth", str(ds), "--episodes", "2", "--seed", "1"], capsys)[0] == 0
+    code, auto, _ = run(["inspect", str(ds)], capsys)
+    assert code == 0 and " s · " in auto
+    code, hours, _ = run(["--units", "h", "inspect", str(ds)], capsys)
+    assert code == 0 and " h · " in hours and " s · " not in hours
+    assert duration(1) == "1.00 h"  # the option ends with the command
+    code, _, err = run(["--units", "days", "inspect", str(ds)], capsys)
+    assert code == 2 and "days" in err

@@ -22,7 +22,9 @@ Example::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from typing import Literal, cast
 
@@ -44,6 +46,7 @@ __all__ = [
     "percent",
     "plural",
     "unit_for",
+    "use_unit",
 ]
 
 Unit = Literal["h", "min", "s"]
@@ -51,13 +54,15 @@ Unit = Literal["h", "min", "s"]
 UNIT_CHOICES = ("auto", "h", "min", "s")
 _PER_HOUR: dict[Unit, int] = {"h": 1, "min": 60, "s": 3600}
 _Num = float | int | Decimal | str
+#: a unit chosen for a stretch of code (``--units`` of one CLI run), over EMBODEX_UNITS
+_CHOSEN: ContextVar[str | None] = ContextVar("embodex_units", default=None)
 
 
 def chosen_unit(value: str | None = None) -> Unit | None:
     """The unit asked for: ``value`` (a ``--units`` option) or else ``EMBODEX_UNITS``; None
     means ``auto``. Raises :class:`ConfigError` for anything but ``auto``, ``h``, ``min``,
     ``s``."""
-    raw = value if value is not None else units_setting()
+    raw = value if value is not None else (_CHOSEN.get() or units_setting())
     text = (raw or "auto").strip().lower()
     if text not in UNIT_CHOICES:
         source = "the unit" if value is not None else "EMBODEX_UNITS"
@@ -66,6 +71,20 @@ def chosen_unit(value: str | None = None) -> Unit | None:
             hint="Use h, min, s or auto (the default picks the unit per figure).",
         )
     return None if text == "auto" else cast(Unit, text)
+
+
+@contextmanager
+def use_unit(unit: str | None) -> Iterator[None]:
+    """Show durations in ``unit`` inside the block (over ``EMBODEX_UNITS``; None changes
+    nothing): what a command's ``--units`` option does. Raises :class:`ConfigError` for an
+    unknown unit."""
+    if unit is not None:
+        chosen_unit(unit)
+    token = _CHOSEN.set(unit)
+    try:
+        yield
+    finally:
+        _CHOSEN.reset(token)
 
 
 def _auto(hours: float) -> Unit:
