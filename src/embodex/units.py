@@ -125,7 +125,7 @@ def figure(value: _Num, unit: str) -> str:
     v = float(value)
     base = unit.split("/")[0]  # h/week reads like h
     if base in _PER_HOUR:
-        return "0 " + unit if v == 0 else f"{_digits(v, cast(Unit, base))} {unit}"
+        return "0 " + unit if v == 0 else f"{_digits(v, base)} {unit}"
     if unit.endswith("s") and len(unit) > 3 and v == 1:
         unit = unit[:-1]
     text = f"{v:,.0f}" if v == int(v) else f"{v:,.2f}"
