@@ -35,7 +35,7 @@ from ..storage.stores import FileStorage
 from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
 from ..trust import Identity, Ledger, Signer, ledger_path
 from ..trust.types import dec_str
-from ..units import count, duration
+from ..units import count, duration, of_count, plural
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import (
     HEAD_KEY,
@@ -536,8 +536,8 @@ def _scope_filter(
     if out and not exclude:
         first = next(iter(out))
         raise ScopeError(
-            f"{len(out)} of {len(ids)} episode(s) to publish are outside the contract's scope, "
-            f"e.g. {first} ({out[first]})"
+            f"{of_count(len(out), len(ids), 'episode')} to publish "
+            f"{plural('is', len(out))} outside the contract's scope, e.g. {first} ({out[first]})"
         )
     return [e for e in ids if e not in out], out
 
