@@ -114,3 +114,22 @@ def test_units_option_of_the_cli(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert duration(1) == "1.00 h"  # the option ends with the command
     code, _, err = run(["--units", "days", "inspect", str(ds)], capsys)
     assert code == 2 and "days" in err
+
+
+@pytest.mark.parametrize("unit", ["h", "min", "s", None])
+def test_the_amount_line_multiplies_back_to_the_amount_stated(unit: str | None) -> None:
+    import random
+    import re
+
+    from embodex.trust.types import round_money
+
+    rng = random.Random(16)
+    for _ in range(200):
+        hours = Decimal(rng.randrange(1, 10**8)) / Decimal(10**6)  # up to 100 h, 6 places
+        price = Decimal(rng.randrange(100, 200_000)) / 100
+        total = round_money(hours * price, "CNY")
+        text = amount(hours, price, "CNY", unit, total=total)
+        h, u, r = re.fullmatch(r"([\d,.]+) (h|min|s) × ([\d,.]+) CNY/(?:h|min|s)", text).groups()  # type: ignore[union-attr]
+        product = Decimal(h.replace(",", "")) * Decimal(r.replace(",", ""))
+        assert abs(product - total) <= Decimal("0.005"), (hours, price, text, total)
+        assert u == (unit or "h")

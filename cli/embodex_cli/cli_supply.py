@@ -44,6 +44,10 @@ def _status_lines(r: SupplyReport) -> list[str]:
         return hours(value, u)
 
     rate = f"{float(s.acceptance_rate) * 100:.1f} %" if s.acceptance_rate is not None else "-"
+    # the amount as hours × price in one unit, digits enough to multiply back to it
+    made = amount(
+        r.net_accepted_hours, s.price_per_accepted_hour, s.currency, total=r.net_amount_due
+    )
     lines = [
         f"{s.contract_id} as of {s.as_of}: {r.url} (head sequence {r.head_sequence}"
         + ("" if r.head_fresh or r.head_sequence == 0 else ", EXPIRED")
@@ -60,7 +64,7 @@ def _status_lines(r: SupplyReport) -> list[str]:
             else ""
         ),
         f"  amount due   {_money(r.net_amount_due, s.currency)} "
-        f"({amount(r.net_accepted_hours, s.price_per_accepted_hour, s.currency)} accepted"
+        f"({made} accepted"
         + (
             f"; net of {hh(r.revoked_accepted_hours)} revoked, "
             f"{_money(s.amount_due, s.currency)} before"

@@ -109,14 +109,15 @@ def in_unit(hours: _Num, unit: Unit) -> float:
     return float(hours) * _PER_HOUR[unit]
 
 
-def _digits(value: float, unit: Unit) -> str:
+def _digits(value: float, unit: Unit, more: int = 0) -> str:
     """The figure with separators: h to 2 places, min and s to 1 (none from 100 s); a small
-    non-zero figure keeps three significant digits instead of reading 0.00."""
+    non-zero figure keeps three significant digits instead of reading 0.00. ``more`` adds
+    places (for an amount that must multiply back)."""
     a = abs(value)
     places = 2 if unit == "h" else (0 if unit == "s" and a >= 100 else 1)
     if 0 < a < 10 ** (-places) * 10:  # would show one or no significant digit
         places = min(6, max(places, 2 - math.floor(math.log10(a))))
-    return f"{value:,.{places}f}"
+    return f"{value:,.{places + more}f}"
 
 
 def figure(value: _Num, unit: str) -> str:
@@ -152,11 +153,30 @@ def per_unit(per_hour: _Num, unit: Unit) -> str:
     return f"{float(per_hour) / _PER_HOUR[unit]:,.4g}"
 
 
-def amount(hours: _Num, per_hour: _Num, currency: str, unit: str | None = None) -> str:
+def amount(
+    hours: _Num,
+    per_hour: _Num,
+    currency: str,
+    unit: str | None = None,
+    *,
+    total: _Num | None = None,
+) -> str:
     """How an amount is made: ``0.00848 h × 850.30 CNY/h``. In ``auto`` the hours stay in h,
-    the unit the price is per; a chosen unit converts both sides."""
+    the unit the price is per; a chosen unit converts both sides. With ``total`` (the amount
+    stated, to the cent) the figures get the fewest extra digits that make their product
+    round to it, so a reader who multiplies gets the amount."""
     u = chosen_unit(unit) or "h"
-    return f"{duration(hours, u)} × {per_unit(per_hour, u)} {currency}/{u}"
+    value = float(hours) * _PER_HOUR[u]
+    rate = float(per_hour) / _PER_HOUR[u]
+    text = ""
+    for more in range(8):
+        shown_h = _digits(value, u, more) if value else "0"
+        shown_r = f"{Decimal(str(per_hour)):,f}" if u == "h" else f"{rate:,.{4 + 2 * more}g}"
+        text = f"{shown_h} {u} × {shown_r} {currency}/{u}"
+        product = Decimal(shown_h.replace(",", "")) * Decimal(shown_r.replace(",", ""))
+        if total is None or abs(product - Decimal(str(total))) <= Decimal("0.005"):
+            break
+    return text
 
 
 def percent(fraction: _Num) -> str:

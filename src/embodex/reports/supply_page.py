@@ -213,7 +213,13 @@ def render_supply_report(report: SupplyReport) -> str:
     s = report.status
     v = _View(s)
     fresh = "valid" if report.head_fresh else "expired — the channel may be frozen"
-    price = amount(report.net_accepted_hours, s.price_per_accepted_hour, s.currency, v.unit)
+    price = amount(
+        report.net_accepted_hours,
+        s.price_per_accepted_hour,
+        s.currency,
+        v.unit,
+        total=report.net_amount_due,
+    )
     alerts = "".join(
         f'<p class="meta alert"><b>{escape(a.label)}</b>: {escape(a.text)}</p>'
         for a in report.alerts
