@@ -173,6 +173,12 @@ def test_text_json_and_html_show_the_same_figures(
     # the amount due and every alert
     due = f"{report.net_amount_due:,.2f} {s.currency}"
     assert f"amount due   {due}" in text and due in html
+    # how it is made, hours and price in one unit, multiplying back to the amount
+    made = re.search(r"amount due   [\d,.]+ CNY \(([\d,.]+) h × ([\d,.]+) CNY/h accepted", text)
+    assert made, text
+    product = Decimal(made[1].replace(",", "")) * Decimal(made[2].replace(",", ""))
+    assert abs(product - report.net_amount_due) <= Decimal("0.005")
+    assert f"{made[1]} h × {made[2]} CNY/h accepted" in html
     for a in report.alerts:
         assert f"  {a.label:<12} {a.text}" in text
         assert f"<b>{escape(a.label)}</b>: {escape(a.text)}" in html
