@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -52,6 +53,11 @@ def test_the_trade_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
     code, out, _ = run(["channel", "show", *common, "--at", T[6]], capsys)
     assert code == 0 and "sequence 1" in out and "0 ok / 5 rejected" in out
+    # the duration column is headed by its unit and holds only that unit (was "hours": "30.5 s")
+    head = next(line for line in out.splitlines() if line.startswith("batch"))
+    row = next(line for line in out.splitlines() if line.startswith("    1") or line[:1] == "1")
+    assert "seconds" in head.split() and "hours" not in head.split()
+    assert re.search(r"\d s\b", row) and not re.search(r"\d (h|min)\b", row), row
     code, out, _ = run(["channel", "show", *common, "--at", T[6], "--json"], capsys)
     assert json.loads(out)["batches"][0]["rejected"] == 5
 
