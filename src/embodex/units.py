@@ -29,7 +29,6 @@ from decimal import Decimal
 from typing import Literal, cast
 
 from .config import units_setting
-from .errors import ConfigError
 
 __all__ = [
     "UNIT_CHOICES",
@@ -65,6 +64,8 @@ def chosen_unit(value: str | None = None) -> Unit | None:
     raw = value if value is not None else (_CHOSEN.get() or units_setting())
     text = (raw or "auto").strip().lower()
     if text not in UNIT_CHOICES:
+        from .errors import ConfigError  # here: the CLI loads this module at start-up
+
         source = "the unit" if value is not None else "EMBODEX_UNITS"
         raise ConfigError(
             f"{source} {raw!r} is not one of {', '.join(UNIT_CHOICES)}",
