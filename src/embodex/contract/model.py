@@ -292,6 +292,20 @@ class PrivacyTerms(TrustModel):
     importance: list[Literal["general", "important", "core"]] | None = Field(
         default=None, description="The importance grades a batch may carry; null: any."
     )
+    consent: Literal["required", "warn"] | None = Field(
+        default=None,
+        description="Consent on record (specs/privacy.md §4d): required — publish refuses an "
+        "episode without a link to its operator's consent in force; warn — publish warns; "
+        "null: not checked.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # privacy terms without consent serialise (and so sign and hash) as before the field
+        data: dict[str, Any] = handler(self)
+        if data.get("consent") is None:
+            data.pop("consent", None)
+        return data
 
 
 class Origin(TrustModel):

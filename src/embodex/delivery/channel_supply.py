@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -60,7 +61,9 @@ __all__ = [
 class SupplyAlert(TrustModel):
     """One thing that needs attention, as every view shows it."""
 
-    label: str = Field(description="revoked, backdated, invalid, late, missing or overdue.")
+    label: str = Field(
+        description="revoked, withdrawn, backdated, invalid, late, missing or overdue."
+    )
     text: str
 
 
@@ -82,6 +85,14 @@ class SupplyReport(TrustModel):
         description="net_accepted_hours × price, rounded half-up to the currency's minor unit: "
         "the amount due."
     )
+    withdrawn_hours: Hours = Field(
+        default=Decimal(0),
+        description="Delivered hours of revoked episodes (a batch revoked, or episodes "
+        "withdrawn one by one: consent withdrawn), accepted or not.",
+    )
+    net_delivered_hours: Hours = Field(
+        default=Decimal(0), description="Delivered hours less withdrawn ones."
+    )
     alerts: list[SupplyAlert] = Field(
         description="What needs attention: revoked hours, backdated batches, receipts on the "
         "channel that do not verify, late batches, missing periods, receipts overdue."
@@ -102,6 +113,14 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
                 text=f"{dec_str(net.revoked_accepted_hours)} h accepted then revoked: net "
                 f"{dec_str(net.net_accepted_hours)} h, "
                 f"{net.net_amount_due:,.2f} {status.currency} due",
+            )
+        )
+    if net.withdrawn_hours:
+        out.append(
+            SupplyAlert(
+                label="withdrawn",
+                text=f"{dec_str(net.withdrawn_hours)} h delivered then withdrawn by revocations: "
+                f"{dec_str(net.net_delivered_hours)} h delivered net",
             )
         )
     backdated = [
@@ -146,7 +165,7 @@ class _Facts:
         return cls(
             batches=[m.summary() for m, _ in snap.manifests],
             receipts={n: r.receipt for n, r in snap.receipts.items()},
-            revoked={n: x.episodes for n, x in snap.revoked().items()},
+            revoked=snap.revoked(),
         )
 
 

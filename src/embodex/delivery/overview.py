@@ -44,8 +44,19 @@ class ChannelSnapshot:
     notices: list[Notice]
     invalid_receipts: list[InvalidReceipt] = field(default_factory=list)
 
-    def revoked(self) -> dict[int, Notice]:
-        return {n.batch: n for n in self.notices if n.type == "revocation" and n.batch}
+    def revoked(self) -> dict[int, list[str]]:
+        """Batch -> every episode a revocation withdrew from it (a whole batch, or episodes
+        one by one over several notices)."""
+        out: dict[int, list[str]] = {}
+        for n in self.notices:
+            if n.type == "revocation" and n.batch:
+                have = out.setdefault(n.batch, [])
+                have += [e for e in n.episodes if e not in have]
+        return out
+
+    def revocation_reasons(self) -> dict[int, str]:
+        """Batch -> the reason of the last revocation naming it."""
+        return {n.batch: n.reason for n in self.notices if n.type == "revocation" and n.batch}
 
     def replaceable(self) -> set[int]:
         """The batches a later one may replace: those whose receipt rejected episodes, and
@@ -84,6 +95,9 @@ class BatchLine(TrustModel):
     accepted_hours: Hours | None = None
     countersigned: bool = False
     revoked: str | None = Field(default=None, description="The revocation's reason.")
+    revoked_episodes: int = Field(
+        default=0, description="Episodes revocations withdrew (all of them: the batch revoked)."
+    )
     replacement_for: int | None = Field(
         default=None, description="The batch whose rejected or revoked episodes it replaces."
     )
@@ -112,6 +126,7 @@ class NoticeLine(TrustModel):
 
 def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
     revoked = snap.revoked()
+    reasons = snap.revocation_reasons()
     invalid = {b.batch: b.problem for b in snap.invalid_receipts}
     out = []
     for m, _ in snap.manifests:
@@ -128,7 +143,8 @@ def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
                 rejected=len(r.receipt.rejected) if r else None,
                 accepted_hours=r.receipt.accepted_hours if r else None,
                 countersigned=r.countersigned if r else False,
-                revoked=revoked[m.number].reason if m.number in revoked else None,
+                revoked=reasons.get(m.number),
+                revoked_episodes=len(revoked.get(m.number, [])),
                 replacement_for=m.replacement_for,
                 invalid_receipt=invalid.get(m.number),
                 delivered_at=r.receipt.delivered_at if r else None,

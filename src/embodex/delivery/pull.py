@@ -41,7 +41,7 @@ from pydantic import ValidationError
 from ..canonical import canonical_json, digest_json
 from ..contract import Receipt, VerifiedContract, build_receipt, open_receipt, sign_receipt
 from ..contract.checking import Violation, replaced_batch
-from ..contract.receipts import replaceable_batches
+from ..contract.receipts import DeletionReceipt, replaceable_batches
 from ..errors import (
     ChannelError,
     DeliveryError,
@@ -67,7 +67,16 @@ from ..storage.transfer import (
     download_files,
     with_retries,
 )
-from ..trust import Envelope, Identity, Ledger, Signer, ledger_path, verify_qc_manifest
+from ..trust import (
+    Envelope,
+    Identity,
+    Ledger,
+    Signer,
+    ledger_path,
+    open_model,
+    sign_model,
+    verify_qc_manifest,
+)
 from ..trust.types import dec_str
 from .buyer_store import BatchProgress, BatchSeen, BuyerStore, PullState
 from .channel import CLOCK_SKEW, Channel, HeadRead, check_fresh, open_channel, utc_now
@@ -77,6 +86,7 @@ from .documents import (
     ChannelHead,
     Notice,
     batch_prefix,
+    doc_digest,
     open_document,
     receipt_key,
 )
@@ -440,6 +450,9 @@ class _Puller:
             atomic_write_bytes(self.store.notice(notice.number), data)
             if notice.type == "revocation" and notice.batch is not None:
                 st.revoked[notice.batch] = notice.number
+                numbers = st.revocations.setdefault(notice.batch, [])
+                if notice.number not in numbers:
+                    numbers.append(notice.number)
             st.last_notice, st.last_notice_digest = notice.number, digest
             self.save()
             report.notices.append(notice)
@@ -449,25 +462,80 @@ class _Puller:
         data = self.store.notice(number).read_bytes()
         return open_document("notice", Notice, data, self.ch.centre, str(self.store.notice(number)))
 
-    def apply_revocations(self, report: PullReport) -> None:
+    def _revocations(self) -> dict[int, list[int]]:
+        """Batch -> its revocation notices (a state from before per-episode revocations
+        knows one notice per batch, in ``revoked``)."""
         st = self.state
-        for batch, number in sorted(st.revoked.items()):
-            if batch > st.last_batch or batch in st.marked:
+        out = {b: list(ns) for b, ns in st.revocations.items()}
+        for batch, number in st.revoked.items():
+            if number not in out.setdefault(batch, []):
+                out[batch].append(number)
+        return out
+
+    def _revoked_episodes(self, batch: int) -> set[str]:
+        """Every episode of ``batch`` some revocation notice withdrew."""
+        return {e for n in self._revocations().get(batch, []) for e in self._notice(n).episodes}
+
+    def apply_revocations(self, report: PullReport) -> None:
+        """Mark the episodes each revocation notice withdrew in the installed dataset (once
+        per notice), then sign and keep a deletion receipt for those it dropped."""
+        st = self.state
+        for batch, numbers in sorted(self._revocations().items()):
+            if batch > st.last_batch:
                 continue
-            notice = self._notice(number)
-            marked = mark_revoked(
-                self.store,
-                batch,
-                notice.episodes,
-                notice=number,
-                reason=notice.reason,
-                reviewer=self.signer.name,
-                at=self.now,
+            for number in sorted(numbers):
+                old = batch in st.marked and st.revoked.get(batch) == number
+                if number in st.marked_notices or old:
+                    continue
+                notice = self._notice(number)
+                marked = mark_revoked(
+                    self.store,
+                    batch,
+                    notice.episodes,
+                    notice=number,
+                    reason=notice.reason,
+                    reviewer=self.signer.name,
+                    at=self.now,
+                )
+                if marked:
+                    report.revoked[batch] = sorted({*report.revoked.get(batch, []), *marked})
+                    self._deletion_receipt(notice, marked)
+                st.marked_notices.append(number)
+                if batch not in st.marked:
+                    st.marked.append(batch)
+                self.save()
+
+    def _deletion_receipt(self, notice: Notice, deleted: list[str]) -> None:
+        """Sign and keep the buyer's record of the episodes ``notice`` made it drop (once),
+        with their hours from the batch manifest as installed; the ledger gets
+        ``episodes-deleted``."""
+        path = self.store.deletion(notice.number)
+        if not path.exists():
+            assert notice.batch is not None
+            copy = self.store.manifest_copy(notice.batch)
+            manifest = open_document(
+                "batch-manifest", BatchManifest, copy.read_bytes(), self.ch.centre, str(copy)
             )
-            if marked:
-                report.revoked[batch] = marked
-            st.marked.append(batch)
-            self.save()
+            hours = {e.episode_id: e.hours for e in manifest.episodes}
+            receipt = DeletionReceipt(
+                contract_id=notice.contract_id, contract_digest=notice.contract_digest,
+                channel_id=notice.channel_id, notice_number=notice.number,
+                notice_digest=doc_digest(notice), batch_number=notice.batch,
+                deleted=deleted, deleted_hours=sum((hours[e] for e in deleted), Decimal(0)),
+                reason=notice.reason, issued_at=self.now, issued_by=self.signer.key_id,
+            )  # fmt: skip
+            envelope = sign_model("deletion-receipt", receipt, self.signer)
+            atomic_write_bytes(path, envelope.to_json_bytes())
+        receipt = open_model(
+            "deletion-receipt", DeletionReceipt, path.read_bytes(), [self.signer.identity],
+            required_keyids=[self.signer.key_id],
+        )  # fmt: skip
+        append_once(
+            self.signer, "episodes-deleted", digest_json(receipt.model_dump(mode="json")),
+            f"batch {receipt.batch_number}, notice {receipt.notice_number}: "
+            f"{len(receipt.deleted)} episodes, {dec_str(receipt.deleted_hours)} h dropped",
+            record=self.record,
+        )  # fmt: skip
 
     # -- batches ----------------------------------------------------------------------------
 
@@ -532,7 +600,9 @@ class _Puller:
     ) -> tuple[Decision, QCManifest | None]:
         n = manifest.number
         revoked = self.state.revoked.get(n)
-        if revoked is not None:
+        if revoked is not None and set(manifest.episode_ids) <= self._revoked_episodes(n):
+            # the whole batch withdrawn before it was pulled; a per-episode revocation is
+            # applied once the batch is installed (apply_revocations)
             reason = self._notice(revoked).reason
             return reject_all(manifest, f"revoked by the centre: {reason}"), None
         prefix = batch_prefix(n)
