@@ -273,3 +273,34 @@ def test_cli_consent_record_list_withdraw(capsys: pytest.CaptureFixture[str]) ->
     code, _, _ = _main(capsys, "consent", "withdraw", "op-1", "--key", "hubei-centre",
                        "--channel", "x")  # fmt: skip
     assert code == 2
+
+
+def test_cli_publish_under_consent_and_revoke_episodes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = centre_dataset(tmp_path / "centre", 2)
+    terms, _, _ = contract(tmp_path, privacy={"consent": "required"})
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(json.dumps(PROFILE.content))
+    ch = str(tmp_path / "channel")
+    centre = ["--channel", ch, "--contract", str(terms), "--key", "hubei-centre"]
+    publish_args = ["publish", str(src.root), *centre, "--profile", str(profile)]
+    code, _, err = _main(capsys, *publish_args, "--at", at(5).isoformat())
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert code == 1 and len(lines) == 1 and "requires consent on record" in lines[0], err
+    assert "`embodex consent link DATASET`" in lines[0]  # the hint in the CLI's words
+    for op in set(_operators(src.root)):
+        assert _main(capsys, "consent", "record", op, "--scope", "training", "--given",
+                     at(0).date().isoformat(), "--key", "hubei-centre")[0] == 0  # fmt: skip
+    code, out, _ = _main(capsys, "consent", "link", str(src.root), "--at", at(5).isoformat(),
+                         "--json")  # fmt: skip
+    assert code == 0 and len(json.loads(out)["linked"]) == 2
+    code, out, err = _main(capsys, *publish_args, "--at", at(5).isoformat(), "--json")
+    assert code == 0, err
+    first = json.loads(out)["episodes"][0]
+    code, out, err = _main(capsys, "channel", "revoke", *centre, "--episode", first,
+                           "--reason", "consent-withdrawn", "--at", at(6).isoformat(),
+                           "--json")  # fmt: skip
+    assert code == 0 and json.loads(out)["episodes"] == [first], err
+    code, _, _ = _main(capsys, "channel", "revoke", *centre, "--reason", "x")
+    assert code == 2  # neither --batch nor --episode

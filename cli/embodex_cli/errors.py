@@ -268,6 +268,7 @@ CODE: dict[str, str] = {
     ),
     "link_consent(dataset)": "`embodex consent link DATASET`",
     "list_consents()": "`embodex consent list`",
+    "scope=[...]": "--scope TEXT (repeatable)",
     "describe_channel(url, contract)": "`embodex channel show URL --contract FILE`",
     "refresh_channel(url, contract, signer)": (
         "`embodex channel refresh URL --contract FILE --key NAME`"

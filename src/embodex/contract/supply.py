@@ -647,7 +647,7 @@ def _replacements(
                     episodes=len(lost),
                     hours=sum((e.hours for e in b.episodes if e.episode_id in lost), Decimal(0)),
                     due=r.replacement_due if r is not None else None,
-                    revoked=_whole(b, revoked),
+                    revoked=b.batch_number in revoked,
                     replaced_by=[x.batch_number for x in by],
                     replaced_hours=sum((x.hours for x in by), Decimal(0)),
                 )
