@@ -159,9 +159,19 @@ def test_withdrawal_revokes_episodes_end_to_end(tmp_path: Path) -> None:
     again = withdraw_and_revoke(gone_op, centre, channels=[(channel, terms)], now=at(8, 11))
     assert again.episodes == []  # revoked once; nothing left to revoke
 
+    # the centre awaits the buyer's deletion receipt; a planted one by another key is no proof
+    before = channel_supply(channel, terms, now=at(8, 11))
+    assert before.deletions_awaited == [1] and before.deletions_confirmed == []
+    assert any(a.label == "deletion" for a in before.alerts)
+    planted = tmp_path / "channel" / "receipts" / "deletions" / "000001.json"
+    planted.parent.mkdir(parents=True)
+    planted.write_bytes(b'{"payloadType": "x", "payload": "", "signatures": []}')
+    assert channel_supply(channel, terms, now=at(8, 11)).deletions_awaited == [1]
+
     # pull applies it: marked, never loaded (whatever the QC filter), a deletion receipt
     p2 = pull(channel, terms, buyer, store, now=at(8, 12))
     assert sorted(p2.revoked[1]) == sorted(gone)
+    assert p2.deletions_posted == [1]  # the planted copy replaced by the buyer's own
     kept = set(r1.episodes) - set(gone)
     for qc in ("pass", "all"):
         ds = load(store / "dataset", horizon=5, cameras=[], qc=qc)  # type: ignore[arg-type]
@@ -194,6 +204,8 @@ def test_withdrawal_revokes_episodes_end_to_end(tmp_path: Path) -> None:
     assert report.revoked_accepted_hours == withdrawn
     assert report.net_accepted_hours == s.accepted_hours - withdrawn
     assert any(a.label == "withdrawn" for a in report.alerts)
+    assert report.deletions_confirmed == [1] and report.deletions_awaited == []
+    assert planted.read_bytes() == deletion.read_bytes()
     (line,) = report.batches
     assert line.revoked == "consent-withdrawn" and line.revoked_episodes == len(gone)
 
@@ -304,3 +316,36 @@ def test_cli_publish_under_consent_and_revoke_episodes(
     assert code == 0 and json.loads(out)["episodes"] == [first], err
     code, _, _ = _main(capsys, "channel", "revoke", *centre, "--reason", "x")
     assert code == 2  # neither --batch nor --episode
+
+
+def test_revocations_before_the_pull(tmp_path: Path) -> None:
+    """Per-episode notices that together cover a batch reject it whole at the pull; one
+    covering part of a batch lets it be decided as usual, then marks those episodes."""
+    src = centre_dataset(tmp_path / "centre", 4)
+    terms, centre, buyer = contract(tmp_path)
+    ch, store = str(tmp_path / "channel"), tmp_path / "buyer"
+    ids = src.episode_ids
+    publish(src, ch, terms, centre, profile=PROFILE, episode_ids=ids[:2], now=at(5))
+    publish(src, ch, terms, centre, profile=PROFILE, episode_ids=ids[2:], now=at(5, 11))
+    revoke_episodes(ch, terms, centre, [ids[0]], "consent-withdrawn", now=at(6))
+    revoke_episodes(ch, terms, centre, [ids[1], ids[2]], "consent-withdrawn", now=at(6, 11))
+    got = pull(ch, terms, buyer, store, now=at(6, 12))
+    assert [(b.number, b.outcome, b.accepted) for b in got.batches] == [
+        (1, "rejected", 0),
+        (2, "accepted", 2),
+    ]
+    assert got.revoked == {2: [ids[2]]}
+    assert set(load(store / "dataset", horizon=5, cameras=[], qc="all").episode_ids) == {ids[3]}
+    # notices 2 and 3 (one per batch); nothing was installed of batch 1: no deletion for it
+    deletions = sorted(p.name for p in (store / "receipts" / "deletions").iterdir())
+    assert deletions == ["000003.json"]
+    report = channel_supply(ch, terms, now=at(7))
+    m2 = open_model(
+        "batch-manifest",
+        BatchManifest,
+        (tmp_path / "channel" / "batches" / "000002" / "manifest.json").read_bytes(),
+        [centre.identity],
+    )
+    kept = next(e.hours for e in m2.episodes if e.episode_id == ids[3])
+    assert report.net_delivered_hours == kept
+    assert report.withdrawn_hours == report.status.delivered_hours - kept

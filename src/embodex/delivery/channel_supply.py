@@ -62,7 +62,7 @@ class SupplyAlert(TrustModel):
     """One thing that needs attention, as every view shows it."""
 
     label: str = Field(
-        description="revoked, withdrawn, backdated, invalid, late, missing or overdue."
+        description="revoked, withdrawn, backdated, invalid, late, missing, overdue or deletion."
     )
     text: str
 
@@ -92,6 +92,16 @@ class SupplyReport(TrustModel):
     )
     net_delivered_hours: Hours = Field(
         default=Decimal(0), description="Delivered hours less withdrawn ones."
+    )
+    deletions_confirmed: list[int] = Field(
+        default_factory=list,
+        description="Revocation notices the buyer confirmed with a signed deletion receipt "
+        "on the channel.",
+    )
+    deletions_awaited: list[int] = Field(
+        default_factory=list,
+        description="Revocation notices of episodes the buyer accepted, with no deletion "
+        "receipt on the channel yet.",
     )
     alerts: list[SupplyAlert] = Field(
         description="What needs attention: revoked hours, backdated batches, receipts on the "
@@ -221,7 +231,22 @@ def _report(snap: ChannelSnapshot, now: datetime) -> SupplyReport:
         batches=batches,
         notices=notice_lines(snap),
         **dict(net),
-        alerts=_alerts(status, net, batches),
+        deletions_confirmed=sorted(snap.deletions),
+        deletions_awaited=snap.deletions_awaited(),
+        alerts=[
+            *_alerts(status, net, batches),
+            *(
+                [
+                    SupplyAlert(
+                        label="deletion",
+                        text="no deletion receipt from the buyer yet for revocation notices "
+                        + ", ".join(map(str, snap.deletions_awaited())),
+                    )
+                ]
+                if snap.deletions_awaited()
+                else []
+            ),
+        ],
     )
 
 

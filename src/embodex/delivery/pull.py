@@ -27,6 +27,7 @@ The state file records each step, so a pull killed at any moment resumes where i
 from __future__ import annotations
 
 import base64
+import functools
 import shutil
 import time
 from collections.abc import Callable
@@ -47,6 +48,7 @@ from ..errors import (
     DeliveryError,
     EmbodexError,
     FrozenChannelError,
+    ObjectNotFoundError,
     PullLockedError,
     RollbackError,
     StorageAccessError,
@@ -86,6 +88,7 @@ from .documents import (
     ChannelHead,
     Notice,
     batch_prefix,
+    deletion_key,
     doc_digest,
     open_document,
     receipt_key,
@@ -163,6 +166,8 @@ class PullReport:
     #: batches for which the channel holds another valid receipt of this buyer than this
     #: store's (another store's decision, say): kept on the channel, never replaced
     receipts_conflicting: list[int] = field(default_factory=list)
+    #: revocation notices whose deletion receipt this pull put on the channel
+    deletions_posted: list[int] = field(default_factory=list)
 
     @property
     def dataset(self) -> Path:
@@ -187,6 +192,7 @@ class PullReport:
             "receipts_unposted": self.receipts_unposted,
             "receipts_refused": self.receipts_refused,
             "receipts_conflicting": self.receipts_conflicting,
+            "deletions_posted": self.deletions_posted,
         }
 
 
@@ -762,6 +768,36 @@ class _Puller:
             st.receipts_unposted = done.unposted
             self.save()
 
+    def post_deletions(self, report: PullReport) -> None:
+        """Put on the channel each deletion receipt of the store it lacks or holds altered
+        (``receipts/deletions/N.json``): the centre's evidence that the buyer dropped what
+        was revoked. A channel that refuses this account's writes is left alone (the
+        receipts stay in ``DIR/receipts/deletions``; a later pull tries again)."""
+        folder = self.store.deletion(1).parent
+        if self.refused is not None or not folder.is_dir():
+            return
+        for path in sorted(folder.glob("[0-9]*.json")):
+            number = int(path.stem)
+            mine = path.read_bytes()
+            key = deletion_key(number)
+            try:
+                if self.ch.store.get_document(key) == mine:
+                    continue
+            except ObjectNotFoundError:
+                pass
+            except StorageAccessError as exc:
+                self.refused = exc
+                return
+            except StorageError:
+                continue  # unreadable now (a mirror's 500 for a missing file): a later pull
+            try:
+                put = functools.partial(self.ch.store.put_bytes, key, mine)
+                with_retries(put, attempts=self.attempts)
+            except StorageAccessError as exc:
+                self.refused = exc
+                return
+            report.deletions_posted.append(number)
+
     def _fill(self, report: BatchReport, manifest: BatchManifest, receipt: Receipt) -> None:
         hours = {e.episode_id: e.hours for e in manifest.episodes}
         rejected = {r.episode_id: r.reason for r in receipt.rejected}
@@ -873,6 +909,7 @@ def pull(
             report.batches.append(run.batch(manifest, digest, data))
         run.apply_revocations(report)
         run.repair(report)
+        run.post_deletions(report)
         if (store.dataset / "embodex.json").exists():
             ds = open_dataset(store.dataset)
             report.dataset_episodes, report.dataset_hours = len(ds), ds.hours
