@@ -1,10 +1,12 @@
-"""Notices from the centre: a delivery delay, a schema change, a batch revocation.
+"""Notices from the centre: a delivery delay, a schema change, a revocation.
 
 A notice is signed by the centre, numbered, chained to the previous notice, stored at
 ``notices/<n>.json`` and then named by a new head (so a reader learns of it on its next
-pull and cannot be shown an older list). A revocation withdraws a published batch — the
-buyer marks its episodes in the local dataset and the supply status stops counting them —
-and always states its reason.
+pull and cannot be shown an older list). A revocation withdraws a published batch, or only
+some of its episodes (:func:`revoke_episodes`; :func:`revoke_operator` for every delivered
+episode of one operator, when consent is withdrawn) — the buyer marks them in the local
+dataset, stops training on them and signs a deletion receipt; the supply status stops
+counting them — and always states its reason.
 """
 
 from __future__ import annotations

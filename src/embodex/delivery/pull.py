@@ -4,7 +4,9 @@ For each run (specs/channel.md §5), under the store's lock:
 
 1. the head: signed by the contract's centre, the same channel as before, a sequence and
    batch number never lower than seen (rollback), not expired (freeze);
-2. new notices, verified and chained; revocations are applied to the local dataset;
+2. new notices, verified and chained; revocations (of a batch, or of single episodes) are
+   applied to the local dataset, each with a signed deletion receipt (posted on the channel
+   at the end of the run);
 3. for each new batch in order: its manifest verified and chained to the previous one;
    its files downloaded in parallel (resuming partial files, never fetching a finished
    one again), each checked for size and sha256 before anything reads it;
