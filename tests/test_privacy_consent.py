@@ -97,6 +97,12 @@ def test_consent_register_signed_tamper_expiry_withdraw(tmp_path: Path) -> None:
     )
     with pytest.raises(ConsentError, match="no consent on record"):
         withdraw_consent("op-00aa11bb22cc33dd", centre, on=date(2026, 7, 2))
+    # the centre's ledger holds the history: deleting the withdrawal file revives nothing
+    kinds = [e.kind for e in Ledger(ledger_path(centre.name)).entries()]
+    assert kinds.count("consent-recorded") == 2 and kinds.count("consent-withdrawn") == 1
+    rec.path.with_name(f"{rec.consent_id}.withdrawal.json").unlink()
+    (again,) = [r for r in list_consents(on=date(2026, 6, 1)) if r.consent_id == rec.consent_id]
+    assert again.state == "invalid" and "ledger" in str(again.problem)
     with pytest.raises(ConsentError, match="expire"):
         record_consent("op-x", centre, scope=["t"], given_on=date(2026, 2, 1),
                        expires_on=date(2026, 1, 1))  # fmt: skip

@@ -32,6 +32,7 @@ from ..format import DatasetWriter, open_dataset
 from ..fsutil import atomic_write_bytes
 from .documents import open_model, sign_model
 from .keys import KEY_ID_PATTERN, Identity, Signer, list_keys
+from .ledger import Ledger, ledger_path
 from .types import Digest, Identifier, IsoDate, NonEmpty, Timestamp, TrustModel
 
 __all__ = [
@@ -46,6 +47,7 @@ __all__ = [
     "list_consents",
     "record_consent",
     "withdraw_consent",
+    "withdrawn_in_ledger",
 ]
 
 #: Where the register lives, below the embodex home (beside the pseudonym key).
@@ -142,8 +144,11 @@ def record_consent(
     evidence: str | None = None,
     now: datetime | None = None,
     home: Path | None = None,
+    record: bool = True,
 ) -> ConsentRecord:
-    """Sign and store a consent statement for ``operator`` (a pseudonym); return it.
+    """Sign and store a consent statement for ``operator`` (a pseudonym); return it. The
+    signer's ledger gets ``consent-recorded`` (ref: the statement's digest) unless
+    ``record`` is false.
 
     Raises :class:`ConsentError` for an empty scope or an expiry before the day it was given.
 
@@ -175,11 +180,13 @@ def record_consent(
     path = _dir(home) / f"{statement.consent_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     atomic_write_bytes(path, sign_model("consent", statement, signer).to_json_bytes(), mode=0o600)
+    digest = digest_json(statement.model_dump(mode="json"))
+    if record:
+        Ledger(ledger_path(signer.name)).append(
+            signer, "consent-recorded", digest, note=f"{statement.consent_id} {operator}"
+        )
     return ConsentRecord(
-        path=path,
-        state=_state(statement, None, given),
-        statement=statement,
-        digest=digest_json(statement.model_dump(mode="json")),
+        path=path, state=_state(statement, None, given), statement=statement, digest=digest
     )
 
 
@@ -218,6 +225,7 @@ def list_consents(
     day = on or datetime.now(UTC).date()
     base = _dir(home)
     out: list[ConsentRecord] = []
+    ledgers: dict[str, set[str]] = {}  # issuer key id -> consent ids withdrawn on record
     paths = sorted(base.glob("cs-*.json")) if base.is_dir() else []
     for path in paths:
         if path.name.endswith(".withdrawal.json"):
@@ -243,12 +251,40 @@ def list_consents(
                 rec.state, rec.problem = "invalid", f"withdrawal: {exc.message}"
                 out.append(rec)
                 continue
+        elif st.consent_id in _withdrawn_on_record(ledgers, st.issued_by, keys):
+            # a withdrawal on record whose file is gone: deleting it must not revive consent
+            rec.state = "invalid"
+            rec.problem = "its withdrawal is in the centre's ledger but the file is missing"
+            out.append(rec)
+            continue
         rec.state = _state(st, rec.withdrawal, day)
         out.append(rec)
     return sorted(
         out,
         key=lambda r: (r.statement.operator, r.statement.given_on) if r.statement else ("", day),
     )
+
+
+def _withdrawn_on_record(
+    cache: dict[str, set[str]], key_id: str, keys: Sequence[Identity]
+) -> set[str]:
+    if key_id not in cache:
+        cache[key_id] = withdrawn_in_ledger(key_id, keys)
+    return cache[key_id]
+
+
+def withdrawn_in_ledger(key_id: str, keys: Sequence[Identity]) -> set[str]:
+    """Consent ids whose withdrawal the ledger of the key ``key_id`` records (empty when the
+    key is not in the key store by name or has no ledger)."""
+    names = {k.key_id: k.name for k in keys}
+    name = names.get(key_id)
+    if name is None:
+        return set()
+    path = ledger_path(name)
+    if not path.exists():
+        return set()
+    entries = Ledger(path).entries()
+    return {(e.note or "").split(" ", 1)[0] for e in entries if e.kind == "consent-withdrawn"}
 
 
 def withdraw_consent(
@@ -260,10 +296,13 @@ def withdraw_consent(
     now: datetime | None = None,
     trusted: Sequence[Identity] | None = None,
     home: Path | None = None,
+    record: bool = True,
 ) -> list[ConsentRecord]:
     """Withdraw every statement of ``operator`` in force (or not yet in force) on ``on``:
-    a signed withdrawal beside each. Returns the records withdrawn. Raises
-    :class:`ConsentError` when the operator has none to withdraw.
+    a signed withdrawal beside each; the signer's ledger gets ``consent-withdrawn`` (ref:
+    the withdrawal's digest) unless ``record`` is false — so a withdrawal file deleted later
+    shows the statement as invalid, not in force again. Returns the records withdrawn.
+    Raises :class:`ConsentError` when the operator has none to withdraw.
 
     Example::
 
@@ -290,6 +329,13 @@ def withdraw_consent(
         )  # fmt: skip
         wpath = rec.path.with_name(f"{rec.statement.consent_id}.withdrawal.json")
         atomic_write_bytes(wpath, sign_model("consent-withdrawal", w, signer).to_json_bytes())
+        if record:
+            Ledger(ledger_path(signer.name)).append(
+                signer,
+                "consent-withdrawn",
+                digest_json(w.model_dump(mode="json")),
+                note=f"{w.consent_id} {operator}",
+            )
         rec.withdrawal, rec.state = w, "withdrawn"
     return live
 
