@@ -521,9 +521,12 @@ class _Puller:
         if not path.exists():
             assert notice.batch is not None
             copy = self.store.manifest_copy(notice.batch)
-            manifest = open_document(
-                "batch-manifest", BatchManifest, copy.read_bytes(), self.ch.centre, str(copy)
-            )
+            if copy.exists():
+                manifest = open_document(
+                    "batch-manifest", BatchManifest, copy.read_bytes(), self.ch.centre, str(copy)
+                )
+            else:  # a store from before manifest copies were kept: the channel's, verified
+                manifest, _, _ = self.ch.read_manifest(notice.batch, notice.channel_id)
             hours = {e.episode_id: e.hours for e in manifest.episodes}
             receipt = DeletionReceipt(
                 contract_id=notice.contract_id, contract_digest=notice.contract_digest,
