@@ -138,6 +138,16 @@ def test_publish_requires_linked_consent(tmp_path: Path) -> None:
     (w,) = [v for v in got.warnings if v.rule == "privacy.consent"]
     assert w.episode_ids == sorted(ops[first])
 
+    # a contract whose consent must cover transfer: a training-only consent is not enough
+    (tmp_path / "s").mkdir()
+    scoped, _, _ = contract(
+        tmp_path / "s", privacy={"consent": "required", "consent_scope": ["training", "transfer"]},
+        contract_id="c-scope",
+    )  # fmt: skip
+    with pytest.raises(ConsentError, match="does not cover transfer"):
+        publish(src, str(tmp_path / "ch3"), scoped, centre, profile=PROFILE,
+                episode_ids=wanted, now=at(5))  # fmt: skip
+
 
 def test_withdrawal_revokes_episodes_end_to_end(tmp_path: Path) -> None:
     src = _pseudonymised(tmp_path, 4)

@@ -298,13 +298,19 @@ class PrivacyTerms(TrustModel):
         "episode without a link to its operator's consent in force; warn — publish warns; "
         "null: not checked.",
     )
+    consent_scope: list[NonEmpty] | None = Field(
+        default=None,
+        description="What each operator's consent must cover (every item in the statement's "
+        "scope), e.g. [training, transfer]; null: any scope.",
+    )
 
     @model_serializer(mode="wrap")
     def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        # privacy terms without consent serialise (and so sign and hash) as before the field
+        # privacy terms without consent serialise (and so sign and hash) as before the fields
         data: dict[str, Any] = handler(self)
-        if data.get("consent") is None:
-            data.pop("consent", None)
+        for optional in ("consent", "consent_scope"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
         return data
 
 

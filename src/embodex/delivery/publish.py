@@ -528,8 +528,9 @@ def _require_consent(
 ) -> list[Violation]:
     """Under ``privacy.consent: required``, refuse episodes whose operator has no consent in
     force linked to them (specs/privacy.md §4d); under ``warn``, return them as a warning."""
-    mode = contract.privacy.consent if contract.privacy is not None else None
-    if mode is None or not ids:
+    terms = contract.privacy
+    mode = terms.consent if terms is not None else None
+    if terms is None or mode is None or not ids:
         return []
     wanted = set(ids)
     rows = src.episodes.select(["episode_id", "operator_id", "extra"]).to_pylist()
@@ -540,6 +541,7 @@ def _require_consent(
             if r["episode_id"] in wanted
         ),
         on=now.date(),
+        scope=terms.consent_scope or (),
     )
     if not problems:
         return []

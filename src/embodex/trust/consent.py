@@ -412,12 +412,14 @@ def episode_consent_problems(
     episodes: Iterable[tuple[str, str | None, dict[str, Any]]],
     *,
     on: date,
+    scope: Sequence[str] = (),
     trusted: Sequence[Identity] | None = None,
     home: Path | None = None,
 ) -> dict[str, str]:
     """episode id -> why it lacks valid consent on ``on``, for ``(episode_id, operator_id,
     extra)`` rows: no operator, no link (``extra.consent``), a link to a statement not in the
-    register, for another operator, or not in force (withdrawn, expired, not yet given)."""
+    register, for another operator, not in force (withdrawn, expired, not yet given), or
+    not covering every item of ``scope``."""
     records = {
         r.statement.consent_id: r
         for r in list_consents(on=on, trusted=trusted, home=home)
@@ -439,4 +441,7 @@ def episode_consent_problems(
             out[eid] = f"linked consent {rec.consent_id} is another operator's"
         elif rec.state != "valid":
             out[eid] = f"operator {op}: consent {rec.consent_id} is {rec.state}"
+        elif set(scope) - set(rec.statement.scope):
+            lacking = ", ".join(sorted(set(scope) - set(rec.statement.scope)))
+            out[eid] = f"operator {op}: consent {rec.consent_id} does not cover {lacking}"
     return out
