@@ -17,7 +17,7 @@ from embodex.contract.receipts import DeletionReceipt
 from embodex.delivery import channel_supply, publish, pull, revoke_episodes
 from embodex.delivery.consent import withdraw_and_revoke
 from embodex.delivery.documents import BatchManifest, Notice
-from embodex.errors import ConsentError, DeliveryError, SignatureError
+from embodex.errors import ConsentError, DeliveryError, LoaderConfigError, SignatureError
 from embodex.format import open_dataset
 from embodex.format.pseudonyms import pseudonymise_operators
 from embodex.train import load
@@ -265,6 +265,20 @@ def test_forged_and_replayed_revocations_refused(tmp_path: Path) -> None:
     notice_a.write_bytes(genuine)
     done = pull(a, terms, buyer, store, now=at(6, 12))
     assert done.revoked == {1: [r.episodes[1]]}
+
+    # a second revocation of the same batch, into a state written before per-episode
+    # revocations (one notice per batch, ``marked`` batches): carried over, then applied
+    state_path = store / ".pull" / "state.json"
+    state = json.loads(state_path.read_text())
+    state.update(marked=[1], marked_notices=[], revocations={})
+    state_path.write_text(json.dumps(state))
+    revoke_episodes(a, terms, centre, [victim], "consent-withdrawn", now=at(7))
+    later = pull(a, terms, buyer, store, now=at(7, 12))
+    assert later.revoked == {1: [victim]}  # notice 1 not applied twice, notice 2 applied
+    with pytest.raises(LoaderConfigError, match="2 revoked by the centre"):
+        load(store / "dataset", horizon=5, cameras=[], qc="all")
+    deletions = sorted(p.name for p in (store / "receipts" / "deletions").iterdir())
+    assert deletions == ["000001.json", "000002.json"]
 
 
 def _main(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:

@@ -94,7 +94,9 @@ class PullState(BaseModel):
         default_factory=dict, description="Batch -> notice number that revoked it."
     )
     marked: list[int] = Field(
-        default_factory=list, description="Revoked batches marked in the local dataset."
+        default_factory=list,
+        description="Before per-episode revocations: revoked batches marked in the local "
+        "dataset (carried over into marked_notices by the next pull, then empty).",
     )
     revocations: dict[int, list[int]] = Field(
         default_factory=dict,

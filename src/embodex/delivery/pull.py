@@ -441,6 +441,15 @@ class _Puller:
         self.on_batch = on_batch
         self.on_bytes = on_bytes
         self.state = store.load_state()
+        if self.state.marked:
+            # a state from before per-episode revocations: ``marked`` listed the batches
+            # whose one revocation (``revoked``) was applied; carried over once, then cleared
+            st = self.state
+            for batch in st.marked:
+                number = st.revoked.get(batch)
+                if number is not None and number not in st.marked_notices:
+                    st.marked_notices.append(number)
+            st.marked = []
         #: the channel refused this account's write in this run: no further write is tried
         self.refused: StorageAccessError | None = None
 
@@ -492,8 +501,7 @@ class _Puller:
             if batch > st.last_batch:
                 continue
             for number in sorted(numbers):
-                old = batch in st.marked and st.revoked.get(batch) == number
-                if number in st.marked_notices or old:
+                if number in st.marked_notices:
                     continue
                 notice = self._notice(number)
                 marked = mark_revoked(
@@ -509,8 +517,6 @@ class _Puller:
                     report.revoked[batch] = sorted({*report.revoked.get(batch, []), *marked})
                     self._deletion_receipt(notice, marked)
                 st.marked_notices.append(number)
-                if batch not in st.marked:
-                    st.marked.append(batch)
                 self.save()
 
     def _deletion_receipt(self, notice: Notice, deleted: list[str]) -> None:
