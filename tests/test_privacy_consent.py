@@ -20,6 +20,7 @@ from embodex.delivery.documents import BatchManifest, Notice
 from embodex.errors import ConsentError, DeliveryError, LoaderConfigError, SignatureError
 from embodex.format import open_dataset
 from embodex.format.pseudonyms import pseudonymise_operators
+from embodex.qc import load_qc_manifest, run_qc, write_qc
 from embodex.train import load
 from embodex.trust import Signer, open_model, sign_model
 from embodex.trust.consent import (
@@ -118,7 +119,11 @@ def test_publish_requires_linked_consent(tmp_path: Path) -> None:
         publish(src, channel, terms, centre, profile=PROFILE, now=at(5))
     for op in others:
         record_consent(op, centre, scope=["training"], given_on=at(0).date())
+    write_qc(src, run_qc(src, PROFILE))
     link = link_consent(src, on=at(5).date())
+    # the QC manifest follows the dataset's new digest: still loadable, verdicts kept
+    assert load_qc_manifest(src).dataset_digest == open_dataset(src).digest
+    assert len(load(src, horizon=5, cameras=[], qc="all").episode_ids) == 4
     assert link.missing == {first: ops[first]}
     assert set(link.linked) == {e for op in others for e in ops[op]}
     with pytest.raises(ConsentError, match=f"operator {first}: no consent linked"):

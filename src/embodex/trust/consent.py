@@ -30,6 +30,8 @@ from ..config import home_dir
 from ..errors import ConsentError, EmbodexError
 from ..format import DatasetWriter, open_dataset
 from ..fsutil import atomic_write_bytes
+from ..qc import load_qc_manifest
+from ..qc.merge import combine_qc
 from .documents import open_model, sign_model
 from .keys import KEY_ID_PATTERN, Identity, Signer, list_keys
 from .ledger import Ledger, ledger_path
@@ -371,7 +373,8 @@ def link_consent(
     """Write ``extra.consent = {consent_id, digest, expires_on}`` into every episode of
     ``dataset`` whose operator has a statement in force on ``on`` (default today), and
     ``extra.consent = null`` into the others (a link to a withdrawn statement is removed).
-    Frames are not touched. Returns the episodes linked and the operators without consent.
+    Frames are not touched; a QC manifest of the dataset is rebuilt for the new digest.
+    Returns the episodes linked and the operators without consent.
 
     Example::
 
@@ -400,6 +403,10 @@ def link_consent(
         result.linked[eid] = st.consent_id
     with DatasetWriter(root, append=True) as writer:
         writer.update_episodes(updates)
+    if (root / "qc" / "manifest.json").exists():
+        # the dataset's digest changed: its QC manifest is rebuilt for it (no rule runs
+        # again, reviews kept), so the dataset stays loadable with a QC filter
+        combine_qc(root, [(root, load_qc_manifest(root))])
     return result
 
 
