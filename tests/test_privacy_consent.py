@@ -318,8 +318,8 @@ def test_cli_consent_record_list_withdraw(capsys: pytest.CaptureFixture[str]) ->
     assert code == 1 and len(lines) == 1 and lines[0].startswith("error: "), err
     assert "no consent on record" in lines[0] and "`embodex consent list`" in lines[0]
     code, _, _ = _main(capsys, "consent", "withdraw", "op-1", "--key", "hubei-centre",
-                       "--channel", "x")  # fmt: skip
-    assert code == 2
+                       "--contract", __file__)  # fmt: skip
+    assert code == 2  # a contract without a channel
 
 
 def test_cli_publish_under_consent_and_revoke_episodes(
@@ -349,6 +349,14 @@ def test_cli_publish_under_consent_and_revoke_episodes(
                            "--reason", "consent-withdrawn", "--at", at(6).isoformat(),
                            "--json")  # fmt: skip
     assert code == 0 and json.loads(out)["episodes"] == [first], err
+    # withdrawing that operator's consent revokes what is left of theirs on the channel
+    ops = _operators(src.root)
+    (op,) = [o for o, eps in ops.items() if first in eps]
+    code, out, err = _main(capsys, "consent", "withdraw", op, "--key", "hubei-centre",
+                           "--channel", ch, "--contract", str(terms), "--at",
+                           at(7).isoformat(), "--json")  # fmt: skip
+    assert code == 0, err
+    assert sorted(json.loads(out)["episodes"]) == sorted(e for e in ops[op] if e != first)
     code, _, _ = _main(capsys, "channel", "revoke", *centre, "--reason", "x")
     assert code == 2  # neither --batch nor --episode
 

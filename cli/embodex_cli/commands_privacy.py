@@ -249,7 +249,13 @@ def consent_link(dataset: Path, at: datetime | None, as_json: bool) -> None:
 @consent.command("withdraw")
 @click.argument("operator", metavar="OPERATOR_PSEUDONYM")
 @click.option("--key", required=True, help="Name of the centre's signing key.")
-@click.option("--channel", "url", default=None, metavar="URL", help="Revoke its episodes here.")
+@click.option(
+    "--channel",
+    "url",
+    default=None,
+    metavar="NAME|URL",
+    help="Revoke their delivered episodes on this channel (a remote's name or a URL).",
+)
 @click.option(
     "--contract",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
@@ -280,9 +286,19 @@ def consent_withdraw(
     """
     from embodex.delivery.consent import ConsentWithdrawn, withdraw_and_revoke
 
-    if (url is None) != (contract is None):
-        raise click.UsageError("--channel and --contract go together")
-    channels = [(url, contract)] if url is not None and contract is not None else []
+    channels: list[tuple[str, Path]] = []
+    if url is not None:
+        from embodex.remotes import resolve_channel
+
+        target = resolve_channel(url, contract=contract)
+        if target.url is None or target.contract is None:
+            raise click.UsageError(
+                "missing --contract FILE: pass it, set EMBODEX_CONTRACT, or save it with the "
+                "remote (`embodex remote add NAME URL --contract FILE`)"
+            )
+        channels = [(target.url, target.contract)]
+    elif contract is not None:
+        raise click.UsageError("--contract needs --channel (the channel to revoke on)")
 
     def lines(r: ConsentWithdrawn) -> list[str]:
         out = [f"withdrew {plural(len(r.withdrawn), 'consent statement')} of {r.operator}"]
