@@ -104,6 +104,10 @@ def test_consent_register_signed_tamper_expiry_withdraw(tmp_path: Path) -> None:
     rec.path.with_name(f"{rec.consent_id}.withdrawal.json").unlink()
     (again,) = [r for r in list_consents(on=date(2026, 6, 1)) if r.consent_id == rec.consent_id]
     assert again.state == "invalid" and "ledger" in str(again.problem)
+    with pytest.raises(ConsentError, match="invalid consent statement for 'bad id'"):
+        record_consent("bad id", centre, scope=["training"])
+    with pytest.raises(ConsentError, match="needs a scope"):
+        record_consent("op-x", centre, scope=[" "])
     with pytest.raises(ConsentError, match="expire"):
         record_consent("op-x", centre, scope=["t"], given_on=date(2026, 2, 1),
                        expires_on=date(2026, 1, 1))  # fmt: skip

@@ -23,13 +23,14 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 
 from ..canonical import digest_json
 from ..config import home_dir
 from ..errors import ConsentError, EmbodexError
 from ..format import DatasetWriter, open_dataset
 from ..fsutil import atomic_write_bytes
+from ..parsing import describe_validation_error
 from ..qc import load_qc_manifest
 from ..qc.merge import combine_qc
 from .documents import open_model, sign_model
@@ -177,8 +178,11 @@ def record_consent(
             given_on=given, expires_on=expires_on, evidence=evidence, issued_at=at,
             issued_by=signer.key_id,
         )  # fmt: skip
-    except ValueError as exc:
-        raise ConsentError(f"invalid consent statement for {operator!r}: {exc}") from None
+    except ValidationError as exc:
+        raise ConsentError(
+            f"invalid consent statement for {operator!r}: {describe_validation_error(exc)}",
+            hint="Give the operator's pseudonym (letters, digits, ._:/@+-) and a scope.",
+        ) from None
     path = _dir(home) / f"{statement.consent_id}.json"
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     atomic_write_bytes(path, sign_model("consent", statement, signer).to_json_bytes(), mode=0o600)
