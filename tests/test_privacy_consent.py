@@ -14,7 +14,7 @@ import pytest
 
 from embodex.config import home_dir
 from embodex.contract.receipts import DeletionReceipt
-from embodex.delivery import channel_supply, publish, pull, revoke_episodes
+from embodex.delivery import channel_supply, post_receipts, publish, pull, revoke_episodes
 from embodex.delivery.consent import withdraw_and_revoke
 from embodex.delivery.documents import BatchManifest, Notice
 from embodex.errors import ConsentError, DeliveryError, LoaderConfigError, SignatureError
@@ -231,6 +231,21 @@ def test_withdrawal_revokes_episodes_end_to_end(tmp_path: Path) -> None:
     assert any(a.label == "withdrawn" for a in report.alerts)
     assert report.deletions_confirmed == [1] and report.deletions_awaited == []
     assert planted.read_bytes() == deletion.read_bytes()
+
+    # a buyer that may only read the channel: anyone with write access carries the file
+    planted.unlink()
+    (posted,) = post_receipts(channel, terms, [deletion], now=at(9))
+    assert (posted.notice, posted.already) == (1, False)
+    assert planted.read_bytes() == deletion.read_bytes()
+    assert post_receipts(channel, terms, [deletion], now=at(9))[0].already
+    altered = tmp_path / "altered.json"
+    env = json.loads(deletion.read_bytes())
+    body = json.loads(base64.b64decode(env["payload"]))
+    body["deleted"] = [*body["deleted"][:1], "x:forged"]
+    env["payload"] = base64.b64encode(json.dumps(body).encode()).decode()
+    altered.write_text(json.dumps(env))
+    with pytest.raises(SignatureError, match="not a deletion receipt validly signed"):
+        post_receipts(channel, terms, [altered], now=at(9))
     (line,) = report.batches
     assert line.revoked == "consent-withdrawn" and line.revoked_episodes == len(gone)
 

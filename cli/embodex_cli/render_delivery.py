@@ -205,6 +205,12 @@ def countersign_lines(done: Sequence[Any]) -> Iterator[str]:
 def post_lines(done: Sequence[Any]) -> Iterator[str]:
     for d in done:
         state = "already on the channel" if d.already else "posted"
+        if d.notice is not None:
+            yield (
+                f"deletion receipt for revocation notice {d.notice} (batch {d.batch}): {state} "
+                f"({short(d.digest)}) from {d.file}"
+            )
+            continue
         yield (
             f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "
             f"{short(d.digest)}) from {d.file}"
