@@ -29,6 +29,7 @@ def _isolated_home(
     monkeypatch.delenv("EMBODEX_DEBUG", raising=False)
     monkeypatch.delenv("EMBODEX_KEY_PASSPHRASE", raising=False)
     monkeypatch.delenv("EMBODEX_LEDGER_DIR", raising=False)
+    monkeypatch.delenv("EMBODEX_REGION", raising=False)
     yield
 
 

@@ -63,6 +63,7 @@ from embodex.errors import (
     QCManifestError,
     QCManifestMissingError,
     QuoteError,
+    RegionError,
     ReviewError,
     RollbackError,
     SamplePackError,
@@ -191,6 +192,10 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
         "(it re-signs the head); pull again afterwards."
     ),
     PullLockedError: "Wait for the other pull to finish, or pass --wait to queue behind it.",
+    RegionError: (
+        "Pull into a store in one of the contract's allowed regions (--region CODE), or ask "
+        "the centre for an amendment allowing your region (with its transfer approval)."
+    ),
     ScopeError: (
         "Leave them out (--exclude-out-of-scope), fix their metadata, or amend the contract's "
         "scope."
@@ -257,6 +262,7 @@ CODE: dict[str, str] = {
     ),
     "verify_contract_file(path)": "`embodex contract show FILE`",
     "publish(...)": "`embodex publish`",
+    "region=": "`--region CODE`",
     "describe_channel(url, contract)": "`embodex channel show URL --contract FILE`",
     "refresh_channel(url, contract, signer)": (
         "`embodex channel refresh URL --contract FILE --key NAME`"

@@ -40,6 +40,7 @@ from .periods import DateDuration, Period, make_periods, parse_duration, zone
 
 __all__ = [
     "CONTRACT_KIND",
+    "REGION_PATTERN",
     "Acceptance",
     "Contract",
     "Origin",
@@ -55,7 +56,9 @@ __all__ = [
 ]
 
 CONTRACT_KIND = "embodex.contract"
-_REGION = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
+#: An ISO 3166 region: a country (CN) or a subdivision (CN-HB).
+REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
+_REGION = REGION_PATTERN
 
 
 def _unique(values: list[str], what: str) -> list[str]:

@@ -24,6 +24,7 @@ from .delivery import (
     DeliveryError,
     FrozenChannelError,
     PullLockedError,
+    RegionError,
     RollbackError,
     ScopeError,
 )
@@ -120,6 +121,7 @@ __all__ = [
     "QCManifestError",
     "QCManifestMissingError",
     "QuoteError",
+    "RegionError",
     "ReviewError",
     "RollbackError",
     "SamplePackError",
