@@ -263,6 +263,10 @@ CODE: dict[str, str] = {
     "verify_contract_file(path)": "`embodex contract show FILE`",
     "publish(...)": "`embodex publish`",
     "region=": "`--region CODE`",
+    "pseudonymise=True": "--pseudonymise",
+    "pseudonymise_operators(...)": (
+        "`embodex package … --pseudonymise --scope CONTRACT_ID` or `embodex pseudonymise`"
+    ),
     "describe_channel(url, contract)": "`embodex channel show URL --contract FILE`",
     "refresh_channel(url, contract, signer)": (
         "`embodex channel refresh URL --contract FILE --key NAME`"

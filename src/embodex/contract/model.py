@@ -295,6 +295,13 @@ class PrivacyTerms(TrustModel):
     importance: list[Literal["general", "important", "core"]] | None = Field(
         default=None, description="The importance grades a batch may carry; null: any."
     )
+    pseudonyms: Literal["centre", "per-contract"] | None = Field(
+        default=None,
+        description="Operator ids in every batch are keyed pseudonyms (embodex.json "
+        "extra.privacy.pseudonyms, written by `embodex package --pseudonymise` or `embodex "
+        "pseudonymise`): centre — any scope; per-contract — scoped by this contract's id, so "
+        "they differ between contracts. Null: no requirement.",
+    )
 
 
 class Origin(TrustModel):
