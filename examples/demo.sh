@@ -47,9 +47,8 @@ embodex inspect "$OUT/centre/more" --json > "$OUT/more.json"
 
 step "4. Inspect: episodes, hours per scene type and skill, cameras, the privacy record"
 embodex inspect "$OUT/centre/dataset"
-embodex inspect "$OUT/centre/dataset" --json > "$OUT/dataset.json"
-python - "$OUT/dataset.json" <<'PY'
-import json, sys
+python - "$OUT/centre/dataset/embodex.json" <<'PY'
+import json, sys  # the privacy record, inside the files the signed manifest hashes
 privacy = json.load(open(sys.argv[1]))["extra"]["privacy"]
 faces, ops = privacy["faces"], privacy["pseudonyms"]
 for cam, c in faces["cameras"].items():
@@ -185,7 +184,9 @@ step "17. Week 1: the centre packages a day of recordings, checks them, publishe
 centre_day --day 1 --at "$W1"
 
 step "18. The buyer pulls: head and manifest verified, files hash-checked, QC re-run, receipt signed"
-buyer pull --channel "$CH" --contract "$TERMS" --key agibot --into "$OUT/buyer" --at "$W1B"
+# the buyer declares where its store processes the data; the contract must allow it
+buyer pull --channel "$CH" --contract "$TERMS" --key agibot --into "$OUT/buyer" --at "$W1B" \
+  --region CN-SH
 
 step "19. Week 2 has a sensor glitch: accepted in part, the bad episode quarantined"
 centre_day --day 2 --defect nan --at "$W2"
