@@ -6,8 +6,9 @@ timestamp (PTS). Each frame row holds its PTS and the PTS of the key frame it de
 from, so a random frame costs one seek to that key frame and the decode of
 at most one GOP, never a scan of the file.
 
-Everything that touches a video file's bytes lives here, so QC, exporters and the loader
-decode through the same function (:class:`VideoDecoder`).
+Everything that touches a video file's bytes lives here — and in :mod:`.videosplice`, which
+splices re-encoded GOPs into a clip (face masking) — so QC, exporters and the loader decode
+through the same function (:class:`VideoDecoder`).
 """
 
 from __future__ import annotations
