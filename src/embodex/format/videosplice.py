@@ -30,6 +30,10 @@ from .videostore import VideoClip, VideoEncoding, encode_frames, probe_index
 
 __all__ = ["reencode_gops"]
 
+#: A GOP is re-encoded as one GOP: no key frame at a scene change (a face appearing is one),
+#: so the spliced clip keeps the source's key frames and the frame rows stay as they are.
+_ONE_KEY_FRAME = {"x264-params": "scenecut=0"}
+
 
 def _gops(clip: VideoClip) -> dict[int, list[int]] | None:
     """Decode position of each GOP's key frame → its frames (presentation order), or None
@@ -98,6 +102,7 @@ def reencode_gops(
             encode_frames(
                 (frames[i] for i in members), part, codec="h264", fps=fps,
                 width=index.width, height=index.height, encoding=encoding,
+                options=_ONE_KEY_FRAME,
             )  # fmt: skip
             their_extra, their_tb, rows = _timestamps(part)
             if their_extra != extradata or their_tb != time_base or len(rows) != len(members):
