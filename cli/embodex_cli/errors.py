@@ -308,6 +308,7 @@ CODE: dict[str, str] = {
     "contract=": "--contract FILE",
     "capacity=": "--capacity FILE",
     "qc='all'": "--qc all",
+    "token=": "--token TOKEN",
     "qc='pass'": "--qc pass",
     "qc=": "--qc",
     "episodes=": "--where",

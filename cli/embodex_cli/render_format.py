@@ -141,6 +141,8 @@ def export_lines(r: ExportReport, what: str) -> Iterator[str]:
         f"exported {plural(r.episodes, 'episode')} ({r.frames:,} frames) to "
         f"{r.path} as {what}: {r.files} files, {fmt_bytes(r.bytes)}"
     )
+    if r.url is not None:
+        yield f"pushed to {r.url}"
     for note in r.notes:
         yield err(f"note: {note}")
 
