@@ -12,7 +12,7 @@ import pytest
 
 from embodex.config import home_dir
 from embodex.delivery import publish
-from embodex.errors import PrivacyError, ScopeError
+from embodex.errors import ConfigError, PrivacyError, ScopeError
 from embodex.format import Dataset, open_dataset
 from embodex.format.importers import import_recordings
 from embodex.format.pseudonyms import (
@@ -95,6 +95,7 @@ def test_package_pseudonymise_per_contract(tmp_path: Path) -> None:
     output holds a real id or the key."""
     from click.testing import CliRunner
 
+    from embodex_cli.errors import error_line
     from embodex_cli.main import cli
 
     runner = CliRunner()
@@ -111,6 +112,12 @@ def test_package_pseudonymise_per_contract(tmp_path: Path) -> None:
     )  # fmt: skip
     assert res.exit_code == 0, res.output
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["plain", "week01"]
+    stray = runner.invoke(
+        cli, ["package", str(raw), str(tmp_path / "x"), "--from", "agibot", "--scope", "c-1"]
+    )
+    assert isinstance(stray.exception, ConfigError), stray.output
+    assert "--pseudonymise" in error_line(stray.exception)  # what the CLI prints
+    assert not (tmp_path / "x").exists()
     ds = open_dataset(out)
     secret = centre_secret()
     assert _operators(ds) == {pseudonym(r, secret, "c-2026-001") for r in real}

@@ -50,6 +50,11 @@ def test_cross_border_pull_allowed_is_recorded_with_its_region(tmp_path: Path) -
     ((region, note),) = _received()
     assert region == "DE" and note is not None and "under CAC-2026-0042" in note
     assert verify_ledger(ledger_path("agibot"), [buyer.identity]).ok
+    # entries about no data carry no region key at all: their bytes are as before the field
+    lines = Ledger(ledger_path("agibot")).lines()[0]
+    assert [b'"region"' in line for line in lines] == [
+        e.kind == "batch-received" for e in Ledger(ledger_path("agibot")).entries()
+    ]
     state = json.loads((tmp_path / "eu" / ".pull" / "state.json").read_text())
     assert state["region"] == "DE"
     # the store keeps its region: a later pull declaring another is refused, a silent one
