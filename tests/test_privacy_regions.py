@@ -1,4 +1,4 @@
-"""Cross-border terms enforced (specs/privacy.md §4d): a pull declares where its store
+"""Cross-border terms enforced (specs/privacy.md §4e): a pull declares where its store
 processes the data, the contract's allowed regions decide, the ledger records the region."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Where the contract lets data be processed (specs/privacy.md §4d): region codes and the
+"""Where the contract lets data be processed (specs/privacy.md §4e): region codes and the
 rule that decides whether a buyer's region is one the contract allows.
 
 A region is an ISO 3166 code: a country (``CN``, ``DE``) or a subdivision (``CN-HB``). A

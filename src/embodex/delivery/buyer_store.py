@@ -101,7 +101,7 @@ class PullState(BaseModel):
     region: str | None = Field(
         default=None,
         description="The region this store processes data in, fixed by the first pull "
-        "(specs/privacy.md §4d): a later pull declaring another is refused.",
+        "(specs/privacy.md §4e): a later pull declaring another is refused.",
     )
     receipts_unposted: list[int] = Field(
         default_factory=list,

@@ -163,7 +163,7 @@ class PullReport:
     #: batches for which the channel holds another valid receipt of this buyer than this
     #: store's (another store's decision, say): kept on the channel, never replaced
     receipts_conflicting: list[int] = field(default_factory=list)
-    #: the region where this store processes the data (specs/privacy.md §4d), and where
+    #: the region where this store processes the data (specs/privacy.md §4e), and where
     #: that came from: ``declared`` (``region=``), ``environment`` (``EMBODEX_REGION``),
     #: ``store`` (fixed by an earlier pull), ``assumed`` (none declared: the contract's origin)
     region: str | None = None
@@ -812,7 +812,7 @@ def pull(
     where the store processes the data (default ``EMBODEX_REGION``; the store keeps the
     region of its first pull); a region the contract's ``usage.allowed_regions`` does not
     allow is refused (:class:`RegionError`) before anything is read, and every batch
-    received is recorded in the ledger with it (specs/privacy.md §4d).
+    received is recorded in the ledger with it (specs/privacy.md §4e).
     ``on_batch(number, bytes)`` and ``on_bytes(n)`` report progress. ``wait`` queues
     behind a running pull instead of refusing. Raises :class:`PullLockedError`,
     :class:`RegionError`, :class:`RollbackError`,

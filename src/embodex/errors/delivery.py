@@ -70,7 +70,7 @@ class ScopeError(DeliveryError):
 class RegionError(DeliveryError):
     """The contract does not let data be processed where this buyer's store is (its
     declared region), no region is declared where the contract allows several countries,
-    or the store was declared in another region before (specs/privacy.md §4d)."""
+    or the store was declared in another region before (specs/privacy.md §4e)."""
 
     default_hint = (
         "Pull into a store in one of the contract's allowed regions (`region=`), or "
