@@ -57,6 +57,8 @@ def contract(
     profile_digest: str | None = None,
     contract_id: str | None = None,
     privacy: dict[str, object] | None = None,
+    usage: dict[str, object] | None = None,
+    scope: dict[str, object] | None = None,
 ) -> tuple[Path, Signer, Signer]:
     """A contract both parties signed before START, in scope for the synthetic episodes
     (QC profile: PROFILE unless ``profile_digest`` names another)."""
@@ -76,6 +78,10 @@ def contract(
         doc["contract_id"] = contract_id
     if privacy is not None:
         doc["privacy"] = privacy
+    if usage is not None:
+        doc["usage"].update(usage)
+    if scope is not None:
+        doc["scope"].update(scope)
     draft = tmp_path / "contract.yaml"
     draft.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     offered = sign_contract(draft, centre, at=BEFORE).path

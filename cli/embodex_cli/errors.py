@@ -64,6 +64,7 @@ from embodex.errors import (
     QCManifestError,
     QCManifestMissingError,
     QuoteError,
+    RegionError,
     RemoteError,
     ReviewError,
     RollbackError,
@@ -202,6 +203,10 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
         "(it re-signs the head); pull again afterwards."
     ),
     PullLockedError: "Wait for the other pull to finish, or pass --wait to queue behind it.",
+    RegionError: (
+        "Pull into a store in one of the contract's allowed regions (--region CODE), or ask "
+        "the centre for an amendment allowing your region (with its transfer approval)."
+    ),
     ScopeError: (
         "Leave them out (--exclude-out-of-scope), fix their metadata, or amend the contract's "
         "scope."
@@ -274,6 +279,11 @@ CODE: dict[str, str] = {
     "link_consent(dataset)": "`embodex consent link DATASET`",
     "list_consents()": "`embodex consent list`",
     "scope=[...]": "--scope TEXT (repeatable)",
+    "region=": "`--region CODE`",
+    "pseudonymise=True": "--pseudonymise",
+    "pseudonymise_operators(...)": (
+        "`embodex package … --pseudonymise --scope CONTRACT_ID` or `embodex pseudonymise`"
+    ),
     "describe_channel(url, contract)": "`embodex channel show URL --contract FILE`",
     "refresh_channel(url, contract, signer)": (
         "`embodex channel refresh URL --contract FILE --key NAME`"

@@ -99,6 +99,14 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
         yield f"receipt {batch}: posted (an earlier pull could not)"
     if report.message:
         yield report.message
+    if report.batches and report.region:
+        how = {
+            "declared": "--region",
+            "store": "this store's region",
+            "environment": "EMBODEX_REGION",
+            "assumed": "none declared: the contract's origin",
+        }
+        yield f"processed in {report.region} ({how.get(report.region_source or '', '?')})"
     if report.dataset_episodes:
         yield (
             f"{report.dataset}: {plural(report.dataset_episodes, 'episode')}, "

@@ -109,6 +109,11 @@ class PullState(BaseModel):
     seen: dict[int, BatchSeen] = Field(
         default_factory=dict, description="Batch -> when it was first seen (deadlines)."
     )
+    region: str | None = Field(
+        default=None,
+        description="The region this store processes data in, fixed by the first pull "
+        "(specs/privacy.md §4e): a later pull declaring another is refused.",
+    )
     receipts_unposted: list[int] = Field(
         default_factory=list,
         description="Batches done whose receipt the channel refused to take (this account may "

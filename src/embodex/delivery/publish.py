@@ -16,6 +16,7 @@ A publish interrupted at any point is finished or cleaned up by the next run:
 from __future__ import annotations
 
 import json
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -31,6 +32,7 @@ from ..contract.model import Contract
 from ..errors import ConsentError, DeliveryError, ScopeError
 from ..format import Dataset, open_dataset
 from ..format.classification import classify
+from ..format.pseudonyms import PSEUDONYM_PATTERN, pseudonym_record
 from ..qc import Profile, default_profile
 from ..storage.stores import FileStorage
 from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
@@ -493,6 +495,39 @@ def _candidates(
     return list(dict.fromkeys(episode_ids))
 
 
+def _require_pseudonyms(contract: Contract, mode: str, src: Dataset) -> None:
+    """The dataset's operator ids are pseudonyms in the scope the contract names."""
+    cid = contract.contract_id
+    fix = (
+        f"Pseudonymise the centre's original with scope {cid} (`pseudonymise_operators(...)`) "
+        "and publish that."
+    )
+    record = pseudonym_record(src.meta)
+    if record is None:
+        raise ScopeError(
+            f"the contract requires pseudonyms: {mode} and {src.root} carries no pseudonym "
+            "record (embodex.json extra.privacy.pseudonyms)",
+            hint=fix,
+        )
+    if mode == "per-contract" and record.get("scope") != cid:
+        raise ScopeError(
+            f"the contract requires pseudonyms scoped to {cid}; {src.root} was pseudonymised "
+            f"for scope {record.get('scope')!r}",
+            hint=fix,
+        )
+    bad = [
+        r["episode_id"]
+        for r in src.episodes.select(["episode_id", "operator_id"]).to_pylist()
+        if r["operator_id"] is not None and not re.match(PSEUDONYM_PATTERN, r["operator_id"])
+    ]
+    if bad:
+        raise ScopeError(
+            f"{len(bad)} episode(s) of {src.root} name an operator that is not a pseudonym "
+            f"(first: {bad[0]})",
+            hint=fix,
+        )
+
+
 def _require_privacy(contract: Contract, src: Dataset) -> None:
     """Refuse a dataset without the anonymisation the contract requires (specs/privacy.md);
     residual faces are QC's privacy.faces findings, judged by the acceptance terms."""
@@ -511,6 +546,8 @@ def _require_privacy(contract: Contract, src: Dataset) -> None:
                 hint="Publish the output of anonymise_dataset(...), correct the dataset's "
                 "extra.classification, or amend the contract's privacy terms.",
             )
+    if terms.pseudonyms is not None:
+        _require_pseudonyms(contract, terms.pseudonyms, src)
     if "faces" not in terms.anonymised:
         return
     record = (src.meta.extra.get("privacy") or {}).get("faces")

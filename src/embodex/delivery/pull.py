@@ -42,9 +42,18 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..canonical import canonical_json, digest_json
-from ..contract import Receipt, VerifiedContract, build_receipt, open_receipt, sign_receipt
+from ..config import region as declared_region
+from ..contract import (
+    Contract,
+    Receipt,
+    VerifiedContract,
+    build_receipt,
+    open_receipt,
+    sign_receipt,
+)
 from ..contract.checking import Violation, replaced_batch
 from ..contract.receipts import DeletionReceipt, replaceable_batches
+from ..contract.regions import abroad, allows_region, parse_region
 from ..errors import (
     ChannelError,
     DeliveryError,
@@ -52,6 +61,7 @@ from ..errors import (
     FrozenChannelError,
     ObjectNotFoundError,
     PullLockedError,
+    RegionError,
     RollbackError,
     StorageAccessError,
     StorageError,
@@ -170,6 +180,11 @@ class PullReport:
     receipts_conflicting: list[int] = field(default_factory=list)
     #: revocation notices whose deletion receipt this pull put on the channel
     deletions_posted: list[int] = field(default_factory=list)
+    #: the region where this store processes the data (specs/privacy.md §4e), and where
+    #: that came from: ``declared`` (``region=``), ``environment`` (``EMBODEX_REGION``),
+    #: ``store`` (fixed by an earlier pull), ``assumed`` (none declared: the contract's origin)
+    region: str | None = None
+    region_source: str | None = None
 
     @property
     def dataset(self) -> Path:
@@ -195,6 +210,8 @@ class PullReport:
             "receipts_refused": self.receipts_refused,
             "receipts_conflicting": self.receipts_conflicting,
             "deletions_posted": self.deletions_posted,
+            "region": self.region,
+            "region_source": self.region_source,
         }
 
 
@@ -413,6 +430,59 @@ def _centre_qc(channel: Channel, manifest: BatchManifest, incoming: Path) -> QCM
         ) from None
 
 
+def _resolve_region(contract: Contract, stored: str | None, given: str | None) -> tuple[str, str]:
+    """Where this store processes the data, and how that is known (see
+    :attr:`PullReport.region_source`); refuses a region the contract does not allow, a
+    declaration that differs from the store's, and no declaration on a cross-border
+    contract. Raises :class:`RegionError`."""
+    usage, cid = contract.usage, contract.contract_id
+    allowed = ", ".join(usage.allowed_regions)
+    declared: str | None = None
+    source = ""
+    for text, src in ((given, "declared"), (declared_region(), "environment")):
+        if text is None:
+            continue
+        declared, source = parse_region(text), src
+        if declared is None:
+            where = "EMBODEX_REGION" if src == "environment" else "the region"
+            raise RegionError(
+                f"{where} {text!r} is not an ISO 3166 region code",
+                hint="Give a country (CN, DE) or a subdivision (CN-HB).",
+            )
+        break
+    if stored is not None:
+        if declared is not None and declared != stored:
+            raise RegionError(
+                f"this store received its data in region {stored}, but this pull declares "
+                f"{declared}: a store's region is fixed by its first pull",
+                hint=f"Pull into a new directory for {declared}; moving this store's data to "
+                "another region is itself a transfer the contract must allow.",
+            )
+        region, source = stored, "store"
+    elif declared is not None:
+        region = declared
+    elif any(abroad(usage, r) for r in usage.allowed_regions):
+        raise RegionError(
+            f"contract {cid} lets data leave {usage.origin_region} ({allowed}), so a pull must "
+            "declare where its store processes the data; none was declared",
+            hint=f"Pass `region=` (e.g. {usage.allowed_regions[-1]}) or set EMBODEX_REGION.",
+        )
+    else:
+        region, source = usage.origin_region, "assumed"
+    if not allows_region(usage, region):
+        how = {
+            "declared": "declared",
+            "environment": "declared by EMBODEX_REGION",
+            "store": "this store's region",
+            "assumed": "no region declared: the contract's origin",
+        }[source]
+        raise RegionError(
+            f"contract {cid} does not allow its data to be processed in {region} ({how}); "
+            f"it allows {allowed}"
+        )
+    return region, source
+
+
 class _Puller:
     """One pull run: the channel, the store, the state, the options."""
 
@@ -429,6 +499,7 @@ class _Puller:
         profile: Profile | None,
         on_batch: Callable[[int, int], None] | None,
         on_bytes: Callable[[int], None] | None,
+        region: str | None = None,
     ) -> None:
         self.ch = channel
         self.store = store
@@ -450,6 +521,10 @@ class _Puller:
                 if number is not None and number not in st.marked_notices:
                     st.marked_notices.append(number)
             st.marked = []
+        #: where this store processes the data (set by :func:`pull` before any batch)
+        self.region, self.region_source = _resolve_region(
+            channel.contract, self.state.region, region
+        )
         #: the channel refused this account's write in this run: no further write is tried
         self.refused: StorageAccessError | None = None
 
@@ -592,8 +667,9 @@ class _Puller:
         # decision and before this entry makes up for it when it resumes
         append_once(
             self.signer, "batch-received", digest,
-            f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes",
-            record=self.record,
+            f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes"
+            + self._region_note(),
+            record=self.record, region=self.region,
         )  # fmt: skip
         receipt = self._stored_receipt(n)
         if progress.stage == "decided":
@@ -611,6 +687,14 @@ class _Puller:
         shutil.rmtree(incoming, ignore_errors=True)
         self._fill(report, manifest, receipt)
         return report
+
+    def _region_note(self) -> str:
+        usage = self.ch.contract.usage
+        if self.region_source == "assumed":
+            return f"; no region declared: origin {self.region} assumed"
+        if abroad(usage, self.region):
+            return f"; cross-border to {self.region} under {usage.transfer_approval_ref}"
+        return ""
 
     def _fetch_and_decide(
         self, manifest: BatchManifest, incoming: Path, report: BatchReport, replaceable: set[int]
@@ -837,12 +921,18 @@ def pull(
     record: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    region: str | None = None,
 ) -> PullReport:
     """Pull every new batch of ``channel`` into the buyer's store ``into`` (see module doc).
 
-    ``signer`` is the buyer's key named in the contract. ``on_batch(number, bytes)`` and
-    ``on_bytes(n)`` report progress. ``wait`` queues behind a running pull instead of
-    refusing. Raises :class:`PullLockedError`, :class:`RollbackError`,
+    ``signer`` is the buyer's key named in the contract. ``region`` is the ISO 3166 region
+    where the store processes the data (default ``EMBODEX_REGION``; the store keeps the
+    region of its first pull); a region the contract's ``usage.allowed_regions`` does not
+    allow is refused (:class:`RegionError`) before anything is read, and every batch
+    received is recorded in the ledger with it (specs/privacy.md §4e).
+    ``on_batch(number, bytes)`` and ``on_bytes(n)`` report progress. ``wait`` queues
+    behind a running pull instead of refusing. Raises :class:`PullLockedError`,
+    :class:`RegionError`, :class:`RollbackError`,
     :class:`FrozenChannelError`, :class:`ChannelError`, :class:`SignatureError`,
     :class:`DeliveryError` and ``StorageError`` (after ``attempts`` tries; run again to
     resume: finished files are kept). A channel that refuses only the receipts
@@ -865,8 +955,10 @@ def pull(
     with store.locked(wait=wait):
         run = _Puller(
             ch, store, signer, now, workers=workers, attempts=attempts, record=record,
-            profile=profile, on_batch=on_batch, on_bytes=on_bytes,
+            profile=profile, on_batch=on_batch, on_bytes=on_bytes, region=region,
         )  # fmt: skip
+        run.state.region = run.region  # saved with the pull's first save
+        report.region, report.region_source = run.region, run.region_source
         if record:
             # a ledger that would refuse the entries of this pull refuses it now, before the
             # store changes (not after a new generation was switched to)

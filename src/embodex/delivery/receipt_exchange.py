@@ -245,11 +245,14 @@ def repair_receipts(
     return out
 
 
-def append_once(signer: Signer, kind: str, ref: str, note: str, *, record: bool) -> None:
+def append_once(
+    signer: Signer, kind: str, ref: str, note: str, *, record: bool, region: str | None = None
+) -> None:
     """Append a ledger entry unless the signer's ledger already has ``kind`` for ``ref``
-    (so a step redone after a crash is recorded once)."""
+    (so a step redone after a crash is recorded once); ``region``: where the data is
+    processed (a buyer's received batch)."""
     if record:
-        Ledger(ledger_path(signer.name)).append_missing(signer, [(kind, ref, note)])
+        Ledger(ledger_path(signer.name)).append_missing(signer, [(kind, ref, note)], region=region)
 
 
 @dataclass(frozen=True)

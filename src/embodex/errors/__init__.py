@@ -24,6 +24,7 @@ from .delivery import (
     DeliveryError,
     FrozenChannelError,
     PullLockedError,
+    RegionError,
     RollbackError,
     ScopeError,
 )
@@ -122,6 +123,7 @@ __all__ = [
     "QCManifestError",
     "QCManifestMissingError",
     "QuoteError",
+    "RegionError",
     "RemoteError",
     "ReviewError",
     "RollbackError",
