@@ -273,5 +273,5 @@ def write_catalog_html(
 ) -> Path:
     """Write :func:`catalog_html` to ``path`` atomically (no partial file); return the path."""
     out = Path(path)
-    atomic_write_bytes(out, catalog_html(catalog, sample=sample).encode("utf-8"))
+    atomic_write_bytes(out, catalog_html(catalog, sample=sample).encode("utf-8"), mode=0o644)
     return out

@@ -1,0 +1,117 @@
+"""The README's "Using it" tour runs as written: every block marked ``<!-- tour -->``, in an
+empty folder with a fresh EMBODEX_HOME, against a folder channel and against the local S3
+server (moto). This is the project's last guard: when a command the README shows changes,
+this test fails naming the README block, line and command (see tests/_readme_tour.py).
+"""
+
+from __future__ import annotations
+
+import re
+import stat
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests._readme_tour import Block, run_tour, tour_blocks, tour_env
+
+README = Path(__file__).resolve().parents[1] / "README.md"
+BIN = Path(sys.executable).parent
+
+
+def _env(home: Path, channel: str, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = tour_env(home, channel, extra)
+    env["PATH"] = f"{BIN}:{env.get('PATH', '')}"
+    return env
+
+
+def _run(tmp_path: Path, blocks: list[Block], channel: str, **extra: str):  # type: ignore[no-untyped-def]
+    work = tmp_path / "tour"
+    work.mkdir()
+    result = run_tour(blocks, work, _env(tmp_path / "home", channel, extra))
+    return work, result
+
+
+def test_the_tour_is_marked_and_covers_the_trade() -> None:
+    blocks = tour_blocks(README.read_text(encoding="utf-8"))
+    code = "".join(b.code for b in blocks)
+    assert [b.language for b in blocks].count("python") >= 1
+    # every step of the trade is in the tour, in a block that runs
+    for command in (
+        "embodex package", "embodex qc run", "embodex trim", "embodex keys generate",
+        "embodex catalog build", "--capacity", "embodex quote", "embodex contract init",
+        "embodex contract sign", "embodex publish", "embodex pull", "embodex verify",
+        "embodex receipt", "embodex supply status", "DatasetMeta(",
+    ):  # fmt: skip
+        assert command in code, command
+
+
+@pytest.mark.parametrize("kind", ["folder", "s3"])
+def test_the_readme_tour_runs_as_written(kind: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    blocks = tour_blocks(README.read_text(encoding="utf-8"))
+    extra: dict[str, str] = {}
+    if kind == "s3":
+        channel = request.getfixturevalue("s3_url")
+        extra = dict(request.getfixturevalue("s3_endpoint"))
+    else:
+        channel = "channel"  # a folder in the tour's own directory
+    work, result = _run(tmp_path, blocks, channel, **extra)
+    assert result.failure is None, result.failure
+    out = result.output
+    # what the tour promises, checked on what it left behind
+    assert (work / "deliveries/acme/dataset/embodex.json").is_file()
+    assert re.search(r"batch 1: accepted: 4 of 4 episodes accepted", out), out
+    assert "nothing to trim" in out
+    for page in ("qc.html", "catalog.html", "supply-status.html"):
+        assert stat.S_IMODE((work / page).stat().st_mode) == 0o644, page
+    assert (work / "datasets/mine/embodex.json").is_file()
+    if kind == "folder":
+        assert (work / "channel" / "head.json").exists() or any((work / "channel").iterdir())
+
+
+def test_a_broken_shell_command_fails_the_tour_naming_it(tmp_path: Path) -> None:
+    readme = (
+        "# x\n\ntext\n\n<!-- tour -->\n```bash\necho one\n"
+        "embodex inspect no-such-dataset   # broken on purpose\necho never\n```\n"
+    )
+    blocks = tour_blocks(readme)
+    assert [(b.language, b.line) for b in blocks] == [("bash", 7)]
+    _, result = _run(tmp_path, blocks, "channel")
+    assert result.returncode != 0 and result.failure is not None
+    assert "block 1 (bash, README.md line 8)" in result.failure, result.failure
+    assert "`embodex inspect no-such-dataset" in result.failure
+    assert "exited 1" in result.failure and "not an embodex dataset" in result.failure
+    assert "never" not in result.output
+
+
+def test_a_broken_python_block_fails_the_tour_naming_its_line(tmp_path: Path) -> None:
+    readme = (
+        "<!-- tour -->\n```bash\nmkdir -p data\n```\n\n"
+        "<!-- tour -->\n```python\nimport embodex\n\nembodex.open_dataset('data')\n```\n"
+    )
+    blocks = tour_blocks(readme)
+    assert [(b.number, b.language, b.line) for b in blocks] == [(1, "bash", 3), (2, "python", 8)]
+    _, result = _run(tmp_path, blocks, "channel")
+    assert result.failure is not None and "block 2 (python, README.md line 8)" in result.failure
+    assert 'File "README.md", line 10' in result.output  # the traceback points at the README
+    assert "DatasetNotFoundError" in result.output
+
+
+def test_unmarked_blocks_do_not_run_and_a_stray_marker_is_an_error() -> None:
+    assert tour_blocks("```bash\nrm -rf /nowhere\n```\n") == []
+    with pytest.raises(ValueError, match="must come right before"):
+        tour_blocks("<!-- tour -->\n\n```bash\necho\n```\n")
+
+
+def test_keys_list_sample_output_is_what_the_command_prints(tmp_path: Path) -> None:
+    text = README.read_text(encoding="utf-8")
+    m = re.search(r"`embodex keys list` prints:\n\n```text\n(.*?)```", text, re.DOTALL)
+    assert m is not None
+    blocks = [Block(1, "bash", "embodex keys generate hubei-centre --role centre\n"
+                    "embodex keys generate agibot --role buyer\nembodex keys list\n", 1)]  # fmt: skip
+    _, result = _run(tmp_path, blocks, "channel")
+    assert result.failure is None, result.failure
+    ids = re.compile(r"ed25519:[0-9a-f]{32}")
+    printed = [ids.sub("ed25519:ID", line).rstrip() for line in result.output.splitlines()]
+    sample = [ids.sub("ed25519:ID", line).rstrip() for line in m.group(1).splitlines()]
+    assert printed[-len(sample) :] == sample
