@@ -148,6 +148,32 @@ def test_a_mistyped_channel_folder_is_an_error_not_an_empty_channel(
     assert code == 0 and "nothing published" in out, err
 
 
+def test_a_mistyped_s3_channel_is_an_error_not_an_empty_channel(
+    tmp_path: Path, s3_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An object store has no folders: a prefix holding nothing is no channel (exit 1, the
+    fix); once anything is stored there (here a first publish cut before its head), the
+    channel exists and may say "nothing published yet"."""
+    from embodex.storage import open_storage
+
+    terms, _, _ = contract(tmp_path)
+    typo, store = s3_url + "/deliverys", tmp_path / "buyer"
+    common = ["--channel", typo, "--contract", str(terms), "--at", T[5]]
+    code, _, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    line = _one_line_error(code, err)
+    assert f"there is no channel at {typo}" in line and "Check the URL for a typo" in line
+    assert "`embodex publish" in line  # the CLI's words for the fix
+    assert not (store / "dataset").exists()
+    for args in (["supply", "status"], ["channel", "show"]):
+        code, _, err = run([*args, *common], capsys)
+        assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    open_storage(typo).put_bytes("batches/000001/data/x.bin", b"staged")
+    code, out, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    assert code == 0 and "nothing published" in out, err
+    code, out, err = run(["channel", "show", *common], capsys)
+    assert code == 0 and "nothing published yet" in out, err
+
+
 def test_supply_views_agree_on_revocations_and_money(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
