@@ -55,6 +55,10 @@ def contract() -> None:
 )
 @trust_opt
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option(
+    "--at", "at", type=DATE, default=None,
+    help="With --from-quote: draft as of this date (YYYY-MM-DD); past demand dates are refused.",
+)  # fmt: skip
 def contract_init(
     template: str,
     centre: str | None,
@@ -65,6 +69,7 @@ def contract_init(
     catalog: str | None,
     trust: tuple[str, ...],
     out: Path | None,
+    at: Any,
 ) -> None:
     """Print a filled-in contract YAML to edit (humanoid data, 23 scenes, weekly deliveries).
 
@@ -98,6 +103,7 @@ def contract_init(
             trusted=trusted_identities(trust),
             buyer=buyer_id,
             centre=centre_id,
+            today=day(at),
         )
     else:
         if catalog is not None:

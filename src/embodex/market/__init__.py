@@ -25,7 +25,15 @@ Spec: ``specs/catalog.md``.
 from .capacity import Capacity, SceneInfo, builtin_scenes, load_capacity
 from .catalog import Catalog, build_catalog, open_catalog, read_catalog
 from .contract_draft import contract_from_quote, draft_contract
-from .demand import Demand, DemandItem, DemandLine, load_demand, parse_demand
+from .demand import (
+    Demand,
+    DemandItem,
+    DemandLine,
+    demand_today,
+    load_demand,
+    parse_demand,
+    require_dates_ahead,
+)
 from .listing import Holding, Listing
 from .matching import MatchLine, MatchResult, match_demand
 from .prices import PriceSheet, default_price_sheet, default_price_sheet_text, load_price_sheet
@@ -97,7 +105,9 @@ __all__ = [
     "find_sample_offer",
     "has_mark",
     "load_capacity",
+    "demand_today",
     "load_demand",
+    "require_dates_ahead",
     "load_price_sheet",
     "load_quote",
     "make_catalog",
