@@ -247,6 +247,7 @@ def review_next(dataset: Path, out_dir: Path | None, as_json: bool) -> None:
 @click.option(
     "--reason",
     required=True,
+    type=click.Choice(list(REASONS)),  # a code outside the list is a usage error (exit 2)
     metavar="CODE",
     help=_REASONS_HELP,
 )
