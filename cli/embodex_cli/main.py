@@ -68,8 +68,9 @@ for _module in COMMAND_MODULES:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to one line on stderr and a non-zero exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="embodex", standalone_mode=False)
+        cli.main(args=args, prog_name="embodex", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -80,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
     except EmbodexError as exc:
         if debug_enabled():
             traceback.print_exc()
-        click.echo(f"error: {error_line(exc)}", err=True)
+        click.echo(f"error: {error_line(exc, _command_path(args))}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
@@ -104,6 +105,18 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(EXIT_FAILURE)
+
+
+def _command_path(args: list[str]) -> str:
+    """The command ``args`` ran (``embodex qc run``): its leading command names."""
+    words: list[str] = ["embodex"]
+    command: click.Command = cli
+    for arg in args:
+        if not isinstance(command, click.Group) or arg not in command.commands:
+            break
+        command = command.commands[arg]
+        words.append(arg)
+    return " ".join(words)
 
 
 def _click_error_line(exc: click.ClickException) -> str:
