@@ -174,6 +174,40 @@ def test_a_mistyped_s3_channel_is_an_error_not_an_empty_channel(
     assert code == 0 and "nothing published yet" in out, err
 
 
+def test_publish_says_each_thing_once_and_the_dry_run_counts_what_goes_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run's file count and bytes are the publish's; a contract warning is printed
+    once per run; an out-of-scope line names its episode's own value, not batch totals."""
+    from embodex.demo.synth import SKILLS
+
+    inside = [s.skill for s in SKILLS][:2]
+    terms, _, _ = contract(tmp_path, min_pass_rate="1.0", skills=inside)
+    src, ch = tmp_path / "centre", str(tmp_path / "channel")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(json.dumps(PROFILE.content))
+    centre_dataset(src, 4, defects={0: "nan"})  # skills cycle over 3: index 2 is outside
+    outside = SKILLS[2].skill
+    args = [
+        "publish", str(src), "--channel", ch, "--contract", str(terms), "--key",
+        "hubei-centre", "--profile", str(profile), "--at", T[5], "--exclude-out-of-scope",
+    ]  # fmt: skip
+    code, dry, err = run([*args, "--dry-run"], capsys)
+    assert code == 0, err
+    left = [line for line in dry.splitlines() if line.startswith("left out (out of scope)")]
+    assert len(left) == 1 and f"scope.skills: skill {outside}, outside the contract's" in left[0]
+    assert "episode(s)" not in left[0]  # no totals repeated on the episode's line
+    warned = [line for line in err.splitlines() if "acceptance.min_pass_rate" in line]
+    assert len(warned) == 1, err
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    assert len([line for line in err.splitlines() if "acceptance.min_pass_rate" in line]) == 1
+    would = dry.split("would publish batch 1")[1].split(";")[0]
+    done = out.split("published batch 1")[1].split(";")[0]
+    assert would.split(": ", 1)[1] == done.split(": ", 1)[1], (would, done)  # same files, bytes
+    assert " 3 episodes, " in done
+
+
 def test_supply_views_agree_on_revocations_and_money(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
