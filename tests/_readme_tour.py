@@ -57,9 +57,7 @@ def tour_blocks(markdown: str) -> list[Block]:
                 f"README line {i + 1}: {MARKER} must come right before a ```bash or "
                 f"```python fence, not {fence!r}"
             )
-        end = next(
-            (j for j in range(i + 2, len(lines)) if lines[j].strip() == m.group(1)), None
-        )
+        end = next((j for j in range(i + 2, len(lines)) if lines[j].strip() == m.group(1)), None)
         if end is None:
             raise ValueError(f"README line {i + 2}: the tour block is never closed")
         code = "".join(line + "\n" for line in lines[i + 2 : end])

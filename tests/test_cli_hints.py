@@ -92,7 +92,6 @@ def test_an_error_never_tells_its_command_to_run_itself(
     from embodex.errors import FormatError
     from embodex_cli.errors import error_line
 
-
     root = tmp_path / "ds"
     synth_dataset(root, 1, seed=2, meta=synth_meta(image_size=16), duration_s=(1.0, 1.0))
     (root / "stats.json").unlink()

@@ -291,14 +291,16 @@ def test_quote_and_contract_init_refuse_a_demand_dated_in_the_past(
                capsys)[0] == 0  # fmt: skip
     demand, quote = tmp_path / "demand.yaml", tmp_path / "quote.json"
     demand.write_text(DEMAND)  # January 2026: past by now
-    for at, past in ((None, "its horizon 2026-03-01 is past"),
-                     ("2026-01-06T09:00:00Z", "it starts on 2026-01-05, before today")):  # fmt: skip
+    cases = [(None, "its horizon 2026-03-01 is past"),
+             ("2026-01-06T09:00:00Z", "it starts on 2026-01-05, before today")]  # fmt: skip
+    for at, past in cases:
         code, out, err = run(
             ["quote", str(cat), str(demand), "-o", str(quote), *(["--at", at] if at else [])],
             capsys,
         )
         assert code == 1 and out == "" and not quote.exists(), err
-        assert err.startswith("error: the demand 'CLI pilot' is dated in the past: ") and past in err
+        assert err.startswith("error: the demand 'CLI pilot' is dated in the past: ")
+        assert past in err
         assert "Set start to " in err and len(err.strip().splitlines()) == 1
     # a quote made in time, drafted into a contract after its dates passed
     assert run(["quote", str(cat), str(demand), "-o", str(quote), "--at", AT], capsys)[0] == 0

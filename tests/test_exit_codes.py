@@ -70,7 +70,7 @@ def test_bad_values_the_cli_catches_exit_2(
     args: list[str], dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [a.format(ds=dataset, tmp=tmp_path) for a in args]
-    code, out, err = run(argv, capsys)
+    code, _, err = run(argv, capsys)
     lines = err.strip().splitlines()
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: "), (code, err)
     assert "--help`" in lines[0]
@@ -81,7 +81,7 @@ def test_input_wrong_for_the_data_exits_1(
     args: list[str], dataset: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     argv = [a.format(ds=dataset, tmp=tmp_path) for a in args]
-    code, out, err = run(argv, capsys)
+    code, _, err = run(argv, capsys)
     lines = err.strip().splitlines()
     assert code == 1 and len(lines) == 1 and " — " in lines[0], (code, err)
 

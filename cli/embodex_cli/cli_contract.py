@@ -32,7 +32,10 @@ def contract() -> None:
 
 @contract.command("init")
 @click.option(
-    "--template", default="hubei-agibot", show_default=True, help="Template to start from.",
+    "--template",
+    default="hubei-agibot",
+    show_default=True,
+    help="Template to start from.",
     type=click.Choice(["hubei-agibot"]),  # embodex.contract.TEMPLATES (tests keep them equal)
 )
 @click.option(

@@ -56,8 +56,8 @@ def draft_contract(
     be exactly what it prices (:func:`verify_quote`). Without ``buyer`` the buyer's key is
     left as ``REPLACE-ME`` (the trust loader refuses to sign until it is filled in). Raises
     :class:`DemandError` when the quoted demand's dates are past (``today``, default: today
-    in its time zone), :class:`QuoteError` when the quote does not match the listing, has expired, when
-    ``centre`` is not the quote's centre, or when ``buyer`` is not a buyer key.
+    in its time zone), :class:`QuoteError` when the quote does not match the listing, has
+    expired, when ``centre`` is not the quote's centre, or when ``buyer`` is not a buyer key.
 
     Example::
 

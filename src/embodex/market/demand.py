@@ -210,8 +210,7 @@ def require_dates_ahead(demand: Demand, today: date) -> None:
     else:
         return
     raise DemandError(
-        f"the demand {demand.title!r} is dated in the past: {past} ({today} in "
-        f"{demand.timezone})",
+        f"the demand {demand.title!r} is dated in the past: {past} ({today} in {demand.timezone})",
         hint=f"Set start to {today} or later, and horizon after it, in the demand.",
         field="horizon" if demand.horizon < today else "start",
     )

@@ -350,7 +350,8 @@ def build_quote(
     ``catalog`` is recorded in the quote as where the listing came from (a folder or URL).
 
     Raises :class:`DemandError` (dates past on ``now``'s day in the demand's time zone,
-    budget in another currency, nothing the centre can deliver, frame rates that differ, a QC profile the catalogue does not certify against)
+    budget in another currency, nothing the centre can deliver, frame rates that differ, a
+    QC profile the catalogue does not certify against)
     and ``PriceSheetError`` (a licence the price sheet does not offer).
 
     Example::
