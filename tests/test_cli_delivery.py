@@ -182,7 +182,7 @@ def test_publish_says_each_thing_once_and_the_dry_run_counts_what_goes_out(
     from embodex.demo.synth import SKILLS
 
     inside = [s.skill for s in SKILLS][:2]
-    terms, _, _ = contract(tmp_path, min_pass_rate="1.0", skills=inside)
+    terms, _, _ = contract(tmp_path, min_pass_rate="1.0", skills=inside, min_hours_per_delivery="1")
     src, ch = tmp_path / "centre", str(tmp_path / "channel")
     profile = tmp_path / "profile.yaml"
     profile.write_text(json.dumps(PROFILE.content))
@@ -197,11 +197,12 @@ def test_publish_says_each_thing_once_and_the_dry_run_counts_what_goes_out(
     left = [line for line in dry.splitlines() if line.startswith("left out (out of scope)")]
     assert len(left) == 1 and f"scope.skills: skill {outside}, outside the contract's" in left[0]
     assert "episode(s)" not in left[0]  # no totals repeated on the episode's line
-    warned = [line for line in err.splitlines() if "acceptance.min_pass_rate" in line]
-    assert len(warned) == 1, err
+    for rule in ("acceptance.min_pass_rate", "volume.min_hours_per_delivery"):
+        assert len([line for line in err.splitlines() if rule in line]) == 1, err
     code, out, err = run(args, capsys)
     assert code == 0, err
-    assert len([line for line in err.splitlines() if "acceptance.min_pass_rate" in line]) == 1
+    for rule in ("acceptance.min_pass_rate", "volume.min_hours_per_delivery"):
+        assert len([line for line in err.splitlines() if rule in line]) == 1, err
     would = dry.split("would publish batch 1")[1].split(";")[0]
     done = out.split("published batch 1")[1].split(";")[0]
     assert would.split(": ", 1)[1] == done.split(": ", 1)[1], (would, done)  # same files, bytes
