@@ -91,10 +91,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
-        _fail(exc)
+        _fail(exc, args)
 
 
-def _fail(exc: Exception) -> Any:
+def _fail(exc: Exception, args: list[str]) -> Any:
     """One line on stderr for ``exc`` and its exit code (the SDK's error table is imported
     only when something failed)."""
     import traceback
