@@ -81,7 +81,7 @@ def test_the_readme_tour_runs_as_written(
         channel = request.getfixturevalue("s3_url")
         extra = dict(request.getfixturevalue("s3_endpoint"))
     else:
-        channel = "channel"  # a folder in the tour's own directory
+        channel = "./channel"  # a folder in the tour's own directory
     shutil.copytree(agreed, tmp_path / "copy")  # the keys, ledgers, data and contract
     work = tmp_path / "copy" / "tour"
     result = run_tour(after, work, _env(tmp_path / "copy" / "home", channel, extra))
@@ -147,4 +147,14 @@ def test_keys_list_sample_output_is_what_the_command_prints(tmp_path: Path) -> N
     ids = re.compile(r"ed25519:[0-9a-f]{32}")
     printed = [ids.sub("ed25519:ID", line).rstrip() for line in result.output.splitlines()]
     sample = [ids.sub("ed25519:ID", line).rstrip() for line in m.group(1).splitlines()]
-    assert printed[-len(sample) :] == sample
+    got = printed[-len(sample) :]
+    if got != sample:  # say it the way a reader fixes it: the README's sample, then the output
+        line = text[: m.start(1)].count("\n") + 1
+        pytest.fail(
+            f"README.md line {line}: the `embodex keys list` sample is not what the command "
+            "prints (key ids aside). README:\n"
+            + "\n".join(sample)
+            + "\nprinted:\n"
+            + "\n".join(got),
+            pytrace=False,
+        )
