@@ -167,6 +167,13 @@ def test_a_mistyped_s3_channel_is_an_error_not_an_empty_channel(
     for args in (["supply", "status"], ["channel", "show"]):
         code, _, err = run([*args, *common], capsys)
         assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    for args in (["receipt", "countersign", "--key", "hubei-centre"],
+                 ["channel", "refresh", "--key", "hubei-centre"]):  # fmt: skip
+        code, _, err = run([*args, *common], capsys)
+        assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    code, _, err = run(["catalog", "provenance", typo, "--contract", str(terms),
+                        "--at", T[5]], capsys)  # fmt: skip
+    assert f"there is no channel at {typo}" in _one_line_error(code, err)
     open_storage(typo).put_bytes("batches/000001/data/x.bin", b"staged")
     code, out, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
     assert code == 0 and "nothing published" in out, err

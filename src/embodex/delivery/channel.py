@@ -146,6 +146,7 @@ class Channel:
         head yet is a :class:`ChannelError` carrying ``hint`` (what to do first)."""
         got = self.read_head()
         if got is None:
+            self.require_location()  # a typo is "no channel there", not "nothing yet"
             raise ChannelError(
                 f"{self.url} has no head: nothing was published yet", hint=hint, url=self.url
             )
