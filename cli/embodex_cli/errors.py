@@ -28,6 +28,7 @@ from embodex.errors import (
     ChannelError,
     ClusterError,
     ConfigError,
+    ConsentError,
     ConsoleError,
     ContractError,
     ContractStateError,
@@ -140,6 +141,11 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
     ImportSourceError: "Fix or remove that recording, or pass --skip-bad to package the rest.",
     InteropError: "See specs/interop.md for what each conversion supports.",
     MissingExtraError: lambda e: f"pip install 'embodex[{e.extra}]'",
+    ConsentError: (
+        "Record the operator's consent (`embodex consent record PSEUDONYM --scope training "
+        "--key CENTRE`), link it (`embodex consent link DATASET`), or leave out their "
+        "episodes; `embodex consent list` shows the register (specs/privacy.md §4d)."
+    ),
     PrivacyError: (
         "pip install 'embodex[privacy]' for the face detector; see `embodex anonymise --help` "
         "(--threshold in (0, 1), --faces blur|pixelate|box) and specs/privacy.md."
@@ -262,6 +268,12 @@ CODE: dict[str, str] = {
     ),
     "verify_contract_file(path)": "`embodex contract show FILE`",
     "publish(...)": "`embodex publish`",
+    "record_consent(operator, signer, scope=[...])": (
+        "`embodex consent record PSEUDONYM --scope … --key CENTRE`"
+    ),
+    "link_consent(dataset)": "`embodex consent link DATASET`",
+    "list_consents()": "`embodex consent list`",
+    "scope=[...]": "--scope TEXT (repeatable)",
     "describe_channel(url, contract)": "`embodex channel show URL --contract FILE`",
     "refresh_channel(url, contract, signer)": (
         "`embodex channel refresh URL --contract FILE --key NAME`"

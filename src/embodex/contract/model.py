@@ -292,6 +292,26 @@ class PrivacyTerms(TrustModel):
     importance: list[Literal["general", "important", "core"]] | None = Field(
         default=None, description="The importance grades a batch may carry; null: any."
     )
+    consent: Literal["required", "warn"] | None = Field(
+        default=None,
+        description="Consent on record (specs/privacy.md §4d): required — publish refuses an "
+        "episode without a link to its operator's consent in force; warn — publish warns; "
+        "null: not checked.",
+    )
+    consent_scope: list[NonEmpty] | None = Field(
+        default=None,
+        description="What each operator's consent must cover (every item in the statement's "
+        "scope), e.g. [training, transfer]; null: any scope.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # privacy terms without consent serialise (and so sign and hash) as before the fields
+        data: dict[str, Any] = handler(self)
+        for optional in ("consent", "consent_scope"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
+        return data
 
 
 class Origin(TrustModel):

@@ -15,6 +15,7 @@ A publish interrupted at any point is finished or cleaned up by the next run:
 
 from __future__ import annotations
 
+import json
 import tempfile
 import threading
 from collections.abc import Callable
@@ -27,13 +28,14 @@ from typing import Any
 from ..contract import VerifiedContract
 from ..contract.checking import BatchSummary, Violation, check_batch
 from ..contract.model import Contract
-from ..errors import DeliveryError, ScopeError
+from ..errors import ConsentError, DeliveryError, ScopeError
 from ..format import Dataset, open_dataset
 from ..format.classification import classify
 from ..qc import Profile, default_profile
 from ..storage.stores import FileStorage
 from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
 from ..trust import Identity, Ledger, Signer, ledger_path
+from ..trust.consent import episode_consent_problems
 from ..trust.types import dec_str
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import (
@@ -192,6 +194,8 @@ class _Publisher:
     ) -> None:
         self.ch, self.outbox, self.signer, self.now, self.opts = ch, outbox, signer, now, opts
         self.state = _read_state(ch, outbox)
+        #: episodes without valid consent under a contract that only warns (privacy.consent)
+        self.consent_warnings: list[Violation] = []
 
     def next_head(self, manifest: BatchManifest, digest: str, when: datetime) -> HeadUpdate:
         """The head after the current one, naming ``manifest`` as the latest batch."""
@@ -322,6 +326,7 @@ class _Publisher:
         elsewhere = delivered_under(ch.contract.contract_id, besides=ch.url)
         candidates = _candidates(src, self.state, episode_ids, elsewhere)
         ids, result.excluded = _scope_filter(ch, src, candidates, number, self.now, exclude)
+        self.consent_warnings = _require_consent(ch.contract, src, ids, self.now)
         return ids
 
     def stage(self, src: Dataset, ids: list[str], profile: Profile) -> StagedBatch:
@@ -401,8 +406,9 @@ class _Publisher:
         result.hours = manifest.hours
 
     def warnings(self, staged: StagedBatch, number: int) -> list[Violation]:
-        """The buyer's contract checks on the staged batch (§4.1 of specs/channel.md)."""
-        return preview_violations(
+        """The buyer's contract checks on the staged batch (§4.1 of specs/channel.md), and
+        the episodes without consent on record when the contract only warns about them."""
+        return self.consent_warnings + preview_violations(
             self.ch.contract,
             staged,
             number=number,
@@ -520,6 +526,43 @@ def _require_privacy(contract: Contract, src: Dataset) -> None:
             hint="Publish the output of anonymise_dataset(...) (or import_recordings(..., "
             "anonymise='faces')).",
         )
+
+
+def _require_consent(
+    contract: Contract, src: Dataset, ids: list[str], now: datetime
+) -> list[Violation]:
+    """Under ``privacy.consent: required``, refuse episodes whose operator has no consent in
+    force linked to them (specs/privacy.md §4d); under ``warn``, return them as a warning."""
+    terms = contract.privacy
+    mode = terms.consent if terms is not None else None
+    if terms is None or mode is None or not ids:
+        return []
+    wanted = set(ids)
+    rows = src.episodes.select(["episode_id", "operator_id", "extra"]).to_pylist()
+    problems = episode_consent_problems(
+        (
+            (r["episode_id"], r["operator_id"], json.loads(r["extra"] or "{}"))
+            for r in rows
+            if r["episode_id"] in wanted
+        ),
+        on=now.date(),
+        scope=terms.consent_scope or (),
+    )
+    if not problems:
+        return []
+    first = next(iter(problems))
+    message = (
+        f"{len(problems)} of {len(ids)} episode(s) lack consent on record, e.g. {first} "
+        f"({problems[first]})"
+    )
+    if mode == "required":
+        raise ConsentError(
+            f"the contract requires consent on record: {message}",
+            hint="Record each operator's consent (`record_consent(operator, signer, "
+            "scope=[...])`), link it (`link_consent(dataset)`), or publish without their "
+            "episodes.",
+        )
+    return [Violation(rule="privacy.consent", message=message, episode_ids=sorted(problems))]
 
 
 #: scope rule -> what one episode outside it is said to have (per episode: no batch totals)

@@ -63,6 +63,7 @@ from .storage import (
 )
 from .train import LoaderConfigError, QCManifestMissingError
 from .trust import (
+    ConsentError,
     KeyExistsError,
     KeyNotFoundError,
     KeyPermissionError,
@@ -85,6 +86,7 @@ __all__ = [
     "ChannelError",
     "ClusterError",
     "ConfigError",
+    "ConsentError",
     "ConsoleError",
     "ContractError",
     "ContractStateError",

@@ -65,6 +65,9 @@ LEDGER_KINDS: tuple[str, ...] = (
     "notice-sent",
     "receipt-countersigned",  # delivery: the centre acknowledged a buyer's receipt
     "fork-detected",  # delivery: the channel served another signed batch under a number
+    "episodes-deleted",  # delivery: the buyer dropped revoked episodes (a deletion receipt)
+    "consent-recorded",  # privacy: the centre recorded an operator's consent statement
+    "consent-withdrawn",  # privacy: the centre recorded its withdrawal
 )
 
 
