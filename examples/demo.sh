@@ -116,8 +116,9 @@ buyer catalog provenance "$OUT/buyer-sample"         # the signed chain, recordi
 buyer load "$OUT/buyer-sample" --horizon 30 --qc pass+warn   # through the training loader
 
 step "12. The buyer states a demand, matches it and gets a transparent quote"
-START=$(date +%F)
-HORIZON=$(python -c 'import datetime as d; print(d.date.today() + d.timedelta(weeks=26, days=-1))')
+# today and 26 weeks on, in the demand's time zone (quote and contract refuse past dates)
+START=$(TZ=Asia/Shanghai date +%F)
+HORIZON=$(python -c 'import datetime as d; print(d.date.fromisoformat("'"$START"'") + d.timedelta(weeks=26, days=-1))')
 sed -e "s/^start: .*/start: $START/" -e "s/^horizon: .*/horizon: $HORIZON/" \
   examples/market/demand.yaml > "$OUT/demand.yaml"
 buyer catalog match "$OFFERS" "$OUT/demand.yaml"

@@ -341,6 +341,8 @@ def trim(
 
     if len(episodes) != len(ranges):
         raise click.UsageError("give one --frames START:END after each --episode ID")
+    if not suggested and not episodes:
+        raise click.UsageError("give --suggested, or --episode ID --frames START:END")
     output = Output(as_json)
     with output.progress("trimming") as bar:
         result = trim_dataset(
@@ -351,6 +353,15 @@ def trim(
             on_start=bar.total,
             on_episode=lambda _eid: bar.update(),
         )
+    if result is None:  # clean data: an answer, exit 0 (a `set -e` script goes on)
+        output.result(
+            {"source": str(src), "dataset": None, "trimmed": {}},
+            text=lambda _r: [
+                f"nothing to trim in {src}: QC suggests no trim (no motion.idle_ends "
+                f"findings); {out} not written"
+            ],
+        )
+        return
     output.result(result, text=lambda r: trim_lines(r, out))
 
 

@@ -374,11 +374,25 @@ def cli_hint(exc: EmbodexError) -> str:
     return translate(exc.hint)  # pragma: no cover - every class has an entry (tested)
 
 
-def error_line(exc: EmbodexError) -> str:
-    """``message — fix`` on one line, in the CLI's words."""
-    hint = cli_hint(exc)
+def error_line(exc: EmbodexError, command: str | None = None) -> str:
+    """``message — fix`` on one line, in the CLI's words. ``command`` is the command that
+    failed (``embodex verify``): advice to run that very command is left out of the fix
+    (`verify` must not tell its user to run `embodex verify`)."""
+    hint = _without_advice_to_run(cli_hint(exc), command) if command else cli_hint(exc)
     text = f"{translate(exc.message)} — {hint}" if hint else translate(exc.message)
     return " ".join(text.split())
+
+
+def _without_advice_to_run(hint: str, command: str) -> str:
+    """``hint`` less each clause (split at ``;`` and sentence ends) naming ``command``."""
+    clauses = re.split(r"(?<=[.;])\s+", hint.strip())
+    kept = [c for c in clauses if f"`{command} " not in c and f"`{command}`" not in c]
+    if len(kept) == len(clauses):
+        return hint
+    text = " ".join(kept).strip()
+    if text.endswith(";"):
+        text = text[:-1] + "."
+    return text[:1].upper() + text[1:]
 
 
 #: Every error class of the SDK, for the coverage test.

@@ -89,6 +89,7 @@ def read_snapshot(channel: Channel) -> ChannelSnapshot:
     """
     got = channel.read_head()
     if got is None:
+        channel.require_location()  # a mistyped URL is an error, not an empty channel
         return ChannelSnapshot(channel, None, [], {}, [])
     head = got.head
     manifests = [(m, d) for m, d, _ in channel.read_chain(head.channel_id, head.batch)]

@@ -77,6 +77,8 @@ class PublishResult:
     manifest_digest: str | None = None
     episodes: list[str] = field(default_factory=list)
     hours: Decimal = Decimal(0)
+    #: the batch's files (data and QC) this run stored, and their bytes: what --dry-run
+    #: counts and the buyer downloads (the manifest and head are the channel's documents)
     files: int = 0
     bytes: int = 0
     warnings: list[Violation] = field(default_factory=list)
@@ -374,14 +376,17 @@ class _Publisher:
         if opts.on_start is not None:
             opts.on_start(len(todo), sum(p.stat().st_size for _, p in todo))
 
+        channel_docs = {manifest_key(n), HEAD_KEY}
+
         def stored(key: str, size: int) -> None:
             rel = key.removeprefix(prefix + "/")
             with lock:
                 if rel != key and rel not in pending.uploaded:
                     pending.uploaded.append(rel)
                     self.outbox.save_pending(pending)
-                result.files += 1
-                result.bytes += size
+                if key not in channel_docs:  # the batch's files (data, QC), as --dry-run counts
+                    result.files += 1
+                    result.bytes += size
             if opts.on_file is not None:
                 opts.on_file(key, size)
 
@@ -597,6 +602,26 @@ def _require_consent(
     return [Violation(rule="privacy.consent", message=message, episode_ids=sorted(problems))]
 
 
+#: scope rule -> what one episode outside it is said to have (per episode: no batch totals)
+_SCOPE_FIELDS = {
+    "scope.skills": "skill",
+    "scope.scene_types": "scene type",
+    "scope.scene_ids": "scene",
+    "scope.robot_models": "robot model",
+}
+
+
+def _why_outside(v: Violation) -> str:
+    """One episode's reason for lying outside the scope: its value and what is allowed."""
+    if v.rule == "scope.required_cameras":
+        return f"{v.rule}: lacks camera(s) {v.measured} (the contract requires {v.threshold})"
+    if v.rule == "scope.fps":
+        return f"{v.rule}: {v.measured} fps (the contract says {v.threshold})"
+    label = _SCOPE_FIELDS.get(v.rule, v.rule.removeprefix("scope."))
+    what = f"no {label}" if v.measured in (None, "None") else f"{label} {v.measured!s}"
+    return f"{v.rule}: {what}, outside the contract's scope ({v.threshold})"
+
+
 def _scope_filter(
     ch: Channel, src: Dataset, ids: list[str], number: int, now: datetime, exclude: bool
 ) -> tuple[list[str], dict[str, str]]:
@@ -610,7 +635,7 @@ def _scope_filter(
     for v in check_batch(ch.contract, summary, None):
         if v.rule.startswith("scope."):
             for eid in v.episode_ids:
-                out.setdefault(eid, f"{v.rule}: {v.message}")
+                out.setdefault(eid, _why_outside(v))
     if out and not exclude:
         first = next(iter(out))
         raise ScopeError(

@@ -976,6 +976,7 @@ def pull(
                 url=ch.url,
             )
         if got is None:
+            ch.require_location()  # a mistyped URL is an error, not an empty channel
             st.checked_at = now  # a batch later claiming an earlier time was backdated
             run.save()
             report.message = "nothing published on this channel yet"
