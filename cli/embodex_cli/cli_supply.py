@@ -56,6 +56,14 @@ def _status_lines(r: SupplyReport) -> list[str]:
         f"  contracted   {hh(s.contracted_hours)}; due to date {hh(s.due_to_date_hours)}",
         f"  delivered    {hh(s.delivered_hours)}: accepted {hh(s.accepted_hours)}, "
         f"rejected {hh(s.rejected_hours)}, awaiting a receipt {hh(s.pending_hours)}",
+        *(
+            [
+                f"  withdrawn    {hh(r.withdrawn_hours)} revoked after delivery; delivered net "
+                f"{hh(r.net_delivered_hours)}"
+            ]
+            if r.withdrawn_hours
+            else []
+        ),
         f"  acceptance   {rate}; shortfall to date {hh(s.shortfall_to_date_hours)} not "
         f"accepted, {hh(s.undelivered_to_date_hours)} not delivered"
         + (
