@@ -270,7 +270,7 @@ class _Publisher:
             stray += ch.store.remove_temporaries(prefix)
         if stray:
             done.append(
-                f"removed {len(stray)} object(s) of batch {n} left by an interrupted publish"
+                f"removed {count(len(stray), 'object')} of batch {n} left by an interrupted publish"
             )
         return done
 
@@ -529,7 +529,8 @@ def _require_pseudonyms(contract: Contract, mode: str, src: Dataset) -> None:
     ]
     if bad:
         raise ScopeError(
-            f"{len(bad)} episode(s) of {src.root} name an operator that is not a pseudonym "
+            f"{count(len(bad), 'episode')} of {src.root} {'names' if len(bad) == 1 else 'name'} "
+            "an operator that is not a pseudonym "
             f"(first: {bad[0]})",
             hint=fix,
         )
@@ -591,7 +592,8 @@ def _require_consent(
         return []
     first = next(iter(problems))
     message = (
-        f"{len(problems)} of {len(ids)} episode(s) lack consent on record, e.g. {first} "
+        f"{of_count(len(problems), len(ids), 'episode')} "
+        f"{'lacks' if len(problems) == 1 else 'lack'} consent on record, e.g. {first} "
         f"({problems[first]})"
     )
     if mode == "required":
