@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -52,6 +53,11 @@ def test_the_trade_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
     code, out, _ = run(["channel", "show", *common, "--at", T[6]], capsys)
     assert code == 0 and "sequence 1" in out and "0 ok / 5 rejected" in out
+    # the duration column is headed by its unit and holds only that unit (was "hours": "30.5 s")
+    head = next(line for line in out.splitlines() if line.startswith("batch"))
+    row = next(line for line in out.splitlines() if line.startswith("    1") or line[:1] == "1")
+    assert "seconds" in head.split() and "hours" not in head.split()
+    assert re.search(r"\d s\b", row) and not re.search(r"\d (h|min)\b", row), row
     code, out, _ = run(["channel", "show", *common, "--at", T[6], "--json"], capsys)
     assert json.loads(out)["batches"][0]["rejected"] == 5
 
@@ -84,7 +90,7 @@ def test_the_trade_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "<svg" in html.read_text()
     assert status["status"]["accepted_hours"] == "0" and status["batches"][0]["countersigned"]
     code, out, _ = run(["supply", "plan", *common, "--at", T[7], "--dataset", str(src)], capsys)
-    assert code == 0 and "to collect" in out and "replace      5 rejected episode(s)" in out
+    assert code == 0 and "to collect" in out and "replace      5 rejected episodes" in out
 
     code, out, _ = run(
         ["channel", "revoke", *centre, "--at", T[8], "--batch", "1", "--reason", "consent"],
@@ -146,6 +152,74 @@ def test_a_mistyped_channel_folder_is_an_error_not_an_empty_channel(
     missing.mkdir()
     code, out, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
     assert code == 0 and "nothing published" in out, err
+
+
+def test_a_mistyped_s3_channel_is_an_error_not_an_empty_channel(
+    tmp_path: Path, s3_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An object store has no folders: a prefix holding nothing is no channel (exit 1, the
+    fix); once anything is stored there (here a first publish cut before its head), the
+    channel exists and may say "nothing published yet"."""
+    from embodex.storage import open_storage
+
+    terms, _, _ = contract(tmp_path)
+    typo, store = s3_url + "/deliverys", tmp_path / "buyer"
+    common = ["--channel", typo, "--contract", str(terms), "--at", T[5]]
+    code, _, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    line = _one_line_error(code, err)
+    assert f"there is no channel at {typo}" in line and "Check the URL for a typo" in line
+    assert "`embodex publish" in line  # the CLI's words for the fix
+    assert not (store / "dataset").exists()
+    for args in (["supply", "status"], ["channel", "show"]):
+        code, _, err = run([*args, *common], capsys)
+        assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    for args in (["receipt", "countersign", "--key", "hubei-centre"],
+                 ["channel", "refresh", "--key", "hubei-centre"]):  # fmt: skip
+        code, _, err = run([*args, *common], capsys)
+        assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    code, _, err = run(["catalog", "provenance", typo, "--contract", str(terms),
+                        "--at", T[5]], capsys)  # fmt: skip
+    assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    open_storage(typo).put_bytes("batches/000001/data/x.bin", b"staged")
+    code, out, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    assert code == 0 and "nothing published" in out, err
+    code, out, err = run(["channel", "show", *common], capsys)
+    assert code == 0 and "nothing published yet" in out, err
+
+
+def test_publish_says_each_thing_once_and_the_dry_run_counts_what_goes_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run's file count and bytes are the publish's; a contract warning is printed
+    once per run; an out-of-scope line names its episode's own value, not batch totals."""
+    from embodex.demo.synth import SKILLS
+
+    inside = [s.skill for s in SKILLS][:2]
+    terms, _, _ = contract(tmp_path, min_pass_rate="1.0", skills=inside, min_hours_per_delivery="1")
+    src, ch = tmp_path / "centre", str(tmp_path / "channel")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(json.dumps(PROFILE.content))
+    centre_dataset(src, 4, defects={0: "nan"})  # skills cycle over 3: index 2 is outside
+    outside = SKILLS[2].skill
+    args = [
+        "publish", str(src), "--channel", ch, "--contract", str(terms), "--key",
+        "hubei-centre", "--profile", str(profile), "--at", T[5], "--exclude-out-of-scope",
+    ]  # fmt: skip
+    code, dry, err = run([*args, "--dry-run"], capsys)
+    assert code == 0, err
+    left = [line for line in dry.splitlines() if line.startswith("left out (out of scope)")]
+    assert len(left) == 1 and f"scope.skills: skill {outside}, outside the contract's" in left[0]
+    assert "episode(s)" not in left[0]  # no totals repeated on the episode's line
+    for rule in ("acceptance.min_pass_rate", "volume.min_hours_per_delivery"):
+        assert len([line for line in err.splitlines() if rule in line]) == 1, err
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    for rule in ("acceptance.min_pass_rate", "volume.min_hours_per_delivery"):
+        assert len([line for line in err.splitlines() if rule in line]) == 1, err
+    would = dry.split("would publish batch 1")[1].split(";")[0]
+    done = out.split("published batch 1")[1].split(";")[0]
+    assert would.split(": ", 1)[1] == done.split(": ", 1)[1], (would, done)  # same files, bytes
+    assert " 3 episodes, " in done
 
 
 def test_supply_views_agree_on_revocations_and_money(
@@ -218,7 +292,7 @@ def test_a_replacement_batch_by_cli(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert repl["batch"] == 1 and repl["episodes"] == 1 and repl["replaced_by"] == [2]
     assert Decimal(repl["replaced_hours"]) > 0
     code, out, _ = run(["supply", "plan", *common, "--at", T[8]], capsys)
-    assert "1 rejected episode(s)" in out and "of batch 1 by" in out
+    assert "1 rejected episode (" in out and "of batch 1 by" in out
     assert "replaced by batch 2" in out and "delivered)" in out
     code, out, _ = run(["supply", "status", *common, "--at", T[8], "--json"], capsys)
     assert code == 0 and json.loads(out)["status"]["late_replacements"] == []

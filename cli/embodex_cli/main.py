@@ -63,22 +63,36 @@ class EmbodexGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="embodex")
-def cli() -> None:
+@click.option(
+    "--units",
+    type=click.Choice(["auto", "h", "min", "s"]),
+    default=None,
+    help="Unit of every duration shown (text and HTML pages; --json keeps exact hours). "
+    "Default: EMBODEX_UNITS, else auto (the unit each table or page reads best in).",
+)
+@click.pass_context
+def cli(ctx: click.Context, units: str | None) -> None:
     """embodex: package, check, sign, deliver and load embodied-AI training data.
 
-    Set EMBODEX_DEBUG=1 to see tracebacks. Every command has --help with an example.
+    Set EMBODEX_DEBUG=1 to see tracebacks, EMBODEX_UNITS=h|min|s to choose the unit of
+    durations. Every command has --help with an example.
 
     \b
     Example:
       embodex synth demo/ds --episodes 20 --seed 1
       embodex inspect demo/ds
+      embodex --units min supply status --contract contract.signed.json --channel ch/
     """
+    from embodex.units import use_unit
+
+    ctx.with_resource(use_unit(units))
 
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to one line on stderr and a non-zero exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="embodex", standalone_mode=False)
+        cli.main(args=args, prog_name="embodex", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -90,10 +104,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
-        _fail(exc)
+        _fail(exc, args)
 
 
-def _fail(exc: Exception) -> Any:
+def _fail(exc: Exception, args: list[str]) -> Any:
     """One line on stderr for ``exc`` and its exit code (the SDK's error table is imported
     only when something failed)."""
     import traceback
@@ -105,7 +119,7 @@ def _fail(exc: Exception) -> Any:
     if isinstance(exc, EmbodexError):
         if debug_enabled():
             traceback.print_exc()
-        click.echo(f"error: {error_line(exc)}", err=True)
+        click.echo(f"error: {error_line(exc, _command_path(args))}", err=True)
         sys.exit(exc.exit_code)
     if isinstance(exc, OSError):
         if debug_enabled():
@@ -125,6 +139,18 @@ def _fail(exc: Exception) -> Any:
         err=True,
     )
     sys.exit(EXIT_FAILURE)
+
+
+def _command_path(args: list[str]) -> str:
+    """The command ``args`` ran (``embodex qc run``): its leading command names."""
+    words: list[str] = ["embodex"]
+    command: click.Command = cli
+    for arg in args:
+        if not isinstance(command, click.Group) or arg not in command.commands:
+            break
+        command = command.commands[arg]
+        words.append(arg)
+    return " ".join(words)
 
 
 def _click_error_line(exc: click.ClickException) -> str:

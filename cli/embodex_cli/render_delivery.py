@@ -9,8 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from embodex.units import unit_for
+
 from .output import err
-from .render import fmt_bytes, fmt_hours, plural, table
+from .render import fmt_bytes, fmt_hours, hours_header, plural, table
 from .render_trust import short
 
 if TYPE_CHECKING:
@@ -30,8 +32,8 @@ __all__ = [
 ]
 
 
-def hours(value: Decimal | float | str) -> str:
-    return fmt_hours(float(value))
+def hours(value: Decimal | float | str, unit: str | None = None) -> str:
+    return fmt_hours(value, unit)
 
 
 def _ts(value: datetime | None) -> str:
@@ -55,8 +57,8 @@ def publish_lines(r: PublishResult) -> Iterator[str]:
     if r.dry_run:
         yield from warning_lines(r.warnings)
         yield (
-            f"would publish batch {r.number} to {r.url}: {len(r.episodes)} "
-            f"episodes, {hours(r.hours)}, {r.files} files "
+            f"would publish batch {r.number} to {r.url}: "
+            f"{plural(len(r.episodes), 'episode')}, {hours(r.hours)}, {r.files} files "
             f"({fmt_bytes(r.bytes)}); dry run: nothing uploaded"
         )
         return
@@ -86,13 +88,27 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
         yield text
         yield f"  receipt {b.receipt}"
     for batch, ids in report.revoked.items():
-        yield f"revoked batch {batch}: {plural(len(ids), 'episode')} marked in {report.dataset}"
+        yield (
+            f"revoked in batch {batch}: {plural(len(ids), 'episode')} marked in "
+            f"{report.dataset} (no longer loaded; deletion receipt in receipts/deletions/)"
+        )
+    if report.deletions_posted:
+        numbers = ", ".join(map(str, report.deletions_posted))
+        yield f"deletion receipts posted for revocation notices {numbers}"
     for batch in report.receipts_repaired:
         yield f"receipt {batch}: the channel's copy was missing or did not verify: put back"
     for batch in report.receipts_posted:
         yield f"receipt {batch}: posted (an earlier pull could not)"
     if report.message:
         yield report.message
+    if report.batches and report.region:
+        how = {
+            "declared": "--region",
+            "store": "this store's region",
+            "environment": "EMBODEX_REGION",
+            "assumed": "none declared: the contract's origin",
+        }
+        yield f"processed in {report.region} ({how.get(report.region_source or '', '?')})"
     if report.dataset_episodes:
         yield (
             f"{report.dataset}: {plural(report.dataset_episodes, 'episode')}, "
@@ -139,18 +155,23 @@ def channel_lines(view: ChannelOverview) -> Iterator[str]:
         f"until {_ts(view.head_expires_at)} ({fresh})\n"
         f"  batches      {view.latest_batch} ({hours(view.hours)})"
     )
+    u = unit_for(b.hours for b in view.batches)  # one unit down the column
     rows = [
         [
             b.number,
             b.published_at.date().isoformat(),
             b.episodes,
-            hours(b.hours),
+            hours(b.hours, u),
             "-" if not b.receipt else f"{b.accepted} ok / {b.rejected} rejected",
             "yes" if b.countersigned else "no",
             "; ".join(
                 [
                     *([f"replaces batch {b.replacement_for}"] if b.replacement_for else []),
-                    *([f"REVOKED: {b.revoked}"] if b.revoked else []),
+                    *(
+                        [f"REVOKED ({b.revoked_episodes}/{b.episodes}): {b.revoked}"]
+                        if b.revoked
+                        else []
+                    ),
                     *([f"INVALID RECEIPT: {b.invalid_receipt}"] if b.invalid_receipt else []),
                 ]
             ),
@@ -159,7 +180,8 @@ def channel_lines(view: ChannelOverview) -> Iterator[str]:
     ]
     if rows:
         yield table(
-            ["batch", "published", "episodes", "hours", "receipt", "countersigned", "note"], rows
+            ["batch", "published", "episodes", hours_header(u), "receipt", "countersigned", "note"],
+            rows,
         )
     for n in view.notices:
         yield f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}"
@@ -195,6 +217,12 @@ def countersign_lines(done: Sequence[Any]) -> Iterator[str]:
 def post_lines(done: Sequence[Any]) -> Iterator[str]:
     for d in done:
         state = "already on the channel" if d.already else "posted"
+        if d.notice is not None:
+            yield (
+                f"deletion receipt for revocation notice {d.notice} (batch {d.batch}): {state} "
+                f"({short(d.digest)}) from {d.file}"
+            )
+            continue
         yield (
             f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "
             f"{short(d.digest)}) from {d.file}"

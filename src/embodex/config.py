@@ -23,7 +23,9 @@ __all__ = [
     "keys_dir",
     "ledger_dir",
     "outbox_dir",
+    "region",
     "remotes_file",
+    "units_setting",
 ]
 
 
@@ -72,6 +74,16 @@ def outbox_dir() -> Path:
     return home_dir() / "outbox"
 
 
+# --- privacy (issue 17) ---
+
+
+def region() -> str | None:
+    """``EMBODEX_REGION``: the ISO 3166 region where this machine processes data (``CN``,
+    ``CN-HB``, ``DE``), the buyer's default for ``pull`` (None when unset)."""
+    value = os.environ.get("EMBODEX_REGION", "").strip()
+    return value or None
+
+
 # --- named channels (issue 16) ---
 
 
@@ -111,3 +123,13 @@ def key_names() -> list[str]:
     if not base.is_dir():
         return []
     return sorted(p.name.removesuffix(IDENTITY_SUFFIX) for p in base.glob(f"*{IDENTITY_SUFFIX}"))
+
+
+# --- units (issue 16) ---
+
+
+def units_setting() -> str | None:
+    """``EMBODEX_UNITS`` (``h``, ``min``, ``s`` or ``auto``): the unit durations and hours are
+    shown in (checked by :func:`embodex.units.chosen_unit`); None when unset."""
+    value = os.environ.get("EMBODEX_UNITS")
+    return value if value else None

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -33,7 +34,8 @@ from ..contract.supply import (
 )
 from ..format import open_dataset
 from ..trust import Identity
-from ..trust.types import Dec, Hours, Timestamp, TrustModel, dec_str
+from ..trust.types import Dec, Hours, Timestamp, TrustModel
+from ..units import duration, plural
 from .channel import open_channel, utc_now
 from .overview import (
     BatchLine,
@@ -60,7 +62,10 @@ __all__ = [
 class SupplyAlert(TrustModel):
     """One thing that needs attention, as every view shows it."""
 
-    label: str = Field(description="revoked, backdated, invalid, late, missing or overdue.")
+    label: str = Field(
+        description="revoked, withdrawn, backdated, invalid, short, late, missing, overdue or "
+        "deletion."
+    )
     text: str
 
 
@@ -82,6 +87,24 @@ class SupplyReport(TrustModel):
         description="net_accepted_hours × price, rounded half-up to the currency's minor unit: "
         "the amount due."
     )
+    withdrawn_hours: Hours = Field(
+        default=Decimal(0),
+        description="Delivered hours of revoked episodes (a batch revoked, or episodes "
+        "withdrawn one by one: consent withdrawn), accepted or not.",
+    )
+    net_delivered_hours: Hours = Field(
+        default=Decimal(0), description="Delivered hours less withdrawn ones."
+    )
+    deletions_confirmed: list[int] = Field(
+        default_factory=list,
+        description="Revocation notices the buyer confirmed with a signed deletion receipt "
+        "on the channel.",
+    )
+    deletions_awaited: list[int] = Field(
+        default_factory=list,
+        description="Revocation notices of episodes the buyer accepted, with no deletion "
+        "receipt on the channel yet.",
+    )
     alerts: list[SupplyAlert] = Field(
         description="What needs attention: revoked hours, backdated batches, receipts on the "
         "channel that do not verify, late batches, missing periods, receipts overdue."
@@ -99,9 +122,17 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
         out.append(
             SupplyAlert(
                 label="revoked",
-                text=f"{dec_str(net.revoked_accepted_hours)} h accepted then revoked: net "
-                f"{dec_str(net.net_accepted_hours)} h, "
+                text=f"{duration(net.revoked_accepted_hours)} accepted then revoked: net "
+                f"{duration(net.net_accepted_hours)}, "
                 f"{net.net_amount_due:,.2f} {status.currency} due",
+            )
+        )
+    if net.withdrawn_hours:
+        out.append(
+            SupplyAlert(
+                label="withdrawn",
+                text=f"{duration(net.withdrawn_hours)} delivered then withdrawn by "
+                f"revocations: {duration(net.net_delivered_hours)} delivered net",
             )
         )
     backdated = [
@@ -111,8 +142,9 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
         out.append(
             SupplyAlert(
                 label="backdated",
-                text=f"batches {', '.join(backdated)}: on the channel later than they say (the "
-                "buyer's receipts judge them by when they appeared)",
+                text=f"{plural('batch', len(backdated))} {', '.join(backdated)}: on the "
+                "channel later than they say (the buyer's receipts judge them by when they "
+                "appeared)",
             )
         )
     out += [
@@ -122,13 +154,21 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
         for b in batches
         if b.invalid_receipt
     ]
+    short = [p for p in status.periods if p.status == "short"]
+    if short:
+        figures = ", ".join(
+            f"{p.number} ({duration(p.delivered_hours)} of {duration(p.hours_due)} due)"
+            for p in short
+        )
+        out.append(SupplyAlert(label="short", text=f"{plural('period', len(short))} {figures}"))
     for label, what, numbers in (
-        ("late", "batches", status.late_batches),
-        ("missing", "periods", status.missing_periods),
-        ("overdue", "receipts for batches", status.overdue_receipts),
+        ("late", "batch", status.late_batches),
+        ("missing", "period", status.missing_periods),
+        ("overdue", "receipts for batch", status.overdue_receipts),
     ):
         if numbers:
-            out.append(SupplyAlert(label=label, text=f"{what} {', '.join(map(str, numbers))}"))
+            words = plural(what, len(numbers))
+            out.append(SupplyAlert(label=label, text=f"{words} {', '.join(map(str, numbers))}"))
     return out
 
 
@@ -146,7 +186,7 @@ class _Facts:
         return cls(
             batches=[m.summary() for m, _ in snap.manifests],
             receipts={n: r.receipt for n, r in snap.receipts.items()},
-            revoked={n: x.episodes for n, x in snap.revoked().items()},
+            revoked=snap.revoked(),
         )
 
 
@@ -202,7 +242,22 @@ def _report(snap: ChannelSnapshot, now: datetime) -> SupplyReport:
         batches=batches,
         notices=notice_lines(snap),
         **dict(net),
-        alerts=_alerts(status, net, batches),
+        deletions_confirmed=sorted(snap.deletions),
+        deletions_awaited=snap.deletions_awaited(),
+        alerts=[
+            *_alerts(status, net, batches),
+            *(
+                [
+                    SupplyAlert(
+                        label="deletion",
+                        text="no deletion receipt from the buyer yet for revocation notices "
+                        + ", ".join(map(str, snap.deletions_awaited())),
+                    )
+                ]
+                if snap.deletions_awaited()
+                else []
+            ),
+        ],
     )
 
 
