@@ -345,3 +345,16 @@ def test_package_text_says_how_many_episodes_were_reused(tmp_path: Path) -> None
     assert "2 episodes staged by an interrupted run, reused as staged" in lines[1]
     assert report.to_json()["reused"] == 2
     assert not any("reused" in line for line in package_lines(ImportReport(tmp_path), tmp_path))
+
+
+def test_an_error_raised_in_a_task_names_the_worker(ray_cluster: str) -> None:
+    """An EmbodexError raised inside a task reaches the driver as its own class, its message
+    saying on which node and worker process it happened."""
+    from embodex.format.cluster import ordered_map
+
+    def fail(unit: int) -> int:
+        raise ConfigError(f"unit {unit} is bad")
+
+    with pytest.raises(ConfigError) as err:
+        list(ordered_map(ray_cluster, fail, [7]))
+    assert err.value.message.startswith("unit 7 is bad (on Ray worker 127.0.0.1 pid ")

@@ -15,6 +15,7 @@ pure functions of their inputs, so a retry returns the same result.
 from __future__ import annotations
 
 import os
+import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any, TypeVar
@@ -127,7 +128,9 @@ def _get(ray: Any, ref: Any) -> Any:
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause if getattr(exc, "cause", None) is not None else None
         if cause is not None:
-            where = f"{getattr(exc, 'ip', '?')} pid {getattr(exc, 'pid', '?')}"
+            # Ray names the process in the error's text: "ray::fn() (pid=123, ip=10.0.0.7)"
+            found = re.search(r"\(pid=(\d+), ip=([^),\s]+)", str(exc))
+            where = f"{found.group(2)} pid {found.group(1)}" if found else "unknown"
             if hasattr(cause, "message") and isinstance(cause.message, str):
                 # an EmbodexError: say on which worker it happened, in its one line
                 cause.message = f"{cause.message} (on Ray worker {where})"
