@@ -24,6 +24,7 @@ import os
 import resource
 import shutil
 import sys
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -63,12 +64,48 @@ def _ray_cpu() -> float:
     return total
 
 
-def _run(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, float, float, float]:
-    """(result, wall s, CPU s of this process, CPU s of Ray's processes)."""
+#: peak resident memory (bytes) of one Ray worker process, per job label
+PEAK_RSS: dict[str, int] = {}
+
+
+def _watch_workers(label: str, stop: threading.Event) -> None:
+    """Sample the resident memory of Ray's worker processes (``ray::...``) twice a second."""
+    peak = 0
+    try:
+        while not stop.is_set():
+            try:
+                children = psutil.Process().children(recursive=True)
+            except (psutil.Error, OSError):
+                children = []
+            for child in children:
+                try:
+                    cmd = " ".join(child.cmdline())
+                    if cmd.startswith("ray::") and "Agent" not in cmd:
+                        peak = max(peak, child.memory_info().rss)
+                except (psutil.Error, OSError):
+                    pass  # a process that ended while being looked at
+            time.sleep(0.5)  # a scan costs CPU in this (the driver) process: rarely
+    finally:
+        PEAK_RSS[label] = peak
+
+
+def _run(
+    fn: Callable[..., Any], *args: Any, label: str = "", **kw: Any
+) -> tuple[Any, float, float, float]:
+    """(result, wall s, CPU s of this process, CPU s of Ray's processes); with ``label``,
+    the peak memory of a Ray worker during the call goes to PEAK_RSS."""
+    stop = threading.Event()
+    watcher = threading.Thread(target=_watch_workers, args=(label, stop)) if label else None
+    if watcher is not None:
+        watcher.start()
     c0, r0, t0 = _self_cpu(), _ray_cpu(), time.perf_counter()
     out = fn(*args, **kw)
     wall = time.perf_counter() - t0
-    return out, wall, _self_cpu() - c0, _ray_cpu() - r0
+    cpu = _self_cpu() - c0, _ray_cpu() - r0
+    if watcher is not None:
+        stop.set()
+        watcher.join()
+    return out, wall, cpu[0], cpu[1]
 
 
 def _noop(unit: int, shared: Any) -> int:
@@ -87,10 +124,14 @@ def main() -> None:
     w, h = (int(x) for x in a.size.split("x"))
     out = Path(a.out)
     shutil.rmtree(out, ignore_errors=True)
-    src = write_agibot_sample(
-        out / "src", episodes=a.episodes, seed=1, frames=(a.frames, a.frames + 1),
-        cameras=CAMS[: a.cameras], size=(w, h), codec="libx264", gop=15,
-    )  # fmt: skip
+    # the recordings are kept between runs of the same size (writing them takes longest)
+    src = Path(f"{a.out}-src-{a.episodes}x{a.frames}-{a.size}-{a.cameras}")
+    if not (src / "task_info").is_dir():
+        shutil.rmtree(src, ignore_errors=True)
+        write_agibot_sample(
+            src, episodes=a.episodes, seed=1, frames=(a.frames, a.frames + 1),
+            cameras=CAMS[: a.cameras], size=(w, h), codec="libx264", gop=15,
+        )  # fmt: skip
     warm_src = write_agibot_sample(
         out / "warm-src", episodes=a.cpus, seed=2, frames=(8, 9), cameras=CAMS[: a.cameras],
         size=(w, h), codec="libx264", gop=4, first_episode_id=1,
@@ -120,7 +161,9 @@ def main() -> None:
         for label, policy in (("package jpeg", jpeg), ("package video", None)):
             tag = label.split()[1]
             rep, t1, c1, _ = _run(import_agibot, src, out / f"local-{tag}", video=policy)
-            _, tr, dr, wr = _run(import_agibot, src, out / f"ray-{tag}", video=policy, ray="auto")
+            _, tr, dr, wr = _run(
+                import_agibot, src, out / f"ray-{tag}", video=policy, ray="auto", label=label
+            )
             same = (
                 open_dataset(out / f"local-{tag}").digest == open_dataset(out / f"ray-{tag}").digest
             )
@@ -128,7 +171,7 @@ def main() -> None:
             print(f"{label}: same digest as the local run: {same}")
         ds = open_dataset(out / "local-jpeg")
         _, q1, qc1, _ = _run(run_qc, ds)
-        _, qr, qdr, qwr = _run(run_qc, ds, ray="auto")
+        _, qr, qdr, qwr = _run(run_qc, ds, ray="auto", label="qc (jpeg)")
         rows.append(("qc (jpeg)", q1, qc1, qr, qdr, qwr, len(ds)))
     finally:
         ray.shutdown()
@@ -153,7 +196,8 @@ def main() -> None:
             f"{'':14s} local {eps / c1 * 3600:7,.0f} ep / {hours / c1 * 3600:5.1f} h;  "
             f"ray {eps / cr * 3600:7,.0f} ep / {hours / cr * 3600:5.1f} h;  "
             f"driver {dr / eps * 1e3:6.1f} ms cpu per episode "
-            f"(commit ceiling {eps / dr * 3600 if dr else 0:,.0f} ep / h)"
+            f"(commit ceiling {eps / dr * 3600 if dr else 0:,.0f} ep / h); "
+            f"peak worker memory {PEAK_RSS.get(label, 0) / 2**20:,.0f} MiB"
         )
     print(f"local runs used {rows[0][2] / rows[0][1]:.2f} cores (packaging jpeg: camera threads)")
 
