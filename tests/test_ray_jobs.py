@@ -73,13 +73,13 @@ def test_transcode_on_ray_matches_local(ray_cluster: str, mixed: Path, tmp_path:
         x = list(local_v.dataset.episode(eid).images("wrist"))
         y = list(remote_v.dataset.episode(eid).images("wrist"))
         assert len(x) == len(y)
-        assert max(np.abs(p.astype(int) - q.astype(int)).mean() for p, q in zip(x, y)) < 4
+        assert (
+            max(np.abs(p.astype(int) - q.astype(int)).mean() for p, q in zip(x, y, strict=True)) < 4
+        )
     _no_staging(tmp_path)
 
 
-def test_export_lerobot_on_ray_matches_local(
-    ray_cluster: str, mixed: Path, tmp_path: Path
-) -> None:
+def test_export_lerobot_on_ray_matches_local(ray_cluster: str, mixed: Path, tmp_path: Path) -> None:
     # image features: the video camera decoded and JPEG-encoded on the workers
     local = export_lerobot(mixed, tmp_path / "local")
     done: list[str] = []

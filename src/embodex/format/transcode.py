@@ -137,12 +137,13 @@ def transcode_dataset(
     )
     by_name = {c.name: c for c in new_cams}
 
-    def convert(ep: Episode) -> Episode:
+    def local(ep: Episode) -> Episode:
         images = dict(ep.images)
         for name in changes:
             images[name] = convert_frames(images[name], src.meta.camera(name), by_name[name])
         return dataclasses.replace(ep, images=images)
 
+    convert: Callable[[Episode], Episode] = local
     finish: Callable[[], None] | None = None
     if ray is not None and changes:
         from .transcode_ray import staged_convert  # imports Ray (only with ray=)

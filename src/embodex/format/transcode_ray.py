@@ -71,24 +71,29 @@ def transcode_episode(unit: tuple[int, str], job: TranscodeJob) -> dict[str, Sta
         if new.is_video:
             # what DatasetWriter._write_video does with raw frames, here on the worker
             rgb = frames.decode() if isinstance(frames, VideoClip) else frames
-            out[name] = job.staging.stage(
-                base + ".mp4",
-                lambda path, rgb=rgb, new=new: encode_frames(
-                    rgb, path, codec=new.encoding, fps=job.fps, width=new.width,
-                    height=new.height, encoding=VideoEncoding(gop=job.gop),
-                ),
-            )  # fmt: skip
+            out[name] = job.staging.stage(base + ".mp4", _video_writer(rgb, new, job))
         else:
-            out[name] = job.staging.stage(
-                base + ".arrow", lambda path, frames=frames: _write_frames(path, frames)
-            )
+            out[name] = job.staging.stage(base + ".arrow", _frames_writer(frames))
     return out
 
 
-def _write_frames(path: Path, frames: list[bytes]) -> None:
-    table = pa.table({"frame": pa.array(frames, pa.binary())})
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as writer:
-        writer.write_table(table)
+def _video_writer(rgb: Any, cam: Camera, job: TranscodeJob) -> Callable[[Path], object]:
+    def write(path: Path) -> int:
+        return encode_frames(
+            rgb, path, codec=cam.encoding, fps=job.fps, width=cam.width, height=cam.height,
+            encoding=VideoEncoding(gop=job.gop),
+        )  # fmt: skip
+
+    return write
+
+
+def _frames_writer(frames: list[bytes]) -> Callable[[Path], object]:
+    def write(path: Path) -> None:
+        table = pa.table({"frame": pa.array(frames, pa.binary())})
+        with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, table.schema) as w:
+            w.write_table(table)
+
+    return write
 
 
 def _read_frames(path: Path) -> list[bytes]:

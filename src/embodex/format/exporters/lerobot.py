@@ -242,9 +242,7 @@ class EpisodeConverter:
                 )
                 continue
             frames = _frame_bytes(view, cam)
-            stats[key] = st.image_stats(
-                [decode_image(frames[i], cam.encoding) for i in samples], n
-            )
+            stats[key] = st.image_stats([decode_image(frames[i], cam.encoding) for i in samples], n)
             suffix = "jpg" if cam.encoding == "jpeg" else "png"
             columns[key] = pa.array(
                 [{"bytes": b, "path": f"frame-{i:06d}.{suffix}"} for i, b in enumerate(frames)],

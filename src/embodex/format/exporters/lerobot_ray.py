@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from . import lerobot_stats as st
 from ..reader import Dataset, open_dataset
 from ..staging_area import StagedFile, StagingArea
+from . import lerobot_stats as st
 from .lerobot import EpisodeConverter, EpisodePart
 
 __all__ = ["ExportJob", "prepare_episode", "prepared_parts"]
