@@ -1,0 +1,115 @@
+"""Ray Data over a loaded dataset: ``EpisodeDataset.to_ray()`` (issue 14).
+
+:class:`EpisodeDatasource` is a Ray Data datasource whose read tasks each cover a run of
+whole episodes (sample indices ``[lo, hi)`` cut at episode starts). A read task carries the
+dataset's pickled selection — its source (a folder or an ``s3://`` URL with the manifest
+entries), episode positions and load spec, never frames — reopens it on the Ray worker and
+yields blocks of ``get_batch`` over its run, so rows are read (and shards streamed from
+the object store, each verified against the manifest) on the workers, not on the driver.
+A row holds exactly the keys and values of ``ds[i]`` and of the torch adapter's samples:
+features with their windows and ``*_is_pad`` masks, decoded images, ``episode_index``,
+``frame_index``, ``timestamp_ns``, ``index``, ``episode_id``, ``instruction``, ``subtask``.
+
+Needs the ``ray`` extra; this module is imported only by ``to_ray()``.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..errors import ClusterError
+
+try:
+    from ray.data.block import BlockAccessor, BlockMetadata
+    from ray.data.datasource import Datasource, ReadTask
+except ImportError as exc:  # the extra is not installed
+    raise ClusterError(
+        f"Ray Data is not installed: {exc}",
+        hint="pip install 'embodex[ray]' (or train through `.torch()` / `.iterable()`).",
+    ) from exc
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from .dataset import EpisodeDataset
+
+__all__ = ["DEFAULT_ROWS_PER_BLOCK", "EpisodeDatasource", "to_ray_dataset"]
+
+#: Samples per block a read task yields (one ``get_batch`` each).
+DEFAULT_ROWS_PER_BLOCK = 256
+
+
+class EpisodeDatasource(Datasource):
+    """A Ray Data datasource over the samples of a loaded ``EpisodeDataset``."""
+
+    def __init__(self, ds: EpisodeDataset, *, rows_per_block: int = DEFAULT_ROWS_PER_BLOCK):
+        self._ds = ds
+        self._rows = max(1, int(rows_per_block))
+
+    def get_name(self) -> str:
+        return f"embodex({self._ds.meta.name})"
+
+    def estimate_inmemory_data_size(self) -> int | None:
+        return None  # images are decoded on read: not known before
+
+    def runs(self, parallelism: int) -> list[tuple[int, int]]:
+        """Sample ranges ``[lo, hi)`` of about ``len / parallelism`` samples, each cut at an
+        episode start (an episode is read by one task: its shards mapped, its video decoded
+        front to back, once)."""
+        starts = self._ds.episode_starts
+        n = int(starts[-1])
+        episodes = len(starts) - 1
+        k = max(1, int(parallelism) if parallelism > 0 else 1)
+        if k >= episodes:  # an episode per task
+            bounds = [int(s) for s in starts]
+        else:
+            cuts = starts[np.searchsorted(starts, np.arange(1, k) * n / k)]
+            bounds = sorted({0, n, *(int(c) for c in cuts)})
+        return [(lo, hi) for lo, hi in itertools.pairwise(bounds) if hi > lo]
+
+    def get_read_tasks(
+        self, parallelism: int, per_task_row_limit: int | None = None, data_context: Any = None
+    ) -> list[ReadTask]:
+        shards = tuple(self._ds.shard_names())
+        tasks = []
+        for lo, hi in self.runs(parallelism):
+            meta = BlockMetadata(
+                num_rows=hi - lo, size_bytes=None, exec_stats=None, input_files=shards
+            )
+            read = functools.partial(_read_run, self._ds, lo, hi, self._rows)
+            tasks.append(ReadTask(read, meta, per_task_row_limit=per_task_row_limit))
+        return tasks
+
+
+def _read_run(ds: EpisodeDataset, lo: int, hi: int, rows: int) -> Iterator[pa.Table]:
+    """On a Ray worker: the samples ``[lo, hi)`` as Arrow blocks of ``rows`` samples."""
+    for start in range(lo, hi, rows):
+        batch = ds.get_batch(range(start, min(hi, start + rows)))
+        yield BlockAccessor.batch_to_block(batch)
+
+
+def to_ray_dataset(
+    ds: EpisodeDataset,
+    *,
+    rows_per_block: int = DEFAULT_ROWS_PER_BLOCK,
+    blocks: int | None = None,
+    ray_remote_args: dict[str, Any] | None = None,
+) -> Any:
+    """A lazy ``ray.data.Dataset`` of ``ds``'s samples (see the module doc).
+
+    ``blocks``: how many read tasks (default: Ray's choice, at most one per episode);
+    ``ray_remote_args``: passed to the read tasks (e.g. ``{"runtime_env": {"env_vars":
+    {...}}}`` to give workers the ``AWS_*`` variables of an S3 endpoint).
+    """
+    import ray.data
+
+    return ray.data.read_datasource(
+        EpisodeDatasource(ds, rows_per_block=rows_per_block),
+        override_num_blocks=blocks,
+        ray_remote_args=ray_remote_args,
+    )
