@@ -7,7 +7,8 @@ workers — from a folder every node sees, or streamed from ``s3://`` and verifi
 the manifest — and each Ray Train worker takes its shard of the stream with
 ``get_dataset_shard``. The policy maps the joint state to the next ``--horizon`` actions;
 padded steps past an episode's end (``action_is_pad``) are left out of the loss. The loss
-of each epoch is printed (``loss <epoch> <value>``) by the driver at the end.
+of each epoch is printed (``loss <epoch> <value>``) by the driver at the end, then the
+number of steps and the first and last step's loss.
 
 Usage:
     python examples/train_ray.py DATASET_OR_URL [--workers 2] [--epochs 3] [--qc all]
@@ -57,6 +58,7 @@ def train_loop(config: dict[str, Any]) -> None:
     optimiser = torch.optim.Adam(model.parameters(), lr=config["lr"])
     shard = ray.train.get_dataset_shard("train")
     losses: list[float] = []
+    steps: list[float] = []  # every step's loss
     for _epoch in range(config["epochs"]):
         total, batches = 0.0, 0
         for batch in shard.iter_torch_batches(batch_size=config["batch_size"]):
@@ -70,11 +72,12 @@ def train_loop(config: dict[str, Any]) -> None:
             optimiser.step()
             total += float(loss)
             batches += 1
+            steps.append(float(loss))
         losses.append(total / max(batches, 1))
         ray.train.report({"epoch": len(losses), "loss": losses[-1]})
     if ray.train.get_context().get_world_rank() == 0:  # the driver prints them
         with open(config["losses_file"], "w") as f:
-            json.dump(losses, f)
+            json.dump({"epochs": losses, "steps": steps}, f)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -99,13 +102,11 @@ def main(argv: list[str] | None = None) -> int:
     ds = load(
         args.dataset, features=["state", "action"], cameras=[], horizon=args.horizon, qc=args.qc
     )
-    remote_args = None
+    runtime_env = None
     if args.pass_aws and "://" in args.dataset:
         env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-        remote_args = {"runtime_env": {"env_vars": env}}
-    train = ds.to_ray(ray_remote_args=remote_args).select_columns(
-        ["state", "action", "action_is_pad"]
-    )
+        runtime_env = {"env_vars": env}
+    train = ds.to_ray(runtime_env=runtime_env).select_columns(["state", "action", "action_is_pad"])
     norm = ds.norm_stats()
     config: dict[str, Any] = {
         "stats": {k: {s: v.tolist() for s, v in norm[k].items()} for k in ("state", "action")},
@@ -133,8 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{time.monotonic() - t0:.1f} s"
     )
     with open(config["losses_file"]) as f:  # written by worker 0 (a shared folder)
-        for epoch, loss in enumerate(json.load(f), start=1):
-            print(f"loss {epoch} {loss:.5f}")
+        losses = json.load(f)
+    for epoch, loss in enumerate(losses["epochs"], start=1):
+        print(f"loss {epoch} {loss:.5f}")
+    steps = losses["steps"]
+    print(f"steps {len(steps)} first {steps[0]:.5f} last {steps[-1]:.5f}")
     return 0
 
 

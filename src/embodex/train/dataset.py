@@ -360,7 +360,7 @@ class EpisodeDataset(BatchReader):
         *,
         rows_per_block: int = 256,
         blocks: int | None = None,
-        ray_remote_args: dict[str, Any] | None = None,
+        runtime_env: dict[str, Any] | None = None,
     ) -> Any:
         """A lazy ``ray.data.Dataset`` of the samples, for Ray Train (needs the ``ray`` extra).
 
@@ -369,9 +369,9 @@ class EpisodeDataset(BatchReader):
         tasks each take a run of whole episodes and read them on the Ray workers, from the
         folder or streaming the shards from ``s3://`` (each verified against the
         manifest); the driver reads no frame. ``blocks`` sets the number of read tasks,
-        ``ray_remote_args`` their options (e.g. a ``runtime_env`` with the ``AWS_*``
-        variables the workers need for an S3 endpoint). Raises ``ClusterError`` when Ray
-        is not installed.
+        ``runtime_env`` their Ray runtime environment (e.g. ``{"env_vars": {...}}`` with
+        the ``AWS_*`` variables the workers need for an S3 endpoint). Raises
+        ``ClusterError`` when Ray is not installed.
 
         Example::
 
@@ -382,7 +382,7 @@ class EpisodeDataset(BatchReader):
         from .ray_data import to_ray_dataset
 
         return to_ray_dataset(
-            self, rows_per_block=rows_per_block, blocks=blocks, ray_remote_args=ray_remote_args
+            self, rows_per_block=rows_per_block, blocks=blocks, runtime_env=runtime_env
         )
 
     def to_hf(self, *, columns: Sequence[str] | None = None) -> datasets.Dataset:

@@ -98,18 +98,18 @@ def to_ray_dataset(
     *,
     rows_per_block: int = DEFAULT_ROWS_PER_BLOCK,
     blocks: int | None = None,
-    ray_remote_args: dict[str, Any] | None = None,
+    runtime_env: dict[str, Any] | None = None,
 ) -> Any:
     """A lazy ``ray.data.Dataset`` of ``ds``'s samples (see the module doc).
 
     ``blocks``: how many read tasks (default: Ray's choice, at most one per episode);
-    ``ray_remote_args``: passed to the read tasks (e.g. ``{"runtime_env": {"env_vars":
-    {...}}}`` to give workers the ``AWS_*`` variables of an S3 endpoint).
+    ``runtime_env``: the read tasks' Ray runtime environment (e.g. ``{"env_vars": {...}}``
+    to give workers the ``AWS_*`` variables of an S3 endpoint).
     """
     import ray.data
 
     return ray.data.read_datasource(
         EpisodeDatasource(ds, rows_per_block=rows_per_block),
         override_num_blocks=blocks,
-        ray_remote_args=ray_remote_args,
+        runtime_env=runtime_env,
     )
