@@ -8,7 +8,7 @@ the manifest — and each Ray Train worker takes its shard of the stream with
 ``get_dataset_shard``. The policy maps the joint state to the next ``--horizon`` actions;
 padded steps past an episode's end (``action_is_pad``) are left out of the loss. The loss
 of each epoch is printed (``loss <epoch> <value>``) by the driver at the end, then the
-number of steps and the first and last step's loss.
+number of steps and the loss of the first batch before and after training.
 
 Usage:
     python examples/train_ray.py DATASET_OR_URL [--workers 2] [--epochs 3] [--qc all]
@@ -59,14 +59,21 @@ def train_loop(config: dict[str, Any]) -> None:
     shard = ray.train.get_dataset_shard("train")
     losses: list[float] = []
     steps: list[float] = []  # every step's loss
+    first: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def batch_loss(state: torch.Tensor, target: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        error = ((model(state) - target) ** 2).mean(-1)
+        return error[keep].mean()
+
     for _epoch in range(config["epochs"]):
         total, batches = 0.0, 0
         for batch in shard.iter_torch_batches(batch_size=config["batch_size"]):
             state = (batch["state"].float() - s_mean) / s_std
             target = (batch["action"].float() - a_mean) / a_std
             keep = ~batch["action_is_pad"]
-            error = ((model(state) - target) ** 2).mean(-1)
-            loss = error[keep].mean()
+            if first is None:
+                first = (state, target, keep)
+            loss = batch_loss(state, target, keep)
             optimiser.zero_grad()
             loss.backward()
             optimiser.step()
@@ -76,8 +83,11 @@ def train_loop(config: dict[str, Any]) -> None:
         losses.append(total / max(batches, 1))
         ray.train.report({"epoch": len(losses), "loss": losses[-1]})
     if ray.train.get_context().get_world_rank() == 0:  # the driver prints them
+        assert first is not None
+        with torch.no_grad():
+            after = float(batch_loss(*first))  # the first batch again, after training
         with open(config["losses_file"], "w") as f:
-            json.dump({"epochs": losses, "steps": steps}, f)
+            json.dump({"epochs": losses, "steps": steps, "first_after": after}, f)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,7 +148,10 @@ def main(argv: list[str] | None = None) -> int:
     for epoch, loss in enumerate(losses["epochs"], start=1):
         print(f"loss {epoch} {loss:.5f}")
     steps = losses["steps"]
-    print(f"steps {len(steps)} first {steps[0]:.5f} last {steps[-1]:.5f}")
+    print(
+        f"steps {len(steps)}: the first batch's loss {steps[0]:.5f} before training, "
+        f"{losses['first_after']:.5f} after"
+    )
     return 0
 
 

@@ -142,6 +142,7 @@ def test_ray_train_example_trains(ray_cluster: str, local: Path, tmp_path: Path)
     assert done.returncode == 0, (done.stdout + done.stderr)[-3000:]
     lines = [ln for ln in done.stdout.splitlines() if ln.startswith(("loss ", "steps "))]
     assert len(lines) == 2, done.stdout
-    steps = lines[1].split()
-    assert int(steps[1]) == -(-len(load(local, qc="all", cameras=[], horizon=8)) // 16)
-    assert float(steps[-1]) < float(steps[3]), done.stdout  # the loss fell
+    words = lines[1].replace(":", "").replace(",", "").split()
+    assert int(words[1]) == -(-len(load(local, qc="all", cameras=[], horizon=8)) // 16)
+    before, after = float(words[6]), float(words[9])
+    assert after < 0.9 * before, done.stdout  # the policy learnt the batch it started on
