@@ -72,6 +72,7 @@ schemas: $(STAMP)
 	$(PY) -m embodex.schemas specs/schemas
 
 bench: $(DEV_STAMP)
+	$(PY) benchmarks/startup.py
 	$(PY) benchmarks/packaging.py
 	$(PY) benchmarks/qc.py
 	$(PY) benchmarks/trust.py

@@ -160,7 +160,7 @@ def ratios(a: list[float], b: list[float]) -> list[float]:
 
 
 class _Tensors(Dataset[dict[str, Any]]):
-    """A baseline's samples as tensors, as ds.torch() gives them."""
+    """A baseline's samples as tensors, as ds.torch(image_format="hwc_uint8") gives them."""
 
     def __init__(self, inner: Any) -> None:
         self.inner = inner
@@ -282,7 +282,10 @@ def bench_access(
     r["dataloader"] = interleaved(
         reps,
         {
-            "embodex": lambda: loader_rate(ours_cam.torch(), 150),
+            # the baselines hand over (H, W, 3) uint8: the same layout for the comparison
+            "embodex": lambda: loader_rate(ours_cam.torch(image_format="hwc_uint8"), 150),
+            # the default, (3, H, W) float32 in [0, 1] as LeRobot gives: what converting costs
+            "embodex_chw": lambda: loader_rate(ours_cam.torch(), 150),
             "gather": lambda: loader_rate(_Tensors(gather_cam), 150),
             "hf": lambda: loader_rate(_Tensors(hf_cam), 20),
         },
@@ -517,6 +520,10 @@ def report(r: dict[str, Any]) -> list[str]:
     lines.append(f"    hand bulk read, episode by episode {spread(seq['bulk'])}")
     lines += row(
         "DataLoader, 2 workers, batches of 64, + camera", dl, lr.get("dataloader_2w_per_s")
+    )
+    lines.append(
+        "    (embodex and (b), (d): images (H, W, 3) uint8; LeRobot: (3, H, W) float32) · "
+        f"embodex ds.torch() default (3, H, W) float32 {spread(dl['embodex_chw'])}"
     )
     lines.append("")
     lines.append(f"LeRobot: {lr['status']}")

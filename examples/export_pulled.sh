@@ -17,6 +17,6 @@ embodex export lerobot "$DATASET" "$OUT/lerobot"
 embodex export lerobot "$DATASET" "$OUT/lerobot-av1" --video
 embodex package "$OUT/lerobot" "$OUT/lerobot-back" --from lerobot
 embodex export hf "$DATASET" "$OUT/hf"
-python -c "import datasets, sys; print(datasets.load_from_disk(sys.argv[1]))" "$OUT/hf"
+python -c "import datasets, sys; print(datasets.load_dataset(sys.argv[1], split='train'))" "$OUT/hf"
 embodex view "$DATASET" 0 -o "$OUT/episode0.rrd"
 echo "load the LeRobot export with: LeRobotDataset('local/pulled', root='$OUT/lerobot')"

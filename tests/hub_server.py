@@ -366,9 +366,12 @@ class Handler(BaseHTTPRequestHandler):
         data = self._content(entry)
         headers = {"X-Repo-Commit": commit.oid, "Accept-Ranges": "bytes"}
         if entry[0] == "lfs":
-            # like the Hub: LFS content is served elsewhere (its CDN), found by redirect
+            # like the Hub: LFS content is served by another origin (its CDN), so
+            # huggingface_hub's metadata HEAD stops at this answer and reads the commit and
+            # size here (hf_hub_download, load_dataset); this server under its other name
+            cdn = f"http://{_other_origin(self.headers['Host'])}/_lfs/{entry[1]}"
             headers.update(
-                {"Location": f"/_lfs/{entry[1]}", "ETag": f'"{entry[1]}"',
+                {"Location": cdn, "ETag": f'"{entry[1]}"',
                  "X-Linked-Etag": f'"{entry[1]}"', "X-Linked-Size": str(len(data))}
             )  # fmt: skip
             self._send(302, b"", headers)
@@ -528,6 +531,13 @@ class Handler(BaseHTTPRequestHandler):
             {"commitUrl": f"{self._url(rid)}/commit/{commit.oid}", "commitOid": commit.oid,
              "success": True, "pullRequestUrl": None},
         )  # fmt: skip
+
+
+def _other_origin(host: str) -> str:
+    """The same loopback server under its other name (127.0.0.1 <-> localhost)."""
+    name, _, port = host.rpartition(":")
+    other = "localhost" if name == "127.0.0.1" else "127.0.0.1"
+    return f"{other}:{port}"
 
 
 def account_name(account: Account | None) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,10 @@ def test_qc_run_fails_with_one_line_and_exit_3(
     root, labels = batch
     code, out, err = run(["qc", "run", str(root)], capsys)
     assert code == 3  # QC FAIL: its own exit code, so scripts tell it from bad input (1)
-    assert err.count("\n") == 1 and err.startswith("error: 1 of 8 episodes FAIL")
+    # off a terminal the run's progress is one summary line, then the one error line
+    assert re.fullmatch(r"checking: 8/8 in .*\n", err.split("error: ")[0])
+    error = err.split("\n", 1)[1]
+    assert error.count("\n") == 1 and error.startswith("error: 1 of 8 episodes FAIL")
     assert "numeric.finite" in err and "Traceback" not in err
     nan = next(e for e, k in labels.items() if k == "nan")
     assert nan in out and "numeric.finite" in out  # the table names the failing episode

@@ -56,7 +56,9 @@ def _unposted_state(store: Path) -> list[int]:
 
 
 def _warning(err: str) -> str:
+    # off a terminal each download ends with one progress summary line; then the warning
     lines = [line for line in err.splitlines() if line.strip()]
+    lines = [line for line in lines if not line.startswith("downloading batch ")]
     assert len(lines) == 1 and lines[0].startswith("warning: "), err
     return lines[0]
 

@@ -173,9 +173,26 @@ def test_episode_rows_of_a_pass_read_stats_on_demand(root: Path) -> None:
 # -- torch -----------------------------------------------------------------------------
 
 
-def _per_sample(ds: EpisodeDataset, indices: list[int]) -> Any:
-    """What DataLoader gave before the batched path: default_collate of per-sample tensors."""
-    return default_collate([to_tensors(ds[i]) for i in indices])
+def as_torch_sample(ds: EpisodeDataset, sample: dict[str, Any], chw: bool = True) -> Any:
+    """A numpy sample as the torch adapters give it, computed here with torch's own ops
+    (the reference the adapters' conversion is checked against): images (..., H, W, 3)
+    uint8 -> (..., 3, H, W) float32 / 255, depth (..., H, W) uint16 -> (..., 1, H, W) /
+    65535."""
+    out = to_tensors(sample)
+    for cam in ds.spec.cameras if chw and ds.spec.decode_images else ():
+        c = ds.meta.camera(cam)
+        x = out[c.column]
+        if c.kind == "depth":
+            out[c.column] = x.to(torch.int32).unsqueeze(-3).to(torch.float32) / 65535
+        else:
+            out[c.column] = x.movedim(-1, -3).to(torch.float32) / 255
+    return out
+
+
+def _per_sample(ds: EpisodeDataset, indices: list[int], chw: bool = True) -> Any:
+    """What DataLoader gave before the batched path: default_collate of per-sample tensors
+    (images in the torch adapters' default layout unless ``chw=False``)."""
+    return default_collate([as_torch_sample(ds, ds[i], chw) for i in indices])
 
 
 def _assert_same_batch(got: dict[str, Any], want: dict[str, Any]) -> None:
@@ -218,19 +235,21 @@ def test_dataloader_batch_size_and_custom_collate(root: Path) -> None:
     assert len(first) == 10 and _same(first[3]["action"], torch.from_numpy(ds[picks[3]]["action"]))
     # the numpy dataset itself in a DataLoader: __getitems__ and default_collate
     plain = next(iter(DataLoader(ds, batch_size=10, sampler=picks)))  # type: ignore[arg-type]
-    _assert_same_batch(plain, _per_sample(ds, picks[:10]))
+    _assert_same_batch(plain, _per_sample(ds, picks[:10], chw=False))
 
 
 def test_collate_of_rows_spanning_batches(root: Path) -> None:
     ds = load(root, qc="all", cameras=["head"], horizon=3)
     a = SampleBatch(to_tensors(ds.get_batch([4, 5, 6, 7])))
     b = SampleBatch(to_tensors(ds.get_batch([20, 21, 22])))
-    _assert_same_batch(collate(a), _per_sample(ds, [4, 5, 6, 7]))
-    _assert_same_batch(collate([a[2], a[3], b[0], b[1]]), _per_sample(ds, [6, 7, 20, 21]))
-    _assert_same_batch(collate([a[3], a[1], b[2]]), _per_sample(ds, [7, 5, 22]))
-    _assert_same_batch(default_collate(list(a)[1:3]), _per_sample(ds, [5, 6]))
+    _assert_same_batch(collate(a), _per_sample(ds, [4, 5, 6, 7], chw=False))
+    _assert_same_batch(
+        collate([a[2], a[3], b[0], b[1]]), _per_sample(ds, [6, 7, 20, 21], chw=False)
+    )
+    _assert_same_batch(collate([a[3], a[1], b[2]]), _per_sample(ds, [7, 5, 22], chw=False))
+    _assert_same_batch(default_collate(list(a)[1:3]), _per_sample(ds, [5, 6], chw=False))
     mixed = [a[0], to_tensors(ds[9])]
-    _assert_same_batch(collate(mixed), _per_sample(ds, [4, 9]))
+    _assert_same_batch(collate(mixed), _per_sample(ds, [4, 9], chw=False))
 
 
 def test_iterable_yields_the_per_sample_values(root: Path) -> None:

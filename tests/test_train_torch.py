@@ -40,15 +40,15 @@ def test_dataloader_workers(ds: EpisodeDataset, context: str) -> None:
     seen = []
     for batch in loader:
         assert batch["action"].shape == (8, 8, 20) and batch["action"].dtype == torch.float32
-        assert (
-            batch["image.head"].shape == (8, 32, 32, 3) and batch["image.head"].dtype == torch.uint8
-        )
+        image = batch["image.head"]  # (C, H, W) float32 in [0, 1], as torchvision gives
+        assert image.shape == (8, 3, 32, 32) and image.dtype == torch.float32
         assert batch["action_is_pad"].dtype == torch.bool
         for j, i in enumerate(batch["index"].tolist()):
             want = ds[i]
             assert np.array_equal(batch["state"][j].numpy(), want["state"])
             assert np.array_equal(batch["action"][j].numpy(), want["action"])
-            assert np.array_equal(batch["image.head"][j].numpy(), want["image.head"])
+            hwc = want["image.head"].astype(np.float32) / np.float32(255)
+            assert np.array_equal(image[j].numpy(), hwc.transpose(2, 0, 1))
             assert batch["episode_id"][j] == want["episode_id"]
         seen += batch["index"].tolist()
     assert seen == picks

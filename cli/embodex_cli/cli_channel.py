@@ -40,6 +40,7 @@ def channel_show(url: str, contract: Path, at: datetime | None, as_json: bool) -
     \b
     Example:
       embodex channel show --channel deliveries/channel --contract contract.signed.json
+      embodex channel show acme    # a remote (`embodex remote add`)
     """
     from embodex.delivery import describe_channel
 
@@ -198,7 +199,7 @@ def receipt_countersign(
     "files", nargs=-1, required=True, metavar="FILE...",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
 )  # fmt: skip
-@channel_options(key=False)
+@channel_options(key=False, positional=False)  # FILE... takes every argument
 @json_option()
 def receipt_post(
     files: tuple[Path, ...], url: str, contract: Path, at: datetime | None, as_json: bool

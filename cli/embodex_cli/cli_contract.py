@@ -15,7 +15,7 @@ from .commands_trust import (
     trust_opt,
     trusted_identities,
 )
-from .output import Output, json_option
+from .output import Output, err, json_option
 from .render_trust import contract_action_lines, contract_check_lines, contract_lines
 
 
@@ -55,6 +55,7 @@ def contract() -> None:
 )
 @trust_opt
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file.")
+@json_option("Print the draft as JSON: its YAML text, where it came from, where it went.")
 def contract_init(
     template: str,
     centre: str | None,
@@ -65,6 +66,7 @@ def contract_init(
     catalog: str | None,
     trust: tuple[str, ...],
     out: Path | None,
+    as_json: bool,
 ) -> None:
     """Print a filled-in contract YAML to edit (humanoid data, 23 scenes, weekly deliveries).
 
@@ -80,6 +82,7 @@ def contract_init(
           > contract.yaml
       embodex contract init --from-quote quote.json --catalog catalog --buyer agibot \\
           -o contract.yaml
+      embodex contract init --centre hubei-centre --buyer agibot --json | jq -r .yaml
     """
     from embodex.contract import render_template
     from embodex.fsutil import atomic_write_bytes
@@ -109,11 +112,23 @@ def contract_init(
             start=day(start),
             qc_profile_digest=qc_profile_digest,
         )
-    if out is None:
-        click.echo(text, nl=False)
-    else:
+    if out is not None:
         atomic_write_bytes(out, text.encode())
-        click.echo(f"wrote {out}", err=True)
+    draft = {
+        "source": "quote" if from_quote is not None else "template",
+        "template": None if from_quote is not None else template,
+        "quote": str(from_quote) if from_quote is not None else None,
+        "out": str(out) if out is not None else None,
+        "yaml": text,
+    }
+    Output(as_json).result(draft, text=_written_or_text)
+
+
+def _written_or_text(draft: dict[str, Any]) -> list[str]:
+    """The document itself on stdout, or (written to a file) a note on stderr."""
+    if draft["out"] is not None:
+        return [err(f"wrote {draft['out']}")]
+    return [str(draft["yaml"]).removesuffix("\n")]
 
 
 def _action_options(command: Any) -> Any:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
 from embodex.config import key_passphrase
 
-from .output import Output, json_option
+from .output import Output, err, json_option
 from .render_trust import key_lines, keys_lines, new_key_lines
 
 
@@ -91,22 +93,34 @@ def keys_show(name: str, as_json: bool) -> None:
 @keys.command("export")
 @click.argument("name")
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file.")
-def keys_export(name: str, out: Path | None) -> None:
+@json_option("Print JSON: the key's name, its identity document and where it was written.")
+def keys_export(name: str, out: Path | None, as_json: bool) -> None:
     """Print the public identity file (safe to share; never the private key).
 
     \b
     Example:
       embodex keys export hubei-centre > hubei-centre.pub.json
+      embodex keys export hubei-centre -o hubei-centre.pub.json --json
     """
     from embodex.fsutil import atomic_write_bytes
     from embodex.trust import export_identity
 
     data = export_identity(name)
-    if out is None:
-        click.echo(data.decode(), nl=False)
-    else:
+    if out is not None:
         atomic_write_bytes(out, data)
-        click.echo(f"wrote {out}", err=True)
+    exported = {
+        "name": name,
+        "out": str(out) if out is not None else None,
+        "identity": json.loads(data),
+        "text": data.decode(),
+    }
+    Output(as_json).result(exported, text=_identity_lines)
+
+
+def _identity_lines(exported: dict[str, Any]) -> list[str]:
+    if exported["out"] is not None:
+        return [err(f"wrote {exported['out']}")]
+    return [str(exported["text"]).removesuffix("\n")]
 
 
 @keys.command("import")

@@ -25,6 +25,7 @@ def supply() -> None:
 
     \b
     Example:
+      embodex supply status acme    # a remote: `embodex remote add`
       embodex supply status --contract contract.signed.json --channel s3://acme/deliveries
       embodex supply plan --contract contract.signed.json --channel s3://acme/deliveries
     """
@@ -103,6 +104,7 @@ def supply_status(
 
     \b
     Example:
+      embodex supply status acme    # a remote (`embodex remote add`)
       embodex supply status --contract contract.signed.json --channel s3://acme/deliveries
       embodex supply status --contract contract.signed.json --channel deliveries/ch \\
           --html supply.html

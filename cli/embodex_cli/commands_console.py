@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from .complete import complete_channel
 from .output import Output, json_option
 from .render_qc import review_log_lines
 
@@ -34,7 +35,10 @@ def register(cli: click.Group) -> None:
     help="Address to listen on; anything but loopback prints a warning.",
 )
 @click.option("--catalog", metavar="SOURCE", help="Also serve this catalogue (folder or URL).")
-@click.option("--channel", metavar="URL", help="Also serve the supply status of this channel…")
+@click.option(
+    "--channel", metavar="NAME|URL", shell_complete=complete_channel,
+    help="Also serve the supply status of this channel (a remote's name or a URL)…",
+)  # fmt: skip
 @click.option(
     "--contract",
     type=click.Path(path_type=Path, dir_okay=False),
@@ -67,6 +71,11 @@ def console(
 
     from .commands_trust import load_signer_cli
 
+    if channel is not None:  # a remote's name gives its URL and (unless given) its contract
+        from embodex.remotes import resolve_channel
+
+        target = resolve_channel(channel, contract=contract)
+        channel, contract = target.url, target.contract
     settings = build_settings(
         dataset,
         load_signer_cli(key),

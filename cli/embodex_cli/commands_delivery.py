@@ -7,6 +7,7 @@ This module registers them and holds what they share: the channel/contract/key o
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -16,6 +17,7 @@ from typing import Any
 import click
 
 from .commands_trust import load_signer_cli
+from .complete import complete_channel, complete_key
 from .output import Output, json_option
 from .render import fmt_hours
 from .render_delivery import publish_lines, pull_lines, warning_lines
@@ -26,9 +28,10 @@ _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 def register(cli: click.Group) -> None:
     from .cli_channel import channel, receipt
+    from .cli_remote import remote
     from .cli_supply import supply
 
-    for command in (publish, pull, channel, receipt, supply):
+    for command in (publish, pull, channel, receipt, supply, remote):
         cli.add_command(command)
 
 
@@ -70,31 +73,86 @@ DURATION = Duration()
 WHEN = When()
 
 
-def channel_options(*, key: bool) -> Callable[[Any], Any]:
-    """--channel URL, --contract FILE, [--key NAME], --at TIME."""
+def channel_options(*, key: bool, positional: bool = True) -> Callable[[Any], Any]:
+    """[CHANNEL], --channel NAME|URL, --contract FILE, [--key NAME], --at TIME.
+
+    The channel is a remote's name (``embodex remote add``) or a URL, given as the CHANNEL
+    argument (where the command has room for one) or ``--channel``; the contract and key
+    default to ``EMBODEX_CONTRACT``/``EMBODEX_KEY`` and then to the remote's own (resolved
+    by :func:`embodex.remotes.resolve_channel`). The command receives ``url``, ``contract``
+    and (with ``key=True``) ``key``, all given.
+    """
 
     def wrap(command: Any) -> Any:
-        options = [
+        @functools.wraps(command)
+        def resolved(*args: Any, **kwargs: Any) -> Any:
+            from embodex.remotes import resolve_channel
+
+            given = kwargs.pop("channel", None)
+            flag = kwargs.pop("channel_flag", None)
+            if given is not None and flag is not None and given != flag:
+                raise click.UsageError(f"two channels given: {given!r} and --channel {flag!r}")
+            target = resolve_channel(
+                given or flag, contract=kwargs.get("contract"), key=kwargs.get("key")
+            )
+            if target.url is None:
+                raise click.UsageError(
+                    "no channel given: pass a remote's name (see `embodex remote list`) or "
+                    "--channel URL, or set EMBODEX_CHANNEL"
+                )
+            missing: list[tuple[str, str, object]] = [
+                ("--contract FILE", "EMBODEX_CONTRACT", target.contract)
+            ]
+            if key:
+                missing.append(("--key NAME", "EMBODEX_KEY", target.key))
+            for flag_name, env, value in missing:
+                if value is None:
+                    raise click.UsageError(
+                        f"missing {flag_name}: pass it, set {env}, or save it with the remote "
+                        f"(`embodex remote add NAME URL {flag_name}`)"
+                    )
+            kwargs["url"], kwargs["contract"] = target.url, target.contract
+            if key:
+                kwargs["key"] = target.key
+            return command(*args, **kwargs)
+
+        options: list[Callable[[Any], Any]] = []
+        if positional:
+            options.append(
+                click.argument(
+                    "channel",
+                    required=False,
+                    metavar="[CHANNEL]",
+                    shell_complete=complete_channel,
+                )
+            )
+        options += [
             click.option(
-                "--channel", "url", required=True, metavar="URL",
-                help="The channel: a folder, file://, s3://BUCKET/PREFIX or "
-                "hf://datasets/OWNER/REPO (HF_ENDPOINT, HF_TOKEN) URL.",
+                "--channel", "channel_flag", metavar="NAME|URL",
+                shell_complete=complete_channel,
+                help="The channel: a remote's name (`embodex remote list`), a folder, file://, "
+                "s3://BUCKET/PREFIX or hf://datasets/OWNER/REPO (HF_ENDPOINT, HF_TOKEN) URL "
+                "(default: EMBODEX_CHANNEL).",
             ),
             click.option(
-                "--contract", "contract", required=True, metavar="FILE",
+                "--contract", "contract", metavar="FILE",
                 type=click.Path(path_type=Path, exists=True, dir_okay=False),
-                help="The signed contract file (both parties' signatures).",
+                help="The signed contract file (both parties' signatures; default: "
+                "EMBODEX_CONTRACT, then the remote's).",
             ),
         ]  # fmt: skip
         if key:
             options.append(
-                click.option("--key", "key", required=True, help="Name of your signing key.")
-            )
+                click.option(
+                    "--key", "key", metavar="NAME", shell_complete=complete_key,
+                    help="Name of your signing key (default: EMBODEX_KEY, then the remote's).",
+                )
+            )  # fmt: skip
         at_help = "Act as of this time instead of now (demos, backfills, audits)."
         options.append(click.option("--at", "at", type=WHEN, default=None, help=at_help))
         for option in reversed(options):
-            command = option(command)
-        return command
+            resolved = option(resolved)
+        return resolved
 
     return wrap
 
@@ -184,6 +242,7 @@ def publish(
 
     \b
     Example:
+      embodex publish centre/all acme --dry-run    # a remote: `embodex remote add`
       embodex publish centre/all --channel s3://acme/deliveries \\
           --contract contract.signed.json --key hubei-centre --dry-run
       embodex publish centre/all --channel s3://acme/deliveries \\
@@ -197,28 +256,27 @@ def publish(
     from embodex.delivery import publish as sdk_publish
 
     out = Output(as_json)
-    bars = out.bars()
-    result = sdk_publish(
-        dataset,
-        url,
-        contract,
-        load_signer_cli(key),
-        profile=qc_profile(profile_spec),
-        episode_ids=list(episodes) or None,
-        exclude_out_of_scope=exclude_out_of_scope,
-        period=period,
-        replacement_for=replaces,
-        ttl=ttl,
-        now=at,
-        workers=workers,
-        attempts=attempts,
-        record=not no_ledger,
-        on_start=lambda files, size: bars.start(f"uploading {files} files", size),
-        on_file=lambda _key, size: bars.add(size),
-        on_warnings=out.live(warning_lines),
-        dry_run=dry_run,
-    )
-    bars.close()
+    with out.bars() as bars:
+        result = sdk_publish(
+            dataset,
+            url,
+            contract,
+            load_signer_cli(key),
+            profile=qc_profile(profile_spec),
+            episode_ids=list(episodes) or None,
+            exclude_out_of_scope=exclude_out_of_scope,
+            period=period,
+            replacement_for=replaces,
+            ttl=ttl,
+            now=at,
+            workers=workers,
+            attempts=attempts,
+            record=not no_ledger,
+            on_start=lambda files, size: bars.start(f"uploading {files} files", size),
+            on_file=lambda _key, size: bars.add(size),
+            on_warnings=out.live(warning_lines),
+            dry_run=dry_run,
+        )
     out.result(result, text=publish_lines)
 
 
@@ -268,6 +326,7 @@ def pull(
 
     \b
     Example:
+      embodex pull acme --into deliveries/acme    # a remote: `embodex remote add`
       embodex pull --channel s3://acme/deliveries --contract contract.signed.json \\
           --key agibot --into deliveries/acme
       embodex pull --channel s3://acme/deliveries --contract contract.signed.json \\
@@ -292,7 +351,7 @@ def pull(
         "wait": wait,
         "profile": qc_profile(profile_spec),
         "record": not no_ledger,
-        "on_batch": lambda n, total: bars.start(f"batch {n}", total),
+        "on_batch": lambda n, total: bars.start(f"downloading batch {n}", total),
         "on_bytes": bars.add,
     }
 
@@ -301,7 +360,9 @@ def pull(
         out.result(report, text=lambda r: pull_lines(r, url, contract))
 
     if not watch:
-        show(sdk_pull(url, contract, signer, into, now=at, **options))
+        with bars:
+            report = sdk_pull(url, contract, signer, into, now=at, **options)
+        show(report)
         return
 
     def error(exc: Exception) -> None:

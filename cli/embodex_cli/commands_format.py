@@ -7,8 +7,7 @@ from typing import Any
 
 import click
 
-from embodex.format.importers import IMPORTERS
-
+from .lazy import LazyChoice, LazyHelpOption
 from .output import Output, json_option
 from .render_format import (
     inspect_lines,
@@ -101,17 +100,26 @@ def synth(
     out_.result(result, text=lambda r: synth_lines(r, out, append=append))
 
 
+def _importers() -> dict[str, Any]:
+    from embodex.format.importers import IMPORTERS  # loads pyarrow: only when asked
+
+    return dict(IMPORTERS)
+
+
 @click.command()
 @click.argument("src", type=click.Path(path_type=Path, exists=True))
 @click.argument("out", type=click.Path(path_type=Path))
 @click.option(
     "--from",
     "source_format",
-    type=click.Choice(sorted(IMPORTERS)),
+    type=LazyChoice(lambda: sorted(_importers())),
     required=True,
-    help="Source: "
-    + "; ".join(f"{name}: {imp.description}" for name, imp in sorted(IMPORTERS.items()))
-    + ".",
+    cls=LazyHelpOption,
+    help_from=lambda: (
+        "Source: "
+        + "; ".join(f"{name}: {imp.description}" for name, imp in sorted(_importers().items()))
+        + "."
+    ),
 )
 @click.option(
     "--meta",

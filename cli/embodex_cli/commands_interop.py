@@ -113,6 +113,38 @@ def export_lerobot_cmd(
     "--camera", "cameras", multiple=True, help="Only these cameras (repeatable); default all."
 )
 @click.option("--no-images", is_flag=True, help="Leave every camera out (numbers only).")
+@click.option(
+    "--layout",
+    type=click.Choice(["parquet", "disk"]),
+    default="parquet",
+    show_default=True,
+    help="parquet: the Hub's layout for datasets.load_dataset and the Hub viewer; "
+    "disk: the save_to_disk form for datasets.load_from_disk.",
+)
+@click.option(
+    "--max-shard-mb",
+    type=click.IntRange(min=1),
+    default=500,
+    show_default=True,
+    help="Start a new Parquet shard past this many MB (whole episodes per shard).",
+)
+@click.option(
+    "--push",
+    "push",
+    metavar="OWNER/NAME",
+    help="Then upload OUT to this Hub dataset repository (created if missing).",
+)
+@click.option(
+    "--token",
+    envvar="HF_TOKEN",
+    help="Hub token for --push (default: HF_TOKEN, else the `hf auth login` token).",
+)
+@click.option(
+    "--private/--public",
+    "private",
+    default=None,
+    help="Visibility of a repository --push creates (default: the Hub's).",
+)
 @_WHERE
 @_JSON
 def export_hf_cmd(
@@ -120,18 +152,25 @@ def export_hf_cmd(
     out: Path,
     cameras: tuple[str, ...],
     no_images: bool,
+    layout: str,
+    max_shard_mb: int,
+    push: str | None,
+    token: str | None,
+    private: bool | None,
     where: tuple[str, ...],
     as_json: bool,
 ) -> None:
-    """Write a Hugging Face dataset (datasets.load_from_disk) with a dataset card.
+    """Write a Hugging Face dataset (Parquet shards + dataset card); --push uploads it.
 
-    OUT holds the frames, OUT/episodes the episode table and OUT/README.md the card
-    (licence, task category, size, provenance, QC summary when qc/manifest.json exists).
+    OUT/data/*.parquet holds one row per frame, OUT/episodes/*.parquet one per episode,
+    OUT/README.md the card (configs for datasets.load_dataset and the Hub viewer, licence,
+    task category, size, provenance, QC summary when qc/manifest.json exists).
 
     \b
     Example:
       embodex export hf datasets/week01 exports/hf
-      python -c "import datasets; print(datasets.load_from_disk('exports/hf'))"
+      python -c "import datasets; print(datasets.load_dataset('exports/hf', split='train'))"
+      embodex export hf datasets/week01 exports/hf-hub --push hubei-centre/week01 --private
     """
     from embodex.format.exporters.hf import export_hf
 
@@ -139,8 +178,19 @@ def export_hf_cmd(
     ds = _select(dataset, where)
     chosen = [] if no_images else (list(cameras) or None)
     with output.progress("exporting", len(ds)) as bar:
-        report = export_hf(ds, out, cameras=chosen, on_episode=lambda _e: bar.update())
-    output.result(report, text=lambda r: export_lines(r, "Hugging Face datasets"))
+        report = export_hf(
+            ds,
+            out,
+            cameras=chosen,
+            layout=layout,
+            max_shard_bytes=max_shard_mb * 1024 * 1024,
+            push=push,
+            token=token,
+            private=private,
+            on_episode=lambda _e: bar.update(),
+        )
+    what = "Hugging Face Parquet" if layout == "parquet" else "Hugging Face datasets (disk)"
+    output.result(report, text=lambda r: export_lines(r, what))
 
 
 @click.command()

@@ -222,9 +222,14 @@ def catalog_provenance(
       embodex catalog provenance sample/
       embodex catalog provenance sample/ --episode sample:hubei-humanoid-centre:0a1b2c --json
       embodex catalog provenance s3://acme/deliveries --contract contract.signed.json
+      embodex catalog provenance acme    # a remote (`embodex remote add`)
     """
     from embodex.market import open_provenance
+    from embodex.remotes import list_remotes, resolve_channel
 
+    if not Path(source).exists() and source in {r.name for r in list_remotes()}:
+        target = resolve_channel(source, contract=contract)  # a remote: its URL and contract
+        source, contract = str(target.url), target.contract
     if contract is None and (batch is not None or at is not None):
         raise click.UsageError("--batch and --at go with --contract (a delivery channel)")
     if contract is None and not Path(source).exists():
@@ -314,16 +319,25 @@ def catalog_pull(url: str, out: Path, trust: tuple[str, ...], as_json: bool) -> 
 
 
 @catalog.command("prices")
-def catalog_prices() -> None:
+@json_option("Print the price sheet as JSON (prices as exact decimal strings).")
+def catalog_prices(as_json: bool) -> None:
     """Print the built-in price sheet YAML, to copy, edit and pass to `catalog build --prices`.
 
     \b
     Example:
       embodex catalog prices > prices.yaml
+      embodex catalog prices --json | jq .base_per_accepted_hour
     """
+    from embodex.market import default_price_sheet
+
+    Output(as_json).result(default_price_sheet(), text=_price_sheet_lines)
+
+
+def _price_sheet_lines(_sheet: Any) -> list[str]:
+    # people get the commented YAML the sheet is read from, ready to copy and edit
     from embodex.market import default_price_sheet_text
 
-    click.echo(default_price_sheet_text(), nl=False)
+    return [default_price_sheet_text().removesuffix("\n")]
 
 
 @click.command("quote")

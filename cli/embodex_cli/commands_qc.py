@@ -7,8 +7,7 @@ from pathlib import Path
 
 import click
 
-from embodex.qc.reviewlog import REASONS
-
+from .lazy import LazyHelpOption
 from .output import Output, json_option
 from .render_qc import (
     episode_lines,
@@ -20,13 +19,13 @@ from .render_qc import (
     review_set_lines,
 )
 
-_REASONS_HELP = (
-    "; ".join(
-        f"{'/'.join(verdicts)}: {', '.join(c for c, (v, _) in REASONS.items() if v == verdicts)}"
-        for verdicts in dict.fromkeys(v for v, _ in REASONS.values())
-    )
-    + " (other needs --note)."
-)
+
+def _reasons_help() -> str:
+    from embodex.qc.reviewlog import REASONS  # the QC layer loads when this help is shown
+
+    groups = dict.fromkeys(v for v, _ in REASONS.values())
+    codes = {v: ", ".join(c for c, (w, _) in REASONS.items() if w == v) for v in groups}
+    return "; ".join(f"{'/'.join(v)}: {codes[v]}" for v in groups) + " (other needs --note)."
 
 
 def register(cli: click.Group) -> None:
@@ -248,7 +247,8 @@ def review_next(dataset: Path, out_dir: Path | None, as_json: bool) -> None:
     "--reason",
     required=True,
     metavar="CODE",
-    help=_REASONS_HELP,
+    cls=LazyHelpOption,
+    help_from=_reasons_help,
 )
 @click.option("--note", help="Free text for the record.")
 @click.option("--reviewer", metavar="ID", help="Your pseudonymous reviewer id (unsigned).")

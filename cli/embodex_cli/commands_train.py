@@ -9,8 +9,6 @@ from typing import Any
 
 import click
 
-from embodex.train import load
-
 from .output import Output, json_option
 from .render import fmt_hours, plural, table
 
@@ -85,6 +83,8 @@ def load_check(
       embodex load deliveries/week01 --horizon 50 --history 2 --qc pass+warn
       embodex load s3://acme/week01 -f state -f action -c head --where scene_type=restaurant
     """
+    from embodex.train import load
+
     ds = load(
         dataset,
         features=list(features) or None,

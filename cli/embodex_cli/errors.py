@@ -63,6 +63,7 @@ from embodex.errors import (
     QCManifestError,
     QCManifestMissingError,
     QuoteError,
+    RemoteError,
     ReviewError,
     RollbackError,
     SamplePackError,
@@ -90,6 +91,10 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
     # base
     EmbodexError: "Run the command again with EMBODEX_DEBUG=1 for details.",
     ConfigError: "Check the option or file named above.",
+    RemoteError: (
+        "Add it with `embodex remote add NAME URL`, or give the channel's URL "
+        "(a folder channel as ./NAME)."
+    ),
     UnsafePathError: (
         "Do not use this data: whoever wrote it tried to reach outside its folder "
         "(see specs/channel.md §11)."
@@ -298,6 +303,7 @@ CODE: dict[str, str] = {
     "contract=": "--contract FILE",
     "capacity=": "--capacity FILE",
     "qc='all'": "--qc all",
+    "token=": "--token TOKEN",
     "qc='pass'": "--qc pass",
     "qc=": "--qc",
     "episodes=": "--where",
@@ -322,6 +328,9 @@ CODE: dict[str, str] = {
     "video=VideoPolicy(cameras='video')": "--cameras video",
     "decode_images=True": "decode_images=True from Python",
     "serve(settings)": "`embodex console`",
+    "add_remote(name, url)": "`embodex remote add NAME URL`",
+    "remove_remote(name)": "`embodex remote remove NAME`",
+    "scope='project'": "--project",
 }
 
 _SPAN = re.compile(r"`([^`\n]+)`")

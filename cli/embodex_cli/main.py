@@ -8,39 +8,27 @@ prints comes from the table in :mod:`embodex_cli.errors` (the fix in the command
 
 from __future__ import annotations
 
+import importlib
 import sys
-import traceback
+from typing import Any
 
 import click
 
-from embodex import __version__
+from embodex._version import __version__
 from embodex.config import debug_enabled
-from embodex.errors import EmbodexError
 
-from . import (
-    commands_console,
-    commands_delivery,
-    commands_format,
-    commands_interop,
-    commands_market,
-    commands_privacy,
-    commands_qc,
-    commands_train,
-    commands_trust,
-)
-from .errors import error_line
-
-# Each command module exposes register(cli); one line per module keeps merges trivial.
+# Each command module exposes register(cli); one line per module keeps merges trivial. They
+# are imported when a command is looked up or listed, not for `embodex --version` (fast start).
 COMMAND_MODULES = (
-    commands_format,
-    commands_qc,
-    commands_trust,
-    commands_interop,
-    commands_train,
-    commands_delivery,
-    commands_market,
-    commands_console,
-    commands_privacy,
+    "commands_format",
+    "commands_qc",
+    "commands_trust",
+    "commands_interop",
+    "commands_train",
+    "commands_delivery",
+    "commands_market",
+    "commands_console",
+    "commands_privacy",
 )
 
 EXIT_FAILURE = 1
@@ -48,7 +36,32 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class EmbodexGroup(click.Group):
+    """The command group; its commands register on first use (listing, lookup, completion),
+    so ``embodex --version`` imports no command module."""
+
+    _registered = False
+
+    @property  # type: ignore[override]
+    def commands(self) -> dict[str, click.Command]:
+        if not self._registered:
+            self._registered = True
+            for name in COMMAND_MODULES:
+                importlib.import_module(f"{__package__}.{name}").register(self)
+            from .complete import attach_completion
+
+            attach_completion(self)
+        return self._commands
+
+    @commands.setter
+    def commands(self, value: dict[str, click.Command]) -> None:
+        self._commands = value
+
+
+@click.group(
+    cls=EmbodexGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(__version__, prog_name="embodex")
 def cli() -> None:
     """embodex: package, check, sign, deliver and load embodied-AI training data.
@@ -62,10 +75,6 @@ def cli() -> None:
     """
 
 
-for _module in COMMAND_MODULES:
-    _module.register(cli)
-
-
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to one line on stderr and a non-zero exit code."""
     try:
@@ -77,15 +86,28 @@ def main(argv: list[str] | None = None) -> None:
         # one line like every other error (click's own takes three), with where to look
         click.echo(f"error: {_click_error_line(exc)}", err=True)
         sys.exit(exc.exit_code if exc.exit_code else EXIT_USAGE)
-    except EmbodexError as exc:
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(EXIT_INTERRUPTED)
+    except Exception as exc:
+        _fail(exc)
+
+
+def _fail(exc: Exception) -> Any:
+    """One line on stderr for ``exc`` and its exit code (the SDK's error table is imported
+    only when something failed)."""
+    import traceback
+
+    from embodex.errors import EmbodexError
+
+    from .errors import error_line
+
+    if isinstance(exc, EmbodexError):
         if debug_enabled():
             traceback.print_exc()
         click.echo(f"error: {error_line(exc)}", err=True)
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        click.echo("Interrupted.", err=True)
-        sys.exit(EXIT_INTERRUPTED)
-    except OSError as exc:
+    if isinstance(exc, OSError):
         if debug_enabled():
             traceback.print_exc()
         where = f" ({exc.filename})" if getattr(exc, "filename", None) else ""
@@ -95,15 +117,14 @@ def main(argv: list[str] | None = None) -> None:
             err=True,
         )
         sys.exit(EXIT_FAILURE)
-    except Exception as exc:
-        if debug_enabled():
-            raise
-        click.echo(
-            f"error: internal error {type(exc).__name__}: {exc} — "
-            "run again with EMBODEX_DEBUG=1 and report the traceback",
-            err=True,
-        )
-        sys.exit(EXIT_FAILURE)
+    if debug_enabled():
+        raise exc
+    click.echo(
+        f"error: internal error {type(exc).__name__}: {exc} — "
+        "run again with EMBODEX_DEBUG=1 and report the traceback",
+        err=True,
+    )
+    sys.exit(EXIT_FAILURE)
 
 
 def _click_error_line(exc: click.ClickException) -> str:

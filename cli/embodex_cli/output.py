@@ -5,7 +5,8 @@ A command parses its flags, makes one SDK call and hands the typed result to
 the model has one, a pydantic model's ``model_dump``, a dataclass's fields); otherwise the
 command's text renderer turns the same model into lines for people. Lines a renderer marks
 with :func:`err` go to stderr (notes, problems, warnings), so scripts reading stdout see
-only the result. Progress bars are for people: ``--json`` hides them.
+only the result. Progress is for people (:mod:`embodex_cli.progress`): a bar on a terminal,
+one summary line otherwise; ``--json`` hides it.
 
 Example::
 
@@ -25,9 +26,9 @@ from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import click
-from pydantic import BaseModel
 
-from .render import Counter
+from .progress import Display, display_mode
+from .render import colour_enabled, paint
 
 __all__ = ["Bars", "Err", "Meter", "Output", "err", "json_option", "jsonable"]
 
@@ -52,6 +53,8 @@ def jsonable(value: Any) -> Any:
         to_json = getattr(value, method, None)
         if callable(to_json):
             return to_json()
+    from pydantic import BaseModel  # imported on use: the CLI starts without it
+
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
@@ -69,61 +72,56 @@ def json_option(help: str = "Print the result as JSON.") -> Callable[[Any], Any]
 
 
 class Bars:
-    """Progress bars on stderr, one per batch or one for a publish (terminals only)."""
+    """Transfer progress on stderr, one display per batch or one for a publish, in bytes:
+    a bar on a terminal, a summary line per display otherwise, nothing with --json."""
 
     def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self._bar: Any = None
+        self._mode = display_mode(not enabled)
+        self._display: Display | None = None
+
+    @property
+    def enabled(self) -> bool:
+        return self._mode == "bar"
 
     def start(self, label: str, total: int) -> None:
         self.close()
-        if self.enabled:
-            self._bar = click.progressbar(length=total, label=label, file=sys.stderr)
-            self._bar.__enter__()
+        self._display = Display(label, total, unit="bytes", mode=self._mode)
 
     def add(self, n: int) -> None:
-        if self._bar is not None:
-            self._bar.update(n)
+        if self._display is not None:
+            self._display.advance(n)
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
+    def close(self, *, completed: bool = True) -> None:
+        if self._display is not None:
+            self._display.close(completed=completed)
+            self._display = None
+
+    def __enter__(self) -> Bars:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        # a failed transfer leaves no summary (its error is the line to read) and no
+        # half-drawn bar with a hidden cursor
+        self.close(completed=kind is None)
 
 
 class Meter:
-    """Progress of one piece of work: ``total(n)`` once the size is known, ``update(n=1)``."""
+    """Progress of one piece of work: ``total(n)`` once the size is known, ``update(n=1)``.
+
+    A bar with count, rate and time left on a terminal (a running count while the size is
+    unknown), one summary line when stderr is not a terminal, nothing with --json."""
 
     def __init__(self, label: str, length: int | None, *, enabled: bool) -> None:
-        self._label = label
-        self._enabled = enabled and sys.stderr.isatty()
-        self._bar: Any = None
-        self._counter: Counter | None = None
-        if length is not None:
-            self.total(length)
+        self._display = Display(label, length, unit="items", mode=display_mode(not enabled))
 
     def total(self, length: int) -> None:
-        if self._enabled and self._bar is None and self._counter is None:
-            self._bar = click.progressbar(length=length, label=self._label, file=sys.stderr)
-            self._bar.__enter__()
+        self._display.set_total(length)
 
     def update(self, n: int = 1) -> None:
-        if not self._enabled:
-            return
-        if self._bar is None and self._counter is None:
-            self._counter = Counter(self._label)  # the size never came: count instead
-        if self._bar is not None:
-            self._bar.update(n)
-        elif self._counter is not None:
-            self._counter.update(n)
+        self._display.advance(n)
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.__exit__(None, None, None)
-            self._bar = None
-        if self._counter is not None:
-            self._counter.finish()
-            self._counter = None
+    def close(self, *, completed: bool = True) -> None:
+        self._display.close(completed=completed)
 
 
 class Output:
@@ -142,7 +140,10 @@ class Output:
     def lines(self, lines: Iterable[str]) -> None:
         """Print rendered lines (those marked with :func:`err` on stderr), whatever the mode."""
         for line in lines:
-            click.echo(line, err=isinstance(line, Err))
+            to_err = isinstance(line, Err)
+            if colour_enabled(sys.stderr if to_err else sys.stdout):
+                line = paint(line)  # PASS green, WARN yellow, FAIL red (not with NO_COLOR)
+            click.echo(line, err=to_err)
 
     def live(self, text: Callable[[M], Iterable[str]]) -> Callable[[M], None] | None:
         """A callback printing ``text``'s lines as the SDK reports something mid-way (e.g.
@@ -154,15 +155,18 @@ class Output:
 
     @contextmanager
     def progress(self, label: str, length: int | None = None) -> Iterator[Meter]:
-        """A progress display for people on stderr (hidden with --json or off a terminal).
+        """A progress display for people on stderr: a bar on a terminal, one summary line
+        otherwise, nothing with --json.
 
-        With ``length`` a bar; without, the SDK may announce the size with ``meter.total(n)``
-        (a bar from then on), else a running count is shown."""
+        With ``length`` the bar has a total (count, rate, time left); without, the SDK may
+        announce the size with ``meter.total(n)``, else a running count is shown."""
         meter = Meter(label, length, enabled=not self.as_json)
         try:
             yield meter
-        finally:
-            meter.close()
+        except BaseException:
+            meter.close(completed=False)
+            raise
+        meter.close()
 
     def bars(self) -> Bars:
         """Progress bars that restart per batch (hidden with --json)."""

@@ -1,14 +1,23 @@
-"""Text helpers shared by the renderers: numbers, units, tables, a running count."""
+"""Text helpers shared by the renderers: numbers, units, tables (``rich``), colour."""
 
 from __future__ import annotations
 
-import time
+import os
+import re
+import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TextIO
 
-import click
-
-__all__ = ["Counter", "fmt_bytes", "fmt_hours", "plural", "table"]
+__all__ = [
+    "STYLES",
+    "Counter",
+    "colour_enabled",
+    "fmt_bytes",
+    "fmt_hours",
+    "paint",
+    "plural",
+    "table",
+]
 
 
 def fmt_hours(hours: float) -> str:
@@ -34,21 +43,83 @@ def fmt_bytes(n: float) -> str:
     return f"{n} B"
 
 
+#: Colours of QC verdicts and delivery periods' states (``PeriodStatus``) on a terminal: good
+#: green, open yellow, bad red; any other cell stays plain.
+STYLES: dict[str, str] = {
+    "PASS": "green",
+    "WARN": "yellow",
+    "FAIL": "red",
+    "ok": "green",
+    "on time": "green",
+    "delivered": "green",
+    "accepted": "green",
+    "open": "yellow",
+    "pending": "yellow",
+    "short": "red",
+    "late": "red",
+    "missing": "red",
+    "rejected": "red",
+    "revoked": "red",
+}
+_VERDICT = re.compile(r"\b(PASS|WARN|FAIL)\b")
+_ANSI = {"green": "32", "yellow": "33", "red": "31"}
+
+
+def colour_enabled(stream: TextIO | None = None) -> bool:
+    """Colour only for a person at a terminal: ``stream`` (default stdout) is a tty and
+    ``NO_COLOR`` (https://no-color.org) is unset or empty."""
+    if os.environ.get("NO_COLOR"):
+        return False
+    stream = stream if stream is not None else sys.stdout
+    isatty = getattr(stream, "isatty", None)
+    return bool(isatty and isatty())
+
+
+def paint(line: str) -> str:
+    """``line`` with its PASS / WARN / FAIL verdicts in colour (ANSI); lines already coloured
+    (a table) are left alone."""
+    if "\x1b[" in line:
+        return line
+    return _VERDICT.sub(lambda m: f"\x1b[{_ANSI[STYLES[m.group(1)]]}m{m.group(1)}\x1b[0m", line)
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
-    """A plain aligned text table (numbers right-aligned)."""
-    cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    """An aligned text table (``rich``), numbers right-aligned; on a colour terminal the
+    verdict and state cells (:data:`STYLES`) are coloured."""
+    import io
+
+    from rich import box
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    colour = colour_enabled()
     numeric = [all(_is_number(r[i]) for r in rows) and bool(rows) for i in range(len(headers))]
-    lines = []
-    for j, row in enumerate(cells):
-        parts = [
-            c.rjust(widths[i]) if numeric[i] and j > 0 else c.ljust(widths[i])
-            for i, c in enumerate(row)
-        ]
-        lines.append("  ".join(parts).rstrip())
-        if j == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    grid = Table(
+        # no frame, no column lines: a dashed rule under the header (plain ASCII)
+        box=box.Box("    \n    \n -  \n    \n    \n    \n    \n    \n", ascii=True),
+        show_edge=False,
+        pad_edge=False,
+        collapse_padding=True,
+        header_style="bold" if colour else "",
+        highlight=False,
+    )
+    for i, header in enumerate(headers):
+        grid.add_column(str(header), justify="right" if numeric[i] else "left", no_wrap=True)
+    for row in rows:
+        cells = [str(c) for c in row]
+        grid.add_row(*(Text(c, style=STYLES.get(c, "") if colour else "") for c in cells))
+    buffer = io.StringIO()
+    console = Console(
+        file=buffer,
+        width=100_000,  # never wrap: a long path stays on its row
+        force_terminal=colour,
+        color_system="standard" if colour else None,
+        no_color=not colour,
+        highlight=False,
+    )
+    console.print(grid)
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").split("\n"))
 
 
 def _is_number(v: Any) -> bool:
@@ -65,25 +136,17 @@ def _is_number(v: Any) -> bool:
 
 
 class Counter:
-    """For work whose size is not known up front: ``label: N done (R/s)`` on one line."""
+    """A running count for work whose size is not known up front (the older helper, kept
+    as an adapter over :class:`embodex_cli.progress.Display`): a bar with the count and rate
+    on a terminal, one summary line otherwise."""
 
     def __init__(self, label: str) -> None:
-        self._label = label
-        self._done = 0
-        self._start = time.monotonic()
-        self._shown = 0.0
+        from .progress import Display, display_mode
+
+        self._display = Display(label, None, unit="items", mode=display_mode(False))
 
     def update(self, n: int = 1) -> None:
-        self._done += n
-        now = time.monotonic()
-        if now - self._shown >= 0.1:  # redraw at most 10 times a second
-            self._shown = now
-            self._draw(now)
-
-    def _draw(self, now: float) -> None:
-        rate = self._done / max(now - self._start, 1e-9)
-        click.echo(f"\r{self._label}: {self._done:,} done ({rate:,.1f}/s)", err=True, nl=False)
+        self._display.advance(n)
 
     def finish(self) -> None:
-        self._draw(time.monotonic())
-        click.echo("", err=True)
+        self._display.close()

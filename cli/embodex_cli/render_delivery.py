@@ -7,14 +7,15 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from embodex.delivery import PublishResult, PullReport
-from embodex.delivery.overview import ChannelOverview
+from typing import TYPE_CHECKING, Any
 
 from .output import err
 from .render import fmt_bytes, fmt_hours, plural, table
 from .render_trust import short
+
+if TYPE_CHECKING:
+    from embodex.delivery import PublishResult, PullReport
+    from embodex.delivery.overview import ChannelOverview
 
 __all__ = [
     "channel_lines",

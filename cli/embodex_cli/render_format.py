@@ -5,17 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-
-from embodex.demo.sample import SynthResult
-from embodex.format import TrimResult
-from embodex.format.exporters.common import ExportReport
-from embodex.format.importers.common import ImportReport
-from embodex.format.summary import DatasetSummary
-from embodex.format.transcode import TranscodeResult
-from embodex.format.verify import VerifyReport
+from typing import TYPE_CHECKING
 
 from .output import err
 from .render import fmt_bytes, fmt_hours, plural, table
+
+if TYPE_CHECKING:
+    from embodex.demo.sample import SynthResult
+    from embodex.format import TrimResult
+    from embodex.format.exporters.common import ExportReport
+    from embodex.format.importers.common import ImportReport
+    from embodex.format.summary import DatasetSummary
+    from embodex.format.transcode import TranscodeResult
+    from embodex.format.verify import VerifyReport
 
 __all__ = [
     "export_lines",
@@ -141,6 +143,8 @@ def export_lines(r: ExportReport, what: str) -> Iterator[str]:
         f"exported {plural(r.episodes, 'episode')} ({r.frames:,} frames) to "
         f"{r.path} as {what}: {r.files} files, {fmt_bytes(r.bytes)}"
     )
+    if r.url is not None:
+        yield f"pushed to {r.url}"
     for note in r.notes:
         yield err(f"note: {note}")
 

@@ -8,23 +8,23 @@ from __future__ import annotations
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
-
-from embodex.market import (
-    BuiltCatalog,
-    CatalogView,
-    MatchResult,
-    Provenance,
-    PublishReport,
-    Quote,
-    SamplePack,
-)
-from embodex.market.matching import tidy
-from embodex.market.provenance import EpisodeOrigin
-from embodex.market.quote import Factor, QuotePart
+from typing import TYPE_CHECKING, Any
 
 from .render import plural, table
 from .render_trust import short
+
+if TYPE_CHECKING:
+    from embodex.market import (
+        BuiltCatalog,
+        CatalogView,
+        MatchResult,
+        Provenance,
+        PublishReport,
+        Quote,
+        SamplePack,
+    )
+    from embodex.market.provenance import EpisodeOrigin
+    from embodex.market.quote import Factor, QuotePart
 
 __all__ = [
     "built_catalog_lines",
@@ -249,6 +249,8 @@ def match_lines(m: MatchResult) -> list[str]:
 
 def _part(part: QuotePart, currency: str) -> list[str]:
     terms = " × ".join(_factor(f) for f in part.factors)
+    from embodex.market.matching import tidy
+
     exact, unit = tidy(part.unit_price_exact), money(part.unit_price)
     return [
         f"    {part.source:<11}{terms}",

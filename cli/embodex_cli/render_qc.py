@@ -9,16 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from embodex.qc import Profile, QCRunSummary, ReviewNext, ReviewRecorded, Reviews
-from embodex.qc.findings import FRAMES_HEADING, frame_range
-from embodex.qc.manifest import EpisodeQC
-from embodex.reports.qc_page import QCReport
-
 from .output import err
-
-if TYPE_CHECKING:  # the trust layer loads only for `review verify`
-    from embodex.trust.reviews import ReviewLogCheck
 from .render import fmt_hours, plural, table
+
+if TYPE_CHECKING:  # annotations only: the CLI starts without loading the SDK's layers
+    from embodex.qc import Profile, QCRunSummary, ReviewNext, ReviewRecorded, Reviews
+    from embodex.qc.manifest import EpisodeQC
+    from embodex.reports.qc_page import QCReport
+    from embodex.trust.reviews import ReviewLogCheck
 
 __all__ = [
     "episode_lines",
@@ -102,6 +100,8 @@ def episode_lines(e: EpisodeQC) -> Iterator[str]:
     else:
         yield "  review: none"
     if e.findings:
+        from embodex.qc.findings import FRAMES_HEADING, frame_range
+
         yield ""
         yield table(
             ["severity", "rule", FRAMES_HEADING, "measured", "threshold", "finding"],

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from typing import Any
-
-from embodex.contract.sign import ContractAction
-from embodex.contract.summary import ContractCheck, ContractSummary
-from embodex.trust import KeyDetails, KeyInfo, LedgerReport, LedgerView, NewKey
+from typing import TYPE_CHECKING, Any
 
 from .output import err
 from .render import table
+
+if TYPE_CHECKING:
+    from embodex.contract.sign import ContractAction
+    from embodex.contract.summary import ContractCheck, ContractSummary
+    from embodex.trust import KeyDetails, KeyInfo, LedgerReport, LedgerView, NewKey
 
 __all__ = [
     "contract_action_lines",

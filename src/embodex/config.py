@@ -10,13 +10,20 @@ import os
 from pathlib import Path
 
 __all__ = [
+    "IDENTITY_SUFFIX",
+    "PROJECT_REMOTES",
     "cache_dir",
+    "channel_env",
+    "contract_env",
     "debug_enabled",
     "home_dir",
+    "key_env",
+    "key_names",
     "key_passphrase",
     "keys_dir",
     "ledger_dir",
     "outbox_dir",
+    "remotes_file",
 ]
 
 
@@ -63,3 +70,44 @@ def ledger_dir() -> Path:
 def outbox_dir() -> Path:
     """``$EMBODEX_HOME/outbox``: a centre's staged batches and publish state, per channel."""
     return home_dir() / "outbox"
+
+
+# --- named channels (issue 16) ---
+
+
+def remotes_file() -> Path:
+    """``$EMBODEX_HOME/remotes.yaml``: the user's named channels (``embodex remote add``)."""
+    return home_dir() / "remotes.yaml"
+
+
+#: The project-local remotes file, looked for in the working folder and every folder above it.
+PROJECT_REMOTES = Path(".embodex") / "remotes.yaml"
+
+
+def channel_env() -> str | None:
+    """``EMBODEX_CHANNEL``: the channel (a remote's name or a URL) when none is given."""
+    return os.environ.get("EMBODEX_CHANNEL") or None
+
+
+def contract_env() -> Path | None:
+    """``EMBODEX_CONTRACT``: the signed contract file when none is given."""
+    value = os.environ.get("EMBODEX_CONTRACT")
+    return Path(value).expanduser() if value else None
+
+
+def key_env() -> str | None:
+    """``EMBODEX_KEY``: the name of your signing key when none is given."""
+    return os.environ.get("EMBODEX_KEY") or None
+
+
+#: A key store holds ``NAME.pub.json`` (the identity) for every key (embodex.trust.keys).
+IDENTITY_SUFFIX = ".pub.json"
+
+
+def key_names() -> list[str]:
+    """The names of the keys in the key store, read from the file names alone (no key is
+    opened and the trust layer is not loaded): fast enough for shell completion."""
+    base = keys_dir()
+    if not base.is_dir():
+        return []
+    return sorted(p.name.removesuffix(IDENTITY_SUFFIX) for p in base.glob(f"*{IDENTITY_SUFFIX}"))

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from . import base, console, contract, delivery, market, qc, storage, train, trust
 from . import format as format_
-from .base import ConfigError, EmbodexError, UnsafePathError
+from .base import ConfigError, EmbodexError, RemoteError, UnsafePathError
 from .console import ConsoleError
 from .contract import ContractError, ContractStateError
 from .delivery import (
@@ -120,6 +120,7 @@ __all__ = [
     "QCManifestError",
     "QCManifestMissingError",
     "QuoteError",
+    "RemoteError",
     "ReviewError",
     "RollbackError",
     "SamplePackError",

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 from typing import Any, ClassVar
 
-__all__ = ["ConfigError", "EmbodexError", "UnsafePathError"]
+__all__ = ["ConfigError", "EmbodexError", "RemoteError", "UnsafePathError"]
 
 #: A location as callers hold it: a path, a ``Path``, or a URL string.
 Where = str | os.PathLike[str]
@@ -90,6 +90,14 @@ class ConfigError(EmbodexError):
     """A setting or an input file the user wrote is wrong."""
 
     default_hint = "Check the argument or file named above."
+
+
+class RemoteError(ConfigError):
+    """A named channel (a remote, ``field`` its name) is unknown, already taken, or its
+    settings file (``path``) is unreadable."""
+
+    exit_code = 2  # a name the user typed, like an unknown option
+    default_hint = "Add it with `add_remote(name, url)` or pass the channel's URL."
 
 
 class UnsafePathError(EmbodexError):

@@ -33,7 +33,7 @@ from .stores import _CHUNK, ObjectInfo, Storage, join_key, validate_key
 
 _CONNECT_ATTEMPTS = 3  # a GET whose connection fails before the first byte
 
-__all__ = ["HFStorage", "open_hf"]
+__all__ = ["HFStorage", "hub_module", "open_hf"]
 
 _REPO_PART = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _PUBLIC_HUB = "https://huggingface.co"
@@ -299,6 +299,11 @@ class HFStorage(Storage):
 
     # -- errors --------------------------------------------------------------------------
 
+    def translate_error(self, exc: Exception, key: str = "", *, write: bool = False) -> Exception:
+        """``exc`` (from ``huggingface_hub`` or the HTTP client, about ``key`` of this
+        repository) as the one-line embodex error this backend raises for it."""
+        return self._error(exc, key, write)
+
     def _error(self, exc: Exception, key: str, write: bool) -> Exception:
         """huggingface_hub's and the HTTP client's exceptions as embodex errors, one line
         each, naming the object and the fix."""
@@ -372,6 +377,12 @@ class HFStorage(Storage):
         detail = _first_line(getattr(exc, "server_message", None) or exc)[:200]
         code = f" {status}" if status else ""
         return StorageError(f"{where}: {type(exc).__name__}{code}: {detail}", url=where)
+
+
+def hub_module() -> Any:
+    """The huggingface_hub module (imported on first use: an optional dependency);
+    ``MissingExtraError`` without it."""
+    return _hub()
 
 
 def _hub() -> Any:

@@ -48,7 +48,10 @@ def decode_frame(data: np.ndarray, encoding: str) -> np.ndarray:
     if encoding == "jpeg":
         out: np.ndarray = simplejpeg.decode_jpeg(data, "RGB")
         return out
-    return decode_image(data.tobytes(), encoding)
+    frame = decode_image(data.tobytes(), encoding)
+    # Pillow's arrays are read-only views of its buffer; a tensor made from one warns and
+    # must not be written, so a sample owns a writable copy (PNG only: JPEG decodes fresh)
+    return frame if frame.flags.writeable else frame.copy()
 
 
 def _decode_at(args: tuple[int, np.ndarray, str]) -> np.ndarray:

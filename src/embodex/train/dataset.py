@@ -13,7 +13,7 @@ from __future__ import annotations
 import os
 import weakref
 from bisect import bisect_right
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
@@ -26,6 +26,7 @@ from ..errors import CorruptDatasetError
 from ..format import Dataset, DatasetStats, open_dataset
 from ..format.reader import compute_dataset_stats
 from .gather import BatchReader
+from .image_layout import DEFAULT_IMAGE_FORMAT
 from .source import Source
 from .streams import StreamWindows, StreamWindowSpec
 from .windows import Window
@@ -326,12 +327,28 @@ class EpisodeDataset(BatchReader):
     # __iter__ BatchReader's
     # -- adapters ----------------------------------------------------------------------
 
-    def torch(self) -> TorchEpisodeDataset:
+    def torch(
+        self,
+        *,
+        image_format: str = DEFAULT_IMAGE_FORMAT,
+        transform: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> TorchEpisodeDataset:
         """A ``torch.utils.data.Dataset`` of tensors (works with DataLoader workers, fork or
-        spawn). Needs the ``torch`` extra."""
+        spawn). Needs the ``torch`` extra.
+
+        Images are ``(C, H, W)`` float32 in [0, 1] as torchvision and LeRobot give them
+        (``image_format="chw_float"``; depth ``(1, H, W)`` = uint16 / 65535), or
+        ``"hwc_uint8"`` as stored. ``transform(sample) -> sample`` runs on each sample's
+        dict of tensors after that, in the DataLoader worker reading it (picklable under
+        ``spawn``). Raises ``LoaderConfigError`` for an unknown ``image_format``.
+
+        Example::
+
+            loader = DataLoader(ds.torch(transform=augment), batch_size=64, num_workers=4)
+        """
         from .torch_adapter import TorchEpisodeDataset
 
-        return TorchEpisodeDataset(self)
+        return TorchEpisodeDataset(self, image_format=image_format, transform=transform)
 
     def iterable(
         self,
@@ -341,9 +358,13 @@ class EpisodeDataset(BatchReader):
         rank: int = 0,
         world_size: int = 1,
         shuffle: bool | Literal["blocks"] = True,
+        image_format: str = DEFAULT_IMAGE_FORMAT,
+        transform: Callable[[dict[str, Any]], Any] | None = None,
     ) -> EpisodeIterable:
         """A deterministic stream for data-parallel training; see :class:`EpisodeIterable`
-        (``shuffle="blocks"``: in shuffled key-frame blocks, for video cameras)."""
+        (``shuffle="blocks"``: in shuffled key-frame blocks, for video cameras).
+        ``image_format`` and ``transform`` shape the tensors of its ``.torch()`` as for
+        :meth:`torch`; iterating the stream itself gives numpy samples as stored."""
         from .iterable import EpisodeIterable
 
         return EpisodeIterable(
@@ -353,6 +374,8 @@ class EpisodeDataset(BatchReader):
             rank=rank,
             world_size=world_size,
             shuffle=shuffle,
+            image_format=image_format,
+            transform=transform,
         )
 
     def to_ray(

@@ -34,7 +34,7 @@ from __future__ import annotations
 import itertools
 import multiprocessing
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.context import assert_spawning
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
@@ -43,6 +43,7 @@ import numpy as np
 from ..errors import LoaderConfigError
 from .batch import row_dicts
 from .blocks import block_order
+from .image_layout import DEFAULT_IMAGE_FORMAT, check_image_format
 
 if TYPE_CHECKING:
     from .dataset import EpisodeDataset
@@ -98,7 +99,10 @@ class EpisodeIterable:
         rank: int = 0,
         world_size: int = 1,
         shuffle: bool | Literal["blocks"] = True,
+        image_format: str = DEFAULT_IMAGE_FORMAT,
+        transform: Callable[[dict[str, Any]], Any] | None = None,
     ) -> None:
+        check_image_format(image_format)
         if shuffle not in (True, False, "blocks"):
             raise LoaderConfigError(
                 f"shuffle={shuffle!r}: use True, False or 'blocks' (key-frame blocks)"
@@ -116,6 +120,9 @@ class EpisodeIterable:
         self.rank = rank
         self.world_size = world_size
         self.shuffle = shuffle
+        #: how :meth:`torch` delivers images and the per-sample hook it applies
+        self.image_format = image_format
+        self.transform = transform
         self._epoch: Any = _shared_int(0)
 
     @property
@@ -238,7 +245,8 @@ class EpisodeIterable:
 
     def torch(self) -> TorchEpisodeIterable:
         """A ``torch.utils.data.IterableDataset`` of tensors splitting the stream among
-        DataLoader workers. Needs the ``torch`` extra."""
+        DataLoader workers, images and per-sample transform as given to
+        ``ds.iterable(image_format=..., transform=...)``. Needs the ``torch`` extra."""
         from .torch_adapter import TorchEpisodeIterable
 
         return TorchEpisodeIterable(self)

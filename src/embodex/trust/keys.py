@@ -32,7 +32,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from ..config import key_passphrase, keys_dir
+from ..config import IDENTITY_SUFFIX, key_passphrase, keys_dir
 from ..errors import (
     KeyExistsError,
     KeyNotFoundError,
@@ -71,7 +71,7 @@ _NAME_RE = re.compile(_NAME_PATTERN)
 KeyName = Annotated[str, Field(pattern=_NAME_PATTERN)]
 KEY_ID_PATTERN = r"^ed25519:[0-9a-f]{32}$"
 _PRIVATE_SUFFIX = ".key"
-_IDENTITY_SUFFIX = ".pub.json"
+_IDENTITY_SUFFIX = IDENTITY_SUFFIX  # embodex.config: completion lists names without us
 _ENCRYPTED_PEM = b"-----BEGIN ENCRYPTED PRIVATE KEY-----"
 
 

@@ -21,7 +21,7 @@ __all__ = ["EXPORTERS", "ExportReport", "export_dataset"]
 #: kind → (module, function, one-line description).
 EXPORTERS: dict[str, tuple[str, str, str]] = {
     "lerobot": ("lerobot", "export_lerobot", "LeRobot v3.0 dataset (parquet, images or MP4)"),
-    "hf": ("hf", "export_hf", "Hugging Face datasets (load_from_disk) with a dataset card"),
+    "hf": ("hf", "export_hf", "Hugging Face Hub layout (Parquet shards, card with configs)"),
 }
 
 

@@ -9,7 +9,7 @@ Hugging Face and LeRobot exporters.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
@@ -197,9 +197,12 @@ def dataset_card(
     frames: int | None = None,
     tags: Sequence[str] = (),
     layout: str = "Hugging Face datasets (save_to_disk)",
+    metadata: Mapping[str, Any] | None = None,
+    usage: str = "",
 ) -> DatasetCard:
     """A Hub dataset card: YAML metadata (licence, task category, size, tags, provenance,
-    QC summary) and a body saying what the data is and how to load it."""
+    QC summary, plus ``metadata`` such as ``configs``) and a body saying what the data is
+    and, with ``usage`` (Markdown), how to load it."""
     ds = resolve_dataset(dataset)
     s = summarize(ds)
     rows = frames if frames is not None else int(s["frames"])
@@ -225,6 +228,7 @@ def dataset_card(
             "robots": list(s["robots"]),
             **({"qc": qc} if qc is not None else {}),
         },
+        **dict(metadata or {}),
     )
     lines = [
         f"# {meta.name}",
@@ -239,6 +243,7 @@ def dataset_card(
         f"* Cameras: {', '.join(c.name for c in meta.cameras) or 'none'}",
         f"* Layout: {layout}; source embodex dataset `{ds.digest}`",
         "",
+        *(["## Loading", "", usage, ""] if usage else []),
         "## Hours by scene type",
         "",
         "| scene type | episodes | hours |",

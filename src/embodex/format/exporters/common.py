@@ -41,6 +41,8 @@ class ExportReport:
     files: int = 0
     bytes: int = 0
     notes: list[str] = field(default_factory=list)
+    #: where the export was uploaded (``export_hf(push=...)``), else None
+    url: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,6 +52,7 @@ class ExportReport:
             "files": self.files,
             "bytes": self.bytes,
             "notes": self.notes,
+            **({"url": self.url} if self.url is not None else {}),
         }
 
     def count_files(self) -> None:

@@ -5,7 +5,10 @@ The frame table becomes a ``datasets.Dataset`` (one row per frame: ``episode_ind
 ``Image`` with its capture time). The episode table becomes a second, small one. Both the
 exporter and ``EpisodeDataset.to_hf()`` (the loader) build on :func:`to_hf_dataset`.
 
-``export_hf(DATASET, OUT)`` writes::
+``export_hf(DATASET, OUT)`` writes the Hub's own layout (:mod:`.hf_parquet`: Parquet shards
+under ``OUT/data/`` and ``OUT/episodes/``, a card whose ``configs:`` name them), which
+``datasets.load_dataset(OUT)`` and the Hub's dataset viewer open; ``push="owner/name"``
+uploads it (:mod:`.hf_push`). ``layout="disk"`` keeps the earlier ``save_to_disk`` form::
 
     OUT/                 datasets.load_from_disk(OUT)             -> the frames
     OUT/episodes/        datasets.load_from_disk(OUT + "/episodes") -> one row per episode
@@ -32,6 +35,12 @@ from ..models import Camera, DatasetMeta
 from ..reader import Dataset, EpisodeView
 from .card import dataset_card
 from .common import ExportReport, resolve_dataset, staged_output
+from .hf_parquet import (
+    MAX_SHARD_BYTES,
+    hub_card_metadata,
+    write_parquet_episodes,
+    write_parquet_frames,
+)
 
 try:
     import datasets
@@ -40,6 +49,7 @@ except ImportError as _exc:  # pragma: no cover - exercised only without the ext
 
 __all__ = [
     "EPISODES_DIR",
+    "LAYOUTS",
     "dataset_card",
     "episodes_to_hf",
     "export_hf",
@@ -166,9 +176,7 @@ def _cameras(meta: DatasetMeta, names: Sequence[str] | None) -> list[Camera]:
 
 def episodes_to_hf(dataset: str | Path | Dataset) -> datasets.Dataset:
     """The episode table (metadata only, no statistics or shard bookkeeping) as a Dataset."""
-    ds = resolve_dataset(dataset)
-    table = ds.episodes.drop_columns([c for c in _EPISODE_DROP if c in ds.episodes.column_names])
-    return datasets.Dataset(table)
+    return datasets.Dataset(_episode_table(resolve_dataset(dataset)))
 
 
 # -- export ------------------------------------------------------------------------------
@@ -186,46 +194,123 @@ def _quiet_datasets() -> Iterator[None]:
             datasets.enable_progress_bars()
 
 
+#: ``layout=`` values: the Hub's Parquet shards (default) or ``save_to_disk``'s Arrow files
+LAYOUTS = ("parquet", "disk")
+
+
 def export_hf(
     dataset: str | Path | Dataset,
     out: str | Path,
     *,
     cameras: Sequence[str] | None = None,
+    layout: str = "parquet",
+    max_shard_bytes: int = MAX_SHARD_BYTES,
+    push: str | None = None,
+    token: str | None = None,
+    private: bool | None = None,
     on_episode: Callable[[str], None] | None = None,
 ) -> ExportReport:
-    """Write ``dataset`` to ``out`` for ``datasets.load_from_disk`` with a dataset card.
+    """Write ``dataset`` to ``out`` as a Hugging Face dataset with a dataset card.
+
+    ``layout="parquet"`` (default): the Hub's layout (see :mod:`.hf_parquet`), which
+    ``datasets.load_dataset(out)`` and the Hub's viewer open; ``layout="disk"``: the
+    ``save_to_disk`` form for ``datasets.load_from_disk(out)`` (frames at the top, the
+    episode table in ``out/episodes``). With ``push="owner/name"`` the folder is then
+    uploaded to that Hub dataset repository (created if missing; ``private`` as given, else
+    the Hub's default) with ``token`` (default: ``HF_TOKEN`` or the stored login); the
+    report's ``url`` names it.
 
     ``out`` must not exist (or be empty); it appears only once complete. Memory stays flat:
-    frames stream through a scratch Arrow file. Raises ``DatasetExistsError``,
-    ``InteropError`` (unknown camera, nothing to export) and ``MissingExtraError``.
+    frames stream episode by episode. Raises ``DatasetExistsError``, ``InteropError``
+    (unknown camera, nothing to export, unknown layout), ``MissingExtraError`` and, when
+    pushing, ``StorageAccessError`` (no token, a token refused, no right to the repository)
+    or ``StorageError``.
 
     Example::
 
         export_hf("datasets/week01", "exports/week01-hf")
-        frames = datasets.load_from_disk("exports/week01-hf")
+        frames = datasets.load_dataset("exports/week01-hf", split="train")
+        export_hf("datasets/week01", "exports/week01-hub", push="hubei-centre/week01")
     """
     ds = resolve_dataset(dataset)
+    if layout not in LAYOUTS:
+        raise InteropError(
+            f"unknown Hugging Face layout {layout!r}", hint=f"Use one of {', '.join(LAYOUTS)}."
+        )
     if len(ds) == 0:
         raise InteropError(
             f"{ds.root}: no episodes to export", hint="Select at least one episode.", path=ds.root
         )
+    cams = _cameras(ds.meta, cameras)
+    if push is not None:
+        from .hf_push import check_push
+
+        check_push(push, token)  # before the export: a missing token fails at once
     out = Path(out)
     report = ExportReport(path=out)
-    with (
-        _quiet_datasets(),
-        staged_output(out) as root,
-        tempfile.TemporaryDirectory(dir=out.parent) as tmp,
-    ):
-        frames = to_hf_dataset(
-            ds, cameras=cameras, cache_file=Path(tmp) / "frames.arrow", on_episode=on_episode
-        )
-        frames.save_to_disk(str(root))  # frames at the top: load_from_disk(OUT)
-        del frames
-        episodes_to_hf(ds).save_to_disk(str(root / EPISODES_DIR))
+    with _quiet_datasets(), staged_output(out) as root:
+        if layout == "disk":
+            _write_disk(ds, root, cams, on_episode)
+            card = dataset_card(ds, tags=["datasets"], usage=_DISK_USAGE)
+        else:
+            base = hf_features(ds.meta, cams)
+            frames = write_parquet_frames(
+                ds, root, cams, frame_table, base,
+                max_shard_bytes=max_shard_bytes, on_episode=on_episode,
+            )  # fmt: skip
+            episodes = write_parquet_episodes(_episode_table(ds), root)
+            card = dataset_card(
+                ds,
+                tags=["datasets", "parquet"],
+                layout="Parquet shards (datasets.load_dataset)",
+                metadata=hub_card_metadata(root, [frames, episodes]),
+                usage=_PARQUET_USAGE,
+            )
         (root / _META_FILE).write_text(ds.meta.model_dump_json(indent=2) + "\n", "utf-8")
-        card = dataset_card(ds, tags=["datasets"])
         (root / _CARD_FILE).write_text(str(card), encoding="utf-8")
     report.episodes = len(ds)
     report.frames = ds.num_frames
     report.count_files()
+    if push is not None:
+        from .hf_push import push_folder
+
+        report.url = push_folder(out, push, token=token, private=private)
     return report
+
+
+_PARQUET_USAGE = """```python
+import datasets
+
+frames = datasets.load_dataset("THIS_REPO", split="train")  # one row per frame
+episodes = datasets.load_dataset("THIS_REPO", "episodes", split="train")
+```
+
+`THIS_REPO` is the repository id on the Hub, or the folder's path on disk. Camera
+columns are `datasets.Image` features; `timestamp_ns` is the real capture time."""
+
+_DISK_USAGE = """```python
+import datasets
+
+frames = datasets.load_from_disk("THIS_FOLDER")
+episodes = datasets.load_from_disk("THIS_FOLDER/episodes")
+```"""
+
+
+def _episode_table(ds: Dataset) -> pa.Table:
+    return ds.episodes.drop_columns([c for c in _EPISODE_DROP if c in ds.episodes.column_names])
+
+
+def _write_disk(
+    ds: Dataset, root: Path, cams: list[Camera], on_episode: Callable[[str], None] | None
+) -> None:
+    """The ``save_to_disk`` layout: frames at the top, the episode table in ``episodes/``."""
+    with tempfile.TemporaryDirectory(dir=root.parent) as tmp:
+        frames = to_hf_dataset(
+            ds,
+            cameras=[c.name for c in cams],
+            cache_file=Path(tmp) / "frames.arrow",
+            on_episode=on_episode,
+        )
+        frames.save_to_disk(str(root))  # frames at the top: load_from_disk(OUT)
+        del frames
+    datasets.Dataset(_episode_table(ds)).save_to_disk(str(root / EPISODES_DIR))
