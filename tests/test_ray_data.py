@@ -59,7 +59,8 @@ def test_to_ray_rows_equal_the_torch_adapter(ray_cluster: str, local: Path) -> N
     ds = load(local, qc="all", history=3, horizon=4)  # windows with pad masks at both ends
     rows = _rows(ds.to_ray(rows_per_block=16, blocks=3))
     assert sorted(rows) == list(range(len(ds)))
-    adapter = ds.torch()
+    adapter = ds.torch()  # images (C, H, W) float32 in [0, 1], the adapter's default
+    assert rows[0]["image.head"].shape == (3, 32, 32)
     starts = ds.episode_starts.tolist()
     edges = {0, 1, 2, starts[1] - 1, starts[1], starts[2] + 5, len(ds) - 2, len(ds) - 1}
     for i in sorted(edges):
@@ -87,8 +88,9 @@ def test_to_ray_streams_from_s3(ray_cluster: str, local: Path, s3_url: str, tmp_
     upload_dataset(local, s3_url)
     remote = load(s3_url, qc="all", cameras=["head"], horizon=2, cache_dir=tmp_path / "cache")
     env = {k: v for k, v in os.environ.items() if k.startswith("AWS_")}
-    rows = _rows(remote.to_ray(blocks=2, runtime_env={"env_vars": env}))
-    reference = load(local, qc="all", cameras=["head"], horizon=2).torch()
+    rows = _rows(remote.to_ray(blocks=2, runtime_env={"env_vars": env}, image_format="hwc_uint8"))
+    reference = load(local, qc="all", cameras=["head"], horizon=2).torch(image_format="hwc_uint8")
+    assert rows[0]["image.head"].shape == (32, 32, 3)
     assert sorted(rows) == list(range(len(reference)))
     for i in (0, 7, len(reference) // 2, len(reference) - 1):
         _same_as_torch(rows[i], reference[i])

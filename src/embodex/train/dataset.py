@@ -384,10 +384,12 @@ class EpisodeDataset(BatchReader):
         rows_per_block: int = 256,
         blocks: int | None = None,
         runtime_env: dict[str, Any] | None = None,
+        image_format: str = DEFAULT_IMAGE_FORMAT,
     ) -> Any:
         """A lazy ``ray.data.Dataset`` of the samples, for Ray Train (needs the ``ray`` extra).
 
-        Rows have the keys and values of ``ds[i]`` (and of :meth:`torch`'s samples):
+        Rows have the keys and values of :meth:`torch`'s samples (those of ``ds[i]``,
+        images as ``image_format`` says, the adapter's default ``(C, H, W)`` float32):
         windows with their ``*_is_pad`` masks, decoded images, the indices and texts. Read
         tasks each take a run of whole episodes and read them on the Ray workers, from the
         folder or streaming the shards from ``s3://`` (each verified against the
@@ -405,7 +407,11 @@ class EpisodeDataset(BatchReader):
         from .ray_data import to_ray_dataset
 
         return to_ray_dataset(
-            self, rows_per_block=rows_per_block, blocks=blocks, runtime_env=runtime_env
+            self,
+            rows_per_block=rows_per_block,
+            blocks=blocks,
+            runtime_env=runtime_env,
+            image_format=image_format,
         )
 
     def to_hf(self, *, columns: Sequence[str] | None = None) -> datasets.Dataset:

@@ -6,9 +6,10 @@ dataset's pickled selection — its source (a folder or an ``s3://`` URL with th
 entries), episode positions and load spec, never frames — reopens it on the Ray worker and
 yields blocks of ``get_batch`` over its run, so rows are read (and shards streamed from
 the object store, each verified against the manifest) on the workers, not on the driver.
-A row holds exactly the keys and values of ``ds[i]`` and of the torch adapter's samples:
-features with their windows and ``*_is_pad`` masks, decoded images, ``episode_index``,
-``frame_index``, ``timestamp_ns``, ``index``, ``episode_id``, ``instruction``, ``subtask``.
+A row holds exactly the keys and values of the torch adapter's samples (those of ``ds[i]``,
+images in the adapter's ``image_format``): features with their windows and ``*_is_pad``
+masks, decoded images, ``episode_index``, ``frame_index``, ``timestamp_ns``, ``index``,
+``episode_id``, ``instruction``, ``subtask``.
 
 Needs the ``ray`` extra; this module is imported only by ``to_ray()``.
 """
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ClusterError
+from .image_layout import DEFAULT_IMAGE_FORMAT, check_image_format, chw_float, image_columns
 
 try:
     from ray.data.block import BlockAccessor, BlockMetadata
@@ -47,9 +49,19 @@ DEFAULT_ROWS_PER_BLOCK = 256
 class EpisodeDatasource(Datasource):
     """A Ray Data datasource over the samples of a loaded ``EpisodeDataset``."""
 
-    def __init__(self, ds: EpisodeDataset, *, rows_per_block: int = DEFAULT_ROWS_PER_BLOCK):
+    def __init__(
+        self,
+        ds: EpisodeDataset,
+        *,
+        rows_per_block: int = DEFAULT_ROWS_PER_BLOCK,
+        image_format: str = DEFAULT_IMAGE_FORMAT,
+    ):
         self._ds = ds
         self._rows = max(1, int(rows_per_block))
+        # the image keys to convert, as the torch adapter does (key -> depth)
+        self._images: dict[str, bool] = {}
+        if check_image_format(image_format) == "chw_float" and ds.spec.decode_images:
+            self._images = image_columns(ds.meta, ds.spec.cameras)
 
     def get_name(self) -> str:
         return f"embodex({self._ds.meta.name})"
@@ -81,15 +93,20 @@ class EpisodeDatasource(Datasource):
             meta = BlockMetadata(
                 num_rows=hi - lo, size_bytes=None, exec_stats=None, input_files=shards
             )
-            read = functools.partial(_read_run, self._ds, lo, hi, self._rows)
+            read = functools.partial(_read_run, self._ds, lo, hi, self._rows, self._images)
             tasks.append(ReadTask(read, meta, per_task_row_limit=per_task_row_limit))
         return tasks
 
 
-def _read_run(ds: EpisodeDataset, lo: int, hi: int, rows: int) -> Iterator[pa.Table]:
-    """On a Ray worker: the samples ``[lo, hi)`` as Arrow blocks of ``rows`` samples."""
+def _read_run(
+    ds: EpisodeDataset, lo: int, hi: int, rows: int, images: dict[str, bool]
+) -> Iterator[pa.Table]:
+    """On a Ray worker: the samples ``[lo, hi)`` as Arrow blocks of ``rows`` samples, the
+    image keys in ``images`` as ``chw_float``."""
     for start in range(lo, hi, rows):
         batch = ds.get_batch(range(start, min(hi, start + rows)))
+        for key, depth in images.items():
+            batch[key] = chw_float(batch[key], depth=depth)
         yield BlockAccessor.batch_to_block(batch)
 
 
@@ -99,17 +116,20 @@ def to_ray_dataset(
     rows_per_block: int = DEFAULT_ROWS_PER_BLOCK,
     blocks: int | None = None,
     runtime_env: dict[str, Any] | None = None,
+    image_format: str = DEFAULT_IMAGE_FORMAT,
 ) -> Any:
     """A lazy ``ray.data.Dataset`` of ``ds``'s samples (see the module doc).
 
     ``blocks``: how many read tasks (default: Ray's choice, at most one per episode);
     ``runtime_env``: the read tasks' Ray runtime environment (e.g. ``{"env_vars": {...}}``
-    to give workers the ``AWS_*`` variables of an S3 endpoint).
+    to give workers the ``AWS_*`` variables of an S3 endpoint); ``image_format``: images
+    as the torch adapter gives them, ``(C, H, W)`` float32 in [0, 1] (``"chw_float"``) or
+    ``(H, W, C)`` uint8 as stored (``"hwc_uint8"``). ``LoaderConfigError`` for another.
     """
     import ray.data
 
     return ray.data.read_datasource(
-        EpisodeDatasource(ds, rows_per_block=rows_per_block),
+        EpisodeDatasource(ds, rows_per_block=rows_per_block, image_format=image_format),
         override_num_blocks=blocks,
         runtime_env=runtime_env,
     )
