@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
 import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
 from embodex.demo.synth import synth_dataset, synth_meta
@@ -141,3 +145,37 @@ def test_transcode_and_export_without_ray_never_import_it(mixed: Path, tmp_path:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "ok"
+
+
+def _kill_a_worker_running(title: str, stop: threading.Event, killed: list[int]) -> None:
+    """SIGKILL the first worker process seen running a task named ``title`` (Ray names a
+    busy worker's process after its task: ``ray::transcode``)."""
+    while not stop.is_set() and not killed:
+        for proc in psutil.process_iter(["pid", "cmdline"]):
+            cmd = " ".join(proc.info["cmdline"] or [])
+            if cmd.startswith(f"ray::{title}"):
+                os.kill(proc.info["pid"], signal.SIGKILL)
+                killed.append(proc.info["pid"])
+                return
+        time.sleep(0.005)
+
+
+def test_transcode_worker_killed_mid_task_same_digest(ray_cluster: str, tmp_path: Path) -> None:
+    """A worker SIGKILLed while converting an episode: Ray re-runs the task, the dataset is
+    the local run's, and neither a partial file nor the staging folder is left."""
+    meta = synth_meta(image_size=64, cameras=("head",))
+    synth_dataset(tmp_path / "frames", 4, seed=9, meta=meta, duration_s=(4.0, 4.5))
+    src = transcode_dataset(tmp_path / "frames", tmp_path / "video", cameras="video", gop=8)
+    local = transcode_dataset(src.dataset, tmp_path / "local", cameras="jpeg")
+    stop, killed = threading.Event(), []  # type: ignore[var-annotated]
+    killer = threading.Thread(target=_kill_a_worker_running, args=("transcode", stop, killed))
+    killer.start()
+    try:
+        remote = transcode_dataset(src.dataset, tmp_path / "ray", cameras="jpeg", ray=ray_cluster)
+    finally:
+        stop.set()
+        killer.join()
+    assert killed, "no worker was seen running a transcode task"
+    assert remote.dataset.digest == local.dataset.digest
+    assert not list((tmp_path / "ray").rglob("*.partial*"))
+    _no_staging(tmp_path)
