@@ -94,7 +94,13 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("dataset", help="dataset directory or s3:// URL")
     p.add_argument("--address", default=None, help="Ray cluster (default: RAY_ADDRESS or local)")
-    p.add_argument("--workers", type=int, default=2, help="Ray Train workers (1 CPU each)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=2,
+        help="Ray Train workers (1 CPU each, less on a "
+        "cluster too small to leave one to the data reading)",
+    )
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--horizon", type=int, default=8)
@@ -130,11 +136,17 @@ def main(argv: list[str] | None = None) -> int:
     storage = os.path.abspath(args.storage or tempfile.mkdtemp(prefix="embodex-ray-train-"))
     os.makedirs(storage, exist_ok=True)
     config["losses_file"] = os.path.join(storage, "losses.json")
+    # Ray Data's read tasks need a CPU of their own: train workers holding every CPU of a
+    # small cluster would wait for data forever
+    cpus = float(ray.cluster_resources().get("CPU", 1))
+    per_worker = min(1.0, max(0.1, (cpus - 1) / args.workers))
     trainer = TorchTrainer(
         train_loop,
         train_loop_config=config,
         datasets={"train": train},
-        scaling_config=ScalingConfig(num_workers=args.workers, use_gpu=False),
+        scaling_config=ScalingConfig(
+            num_workers=args.workers, use_gpu=False, resources_per_worker={"CPU": per_worker}
+        ),
         run_config=RunConfig(name="embodex-bc", storage_path=storage),
     )
     t0 = time.monotonic()

@@ -179,3 +179,27 @@ def test_transcode_worker_killed_mid_task_same_digest(ray_cluster: str, tmp_path
     assert remote.dataset.digest == local.dataset.digest
     assert not list((tmp_path / "ray").rglob("*.partial*"))
     _no_staging(tmp_path)
+
+
+def test_export_error_on_a_worker_is_the_local_runs(ray_cluster: str, tmp_path: Path) -> None:
+    """An episode the export refuses (a camera without images) fails the Ray run with the
+    local run's one-line error; nothing is published and no staging folder is left."""
+    import dataclasses
+
+    from embodex.demo.synth import synth_episodes
+    from embodex.errors import InteropError
+    from embodex.format import DatasetWriter
+
+    meta = synth_meta(image_size=32, cameras=("head",))
+    with DatasetWriter(tmp_path / "ds", meta) as w:
+        for i, ep in enumerate(synth_episodes(meta, 3, seed=1, duration_s=(1.0, 1.2))):
+            w.add_episode(dataclasses.replace(ep, images={}) if i == 1 else ep)
+    with pytest.raises(InteropError) as local:
+        export_lerobot(tmp_path / "ds", tmp_path / "local")
+    with pytest.raises(InteropError) as remote:
+        export_lerobot(tmp_path / "ds", tmp_path / "ray", ray=ray_cluster)
+    assert remote.value.one_line() == local.value.one_line()
+    assert "has frames without an image" in remote.value.one_line()
+    assert not (tmp_path / "ray").exists()
+    _no_staging(tmp_path)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".ray.partial")]
