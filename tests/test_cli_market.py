@@ -26,6 +26,8 @@ from ._trust import spoil
 from .test_cli_format import run
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples" / "market"
+#: the demand below is dated January 2026: quotes and drafts act as of before its start
+AT, AT_DAY = "2026-01-02T09:00:00Z", "2026-01-02"
 DEMAND = """\
 kind: embodex.demand
 title: CLI pilot
@@ -42,7 +44,8 @@ budget: {amount: "80000", currency: CNY}
 
 def _draft(quote: Path, out: Path, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
     """`embodex contract init --from-quote QUOTE --buyer agibot -o OUT`."""
-    args = ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o", str(out)]
+    args = ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o", str(out),
+            "--at", AT_DAY]  # fmt: skip
     return run(args, capsys)
 
 
@@ -119,12 +122,12 @@ def test_centre_to_contract_from_the_cli(
     assert len(err.strip().splitlines()) == 1
 
     quote = tmp_path / "quote.json"
-    code, out, err = run(["quote", str(cat), str(demand), "-o", str(quote)], capsys)
+    code, out, err = run(["quote", str(cat), str(demand), "-o", str(quote), "--at", AT], capsys)
     assert code == 0 and "TOTAL" in out and "per accepted hour" in out
     assert "within budget" in out and f"wrote {quote}" in err
     q = load_quote(quote)
     assert q.total > 0 and q.hours == 4 * 12 + 5
-    code, out, _ = run(["quote", str(cat), str(demand), "--json"], capsys)
+    code, out, _ = run(["quote", str(cat), str(demand), "--json", "--at", AT], capsys)
     assert json.loads(out)["total"] == str(q.total)
 
     contract = tmp_path / "contract.yaml"
@@ -146,7 +149,7 @@ def test_centre_to_contract_from_the_cli(
     # the same with the catalogue named explicitly
     code, out, err = run(
         ["contract", "init", "--from-quote", str(quote), "--catalog", str(cat), "--buyer",
-         "agibot"],
+         "agibot", "--at", AT_DAY],
         capsys,
     )  # fmt: skip
     assert code == 0, err
@@ -167,7 +170,7 @@ def test_contract_from_a_forged_quote_is_refused(
     demand = tmp_path / "demand.yaml"
     demand.write_text(DEMAND)
     quote = tmp_path / "quote.json"
-    assert run(["quote", str(cat), str(demand), "-o", str(quote)], capsys)[0] == 0
+    assert run(["quote", str(cat), str(demand), "-o", str(quote), "--at", AT], capsys)[0] == 0
     genuine = load_quote(quote)
     # the forger reprices the quote from a doctored copy of the listing (base 600 -> 300)
     listing = open_catalog(cat).listing
@@ -273,3 +276,38 @@ def test_prices_template_loads(tmp_path: Path, capsys: pytest.CaptureFixture[str
     path = tmp_path / "prices.yaml"
     path.write_text(out)
     assert code == 0 and load_price_sheet(path).base_per_accepted_hour == 600
+
+
+def test_quote_and_contract_init_refuse_a_demand_dated_in_the_past(
+    datasets: list[Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not only `contract sign`: a quote and a draft of a demand whose dates are past are
+    refused, in one line with the fix, before anything is written."""
+    run(["keys", "generate", "hubei-centre", "--role", "centre"], capsys)
+    run(["keys", "generate", "agibot", "--role", "buyer"], capsys)
+    cat = tmp_path / "catalog"
+    assert run(["catalog", "build", *map(str, datasets), "-o", str(cat), "--key",
+                "hubei-centre", "--capacity", str(EXAMPLES / "capacity.yaml")],
+               capsys)[0] == 0  # fmt: skip
+    demand, quote = tmp_path / "demand.yaml", tmp_path / "quote.json"
+    demand.write_text(DEMAND)  # January 2026: past by now
+    cases = [(None, "its horizon 2026-03-01 is past"),
+             ("2026-01-06T09:00:00Z", "it starts on 2026-01-05, before today")]  # fmt: skip
+    for at, past in cases:
+        code, out, err = run(
+            ["quote", str(cat), str(demand), "-o", str(quote), *(["--at", at] if at else [])],
+            capsys,
+        )
+        assert code == 1 and out == "" and not quote.exists(), err
+        assert err.startswith("error: the demand 'CLI pilot' is dated in the past: ")
+        assert past in err
+        assert "Set start to " in err and len(err.strip().splitlines()) == 1
+    # a quote made in time, drafted into a contract after its dates passed
+    assert run(["quote", str(cat), str(demand), "-o", str(quote), "--at", AT], capsys)[0] == 0
+    contract = tmp_path / "contract.yaml"
+    args = ["contract", "init", "--from-quote", str(quote), "--buyer", "agibot", "-o"]
+    code, _, err = run([*args, str(contract), "--at", "2026-01-07"], capsys)
+    assert code == 1 and not contract.exists() and "before today (2026-01-07 in UTC)" in err
+    code, _, err = run([*args, str(contract)], capsys)  # today, by the clock
+    assert code == 1 and not contract.exists() and "its horizon 2026-03-01 is past" in err
+    assert run([*args, str(contract), "--at", AT_DAY], capsys)[0] == 0

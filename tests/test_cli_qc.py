@@ -158,7 +158,7 @@ def test_review_flow_end_to_end(
         ],
         capsys,
     )
-    assert code == 1 and "unknown reason code" in err and err.count("\n") == 1
+    assert code == 2 and "'nope' is not one of 'meets_spec'" in err and err.count("\n") == 1
     code, out, _ = run(["review", "list", str(root)], capsys)
     assert code == 0 and "rev-007" in out and "1 reviewed (1 accepted, 0 rejected)" in out
     code, out, _ = run(["review", "list", str(root), "--json"], capsys)

@@ -274,4 +274,5 @@ def test_init_without_keys_leaves_placeholders(cli: Cli, tmp_path: Path) -> None
     draft.write_text(out)
     cli("keys", "generate", "hubei-centre", "--role", "centre")
     assert "placeholders" in cli.fails("contract", "sign", str(draft), "--key", "hubei-centre")
-    assert "unknown contract template" in cli.fails("contract", "init", "--template", "nope")
+    code, _, err = cli("contract", "init", "--template", "nope")  # a fixed list: usage, exit 2
+    assert code == 2 and "'nope' is not 'hubei-agibot'" in err and err.count("\n") == 1

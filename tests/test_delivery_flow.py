@@ -138,7 +138,9 @@ def test_weekly_supply_end_to_end(channel_url: str, tmp_path: Path) -> None:
         assert revoked == (row["episode_id"] in r1.episodes)
     training = load(store / "dataset", horizon=5, cameras=[], qc="pass+warn").episode_ids
     assert training and not set(r1.episodes) & set(training)  # QC marks them revoked
-    assert set(r1.episodes) <= set(load(store / "dataset", cameras=[], qc="all").episode_ids)
+    # kept in the dataset (marked), but never trained on, whatever the QC filter
+    assert not set(r1.episodes) & set(load(store / "dataset", cameras=[], qc="all").episode_ids)
+    assert (store / "receipts" / "deletions" / "000002.json").exists()  # the buyer's record
     after = channel_supply(channel_url, terms, now=at(22, 13))
     revoked_hours = hours[1]
     assert after.revoked_accepted_hours == revoked_hours

@@ -39,11 +39,11 @@ def _crash_once_on(monkeypatch: pytest.MonkeyPatch, kind: str) -> None:
     real = Ledger.append_missing
     fired: list[bool] = []
 
-    def append_missing(self: Ledger, signer: Any, events: Any) -> Any:
+    def append_missing(self: Ledger, signer: Any, events: Any, **options: Any) -> Any:
         if not fired and any(k == kind for k, _, _ in events):
             fired.append(True)
             raise _Crash
-        return real(self, signer, events)
+        return real(self, signer, events, **options)
 
     monkeypatch.setattr(Ledger, "append_missing", append_missing)
 

@@ -22,6 +22,7 @@ def test_supply_page_is_self_contained_and_renders(tmp_path: Path) -> None:
     publish(src, url, terms, centre, profile=PROFILE, now=at(12))  # no receipt yet: pending
     page = write_supply_report(channel_supply(url, terms, now=at(15)), tmp_path / "supply.html")
     text = page.read_text()
+    assert page.stat().st_mode & 0o777 == 0o644  # readable by others, like the QC report
     assert "Supply status" in text and "2 accepted, 1 rejected" in text
     assert not re.search(r"""(src|href)=["']?https?:""", text)  # nothing fetched from anywhere
     dom = _browser(tmp_path, "--dump-dom", page.as_uri())

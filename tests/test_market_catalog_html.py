@@ -109,6 +109,7 @@ def test_write_is_whole_and_replaces(centre: Signer, tmp_path: Path) -> None:
     out.write_text("old page")
     assert write_catalog_html(cat, out) == out
     assert out.read_text(encoding="utf-8") == catalog_html(cat)
+    assert out.stat().st_mode & 0o777 == 0o644  # readable by others, like the QC report
     assert sorted(p.name for p in tmp_path.iterdir()) == ["catalog.html"]  # no temp file left
 
 

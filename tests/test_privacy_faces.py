@@ -22,6 +22,7 @@ from embodex.format.anonymise import PRIVACY_KEY, anonymise_dataset  # noqa: E40
 from embodex.format.episode import Episode  # noqa: E402
 from embodex.format.faces import FaceDetector, expand_boxes, fill_gaps, mask_faces  # noqa: E402
 from embodex.format.images import decode_image, encode_image  # noqa: E402
+from embodex.format.models import DatasetMeta  # noqa: E402
 from embodex.format.writer import DatasetWriter  # noqa: E402
 from embodex.market.provenance import processing_steps  # noqa: E402
 
@@ -149,6 +150,93 @@ def test_anonymise_video_camera(tmp_path: Path) -> None:
     det = FaceDetector(0.4)
     assert len(out) == len(frames)
     assert all(len(det.detect(f)) == 0 for f in out)  # no face survives the re-encode
+
+
+def _packets(path: Path) -> list[bytes]:
+    import av
+
+    with av.open(str(path)) as c:
+        return [bytes(p) for p in c.demux(c.streams.video[0]) if p.size]
+
+
+def _face_video_episode() -> tuple[DatasetMeta, Episode]:
+    """A 12-frame h264 camera episode with a face in frames 5 and 6 only."""
+    meta = synth_meta(cameras=("head",), image_size=96)
+    head = meta.cameras[0].model_copy(
+        update={"width": W, "height": H, "storage": "video", "encoding": "h264"}
+    )
+    meta = meta.model_copy(update={"cameras": [head]})
+    face = _scenes()[2][0]
+    frames = [face if i in (5, 6) else _background(30 + i) for i in range(12)]
+    base = synth_episode(meta, 0, duration_s=(1.0, 1.0))
+    ep = Episode(
+        base.meta,
+        base.timestamp_ns[:12],
+        {k: v[:12] for k, v in base.features.items()},
+        {"head": np.stack(frames)},
+    )
+    return meta, ep
+
+
+def test_anonymise_video_from_another_encoder_is_reencoded_whole(tmp_path: Path) -> None:
+    """A clip whose bitstream another encoder made (here: x264 without B-frames, remuxed as
+    a recorder's would be) cannot take spliced GOPs: it is re-encoded whole, no face left."""
+    from embodex.format.videostore import VideoClip, encode_frames
+
+    meta, ep = _face_video_episode()
+    recorded = tmp_path / "recorder.mp4"
+    frames = ep.images["head"]
+    assert isinstance(frames, np.ndarray)
+    encode_frames(
+        frames, recorded, codec="h264", fps=meta.fps, width=W, height=H,
+        options={"x264-params": "bframes=0:keyint=4"},
+    )  # fmt: skip
+    ep = Episode(ep.meta, ep.timestamp_ns, ep.features, {"head": VideoClip(recorded)})
+    with DatasetWriter(tmp_path / "raw", meta) as writer:
+        writer.add_episode(ep)
+    result = anonymise_dataset(tmp_path / "raw", tmp_path / "anon", mode="box", fill=0)
+    count = result.cameras["head"]
+    assert (count.changed, count.gops_reencoded, count.clips_reencoded) == (2, 0, 1)
+    eid = result.dataset.episode_ids[0]
+    decoded = list(result.dataset.episode(eid).video_clip("head").decode())
+    det = FaceDetector(0.4)
+    assert len(decoded) == 12 and all(len(det.detect(f)) == 0 for f in decoded)
+
+
+def test_anonymise_video_reencodes_only_the_gops_with_faces(tmp_path: Path) -> None:
+    """A face in two frames of a 12-frame video (key frames every 4): only the GOP holding
+    them is encoded again; every other GOP's packets are the source's, byte for byte; the
+    whole clip decodes — untouched frames exactly as before, no face left."""
+    from embodex.format.videostore import VideoEncoding, probe_index
+
+    meta, ep = _face_video_episode()
+    with DatasetWriter(tmp_path / "raw", meta, video_encoding=VideoEncoding(gop=4)) as writer:
+        writer.add_episode(ep)
+    src = open_dataset(tmp_path / "raw")
+    result = anonymise_dataset(src, tmp_path / "anon", mode="box", fill=0)
+    count = result.cameras["head"]
+    assert (count.changed, count.gops_reencoded, count.clips_reencoded) == (2, 1, 0)
+    eid = src.episode_ids[0]
+    before = src.episode(eid).video_clip("head")
+    after = result.dataset.episode(eid).video_clip("head")
+    index, spliced = probe_index(before.path), probe_index(after.path)
+    assert np.array_equal(index.pts, spliced.pts) and np.array_equal(index.key_pts, spliced.key_pts)
+    old, new = _packets(before.path), _packets(after.path)
+    assert len(old) == len(new) == 12
+    face_gop = {int(index.key_pos[i]) for i in (5, 6)}
+    for pos in range(12):
+        # decode position -> the GOP (key frame's decode position) of that packet's frame
+        gop = int(index.key_pos[int(np.flatnonzero(index.decode_pos == pos)[0])])
+        assert (old[pos] == new[pos]) == (gop not in face_gop), pos
+    assert len(face_gop) == 1 and sum(o != n for o, n in zip(old, new, strict=True)) >= 2
+    shown, decoded = list(before.decode()), list(after.decode())
+    det = FaceDetector(0.4)
+    for i in range(12):
+        if i in (5, 6):
+            assert len(det.detect(decoded[i])) == 0, i
+        elif int(index.key_pos[i]) not in face_gop:
+            assert np.array_equal(shown[i], decoded[i]), i  # exact: the same packets
+    assert len(det.detect(shown[5])) > 0  # the source had the face
 
 
 def test_cli_anonymise(tmp_path: Path) -> None:

@@ -113,7 +113,9 @@ def test_suggested_trims_remove_the_idle_ends(batch: tuple[Path, dict[str, str]]
     assert cuts[head].start > 60 and cuts[head].end == src.episode(head).frame_count
     assert cuts[tail].start == 0 and cuts[tail].end < src.episode(tail).frame_count - 60
     assert {c.reason for c in cuts.values()} == {"idle_ends"}
-    out = trim_dataset(root, tmp_path / "out", suggested=True).dataset
+    trimmed = trim_dataset(root, tmp_path / "out", suggested=True)
+    assert trimmed is not None
+    out = trimmed.dataset
     assert out.verify().ok and len(out) == len(src)
     assert out.episode(head).meta.extra["trim"]["kept"] == [cuts[head].start, cuts[head].end]
     # the source's QC results are not carried over: they describe the source
@@ -126,7 +128,7 @@ def test_provenance_of_a_sample_pack_shows_the_trim(batch: tuple[Path, dict[str,
                                                     tmp_path: Path) -> None:  # fmt: skip
     root, by_kind = batch
     result = trim_dataset(root, tmp_path / "trimmed", suggested=True)
-    assert result.trimmed.keys() == set(by_kind.values())
+    assert result is not None and result.trimmed.keys() == set(by_kind.values())
     write_qc(result.dataset.root, run_qc(result.dataset.root))
     generate_key("hubei-centre", "centre")
     pack = build_sample_pack(result.dataset.root, tmp_path / "sample", load_signer("hubei-centre"))
@@ -146,6 +148,7 @@ def test_trimming_again_counts_frames_of_the_original(batch: tuple[Path, dict[st
     root, by_kind = batch
     head = by_kind["idle_head"]
     first = trim_dataset(root, tmp_path / "t1", suggested=True)
+    assert first is not None
     k = first.trimmed[head].kept[0]
     n = open_dataset(root).episode(head).frame_count
     second = trim_episodes(first.dataset, tmp_path / "t2", {head: Cut(10, 50)})
@@ -246,3 +249,24 @@ def test_trim_command(batch: tuple[Path, dict[str, str]], tmp_path: Path,
     assert code == 2 and "not a frame range" in err
     code, _, err = run(["trim", str(root), str(tmp_path / "a"), "--suggested"], capsys)
     assert code == 1 and "already holds a dataset" in err
+
+
+def test_suggested_trim_of_clean_data_is_an_answer_not_an_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Clean data (no motion.idle_ends finding): exit 0, "nothing to trim", nothing written,
+    so a `set -e` script goes on; neither --suggested nor a range is a usage error (exit 2)."""
+    from embodex.demo.synth import synth_dataset
+
+    root = tmp_path / "clean"
+    synth_dataset(root, 2, seed=3, meta=synth_meta(image_size=16), duration_s=(4.0, 5.0))
+    write_qc(root, run_qc(root))
+    assert suggested_trims(open_dataset(root)) == {}
+    assert trim_dataset(root, tmp_path / "t", suggested=True) is None
+    code, out, err = run(["trim", str(root), str(tmp_path / "t"), "--suggested"], capsys)
+    assert code == 0 and out.startswith("nothing to trim in ") and "not written" in out, err
+    code, out, _ = run(["trim", str(root), str(tmp_path / "t"), "--suggested", "--json"], capsys)
+    assert code == 0 and json.loads(out) == {"source": str(root), "dataset": None, "trimmed": {}}
+    assert not (tmp_path / "t").exists()
+    code, _, err = run(["trim", str(root), str(tmp_path / "t")], capsys)
+    assert code == 2 and "give --suggested, or --episode" in err  # a usage error

@@ -116,7 +116,11 @@ def channel_notice(
 
 @channel.command("revoke")
 @channel_options(key=True)
-@click.option("--batch", required=True, type=click.IntRange(1), help="The batch to withdraw.")
+@click.option("--batch", type=click.IntRange(1), help="The batch to withdraw (all of it).")
+@click.option(
+    "--episode", "episodes", multiple=True, metavar="ID",
+    help="Withdraw only this delivered episode (repeat): a per-episode revocation.",
+)  # fmt: skip
 @click.option("--reason", required=True, help="Why (mandatory; the buyer sees it).")
 @ttl_opt
 @no_ledger_opt
@@ -126,24 +130,47 @@ def channel_revoke(
     contract: Path,
     key: str,
     at: datetime | None,
-    batch: int,
+    batch: int | None,
+    episodes: tuple[str, ...],
     reason: str,
     ttl: timedelta,
     no_ledger: bool,
     as_json: bool,
 ) -> None:
-    """Revoke a published batch: the buyer's next pull marks its episodes as withdrawn.
+    """Revoke a published batch, or single episodes: the buyer's next pull drops them.
+
+    With --episode, each batch holding named episodes gets a signed notice listing only
+    those (e.g. an operator's consent withdrawn); the buyer's pull removes them from
+    training and signs a deletion receipt.
 
     \b
     Example:
       embodex channel revoke --channel s3://acme/deliveries --contract contract.signed.json \\
-          --key hubei-centre --batch 3 --reason "operator consent withdrawn"
+          --key hubei-centre --batch 3 --reason "recording damaged"
+      embodex channel revoke --channel s3://acme/deliveries --contract contract.signed.json \\
+          --key hubei-centre --episode c:0007 --reason consent-withdrawn
     """
-    from embodex.delivery import revoke_batch
+    from embodex.delivery import revoke_batch, revoke_episodes
 
+    if (batch is None) == (not episodes):
+        raise click.UsageError("give either --batch N or --episode ID (repeatable)")
+    signer = load_signer_cli(key)
+    if episodes:
+        done = revoke_episodes(
+            url, contract, signer, list(episodes), reason, ttl=ttl, now=at,
+            record=not no_ledger,
+        )  # fmt: skip
+        Output(as_json).result(
+            done,
+            text=lambda r: (
+                [line for n in r.notices for line in notice_lines(n)]
+                + [f"revoked {len(r.episodes)} episode(s)"]
+            ),
+        )
+        return
+    assert batch is not None
     result = revoke_batch(
-        url, contract, load_signer_cli(key), batch, reason, ttl=ttl, now=at,
-        record=not no_ledger,
+        url, contract, signer, batch, reason, ttl=ttl, now=at, record=not no_ledger,
     )  # fmt: skip
     Output(as_json).result(result, text=notice_lines)
 

@@ -32,7 +32,11 @@ def contract() -> None:
 
 @contract.command("init")
 @click.option(
-    "--template", default="hubei-agibot", show_default=True, help="Template to start from."
+    "--template",
+    default="hubei-agibot",
+    show_default=True,
+    help="Template to start from.",
+    type=click.Choice(["hubei-agibot"]),  # embodex.contract.TEMPLATES (tests keep them equal)
 )
 @click.option(
     "--centre", help="Centre's key name, or identity file (with a / or .json): its public key."
@@ -55,6 +59,10 @@ def contract() -> None:
 )
 @trust_opt
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write to this file.")
+@click.option(
+    "--at", "at", type=DATE, default=None,
+    help="With --from-quote: draft as of this date (YYYY-MM-DD); past demand dates are refused.",
+)  # fmt: skip
 @json_option("Print the draft as JSON: its YAML text, where it came from, where it went.")
 def contract_init(
     template: str,
@@ -66,6 +74,7 @@ def contract_init(
     catalog: str | None,
     trust: tuple[str, ...],
     out: Path | None,
+    at: Any,
     as_json: bool,
 ) -> None:
     """Print a filled-in contract YAML to edit (humanoid data, 23 scenes, weekly deliveries).
@@ -101,6 +110,7 @@ def contract_init(
             trusted=trusted_identities(trust),
             buyer=buyer_id,
             centre=centre_id,
+            today=day(at),
         )
     else:
         if catalog is not None:

@@ -45,6 +45,14 @@ def _status_lines(r: SupplyReport) -> list[str]:
         f"  contracted   {hours(s.contracted_hours)}; due to date {hours(s.due_to_date_hours)}",
         f"  delivered    {hours(s.delivered_hours)}: accepted {hours(s.accepted_hours)}, "
         f"rejected {hours(s.rejected_hours)}, awaiting a receipt {hours(s.pending_hours)}",
+        *(
+            [
+                f"  withdrawn    {hours(r.withdrawn_hours)} revoked after delivery; delivered net "
+                f"{hours(r.net_delivered_hours)}"
+            ]
+            if r.withdrawn_hours
+            else []
+        ),
         f"  acceptance   {rate}; shortfall to date {hours(s.shortfall_to_date_hours)}",
         f"  amount due   {_money(r.net_amount_due, s.currency)} "
         f"({hours(r.net_accepted_hours)} × {s.price_per_accepted_hour} {s.currency}"

@@ -294,6 +294,11 @@ def publish(
 @click.option("--polls", type=click.IntRange(1), help="With --watch: stop after N polls.")
 @click.option("--wait", is_flag=True, help="Queue behind a running pull instead of refusing.")
 @click.option("--profile", "profile_spec", metavar="FILE|ID", help="The agreed QC profile.")
+@click.option(
+    "--region", metavar="CODE", default=None,
+    help="ISO 3166 region where this store processes the data (CN, CN-HB, DE; default "
+    "EMBODEX_REGION); the contract must allow it.",
+)  # fmt: skip
 @workers_opt
 @retries_opt
 @no_ledger_opt
@@ -309,6 +314,7 @@ def pull(
     polls: int | None,
     wait: bool,
     profile_spec: str | None,
+    region: str | None,
     workers: int,
     attempts: int,
     no_ledger: bool,
@@ -324,11 +330,19 @@ def pull(
     account may only read (a gated Hub repo, a mirror) does not stop it: the receipts wait
     in DIR/receipts/ (a warning says so) for a later pull or `embodex receipt post`.
 
+    --region (or EMBODEX_REGION) says where the store processes the data; the store keeps
+    the region of its first pull, and a region the contract's allowed_regions do not cover
+    is refused before anything is downloaded. With none declared, a contract that keeps the
+    data in its origin country assumes the origin; a cross-border one requires it. Every
+    batch received is recorded in your ledger with the region.
+
     \b
     Example:
       embodex pull acme --into deliveries/acme    # a remote: `embodex remote add`
       embodex pull --channel s3://acme/deliveries --contract contract.signed.json \\
           --key agibot --into deliveries/acme
+      embodex pull --channel s3://acme/deliveries --contract contract.signed.json \\
+          --key agibot --into deliveries/acme-eu --region DE
       embodex pull --channel s3://acme/deliveries --contract contract.signed.json \\
           --key agibot --into deliveries/acme --watch --interval 10m
       HF_TOKEN=hf_... embodex pull --channel hf://datasets/hubei-centre/agibot-deliveries \\
@@ -351,6 +365,7 @@ def pull(
         "wait": wait,
         "profile": qc_profile(profile_spec),
         "record": not no_ledger,
+        "region": region,
         "on_batch": lambda n, total: bars.start(f"downloading batch {n}", total),
         "on_bytes": bars.add,
     }

@@ -160,6 +160,18 @@ def _importers() -> dict[str, Any]:
     help="Mask every face in the colour cameras before the dataset is written (see "
     "`embodex anonymise`; needs embodex[privacy]).",
 )
+@click.option(
+    "--pseudonymise",
+    is_flag=True,
+    help="Replace every operator id by a keyed pseudonym (HMAC with the centre's secret; the "
+    "re-identification table stays in your embodex home; see `embodex pseudonymise`).",
+)
+@click.option(
+    "--scope",
+    metavar="CONTRACT_ID",
+    default="",
+    help="With --pseudonymise: pseudonyms for this contract only (another contract's differ).",
+)
 @json_option()
 def package(
     src: Path,
@@ -173,6 +185,8 @@ def package(
     append: bool,
     ray_address: str | None,
     anonymise: str | None,
+    pseudonymise: bool,
+    scope: str,
     as_json: bool,
 ) -> None:
     """Package raw recordings (or another ecosystem's dataset) into an embodex dataset.
@@ -189,6 +203,8 @@ def package(
       embodex package lerobot-ds/ datasets/imported --from lerobot --meta centre.yaml
       embodex package bags/ datasets/day1 --from mcap --map topics.yaml --meta centre.yaml
       embodex package raw/ datasets/week01 --from agibot --anonymise faces
+      embodex package raw/ outbox/week01 --from agibot --anonymise faces \\
+          --pseudonymise --scope c-2026-001
     """
     from embodex.format.importers import import_recordings, video_policy
 
@@ -205,6 +221,8 @@ def package(
             append=append,
             ray=ray_address,
             anonymise=anonymise,
+            pseudonymise=pseudonymise,
+            pseudonym_scope=scope,
             on_episode=lambda _eid: bar.update(),
         )
     output.result(report, text=lambda r: package_lines(r, out))
@@ -323,6 +341,8 @@ def trim(
 
     if len(episodes) != len(ranges):
         raise click.UsageError("give one --frames START:END after each --episode ID")
+    if not suggested and not episodes:
+        raise click.UsageError("give --suggested, or --episode ID --frames START:END")
     output = Output(as_json)
     with output.progress("trimming") as bar:
         result = trim_dataset(
@@ -333,6 +353,15 @@ def trim(
             on_start=bar.total,
             on_episode=lambda _eid: bar.update(),
         )
+    if result is None:  # clean data: an answer, exit 0 (a `set -e` script goes on)
+        output.result(
+            {"source": str(src), "dataset": None, "trimmed": {}},
+            text=lambda _r: [
+                f"nothing to trim in {src}: QC suggests no trim (no motion.idle_ends "
+                f"findings); {out} not written"
+            ],
+        )
+        return
     output.result(result, text=lambda r: trim_lines(r, out))
 
 

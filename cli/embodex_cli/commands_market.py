@@ -344,10 +344,19 @@ def _price_sheet_lines(_sheet: Any) -> list[str]:
 @click.argument("source")
 @click.argument("demand", type=_EXISTING_FILE)
 @click.option("-o", "--out", type=click.Path(path_type=Path), help="Write the quote JSON here.")
+@click.option(
+    "--at", "at", type=WHEN, default=None,
+    help="Quote as of this time instead of now (demos, tests); past dates are refused.",
+)  # fmt: skip
 @trust_opt
 @json_option()
 def quote(
-    source: str, demand: Path, out: Path | None, trust: tuple[str, ...], as_json: bool
+    source: str,
+    demand: Path,
+    out: Path | None,
+    at: Any,
+    trust: tuple[str, ...],
+    as_json: bool,
 ) -> None:
     """Price a demand against a catalogue, showing every term of the arithmetic.
 
@@ -364,7 +373,8 @@ def quote(
 
     output = Output(as_json)
     output.result(
-        quote_demand(source, demand, trusted_identities(trust), out=out), text=quote_lines
+        quote_demand(source, demand, trusted_identities(trust), out=out, now=at),
+        text=quote_lines,
     )
     if out is not None:
         output.lines([err(f"wrote {out}")])

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from .lazy import LazyHelpOption
+from .lazy import LazyChoice, LazyHelpOption
 from .output import Output, json_option
 from .render_qc import (
     episode_lines,
@@ -18,6 +18,12 @@ from .render_qc import (
     review_next_lines,
     review_set_lines,
 )
+
+
+def _reason_codes() -> list[str]:
+    from embodex.qc.reviewlog import REASONS  # the QC layer loads when a value is checked
+
+    return list(REASONS)
 
 
 def _reasons_help() -> str:
@@ -246,6 +252,7 @@ def review_next(dataset: Path, out_dir: Path | None, as_json: bool) -> None:
 @click.option(
     "--reason",
     required=True,
+    type=LazyChoice(_reason_codes),  # a code outside the list is a usage error (exit 2)
     metavar="CODE",
     cls=LazyHelpOption,
     help_from=_reasons_help,

@@ -28,6 +28,7 @@ from embodex.errors import (
     ChannelError,
     ClusterError,
     ConfigError,
+    ConsentError,
     ConsoleError,
     ContractError,
     ContractStateError,
@@ -63,6 +64,7 @@ from embodex.errors import (
     QCManifestError,
     QCManifestMissingError,
     QuoteError,
+    RegionError,
     RemoteError,
     ReviewError,
     RollbackError,
@@ -140,6 +142,11 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
     ImportSourceError: "Fix or remove that recording, or pass --skip-bad to package the rest.",
     InteropError: "See specs/interop.md for what each conversion supports.",
     MissingExtraError: lambda e: f"pip install 'embodex[{e.extra}]'",
+    ConsentError: (
+        "Record the operator's consent (`embodex consent record PSEUDONYM --scope training "
+        "--key CENTRE`), link it (`embodex consent link DATASET`), or leave out their "
+        "episodes; `embodex consent list` shows the register (specs/privacy.md §4d)."
+    ),
     PrivacyError: (
         "pip install 'embodex[privacy]' for the face detector; see `embodex anonymise --help` "
         "(--threshold in (0, 1), --faces blur|pixelate|box) and specs/privacy.md."
@@ -196,6 +203,10 @@ CLI_HINTS: dict[type[EmbodexError], CliHint] = {
         "(it re-signs the head); pull again afterwards."
     ),
     PullLockedError: "Wait for the other pull to finish, or pass --wait to queue behind it.",
+    RegionError: (
+        "Pull into a store in one of the contract's allowed regions (--region CODE), or ask "
+        "the centre for an amendment allowing your region (with its transfer approval)."
+    ),
     ScopeError: (
         "Leave them out (--exclude-out-of-scope), fix their metadata, or amend the contract's "
         "scope."
@@ -262,6 +273,17 @@ CODE: dict[str, str] = {
     ),
     "verify_contract_file(path)": "`embodex contract show FILE`",
     "publish(...)": "`embodex publish`",
+    "record_consent(operator, signer, scope=[...])": (
+        "`embodex consent record PSEUDONYM --scope … --key CENTRE`"
+    ),
+    "link_consent(dataset)": "`embodex consent link DATASET`",
+    "list_consents()": "`embodex consent list`",
+    "scope=[...]": "--scope TEXT (repeatable)",
+    "region=": "`--region CODE`",
+    "pseudonymise=True": "--pseudonymise",
+    "pseudonymise_operators(...)": (
+        "`embodex package … --pseudonymise --scope CONTRACT_ID` or `embodex pseudonymise`"
+    ),
     "describe_channel(url, contract)": "`embodex channel show URL --contract FILE`",
     "refresh_channel(url, contract, signer)": (
         "`embodex channel refresh URL --contract FILE --key NAME`"
@@ -352,11 +374,25 @@ def cli_hint(exc: EmbodexError) -> str:
     return translate(exc.hint)  # pragma: no cover - every class has an entry (tested)
 
 
-def error_line(exc: EmbodexError) -> str:
-    """``message — fix`` on one line, in the CLI's words."""
-    hint = cli_hint(exc)
+def error_line(exc: EmbodexError, command: str | None = None) -> str:
+    """``message — fix`` on one line, in the CLI's words. ``command`` is the command that
+    failed (``embodex verify``): advice to run that very command is left out of the fix
+    (`verify` must not tell its user to run `embodex verify`)."""
+    hint = _without_advice_to_run(cli_hint(exc), command) if command else cli_hint(exc)
     text = f"{translate(exc.message)} — {hint}" if hint else translate(exc.message)
     return " ".join(text.split())
+
+
+def _without_advice_to_run(hint: str, command: str) -> str:
+    """``hint`` less each clause (split at ``;`` and sentence ends) naming ``command``."""
+    clauses = re.split(r"(?<=[.;])\s+", hint.strip())
+    kept = [c for c in clauses if f"`{command} " not in c and f"`{command}`" not in c]
+    if len(kept) == len(clauses):
+        return hint
+    text = " ".join(kept).strip()
+    if text.endswith(";"):
+        text = text[:-1] + "."
+    return text[:1].upper() + text[1:]
 
 
 #: Every error class of the SDK, for the coverage test.

@@ -77,8 +77,9 @@ def cli() -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI; map every error to one line on stderr and a non-zero exit code."""
+    args = sys.argv[1:] if argv is None else argv
     try:
-        cli.main(args=argv, prog_name="embodex", standalone_mode=False)
+        cli.main(args=args, prog_name="embodex", standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
@@ -90,10 +91,10 @@ def main(argv: list[str] | None = None) -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(EXIT_INTERRUPTED)
     except Exception as exc:
-        _fail(exc)
+        _fail(exc, args)
 
 
-def _fail(exc: Exception) -> Any:
+def _fail(exc: Exception, args: list[str]) -> Any:
     """One line on stderr for ``exc`` and its exit code (the SDK's error table is imported
     only when something failed)."""
     import traceback
@@ -105,7 +106,7 @@ def _fail(exc: Exception) -> Any:
     if isinstance(exc, EmbodexError):
         if debug_enabled():
             traceback.print_exc()
-        click.echo(f"error: {error_line(exc)}", err=True)
+        click.echo(f"error: {error_line(exc, _command_path(args))}", err=True)
         sys.exit(exc.exit_code)
     if isinstance(exc, OSError):
         if debug_enabled():
@@ -125,6 +126,18 @@ def _fail(exc: Exception) -> Any:
         err=True,
     )
     sys.exit(EXIT_FAILURE)
+
+
+def _command_path(args: list[str]) -> str:
+    """The command ``args`` ran (``embodex qc run``): its leading command names."""
+    words: list[str] = ["embodex"]
+    command: click.Command = cli
+    for arg in args:
+        if not isinstance(command, click.Group) or arg not in command.commands:
+            break
+        command = command.commands[arg]
+        words.append(arg)
+    return " ".join(words)
 
 
 def _click_error_line(exc: click.ClickException) -> str:

@@ -86,13 +86,27 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
         yield text
         yield f"  receipt {b.receipt}"
     for batch, ids in report.revoked.items():
-        yield f"revoked batch {batch}: {plural(len(ids), 'episode')} marked in {report.dataset}"
+        yield (
+            f"revoked in batch {batch}: {plural(len(ids), 'episode')} marked in "
+            f"{report.dataset} (no longer loaded; deletion receipt in receipts/deletions/)"
+        )
+    if report.deletions_posted:
+        numbers = ", ".join(map(str, report.deletions_posted))
+        yield f"deletion receipts posted for revocation notices {numbers}"
     for batch in report.receipts_repaired:
         yield f"receipt {batch}: the channel's copy was missing or did not verify: put back"
     for batch in report.receipts_posted:
         yield f"receipt {batch}: posted (an earlier pull could not)"
     if report.message:
         yield report.message
+    if report.batches and report.region:
+        how = {
+            "declared": "--region",
+            "store": "this store's region",
+            "environment": "EMBODEX_REGION",
+            "assumed": "none declared: the contract's origin",
+        }
+        yield f"processed in {report.region} ({how.get(report.region_source or '', '?')})"
     if report.dataset_episodes:
         yield (
             f"{report.dataset}: {plural(report.dataset_episodes, 'episode')}, "
@@ -150,7 +164,11 @@ def channel_lines(view: ChannelOverview) -> Iterator[str]:
             "; ".join(
                 [
                     *([f"replaces batch {b.replacement_for}"] if b.replacement_for else []),
-                    *([f"REVOKED: {b.revoked}"] if b.revoked else []),
+                    *(
+                        [f"REVOKED ({b.revoked_episodes}/{b.episodes}): {b.revoked}"]
+                        if b.revoked
+                        else []
+                    ),
                     *([f"INVALID RECEIPT: {b.invalid_receipt}"] if b.invalid_receipt else []),
                 ]
             ),
@@ -195,6 +213,12 @@ def countersign_lines(done: Sequence[Any]) -> Iterator[str]:
 def post_lines(done: Sequence[Any]) -> Iterator[str]:
     for d in done:
         state = "already on the channel" if d.already else "posted"
+        if d.notice is not None:
+            yield (
+                f"deletion receipt for revocation notice {d.notice} (batch {d.batch}): {state} "
+                f"({short(d.digest)}) from {d.file}"
+            )
+            continue
         yield (
             f"batch {d.batch}: {state} ({d.accepted} accepted, {d.rejected} rejected; "
             f"{short(d.digest)}) from {d.file}"

@@ -135,7 +135,7 @@ def ledger_rows(view: LedgerView) -> list[list[str]]:
             view.actor(e),
             e.kind,
             short(e.ref),
-            e.note or "",
+            " ".join(filter(None, [e.note, f"[region {e.region}]" if e.region else None])),
         ]
         for e in view.entries
     ]

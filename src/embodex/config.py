@@ -23,6 +23,7 @@ __all__ = [
     "keys_dir",
     "ledger_dir",
     "outbox_dir",
+    "region",
     "remotes_file",
 ]
 
@@ -70,6 +71,16 @@ def ledger_dir() -> Path:
 def outbox_dir() -> Path:
     """``$EMBODEX_HOME/outbox``: a centre's staged batches and publish state, per channel."""
     return home_dir() / "outbox"
+
+
+# --- privacy (issue 17) ---
+
+
+def region() -> str | None:
+    """``EMBODEX_REGION``: the ISO 3166 region where this machine processes data (``CN``,
+    ``CN-HB``, ``DE``), the buyer's default for ``pull`` (None when unset)."""
+    value = os.environ.get("EMBODEX_REGION", "").strip()
+    return value or None
 
 
 # --- named channels (issue 16) ---

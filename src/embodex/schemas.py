@@ -17,7 +17,7 @@ from .contract.checking import BatchSummary
 from .contract.file import ContractFile
 from .contract.lifecycle import Termination
 from .contract.model import Contract
-from .contract.receipts import Receipt
+from .contract.receipts import DeletionReceipt, Receipt
 from .delivery.documents import BatchManifest, ChannelHead, Notice
 from .format.importers.agibot_sidecar import Sidecar as AgibotSidecar
 from .format.importers.mcap import TopicMap
@@ -32,6 +32,7 @@ from .market.publish import SampleManifest
 from .market.quote import Quote
 from .qc.manifest import QCManifest
 from .qc.reviewlog import ReviewEntry
+from .trust.consent import ConsentStatement, ConsentWithdrawal
 from .trust.envelope import Envelope
 from .trust.keys import Identity
 from .trust.ledger import LedgerEntry
@@ -74,6 +75,10 @@ SCHEMAS: dict[str, type[BaseModel]] = {
     "sample-manifest.schema.json": SampleManifest,
     # trimming: an episode's extra.trim (`embodex trim`)
     "trim-record.schema.json": TrimRecord,
+    # personal information (issue 17): consent on record, the buyer's deletion receipt
+    "consent.schema.json": ConsentStatement,
+    "consent-withdrawal.schema.json": ConsentWithdrawal,
+    "deletion-receipt.schema.json": DeletionReceipt,
 }
 
 

@@ -40,6 +40,7 @@ from .periods import DateDuration, Period, make_periods, parse_duration, zone
 
 __all__ = [
     "CONTRACT_KIND",
+    "REGION_PATTERN",
     "Acceptance",
     "Contract",
     "Origin",
@@ -55,7 +56,9 @@ __all__ = [
 ]
 
 CONTRACT_KIND = "embodex.contract"
-_REGION = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
+#: An ISO 3166 region: a country (CN) or a subdivision (CN-HB).
+REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
+_REGION = REGION_PATTERN
 
 
 def _unique(values: list[str], what: str) -> list[str]:
@@ -292,6 +295,33 @@ class PrivacyTerms(TrustModel):
     importance: list[Literal["general", "important", "core"]] | None = Field(
         default=None, description="The importance grades a batch may carry; null: any."
     )
+    consent: Literal["required", "warn"] | None = Field(
+        default=None,
+        description="Consent on record (specs/privacy.md §4d): required — publish refuses an "
+        "episode without a link to its operator's consent in force; warn — publish warns; "
+        "null: not checked.",
+    )
+    consent_scope: list[NonEmpty] | None = Field(
+        default=None,
+        description="What each operator's consent must cover (every item in the statement's "
+        "scope), e.g. [training, transfer]; null: any scope.",
+    )
+    pseudonyms: Literal["centre", "per-contract"] | None = Field(
+        default=None,
+        description="Operator ids in every batch are keyed pseudonyms (embodex.json "
+        "extra.privacy.pseudonyms, written by `embodex package --pseudonymise` or `embodex "
+        "pseudonymise`): centre — any scope; per-contract — scoped by this contract's id, so "
+        "they differ between contracts. Null: no requirement.",
+    )
+
+    @model_serializer(mode="wrap")
+    def _drop_unset(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # privacy terms without the later fields serialise (and so sign and hash) as before
+        data: dict[str, Any] = handler(self)
+        for optional in ("consent", "consent_scope", "pseudonyms"):
+            if data.get(optional) is None:
+                data.pop(optional, None)
+        return data
 
 
 class Origin(TrustModel):

@@ -34,6 +34,7 @@ from .file import VerifiedContract
 from .model import Contract
 
 __all__ = [
+    "DeletionReceipt",
     "Measurement",
     "Receipt",
     "RejectedEpisode",
@@ -206,3 +207,24 @@ def is_for_contract(receipt: Receipt, contract_digests: Collection[str]) -> bool
     amendment does not void the receipts before it. Supply accounting refuses any other
     receipt; the channel's readers report it and do not use it."""
     return receipt.contract_digest in contract_digests
+
+
+class DeletionReceipt(TrustModel):
+    """The buyer's signed record that it dropped revoked episodes from its dataset (type
+    ``deletion-receipt``): one per revocation notice applied. The batch's acceptance receipt
+    stays as signed; this one records what was taken back after it."""
+
+    kind: Literal["embodex.deletion-receipt"] = "embodex.deletion-receipt"
+    contract_id: Identifier
+    contract_digest: Digest
+    channel_id: str
+    notice_number: int = Field(ge=1)
+    notice_digest: Digest
+    batch_number: int = Field(ge=1)
+    deleted: list[Identifier] = Field(
+        min_length=1, description="Episodes dropped from the buyer's training dataset."
+    )
+    deleted_hours: Hours
+    reason: NonEmpty = Field(description="The revocation's reason, e.g. consent-withdrawn.")
+    issued_at: Timestamp
+    issued_by: str = Field(pattern=KEY_ID_PATTERN)

@@ -420,6 +420,14 @@ class NetSupply(TrustModel):
         description="net_accepted_hours × price, rounded half-up to the currency's minor unit: "
         "the amount due."
     )
+    withdrawn_hours: Hours = Field(
+        default=Decimal(0),
+        description="Delivered hours of every revoked episode (accepted or not): a batch "
+        "revoked, or episodes withdrawn one by one (consent withdrawn).",
+    )
+    net_delivered_hours: Hours = Field(
+        default=Decimal(0), description="Delivered hours less withdrawn ones."
+    )
 
 
 def withdrawn_hours(
@@ -445,13 +453,32 @@ def net_supply(
     revoked: Mapping[int, Collection[str]],
 ) -> NetSupply:
     """``status`` net of revocations: the hours that still count and the amount due."""
+    batches = list(batches)
     gone = withdrawn_hours(batches, receipts, revoked)
     net = status.accepted_hours - gone
+    withdrawn = sum(
+        (
+            e.hours
+            for b in batches
+            for e in b.episodes
+            if e.episode_id in set(revoked.get(b.batch_number, ()))
+        ),
+        Decimal(0),
+    )
     return NetSupply(
         revoked_accepted_hours=gone,
         net_accepted_hours=net,
         net_amount_due=round_money(net * status.price_per_accepted_hour, status.currency),
+        withdrawn_hours=withdrawn,
+        net_delivered_hours=status.delivered_hours - withdrawn,
     )
+
+
+def _whole(batch: BatchSummary, revoked: Mapping[int, Collection[str]]) -> bool:
+    """Whether revocations withdrew every episode of ``batch`` (the batch revoked), not
+    only some of them (per-episode revocations)."""
+    gone = set(revoked.get(batch.batch_number, ()))
+    return bool(gone) and {e.episode_id for e in batch.episodes} <= gone
 
 
 # -- the centre's plan -----------------------------------------------------------------------
@@ -576,7 +603,7 @@ def _counted(
         gone = set(revoked.get(b.batch_number, ()))
         ok = set(r.accepted) - gone if r is not None else set()
         for e in b.episodes:
-            if r is None and not gone:
+            if r is None and e.episode_id not in gone:
                 pending.add(e)
             elif e.episode_id in ok:
                 accepted.add(e)
@@ -594,7 +621,7 @@ def _replacing(
     out: dict[int, list[BatchSummary]] = defaultdict(list)
     for b in batches:
         target = replaced_batch(b, replaceable)
-        if target is not None and b.batch_number not in revoked:
+        if target is not None and not _whole(b, revoked):
             out[target].append(b)
     return out
 

@@ -28,7 +28,13 @@ from .channel import Channel, open_channel
 from .channel_supply import SupplyPlan, SupplyReport, channel_supply, supply_plan
 from .documents import BatchManifest, ChannelHead, Notice
 from .heads import DEFAULT_HEAD_TTL, refresh_channel
-from .notices import revoke_batch, send_notice
+from .notices import (
+    EpisodeRevocation,
+    revoke_batch,
+    revoke_episodes,
+    revoke_operator,
+    send_notice,
+)
 from .overview import ChannelOverview, describe_channel
 from .publish import PublishResult, publish
 from .pull import BatchReport, PullReport, pull, watch
@@ -41,6 +47,7 @@ __all__ = [
     "Channel",
     "ChannelHead",
     "ChannelOverview",
+    "EpisodeRevocation",
     "Notice",
     "PublishResult",
     "PullReport",
@@ -56,6 +63,8 @@ __all__ = [
     "read_receipt",
     "refresh_channel",
     "revoke_batch",
+    "revoke_episodes",
+    "revoke_operator",
     "send_notice",
     "supply_plan",
     "watch",

@@ -8,6 +8,7 @@
     DIR/generations/000007/   the dataset's generations: each change builds a new one
     DIR/quarantine/000003/    the rejected episodes of batch 3 (a dataset, with the buyer's QC)
     DIR/receipts/000003.json  the signed receipt of batch 3 (the buyer's copy)
+    DIR/receipts/deletions/000002.json  the buyer's signed deletion receipt for notice 2
     DIR/notices/000001.json   the verified notices of the channel
     DIR/.pull/state.json      what the pulls saw and did (rollback checks, resume points)
     DIR/.pull/lock            held by a running pull
@@ -93,10 +94,25 @@ class PullState(BaseModel):
         default_factory=dict, description="Batch -> notice number that revoked it."
     )
     marked: list[int] = Field(
-        default_factory=list, description="Revoked batches marked in the local dataset."
+        default_factory=list,
+        description="Before per-episode revocations: revoked batches marked in the local "
+        "dataset (carried over into marked_notices by the next pull, then empty).",
+    )
+    revocations: dict[int, list[int]] = Field(
+        default_factory=dict,
+        description="Batch -> every revocation notice naming it (whole or per episode).",
+    )
+    marked_notices: list[int] = Field(
+        default_factory=list,
+        description="Revocation notices applied to the local dataset (deletion receipt kept).",
     )
     seen: dict[int, BatchSeen] = Field(
         default_factory=dict, description="Batch -> when it was first seen (deadlines)."
+    )
+    region: str | None = Field(
+        default=None,
+        description="The region this store processes data in, fixed by the first pull "
+        "(specs/privacy.md §4e): a later pull declaring another is refused.",
     )
     receipts_unposted: list[int] = Field(
         default_factory=list,
@@ -122,6 +138,10 @@ class BuyerStore:
 
     def notice(self, number: int) -> Path:
         return self.root / "notices" / f"{number:06d}.json"
+
+    def deletion(self, notice: int) -> Path:
+        """The buyer's signed deletion receipt for revocation notice ``notice``."""
+        return self.root / "receipts" / "deletions" / f"{notice:06d}.json"
 
     def manifest_copy(self, number: int) -> Path:
         """The signed manifest of batch ``number`` as this store installed it: the buyer's

@@ -129,11 +129,24 @@ class Channel:
             raise ChannelError(f"the head at {where} names another centre key ({head.centre})")
         return HeadRead(head=head, digest=doc_digest(head), data=data)
 
+    def require_location(self) -> None:
+        """Refuse a URL where nothing is stored (no head, no object, no folder): a typo in a
+        channel URL must not read as "nothing published yet", which only a channel that
+        exists may say. Raises :class:`ChannelError`."""
+        if not self.store.location_exists():
+            raise ChannelError(
+                f"there is no channel at {self.url}: nothing is stored there",
+                hint="Check the URL for a typo (the centre's first `publish(...)` creates "
+                "the channel).",
+                url=self.url,
+            )
+
     def published_head(self, hint: str) -> HeadRead:
         """:meth:`read_head` for commands that need something published: a channel with no
         head yet is a :class:`ChannelError` carrying ``hint`` (what to do first)."""
         got = self.read_head()
         if got is None:
+            self.require_location()  # a typo is "no channel there", not "nothing yet"
             raise ChannelError(
                 f"{self.url} has no head: nothing was published yet", hint=hint, url=self.url
             )

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -60,7 +61,9 @@ __all__ = [
 class SupplyAlert(TrustModel):
     """One thing that needs attention, as every view shows it."""
 
-    label: str = Field(description="revoked, backdated, invalid, late, missing or overdue.")
+    label: str = Field(
+        description="revoked, withdrawn, backdated, invalid, late, missing, overdue or deletion."
+    )
     text: str
 
 
@@ -82,6 +85,24 @@ class SupplyReport(TrustModel):
         description="net_accepted_hours × price, rounded half-up to the currency's minor unit: "
         "the amount due."
     )
+    withdrawn_hours: Hours = Field(
+        default=Decimal(0),
+        description="Delivered hours of revoked episodes (a batch revoked, or episodes "
+        "withdrawn one by one: consent withdrawn), accepted or not.",
+    )
+    net_delivered_hours: Hours = Field(
+        default=Decimal(0), description="Delivered hours less withdrawn ones."
+    )
+    deletions_confirmed: list[int] = Field(
+        default_factory=list,
+        description="Revocation notices the buyer confirmed with a signed deletion receipt "
+        "on the channel.",
+    )
+    deletions_awaited: list[int] = Field(
+        default_factory=list,
+        description="Revocation notices of episodes the buyer accepted, with no deletion "
+        "receipt on the channel yet.",
+    )
     alerts: list[SupplyAlert] = Field(
         description="What needs attention: revoked hours, backdated batches, receipts on the "
         "channel that do not verify, late batches, missing periods, receipts overdue."
@@ -102,6 +123,14 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
                 text=f"{dec_str(net.revoked_accepted_hours)} h accepted then revoked: net "
                 f"{dec_str(net.net_accepted_hours)} h, "
                 f"{net.net_amount_due:,.2f} {status.currency} due",
+            )
+        )
+    if net.withdrawn_hours:
+        out.append(
+            SupplyAlert(
+                label="withdrawn",
+                text=f"{dec_str(net.withdrawn_hours)} h delivered then withdrawn by revocations: "
+                f"{dec_str(net.net_delivered_hours)} h delivered net",
             )
         )
     backdated = [
@@ -146,7 +175,7 @@ class _Facts:
         return cls(
             batches=[m.summary() for m, _ in snap.manifests],
             receipts={n: r.receipt for n, r in snap.receipts.items()},
-            revoked={n: x.episodes for n, x in snap.revoked().items()},
+            revoked=snap.revoked(),
         )
 
 
@@ -202,7 +231,22 @@ def _report(snap: ChannelSnapshot, now: datetime) -> SupplyReport:
         batches=batches,
         notices=notice_lines(snap),
         **dict(net),
-        alerts=_alerts(status, net, batches),
+        deletions_confirmed=sorted(snap.deletions),
+        deletions_awaited=snap.deletions_awaited(),
+        alerts=[
+            *_alerts(status, net, batches),
+            *(
+                [
+                    SupplyAlert(
+                        label="deletion",
+                        text="no deletion receipt from the buyer yet for revocation notices "
+                        + ", ".join(map(str, snap.deletions_awaited())),
+                    )
+                ]
+                if snap.deletions_awaited()
+                else []
+            ),
+        ],
     )
 
 

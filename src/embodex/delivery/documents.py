@@ -40,6 +40,7 @@ __all__ = [
     "ChannelHead",
     "Notice",
     "batch_prefix",
+    "deletion_key",
     "doc_digest",
     "episode_summaries",
     "manifest_key",
@@ -76,6 +77,11 @@ def receipt_key(number: int) -> str:
 
 def notice_key(number: int) -> str:
     return f"notices/{number:06d}.json"
+
+
+def deletion_key(notice: int) -> str:
+    """Where the buyer posts its deletion receipt for revocation notice ``notice``."""
+    return f"receipts/deletions/{notice:06d}.json"
 
 
 def doc_digest(document: BaseModel) -> str:

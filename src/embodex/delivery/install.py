@@ -21,6 +21,7 @@ from pathlib import Path
 
 from ..errors import DeliveryError, SchemaError
 from ..format import DatasetWriter, copy_episodes, open_dataset
+from ..format.revocation import REVOKED_KEY
 from ..fsutil import fsync_dir
 from ..qc import QCManifest, load_qc_manifest
 from ..qc.manifest import ReviewRecord
@@ -29,9 +30,6 @@ from .buyer_store import BuyerStore
 from .generations import current_generation, new_generation
 
 __all__ = ["REVOKED_KEY", "install_batch", "mark_revoked"]
-
-#: ``extra`` key set on the episodes of a revoked batch in the buyer's dataset.
-REVOKED_KEY = "embodex_revoked"
 
 
 def _has_dataset(path: Path) -> bool:
@@ -135,7 +133,7 @@ def mark_revoked(
             review = ReviewRecord(
                 verdict="reject",
                 reason="revoked",
-                note=f"batch {batch} revoked by the centre (notice {notice}): {reason}",
+                note=f"revoked by the centre (batch {batch}, notice {notice}): {reason}",
                 reviewer=reviewer,
                 at=at.strftime("%Y-%m-%dT%H:%M:%SZ"),
             )

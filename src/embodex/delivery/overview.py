@@ -14,11 +14,12 @@ from pathlib import Path
 from pydantic import Field
 
 from ..contract import VerifiedContract
-from ..contract.receipts import replaceable_batches
-from ..trust import Identity
+from ..contract.receipts import DeletionReceipt, replaceable_batches
+from ..errors import EmbodexError
+from ..trust import Identity, open_model
 from ..trust.types import Hours, IsoDate, Timestamp, TrustModel
 from .channel import Channel, HeadRead, open_channel, utc_now
-from .documents import BatchManifest, Notice
+from .documents import BatchManifest, Notice, deletion_key, doc_digest
 from .receipt_exchange import ChannelReceipt, InvalidReceipt, read_receipts
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "batch_lines",
     "describe_channel",
     "notice_lines",
+    "read_deletions",
     "read_snapshot",
 ]
 
@@ -43,9 +45,34 @@ class ChannelSnapshot:
     receipts: dict[int, ChannelReceipt]
     notices: list[Notice]
     invalid_receipts: list[InvalidReceipt] = field(default_factory=list)
+    #: revocation notice -> the buyer's verified deletion receipt for it
+    deletions: dict[int, DeletionReceipt] = field(default_factory=dict)
 
-    def revoked(self) -> dict[int, Notice]:
-        return {n.batch: n for n in self.notices if n.type == "revocation" and n.batch}
+    def deletions_awaited(self) -> list[int]:
+        """Revocation notices that withdrew episodes the buyer's receipt accepted (so they
+        are in its dataset) and for which the channel holds no valid deletion receipt."""
+        out = []
+        for n in self.notices:
+            r = self.receipts.get(n.batch or 0)
+            accepted = set(r.receipt.accepted) if r is not None else set()
+            wanted = n.type == "revocation" and accepted & set(n.episodes)
+            if wanted and n.number not in self.deletions:
+                out.append(n.number)
+        return out
+
+    def revoked(self) -> dict[int, list[str]]:
+        """Batch -> every episode a revocation withdrew from it (a whole batch, or episodes
+        one by one over several notices)."""
+        out: dict[int, list[str]] = {}
+        for n in self.notices:
+            if n.type == "revocation" and n.batch:
+                have = out.setdefault(n.batch, [])
+                have += [e for e in n.episodes if e not in have]
+        return out
+
+    def revocation_reasons(self) -> dict[int, str]:
+        """Batch -> the reason of the last revocation naming it."""
+        return {n.batch: n.reason for n in self.notices if n.type == "revocation" and n.batch}
 
     def replaceable(self) -> set[int]:
         """The batches a later one may replace: those whose receipt rejected episodes, and
@@ -62,12 +89,43 @@ def read_snapshot(channel: Channel) -> ChannelSnapshot:
     """
     got = channel.read_head()
     if got is None:
+        channel.require_location()  # a mistyped URL is an error, not an empty channel
         return ChannelSnapshot(channel, None, [], {}, [])
     head = got.head
     manifests = [(m, d) for m, d, _ in channel.read_chain(head.channel_id, head.batch)]
     notices = [n for n, _, _ in channel.read_notices(head.channel_id, head.notice)]
     receipts, invalid = read_receipts(channel, {m.number: d for m, d in manifests})
-    return ChannelSnapshot(channel, got, manifests, receipts, notices, invalid)
+    deletions = read_deletions(channel, [n for n in notices if n.type == "revocation"])
+    return ChannelSnapshot(channel, got, manifests, receipts, notices, invalid, deletions)
+
+
+def read_deletions(channel: Channel, revocations: list[Notice]) -> dict[int, DeletionReceipt]:
+    """The buyer's deletion receipts on the channel for ``revocations`` (notice number ->
+    receipt): each verified with the buyer's key before parsing and naming this contract,
+    channel and the notice by number and digest. One missing, unreadable or not verifying is
+    left out (the revocation counts as not confirmed)."""
+    digests = channel.verified.digests
+    out: dict[int, DeletionReceipt] = {}
+    for n in revocations:
+        try:
+            data = channel.store.get_document(deletion_key(n.number))
+            got = open_model(
+                "deletion-receipt", DeletionReceipt, data, [channel.buyer],
+                required_keyids=[channel.buyer.key_id],
+            )  # fmt: skip
+        except EmbodexError:
+            continue
+        ok = (
+            got.notice_number == n.number
+            and got.notice_digest == doc_digest(n)
+            and got.channel_id == n.channel_id
+            and got.contract_id == n.contract_id
+            and got.contract_digest in digests
+            and got.issued_by == channel.buyer.key_id
+        )
+        if ok:
+            out[n.number] = got
+    return out
 
 
 class BatchLine(TrustModel):
@@ -84,6 +142,9 @@ class BatchLine(TrustModel):
     accepted_hours: Hours | None = None
     countersigned: bool = False
     revoked: str | None = Field(default=None, description="The revocation's reason.")
+    revoked_episodes: int = Field(
+        default=0, description="Episodes revocations withdrew (all of them: the batch revoked)."
+    )
     replacement_for: int | None = Field(
         default=None, description="The batch whose rejected or revoked episodes it replaces."
     )
@@ -112,6 +173,7 @@ class NoticeLine(TrustModel):
 
 def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
     revoked = snap.revoked()
+    reasons = snap.revocation_reasons()
     invalid = {b.batch: b.problem for b in snap.invalid_receipts}
     out = []
     for m, _ in snap.manifests:
@@ -128,7 +190,8 @@ def batch_lines(snap: ChannelSnapshot) -> list[BatchLine]:
                 rejected=len(r.receipt.rejected) if r else None,
                 accepted_hours=r.receipt.accepted_hours if r else None,
                 countersigned=r.countersigned if r else False,
-                revoked=revoked[m.number].reason if m.number in revoked else None,
+                revoked=reasons.get(m.number),
+                revoked_episodes=len(revoked.get(m.number, [])),
                 replacement_for=m.replacement_for,
                 invalid_receipt=invalid.get(m.number),
                 delivered_at=r.receipt.delivered_at if r else None,

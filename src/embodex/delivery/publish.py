@@ -15,6 +15,8 @@ A publish interrupted at any point is finished or cleaned up by the next run:
 
 from __future__ import annotations
 
+import json
+import re
 import tempfile
 import threading
 from collections.abc import Callable
@@ -27,13 +29,15 @@ from typing import Any
 from ..contract import VerifiedContract
 from ..contract.checking import BatchSummary, Violation, check_batch
 from ..contract.model import Contract
-from ..errors import DeliveryError, ScopeError
+from ..errors import ConsentError, DeliveryError, ScopeError
 from ..format import Dataset, open_dataset
 from ..format.classification import classify
+from ..format.pseudonyms import PSEUDONYM_PATTERN, pseudonym_record
 from ..qc import Profile, default_profile
 from ..storage.stores import FileStorage
 from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
 from ..trust import Identity, Ledger, Signer, ledger_path
+from ..trust.consent import episode_consent_problems
 from ..trust.types import dec_str
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import (
@@ -73,6 +77,8 @@ class PublishResult:
     manifest_digest: str | None = None
     episodes: list[str] = field(default_factory=list)
     hours: Decimal = Decimal(0)
+    #: the batch's files (data and QC) this run stored, and their bytes: what --dry-run
+    #: counts and the buyer downloads (the manifest and head are the channel's documents)
     files: int = 0
     bytes: int = 0
     warnings: list[Violation] = field(default_factory=list)
@@ -190,6 +196,8 @@ class _Publisher:
     ) -> None:
         self.ch, self.outbox, self.signer, self.now, self.opts = ch, outbox, signer, now, opts
         self.state = _read_state(ch, outbox)
+        #: episodes without valid consent under a contract that only warns (privacy.consent)
+        self.consent_warnings: list[Violation] = []
 
     def next_head(self, manifest: BatchManifest, digest: str, when: datetime) -> HeadUpdate:
         """The head after the current one, naming ``manifest`` as the latest batch."""
@@ -320,6 +328,7 @@ class _Publisher:
         elsewhere = delivered_under(ch.contract.contract_id, besides=ch.url)
         candidates = _candidates(src, self.state, episode_ids, elsewhere)
         ids, result.excluded = _scope_filter(ch, src, candidates, number, self.now, exclude)
+        self.consent_warnings = _require_consent(ch.contract, src, ids, self.now)
         return ids
 
     def stage(self, src: Dataset, ids: list[str], profile: Profile) -> StagedBatch:
@@ -367,14 +376,17 @@ class _Publisher:
         if opts.on_start is not None:
             opts.on_start(len(todo), sum(p.stat().st_size for _, p in todo))
 
+        channel_docs = {manifest_key(n), HEAD_KEY}
+
         def stored(key: str, size: int) -> None:
             rel = key.removeprefix(prefix + "/")
             with lock:
                 if rel != key and rel not in pending.uploaded:
                     pending.uploaded.append(rel)
                     self.outbox.save_pending(pending)
-                result.files += 1
-                result.bytes += size
+                if key not in channel_docs:  # the batch's files (data, QC), as --dry-run counts
+                    result.files += 1
+                    result.bytes += size
             if opts.on_file is not None:
                 opts.on_file(key, size)
 
@@ -396,8 +408,9 @@ class _Publisher:
         result.hours = manifest.hours
 
     def warnings(self, staged: StagedBatch, number: int) -> list[Violation]:
-        """The buyer's contract checks on the staged batch (§4.1 of specs/channel.md)."""
-        return preview_violations(
+        """The buyer's contract checks on the staged batch (§4.1 of specs/channel.md), and
+        the episodes without consent on record when the contract only warns about them."""
+        return self.consent_warnings + preview_violations(
             self.ch.contract,
             staged,
             number=number,
@@ -487,6 +500,39 @@ def _candidates(
     return list(dict.fromkeys(episode_ids))
 
 
+def _require_pseudonyms(contract: Contract, mode: str, src: Dataset) -> None:
+    """The dataset's operator ids are pseudonyms in the scope the contract names."""
+    cid = contract.contract_id
+    fix = (
+        f"Pseudonymise the centre's original with scope {cid} (`pseudonymise_operators(...)`) "
+        "and publish that."
+    )
+    record = pseudonym_record(src.meta)
+    if record is None:
+        raise ScopeError(
+            f"the contract requires pseudonyms: {mode} and {src.root} carries no pseudonym "
+            "record (embodex.json extra.privacy.pseudonyms)",
+            hint=fix,
+        )
+    if mode == "per-contract" and record.get("scope") != cid:
+        raise ScopeError(
+            f"the contract requires pseudonyms scoped to {cid}; {src.root} was pseudonymised "
+            f"for scope {record.get('scope')!r}",
+            hint=fix,
+        )
+    bad = [
+        r["episode_id"]
+        for r in src.episodes.select(["episode_id", "operator_id"]).to_pylist()
+        if r["operator_id"] is not None and not re.match(PSEUDONYM_PATTERN, r["operator_id"])
+    ]
+    if bad:
+        raise ScopeError(
+            f"{len(bad)} episode(s) of {src.root} name an operator that is not a pseudonym "
+            f"(first: {bad[0]})",
+            hint=fix,
+        )
+
+
 def _require_privacy(contract: Contract, src: Dataset) -> None:
     """Refuse a dataset without the anonymisation the contract requires (specs/privacy.md);
     residual faces are QC's privacy.faces findings, judged by the acceptance terms."""
@@ -505,6 +551,8 @@ def _require_privacy(contract: Contract, src: Dataset) -> None:
                 hint="Publish the output of anonymise_dataset(...), correct the dataset's "
                 "extra.classification, or amend the contract's privacy terms.",
             )
+    if terms.pseudonyms is not None:
+        _require_pseudonyms(contract, terms.pseudonyms, src)
     if "faces" not in terms.anonymised:
         return
     record = (src.meta.extra.get("privacy") or {}).get("faces")
@@ -515,6 +563,63 @@ def _require_privacy(contract: Contract, src: Dataset) -> None:
             hint="Publish the output of anonymise_dataset(...) (or import_recordings(..., "
             "anonymise='faces')).",
         )
+
+
+def _require_consent(
+    contract: Contract, src: Dataset, ids: list[str], now: datetime
+) -> list[Violation]:
+    """Under ``privacy.consent: required``, refuse episodes whose operator has no consent in
+    force linked to them (specs/privacy.md §4d); under ``warn``, return them as a warning."""
+    terms = contract.privacy
+    mode = terms.consent if terms is not None else None
+    if terms is None or mode is None or not ids:
+        return []
+    wanted = set(ids)
+    rows = src.episodes.select(["episode_id", "operator_id", "extra"]).to_pylist()
+    problems = episode_consent_problems(
+        (
+            (r["episode_id"], r["operator_id"], json.loads(r["extra"] or "{}"))
+            for r in rows
+            if r["episode_id"] in wanted
+        ),
+        on=now.date(),
+        scope=terms.consent_scope or (),
+    )
+    if not problems:
+        return []
+    first = next(iter(problems))
+    message = (
+        f"{len(problems)} of {len(ids)} episode(s) lack consent on record, e.g. {first} "
+        f"({problems[first]})"
+    )
+    if mode == "required":
+        raise ConsentError(
+            f"the contract requires consent on record: {message}",
+            hint="Record each operator's consent (`record_consent(operator, signer, "
+            "scope=[...])`), link it (`link_consent(dataset)`), or publish without their "
+            "episodes.",
+        )
+    return [Violation(rule="privacy.consent", message=message, episode_ids=sorted(problems))]
+
+
+#: scope rule -> what one episode outside it is said to have (per episode: no batch totals)
+_SCOPE_FIELDS = {
+    "scope.skills": "skill",
+    "scope.scene_types": "scene type",
+    "scope.scene_ids": "scene",
+    "scope.robot_models": "robot model",
+}
+
+
+def _why_outside(v: Violation) -> str:
+    """One episode's reason for lying outside the scope: its value and what is allowed."""
+    if v.rule == "scope.required_cameras":
+        return f"{v.rule}: lacks camera(s) {v.measured} (the contract requires {v.threshold})"
+    if v.rule == "scope.fps":
+        return f"{v.rule}: {v.measured} fps (the contract says {v.threshold})"
+    label = _SCOPE_FIELDS.get(v.rule, v.rule.removeprefix("scope."))
+    what = f"no {label}" if v.measured in (None, "None") else f"{label} {v.measured!s}"
+    return f"{v.rule}: {what}, outside the contract's scope ({v.threshold})"
 
 
 def _scope_filter(
@@ -530,7 +635,7 @@ def _scope_filter(
     for v in check_batch(ch.contract, summary, None):
         if v.rule.startswith("scope."):
             for eid in v.episode_ids:
-                out.setdefault(eid, f"{v.rule}: {v.message}")
+                out.setdefault(eid, _why_outside(v))
     if out and not exclude:
         first = next(iter(out))
         raise ScopeError(

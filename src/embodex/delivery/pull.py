@@ -4,7 +4,9 @@ For each run (specs/channel.md §5), under the store's lock:
 
 1. the head: signed by the contract's centre, the same channel as before, a sequence and
    batch number never lower than seen (rollback), not expired (freeze);
-2. new notices, verified and chained; revocations are applied to the local dataset;
+2. new notices, verified and chained; revocations (of a batch, or of single episodes) are
+   applied to the local dataset, each with a signed deletion receipt (posted on the channel
+   at the end of the run);
 3. for each new batch in order: its manifest verified and chained to the previous one;
    its files downloaded in parallel (resuming partial files, never fetching a finished
    one again), each checked for size and sha256 before anything reads it;
@@ -27,6 +29,7 @@ The state file records each step, so a pull killed at any moment resumes where i
 from __future__ import annotations
 
 import base64
+import functools
 import shutil
 import time
 from collections.abc import Callable
@@ -39,15 +42,26 @@ from typing import Any
 from pydantic import ValidationError
 
 from ..canonical import canonical_json, digest_json
-from ..contract import Receipt, VerifiedContract, build_receipt, open_receipt, sign_receipt
+from ..config import region as declared_region
+from ..contract import (
+    Contract,
+    Receipt,
+    VerifiedContract,
+    build_receipt,
+    open_receipt,
+    sign_receipt,
+)
 from ..contract.checking import Violation, replaced_batch
-from ..contract.receipts import replaceable_batches
+from ..contract.receipts import DeletionReceipt, replaceable_batches
+from ..contract.regions import abroad, allows_region, parse_region
 from ..errors import (
     ChannelError,
     DeliveryError,
     EmbodexError,
     FrozenChannelError,
+    ObjectNotFoundError,
     PullLockedError,
+    RegionError,
     RollbackError,
     StorageAccessError,
     StorageError,
@@ -67,7 +81,16 @@ from ..storage.transfer import (
     download_files,
     with_retries,
 )
-from ..trust import Envelope, Identity, Ledger, Signer, ledger_path, verify_qc_manifest
+from ..trust import (
+    Envelope,
+    Identity,
+    Ledger,
+    Signer,
+    ledger_path,
+    open_model,
+    sign_model,
+    verify_qc_manifest,
+)
 from ..trust.types import dec_str
 from .buyer_store import BatchProgress, BatchSeen, BuyerStore, PullState
 from .channel import CLOCK_SKEW, Channel, HeadRead, check_fresh, open_channel, utc_now
@@ -77,6 +100,8 @@ from .documents import (
     ChannelHead,
     Notice,
     batch_prefix,
+    deletion_key,
+    doc_digest,
     open_document,
     receipt_key,
 )
@@ -153,6 +178,13 @@ class PullReport:
     #: batches for which the channel holds another valid receipt of this buyer than this
     #: store's (another store's decision, say): kept on the channel, never replaced
     receipts_conflicting: list[int] = field(default_factory=list)
+    #: revocation notices whose deletion receipt this pull put on the channel
+    deletions_posted: list[int] = field(default_factory=list)
+    #: the region where this store processes the data (specs/privacy.md §4e), and where
+    #: that came from: ``declared`` (``region=``), ``environment`` (``EMBODEX_REGION``),
+    #: ``store`` (fixed by an earlier pull), ``assumed`` (none declared: the contract's origin)
+    region: str | None = None
+    region_source: str | None = None
 
     @property
     def dataset(self) -> Path:
@@ -177,6 +209,9 @@ class PullReport:
             "receipts_unposted": self.receipts_unposted,
             "receipts_refused": self.receipts_refused,
             "receipts_conflicting": self.receipts_conflicting,
+            "deletions_posted": self.deletions_posted,
+            "region": self.region,
+            "region_source": self.region_source,
         }
 
 
@@ -395,6 +430,59 @@ def _centre_qc(channel: Channel, manifest: BatchManifest, incoming: Path) -> QCM
         ) from None
 
 
+def _resolve_region(contract: Contract, stored: str | None, given: str | None) -> tuple[str, str]:
+    """Where this store processes the data, and how that is known (see
+    :attr:`PullReport.region_source`); refuses a region the contract does not allow, a
+    declaration that differs from the store's, and no declaration on a cross-border
+    contract. Raises :class:`RegionError`."""
+    usage, cid = contract.usage, contract.contract_id
+    allowed = ", ".join(usage.allowed_regions)
+    declared: str | None = None
+    source = ""
+    for text, src in ((given, "declared"), (declared_region(), "environment")):
+        if text is None:
+            continue
+        declared, source = parse_region(text), src
+        if declared is None:
+            where = "EMBODEX_REGION" if src == "environment" else "the region"
+            raise RegionError(
+                f"{where} {text!r} is not an ISO 3166 region code",
+                hint="Give a country (CN, DE) or a subdivision (CN-HB).",
+            )
+        break
+    if stored is not None:
+        if declared is not None and declared != stored:
+            raise RegionError(
+                f"this store received its data in region {stored}, but this pull declares "
+                f"{declared}: a store's region is fixed by its first pull",
+                hint=f"Pull into a new directory for {declared}; moving this store's data to "
+                "another region is itself a transfer the contract must allow.",
+            )
+        region, source = stored, "store"
+    elif declared is not None:
+        region = declared
+    elif any(abroad(usage, r) for r in usage.allowed_regions):
+        raise RegionError(
+            f"contract {cid} lets data leave {usage.origin_region} ({allowed}), so a pull must "
+            "declare where its store processes the data; none was declared",
+            hint=f"Pass `region=` (e.g. {usage.allowed_regions[-1]}) or set EMBODEX_REGION.",
+        )
+    else:
+        region, source = usage.origin_region, "assumed"
+    if not allows_region(usage, region):
+        how = {
+            "declared": "declared",
+            "environment": "declared by EMBODEX_REGION",
+            "store": "this store's region",
+            "assumed": "no region declared: the contract's origin",
+        }[source]
+        raise RegionError(
+            f"contract {cid} does not allow its data to be processed in {region} ({how}); "
+            f"it allows {allowed}"
+        )
+    return region, source
+
+
 class _Puller:
     """One pull run: the channel, the store, the state, the options."""
 
@@ -411,6 +499,7 @@ class _Puller:
         profile: Profile | None,
         on_batch: Callable[[int, int], None] | None,
         on_bytes: Callable[[int], None] | None,
+        region: str | None = None,
     ) -> None:
         self.ch = channel
         self.store = store
@@ -423,6 +512,19 @@ class _Puller:
         self.on_batch = on_batch
         self.on_bytes = on_bytes
         self.state = store.load_state()
+        if self.state.marked:
+            # a state from before per-episode revocations: ``marked`` listed the batches
+            # whose one revocation (``revoked``) was applied; carried over once, then cleared
+            st = self.state
+            for batch in st.marked:
+                number = st.revoked.get(batch)
+                if number is not None and number not in st.marked_notices:
+                    st.marked_notices.append(number)
+            st.marked = []
+        #: where this store processes the data (set by :func:`pull` before any batch)
+        self.region, self.region_source = _resolve_region(
+            channel.contract, self.state.region, region
+        )
         #: the channel refused this account's write in this run: no further write is tried
         self.refused: StorageAccessError | None = None
 
@@ -440,6 +542,9 @@ class _Puller:
             atomic_write_bytes(self.store.notice(notice.number), data)
             if notice.type == "revocation" and notice.batch is not None:
                 st.revoked[notice.batch] = notice.number
+                numbers = st.revocations.setdefault(notice.batch, [])
+                if notice.number not in numbers:
+                    numbers.append(notice.number)
             st.last_notice, st.last_notice_digest = notice.number, digest
             self.save()
             report.notices.append(notice)
@@ -449,25 +554,80 @@ class _Puller:
         data = self.store.notice(number).read_bytes()
         return open_document("notice", Notice, data, self.ch.centre, str(self.store.notice(number)))
 
-    def apply_revocations(self, report: PullReport) -> None:
+    def _revocations(self) -> dict[int, list[int]]:
+        """Batch -> its revocation notices (a state from before per-episode revocations
+        knows one notice per batch, in ``revoked``)."""
         st = self.state
-        for batch, number in sorted(st.revoked.items()):
-            if batch > st.last_batch or batch in st.marked:
+        out = {b: list(ns) for b, ns in st.revocations.items()}
+        for batch, number in st.revoked.items():
+            if number not in out.setdefault(batch, []):
+                out[batch].append(number)
+        return out
+
+    def _revoked_episodes(self, batch: int) -> set[str]:
+        """Every episode of ``batch`` some revocation notice withdrew."""
+        return {e for n in self._revocations().get(batch, []) for e in self._notice(n).episodes}
+
+    def apply_revocations(self, report: PullReport) -> None:
+        """Mark the episodes each revocation notice withdrew in the installed dataset (once
+        per notice), then sign and keep a deletion receipt for those it dropped."""
+        st = self.state
+        for batch, numbers in sorted(self._revocations().items()):
+            if batch > st.last_batch:
                 continue
-            notice = self._notice(number)
-            marked = mark_revoked(
-                self.store,
-                batch,
-                notice.episodes,
-                notice=number,
-                reason=notice.reason,
-                reviewer=self.signer.name,
-                at=self.now,
-            )
-            if marked:
-                report.revoked[batch] = marked
-            st.marked.append(batch)
-            self.save()
+            for number in sorted(numbers):
+                if number in st.marked_notices:
+                    continue
+                notice = self._notice(number)
+                marked = mark_revoked(
+                    self.store,
+                    batch,
+                    notice.episodes,
+                    notice=number,
+                    reason=notice.reason,
+                    reviewer=self.signer.name,
+                    at=self.now,
+                )
+                if marked:
+                    report.revoked[batch] = sorted({*report.revoked.get(batch, []), *marked})
+                    self._deletion_receipt(notice, marked)
+                st.marked_notices.append(number)
+                self.save()
+
+    def _deletion_receipt(self, notice: Notice, deleted: list[str]) -> None:
+        """Sign and keep the buyer's record of the episodes ``notice`` made it drop (once),
+        with their hours from the batch manifest as installed; the ledger gets
+        ``episodes-deleted``."""
+        path = self.store.deletion(notice.number)
+        if not path.exists():
+            assert notice.batch is not None
+            copy = self.store.manifest_copy(notice.batch)
+            if copy.exists():
+                manifest = open_document(
+                    "batch-manifest", BatchManifest, copy.read_bytes(), self.ch.centre, str(copy)
+                )
+            else:  # a store from before manifest copies were kept: the channel's, verified
+                manifest, _, _ = self.ch.read_manifest(notice.batch, notice.channel_id)
+            hours = {e.episode_id: e.hours for e in manifest.episodes}
+            receipt = DeletionReceipt(
+                contract_id=notice.contract_id, contract_digest=notice.contract_digest,
+                channel_id=notice.channel_id, notice_number=notice.number,
+                notice_digest=doc_digest(notice), batch_number=notice.batch,
+                deleted=deleted, deleted_hours=sum((hours[e] for e in deleted), Decimal(0)),
+                reason=notice.reason, issued_at=self.now, issued_by=self.signer.key_id,
+            )  # fmt: skip
+            envelope = sign_model("deletion-receipt", receipt, self.signer)
+            atomic_write_bytes(path, envelope.to_json_bytes())
+        receipt = open_model(
+            "deletion-receipt", DeletionReceipt, path.read_bytes(), [self.signer.identity],
+            required_keyids=[self.signer.key_id],
+        )  # fmt: skip
+        append_once(
+            self.signer, "episodes-deleted", digest_json(receipt.model_dump(mode="json")),
+            f"batch {receipt.batch_number}, notice {receipt.notice_number}: "
+            f"{len(receipt.deleted)} episodes, {dec_str(receipt.deleted_hours)} h dropped",
+            record=self.record,
+        )  # fmt: skip
 
     # -- batches ----------------------------------------------------------------------------
 
@@ -507,8 +667,9 @@ class _Puller:
         # decision and before this entry makes up for it when it resumes
         append_once(
             self.signer, "batch-received", digest,
-            f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes",
-            record=self.record,
+            f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes"
+            + self._region_note(),
+            record=self.record, region=self.region,
         )  # fmt: skip
         receipt = self._stored_receipt(n)
         if progress.stage == "decided":
@@ -527,12 +688,22 @@ class _Puller:
         self._fill(report, manifest, receipt)
         return report
 
+    def _region_note(self) -> str:
+        usage = self.ch.contract.usage
+        if self.region_source == "assumed":
+            return f"; no region declared: origin {self.region} assumed"
+        if abroad(usage, self.region):
+            return f"; cross-border to {self.region} under {usage.transfer_approval_ref}"
+        return ""
+
     def _fetch_and_decide(
         self, manifest: BatchManifest, incoming: Path, report: BatchReport, replaceable: set[int]
     ) -> tuple[Decision, QCManifest | None]:
         n = manifest.number
         revoked = self.state.revoked.get(n)
-        if revoked is not None:
+        if revoked is not None and set(manifest.episode_ids) <= self._revoked_episodes(n):
+            # the whole batch withdrawn before it was pulled; a per-episode revocation is
+            # applied once the batch is installed (apply_revocations)
             reason = self._notice(revoked).reason
             return reject_all(manifest, f"revoked by the centre: {reason}"), None
         prefix = batch_prefix(n)
@@ -692,6 +863,36 @@ class _Puller:
             st.receipts_unposted = done.unposted
             self.save()
 
+    def post_deletions(self, report: PullReport) -> None:
+        """Put on the channel each deletion receipt of the store it lacks or holds altered
+        (``receipts/deletions/N.json``): the centre's evidence that the buyer dropped what
+        was revoked. A channel that refuses this account's writes is left alone (the
+        receipts stay in ``DIR/receipts/deletions``; a later pull tries again)."""
+        folder = self.store.deletion(1).parent
+        if self.refused is not None or not folder.is_dir():
+            return
+        for path in sorted(folder.glob("[0-9]*.json")):
+            number = int(path.stem)
+            mine = path.read_bytes()
+            key = deletion_key(number)
+            try:
+                if self.ch.store.get_document(key) == mine:
+                    continue
+            except ObjectNotFoundError:
+                pass
+            except StorageAccessError as exc:
+                self.refused = exc
+                return
+            except StorageError:
+                continue  # unreadable now (a mirror's 500 for a missing file): a later pull
+            try:
+                put = functools.partial(self.ch.store.put_bytes, key, mine)
+                with_retries(put, attempts=self.attempts)
+            except StorageAccessError as exc:
+                self.refused = exc
+                return
+            report.deletions_posted.append(number)
+
     def _fill(self, report: BatchReport, manifest: BatchManifest, receipt: Receipt) -> None:
         hours = {e.episode_id: e.hours for e in manifest.episodes}
         rejected = {r.episode_id: r.reason for r in receipt.rejected}
@@ -720,12 +921,18 @@ def pull(
     record: bool = True,
     on_batch: Callable[[int, int], None] | None = None,
     on_bytes: Callable[[int], None] | None = None,
+    region: str | None = None,
 ) -> PullReport:
     """Pull every new batch of ``channel`` into the buyer's store ``into`` (see module doc).
 
-    ``signer`` is the buyer's key named in the contract. ``on_batch(number, bytes)`` and
-    ``on_bytes(n)`` report progress. ``wait`` queues behind a running pull instead of
-    refusing. Raises :class:`PullLockedError`, :class:`RollbackError`,
+    ``signer`` is the buyer's key named in the contract. ``region`` is the ISO 3166 region
+    where the store processes the data (default ``EMBODEX_REGION``; the store keeps the
+    region of its first pull); a region the contract's ``usage.allowed_regions`` does not
+    allow is refused (:class:`RegionError`) before anything is read, and every batch
+    received is recorded in the ledger with it (specs/privacy.md §4e).
+    ``on_batch(number, bytes)`` and ``on_bytes(n)`` report progress. ``wait`` queues
+    behind a running pull instead of refusing. Raises :class:`PullLockedError`,
+    :class:`RegionError`, :class:`RollbackError`,
     :class:`FrozenChannelError`, :class:`ChannelError`, :class:`SignatureError`,
     :class:`DeliveryError` and ``StorageError`` (after ``attempts`` tries; run again to
     resume: finished files are kept). A channel that refuses only the receipts
@@ -748,8 +955,10 @@ def pull(
     with store.locked(wait=wait):
         run = _Puller(
             ch, store, signer, now, workers=workers, attempts=attempts, record=record,
-            profile=profile, on_batch=on_batch, on_bytes=on_bytes,
+            profile=profile, on_batch=on_batch, on_bytes=on_bytes, region=region,
         )  # fmt: skip
+        run.state.region = run.region  # saved with the pull's first save
+        report.region, report.region_source = run.region, run.region_source
         if record:
             # a ledger that would refuse the entries of this pull refuses it now, before the
             # store changes (not after a new generation was switched to)
@@ -767,6 +976,7 @@ def pull(
                 url=ch.url,
             )
         if got is None:
+            ch.require_location()  # a mistyped URL is an error, not an empty channel
             st.checked_at = now  # a batch later claiming an earlier time was backdated
             run.save()
             report.message = "nothing published on this channel yet"
@@ -803,6 +1013,7 @@ def pull(
             report.batches.append(run.batch(manifest, digest, data))
         run.apply_revocations(report)
         run.repair(report)
+        run.post_deletions(report)
         if (store.dataset / "embodex.json").exists():
             ds = open_dataset(store.dataset)
             report.dataset_episodes, report.dataset_hours = len(ds), ds.hours

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Literal
 
 from ..contract import Receipt, VerifiedContract, open_receipt
-from ..contract.receipts import is_for_contract
+from ..contract.receipts import DeletionReceipt, is_for_contract
 from ..errors import (
     ChannelError,
     DeliveryError,
@@ -39,10 +39,10 @@ from ..errors import (
     StorageError,
 )
 from ..storage.transfer import with_retries
-from ..trust import Envelope, Identity, Ledger, Signer, add_signature, ledger_path
+from ..trust import Envelope, Identity, Ledger, Signer, add_signature, ledger_path, open_model
 from ..trust.envelope import PAYLOAD_TYPES, verify_signatures
 from .channel import Channel, open_channel, utc_now
-from .documents import doc_digest, receipt_key
+from .documents import Notice, deletion_key, doc_digest, receipt_key
 from .outbox import Outbox
 
 __all__ = [
@@ -245,11 +245,14 @@ def repair_receipts(
     return out
 
 
-def append_once(signer: Signer, kind: str, ref: str, note: str, *, record: bool) -> None:
+def append_once(
+    signer: Signer, kind: str, ref: str, note: str, *, record: bool, region: str | None = None
+) -> None:
     """Append a ledger entry unless the signer's ledger already has ``kind`` for ``ref``
-    (so a step redone after a crash is recorded once)."""
+    (so a step redone after a crash is recorded once); ``region``: where the data is
+    processed (a buyer's received batch)."""
     if record:
-        Ledger(ledger_path(signer.name)).append_missing(signer, [(kind, ref, note)])
+        Ledger(ledger_path(signer.name)).append_missing(signer, [(kind, ref, note)], region=region)
 
 
 @dataclass(frozen=True)
@@ -350,6 +353,8 @@ class PostedReceipt:
     rejected: int
     #: the channel held it already (the same bytes, or countersigned by the centre)
     already: bool
+    #: a deletion receipt: the revocation notice it answers (None: an acceptance receipt)
+    notice: int | None = None
 
 
 def _read_file(path: Path) -> bytes:
@@ -428,6 +433,9 @@ def post_receipts(
     written. Then each goes to ``receipts/NNNNNN.json`` unless the channel holds it already
     (identical, or countersigned by the centre); a copy on the channel that does not verify
     is replaced; a different valid receipt of the buyer there is left alone, as an error.
+    The buyer's deletion receipts (``DIR/receipts/deletions/``, type ``deletion-receipt``)
+    may be among ``files``: each must verify with the buyer's key and answer a revocation
+    notice of this channel (number and digest); it goes to ``receipts/deletions/N.json``.
 
     Raises :class:`SignatureError`, :class:`PayloadError`, :class:`ChannelError`,
     :class:`DeliveryError` (unreadable file, no such batch, another receipt on the channel)
@@ -441,8 +449,11 @@ def post_receipts(
     channel = open_channel(url, contract, trusted=trusted, at=now or utc_now())
     head = channel.published_head("Receipts answer published batches: check the channel URL.").head
     chosen: dict[int, tuple[Path, bytes, Receipt]] = {}
+    deletions = _check_deletions(channel, head.channel_id, head.notice, files)
     for name in files:
         path = Path(name)
+        if path in deletions:
+            continue
         data, receipt = _check_file(channel, head.channel_id, head.batch, path)
         n = receipt.batch_number
         if n in chosen and Envelope.parse(chosen[n][1]).payload != Envelope.parse(data).payload:
@@ -476,4 +487,67 @@ def post_receipts(
             with_retries(partial(channel.store.put_bytes, receipt_key(n), data))
         accepted, rejected = len(receipt.accepted), len(receipt.rejected)
         out.append(PostedReceipt(n, str(path), doc_digest(receipt), accepted, rejected, already))
+    for path, (data, got) in deletions.items():
+        key = deletion_key(got.notice_number)
+        try:
+            already = channel.store.get_document(key) == data
+        except ObjectNotFoundError:
+            already = False
+        if not already:
+            with_retries(partial(channel.store.put_bytes, key, data))
+        out.append(
+            PostedReceipt(
+                got.batch_number, str(path), doc_digest(got), 0, 0, already, got.notice_number
+            )
+        )
+    return out
+
+
+def _check_deletions(
+    channel: Channel, channel_id: str, latest: int, files: list[str | Path]
+) -> dict[Path, tuple[bytes, DeletionReceipt]]:
+    """The buyer's deletion receipts among ``files`` (by payload type), each verified with
+    the buyer's key before parsing and checked to answer a revocation notice of this channel
+    (by number and digest) under this contract. Raises like :func:`_check_file`."""
+    out: dict[Path, tuple[bytes, DeletionReceipt]] = {}
+    notices: dict[int, Notice] | None = None
+    for name in files:
+        path = Path(name)
+        data = _read_file(path)
+        try:
+            kind = Envelope.parse(data).payloadType
+        except (SignatureError, PayloadError):
+            continue  # not an envelope: _check_file says so
+        if kind != PAYLOAD_TYPES["deletion-receipt"]:
+            continue
+        buyer = channel.buyer
+        try:
+            got = open_model(
+                "deletion-receipt", DeletionReceipt, data, [buyer], required_keyids=[buyer.key_id]
+            )
+        except (SignatureError, PayloadError) as exc:
+            raise type(exc)(
+                f"{path} is not a deletion receipt validly signed by buyer {buyer.name} "
+                f"({buyer.key_id}): {exc.message}",
+                hint="Post the buyer's files as its store holds them (DIR/receipts/deletions/), "
+                "unaltered.",
+            ) from None
+        if notices is None:
+            notices = {n.number: n for n, _, _ in channel.read_notices(channel_id, latest)}
+        notice = notices.get(got.notice_number)
+        ok = (
+            notice is not None
+            and notice.type == "revocation"
+            and doc_digest(notice) == got.notice_digest
+            and got.channel_id == channel_id
+            and got.contract_digest in channel.contract_digests
+        )
+        if not ok:
+            raise ChannelError(
+                f"{path} answers revocation notice {got.notice_number} of channel "
+                f"{got.channel_id}, which {channel.url} does not hold",
+                hint="Post it to the channel whose revocation it answers.",
+                path=path,
+            )
+        out[path] = (data, got)
     return out

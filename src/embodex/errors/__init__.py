@@ -24,6 +24,7 @@ from .delivery import (
     DeliveryError,
     FrozenChannelError,
     PullLockedError,
+    RegionError,
     RollbackError,
     ScopeError,
 )
@@ -63,6 +64,7 @@ from .storage import (
 )
 from .train import LoaderConfigError, QCManifestMissingError
 from .trust import (
+    ConsentError,
     KeyExistsError,
     KeyNotFoundError,
     KeyPermissionError,
@@ -85,6 +87,7 @@ __all__ = [
     "ChannelError",
     "ClusterError",
     "ConfigError",
+    "ConsentError",
     "ConsoleError",
     "ContractError",
     "ContractStateError",
@@ -120,6 +123,7 @@ __all__ = [
     "QCManifestError",
     "QCManifestMissingError",
     "QuoteError",
+    "RegionError",
     "RemoteError",
     "ReviewError",
     "RollbackError",

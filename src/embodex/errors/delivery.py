@@ -10,6 +10,7 @@ __all__ = [
     "DeliveryError",
     "FrozenChannelError",
     "PullLockedError",
+    "RegionError",
     "RollbackError",
     "ScopeError",
 ]
@@ -63,4 +64,15 @@ class ScopeError(DeliveryError):
     default_hint = (
         "Leave them out (`exclude_out_of_scope=True`), fix their metadata, or amend the "
         "contract's scope."
+    )
+
+
+class RegionError(DeliveryError):
+    """The contract does not let data be processed where this buyer's store is (its
+    declared region), no region is declared where the contract allows several countries,
+    or the store was declared in another region before (specs/privacy.md §4e)."""
+
+    default_hint = (
+        "Pull into a store in one of the contract's allowed regions (`region=`), or "
+        "ask the centre for an amendment allowing your region (with its transfer approval)."
     )

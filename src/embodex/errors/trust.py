@@ -6,6 +6,7 @@ from __future__ import annotations
 from .base import EmbodexError
 
 __all__ = [
+    "ConsentError",
     "KeyExistsError",
     "KeyNotFoundError",
     "KeyPermissionError",
@@ -75,3 +76,14 @@ class LedgerError(TrustError):
     malformed)."""
 
     default_hint = "`verify_ledger(path, identities)` shows which entry is wrong."
+
+
+class ConsentError(TrustError):
+    """Consent on record is missing, invalid or withdrawn (specs/privacy.md §4d): no statement
+    for an operator (``operator``), a statement that does not verify, one withdrawn twice, or
+    episodes published without the consent the contract requires."""
+
+    default_hint = (
+        "`record_consent(operator, signer, scope=[...])` records a statement; "
+        "`list_consents()` shows the register (specs/privacy.md §4d)."
+    )

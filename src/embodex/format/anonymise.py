@@ -2,9 +2,11 @@
 
 Writes a new dataset; the source is never changed. Frame cameras: only the frames with a
 face (after margin and temporal filling) are decoded, masked and encoded again; every other
-frame keeps its stored bytes. Video cameras: an episode whose clip shows a face is
-re-encoded whole (its clip is one file per episode; cutting GOPs out of it is left for
-later), an episode without one is copied packet for packet. Depth cameras are untouched.
+frame keeps its stored bytes. Video cameras: in an episode whose clip shows a face only the
+GOPs holding a masked frame are encoded again and spliced between the other GOPs' packets,
+copied as stored (:mod:`.videosplice`); a clip where that cannot be exact (another encoder's
+parameter sets, open GOPs, a cut clip) is re-encoded whole; an episode without a face is
+copied packet for packet. Depth cameras are untouched.
 The step is recorded in ``embodex.json`` (``extra.privacy.faces``) and in each changed
 episode's ``extra.privacy``.
 """
@@ -12,6 +14,8 @@ episode's ``extra.privacy``.
 from __future__ import annotations
 
 import dataclasses
+import itertools
+import tempfile
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +32,7 @@ from .episode import Episode
 from .faces import DEFAULT_THRESHOLD, FaceDetector, MaskMode, expand_boxes, fill_gaps, mask_faces
 from .images import decode_image, encode_image
 from .reader import Dataset, open_dataset
+from .videosplice import reencode_gops
 from .videostore import VideoClip
 
 __all__ = ["PRIVACY_KEY", "AnonymiseResult", "anonymise_dataset"]
@@ -43,6 +48,8 @@ class CameraCount:
     changed: int = 0  # frames masked
     boxes: int = 0  # boxes masked (after filling)
     filled: int = 0  # frames masked only by temporal filling
+    gops_reencoded: int = 0  # video: GOPs encoded anew and spliced in (the rest copied)
+    clips_reencoded: int = 0  # video: episodes whose clip had to be re-encoded whole
 
     def as_dict(self) -> dict[str, int]:
         return dataclasses.asdict(self)
@@ -127,15 +134,20 @@ def anonymise_dataset(
         "mode": mode,
     }
 
+    work: list[Path] = []
+    names = itertools.count()
+
     def convert(ep: Episode) -> Episode:
         images = dict(ep.images)
         per_episode: dict[str, dict[str, int]] = {}
         for name in chosen:
             cam = src.meta.camera(name)
             before = dataclasses.replace(counts[name])
+            spliced = work[0] / f"{next(names)}.mp4"
             images[name] = _anonymise_camera(
-                images[name], cam.encoding, detector, mode, margin, fill, counts[name]
-            )
+                images[name], cam.encoding, detector, mode, margin, fill, counts[name],
+                spliced=spliced, fps=src.meta.fps,
+            )  # fmt: skip
             per_episode[name] = {
                 "frames": counts[name].changed - before.changed,
                 "boxes": counts[name].boxes - before.boxes,
@@ -173,7 +185,11 @@ def anonymise_dataset(
         if on_episode is not None:
             on_episode(eid)
 
-    out = copy_episodes(src, dest, meta=meta, transform=convert, on_episode=progress)
+    Path(dest).parent.mkdir(parents=True, exist_ok=True)
+    # spliced videos wait here until the writer has copied them
+    with tempfile.TemporaryDirectory(prefix=".anonymise-", dir=Path(dest).parent) as tmp:
+        work.append(Path(tmp))
+        out = copy_episodes(src, dest, meta=meta, transform=convert, on_episode=progress)
     return AnonymiseResult(dataset=out, record=record, cameras=counts)
 
 
@@ -185,6 +201,9 @@ def _anonymise_camera(
     margin: float,
     fill: int,
     count: CameraCount,
+    *,
+    spliced: Path,
+    fps: float,
 ) -> Any:
     mask_mode: MaskMode = "blur" if mode == "blur" else "pixelate" if mode == "pixelate" else "box"
     if isinstance(frames, VideoClip):
@@ -207,7 +226,15 @@ def _anonymise_camera(
         count.filled += int(len(found[i]) == 0)
     if not changed:
         return frames  # stored bytes (or packets) unchanged
-    if isinstance(frames, VideoClip | np.ndarray):
+    if isinstance(frames, VideoClip):
+        masked = [changed.get(i, f) for i, f in enumerate(rgb)]
+        gops = reencode_gops(frames, masked, changed.keys(), spliced, fps=fps)
+        if gops is not None:
+            count.gops_reencoded += gops
+            return VideoClip(spliced, verbatim=True)
+        count.clips_reencoded += 1
+        return np.stack(masked)
+    if isinstance(frames, np.ndarray):
         return np.stack([changed.get(i, f) for i, f in enumerate(rgb)])
     return [
         encode_image(changed[i], encoding) if i in changed else frames[i] for i in range(len(rgb))

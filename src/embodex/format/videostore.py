@@ -6,8 +6,9 @@ timestamp (PTS). Each frame row holds its PTS and the PTS of the key frame it de
 from, so a random frame costs one seek to that key frame and the decode of
 at most one GOP, never a scan of the file.
 
-Everything that touches a video file's bytes lives here, so QC, exporters and the loader
-decode through the same function (:class:`VideoDecoder`).
+Everything that touches a video file's bytes lives here — and in :mod:`.videosplice`, which
+splices re-encoded GOPs into a clip (face masking) — so QC, exporters and the loader decode
+through the same function (:class:`VideoDecoder`).
 """
 
 from __future__ import annotations
@@ -272,8 +273,10 @@ def encode_frames(
     width: int,
     height: int,
     encoding: VideoEncoding | None = None,
+    options: dict[str, str] | None = None,
 ) -> int:
-    """Encode RGB ``(H, W, 3)`` uint8 frames into the new MP4 ``dst``; return the count."""
+    """Encode RGB ``(H, W, 3)`` uint8 frames into the new MP4 ``dst``; return the count.
+    ``options`` add to (or replace) the encoder's options in :data:`ENCODERS`."""
     if codec not in ENCODERS:
         raise SchemaError(f"cannot encode video as {codec!r}", hint="Use h264, h265 or av1.")
     if width % 2 or height % 2:
@@ -284,8 +287,8 @@ def encode_frames(
         )
     enc = encoding or VideoEncoding()
     os.environ.setdefault("SVT_LOG", "1")  # SVT-AV1 prints its whole config otherwise
-    name, options = ENCODERS[codec]
-    opts = dict(options)
+    name, defaults = ENCODERS[codec]
+    opts = {**defaults, **(options or {})}
     if enc.crf is not None:
         opts["crf"] = str(enc.crf)
     rate = Fraction(fps).limit_denominator(1001)

@@ -25,7 +25,15 @@ Spec: ``specs/catalog.md``.
 from .capacity import Capacity, SceneInfo, builtin_scenes, load_capacity
 from .catalog import Catalog, build_catalog, open_catalog, read_catalog
 from .contract_draft import contract_from_quote, draft_contract
-from .demand import Demand, DemandItem, DemandLine, load_demand, parse_demand
+from .demand import (
+    Demand,
+    DemandItem,
+    DemandLine,
+    demand_today,
+    load_demand,
+    parse_demand,
+    require_dates_ahead,
+)
 from .listing import Holding, Listing
 from .matching import MatchLine, MatchResult, match_demand
 from .prices import PriceSheet, default_price_sheet, default_price_sheet_text, load_price_sheet
@@ -92,6 +100,7 @@ __all__ = [
     "contract_from_quote",
     "default_price_sheet",
     "default_price_sheet_text",
+    "demand_today",
     "draft_contract",
     "ensure_dataset_provenance",
     "find_sample_offer",
@@ -112,6 +121,7 @@ __all__ = [
     "quote_demand",
     "read_catalog",
     "read_chain_file",
+    "require_dates_ahead",
     "show_catalog",
     "verify_chain",
     "verify_quote",

@@ -23,6 +23,7 @@ from ..errors import CatalogError, QuoteError
 from ..format.models import FORMAT_VERSION
 from ..trust.keys import Identity
 from ..trust.types import dec_str
+from .demand import demand_today, require_dates_ahead
 from .listing import Listing
 from .publish import open_catalog_url
 from .quote import Quote, load_quote, verify_quote
@@ -54,8 +55,9 @@ def draft_contract(
     ``listing`` is the centre's verified listing the quote was priced from: the quote must
     be exactly what it prices (:func:`verify_quote`). Without ``buyer`` the buyer's key is
     left as ``REPLACE-ME`` (the trust loader refuses to sign until it is filled in). Raises
-    :class:`QuoteError` when the quote does not match the listing, has expired, when
-    ``centre`` is not the quote's centre, or when ``buyer`` is not a buyer key.
+    :class:`DemandError` when the quoted demand's dates are past (``today``, default: today
+    in its time zone), :class:`QuoteError` when the quote does not match the listing, has
+    expired, when ``centre`` is not the quote's centre, or when ``buyer`` is not a buyer key.
 
     Example::
 
@@ -71,6 +73,7 @@ def draft_contract(
             f"quote {quote.quote_id} expired on {quote.valid_until}",
             hint="Ask for a fresh quote: `build_quote(listing, demand)`.",
         )
+    require_dates_ahead(quote.demand, today or demand_today(quote.demand))
     listed = quote.centre.identity
     if centre is not None and centre.key_id != listed.key_id:
         raise QuoteError(

@@ -77,6 +77,8 @@ class DeliveryProvenance:
 
 def _batches(ch: Channel, batch: int | None) -> list[tuple[BatchManifest, str]]:
     got = ch.read_head()
+    if got is None:
+        ch.require_location()  # a typo is "no channel there", not "nothing delivered yet"
     if got is None or got.head.batch == 0:
         raise ProvenanceError(
             f"{ch.url}: nothing has been delivered on this channel yet", url=ch.url

@@ -9,6 +9,7 @@ order in which matching shares out stock and capacity.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Literal
@@ -32,7 +33,17 @@ from ..trust.types import (
 )
 from .yamlfile import load_yaml_model, parse_yaml_model
 
-__all__ = ["Budget", "Demand", "DemandItem", "DemandLine", "MinQC", "load_demand", "parse_demand"]
+__all__ = [
+    "Budget",
+    "Demand",
+    "DemandItem",
+    "DemandLine",
+    "MinQC",
+    "demand_today",
+    "load_demand",
+    "parse_demand",
+    "require_dates_ahead",
+]
 
 
 def _duration(value: str) -> str:
@@ -181,3 +192,25 @@ def parse_demand(text: str, source: str = "demand") -> Demand:
 def load_demand(path: str | Path) -> Demand:
     """:func:`parse_demand` of a file."""
     return load_yaml_model(path, Demand, error=DemandError)
+
+
+def demand_today(demand: Demand, now: datetime | None = None) -> date:
+    """The day ``now`` (default: the clock) falls on in the demand's time zone."""
+    return (now or datetime.now(UTC)).astimezone(zone(demand.timezone)).date()
+
+
+def require_dates_ahead(demand: Demand, today: date) -> None:
+    """Refuse a demand whose dates are past on ``today``: a start before today, or a
+    horizon before it (every period would be due or overdue before anything is signed;
+    signing refuses an ended contract anyway). Raises :class:`DemandError`."""
+    if demand.horizon < today:
+        past = f"its horizon {demand.horizon} is past"
+    elif demand.start < today:
+        past = f"it starts on {demand.start}, before today"
+    else:
+        return
+    raise DemandError(
+        f"the demand {demand.title!r} is dated in the past: {past} ({today} in {demand.timezone})",
+        hint=f"Set start to {today} or later, and horizon after it, in the demand.",
+        field="horizon" if demand.horizon < today else "start",
+    )

@@ -36,7 +36,7 @@ from ..errors import DemandError, QuoteError
 from ..fsutil import atomic_write_bytes
 from ..parsing import MAX_INPUT_BYTES, parse_document
 from ..trust.types import Dec, Digest, Hours, IsoDate, NonEmpty, TrustModel, money_step, round_money
-from .demand import Budget, Demand
+from .demand import Budget, Demand, demand_today, require_dates_ahead
 from .listing import CentreInfo, Listing, ProfileRef
 from .matching import MatchLine, MatchResult, match_demand, tidy
 from .prices import LicenceOffer, PriceSheet, VolumeTier
@@ -349,8 +349,9 @@ def build_quote(
 
     ``catalog`` is recorded in the quote as where the listing came from (a folder or URL).
 
-    Raises :class:`DemandError` (budget in another currency, nothing the centre can
-    deliver, frame rates that differ, a QC profile the catalogue does not certify against)
+    Raises :class:`DemandError` (dates past on ``now``'s day in the demand's time zone,
+    budget in another currency, nothing the centre can deliver, frame rates that differ, a
+    QC profile the catalogue does not certify against)
     and ``PriceSheetError`` (a licence the price sheet does not offer).
 
     Example::
@@ -358,6 +359,7 @@ def build_quote(
         quote, match = build_quote(open_catalog("catalog").listing, load_demand("demand.yaml"))
         print(quote.total, quote.currency)
     """
+    require_dates_ahead(demand, demand_today(demand, now))
     sheet = listing.prices
     licence = sheet.licence(demand.licence)
     if demand.budget is not None and demand.budget.currency != sheet.currency:

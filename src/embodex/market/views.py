@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -204,12 +205,14 @@ def quote_demand(
     trusted: Sequence[Identity] | None = None,
     *,
     out: str | Path | None = None,
+    now: datetime | None = None,
 ) -> Quote:
-    """Price the demand file ``demand`` against the verified catalogue at ``source``; with
-    ``out``, also write the quote JSON there."""
+    """Price the demand file ``demand`` against the verified catalogue at ``source`` as of
+    ``now`` (default: the clock); with ``out``, also write the quote JSON there."""
     quote, _match = build_quote(
-        open_catalog_url(source, trusted).listing, load_demand(demand), catalog=str(source)
-    )
+        open_catalog_url(source, trusted).listing, load_demand(demand), catalog=str(source),
+        now=now,
+    )  # fmt: skip
     if out is not None:
         write_quote(out, quote)
     return quote

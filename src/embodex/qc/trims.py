@@ -74,15 +74,18 @@ def trim_dataset(
     suggested: bool = False,
     on_start: Callable[[int], None] | None = None,
     on_episode: Callable[[str], None] | None = None,
-) -> TrimResult:
+) -> TrimResult | None:
     """Write ``source`` to the new dataset ``dest`` with episodes trimmed: those in ``frames``
     (``(episode_id, "START:END")`` pairs, reason ``manual``) and, with ``suggested``, every
     episode QC found idle at its start or end (:func:`suggested_trims`). ``on_start`` gets
     the number of episodes to write, ``on_episode`` each one written (progress bars).
 
+    Returns None, writing nothing, when ``suggested`` finds nothing to trim and no range was
+    given: clean data is an answer, not an error (a script goes on).
+
     Raises :class:`TrimError` (bad or doubled ranges, an episode both suggested and given,
-    nothing to trim), ``QCManifestError`` (``suggested`` without current QC results), and
-    what :func:`embodex.format.trim_episodes` raises.
+    no range given and ``suggested`` not asked for), ``QCManifestError`` (``suggested``
+    without current QC results), and what :func:`embodex.format.trim_episodes` raises.
 
     Example::
 
@@ -101,14 +104,11 @@ def trim_dataset(
                     episode_id=eid,
                 )
             cuts[eid] = cut
+    if not cuts and suggested:
+        return None
     if not cuts:
-        why = (
-            "QC suggests no trim (no motion.idle_ends findings)"
-            if suggested
-            else "no episode given"
-        )
         raise TrimError(
-            f"nothing to trim in {src.root}: {why}",
+            f"nothing to trim in {src.root}: no episode given",
             hint="Name episodes and their kept range in `frames=`, or use `suggested=True` "
             "after `run_qc(dataset)`.",
             path=src.root,

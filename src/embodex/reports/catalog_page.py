@@ -271,7 +271,8 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
 def write_catalog_html(
     catalog: Catalog, path: str | Path, *, sample: SampleOffer | None = None
 ) -> Path:
-    """Write :func:`catalog_html` to ``path`` atomically (no partial file); return the path."""
+    """Write :func:`catalog_html` to ``path`` atomically (no partial file), mode 0644 like
+    every report page; return the path."""
     out = Path(path)
-    atomic_write_bytes(out, catalog_html(catalog, sample=sample).encode("utf-8"))
+    atomic_write_bytes(out, catalog_html(catalog, sample=sample).encode("utf-8"), mode=0o644)
     return out

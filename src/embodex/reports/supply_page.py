@@ -148,7 +148,8 @@ def render_supply_report(report: SupplyReport) -> str:
 
 
 def write_supply_report(report: SupplyReport, path: str | Path) -> Path:
-    """Write :func:`render_supply_report` to ``path`` atomically; return the path."""
+    """Write :func:`render_supply_report` to ``path`` atomically, mode 0644 like every
+    report page; return the path."""
     out = Path(path)
-    atomic_write_bytes(out, render_supply_report(report).encode("utf-8"))
+    atomic_write_bytes(out, render_supply_report(report).encode("utf-8"), mode=0o644)
     return out

@@ -196,6 +196,12 @@ class HFStorage(Storage):
                 return int(entry.size)
         raise ObjectNotFoundError(self._where(key))
 
+    def location_exists(self) -> bool:
+        # a repo the centre created is an (empty) channel: reading its tree raises when it
+        # does not exist or this token may not see it; a folder inside needs an object
+        found = self.list()
+        return bool(found) or not self.prefix
+
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         if prefix:
             validate_key(prefix.rstrip("/") or "x")

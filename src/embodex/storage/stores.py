@@ -166,6 +166,12 @@ class Storage(ABC):
             return False
         return True
 
+    def location_exists(self) -> bool:
+        """Whether anything is at this URL: a mistyped location is not an empty one. A
+        folder counts once it exists; an object store (no folders) once any object lies
+        under the prefix."""
+        return bool(self.list())
+
     def download_file(
         self,
         key: str,
@@ -364,6 +370,9 @@ class FileStorage(Storage):
     def __init__(self, root: str | Path) -> None:
         self.root = Path(root)
         self.url = self.root.as_uri() if self.root.is_absolute() else str(self.root)
+
+    def location_exists(self) -> bool:
+        return self.root.is_dir()
 
     def _path(self, key: str, *, final: bool = True) -> Path:
         """The file of ``key``; no symbolic link below the root is followed (a link planted
@@ -594,6 +603,13 @@ class S3Storage(Storage):
             key,
             lambda: self.client.upload_file(str(src), self.bucket, self._key(key), Config=config),
         )
+
+    def location_exists(self) -> bool:
+        full = f"{self.prefix}/" if self.prefix else ""
+        resp = self._call(
+            "", lambda: self.client.list_objects_v2(Bucket=self.bucket, Prefix=full, MaxKeys=1)
+        )
+        return bool(resp.get("KeyCount") or resp.get("Contents"))
 
     def list(self, prefix: str = "") -> list[ObjectInfo]:
         if prefix:

@@ -168,6 +168,8 @@ def _check_windows(ds: EpisodeDataset, meta: DatasetMeta, windows: Mapping[str, 
 
 def _describe(report: dict[str, int], qc: str) -> str:
     parts = [f"{report.get('episodes', 0)} episodes"]
+    if report.get("excluded_as_revoked"):
+        parts.append(f"{report['excluded_as_revoked']} revoked by the centre")
     if report.get("excluded_by_qc"):
         parts.append(f"{report['excluded_by_qc']} cut by qc={qc!r}")
     if report.get("missing_from_qc"):

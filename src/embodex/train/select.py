@@ -16,6 +16,7 @@ import numpy as np
 import pyarrow as pa
 
 from ..errors import LoaderConfigError, QCManifestMissingError
+from ..format.revocation import is_revoked
 from ..parsing import load_json
 
 __all__ = [
@@ -138,8 +139,21 @@ def select_episodes(
         )
     n = episodes.num_rows
     keep = np.ones(n, dtype=bool)
-    report = {"episodes": n, "excluded_by_qc": 0, "missing_from_qc": 0, "excluded_by_filter": 0}
+    report = {
+        "episodes": n,
+        "excluded_as_revoked": 0,
+        "excluded_by_qc": 0,
+        "missing_from_qc": 0,
+        "excluded_by_filter": 0,
+    }
     ids: list[str] = episodes.column("episode_id").to_pylist()
+    if "extra" in episodes.column_names:
+        # revoked by the centre (a batch, or one operator's consent withdrawn): never
+        # trained on, whatever the QC filter (specs/channel.md §5.4)
+        extras = episodes.column("extra").to_pylist()
+        revoked = np.array([is_revoked(json.loads(x or "{}")) for x in extras], dtype=bool)
+        report["excluded_as_revoked"] = int(revoked.sum())
+        keep &= ~revoked
     verdicts: dict[str, str] = {}
     if qc_manifest is not None:
         verdicts = parse_qc_manifest(qc_manifest, where=f"{where}/{QC_MANIFEST}", digest=digest)
@@ -152,7 +166,7 @@ def select_episodes(
         got = np.array([verdicts.get(eid) for eid in ids], dtype=object)
         ok = np.array([v in accept for v in got], dtype=bool)
         report["missing_from_qc"] = int(sum(v is None for v in got))
-        report["excluded_by_qc"] = int((~ok).sum())
+        report["excluded_by_qc"] = int((keep & ~ok).sum())
         keep &= ok
     if episode_filter is not None:
         before = int(keep.sum())

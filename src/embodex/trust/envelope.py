@@ -60,6 +60,10 @@ PAYLOAD_TYPES: dict[str, str] = {
     "sample-manifest": "application/vnd.embodex.sample-manifest+json",
     # a reviewer's decision, one line of a dataset's review log (issue 18)
     "review": "application/vnd.embodex.review+json",
+    # personal information (issue 17): consent on record, and the buyer's deletion record
+    "consent": "application/vnd.embodex.consent+json",
+    "consent-withdrawal": "application/vnd.embodex.consent-withdrawal+json",
+    "deletion-receipt": "application/vnd.embodex.deletion-receipt+json",
 }
 
 

@@ -26,7 +26,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import (
+    Field,
+    SerializerFunctionWrapHandler,
+    ValidationError,
+    field_validator,
+    model_serializer,
+)
 
 from ..canonical import canonical_json
 from ..config import ledger_dir
@@ -65,6 +71,9 @@ LEDGER_KINDS: tuple[str, ...] = (
     "notice-sent",
     "receipt-countersigned",  # delivery: the centre acknowledged a buyer's receipt
     "fork-detected",  # delivery: the channel served another signed batch under a number
+    "episodes-deleted",  # delivery: the buyer dropped revoked episodes (a deletion receipt)
+    "consent-recorded",  # privacy: the centre recorded an operator's consent statement
+    "consent-withdrawn",  # privacy: the centre recorded its withdrawal
 )
 
 
@@ -90,7 +99,22 @@ class LedgerEntry(TrustModel):
     kind: str
     ref: Digest = Field(description="Digest of the document the event is about.")
     note: str | None = None
+    region: str | None = Field(
+        default=None,
+        pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+        description="ISO 3166 region where the data the event is about is processed (a "
+        "buyer's `batch-received`: the region its store declared); absent otherwise.",
+    )
     sig: str = Field(description="Base64 Ed25519 signature (see specs/ledger.md).")
+
+    @model_serializer(mode="wrap")
+    def _without_absent_region(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        # An entry with no region serialises (and so signs and chains) exactly as before
+        # the field existed: older ledgers stay valid.
+        data: dict[str, Any] = handler(self)
+        if data.get("region") is None:
+            data.pop("region", None)
+        return data
 
     @field_validator("kind")
     @classmethod
@@ -196,14 +220,16 @@ class Ledger:
         *,
         note: str | None = None,
         time: datetime | None = None,
+        region: str | None = None,
     ) -> LedgerEntry:
-        """Append a signed entry (serialised with other appenders by the lock).
+        """Append a signed entry (serialised with other appenders by the lock); ``region``
+        records where the data it is about is processed.
 
         Refuses (:class:`LedgerError`) when the file's tail disagrees with the signed head,
         i.e. when entries were cut off or the last one was changed.
         """
         with FileLock(self.lock_path).held():
-            return self._append_locked(signer, kind, ref, note=note, time=time)
+            return self._append_locked(signer, kind, ref, note=note, time=time, region=region)
 
     def check(self) -> None:
         """Raise :class:`LedgerError` when an append would be refused now (entries cut off or
@@ -221,11 +247,15 @@ class Ledger:
                     )
 
     def append_missing(
-        self, signer: Signer, events: Sequence[tuple[str, str, str | None]]
+        self,
+        signer: Signer,
+        events: Sequence[tuple[str, str, str | None]],
+        *,
+        region: str | None = None,
     ) -> list[LedgerEntry]:
         """Append each ``(kind, ref, note)`` the ledger does not hold yet (same kind and ref),
-        in order, under one lock: a step redone after a crash is recorded once. Returns the
-        entries appended. Raises as :meth:`append`.
+        in order, under one lock: a step redone after a crash is recorded once. ``region``
+        goes into each entry appended. Returns the entries appended. Raises as :meth:`append`.
 
         Example::
 
@@ -236,7 +266,9 @@ class Ledger:
             out = []
             for kind, ref, note in events:
                 if (kind, ref) not in have:
-                    out.append(self._append_locked(signer, kind, ref, note=note, time=None))
+                    out.append(
+                        self._append_locked(signer, kind, ref, note=note, time=None, region=region)
+                    )
                     have.add((kind, ref))
             return out
 
@@ -259,6 +291,7 @@ class Ledger:
         *,
         note: str | None,
         time: datetime | None,
+        region: str | None = None,
     ) -> LedgerEntry:
         last, last_entry = self._checked_tail(drop_torn=True)
         try:
@@ -270,6 +303,7 @@ class Ledger:
                 kind=kind,
                 ref=ref,
                 note=note,
+                region=region,
                 sig="",
             )
         except ValidationError as exc:

@@ -87,6 +87,8 @@ def import_recordings(
     out: str | Path,
     *,
     anonymise: str | None = None,
+    pseudonymise: bool = False,
+    pseudonym_scope: str = "",
     **options: Any,
 ) -> ImportReport:
     """Import ``src`` (format ``kind``) into the embodex dataset ``out``.
@@ -96,15 +98,26 @@ def import_recordings(
     ``anonymise="faces"`` packages into a temporary folder beside ``out`` and writes ``out``
     with every face masked (:func:`embodex.format.anonymise.anonymise_dataset`, default
     settings); the unmasked copy is deleted, so only the anonymised dataset remains.
+    ``pseudonymise=True`` likewise replaces every operator id by its keyed pseudonym in
+    ``pseudonym_scope`` (a contract id: pseudonyms differ between contracts; "" for the
+    centre's one scope), :func:`embodex.format.pseudonyms.pseudonymise_operators`: the
+    re-identification table stays in the centre's home, never in ``out``.
 
     Example::
 
         report = import_recordings("mcap", "bags/", "datasets/day1",
                                    topic_map="topics.yaml", sidecar="centre.yaml")
-        import_recordings("agibot", "raw/", "datasets/week01", anonymise="faces")
+        import_recordings("agibot", "raw/", "datasets/week01", anonymise="faces",
+                          pseudonymise=True, pseudonym_scope="c-2026-001")
     """
-    if anonymise is not None:
-        return _import_anonymised(kind, src, Path(out), anonymise, options)
+    if pseudonym_scope and not pseudonymise:
+        raise ConfigError(
+            "a pseudonym scope without pseudonymise",
+            hint="Pass `pseudonymise=True` with the scope, or leave the scope out.",
+        )
+    if anonymise is not None or pseudonymise:
+        scope = pseudonym_scope if pseudonymise else None
+        return _import_private(kind, src, Path(out), anonymise, scope, options)
     fn = importer(kind)
     given = {k: v for k, v in options.items() if v is not None}
     accepted = inspect.signature(fn).parameters
@@ -135,29 +148,49 @@ def _option(name: str) -> str:
     return f"`{name}=`"
 
 
-def _import_anonymised(
-    kind: str, src: str | Path, out: Path, what: str, options: dict[str, Any]
+def _import_private(
+    kind: str,
+    src: str | Path,
+    out: Path,
+    anonymise: str | None,
+    scope: str | None,
+    options: dict[str, Any],
 ) -> ImportReport:
+    """Import into a hidden folder beside ``out``, then anonymise and/or pseudonymise into
+    ``out``; the raw copies are deleted (also on error), so only the result remains."""
     import dataclasses
     import shutil
     import tempfile
 
     from ..anonymise import anonymise_dataset
+    from ..pseudonyms import pseudonymise_operators
 
-    if what != "faces":
-        raise ConfigError(f"unknown anonymisation {what!r}", hint="Pass anonymise='faces'.")
+    what = "anonymise" if anonymise is not None else "pseudonymise"
+    if anonymise is not None and anonymise != "faces":
+        raise ConfigError(f"unknown anonymisation {anonymise!r}", hint="Pass anonymise='faces'.")
     if options.get("append"):
         raise ConfigError(
-            "anonymise and append cannot be combined",
-            hint="Import and anonymise into a new dataset, then copy_episodes(..., append=True).",
+            f"{what} and append cannot be combined",
+            hint=f"Import and {what} into a new dataset, then copy_episodes(..., append=True).",
         )
     out.parent.mkdir(parents=True, exist_ok=True)
-    # the raw copy lives beside out (same file system) and never outlives this call
+    # the raw copies live beside out (same file system) and never outlive this call
     raw = Path(tempfile.mkdtemp(prefix=f".{out.name}.raw-", dir=out.parent))
+    notes: list[str] = []
     try:
         report = import_recordings(kind, src, raw / "ds", **options)
-        anonymise_dataset(raw / "ds", out)
+        current = raw / "ds"
+        if anonymise is not None:
+            target = raw / "anonymised" if scope is not None else out
+            anonymise_dataset(current, target)
+            current = target
+            notes.append("faces anonymised (embodex.json extra.privacy.faces)")
+        if scope is not None:
+            pseudonymise_operators(current, out, scope=scope)
+            notes.append(
+                f"operator ids pseudonymised (scope {scope or 'centre'}; "
+                "embodex.json extra.privacy.pseudonyms)"
+            )
     finally:
         shutil.rmtree(raw, ignore_errors=True)
-    notes = [*report.notes, "faces anonymised (embodex.json extra.privacy.faces)"]
-    return dataclasses.replace(report, dataset=out, notes=notes)
+    return dataclasses.replace(report, dataset=out, notes=[*report.notes, *notes])
