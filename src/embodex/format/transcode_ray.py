@@ -22,6 +22,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from ..errors import ClusterError
 from .episode import Episode
 from .models import Camera
 from .reader import Dataset, open_dataset
@@ -52,6 +53,12 @@ def _source(job: TranscodeJob) -> Dataset:
     ds = _OPEN.get(key)
     if ds is None:
         ds = open_dataset(job.root)
+        if ds.digest != job.digest:  # the worker must convert what the driver planned
+            raise ClusterError(
+                f"{job.root} on this Ray worker has digest {ds.digest}, the driver opened "
+                f"{job.digest}",
+                hint="The workers must see the same dataset at the same path as the driver.",
+            )
         _OPEN.clear()  # one job at a time per worker: do not keep old maps open
         _OPEN[key] = ds
     return ds

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
+from ...errors import ClusterError
 from ..reader import Dataset, open_dataset
 from ..staging_area import StagedFile, StagingArea
 from . import lerobot_stats as st
@@ -46,6 +47,12 @@ def _source(job: ExportJob) -> Dataset:
     ds = _OPEN.get(key)
     if ds is None:
         ds = open_dataset(job.root)
+        if ds.digest != job.digest:  # the worker must convert what the driver planned
+            raise ClusterError(
+                f"{job.root} on this Ray worker has digest {ds.digest}, the driver opened "
+                f"{job.digest}",
+                hint="The workers must see the same dataset at the same path as the driver.",
+            )
         _OPEN.clear()
         _OPEN[key] = ds
     return ds
