@@ -76,7 +76,7 @@ def first_frames(page: Any, url: str, ids: list[str]) -> list[float]:
         page.evaluate("id => { location.hash = '#/episode/' + encodeURIComponent(id); }", eid)
         page.wait_for_function(
             "id => document.querySelector('#ep-title').textContent.startsWith(id)"
-            " && document.body.dataset.firstFrame !== ''",
+            " && (document.body.dataset.firstFrame || '') !== ''",
             arg=eid,
         )
         out.append(float(page.evaluate("document.body.dataset.firstFrame")))
@@ -95,7 +95,7 @@ def keyboard_user(page: Any, url: str, auto: dict[str, str]) -> tuple[int, float
     seen: set[str] = set()
     for _ in range(len(auto)):
         page.wait_for_function(
-            "document.body.dataset.firstFrame !== '' && window.embodexConsole.state.ep"
+            "(document.body.dataset.firstFrame || '') !== '' && window.embodexConsole.state.ep"
         )
         eid = page.evaluate("window.embodexConsole.state.ep.episode_id")
         assert eid not in seen, f"{eid} came twice"

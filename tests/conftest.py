@@ -28,6 +28,7 @@ def _isolated_home(
     monkeypatch.delenv("EMBODEX_CACHE", raising=False)
     monkeypatch.delenv("EMBODEX_DEBUG", raising=False)
     monkeypatch.delenv("EMBODEX_KEY_PASSPHRASE", raising=False)
+    monkeypatch.delenv("EMBODEX_UNITS", raising=False)  # durations in the default (auto) unit
     monkeypatch.delenv("EMBODEX_LEDGER_DIR", raising=False)
     monkeypatch.delenv("EMBODEX_REGION", raising=False)
     for name in ("EMBODEX_CHANNEL", "EMBODEX_CONTRACT", "EMBODEX_KEY", "NO_COLOR"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -52,6 +53,11 @@ def test_the_trade_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
 
     code, out, _ = run(["channel", "show", *common, "--at", T[6]], capsys)
     assert code == 0 and "sequence 1" in out and "0 ok / 5 rejected" in out
+    # the duration column is headed by its unit and holds only that unit (was "hours": "30.5 s")
+    head = next(line for line in out.splitlines() if line.startswith("batch"))
+    row = next(line for line in out.splitlines() if line.startswith("    1") or line[:1] == "1")
+    assert "seconds" in head.split() and "hours" not in head.split()
+    assert re.search(r"\d s\b", row) and not re.search(r"\d (h|min)\b", row), row
     code, out, _ = run(["channel", "show", *common, "--at", T[6], "--json"], capsys)
     assert json.loads(out)["batches"][0]["rejected"] == 5
 
@@ -84,7 +90,7 @@ def test_the_trade_by_cli(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
     assert "<svg" in html.read_text()
     assert status["status"]["accepted_hours"] == "0" and status["batches"][0]["countersigned"]
     code, out, _ = run(["supply", "plan", *common, "--at", T[7], "--dataset", str(src)], capsys)
-    assert code == 0 and "to collect" in out and "replace      5 rejected episode(s)" in out
+    assert code == 0 and "to collect" in out and "replace      5 rejected episodes" in out
 
     code, out, _ = run(
         ["channel", "revoke", *centre, "--at", T[8], "--batch", "1", "--reason", "consent"],
@@ -286,7 +292,7 @@ def test_a_replacement_batch_by_cli(tmp_path: Path, capsys: pytest.CaptureFixtur
     assert repl["batch"] == 1 and repl["episodes"] == 1 and repl["replaced_by"] == [2]
     assert Decimal(repl["replaced_hours"]) > 0
     code, out, _ = run(["supply", "plan", *common, "--at", T[8]], capsys)
-    assert "1 rejected episode(s)" in out and "of batch 1 by" in out
+    assert "1 rejected episode (" in out and "of batch 1 by" in out
     assert "replaced by batch 2" in out and "delivered)" in out
     code, out, _ = run(["supply", "status", *common, "--at", T[8], "--json"], capsys)
     assert code == 0 and json.loads(out)["status"]["late_replacements"] == []

@@ -69,7 +69,7 @@ def test_centre_to_contract_from_the_cli(
         capsys,
     )  # fmt: skip
     assert code == 0, err
-    assert "catalogue #1 of 2 dataset(s), 14 episodes" in out
+    assert "catalogue #1 of 2 datasets, 14 episodes" in out
     code, out, _ = run(["catalog", "show", str(cat)], capsys)
     assert code == 0
     assert "verified     listing signed by hubei-centre" in out

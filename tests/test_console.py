@@ -586,7 +586,7 @@ def test_review_verify_lists_who_signed(batch: Batch) -> None:
     assert "untrusted" in out.output  # SECOND's key is not in the key store
     assert "1 of 3 decisions signed by trusted keys" in out.output
     strict = runner.invoke(cli, ["review", "verify", str(root), "--require-signed"])
-    assert strict.exit_code == 1 and "2 decision(s) are not signed" in str(strict.exception)
+    assert strict.exit_code == 1 and "2 decisions are not signed" in str(strict.exception)
     rows = json.loads(runner.invoke(cli, ["review", "verify", str(root), "--json"]).output)
     assert [r["status"] for r in rows] == ["signed", "unsigned", "untrusted"]
     assert rows[2]["keyid"] == SECOND.key_id

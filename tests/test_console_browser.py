@@ -105,7 +105,7 @@ def test_play_seek_and_decide_with_the_keyboard(
     for _ in range(index):
         pg.keyboard.press("j")
     pg.keyboard.press("Enter")
-    pg.wait_for_function("document.body.dataset.firstFrame !== ''")
+    pg.wait_for_function("(document.body.dataset.firstFrame || '') !== ''")
     assert _frame(pg) == 0
     assert pg.locator("#player img").count() == 3  # every camera, depth included
 
@@ -142,7 +142,7 @@ def test_play_seek_and_decide_with_the_keyboard(
         "document.querySelector('#ep-title').textContent.startsWith(" + repr(nxt) + ")"
     )
     # reject (r, then 4: the fourth reject reason)
-    pg.wait_for_function("document.body.dataset.firstFrame !== ''")
+    pg.wait_for_function("(document.body.dataset.firstFrame || '') !== ''")
     pg.keyboard.press("r")
     reasons = pg.eval_on_selector_all("#reasons button", "bs => bs.map(b => b.dataset.reason)")
     pg.keyboard.press("4")
@@ -153,7 +153,7 @@ def test_play_seek_and_decide_with_the_keyboard(
     def on(eid: str) -> None:
         pg.wait_for_function(
             "id => document.querySelector('#ep-title').textContent.startsWith(id)"
-            " && document.body.dataset.firstFrame !== ''",
+            " && (document.body.dataset.firstFrame || '') !== ''",
             arg=eid,
         )
 

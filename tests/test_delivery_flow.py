@@ -117,7 +117,11 @@ def test_weekly_supply_end_to_end(channel_url: str, tmp_path: Path) -> None:
         Decimal("0.01"), rounding=ROUND_HALF_UP
     )
     assert str(s.amount_due).split(".")[1].__len__() == 2
-    assert [p.status for p in s.periods[:4]] == ["delivered", "delivered", "delivered", "open"]
+    # seconds of data against the 1.0 h contract's share per period: short once the
+    # deadline passed, open before it — never "delivered" because something arrived
+    assert [p.status for p in s.periods[:4]] == ["short", "short", "open", "open"]
+    assert all(p.delivered_hours < p.hours_due for p in s.periods[:4])
+    assert s.short_periods[:2] == [1, 2]
     assert sum(v.delivered_hours for v in s.by_skill.values()) == s.delivered_hours
     assert [n.type for n in report.notices] == ["delay"]
     assert all(b.countersigned for b in report.batches)

@@ -15,9 +15,12 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 
 #: Modules every layer may use: errors, settings, atomic files, canonical JSON, the one parsing
-#: boundary, the version; ``remotes`` holds named channels, settings like ``config`` (kept in
-#: the base so shell completion of remote names loads no layer).
-BASE = {"errors", "config", "fsutil", "canonical", "parsing", "_version", "_lazy", "remotes"}
+#: boundary, the version, the one formatter of durations and counts (``units``); ``remotes``
+#: holds named channels, settings like ``config`` (kept in the base so shell completion of
+#: remote names loads no layer).
+BASE = {
+    "errors", "config", "fsutil", "canonical", "parsing", "_version", "_lazy", "units", "remotes",
+}  # fmt: skip
 
 #: The stack, bottom up: a module may import its own layer and any layer below it.
 ORDER = ("base", "storage", "format", "qc", "trust", "contract", "delivery", "market")

@@ -24,6 +24,7 @@ from embodex.market.listing import SceneOffer
 from embodex.reports import catalog_html, write_catalog_html
 from embodex.trust import Signer, generate_key, load_signer
 from embodex.trust.envelope import PAYLOAD_TYPES, sign_payload
+from embodex.units import duration, percent
 
 from ._market import listing, qc_dataset
 from .test_cli_format import run
@@ -71,17 +72,19 @@ def test_page_shows_totals_prices_and_escapes(centre: Signer) -> None:
     assert "Hubei centre" in html and centre.key_id in html and "valid until 2026-12-31" in html
     # totals match the listing: 8 episodes, 8.25 h held, 8.00 h deliverable (PASS or WARN)
     assert o["episodes"] == 8 and o["hours"] == Decimal("8.25")
-    assert f"{o['hours']} h" in text and f"{o['PASS'] + o['WARN']} h" in text
+    # every duration on the page in one unit (h here), with two decimals
+    assert "8.25 h" in text and "8.00 h" in text and "0.081955" not in text
     for group in ("by_scene_type", "by_skill", "by_robot"):
         for name, g in totals[group].items():
             row = re.search(rf"<tr><td>{re.escape(name)}</td>(.*?)</tr>", html)
             assert row, (group, name)
             cells = re.findall(r'<td class="num">([^<]*)</td>', row.group(1))
-            want = [str(g["episodes"]), *(str(g[k]) for k in ("hours", "PASS", "WARN", "FAIL"))]
+            hours = (duration(g[k], "h") for k in ("hours", "PASS", "WARN", "FAIL"))
+            want = [str(g["episodes"]), *hours]
             assert cells == want, (group, name, cells)
     # charts: hours and episodes by scene type and by skill, capacity per scene
     assert html.count('<svg class="chart"') == 5
-    for title in ("Hours by scene type", "Episodes by skill", "Collection capacity"):
+    for title in ("Hours by scene type", "Episodes by skill", "weekly collection capacity"):
         assert title in html
     assert "2.75 h/week" in text and "Collection can start on 2026-02-02" in text
     # every price term, exactly as its Decimal string
@@ -90,8 +93,11 @@ def test_page_shows_totals_prices_and_escapes(centre: Signer) -> None:
     for factor in ("1.15", "1.00", "1.35", "1.05", "0.90", "1.50", "1.20"):
         assert f"×{factor}" in text, factor
     for tier in p.volume_discounts:
-        assert f">{tier.min_hours}<" in html and f">{tier.discount}<" in html
-    assert "Non-exclusive training" in html and "model_training" in html
+        # discounts as percentages, not fractions
+        assert f">{tier.min_hours} h<" in html and f">{percent(tier.discount)}<" in html
+    assert "Non-exclusive training" in html
+    # licence terms as sentences, not JSON
+    assert "You may use for model training" in text and '{"permissions"' not in html
     assert li.qc_profiles[0].digest in html and "humanoid-30fps" in html
     assert "No sample pack is published" in html
     # what the centre wrote is escaped
@@ -130,7 +136,7 @@ def test_cli_html_for_a_folder_and_a_channel(
     html = out.read_text(encoding="utf-8")
     cat = open_catalog_url(folder)
     o = cat.listing.totals()["overall"]
-    assert f">{o['episodes']}<" in html and f"{o['hours']} h" in html
+    assert f">{o['episodes']}<" in html and f">{duration(o['hours'])}<" in html
     assert html.count("<svg") >= 5
     assert all(i in html for i in ids) and "watermark" in html.lower()
     assert f"embodex catalog provenance {folder / 'sample'}" in html

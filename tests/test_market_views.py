@@ -31,7 +31,7 @@ def test_figures_are_computed_once_and_shown_by_both_views(centre: Signer) -> No
     }  # fmt: skip
 
     page = _text(catalog_html(cat))
-    assert f"{f.deliverable_hours} h" in page and f"{f.capacity_hours_per_week} h/week" in page
+    assert "8.00 h" in page and "2.75 h/week" in page  # one unit, two decimals
     text = "\n".join(catalog_lines(CatalogView("hand", cat, f)))
     assert "(8.00 h deliverable: QC PASS or WARN)" in text
     restaurant = next(line for line in text.splitlines() if line.startswith("restaurant"))

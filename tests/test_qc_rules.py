@@ -354,7 +354,7 @@ def test_stream_rate_and_gap_of_streams_at_their_own_rate(tmp_path: Path) -> Non
     (r,) = findings(2, "timing.stream_rate")
     assert r.severity == "fail" and abs(r.measured - 0.5) < 0.01  # type: ignore[attr-defined]
     (none,) = findings(3, "timing.stream_rate")
-    assert none.measured == 1.0 and "0 sample(s)" in none.message  # type: ignore[attr-defined]
+    assert none.measured == 1.0 and "0 samples" in none.message  # type: ignore[attr-defined]
 
 
 def test_every_rule_is_tested_with_an_injected_defect() -> None:

@@ -47,7 +47,7 @@ def test_the_periods_to_show_are_computed_once_in_the_status() -> None:
     status = supply_status(CONTRACT, [], [batch(1, week(1)), ahead], week(3) + timedelta(days=1))
     assert status.shown_periods == [1, 2, 3, 4, 5, 9]
     assert [p.status for p in status.shown()] == [
-        "delivered", "missing", "open", "open", "upcoming", "delivered"
+        "short", "missing", "open", "open", "upcoming", "open"
     ]  # fmt: skip
     assert [p.number for p in status.shown()] == status.shown_periods
     assert all(p.status == "upcoming" for p in status.periods if p.number not in {1, 2, 3, 4, 9})
@@ -167,12 +167,18 @@ def test_text_json_and_html_show_the_same_figures(
     # the periods listed: the same ones, from the status, in both views
     table = text.split("\nperiod ", 1)[1].split("\n\n", 1)[0].splitlines()[2:]
     assert [int(line.split()[0]) for line in table] == s.shown_periods
-    charted = [int(n) for n in re.findall(r"period (\d+) \((?:[a-z]+)\)", html)]
+    charted = [int(n) for n in re.findall(r"period (\d+) \((?:[a-z ]+)\)", html)]
     assert list(dict.fromkeys(charted)) == s.shown_periods
     assert len(s.shown_periods) < len(s.periods)
     # the amount due and every alert
     due = f"{report.net_amount_due:,.2f} {s.currency}"
     assert f"amount due   {due}" in text and due in html
+    # how it is made, hours and price in one unit, multiplying back to the amount
+    made = re.search(r"amount due   [\d,.]+ CNY \(([\d,.]+) h × ([\d,.]+) CNY/h accepted", text)
+    assert made, text
+    product = Decimal(made[1].replace(",", "")) * Decimal(made[2].replace(",", ""))
+    assert abs(product - report.net_amount_due) <= Decimal("0.005")
+    assert f"{made[1]} h × {made[2]} CNY/h accepted" in html
     for a in report.alerts:
         assert f"  {a.label:<12} {a.text}" in text
-        assert escape(f"{a.label}: {a.text}") in html
+        assert f"<b>{escape(a.label)}</b>: {escape(a.text)}" in html

@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from embodex.units import amount, count, plural, unit_for
+
 from .commands_delivery import channel_options, hours
 from .output import Output, err, json_option
 from .render import table
@@ -37,27 +39,43 @@ def _money(value: Any, currency: str) -> str:
 
 def _status_lines(r: SupplyReport) -> list[str]:
     s = r.status
+    u = unit_for([s.contracted_hours])  # one unit for the whole view
+
+    def hh(value: Any) -> str:
+        return hours(value, u)
+
     rate = f"{float(s.acceptance_rate) * 100:.1f} %" if s.acceptance_rate is not None else "-"
+    # the amount as hours × price in one unit, digits enough to multiply back to it
+    made = amount(
+        r.net_accepted_hours, s.price_per_accepted_hour, s.currency, total=r.net_amount_due
+    )
     lines = [
         f"{s.contract_id} as of {s.as_of}: {r.url} (head sequence {r.head_sequence}"
         + ("" if r.head_fresh or r.head_sequence == 0 else ", EXPIRED")
         + ")",
-        f"  contracted   {hours(s.contracted_hours)}; due to date {hours(s.due_to_date_hours)}",
-        f"  delivered    {hours(s.delivered_hours)}: accepted {hours(s.accepted_hours)}, "
-        f"rejected {hours(s.rejected_hours)}, awaiting a receipt {hours(s.pending_hours)}",
+        f"  contracted   {hh(s.contracted_hours)}; due to date {hh(s.due_to_date_hours)}",
+        f"  delivered    {hh(s.delivered_hours)}: accepted {hh(s.accepted_hours)}, "
+        f"rejected {hh(s.rejected_hours)}, awaiting a receipt {hh(s.pending_hours)}",
         *(
             [
-                f"  withdrawn    {hours(r.withdrawn_hours)} revoked after delivery; delivered net "
-                f"{hours(r.net_delivered_hours)}"
+                f"  withdrawn    {hh(r.withdrawn_hours)} revoked after delivery; delivered net "
+                f"{hh(r.net_delivered_hours)}"
             ]
             if r.withdrawn_hours
             else []
         ),
-        f"  acceptance   {rate}; shortfall to date {hours(s.shortfall_to_date_hours)}",
-        f"  amount due   {_money(r.net_amount_due, s.currency)} "
-        f"({hours(r.net_accepted_hours)} × {s.price_per_accepted_hour} {s.currency}"
+        f"  acceptance   {rate}; shortfall to date {hh(s.shortfall_to_date_hours)} not "
+        f"accepted, {hh(s.undelivered_to_date_hours)} not delivered"
         + (
-            f"; net of {hours(r.revoked_accepted_hours)} revoked, "
+            f" (short: {plural('period', len(s.short_periods))} "
+            f"{', '.join(map(str, s.short_periods))})"
+            if s.short_periods
+            else ""
+        ),
+        f"  amount due   {_money(r.net_amount_due, s.currency)} "
+        f"({made} accepted"
+        + (
+            f"; net of {hh(r.revoked_accepted_hours)} revoked, "
             f"{_money(s.amount_due, s.currency)} before"
             if r.revoked_accepted_hours
             else ""
@@ -68,10 +86,13 @@ def _status_lines(r: SupplyReport) -> list[str]:
 
 
 def _period_table(s: SupplyStatus) -> str:
+    shown = s.shown()
+    u = unit_for(p.hours_due for p in shown)  # one unit for the whole table
     rows = [
-        [p.number, f"{p.start}..{p.end}", p.status, hours(p.hours_due),
-         hours(p.delivered_hours), hours(p.accepted_hours), ",".join(map(str, p.batches)) or "-"]
-        for p in s.shown()
+        [p.number, f"{p.start}..{p.end}", p.status, hours(p.hours_due, u),
+         hours(p.delivered_hours, u), hours(p.accepted_hours, u),
+         ",".join(map(str, p.batches)) or "-"]
+        for p in shown
     ]  # fmt: skip
     return table(["period", "dates", "status", "due", "delivered", "accepted", "batches"], rows)
 
@@ -157,24 +178,29 @@ def supply_plan(
 
 def _plan_lines(plan: SupplyPlan) -> list[str]:
     per_period = plan.hours_per_period_needed
+    u = unit_for([plan.contracted_hours])  # one unit for the whole view
+
+    def hh(value: Any) -> str:
+        return hours(value, u)
+
     lines = [
-        f"{plan.contract_id} as of {plan.as_of}: {hours(plan.accepted_hours)} accepted, "
-        f"{hours(plan.pending_hours)} awaiting receipts, {hours(plan.ready_hours)} ready, of "
-        f"{hours(plan.contracted_hours)}",
-        f"  to collect   {hours(plan.to_collect_hours)} over {plan.periods_left} periods"
-        + (f" ({hours(per_period)} per period)" if per_period is not None else ""),
+        f"{plan.contract_id} as of {plan.as_of}: {hh(plan.accepted_hours)} accepted, "
+        f"{hh(plan.pending_hours)} awaiting receipts, {hh(plan.ready_hours)} ready, of "
+        f"{hh(plan.contracted_hours)}",
+        f"  to collect   {hh(plan.to_collect_hours)} over {plan.periods_left} periods"
+        + (f" ({hh(per_period)} per period)" if per_period is not None else ""),
     ]
     if plan.next_period is not None:
         deadline = plan.next_deadline.isoformat() if plan.next_deadline else "-"
         lines.append(
-            f"  next         period {plan.next_period}: {hours(plan.next_hours_due)} due before "
+            f"  next         period {plan.next_period}: {hh(plan.next_hours_due)} due before "
             f"{deadline}"
         )
     lines += [_replacement_line(r) for r in plan.replacements]
     lines += [_notice_line(n) for n in plan.notices]
     if plan.revoked_accepted_hours:
         lines.append(
-            f"  revoked      {hours(plan.revoked_accepted_hours)} accepted before, no longer "
+            f"  revoked      {hh(plan.revoked_accepted_hours)} accepted before, no longer "
             "counted: collect them again"
         )
     return lines
@@ -182,7 +208,7 @@ def _plan_lines(plan: SupplyPlan) -> list[str]:
 
 def _replacement_line(r: Replacement) -> str:
     why = "revoked" if r.revoked else "rejected"
-    what = f"{r.episodes} {why} episode(s) ({hours(r.hours)}) of batch {r.batch}"
+    what = f"{count(r.episodes, why + ' episode')} ({hours(r.hours)}) of batch {r.batch}"
     done = (
         f"; replaced by batch {', '.join(map(str, r.replaced_by))} "
         f"({hours(r.replaced_hours)} delivered)"

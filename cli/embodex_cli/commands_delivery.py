@@ -178,8 +178,8 @@ def qc_profile(spec: str | None) -> Any:
     return load_profile(spec) if spec else None
 
 
-def hours(value: Any) -> str:
-    return fmt_hours(float(value))
+def hours(value: Any, unit: str | None = None) -> str:
+    return fmt_hours(value, unit)
 
 
 # -- publish -------------------------------------------------------------------------------

@@ -63,16 +63,29 @@ class EmbodexGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, prog_name="embodex")
-def cli() -> None:
+@click.option(
+    "--units",
+    type=click.Choice(["auto", "h", "min", "s"]),
+    default=None,
+    help="Unit of every duration shown (text and HTML pages; --json keeps exact hours). "
+    "Default: EMBODEX_UNITS, else auto (the unit each table or page reads best in).",
+)
+@click.pass_context
+def cli(ctx: click.Context, units: str | None) -> None:
     """embodex: package, check, sign, deliver and load embodied-AI training data.
 
-    Set EMBODEX_DEBUG=1 to see tracebacks. Every command has --help with an example.
+    Set EMBODEX_DEBUG=1 to see tracebacks, EMBODEX_UNITS=h|min|s to choose the unit of
+    durations. Every command has --help with an example.
 
     \b
     Example:
       embodex synth demo/ds --episodes 20 --seed 1
       embodex inspect demo/ds
+      embodex --units min supply status --contract contract.signed.json --channel ch/
     """
+    from embodex.units import use_unit
+
+    ctx.with_resource(use_unit(units))
 
 
 def main(argv: list[str] | None = None) -> None:

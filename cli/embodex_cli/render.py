@@ -8,31 +8,38 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
+from embodex.units import count, duration
+
 __all__ = [
     "STYLES",
     "Counter",
     "colour_enabled",
     "fmt_bytes",
     "fmt_hours",
+    "hours_header",
     "paint",
     "plural",
     "table",
 ]
 
 
-def fmt_hours(hours: float) -> str:
-    """A duration given in hours, in the unit people read best: h, min or s (the unit is
-    always printed, so columns of mixed sizes stay unambiguous)."""
-    if hours >= 0.1:
-        return f"{hours:,.2f} h"
-    if hours * 60 >= 1:
-        return f"{hours * 60:,.1f} min"
-    return f"{hours * 3600:,.1f} s"
+def fmt_hours(hours: Any, unit: str | None = None) -> str:
+    """A duration given in hours, in the unit the user chose (``EMBODEX_UNITS``) or, in
+    ``auto``, the one it reads best in (``embodex.units.duration``; the unit is always
+    printed)."""
+    return duration(hours, unit)
+
+
+def hours_header(unit: str) -> str:
+    """The heading of a column of durations all in ``unit``: ``hours``, ``minutes``,
+    ``seconds`` (so a column headed hours never holds seconds)."""
+    return {"h": "hours", "min": "minutes", "s": "seconds"}[unit]
 
 
 def plural(n: int, word: str) -> str:
-    """``1 episode``, ``2 episodes``: the count with the noun agreeing."""
-    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+    """``1 episode``, ``2,542 frames``: the count with the noun agreeing
+    (``embodex.units.count``)."""
+    return count(n, word)
 
 
 def fmt_bytes(n: float) -> str:

@@ -9,8 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from embodex.units import unit_for
+
 from .output import err
-from .render import fmt_bytes, fmt_hours, plural, table
+from .render import fmt_bytes, fmt_hours, hours_header, plural, table
 from .render_trust import short
 
 if TYPE_CHECKING:
@@ -30,8 +32,8 @@ __all__ = [
 ]
 
 
-def hours(value: Decimal | float | str) -> str:
-    return fmt_hours(float(value))
+def hours(value: Decimal | float | str, unit: str | None = None) -> str:
+    return fmt_hours(value, unit)
 
 
 def _ts(value: datetime | None) -> str:
@@ -55,8 +57,8 @@ def publish_lines(r: PublishResult) -> Iterator[str]:
     if r.dry_run:
         yield from warning_lines(r.warnings)
         yield (
-            f"would publish batch {r.number} to {r.url}: {len(r.episodes)} "
-            f"episodes, {hours(r.hours)}, {r.files} files "
+            f"would publish batch {r.number} to {r.url}: "
+            f"{plural(len(r.episodes), 'episode')}, {hours(r.hours)}, {r.files} files "
             f"({fmt_bytes(r.bytes)}); dry run: nothing uploaded"
         )
         return
@@ -153,12 +155,13 @@ def channel_lines(view: ChannelOverview) -> Iterator[str]:
         f"until {_ts(view.head_expires_at)} ({fresh})\n"
         f"  batches      {view.latest_batch} ({hours(view.hours)})"
     )
+    u = unit_for(b.hours for b in view.batches)  # one unit down the column
     rows = [
         [
             b.number,
             b.published_at.date().isoformat(),
             b.episodes,
-            hours(b.hours),
+            hours(b.hours, u),
             "-" if not b.receipt else f"{b.accepted} ok / {b.rejected} rejected",
             "yes" if b.countersigned else "no",
             "; ".join(
@@ -177,7 +180,8 @@ def channel_lines(view: ChannelOverview) -> Iterator[str]:
     ]
     if rows:
         yield table(
-            ["batch", "published", "episodes", "hours", "receipt", "countersigned", "note"], rows
+            ["batch", "published", "episodes", hours_header(u), "receipt", "countersigned", "note"],
+            rows,
         )
     for n in view.notices:
         yield f"notice {n.number} ({n.issued_at.date()}): {n.type}: {n.reason}"

@@ -7,6 +7,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from embodex.units import unit_for
+
 from .output import err
 from .render import fmt_bytes, fmt_hours, plural, table
 
@@ -36,7 +38,7 @@ def synth_lines(r: SynthResult, out: Path, *, append: bool) -> Iterator[str]:
 
 
 def package_lines(r: ImportReport, out: Path) -> Iterator[str]:
-    yield f"packaged {plural(r.episodes, 'episode')} ({r.frames} frames) into {out}"
+    yield f"packaged {plural(r.episodes, 'episode')} ({plural(r.frames, 'frame')}) into {out}"
     for note in r.notes:
         yield err(f"note: {note}")
     for episode, reason in r.skipped:
@@ -45,11 +47,12 @@ def package_lines(r: ImportReport, out: Path) -> Iterator[str]:
 
 def inspect_lines(s: DatasetSummary) -> Iterator[str]:
     rate = "n/a" if s.success_rate is None else f"{s.success_rate:.0%}"
+    u = unit_for([s.hours])  # one unit for every duration of the view
     yield f"{s.name}  ({s.path})"
     yield f"  licence {s.licence} · centre {s.centre} · format {s.format_version}"
     yield (
         f"  {plural(s.episodes, 'episode')} · {plural(s.frames, 'frame')} · "
-        f"{fmt_hours(s.hours)} · {s.fps:g} fps · success {rate} · "
+        f"{fmt_hours(s.hours, u)} · {s.fps:g} fps · success {rate} · "
         f"{plural(s.operators, 'operator')}"
     )
     yield f"  {fmt_bytes(s.size_bytes)} in {plural(s.shards, 'shard')} · digest {s.digest}"
@@ -58,12 +61,12 @@ def inspect_lines(s: DatasetSummary) -> Iterator[str]:
     yield ""
     yield table(
         ["scene type", "episodes", "recorded"],
-        [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s.by_scene_type.items()],
+        [[k, v["episodes"], fmt_hours(v["hours"], u)] for k, v in s.by_scene_type.items()],
     )
     yield ""
     yield table(
         ["skill", "episodes", "recorded"],
-        [[k, v["episodes"], fmt_hours(v["hours"])] for k, v in s.by_skill.items()],
+        [[k, v["episodes"], fmt_hours(v["hours"], u)] for k, v in s.by_skill.items()],
     )
     yield ""
     skills = sorted(s.by_skill)
@@ -71,7 +74,7 @@ def inspect_lines(s: DatasetSummary) -> Iterator[str]:
     yield table(
         ["scene type", *skills],
         [
-            [scene, *(fmt_hours(cells.get(k, 0.0)) for k in skills)]
+            [scene, *(fmt_hours(cells.get(k, 0.0), u) for k in skills)]
             for scene, cells in s.hours_by_scene_and_skill.items()
         ],
     )

@@ -10,7 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from .render import plural, table
+from embodex.units import percent, unit_for
+
+from .render import fmt_hours, hours_header, plural, table
 from .render_trust import short
 
 if TYPE_CHECKING:
@@ -41,13 +43,9 @@ __all__ = [
 ]
 
 
-def hours(value: Decimal) -> str:
-    """Hours for people: ``12.50 h``, or minutes below 0.1 h (``4.3 min``)."""
-    if value == 0:
-        return "0 h"
-    if value < Decimal("0.1"):
-        return f"{value * 60:,.1f} min"
-    return f"{value:,.2f} h"
+def hours(value: Decimal, unit: str | None = None) -> str:
+    """Hours for people, in the chosen unit (``embodex.units.duration``)."""
+    return fmt_hours(value, unit)
 
 
 def money(value: Decimal, currency: str = "") -> str:
@@ -62,8 +60,9 @@ def _factor(f: Factor) -> str:
 def built_catalog_lines(built: BuiltCatalog) -> list[str]:
     li, total, signer = built.listing, built.figures.overall, built.signer
     return [
-        f"wrote {built.path / 'listing.json'}: catalogue #{li.sequence} of {len(li.datasets)} "
-        f"dataset(s), {plural(total['episodes'], 'episode')}, {hours(total['hours'])}, signed by "
+        f"wrote {built.path / 'listing.json'}: catalogue #{li.sequence} of "
+        f"{plural(len(li.datasets), 'dataset')}, {plural(total['episodes'], 'episode')}, "
+        f"{hours(total['hours'])}, signed by "
         f"{signer.name} ({signer.key_id}), valid until {li.valid_until}"
     ]
 
@@ -75,14 +74,19 @@ def catalog_lines(view: CatalogView) -> list[str]:
     t = figures.totals
     c = li.centre
     deliverable = figures.deliverable_hours
+    u = unit_for([t["overall"]["hours"], *(s.capacity_hours_per_week for s in li.scenes)])
+
+    def hh(value: Decimal) -> str:  # one unit for the whole view, so columns compare
+        return hours(value, u)
+
     lines = [
         f"{c.centre_name} ({c.centre_id}{', ' + c.site if c.site else ''}) — catalogue "
         f"#{li.sequence}, issued {li.issued_at}, valid until {li.valid_until}",
         f"  verified     listing signed by {c.identity.name} ({c.identity.key_id}); "
-        f"{len(catalog.chains)} provenance chain(s) check out",
+        f"{plural(len(catalog.chains), 'provenance chain')} check out",
         f"  holds        {plural(t['overall']['episodes'], 'episode')}, "
-        f"{hours(t['overall']['hours'])} ({hours(deliverable)} deliverable: QC PASS or WARN) "
-        f"in {len(li.datasets)} dataset(s)",
+        f"{hh(t['overall']['hours'])} ({hh(deliverable)} deliverable: QC PASS or WARN) "
+        f"in {plural(len(li.datasets), 'dataset')}",
         "  QC profiles  "
         + "; ".join(f"{p.id} v{p.version} {short(p.digest)}" for p in li.qc_profiles),
         "",
@@ -96,23 +100,23 @@ def catalog_lines(view: CatalogView) -> list[str]:
             [
                 st,
                 g["episodes"],
-                hours(g["hours"]),
-                hours(g["PASS"]),
-                hours(g["WARN"]),
-                hours(g["FAIL"]),
-                hours(capacity.get(st, Decimal(0))) + "/wk",
+                hh(g["hours"]),
+                hh(g["PASS"]),
+                hh(g["WARN"]),
+                hh(g["FAIL"]),
+                hh(capacity.get(st, Decimal(0))) + "/wk",
             ]
         )
-    headers = ["scene type", "episodes", "hours", "PASS", "WARN", "FAIL", "capacity"]
+    headers = ["scene type", "episodes", hours_header(u), "PASS", "WARN", "FAIL", "capacity"]
     lines.append(table(headers, rows))
     for title, label, key in (("skill", "skill", "by_skill"),
                               ("robot model", "robot", "by_robot")):  # fmt: skip
         lines += ["", f"Hours by {title} (QC verdict):"]
         lines.append(
             table(
-                [label, "episodes", "hours", "PASS", "WARN", "FAIL"],
+                [label, "episodes", hours_header(u), "PASS", "WARN", "FAIL"],
                 [
-                    [k, g["episodes"], *(hours(g[v]) for v in ("hours", "PASS", "WARN", "FAIL"))]
+                    [k, g["episodes"], *(hh(g[v]) for v in ("hours", "PASS", "WARN", "FAIL"))]
                     for k, g in t[key].items()
                 ],
             )
@@ -124,7 +128,7 @@ def catalog_lines(view: CatalogView) -> list[str]:
         lines.append(
             table(
                 ["skill", *cols],
-                [[sk, *(hours(v[c]) if c in v else "-" for c in cols)] for sk, v in cross.items()],
+                [[sk, *(hh(v[c]) if c in v else "-" for c in cols)] for sk, v in cross.items()],
             )
         )
     lines += ["", "Robots, cameras and rates:"]
@@ -147,8 +151,8 @@ def catalog_lines(view: CatalogView) -> list[str]:
                     s.scene.scene_id,
                     s.scene.scene_type,
                     s.scene.description or "-",
-                    hours(s.stock_hours),
-                    hours(s.capacity_hours_per_week) + "/wk",
+                    hh(s.stock_hours),
+                    hh(s.capacity_hours_per_week) + "/wk",
                 ]
                 for s in li.scenes
             ],
@@ -166,7 +170,7 @@ def catalog_lines(view: CatalogView) -> list[str]:
         + ", ".join(f"≥{tier.min_cameras}: ×{tier.multiplier}" for tier in p.cameras),
         "  volume       "
         + (
-            ", ".join(f"≥{v.min_hours} h: -{v.discount * 100}%" for v in p.volume_discounts)
+            ", ".join(f"≥{v.min_hours} h: -{percent(v.discount)}" for v in p.volume_discounts)
             or "none"
         ),
         "  licences     " + "; ".join(f"{lic.id} ({lic.title})" for lic in p.licences),

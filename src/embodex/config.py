@@ -25,6 +25,7 @@ __all__ = [
     "outbox_dir",
     "region",
     "remotes_file",
+    "units_setting",
 ]
 
 
@@ -122,3 +123,13 @@ def key_names() -> list[str]:
     if not base.is_dir():
         return []
     return sorted(p.name.removesuffix(IDENTITY_SUFFIX) for p in base.glob(f"*{IDENTITY_SUFFIX}"))
+
+
+# --- units (issue 16) ---
+
+
+def units_setting() -> str | None:
+    """``EMBODEX_UNITS`` (``h``, ``min``, ``s`` or ``auto``): the unit durations and hours are
+    shown in (checked by :func:`embodex.units.chosen_unit`); None when unset."""
+    value = os.environ.get("EMBODEX_UNITS")
+    return value if value else None

@@ -6,9 +6,22 @@ reads those from the channel (``embodex.delivery.channel_supply``) and the rende
 format them.
 
 Hours due are the contract's total spread evenly over its periods (to 0.001 h; the last
-period takes the rounding rest). A period is ``upcoming`` before it starts, ``open`` until
-its deadline, then ``delivered``, ``late`` (a batch for it came after the deadline) or
-``missing``. A batch's delivery time is the later of its stated ``delivered_at`` and the
+period takes the rounding rest). A period's state is decided by its figures — hours
+delivered for it against hours due, and when they came against its deadline — never by
+"something arrived":
+
+* ``upcoming`` — it has not started and nothing was delivered for it;
+* ``open`` — its deadline has not passed and less than the hours due has arrived;
+* ``delivered`` — the hours due arrived before the deadline, which has not passed yet;
+* ``on time`` — the deadline passed and the hours due had arrived before it;
+* ``late`` — the deadline passed; the hours due arrived, but only with batches after it;
+* ``short`` — the deadline passed and less than the hours due arrived (late batches
+  counted too);
+* ``missing`` — the deadline passed and nothing arrived.
+
+A batch counts towards "before the deadline" unless it is late (an ordinary batch at or
+after its period's deadline, a replacement after its replacement date). A batch's delivery
+time is the later of its stated ``delivered_at`` and the
 ``delivered_at`` its receipt judged it by. Money is computed exactly (accepted hours ×
 price per accepted hour, as Decimals) and stated rounded half-up to the currency's minor
 unit (:func:`round_money`: 2 places for CNY).
@@ -44,6 +57,7 @@ from .periods import Period, zone
 from .receipts import Receipt, is_for_contract, replaceable_batches
 
 __all__ = [
+    "SHORT_STATES",
     "Breakdown",
     "CollectionPlan",
     "NetSupply",
@@ -53,13 +67,16 @@ __all__ = [
     "SupplyStatus",
     "collection_plan",
     "net_supply",
+    "period_state",
     "shown_periods",
     "supply_day",
     "supply_status",
     "withdrawn_hours",
 ]
 
-PeriodStatus = Literal["upcoming", "open", "delivered", "late", "missing"]
+PeriodStatus = Literal["upcoming", "open", "delivered", "on time", "late", "short", "missing"]
+#: the states of a period whose deadline passed with less than the hours due delivered
+SHORT_STATES = frozenset({"short", "missing"})
 
 #: the key of an episode that names no scene type or skill
 NONE = "(none)"
@@ -70,7 +87,10 @@ class PeriodSupply(TrustModel):
     start: IsoDate
     end: IsoDate
     deadline: Timestamp
-    status: PeriodStatus
+    status: PeriodStatus = Field(
+        description="upcoming, open, delivered (in full before a deadline still ahead), "
+        "on time, late (in full only after the deadline), short or missing: see the module."
+    )
     hours_due: Hours
     delivered_hours: Hours
     accepted_hours: Hours
@@ -96,6 +116,9 @@ class SupplyStatus(TrustModel):
 
     contract_id: str
     as_of: IsoDate
+    timezone: str = Field(
+        default="UTC", description="The contract's time zone: deadlines and days are its."
+    )
     currency: str
     price_per_accepted_hour: Dec
     contracted_hours: Hours
@@ -104,7 +127,13 @@ class SupplyStatus(TrustModel):
     accepted_hours: Hours
     rejected_hours: Hours
     pending_hours: Hours = Field(description="Delivered hours without a receipt yet.")
-    shortfall_to_date_hours: Hours
+    shortfall_to_date_hours: Hours = Field(
+        description="Hours due to date minus accepted (never negative)."
+    )
+    undelivered_to_date_hours: Hours = Field(
+        default=Decimal(0),
+        description="Hours due minus delivered, summed over the periods whose deadline passed.",
+    )
     acceptance_rate: Rate | None = Field(description="Accepted / (accepted + rejected) hours.")
     amount_due: Dec = Field(
         description="accepted_hours × price, rounded half-up to the currency's minor unit."
@@ -114,6 +143,11 @@ class SupplyStatus(TrustModel):
     by_skill: dict[str, Breakdown]
     late_batches: list[int]
     missing_periods: list[int]
+    short_periods: list[int] = Field(
+        default_factory=list,
+        description="Periods whose deadline passed with less than the hours due delivered "
+        "(state short or missing).",
+    )
     overdue_receipts: list[int] = Field(description="Batches past the acceptance window.")
     late_replacements: list[int]
     notes: list[str] = Field(default_factory=list)
@@ -144,8 +178,8 @@ class _PeriodTally:
     accepted: Decimal = Decimal(0)
     rejected: Decimal = Decimal(0)
     pending: Decimal = Decimal(0)
+    in_time: Decimal = Decimal(0)  # delivered by batches that were not late
     batches: list[int] = field(default_factory=list)
-    late: bool = False
 
 
 def _cells() -> defaultdict[str, list[Decimal]]:
@@ -201,19 +235,21 @@ def _count_schedule(
     period: Period,
     replaces: int | None,
     receipts: Mapping[int, Receipt],
-) -> None:
+) -> bool:
     """Lateness: an ordinary batch against its period's deadline, a replacement against the
-    replacement date of the receipt that rejected its original's episodes."""
+    replacement date of the receipt that rejected its original's episodes. True when late."""
     when = _delivery_time(batch, receipts.get(batch.batch_number))
     if replaces is None:
         if when >= period.deadline:
             t.late_batches.append(batch.batch_number)
-            t.periods[period.number].late = True
-        return
+            return True
+        return False
     first = receipts.get(replaces)
     replace_by = first.replacement_due if first is not None else None
     if replace_by is not None and when.date() > replace_by:
         t.late_replacements.append(batch.batch_number)
+        return True
+    return False
 
 
 def _count_episodes(t: _Tally, batch: BatchSummary, receipt: Receipt | None) -> None:
@@ -269,7 +305,8 @@ def _count_batch(
     into = t.periods[period.number]
     into.batches.append(batch.batch_number)
     into.delivered += batch.hours
-    _count_schedule(t, batch, period, replaces, receipts)
+    if not _count_schedule(t, batch, period, replaces, receipts):
+        into.in_time += batch.hours
     receipt = receipts.get(batch.batch_number)
     _count_episodes(t, batch, receipt)
     if receipt is None:
@@ -283,12 +320,30 @@ def _start_of(day: date, tz: tzinfo | None) -> datetime:
     return datetime.combine(day, time(0), tzinfo=tz)
 
 
-def _period_status(period: Period, tally: _PeriodTally, now: datetime) -> PeriodStatus:
-    if tally.batches:
-        return "late" if tally.late else "delivered"
-    if _start_of(period.start, now.tzinfo) > now:
-        return "upcoming"
-    return "open" if period.deadline > now else "missing"
+def period_state(
+    due: Decimal, delivered: Decimal, in_time: Decimal, *, started: bool, deadline_passed: bool
+) -> PeriodStatus:
+    """A period's state from its figures (see the module docstring): ``delivered`` hours in
+    all, ``in_time`` of them by batches that were not late, against ``due``."""
+    if in_time >= due and (delivered > 0 or started):
+        return "on time" if deadline_passed else "delivered"
+    if not deadline_passed:
+        return "open" if started or delivered > 0 else "upcoming"
+    if delivered >= due:
+        return "late"
+    return "short" if delivered > 0 else "missing"
+
+
+def _period_status(
+    period: Period, due: Decimal, tally: _PeriodTally, now: datetime
+) -> PeriodStatus:
+    return period_state(
+        due,
+        tally.delivered,
+        tally.in_time,
+        started=_start_of(period.start, now.tzinfo) <= now,
+        deadline_passed=period.deadline <= now,
+    )
 
 
 def _period_lines(contract: Contract, t: _Tally, now: datetime) -> list[PeriodSupply]:
@@ -301,7 +356,7 @@ def _period_lines(contract: Contract, t: _Tally, now: datetime) -> list[PeriodSu
                 start=period.start,
                 end=period.end,
                 deadline=period.deadline,
-                status=_period_status(period, tally, now),
+                status=_period_status(period, due, tally, now),
                 hours_due=due,
                 delivered_hours=tally.delivered,
                 accepted_hours=tally.accepted,
@@ -385,6 +440,7 @@ def _status(
     return SupplyStatus(
         contract_id=contract.contract_id,
         as_of=today,
+        timezone=contract.schedule.timezone,
         currency=price.currency,
         price_per_accepted_hour=price.per_accepted_hour,
         contracted_hours=contract.volume.total_hours,
@@ -394,6 +450,9 @@ def _status(
         rejected_hours=t.rejected,
         pending_hours=t.pending,
         shortfall_to_date_hours=max(due_to_date - accepted, Decimal(0)),
+        undelivered_to_date_hours=sum(
+            (p.undelivered_hours for p in periods if p.deadline <= now), Decimal(0)
+        ),
         acceptance_rate=(accepted / judged).quantize(Decimal("0.0001")) if judged else None,
         amount_due=round_money(accepted * price.per_accepted_hour, price.currency),
         periods=periods,
@@ -401,6 +460,7 @@ def _status(
         by_skill=_breakdown(t.skills),
         late_batches=t.late_batches,
         missing_periods=[p.number for p in periods if p.status == "missing"],
+        short_periods=[p.number for p in periods if p.status in SHORT_STATES],
         overdue_receipts=t.overdue,
         late_replacements=t.late_replacements,
         notes=t.notes,

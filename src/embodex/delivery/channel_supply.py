@@ -34,7 +34,8 @@ from ..contract.supply import (
 )
 from ..format import open_dataset
 from ..trust import Identity
-from ..trust.types import Dec, Hours, Timestamp, TrustModel, dec_str
+from ..trust.types import Dec, Hours, Timestamp, TrustModel
+from ..units import duration, plural
 from .channel import open_channel, utc_now
 from .overview import (
     BatchLine,
@@ -62,7 +63,8 @@ class SupplyAlert(TrustModel):
     """One thing that needs attention, as every view shows it."""
 
     label: str = Field(
-        description="revoked, withdrawn, backdated, invalid, late, missing, overdue or deletion."
+        description="revoked, withdrawn, backdated, invalid, short, late, missing, overdue or "
+        "deletion."
     )
     text: str
 
@@ -120,8 +122,8 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
         out.append(
             SupplyAlert(
                 label="revoked",
-                text=f"{dec_str(net.revoked_accepted_hours)} h accepted then revoked: net "
-                f"{dec_str(net.net_accepted_hours)} h, "
+                text=f"{duration(net.revoked_accepted_hours)} accepted then revoked: net "
+                f"{duration(net.net_accepted_hours)}, "
                 f"{net.net_amount_due:,.2f} {status.currency} due",
             )
         )
@@ -129,8 +131,8 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
         out.append(
             SupplyAlert(
                 label="withdrawn",
-                text=f"{dec_str(net.withdrawn_hours)} h delivered then withdrawn by revocations: "
-                f"{dec_str(net.net_delivered_hours)} h delivered net",
+                text=f"{duration(net.withdrawn_hours)} delivered then withdrawn by "
+                f"revocations: {duration(net.net_delivered_hours)} delivered net",
             )
         )
     backdated = [
@@ -140,8 +142,9 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
         out.append(
             SupplyAlert(
                 label="backdated",
-                text=f"batches {', '.join(backdated)}: on the channel later than they say (the "
-                "buyer's receipts judge them by when they appeared)",
+                text=f"{plural('batch', len(backdated))} {', '.join(backdated)}: on the "
+                "channel later than they say (the buyer's receipts judge them by when they "
+                "appeared)",
             )
         )
     out += [
@@ -151,13 +154,21 @@ def _alerts(status: SupplyStatus, net: NetSupply, batches: list[BatchLine]) -> l
         for b in batches
         if b.invalid_receipt
     ]
+    short = [p for p in status.periods if p.status == "short"]
+    if short:
+        figures = ", ".join(
+            f"{p.number} ({duration(p.delivered_hours)} of {duration(p.hours_due)} due)"
+            for p in short
+        )
+        out.append(SupplyAlert(label="short", text=f"{plural('period', len(short))} {figures}"))
     for label, what, numbers in (
-        ("late", "batches", status.late_batches),
-        ("missing", "periods", status.missing_periods),
-        ("overdue", "receipts for batches", status.overdue_receipts),
+        ("late", "batch", status.late_batches),
+        ("missing", "period", status.missing_periods),
+        ("overdue", "receipts for batch", status.overdue_receipts),
     ):
         if numbers:
-            out.append(SupplyAlert(label=label, text=f"{what} {', '.join(map(str, numbers))}"))
+            words = plural(what, len(numbers))
+            out.append(SupplyAlert(label=label, text=f"{words} {', '.join(map(str, numbers))}"))
     return out
 
 

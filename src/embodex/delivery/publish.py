@@ -39,6 +39,7 @@ from ..storage.transfer import DEFAULT_ATTEMPTS, DEFAULT_WORKERS
 from ..trust import Identity, Ledger, Signer, ledger_path
 from ..trust.consent import episode_consent_problems
 from ..trust.types import dec_str
+from ..units import count, duration, of_count, plural
 from .channel import Channel, HeadRead, open_channel, utc_now
 from .documents import (
     HEAD_KEY,
@@ -269,7 +270,7 @@ class _Publisher:
             stray += ch.store.remove_temporaries(prefix)
         if stray:
             done.append(
-                f"removed {len(stray)} object(s) of batch {n} left by an interrupted publish"
+                f"removed {count(len(stray), 'object')} of batch {n} left by an interrupted publish"
             )
         return done
 
@@ -396,7 +397,8 @@ class _Publisher:
         ch.store.put_group(
             todo,
             [(qc_key(n), staged.qc_envelope), (manifest_key(n), data), (HEAD_KEY, head.data)],
-            message=f"batch {n}: {len(manifest.episodes)} episodes, {dec_str(manifest.hours)} h",
+            message=f"batch {n}: {count(len(manifest.episodes), 'episode')}, "
+            f"{duration(manifest.hours, 'auto')}",
             workers=opts.workers,
             attempts=opts.attempts,
             on_file=stored,
@@ -527,7 +529,8 @@ def _require_pseudonyms(contract: Contract, mode: str, src: Dataset) -> None:
     ]
     if bad:
         raise ScopeError(
-            f"{len(bad)} episode(s) of {src.root} name an operator that is not a pseudonym "
+            f"{count(len(bad), 'episode')} of {src.root} {'names' if len(bad) == 1 else 'name'} "
+            "an operator that is not a pseudonym "
             f"(first: {bad[0]})",
             hint=fix,
         )
@@ -589,7 +592,8 @@ def _require_consent(
         return []
     first = next(iter(problems))
     message = (
-        f"{len(problems)} of {len(ids)} episode(s) lack consent on record, e.g. {first} "
+        f"{of_count(len(problems), len(ids), 'episode')} "
+        f"{'lacks' if len(problems) == 1 else 'lack'} consent on record, e.g. {first} "
         f"({problems[first]})"
     )
     if mode == "required":
@@ -639,8 +643,8 @@ def _scope_filter(
     if out and not exclude:
         first = next(iter(out))
         raise ScopeError(
-            f"{len(out)} of {len(ids)} episode(s) to publish are outside the contract's scope, "
-            f"e.g. {first} ({out[first]})"
+            f"{of_count(len(out), len(ids), 'episode')} to publish "
+            f"{plural('is', len(out))} outside the contract's scope, e.g. {first} ({out[first]})"
         )
     return [e for e in ids if e not in out], out
 

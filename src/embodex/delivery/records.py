@@ -22,6 +22,7 @@ from typing import Any
 
 from ..errors import ObjectNotFoundError
 from ..trust import Ledger, Signer, ledger_path
+from ..units import count, duration
 from .channel import Channel
 from .documents import ChannelHead, notice_key
 from .outbox import Outbox, envelope_digest, payload_of
@@ -39,8 +40,12 @@ def published_events(
     qc = manifest.get("qc_manifest_digest")
     if isinstance(qc, str) and qc:
         out.append(("qc-signed", qc, f"{channel_id} batch {n}: the centre's QC of the batch"))
-    note = f"{channel_id} batch {n}: {len(manifest.get('episodes', []))} episodes, "
-    out.append(("batch-published", digest, note + f"{manifest.get('hours')} h"))
+    # the note is a signed record: its unit is picked from the figure (``auto``), never from
+    # the reader's EMBODEX_UNITS, so the same batch always reads the same
+    episodes = count(len(manifest.get("episodes", [])), "episode")
+    hours = manifest.get("hours")
+    held = duration(hours, "auto") if hours is not None else "? h"
+    out.append(("batch-published", digest, f"{channel_id} batch {n}: {episodes}, {held}"))
     return out
 
 

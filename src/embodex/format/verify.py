@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 
 from ..canonical import sha256_file
 from ..errors import CorruptDatasetError, SchemaError, VerificationError
+from ..units import count
 from . import layout
 from .models import Camera, Stream
 from .reader import Dataset, compute_dataset_stats, open_dataset
@@ -288,7 +289,8 @@ def _check_videos(
             damaged.add(view.episode_id)
             missing = int((~found).sum())
             problems.append(
-                f"{rel}: {missing} frame(s) episode {view.episode_id} names are not in the video"
+                f"{rel}: {count(missing, 'frame')} episode {view.episode_id} names "
+                f"{'is' if missing == 1 else 'are'} not in the video"
             )
             continue
         if not (index.has_key[at].all() and np.array_equal(index.key_pts[at], keys)):

@@ -18,6 +18,7 @@ import pyarrow.compute as pc
 from ..errors import QCManifestError
 from ..format import open_dataset
 from ..fsutil import FileLock, atomic_write_bytes
+from ..units import count, plural
 from .manifest import (
     LOCK_FILE,
     EpisodeVerdict,
@@ -78,7 +79,8 @@ def combine_qc(
     missing = [eid for eid in order if eid not in verdicts]
     if missing:
         raise QCManifestError(
-            f"{len(missing)} episode(s) of {root} have no QC verdict to combine, e.g. {missing[0]}",
+            f"{count(len(missing), 'episode')} of {root} {plural('has', len(missing))} no QC "
+            f"verdict to combine, e.g. {missing[0]}",
             hint="Run `run_qc(dataset)` on the whole dataset instead.",
             path=root,
         )

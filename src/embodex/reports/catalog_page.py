@@ -3,27 +3,29 @@
 robots and cameras, scenes and weekly capacity, the price sheet, licence terms, QC profiles
 and the sample pack published with it.
 
-Everything in a catalogue comes from another party, so every string is escaped; money,
-multipliers and hours are printed as their exact Decimal strings (charts alone use floats,
-to size their bars).
+Everything in a catalogue comes from another party, so every string is escaped; money
+and multipliers are printed as their exact Decimal strings, discounts as percentages, hours
+in one unit for the whole page (``embodex.units``; charts alone use floats, to size their
+bars), licence terms as sentences.
 """
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 from html import escape
 from pathlib import Path
 from typing import Any
 
+from ..contract.model import PolicyRule, UsagePolicy
 from ..fsutil import atomic_write_bytes
 from ..market.catalog import Catalog
 from ..market.listing import Listing
 from ..market.publish import SampleOffer
 from ..market.views import catalog_figures
 from ..trust.types import dec_str
+from ..units import Unit, count, duration, in_unit, percent, unit_for
 from .htmlkit import Raw, badge, page, table
-from .svg import VERDICT_COLOURS, hbar_chart
+from .svg import VERDICT_COLOURS, grouped_bar_chart, hbar_chart
 
 __all__ = ["catalog_html", "write_catalog_html"]
 
@@ -35,32 +37,37 @@ def _card(value: str, label: str) -> str:
 
 
 def _verdict_charts(
-    title: str, groups: dict[str, dict[str, Any]], eps: dict[str, dict[str, int]]
+    title: str, groups: dict[str, dict[str, Any]], eps: dict[str, dict[str, int]], u: Unit
 ) -> str:
     names = list(groups)
     hours = hbar_chart(
         f"Hours by {title} (QC verdict)",
         names,
-        [(v, VERDICT_COLOURS[v], [float(groups[n][v]) for n in names]) for v in _VERDICTS],
-        unit="h",
+        [(v, VERDICT_COLOURS[v], [in_unit(groups[n][v], u) for n in names]) for v in _VERDICTS],
+        unit=u,
+        axis=f"recorded ({u})",
         width=560,
+        empty="no episodes",
     )
     episodes = hbar_chart(
         f"Episodes by {title} (QC verdict)",
         names,
         [(v, VERDICT_COLOURS[v], [float(eps[n][v]) for n in names]) for v in _VERDICTS],
+        unit="episodes",
+        axis="episodes (count)",
         width=560,
+        empty="no episodes",
     )
     return f'<div class="grid">{hours}{episodes}</div>'
 
 
-def _group_table(label: str, groups: dict[str, dict[str, Any]]) -> str:
+def _group_table(label: str, groups: dict[str, dict[str, Any]], u: Unit) -> str:
     rows = [
-        [name, g["episodes"], _d(g["hours"]), *(_d(g[v]) for v in _VERDICTS)]
+        [name, g["episodes"], *(duration(g[k], u) for k in ("hours", *_VERDICTS))]
         for name, g in groups.items()
     ]
     return table(
-        [label, "episodes", "hours", "PASS h", "WARN h", "FAIL h"], rows, numeric=(1, 2, 3, 4, 5)
+        [label, "episodes", "recorded", "PASS", "WARN", "FAIL"], rows, numeric=(1, 2, 3, 4, 5)
     )
 
 
@@ -104,8 +111,8 @@ def _prices(listing: Listing) -> str:
     )
     volume = (
         table(
-            ["order of at least (h)", "discount (fraction off)"],
-            [[dec_str(v.min_hours), dec_str(v.discount)] for v in p.volume_discounts],
+            ["order of at least", "discount"],
+            [[f"{dec_str(v.min_hours)} h", percent(v.discount)] for v in p.volume_discounts],
             numeric=(0, 1),
         )
         if p.volume_discounts
@@ -119,28 +126,46 @@ def _prices(listing: Listing) -> str:
     )
 
 
+def _rule(r: PolicyRule) -> str:
+    what = r.action.replace("_", " ") + (f" {r.target}" if r.target else "")
+    if r.purposes:
+        what += " for " + ", ".join(p.replace("_", " ") for p in r.purposes)
+    return what
+
+
+def usage_sentences(usage: UsagePolicy) -> list[str]:
+    """A licence's usage policy as sentences a buyer reads (the page shows the terms, not
+    their JSON)."""
+    out = ["You may " + "; ".join(_rule(r) for r in usage.permissions) + "."]
+    if usage.prohibitions:
+        out.append("You may not " + "; ".join(_rule(r) for r in usage.prohibitions) + ".")
+    out.append(f"Delete the data {count(usage.retention_days, 'day')} after receipt.")
+    regions = ", ".join(usage.allowed_regions)
+    where = f"Recorded in {usage.origin_region}; it may be kept and used in {regions}"
+    if usage.transfer_approval_ref:
+        where += f" (cross-border transfer approved: {usage.transfer_approval_ref})"
+    out.append(where + ".")
+    return out
+
+
 def _licences(listing: Listing) -> str:
     rows = [
         [
             lic.id,
             lic.title,
             "yes" if lic.exclusive else "no",
-            Raw(
-                "<code>"
-                + escape(json.dumps(lic.usage.model_dump(mode="json", exclude_none=True)))
-                + "</code>"
-            ),
+            Raw("<br>".join(escape(s) for s in usage_sentences(lic.usage))),
         ]
         for lic in listing.prices.licences
     ]
-    return table(["licence", "title", "exclusive", "usage policy"], rows)
+    return table(["licence", "title", "exclusive", "terms"], rows)
 
 
 def _sample(sample: SampleOffer | None) -> str:
     if sample is None:
         return '<p class="meta">No sample pack is published with this catalogue.</p>'
     return (
-        f'<p class="meta">{len(sample.episodes)} episodes of {escape(sample.source_name)} '
+        f'<p class="meta">{count(len(sample.episodes), "episode")} of {escape(sample.source_name)} '
         f"(<code>{escape(sample.source_digest)}</code>), published as "
         f"{escape(sample.dataset_name)} (<code>{escape(sample.dataset_digest)}</code>) under "
         f"the licence {escape(sample.licence)}</p>"
@@ -169,19 +194,21 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
     t = figures.totals
     o = t["overall"]
     eps = figures.episodes_by_verdict
+    # one unit for every duration on the page, from the largest figure it shows
+    u = unit_for([o["hours"], figures.capacity_hours_per_week, *(s.stock_hours for s in li.scenes)])
     cards = [
-        _card(str(o["episodes"]), "episodes"),
-        _card(f"{o['hours']} h", "hours held"),
-        _card(f"{figures.deliverable_hours} h", "deliverable (QC PASS or WARN)"),
-        _card(f"{figures.capacity_hours_per_week} h/week", "collection capacity"),
+        _card(f"{o['episodes']:,}", "episodes" if o["episodes"] != 1 else "episode"),
+        _card(duration(o["hours"], u), "recorded"),
+        _card(duration(figures.deliverable_hours, u), "deliverable (QC PASS or WARN)"),
+        _card(f"{duration(figures.capacity_hours_per_week, u)}/week", "collection capacity"),
         _card(f"{li.prices.base_per_accepted_hour} {li.prices.currency}", "per accepted hour"),
-        _card(str(len(li.datasets)), "datasets"),
+        _card(f"{len(li.datasets):,}", "datasets" if len(li.datasets) != 1 else "dataset"),
     ]
     signed = (
         f'<p class="meta">Verified: the listing is signed by <b>{escape(c.centre_name)}</b> '
         f"({escape(c.centre_id)}{', ' + escape(c.site) if c.site else ''}) with key "
         f"<code>{escape(c.identity.key_id)}</code> ({escape(c.identity.name)}); "
-        f"{len(catalog.chains)} provenance chain(s) check out. Catalogue #{li.sequence}, "
+        f"{count(len(catalog.chains), 'provenance chain')} check out. Catalogue #{li.sequence}, "
         f"issued {escape(li.issued_at)}, <b>valid until {li.valid_until}</b>"
         + (f"; contact {escape(c.contact)}" if c.contact else "")
         + f'</p><p class="meta">Source {escape(catalog.source)}; listing digest '
@@ -190,9 +217,9 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
     by_scene = t["by_scene_type"]
     by_skill = t["by_skill"]
     datasets = table(
-        ["dataset", "episodes", "hours", "recorded", "robots", "licence", "digest"],
+        ["dataset", "episodes", "duration", "recorded", "robots", "licence", "digest"],
         [
-            [d.name, d.episodes, _d(d.hours),
+            [d.name, d.episodes, duration(d.hours, u),
              f"{d.recorded_from or '?'} .. {d.recorded_to or '?'}",
              ", ".join(d.robot_models) or None, d.licence,
              Raw(f"<code>{escape(d.digest)}</code>")]
@@ -211,23 +238,25 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
         numeric=(5,),
     )  # fmt: skip
     shown = [s for s in li.scenes if s.capacity_hours_per_week or s.stock_hours]
-    capacity_chart = hbar_chart(
-        "Collection capacity and stock per scene",
+    # stock (hours held now) and capacity (hours a week) are different quantities: two bars
+    # per scene, each on its own scale, never stacked into one sum
+    capacity_chart = grouped_bar_chart(
+        "Deliverable stock and weekly collection capacity per scene",
         [f"{s.scene.scene_id} {s.scene.scene_type}" for s in shown],
         [
-            ("deliverable stock (h)", "#2e7d32", [float(s.stock_hours) for s in shown]),
-            ("capacity (h/week)", "#1f77b4", [float(s.capacity_hours_per_week) for s in shown]),
+            ("stock", "#2e7d32", [in_unit(s.stock_hours, u) for s in shown], u),
+            ("capacity", "#1f77b4", [in_unit(s.capacity_hours_per_week, u) for s in shown],
+             f"{u}/week"),
         ],
-        unit="h",
         width=760,
-    )
+        empty="no scene has stock or capacity",
+    )  # fmt: skip
     scenes = table(
-        ["scene", "type", "description", "lighting", "objects", "in stock (h)",
-         "capacity (h/week)"],
+        ["scene", "type", "description", "lighting", "objects", "in stock", "capacity"],
         [
             [s.scene.scene_id, s.scene.scene_type, s.scene.description, s.scene.lighting,
-             ", ".join(s.scene.objects) or None, _d(s.stock_hours),
-             _d(s.capacity_hours_per_week)]
+             ", ".join(s.scene.objects) or None, duration(s.stock_hours, u),
+             f"{duration(s.capacity_hours_per_week, u)}/week"]
             for s in li.scenes
         ],
         numeric=(5, 6),
@@ -236,19 +265,19 @@ def catalog_html(catalog: Catalog, *, sample: SampleOffer | None = None) -> str:
         ["QC profile", "version", "digest"],
         [[p.id, p.version, Raw(f"<code>{escape(p.digest)}</code>")] for p in li.qc_profiles],
     )
-    verdicts = " ".join(f"{badge(v)} {o[v]} h" for v in _VERDICTS)
+    verdicts = " ".join(f"{badge(v)} {duration(o[v], u)}" for v in _VERDICTS)
     body = (
         f"<h1>Catalogue — {escape(c.centre_name)}</h1>{signed}"
         f'<div class="cards">{"".join(cards)}</div>'
         f'<p class="meta">Hours by final QC verdict: {verdicts}</p>'
         "<h2>Hours and episodes by scene type</h2>"
-        + _verdict_charts("scene type", by_scene, eps["scene_type"])
-        + _group_table("scene type", by_scene)
+        + _verdict_charts("scene type", by_scene, eps["scene_type"], u)
+        + _group_table("scene type", by_scene, u)
         + "<h2>Hours and episodes by skill</h2>"
-        + _verdict_charts("skill", by_skill, eps["skill"])
-        + _group_table("skill", by_skill)
+        + _verdict_charts("skill", by_skill, eps["skill"], u)
+        + _group_table("skill", by_skill, u)
         + "<h2>Robots</h2>"
-        + _group_table("robot model", t["by_robot"])
+        + _group_table("robot model", t["by_robot"], u)
         + f"<h2>Datasets</h2>{datasets}<h2>Cameras and rates</h2>{cameras}"
         + f"<h2>Scenes and collection capacity</h2>{capacity_chart}"
         + (

@@ -27,10 +27,20 @@ h1{font-size:24px;margin:0 0 4px} h2{font-size:19px;margin:28px 0 8px;border-bot
 .meta{color:#555;font-size:13px;margin:2px 0}
 code{font-size:12px;background:#f4f4f4;padding:1px 3px}
 .cards{display:flex;flex-wrap:wrap;gap:10px;margin:14px 0}
-.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px}
+.card{border:1px solid #ddd;border-radius:6px;padding:8px 14px;min-width:110px;max-width:100%;
+ box-sizing:border-box;overflow-wrap:anywhere}
 .card b{display:block;font-size:22px} .card span{color:#666;font-size:12px}
+.card.alert{border-color:#c62828;background:#fdecea} .card.alert b{color:#b71c1c}
+.card.ok{border-color:#2e7d32;background:#edf7ee}
+.empty-chart{border:1px dashed #ccc;border-radius:6px;padding:10px 14px;margin:6px 0;
+ font-size:13px;min-width:280px}
+.chartbox{max-width:100%;overflow-x:auto}
+.state{display:inline-block;border-radius:3px;padding:0 6px;font-size:11px;font-weight:600}
+.tablewrap{max-width:100%;overflow-x:auto}
 table{border-collapse:collapse;font-size:12.5px;margin:6px 0 12px}
-th,td{border-bottom:1px solid #e4e4e4;padding:3px 8px;text-align:left;vertical-align:top}
+th,td{border-bottom:1px solid #e4e4e4;padding:3px 8px;text-align:left;vertical-align:top;
+ overflow-wrap:break-word}
+td code{word-break:break-all}
 th{background:#f6f6f6} td.num{text-align:right;font-variant-numeric:tabular-nums}
 .badge{display:inline-block;color:#fff;border-radius:3px;padding:0 6px;font-size:11px;
  font-weight:600}
@@ -79,7 +89,10 @@ def table(
             for i, v in enumerate(row)
         )
         body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+    return (
+        f'<div class="tablewrap"><table><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table></div>"
+    )
 
 
 def badge(verdict: str) -> Raw:
@@ -148,6 +161,7 @@ def joint_plots(
     if state_name is None:
         return ""
     state = view.feature(state_name)
+    unit = dict(ds.meta.feature_items())[state_name].unit
     ts = view.timestamp_ns
     t = (ts - ts[0]) * 1e-9 if len(ts) else np.zeros(0)
     names = list(ds.meta.embodiments[0].joint_names)
@@ -165,7 +179,16 @@ def joint_plots(
     for label, idx in groups:
         series = [(names[j], state[:, j]) for j in idx]
         charts.append(
-            line_chart(f"{label} ({state_name})", t, series, shade=shade, width=width, height=190)
+            line_chart(
+                f"{label} ({state_name})",
+                t,
+                series,
+                shade=shade,
+                width=width,
+                height=210,
+                x_label="time (s)",
+                y_label=f"{state_name} ({unit or 'no unit declared'})",
+            )
         )
     return f'<div class="grid">{"".join(charts)}</div>'
 

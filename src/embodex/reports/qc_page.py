@@ -21,6 +21,7 @@ from ..qc.manifest import (
 )
 from ..qc.report_figures import GroupCard, qc_report_figures
 from ..qc.rules import RULES
+from ..units import Unit, duration, in_unit, unit_for
 from .htmlkit import Raw, badge, episode_section, page, table
 from .svg import VERDICT_COLOURS, hbar_chart, histogram
 
@@ -31,40 +32,34 @@ def _pct(rate: str | None) -> str:
     return "—" if rate is None else f"{float(rate) * 100:.1f} %"
 
 
-def _h(hours: str) -> str:
-    """Hours for people: minutes below a tenth of an hour."""
-    h = float(hours)
-    return f"{h:,.2f} h" if h >= 0.1 or h == 0 else f"{h * 60:,.1f} min"
-
-
-def _hours_chart(title: str, groups: dict[str, GroupStats], total: float) -> str:
+def _hours_chart(title: str, groups: dict[str, GroupStats], u: Unit) -> str:
     names = list(groups)
-    scale, unit = (1.0, "h") if total >= 1 else (60.0, "min")
     return hbar_chart(
         title,
         names,
         [
-            (
-                "PASS",
-                VERDICT_COLOURS["PASS"],
-                [scale * float(groups[n].hours_passed) for n in names],
-            ),
-            (
-                "WARN",
-                VERDICT_COLOURS["WARN"],
-                [scale * float(groups[n].hours_warned) for n in names],
-            ),
-            (
-                "FAIL",
-                VERDICT_COLOURS["FAIL"],
-                [scale * float(groups[n].hours_failed) for n in names],
-            ),
+            ("PASS", VERDICT_COLOURS["PASS"], [in_unit(groups[n].hours_passed, u) for n in names]),
+            ("WARN", VERDICT_COLOURS["WARN"], [in_unit(groups[n].hours_warned, u) for n in names]),
+            ("FAIL", VERDICT_COLOURS["FAIL"], [in_unit(groups[n].hours_failed, u) for n in names]),
         ],
-        unit=unit,
+        unit=u,
+        axis=f"recorded ({u})",
+        empty="no episodes",
     )
 
 
-def _scorecard(title: str, cards: list[GroupCard]) -> str:
+def _group_rows(label: str, groups: dict[str, GroupStats], u: Unit) -> str:
+    """Per scene type or skill: episodes, hours, pass rate and task success side by side."""
+    rows = [
+        (name, g.episodes, duration(g.hours, u), _pct(g.pass_rate), _pct(g.success_rate))
+        for name, g in groups.items()
+    ]
+    return table(
+        [label, "episodes", "recorded", "pass rate", "success"], rows, numeric=(1, 2, 3, 4)
+    )
+
+
+def _scorecard(title: str, cards: list[GroupCard], u: Unit) -> str:
     """Per group (operator or robot): counts, rates, their most frequent failures and
     motion-quality metrics, worst pass rate first."""
     order = [c.name for c in cards]
@@ -73,7 +68,7 @@ def _scorecard(title: str, cards: list[GroupCard]) -> str:
         (
             c.name,
             c.stats.episodes,
-            _h(c.stats.hours),
+            duration(c.stats.hours, u),
             c.stats.passed,
             c.stats.warned,
             c.stats.failed,
@@ -94,6 +89,8 @@ def _scorecard(title: str, cards: list[GroupCard]) -> str:
             ("FAIL", VERDICT_COLOURS["FAIL"], [groups[n].failed for n in order]),
         ],
         unit="episodes",
+        axis="episodes (count)",
+        empty=f"no {title}s",
     )
     return chart + table(
         [
@@ -150,13 +147,17 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
     agg = manifest.aggregates
     o = agg.overall
     stale = figures.stale
+    u = unit_for([o.hours])  # one unit for every duration on the page
+
+    def h(value: str) -> str:
+        return duration(value, u)
 
     cards = [
-        (str(o.episodes), "episodes"),
-        (_h(o.hours), "recorded"),
-        (f"{o.passed} · {_h(o.hours_passed)}", "PASS"),
-        (f"{o.warned} · {_h(o.hours_warned)}", "WARN"),
-        (f"{o.failed} · {_h(o.hours_failed)}", "FAIL"),
+        (f"{o.episodes:,}", "episodes" if o.episodes != 1 else "episode"),
+        (h(o.hours), "recorded"),
+        (f"{o.passed} · {h(o.hours_passed)}", "PASS"),
+        (f"{o.warned} · {h(o.hours_warned)}", "WARN"),
+        (f"{o.failed} · {h(o.hours_failed)}", "FAIL"),
         (_pct(o.pass_rate), "pass rate (PASS+WARN)"),
         (_pct(o.success_rate), "task success"),
         (str(figures.reviewed), "reviewed by people"),
@@ -176,7 +177,9 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
             ("WARN", VERDICT_COLOURS["WARN"], [flagged[r].warn for r in rule_ids]),
         ],
         unit="episodes",
+        axis="episodes flagged (count)",
         width=720,
+        empty="no findings: no rule flagged an episode",
     )
     rule_rows = [
         (
@@ -195,6 +198,9 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
         "Episode durations",
         [(v, VERDICT_COLOURS[v], durations[v]) for v in ("PASS", "WARN", "FAIL")],
         unit="s",
+        x_label="episode duration (s)",
+        y_label="episodes (count)",
+        empty="no episodes",
     )
 
     worst_ids = figures.worst
@@ -211,7 +217,7 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
             f"<h3>{escape(eid)} {badge(ev.verdict)}</h3>"
             f'<p class="meta">{escape(ev.scene_type or "—")} · {escape(ev.skill or "—")} · '
             f"operator {escape(ev.operator_id or '—')} · robot {escape(ev.robot_model or '—')}"
-            f" · {float(ev.hours) * 3600:.1f} s{escape(review)}</p>"
+            f" · {duration(ev.hours, 's')}{escape(review)}</p>"
         )
         worst_html.append(episode_section(ds, eid, by_ep.get(eid, []), header))
 
@@ -224,7 +230,8 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
             e.scene_type,
             e.skill,
             e.operator_id,
-            f"{float(e.hours) * 3600:.1f}",
+            f"{float(e.hours) * 3600:,.1f}",
+            "—" if e.success is None else ("yes" if e.success else "no"),
             ", ".join(e.rules) or "—",
         )
         for e in manifest.episodes
@@ -258,24 +265,29 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
             _notes_html(manifest),
             "<h2>Hours by scene type and skill</h2>",
             f'<div class="grid">'
-            f"{_hours_chart('Hours by scene type', agg.by_scene_type, float(o.hours))}"
-            f"{_hours_chart('Hours by skill', agg.by_skill, float(o.hours))}</div>",
-            "<h2>Rules</h2>",
+            f"{_hours_chart('Hours by scene type', agg.by_scene_type, u)}"
+            f"{_hours_chart('Hours by skill', agg.by_skill, u)}</div>",
+            '<div class="grid">'
+            f"<div>{_group_rows('scene type', agg.by_scene_type, u)}</div>"
+            f"<div>{_group_rows('skill', agg.by_skill, u)}</div></div>",
+            "<h2>Findings by rule</h2>",
             f'<div class="grid">{rule_chart}<div><h3>Top failure reasons</h3>{top}</div></div>',
+            "<h2>Operator scorecards</h2>",
+            '<p class="meta">Worst pass rate first: who to retrain on what.</p>',
+            _scorecard("operator", figures.operators, u),
+            "<h2>Robot scorecards</h2>",
+            _scorecard("robot", figures.robots, u),
+            "<h2>Durations</h2>",
+            hist,
+            f"<h2>Worst episodes ({len(worst_ids)})</h2>",
+            "".join(worst_html) or '<p class="meta">No findings: no episode was flagged.</p>',
+            # the reference after the findings: what each rule checks, at which thresholds
+            '<h2 id="rules">Rules checked</h2>',
             table(
                 ["rule", "checks", "thresholds", "fail", "warn", "episodes passing"],
                 rule_rows,
                 numeric=(3, 4, 5),
             ),
-            "<h2>Operator scorecards</h2>",
-            '<p class="meta">Worst pass rate first: who to retrain on what.</p>',
-            _scorecard("operator", figures.operators),
-            "<h2>Robot scorecards</h2>",
-            _scorecard("robot", figures.robots),
-            "<h2>Durations</h2>",
-            hist,
-            f"<h2>Worst episodes ({len(worst_ids)})</h2>",
-            "".join(worst_html) or '<p class="meta">No episode was flagged.</p>',
             "<h2>All episodes</h2>",
             table(
                 [
@@ -286,7 +298,8 @@ def write_report(dataset: str | Path, out: str | Path, *, worst: int = 5) -> Pat
                     "scene",
                     "skill",
                     "operator",
-                    "seconds",
+                    "duration (s)",
+                    "success",
                     "rules",
                 ],
                 episode_rows,

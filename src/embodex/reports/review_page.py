@@ -11,6 +11,7 @@ from ..format import open_dataset
 from ..fsutil import atomic_write_bytes
 from ..qc.manifest import load_findings, load_qc_manifest
 from ..qc.reviewlog import REASONS
+from ..units import count, duration
 from .htmlkit import badge, episode_section, page, table
 
 __all__ = ["write_review_page"]
@@ -36,7 +37,7 @@ def write_review_page(dataset: str | Path, episode_id: str, out_dir: str | Path)
         ("instruction", m.instruction_en or m.instruction_zh),
         ("operator", f"{m.operator_id or '—'} (level {m.operator_level or '—'})"),
         ("robot", f"{m.robot_model or '—'} {m.robot_serial or ''}"),
-        ("frames", f"{view.frame_count} ({view.duration_s:.1f} s)"),
+        ("frames", f"{count(view.frame_count, 'frame')} ({duration(view.duration_s / 3600, 's')})"),
         ("success label", m.success),
         ("segments", ", ".join(f"{s.skill} [{s.start_frame}, {s.end_frame})" for s in m.segments)),
     ]

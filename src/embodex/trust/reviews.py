@@ -19,6 +19,7 @@ from ..errors import ReviewError, SignatureError, TrustError
 from ..qc.manifest import QCManifest
 from ..qc.review import ReviewRecorded, list_reviews, record_review, set_review
 from ..qc.reviewlog import ReviewEntry, ReviewSignature, SignFn, signed_bytes
+from ..units import count, plural
 from .envelope import PAYLOAD_TYPES, pae
 from .keys import Identity, Signer, list_keys
 
@@ -198,7 +199,8 @@ class ReviewLogCheck:
         """Raise ``ReviewError`` unless every decision is signed by a trusted key."""
         if self.not_signed:
             raise ReviewError(
-                f"{self.not_signed} decision(s) are not signed by a trusted key",
+                f"{count(self.not_signed, 'decision')} {plural('is', self.not_signed)} not "
+                "signed by a trusted key",
                 hint="Trust the reviewers' identities (`trusted=`), or have them sign their "
                 "decisions (`set_signed_review(...)`).",
             )

@@ -34,6 +34,7 @@ import pyarrow.parquet as pq
 
 from ...canonical import canonical_json
 from ...errors import InteropError, MissingExtraError
+from ...units import count
 from .. import lerobot_v3 as v3
 from ..images import decode_image, encode_image
 from ..models import Camera, DatasetMeta, EpisodeMeta
@@ -110,7 +111,8 @@ def export_lerobot(
         writer.finish()
         if writer.copied_videos:
             report.notes.append(
-                f"{writer.copied_videos} episode video(s) copied as recorded (no re-encoding)"
+                f"{count(writer.copied_videos, 'episode video')} copied as recorded (no "
+                "re-encoding)"
             )
     report.count_files()
     return report

@@ -49,6 +49,7 @@ import numpy as np
 from pydantic import ValidationError
 
 from ...errors import ConfigError, ImportSourceError, SchemaError
+from ...units import count, plural
 from ..episode import Episode
 from ..models import (
     Camera,
@@ -210,8 +211,9 @@ def _discover(src: Path, prefix: str, notes: list[str]) -> list[_Source]:
             if unlisted:
                 more = ", ..." if len(unlisted) > 5 else ""
                 notes.append(
-                    f"task {task}: {len(unlisted)} episode folder(s) under observations/ are "
-                    f"not in {path.name} and were not imported: {', '.join(unlisted[:5])}{more}"
+                    f"task {task}: {count(len(unlisted), 'episode folder')} under observations/ "
+                    f"{plural('is', len(unlisted))} not in {path.name} and "
+                    f"{plural('was', len(unlisted))} not imported: {', '.join(unlisted[:5])}{more}"
                 )
     return sources
 

@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from ...format.models import DatasetMeta
 from ...format.schema import frames_schema
+from ...units import count
 from ..chunk import Chunk
 from .base import Flag, RuleParams, RuleSpec
 from .context import Plan
@@ -199,8 +200,8 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
                     "integrity.schema",
                     c.rows[e]["episode_id"],
                     schema.severity,
-                    f"{len(rows_bad)} frame(s) carry a frame_index or episode_index that "
-                    "disagrees with the episode table",
+                    f"{count(len(rows_bad), 'frame')} carry a frame_index or episode_index "
+                    "that disagrees with the episode table",
                     measured=len(rows_bad),
                     frames=(int(rows_bad[0]), int(rows_bad[-1]) + 1),
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...units import count
 from ..chunk import Chunk
 from ..kernels import quantiles, runs, seg_percentiles, seg_reduce
 from .base import Flag, Graded, RuleSpec
@@ -139,8 +140,8 @@ def _finite(plan: Plan, c: Chunk) -> None:
                 "numeric.finite",
                 c.ids[e],
                 p.severity,
-                f"{k} NaN/Inf value(s) in {feature} ({len(dims)} dimension(s), frames "
-                f"{int(frames[0])}..{int(frames[-1])})",
+                f"{count(k, 'NaN/Inf value')} in {feature} "
+                f"({count(len(dims), 'dimension')}, frames {int(frames[0])}..{int(frames[-1])})",
                 measured=k,
                 threshold=0,
                 frames=(int(frames[0]), int(frames[-1]) + 1),

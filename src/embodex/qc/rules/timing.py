@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...units import count
 from ..chunk import Chunk
 from ..kernels import runs, seg_reduce
 from .base import Flag, Graded, RuleSpec
@@ -152,7 +153,7 @@ def check_chunk(plan: Plan, c: Chunk) -> None:
                 drop_p,
                 c.ids[e],
                 float(drop_fraction[e]),
-                f"about {int(missing[e])} frames missing in {where.size} gap(s) "
+                f"about {int(missing[e])} frames missing in {count(where.size, 'gap')} "
                 f"({drop_fraction[e]:.1%} of the episode)",
                 frames=(int(where[0]), int(where[-1]) + 2),
             )
@@ -263,7 +264,7 @@ def _streams(plan: Plan, c: Chunk) -> None:
                 if len(ts) < 2:
                     plan.grade(
                         "timing.stream_rate", rate_p, eid, 1.0,
-                        f"stream {stream.name} has {len(ts)} sample(s) in this episode",
+                        f"stream {stream.name} has {count(len(ts), 'sample')} in this episode",
                         subject=stream.name,
                     )  # fmt: skip
                 else:
