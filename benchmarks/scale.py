@@ -15,6 +15,8 @@ the absolute times, and run it more than once.
 
 Usage: python benchmarks/scale.py [--episodes 8] [--frames 60] [--size 640x480] [--cameras 3]
        [--cpus 2] [--out .bench/scale]
+       python benchmarks/scale.py --only transcode [--episodes 4] [--frames 30]
+       [--size 640x480] [--cameras 3]   (transcode video -> jpeg, per-core throughput)
 """
 
 from __future__ import annotations
@@ -106,6 +108,13 @@ def _run(
         stop.set()
         watcher.join()
     return out, wall, cpu[0], cpu[1]
+
+
+def _timed(fn: Callable[..., Any], *args: Any, **kw: Any) -> tuple[Any, float]:
+    """(result, wall seconds)."""
+    t0 = time.perf_counter()
+    out = fn(*args, **kw)
+    return out, time.perf_counter() - t0
 
 
 def _noop(unit: int, shared: Any) -> int:
@@ -202,5 +211,56 @@ def main() -> None:
     print(f"local runs used {rows[0][2] / rows[0][1]:.2f} cores (packaging jpeg: camera threads)")
 
 
+def transcode_throughput(argv: list[str]) -> None:
+    """``--only transcode``: per-core throughput of ``transcode --cameras jpeg`` (each video
+    frame decoded once and stored as JPEG) in one process and on a local Ray, at
+    ``--size`` x ``--cameras`` video cameras (H.264, remuxed from the recordings)."""
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--only")
+    ap.add_argument("--episodes", type=int, default=4)
+    ap.add_argument("--frames", type=int, default=30)
+    ap.add_argument("--size", default="640x480")
+    ap.add_argument("--cameras", type=int, default=3)
+    ap.add_argument("--cpus", type=int, default=2)
+    ap.add_argument("--out", default=".bench/scale-transcode")
+    a = ap.parse_args(argv)
+    from embodex.format import transcode_dataset
+
+    w, h = (int(x) for x in a.size.split("x"))
+    out = Path(a.out)
+    shutil.rmtree(out, ignore_errors=True)
+    src = write_agibot_sample(
+        out / "src", episodes=a.episodes, seed=1, frames=(a.frames, a.frames + 1),
+        cameras=CAMS[: a.cameras], size=(w, h), codec="libx264", gop=15,
+    )  # fmt: skip
+    import_agibot(src, out / "video")  # video cameras, the recorder's H.264 remuxed
+    hours = open_dataset(out / "video").hours
+    import ray
+
+    ray.init(address="local", num_cpus=a.cpus, include_dashboard=False, log_to_driver=False)
+    try:
+        ray.get([ray.remote(lambda: None).remote() for _ in range(a.cpus * 2)])  # warm up
+        local, t1 = _timed(transcode_dataset, out / "video", out / "local", cameras="jpeg")
+        remote, tr = _timed(
+            transcode_dataset, out / "video", out / "ray", cameras="jpeg", ray="auto"
+        )
+    finally:
+        ray.shutdown()
+    print(f"transcode video -> jpeg: {a.episodes} episodes x {a.frames} frames, "
+          f"{a.cameras} camera(s) {w}x{h}, {hours * 3600:.1f} s recorded; Ray with "
+          f"{a.cpus} CPUs")  # fmt: skip
+    print(
+        f"transcode local {t1:6.2f} s  ray {tr:6.2f} s  speed-up {t1 / tr:4.2f}x  "
+        f"single-process: {a.episodes / t1 * 3600:,.0f} episodes and "
+        f"{hours / (t1 / 3600):,.1f} recorded hours per core-hour; Ray: "
+        f"{hours / (tr * a.cpus / 3600):,.1f} recorded hours per core-hour"
+    )
+    same = local.dataset.digest == remote.dataset.digest
+    print(f"transcode: same digest as the local run: {same}")
+
+
 if __name__ == "__main__":
-    main()
+    if "--only" in sys.argv and "transcode" in sys.argv:
+        transcode_throughput(sys.argv[1:])
+    else:
+        main()

@@ -203,7 +203,7 @@ def test_out_of_scope_batch_gets_a_rejected_receipt(
     src = tmp_path / "centre"
     centre_dataset(src, 3, skill="fold_clothes")
     url = str(tmp_path / "channel")
-    with pytest.raises(ScopeError, match=r"3 of 3 episode\(s\) .* outside the contract's scope"):
+    with pytest.raises(ScopeError, match=r"3 of 3 episodes .* outside the contract's scope"):
         publish(src, url, terms, centre, profile=PROFILE, now=at(5))
     assert not (tmp_path / "channel" / "batches").exists()
     # a centre that skips its own check: the buyer's checks still reject the batch

@@ -253,3 +253,19 @@ def test_stream_schema_fingerprint_guards_append(tmp_path: Path) -> None:
     other = _meta().model_copy(update={"streams": []})
     with pytest.raises(SchemaError, match="differ"):
         DatasetWriter(tmp_path / "ds", other, append=True)
+
+
+def test_transcode_keeps_the_streams(tmp_path: Path) -> None:
+    """Transcoding the cameras copies every stream sample (it once dropped them all)."""
+    from embodex.demo.synth import synth_dataset, synth_meta
+    from embodex.format import transcode_dataset
+
+    meta = synth_meta(image_size=32, cameras=("head",), imu_hz=200)
+    src = synth_dataset(tmp_path / "src", 2, seed=1, meta=meta, duration_s=(1.0, 1.2))
+    out = transcode_dataset(src, tmp_path / "video", cameras="video").dataset
+    for eid in src.episode_ids:
+        a, b = src.episode(eid).stream("imu"), out.episode(eid).stream("imu")
+        assert len(a[0]) > 100
+        np.testing.assert_array_equal(a[0], b[0])
+        for name in a[1]:
+            np.testing.assert_array_equal(a[1][name], b[1][name])

@@ -395,6 +395,13 @@ def trim(
     metavar="NAME",
     help="Convert only this camera (repeatable); the others are copied as stored.",
 )
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    help="Decode/encode the episodes on a Ray cluster (auto: a local Ray; or host:6379 / "
+    "ray://host:10001); the dataset is the one a local run writes.",
+)
 @json_option()
 def transcode(
     src: Path,
@@ -403,6 +410,7 @@ def transcode(
     codec: str,
     gop: int,
     only: tuple[str, ...],
+    ray_address: str | None,
     as_json: bool,
 ) -> None:
     """Write a new dataset with the colour cameras stored as JPEG frames or as video.
@@ -416,6 +424,7 @@ def transcode(
     Example:
       embodex transcode datasets/week01 hot/week01 --cameras jpeg
       embodex transcode datasets/old datasets/old-video --cameras video --codec av1 --gop 16
+      embodex transcode datasets/week01 hot/week01 --cameras jpeg --ray head-node:6379
     """
     from embodex.format import transcode_dataset
 
@@ -428,6 +437,7 @@ def transcode(
             codec=codec,
             gop=gop,
             only=list(only) or None,
+            ray=ray_address,
             on_start=bar.total,
             on_episode=lambda _eid: bar.update(),
         )

@@ -61,9 +61,22 @@ def export() -> None:
     help="Video codec with --video (AV1 is LeRobot's default).",
 )
 @_WHERE
+@click.option(
+    "--ray",
+    "ray_address",
+    metavar="auto|ADDRESS",
+    help="Convert the episodes on a Ray cluster (auto: a local Ray; or host:6379 / "
+    "ray://host:10001); the export is the one a local run writes.",
+)
 @_JSON
 def export_lerobot_cmd(
-    dataset: Path, out: Path, video: bool, codec: str, where: tuple[str, ...], as_json: bool
+    dataset: Path,
+    out: Path,
+    video: bool,
+    codec: str,
+    where: tuple[str, ...],
+    ray_address: str | None,
+    as_json: bool,
 ) -> None:
     """Write a LeRobot v3.0 dataset that LeRobotDataset loads.
 
@@ -74,6 +87,7 @@ def export_lerobot_cmd(
     Example:
       embodex export lerobot datasets/week01 exports/lerobot
       embodex export lerobot datasets/week01 exports/lerobot-av1 --video --where success=true
+      embodex export lerobot datasets/week01 exports/lerobot --ray head-node:6379
     """
     from embodex.format.exporters.lerobot import export_lerobot
 
@@ -81,7 +95,12 @@ def export_lerobot_cmd(
     ds = _select(dataset, where)
     with output.progress("exporting", len(ds)) as bar:
         report = export_lerobot(
-            ds, out, video=video, video_codec=codec, on_episode=lambda _e: bar.update()
+            ds,
+            out,
+            video=video,
+            video_codec=codec,
+            ray=ray_address,
+            on_episode=lambda _e: bar.update(),
         )
     what = "LeRobot v3.0" + (f" ({codec} video)" if video else "")
     output.result(report, text=lambda r: export_lines(r, what))

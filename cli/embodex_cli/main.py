@@ -120,6 +120,9 @@ def _fail(exc: Exception, args: list[str]) -> Any:
         if debug_enabled():
             traceback.print_exc()
         click.echo(f"error: {error_line(exc, _command_path(args))}", err=True)
+        worker = getattr(exc, "ray_worker", None)  # raised in a Ray task (--ray): where
+        if worker:
+            click.echo(f"  (it happened on Ray worker {worker})", err=True)
         sys.exit(exc.exit_code)
     if isinstance(exc, OSError):
         if debug_enabled():

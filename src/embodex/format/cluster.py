@@ -14,6 +14,7 @@ pure functions of their inputs, so a retry returns the same result.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections import deque
@@ -128,12 +129,13 @@ def _get(ray: Any, ref: Any) -> Any:
     except ray.exceptions.RayTaskError as exc:
         cause = exc.cause if getattr(exc, "cause", None) is not None else None
         if cause is not None:
-            # Ray names the process in the error's text: "ray::fn() (pid=123, ip=10.0.0.7)"
+            # Ray names the process in the error's text: "ray::fn() (pid=123, ip=10.0.0.7)".
+            # Kept beside the error (its message stays the local run's, word for word); the
+            # CLI prints it after the error line.
             found = re.search(r"\(pid=(\d+), ip=([^),\s]+)", str(exc))
-            where = f"{found.group(2)} pid {found.group(1)}" if found else "unknown"
-            if hasattr(cause, "message") and isinstance(cause.message, str):
-                # an EmbodexError: say on which worker it happened, in its one line
-                cause.message = f"{cause.message} (on Ray worker {where})"
+            if found:
+                with contextlib.suppress(AttributeError, TypeError):
+                    cause.ray_worker = f"{found.group(2)} pid {found.group(1)}"
             raise cause from None
         raise
     except (ray.exceptions.WorkerCrashedError, ray.exceptions.NodeDiedError) as exc:

@@ -10,6 +10,7 @@ cameras' bytes) is copied as stored, and the step is recorded in ``embodex.json`
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +69,7 @@ def transcode_dataset(
     only: Sequence[str] | None = None,
     on_start: Callable[[int], None] | None = None,
     on_episode: Callable[[str], None] | None = None,
+    ray: str | None = None,
 ) -> TranscodeResult:
     """Write ``source`` to the new dataset ``dest`` with its colour cameras (those in
     ``only``, default all) stored as ``cameras``: ``"jpeg"`` decodes each video frame once
@@ -76,6 +78,12 @@ def transcode_dataset(
     frames. Cameras already in the asked form are copied as stored (bytes unchanged).
     ``on_start`` gets the number of episodes to write, ``on_episode`` each one written
     (progress bars).
+
+    ``ray``: ``"auto"`` (a local Ray, or the cluster ``RAY_ADDRESS`` names) or a cluster
+    address (``host:6379``, ``ray://host:10001``): each episode's decode/encode runs as a
+    Ray task writing into a staging folder beside ``dest``; the driver commits the results
+    in source order, so ``dest`` is byte for byte the dataset a local run writes. The
+    workers must see ``source`` and ``dest``'s folder at the same paths (specs/scale.md).
 
     Raises ``SchemaError`` (unknown camera or codec, a depth camera asked as video),
     ``DatasetExistsError`` (``dest`` holds a dataset). ``source`` is never modified; ``dest``
@@ -129,20 +137,31 @@ def transcode_dataset(
     )
     by_name = {c.name: c for c in new_cams}
 
-    def convert(ep: Episode) -> Episode:
+    def local(ep: Episode) -> Episode:
         images = dict(ep.images)
         for name in changes:
-            images[name] = _convert(images[name], src.meta.camera(name), by_name[name])
-        return Episode(ep.meta, ep.timestamp_ns, ep.features, images, ep.image_timestamps_ns)
+            images[name] = convert_frames(images[name], src.meta.camera(name), by_name[name])
+        return dataclasses.replace(ep, images=images)
 
-    out = copy_episodes(
-        src,
-        dest,
-        meta=meta,
-        transform=convert,
-        on_episode=on_episode,
-        video_encoding=VideoEncoding(gop=gop),
-    )
+    convert: Callable[[Episode], Episode] = local
+    finish: Callable[[], None] | None = None
+    if ray is not None and changes:
+        from .transcode_ray import staged_convert  # imports Ray (only with ray=)
+
+        pairs = {name: (src.meta.camera(name), by_name[name]) for name in changes}
+        convert, finish = staged_convert(ray, src, pairs, gop, Path(dest))
+    try:
+        out = copy_episodes(
+            src,
+            dest,
+            meta=meta,
+            transform=convert,
+            on_episode=on_episode,
+            video_encoding=VideoEncoding(gop=gop),
+        )
+    finally:
+        if finish is not None:
+            finish()
     return TranscodeResult(
         dataset=out,
         cameras=changes,
@@ -166,7 +185,9 @@ def _target(cam: Camera, cameras: str, codec: str, gop: int) -> Camera | None:
     return cam.model_copy(update={"storage": "video", "encoding": codec})
 
 
-def _convert(frames: Any, old: Camera, new: Camera) -> Any:
+def convert_frames(frames: Any, old: Camera, new: Camera) -> Any:
+    """One camera's frames of an episode as the new camera stores them: JPEG bytes, or
+    what the writer encodes as video (decoded frames, or a clip to re-encode)."""
     if isinstance(frames, VideoClip):
         if new.is_video:
             return VideoClip(

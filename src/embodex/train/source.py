@@ -101,6 +101,21 @@ class StreamingSource(Source):
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
         self._fetcher = _Fetcher(self.storage, self.cache / "objects", self.entries, self.workers)
+        if not (self.root / layout.MANIFEST_FILE).exists():
+            # unpickled on another machine (a Ray worker): its cache has no metadata yet
+            manifest_bytes = self.storage.get_document(layout.MANIFEST_FILE)
+            manifest = parse_document(
+                manifest_bytes, Manifest, CorruptDatasetError,
+                name=f"{self.url}/{layout.MANIFEST_FILE}",
+            )  # fmt: skip
+            if manifest.digest != self.digest:
+                raise CorruptDatasetError(
+                    f"{self.url} changed while it was being read (digest {manifest.digest}, "
+                    f"opened as {self.digest})",
+                    hint="Load the dataset again; a delivery is never changed in place.",
+                    url=self.url,
+                )
+            self._mirror_metadata(manifest_bytes)
 
     def _mirror_metadata(self, manifest_bytes: bytes) -> None:
         if (self.root / layout.MANIFEST_FILE).exists():

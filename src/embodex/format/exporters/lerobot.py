@@ -21,8 +21,9 @@ prove it with lerobot 0.4.4). What goes where (specs/interop.md has the full tab
 
 from __future__ import annotations
 
+import itertools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +37,7 @@ from ...errors import InteropError, MissingExtraError
 from ...units import count
 from .. import lerobot_v3 as v3
 from ..images import decode_image, encode_image
-from ..models import Camera, EpisodeMeta
+from ..models import Camera, DatasetMeta, EpisodeMeta
 from ..reader import Dataset, EpisodeView
 from ..video import VIDEO_CODECS, VideoWriter
 from ..videostore import probe_index, write_clip
@@ -56,12 +57,19 @@ def export_lerobot(
     video: bool = False,
     video_codec: str = "av1",
     on_episode: Callable[[str], None] | None = None,
+    ray: str | None = None,
 ) -> ExportReport:
     """Write ``dataset`` (a path, an open dataset or a selection) to ``out`` as LeRobot v3.0.
 
     ``video=True`` stores colour cameras as MP4 (``video_codec``: ``av1``, ``h264`` or
     ``mpeg4``) instead of image bytes. ``out`` must not exist (or be empty); it appears
     only once complete. ``on_episode`` is called with each episode id once written.
+
+    ``ray``: ``"auto"`` or a Ray cluster's address: each episode's conversion (features,
+    image columns, statistics; video cameras decoded and JPEG-encoded) runs as a Ray task,
+    staged beside ``out``; the driver writes the files in source order, so the export is
+    byte for byte a local run's. The workers must see the dataset and ``out``'s folder at
+    the same paths (specs/scale.md).
 
     Raises ``DatasetExistsError`` (``out`` not empty), ``InteropError`` (nothing to export,
     a camera frame missing, odd frame sizes for video) and the reader's errors.
@@ -84,12 +92,22 @@ def export_lerobot(
     report = ExportReport(path=out)
     with staged_output(out) as root:
         writer = _Writer(root, ds, video=video, codec=video_codec, notes=report.notes)
-        for position, view in enumerate(ds):
-            writer.add(position, view)
-            report.episodes += 1
-            report.frames += view.frame_count
-            if on_episode is not None:
-                on_episode(view.episode_id)
+        parts: Iterator[EpisodePart | None] = itertools.repeat(None)
+        if ray is not None:
+            from .lerobot_ray import prepared_parts  # imports Ray (only with ray=)
+
+            parts = prepared_parts(ray, ds, writer.converter, out)
+        try:
+            for position, (view, part) in enumerate(zip(ds, parts)):  # noqa: B905 - as many
+                writer.add(position, view, part)
+                report.episodes += 1
+                report.frames += view.frame_count
+                if on_episode is not None:
+                    on_episode(view.episode_id)
+        finally:
+            close = getattr(parts, "close", None)
+            if close is not None:  # Ray: cancel what is in flight, remove the staging
+                close()
         writer.finish()
         if writer.copied_videos:
             report.notes.append(
@@ -171,6 +189,89 @@ def _task(meta: EpisodeMeta) -> str:
 
 
 @dataclass
+class EpisodePart:
+    """One episode converted for LeRobot, before it is placed in the export's files: the
+    columns and statistics that depend on the episode alone (what a Ray task computes).
+    ``stats`` keeps every key in the export's order; a camera in ``pending`` (video
+    exports: encoded into MP4 files several episodes share) is written by the driver and
+    has ``None`` there until then."""
+
+    columns: dict[str, Any]
+    stats: dict[str, st.Stats | None]
+    pending: list[str]
+
+
+@dataclass(frozen=True)
+class EpisodeConverter:
+    """The per-episode half of the export: features, image columns (JPEG-encoding video
+    cameras), per-episode statistics. Depends on nothing but the episode and the plan, so
+    it runs wherever the dataset can be read (specs/scale.md)."""
+
+    meta: DatasetMeta
+    colour: tuple[Camera, ...]
+    timed: tuple[Camera, ...]
+    video: bool
+    image_types: dict[str, pa.DataType]
+
+    def prepare(self, view: EpisodeView) -> EpisodePart:
+        n = view.frame_count
+        columns: dict[str, Any] = {}
+        stats: dict[str, st.Stats | None] = {}
+        for name, feat in self.meta.feature_items():
+            key = v3.feature_key(name, feat)
+            values = view.feature(name)
+            columns[key] = pa.FixedSizeListArray.from_arrays(
+                pa.array(values.reshape(-1)), feat.shape[0]
+            )
+            stats[key] = st.vector_stats(values)
+        pending: list[str] = []
+        for cam in self.colour:
+            key = v3.camera_key(cam.name)
+            if self.video:
+                stats[key] = None  # the key keeps its place in the order
+                pending.append(cam.name)
+                continue
+            samples = st.sample_positions(n)
+            if cam.is_video:  # decoded once, stored as JPEG image features
+                decoded = dict(enumerate(view.images(cam.name)))
+                stats[key] = st.image_stats([decoded[i] for i in samples], n)
+                columns[key] = pa.array(
+                    [
+                        {"bytes": encode_image(decoded[i], "jpeg"), "path": f"frame-{i:06d}.jpg"}
+                        for i in range(n)
+                    ],
+                    type=self.image_types[key],
+                )
+                continue
+            frames = _frame_bytes(view, cam)
+            stats[key] = st.image_stats([decode_image(frames[i], cam.encoding) for i in samples], n)
+            suffix = "jpg" if cam.encoding == "jpeg" else "png"
+            columns[key] = pa.array(
+                [{"bytes": b, "path": f"frame-{i:06d}.{suffix}"} for i, b in enumerate(frames)],
+                type=self.image_types[key],
+            )
+        times = view.timestamp_ns
+        columns[v3.REAL_TIME_FEATURE] = pa.array(times, type=pa.int64())
+        stats[v3.REAL_TIME_FEATURE] = st.vector_stats(times)
+        for cam in self.timed:
+            cam_times = view.image_timestamps_ns(cam.name)
+            key = v3.image_time_feature(cam.name)
+            columns[key] = pa.array(cam_times, type=pa.int64())
+            stats[key] = st.vector_stats(np.asarray(cam_times))
+        return EpisodePart(columns, stats, pending)
+
+
+def _frame_bytes(view: EpisodeView, cam: Camera) -> list[bytes]:
+    encoded = view.images(cam.name).all_encoded()
+    if any(b is None for b in encoded):
+        raise InteropError(
+            f"episode {view.episode_id}: camera {cam.name} has frames without an image",
+            hint="LeRobot needs every frame of every camera; select complete episodes.",
+        )
+    return [b for b in encoded if b is not None]
+
+
+@dataclass
 class _FileRoller:
     """Which chunk/file the next episode goes to; a new file once ``limit`` bytes are used."""
 
@@ -243,54 +344,41 @@ class _Writer:
         }
         self.video_files: dict[str, _VideoFile] = {}
         self.copied_videos = 0  # episode videos copied as recorded (no re-encoding)
+        self.converter = EpisodeConverter(
+            self.ds.meta,
+            tuple(self.cams.colour),
+            tuple(self.cams.timed),
+            self.video,
+            {
+                v3.camera_key(c.name): v3.arrow_type(self.features[v3.camera_key(c.name)])
+                for c in self.cams.colour
+                if not self.video
+            },
+        )
 
     # -- one episode ---------------------------------------------------------------
 
-    def add(self, position: int, view: EpisodeView) -> None:
+    def add(self, position: int, view: EpisodeView, part: EpisodePart | None = None) -> None:
+        """Write episode ``view`` as the ``position``-th of the export; ``part`` is its
+        conversion when it was prepared elsewhere (a Ray task), else it is prepared here."""
+        if part is None:
+            part = self.converter.prepare(view)
         n = view.frame_count
         meta = view.meta
-        fps = self.ds.meta.fps
-        columns: dict[str, Any] = {}
-        stats: dict[str, st.Stats] = {}
-        for name, feat in self.ds.meta.feature_items():
-            key = v3.feature_key(name, feat)
-            values = view.feature(name)
-            columns[key] = pa.FixedSizeListArray.from_arrays(
-                pa.array(values.reshape(-1)), feat.shape[0]
-            )
-            stats[key] = st.vector_stats(values)
+        columns, stats = dict(part.columns), dict(part.stats)
         video_spans: dict[str, tuple[int, int, float]] = {}
-        for cam in self.cams.colour:
+        for name in part.pending:  # video=True: encoded here, into files shared by episodes
+            cam = self.ds.meta.camera(name)
             key = v3.camera_key(cam.name)
             if cam.is_video:
                 self._add_video_camera(view, cam, key, n, stats, columns, video_spans)
                 continue
-            encoded = view.images(cam.name).all_encoded()
-            if any(b is None for b in encoded):
-                raise InteropError(
-                    f"episode {view.episode_id}: camera {cam.name} has frames without an image",
-                    hint="LeRobot needs every frame of every camera; select complete episodes.",
-                )
-            frames = [b for b in encoded if b is not None]
+            frames = _frame_bytes(view, cam)
             samples = st.sample_positions(n)
             decoded = {i: decode_image(frames[i], cam.encoding) for i in samples}
             stats[key] = st.image_stats([decoded[i] for i in samples], n)
-            if self.video:
-                video_spans[cam.name] = self._add_video(cam, frames, decoded, n)
-            else:
-                suffix = "jpg" if cam.encoding == "jpeg" else "png"
-                columns[key] = pa.array(
-                    [{"bytes": b, "path": f"frame-{i:06d}.{suffix}"} for i, b in enumerate(frames)],
-                    type=v3.arrow_type(self.features[key]),
-                )
-        times = view.timestamp_ns
-        columns[v3.REAL_TIME_FEATURE] = pa.array(times, type=pa.int64())
-        stats[v3.REAL_TIME_FEATURE] = st.vector_stats(times)
-        for cam in self.cams.timed:
-            cam_times = view.image_timestamps_ns(cam.name)
-            key = v3.image_time_feature(cam.name)
-            columns[key] = pa.array(cam_times, type=pa.int64())
-            stats[key] = st.vector_stats(np.asarray(cam_times))
+            video_spans[cam.name] = self._add_video(cam, frames, decoded, n)
+        fps = self.ds.meta.fps
         task_index = self.tasks.setdefault(_task(meta), len(self.tasks))
         default_values: dict[str, np.ndarray] = {
             "timestamp": (np.arange(n) / fps).astype(np.float32),
@@ -314,10 +402,11 @@ class _Writer:
             self.data_writer = pq.ParquetWriter(path, self.schema, compression="snappy")
         assert self.data_writer is not None
         self.data_writer.write_table(table)
+        full = {k: v for k, v in stats.items() if v is not None}
         self.episode_rows.append(
-            self._episode_row(position, view, meta, chunk, file, video_spans, stats)
+            self._episode_row(position, view, meta, chunk, file, video_spans, full)
         )
-        self.episode_stats.append(stats)
+        self.episode_stats.append(full)
         self.index += n
 
     def _subtasks(self, meta: EpisodeMeta, n: int) -> np.ndarray:
@@ -337,33 +426,23 @@ class _Writer:
         cam: Camera,
         key: str,
         n: int,
-        stats: dict[str, st.Stats],
+        stats: dict[str, st.Stats | None],
         columns: dict[str, Any],
         video_spans: dict[str, tuple[int, int, float]],
     ) -> None:
-        """A video camera (format 1.1): its frames decoded once, then encoded as LeRobot
-        stores them (its video codec, or JPEG image features)."""
+        """A video camera (format 1.1) into LeRobot video: its bitstream copied when LeRobot
+        can read it as is, else its frames decoded once and encoded."""
         samples = st.sample_positions(n)
-        if self.video:
-            span = self._copy_video(view, cam, n)
-            if span is not None:  # the bitstream copied: only the sampled frames decoded
-                seq = view.images(cam.name)
-                stats[key] = st.image_stats([seq[i] for i in samples], n)
-                video_spans[cam.name] = span
-                return
+        span = self._copy_video(view, cam, n)
+        if span is not None:  # the bitstream copied: only the sampled frames decoded
+            seq = view.images(cam.name)
+            stats[key] = st.image_stats([seq[i] for i in samples], n)
+            video_spans[cam.name] = span
+            return
         decoded = dict(enumerate(view.images(cam.name)))
         stats[key] = st.image_stats([decoded[i] for i in samples], n)
-        if self.video:
-            size = view.video_path(cam.name).stat().st_size
-            video_spans[cam.name] = self._add_video(cam, [], decoded, n, size=size)
-            return
-        columns[key] = pa.array(
-            [
-                {"bytes": encode_image(decoded[i], "jpeg"), "path": f"frame-{i:06d}.jpg"}
-                for i in range(n)
-            ],
-            type=v3.arrow_type(self.features[key]),
-        )
+        size = view.video_path(cam.name).stat().st_size
+        video_spans[cam.name] = self._add_video(cam, [], decoded, n, size=size)
 
     def _copy_video(self, view: EpisodeView, cam: Camera, n: int) -> tuple[int, int, float] | None:
         """Copy a video camera's bitstream into a LeRobot video file of its own (no
