@@ -349,6 +349,8 @@ CODE: dict[str, str] = {
     "video=VideoPolicy(cameras='jpeg')": "--cameras jpeg",
     "video=VideoPolicy(cameras='video')": "--cameras video",
     "decode_images=True": "decode_images=True from Python",
+    ".torch()": "the PyTorch loader (.torch() from Python)",
+    ".iterable()": "the streaming loader (.iterable() from Python)",
     "serve(settings)": "`embodex console`",
     "add_remote(name, url)": "`embodex remote add NAME URL`",
     "remove_remote(name)": "`embodex remote remove NAME`",
