@@ -89,11 +89,8 @@ def test_verdicts_in_colour_on_a_terminal_only(
     assert not ANSI.search(table(["period", "status"], [[1, "late"]]))
 
 
-def test_the_running_count_adapter_sums_up_once(capsys: pytest.CaptureFixture[str]) -> None:
-    from embodex_cli.render import Counter
-
-    counter = Counter("scanning")
-    for _ in range(5):
-        counter.update()
-    counter.finish()
+def test_a_running_count_sums_up_once(capsys: pytest.CaptureFixture[str]) -> None:
+    with Output(False).progress("scanning") as meter:  # no total: a running count
+        for _ in range(5):
+            meter.update()
     assert re.fullmatch(r"scanning: 5 done in \d+\.\d s \([\d.,]+/s\)\n", capsys.readouterr().err)

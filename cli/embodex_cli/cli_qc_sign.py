@@ -6,9 +6,10 @@ from pathlib import Path
 
 import click
 
+from embodex.units import count
+
 from .commands_trust import load_signer_cli
 from .output import Output, json_option
-from .render import plural
 
 
 @click.command("sign")
@@ -36,7 +37,7 @@ def qc_sign(dataset: Path, key: str, out: Path | None, no_ledger: bool, as_json:
     Output(as_json).result(
         signed,
         text=lambda sq: [
-            f"signed the QC manifest of {dataset} ({plural(sq.episodes, 'episode')}, "
+            f"signed the QC manifest of {dataset} ({count(sq.episodes, 'episode')}, "
             f"{sq.digest}) -> {sq.path}"
             + (f"; ledger entry {sq.ledger_entry.seq}" if sq.ledger_entry else "")
         ],

@@ -8,10 +8,11 @@ from typing import Any
 
 import click
 
+from embodex.units import count
+
 from .commands_delivery import WHEN, channel_options
 from .commands_trust import load_signer_cli, trust_opt, trusted_identities
 from .output import Output, err, json_option
-from .render import plural
 from .render_market import (
     built_catalog_lines,
     catalog_lines,
@@ -269,7 +270,7 @@ def catalog_record_delivery(
     Output(as_json).result(
         recorded,
         text=lambda done: [
-            f"batch {d.batch}: {plural(len(d.manifest.episodes), 'episode')}, chain head "
+            f"batch {d.batch}: {count(len(d.manifest.episodes), 'episode')}, chain head "
             f"{d.chain.head} -> {d.where}"
             for d in done
         ],

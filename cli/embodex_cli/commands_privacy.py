@@ -8,10 +8,11 @@ from typing import Any
 
 import click
 
+from embodex.units import count
+
 from .commands_delivery import WHEN
 from .commands_trust import load_signer_cli
 from .output import Output, err, json_option
-from .render import plural
 
 
 def register(cli: click.Group) -> None:
@@ -86,11 +87,11 @@ def anonymise(
     from embodex.format.anonymise import AnonymiseResult, anonymise_dataset
 
     def lines(r: AnonymiseResult) -> list[str]:
-        out_lines = [f"wrote {plural(len(r.dataset), 'episode')} to {out}"]
-        for name, count in r.cameras.items():
+        out_lines = [f"wrote {count(len(r.dataset), 'episode')} to {out}"]
+        for name, masked in r.cameras.items():
             out_lines.append(
-                f"  {name}: {count.changed}/{count.frames} frames masked, {count.boxes} boxes"
-                f" ({count.filled} by temporal filling)"
+                f"  {name}: {masked.changed}/{masked.frames} frames masked, {masked.boxes} boxes"
+                f" ({masked.filled} by temporal filling)"
             )
         return out_lines
 
@@ -137,8 +138,8 @@ def pseudonymise(dataset: Path, out: Path, scope: str, as_json: bool) -> None:
     Output(as_json).result(
         result,
         text=lambda _r: [
-            f"wrote {plural(len(ds), 'episode')} to {out}: "
-            f"{plural(len(aliases), 'operator')} pseudonymised (table kept in the embodex home)"
+            f"wrote {count(len(ds), 'episode')} to {out}: "
+            f"{count(len(aliases), 'operator')} pseudonymised (table kept in the embodex home)"
         ],
     )
 
@@ -238,7 +239,7 @@ def consent_link(dataset: Path, at: datetime | None, as_json: bool) -> None:
     from embodex.trust.consent import ConsentLink, link_consent
 
     def lines(r: ConsentLink) -> list[str]:
-        out = [f"linked {plural(len(r.linked), 'episode')} of {r.dataset} to consent"]
+        out = [f"linked {count(len(r.linked), 'episode')} of {r.dataset} to consent"]
         for op, eps in r.missing.items():
             out.append(err(f"no consent in force for {op or '(no operator)'}: {len(eps)} episodes"))
         return out
@@ -301,11 +302,11 @@ def consent_withdraw(
         raise click.UsageError("--contract needs --channel (the channel to revoke on)")
 
     def lines(r: ConsentWithdrawn) -> list[str]:
-        out = [f"withdrew {plural(len(r.withdrawn), 'consent statement')} of {r.operator}"]
+        out = [f"withdrew {count(len(r.withdrawn), 'consent statement')} of {r.operator}"]
         for rev in r.revocations:
             out.append(
-                f"revoked {plural(len(rev.episodes), 'episode')} on {rev.url} "
-                f"({plural(len(rev.notices), 'notice')})"
+                f"revoked {count(len(rev.episodes), 'episode')} on {rev.url} "
+                f"({count(len(rev.notices), 'notice')})"
             )
         return out
 

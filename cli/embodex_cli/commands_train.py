@@ -9,8 +9,10 @@ from typing import Any
 
 import click
 
+from embodex.units import count
+
 from .output import Output, json_option
-from .render import fmt_hours, plural, table
+from .render import fmt_hours, table
 
 
 def register(cli: click.Group) -> None:
@@ -102,8 +104,8 @@ def load_check(
 def _load_lines(info: dict[str, Any], qc: str) -> Iterator[str]:
     sel = info["selection"]
     yield (
-        f"{info['source']}: {plural(info['episodes'], 'episode')}, {info['frames']:,} frames, "
-        f"{fmt_hours(info['hours'])} selected of {plural(sel.get('episodes', 0), 'episode')} "
+        f"{info['source']}: {count(info['episodes'], 'episode')}, {info['frames']:,} frames, "
+        f"{fmt_hours(info['hours'])} selected of {count(sel.get('episodes', 0), 'episode')} "
         f"({sel.get('excluded_by_qc', 0)} cut by qc={qc!r}, "
         f"{sel.get('excluded_by_filter', 0)} by --where)"
     )

@@ -8,17 +8,15 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from embodex.units import count, duration
+from embodex.units import duration
 
 __all__ = [
     "STYLES",
-    "Counter",
     "colour_enabled",
     "fmt_bytes",
     "fmt_hours",
     "hours_header",
     "paint",
-    "plural",
     "table",
 ]
 
@@ -34,12 +32,6 @@ def hours_header(unit: str) -> str:
     """The heading of a column of durations all in ``unit``: ``hours``, ``minutes``,
     ``seconds`` (so a column headed hours never holds seconds)."""
     return {"h": "hours", "min": "minutes", "s": "seconds"}[unit]
-
-
-def plural(n: int, word: str) -> str:
-    """``1 episode``, ``2,542 frames``: the count with the noun agreeing
-    (``embodex.units.count``)."""
-    return count(n, word)
 
 
 def fmt_bytes(n: float) -> str:
@@ -140,20 +132,3 @@ def _is_number(v: Any) -> bool:
     except ValueError:
         return False
     return True
-
-
-class Counter:
-    """A running count for work whose size is not known up front (the older helper, kept
-    as an adapter over :class:`embodex_cli.progress.Display`): a bar with the count and rate
-    on a terminal, one summary line otherwise."""
-
-    def __init__(self, label: str) -> None:
-        from .progress import Display, display_mode
-
-        self._display = Display(label, None, unit="items", mode=display_mode(False))
-
-    def update(self, n: int = 1) -> None:
-        self._display.advance(n)
-
-    def finish(self) -> None:
-        self._display.close()

@@ -9,10 +9,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from embodex.units import unit_for
+from embodex.units import count, plural, unit_for
 
 from .output import err
-from .render import fmt_bytes, fmt_hours, hours_header, plural, table
+from .render import fmt_bytes, fmt_hours, hours_header, table
 from .render_trust import short
 
 if TYPE_CHECKING:
@@ -58,13 +58,13 @@ def publish_lines(r: PublishResult) -> Iterator[str]:
         yield from warning_lines(r.warnings)
         yield (
             f"would publish batch {r.number} to {r.url}: "
-            f"{plural(len(r.episodes), 'episode')}, {hours(r.hours)}, {r.files} files "
+            f"{count(len(r.episodes), 'episode')}, {hours(r.hours)}, {r.files} files "
             f"({fmt_bytes(r.bytes)}); dry run: nothing uploaded"
         )
         return
     yield (
         f"published batch {r.number} to {r.url}: "
-        f"{plural(len(r.episodes), 'episode')}, {hours(r.hours)}, {r.files} files "
+        f"{count(len(r.episodes), 'episode')}, {hours(r.hours)}, {r.files} files "
         f"({fmt_bytes(r.bytes)}); head sequence {r.head_sequence}, valid until "
         f"{r.expires_at.isoformat() if r.expires_at else '-'}"
     )
@@ -76,7 +76,7 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
         yield f"notice {n.number}: {n.type}{what}: {n.reason}"
     for b in report.batches:
         text = (
-            f"batch {b.number}: {b.outcome}: {b.accepted} of {plural(b.episodes, 'episode')} "
+            f"batch {b.number}: {b.outcome}: {b.accepted} of {count(b.episodes, 'episode')} "
             f"accepted ({hours(b.accepted_hours)})"
         )
         if b.rejected:
@@ -89,7 +89,7 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
         yield f"  receipt {b.receipt}"
     for batch, ids in report.revoked.items():
         yield (
-            f"revoked in batch {batch}: {plural(len(ids), 'episode')} marked in "
+            f"revoked in batch {batch}: {count(len(ids), 'episode')} marked in "
             f"{report.dataset} (no longer loaded; deletion receipt in receipts/deletions/)"
         )
     if report.deletions_posted:
@@ -111,7 +111,7 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
         yield f"processed in {report.region} ({how.get(report.region_source or '', '?')})"
     if report.dataset_episodes:
         yield (
-            f"{report.dataset}: {plural(report.dataset_episodes, 'episode')}, "
+            f"{report.dataset}: {count(report.dataset_episodes, 'episode')}, "
             f'{fmt_hours(report.dataset_hours)} — train with embodex.train.load("{report.dataset}")'
         )
     if report.receipts_unposted:
@@ -123,10 +123,9 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
 def _unposted_warning(report: PullReport, url: str, contract: Path) -> str:
     """One line: which receipts the channel refused, why, where they are, what to do."""
     batches = report.receipts_unposted
-    count = f"{len(batches)} receipt{'s' if len(batches) > 1 else ''}"
     folder = report.into / "receipts"
     return (
-        f"warning: {count} (batch{'es' if len(batches) > 1 else ''} "
+        f"warning: {count(len(batches), 'receipt')} ({plural('batch', len(batches))} "
         f"{', '.join(map(str, batches))}) could not be posted to the channel: "
         f"{report.receipts_refused}; kept in {folder}/ — give this account write access to the "
         "channel (every pull tries again), or send those files to the centre, which posts "

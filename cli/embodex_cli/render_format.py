@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embodex.units import unit_for
+from embodex.units import count, unit_for
 
 from .output import err
-from .render import fmt_bytes, fmt_hours, plural, table
+from .render import fmt_bytes, fmt_hours, table
 
 if TYPE_CHECKING:
     from embodex.demo.sample import SynthResult
@@ -33,14 +33,14 @@ __all__ = [
 
 
 def synth_lines(r: SynthResult, out: Path, *, append: bool) -> Iterator[str]:
-    total = f"; {plural(r.in_dataset or 0, 'episode')} in it now" if append else ""
-    yield f"wrote {plural(r.episodes, 'episode')} to {out} ({r.layout} layout{total})"
+    total = f"; {count(r.in_dataset or 0, 'episode')} in it now" if append else ""
+    yield f"wrote {count(r.episodes, 'episode')} to {out} ({r.layout} layout{total})"
 
 
 def package_lines(r: ImportReport, out: Path) -> Iterator[str]:
-    yield f"packaged {plural(r.episodes, 'episode')} ({plural(r.frames, 'frame')}) into {out}"
+    yield f"packaged {count(r.episodes, 'episode')} ({count(r.frames, 'frame')}) into {out}"
     if r.reused:
-        yield f"  {plural(r.reused, 'episode')} staged by an interrupted run, reused as staged"
+        yield f"  {count(r.reused, 'episode')} staged by an interrupted run, reused as staged"
     for note in r.notes:
         yield err(f"note: {note}")
     for episode, reason in r.skipped:
@@ -53,11 +53,11 @@ def inspect_lines(s: DatasetSummary) -> Iterator[str]:
     yield f"{s.name}  ({s.path})"
     yield f"  licence {s.licence} · centre {s.centre} · format {s.format_version}"
     yield (
-        f"  {plural(s.episodes, 'episode')} · {plural(s.frames, 'frame')} · "
+        f"  {count(s.episodes, 'episode')} · {count(s.frames, 'frame')} · "
         f"{fmt_hours(s.hours, u)} · {s.fps:g} fps · success {rate} · "
-        f"{plural(s.operators, 'operator')}"
+        f"{count(s.operators, 'operator')}"
     )
-    yield f"  {fmt_bytes(s.size_bytes)} in {plural(s.shards, 'shard')} · digest {s.digest}"
+    yield f"  {fmt_bytes(s.size_bytes)} in {count(s.shards, 'shard')} · digest {s.digest}"
     if s.recorded_from:
         yield f"  recorded {s.recorded_from} .. {s.recorded_to}"
     yield ""
@@ -117,7 +117,7 @@ def verify_lines(r: VerifyReport) -> Iterator[str]:
         yield err(f"note: {note}")
     if r.ok:
         yield (
-            f"ok: {plural(r.episodes, 'episode')}, {r.frames:,} frames, "
+            f"ok: {count(r.episodes, 'episode')}, {r.frames:,} frames, "
             f"{r.files} files ({fmt_bytes(r.bytes)}) match {r.digest}"
         )
         return
@@ -129,8 +129,8 @@ def verify_lines(r: VerifyReport) -> Iterator[str]:
 
 def trim_lines(r: TrimResult, out: Path) -> Iterator[str]:
     yield (
-        f"wrote {plural(len(r.dataset), 'episode')} to {out}: "
-        f"{plural(len(r.trimmed), 'episode')} trimmed, "
+        f"wrote {count(len(r.dataset), 'episode')} to {out}: "
+        f"{count(len(r.trimmed), 'episode')} trimmed, "
         f"{r.frames_before - r.frames_after:,} of {r.frames_before:,} frames cut"
     )
     if r.trimmed:
@@ -145,7 +145,7 @@ def trim_lines(r: TrimResult, out: Path) -> Iterator[str]:
 
 def export_lines(r: ExportReport, what: str) -> Iterator[str]:
     yield (
-        f"exported {plural(r.episodes, 'episode')} ({r.frames:,} frames) to "
+        f"exported {count(r.episodes, 'episode')} ({r.frames:,} frames) to "
         f"{r.path} as {what}: {r.files} files, {fmt_bytes(r.bytes)}"
     )
     if r.url is not None:
@@ -156,7 +156,7 @@ def export_lines(r: ExportReport, what: str) -> Iterator[str]:
 
 def transcode_lines(r: TranscodeResult, out: Path) -> Iterator[str]:
     yield (
-        f"wrote {plural(len(r.dataset), 'episode')} to {out}: "
+        f"wrote {count(len(r.dataset), 'episode')} to {out}: "
         f"{fmt_bytes(r.bytes_before)} -> {fmt_bytes(r.bytes_after)}"
     )
     for name, change in r.cameras.items():

@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from embodex.units import percent, unit_for
+from embodex.units import count, percent, unit_for
 
-from .render import fmt_hours, hours_header, plural, table
+from .render import fmt_hours, hours_header, table
 from .render_trust import short
 
 if TYPE_CHECKING:
@@ -61,7 +61,7 @@ def built_catalog_lines(built: BuiltCatalog) -> list[str]:
     li, total, signer = built.listing, built.figures.overall, built.signer
     return [
         f"wrote {built.path / 'listing.json'}: catalogue #{li.sequence} of "
-        f"{plural(len(li.datasets), 'dataset')}, {plural(total['episodes'], 'episode')}, "
+        f"{count(len(li.datasets), 'dataset')}, {count(total['episodes'], 'episode')}, "
         f"{hours(total['hours'])}, signed by "
         f"{signer.name} ({signer.key_id}), valid until {li.valid_until}"
     ]
@@ -83,10 +83,10 @@ def catalog_lines(view: CatalogView) -> list[str]:
         f"{c.centre_name} ({c.centre_id}{', ' + c.site if c.site else ''}) — catalogue "
         f"#{li.sequence}, issued {li.issued_at}, valid until {li.valid_until}",
         f"  verified     listing signed by {c.identity.name} ({c.identity.key_id}); "
-        f"{plural(len(catalog.chains), 'provenance chain')} check out",
-        f"  holds        {plural(t['overall']['episodes'], 'episode')}, "
+        f"{count(len(catalog.chains), 'provenance chain')} check out",
+        f"  holds        {count(t['overall']['episodes'], 'episode')}, "
         f"{hh(t['overall']['hours'])} ({hh(deliverable)} deliverable: QC PASS or WARN) "
-        f"in {plural(len(li.datasets), 'dataset')}",
+        f"in {count(len(li.datasets), 'dataset')}",
         "  QC profiles  "
         + "; ".join(f"{p.id} v{p.version} {short(p.digest)}" for p in li.qc_profiles),
         "",
@@ -343,7 +343,7 @@ def chain_lines(d: dict[str, Any]) -> list[str]:
     lines = [
         f"{d['dataset']['name']} {short(d['dataset']['digest'])} — chain head {short(d['head'])}, "
         f"signed by {d['centre']['centre_name']} ({d['centre']['key_id']})",
-        f"  collected    {plural(col['episodes'], 'episode')} at {col['site'] or '-'}, "
+        f"  collected    {count(col['episodes'], 'episode')} at {col['site'] or '-'}, "
         f"{col['from']} .. {col['to']}",
         f"  robots       {', '.join(col['robot_serials']) or '-'}",
         f"  operators    {', '.join(col['operators']) or '-'}",
@@ -351,7 +351,7 @@ def chain_lines(d: dict[str, Any]) -> list[str]:
     for step in d["steps"]:
         details = ", ".join(f"{k} {v}" for k, v in step["details"].items())
         lines.append(
-            f"  {step['step']:<12} {plural(step['episodes'], 'episode')} by {step['tool']};"
+            f"  {step['step']:<12} {count(step['episodes'], 'episode')} by {step['tool']};"
             f" {details}"
         )
     lines.append(
@@ -363,13 +363,13 @@ def chain_lines(d: dict[str, Any]) -> list[str]:
     if "sample" in d:
         s = d["sample"]
         lines.append(
-            f"  sample       {plural(len(s['episodes']), 'episode')} of {s['source']['name']}, "
+            f"  sample       {count(len(s['episodes']), 'episode')} of {s['source']['name']}, "
             f"licence {s['licence']}; watermark: {s['watermark']}"
         )
     if "delivery" in d:
         dl = d["delivery"]
         lines.append(
-            f"  delivery     batch {dl['batch']} ({plural(dl['episodes'], 'episode')}, "
+            f"  delivery     batch {dl['batch']} ({count(dl['episodes'], 'episode')}, "
             f"{hours(Decimal(dl['hours']))}) published {dl['published_at']} on channel "
             f"{dl['channel_id']} under {dl['contract_id']} to buyer {dl['buyer_key_id']}; "
             f"manifest {short(dl['batch_manifest_digest'])}"
@@ -381,7 +381,7 @@ def chain_lines(d: dict[str, Any]) -> list[str]:
 def sample_lines(pack: SamplePack) -> list[str]:
     d = pack.describe()
     lines = [
-        f"sample pack {pack.path}: {plural(len(pack.episodes), 'episode')}, digest "
+        f"sample pack {pack.path}: {count(len(pack.episodes), 'episode')}, digest "
         f"{short(pack.dataset_digest)}, provenance head {short(pack.provenance.head)}",
     ]
     if "cells" in d:

@@ -9,8 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from embodex.units import count
+
 from .output import err
-from .render import fmt_hours, plural, table
+from .render import fmt_hours, table
 
 if TYPE_CHECKING:  # annotations only: the CLI starts without loading the SDK's layers
     from embodex.qc import Profile, QCRunSummary, ReviewNext, ReviewRecorded, Reviews
@@ -44,7 +46,7 @@ def qc_run_lines(s: QCRunSummary) -> Iterator[str]:
     p = s.profile
     yield (
         f"QC of {s.dataset} with profile {p.id} v{p.version} ({p.digest[:19]}…): "
-        f"{plural(len(s.episodes), 'episode')}, {s.result.frames:,} frames in "
+        f"{count(len(s.episodes), 'episode')}, {s.result.frames:,} frames in "
         f"{s.result.seconds:.1f} s"
     )
     yield ""

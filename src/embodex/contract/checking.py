@@ -23,6 +23,7 @@ from typing import Any
 from pydantic import Field, model_validator
 
 from ..trust.types import Dec, Digest, Hours, Identifier, Timestamp, TrustModel, dec_str
+from ..units import count, plural
 from .file import VerifiedContract
 from .model import Contract
 from .periods import Period, period_for
@@ -143,7 +144,7 @@ def _outside(attr: str, allowed: set[str]) -> Callable[[EpisodeSummary], str | N
 def _out_of_scope(label: str) -> Callable[[str, int], str]:
     def describe(value: str, n: int) -> str:
         what = f"no {label}" if value == "None" else f"{label} {value!r}"
-        return f"{n} episode(s) with {what}, outside the contract's scope"
+        return f"{count(n, 'episode')} with {what}, outside the contract's scope"
 
     return describe
 
@@ -173,14 +174,17 @@ def _scope_violations(contract: Contract, batch: BatchSummary) -> list[Violation
         batch,
         "scope.required_cameras",
         lambda ep: ", ".join(sorted(required - set(ep.cameras))) or None,
-        lambda v, n: f"{n} episode(s) lack camera(s) {v}",
+        lambda v, n: (
+            f"{count(n, 'episode')} {'lacks' if n == 1 else 'lack'} "
+            f"{plural('camera', v.count(',') + 1)} {v}"
+        ),
         ", ".join(scope.required_cameras),
     )
     out += _grouped(
         batch,
         "scope.fps",
         lambda ep: None if ep.fps == scope.fps else dec_str(ep.fps),
-        lambda v, n: f"{n} episode(s) at {v} fps, contract says {scope.fps}",
+        lambda v, n: f"{count(n, 'episode')} at {v} fps, contract says {scope.fps}",
         str(scope.fps),
     )
     return out

@@ -22,6 +22,7 @@ from typing import Literal
 from ..contract import VerifiedContract
 from ..contract.checking import Violation, check_batch, replaced_batch
 from ..qc import QCManifest, compare_manifests
+from ..units import count
 from .documents import BatchManifest
 
 __all__ = ["BATCH_RULES", "Decision", "decide"]
@@ -61,8 +62,8 @@ class Decision:
         lines = [*self.batch_reasons]
         if self.disagreements:
             lines.append(
-                f"the buyer's QC disagrees with the centre's on {len(self.disagreements)} "
-                "point(s): " + "; ".join(self.disagreements[:10])
+                f"the buyer's QC disagrees with the centre's on "
+                f"{count(len(self.disagreements), 'point')}: " + "; ".join(self.disagreements[:10])
             )
         return "\n".join(lines) or None
 

@@ -97,7 +97,8 @@ class EpisodeIndexError(SchemaError, IndexError):
         self.position = position
         self.count = count
         super().__init__(
-            f"episode position {position} is out of range: {dataset} has {count} episode(s)"
+            f"episode position {position} is out of range: {dataset} has {count} "
+            f"episode{'' if count == 1 else 's'}"
         )
 
 

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationError,
 from ..canonical import digest_json
 from ..errors import ProfileError
 from ..parsing import BoundedYamlLoader, load_yaml, read_text
+from ..units import plural
 from .robot import RobotFacts
 from .rules import RULES, RuleParams
 
@@ -84,11 +85,12 @@ class Profile(_Strict):
     def _check_rules(self) -> Profile:
         unknown = sorted(set(self.rules) - set(RULES))
         if unknown:
-            raise ValueError(f"unknown rule(s): {', '.join(unknown)}")
+            raise ValueError(f"unknown {plural('rule', len(unknown))}: {', '.join(unknown)}")
         missing = [r for r in RULES if r not in self.rules]
         if missing:
             raise ValueError(
-                f"rule(s) not configured: {', '.join(missing)} (list every rule, or start "
+                f"{plural('rule', len(missing))} not configured: {', '.join(missing)} (list every "
+                f"rule, or start "
                 f"the file with `extends: {DEFAULT_PROFILE}`)"
             )
         params: dict[str, RuleParams] = {}

@@ -17,6 +17,7 @@ from ..errors import CorruptDatasetError, QCError
 from ..format import Dataset, open_dataset
 from ..format.models import DatasetMeta, Embodiment
 from ..format.progress import ProgressCallback, ProgressTracker
+from ..units import plural
 from .chunk import CHUNK_FRAMES, load_chunk, plan_chunks
 from .findings import Finding, Note, Verdict, auto_verdict, findings_table
 from .profile import Profile, default_profile
@@ -340,7 +341,8 @@ def _embodiments(plan: Plan, meta: DatasetMeta) -> list[Embodiment]:
         if unknown:
             plan.note(
                 "numeric.limits",
-                f"the profile's robot section names joint(s) {emb.model} does not have: "
+                f"the profile's robot section names {plural('joint', len(unknown))} {emb.model} "
+                "does not have: "
                 f"{', '.join(unknown)} (ignored)",
             )
         rad = [n for n, u in zip(eff.joint_names, eff.units, strict=False) if u == "rad"]

@@ -18,6 +18,7 @@ import pyarrow as pa
 from ..errors import LoaderConfigError, QCManifestMissingError
 from ..format.revocation import is_revoked
 from ..parsing import load_json
+from ..units import count
 
 __all__ = [
     "QC_MANIFEST",
@@ -199,7 +200,8 @@ def _filter_mask(
     unknown = wanted - set(ids)
     if unknown:
         raise LoaderConfigError(
-            f"episodes= names {len(unknown)} id(s) not in the dataset, e.g. {sorted(unknown)[0]}",
+            f"episodes= names {count(len(unknown), 'id')} not in the dataset, "
+            f"e.g. {sorted(unknown)[0]}",
             hint="List the ids with `dataset.episode_ids`.",
             field="episodes",
         )

@@ -30,6 +30,7 @@ from typing import Any
 import pyarrow as pa
 
 from ...errors import InteropError, MissingExtraError
+from ...units import plural
 from ..images import encode_image
 from ..models import Camera, DatasetMeta
 from ..reader import Dataset, EpisodeView
@@ -169,7 +170,8 @@ def _cameras(meta: DatasetMeta, names: Sequence[str] | None) -> list[Camera]:
     unknown = [n for n in names if n not in known]
     if unknown:
         raise InteropError(
-            f"unknown camera(s) {unknown}", hint=f"Known cameras: {', '.join(known) or 'none'}."
+            f"unknown {plural('camera', len(unknown))} {unknown}",
+            hint=f"Known cameras: {', '.join(known) or 'none'}.",
         )
     return [known[n] for n in names]
 

@@ -10,7 +10,7 @@ import pyarrow as pa
 
 from ...format.models import DatasetMeta
 from ...format.schema import frames_schema
-from ...units import count
+from ...units import count, plural
 from ..chunk import Chunk
 from .base import Flag, RuleParams, RuleSpec
 from .context import Plan
@@ -124,7 +124,8 @@ def check_dataset(plan: Plan, meta: DatasetMeta, rows: Sequence[dict[str, Any]])
                 rows,
                 "integrity.streams",
                 streams.severity,
-                f"{colour} colour camera(s), the profile requires {streams.min_color_cameras}",
+                f"{count(colour, 'colour camera')}, the profile requires "
+                f"{streams.min_color_cameras}",
                 measured=colour,
                 threshold=streams.min_color_cameras,
             )
@@ -151,7 +152,8 @@ def check_dataset(plan: Plan, meta: DatasetMeta, rows: Sequence[dict[str, Any]])
         if uncalibrated:
             plan.note(
                 "integrity.calibration",
-                f"the dataset ships no calibration for camera(s) {', '.join(uncalibrated)}: "
+                f"the dataset ships no calibration for {plural('camera', len(uncalibrated))} "
+                f"{', '.join(uncalibrated)}: "
                 "3D uses of their images need it from the recorder (set "
                 "integrity.calibration.severity to warn or fail to flag every episode)",
             )
@@ -172,7 +174,7 @@ def check_shard_schema(
             problems.append(f"column {field.name} is {schema.field(idx).type}, not {field.type}")
     extra = sorted(set(schema.names) - set(expected.names))
     if extra:
-        problems.append(f"unexpected column(s) {', '.join(extra)}")
+        problems.append(f"unexpected {plural('column', len(extra))} {', '.join(extra)}")
     if problems and p is not None:
         _each(
             plan,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ...units import count
+from ...units import count, plural
 from ..chunk import Chunk
 from ..kernels import quantiles, runs, seg_percentiles, seg_reduce
 from .base import Flag, Graded, RuleSpec
@@ -183,7 +183,7 @@ def _limits(plan: Plan, c: Chunk) -> None:
                 c.ids[e],
                 lim.severity,
                 f"{c.joint_name(j)} goes {excess[j, e]:.3f} beyond its limits "
-                f"[{lo[j]:g}, {hi[j]:g}] in {out.size} frame(s)"
+                f"[{lo[j]:g}, {hi[j]:g}] in {count(out.size, 'frame')}"
                 + (f" ({n_out} joints out of limits)" if n_out > 1 else ""),
                 measured=float(excess[j, e] + tol[j, 0]),
                 threshold=float(tol[j, 0]),
@@ -457,7 +457,8 @@ class ConstantDims:
             dims = ", ".join(names[j] if j < len(names) else f"[{j}]" for j in same)
             plan.note(
                 "numeric.dead_channel",
-                f"{role} dimension(s) {dims} hold one value in every frame of the dataset: "
+                f"{role} {plural('dimension', len(same))} {dims} "
+                f"{'holds' if len(same) == 1 else 'hold'} one value in every frame of the dataset: "
                 "their standard deviation is 0, so mean/std normalisation divides by zero "
                 "(normalise them with min/max, or leave them out)",
                 subject=role,

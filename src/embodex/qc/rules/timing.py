@@ -407,7 +407,7 @@ def _backwards(
             "timing.monotonic",
             c.ids[e],
             p.severity,
-            f"{what} go backwards or repeat {int(counts[e])} time(s), first at frame "
+            f"{what} go backwards or repeat {count(int(counts[e]), 'time')}, first at frame "
             f"{int(where[0])}",
             measured=int(counts[e]),
             threshold=0,
