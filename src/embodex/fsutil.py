@@ -20,6 +20,7 @@ __all__ = [
     "atomic_write_bytes",
     "file_mode",
     "fsync_dir",
+    "fsync_path",
     "replace_durably",
     "safe_join",
     "unsafe_path_reason",
@@ -94,13 +95,19 @@ def _read_umask() -> int:
 _UMASK = _read_umask()
 
 
-def fsync_dir(path: str | Path) -> None:
-    """Make a rename or unlink inside ``path`` durable."""
+def fsync_path(path: str | Path) -> None:
+    """Flush the file ``path`` to disk (written through another handle, or by a library that
+    does not fsync: PyAV, pyarrow)."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def fsync_dir(path: str | Path) -> None:
+    """Make a rename or unlink inside ``path`` durable."""
+    fsync_path(path)
 
 
 def replace_durably(src: str | Path, dst: str | Path) -> None:

@@ -19,6 +19,10 @@ batches into its shards with the episode's index: the same bytes and shard bound
 local run. A re-run after a crashed driver finds the staged folders whose key still matches
 its inputs (:func:`load_staged`) and packages nothing twice; the staging area is removed
 once the dataset is published.
+
+Transcode and LeRobot export stage single files in a per-job folder instead
+(:mod:`.staging_area`): they are not resumed after a killed driver, so their folder needs no
+stable name or inputs key. Both share the durable-write steps (``fsutil.fsync_path``).
 """
 
 from __future__ import annotations
@@ -37,10 +41,11 @@ import pyarrow as pa
 
 from ..canonical import sha256_file
 from ..errors import CorruptDatasetError
+from ..fsutil import fsync_path
 from .episode import Episode
 from .models import DatasetMeta
 from .videostore import VideoEncoding
-from .writer import EpisodeEncoder, _batch_ranges, _fsync_path, _StoredVideo, write_video_file
+from .writer import EpisodeEncoder, _batch_ranges, _StoredVideo, write_video_file
 
 __all__ = [
     "RECORD_FILE",
@@ -109,7 +114,7 @@ def stage_episode(
                 continue
             dst = tmp / f"{cam.name}.mp4"
             pts, key_pts = write_video_file(meta, encoding, ep, cam, n, dst)
-            _fsync_path(dst)
+            fsync_path(dst)
             videos[cam.name] = (dst.stat().st_size, sha256_file(dst))
             stored[cam.name] = _StoredVideo(dst.name, pts, key_pts)
         images = enc._image_arrays(ep, n, stored)

@@ -9,6 +9,9 @@ folder is removed when the job ends (after a killed driver it is left as
 
 Workers and driver must see the folder at the same path: the same machine or a shared file
 system (specs/scale.md).
+
+Packaging stages whole episodes, under a stable name a re-run resumes from
+(:mod:`.staging`); this area is one job's and is not reused (specs/scale.md, "Not done").
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from pathlib import Path
 
 from ..canonical import sha256_file
 from ..errors import ClusterError
-from ..fsutil import fsync_dir
+from ..fsutil import fsync_dir, fsync_path
 
 __all__ = ["StagedFile", "StagingArea"]
 
@@ -55,11 +58,7 @@ class StagingArea:
         partial = final.with_name(f"{final.name}.partial-{os.getpid()}")
         try:
             write(partial)
-            fd = os.open(partial, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
+            fsync_path(partial)
             staged = StagedFile(name, partial.stat().st_size, sha256_file(partial))
             os.replace(partial, final)
             fsync_dir(final.parent)

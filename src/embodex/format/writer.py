@@ -21,7 +21,7 @@ import pyarrow.compute as pc
 
 from ..canonical import canonical_json, digest_json, sha256_bytes, sha256_file, to_pretty_json
 from ..errors import CorruptDatasetError, DatasetExistsError, DatasetLockedError, SchemaError
-from ..fsutil import FileLock, fsync_dir
+from ..fsutil import FileLock, fsync_dir, fsync_path
 from ..parsing import parse_document
 from . import layout
 from .episode import Episode, episode_meta_from_row
@@ -177,11 +177,7 @@ class _OpenShard:
         """Make the shard durable under its final name: fsync, finish the hash, rename,
         fsync the folder. Safe to run in another thread once ``end_writing`` returned."""
         size = int(self.sink.tell())
-        fd = os.open(self.partial, os.O_RDONLY)
-        try:
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+        fsync_path(self.partial)
         self.sink.close()
         digest = self.hasher.finish(size)
         os.replace(self.partial, self.final)
@@ -597,7 +593,7 @@ class DatasetWriter(EpisodeEncoder):
         final.parent.mkdir(parents=True, exist_ok=True)
         try:
             pts, key_pts = write_video_file(self.meta, self.video_encoding, ep, cam, n, partial)
-            _fsync_path(partial)
+            fsync_path(partial)
             size = partial.stat().st_size
             entry = FileEntry(path=rel, size=size, sha256=sha256_file(partial))
             os.replace(partial, final)
@@ -651,7 +647,7 @@ class DatasetWriter(EpisodeEncoder):
             digest = dataset_digest(entries)
             manifest = Manifest(files=entries, digest=digest)
             blobs[layout.MANIFEST_FILE] = to_pretty_json(manifest.model_dump(mode="json"))
-            jobs = [pool.submit(_fsync_path, ep_path)]
+            jobs = [pool.submit(fsync_path, ep_path)]
             jobs += [pool.submit(_write_durable, txn / name, data) for name, data in blobs.items()]
             for job in jobs:
                 job.result()
@@ -901,7 +897,7 @@ def _link_or_copy(src: Path, dst: Path, size: int) -> None:
     except OSError:
         tmp = dst.with_name(dst.name + layout.PARTIAL_SUFFIX)
         shutil.copyfile(src, tmp)
-        _fsync_path(tmp)
+        fsync_path(tmp)
         os.replace(tmp, dst)
 
 
@@ -910,11 +906,3 @@ def _write_durable(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
-
-
-def _fsync_path(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
