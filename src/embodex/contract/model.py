@@ -25,6 +25,7 @@ from ..trust.keys import Identity
 from ..trust.types import (
     MAX_TRADE_HOURS,
     MAX_UNIT_PRICE,
+    REGION_PATTERN,
     Dec,
     Digest,
     Hours,
@@ -56,9 +57,7 @@ __all__ = [
 ]
 
 CONTRACT_KIND = "embodex.contract"
-#: An ISO 3166 region: a country (CN) or a subdivision (CN-HB).
-REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
-_REGION = REGION_PATTERN
+_REGION = REGION_PATTERN  # defined in trust.types: ledger entries carry a region too
 
 
 def _unique(values: list[str], what: str) -> list[str]:

@@ -42,7 +42,7 @@ from ..parsing import describe_validation_error
 from .envelope import PAYLOAD_TYPES, Envelope, pae, sign_payload
 from .keys import KEY_ID_PATTERN, Signer
 from .payload import parse_payload
-from .types import Digest, Timestamp, TrustModel
+from .types import REGION_PATTERN, Digest, Timestamp, TrustModel
 
 __all__ = [
     "GENESIS",
@@ -101,7 +101,7 @@ class LedgerEntry(TrustModel):
     note: str | None = None
     region: str | None = Field(
         default=None,
-        pattern=r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$",
+        pattern=REGION_PATTERN,
         description="ISO 3166 region where the data the event is about is processed (a "
         "buyer's `batch-received`: the region its store declared); absent otherwise.",
     )

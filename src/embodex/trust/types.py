@@ -23,6 +23,7 @@ from pydantic import (
 
 __all__ = [
     "DIGEST_PATTERN",
+    "REGION_PATTERN",
     "Dec",
     "Digest",
     "Hours",
@@ -40,6 +41,8 @@ __all__ = [
 ]
 
 DIGEST_PATTERN = r"^sha256:[0-9a-f]{64}$"
+#: An ISO 3166 region: a country (CN) or a subdivision (CN-HB); contracts and ledger entries.
+REGION_PATTERN = r"^[A-Z]{2}(-[A-Z0-9]{1,3})?$"
 _DECIMAL_RE = re.compile(r"^-?(0|[1-9][0-9]*)(\.[0-9]+)?$")
 
 
