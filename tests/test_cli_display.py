@@ -94,3 +94,14 @@ def test_a_running_count_sums_up_once(capsys: pytest.CaptureFixture[str]) -> Non
         for _ in range(5):
             meter.update()
     assert re.fullmatch(r"scanning: 5 done in \d+\.\d s \([\d.,]+/s\)\n", capsys.readouterr().err)
+
+
+def test_a_cluster_job_line_reads_its_eta_like_the_bar() -> None:
+    from embodex.format.progress import Progress
+    from embodex_cli.output import progress_text
+
+    # 1 of 4 episodes in 1500 s: 4,500 s left, an hour and a quarter (not "75:00")
+    line = progress_text(Progress(done=1, total=4, elapsed_s=1500.0, episode="e1", where="n1"))
+    assert line == "1/4 episodes, 0.0/s, ETA 1:15:00, last on n1"
+    one = progress_text(Progress(done=1, total=1, elapsed_s=2.0, episode="e1", reused=True))
+    assert one == "1/1 episode, 0.5/s, ETA 0:00:00 (reused from an earlier run)"

@@ -27,7 +27,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from .progress import Display, display_mode
+from embodex.units import plural
+
+from .progress import Display, clock, display_mode
 from .render import colour_enabled, paint
 
 if TYPE_CHECKING:
@@ -149,12 +151,14 @@ class Meter:
 
 
 def progress_text(p: Progress) -> str:
-    """``12/40 episodes, 3.2/s, ETA 0:09, last on 10.0.0.7 pid 4711`` (reused ones noted)."""
+    """``12/40 episodes, 3.2/s, ETA 0:00:09, last on 10.0.0.7 pid 4711`` (reused ones
+    noted)."""
     eta = p.eta_s
-    left = "-" if eta is None else f"{int(eta) // 60}:{int(eta) % 60:02d}"
+    left = "-" if eta is None else clock(eta)
     where = f", last on {p.where}" if p.where else ""
     reused = " (reused from an earlier run)" if p.reused else ""
-    return f"{p.done}/{p.total} episodes, {p.per_s:,.1f}/s, ETA {left}{where}{reused}"
+    done = f"{p.done}/{p.total} {plural('episode', p.total)}"
+    return f"{done}, {p.per_s:,.1f}/s, ETA {left}{where}{reused}"
 
 
 class Output:

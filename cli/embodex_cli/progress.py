@@ -17,7 +17,7 @@ import click
 
 from .render import fmt_bytes
 
-__all__ = ["Display", "Mode", "Unit", "display_mode"]
+__all__ = ["Display", "Mode", "Unit", "clock", "display_mode"]
 
 Mode = Literal["bar", "summary", "off"]
 Unit = Literal["items", "bytes"]
@@ -126,8 +126,8 @@ def _start_bar(label: str, total: int | None, unit: Unit) -> tuple[Any, Any]:
         def render(self, task: Any) -> Text:
             left = task.time_remaining
             if task.total is not None and left is not None and not task.finished:
-                return Text(f"ETA {_clock(left)}")
-            return Text(_clock(task.finished_time or task.elapsed or 0))
+                return Text(f"ETA {clock(left)}")
+            return Text(clock(task.finished_time or task.elapsed or 0))
 
     amount: list[ProgressColumn] = (
         [DownloadColumn(), TransferSpeedColumn()] if unit == "bytes" else [Count(), Rate()]
@@ -148,6 +148,7 @@ def _start_bar(label: str, total: int | None, unit: Unit) -> tuple[Any, Any]:
     return progress, progress.add_task(label, total=total)
 
 
-def _clock(seconds: float) -> str:
+def clock(seconds: float) -> str:
+    """``0:00:09``, ``1:15:03``: the bar's time left or spent, and ``progress_text``'s ETA."""
     s = int(seconds)
     return f"{s // 3600}:{s // 60 % 60:02d}:{s % 60:02d}"
