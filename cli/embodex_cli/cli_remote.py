@@ -38,7 +38,10 @@ def remote() -> None:
 
 def _scope(project: bool, home: bool) -> Scope | None:
     if project and home:
-        raise click.UsageError("--project and --home exclude each other")
+        raise click.UsageError(
+            "--project and --home exclude each other: pass one (neither: the project's file "
+            "when there is one, else yours)"
+        )
     return "project" if project else "home" if home else None
 
 

@@ -91,7 +91,9 @@ def channel_options(*, key: bool, positional: bool = True) -> Callable[[Any], An
             given = kwargs.pop("channel", None)
             flag = kwargs.pop("channel_flag", None)
             if given is not None and flag is not None and given != flag:
-                raise click.UsageError(f"two channels given: {given!r} and --channel {flag!r}")
+                raise click.UsageError(
+                    f"two channels given: {given!r} and --channel {flag!r}; give one of them"
+                )
             target = resolve_channel(
                 given or flag, contract=kwargs.get("contract"), key=kwargs.get("key")
             )

@@ -299,7 +299,10 @@ def consent_withdraw(
             )
         channels = [(target.url, target.contract)]
     elif contract is not None:
-        raise click.UsageError("--contract needs --channel (the channel to revoke on)")
+        raise click.UsageError(
+            "--contract needs --channel (the channel to revoke on): add --channel URL_OR_REMOTE, "
+            "or leave out --contract to only record the withdrawal"
+        )
 
     def lines(r: ConsentWithdrawn) -> list[str]:
         out = [f"withdrew {count(len(r.withdrawn), 'consent statement')} of {r.operator}"]
