@@ -10,6 +10,9 @@ order**, whatever order the workers finish in: the driver commits them through t
 writer and journal as a local run, so a Ray run produces byte-for-byte the dataset a local
 run does. Ray retries a task whose worker dies (``max_retries``); the work units here are
 pure functions of their inputs, so a retry returns the same result.
+
+:func:`worker_dataset` is the source dataset as a worker of a transcode or an export opens
+it: once per worker process, checked against the digest the driver planned on.
 """
 
 from __future__ import annotations
@@ -19,9 +22,12 @@ import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ..errors import ClusterError
+
+if TYPE_CHECKING:
+    from .reader import Dataset
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -116,6 +122,30 @@ def worker_address() -> str:
         return "local"
     ip = ray.util.get_node_ip_address()  # type: ignore[no-untyped-call]
     return f"{ip} pid {os.getpid()}"
+
+
+#: The source dataset a Ray worker process opened last (transcode, LeRobot export): the
+#: tasks of one job reuse it instead of reading and hash-checking its metadata per episode.
+_OPEN: dict[tuple[str, str], Dataset] = {}
+
+
+def worker_dataset(root: str, digest: str) -> Dataset:
+    """On a Ray worker: the dataset at ``root``, opened once per process and checked to be
+    the one the driver planned the job on (``ClusterError`` otherwise)."""
+    from .reader import open_dataset
+
+    key = (root, digest)
+    ds = _OPEN.get(key)
+    if ds is None:
+        ds = open_dataset(root)
+        if ds.digest != digest:  # the worker must convert what the driver planned
+            raise ClusterError(
+                f"{root} on this Ray worker has digest {ds.digest}, the driver opened {digest}",
+                hint="The workers must see the same dataset at the same path as the driver.",
+            )
+        _OPEN.clear()  # one job at a time per worker: do not keep old maps open
+        _OPEN[key] = ds
+    return ds
 
 
 def cluster_cpus(address: str) -> int:

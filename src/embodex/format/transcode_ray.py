@@ -22,10 +22,10 @@ from typing import Any
 
 import pyarrow as pa
 
-from ..errors import ClusterError
+from .cluster import worker_dataset
 from .episode import Episode
 from .models import Camera
-from .reader import Dataset, open_dataset
+from .reader import Dataset
 from .staging_area import StagedFile, StagingArea
 from .videostore import VideoClip, VideoEncoding, encode_frames
 
@@ -44,33 +44,13 @@ class TranscodeJob:
     staging: StagingArea
 
 
-#: Source datasets opened in this worker process (a task per episode reuses them).
-_OPEN: dict[tuple[str, str], Dataset] = {}
-
-
-def _source(job: TranscodeJob) -> Dataset:
-    key = (job.root, job.digest)
-    ds = _OPEN.get(key)
-    if ds is None:
-        ds = open_dataset(job.root)
-        if ds.digest != job.digest:  # the worker must convert what the driver planned
-            raise ClusterError(
-                f"{job.root} on this Ray worker has digest {ds.digest}, the driver opened "
-                f"{job.digest}",
-                hint="The workers must see the same dataset at the same path as the driver.",
-            )
-        _OPEN.clear()  # one job at a time per worker: do not keep old maps open
-        _OPEN[key] = ds
-    return ds
-
-
 def transcode_episode(unit: tuple[int, str], job: TranscodeJob) -> dict[str, StagedFile]:
     """On a Ray worker: convert episode ``unit = (position, episode id)``'s chosen cameras
     into staged files; returns camera → the staged file."""
     from .transcode import convert_frames  # the local run's conversion, shared
 
     position, eid = unit
-    episode = _source(job).episode(eid).to_episode()
+    episode = worker_dataset(job.root, job.digest).episode(eid).to_episode()
     out: dict[str, StagedFile] = {}
     for slot, (name, (old, new)) in enumerate(job.changes.items()):
         frames = convert_frames(episode.images[name], old, new)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from ...errors import ClusterError
-from ..reader import Dataset, open_dataset
+from ..cluster import worker_dataset
+from ..reader import Dataset
 from ..staging_area import StagedFile, StagingArea
 from . import lerobot_stats as st
 from .lerobot import EpisodeConverter, EpisodePart
@@ -38,33 +38,13 @@ class ExportJob:
     staging: StagingArea
 
 
-#: (root, digest) → the source dataset, opened once per worker process.
-_OPEN: dict[tuple[str, str], Dataset] = {}
-
-
-def _source(job: ExportJob) -> Dataset:
-    key = (job.root, job.digest)
-    ds = _OPEN.get(key)
-    if ds is None:
-        ds = open_dataset(job.root)
-        if ds.digest != job.digest:  # the worker must convert what the driver planned
-            raise ClusterError(
-                f"{job.root} on this Ray worker has digest {ds.digest}, the driver opened "
-                f"{job.digest}",
-                hint="The workers must see the same dataset at the same path as the driver.",
-            )
-        _OPEN.clear()
-        _OPEN[key] = ds
-    return ds
-
-
 def prepare_episode(
     unit: tuple[int, str], job: ExportJob
 ) -> tuple[StagedFile, dict[str, st.Stats | None], list[str]]:
     """On a Ray worker: convert episode ``unit = (position, id)``; its columns go to the
     staging folder, its statistics and the cameras left to the driver come back."""
     position, eid = unit
-    part = job.converter.prepare(_source(job).episode(eid))
+    part = job.converter.prepare(worker_dataset(job.root, job.digest).episode(eid))
     table = pa.table(part.columns)
 
     def write(path: Path) -> None:
