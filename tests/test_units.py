@@ -85,6 +85,7 @@ def test_fractions_read_as_percentages() -> None:
     assert percent(Decimal("0.05")) == "5 %"
     assert percent(Decimal("0.075")) == "7.5 %"
     assert percent("0.10") == "10 %"
+    assert percent("0.91234", 1) == "91.2 %" and percent(Decimal(1), 1) == "100.0 %"
 
 
 def test_the_ledger_note_of_a_batch_uses_the_formatter(monkeypatch: pytest.MonkeyPatch) -> None:

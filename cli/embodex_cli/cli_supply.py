@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from embodex.units import amount, count, plural, unit_for
+from embodex.units import amount, count, percent, plural, unit_for
 
 from .commands_delivery import channel_options, hours
 from .output import Output, err, json_option
@@ -44,7 +44,7 @@ def _status_lines(r: SupplyReport) -> list[str]:
     def hh(value: Any) -> str:
         return hours(value, u)
 
-    rate = f"{float(s.acceptance_rate) * 100:.1f} %" if s.acceptance_rate is not None else "-"
+    rate = percent(s.acceptance_rate, 1) if s.acceptance_rate is not None else "-"
     # the amount as hours × price in one unit, digits enough to multiply back to it
     made = amount(
         r.net_accepted_hours, s.price_per_accepted_hour, s.currency, total=r.net_amount_due

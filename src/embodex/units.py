@@ -180,9 +180,12 @@ def amount(
     return text
 
 
-def percent(fraction: _Num) -> str:
+def percent(fraction: _Num, places: int | None = None) -> str:
     """A fraction as a percentage, exact and without trailing zeros: ``0.05`` is ``5 %``,
-    ``0.075`` is ``7.5 %``."""
+    ``0.075`` is ``7.5 %``; with ``places``, rounded to that many decimals (a measured rate:
+    ``percent(0.91234, 1)`` is ``91.2 %``)."""
+    if places is not None:
+        return f"{float(fraction) * 100:,.{places}f} %"
     value = (Decimal(str(fraction)) * 100).normalize()
     return f"{value:,f} %"
 

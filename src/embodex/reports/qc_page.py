@@ -21,7 +21,7 @@ from ..qc.manifest import (
 )
 from ..qc.report_figures import GroupCard, qc_report_figures
 from ..qc.rules import RULES
-from ..units import Unit, duration, in_unit, unit_for
+from ..units import Unit, duration, in_unit, percent, unit_for
 from .htmlkit import Raw, badge, episode_section, page, table
 from .svg import VERDICT_COLOURS, hbar_chart, histogram
 
@@ -29,7 +29,7 @@ __all__ = ["QCReport", "qc_report", "write_report"]
 
 
 def _pct(rate: str | None) -> str:
-    return "—" if rate is None else f"{float(rate) * 100:.1f} %"
+    return "—" if rate is None else percent(rate, 1)
 
 
 def _hours_chart(title: str, groups: dict[str, GroupStats], u: Unit) -> str:

@@ -13,7 +13,7 @@ from ..contract.supply import SHORT_STATES, PeriodSupply, SupplyStatus
 from ..delivery.channel_supply import SupplyReport
 from ..delivery.overview import BatchLine
 from ..fsutil import atomic_write_bytes
-from ..units import Unit, amount, duration, in_unit, plural, unit_for
+from ..units import Unit, amount, duration, in_unit, percent, plural, unit_for
 from .htmlkit import Raw, page, table
 from .svg import hbar_chart
 
@@ -78,7 +78,7 @@ def _shortfall_card(s: SupplyStatus, v: _View) -> str:
 
 def _cards(report: SupplyReport, v: _View) -> str:
     s = report.status
-    rate = f"{float(s.acceptance_rate) * 100:.1f} %" if s.acceptance_rate is not None else "—"
+    rate = percent(s.acceptance_rate, 1) if s.acceptance_rate is not None else "—"
     behind = "alert" if s.shortfall_to_date_hours > 0 else "ok"
     return "".join(
         [
