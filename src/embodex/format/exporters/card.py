@@ -16,6 +16,7 @@ from typing import Any
 
 from ...errors import MissingExtraError, QCManifestError
 from ...parsing import load_json, read_bounded
+from ...units import count
 from ..reader import Dataset
 from ..summary import summarize
 from .common import resolve_dataset
@@ -238,7 +239,8 @@ def dataset_card(
         f"* Licence: `{meta.licence}`",
         f"* Collected by: {meta.provenance.centre_name} (`{meta.provenance.centre_id}`)"
         + (f", {meta.provenance.site}" if meta.provenance.site else ""),
-        f"* {s['episodes']} episodes, {rows} frames, {s['hours']:.2f} h at {meta.fps:g} fps",
+        f"* {count(s['episodes'], 'episode')}, {count(rows, 'frame')}, {s['hours']:.2f} h "
+        f"at {meta.fps:g} fps",
         f"* Robots: {', '.join(s['robots'])}",
         f"* Cameras: {', '.join(c.name for c in meta.cameras) or 'none'}",
         f"* Layout: {layout}; source embodex dataset `{ds.digest}`",
