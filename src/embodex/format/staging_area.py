@@ -12,6 +12,8 @@ system (specs/scale.md).
 
 Packaging stages whole episodes, under a stable name a re-run resumes from
 (:mod:`.staging`); this area is one job's and is not reused (specs/scale.md, "Not done").
+``package --anonymise/--pseudonymise`` keeps its raw import in one too (``.<name>.raw-*``),
+removed when the call ends.
 """
 
 from __future__ import annotations

@@ -161,11 +161,10 @@ def _import_private(
     """Import into a hidden folder beside ``out``, then anonymise and/or pseudonymise into
     ``out``; the raw copies are deleted (also on error), so only the result remains."""
     import dataclasses
-    import shutil
-    import tempfile
 
     from ..anonymise import anonymise_dataset
     from ..pseudonyms import pseudonymise_operators
+    from ..staging_area import StagingArea
 
     what = "anonymise" if anonymise is not None else "pseudonymise"
     if anonymise is not None and anonymise != "faces":
@@ -175,9 +174,9 @@ def _import_private(
             f"{what} and append cannot be combined",
             hint=f"Import and {what} into a new dataset, then copy_episodes(..., append=True).",
         )
-    out.parent.mkdir(parents=True, exist_ok=True)
     # the raw copies live beside out (same file system) and never outlive this call
-    raw = Path(tempfile.mkdtemp(prefix=f".{out.name}.raw-", dir=out.parent))
+    area = StagingArea.beside(out, "raw")
+    raw = Path(area.root)
     notes: list[str] = []
     try:
         report = import_recordings(kind, src, raw / "ds", **options)
@@ -194,5 +193,5 @@ def _import_private(
                 "embodex.json extra.privacy.pseudonyms)"
             )
     finally:
-        shutil.rmtree(raw, ignore_errors=True)
+        area.remove()
     return dataclasses.replace(report, dataset=out, notes=[*report.notes, *notes])
