@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from embodex.units import amount, count, percent, plural, unit_for
+from embodex.units import amount, count, duration, percent, plural, unit_for
 
-from .commands_delivery import channel_options, hours
+from .commands_delivery import channel_options
 from .output import Output, err, json_option
 from .render import table
 
@@ -42,7 +42,7 @@ def _status_lines(r: SupplyReport) -> list[str]:
     u = unit_for([s.contracted_hours])  # one unit for the whole view
 
     def hh(value: Any) -> str:
-        return hours(value, u)
+        return duration(value, u)
 
     rate = percent(s.acceptance_rate, 1) if s.acceptance_rate is not None else "-"
     # the amount as hours × price in one unit, digits enough to multiply back to it
@@ -89,8 +89,8 @@ def _period_table(s: SupplyStatus) -> str:
     shown = s.shown()
     u = unit_for(p.hours_due for p in shown)  # one unit for the whole table
     rows = [
-        [p.number, f"{p.start}..{p.end}", p.status, hours(p.hours_due, u),
-         hours(p.delivered_hours, u), hours(p.accepted_hours, u),
+        [p.number, f"{p.start}..{p.end}", p.status, duration(p.hours_due, u),
+         duration(p.delivered_hours, u), duration(p.accepted_hours, u),
          ",".join(map(str, p.batches)) or "-"]
         for p in shown
     ]  # fmt: skip
@@ -107,7 +107,10 @@ def _status_view(report: SupplyReport) -> Iterator[str]:
         yield (
             table(
                 [title, "delivered", "accepted"],
-                [[k, hours(v.delivered_hours), hours(v.accepted_hours)] for k, v in groups.items()],
+                [
+                    [k, duration(v.delivered_hours), duration(v.accepted_hours)]
+                    for k, v in groups.items()
+                ],
             )
         )
     for n in report.notices:
@@ -181,7 +184,7 @@ def _plan_lines(plan: SupplyPlan) -> list[str]:
     u = unit_for([plan.contracted_hours])  # one unit for the whole view
 
     def hh(value: Any) -> str:
-        return hours(value, u)
+        return duration(value, u)
 
     lines = [
         f"{plan.contract_id} as of {plan.as_of}: {hh(plan.accepted_hours)} accepted, "
@@ -208,10 +211,10 @@ def _plan_lines(plan: SupplyPlan) -> list[str]:
 
 def _replacement_line(r: Replacement) -> str:
     why = "revoked" if r.revoked else "rejected"
-    what = f"{count(r.episodes, why + ' episode')} ({hours(r.hours)}) of batch {r.batch}"
+    what = f"{count(r.episodes, why + ' episode')} ({duration(r.hours)}) of batch {r.batch}"
     done = (
         f"; replaced by batch {', '.join(map(str, r.replaced_by))} "
-        f"({hours(r.replaced_hours)} delivered)"
+        f"({duration(r.replaced_hours)} delivered)"
         if r.replaced_by
         else ""
     )
@@ -234,8 +237,9 @@ def _plan_view(plan: SupplyPlan) -> Iterator[str]:
             table(
                 [title, "target", "accepted", "pending", "ready", "to collect"],
                 [
-                    [r.name, hours(r.target_hours), hours(r.accepted_hours), hours(r.pending_hours),
-                     hours(r.ready_hours), hours(r.to_collect_hours)]
+                    [r.name, duration(r.target_hours), duration(r.accepted_hours),
+                     duration(r.pending_hours), duration(r.ready_hours),
+                     duration(r.to_collect_hours)]
                     for r in rows
                 ],
             )

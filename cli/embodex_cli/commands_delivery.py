@@ -19,7 +19,6 @@ import click
 from .commands_trust import load_signer_cli
 from .complete import complete_channel, complete_key
 from .output import Output, json_option
-from .render import fmt_hours
 from .render_delivery import publish_lines, pull_lines, warning_lines
 
 _DURATION = re.compile(r"^(\d+(?:\.\d+)?)\s*([smhdw])$")
@@ -178,10 +177,6 @@ def qc_profile(spec: str | None) -> Any:
     from embodex.qc import load_profile
 
     return load_profile(spec) if spec else None
-
-
-def hours(value: Any, unit: str | None = None) -> str:
-    return fmt_hours(value, unit)
 
 
 # -- publish -------------------------------------------------------------------------------

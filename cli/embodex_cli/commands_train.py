@@ -9,10 +9,10 @@ from typing import Any
 
 import click
 
-from embodex.units import count
+from embodex.units import count, duration
 
 from .output import Output, json_option
-from .render import fmt_hours, table
+from .render import table
 
 
 def register(cli: click.Group) -> None:
@@ -105,7 +105,7 @@ def _load_lines(info: dict[str, Any], qc: str) -> Iterator[str]:
     sel = info["selection"]
     yield (
         f"{info['source']}: {count(info['episodes'], 'episode')}, {info['frames']:,} frames, "
-        f"{fmt_hours(info['hours'])} selected of {count(sel.get('episodes', 0), 'episode')} "
+        f"{duration(info['hours'])} selected of {count(sel.get('episodes', 0), 'episode')} "
         f"({sel.get('excluded_by_qc', 0)} cut by qc={qc!r}, "
         f"{sel.get('excluded_by_filter', 0)} by --where)"
     )

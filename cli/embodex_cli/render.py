@@ -8,24 +8,14 @@ import sys
 from collections.abc import Sequence
 from typing import Any, TextIO
 
-from embodex.units import duration
-
 __all__ = [
     "STYLES",
     "colour_enabled",
     "fmt_bytes",
-    "fmt_hours",
     "hours_header",
     "paint",
     "table",
 ]
-
-
-def fmt_hours(hours: Any, unit: str | None = None) -> str:
-    """A duration given in hours, in the unit the user chose (``EMBODEX_UNITS``) or, in
-    ``auto``, the one it reads best in (``embodex.units.duration``; the unit is always
-    printed)."""
-    return duration(hours, unit)
 
 
 def hours_header(unit: str) -> str:

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from embodex.units import count, plural, unit_for
+from embodex.units import count, duration, plural, unit_for
 
 from .output import err
-from .render import fmt_bytes, fmt_hours, hours_header, table
+from .render import fmt_bytes, hours_header, table
 from .render_trust import short
 
 if TYPE_CHECKING:
@@ -23,17 +22,12 @@ __all__ = [
     "channel_lines",
     "countersign_lines",
     "head_lines",
-    "hours",
     "notice_lines",
     "post_lines",
     "publish_lines",
     "pull_lines",
     "warning_lines",
 ]
-
-
-def hours(value: Decimal | float | str, unit: str | None = None) -> str:
-    return fmt_hours(value, unit)
 
 
 def _ts(value: datetime | None) -> str:
@@ -58,13 +52,13 @@ def publish_lines(r: PublishResult) -> Iterator[str]:
         yield from warning_lines(r.warnings)
         yield (
             f"would publish batch {r.number} to {r.url}: "
-            f"{count(len(r.episodes), 'episode')}, {hours(r.hours)}, {r.files} files "
+            f"{count(len(r.episodes), 'episode')}, {duration(r.hours)}, {r.files} files "
             f"({fmt_bytes(r.bytes)}); dry run: nothing uploaded"
         )
         return
     yield (
         f"published batch {r.number} to {r.url}: "
-        f"{count(len(r.episodes), 'episode')}, {hours(r.hours)}, {r.files} files "
+        f"{count(len(r.episodes), 'episode')}, {duration(r.hours)}, {r.files} files "
         f"({fmt_bytes(r.bytes)}); head sequence {r.head_sequence}, valid until "
         f"{r.expires_at.isoformat() if r.expires_at else '-'}"
     )
@@ -77,11 +71,11 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
     for b in report.batches:
         text = (
             f"batch {b.number}: {b.outcome}: {b.accepted} of {count(b.episodes, 'episode')} "
-            f"accepted ({hours(b.accepted_hours)})"
+            f"accepted ({duration(b.accepted_hours)})"
         )
         if b.rejected:
             top = next(iter(b.reasons))
-            text += f", {b.rejected} rejected ({hours(b.rejected_hours)}) — {top}"
+            text += f", {b.rejected} rejected ({duration(b.rejected_hours)}) — {top}"
         text += f"; {fmt_bytes(b.bytes)} downloaded"
         if b.reused_files:
             text += f", {b.reused_files} files kept from before"
@@ -112,7 +106,7 @@ def pull_lines(report: PullReport, url: str, contract: Path) -> Iterator[str]:
     if report.dataset_episodes:
         yield (
             f"{report.dataset}: {count(report.dataset_episodes, 'episode')}, "
-            f'{fmt_hours(report.dataset_hours)} — train with embodex.train.load("{report.dataset}")'
+            f'{duration(report.dataset_hours)} — train with embodex.train.load("{report.dataset}")'
         )
     if report.receipts_unposted:
         yield err(_unposted_warning(report, url, contract))
@@ -152,7 +146,7 @@ def channel_lines(view: ChannelOverview) -> Iterator[str]:
         f"{view.url}: channel {view.channel_id} of contract {view.contract_id}\n"
         f"  head         sequence {view.head_sequence}, signed {_ts(view.head_issued_at)}, "
         f"until {_ts(view.head_expires_at)} ({fresh})\n"
-        f"  batches      {view.latest_batch} ({hours(view.hours)})"
+        f"  batches      {view.latest_batch} ({duration(view.hours)})"
     )
     u = unit_for(b.hours for b in view.batches)  # one unit down the column
     rows = [
@@ -160,7 +154,7 @@ def channel_lines(view: ChannelOverview) -> Iterator[str]:
             b.number,
             b.published_at.date().isoformat(),
             b.episodes,
-            hours(b.hours, u),
+            duration(b.hours, u),
             "-" if not b.receipt else f"{b.accepted} ok / {b.rejected} rejected",
             "yes" if b.countersigned else "no",
             "; ".join(

@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from embodex.units import count, unit_for
+from embodex.units import count, duration, unit_for
 
 from .output import err
-from .render import fmt_bytes, fmt_hours, table
+from .render import fmt_bytes, table
 
 if TYPE_CHECKING:
     from embodex.demo.sample import SynthResult
@@ -54,7 +54,7 @@ def inspect_lines(s: DatasetSummary) -> Iterator[str]:
     yield f"  licence {s.licence} · centre {s.centre} · format {s.format_version}"
     yield (
         f"  {count(s.episodes, 'episode')} · {count(s.frames, 'frame')} · "
-        f"{fmt_hours(s.hours, u)} · {s.fps:g} fps · success {rate} · "
+        f"{duration(s.hours, u)} · {s.fps:g} fps · success {rate} · "
         f"{count(s.operators, 'operator')}"
     )
     yield f"  {fmt_bytes(s.size_bytes)} in {count(s.shards, 'shard')} · digest {s.digest}"
@@ -63,12 +63,12 @@ def inspect_lines(s: DatasetSummary) -> Iterator[str]:
     yield ""
     yield table(
         ["scene type", "episodes", "recorded"],
-        [[k, v["episodes"], fmt_hours(v["hours"], u)] for k, v in s.by_scene_type.items()],
+        [[k, v["episodes"], duration(v["hours"], u)] for k, v in s.by_scene_type.items()],
     )
     yield ""
     yield table(
         ["skill", "episodes", "recorded"],
-        [[k, v["episodes"], fmt_hours(v["hours"], u)] for k, v in s.by_skill.items()],
+        [[k, v["episodes"], duration(v["hours"], u)] for k, v in s.by_skill.items()],
     )
     yield ""
     skills = sorted(s.by_skill)
@@ -76,7 +76,7 @@ def inspect_lines(s: DatasetSummary) -> Iterator[str]:
     yield table(
         ["scene type", *skills],
         [
-            [scene, *(fmt_hours(cells.get(k, 0.0), u) for k in skills)]
+            [scene, *(duration(cells.get(k, 0.0), u) for k in skills)]
             for scene, cells in s.hours_by_scene_and_skill.items()
         ],
     )

@@ -10,9 +10,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from embodex.units import count, percent, unit_for
+from embodex.units import count, duration, percent, unit_for
 
-from .render import fmt_hours, hours_header, table
+from .render import hours_header, table
 from .render_trust import short
 
 if TYPE_CHECKING:
@@ -32,7 +32,6 @@ __all__ = [
     "built_catalog_lines",
     "catalog_lines",
     "chain_lines",
-    "hours",
     "match_lines",
     "money",
     "origin_lines",
@@ -41,11 +40,6 @@ __all__ = [
     "quote_lines",
     "sample_lines",
 ]
-
-
-def hours(value: Decimal, unit: str | None = None) -> str:
-    """Hours for people, in the chosen unit (``embodex.units.duration``)."""
-    return fmt_hours(value, unit)
 
 
 def money(value: Decimal, currency: str = "") -> str:
@@ -62,7 +56,7 @@ def built_catalog_lines(built: BuiltCatalog) -> list[str]:
     return [
         f"wrote {built.path / 'listing.json'}: catalogue #{li.sequence} of "
         f"{count(len(li.datasets), 'dataset')}, {count(total['episodes'], 'episode')}, "
-        f"{hours(total['hours'])}, signed by "
+        f"{duration(total['hours'])}, signed by "
         f"{signer.name} ({signer.key_id}), valid until {li.valid_until}"
     ]
 
@@ -77,7 +71,7 @@ def catalog_lines(view: CatalogView) -> list[str]:
     u = unit_for([t["overall"]["hours"], *(s.capacity_hours_per_week for s in li.scenes)])
 
     def hh(value: Decimal) -> str:  # one unit for the whole view, so columns compare
-        return hours(value, u)
+        return duration(value, u)
 
     lines = [
         f"{c.centre_name} ({c.centre_id}{', ' + c.site if c.site else ''}) — catalogue "
@@ -200,13 +194,13 @@ def match_lines(m: MatchResult) -> list[str]:
             line.line,
             line.skill,
             line.scene_type,
-            hours(line.hours_wanted),
-            hours(line.available_now),
-            hours(line.from_stock),
-            hours(line.to_collect),
-            hours(line.capacity_hours_per_week) + "/wk",
+            duration(line.hours_wanted),
+            duration(line.available_now),
+            duration(line.from_stock),
+            duration(line.to_collect),
+            duration(line.capacity_hours_per_week) + "/wk",
             str(line.ready_by or "never"),
-            hours(line.shortfall),
+            duration(line.shortfall),
             line.status,
         ]
         for line in m.lines
@@ -231,7 +225,7 @@ def match_lines(m: MatchResult) -> list[str]:
     )
     excluded = [
         f"  line {line.line} {line.skill} × {line.scene_type}: "
-        + ", ".join(f"{hours(h)} ({why})" for why, h in line.excluded.items())
+        + ", ".join(f"{duration(h)} ({why})" for why, h in line.excluded.items())
         for line in m.lines
         if line.excluded
     ]
@@ -240,12 +234,13 @@ def match_lines(m: MatchResult) -> list[str]:
     tot = m.totals
     lines += [
         "",
-        f"total: {hours(tot.hours_wanted)} wanted, {hours(tot.from_stock)} from stock, "
-        f"{hours(tot.to_collect)} to collect ({hours(tot.collected_by_horizon)} by the horizon); "
+        f"total: {duration(tot.hours_wanted)} wanted, {duration(tot.from_stock)} from stock, "
+        f"{duration(tot.to_collect)} to collect "
+        f"({duration(tot.collected_by_horizon)} by the horizon); "
         + (
             f"all ready by {tot.ready_by}"
             if tot.shortfall == 0
-            else f"SHORTFALL {hours(tot.shortfall)} at the horizon"
+            else f"SHORTFALL {duration(tot.shortfall)} at the horizon"
         ),
     ]
     return lines
@@ -370,7 +365,7 @@ def chain_lines(d: dict[str, Any]) -> list[str]:
         dl = d["delivery"]
         lines.append(
             f"  delivery     batch {dl['batch']} ({count(dl['episodes'], 'episode')}, "
-            f"{hours(Decimal(dl['hours']))}) published {dl['published_at']} on channel "
+            f"{duration(Decimal(dl['hours']))}) published {dl['published_at']} on channel "
             f"{dl['channel_id']} under {dl['contract_id']} to buyer {dl['buyer_key_id']}; "
             f"manifest {short(dl['batch_manifest_digest'])}"
         )

@@ -9,10 +9,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
-from embodex.units import count
+from embodex.units import count, duration
 
 from .output import err
-from .render import fmt_hours, table
+from .render import table
 
 if TYPE_CHECKING:  # annotations only: the CLI starts without loading the SDK's layers
     from embodex.qc import Profile, QCRunSummary, ReviewNext, ReviewRecorded, Reviews
@@ -54,7 +54,7 @@ def qc_run_lines(s: QCRunSummary) -> Iterator[str]:
     yield table(
         ["verdict", "episodes", "recorded", "share"],
         [
-            [v, counts[v], fmt_hours(float(hours[v])), f"{100 * s.share(v):.1f}%"]
+            [v, counts[v], duration(float(hours[v])), f"{100 * s.share(v):.1f}%"]
             for v in ("PASS", "WARN", "FAIL")
         ],
     )
