@@ -724,7 +724,9 @@ def publish(
         if pending is not None:
             run.resume_options(pending)
             staged = run.resume_staged(pending, src, profile)
-            result.recovered.append(f"resumed batch {number} ({len(pending.episode_ids)} episodes)")
+            result.recovered.append(
+                f"resumed batch {number} ({count(len(pending.episode_ids), 'episode')})"
+            )
         else:
             ids = run.choose(src, episode_ids, number, exclude_out_of_scope, result)
             if not ids:

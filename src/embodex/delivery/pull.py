@@ -92,6 +92,7 @@ from ..trust import (
     verify_qc_manifest,
 )
 from ..trust.types import dec_str
+from ..units import count
 from .buyer_store import BatchProgress, BatchSeen, BuyerStore, PullState
 from .channel import CLOCK_SKEW, Channel, HeadRead, check_fresh, open_channel, utc_now
 from .decide import Decision, decide, reasons_summary, reject_all
@@ -625,7 +626,7 @@ class _Puller:
         append_once(
             self.signer, "episodes-deleted", digest_json(receipt.model_dump(mode="json")),
             f"batch {receipt.batch_number}, notice {receipt.notice_number}: "
-            f"{len(receipt.deleted)} episodes, {dec_str(receipt.deleted_hours)} h dropped",
+            f"{count(len(receipt.deleted), 'episode')}, {dec_str(receipt.deleted_hours)} h dropped",
             record=self.record,
         )  # fmt: skip
 
@@ -667,7 +668,7 @@ class _Puller:
         # decision and before this entry makes up for it when it resumes
         append_once(
             self.signer, "batch-received", digest,
-            f"{manifest.channel_id} batch {n}: {len(manifest.episodes)} episodes"
+            f"{manifest.channel_id} batch {n}: {count(len(manifest.episodes), 'episode')}"
             + self._region_note(),
             record=self.record, region=self.region,
         )  # fmt: skip

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import LoaderConfigError
 from ..format import DatasetMeta, open_dataset
+from ..units import count
 from .dataset import EpisodeDataset, LoadSpec
 from .select import EpisodeFilter, select_episodes
 from .source import LocalSource, open_source
@@ -167,7 +168,7 @@ def _check_windows(ds: EpisodeDataset, meta: DatasetMeta, windows: Mapping[str, 
 
 
 def _describe(report: dict[str, int], qc: str) -> str:
-    parts = [f"{report.get('episodes', 0)} episodes"]
+    parts = [count(report.get("episodes", 0), "episode")]
     if report.get("excluded_as_revoked"):
         parts.append(f"{report['excluded_as_revoked']} revoked by the centre")
     if report.get("excluded_by_qc"):
