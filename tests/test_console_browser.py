@@ -5,7 +5,6 @@ play an episode, click a finding, decide with the keyboard, check the signed log
 from __future__ import annotations
 
 import os
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,36 +15,16 @@ from embodex.console import RunningConsole, build_settings, start
 from embodex.qc.manifest import load_qc_manifest
 from embodex.qc.review import review_queue
 from embodex.trust import Signer, check_review_log
+from tests._browser import launch
 from tests.qc_helpers import Batch
 
 ROOT = Path(__file__).resolve().parents[1]
-ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REVIEWER = Signer.ephemeral("rev-007", "reviewer")
-
-
-def chromium() -> str:
-    for name in ("chromium", "chromium-browser"):
-        path = shutil.which(name)
-        if path:
-            return path
-    pytest.fail("Chromium is not installed: apt-get install -y chromium (.ci/run does this)")
 
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium(), args=ARGS)
-        yield b
-        b.close()
+    yield from launch()
 
 
 @pytest.fixture(scope="module")

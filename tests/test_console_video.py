@@ -16,7 +16,7 @@ from embodex.format.videostore import VideoClip
 from embodex.qc import run_qc
 from embodex.qc.manifest import write_qc
 from embodex.trust import Signer
-from tests.test_console_browser import ARGS, chromium
+from tests._browser import ARGS, chromium
 from tests.test_format_video import _episode, _meta, _pictures, _record
 
 

@@ -23,8 +23,8 @@ from embodex.reports.qc_page import write_report
 from embodex.reports.svg import empty_chart, hbar_chart, histogram
 from embodex.trust import generate_key, load_signer
 
+from ._browser import launch
 from ._trust import batch, episode, week
-from .test_console_browser import ARGS, chromium
 from .test_market_catalog_html import _hand_catalog
 from .test_trust_checking import CONTRACT, _receipt
 
@@ -83,12 +83,7 @@ LAYOUT_JS = """
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium(), args=ARGS)
-        yield b
-        b.close()
+    yield from launch()
 
 
 def _open(browser: Any, path: Path, shots: Path) -> tuple[Any, dict[str, Any], Any]:

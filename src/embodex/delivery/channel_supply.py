@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from pathlib import Path
 
 from pydantic import Field
@@ -34,7 +33,7 @@ from ..contract.supply import (
 )
 from ..format import open_dataset
 from ..trust import Identity
-from ..trust.types import Dec, Hours, Timestamp, TrustModel
+from ..trust.types import Timestamp, TrustModel
 from ..units import duration, plural
 from .channel import open_channel, utc_now
 from .overview import (
@@ -69,9 +68,10 @@ class SupplyAlert(TrustModel):
     text: str
 
 
-class SupplyReport(TrustModel):
+class SupplyReport(NetSupply):
     """``embodex supply status``: the contract's status plus the channel's view, holding
-    every figure the text, ``--json`` and HTML views show."""
+    every figure the text, ``--json`` and HTML views show (the net figures from
+    :class:`NetSupply`)."""
 
     url: str
     channel_id: str | None
@@ -81,20 +81,6 @@ class SupplyReport(TrustModel):
     status: SupplyStatus
     batches: list[BatchLine]
     notices: list[NoticeLine]
-    revoked_accepted_hours: Hours
-    net_accepted_hours: Hours = Field(description="Accepted hours less revoked ones.")
-    net_amount_due: Dec = Field(
-        description="net_accepted_hours × price, rounded half-up to the currency's minor unit: "
-        "the amount due."
-    )
-    withdrawn_hours: Hours = Field(
-        default=Decimal(0),
-        description="Delivered hours of revoked episodes (a batch revoked, or episodes "
-        "withdrawn one by one: consent withdrawn), accepted or not.",
-    )
-    net_delivered_hours: Hours = Field(
-        default=Decimal(0), description="Delivered hours less withdrawn ones."
-    )
     deletions_confirmed: list[int] = Field(
         default_factory=list,
         description="Revocation notices the buyer confirmed with a signed deletion receipt "
